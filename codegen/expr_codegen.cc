@@ -1,0 +1,140 @@
+#include "codegen/expr_codegen.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+
+absl::string_view ComputeTypeName(DType t) {
+  switch (ComputeKindOf(t)) {
+    case ComputeKind::kFloat: return "float";
+    case ComputeKind::kInt: return "int";
+    case ComputeKind::kBool: return "bool";
+  }
+  return "?";
+}
+
+std::string ConvertKind(const std::string& code, DType from, DType to) {
+  const ComputeKind a = ComputeKindOf(from), b = ComputeKindOf(to);
+  if (a == b) return code;
+  switch (b) {
+    case ComputeKind::kFloat:
+      return a == ComputeKind::kBool ? absl::StrCat("(", code, " ? 1.0f : 0.0f)")
+                                     : absl::StrCat("static_cast<float>(", code, ")");
+    case ComputeKind::kInt:
+      return a == ComputeKind::kFloat ? absl::StrCat("tf::to_int(", code, ")")
+                                      : absl::StrCat("static_cast<int>(", code, ")");
+    case ComputeKind::kBool:
+      return a == ComputeKind::kFloat ? absl::StrCat("(", code, " != 0.0f)")
+                                      : absl::StrCat("(", code, " != 0)");
+  }
+  return code;
+}
+
+std::string Literal(double v, DType t) {
+  switch (ComputeKindOf(t)) {
+    case ComputeKind::kBool:
+      return v != 0 ? "true" : "false";
+    case ComputeKind::kInt: {
+      const long long i = static_cast<long long>(v);
+      if (i == -2147483648LL) return "(-2147483647 - 1)";
+      return absl::StrCat(i);
+    }
+    case ComputeKind::kFloat:
+      break;
+  }
+  const float f = static_cast<float>(v);
+  if (std::isnan(f)) return "tf::bits_to_float(0x7fc00000u)";
+  if (std::isinf(f)) return f > 0 ? "tf::bits_to_float(0x7f800000u)" : "tf::bits_to_float(0xff800000u)";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%af", static_cast<double>(f));
+  return buf;
+}
+
+namespace {
+
+// Text of `op` applied to `a` (already converted to the right kinds), result of dtype `t`.
+absl::StatusOr<std::string> OpText(const ExprNode& n, const std::vector<std::string>& a) {
+  const bool is_int = ComputeKindOf(n.dtype) == ComputeKind::kInt;
+  const auto call = [&](absl::string_view f_name, absl::string_view i_name) {
+    return absl::StrCat(is_int ? i_name : f_name, "(", a[0], a.size() > 1 ? ", " : "",
+                        a.size() > 1 ? a[1] : "", ")");
+  };
+  switch (n.op) {
+    case PointwiseOp::kNeg: return is_int ? absl::StrCat("tf::neg_i(", a[0], ")") : absl::StrCat("(-", a[0], ")");
+    case PointwiseOp::kAbs: return call("fabsf", "tf::abs_i");
+    case PointwiseOp::kRelu: return call("tf::relu_f", "tf::relu_i");
+    case PointwiseOp::kGelu:
+      return absl::StrCat(n.attrs.approximate.value_or("none") == "tanh" ? "tf::gelu_tanh("
+                                                                         : "tf::gelu_erf(",
+                          a[0], ")");
+    case PointwiseOp::kSilu: return absl::StrCat("tf::silu_f(", a[0], ")");
+    case PointwiseOp::kSigmoid: return absl::StrCat("tf::sigmoid_f(", a[0], ")");
+    case PointwiseOp::kTanh: return absl::StrCat("tanhf(", a[0], ")");
+    case PointwiseOp::kExp: return absl::StrCat("expf(", a[0], ")");
+    case PointwiseOp::kLog: return absl::StrCat("logf(", a[0], ")");
+    case PointwiseOp::kSqrt: return absl::StrCat("sqrtf(", a[0], ")");
+    case PointwiseOp::kRsqrt: return absl::StrCat("tf::rsqrt_f(", a[0], ")");
+    case PointwiseOp::kCast:
+      if (n.dtype == DType::kBF16) return absl::StrCat("tf::round_bf16(", a[0], ")");
+      if (n.dtype == DType::kF16) return absl::StrCat("tf::round_half(", a[0], ")");
+      return a[0];
+    case PointwiseOp::kClamp: {
+      std::string v = a[0];
+      if (n.attrs.min) {
+        v = absl::StrCat(is_int ? "tf::max_i(" : "tf::max_f(", v, ", ", Literal(*n.attrs.min, n.dtype), ")");
+      }
+      if (n.attrs.max) {
+        v = absl::StrCat(is_int ? "tf::min_i(" : "tf::min_f(", v, ", ", Literal(*n.attrs.max, n.dtype), ")");
+      }
+      return v;
+    }
+    case PointwiseOp::kAdd: return is_int ? call("", "tf::add_i") : absl::StrCat("(", a[0], " + ", a[1], ")");
+    case PointwiseOp::kSub: return is_int ? call("", "tf::sub_i") : absl::StrCat("(", a[0], " - ", a[1], ")");
+    case PointwiseOp::kMul: return is_int ? call("", "tf::mul_i") : absl::StrCat("(", a[0], " * ", a[1], ")");
+    case PointwiseOp::kDiv: return absl::StrCat("(", a[0], " / ", a[1], ")");
+    case PointwiseOp::kMaximum: return call("tf::max_f", "tf::max_i");
+    case PointwiseOp::kMinimum: return call("tf::min_f", "tf::min_i");
+    case PointwiseOp::kPow: return call("powf", "tf::pow_i");
+    case PointwiseOp::kWhere: return absl::StrCat("(", a[0], " ? ", a[1], " : ", a[2], ")");
+  }
+  return absl::InternalError(absl::StrCat("codegen does not handle op '", OpName(n.op), "'"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ExprEmitter::Emit(const Expr& expr) {
+  if (auto it = done_.find(expr.get()); it != done_.end()) return it->second;
+  std::string result;
+  switch (expr->kind) {
+    case ExprKind::kConstant:
+      return Literal(expr->constant, expr->dtype);
+    case ExprKind::kLoad:
+    case ExprKind::kTileValue:
+      return leaf_(*expr);
+    case ExprKind::kOp: {
+      std::vector<std::string> args;
+      for (size_t i = 0; i < expr->args.size(); ++i) {
+        const Expr& a = expr->args[i];
+        TF_ASSIGN_OR_RETURN(std::string code, Emit(a));
+        // Operands are brought to the kind the op computes in: the result's kind, except
+        // where's condition (bool) and the float-only functions of integer operands.
+        DType want = expr->dtype;
+        if (expr->op == PointwiseOp::kWhere && i == 0) want = DType::kBool;
+        if (expr->op == PointwiseOp::kCast) want = expr->dtype;
+        args.push_back(ConvertKind(code, a->dtype, want));
+      }
+      TF_ASSIGN_OR_RETURN(std::string text, OpText(*expr, args));
+      result = e_.Fresh("v");
+      e_.Line(absl::StrCat("const ", ComputeTypeName(expr->dtype), " ", result, " = ", text, ";"));
+      break;
+    }
+  }
+  done_[expr.get()] = result;
+  return result;
+}
+
+}  // namespace tilefuse

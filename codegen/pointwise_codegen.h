@@ -1,0 +1,30 @@
+// Lowers a PointwiseSpec to CUDA C++: the glue (Params, Hooks, the extern "C" entry)
+// after the kernels/pointwise.cuh template. The entry is named by the caller (from the
+// signature), so the same spec always gives the same bytes.
+#ifndef TILEFUSE_CODEGEN_POINTWISE_CODEGEN_H_
+#define TILEFUSE_CODEGEN_POINTWISE_CODEGEN_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/fusion/kernel_spec.h"
+
+namespace tilefuse {
+
+inline constexpr int kPointwiseThreads = 256;
+
+// Template files the pointwise glue needs, in include order.
+const std::vector<std::string>& PointwiseTemplateFiles();
+
+// Only the generated glue (no templates); see AssemblePointwiseSource.
+absl::StatusOr<std::string> GeneratePointwiseGlue(const PointwiseSpec& spec,
+                                                  const std::string& entry_name);
+
+// Templates + marker + glue: a complete translation unit for NVRTC.
+absl::StatusOr<std::string> GeneratePointwiseSource(const PointwiseSpec& spec,
+                                                    const std::string& entry_name);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_CODEGEN_POINTWISE_CODEGEN_H_

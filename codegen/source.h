@@ -1,0 +1,28 @@
+// Assembles a translation unit: the embedded kernel templates a kernel needs, a marker
+// line, then the generated glue. Errors and dumps can point past the marker.
+#ifndef TILEFUSE_CODEGEN_SOURCE_H_
+#define TILEFUSE_CODEGEN_SOURCE_H_
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace tilefuse {
+
+inline constexpr char kGlueMarker[] = "// ---- tilefuse generated glue ----";
+
+// The concatenated text of kernels/<name> for each name, in order; kInternal if one is
+// not embedded.
+absl::StatusOr<std::string> TemplateText(const std::vector<std::string>& files);
+
+// A stable 64-bit hash (FNV-1a with a final mix): the same bytes give the same value in
+// every process and build, unlike absl::Hash.
+uint64_t StableHash(absl::string_view text);
+std::string Hex64(uint64_t v);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_CODEGEN_SOURCE_H_

@@ -1,0 +1,123 @@
+// The pointwise kernel template and the vector memory helpers every kernel uses.
+//
+// Hook contract for pointwise kernels: the generated `Hooks` type provides
+//   struct Params;                       // pointers, sizes, strides: all 8-byte fields
+//   static constexpr int kVec;           // elements per vector step (16-byte accesses)
+//   template <int W> static void apply(const Params&, long long i);
+// where apply<W> loads, computes and stores elements [i, i + W). The template walks the
+// index space: vector steps when Params::vector_ok says every access is aligned, then a
+// scalar tail; scalar steps only otherwise (misaligned pointers, odd broadcast sizes).
+#ifndef TILEFUSE_KERNELS_POINTWISE_CUH_
+#define TILEFUSE_KERNELS_POINTWISE_CUH_
+
+namespace tf {
+
+template <class C> TF_DEVICE C convert_to(float x);
+template <> TF_DEVICE float convert_to<float>(float x) { return x; }
+template <> TF_DEVICE int convert_to<int>(float x) { return to_int(x); }
+template <> TF_DEVICE bool convert_to<bool>(float x) { return x != 0.0f; }
+
+// Storage element -> compute value of kind C.
+template <class C> TF_DEVICE C load_elem(float x) { return convert_to<C>(x); }
+template <class C> TF_DEVICE C load_elem(bf16_t x) { return convert_to<C>(to_float(x)); }
+template <class C> TF_DEVICE C load_elem(half_t x) { return convert_to<C>(to_float(x)); }
+template <class C> TF_DEVICE C load_elem(int x) { return static_cast<C>(x); }
+template <class C> TF_DEVICE C load_elem(bool x) { return static_cast<C>(x); }
+
+// Compute value -> storage element.
+template <class T> struct Store;
+template <> struct Store<float> { TF_DEVICE static float of(float x) { return x; } };
+template <> struct Store<bf16_t> { TF_DEVICE static bf16_t of(float x) { return to_bf16(x); } };
+template <> struct Store<half_t> { TF_DEVICE static half_t of(float x) { return to_half(x); } };
+template <> struct Store<int> {
+  TF_DEVICE static int of(int x) { return x; }
+  TF_DEVICE static int of(float x) { return to_int(x); }
+};
+template <> struct Store<bool> {
+  TF_DEVICE static bool of(bool x) { return x; }
+  TF_DEVICE static bool of(float x) { return x != 0.0f; }
+};
+
+// Copies W elements (W * sizeof(T) bytes, aligned to min(16, that)) with the widest
+// accesses that fit.
+template <int W, class T>
+TF_DEVICE void copy_aligned(T* dst, const T* src) {
+  constexpr int kBytes = W * static_cast<int>(sizeof(T));
+  if constexpr (kBytes % 16 == 0) {
+#pragma unroll
+    for (int k = 0; k < kBytes / 16; ++k) {
+      reinterpret_cast<uint4*>(dst)[k] = reinterpret_cast<const uint4*>(src)[k];
+    }
+  } else if constexpr (kBytes == 8) {
+    *reinterpret_cast<uint2*>(dst) = *reinterpret_cast<const uint2*>(src);
+  } else if constexpr (kBytes == 4) {
+    *reinterpret_cast<unsigned int*>(dst) = *reinterpret_cast<const unsigned int*>(src);
+  } else {
+#pragma unroll
+    for (int k = 0; k < W; ++k) dst[k] = src[k];
+  }
+}
+
+// Loads W contiguous elements at src (aligned when W > 1) as compute values.
+template <int W, class C, class T>
+TF_DEVICE void load_vec(C (&dst)[W], const T* src) {
+  alignas(16) T tmp[W];
+  copy_aligned<W>(tmp, src);
+#pragma unroll
+  for (int k = 0; k < W; ++k) dst[k] = load_elem<C>(tmp[k]);
+}
+
+template <int W, class C, class T>
+TF_DEVICE void load_bcast(C (&dst)[W], const T* src) {
+  const C v = load_elem<C>(*src);
+#pragma unroll
+  for (int k = 0; k < W; ++k) dst[k] = v;
+}
+
+template <int W, class T, class C>
+TF_DEVICE void store_vec(T* dst, const C (&src)[W]) {
+  alignas(16) T tmp[W];
+#pragma unroll
+  for (int k = 0; k < W; ++k) tmp[k] = Store<T>::of(src[k]);
+  copy_aligned<W>(dst, tmp);
+}
+
+// Element offset of flat output index i for an operand with per-dim strides (0 where the
+// operand is broadcast), over an index space of R dims.
+template <int R>
+TF_DEVICE long long strided_offset(long long i, const long long* dims, const long long* strides) {
+  long long off = 0;
+#pragma unroll
+  for (int d = R - 1; d >= 0; --d) {
+    const long long c = i % dims[d];
+    i /= dims[d];
+    off += c * strides[d];
+  }
+  return off;
+}
+
+template <int W, int R, class C, class T>
+TF_DEVICE void load_strided(C (&dst)[W], const T* src, long long i, const long long* dims,
+                            const long long* strides) {
+#pragma unroll
+  for (int k = 0; k < W; ++k) dst[k] = load_elem<C>(src[strided_offset<R>(i + k, dims, strides)]);
+}
+
+template <class Hooks>
+TF_DEVICE void pointwise_kernel(const typename Hooks::Params& p) {
+  constexpr int V = Hooks::kVec;
+  const long long n = p.n;
+  const long long start = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const long long step = static_cast<long long>(gridDim.x) * blockDim.x;
+  long long scalar_from = 0;
+  if (p.vector_ok) {
+    const long long nvec = n / V;
+    for (long long v = start; v < nvec; v += step) Hooks::template apply<V>(p, v * V);
+    scalar_from = nvec * V;
+  }
+  for (long long i = scalar_from + start; i < n; i += step) Hooks::template apply<1>(p, i);
+}
+
+}  // namespace tf
+
+#endif  // TILEFUSE_KERNELS_POINTWISE_CUH_

@@ -1,0 +1,101 @@
+#include "runtime/cache/kernel_cache.h"
+
+#include "absl/strings/str_cat.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+
+CompiledKernel::~CompiledKernel() {
+  auto cu = Driver::Get();
+  if (!cu.ok()) return;
+  absl::MutexLock lock(&mu_);
+  for (const Loaded& l : loaded_) (*cu)->cuModuleUnload(l.module);  // best effort at teardown
+}
+
+absl::StatusOr<CUfunction> CompiledKernel::Function() const {
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  CUcontext ctx = nullptr;
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuCtxGetCurrent(&ctx), "cuCtxGetCurrent"));
+  if (ctx == nullptr) {
+    return absl::FailedPreconditionError("no CUDA context is current on this thread");
+  }
+  absl::MutexLock lock(&mu_);
+  for (const Loaded& l : loaded_) {
+    if (l.context == ctx) return l.function;
+  }
+  Loaded l{ctx, nullptr, nullptr};
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuModuleLoadData(&l.module, cubin_.data()),
+                               absl::StrCat("cuModuleLoadData(", entry_name_, ")")));
+  const absl::Status s = cu->Check(cu->cuModuleGetFunction(&l.function, l.module, entry_name_.c_str()),
+                                   absl::StrCat("cuModuleGetFunction(", entry_name_, ")"));
+  if (!s.ok()) {
+    cu->cuModuleUnload(l.module);
+    return s;
+  }
+  loaded_.push_back(l);
+  return l.function;
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledKernel>> KernelCache::GetOrBuild(
+    const std::string& signature_text, const Builder& build, bool* hit) {
+  std::shared_ptr<Entry> entry;
+  bool owner = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto& slot = entries_[signature_text];
+    if (slot == nullptr) {
+      slot = std::make_shared<Entry>();
+      owner = true;
+    }
+    entry = slot;
+  }
+  if (!owner) {
+    // Someone else builds (or built) it: wait for the outcome.
+    absl::MutexLock lock(&entry->mu);
+    entry->mu.Await(absl::Condition(&entry->done));
+    if (hit != nullptr) *hit = true;
+    if (entry->status.ok()) hits_.fetch_add(1, std::memory_order_relaxed);
+    if (!entry->status.ok()) return entry->status;
+    return entry->kernel;
+  }
+  if (hit != nullptr) *hit = false;
+  absl::StatusOr<Built> built = build();
+  absl::MutexLock lock(&entry->mu);
+  entry->done = true;
+  if (!built.ok()) {
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    entry->status = built.status();
+    // Nothing is kept from a failure: later requests build again.
+    absl::MutexLock map_lock(&mu_);
+    entries_.erase(signature_text);
+    return entry->status;
+  }
+  compiles_.fetch_add(1, std::memory_order_relaxed);
+  entry->kernel = std::make_shared<const CompiledKernel>(
+      signature_text, built->entry_name, std::move(built->cubin), built->compile_ms);
+  return entry->kernel;
+}
+
+std::shared_ptr<const CompiledKernel> KernelCache::Find(const std::string& signature_text) const {
+  std::shared_ptr<Entry> entry;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(signature_text);
+    if (it == entries_.end()) return nullptr;
+    entry = it->second;
+  }
+  absl::MutexLock lock(&entry->mu);
+  return entry->done ? entry->kernel : nullptr;
+}
+
+CacheStats KernelCache::stats() const {
+  return CacheStats{hits_.load(), compiles_.load(), failures_.load()};
+}
+
+size_t KernelCache::size() const {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
+}
+
+}  // namespace tilefuse

@@ -1,0 +1,116 @@
+// Compile: plan -> specs -> source -> NVRTC -> cache, one stage after another.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "codegen/pointwise_codegen.h"
+#include "codegen/signature.h"
+#include "codegen/source.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/cuda/nvrtc.h"
+#include "runtime/fusion/planner.h"
+#include "runtime/plan.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+namespace {
+
+std::string DumpDir(const CompileOptions& o) {
+  if (!o.dump_dir.empty()) return o.dump_dir;
+  const char* tmp = std::getenv("TMPDIR");
+  return absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/tilefuse-dump");
+}
+
+// Writes `text` to dir/name; returns the path, or a note on why it could not.
+std::string WriteDump(const std::string& dir, const std::string& name, const std::string& text) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string path = absl::StrCat(dir, "/", name);
+  std::ofstream f(path, std::ios::binary);
+  f << text;
+  return f ? path : absl::StrCat("(could not write ", path, ")");
+}
+
+absl::StatusOr<KernelCache::Built> BuildKernel(const PointwiseSpec& spec, const Signature& sig,
+                                              const NvrtcOptions& nvrtc,
+                                              const CompileOptions& options) {
+  const std::string entry = sig.EntryName();
+  TF_ASSIGN_OR_RETURN(std::string source, GeneratePointwiseSource(spec, entry));
+  if (!options.dump_dir.empty()) WriteDump(options.dump_dir, entry + ".cu", source);
+  auto cubin = CompileToCubin(source, entry + ".cu", nvrtc);
+  if (!cubin.ok()) {
+    const std::string path = WriteDump(DumpDir(options), entry + ".cu", source);
+    return absl::Status(cubin.status().code(),
+                        absl::StrCat(cubin.status().message(), "\nsource written to ", path));
+  }
+  return KernelCache::Built{std::move(cubin->cubin), entry, cubin->compile_ms};
+}
+
+}  // namespace
+
+absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) {
+  if (graph.symbols().size() > 16) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "graph '", graph.name(), "' has ", graph.symbols().size(), " symbols (at most 16)"));
+  }
+  Plan plan;
+  plan.graph_ = graph;
+  plan.device_ = options.device;
+  plan.arch_ = options.arch;
+  if (plan.arch_.empty()) {
+    auto arch = DeviceArch(options.device);
+    plan.arch_ = arch.ok() ? *arch : "sm_90";
+  }
+  TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse}));
+  KernelCache* cache = options.cache;
+  if (cache == nullptr) {
+    plan.own_cache_ = std::make_unique<KernelCache>();
+    cache = plan.own_cache_.get();
+  }
+  NvrtcOptions nvrtc;
+  nvrtc.arch = plan.arch_;
+  TF_ASSIGN_OR_RETURN(std::string templates, TemplateText(PointwiseTemplateFiles()));
+  const SignatureContext context{plan.arch_, NvrtcVersionString(), NvrtcCommandLine(nvrtc),
+                                 StableHash(templates)};
+
+  const size_t n = plan.fusion_.kernels.size();
+  plan.kernels_.resize(n);
+  plan.reports_.resize(n);
+  std::vector<absl::Status> status(n);
+  const auto compile_one = [&](size_t i) {
+    const KernelPlan& k = plan.fusion_.kernels[i];
+    const Signature sig = MakeSignature(SpecText(k.spec), context);
+    bool hit = false;
+    auto compiled = cache->GetOrBuild(
+        sig.text, [&] { return BuildKernel(k.spec, sig, nvrtc, options); }, &hit);
+    if (!compiled.ok()) {
+      status[i] = absl::Status(compiled.status().code(),
+                               absl::StrCat("kernel ", i, " (", k.summary, "): ",
+                                            compiled.status().message()));
+      return;
+    }
+    plan.kernels_[i] = Plan::Kernel{k, *compiled, PointwiseParamLayout(k.spec), nullptr};
+    plan.reports_[i] = KernelReport{(*compiled)->entry_name(), k.summary, hit,
+                                    hit ? 0.0 : (*compiled)->compile_ms(),
+                                    (*compiled)->cubin().size()};
+  };
+  // Kernels of one plan compile concurrently; the cache keeps equal signatures single-flight.
+  const size_t workers = std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> threads;
+  std::atomic<size_t> next{0};
+  for (size_t w = 0; w + 1 < workers; ++w) {
+    threads.emplace_back([&] {
+      for (size_t i; (i = next.fetch_add(1)) < n;) compile_one(i);
+    });
+  }
+  for (size_t i; (i = next.fetch_add(1)) < n;) compile_one(i);
+  for (std::thread& t : threads) t.join();
+  for (const absl::Status& s : status) TF_RETURN_IF_ERROR(s);
+  plan.slot_offsets_.resize(plan.fusion_.workspace.size());
+  return plan;
+}
+
+}  // namespace tilefuse

@@ -1,0 +1,101 @@
+// The CUDA driver API, loaded with dlopen("libcuda.so.1") at first use.
+//
+// tilefuse never links libcuda: every binary starts on a machine without a driver (CI, a
+// build host) and only calls that need a GPU fail, with kFailedPrecondition. Entry points
+// come from one X-macro table and are resolved once through cuGetProcAddress; every
+// CUresult becomes an absl::Status naming the call, cuGetErrorName and cuGetErrorString.
+//
+//   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+//   TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&ptr, bytes), "cuMemAlloc"));
+#ifndef TILEFUSE_RUNTIME_CUDA_DRIVER_H_
+#define TILEFUSE_RUNTIME_CUDA_DRIVER_H_
+
+#include "absl/strings/string_view.h"
+#include <cuda.h>
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace tilefuse {
+
+// X(name): driver entry points tilefuse uses. The names are the unversioned API names;
+// cuGetProcAddress picks the ABI that matches the CUDA headers we build against.
+#define TILEFUSE_FOR_EACH_CU_FUNCTION(X) \
+  X(cuInit)                              \
+  X(cuDriverGetVersion)                  \
+  X(cuDeviceGet)                         \
+  X(cuDeviceGetCount)                    \
+  X(cuDeviceGetAttribute)                \
+  X(cuDeviceGetName)                     \
+  X(cuDevicePrimaryCtxRetain)            \
+  X(cuCtxSetCurrent)                     \
+  X(cuCtxGetCurrent)                     \
+  X(cuCtxSynchronize)                    \
+  X(cuModuleLoadData)                    \
+  X(cuModuleUnload)                      \
+  X(cuModuleGetFunction)                 \
+  X(cuFuncSetAttribute)                  \
+  X(cuFuncGetAttribute)                  \
+  X(cuLaunchKernel)                      \
+  X(cuMemAlloc)                          \
+  X(cuMemFree)                           \
+  X(cuMemcpyHtoD)                        \
+  X(cuMemcpyDtoH)                        \
+  X(cuMemcpyDtoDAsync)                   \
+  X(cuMemsetD8)                          \
+  X(cuMemsetD8Async)                     \
+  X(cuStreamCreate)                      \
+  X(cuStreamDestroy)                     \
+  X(cuStreamSynchronize)                 \
+  X(cuStreamIsCapturing)                 \
+  X(cuStreamBeginCapture)                \
+  X(cuStreamEndCapture)                  \
+  X(cuGraphDestroy)                      \
+  X(cuEventCreate)                       \
+  X(cuEventDestroy)                      \
+  X(cuEventRecord)                       \
+  X(cuEventSynchronize)                  \
+  X(cuEventElapsedTime)                  \
+  X(cuGetErrorName)                      \
+  X(cuGetErrorString)
+
+class Driver {
+ public:
+  // The process-wide driver table: loads libcuda and calls cuInit(0) once. Fails with
+  // kFailedPrecondition (and says why) where no driver or no device exists. Thread-safe.
+  static absl::StatusOr<const Driver*> Get();
+
+  // kInternal/kFailedPrecondition status for a failed call, or OK.
+  absl::Status Check(CUresult r, absl::string_view call) const;
+
+#define TILEFUSE_CU_MEMBER_(name) decltype(&::name) name = nullptr;
+  TILEFUSE_FOR_EACH_CU_FUNCTION(TILEFUSE_CU_MEMBER_)
+#undef TILEFUSE_CU_MEMBER_
+
+ private:
+  friend absl::StatusOr<const Driver*> LoadDriverTable();
+  Driver() = default;
+};
+
+// Device facts tilefuse plans with.
+struct DeviceInfo {
+  int ordinal = 0;
+  int cc_major = 0, cc_minor = 0;
+  int sm_count = 0;
+  int max_shared_per_block_optin = 0;
+  std::string name;
+  // "sm_90"
+  std::string Arch() const;
+};
+
+// "sm_90" for device `ordinal`, without creating a context.
+absl::StatusOr<std::string> DeviceArch(int ordinal = 0);
+
+// Makes device `ordinal`'s primary context current on this thread and returns its facts.
+absl::StatusOr<DeviceInfo> UseDevice(int ordinal = 0);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_CUDA_DRIVER_H_

@@ -1,0 +1,106 @@
+#include "runtime/fusion/expr.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace tilefuse {
+
+Expr MakeLoad(int operand, DType dtype) {
+  auto n = std::make_shared<ExprNode>();
+  n->kind = ExprKind::kLoad;
+  n->operand = operand;
+  n->dtype = dtype;
+  return n;
+}
+
+Expr MakeTileValue(int index, DType dtype) {
+  auto n = std::make_shared<ExprNode>();
+  n->kind = ExprKind::kTileValue;
+  n->operand = index;
+  n->dtype = dtype;
+  return n;
+}
+
+Expr MakeConstant(double value, DType dtype) {
+  auto n = std::make_shared<ExprNode>();
+  n->kind = ExprKind::kConstant;
+  n->constant = value;
+  n->dtype = dtype;
+  return n;
+}
+
+absl::StatusOr<Expr> MakeOp(PointwiseOp op, std::vector<Expr> args, const Attrs& attrs,
+                            DType dtype) {
+  if (static_cast<int>(args.size()) != Arity(op)) {
+    return absl::InternalError(absl::StrCat("expr ", OpName(op), ": ", args.size(),
+                                            " operands, expected ", Arity(op)));
+  }
+  for (const Expr& a : args) {
+    if (a == nullptr) return absl::InternalError(absl::StrCat("expr ", OpName(op), ": null operand"));
+  }
+  if (op == PointwiseOp::kWhere && args[0]->dtype != DType::kBool) {
+    return absl::InternalError("expr where: condition is not bool");
+  }
+  if (op == PointwiseOp::kCast && (!attrs.dtype || *attrs.dtype != dtype)) {
+    return absl::InternalError("expr cast: result dtype differs from the attribute");
+  }
+  auto n = std::make_shared<ExprNode>();
+  n->kind = ExprKind::kOp;
+  n->op = op;
+  n->attrs = attrs;
+  n->dtype = dtype;
+  n->args = std::move(args);
+  return n;
+}
+
+std::string HexFloat(double v) {
+  char buf[64];
+  // %a is locale-independent for the digits; tilefuse never changes LC_NUMERIC.
+  std::snprintf(buf, sizeof(buf), "%a", v);
+  return buf;
+}
+
+namespace {
+
+std::string AttrText(const ExprNode& n) {
+  std::vector<std::string> parts;
+  if (n.attrs.dtype && n.op == PointwiseOp::kCast) parts.push_back(std::string(DTypeName(*n.attrs.dtype)));
+  if (n.op == PointwiseOp::kGelu) parts.push_back(n.attrs.approximate.value_or("none"));
+  if (n.op == PointwiseOp::kClamp) {
+    parts.push_back(n.attrs.min ? HexFloat(*n.attrs.min) : "-");
+    parts.push_back(n.attrs.max ? HexFloat(*n.attrs.max) : "-");
+  }
+  return parts.empty() ? "" : absl::StrCat("[", absl::StrJoin(parts, ","), "]");
+}
+
+}  // namespace
+
+std::string ExprText(const Expr& e, std::vector<std::string>& lines,
+                     std::vector<std::pair<const ExprNode*, std::string>>& names) {
+  for (const auto& [node, name] : names) {
+    if (node == e.get()) return name;
+  }
+  std::string text;
+  switch (e->kind) {
+    case ExprKind::kLoad:
+      return absl::StrCat("in", e->operand, ":", DTypeName(e->dtype));
+    case ExprKind::kTileValue:
+      return absl::StrCat("tile", e->operand, ":", DTypeName(e->dtype));
+    case ExprKind::kConstant:
+      return absl::StrCat(DTypeName(e->dtype), "(", HexFloat(e->constant), ")");
+    case ExprKind::kOp: {
+      std::vector<std::string> args;
+      for (const Expr& a : e->args) args.push_back(ExprText(a, lines, names));
+      const std::string name = absl::StrCat("t", names.size());
+      lines.push_back(absl::StrCat(name, ":", DTypeName(e->dtype), " = ", OpName(e->op),
+                                   AttrText(*e), "(", absl::StrJoin(args, ", "), ")"));
+      names.emplace_back(e.get(), name);
+      return name;
+    }
+  }
+  return "?";
+}
+
+}  // namespace tilefuse

@@ -1,0 +1,60 @@
+// The planner's output: kernels in launch order, each a spec plus the bindings that tie its
+// operands and outputs to buffers, and the record of what fused and what was refused.
+#ifndef TILEFUSE_RUNTIME_FUSION_FUSION_PLAN_H_
+#define TILEFUSE_RUNTIME_FUSION_FUSION_PLAN_H_
+
+#include <string>
+#include <vector>
+
+#include "runtime/fusion/kernel_spec.h"
+#include "runtime/graph/graph.h"
+
+namespace tilefuse {
+
+// Where a tensor lives while a plan runs.
+struct BufferRef {
+  enum Kind { kInput, kOutput, kWorkspace };
+  Kind kind = kInput;
+  int index = 0;  // graph input position, graph output position, or workspace slot
+};
+
+struct OperandBinding {
+  int value = -1;  // the graph node read (a view node when reading through a view)
+  BufferRef buffer;
+  SizeExpr inner;                 // kInner: elements before the pattern repeats
+  std::vector<SizeExpr> strides;  // kStrided: element stride per index-space dim (0: broadcast)
+};
+
+struct OutputBinding {
+  int value = -1;
+  BufferRef buffer;
+};
+
+struct KernelPlan {
+  PointwiseSpec spec;
+  Shape index_space;
+  std::vector<OperandBinding> operands;  // parallel to spec.operands
+  std::vector<OutputBinding> outputs;    // parallel to spec.outputs
+  std::vector<int> nodes;                // graph nodes computed by this kernel
+  std::string summary;                   // one line for Plan::Explain()
+};
+
+struct WorkspaceSlot {
+  int value = -1;
+  SizeExpr elements;
+  DType dtype = DType::kF32;
+};
+
+struct FusionPlan {
+  std::vector<KernelPlan> kernels;        // launch order
+  std::vector<WorkspaceSlot> workspace;   // intermediates no caller buffer holds
+  std::vector<std::string> decisions;     // what fused, what was refused, and why
+};
+
+struct PlanOptions {
+  bool fuse = true;  // false: the unfused baseline, one kernel per op
+};
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_FUSION_FUSION_PLAN_H_

@@ -1,0 +1,32 @@
+// First planner pass: which nodes share a kernel. Pure graph reasoning, no specs.
+#ifndef TILEFUSE_RUNTIME_FUSION_GROUPING_H_
+#define TILEFUSE_RUNTIME_FUSION_GROUPING_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/fusion/views.h"
+#include "runtime/graph/graph.h"
+
+namespace tilefuse {
+
+struct Group {
+  std::vector<int> nodes;  // ascending ids, which is a topological order
+  Shape shape;             // the index space
+};
+
+struct Grouping {
+  std::vector<Group> groups;        // in launch order
+  std::vector<int> group_of;        // per node; -1 for inputs, constants and views
+  std::vector<std::string> decisions;
+};
+
+// Groups the compute nodes of `graph` (fusing when `fuse`) and orders the groups so that
+// every group runs after the groups it reads from.
+absl::StatusOr<Grouping> GroupNodes(const Graph& graph, const std::vector<ViewInfo>& views,
+                                    bool fuse);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_FUSION_GROUPING_H_

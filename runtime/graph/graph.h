@@ -1,0 +1,109 @@
+// The graph IR: a small DAG of nodes, each producing one value (a tensor with a dtype and a
+// shape). The Graph owns its nodes in insertion order and names them by id; every Add*
+// call checks its operands and infers the result, so a Graph is valid by construction.
+//
+// Example:
+//   Graph g("gemm_bias");
+//   int m = g.Symbol("M");
+//   TF_ASSIGN_OR_RETURN(int x, g.AddInput("x", {Dim::Sym(m), Dim::Static(64)}, DType::kBF16));
+//   TF_ASSIGN_OR_RETURN(int h, g.AddScalar(0.5));
+//   TF_ASSIGN_OR_RETURN(int y, g.AddPointwise("y", PointwiseOp::kMul, {x, h}));
+//   TF_RETURN_IF_ERROR(g.AddOutput(y));
+#ifndef TILEFUSE_RUNTIME_GRAPH_GRAPH_H_
+#define TILEFUSE_RUNTIME_GRAPH_GRAPH_H_
+
+#include "absl/strings/string_view.h"
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "runtime/graph/dtype.h"
+#include "runtime/graph/ops.h"
+#include "runtime/graph/shape.h"
+
+namespace tilefuse {
+
+enum class NodeKind { kInput, kConstant, kPointwise, kTile, kReduce, kView };
+absl::string_view NodeKindName(NodeKind k);
+
+// Attributes of the design's ops; each op reads the ones it documents.
+struct Attrs {
+  std::optional<DType> dtype;             // cast
+  std::optional<std::string> approximate; // gelu: "none" (default) or "tanh"
+  std::optional<double> min, max;         // clamp
+  std::optional<double> eps;              // rms_norm, layer_norm
+  std::optional<int> dim;                 // softmax, reductions (none: all axes)
+  bool keepdim = false;                   // reductions
+  std::optional<int> dim0, dim1;          // transpose
+  std::optional<Shape> shape;             // reshape
+};
+
+struct Node {
+  int id = -1;
+  std::string name;
+  NodeKind kind = NodeKind::kInput;
+  // The op, for the kind that has one.
+  PointwiseOp pointwise{};
+  TileOp tile{};
+  ReduceOp reduce{};
+  ViewOp view{};
+  std::vector<int> inputs;
+  Attrs attrs;
+  // The value this node produces.
+  DType dtype = DType::kF32;
+  Shape shape;
+  // kConstant: the scalar, and whether it came from a number literal (a "wrapped number"
+  // in PyTorch's promotion, which yields to tensors of the same category).
+  double constant = 0;
+  bool is_literal = false;
+
+  // "add", "matmul", "input", ... for messages.
+  std::string OpString() const;
+};
+
+class Graph {
+ public:
+  explicit Graph(std::string name = "graph") : name_(std::move(name)) {}
+
+  const std::string& name() const { return name_; }
+  absl::Span<const Node> nodes() const { return nodes_; }
+  const Node& node(int id) const { return nodes_[id]; }
+  absl::Span<const int> outputs() const { return outputs_; }
+  absl::Span<const int> inputs() const { return inputs_; }
+  const std::vector<std::string>& symbols() const { return symbols_; }
+  // -1 when no node has that name.
+  int FindNode(absl::string_view name) const;
+
+  // Returns the id of the symbol, creating it on first use.
+  int Symbol(absl::string_view name);
+
+  absl::StatusOr<int> AddInput(std::string name, Shape shape, DType dtype);
+  // A scalar constant; dtype f32 for a float literal, i32 for an integer, bool for true/false.
+  absl::StatusOr<int> AddScalar(double value, DType dtype = DType::kF32, std::string name = "");
+  absl::StatusOr<int> AddPointwise(std::string name, PointwiseOp op, std::vector<int> inputs,
+                                   Attrs attrs = {});
+  absl::StatusOr<int> AddTile(std::string name, TileOp op, std::vector<int> inputs,
+                              Attrs attrs = {});
+  absl::StatusOr<int> AddReduce(std::string name, ReduceOp op, int input, Attrs attrs = {});
+  absl::StatusOr<int> AddView(std::string name, ViewOp op, int input, Attrs attrs = {});
+  // Any value may be an output, the same one several times, an input too.
+  absl::Status AddOutput(int id);
+
+  std::string ShapeText(int id) const { return ShapeString(nodes_[id].shape, symbols_); }
+
+ private:
+  absl::Status CheckNewNode(const std::string& name, absl::Span<const int> inputs) const;
+  int Append(Node n);
+
+  std::string name_;
+  std::vector<Node> nodes_;
+  std::vector<int> inputs_;
+  std::vector<int> outputs_;
+  std::vector<std::string> symbols_;
+};
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_GRAPH_GRAPH_H_

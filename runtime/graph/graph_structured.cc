@@ -1,0 +1,231 @@
+// Shape and dtype inference for the structured nodes: tile kernels, reductions and views.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/graph/graph.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+namespace {
+
+absl::Status NodeError(absl::string_view name, absl::string_view op, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("node '", name, "' (", op, "): ", what));
+}
+
+}  // namespace
+
+absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int> inputs,
+                                   Attrs attrs) {
+  TF_RETURN_IF_ERROR(CheckNewNode(name, inputs));
+  const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
+  const size_t want = op == TileOp::kMatmul      ? 2
+                      : op == TileOp::kLayerNorm ? 3
+                      : op == TileOp::kRmsNorm   ? 2
+                                                 : 1;
+  if (inputs.size() != want) {
+    return err(absl::StrCat("takes ", want, " operands, got ", inputs.size()));
+  }
+  const Node& x = nodes_[inputs[0]];
+  Shape shape = x.shape;
+  DType dtype = x.dtype;
+  if (!IsFloating(x.dtype)) {
+    return err(absl::StrCat("operand '", x.name, "' is ", DTypeName(x.dtype),
+                            " (expected f32, f16 or bf16)"));
+  }
+  switch (op) {
+    case TileOp::kMatmul: {
+      const Node& w = nodes_[inputs[1]];
+      if (x.shape.size() != 2 || w.shape.size() != 2) {
+        return err(absl::StrCat("operands must be 2-D, got ", ShapeText(x.id), " and ",
+                                ShapeText(w.id)));
+      }
+      if (!(x.shape[1] == w.shape[0])) {
+        return err(absl::StrCat("inner dims differ: '", x.name, "' ", ShapeText(x.id), " and '",
+                                w.name, "' ", ShapeText(w.id), " (expected [M, K] x [K, N])"));
+      }
+      if (w.dtype != x.dtype) {
+        return err(absl::StrCat("operand dtypes differ: ", DTypeName(x.dtype), " and ",
+                                DTypeName(w.dtype), " (expected equal; insert a cast)"));
+      }
+      shape = {x.shape[0], w.shape[1]};
+      break;
+    }
+    case TileOp::kRmsNorm:
+    case TileOp::kLayerNorm: {
+      if (x.shape.empty()) return err("operand must have rank >= 1");
+      for (size_t i = 1; i < inputs.size(); ++i) {
+        const Node& p = nodes_[inputs[i]];
+        if (p.shape.size() != 1 || !(p.shape[0] == x.shape.back())) {
+          return err(absl::StrCat("parameter '", p.name, "' has shape ", ShapeText(p.id),
+                                  " (expected [", ShapeString({x.shape.back()}, symbols_),
+                                  "] to match the last dim of '", x.name, "')"));
+        }
+        if (!IsFloating(p.dtype)) {
+          return err(absl::StrCat("parameter '", p.name, "' is ", DTypeName(p.dtype),
+                                  " (expected a floating dtype)"));
+        }
+        dtype = PromoteTypes(dtype, p.dtype);
+      }
+      if (!attrs.eps) attrs.eps = 1e-6;
+      if (!(*attrs.eps >= 0)) return err(absl::StrCat("eps ", *attrs.eps, " is negative"));
+      break;
+    }
+    case TileOp::kSoftmax: {
+      if (x.shape.empty()) return err("operand must have rank >= 1");
+      auto axis = NormalizeAxis(attrs.dim.value_or(-1), static_cast<int>(x.shape.size()));
+      if (!axis.ok()) return err(axis.status().message());
+      if (*axis != static_cast<int>(x.shape.size()) - 1) {
+        return err(absl::StrCat("dim ", *attrs.dim, " is not the last dim (only softmax over "
+                                "the last dim is supported; transpose first)"));
+      }
+      attrs.dim = *axis;
+      break;
+    }
+  }
+  Node n;
+  n.name = std::move(name);
+  n.kind = NodeKind::kTile;
+  n.tile = op;
+  n.inputs = std::move(inputs);
+  n.attrs = std::move(attrs);
+  n.dtype = dtype;
+  n.shape = std::move(shape);
+  return Append(std::move(n));
+}
+
+absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, Attrs attrs) {
+  TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
+  const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
+  const Node& x = nodes_[input];
+  const int rank = static_cast<int>(x.shape.size());
+  Shape shape;
+  if (attrs.dim) {
+    auto axis = NormalizeAxis(*attrs.dim, rank);
+    if (!axis.ok()) return err(axis.status().message());
+    attrs.dim = *axis;
+    for (int i = 0; i < rank; ++i) {
+      if (i != *axis) {
+        shape.push_back(x.shape[i]);
+      } else if (attrs.keepdim) {
+        shape.push_back(Dim::Static(1));
+      }
+    }
+  } else if (attrs.keepdim) {
+    shape.assign(rank, Dim::Static(1));
+  }
+  DType dtype = x.dtype;
+  switch (op) {
+    case ReduceOp::kSum:
+      if (!IsFloating(x.dtype)) dtype = DType::kI32;  // PyTorch gives int64; tilefuse has i32
+      break;
+    case ReduceOp::kMean:
+      if (!IsFloating(x.dtype)) {
+        return err(absl::StrCat("operand '", x.name, "' is ", DTypeName(x.dtype),
+                                " (expected a floating dtype, as torch.mean does)"));
+      }
+      break;
+    case ReduceOp::kArgmax:
+      dtype = DType::kI32;
+      break;
+    case ReduceOp::kAmax:
+    case ReduceOp::kAmin:
+      break;
+  }
+  Node n;
+  n.name = std::move(name);
+  n.kind = NodeKind::kReduce;
+  n.reduce = op;
+  n.inputs = {input};
+  n.attrs = std::move(attrs);
+  n.dtype = dtype;
+  n.shape = std::move(shape);
+  return Append(std::move(n));
+}
+
+absl::StatusOr<int> Graph::AddView(std::string name, ViewOp op, int input, Attrs attrs) {
+  TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
+  const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
+  const Node& x = nodes_[input];
+  const int rank = static_cast<int>(x.shape.size());
+  Shape shape = x.shape;
+  if (op == ViewOp::kTranspose) {
+    if (!attrs.dim0 || !attrs.dim1) return err("needs 'dim0' and 'dim1'");
+    auto a = NormalizeAxis(*attrs.dim0, rank);
+    if (!a.ok()) return err(a.status().message());
+    auto b = NormalizeAxis(*attrs.dim1, rank);
+    if (!b.ok()) return err(b.status().message());
+    attrs.dim0 = *a;
+    attrs.dim1 = *b;
+    std::swap(shape[*a], shape[*b]);
+  } else {
+    if (!attrs.shape) return err("needs 'shape'");
+    shape = *attrs.shape;
+    // A single -1 is inferred, as in torch.reshape.
+    int infer = -1;
+    SizeExpr known;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (shape[i].is_static() && shape[i].value == -1) {
+        if (infer >= 0) return err("more than one dim is -1");
+        infer = static_cast<int>(i);
+      } else if (shape[i].is_static() && shape[i].value < 0) {
+        return err(absl::StrCat("dim ", shape[i].value, " is negative"));
+      } else {
+        known = known * SizeExpr::Of(shape[i]);
+      }
+    }
+    const SizeExpr total = Numel(x.shape);
+    if (infer >= 0) {
+      std::vector<int> rest = total.symbols;
+      bool ok = known.constant != 0 && total.constant % known.constant == 0;
+      for (int s : known.symbols) {
+        auto it = std::find(rest.begin(), rest.end(), s);
+        if (it == rest.end()) {
+          ok = false;
+          break;
+        }
+        rest.erase(it);
+      }
+      if (!ok || rest.size() > 1) {
+        return err(absl::StrCat("cannot infer the -1 dim of ", ShapeString(shape, symbols_),
+                                " from ", ShapeText(x.id)));
+      }
+      shape[infer] = rest.empty() ? Dim::Static(total.constant / known.constant)
+                                  : (total.constant == known.constant ? Dim::Sym(rest[0])
+                                                                      : Dim::Static(-1));
+      if (shape[infer].is_static() && shape[infer].value < 0) {
+        return err(absl::StrCat("cannot infer the -1 dim of ", ShapeString(shape, symbols_),
+                                " from ", ShapeText(x.id)));
+      }
+    } else if (!(known == total)) {
+      return err(absl::StrCat("shape ", ShapeString(shape, symbols_), " does not have the ",
+                              "element count of '", x.name, "' ", ShapeText(x.id)));
+    }
+    attrs.shape = shape;
+  }
+  if (shape.size() > kMaxRank) return err(absl::StrCat("rank exceeds ", kMaxRank));
+  Node n;
+  n.name = std::move(name);
+  n.kind = NodeKind::kView;
+  n.view = op;
+  n.inputs = {input};
+  n.attrs = std::move(attrs);
+  n.dtype = x.dtype;
+  n.shape = std::move(shape);
+  return Append(std::move(n));
+}
+
+absl::Status Graph::AddOutput(int id) {
+  if (id < 0 || id >= static_cast<int>(nodes_.size())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("output id ", id, " does not name a node (the graph has ", nodes_.size(),
+                     " nodes)"));
+  }
+  if (nodes_[id].kind == NodeKind::kConstant) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "output '", nodes_[id].name, "' is a constant (expected a tensor value)"));
+  }
+  outputs_.push_back(id);
+  return absl::OkStatus();
+}
+
+}  // namespace tilefuse

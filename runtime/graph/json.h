@@ -1,0 +1,27 @@
+// The JSON graph format of the design (DESIGN.md, "The graph file"): read and written.
+//
+//   {"name": "g", "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"}],
+//    "nodes": [{"name": "y", "op": "mul", "inputs": ["x", 0.5]}], "outputs": ["y"]}
+//
+// Nodes may be listed in any order; they are added in dependency order, and a cycle, an
+// unknown op, name or attribute is an error naming the node.
+#ifndef TILEFUSE_RUNTIME_GRAPH_JSON_H_
+#define TILEFUSE_RUNTIME_GRAPH_JSON_H_
+
+#include "absl/strings/string_view.h"
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "runtime/graph/graph.h"
+
+namespace tilefuse {
+
+absl::StatusOr<Graph> GraphFromJson(absl::string_view text);
+absl::StatusOr<Graph> GraphFromJsonFile(const std::string& path);
+// Constants are written inline as numbers; the output reads back to the same graph.
+std::string GraphToJson(const Graph& graph);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_GRAPH_JSON_H_

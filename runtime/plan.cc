@@ -1,0 +1,255 @@
+#include "runtime/plan.h"
+
+#include "absl/strings/str_cat.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+namespace {
+
+constexpr int kMaxSymbols = 16;
+constexpr int kMaxParamWords = 512;
+constexpr size_t kWorkspaceAlign = 256;
+
+absl::Status CheckTensor(const Graph& g, int id, const TensorArg& t, absl::string_view role,
+                         int position, int64_t* symbols) {
+  const Node& n = g.node(id);
+  const auto err = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(role, " ", position, " ('", n.name, "'): ", what));
+  };
+  if (t.dtype != n.dtype) {
+    return err(absl::StrCat("dtype is ", DTypeName(t.dtype), " (expected ", DTypeName(n.dtype), ")"));
+  }
+  if (t.rank != static_cast<int>(n.shape.size())) {
+    return err(absl::StrCat("rank is ", t.rank, " (expected ", n.shape.size(), ", shape ",
+                            g.ShapeText(id), ")"));
+  }
+  for (int d = 0; d < t.rank; ++d) {
+    const Dim& want = n.shape[d];
+    int64_t expect = want.value;
+    if (!want.is_static()) {
+      if (symbols[want.symbol] < 0) symbols[want.symbol] = t.shape[d];
+      expect = symbols[want.symbol];
+    }
+    if (t.shape[d] != expect) {
+      return err(absl::StrCat("dim ", d, " is ", t.shape[d], " (expected ", expect,
+                              want.is_static() ? "" : absl::StrCat(" = ", g.symbols()[want.symbol],
+                                                                  " bound by an earlier tensor"),
+                              ")"));
+    }
+  }
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(t.data);
+  if (t.numel() > 0 && t.data == nullptr) return err("data pointer is null");
+  if (addr % DTypeSize(t.dtype) != 0) {
+    return err(absl::StrCat("data pointer 0x", absl::Hex(addr), " is not aligned to ",
+                            DTypeSize(t.dtype), " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Plan::Plan(Plan&& o) noexcept { *this = std::move(o); }
+
+Plan& Plan::operator=(Plan&& o) noexcept {
+  if (this == &o) return *this;
+  if (workspace_ != 0) {
+    if (auto cu = Driver::Get(); cu.ok()) (*cu)->cuMemFree(workspace_);
+  }
+  graph_ = std::move(o.graph_);
+  fusion_ = std::move(o.fusion_);
+  kernels_ = std::move(o.kernels_);
+  reports_ = std::move(o.reports_);
+  own_cache_ = std::move(o.own_cache_);
+  arch_ = std::move(o.arch_);
+  device_ = o.device_;
+  loaded_ = o.loaded_;
+  sm_count_ = o.sm_count_;
+  workspace_ = o.workspace_;
+  workspace_bytes_ = o.workspace_bytes_;
+  slot_offsets_ = std::move(o.slot_offsets_);
+  o.workspace_ = 0;
+  o.workspace_bytes_ = 0;
+  o.loaded_ = false;
+  return *this;
+}
+
+Plan::~Plan() {
+  if (workspace_ == 0) return;
+  if (auto cu = Driver::Get(); cu.ok()) (*cu)->cuMemFree(workspace_);
+}
+
+std::string Plan::Explain() const {
+  std::string s = absl::StrCat("plan '", graph_.name(), "': ", kernels_.size(), " kernel",
+                               kernels_.size() == 1 ? "" : "s", " for ", arch_, "\n");
+  for (size_t i = 0; i < kernels_.size(); ++i) {
+    absl::StrAppend(&s, "  kernel ", i, ": ", kernels_[i].plan.summary, "\n");
+  }
+  for (const std::string& d : fusion_.decisions) absl::StrAppend(&s, "  ", d, "\n");
+  return s;
+}
+
+absl::Status Plan::Load() {
+  if (loaded_) return absl::OkStatus();
+  TF_ASSIGN_OR_RETURN(DeviceInfo info, UseDevice(device_));
+  if (info.Arch() != arch_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plan was compiled for ", arch_, " but device ", device_, " is ", info.Arch(),
+        " (compile with CompileOptions::arch empty or matching)"));
+  }
+  sm_count_ = info.sm_count;
+  for (Kernel& k : kernels_) {
+    TF_ASSIGN_OR_RETURN(k.function, k.compiled->Function());
+  }
+  loaded_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Plan::BindShapes(absl::Span<const TensorArg> inputs,
+                              absl::Span<const TensorArg> outputs, int64_t* symbols) const {
+  if (inputs.size() != graph_.inputs().size() || outputs.size() != graph_.outputs().size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "plan '", graph_.name(), "' takes ", graph_.inputs().size(), " inputs and ",
+        graph_.outputs().size(), " outputs, got ", inputs.size(), " and ", outputs.size()));
+  }
+  for (int s = 0; s < kMaxSymbols; ++s) symbols[s] = -1;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    TF_RETURN_IF_ERROR(CheckTensor(graph_, graph_.inputs()[i], inputs[i], "input", i, symbols));
+  }
+  for (size_t s = 0; s < graph_.symbols().size(); ++s) {
+    if (symbols[s] < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "symbol '", graph_.symbols()[s], "' is not bound by any input's shape"));
+    }
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    TF_RETURN_IF_ERROR(CheckTensor(graph_, graph_.outputs()[i], outputs[i], "output", i, symbols));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Plan::PrepareWorkspace(CUstream stream, const int64_t* symbols) {
+  size_t total = 0;
+  const auto syms = absl::MakeConstSpan(symbols, kMaxSymbols);
+  for (size_t i = 0; i < fusion_.workspace.size(); ++i) {
+    const WorkspaceSlot& w = fusion_.workspace[i];
+    slot_offsets_[i] = total;
+    const size_t bytes = static_cast<size_t>(w.elements.Eval(syms)) * DTypeSize(w.dtype);
+    total += (bytes + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign;
+  }
+  if (total <= workspace_bytes_) return absl::OkStatus();
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamIsCapturing(stream, &capture), "cuStreamIsCapturing"));
+  if (capture != CU_STREAM_CAPTURE_STATUS_NONE) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plan '", graph_.name(), "' needs ", total, " workspace bytes (has ", workspace_bytes_,
+        ") while the stream is being captured; run it once with the largest shapes before "
+        "capturing"));
+  }
+  // Kernels of earlier runs may still read the old buffer.
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"));
+  if (workspace_ != 0) TF_RETURN_IF_ERROR(cu->Check(cu->cuMemFree(workspace_), "cuMemFree"));
+  workspace_ = 0;
+  workspace_bytes_ = 0;
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&workspace_, total), "cuMemAlloc(workspace)"));
+  workspace_bytes_ = total;
+  return absl::OkStatus();
+}
+
+absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
+                       absl::Span<const TensorArg> outputs) {
+  int64_t symbols[kMaxSymbols];
+  TF_RETURN_IF_ERROR(BindShapes(inputs, outputs, symbols));
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  if (!loaded_) {
+    CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
+    TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamIsCapturing(stream, &capture), "cuStreamIsCapturing"));
+    if (capture != CU_STREAM_CAPTURE_STATUS_NONE) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "plan '", graph_.name(), "' is not loaded and the stream is being captured; call "
+          "Plan::Load() or run once before capturing"));
+    }
+    TF_RETURN_IF_ERROR(Load());
+  }
+  TF_RETURN_IF_ERROR(PrepareWorkspace(stream, symbols));
+  const auto syms = absl::MakeConstSpan(symbols, kMaxSymbols);
+  const auto address = [&](const BufferRef& b) -> uint64_t {
+    switch (b.kind) {
+      case BufferRef::kInput: return reinterpret_cast<uint64_t>(inputs[b.index].data);
+      case BufferRef::kOutput: return reinterpret_cast<uint64_t>(outputs[b.index].data);
+      case BufferRef::kWorkspace: return workspace_ + slot_offsets_[b.index];
+    }
+    return 0;
+  };
+  uint64_t words[kMaxParamWords];
+  for (const Kernel& k : kernels_) {
+    const int64_t n = Numel(k.plan.index_space).Eval(syms);
+    if (n == 0) continue;
+    const int vec = k.plan.spec.Vec();
+    // The vector path needs 16-byte aligned full/inner operands and outputs, and inner
+    // sizes that are whole vectors; anything else takes the scalar path.
+    bool vector_ok = true;
+    for (size_t i = 0; i < k.plan.operands.size(); ++i) {
+      const Access a = k.plan.spec.operands[i].access;
+      if (a != Access::kFull && a != Access::kInner) continue;
+      vector_ok &= address(k.plan.operands[i].buffer) % 16 == 0;
+      if (a == Access::kInner) vector_ok &= k.plan.operands[i].inner.Eval(syms) % vec == 0;
+    }
+    for (const OutputBinding& o : k.plan.outputs) vector_ok &= address(o.buffer) % 16 == 0;
+    if (k.layout.size() > static_cast<size_t>(kMaxParamWords)) {
+      return absl::InternalError("kernel parameter block too large");
+    }
+    size_t w = 0;
+    for (const ParamField& f : k.layout) {
+      uint64_t v = 0;
+      switch (f.kind) {
+        case ParamField::kOperandPtr: v = address(k.plan.operands[f.index].buffer); break;
+        case ParamField::kOutputPtr: v = address(k.plan.outputs[f.index].buffer); break;
+        case ParamField::kNumel: v = static_cast<uint64_t>(n); break;
+        case ParamField::kVectorOk: v = vector_ok ? 1 : 0; break;
+        case ParamField::kInner: v = k.plan.operands[f.index].inner.Eval(syms); break;
+        case ParamField::kDim:
+          v = f.dim < static_cast<int>(k.plan.index_space.size())
+                  ? SizeExpr::Of(k.plan.index_space[f.dim]).Eval(syms)
+                  : 1;
+          break;
+        case ParamField::kStride:
+          v = f.dim < static_cast<int>(k.plan.operands[f.index].strides.size())
+                  ? k.plan.operands[f.index].strides[f.dim].Eval(syms)
+                  : 0;
+          break;
+      }
+      words[w++] = v;
+    }
+    const int64_t items = vector_ok ? (n + vec - 1) / vec : n;
+    const int64_t max_blocks = static_cast<int64_t>(sm_count_) * 32;
+    const unsigned blocks = static_cast<unsigned>(
+        std::max<int64_t>(1, std::min<int64_t>((items + 255) / 256, max_blocks)));
+    void* params[] = {words};
+    TF_RETURN_IF_ERROR(cu->Check(
+        cu->cuLaunchKernel(k.function, blocks, 1, 1, 256, 1, 1, 0, stream, params, nullptr),
+        absl::StrCat("cuLaunchKernel(", k.compiled->entry_name(), ")")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Plan::RunDLPack(CUstream stream, absl::Span<const DLTensor* const> inputs,
+                             absl::Span<const DLTensor* const> outputs) {
+  constexpr size_t kMax = 64;
+  if (inputs.size() > kMax || outputs.size() > kMax) {
+    return absl::InvalidArgumentError(absl::StrCat("RunDLPack takes at most ", kMax,
+                                                   " inputs and outputs"));
+  }
+  TensorArg in[kMax], out[kMax];
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    TF_ASSIGN_OR_RETURN(in[i], FromDLTensor(*inputs[i]));
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    TF_ASSIGN_OR_RETURN(out[i], FromDLTensor(*outputs[i]));
+  }
+  return Run(stream, absl::MakeConstSpan(in, inputs.size()), absl::MakeConstSpan(out, outputs.size()));
+}
+
+}  // namespace tilefuse

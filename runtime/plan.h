@@ -1,0 +1,108 @@
+// Compile(graph, options) -> Plan, and Plan::Run: the runtime's public entry points.
+//
+//   tilefuse::KernelCache cache;                 // owned by the caller, shared by plans
+//   tilefuse::CompileOptions options;
+//   options.cache = &cache;
+//   TF_ASSIGN_OR_RETURN(tilefuse::Plan plan, tilefuse::Compile(graph, options));
+//   std::cout << plan.Explain();
+//   TF_RETURN_IF_ERROR(plan.Run(stream, {TensorArg::Make(x, DType::kBF16, {m, 4096})},
+//                               {TensorArg::Make(y, DType::kBF16, {m, 4096})}));
+//
+// Compile plans, generates and compiles every kernel (NVRTC); it needs no GPU. Run binds
+// symbolic dims from the inputs, checks every tensor, and launches. Run never compiles: on
+// a stream under CUDA-graph capture it also refuses to load modules or grow the workspace,
+// and says to warm up first (Load, or one Run outside the capture). A Plan is used by one
+// thread at a time (Run keeps per-run scratch in the plan).
+#ifndef TILEFUSE_RUNTIME_PLAN_H_
+#define TILEFUSE_RUNTIME_PLAN_H_
+
+#include <cuda.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "codegen/params.h"
+#include "runtime/cache/kernel_cache.h"
+#include "runtime/fusion/fusion_plan.h"
+#include "runtime/graph/graph.h"
+#include "runtime/tensor.h"
+
+namespace tilefuse {
+
+struct CompileOptions {
+  bool fuse = true;          // false: the unfused baseline (one kernel per op)
+  std::string arch;          // "sm_90"; empty: the device's, or sm_90 without a GPU
+  KernelCache* cache = nullptr;  // null: the plan gets a cache of its own
+  int device = 0;            // used by Load/Run
+  std::string dump_dir;      // non-empty: write each kernel's source there
+};
+
+// What compiling one kernel cost, for reports and the command-line tool.
+struct KernelReport {
+  std::string entry_name;
+  std::string summary;
+  bool cache_hit = false;
+  double compile_ms = 0;  // NVRTC time when built now, 0 on a hit
+  size_t cubin_bytes = 0;
+};
+
+class Plan {
+ public:
+  Plan(Plan&&) noexcept;
+  Plan& operator=(Plan&&) noexcept;
+  ~Plan();
+
+  int num_kernels() const { return static_cast<int>(kernels_.size()); }
+  // What fused, what was refused and why, kernel by kernel.
+  std::string Explain() const;
+  const std::vector<KernelReport>& reports() const { return reports_; }
+  const FusionPlan& fusion_plan() const { return fusion_; }
+  const Graph& graph() const { return graph_; }
+  const std::string& arch() const { return arch_; }
+
+  // Loads every module in the device's primary context (made current). Idempotent.
+  absl::Status Load();
+
+  // Launches the plan on `stream`. `inputs` follow the graph's inputs, `outputs` its
+  // outputs, in order; outputs are written, inputs only read.
+  absl::Status Run(CUstream stream, absl::Span<const TensorArg> inputs,
+                   absl::Span<const TensorArg> outputs);
+  // The same with DLPack tensors (at most 64 of each).
+  absl::Status RunDLPack(CUstream stream, absl::Span<const DLTensor* const> inputs,
+                         absl::Span<const DLTensor* const> outputs);
+
+ private:
+  friend absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options);
+  struct Kernel {
+    KernelPlan plan;
+    std::shared_ptr<const CompiledKernel> compiled;
+    std::vector<ParamField> layout;
+    CUfunction function = nullptr;
+  };
+  Plan() = default;
+  absl::Status BindShapes(absl::Span<const TensorArg> inputs,
+                          absl::Span<const TensorArg> outputs, int64_t* symbols) const;
+  absl::Status PrepareWorkspace(CUstream stream, const int64_t* symbols);
+
+  Graph graph_;
+  FusionPlan fusion_;
+  std::vector<Kernel> kernels_;
+  std::vector<KernelReport> reports_;
+  std::unique_ptr<KernelCache> own_cache_;
+  std::string arch_;
+  int device_ = 0;
+  bool loaded_ = false;
+  int sm_count_ = 0;
+  CUdeviceptr workspace_ = 0;
+  size_t workspace_bytes_ = 0;
+  std::vector<size_t> slot_offsets_;  // per-run scratch
+};
+
+absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options = {});
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_PLAN_H_

@@ -1,0 +1,280 @@
+#include "runtime/reference.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/tf_math.cuh"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+
+HostTensor HostTensor::Zeros(DType dtype, std::vector<int64_t> shape) {
+  HostTensor t;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.bytes.assign(static_cast<size_t>(t.numel()) * DTypeSize(dtype), 0);
+  return t;
+}
+
+int64_t HostTensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+double HostTensor::Get(int64_t i) const {
+  const uint8_t* p = bytes.data() + i * DTypeSize(dtype);
+  switch (dtype) {
+    case DType::kF32: { float f; std::memcpy(&f, p, 4); return f; }
+    case DType::kI32: { int32_t v; std::memcpy(&v, p, 4); return v; }
+    case DType::kBF16: { tf::bf16_t h; std::memcpy(&h.bits, p, 2); return tf::to_float(h); }
+    case DType::kF16: { tf::half_t h; std::memcpy(&h.bits, p, 2); return tf::to_float(h); }
+    case DType::kBool: return *p != 0 ? 1.0 : 0.0;
+  }
+  return 0;
+}
+
+void HostTensor::Set(int64_t i, double v) {
+  uint8_t* p = bytes.data() + i * DTypeSize(dtype);
+  switch (dtype) {
+    case DType::kF32: { const float f = static_cast<float>(v); std::memcpy(p, &f, 4); break; }
+    case DType::kI32: {
+      // Saturating truncation, like tf::to_int, but from double so large ints stay exact.
+      const int32_t x = !(v == v) ? 0 : v >= 2147483647.0 ? 2147483647
+                                      : v <= -2147483648.0 ? (-2147483647 - 1) : static_cast<int32_t>(v);
+      std::memcpy(p, &x, 4);
+      break;
+    }
+    case DType::kBF16: { const tf::bf16_t h = tf::to_bf16(static_cast<float>(v)); std::memcpy(p, &h.bits, 2); break; }
+    case DType::kF16: { const tf::half_t h = tf::to_half(static_cast<float>(v)); std::memcpy(p, &h.bits, 2); break; }
+    case DType::kBool: *p = v != 0 ? 1 : 0; break;
+  }
+}
+
+namespace {
+
+// A value in its compute kind: floats in f, ints and bools in i.
+struct Scalar {
+  float f = 0;
+  int i = 0;
+};
+
+struct Value {
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::vector<Scalar> data;
+};
+
+Scalar FromDouble(double v, DType t) {
+  Scalar s;
+  switch (ComputeKindOf(t)) {
+    case ComputeKind::kFloat: s.f = static_cast<float>(v); break;
+    case ComputeKind::kInt: s.i = static_cast<int>(v); break;
+    case ComputeKind::kBool: s.i = v != 0; break;
+  }
+  return s;
+}
+
+// Converts between compute kinds exactly as codegen's ConvertKind does.
+Scalar Convert(Scalar s, DType from, DType to) {
+  const ComputeKind a = ComputeKindOf(from), b = ComputeKindOf(to);
+  if (a == b) return s;
+  Scalar r;
+  if (b == ComputeKind::kFloat) r.f = a == ComputeKind::kBool ? (s.i ? 1.0f : 0.0f) : static_cast<float>(s.i);
+  else if (b == ComputeKind::kInt) r.i = a == ComputeKind::kFloat ? tf::to_int(s.f) : s.i;
+  else r.i = a == ComputeKind::kFloat ? (s.f != 0.0f) : (s.i != 0);
+  return r;
+}
+
+absl::StatusOr<Scalar> Apply(const Node& n, const std::vector<Scalar>& a) {
+  const bool is_int = ComputeKindOf(n.dtype) == ComputeKind::kInt;
+  Scalar r;
+  float& f = r.f;
+  int& i = r.i;
+  switch (n.pointwise) {
+    case PointwiseOp::kNeg: if (is_int) i = tf::neg_i(a[0].i); else f = -a[0].f; break;
+    case PointwiseOp::kAbs: if (is_int) i = tf::abs_i(a[0].i); else f = std::fabs(a[0].f); break;
+    case PointwiseOp::kRelu: if (is_int) i = tf::relu_i(a[0].i); else f = tf::relu_f(a[0].f); break;
+    case PointwiseOp::kGelu:
+      f = n.attrs.approximate.value_or("none") == "tanh" ? tf::gelu_tanh(a[0].f) : tf::gelu_erf(a[0].f);
+      break;
+    case PointwiseOp::kSilu: f = tf::silu_f(a[0].f); break;
+    case PointwiseOp::kSigmoid: f = tf::sigmoid_f(a[0].f); break;
+    case PointwiseOp::kTanh: f = tanhf(a[0].f); break;
+    case PointwiseOp::kExp: f = expf(a[0].f); break;
+    case PointwiseOp::kLog: f = logf(a[0].f); break;
+    case PointwiseOp::kSqrt: f = sqrtf(a[0].f); break;
+    case PointwiseOp::kRsqrt: f = tf::rsqrt_f(a[0].f); break;
+    case PointwiseOp::kCast:
+      r = a[0];
+      if (n.dtype == DType::kBF16) f = tf::round_bf16(f);
+      if (n.dtype == DType::kF16) f = tf::round_half(f);
+      break;
+    case PointwiseOp::kClamp:
+      r = a[0];
+      if (is_int) {
+        if (n.attrs.min) i = tf::max_i(i, static_cast<int>(*n.attrs.min));
+        if (n.attrs.max) i = tf::min_i(i, static_cast<int>(*n.attrs.max));
+      } else {
+        if (n.attrs.min) f = tf::max_f(f, static_cast<float>(*n.attrs.min));
+        if (n.attrs.max) f = tf::min_f(f, static_cast<float>(*n.attrs.max));
+      }
+      break;
+    case PointwiseOp::kAdd: if (is_int) i = tf::add_i(a[0].i, a[1].i); else f = a[0].f + a[1].f; break;
+    case PointwiseOp::kSub: if (is_int) i = tf::sub_i(a[0].i, a[1].i); else f = a[0].f - a[1].f; break;
+    case PointwiseOp::kMul: if (is_int) i = tf::mul_i(a[0].i, a[1].i); else f = a[0].f * a[1].f; break;
+    case PointwiseOp::kDiv: f = a[0].f / a[1].f; break;
+    case PointwiseOp::kMaximum: if (is_int) i = tf::max_i(a[0].i, a[1].i); else f = tf::max_f(a[0].f, a[1].f); break;
+    case PointwiseOp::kMinimum: if (is_int) i = tf::min_i(a[0].i, a[1].i); else f = tf::min_f(a[0].f, a[1].f); break;
+    case PointwiseOp::kPow: if (is_int) i = tf::pow_i(a[0].i, a[1].i); else f = powf(a[0].f, a[1].f); break;
+    case PointwiseOp::kWhere: r = a[0].i ? a[1] : a[2]; break;
+    default:
+      return absl::UnimplementedError(
+          absl::StrCat("reference does not handle op '", OpName(n.pointwise), "'"));
+  }
+  return r;
+}
+
+// Per-dim strides of `in` broadcast to `out` (0 on broadcast dims), right-aligned.
+std::vector<int64_t> BroadcastStrides(const std::vector<int64_t>& in, const std::vector<int64_t>& out) {
+  std::vector<int64_t> strides(out.size(), 0);
+  int64_t acc = 1;
+  for (int d = static_cast<int>(in.size()) - 1; d >= 0; --d) {
+    const size_t od = out.size() - in.size() + d;
+    strides[od] = in[d] == 1 && out[od] != 1 ? 0 : acc;
+    acc *= in[d];
+  }
+  return strides;
+}
+
+int64_t NumelOf(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+absl::StatusOr<Value> EvalPointwise(const Node& n, const Graph& g, const std::vector<Value>& vals) {
+  Value out;
+  out.dtype = n.dtype;
+  for (int in : n.inputs) {
+    const auto& s = vals[in].shape;
+    if (s.size() > out.shape.size()) out.shape.insert(out.shape.begin(), s.size() - out.shape.size(), 1);
+    for (size_t d = 0; d < s.size(); ++d) {
+      int64_t& o = out.shape[out.shape.size() - s.size() + d];
+      if (o == 1) o = s[d];
+    }
+  }
+  const int64_t total = NumelOf(out.shape);
+  out.data.resize(total);
+  std::vector<std::vector<int64_t>> strides;
+  for (int in : n.inputs) strides.push_back(BroadcastStrides(vals[in].shape, out.shape));
+  std::vector<int64_t> idx(out.shape.size(), 0);
+  std::vector<Scalar> args(n.inputs.size());
+  for (int64_t e = 0; e < total; ++e) {
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      int64_t off = 0;
+      for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * strides[k][d];
+      const Value& v = vals[n.inputs[k]];
+      DType want = n.dtype;
+      if (n.pointwise == PointwiseOp::kWhere && k == 0) want = DType::kBool;
+      args[k] = Convert(v.data[off], v.dtype, want);
+    }
+    TF_ASSIGN_OR_RETURN(out.data[e], Apply(n, args));
+    for (int d = static_cast<int>(idx.size()) - 1; d >= 0; --d) {
+      if (++idx[d] < out.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+Value EvalTranspose(const Value& x, int a, int b) {
+  Value out = x;
+  std::swap(out.shape[a], out.shape[b]);
+  const int64_t total = NumelOf(x.shape);
+  std::vector<int64_t> in_strides(x.shape.size(), 1);
+  for (int d = static_cast<int>(x.shape.size()) - 2; d >= 0; --d) {
+    in_strides[d] = in_strides[d + 1] * x.shape[d + 1];
+  }
+  std::swap(in_strides[a], in_strides[b]);
+  std::vector<int64_t> idx(out.shape.size(), 0);
+  for (int64_t e = 0; e < total; ++e) {
+    int64_t off = 0;
+    for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * in_strides[d];
+    out.data[e] = x.data[off];
+    for (int d = static_cast<int>(idx.size()) - 1; d >= 0; --d) {
+      if (++idx[d] < out.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<HostTensor>> EvaluateReference(const Graph& g,
+                                                          const std::vector<HostTensor>& inputs) {
+  if (inputs.size() != g.inputs().size()) {
+    return absl::InvalidArgumentError(absl::StrCat("reference: ", inputs.size(),
+                                                   " inputs given, graph has ", g.inputs().size()));
+  }
+  std::vector<int64_t> symbols(g.symbols().size(), -1);
+  std::vector<Value> vals(g.nodes().size());
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const Node& n = g.node(g.inputs()[k]);
+    const HostTensor& t = inputs[k];
+    if (t.dtype != n.dtype || t.shape.size() != n.shape.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("reference: input '", n.name,
+                                                     "' has the wrong dtype or rank"));
+    }
+    for (size_t d = 0; d < t.shape.size(); ++d) {
+      if (!n.shape[d].is_static()) symbols[n.shape[d].symbol] = t.shape[d];
+    }
+    Value& v = vals[n.id];
+    v.dtype = t.dtype;
+    v.shape = t.shape;
+    v.data.resize(t.numel());
+    for (int64_t i = 0; i < t.numel(); ++i) v.data[i] = FromDouble(t.Get(i), t.dtype);
+  }
+  for (const Node& n : g.nodes()) {
+    Value& v = vals[n.id];
+    switch (n.kind) {
+      case NodeKind::kInput:
+        break;
+      case NodeKind::kConstant:
+        v.dtype = n.dtype;
+        v.data = {FromDouble(n.constant, n.dtype)};
+        break;
+      case NodeKind::kPointwise: {
+        TF_ASSIGN_OR_RETURN(v, EvalPointwise(n, g, vals));
+        break;
+      }
+      case NodeKind::kView:
+        if (n.view == ViewOp::kTranspose) {
+          v = EvalTranspose(vals[n.inputs[0]], *n.attrs.dim0, *n.attrs.dim1);
+        } else {
+          v = vals[n.inputs[0]];
+          v.shape.clear();
+          for (const Dim& d : n.shape) v.shape.push_back(d.is_static() ? d.value : symbols[d.symbol]);
+        }
+        break;
+      case NodeKind::kTile:
+      case NodeKind::kReduce:
+        return absl::UnimplementedError(absl::StrCat(
+            "reference: node '", n.name, "' (", n.OpString(), ") is not supported yet"));
+    }
+  }
+  std::vector<HostTensor> outs;
+  for (int o : g.outputs()) {
+    const Value& v = vals[o];
+    HostTensor t = HostTensor::Zeros(v.dtype, v.shape);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const Scalar s = v.data[i];
+      t.Set(i, ComputeKindOf(v.dtype) == ComputeKind::kFloat ? static_cast<double>(s.f) : s.i);
+    }
+    outs.push_back(std::move(t));
+  }
+  return outs;
+}
+
+}  // namespace tilefuse

@@ -1,0 +1,226 @@
+#include "runtime/tools/commands.h"
+
+#include <cstdio>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
+#include "runtime/cuda/device_buffer.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/fusion/planner.h"
+#include "runtime/graph/json.h"
+#include "runtime/plan.h"
+#include "runtime/status_macros.h"
+#include "runtime/tools/npy.h"
+
+namespace tilefuse {
+namespace {
+
+struct Flags {
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> values;  // --name VALUE (repeatable)
+  std::map<std::string, bool> switches;
+};
+
+// Parses `args`; `with_value` lists the flags that take a value.
+absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args,
+                                 const std::vector<std::string>& with_value,
+                                 const std::vector<std::string>& switches) {
+  Flags f;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0) {
+      f.positional.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(2), value;
+    const size_t eq = name.find('=');
+    const bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (std::find(with_value.begin(), with_value.end(), name) != with_value.end()) {
+      if (!inline_value) {
+        if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+        value = args[++i];
+      }
+      f.values[name].push_back(value);
+    } else if (std::find(switches.begin(), switches.end(), name) != switches.end()) {
+      f.switches[name] = true;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+  }
+  return f;
+}
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "tilefuse: %s\n", std::string(s.message()).c_str());
+  return 1;
+}
+
+nlohmann::json PlanJson(const Graph& g, const FusionPlan& plan, bool fused) {
+  nlohmann::json j;
+  j["graph"] = g.name();
+  j["fusion"] = fused;
+  j["num_kernels"] = plan.kernels.size();
+  j["kernels"] = nlohmann::json::array();
+  for (const KernelPlan& k : plan.kernels) {
+    nlohmann::json nodes = nlohmann::json::array(), stores = nlohmann::json::array();
+    for (int id : k.nodes) nodes.push_back({{"name", g.node(id).name}, {"op", g.node(id).OpString()}});
+    for (const OutputBinding& o : k.outputs) stores.push_back(g.node(o.value).name);
+    j["kernels"].push_back({{"tile_kernel", nullptr},
+                            {"fused", nodes},
+                            {"stores", stores},
+                            {"summary", k.summary}});
+  }
+  j["decisions"] = plan.decisions;
+  return j;
+}
+
+}  // namespace
+
+int PlanCommand(const std::vector<std::string>& args) {
+  auto flags = ParseFlags(args, {}, {"no-fusion", "json"});
+  if (!flags.ok()) return Fail(flags.status());
+  if (flags->positional.size() != 1) return Fail(absl::InvalidArgumentError("plan takes one GRAPH"));
+  auto g = GraphFromJsonFile(flags->positional[0]);
+  if (!g.ok()) return Fail(g.status());
+  const bool fuse = !flags->switches["no-fusion"];
+  auto plan = PlanFusion(*g, PlanOptions{fuse});
+  if (!plan.ok()) return Fail(plan.status());
+  if (flags->switches["json"]) {
+    std::printf("%s\n", PlanJson(*g, *plan, fuse).dump(2).c_str());
+    return 0;
+  }
+  std::printf("plan '%s' (%s): %zu kernel%s\n", g->name().c_str(), fuse ? "fused" : "unfused",
+              plan->kernels.size(), plan->kernels.size() == 1 ? "" : "s");
+  for (size_t i = 0; i < plan->kernels.size(); ++i) {
+    std::printf("  kernel %zu: %s\n", i, plan->kernels[i].summary.c_str());
+  }
+  for (const std::string& d : plan->decisions) std::printf("  %s\n", d.c_str());
+  return 0;
+}
+
+int CompileCommand(const std::vector<std::string>& args) {
+  auto flags = ParseFlags(args, {"arch"}, {"no-fusion"});
+  if (!flags.ok()) return Fail(flags.status());
+  if (flags->positional.empty()) return Fail(absl::InvalidArgumentError("compile takes GRAPH..."));
+  KernelCache cache;
+  CompileOptions options;
+  options.cache = &cache;
+  options.fuse = !flags->switches["no-fusion"];
+  if (flags->values.count("arch")) options.arch = flags->values["arch"].back();
+  int failed = 0, kernels = 0, hits = 0;
+  double total_ms = 0;
+  for (const std::string& path : flags->positional) {
+    auto g = GraphFromJsonFile(path);
+    if (!g.ok()) {
+      ++failed;
+      Fail(g.status());
+      continue;
+    }
+    auto plan = Compile(*g, options);
+    if (!plan.ok()) {
+      ++failed;
+      Fail(absl::Status(plan.status().code(), absl::StrCat(path, ": ", plan.status().message())));
+      continue;
+    }
+    std::printf("%s", plan->Explain().c_str());
+    for (const KernelReport& r : plan->reports()) {
+      std::printf("    %s  %-5s %8.1f ms  %6zu bytes\n", r.entry_name.c_str(),
+                  r.cache_hit ? "hit" : "nvrtc", r.compile_ms, r.cubin_bytes);
+      ++kernels;
+      hits += r.cache_hit;
+      total_ms += r.compile_ms;
+    }
+  }
+  std::printf("compiled %d kernels (%d cache hits) for %zu graphs in %.1f ms of NVRTC; %d failed\n",
+              kernels, hits, flags->positional.size(), total_ms, failed);
+  return failed == 0 ? 0 : 1;
+}
+
+int RunCommand(const std::vector<std::string>& args) {
+  auto flags = ParseFlags(args, {"input", "output", "repeat"}, {"no-fusion"});
+  if (!flags.ok()) return Fail(flags.status());
+  if (flags->positional.size() != 1) return Fail(absl::InvalidArgumentError("run takes one GRAPH"));
+  auto g = GraphFromJsonFile(flags->positional[0]);
+  if (!g.ok()) return Fail(g.status());
+  std::map<std::string, std::string> in_files, out_files;
+  for (auto* m : {&in_files, &out_files}) {
+    for (const std::string& kv : flags->values[m == &in_files ? "input" : "output"]) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos) return Fail(absl::InvalidArgumentError(absl::StrCat("'", kv, "' is not NAME=FILE")));
+      (*m)[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  int repeat = 1;
+  if (flags->values.count("repeat") && (!absl::SimpleAtoi(flags->values["repeat"].back(), &repeat) || repeat < 1)) {
+    return Fail(absl::InvalidArgumentError("--repeat takes a positive integer"));
+  }
+  CompileOptions options;
+  options.fuse = !flags->switches["no-fusion"];
+  auto plan = Compile(*g, options);
+  if (!plan.ok()) return Fail(plan.status());
+  std::printf("%s", plan->Explain().c_str());
+  absl::Status s = [&]() -> absl::Status {
+    TF_RETURN_IF_ERROR(plan->Load());
+    std::vector<DeviceBuffer> buffers;
+    std::vector<TensorArg> ins, outs;
+    std::map<std::string, int64_t> bound;
+    for (int id : g->inputs()) {
+      const Node& n = g->node(id);
+      if (!in_files.count(n.name)) return absl::InvalidArgumentError(absl::StrCat("no --input for '", n.name, "'"));
+      TF_ASSIGN_OR_RETURN(HostTensor t, ReadNpy(in_files[n.name], n.dtype));
+      TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(t.bytes.size()));
+      TF_RETURN_IF_ERROR(b.Upload(t.bytes.data(), t.bytes.size()));
+      TensorArg a{b.data(), n.dtype, static_cast<int>(t.shape.size())};
+      for (size_t d = 0; d < t.shape.size() && d < kMaxRank; ++d) {
+        a.shape[d] = t.shape[d];
+        if (d < n.shape.size() && !n.shape[d].is_static()) bound[g->symbols()[n.shape[d].symbol]] = t.shape[d];
+      }
+      ins.push_back(a);
+      buffers.push_back(std::move(b));
+    }
+    std::vector<HostTensor> host_outs;
+    for (int id : g->outputs()) {
+      const Node& n = g->node(id);
+      std::vector<int64_t> shape;
+      for (const Dim& d : n.shape) shape.push_back(d.is_static() ? d.value : bound[g->symbols()[d.symbol]]);
+      HostTensor t = HostTensor::Zeros(n.dtype, shape);
+      TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(t.bytes.size()));
+      TensorArg a{b.data(), n.dtype, static_cast<int>(shape.size())};
+      for (size_t d = 0; d < shape.size(); ++d) a.shape[d] = shape[d];
+      outs.push_back(a);
+      buffers.push_back(std::move(b));
+      host_outs.push_back(std::move(t));
+    }
+    TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+    CUevent start, stop;
+    TF_RETURN_IF_ERROR(cu->Check(cu->cuEventCreate(&start, 0), "cuEventCreate"));
+    TF_RETURN_IF_ERROR(cu->Check(cu->cuEventCreate(&stop, 0), "cuEventCreate"));
+    TF_RETURN_IF_ERROR(plan->Run(nullptr, ins, outs));  // warm-up: loads, sizes the workspace
+    TF_RETURN_IF_ERROR(cu->Check(cu->cuEventRecord(start, nullptr), "cuEventRecord"));
+    for (int r = 0; r < repeat; ++r) TF_RETURN_IF_ERROR(plan->Run(nullptr, ins, outs));
+    TF_RETURN_IF_ERROR(cu->Check(cu->cuEventRecord(stop, nullptr), "cuEventRecord"));
+    TF_RETURN_IF_ERROR(cu->Check(cu->cuEventSynchronize(stop), "cuEventSynchronize"));
+    float ms = 0;
+    TF_RETURN_IF_ERROR(cu->Check(cu->cuEventElapsedTime(&ms, start, stop), "cuEventElapsedTime"));
+    cu->cuEventDestroy(start);
+    cu->cuEventDestroy(stop);
+    std::printf("ran %d time%s: %.2f us per run (%d kernels)\n", repeat, repeat == 1 ? "" : "s",
+                1000.0 * ms / repeat, plan->num_kernels());
+    for (size_t k = 0; k < host_outs.size(); ++k) {
+      const Node& n = g->node(g->outputs()[k]);
+      TF_RETURN_IF_ERROR(buffers[ins.size() + k].Download(host_outs[k].bytes.data(), host_outs[k].bytes.size()));
+      if (out_files.count(n.name)) TF_RETURN_IF_ERROR(WriteNpy(out_files[n.name], host_outs[k]));
+    }
+    return absl::OkStatus();
+  }();
+  return s.ok() ? 0 : Fail(s);
+}
+
+}  // namespace tilefuse

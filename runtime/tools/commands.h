@@ -1,0 +1,18 @@
+// The subcommands of the `tilefuse` command-line tool (see DESIGN.md, "The command line").
+// Each takes the arguments after its name and returns the process exit code; messages go
+// to stdout, errors to stderr.
+#ifndef TILEFUSE_RUNTIME_TOOLS_COMMANDS_H_
+#define TILEFUSE_RUNTIME_TOOLS_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace tilefuse {
+
+int PlanCommand(const std::vector<std::string>& args);
+int CompileCommand(const std::vector<std::string>& args);
+int RunCommand(const std::vector<std::string>& args);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_TOOLS_COMMANDS_H_

@@ -1,0 +1,21 @@
+// NumPy .npy files (format 1.0/2.0, little-endian, C order) for `tilefuse run`.
+// NumPy has no bf16: bf16 tensors travel as f32 arrays, rounded to nearest even on the way
+// in and written back as f32; f16, f32, i32 and bool arrays are taken as they are.
+#ifndef TILEFUSE_RUNTIME_TOOLS_NPY_H_
+#define TILEFUSE_RUNTIME_TOOLS_NPY_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "runtime/reference.h"
+
+namespace tilefuse {
+
+// Reads `path` as a tensor of dtype `want` (see the conversion rules above).
+absl::StatusOr<HostTensor> ReadNpy(const std::string& path, DType want);
+// Writes `t` (bf16 as f32).
+absl::Status WriteNpy(const std::string& path, const HostTensor& t);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_TOOLS_NPY_H_

@@ -1,0 +1,35 @@
+// tilefuse: plan, compile and run JSON graphs from the command line.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "runtime/tools/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage:\n"
+    "  tilefuse plan GRAPH [--no-fusion] [--json]\n"
+    "  tilefuse compile GRAPH... [--arch sm_90] [--no-fusion]\n"
+    "  tilefuse run GRAPH --input NAME=FILE.npy ... --output NAME=FILE.npy ...\n"
+    "               [--no-fusion] [--repeat N]\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "plan") return tilefuse::PlanCommand(args);
+  if (cmd == "compile") return tilefuse::CompileCommand(args);
+  if (cmd == "run") return tilefuse::RunCommand(args);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "tilefuse: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+  return 2;
+}
