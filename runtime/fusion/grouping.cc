@@ -102,7 +102,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
         const int witness = CycleWitness(g, reach, merged);
         if (witness >= 0) {
           out.decisions.push_back(absl::StrCat(
-              "refused: '", n.name, "' with the kernel of '", g.node(out.groups[t[0]].nodes[0]).name,
+              "refused: '", n.name, "' with the kernel of '", g.node(*members[t[0]].begin()).name,
               "': '", g.node(witness).name, "' is read by it and depends on it (a cycle)"));
           continue;
         }

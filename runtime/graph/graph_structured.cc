@@ -57,8 +57,8 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
         const Node& p = nodes_[inputs[i]];
         if (p.shape.size() != 1 || !(p.shape[0] == x.shape.back())) {
           return err(absl::StrCat("parameter '", p.name, "' has shape ", ShapeText(p.id),
-                                  " (expected [", ShapeString({x.shape.back()}, symbols_),
-                                  "] to match the last dim of '", x.name, "')"));
+                                  " (expected ", ShapeString({x.shape.back()}, symbols_),
+                                  " to match the last dim of '", x.name, "')"));
         }
         if (!IsFloating(p.dtype)) {
           return err(absl::StrCat("parameter '", p.name, "' is ", DTypeName(p.dtype),

@@ -1,0 +1,81 @@
+#include "runtime/reference_ops.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/tf_math.cuh"
+
+namespace tilefuse {
+
+Scalar FromDouble(double v, DType t) {
+  Scalar s;
+  switch (ComputeKindOf(t)) {
+    case ComputeKind::kFloat: s.f = static_cast<float>(v); break;
+    case ComputeKind::kInt: s.i = static_cast<int>(v); break;
+    case ComputeKind::kBool: s.i = v != 0; break;
+  }
+  return s;
+}
+
+// Converts between compute kinds exactly as codegen's ConvertKind does.
+Scalar Convert(Scalar s, DType from, DType to) {
+  const ComputeKind a = ComputeKindOf(from), b = ComputeKindOf(to);
+  if (a == b) return s;
+  Scalar r;
+  if (b == ComputeKind::kFloat) r.f = a == ComputeKind::kBool ? (s.i ? 1.0f : 0.0f) : static_cast<float>(s.i);
+  else if (b == ComputeKind::kInt) r.i = a == ComputeKind::kFloat ? tf::to_int(s.f) : s.i;
+  else r.i = a == ComputeKind::kFloat ? (s.f != 0.0f) : (s.i != 0);
+  return r;
+}
+
+absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType dtype,
+                                     const Scalar* a) {
+  const bool is_int = ComputeKindOf(dtype) == ComputeKind::kInt;
+  Scalar r;
+  float& f = r.f;
+  int& i = r.i;
+  switch (op) {
+    case PointwiseOp::kNeg: if (is_int) i = tf::neg_i(a[0].i); else f = -a[0].f; break;
+    case PointwiseOp::kAbs: if (is_int) i = tf::abs_i(a[0].i); else f = std::fabs(a[0].f); break;
+    case PointwiseOp::kRelu: if (is_int) i = tf::relu_i(a[0].i); else f = tf::relu_f(a[0].f); break;
+    case PointwiseOp::kGelu:
+      f = attrs.approximate.value_or("none") == "tanh" ? tf::gelu_tanh(a[0].f) : tf::gelu_erf(a[0].f);
+      break;
+    case PointwiseOp::kSilu: f = tf::silu_f(a[0].f); break;
+    case PointwiseOp::kSigmoid: f = tf::sigmoid_f(a[0].f); break;
+    case PointwiseOp::kTanh: f = tanhf(a[0].f); break;
+    case PointwiseOp::kExp: f = expf(a[0].f); break;
+    case PointwiseOp::kLog: f = logf(a[0].f); break;
+    case PointwiseOp::kSqrt: f = sqrtf(a[0].f); break;
+    case PointwiseOp::kRsqrt: f = tf::rsqrt_f(a[0].f); break;
+    case PointwiseOp::kCast:
+      r = a[0];
+      if (dtype == DType::kBF16) f = tf::round_bf16(f);
+      if (dtype == DType::kF16) f = tf::round_half(f);
+      break;
+    case PointwiseOp::kClamp:
+      r = a[0];
+      if (is_int) {
+        if (attrs.min) i = tf::max_i(i, static_cast<int>(*attrs.min));
+        if (attrs.max) i = tf::min_i(i, static_cast<int>(*attrs.max));
+      } else {
+        if (attrs.min) f = tf::max_f(f, static_cast<float>(*attrs.min));
+        if (attrs.max) f = tf::min_f(f, static_cast<float>(*attrs.max));
+      }
+      break;
+    case PointwiseOp::kAdd: if (is_int) i = tf::add_i(a[0].i, a[1].i); else f = a[0].f + a[1].f; break;
+    case PointwiseOp::kSub: if (is_int) i = tf::sub_i(a[0].i, a[1].i); else f = a[0].f - a[1].f; break;
+    case PointwiseOp::kMul: if (is_int) i = tf::mul_i(a[0].i, a[1].i); else f = a[0].f * a[1].f; break;
+    case PointwiseOp::kDiv: f = a[0].f / a[1].f; break;
+    case PointwiseOp::kMaximum: if (is_int) i = tf::max_i(a[0].i, a[1].i); else f = tf::max_f(a[0].f, a[1].f); break;
+    case PointwiseOp::kMinimum: if (is_int) i = tf::min_i(a[0].i, a[1].i); else f = tf::min_f(a[0].f, a[1].f); break;
+    case PointwiseOp::kPow: if (is_int) i = tf::pow_i(a[0].i, a[1].i); else f = powf(a[0].f, a[1].f); break;
+    case PointwiseOp::kWhere: r = a[0].i ? a[1] : a[2]; break;
+    default:
+      return absl::UnimplementedError(
+          absl::StrCat("reference does not handle op '", OpName(op), "'"));
+  }
+  return r;
+}
+
+}  // namespace tilefuse

@@ -1,0 +1,28 @@
+// Scalar semantics of pointwise ops on the host, shared by the reference evaluator and
+// tests that interpret plans: the same functions (kernels/tf_math.cuh) and the same kind
+// conversions as generated code (codegen/expr_codegen.cc).
+#ifndef TILEFUSE_RUNTIME_REFERENCE_OPS_H_
+#define TILEFUSE_RUNTIME_REFERENCE_OPS_H_
+
+#include "absl/status/statusor.h"
+#include "runtime/graph/graph.h"
+
+namespace tilefuse {
+
+// A value in its compute kind: floats in f, ints and bools (0/1) in i.
+struct Scalar {
+  float f = 0;
+  int i = 0;
+};
+
+// A constant or stored element of dtype `t` as a compute value.
+Scalar FromDouble(double v, DType t);
+// Converts between compute kinds as generated code does (float -> int truncates).
+Scalar Convert(Scalar s, DType from, DType to);
+// `op` on operands already converted to the kinds the op computes in (see codegen).
+absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType dtype,
+                                      const Scalar* args);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_REFERENCE_OPS_H_

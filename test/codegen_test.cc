@@ -1,0 +1,126 @@
+// Codegen: every test graph compiles with the real NVRTC for sm_90; compile errors quote
+// the generated line; signatures are stable and change with what changes the binary.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "codegen/pointwise_codegen.h"
+#include "codegen/signature.h"
+#include "gtest/gtest.h"
+#include "runtime/cuda/nvrtc.h"
+#include "runtime/graph/json.h"
+#include "runtime/plan.h"
+#include "test/status_matchers.h"
+#include "test/test_graphs.h"
+
+namespace tilefuse {
+namespace {
+
+std::vector<std::string> EntryNames(const Plan& plan) {
+  std::vector<std::string> names;
+  for (const KernelReport& r : plan.reports()) names.push_back(r.entry_name);
+  return names;
+}
+
+std::vector<std::string> CompileNames(const std::string& json, const std::string& arch = "sm_90") {
+  auto g = GraphFromJson(json);
+  EXPECT_TRUE(g.ok()) << g.status();
+  if (!g.ok()) return {};
+  CompileOptions o;
+  o.arch = arch;
+  auto plan = Compile(*g, o);
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  return plan.ok() ? EntryNames(*plan) : std::vector<std::string>{};
+}
+
+TEST(Codegen, EveryTestGraphCompilesWithNvrtcFusedAndUnfused) {
+  KernelCache cache;
+  for (const TestGraph& t : PointwiseTestGraphs()) {
+    for (bool fuse : {true, false}) {
+      SCOPED_TRACE(t.name + (fuse ? " fused" : " unfused"));
+      CompileOptions o;
+      o.arch = "sm_90";
+      o.fuse = fuse;
+      o.cache = &cache;
+      TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(ParseTestGraph(t), o));
+      EXPECT_EQ(plan.num_kernels(), fuse ? t.fused_kernels : t.unfused_kernels);
+      for (const KernelReport& r : plan.reports()) EXPECT_GT(r.cubin_bytes, 0u);
+    }
+  }
+  EXPECT_GT(cache.stats().compiles, 0);
+}
+
+TEST(Codegen, GlueUsesTheAccessPathOfEachOperand) {
+  const TestGraph* bias = nullptr;
+  for (const TestGraph& t : PointwiseTestGraphs()) {
+    if (t.name == "bias_relu") bias = &t;
+  }
+  ASSERT_NE(bias, nullptr);
+  CompileOptions o;
+  o.arch = "sm_90";
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(ParseTestGraph(*bias), o));
+  TF_ASSERT_OK_AND_ASSIGN(std::string glue,
+                          GeneratePointwiseGlue(plan.fusion_plan().kernels[0].spec, "tf_test"));
+  EXPECT_NE(glue.find("tf::load_vec<W>(a0, p.in0 + i);"), std::string::npos) << glue;
+  EXPECT_NE(glue.find("p.in1 + i % p.inner1"), std::string::npos) << glue;
+  EXPECT_NE(glue.find("tf::relu_f("), std::string::npos) << glue;
+  EXPECT_NE(glue.find("static constexpr int kVec = 8;"), std::string::npos) << glue;
+  // Same spec, same bytes.
+  TF_ASSERT_OK_AND_ASSIGN(std::string again,
+                          GeneratePointwiseGlue(plan.fusion_plan().kernels[0].spec, "tf_test"));
+  EXPECT_EQ(glue, again);
+}
+
+TEST(Codegen, CompileErrorQuotesTheGeneratedLine) {
+  const std::string source =
+      "// ---- tilefuse generated glue ----\n"
+      "extern \"C\" __global__ void k(float* p) {\n"
+      "  p[0] = undeclared_thing + 1.0f;\n"
+      "}\n";
+  auto r = CompileToCubin(source, "tf_broken.cu", NvrtcOptions{});
+  EXPECT_TRUE(StatusIs(r, absl::StatusCode::kInternal, "tf_broken.cu(3)"));
+  EXPECT_TRUE(StatusIs(r, absl::StatusCode::kInternal, "> " "  p[0] = undeclared_thing + 1.0f;"));
+}
+
+constexpr char kBase[] = R"({"name": "sig",
+  "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
+             {"name": "y", "shape": ["M", 64], "dtype": "bf16"}],
+  "nodes": [{"name": "o", "op": "add", "inputs": ["x", "y"]}], "outputs": ["o"]})";
+
+// Replaces every occurrence of `from`.
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+TEST(Signature, StableWithinAProcessAndChangesWithWhatMatters) {
+  const std::vector<std::string> base = CompileNames(kBase);
+  ASSERT_EQ(base.size(), 1u);
+  EXPECT_EQ(CompileNames(kBase), base);
+  // The graph's name and the node names are not part of the computation.
+  EXPECT_EQ(CompileNames(Replace(Replace(kBase, "\"sig\"", "\"other\""), "\"o\"", "\"p\"")), base);
+  EXPECT_NE(CompileNames(Replace(kBase, "\"add\"", "\"sub\"")), base);                    // op
+  EXPECT_NE(CompileNames(Replace(kBase, "\"bf16\"}]", "\"f16\"}]")), base);               // dtype
+  EXPECT_NE(CompileNames(Replace(kBase, "\"shape\": [\"M\", 64], \"dtype\": \"bf16\"}]",
+                                 "\"shape\": [64], \"dtype\": \"bf16\"}]")), base);      // broadcast
+  EXPECT_NE(CompileNames(kBase, "sm_80"), base);                                           // arch
+}
+
+TEST(Signature, SameAcrossProcesses) {
+  const std::vector<std::string> here = CompileNames(kBase);
+  ASSERT_EQ(here.size(), 1u);
+  const std::string path = ::testing::TempDir() + "/sig_graph.json";
+  std::ofstream(path) << kBase;
+  const std::string cmd = std::string(TILEFUSE_CLI_PATH) + " compile --arch sm_90 " + path;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), pipe.get()) != nullptr) out += buf;
+  EXPECT_NE(out.find(here[0]), std::string::npos) << "child process printed:\n" << out;
+}
+
+}  // namespace
+}  // namespace tilefuse

@@ -1,0 +1,58 @@
+#include "test/gpu_harness.h"
+
+#include "absl/strings/str_cat.h"
+#include "runtime/cuda/device_buffer.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/status_macros.h"
+#include "test/host_data.h"
+
+namespace tilefuse {
+
+bool GpuAvailable() { return UseDevice(0).ok(); }
+
+absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<HostTensor>& inputs,
+                                                 const std::vector<int64_t>& symbols,
+                                                 size_t misalign) {
+  const Graph& g = plan.graph();
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  std::vector<DeviceBuffer> buffers;
+  std::vector<TensorArg> ins, outs;
+  const auto arg = [&](const DeviceBuffer& b, DType t, const std::vector<int64_t>& shape) {
+    TensorArg a;
+    a.data = static_cast<char*>(b.data()) + misalign;
+    a.dtype = t;
+    a.rank = static_cast<int>(shape.size());
+    for (size_t d = 0; d < shape.size(); ++d) a.shape[d] = shape[d];
+    return a;
+  };
+  for (const HostTensor& t : inputs) {
+    TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(t.bytes.size() + misalign));
+    TF_RETURN_IF_ERROR(b.Upload(t.bytes.data(), t.bytes.size(), misalign));
+    ins.push_back(arg(b, t.dtype, t.shape));
+    buffers.push_back(std::move(b));
+  }
+  std::vector<HostTensor> results;
+  for (int o : g.outputs()) {
+    HostTensor t = HostTensor::Zeros(g.node(o).dtype, ConcreteShape(g.node(o).shape, symbols));
+    TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(t.bytes.size() + misalign));
+    TF_RETURN_IF_ERROR(b.Fill(0xFF));
+    outs.push_back(arg(b, t.dtype, t.shape));
+    buffers.push_back(std::move(b));
+    results.push_back(std::move(t));
+  }
+  TF_RETURN_IF_ERROR(plan.Run(nullptr, ins, outs));
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuCtxSynchronize(), "cuCtxSynchronize"));
+  for (size_t k = 0; k < results.size(); ++k) {
+    HostTensor& t = results[k];
+    TF_RETURN_IF_ERROR(buffers[inputs.size() + k].Download(t.bytes.data(), t.bytes.size(), misalign));
+    if (t.dtype != DType::kBool) continue;
+    for (size_t i = 0; i < t.bytes.size(); ++i) {
+      if (t.bytes[i] > 1) {
+        return absl::InternalError(absl::StrCat("output ", k, " element ", i, " was not written"));
+      }
+    }
+  }
+  return results;
+}
+
+}  // namespace tilefuse

@@ -1,0 +1,29 @@
+// Running plans on a real GPU in tests: availability, upload, poisoned outputs, download.
+#ifndef TILEFUSE_TEST_GPU_HARNESS_H_
+#define TILEFUSE_TEST_GPU_HARNESS_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/plan.h"
+#include "runtime/reference.h"
+
+namespace tilefuse {
+
+// True when a driver loads and device 0 exists.
+bool GpuAvailable();
+
+#define TF_SKIP_WITHOUT_GPU() \
+  if (!::tilefuse::GpuAvailable()) GTEST_SKIP() << "no CUDA driver or device"
+
+// Runs `plan` on device copies of `inputs`. Every tensor pointer is offset by
+// `misalign_bytes` from its allocation (4 forces the scalar path), and outputs are filled
+// with 0xFF bytes first (NaN, -1, or an invalid bool), so unwritten elements show.
+// Fails if a bool output holds a byte other than 0 or 1.
+absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<HostTensor>& inputs,
+                                                 const std::vector<int64_t>& symbols,
+                                                 size_t misalign_bytes = 0);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_TEST_GPU_HARNESS_H_

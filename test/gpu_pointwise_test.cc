@@ -1,0 +1,112 @@
+// Pointwise plans on the GPU against the CPU reference: every test graph and 300 random
+// graphs, fused and unfused, fresh random inputs, outputs poisoned, misaligned pointers.
+#include <random>
+
+#include "gtest/gtest.h"
+#include "runtime/cuda/device_buffer.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/graph/json.h"
+#include "runtime/plan.h"
+#include "test/gpu_harness.h"
+#include "test/host_data.h"
+#include "test/random_graphs.h"
+#include "test/status_matchers.h"
+#include "test/test_graphs.h"
+
+namespace tilefuse {
+namespace {
+
+void CheckOnGpu(const Graph& g, const std::vector<int64_t>& syms, KernelCache& cache,
+                std::mt19937_64& rng, bool fuse, size_t misalign) {
+  CompileOptions o;
+  o.fuse = fuse;
+  o.cache = &cache;
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+  const auto inputs = RandomInputs(g, syms, rng);  // fresh for every run
+  TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(g, inputs));
+  TF_ASSERT_OK_AND_ASSIGN(auto got, RunOnGpu(plan, inputs, syms, misalign));
+  for (size_t k = 0; k < ref.size(); ++k) {
+    EXPECT_TRUE(AllClose(got[k], ref[k], ToleranceFor(g)))
+        << (fuse ? "fused" : "unfused") << ", misalign " << misalign << ", output " << k;
+  }
+}
+
+TEST(GpuPointwise, TestGraphsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  KernelCache cache;
+  std::mt19937_64 rng(11);
+  for (const TestGraph& t : PointwiseTestGraphs()) {
+    SCOPED_TRACE(t.name);
+    const Graph g = ParseTestGraph(t);
+    const auto syms = BindSymbols(g, t.symbols);
+    for (bool fuse : {true, false}) {
+      for (size_t misalign : {0, 4}) CheckOnGpu(g, syms, cache, rng, fuse, misalign);
+    }
+  }
+}
+
+TEST(GpuPointwise, OneBinaryServesManySizes) {
+  TF_SKIP_WITHOUT_GPU();
+  KernelCache cache;
+  std::mt19937_64 rng(5);
+  const Graph g = ParseTestGraph(PointwiseTestGraphs()[1]);  // scale_add_gelu_cast over [N]
+  for (int64_t n : {1, 7, 8, 9, 4096, 65537, 3000001}) {
+    SCOPED_TRACE(n);
+    CheckOnGpu(g, {n}, cache, rng, true, 0);
+  }
+  EXPECT_EQ(cache.stats().compiles, 1);
+}
+
+TEST(GpuPointwise, RandomGraphsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  KernelCache cache;
+  std::mt19937_64 rng(99);
+  for (int seed = 0; seed < 300; ++seed) {
+    RandomGraph r = MakeRandomPointwiseGraph(seed);
+    SCOPED_TRACE(GraphToJson(r.graph));
+    const auto syms = BindSymbols(r.graph, r.symbols);
+    for (bool fuse : {true, false}) CheckOnGpu(r.graph, syms, cache, rng, fuse, seed % 3 == 0 ? 4 : 0);
+    if (HasFatalFailure() || HasNonfatalFailure()) break;
+  }
+}
+
+TEST(GpuPointwise, RunDuringCaptureNeverLoadsOrCompiles) {
+  TF_SKIP_WITHOUT_GPU();
+  const TestGraph& t = PointwiseTestGraphs()[0];
+  const Graph g = ParseTestGraph(t);
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g));
+  TF_ASSERT_OK_AND_ASSIGN(const Driver* cu, Driver::Get());
+  TF_ASSERT_OK(UseDevice(0));
+  CUstream stream;
+  TF_ASSERT_OK(cu->Check(cu->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));
+  std::mt19937_64 rng(1);
+  const auto syms = BindSymbols(g, t.symbols);
+  const auto inputs = RandomInputs(g, syms, rng);
+  TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer x, DeviceBuffer::Allocate(inputs[0].bytes.size()));
+  TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer y, DeviceBuffer::Allocate(inputs[0].bytes.size()));
+  TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer z, DeviceBuffer::Allocate(inputs[0].bytes.size()));
+  const int64_t m = syms[0];
+  const std::vector<TensorArg> in = {TensorArg::Make(x.data(), DType::kBF16, {m, 37}),
+                                     TensorArg::Make(y.data(), DType::kBF16, {m, 37})};
+  const std::vector<TensorArg> out = {TensorArg::Make(z.data(), DType::kBF16, {m, 37})};
+  TF_ASSERT_OK(cu->Check(cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED),
+                         "cuStreamBeginCapture"));
+  const absl::Status during = plan.Run(stream, in, out);
+  CUgraph graph = nullptr;
+  TF_ASSERT_OK(cu->Check(cu->cuStreamEndCapture(stream, &graph), "cuStreamEndCapture"));
+  if (graph != nullptr) cu->cuGraphDestroy(graph);
+  EXPECT_TRUE(StatusIs(during, absl::StatusCode::kFailedPrecondition, "being captured"));
+  // After a warm-up the same call is capturable.
+  TF_ASSERT_OK(plan.Run(stream, in, out));
+  TF_ASSERT_OK(cu->Check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"));
+  TF_ASSERT_OK(cu->Check(cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED),
+                         "cuStreamBeginCapture"));
+  const absl::Status warm = plan.Run(stream, in, out);
+  TF_ASSERT_OK(cu->Check(cu->cuStreamEndCapture(stream, &graph), "cuStreamEndCapture"));
+  if (graph != nullptr) cu->cuGraphDestroy(graph);
+  TF_EXPECT_OK(warm);
+  cu->cuStreamDestroy(stream);
+}
+
+}  // namespace
+}  // namespace tilefuse

@@ -1,0 +1,156 @@
+// Graph IR: validation errors that name the node, broadcasting and PyTorch promotion.
+#include "gtest/gtest.h"
+#include "runtime/graph/graph.h"
+#include "runtime/graph/json.h"
+#include "runtime/graph/promotion.h"
+#include "test/status_matchers.h"
+
+namespace tilefuse {
+namespace {
+
+// A one-input graph with `nodes` (JSON array text) and output "o".
+std::string WithNodes(const std::string& nodes, const std::string& inputs =
+                          R"([{"name": "x", "shape": ["M", 8], "dtype": "bf16"}])") {
+  return R"({"name": "t", "inputs": )" + inputs + R"(, "nodes": )" + nodes +
+         R"(, "outputs": ["o"]})";
+}
+
+struct BadCase {
+  std::string what;
+  std::string json;
+  std::string message;  // must appear in the error
+};
+
+TEST(GraphValidation, BadGraphsFailWithMessagesNamingTheNode) {
+  const std::string two = R"([{"name": "x", "shape": ["M", 8], "dtype": "bf16"},
+                              {"name": "y", "shape": [7], "dtype": "bf16"}])";
+  const std::vector<BadCase> cases = {
+      {"unknown op", WithNodes(R"([{"name": "o", "op": "frobnicate", "inputs": ["x"]}])"),
+       "node 'o': unknown op 'frobnicate'"},
+      {"unknown operand", WithNodes(R"([{"name": "o", "op": "relu", "inputs": ["q"]}])"),
+       "node 'o': operand 'q' is not an input or a node"},
+      {"broadcast mismatch", WithNodes(R"([{"name": "o", "op": "add", "inputs": ["x", "y"]}])", two),
+       "node 'o' (add): shapes [M, 8] and [7] do not broadcast"},
+      {"matmul inner dims",
+       WithNodes(R"([{"name": "o", "op": "matmul", "inputs": ["x", "x"]}])"),
+       "node 'o' (matmul): inner dims differ"},
+      {"where condition", WithNodes(R"([{"name": "o", "op": "where", "inputs": ["x", "x", "x"]}])"),
+       "condition 'x' is bf16 (expected bool)"},
+      {"cast without dtype", WithNodes(R"([{"name": "o", "op": "cast", "inputs": ["x"]}])"),
+       "node 'o' (cast): needs the attribute 'dtype'"},
+      {"duplicate name", WithNodes(R"([{"name": "o", "op": "relu", "inputs": ["x"]},
+                                       {"name": "o", "op": "neg", "inputs": ["x"]}])"),
+       "node 'o': the name is used twice"},
+      {"cycle", WithNodes(R"([{"name": "a", "op": "relu", "inputs": ["o"]},
+                              {"name": "o", "op": "neg", "inputs": ["a"]}])"),
+       "the graph is cyclic: nodes a, o"},
+      {"unknown dtype",
+       WithNodes(R"([{"name": "o", "op": "relu", "inputs": ["x"]}])",
+                 R"([{"name": "x", "shape": [2], "dtype": "f64"}])"),
+       "input 'x': unknown dtype 'f64'"},
+      {"transpose axis", WithNodes(R"([{"name": "o", "op": "transpose", "inputs": ["x"],
+                                        "attrs": {"dim0": 0, "dim1": 2}}])"),
+       "node 'o' (transpose): axis 2 is out of range for rank 2"},
+      {"reshape count", WithNodes(R"([{"name": "o", "op": "reshape", "inputs": ["x"],
+                                       "attrs": {"shape": ["M", 9]}}])"),
+       "node 'o' (reshape): shape [M, 9] does not have the element count"},
+      {"gelu approximate", WithNodes(R"([{"name": "o", "op": "gelu", "inputs": ["x"],
+                                          "attrs": {"approximate": "fast"}}])"),
+       "approximate='fast' (expected 'none' or 'tanh')"},
+      {"unknown attribute", WithNodes(R"([{"name": "o", "op": "relu", "inputs": ["x"],
+                                           "attrs": {"alpha": 1}}])"),
+       "node 'o': unknown attribute 'alpha'"},
+      {"bool arithmetic",
+       WithNodes(R"([{"name": "o", "op": "add", "inputs": ["x", "x"]}])",
+                 R"([{"name": "x", "shape": [4], "dtype": "bool"}])"),
+       "op 'add' does not take bool operands"},
+      {"clamp bounds", WithNodes(R"([{"name": "o", "op": "clamp", "inputs": ["x"],
+                                      "attrs": {"min": 2, "max": 1}}])"),
+       "node 'o' (clamp): min 2 > max 1"},
+      {"rms_norm weight", WithNodes(R"([{"name": "o", "op": "rms_norm", "inputs": ["x", "y"]}])", two),
+       "parameter 'y' has shape [7] (expected [8]"},
+      {"mean of ints",
+       WithNodes(R"([{"name": "o", "op": "mean", "inputs": ["x"], "attrs": {"dim": 0}}])",
+                 R"([{"name": "x", "shape": [4], "dtype": "i32"}])"),
+       "node 'o' (mean): operand 'x' is i32 (expected a floating dtype"},
+      {"negative dim",
+       WithNodes(R"([{"name": "o", "op": "relu", "inputs": ["x"]}])",
+                 R"([{"name": "x", "shape": [-3], "dtype": "f32"}])"),
+       "input 'x': dim -3 is negative"},
+      {"unknown output", R"({"name": "t", "inputs": [{"name": "x", "shape": [2], "dtype": "f32"}],
+                             "nodes": [], "outputs": ["nope"]})",
+       "output 'nope' is not an input or a node"},
+      {"wrong arity", WithNodes(R"([{"name": "o", "op": "add", "inputs": ["x"]}])"),
+       "node 'o' (add): takes 2 operands, got 1"},
+  };
+  for (const BadCase& c : cases) {
+    SCOPED_TRACE(c.what);
+    EXPECT_TRUE(StatusIs(GraphFromJson(c.json), absl::StatusCode::kInvalidArgument, c.message));
+  }
+}
+
+TEST(GraphValidation, OutputsMayRepeatAndNameInputs) {
+  Graph g("g");
+  TF_ASSERT_OK_AND_ASSIGN(int x, g.AddInput("x", {Dim::Static(4)}, DType::kF32));
+  TF_ASSERT_OK_AND_ASSIGN(int y, g.AddPointwise("y", PointwiseOp::kRelu, {x}));
+  TF_EXPECT_OK(g.AddOutput(y));
+  TF_EXPECT_OK(g.AddOutput(y));
+  TF_EXPECT_OK(g.AddOutput(x));
+  EXPECT_EQ(g.outputs().size(), 3u);
+  EXPECT_TRUE(StatusIs(g.AddOutput(99), absl::StatusCode::kInvalidArgument, "output id 99"));
+}
+
+TEST(Broadcasting, HandWorkedShapes) {
+  Graph g;
+  const int m = g.Symbol("M");
+  auto b = BroadcastShapes({Dim::Sym(m), Dim::Static(1), Dim::Static(5)},
+                           {Dim::Static(3), Dim::Static(1)}, g.symbols());
+  TF_ASSERT_OK(b);
+  EXPECT_EQ(ShapeString(*b, g.symbols()), "[M, 3, 5]");
+  auto c = BroadcastShapes({Dim::Static(1)}, {Dim::Sym(m)}, g.symbols());
+  TF_ASSERT_OK(c);
+  EXPECT_EQ(ShapeString(*c, g.symbols()), "[M]");
+  auto d = BroadcastShapes({}, {Dim::Static(2), Dim::Static(3)}, g.symbols());
+  TF_ASSERT_OK(d);
+  EXPECT_EQ(ShapeString(*d, g.symbols()), "[2, 3]");
+  EXPECT_TRUE(StatusIs(BroadcastShapes({Dim::Sym(m)}, {Dim::Static(4)}, g.symbols()),
+                       absl::StatusCode::kInvalidArgument, "dim 0 is M against 4"));
+}
+
+TEST(Promotion, MatchesPyTorchOnHandWorkedCases) {
+  const auto T = [](DType d) { return PromotionOperand{d, 1, false}; };
+  const auto Z = [](DType d) { return PromotionOperand{d, 0, false}; };
+  const auto L = [](DType d) { return PromotionOperand{d, 0, true}; };
+  EXPECT_EQ(ResultType({T(DType::kBF16), L(DType::kF32)}), DType::kBF16);   // x * 0.5
+  EXPECT_EQ(ResultType({T(DType::kI32), L(DType::kF32)}), DType::kF32);     // int * 0.5
+  EXPECT_EQ(ResultType({T(DType::kI32), L(DType::kI32)}), DType::kI32);     // int + 2
+  EXPECT_EQ(ResultType({T(DType::kBool), L(DType::kI32)}), DType::kI32);    // bool + 1
+  EXPECT_EQ(ResultType({T(DType::kF16), T(DType::kBF16)}), DType::kF32);
+  EXPECT_EQ(ResultType({T(DType::kI32), T(DType::kBF16)}), DType::kBF16);
+  EXPECT_EQ(ResultType({T(DType::kBF16), Z(DType::kF32)}), DType::kBF16);   // 0-dim yields
+  EXPECT_EQ(ResultType({T(DType::kI32), Z(DType::kF32)}), DType::kF32);     // unless a higher kind
+  EXPECT_EQ(ResultType({Z(DType::kF16), L(DType::kF32)}), DType::kF16);
+  EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kDiv, DType::kI32), DType::kF32);
+  EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kExp, DType::kI32), DType::kF32);
+  EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kNeg, DType::kI32), DType::kI32);
+}
+
+TEST(GraphBuilder, InfersShapesAndDtypesOfStructuredNodes) {
+  auto g = GraphFromJson(R"({"name": "t",
+    "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
+               {"name": "w", "shape": [64, 32], "dtype": "bf16"}],
+    "nodes": [{"name": "y", "op": "matmul", "inputs": ["x", "w"]},
+              {"name": "s", "op": "sum", "inputs": ["y"], "attrs": {"dim": 1, "keepdim": true}},
+              {"name": "t", "op": "transpose", "inputs": ["y"], "attrs": {"dim0": 0, "dim1": 1}},
+              {"name": "r", "op": "reshape", "inputs": ["x"], "attrs": {"shape": [-1, 8, 8]}}],
+    "outputs": ["s", "t", "r"]})");
+  TF_ASSERT_OK(g);
+  EXPECT_EQ(g->ShapeText(g->FindNode("y")), "[M, 32]");
+  EXPECT_EQ(g->ShapeText(g->FindNode("s")), "[M, 1]");
+  EXPECT_EQ(g->ShapeText(g->FindNode("t")), "[32, M]");
+  EXPECT_EQ(g->ShapeText(g->FindNode("r")), "[M, 8, 8]");
+  EXPECT_EQ(g->node(g->FindNode("s")).dtype, DType::kBF16);
+}
+
+}  // namespace
+}  // namespace tilefuse

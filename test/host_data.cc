@@ -1,0 +1,96 @@
+#include "test/host_data.h"
+
+#include <cmath>
+
+namespace tilefuse {
+
+std::vector<int64_t> BindSymbols(const Graph& g, const std::map<std::string, int64_t>& sizes,
+                                 int64_t fallback) {
+  std::vector<int64_t> v;
+  for (const std::string& s : g.symbols()) {
+    auto it = sizes.find(s);
+    v.push_back(it == sizes.end() ? fallback : it->second);
+  }
+  return v;
+}
+
+std::vector<int64_t> ConcreteShape(const Shape& s, const std::vector<int64_t>& symbols) {
+  std::vector<int64_t> out;
+  for (const Dim& d : s) out.push_back(d.is_static() ? d.value : symbols[d.symbol]);
+  return out;
+}
+
+std::vector<HostTensor> RandomInputs(const Graph& g, const std::vector<int64_t>& symbols,
+                                     std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> real(-2.0, 2.0);
+  std::uniform_int_distribution<int> integer(-50, 50);
+  std::vector<HostTensor> inputs;
+  for (int id : g.inputs()) {
+    const Node& n = g.node(id);
+    HostTensor t = HostTensor::Zeros(n.dtype, ConcreteShape(n.shape, symbols));
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      switch (ComputeKindOf(n.dtype)) {
+        case ComputeKind::kFloat: t.Set(i, real(rng)); break;
+        case ComputeKind::kInt: t.Set(i, integer(rng)); break;
+        case ComputeKind::kBool: t.Set(i, rng() & 1); break;
+      }
+    }
+    inputs.push_back(std::move(t));
+  }
+  return inputs;
+}
+
+DType LeastPreciseFloat(const Graph& g) {
+  DType worst = DType::kF32;
+  for (const Node& n : g.nodes()) {
+    if (n.dtype == DType::kBF16) worst = DType::kBF16;
+    if (n.dtype == DType::kF16 && worst == DType::kF32) worst = DType::kF16;
+  }
+  return worst;
+}
+
+double ToleranceFor(const Graph& g) {
+  const DType t = LeastPreciseFloat(g);
+  // Unit roundoff; f32 gets a floor for libm differences between host and device.
+  const double eps = t == DType::kBF16 ? 1.0 / 256 : t == DType::kF16 ? 1.0 / 2048 : 2e-6;
+  int ops = 0;
+  for (const Node& n : g.nodes()) ops += n.kind == NodeKind::kPointwise;
+  return 4 * eps * (ops + 1);
+}
+
+::testing::AssertionResult AllClose(const HostTensor& got, const HostTensor& ref, double tol) {
+  if (got.dtype != ref.dtype || got.shape != ref.shape) {
+    return ::testing::AssertionFailure() << "dtype or shape differs from the reference";
+  }
+  const int64_t n = ref.numel();
+  double sum_sq = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double r = ref.Get(i);
+    if (std::isfinite(r)) sum_sq += r * r;
+  }
+  const double rms = n > 0 ? std::sqrt(sum_sq / n) : 0;
+  const bool exact = !IsFloating(ref.dtype);
+  int bad = 0;
+  ::testing::AssertionResult result = ::testing::AssertionSuccess();
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = got.Get(i), r = ref.Get(i);
+    bool ok;
+    if (exact) {
+      ok = a == r;
+    } else if (std::isnan(r) || std::isnan(a)) {
+      ok = std::isnan(r) && std::isnan(a);
+    } else if (std::isinf(r) || std::isinf(a)) {
+      ok = a == r;
+    } else {
+      ok = std::fabs(a - r) <= tol * (std::fabs(r) + rms + 1e-30);
+    }
+    if (!ok && bad++ < 5) {
+      if (bad == 1) result = ::testing::AssertionFailure();
+      result << "element " << i << ": got " << a << ", reference " << r << "; ";
+    }
+  }
+  if (bad > 0) result << bad << " of " << n << " elements differ (tol " << tol << ")";
+  return result;
+}
+
+}  // namespace tilefuse

@@ -1,0 +1,61 @@
+// The JSON graph format: round trips, node order, constants.
+#include "gtest/gtest.h"
+#include "runtime/graph/json.h"
+#include "test/status_matchers.h"
+#include "test/test_graphs.h"
+
+namespace tilefuse {
+namespace {
+
+TEST(Json, EveryTestGraphRoundTrips) {
+  for (const TestGraph& t : PointwiseTestGraphs()) {
+    SCOPED_TRACE(t.name);
+    const Graph g = ParseTestGraph(t);
+    const std::string once = GraphToJson(g);
+    TF_ASSERT_OK_AND_ASSIGN(Graph again, GraphFromJson(once));
+    EXPECT_EQ(GraphToJson(again), once);
+    EXPECT_EQ(again.nodes().size(), g.nodes().size());
+    EXPECT_EQ(again.outputs().size(), g.outputs().size());
+  }
+}
+
+TEST(Json, DesignExampleParsesWithSymbolsConstantsAndAttributes) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({
+    "name": "gemm_bias_gelu",
+    "inputs": [{"name": "x", "shape": ["M", 4096], "dtype": "bf16"},
+               {"name": "w", "shape": [4096, 4096], "dtype": "bf16"},
+               {"name": "b", "shape": [4096], "dtype": "bf16"}],
+    "nodes": [{"name": "y", "op": "matmul", "inputs": ["x", "w"]},
+              {"name": "z", "op": "add", "inputs": ["y", "b"]},
+              {"name": "g", "op": "gelu", "inputs": ["z"], "attrs": {"approximate": "tanh"}},
+              {"name": "out", "op": "cast", "inputs": ["g"], "attrs": {"dtype": "bf16"}}],
+    "outputs": ["out"]})"));
+  EXPECT_EQ(g.symbols(), std::vector<std::string>{"M"});
+  EXPECT_EQ(g.ShapeText(g.FindNode("out")), "[M, 4096]");
+  EXPECT_EQ(*g.node(g.FindNode("g")).attrs.approximate, "tanh");
+}
+
+TEST(Json, NodesMayBeListedOutOfOrder) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "t",
+    "inputs": [{"name": "x", "shape": [3], "dtype": "f32"}],
+    "nodes": [{"name": "b", "op": "relu", "inputs": ["a"]},
+              {"name": "a", "op": "mul", "inputs": ["x", 2.5]}],
+    "outputs": ["b"]})"));
+  EXPECT_LT(g.FindNode("a"), g.FindNode("b"));
+  // Literals keep their kind: 2.5 is an f32 literal, 2 would be i32, true a bool.
+  const Node& a = g.node(g.FindNode("a"));
+  EXPECT_EQ(g.node(a.inputs[1]).dtype, DType::kF32);
+  EXPECT_DOUBLE_EQ(g.node(a.inputs[1]).constant, 2.5);
+}
+
+TEST(Json, MalformedFilesAreRejected) {
+  EXPECT_TRUE(StatusIs(GraphFromJson("{not json"), absl::StatusCode::kInvalidArgument, "not valid JSON"));
+  EXPECT_TRUE(StatusIs(GraphFromJson("[1, 2]"), absl::StatusCode::kInvalidArgument, "JSON object"));
+  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"inputs": [], "nodes": [], "outputs": []})"),
+                       absl::StatusCode::kInvalidArgument, "no outputs"));
+  EXPECT_TRUE(StatusIs(GraphFromJsonFile("/nonexistent/graph.json"), absl::StatusCode::kNotFound,
+                       "/nonexistent/graph.json"));
+}
+
+}  // namespace
+}  // namespace tilefuse

@@ -1,0 +1,81 @@
+// Plan::Run rejects bad tensors before it touches the GPU, so these run anywhere.
+#include "gtest/gtest.h"
+#include "runtime/graph/json.h"
+#include "runtime/plan.h"
+#include "test/status_matchers.h"
+
+namespace tilefuse {
+namespace {
+
+class PlanRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto g = GraphFromJson(R"({"name": "bias",
+      "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
+                 {"name": "b", "shape": [64], "dtype": "bf16"}],
+      "nodes": [{"name": "o", "op": "add", "inputs": ["x", "b"]}], "outputs": ["o"]})");
+    ASSERT_TRUE(g.ok()) << g.status();
+    CompileOptions options;
+    options.arch = "sm_90";
+    auto plan = Compile(*g, options);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    plan_ = std::make_unique<Plan>(*std::move(plan));
+  }
+  absl::Status Run(std::vector<TensorArg> in, std::vector<TensorArg> out) {
+    return plan_->Run(nullptr, in, out);
+  }
+  // Plausible, aligned device-looking addresses: never dereferenced by these tests.
+  void* p(uintptr_t k) { return reinterpret_cast<void*>(k * 4096); }
+  std::unique_ptr<Plan> plan_;
+};
+
+TEST_F(PlanRunTest, RejectsBadTensorsNamingThem) {
+  const auto ok_x = TensorArg::Make(p(1), DType::kBF16, {5, 64});
+  const auto ok_b = TensorArg::Make(p(2), DType::kBF16, {64});
+  const auto ok_o = TensorArg::Make(p(3), DType::kBF16, {5, 64});
+  EXPECT_TRUE(StatusIs(Run({ok_x}, {ok_o}), absl::StatusCode::kInvalidArgument,
+                       "takes 2 inputs and 1 outputs, got 1 and 1"));
+  EXPECT_TRUE(StatusIs(Run({TensorArg::Make(p(1), DType::kF16, {5, 64}), ok_b}, {ok_o}),
+                       absl::StatusCode::kInvalidArgument, "input 0 ('x'): dtype is f16 (expected bf16)"));
+  EXPECT_TRUE(StatusIs(Run({ok_x, TensorArg::Make(p(2), DType::kBF16, {63})}, {ok_o}),
+                       absl::StatusCode::kInvalidArgument, "input 1 ('b'): dim 0 is 63 (expected 64)"));
+  EXPECT_TRUE(StatusIs(Run({ok_x, ok_b}, {TensorArg::Make(p(3), DType::kBF16, {6, 64})}),
+                       absl::StatusCode::kInvalidArgument,
+                       "output 0 ('o'): dim 0 is 6 (expected 5 = M bound by an earlier tensor)"));
+  EXPECT_TRUE(StatusIs(Run({TensorArg::Make(nullptr, DType::kBF16, {5, 64}), ok_b}, {ok_o}),
+                       absl::StatusCode::kInvalidArgument, "input 0 ('x'): data pointer is null"));
+  EXPECT_TRUE(StatusIs(Run({TensorArg::Make(static_cast<char*>(p(1)) + 1, DType::kBF16, {5, 64}), ok_b},
+                           {ok_o}),
+                       absl::StatusCode::kInvalidArgument, "is not aligned to 2 bytes"));
+  EXPECT_TRUE(StatusIs(Run({TensorArg::Make(p(1), DType::kBF16, {5, 64, 1}), ok_b}, {ok_o}),
+                       absl::StatusCode::kInvalidArgument, "rank is 3 (expected 2"));
+}
+
+TEST_F(PlanRunTest, ExplainCountsKernels) {
+  EXPECT_EQ(plan_->num_kernels(), 1);
+  EXPECT_NE(plan_->Explain().find("1 kernel for sm_90"), std::string::npos) << plan_->Explain();
+}
+
+TEST(DLPack, ConvertsCompactCudaTensorsAndRejectsOthers) {
+  int64_t shape[2] = {3, 4};
+  int64_t strides[2] = {4, 1};
+  DLTensor t{};
+  t.data = reinterpret_cast<void*>(4096);
+  t.device = {kDLCUDA, 0};
+  t.ndim = 2;
+  t.dtype = {kDLBfloat, 16, 1};
+  t.shape = shape;
+  t.strides = strides;
+  TF_ASSERT_OK_AND_ASSIGN(TensorArg a, FromDLTensor(t));
+  EXPECT_EQ(a.dtype, DType::kBF16);
+  EXPECT_EQ(a.numel(), 12);
+  int64_t transposed[2] = {1, 3};
+  t.strides = transposed;
+  EXPECT_TRUE(StatusIs(FromDLTensor(t), absl::StatusCode::kInvalidArgument, "compact row-major"));
+  t.strides = strides;
+  t.device = {kDLCPU, 0};
+  EXPECT_TRUE(StatusIs(FromDLTensor(t), absl::StatusCode::kInvalidArgument, "expected kDLCUDA"));
+}
+
+}  // namespace
+}  // namespace tilefuse

@@ -1,0 +1,116 @@
+// The planner: kernel counts fused and unfused, decisions, and (interpreting plans on the
+// host) that every plan computes what the reference computes.
+#include <random>
+
+#include "gtest/gtest.h"
+#include "runtime/fusion/planner.h"
+#include "runtime/graph/json.h"
+#include "runtime/reference.h"
+#include "test/host_data.h"
+#include "test/plan_interpreter.h"
+#include "test/status_matchers.h"
+#include "test/test_graphs.h"
+
+namespace tilefuse {
+namespace {
+
+TEST(Planner, KernelCountsFusedAndUnfused) {
+  for (const TestGraph& t : PointwiseTestGraphs()) {
+    SCOPED_TRACE(t.name);
+    const Graph g = ParseTestGraph(t);
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan fused, PlanFusion(g, PlanOptions{true}));
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan unfused, PlanFusion(g, PlanOptions{false}));
+    EXPECT_EQ(fused.kernels.size(), static_cast<size_t>(t.fused_kernels));
+    EXPECT_EQ(unfused.kernels.size(), static_cast<size_t>(t.unfused_kernels));
+  }
+}
+
+TEST(Planner, PlansComputeWhatTheReferenceComputes) {
+  std::mt19937_64 rng(7);
+  for (const TestGraph& t : PointwiseTestGraphs()) {
+    SCOPED_TRACE(t.name);
+    const Graph g = ParseTestGraph(t);
+    const std::vector<int64_t> syms = BindSymbols(g, t.symbols);
+    const std::vector<HostTensor> inputs = RandomInputs(g, syms, rng);
+    TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> ref, EvaluateReference(g, inputs));
+    for (bool fuse : {true, false}) {
+      TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{fuse}));
+      TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> got, InterpretPlan(g, plan, inputs, syms));
+      for (size_t k = 0; k < ref.size(); ++k) {
+        EXPECT_TRUE(AllClose(got[k], ref[k], ToleranceFor(g))) << (fuse ? "fused" : "unfused")
+                                                               << " output " << k;
+      }
+    }
+  }
+}
+
+const TestGraph& Named(const std::string& name) {
+  for (const TestGraph& t : PointwiseTestGraphs()) {
+    if (t.name == name) return t;
+  }
+  static TestGraph none;
+  return none;
+}
+
+TEST(Planner, BroadcastOperandsGetTheirAccessClass) {
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan bias, PlanFusion(ParseTestGraph(Named("bias_relu")), {}));
+  ASSERT_EQ(bias.kernels[0].spec.operands.size(), 2u);
+  EXPECT_EQ(bias.kernels[0].spec.operands[0].access, Access::kFull);
+  EXPECT_EQ(bias.kernels[0].spec.operands[1].access, Access::kInner);
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan mid, PlanFusion(ParseTestGraph(Named("middle_broadcast")), {}));
+  EXPECT_EQ(mid.kernels[0].spec.operands[1].access, Access::kStrided);
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan tr, PlanFusion(ParseTestGraph(Named("transpose_input")), {}));
+  EXPECT_EQ(tr.kernels[0].spec.operands[0].access, Access::kStrided);
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan zd, PlanFusion(ParseTestGraph(Named("zero_dim_scale")), {}));
+  EXPECT_EQ(zd.kernels[0].spec.operands[1].access, Access::kScalar);
+}
+
+TEST(Planner, IntermediateNeededElsewhereIsStoredNotRefused) {
+  const Graph g = ParseTestGraph(Named("intermediate_output"));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, {}));
+  ASSERT_EQ(plan.kernels.size(), 1u);
+  EXPECT_EQ(plan.kernels[0].outputs.size(), 2u);
+  ASSERT_FALSE(plan.decisions.empty());
+  EXPECT_NE(plan.decisions[0].find("also stores 'h'"), std::string::npos) << plan.decisions[0];
+}
+
+TEST(Planner, RefusalsAndCopiesAreExplained) {
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan two, PlanFusion(ParseTestGraph(Named("two_index_spaces")), {}));
+  ASSERT_FALSE(two.decisions.empty());
+  EXPECT_NE(two.decisions[0].find("index spaces differ ([3, 4] vs [4])"), std::string::npos)
+      << two.decisions[0];
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan copy, PlanFusion(ParseTestGraph(Named("output_is_input")), {}));
+  EXPECT_NE(copy.decisions.back().find("output 'x' is not computed by a kernel"), std::string::npos);
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan dead, PlanFusion(ParseTestGraph(Named("dead_node")), {}));
+  EXPECT_NE(dead.decisions[0].find("dropped: 'unused'"), std::string::npos);
+}
+
+TEST(Planner, NoFusionThroughACycle) {
+  // b reads a and t (a transpose of a); fusing b into a's kernel would need t, which needs a.
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "cycle",
+    "inputs": [{"name": "x", "shape": [8, 8], "dtype": "f32"}],
+    "nodes": [{"name": "a", "op": "exp", "inputs": ["x"]},
+              {"name": "t", "op": "transpose", "inputs": ["a"], "attrs": {"dim0": 0, "dim1": 1}},
+              {"name": "b", "op": "add", "inputs": ["a", "t"]}],
+    "outputs": ["b"]})"));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, {}));
+  EXPECT_EQ(plan.kernels.size(), 2u);
+  bool explained = false;
+  for (const std::string& d : plan.decisions) explained |= d.find("(a cycle)") != std::string::npos;
+  EXPECT_TRUE(explained);
+  std::mt19937_64 rng(3);
+  const auto inputs = RandomInputs(g, {}, rng);
+  TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(g, inputs));
+  TF_ASSERT_OK_AND_ASSIGN(auto got, InterpretPlan(g, plan, inputs, {}));
+  EXPECT_TRUE(AllClose(got[0], ref[0], ToleranceFor(g)));
+}
+
+TEST(Planner, TileKernelsAreNotYetPlanned) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "mm",
+    "inputs": [{"name": "x", "shape": [8, 8], "dtype": "bf16"}],
+    "nodes": [{"name": "y", "op": "matmul", "inputs": ["x", "x"]}], "outputs": ["y"]})"));
+  EXPECT_TRUE(StatusIs(PlanFusion(g, {}), absl::StatusCode::kUnimplemented, "node 'y' (matmul)"));
+}
+
+}  // namespace
+}  // namespace tilefuse

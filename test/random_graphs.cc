@@ -1,0 +1,150 @@
+#include "test/random_graphs.h"
+
+#include <random>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace tilefuse {
+namespace {
+
+class Builder {
+ public:
+  Builder(uint64_t seed) : rng_(seed), g_(absl::StrCat("random_", seed)) {}
+
+  int Pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+  double Uniform(double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng_); }
+
+  // Adds a node or aborts the generator's assumptions loudly.
+  int Op(PointwiseOp op, std::vector<int> ins, Attrs attrs = {}) {
+    auto r = g_.AddPointwise(absl::StrCat("n", counter_++), op, std::move(ins), std::move(attrs));
+    if (!r.ok()) {
+      fprintf(stderr, "random graph generator: %s\n", std::string(r.status().message()).c_str());
+      std::abort();
+    }
+    return *r;
+  }
+  int Scalar(double v, DType t) { return *g_.AddScalar(v, t); }
+  bool IsFloatValue(int id) const { return IsFloating(g_.node(id).dtype); }
+
+  // |x| + 1: positive, for log, sqrt, rsqrt, div and pow bases.
+  int Positive(int x) {
+    if (g_.node(x).dtype == DType::kBool) x = Op(PointwiseOp::kCast, {x}, Attrs{.dtype = DType::kI32});
+    return Op(PointwiseOp::kAdd, {Op(PointwiseOp::kAbs, {x}), Scalar(1, DType::kI32)});
+  }
+  int NonBool(int x) {
+    if (g_.node(x).dtype != DType::kBool) return x;
+    return Op(PointwiseOp::kCast, {x}, Attrs{.dtype = Pick(2) ? DType::kI32 : DType::kF32});
+  }
+
+  std::mt19937_64 rng_;
+  Graph g_;
+  int counter_ = 0;
+};
+
+}  // namespace
+
+RandomGraph MakeRandomPointwiseGraph(uint64_t seed) {
+  Builder b(seed);
+  Graph& g = b.g_;
+  RandomGraph out;
+  // The output index space: rank 1..3, a symbolic leading dim half the time.
+  const int rank = 1 + b.Pick(3);
+  Shape space;
+  for (int d = 0; d < rank; ++d) {
+    if (d == 0 && b.Pick(2)) {
+      space.push_back(Dim::Sym(g.Symbol("S")));
+      out.symbols["S"] = 1 + b.Pick(67);
+    } else {
+      space.push_back(Dim::Static(1 + b.Pick(40)));
+    }
+  }
+  const DType dtypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kI32, DType::kBool};
+  std::vector<int> pool;
+  const int n_inputs = 1 + b.Pick(4);
+  for (int i = 0; i < n_inputs; ++i) {
+    Shape s = space;
+    const int variant = b.Pick(5);
+    if (variant == 1 && s.size() > 1) s.erase(s.begin());            // leading broadcast
+    if (variant == 2) s[b.Pick(s.size())] = Dim::Static(1);           // size-1 broadcast
+    if (variant == 3) s.clear();                                      // zero-dim tensor
+    const bool transpose = variant == 4 && s.size() >= 2;
+    if (transpose) std::swap(s[0], s[1]);
+    const int x = *g.AddInput(absl::StrCat("in", i), s, dtypes[b.Pick(5)]);
+    if (transpose) {
+      pool.push_back(*g.AddView(absl::StrCat("t", i), ViewOp::kTranspose, x,
+                                Attrs{.dim0 = 0, .dim1 = 1}));
+    } else {
+      pool.push_back(x);
+    }
+  }
+  const int n_ops = 1 + b.Pick(8);
+  for (int k = 0; k < n_ops; ++k) {
+    const int a = pool[b.Pick(pool.size())];
+    const int c = pool[b.Pick(pool.size())];
+    const int kind = b.Pick(21);
+    int r;
+    switch (kind) {
+      case 0: r = b.Op(PointwiseOp::kNeg, {b.NonBool(a)}); break;
+      case 1: r = b.Op(PointwiseOp::kAbs, {b.NonBool(a)}); break;
+      case 2: r = b.Op(PointwiseOp::kRelu, {b.NonBool(a)}); break;
+      case 3: r = b.Op(PointwiseOp::kGelu, {a}, Attrs{.approximate = b.Pick(2) ? "tanh" : "none"}); break;
+      case 4: r = b.Op(PointwiseOp::kSilu, {a}); break;
+      case 5: r = b.Op(PointwiseOp::kSigmoid, {a}); break;
+      case 6: r = b.Op(PointwiseOp::kTanh, {a}); break;
+      case 7: r = b.Op(PointwiseOp::kExp, {b.Op(PointwiseOp::kTanh, {a})}); break;
+      case 8: r = b.Op(PointwiseOp::kLog, {b.Positive(a)}); break;
+      case 9: r = b.Op(PointwiseOp::kSqrt, {b.Positive(a)}); break;
+      case 10: r = b.Op(PointwiseOp::kRsqrt, {b.Positive(a)}); break;
+      case 11: {
+        // Casts never go from float to an integer type (exactness, see the header).
+        const DType from = g.node(a).dtype;
+        DType to = dtypes[b.Pick(3)];
+        if (!IsFloating(from)) to = dtypes[b.Pick(4)];
+        r = b.Op(PointwiseOp::kCast, {a}, Attrs{.dtype = to});
+        break;
+      }
+      case 12: {
+        const int x = b.NonBool(a);
+        const bool is_int = g.node(x).dtype == DType::kI32;
+        const double lo = is_int ? -10 : -1.5, hi = is_int ? 20 : 1.0;
+        r = b.Op(PointwiseOp::kClamp, {x}, Attrs{.min = lo, .max = hi});
+        break;
+      }
+      case 13: r = b.Op(PointwiseOp::kAdd, {b.NonBool(a), b.NonBool(c)}); break;
+      case 14: r = b.Op(PointwiseOp::kSub, {b.NonBool(a), b.NonBool(c)}); break;
+      case 15: r = b.Op(PointwiseOp::kMul, {b.NonBool(a), b.NonBool(c)}); break;
+      case 16: r = b.Op(PointwiseOp::kDiv, {b.NonBool(a), b.Positive(c)}); break;
+      case 17: r = b.Op(PointwiseOp::kMaximum, {b.NonBool(a), b.NonBool(c)}); break;
+      case 18: r = b.Op(PointwiseOp::kMinimum, {b.NonBool(a), b.NonBool(c)}); break;
+      case 19: {
+        // Small exponents keep powers finite; integer powers of integers stay exact.
+        const int base = b.Positive(a);
+        const int e = b.IsFloatValue(base) ? b.Op(PointwiseOp::kTanh, {c})
+                                           : b.Scalar(b.Pick(3), DType::kI32);
+        r = b.Op(PointwiseOp::kPow, {base, e});
+        break;
+      }
+      default: {
+        int cond = -1;
+        for (int p : pool) {
+          if (g.node(p).dtype == DType::kBool) cond = p;
+        }
+        if (cond < 0) cond = *g.AddInput(absl::StrCat("cond", k), space, DType::kBool);
+        r = b.Op(PointwiseOp::kWhere, {cond, a, c});
+        break;
+      }
+    }
+    pool.push_back(r);
+  }
+  // One or two outputs among the computed values, sometimes an intermediate.
+  const int last = pool.back();
+  (void)g.AddOutput(last);
+  if (b.Pick(2) && pool.size() > static_cast<size_t>(n_inputs) + 1) {
+    (void)g.AddOutput(pool[n_inputs + b.Pick(pool.size() - n_inputs - 1)]);
+  }
+  out.graph = std::move(g);
+  return out;
+}
+
+}  // namespace tilefuse

@@ -1,0 +1,25 @@
+// Seeded random pointwise graphs: every op and dtype, broadcasts, transposed inputs,
+// symbolic dims, several outputs. Operands of ops with a restricted domain are wrapped
+// (log(|x| + 1), exp(tanh(x)), ...) so values stay finite, and floats are never cast to
+// integers, so integer results are exact on every device.
+#ifndef TILEFUSE_TEST_RANDOM_GRAPHS_H_
+#define TILEFUSE_TEST_RANDOM_GRAPHS_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "runtime/graph/graph.h"
+
+namespace tilefuse {
+
+struct RandomGraph {
+  Graph graph;
+  std::map<std::string, int64_t> symbols;  // sizes for the graph's symbols
+};
+
+RandomGraph MakeRandomPointwiseGraph(uint64_t seed);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_TEST_RANDOM_GRAPHS_H_

@@ -1,0 +1,28 @@
+// The pointwise test graphs shared by the planner, codegen and GPU suites, each with the
+// kernel counts its fused and unfused plans must have and the sizes its symbols take.
+#ifndef TILEFUSE_TEST_TEST_GRAPHS_H_
+#define TILEFUSE_TEST_TEST_GRAPHS_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/graph/graph.h"
+
+namespace tilefuse {
+
+struct TestGraph {
+  std::string name;
+  std::string json;
+  int fused_kernels;
+  int unfused_kernels;
+  std::map<std::string, int64_t> symbols;  // run-time sizes, odd ones on purpose
+};
+
+const std::vector<TestGraph>& PointwiseTestGraphs();
+// Parses `t.json`; aborts the test on failure.
+Graph ParseTestGraph(const TestGraph& t);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_TEST_TEST_GRAPHS_H_
