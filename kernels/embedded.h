@@ -1,5 +1,5 @@
 // Access to the kernel templates of kernels/*.cuh, embedded into the library at build time
-// (cmake/EmbedKernels.cmake), so that NVRTC never reads a kernel file at run time.
+// (cmake/EmbedFiles.cmake), so that NVRTC never reads a kernel file at run time.
 #ifndef TILEFUSE_KERNELS_EMBEDDED_H_
 #define TILEFUSE_KERNELS_EMBEDDED_H_
 
@@ -14,8 +14,11 @@ struct EmbeddedFile {
   absl::string_view text;
 };
 
-// Every kernels/*.cuh, sorted by name. Generated; see cmake/EmbedKernelsScript.cmake.
+// Every kernels/*.cuh, sorted by name. Generated; see cmake/EmbedFilesScript.cmake.
 const std::vector<EmbeddedFile>& EmbeddedKernelFiles();
+
+// Every bench/graphs/*.json (the graph catalog), sorted by name; in tilefuse_catalog.
+const std::vector<EmbeddedFile>& EmbeddedCatalogFiles();
 
 }  // namespace tilefuse
 

@@ -117,12 +117,8 @@ absl::Status Plan::BindShapes(absl::Span<const TensorArg> inputs,
   for (size_t i = 0; i < inputs.size(); ++i) {
     TF_RETURN_IF_ERROR(CheckTensor(graph_, graph_.inputs()[i], inputs[i], "input", i, symbols));
   }
-  for (size_t s = 0; s < graph_.symbols().size(); ++s) {
-    if (symbols[s] < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "symbol '", graph_.symbols()[s], "' is not bound by any input's shape"));
-    }
-  }
+  // Every symbol a value depends on appears in some input's shape (reshape cannot invent
+  // one), so a symbol still unbound here is used by nothing.
   for (size_t i = 0; i < outputs.size(); ++i) {
     TF_RETURN_IF_ERROR(CheckTensor(graph_, graph_.outputs()[i], outputs[i], "output", i, symbols));
   }

@@ -1,0 +1,183 @@
+// bench_fusion: every catalog graph, fused against unfused, timed with CUDA events after an
+// L2 flush, on fresh random inputs; plus the device's copy bandwidth in the same run.
+//
+//   bench_fusion [--benchmark_filter=...] [--benchmark_out=results.json]
+//
+// Counters: median_us (median of the samples), TBps (the graph's floor bytes, each input
+// read once and each output written once, over the median time), frac_copy (TBps over the
+// copy bandwidth measured first), kernels (launches per run).
+#include <cstdio>
+#include <map>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "bench/catalog.h"
+#include "bench/gpu_timer.h"
+#include "benchmark/benchmark.h"
+#include "runtime/plan.h"
+#include "runtime/reference.h"
+
+namespace tilefuse {
+namespace {
+
+struct Result {
+  double median_us = 0;
+  double tbps = 0;
+  int kernels = 0;
+};
+
+GpuTimer* g_timer = nullptr;
+double g_copy_tbps = 0;
+std::map<std::string, Result> g_results;
+
+// Random device tensors for `e` at its benchmark sizes: floats in [-2, 2], never zeros.
+struct DeviceTensors {
+  std::vector<DeviceBuffer> buffers;
+  std::vector<TensorArg> inputs, outputs;
+};
+
+absl::StatusOr<DeviceTensors> MakeTensors(const CatalogEntry& e, uint64_t seed) {
+  DeviceTensors t;
+  std::mt19937_64 rng(seed);
+  const Graph& g = e.graph;
+  const auto add = [&](int id, bool fill, std::vector<TensorArg>& list) -> absl::Status {
+    const Node& n = g.node(id);
+    std::vector<int64_t> shape;
+    for (const Dim& d : n.shape) shape.push_back(d.is_static() ? d.value : e.sizes.at(g.symbols()[d.symbol]));
+    HostTensor h = HostTensor::Zeros(n.dtype, shape);
+    if (fill) {
+      // A cheap generator: 2^26-element inputs are common here.
+      std::uniform_real_distribution<float> u(-2.f, 2.f);
+      for (int64_t i = 0; i < h.numel(); ++i) h.Set(i, ComputeKindOf(n.dtype) == ComputeKind::kFloat ? u(rng) : (rng() % 7) - 3);
+    }
+    auto b = DeviceBuffer::Allocate(h.bytes.size());
+    if (!b.ok()) return b.status();
+    if (fill) {
+      absl::Status s = b->Upload(h.bytes.data(), h.bytes.size());
+      if (!s.ok()) return s;
+    }
+    TensorArg a;
+    a.data = b->data();
+    a.dtype = n.dtype;
+    a.rank = static_cast<int>(shape.size());
+    for (size_t d = 0; d < shape.size(); ++d) a.shape[d] = shape[d];
+    list.push_back(a);
+    t.buffers.push_back(*std::move(b));
+    return absl::OkStatus();
+  };
+  for (int id : g.inputs()) {
+    absl::Status s = add(id, true, t.inputs);
+    if (!s.ok()) return s;
+  }
+  for (int id : g.outputs()) {
+    absl::Status s = add(id, false, t.outputs);
+    if (!s.ok()) return s;
+  }
+  return t;
+}
+
+void BM_Copy(benchmark::State& state) {
+  const size_t bytes = size_t{1} << 28;
+  auto src = DeviceBuffer::Allocate(bytes);
+  auto dst = DeviceBuffer::Allocate(bytes);
+  if (!src.ok() || !dst.ok()) return state.SkipWithError("allocation failed");
+  (void)src->Fill(0x3c);
+  const Driver* cu = *Driver::Get();
+  std::vector<double> samples;
+  for (auto _ : state) {
+    auto ms = g_timer->Time([&] {
+      return cu->Check(cu->cuMemcpyDtoDAsync(dst->ptr(), src->ptr(), bytes, g_timer->stream()),
+                       "cuMemcpyDtoDAsync");
+    });
+    if (!ms.ok()) return state.SkipWithError(std::string(ms.status().message()).c_str());
+    state.SetIterationTime(*ms / 1e3);
+    samples.push_back(*ms * 1e3);
+  }
+  const double us = Median(samples);
+  g_copy_tbps = 2.0 * bytes / (us * 1e-6) / 1e12;  // bytes read plus bytes written
+  state.counters["median_us"] = us;
+  state.counters["TBps"] = g_copy_tbps;
+  g_results["copy"] = Result{us, g_copy_tbps, 1};
+}
+
+void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
+  CompileOptions options;
+  options.fuse = fuse;
+  auto plan = Compile(e->graph, options);
+  if (!plan.ok()) return state.SkipWithError(std::string(plan.status().message()).c_str());
+  auto tensors = MakeTensors(*e, 1234);
+  if (!tensors.ok()) return state.SkipWithError(std::string(tensors.status().message()).c_str());
+  const auto run = [&] { return plan->Run(g_timer->stream(), tensors->inputs, tensors->outputs); };
+  for (int w = 0; w < 3; ++w) {  // warm-up: module load, workspace, clocks
+    auto ms = g_timer->Time(run);
+    if (!ms.ok()) return state.SkipWithError(std::string(ms.status().message()).c_str());
+  }
+  std::vector<double> samples;
+  for (auto _ : state) {
+    auto ms = g_timer->Time(run);
+    if (!ms.ok()) return state.SkipWithError(std::string(ms.status().message()).c_str());
+    state.SetIterationTime(*ms / 1e3);
+    samples.push_back(*ms * 1e3);
+  }
+  const double us = Median(samples);
+  const double tbps = e->FloorBytes() / (us * 1e-6) / 1e12;
+  state.counters["median_us"] = us;
+  state.counters["TBps"] = tbps;
+  state.counters["frac_copy"] = g_copy_tbps > 0 ? tbps / g_copy_tbps : 0;
+  state.counters["kernels"] = plan->num_kernels();
+  state.SetLabel(absl::StrCat(fuse ? "fused" : "unfused", ", ", plan->num_kernels(), " kernels"));
+  g_results[absl::StrCat(e->file, fuse ? " fused" : " unfused")] = Result{us, tbps, plan->num_kernels()};
+}
+
+void PrintSummary() {
+  std::printf("\n%-44s %10s %8s %9s %8s\n", "graph", "median_us", "TB/s", "frac_copy", "kernels");
+  for (const auto& [name, r] : g_results) {
+    std::printf("%-44s %10.1f %8.3f %9.3f %8d\n", name.c_str(), r.median_us, r.tbps,
+                g_copy_tbps > 0 ? r.tbps / g_copy_tbps : 0.0, r.kernels);
+  }
+  for (const auto& [name, r] : g_results) {
+    const std::string suffix = " fused";
+    if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string base = name.substr(0, name.size() - suffix.size());
+    auto un = g_results.find(base + " unfused");
+    if (un != g_results.end()) {
+      std::printf("speedup %-36s %.2fx fused over unfused\n", base.c_str(), un->second.median_us / r.median_us);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tilefuse
+
+int main(int argc, char** argv) {
+  using namespace tilefuse;
+  benchmark::Initialize(&argc, argv);
+  auto timer = GpuTimer::Create();
+  if (!timer.ok()) {
+    std::printf("bench_fusion: no GPU, nothing to measure (%s)\n",
+                std::string(timer.status().message()).c_str());
+    return 0;
+  }
+  g_timer = timer->get();
+  std::printf("device: %s (%s, %d SMs)\n", (*timer)->device().name.c_str(),
+              (*timer)->device().Arch().c_str(), (*timer)->device().sm_count);
+  auto catalog = LoadCatalog();
+  if (!catalog.ok()) {
+    std::fprintf(stderr, "bench_fusion: %s\n", std::string(catalog.status().message()).c_str());
+    return 1;
+  }
+  benchmark::RegisterBenchmark("copy/256MiB", BM_Copy)->UseManualTime()->Unit(benchmark::kMicrosecond)->MinTime(0.3);
+  for (const CatalogEntry& e : *catalog) {
+    for (bool fuse : {true, false}) {
+      benchmark::RegisterBenchmark(absl::StrCat("graph/", e.file, fuse ? "/fused" : "/unfused").c_str(),
+                                   BM_Graph, &e, fuse)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond)
+          ->MinTime(0.3);
+    }
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  PrintSummary();
+  return 0;
+}

@@ -1,0 +1,51 @@
+#include "bench/catalog.h"
+
+#include "absl/strings/str_cat.h"
+#include "kernels/embedded.h"
+#include "runtime/graph/json.h"
+
+namespace tilefuse {
+namespace {
+
+// Benchmark sizes of the catalog's symbols, per file; the design's catalog shapes.
+std::map<std::string, int64_t> SizesFor(const std::string& file) {
+  if (file == "pointwise_scale_add_gelu.json") return {{"N", int64_t{1} << 26}};
+  return {{"M", 16384}, {"N", int64_t{1} << 26}};
+}
+
+}  // namespace
+
+int64_t CatalogEntry::FloorBytes() const {
+  int64_t bytes = 0;
+  const auto tensor_bytes = [&](int id) {
+    const Node& n = graph.node(id);
+    int64_t e = DTypeSize(n.dtype);
+    for (const Dim& d : n.shape) {
+      e *= d.is_static() ? d.value : sizes.at(graph.symbols()[d.symbol]);
+    }
+    return e;
+  };
+  for (int id : graph.inputs()) bytes += tensor_bytes(id);
+  for (int id : graph.outputs()) bytes += tensor_bytes(id);
+  return bytes;
+}
+
+absl::StatusOr<std::vector<CatalogEntry>> LoadCatalog() {
+  std::vector<CatalogEntry> entries;
+  for (const EmbeddedFile& f : EmbeddedCatalogFiles()) {
+    auto g = GraphFromJson(std::string(f.text));
+    if (!g.ok()) {
+      return absl::Status(g.status().code(), absl::StrCat(f.name, ": ", g.status().message()));
+    }
+    CatalogEntry e{std::string(f.name), *std::move(g), SizesFor(std::string(f.name))};
+    for (const std::string& s : e.graph.symbols()) {
+      if (!e.sizes.count(s)) {
+        return absl::InternalError(absl::StrCat(f.name, ": no benchmark size for symbol ", s));
+      }
+    }
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+}  // namespace tilefuse

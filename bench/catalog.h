@@ -1,0 +1,29 @@
+// The graph catalog shared by bench_fusion, the tests and the main job: the JSON graphs of
+// bench/graphs (embedded at build time) with the sizes they are benchmarked at.
+#ifndef TILEFUSE_BENCH_CATALOG_H_
+#define TILEFUSE_BENCH_CATALOG_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/graph/graph.h"
+
+namespace tilefuse {
+
+struct CatalogEntry {
+  std::string file;                        // "pointwise_scale_add_gelu.json"
+  Graph graph;
+  std::map<std::string, int64_t> sizes;    // symbol sizes for benchmarking
+  // Bytes of one read of every input and one write of every output at `sizes`: the
+  // memory traffic floor of the graph.
+  int64_t FloorBytes() const;
+};
+
+// Every catalog graph, parsed, sorted by file name.
+absl::StatusOr<std::vector<CatalogEntry>> LoadCatalog();
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_BENCH_CATALOG_H_

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: install what is missing, build, then plan and compile
+# the graph catalog (prints what fused and what NVRTC took), and, where a GPU is present,
+# run bench_fusion.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+bash scripts/build.sh
+cli=build/runtime/tools/tilefuse
+for g in bench/graphs/*.json; do
+  "$cli" plan "$g" --no-fusion | head -1
+done
+"$cli" compile bench/graphs/*.json
+build/bench/bench_fusion --benchmark_min_time=0.2

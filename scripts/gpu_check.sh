@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every GPU test and bench_fusion in one go, on a GPU machine, from a build made elsewhere
+# (scripts/build.sh, then scripts/bundle_libs.sh; carry build/). Logs go to OUTDIR.
+#   bash scripts/gpu_check.sh OUTDIR [bench_fusion flags...]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: gpu_check.sh OUTDIR [bench flags]}
+shift
+mkdir -p "$out"
+export LD_LIBRARY_PATH="$PWD/build/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+status=0
+{
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
+  for t in build/test/gpu_*_test; do
+    echo "== $t"
+    "$t" --gtest_brief=1 || status=1
+  done
+  echo "== tilefuse run (CLI against NumPy)"
+  python3 scripts/check_cli_run.py build/runtime/tools/tilefuse "$out" || status=1
+} 2>&1 | tee "$out/gpu_tests.log"
+[[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+build/bench/bench_fusion --benchmark_out="$out/bench.json" --benchmark_out_format=json "$@" \
+  2>&1 | tee "$out/bench.log" || status=1
+grep -qE "FAILED|Failure" "$out/gpu_tests.log" && status=1
+echo "gpu_check: $([[ $status -eq 0 ]] && echo passed || echo FAILED)"
+exit $status
