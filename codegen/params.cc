@@ -2,7 +2,7 @@
 
 namespace tilefuse {
 
-std::vector<ParamField> PointwiseParamLayout(const PointwiseSpec& spec) {
+std::vector<ParamField> ParamLayout(const KernelSpec& spec) {
   std::vector<ParamField> f;
   const int n_in = static_cast<int>(spec.operands.size());
   for (int i = 0; i < n_in; ++i) f.push_back({ParamField::kOperandPtr, i});
@@ -11,17 +11,17 @@ std::vector<ParamField> PointwiseParamLayout(const PointwiseSpec& spec) {
   }
   f.push_back({ParamField::kNumel});
   f.push_back({ParamField::kVectorOk});
-  bool strided = false;
   for (int i = 0; i < n_in; ++i) {
-    if (spec.operands[i].access == Access::kInner) f.push_back({ParamField::kInner, i});
-    strided |= spec.operands[i].access == Access::kStrided;
+    const OperandSpec& o = spec.operands[i];
+    if (o.access == Access::kInner) f.push_back({ParamField::kInner, i});
+    if (o.access != Access::kStrided) continue;
+    for (int d = 0; d < o.rank; ++d) f.push_back({ParamField::kDim, i, d});
+    for (int d = 0; d < o.rank; ++d) f.push_back({ParamField::kStride, i, d});
   }
-  if (strided) {
-    for (int d = 0; d < spec.rank; ++d) f.push_back({ParamField::kDim, 0, d});
-    for (int i = 0; i < n_in; ++i) {
-      if (spec.operands[i].access != Access::kStrided) continue;
-      for (int d = 0; d < spec.rank; ++d) f.push_back({ParamField::kStride, i, d});
-    }
+  if (!spec.is_pointwise()) {
+    f.push_back({ParamField::kRows});
+    f.push_back({ParamField::kCols});
+    f.push_back({ParamField::kEps});
   }
   return f;
 }

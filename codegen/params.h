@@ -11,14 +11,25 @@
 namespace tilefuse {
 
 struct ParamField {
-  enum Kind { kOperandPtr, kOutputPtr, kNumel, kVectorOk, kInner, kDim, kStride };
+  enum Kind {
+    kOperandPtr,  // const T* in<index>
+    kOutputPtr,   // T* out<index>
+    kNumel,       // long long n: elements of the epilogue index space
+    kVectorOk,    // long long vector_ok: 1 when every vector access is aligned
+    kInner,       // long long inner<index>
+    kDim,         // long long dims<index>[rank]: the operand's site index space
+    kStride,      // long long stride<index>[rank]
+    kRows,        // long long rows (tile kernels)
+    kCols,        // long long cols (tile kernels)
+    kEps,         // double eps (tile kernels)
+  };
   Kind kind;
-  int index = 0;  // operand or output index (kOperandPtr, kOutputPtr, kInner, kStride)
+  int index = 0;  // operand or output index
   int dim = 0;    // kDim, kStride
 };
 
 // Fields in declaration order. Arrays (dims, strides) appear as consecutive fields.
-std::vector<ParamField> PointwiseParamLayout(const PointwiseSpec& spec);
+std::vector<ParamField> ParamLayout(const KernelSpec& spec);
 
 }  // namespace tilefuse
 

@@ -1,4 +1,4 @@
-// Lowers a PointwiseSpec to CUDA C++: the glue (Params, Hooks, the extern "C" entry)
+// Lowers a KernelSpec to CUDA C++: the glue (Params, Hooks, the extern "C" entry)
 // after the kernels/pointwise.cuh template. The entry is named by the caller (from the
 // signature), so the same spec always gives the same bytes.
 #ifndef TILEFUSE_CODEGEN_POINTWISE_CODEGEN_H_
@@ -18,11 +18,11 @@ inline constexpr int kPointwiseThreads = 256;
 const std::vector<std::string>& PointwiseTemplateFiles();
 
 // Only the generated glue (no templates); see AssemblePointwiseSource.
-absl::StatusOr<std::string> GeneratePointwiseGlue(const PointwiseSpec& spec,
+absl::StatusOr<std::string> GeneratePointwiseGlue(const KernelSpec& spec,
                                                   const std::string& entry_name);
 
 // Templates + marker + glue: a complete translation unit for NVRTC.
-absl::StatusOr<std::string> GeneratePointwiseSource(const PointwiseSpec& spec,
+absl::StatusOr<std::string> GeneratePointwiseSource(const KernelSpec& spec,
                                                     const std::string& entry_name);
 
 }  // namespace tilefuse

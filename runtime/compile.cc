@@ -2,11 +2,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "codegen/pointwise_codegen.h"
+#include "codegen/generate.h"
 #include "codegen/signature.h"
 #include "codegen/source.h"
 #include "runtime/cuda/driver.h"
@@ -34,11 +35,11 @@ std::string WriteDump(const std::string& dir, const std::string& name, const std
   return f ? path : absl::StrCat("(could not write ", path, ")");
 }
 
-absl::StatusOr<KernelCache::Built> BuildKernel(const PointwiseSpec& spec, const Signature& sig,
+absl::StatusOr<KernelCache::Built> BuildKernel(const KernelSpec& spec, const Signature& sig,
                                               const NvrtcOptions& nvrtc,
                                               const CompileOptions& options) {
   const std::string entry = sig.EntryName();
-  TF_ASSIGN_OR_RETURN(std::string source, GeneratePointwiseSource(spec, entry));
+  TF_ASSIGN_OR_RETURN(std::string source, GenerateSource(spec, entry));
   if (!options.dump_dir.empty()) WriteDump(options.dump_dir, entry + ".cu", source);
   auto cubin = CompileToCubin(source, entry + ".cu", nvrtc);
   if (!cubin.ok()) {
@@ -72,9 +73,18 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   }
   NvrtcOptions nvrtc;
   nvrtc.arch = plan.arch_;
-  TF_ASSIGN_OR_RETURN(std::string templates, TemplateText(PointwiseTemplateFiles()));
-  const SignatureContext context{plan.arch_, NvrtcVersionString(), NvrtcCommandLine(nvrtc),
-                                 StableHash(templates)};
+  // Each kernel's signature covers the template files it is built from.
+  std::map<std::vector<std::string>, uint64_t> template_hashes;
+  std::vector<SignatureContext> contexts;
+  for (const KernelPlan& k : plan.fusion_.kernels) {
+    TF_ASSIGN_OR_RETURN(std::vector<std::string> files, TemplateFilesFor(k.spec));
+    if (!template_hashes.count(files)) {
+      TF_ASSIGN_OR_RETURN(std::string text, TemplateText(files));
+      template_hashes[files] = StableHash(text);
+    }
+    contexts.push_back(SignatureContext{plan.arch_, NvrtcVersionString(), NvrtcCommandLine(nvrtc),
+                                        template_hashes[files]});
+  }
 
   const size_t n = plan.fusion_.kernels.size();
   plan.kernels_.resize(n);
@@ -82,7 +92,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   std::vector<absl::Status> status(n);
   const auto compile_one = [&](size_t i) {
     const KernelPlan& k = plan.fusion_.kernels[i];
-    const Signature sig = MakeSignature(SpecText(k.spec), context);
+    const Signature sig = MakeSignature(SpecText(k.spec), contexts[i]);
     bool hit = false;
     auto compiled = cache->GetOrBuild(
         sig.text, [&] { return BuildKernel(k.spec, sig, nvrtc, options); }, &hit);
@@ -92,7 +102,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
                                             compiled.status().message()));
       return;
     }
-    plan.kernels_[i] = Plan::Kernel{k, *compiled, PointwiseParamLayout(k.spec), nullptr};
+    plan.kernels_[i] = Plan::Kernel{k, *compiled, ParamLayout(k.spec), nullptr};
     plan.reports_[i] = KernelReport{(*compiled)->entry_name(), k.summary, hit,
                                     hit ? 0.0 : (*compiled)->compile_ms(),
                                     (*compiled)->cubin().size()};

@@ -1,6 +1,10 @@
 #include "runtime/plan.h"
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
+#include "codegen/pointwise_codegen.h"
+#include "runtime/fusion/tile_config.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/status_macros.h"
 
@@ -181,14 +185,22 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
   };
   uint64_t words[kMaxParamWords];
   for (const Kernel& k : kernels_) {
+    const KernelSpec& spec = k.plan.spec;
     const int64_t n = Numel(k.plan.index_space).Eval(syms);
     if (n == 0) continue;
-    const int vec = k.plan.spec.Vec();
-    // The vector path needs 16-byte aligned full/inner operands and outputs, and inner
-    // sizes that are whole vectors; anything else takes the scalar path.
-    bool vector_ok = true;
+    const int vec = spec.Vec();
+    const int64_t rows = spec.is_pointwise() ? 0 : k.plan.rows.Eval(syms);
+    const int64_t cols = spec.is_pointwise() ? 0 : k.plan.cols.Eval(syms);
+    if (!spec.is_pointwise() && cols > RowCapacity(spec.row, vec)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tile kernel '", graph_.node(k.plan.tile_node).name, "': rows of ", cols,
+          " elements exceed the ", RowCapacity(spec.row, vec), " it was compiled for"));
+    }
+    // The vector path needs 16-byte aligned full/inner operands and outputs, inner sizes
+    // (and rows of tile kernels) that are whole vectors; anything else takes the scalar path.
+    bool vector_ok = spec.is_pointwise() || cols % vec == 0;
     for (size_t i = 0; i < k.plan.operands.size(); ++i) {
-      const Access a = k.plan.spec.operands[i].access;
+      const Access a = spec.operands[i].access;
       if (a != Access::kFull && a != Access::kInner) continue;
       vector_ok &= address(k.plan.operands[i].buffer) % 16 == 0;
       if (a == Access::kInner) vector_ok &= k.plan.operands[i].inner.Eval(syms) % vec == 0;
@@ -206,26 +218,28 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
         case ParamField::kNumel: v = static_cast<uint64_t>(n); break;
         case ParamField::kVectorOk: v = vector_ok ? 1 : 0; break;
         case ParamField::kInner: v = k.plan.operands[f.index].inner.Eval(syms); break;
-        case ParamField::kDim:
-          v = f.dim < static_cast<int>(k.plan.index_space.size())
-                  ? SizeExpr::Of(k.plan.index_space[f.dim]).Eval(syms)
-                  : 1;
-          break;
-        case ParamField::kStride:
-          v = f.dim < static_cast<int>(k.plan.operands[f.index].strides.size())
-                  ? k.plan.operands[f.index].strides[f.dim].Eval(syms)
-                  : 0;
-          break;
+        case ParamField::kDim: v = k.plan.operands[f.index].dims[f.dim].Eval(syms); break;
+        case ParamField::kStride: v = k.plan.operands[f.index].strides[f.dim].Eval(syms); break;
+        case ParamField::kRows: v = static_cast<uint64_t>(rows); break;
+        case ParamField::kCols: v = static_cast<uint64_t>(cols); break;
+        case ParamField::kEps: std::memcpy(&v, &spec.eps, sizeof(double)); break;
       }
       words[w++] = v;
     }
-    const int64_t items = vector_ok ? (n + vec - 1) / vec : n;
-    const int64_t max_blocks = static_cast<int64_t>(sm_count_) * 32;
-    const unsigned blocks = static_cast<unsigned>(
-        std::max<int64_t>(1, std::min<int64_t>((items + 255) / 256, max_blocks)));
+    unsigned blocks, threads;
+    if (spec.is_pointwise()) {
+      const int64_t items = vector_ok ? (n + vec - 1) / vec : n;
+      const int64_t max_blocks = static_cast<int64_t>(sm_count_) * 32;
+      threads = kPointwiseThreads;
+      blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((items + threads - 1) / threads, max_blocks)));
+    } else {
+      const int64_t rows_per_cta = spec.row.threads / spec.row.row_threads;
+      threads = spec.row.threads;
+      blocks = static_cast<unsigned>((rows + rows_per_cta - 1) / rows_per_cta);
+    }
     void* params[] = {words};
     TF_RETURN_IF_ERROR(cu->Check(
-        cu->cuLaunchKernel(k.function, blocks, 1, 1, 256, 1, 1, 0, stream, params, nullptr),
+        cu->cuLaunchKernel(k.function, blocks, 1, 1, threads, 1, 1, 0, stream, params, nullptr),
         absl::StrCat("cuLaunchKernel(", k.compiled->entry_name(), ")")));
   }
   return absl::OkStatus();

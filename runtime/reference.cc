@@ -1,5 +1,7 @@
 #include "runtime/reference.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -135,6 +137,48 @@ Value EvalTranspose(const Value& x, int a, int b) {
   return out;
 }
 
+// Row-wise tile ops over the last dim, fp32 statistics.
+absl::StatusOr<Value> EvalRowwise(const Node& n, const std::vector<Value>& vals) {
+  const Value& x = vals[n.inputs[0]];
+  Value out;
+  out.dtype = n.dtype;
+  out.shape = x.shape;
+  out.data.resize(x.data.size());
+  const int64_t cols = x.shape.empty() ? 1 : x.shape.back();
+  const int64_t rows = cols == 0 ? 0 : static_cast<int64_t>(x.data.size()) / cols;
+  const auto param = [&](size_t k, int64_t c) {
+    const Value& v = vals[n.inputs[k]];
+    return Convert(v.data[c], v.dtype, DType::kF32).f;
+  };
+  const float eps = static_cast<float>(n.attrs.eps.value_or(0));
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<float> row(cols);
+    for (int64_t c = 0; c < cols; ++c) row[c] = Convert(x.data[r * cols + c], x.dtype, DType::kF32).f;
+    Scalar* y = &out.data[r * cols];
+    if (n.tile == TileOp::kRmsNorm) {
+      float ss = 0;
+      for (float v : row) ss += v * v;
+      const float inv = 1.0f / std::sqrt(ss / static_cast<float>(cols) + eps);
+      for (int64_t c = 0; c < cols; ++c) y[c].f = row[c] * inv * param(1, c);
+    } else if (n.tile == TileOp::kLayerNorm) {
+      float sum = 0, sq = 0;
+      for (float v : row) sum += v;
+      const float mean = sum / static_cast<float>(cols);
+      for (float v : row) sq += (v - mean) * (v - mean);
+      const float inv = 1.0f / std::sqrt(sq / static_cast<float>(cols) + eps);
+      for (int64_t c = 0; c < cols; ++c) y[c].f = (row[c] - mean) * inv * param(1, c) + param(2, c);
+    } else if (n.tile == TileOp::kSoftmax) {
+      float m = -INFINITY, sum = 0;
+      for (float v : row) m = std::max(m, v);
+      for (float& v : row) sum += (v = std::exp(v - m));
+      for (int64_t c = 0; c < cols; ++c) y[c].f = row[c] / sum;
+    } else {
+      return absl::UnimplementedError(absl::StrCat("reference: tile op '", n.OpString(), "'"));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<HostTensor>> EvaluateReference(const Graph& g,
@@ -183,7 +227,10 @@ absl::StatusOr<std::vector<HostTensor>> EvaluateReference(const Graph& g,
           for (const Dim& d : n.shape) v.shape.push_back(d.is_static() ? d.value : symbols[d.symbol]);
         }
         break;
-      case NodeKind::kTile:
+      case NodeKind::kTile: {
+        TF_ASSIGN_OR_RETURN(v, EvalRowwise(n, vals));
+        break;
+      }
       case NodeKind::kReduce:
         return absl::UnimplementedError(absl::StrCat(
             "reference: node '", n.name, "' (", n.OpString(), ") is not supported yet"));

@@ -35,7 +35,7 @@ std::vector<std::string> CompileNames(const std::string& json, const std::string
 
 TEST(Codegen, EveryTestGraphCompilesWithNvrtcFusedAndUnfused) {
   KernelCache cache;
-  for (const TestGraph& t : PointwiseTestGraphs()) {
+  for (const TestGraph& t : AllTestGraphs()) {
     for (bool fuse : {true, false}) {
       SCOPED_TRACE(t.name + (fuse ? " fused" : " unfused"));
       CompileOptions o;

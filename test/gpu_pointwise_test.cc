@@ -35,7 +35,7 @@ TEST(GpuPointwise, TestGraphsMatchTheReference) {
   TF_SKIP_WITHOUT_GPU();
   KernelCache cache;
   std::mt19937_64 rng(11);
-  for (const TestGraph& t : PointwiseTestGraphs()) {
+  for (const TestGraph& t : AllTestGraphs()) {
     SCOPED_TRACE(t.name);
     const Graph g = ParseTestGraph(t);
     const auto syms = BindSymbols(g, t.symbols);

@@ -8,7 +8,7 @@ namespace tilefuse {
 namespace {
 
 TEST(Json, EveryTestGraphRoundTrips) {
-  for (const TestGraph& t : PointwiseTestGraphs()) {
+  for (const TestGraph& t : AllTestGraphs()) {
     SCOPED_TRACE(t.name);
     const Graph g = ParseTestGraph(t);
     const std::string once = GraphToJson(g);

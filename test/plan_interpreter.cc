@@ -1,5 +1,6 @@
 #include "test/plan_interpreter.h"
 
+#include <cmath>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@ namespace {
 
 struct ElementEval {
   const std::vector<Scalar>* loads;
+  float tile_value;
   std::map<const ExprNode*, Scalar> memo;
 
   absl::StatusOr<Scalar> Eval(const Expr& e) {
@@ -20,7 +22,7 @@ struct ElementEval {
     switch (e->kind) {
       case ExprKind::kLoad: r = (*loads)[e->operand]; break;
       case ExprKind::kConstant: r = FromDouble(e->constant, e->dtype); break;
-      case ExprKind::kTileValue: return absl::UnimplementedError("tile values");
+      case ExprKind::kTileValue: r.f = tile_value; break;
       case ExprKind::kOp: {
         std::vector<Scalar> args;
         for (size_t i = 0; i < e->args.size(); ++i) {
@@ -37,59 +39,136 @@ struct ElementEval {
   }
 };
 
-}  // namespace
+class Interpreter {
+ public:
+  Interpreter(const Graph& g, const FusionPlan& plan, const std::vector<HostTensor>& inputs,
+              const std::vector<int64_t>& symbols)
+      : g_(g), plan_(plan), inputs_(inputs), syms_(symbols) {
+    for (int o : g.outputs()) {
+      outputs_.push_back(HostTensor::Zeros(g.node(o).dtype, ConcreteShape(g.node(o).shape, symbols)));
+    }
+    for (const WorkspaceSlot& w : plan.workspace) {
+      workspace_.push_back(HostTensor::Zeros(w.dtype, {w.elements.Eval(symbols)}));
+    }
+  }
 
-absl::StatusOr<std::vector<HostTensor>> InterpretPlan(const Graph& g, const FusionPlan& plan,
-                                                      const std::vector<HostTensor>& inputs,
-                                                      const std::vector<int64_t>& symbols) {
-  std::vector<HostTensor> outputs, workspace;
-  for (int o : g.outputs()) {
-    outputs.push_back(HostTensor::Zeros(g.node(o).dtype, ConcreteShape(g.node(o).shape, symbols)));
+  absl::StatusOr<std::vector<HostTensor>> Run() {
+    for (const KernelPlan& k : plan_.kernels) {
+      if (k.spec.is_pointwise()) {
+        TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, Numel(k.index_space).Eval(syms_), nullptr, nullptr));
+        continue;
+      }
+      // Tile kernel: prologues produce the logical inputs, the op runs on them, the
+      // epilogue consumes its value.
+      const Node& t = g_.node(k.tile_node);
+      std::vector<std::vector<float>> ins(t.inputs.size());
+      for (size_t j = 0; j < t.inputs.size(); ++j) {
+        const int64_t n = Numel(g_.node(t.inputs[j]).shape).Eval(syms_);
+        ins[j].resize(n);
+        TF_RETURN_IF_ERROR(Site(k, static_cast<int>(j), n, nullptr, &ins[j]));
+      }
+      TF_ASSIGN_OR_RETURN(std::vector<float> y, Rowwise(k, ins));
+      TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, static_cast<int64_t>(y.size()), &y, nullptr));
+    }
+    return outputs_;
   }
-  for (const WorkspaceSlot& w : plan.workspace) {
-    workspace.push_back(HostTensor::Zeros(w.dtype, {w.elements.Eval(symbols)}));
+
+ private:
+  HostTensor& Buffer(const BufferRef& b) {
+    if (b.kind == BufferRef::kInput) return const_cast<HostTensor&>(inputs_[b.index]);
+    return b.kind == BufferRef::kOutput ? outputs_[b.index] : workspace_[b.index];
   }
-  const auto buffer = [&](const BufferRef& b) -> HostTensor& {
-    if (b.kind == BufferRef::kInput) return const_cast<HostTensor&>(inputs[b.index]);
-    return b.kind == BufferRef::kOutput ? outputs[b.index] : workspace[b.index];
-  };
-  for (const KernelPlan& k : plan.kernels) {
-    const std::vector<int64_t> dims = ConcreteShape(k.index_space, symbols);
-    int64_t n = 1;
-    for (int64_t d : dims) n *= d;
+
+  // Evaluates every element of `site`: loads its operands, stores its outputs, and records
+  // the tile input of the site in `capture` (prologue sites).
+  absl::Status Site(const KernelPlan& k, int site, int64_t n, const std::vector<float>* tile,
+                    std::vector<float>* capture) {
     std::vector<Scalar> loads(k.operands.size());
     for (int64_t i = 0; i < n; ++i) {
       for (size_t o = 0; o < k.operands.size(); ++o) {
+        if (k.spec.operands[o].site != site) continue;
         const OperandBinding& b = k.operands[o];
         int64_t off = 0;
         switch (k.spec.operands[o].access) {
           case Access::kFull: off = i; break;
-          case Access::kInner: off = i % b.inner.Eval(symbols); break;
+          case Access::kInner: off = i % b.inner.Eval(syms_); break;
           case Access::kScalar: off = 0; break;
           case Access::kStrided: {
             int64_t rest = i;
-            for (int d = static_cast<int>(dims.size()) - 1; d >= 0; --d) {
-              off += (rest % dims[d]) * b.strides[d].Eval(symbols);
-              rest /= dims[d];
+            for (int d = static_cast<int>(b.dims.size()) - 1; d >= 0; --d) {
+              const int64_t dim = b.dims[d].Eval(syms_);
+              off += (rest % dim) * b.strides[d].Eval(syms_);
+              rest /= dim;
             }
             break;
           }
         }
-        const HostTensor& t = buffer(b.buffer);
+        const HostTensor& t = Buffer(b.buffer);
         if (off < 0 || off >= t.numel()) {
           return absl::InternalError(absl::StrCat("operand ", o, " reads element ", off, " of ", t.numel()));
         }
         loads[o] = FromDouble(t.Get(off), k.spec.operands[o].dtype);
       }
-      ElementEval ev{&loads, {}};
+      ElementEval ev{&loads, tile != nullptr ? (*tile)[i] : 0.f, {}};
       for (size_t j = 0; j < k.outputs.size(); ++j) {
+        if (k.spec.outputs[j].site != site) continue;
         TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(k.spec.outputs[j].expr));
         const DType t = k.spec.outputs[j].dtype;
-        buffer(k.outputs[j].buffer).Set(i, ComputeKindOf(t) == ComputeKind::kFloat ? v.f : v.i);
+        Buffer(k.outputs[j].buffer).Set(i, ComputeKindOf(t) == ComputeKind::kFloat ? v.f : v.i);
+      }
+      if (capture != nullptr) {
+        const Expr& e = k.spec.tile_inputs[site].expr;
+        TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(e));
+        (*capture)[i] = Convert(v, e->dtype, DType::kF32).f;
       }
     }
+    return absl::OkStatus();
   }
-  return outputs;
+
+  absl::StatusOr<std::vector<float>> Rowwise(const KernelPlan& k, const std::vector<std::vector<float>>& in) {
+    const int64_t cols = k.cols.Eval(syms_), rows = k.rows.Eval(syms_);
+    std::vector<float> y(in[0].size());
+    const float eps = static_cast<float>(k.spec.eps);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x = &in[0][r * cols];
+      float* out = &y[r * cols];
+      if (k.spec.tile == "rms_norm") {
+        float ss = 0;
+        for (int64_t c = 0; c < cols; ++c) ss += x[c] * x[c];
+        const float inv = 1.0f / std::sqrt(ss / cols + eps);
+        for (int64_t c = 0; c < cols; ++c) out[c] = x[c] * inv * in[1][c];
+      } else if (k.spec.tile == "layer_norm") {
+        float sum = 0, sq = 0;
+        for (int64_t c = 0; c < cols; ++c) sum += x[c];
+        const float mean = sum / cols;
+        for (int64_t c = 0; c < cols; ++c) sq += (x[c] - mean) * (x[c] - mean);
+        const float inv = 1.0f / std::sqrt(sq / cols + eps);
+        for (int64_t c = 0; c < cols; ++c) out[c] = (x[c] - mean) * inv * in[1][c] + in[2][c];
+      } else if (k.spec.tile == "softmax") {
+        float m = -INFINITY, sum = 0;
+        for (int64_t c = 0; c < cols; ++c) m = std::max(m, x[c]);
+        for (int64_t c = 0; c < cols; ++c) sum += (out[c] = std::exp(x[c] - m));
+        for (int64_t c = 0; c < cols; ++c) out[c] /= sum;
+      } else {
+        return absl::UnimplementedError(absl::StrCat("interpreter: tile '", k.spec.tile, "'"));
+      }
+    }
+    return y;
+  }
+
+  const Graph& g_;
+  const FusionPlan& plan_;
+  const std::vector<HostTensor>& inputs_;
+  const std::vector<int64_t>& syms_;
+  std::vector<HostTensor> outputs_, workspace_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<HostTensor>> InterpretPlan(const Graph& g, const FusionPlan& plan,
+                                                      const std::vector<HostTensor>& inputs,
+                                                      const std::vector<int64_t>& symbols) {
+  return Interpreter(g, plan, inputs, symbols).Run();
 }
 
 }  // namespace tilefuse

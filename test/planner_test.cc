@@ -15,7 +15,7 @@ namespace tilefuse {
 namespace {
 
 TEST(Planner, KernelCountsFusedAndUnfused) {
-  for (const TestGraph& t : PointwiseTestGraphs()) {
+  for (const TestGraph& t : AllTestGraphs()) {
     SCOPED_TRACE(t.name);
     const Graph g = ParseTestGraph(t);
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan fused, PlanFusion(g, PlanOptions{true}));
@@ -27,7 +27,7 @@ TEST(Planner, KernelCountsFusedAndUnfused) {
 
 TEST(Planner, PlansComputeWhatTheReferenceComputes) {
   std::mt19937_64 rng(7);
-  for (const TestGraph& t : PointwiseTestGraphs()) {
+  for (const TestGraph& t : AllTestGraphs()) {
     SCOPED_TRACE(t.name);
     const Graph g = ParseTestGraph(t);
     const std::vector<int64_t> syms = BindSymbols(g, t.symbols);

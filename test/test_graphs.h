@@ -20,6 +20,10 @@ struct TestGraph {
 };
 
 const std::vector<TestGraph>& PointwiseTestGraphs();
+// Graphs around row-wise tile kernels (rms_norm, layer_norm, softmax).
+const std::vector<TestGraph>& TileTestGraphs();
+// Both lists.
+std::vector<TestGraph> AllTestGraphs();
 // Parses `t.json`; aborts the test on failure.
 Graph ParseTestGraph(const TestGraph& t);
 

@@ -22,6 +22,7 @@ struct OperandBinding {
   int value = -1;  // the graph node read (a view node when reading through a view)
   BufferRef buffer;
   SizeExpr inner;                 // kInner: elements before the pattern repeats
+  std::vector<SizeExpr> dims;     // kStrided: the site's index space
   std::vector<SizeExpr> strides;  // kStrided: element stride per index-space dim (0: broadcast)
 };
 
@@ -31,8 +32,10 @@ struct OutputBinding {
 };
 
 struct KernelPlan {
-  PointwiseSpec spec;
-  Shape index_space;
+  KernelSpec spec;
+  Shape index_space;                     // of the epilogue site (the kernel's output)
+  int tile_node = -1;                    // the tile kernel's node, or -1
+  SizeExpr rows, cols;                   // row-wise tile kernels: the output as [rows, cols]
   std::vector<OperandBinding> operands;  // parallel to spec.operands
   std::vector<OutputBinding> outputs;    // parallel to spec.outputs
   std::vector<int> nodes;                // graph nodes computed by this kernel

@@ -8,7 +8,7 @@
 namespace tilefuse {
 namespace {
 
-// Ancestor sets as bitsets: reach[n][m] says n depends on m.
+// Ancestor sets as bitsets: DependsOn(n, m) says n depends on m.
 class Reachability {
  public:
   explicit Reachability(const Graph& g) : words_((g.nodes().size() + 63) / 64) {
@@ -46,6 +46,128 @@ int CycleWitness(const Graph& g, const Reachability& reach, const std::set<int>&
   return -1;
 }
 
+// Working state: groups as sets, merged in place.
+struct Work {
+  const Graph& g;
+  const Reachability& reach;
+  Grouping& out;
+  std::vector<std::set<int>> members;
+  std::vector<int> tile;  // per group: its tile node or -1
+
+  std::string FirstName(int gi) const { return g.node(*members[gi].begin()).name; }
+
+  // Merges groups `from` into `into` (plus `extra` node) if that creates no cycle.
+  bool TryMerge(int into, const std::vector<int>& from, int extra, const std::string& what) {
+    std::set<int> merged = members[into];
+    if (extra >= 0) merged.insert(extra);
+    for (int gi : from) merged.insert(members[gi].begin(), members[gi].end());
+    const int witness = CycleWitness(g, reach, merged);
+    if (witness >= 0) {
+      out.decisions.push_back(absl::StrCat("refused: ", what, ": '", g.node(witness).name,
+                                           "' is read by it and depends on it (a cycle)"));
+      return false;
+    }
+    for (int gi : from) {
+      if (gi == into) continue;
+      for (int m : members[gi]) out.group_of[m] = into;
+      members[gi].clear();
+    }
+    members[into] = std::move(merged);
+    if (extra >= 0) out.group_of[extra] = into;
+    return true;
+  }
+
+  int NewGroup(int node, const Shape& shape, int tile_node) {
+    const int gi = static_cast<int>(members.size());
+    members.push_back({node});
+    tile.push_back(tile_node);
+    out.groups.push_back(Group{{}, shape, tile_node});
+    out.group_of[node] = gi;
+    return gi;
+  }
+};
+
+void GroupPointwise(Work& w, const Node& n, bool fuse) {
+  const Graph& g = w.g;
+  if (fuse) {
+    // Producer kernels over the same index space are the candidates; at most one of them
+    // may hold a tile kernel (n then joins its epilogue).
+    std::vector<int> candidates;
+    for (int in : n.inputs) {
+      const int gi = w.out.group_of[in];
+      if (gi < 0) continue;
+      if (!(w.out.groups[gi].shape == n.shape)) {
+        w.out.decisions.push_back(absl::StrCat(
+            "refused: '", n.name, "' into the kernel of '", g.node(in).name,
+            "': index spaces differ (", ShapeString(n.shape, g.symbols()), " vs ",
+            ShapeString(w.out.groups[gi].shape, g.symbols()), ")"));
+        continue;
+      }
+      if (std::find(candidates.begin(), candidates.end(), gi) == candidates.end()) {
+        candidates.push_back(gi);
+      }
+    }
+    // A tile group goes first so that it receives the others.
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [&](int a, int b) { return w.tile[a] >= 0 && w.tile[b] < 0; });
+    std::vector<std::vector<int>> tries;
+    std::vector<int> all;
+    int tiles = 0;
+    for (int c : candidates) {
+      if (w.tile[c] >= 0 && ++tiles > 1) continue;  // one tile kernel per kernel
+      all.push_back(c);
+    }
+    if (all.size() > 1) tries.push_back(all);
+    for (int c : candidates) tries.push_back({c});
+    for (const std::vector<int>& t : tries) {
+      const std::string what = absl::StrCat("'", n.name, "' with the kernel of '", w.FirstName(t[0]), "'");
+      if (w.TryMerge(t[0], t, n.id, what)) {
+        if (w.tile[t[0]] >= 0) {
+          w.out.decisions.push_back(absl::StrCat("epilogue: '", n.name, "' (", n.OpString(),
+                                                 ") fused into the store of '",
+                                                 g.node(w.tile[t[0]]).name, "'"));
+        }
+        return;
+      }
+    }
+  }
+  w.NewGroup(n.id, n.shape, -1);
+}
+
+// Tile node: a group of its own, which takes the pointwise kernels producing its inputs as
+// prologues when every node of such a kernel feeds that input (a prologue computes only
+// what the load needs) and no cycle forms.
+void GroupTile(Work& w, const Node& n, bool fuse) {
+  const Graph& g = w.g;
+  const int gi = w.NewGroup(n.id, n.shape, n.id);
+  if (!fuse) return;
+  for (size_t j = 0; j < n.inputs.size(); ++j) {
+    const int v = n.inputs[j];
+    const int pg = w.out.group_of[v];
+    if (pg < 0 || pg == gi) continue;
+    const std::string what = absl::StrCat("prologue '", g.node(v).name, "' into the load of '", n.name, "'");
+    if (w.tile[pg] >= 0) {
+      w.out.decisions.push_back(absl::StrCat("refused: ", what, ": it is computed by tile kernel '",
+                                             g.node(w.tile[pg]).name, "' (one tile kernel per kernel)"));
+      continue;
+    }
+    bool only_feeds = true;
+    for (int m : w.members[pg]) only_feeds &= m == v || w.reach.DependsOn(v, m);
+    if (!only_feeds) {
+      w.out.decisions.push_back(absl::StrCat("refused: ", what, ": its kernel also computes values "
+                                             "the load does not need"));
+      continue;
+    }
+    // Row-wise tile kernels read each input element once, so a prologue never recomputes
+    // (the reload threshold that GEMM needs does not arise here).
+    if (w.TryMerge(gi, {pg}, -1, what)) {
+      w.out.decisions.push_back(absl::StrCat("prologue: '", g.node(v).name,
+                                             "' fused into the load of input ", j, " of '",
+                                             n.name, "'"));
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>& views,
@@ -53,7 +175,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   Grouping out;
   out.group_of.assign(g.nodes().size(), -1);
   const Reachability reach(g);
-  std::vector<std::set<int>> members;  // working sets, indexed like out.groups
+  Work w{g, reach, out, {}, {}};
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;
@@ -64,96 +186,49 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   for (const Node& n : g.nodes()) {
     if (!IsCompute(n)) continue;
     if (!live[n.id]) {
-      out.decisions.push_back(
-          absl::StrCat("dropped: '", n.name, "' is not needed by any output"));
+      out.decisions.push_back(absl::StrCat("dropped: '", n.name, "' is not needed by any output"));
       continue;
     }
-    if (n.kind != NodeKind::kPointwise) {
+    if (n.kind == NodeKind::kPointwise) {
+      GroupPointwise(w, n, fuse);
+    } else if (n.kind == NodeKind::kTile && n.tile != TileOp::kMatmul) {
+      GroupTile(w, n, fuse);
+    } else {
       return absl::UnimplementedError(absl::StrCat(
           "node '", n.name, "' (", n.OpString(), "): ", NodeKindName(n.kind),
-          " nodes are not supported by this build yet (expected pointwise ops only)"));
+          " nodes of this kind are not supported by this build yet"));
     }
-    int target = -1;
-    if (fuse) {
-      // Producer kernels over the same index space are the candidates.
-      std::vector<int> candidates;
-      for (int in : n.inputs) {
-        const Node& p = g.node(in);
-        const int gi = out.group_of[in];
-        if (gi < 0) continue;
-        if (!(out.groups[gi].shape == n.shape)) {
-          out.decisions.push_back(absl::StrCat(
-              "refused: '", n.name, "' into the kernel of '", p.name, "': index spaces differ (",
-              ShapeString(n.shape, g.symbols()), " vs ",
-              ShapeString(out.groups[gi].shape, g.symbols()), ")"));
-          continue;
-        }
-        if (std::find(candidates.begin(), candidates.end(), gi) == candidates.end()) {
-          candidates.push_back(gi);
-        }
-      }
-      // Prefer joining every candidate at once; fall back to one at a time.
-      std::vector<std::vector<int>> tries;
-      if (candidates.size() > 1) tries.push_back(candidates);
-      for (int c : candidates) tries.push_back({c});
-      for (const std::vector<int>& t : tries) {
-        std::set<int> merged = {n.id};
-        for (int gi : t) merged.insert(members[gi].begin(), members[gi].end());
-        const int witness = CycleWitness(g, reach, merged);
-        if (witness >= 0) {
-          out.decisions.push_back(absl::StrCat(
-              "refused: '", n.name, "' with the kernel of '", g.node(*members[t[0]].begin()).name,
-              "': '", g.node(witness).name, "' is read by it and depends on it (a cycle)"));
-          continue;
-        }
-        target = t[0];
-        for (size_t k = 1; k < t.size(); ++k) {
-          for (int m : members[t[k]]) out.group_of[m] = target;
-          members[target].insert(members[t[k]].begin(), members[t[k]].end());
-          members[t[k]].clear();
-        }
-        members[target].insert(n.id);
-        break;
-      }
-    }
-    if (target < 0) {
-      target = static_cast<int>(out.groups.size());
-      out.groups.push_back(Group{{}, n.shape});
-      members.emplace_back();
-      members[target].insert(n.id);
-    }
-    out.group_of[n.id] = target;
   }
   // Drop emptied groups and order the rest topologically (Kahn, smallest first node first).
   std::vector<int> nonempty;
-  for (size_t i = 0; i < members.size(); ++i) {
-    if (!members[i].empty()) nonempty.push_back(static_cast<int>(i));
+  for (size_t i = 0; i < w.members.size(); ++i) {
+    if (!w.members[i].empty()) nonempty.push_back(static_cast<int>(i));
   }
   std::vector<int> order;
-  std::vector<bool> placed(members.size(), false);
+  std::vector<bool> placed(w.members.size(), false);
   while (order.size() < nonempty.size()) {
     int pick = -1;
     for (int gi : nonempty) {
       if (placed[gi]) continue;
       bool ready = true;
-      for (int m : members[gi]) {
+      for (int m : w.members[gi]) {
         for (int q : g.node(m).inputs) {
           const int src = out.group_of[views[q].base];
           if (src >= 0 && src != gi && !placed[src]) ready = false;
         }
       }
-      if (ready && (pick < 0 || *members[gi].begin() < *members[pick].begin())) pick = gi;
+      if (ready && (pick < 0 || *w.members[gi].begin() < *w.members[pick].begin())) pick = gi;
     }
     if (pick < 0) return absl::InternalError("planner produced cyclic kernel dependencies");
     placed[pick] = true;
     order.push_back(pick);
   }
-  std::vector<int> renumber(members.size(), -1);
+  std::vector<int> renumber(w.members.size(), -1);
   std::vector<Group> groups;
   for (int gi : order) {
     renumber[gi] = static_cast<int>(groups.size());
-    groups.push_back(Group{std::vector<int>(members[gi].begin(), members[gi].end()),
-                           out.groups[gi].shape});
+    groups.push_back(Group{std::vector<int>(w.members[gi].begin(), w.members[gi].end()),
+                           out.groups[gi].shape, w.tile[gi]});
   }
   for (int& gi : out.group_of) {
     if (gi >= 0) gi = renumber[gi];

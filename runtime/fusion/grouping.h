@@ -13,7 +13,8 @@ namespace tilefuse {
 
 struct Group {
   std::vector<int> nodes;  // ascending ids, which is a topological order
-  Shape shape;             // the index space
+  Shape shape;             // the index space of the kernel's output (epilogue site)
+  int tile = -1;           // the tile kernel node, or -1 for a pointwise kernel
 };
 
 struct Grouping {

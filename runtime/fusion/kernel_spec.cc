@@ -16,7 +16,7 @@ absl::string_view AccessName(Access a) {
   return "?";
 }
 
-int PointwiseSpec::Vec() const {
+int KernelSpec::Vec() const {
   int min_size = 4;
   for (const OperandSpec& o : operands) {
     if (o.access == Access::kFull || o.access == Access::kInner) {
@@ -27,19 +27,31 @@ int PointwiseSpec::Vec() const {
   return std::min(8, 16 / min_size);
 }
 
-std::string SpecText(const PointwiseSpec& spec) {
-  std::string s = absl::StrCat("pointwise rank=", spec.rank, " vec=", spec.Vec(), "\n");
+std::string SpecText(const KernelSpec& spec) {
+  std::string s = spec.is_pointwise()
+                      ? absl::StrCat("pointwise vec=", spec.Vec(), "\n")
+                      : absl::StrCat("tile ", spec.tile, " vec=", spec.Vec(), " eps=",
+                                     HexFloat(spec.eps), " threads=", spec.row.threads,
+                                     " row_threads=", spec.row.row_threads,
+                                     " vecs=", spec.row.vecs, "\n");
   for (size_t i = 0; i < spec.operands.size(); ++i) {
-    absl::StrAppend(&s, "in", i, " ", DTypeName(spec.operands[i].dtype), " ",
-                    AccessName(spec.operands[i].access), "\n");
+    const OperandSpec& o = spec.operands[i];
+    absl::StrAppend(&s, "in", i, " ", DTypeName(o.dtype), " ", AccessName(o.access),
+                    " site=", o.site, " rank=", o.rank, "\n");
   }
   std::vector<std::string> lines;
   std::vector<std::pair<const ExprNode*, std::string>> names;
   std::vector<std::string> roots;
+  for (const TileInputSpec& t : spec.tile_inputs) roots.push_back(ExprText(t.expr, lines, names));
   for (const OutputSpec& o : spec.outputs) roots.push_back(ExprText(o.expr, lines, names));
   for (const std::string& l : lines) absl::StrAppend(&s, l, "\n");
-  for (size_t i = 0; i < spec.outputs.size(); ++i) {
-    absl::StrAppend(&s, "out", i, " ", DTypeName(spec.outputs[i].dtype), " = ", roots[i], "\n");
+  size_t r = 0;
+  for (size_t j = 0; j < spec.tile_inputs.size(); ++j, ++r) {
+    absl::StrAppend(&s, "tile_in", j, " ", DTypeName(spec.tile_inputs[j].dtype), " = ", roots[r], "\n");
+  }
+  for (size_t j = 0; j < spec.outputs.size(); ++j, ++r) {
+    absl::StrAppend(&s, "out", j, " ", DTypeName(spec.outputs[j].dtype), " site=",
+                    spec.outputs[j].site, " = ", roots[r], "\n");
   }
   return s;
 }

@@ -1,10 +1,18 @@
 // What one generated kernel computes, independent of where its tensors live: the input of
 // codegen and of the signature. Bindings (which graph value sits behind each operand, and
 // the sizes and strides to pass) live beside it in KernelPlan (fusion_plan.h).
+//
+// A kernel is either pointwise (no tile kernel: every output element is a function of
+// operand elements at the same index) or a tile kernel with hooks:
+//  - tile input j is computed by its prologue, an expression over operands read at "site"
+//    j (the input's index space);
+//  - outputs at the epilogue site (the tile output's index space) are expressions over
+//    the tile's value (ExprKind::kTileValue) and operands read there;
+//  - outputs at site j >= 0 are prologue values stored from the load hook of input j
+//    (e.g. the new residual stream of `x + r -> rms_norm`).
 #ifndef TILEFUSE_RUNTIME_FUSION_KERNEL_SPEC_H_
 #define TILEFUSE_RUNTIME_FUSION_KERNEL_SPEC_H_
 
-#include "absl/strings/string_view.h"
 #include <string>
 #include <vector>
 
@@ -12,7 +20,10 @@
 
 namespace tilefuse {
 
-// How a kernel operand is indexed from the flat index i of the kernel's index space.
+// The index space where the tile kernel's output is produced (and pointwise kernels run).
+inline constexpr int kEpilogueSite = -1;
+
+// How a kernel operand is indexed from the flat index i of its site's index space.
 enum class Access {
   kFull,     // same shape, contiguous: element i
   kInner,    // broadcast over leading dims: element i % inner
@@ -24,25 +35,44 @@ absl::string_view AccessName(Access a);
 struct OperandSpec {
   DType dtype = DType::kF32;
   Access access = Access::kFull;
+  int site = kEpilogueSite;
+  int rank = 1;  // rank of the site's index space (strided operands take that many strides)
 };
 
 struct OutputSpec {
   DType dtype = DType::kF32;  // storage dtype
   Expr expr;                  // value stored, computed in the dtype's compute kind
+  int site = kEpilogueSite;
 };
 
-// A pointwise kernel: every output element i is a function of operand elements at i.
-struct PointwiseSpec {
-  int rank = 1;  // rank of the index space; strided operands take that many strides
+struct TileInputSpec {
+  DType dtype = DType::kF32;  // the logical input's dtype (what the prologue produces)
+  Expr expr;                  // the prologue: a load of one operand when there is none
+};
+
+// Launch shape of row-wise tile kernels: a CTA of `threads` threads handles
+// threads / row_threads rows; each thread holds up to `vecs` vectors of a row.
+struct RowConfig {
+  int threads = 256;
+  int row_threads = 256;
+  int vecs = 2;
+};
+
+struct KernelSpec {
+  std::string tile;  // "" for a pointwise kernel; "rms_norm", "layer_norm", "softmax"
+  double eps = 0;    // rms_norm, layer_norm
+  RowConfig row;     // row-wise tile kernels
   std::vector<OperandSpec> operands;
+  std::vector<TileInputSpec> tile_inputs;
   std::vector<OutputSpec> outputs;
 
-  // Elements per vector step: 16 bytes of the narrowest full/inner tensor, at most 8.
+  bool is_pointwise() const { return tile.empty(); }
+  // Elements per vector step: 16 bytes of the narrowest vector-accessed tensor, at most 8.
   int Vec() const;
 };
 
 // Canonical text of the spec: the part of a signature that describes the computation.
-std::string SpecText(const PointwiseSpec& spec);
+std::string SpecText(const KernelSpec& spec);
 
 }  // namespace tilefuse
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "runtime/fusion/grouping.h"
+#include "runtime/fusion/tile_config.h"
 #include "runtime/fusion/views.h"
 #include "runtime/status_macros.h"
 
@@ -18,9 +19,11 @@ OperandBinding BindOperand(const Graph& g, int q, const ViewInfo& view, const Sh
   OperandBinding b;
   b.value = q;
   spec.dtype = n.dtype;
+  spec.rank = std::max<int>(1, space.size());
   const size_t rank = space.size();
   const size_t lead = rank - n.shape.size();  // operand dims align to the right
   b.strides.assign(rank, SizeExpr{0, {}});
+  for (const Dim& d : space) b.dims.push_back(SizeExpr::Of(d));
   bool broadcast = lead > 0;
   for (size_t d = 0; d < n.shape.size(); ++d) {
     if (n.shape[d].is_one() && !space[lead + d].is_one()) {
@@ -28,6 +31,10 @@ OperandBinding BindOperand(const Graph& g, int q, const ViewInfo& view, const Sh
     } else {
       b.strides[lead + d] = view.strides[d];
     }
+  }
+  if (rank == 0) {  // a zero-dim index space: one element
+    b.dims = {SizeExpr{1, {}}};
+    b.strides = {SizeExpr{0, {}}};
   }
   if (Numel(n.shape) == SizeExpr{1, {}}) {
     spec.access = Access::kScalar;
@@ -51,47 +58,62 @@ OperandBinding BindOperand(const Graph& g, int q, const ViewInfo& view, const Sh
   return b;
 }
 
+// Builds one kernel's spec: expressions per site, operands bound per site.
 class KernelBuilder {
  public:
   KernelBuilder(const Graph& g, const std::vector<ViewInfo>& views,
-                const std::map<int, BufferRef>& buffers)
-      : g_(g), views_(views), buffers_(buffers) {}
+                const std::map<int, BufferRef>& buffers, const std::vector<bool>& in_kernel,
+                int tile_node)
+      : g_(g), views_(views), buffers_(buffers), in_kernel_(in_kernel), tile_(tile_node) {}
 
-  // Expression of node `id` inside the kernel whose members are `in_kernel`.
-  absl::StatusOr<Expr> ExprOf(int id, const std::vector<bool>& in_kernel) {
-    if (auto it = memo_.find(id); it != memo_.end()) return it->second;
+  // The index space of `site`: the tile input's shape, or the kernel's output shape.
+  const Shape& SiteShape(int site) const {
+    return site == kEpilogueSite ? kernel_.index_space : g_.node(g_.node(tile_).inputs[site]).shape;
+  }
+
+  // Expression of node `id` evaluated at `site`. Nodes of the kernel are computed (values
+  // of a prologue are recomputed where the epilogue needs them); others are loaded.
+  absl::StatusOr<Expr> ExprOf(int id, int site) {
+    const auto key = std::make_pair(id, site);
+    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
     const Node& n = g_.node(id);
     Expr e;
     if (n.kind == NodeKind::kConstant) {
       e = MakeConstant(n.constant, n.dtype);
-    } else if (!in_kernel[id]) {
-      e = MakeLoad(OperandIndex(id), n.dtype);
+    } else if (id == tile_) {
+      if (site != kEpilogueSite) return absl::InternalError("tile value read inside its own prologue");
+      e = MakeTileValue(0, n.dtype);
+    } else if (!in_kernel_[id]) {
+      e = MakeLoad(OperandIndex(id, site), n.dtype);
     } else {
       std::vector<Expr> args;
       for (int in : n.inputs) {
-        TF_ASSIGN_OR_RETURN(Expr a, ExprOf(in, in_kernel));
+        TF_ASSIGN_OR_RETURN(Expr a, ExprOf(in, site));
         args.push_back(std::move(a));
       }
       TF_ASSIGN_OR_RETURN(e, MakeOp(n.pointwise, std::move(args), n.attrs, n.dtype));
     }
-    memo_[id] = e;
+    memo_[key] = e;
     return e;
   }
 
-  int OperandIndex(int q) {
+  int OperandIndex(int q, int site) {
     for (size_t i = 0; i < kernel_.operands.size(); ++i) {
-      if (kernel_.operands[i].value == q) return static_cast<int>(i);
+      if (kernel_.operands[i].value == q && kernel_.spec.operands[i].site == site) {
+        return static_cast<int>(i);
+      }
     }
     OperandSpec spec;
-    OperandBinding b = BindOperand(g_, q, views_[q], kernel_.index_space, spec);
+    spec.site = site;
+    OperandBinding b = BindOperand(g_, q, views_[q], SiteShape(site), spec);
     b.buffer = buffers_.at(views_[q].base);
     kernel_.spec.operands.push_back(spec);
     kernel_.operands.push_back(std::move(b));
     return static_cast<int>(kernel_.operands.size()) - 1;
   }
 
-  void AddOutput(const Expr& e, int value, BufferRef buffer) {
-    kernel_.spec.outputs.push_back(OutputSpec{g_.node(value).dtype, e});
+  void AddOutput(const Expr& e, int value, BufferRef buffer, int site) {
+    kernel_.spec.outputs.push_back(OutputSpec{g_.node(value).dtype, e, site});
     kernel_.outputs.push_back(OutputBinding{value, buffer});
   }
 
@@ -101,7 +123,9 @@ class KernelBuilder {
   const Graph& g_;
   const std::vector<ViewInfo>& views_;
   const std::map<int, BufferRef>& buffers_;
-  std::map<int, Expr> memo_;
+  const std::vector<bool>& in_kernel_;
+  const int tile_;
+  std::map<std::pair<int, int>, Expr> memo_;
   KernelPlan kernel_;
 };
 
@@ -109,6 +133,45 @@ std::string NodeNames(const Graph& g, const std::vector<int>& ids) {
   std::vector<std::string> names;
   for (int id : ids) names.push_back(absl::StrCat(g.node(id).name, ":", g.node(id).OpString()));
   return absl::StrJoin(names, ", ");
+}
+
+// The site a group member is computed at: the tile input it feeds, else the epilogue.
+int SiteOf(const Graph& g, const Group& group, int id) {
+  if (group.tile < 0 || id == group.tile) return kEpilogueSite;
+  const Node& t = g.node(group.tile);
+  for (size_t j = 0; j < t.inputs.size(); ++j) {
+    if (t.inputs[j] == id) return static_cast<int>(j);
+  }
+  // An ancestor of input j, found through the members that read it.
+  for (size_t j = 0; j < t.inputs.size(); ++j) {
+    std::vector<int> stack = {t.inputs[j]};
+    std::vector<bool> seen(g.nodes().size(), false);
+    while (!stack.empty()) {
+      const int m = stack.back();
+      stack.pop_back();
+      if (m == id) return static_cast<int>(j);
+      if (seen[m]) continue;
+      seen[m] = true;
+      for (int in : g.node(m).inputs) stack.push_back(in);
+    }
+  }
+  return kEpilogueSite;
+}
+
+absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb) {
+  const Node& t = g.node(group.tile);
+  KernelPlan& k = kb.kernel();
+  k.tile_node = t.id;
+  k.spec.tile = std::string(OpName(t.tile));
+  k.spec.eps = t.attrs.eps.value_or(0);
+  k.cols = SizeExpr::Of(t.shape.back());
+  k.rows = SizeExpr{1, {}};
+  for (size_t d = 0; d + 1 < t.shape.size(); ++d) k.rows = k.rows * SizeExpr::Of(t.shape[d]);
+  for (size_t j = 0; j < t.inputs.size(); ++j) {
+    TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(t.inputs[j], static_cast<int>(j)));
+    k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[j]).dtype, e});
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -134,11 +197,6 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
       }
     }
   }
-  for (const Node& n : g.nodes()) {
-    if (n.kind == NodeKind::kView && grouping.group_of[views[n.id].base] >= 0) {
-      read_outside[views[n.id].base] = true;
-    }
-  }
 
   std::map<int, BufferRef> buffers;  // where each stored value lives
   for (size_t i = 0; i < g.inputs().size(); ++i) {
@@ -149,53 +207,59 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
   for (const Group& group : grouping.groups) {
     std::vector<bool> in_kernel(g.nodes().size(), false);
     for (int id : group.nodes) in_kernel[id] = true;
-    KernelBuilder kb(g, views, buffers);
+    KernelBuilder kb(g, views, buffers, in_kernel, group.tile);
     kb.kernel().index_space = group.shape;
-    kb.kernel().spec.rank = std::max<int>(1, group.shape.size());
     kb.kernel().nodes = group.nodes;
+    if (group.tile >= 0) TF_RETURN_IF_ERROR(FillTileSpec(g, group, kb));
     std::vector<std::string> stored;
     for (int id : group.nodes) {
       const auto pos = output_positions.find(id);
       const bool is_output = pos != output_positions.end();
       if (!is_output && !read_outside[id]) continue;
-      TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(id, in_kernel));
+      const int site = SiteOf(g, group, id);
+      TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(id, site));
       if (is_output) {
         buffers[id] = BufferRef{BufferRef::kOutput, pos->second[0]};
         for (int k : pos->second) {
-          kb.AddOutput(e, id, BufferRef{BufferRef::kOutput, k});
+          kb.AddOutput(e, id, BufferRef{BufferRef::kOutput, k}, site);
           written[k] = true;
         }
       } else {
         const int slot = static_cast<int>(plan.workspace.size());
         plan.workspace.push_back(WorkspaceSlot{id, Numel(g.node(id).shape), g.node(id).dtype});
         buffers[id] = BufferRef{BufferRef::kWorkspace, slot};
-        kb.AddOutput(e, id, buffers[id]);
+        kb.AddOutput(e, id, buffers[id], site);
       }
       stored.push_back(g.node(id).name);
-      if (id != group.nodes.back()) {
+      if (group.nodes.size() > 1 && id != group.nodes.back()) {
         plan.decisions.push_back(absl::StrCat(
             "multi-output: the kernel of '", g.node(group.nodes.back()).name, "' also stores '",
-            g.node(id).name, "', ", is_output ? "a graph output" : "read by another kernel"));
+            g.node(id).name, "'", site >= 0 ? " from its prologue" : "", ", ",
+            is_output ? "a graph output" : "read by another kernel"));
       }
     }
     KernelPlan& k = kb.kernel();
-    k.summary = absl::StrCat(group.nodes.size() > 1 ? "fused " : "", NodeNames(g, group.nodes),
+    if (group.tile >= 0) {
+      TF_ASSIGN_OR_RETURN(k.spec.row, ChooseRowConfig(g.node(group.tile).shape.back(), k.spec.Vec()));
+    }
+    k.summary = absl::StrCat(group.tile >= 0 ? absl::StrCat("tile ", g.node(group.tile).OpString(), ": ") : "",
+                             group.nodes.size() > 1 ? "fused " : "", NodeNames(g, group.nodes),
                              " over ", ShapeString(group.shape, g.symbols()), " -> ",
                              absl::StrJoin(stored, ", "));
     plan.kernels.push_back(std::move(k));
   }
 
   // Outputs that no kernel wrote (inputs, views) are copied into their buffers.
+  const std::vector<bool> none(g.nodes().size(), false);
   for (size_t pos = 0; pos < g.outputs().size(); ++pos) {
     if (written[pos]) continue;
     const int v = g.outputs()[pos];
-    KernelBuilder kb(g, views, buffers);
+    KernelBuilder kb(g, views, buffers, none, -1);
     kb.kernel().index_space = g.node(v).shape;
-    kb.kernel().spec.rank = std::max<int>(1, g.node(v).shape.size());
-    const Expr e = MakeLoad(kb.OperandIndex(v), g.node(v).dtype);
+    const Expr e = MakeLoad(kb.OperandIndex(v, kEpilogueSite), g.node(v).dtype);
     for (size_t k = pos; k < g.outputs().size(); ++k) {
       if (g.outputs()[k] != v) continue;
-      kb.AddOutput(e, v, BufferRef{BufferRef::kOutput, static_cast<int>(k)});
+      kb.AddOutput(e, v, BufferRef{BufferRef::kOutput, static_cast<int>(k)}, kEpilogueSite);
       written[k] = true;
     }
     kb.kernel().summary = absl::StrCat("copy ", g.node(v).name, " (", g.node(v).OpString(),

@@ -106,7 +106,7 @@ int PlanCommand(const std::vector<std::string>& args) {
 }
 
 int CompileCommand(const std::vector<std::string>& args) {
-  auto flags = ParseFlags(args, {"arch"}, {"no-fusion"});
+  auto flags = ParseFlags(args, {"arch", "dump"}, {"no-fusion"});
   if (!flags.ok()) return Fail(flags.status());
   if (flags->positional.empty()) return Fail(absl::InvalidArgumentError("compile takes GRAPH..."));
   KernelCache cache;
@@ -114,6 +114,7 @@ int CompileCommand(const std::vector<std::string>& args) {
   options.cache = &cache;
   options.fuse = !flags->switches["no-fusion"];
   if (flags->values.count("arch")) options.arch = flags->values["arch"].back();
+  if (flags->values.count("dump")) options.dump_dir = flags->values["dump"].back();
   int failed = 0, kernels = 0, hits = 0;
   double total_ms = 0;
   for (const std::string& path : flags->positional) {

@@ -10,7 +10,7 @@ namespace {
 constexpr char kUsage[] =
     "usage:\n"
     "  tilefuse plan GRAPH [--no-fusion] [--json]\n"
-    "  tilefuse compile GRAPH... [--arch sm_90] [--no-fusion]\n"
+    "  tilefuse compile GRAPH... [--arch sm_90] [--no-fusion] [--dump DIR]\n"
     "  tilefuse run GRAPH --input NAME=FILE.npy ... --output NAME=FILE.npy ...\n"
     "               [--no-fusion] [--repeat N]\n";
 

@@ -1,0 +1,101 @@
+#include "codegen/glue.h"
+
+#include "absl/strings/str_cat.h"
+#include "codegen/expr_codegen.h"
+#include "codegen/params.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+
+void EmitParams(Emitter& e, const KernelSpec& spec) {
+  e.Open("struct Params {");
+  for (const ParamField& f : ParamLayout(spec)) {
+    switch (f.kind) {
+      case ParamField::kOperandPtr:
+        e.Line(absl::StrCat("const ", DeviceStorageType(spec.operands[f.index].dtype), "* in",
+                            f.index, ";"));
+        break;
+      case ParamField::kOutputPtr:
+        e.Line(absl::StrCat(DeviceStorageType(spec.outputs[f.index].dtype), "* out", f.index, ";"));
+        break;
+      case ParamField::kNumel: e.Line("long long n;"); break;
+      case ParamField::kVectorOk: e.Line("long long vector_ok;"); break;
+      case ParamField::kInner: e.Line(absl::StrCat("long long inner", f.index, ";")); break;
+      case ParamField::kDim:
+        if (f.dim == 0) {
+          e.Line(absl::StrCat("long long dims", f.index, "[", spec.operands[f.index].rank, "];"));
+        }
+        break;
+      case ParamField::kStride:
+        if (f.dim == 0) {
+          e.Line(absl::StrCat("long long stride", f.index, "[", spec.operands[f.index].rank, "];"));
+        }
+        break;
+      case ParamField::kRows: e.Line("long long rows;"); break;
+      case ParamField::kCols: e.Line("long long cols;"); break;
+      case ParamField::kEps: e.Line("double eps;"); break;
+    }
+  }
+  e.Close("};");
+}
+
+void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::string& index) {
+  const OperandSpec& o = spec.operands[k];
+  const std::string a = absl::StrCat("a", k), in = absl::StrCat("p.in", k);
+  e.Line(absl::StrCat(ComputeTypeName(o.dtype), " ", a, "[W];"));
+  switch (o.access) {
+    case Access::kFull: e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + ", index, ");")); break;
+    case Access::kInner:
+      e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + ", index, " % p.inner", k, ");"));
+      break;
+    case Access::kScalar: e.Line(absl::StrCat("tf::load_bcast<W>(", a, ", ", in, ");")); break;
+    case Access::kStrided:
+      e.Line(absl::StrCat("tf::load_strided<W, ", o.rank, ">(", a, ", ", in, ", ", index,
+                          ", p.dims", k, ", p.stride", k, ");"));
+      break;
+  }
+}
+
+absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site,
+                                    const std::string& index, const std::string& tile_value,
+                                    const std::vector<std::pair<std::string, Expr>>& extra) {
+  for (size_t k = 0; k < spec.operands.size(); ++k) {
+    if (spec.operands[k].site == site) EmitOperandLoad(e, spec, static_cast<int>(k), index);
+  }
+  for (size_t j = 0; j < spec.outputs.size(); ++j) {
+    if (spec.outputs[j].site != site) continue;
+    e.Line(absl::StrCat(ComputeTypeName(spec.outputs[j].dtype), " r", j, "[W];"));
+  }
+  e.Line("#pragma unroll");
+  e.Open("for (int l = 0; l < W; ++l) {");
+  ExprEmitter ex(e, [&](const ExprNode& leaf) {
+    return leaf.kind == ExprKind::kTileValue ? tile_value : absl::StrCat("a", leaf.operand, "[l]");
+  });
+  for (size_t j = 0; j < spec.outputs.size(); ++j) {
+    if (spec.outputs[j].site != site) continue;
+    TF_ASSIGN_OR_RETURN(std::string v, ex.Emit(spec.outputs[j].expr));
+    e.Line(absl::StrCat("r", j, "[l] = ",
+                        ConvertKind(v, spec.outputs[j].expr->dtype, spec.outputs[j].dtype), ";"));
+  }
+  for (const auto& [name, expr] : extra) {
+    TF_ASSIGN_OR_RETURN(std::string v, ex.Emit(expr));
+    e.Line(absl::StrCat(name, "[l] = ", ConvertKind(v, expr->dtype, DType::kF32), ";"));
+  }
+  e.Close();
+  for (size_t j = 0; j < spec.outputs.size(); ++j) {
+    if (spec.outputs[j].site != site) continue;
+    e.Line(absl::StrCat("tf::store_vec<W>(p.out", j, " + ", index, ", r", j, ");"));
+  }
+  return absl::OkStatus();
+}
+
+void EmitEntry(Emitter& e, const std::string& entry_name, int threads, const std::string& call) {
+  e.Close(absl::StrCat("}  // namespace ", entry_name, "_ns"));
+  e.Blank();
+  e.Open(absl::StrCat("extern \"C\" __global__ void __launch_bounds__(", threads, ") ",
+                      entry_name, "(const ", entry_name, "_ns::Params p) {"));
+  e.Line(call);
+  e.Close();
+}
+
+}  // namespace tilefuse

@@ -1,0 +1,33 @@
+// Pieces of generated glue shared by every kernel kind: the Params struct and the
+// statements that read operands and write outputs at a hook site.
+#ifndef TILEFUSE_CODEGEN_GLUE_H_
+#define TILEFUSE_CODEGEN_GLUE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "codegen/emitter.h"
+#include "runtime/fusion/kernel_spec.h"
+
+namespace tilefuse {
+
+// struct Params { ... }; in ParamLayout order.
+void EmitParams(Emitter& e, const KernelSpec& spec);
+
+// Declares `C a<k>[W]` and loads operand k at flat index `index` of its site.
+void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::string& index);
+
+// Emits, inside a lane loop over l, the values of `outputs` of `site` and stores them at
+// flat index `index`: `r<j>[W]` arrays, then store_vec. `tile_value` is the C++ text of
+// the tile's value at lane l ("" when the site has none). Returns the emitter for the
+// leaves so that callers can compute more from the same loads.
+absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site,
+                                    const std::string& index, const std::string& tile_value,
+                                    const std::vector<std::pair<std::string, Expr>>& extra);
+
+// Closes the per-kernel namespace and emits the extern "C" entry calling `call`.
+void EmitEntry(Emitter& e, const std::string& entry_name, int threads, const std::string& call);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_CODEGEN_GLUE_H_

@@ -1,0 +1,64 @@
+#include "codegen/tile_codegen.h"
+
+#include "absl/strings/str_cat.h"
+#include "codegen/emitter.h"
+#include "codegen/glue.h"
+#include "codegen/source.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+namespace {
+
+// The template function of each built-in row-wise tile kernel.
+absl::StatusOr<std::string> KernelFunction(const std::string& tile) {
+  if (tile == "rms_norm") return std::string("tf::rms_norm_kernel");
+  if (tile == "layer_norm") return std::string("tf::layer_norm_kernel");
+  if (tile == "softmax") return std::string("tf::softmax_kernel");
+  return absl::InternalError(absl::StrCat("codegen has no tile kernel '", tile, "'"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec) {
+  TF_RETURN_IF_ERROR(KernelFunction(spec.tile).status());
+  return std::vector<std::string>{"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "rowwise.cuh"};
+}
+
+absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::string& entry_name) {
+  TF_ASSIGN_OR_RETURN(std::string function, KernelFunction(spec.tile));
+  Emitter e;
+  e.Line(kGlueMarker);
+  e.Open(absl::StrCat("namespace ", entry_name, "_ns {"));
+  EmitParams(e, spec);
+  e.Blank();
+  e.Open("struct Hooks {");
+  e.Line("using Params = " + entry_name + "_ns::Params;");
+  e.Line(absl::StrCat("static constexpr int kVec = ", spec.Vec(), ";"));
+  e.Line(absl::StrCat("static constexpr int kThreads = ", spec.row.threads, ";"));
+  e.Line(absl::StrCat("static constexpr int kRowThreads = ", spec.row.row_threads, ";"));
+  e.Line(absl::StrCat("static constexpr int kVecs = ", spec.row.vecs, ";"));
+  for (size_t j = 0; j < spec.tile_inputs.size(); ++j) {
+    e.Line("template <int W>");
+    e.Open(absl::StrCat("static __device__ __forceinline__ void load_in", j,
+                        "(const Params& p, long long i, float (&v)[W]) {"));
+    TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, static_cast<int>(j), "i", "",
+                                              {{"v", spec.tile_inputs[j].expr}}));
+    e.Close();
+  }
+  e.Line("template <int W>");
+  e.Open("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]) {");
+  TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {}));
+  e.Close();
+  e.Close("};");
+  EmitEntry(e, entry_name, spec.row.threads, absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"));
+  return e.Finish();
+}
+
+absl::StatusOr<std::string> GenerateTileSource(const KernelSpec& spec, const std::string& entry_name) {
+  TF_ASSIGN_OR_RETURN(std::vector<std::string> files, TileTemplateFiles(spec));
+  TF_ASSIGN_OR_RETURN(std::string templates, TemplateText(files));
+  TF_ASSIGN_OR_RETURN(std::string glue, GenerateTileGlue(spec, entry_name));
+  return absl::StrCat(templates, glue);
+}
+
+}  // namespace tilefuse

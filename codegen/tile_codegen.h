@@ -1,0 +1,25 @@
+// Lowers a tile KernelSpec (rms_norm, layer_norm, softmax) to CUDA C++: the glue (Params,
+// the Hooks with one load hook per tile input and the store hook, the extern "C" entry)
+// after the kernel templates of kernels/rowwise.cuh.
+#ifndef TILEFUSE_CODEGEN_TILE_CODEGEN_H_
+#define TILEFUSE_CODEGEN_TILE_CODEGEN_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/fusion/kernel_spec.h"
+
+namespace tilefuse {
+
+// Template files a tile kernel of `spec.tile` needs, in include order.
+absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec);
+
+absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::string& entry_name);
+
+// Templates + marker + glue: a complete translation unit for NVRTC.
+absl::StatusOr<std::string> GenerateTileSource(const KernelSpec& spec, const std::string& entry_name);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_CODEGEN_TILE_CODEGEN_H_

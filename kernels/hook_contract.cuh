@@ -1,0 +1,37 @@
+// The hook contract between tile kernels and generated code. Read this to write a tile
+// kernel of your own; kernels/rowwise.cuh is the worked example.
+//
+// A tile kernel is a function template over a `Hooks` type, H. It never touches a fusible
+// operand's memory itself: it reads logical input j and writes its output only through
+// hooks that tilefuse generates per fusion, so one template serves every fusion.
+//
+//   struct H {
+//     struct Params;                 // generated: pointers, sizes (rows, cols), eps, ...
+//     static constexpr int kVec;     // elements per vector access (16-byte accesses)
+//     static constexpr int kThreads, kRowThreads, kVecs;   // the launch config (row-wise)
+//     // Logical input j at flat index i of its index space (x: row * cols + col; a
+//     // per-column parameter: col), W consecutive elements, as fp32. The hook applies
+//     // the input's prologue (casts, scales, + residual, ...) and stores prologue values
+//     // the graph needs elsewhere, so a kernel must call it exactly once per element.
+//     template <int W> static void load_in<j>(const Params&, long long i, float (&v)[W]);
+//     // The kernel's value for W consecutive output elements at flat index i. The hook
+//     // applies the epilogue (activation, bias, residual, casts) and stores every output
+//     // the graph needs. Called exactly once per element.
+//     template <int W> static void store(const Params&, long long i, const float (&v)[W]);
+//   };
+//
+// W is kVec on the vector path (when Params::vector_ok is set: aligned pointers and rows
+// that are whole vectors) and 1 otherwise; a kernel must handle both. The entry point is
+// generated: extern "C" __global__ void tf_<hash>(const Params p) { my_kernel<Hooks>(p); }
+#ifndef TILEFUSE_KERNELS_HOOK_CONTRACT_CUH_
+#define TILEFUSE_KERNELS_HOOK_CONTRACT_CUH_
+
+namespace tf {
+
+// A row of `cols` elements starting at flat index row * cols: the index a row-wise kernel
+// passes to load_in0 and store for column c.
+TF_DEVICE long long row_index(long long row, long long cols, long long c) { return row * cols + c; }
+
+}  // namespace tf
+
+#endif  // TILEFUSE_KERNELS_HOOK_CONTRACT_CUH_

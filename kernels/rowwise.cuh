@@ -1,0 +1,178 @@
+// Row-wise tile kernels: rms_norm, layer_norm and softmax over the last dim, written
+// against the hook contract (kernels/hook_contract.cuh).
+//
+// A CTA of kThreads threads handles kThreads / kRowThreads rows; the kRowThreads threads
+// of a row hold it in registers (up to kVecs vectors of kVec elements each), so every
+// input element is loaded exactly once, through the load hook, and every output element
+// is stored once, through the store hook. Statistics are fp32 and reduced in a fixed order
+// (warp shuffles, then the row's warps in index order): the same bits every run.
+#ifndef TILEFUSE_KERNELS_ROWWISE_CUH_
+#define TILEFUSE_KERNELS_ROWWISE_CUH_
+
+namespace tf {
+
+// Sum (or max) over the kRowThreads threads of a row. `smem` holds kThreads / 32 floats.
+template <int kRowThreads, bool kMax>
+TF_DEVICE float row_reduce(float v, float* smem) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const float w = __shfl_xor_sync(0xffffffffu, v, o);
+    v = kMax ? fmaxf(v, w) : v + w;
+  }
+  if constexpr (kRowThreads > 32) {
+    constexpr int kWarps = kRowThreads / 32;
+    const int warp = threadIdx.x >> 5;
+    const int first = warp / kWarps * kWarps;
+    __syncthreads();  // earlier readers of smem are done
+    if ((threadIdx.x & 31) == 0) smem[warp] = v;
+    __syncthreads();
+    v = smem[first];
+#pragma unroll
+    for (int w = 1; w < kWarps; ++w) v = kMax ? fmaxf(v, smem[first + w]) : v + smem[first + w];
+  }
+  return v;
+}
+
+// Where a thread's vectors of a row start, and which of them exist.
+template <class H>
+struct RowSpan {
+  static constexpr int V = H::kVec, RT = H::kRowThreads, I = H::kVecs;
+  long long row;
+  long long cols;
+  int t;
+  bool active;
+  bool vec_ok;
+
+  TF_DEVICE RowSpan(const typename H::Params& p) {
+    constexpr int kRowsPerCta = H::kThreads / RT;
+    row = static_cast<long long>(blockIdx.x) * kRowsPerCta + threadIdx.x / RT;
+    t = threadIdx.x % RT;
+    cols = p.cols;
+    active = row < p.rows;
+    vec_ok = p.vector_ok != 0;
+  }
+  TF_DEVICE long long col(int it) const { return (static_cast<long long>(it) * RT + t) * V; }
+};
+
+// Loads the row through hook input 0; missing elements become `fill`.
+template <class H>
+TF_DEVICE void load_row(const typename H::Params& p, const RowSpan<H>& s,
+                        float (&x)[H::kVecs][H::kVec], float fill) {
+  constexpr int V = H::kVec;
+#pragma unroll
+  for (int it = 0; it < H::kVecs; ++it) {
+    const long long c = s.col(it);
+    if (s.active && s.vec_ok && c + V <= s.cols) {
+      H::template load_in0<V>(p, s.row * s.cols + c, x[it]);
+    } else {
+#pragma unroll
+      for (int k = 0; k < V; ++k) {
+        float one[1] = {fill};
+        if (s.active && c + k < s.cols) H::template load_in0<1>(p, s.row * s.cols + c + k, one);
+        x[it][k] = one[0];
+      }
+    }
+  }
+}
+
+// Stores y (vector `it` of the row) through the store hook, with parameters from hook
+// inputs 1 and 2 when the kernel has them: f(x, w, b) -> y.
+template <class H, int kParams, class F>
+TF_DEVICE void store_row(const typename H::Params& p, const RowSpan<H>& s,
+                         const float (&x)[H::kVecs][H::kVec], F f) {
+  constexpr int V = H::kVec;
+#pragma unroll
+  for (int it = 0; it < H::kVecs; ++it) {
+    const long long c = s.col(it);
+    if (!s.active || c >= s.cols) continue;
+    if (s.vec_ok && c + V <= s.cols) {
+      float w[V], b[V], y[V];
+      if constexpr (kParams >= 1) H::template load_in1<V>(p, c, w);
+      if constexpr (kParams >= 2) H::template load_in2<V>(p, c, b);
+#pragma unroll
+      for (int k = 0; k < V; ++k) y[k] = f(x[it][k], kParams >= 1 ? w[k] : 0.f, kParams >= 2 ? b[k] : 0.f);
+      H::template store<V>(p, s.row * s.cols + c, y);
+    } else {
+      for (int k = 0; k < V && c + k < s.cols; ++k) {
+        float w[1] = {0.f}, b[1] = {0.f}, y[1];
+        if constexpr (kParams >= 1) H::template load_in1<1>(p, c + k, w);
+        if constexpr (kParams >= 2) H::template load_in2<1>(p, c + k, b);
+        y[0] = f(x[it][k], w[0], b[0]);
+        H::template store<1>(p, s.row * s.cols + c + k, y);
+      }
+    }
+  }
+}
+
+// y = x * rsqrt(mean(x^2) + eps) * w
+template <class H>
+TF_DEVICE void rms_norm_kernel(const typename H::Params& p) {
+  __shared__ float smem[H::kThreads / 32];
+  const RowSpan<H> s(p);
+  float x[H::kVecs][H::kVec];
+  load_row<H>(p, s, x, 0.f);
+  float ss = 0.f;
+#pragma unroll
+  for (int it = 0; it < H::kVecs; ++it)
+#pragma unroll
+    for (int k = 0; k < H::kVec; ++k) ss += x[it][k] * x[it][k];
+  ss = row_reduce<H::kRowThreads, false>(ss, smem);
+  const float inv = 1.0f / sqrtf(ss / static_cast<float>(s.cols) + static_cast<float>(p.eps));
+  store_row<H, 1>(p, s, x, [inv](float v, float w, float) { return v * inv * w; });
+}
+
+// y = (x - mean) * rsqrt(var + eps) * w + b, with the biased variance (two passes over the
+// registers for accuracy).
+template <class H>
+TF_DEVICE void layer_norm_kernel(const typename H::Params& p) {
+  __shared__ float smem[H::kThreads / 32];
+  const RowSpan<H> s(p);
+  float x[H::kVecs][H::kVec];
+  load_row<H>(p, s, x, 0.f);
+  float sum = 0.f;
+#pragma unroll
+  for (int it = 0; it < H::kVecs; ++it)
+#pragma unroll
+    for (int k = 0; k < H::kVec; ++k) sum += x[it][k];
+  const float mean = row_reduce<H::kRowThreads, false>(sum, smem) / static_cast<float>(s.cols);
+  float sq = 0.f;
+#pragma unroll
+  for (int it = 0; it < H::kVecs; ++it)
+#pragma unroll
+    for (int k = 0; k < H::kVec; ++k) {
+      const float d = s.col(it) + k < s.cols ? x[it][k] - mean : 0.f;
+      sq += d * d;
+    }
+  const float var = row_reduce<H::kRowThreads, false>(sq, smem) / static_cast<float>(s.cols);
+  const float inv = 1.0f / sqrtf(var + static_cast<float>(p.eps));
+  store_row<H, 2>(p, s, x, [mean, inv](float v, float w, float b) { return (v - mean) * inv * w + b; });
+}
+
+// y = exp(x - max) / sum(exp(x - max))
+template <class H>
+TF_DEVICE void softmax_kernel(const typename H::Params& p) {
+  __shared__ float smem[H::kThreads / 32];
+  const RowSpan<H> s(p);
+  float x[H::kVecs][H::kVec];
+  load_row<H>(p, s, x, -__int_as_float(0x7f800000));
+  float m = -__int_as_float(0x7f800000);
+#pragma unroll
+  for (int it = 0; it < H::kVecs; ++it)
+#pragma unroll
+    for (int k = 0; k < H::kVec; ++k) m = fmaxf(m, x[it][k]);
+  m = row_reduce<H::kRowThreads, true>(m, smem);
+  float sum = 0.f;
+#pragma unroll
+  for (int it = 0; it < H::kVecs; ++it)
+#pragma unroll
+    for (int k = 0; k < H::kVec; ++k) {
+      x[it][k] = s.col(it) + k < s.cols ? expf(x[it][k] - m) : 0.f;
+      sum += x[it][k];
+    }
+  const float inv = 1.0f / row_reduce<H::kRowThreads, false>(sum, smem);
+  store_row<H, 0>(p, s, x, [inv](float e, float, float) { return e * inv; });
+}
+
+}  // namespace tf
+
+#endif  // TILEFUSE_KERNELS_ROWWISE_CUH_
