@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/graph/stable_hash.h"
 
 namespace tilefuse {
 
@@ -17,11 +18,6 @@ inline constexpr char kGlueMarker[] = "// ---- tilefuse generated glue ----";
 // The concatenated text of kernels/<name> for each name, in order; kInternal if one is
 // not embedded.
 absl::StatusOr<std::string> TemplateText(const std::vector<std::string>& files);
-
-// A stable 64-bit hash (FNV-1a with a final mix): the same bytes give the same value in
-// every process and build, unlike absl::Hash.
-uint64_t StableHash(absl::string_view text);
-std::string Hex64(uint64_t v);
 
 }  // namespace tilefuse
 

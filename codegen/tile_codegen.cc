@@ -9,8 +9,10 @@
 namespace tilefuse {
 namespace {
 
-// The template function of each built-in row-wise tile kernel.
-absl::StatusOr<std::string> KernelFunction(const std::string& tile) {
+// The template function of each row-wise tile kernel.
+absl::StatusOr<std::string> KernelFunction(const KernelSpec& spec) {
+  if (spec.custom != nullptr) return spec.custom->function;
+  const std::string& tile = spec.tile;
   if (tile == "rms_norm") return std::string("tf::rms_norm_kernel");
   if (tile == "layer_norm") return std::string("tf::layer_norm_kernel");
   if (tile == "softmax") return std::string("tf::softmax_kernel");
@@ -20,12 +22,12 @@ absl::StatusOr<std::string> KernelFunction(const std::string& tile) {
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec) {
-  TF_RETURN_IF_ERROR(KernelFunction(spec.tile).status());
+  TF_RETURN_IF_ERROR(KernelFunction(spec).status());
   return std::vector<std::string>{"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "rowwise.cuh"};
 }
 
 absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::string& entry_name) {
-  TF_ASSIGN_OR_RETURN(std::string function, KernelFunction(spec.tile));
+  TF_ASSIGN_OR_RETURN(std::string function, KernelFunction(spec));
   Emitter e;
   e.Line(kGlueMarker);
   e.Open(absl::StrCat("namespace ", entry_name, "_ns {"));
@@ -58,6 +60,10 @@ absl::StatusOr<std::string> GenerateTileSource(const KernelSpec& spec, const std
   TF_ASSIGN_OR_RETURN(std::vector<std::string> files, TileTemplateFiles(spec));
   TF_ASSIGN_OR_RETURN(std::string templates, TemplateText(files));
   TF_ASSIGN_OR_RETURN(std::string glue, GenerateTileGlue(spec, entry_name));
+  if (spec.custom != nullptr) {
+    absl::StrAppend(&templates, "// ---- registered tile kernel '", spec.custom->name, "' ----\n",
+                    spec.custom->source, "\n");
+  }
   return absl::StrCat(templates, glue);
 }
 

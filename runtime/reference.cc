@@ -155,7 +155,21 @@ absl::StatusOr<Value> EvalRowwise(const Node& n, const std::vector<Value>& vals)
     std::vector<float> row(cols);
     for (int64_t c = 0; c < cols; ++c) row[c] = Convert(x.data[r * cols + c], x.dtype, DType::kF32).f;
     Scalar* y = &out.data[r * cols];
-    if (n.tile == TileOp::kRmsNorm) {
+    if (n.custom != nullptr) {
+      if (!n.custom->reference) {
+        return absl::UnimplementedError(absl::StrCat("reference: registered kernel '", n.custom->name,
+                                                     "' has no host reference"));
+      }
+      std::vector<std::vector<float>> params(n.inputs.size() - 1, std::vector<float>(cols));
+      std::vector<const float*> ptrs;
+      for (size_t k = 1; k < n.inputs.size(); ++k) {
+        for (int64_t c = 0; c < cols; ++c) params[k - 1][c] = param(k, c);
+        ptrs.push_back(params[k - 1].data());
+      }
+      std::vector<float> yr(cols);
+      n.custom->reference(row.data(), ptrs, cols, yr.data());
+      for (int64_t c = 0; c < cols; ++c) y[c].f = yr[c];
+    } else if (n.tile == TileOp::kRmsNorm) {
       float ss = 0;
       for (float v : row) ss += v * v;
       const float inv = 1.0f / std::sqrt(ss / static_cast<float>(cols) + eps);

@@ -132,7 +132,11 @@ class Interpreter {
     for (int64_t r = 0; r < rows; ++r) {
       const float* x = &in[0][r * cols];
       float* out = &y[r * cols];
-      if (k.spec.tile == "rms_norm") {
+      if (k.spec.custom != nullptr) {
+        std::vector<const float*> params;
+        for (size_t j = 1; j < in.size(); ++j) params.push_back(in[j].data());
+        k.spec.custom->reference(x, params, cols, out);
+      } else if (k.spec.tile == "rms_norm") {
         float ss = 0;
         for (int64_t c = 0; c < cols; ++c) ss += x[c] * x[c];
         const float inv = 1.0f / std::sqrt(ss / cols + eps);

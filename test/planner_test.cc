@@ -105,6 +105,24 @@ TEST(Planner, NoFusionThroughACycle) {
   EXPECT_TRUE(AllClose(got[0], ref[0], ToleranceFor(g)));
 }
 
+TEST(Planner, ResidualStreamIsStoredFromThePrologue) {
+  const Graph g = ParseTestGraph(*[] {
+    for (const TestGraph& t : TileTestGraphs()) {
+      if (t.name == "residual_stream") return &t;
+    }
+    return static_cast<const TestGraph*>(nullptr);
+  }());
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, {}));
+  ASSERT_EQ(plan.kernels.size(), 1u);
+  const KernelSpec& spec = plan.kernels[0].spec;
+  EXPECT_EQ(spec.tile, "rms_norm");
+  ASSERT_EQ(spec.outputs.size(), 2u);
+  EXPECT_EQ(spec.outputs[0].site, 0);              // h, from the load hook of input 0
+  EXPECT_EQ(spec.outputs[1].site, kEpilogueSite);  // relu(y), from the store hook
+  // x and r are read by the prologue, w by input 1's load; nothing at the epilogue.
+  for (const OperandSpec& o : spec.operands) EXPECT_NE(o.site, kEpilogueSite);
+}
+
 TEST(Planner, TileKernelsAreNotYetPlanned) {
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "mm",
     "inputs": [{"name": "x", "shape": [8, 8], "dtype": "bf16"}],

@@ -191,7 +191,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     }
     if (n.kind == NodeKind::kPointwise) {
       GroupPointwise(w, n, fuse);
-    } else if (n.kind == NodeKind::kTile && n.tile != TileOp::kMatmul) {
+    } else if (n.kind == NodeKind::kTile && (n.custom != nullptr || n.tile != TileOp::kMatmul)) {
       GroupTile(w, n, fuse);
     } else {
       return absl::UnimplementedError(absl::StrCat(

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/graph/stable_hash.h"
 
 namespace tilefuse {
 
@@ -34,6 +35,11 @@ std::string SpecText(const KernelSpec& spec) {
                                      HexFloat(spec.eps), " threads=", spec.row.threads,
                                      " row_threads=", spec.row.row_threads,
                                      " vecs=", spec.row.vecs, "\n");
+  if (spec.custom != nullptr) {
+    // The user's source is part of what the binary is built from.
+    absl::StrAppend(&s, "custom ", spec.custom->function, " source=",
+                    Hex64(StableHash(spec.custom->source)), "\n");
+  }
   for (size_t i = 0; i < spec.operands.size(); ++i) {
     const OperandSpec& o = spec.operands[i];
     absl::StrAppend(&s, "in", i, " ", DTypeName(o.dtype), " ", AccessName(o.access),

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "runtime/fusion/expr.h"
+#include "runtime/graph/custom_tile.h"
 
 namespace tilefuse {
 
@@ -59,7 +60,9 @@ struct RowConfig {
 };
 
 struct KernelSpec {
-  std::string tile;  // "" for a pointwise kernel; "rms_norm", "layer_norm", "softmax"
+  std::string tile;  // "" for a pointwise kernel; "rms_norm", "layer_norm", "softmax", or
+                     // the name of a registered kernel
+  std::shared_ptr<const CustomTileKernel> custom;  // set for a registered kernel
   double eps = 0;    // rms_norm, layer_norm
   RowConfig row;     // row-wise tile kernels
   std::vector<OperandSpec> operands;

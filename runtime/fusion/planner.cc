@@ -162,7 +162,8 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb)
   const Node& t = g.node(group.tile);
   KernelPlan& k = kb.kernel();
   k.tile_node = t.id;
-  k.spec.tile = std::string(OpName(t.tile));
+  k.spec.tile = t.OpString();
+  k.spec.custom = t.custom;
   k.spec.eps = t.attrs.eps.value_or(0);
   k.cols = SizeExpr::Of(t.shape.back());
   k.rows = SizeExpr{1, {}};

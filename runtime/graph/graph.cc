@@ -23,7 +23,7 @@ absl::string_view NodeKindName(NodeKind k) {
 std::string Node::OpString() const {
   switch (kind) {
     case NodeKind::kPointwise: return std::string(OpName(pointwise));
-    case NodeKind::kTile: return std::string(OpName(tile));
+    case NodeKind::kTile: return custom ? custom->name : std::string(OpName(tile));
     case NodeKind::kReduce: return std::string(OpName(reduce));
     case NodeKind::kView: return std::string(OpName(view));
     default: return std::string(NodeKindName(kind));

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "runtime/graph/custom_tile.h"
 #include "runtime/graph/dtype.h"
 #include "runtime/graph/ops.h"
 #include "runtime/graph/shape.h"
@@ -47,6 +48,7 @@ struct Node {
   // The op, for the kind that has one.
   PointwiseOp pointwise{};
   TileOp tile{};
+  std::shared_ptr<const CustomTileKernel> custom;  // a user's tile kernel, when set
   ReduceOp reduce{};
   ViewOp view{};
   std::vector<int> inputs;
@@ -86,6 +88,9 @@ class Graph {
                                    Attrs attrs = {});
   absl::StatusOr<int> AddTile(std::string name, TileOp op, std::vector<int> inputs,
                               Attrs attrs = {});
+  // A registered row-wise tile kernel: inputs x [..., N] then its parameters [N].
+  absl::StatusOr<int> AddCustomTile(std::string name, std::shared_ptr<const CustomTileKernel> kernel,
+                                    std::vector<int> inputs, Attrs attrs = {});
   absl::StatusOr<int> AddReduce(std::string name, ReduceOp op, int input, Attrs attrs = {});
   absl::StatusOr<int> AddView(std::string name, ViewOp op, int input, Attrs attrs = {});
   // Any value may be an output, the same one several times, an input too.

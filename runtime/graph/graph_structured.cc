@@ -93,6 +93,38 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
   return Append(std::move(n));
 }
 
+absl::StatusOr<int> Graph::AddCustomTile(std::string name,
+                                         std::shared_ptr<const CustomTileKernel> kernel,
+                                         std::vector<int> inputs, Attrs attrs) {
+  TF_RETURN_IF_ERROR(CheckNewNode(name, inputs));
+  if (kernel == nullptr) return NodeError(name, "custom", "no kernel given");
+  const auto err = [&](absl::string_view what) { return NodeError(name, kernel->name, what); };
+  if (inputs.size() != static_cast<size_t>(1 + kernel->num_params)) {
+    return err(absl::StrCat("takes ", 1 + kernel->num_params, " operands, got ", inputs.size()));
+  }
+  const Node& x = nodes_[inputs[0]];
+  if (x.shape.empty() || !IsFloating(x.dtype)) {
+    return err(absl::StrCat("operand '", x.name, "' must be a floating tensor of rank >= 1"));
+  }
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const Node& p = nodes_[inputs[i]];
+    if (p.shape.size() != 1 || !(p.shape[0] == x.shape.back())) {
+      return err(absl::StrCat("parameter '", p.name, "' has shape ", ShapeText(p.id), " (expected ",
+                              ShapeString({x.shape.back()}, symbols_), ")"));
+    }
+  }
+  Node n;
+  n.name = std::move(name);
+  n.kind = NodeKind::kTile;
+  n.custom = std::move(kernel);
+  n.inputs = std::move(inputs);
+  n.attrs = std::move(attrs);
+  if (!n.attrs.eps) n.attrs.eps = 0;
+  n.dtype = x.dtype;
+  n.shape = x.shape;
+  return Append(std::move(n));
+}
+
 absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, Attrs attrs) {
   TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
   const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };

@@ -69,7 +69,7 @@ absl::StatusOr<Attrs> ParseAttrs(Graph& g, const Json& j, absl::string_view wher
 }
 
 // Adds one JSON node whose named operands all exist already.
-absl::Status AddNode(Graph& g, const Json& n, const std::string& name) {
+absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const TileRegistry* registry) {
   const std::string where = absl::StrCat("node '", name, "'");
   if (!n.contains("op") || !n["op"].is_string()) return Err(where, "needs a string 'op'");
   const std::string op = n["op"].get<std::string>();
@@ -100,6 +100,9 @@ absl::Status AddNode(Graph& g, const Json& n, const std::string& name) {
     if (r) return g.AddReduce(name, *r, ins[0], attrs).status();
     return g.AddView(name, *ParseViewOp(op), ins[0], attrs).status();
   }
+  if (registry != nullptr) {
+    if (auto custom = registry->Find(op)) return g.AddCustomTile(name, custom, ins, attrs).status();
+  }
   return Err(where, absl::StrCat("unknown op '", op, "'"));
 }
 
@@ -113,7 +116,7 @@ std::vector<std::string> OperandNames(const Json& n) {
 
 }  // namespace
 
-absl::StatusOr<Graph> GraphFromJson(absl::string_view text) {
+absl::StatusOr<Graph> GraphFromJson(absl::string_view text, const TileRegistry* registry) {
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return absl::InvalidArgumentError("graph file is not valid JSON");
   if (!j.is_object()) return absl::InvalidArgumentError("graph file must hold a JSON object");
@@ -156,7 +159,7 @@ absl::StatusOr<Graph> GraphFromJson(absl::string_view text) {
         ready = false;
       }
       if (!ready) continue;
-      TF_RETURN_IF_ERROR(AddNode(g, pending[i], name));
+      TF_RETURN_IF_ERROR(AddNode(g, pending[i], name, registry));
       done[i] = true;
       --remaining;
       progress = true;
@@ -183,12 +186,12 @@ absl::StatusOr<Graph> GraphFromJson(absl::string_view text) {
   return g;
 }
 
-absl::StatusOr<Graph> GraphFromJsonFile(const std::string& path) {
+absl::StatusOr<Graph> GraphFromJsonFile(const std::string& path, const TileRegistry* registry) {
   std::ifstream f(path);
   if (!f) return absl::NotFoundError(absl::StrCat("cannot open graph file '", path, "'"));
   std::stringstream ss;
   ss << f.rdbuf();
-  auto g = GraphFromJson(ss.str());
+  auto g = GraphFromJson(ss.str(), registry);
   if (!g.ok()) {
     return absl::Status(g.status().code(), absl::StrCat(path, ": ", g.status().message()));
   }

@@ -17,8 +17,10 @@
 
 namespace tilefuse {
 
-absl::StatusOr<Graph> GraphFromJson(absl::string_view text);
-absl::StatusOr<Graph> GraphFromJsonFile(const std::string& path);
+// `registry` (optional) supplies ops beyond the built-in ones: registered tile kernels.
+absl::StatusOr<Graph> GraphFromJson(absl::string_view text, const TileRegistry* registry = nullptr);
+absl::StatusOr<Graph> GraphFromJsonFile(const std::string& path,
+                                        const TileRegistry* registry = nullptr);
 // Constants are written inline as numbers; the output reads back to the same graph.
 std::string GraphToJson(const Graph& graph);
 

@@ -7,6 +7,7 @@
 #include "runtime/cuda/driver.h"
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
+#include "test/custom_kernel.h"
 #include "test/gpu_harness.h"
 #include "test/host_data.h"
 #include "test/random_graphs.h"
@@ -67,6 +68,34 @@ TEST(GpuPointwise, RandomGraphsMatchTheReference) {
     const auto syms = BindSymbols(r.graph, r.symbols);
     for (bool fuse : {true, false}) CheckOnGpu(r.graph, syms, cache, rng, fuse, seed % 3 == 0 ? 4 : 0);
     if (HasFatalFailure() || HasNonfatalFailure()) break;
+  }
+}
+
+TEST(GpuTile, RegisteredKernelWithEpilogueMatchesItsReference) {
+  TF_SKIP_WITHOUT_GPU();
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(CustomKernelGraphJson(), &TestRegistry()));
+  KernelCache cache;
+  std::mt19937_64 rng(8);
+  for (bool fuse : {true, false}) {
+    for (size_t misalign : {0, 4}) CheckOnGpu(g, BindSymbols(g, {{"M", 21}}), cache, rng, fuse, misalign);
+  }
+}
+
+TEST(GpuTile, RunsAreBitIdentical) {
+  TF_SKIP_WITHOUT_GPU();
+  KernelCache cache;
+  std::mt19937_64 rng(2);
+  for (const TestGraph& t : TileTestGraphs()) {
+    SCOPED_TRACE(t.name);
+    const Graph g = ParseTestGraph(t);
+    const auto syms = BindSymbols(g, t.symbols);
+    CompileOptions o;
+    o.cache = &cache;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+    const auto inputs = RandomInputs(g, syms, rng);
+    TF_ASSERT_OK_AND_ASSIGN(auto a, RunOnGpu(plan, inputs, syms));
+    TF_ASSERT_OK_AND_ASSIGN(auto b, RunOnGpu(plan, inputs, syms));
+    for (size_t k = 0; k < a.size(); ++k) EXPECT_EQ(a[k].bytes, b[k].bytes);
   }
 }
 
