@@ -24,6 +24,7 @@ struct Result {
   double median_us = 0;
   double tbps = 0;
   int kernels = 0;
+  double tflops = 0;
 };
 
 GpuTimer* g_timer = nullptr;
@@ -97,7 +98,7 @@ void BM_Copy(benchmark::State& state) {
   g_copy_tbps = 2.0 * bytes / (us * 1e-6) / 1e12;  // bytes read plus bytes written
   state.counters["median_us"] = us;
   state.counters["TBps"] = g_copy_tbps;
-  g_results["copy"] = Result{us, g_copy_tbps, 1};
+  g_results["copy"] = Result{us, g_copy_tbps, 1, 0};
 }
 
 void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
@@ -124,16 +125,18 @@ void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
   state.counters["median_us"] = us;
   state.counters["TBps"] = tbps;
   state.counters["frac_copy"] = g_copy_tbps > 0 ? tbps / g_copy_tbps : 0;
+  const double tflops = e->Flops() / (us * 1e-6) / 1e12;
   state.counters["kernels"] = plan->num_kernels();
+  if (tflops > 0) state.counters["TFLOPs"] = tflops;
   state.SetLabel(absl::StrCat(fuse ? "fused" : "unfused", ", ", plan->num_kernels(), " kernels"));
-  g_results[absl::StrCat(e->file, fuse ? " fused" : " unfused")] = Result{us, tbps, plan->num_kernels()};
+  g_results[absl::StrCat(e->file, fuse ? " fused" : " unfused")] = Result{us, tbps, plan->num_kernels(), tflops};
 }
 
 void PrintSummary() {
-  std::printf("\n%-44s %10s %8s %9s %8s\n", "graph", "median_us", "TB/s", "frac_copy", "kernels");
+  std::printf("\n%-44s %10s %8s %9s %8s %8s\n", "graph", "median_us", "TB/s", "frac_copy", "TFLOP/s", "kernels");
   for (const auto& [name, r] : g_results) {
-    std::printf("%-44s %10.1f %8.3f %9.3f %8d\n", name.c_str(), r.median_us, r.tbps,
-                g_copy_tbps > 0 ? r.tbps / g_copy_tbps : 0.0, r.kernels);
+    std::printf("%-44s %10.1f %8.3f %9.3f %8.1f %8d\n", name.c_str(), r.median_us, r.tbps,
+                g_copy_tbps > 0 ? r.tbps / g_copy_tbps : 0.0, r.tflops, r.kernels);
   }
   for (const auto& [name, r] : g_results) {
     const std::string suffix = " fused";

@@ -10,6 +10,7 @@ namespace {
 // Benchmark sizes of the catalog's symbols, per file; the design's catalog shapes.
 std::map<std::string, int64_t> SizesFor(const std::string& file) {
   if (file == "pointwise_scale_add_gelu.json") return {{"N", int64_t{1} << 26}};
+  if (file.rfind("gemm_", 0) == 0) return {{"M", 4096}};
   return {{"M", 16384}, {"N", int64_t{1} << 26}};
 }
 
@@ -28,6 +29,20 @@ int64_t CatalogEntry::FloorBytes() const {
   for (int id : graph.inputs()) bytes += tensor_bytes(id);
   for (int id : graph.outputs()) bytes += tensor_bytes(id);
   return bytes;
+}
+
+int64_t CatalogEntry::Size(const Dim& d) const {
+  return d.is_static() ? d.value : sizes.at(graph.symbols()[d.symbol]);
+}
+
+double CatalogEntry::Flops() const {
+  double flops = 0;
+  for (const Node& n : graph.nodes()) {
+    if (n.kind != NodeKind::kTile || n.custom || n.tile != TileOp::kMatmul) continue;
+    const Node& a = graph.node(n.inputs[0]);
+    flops += 2.0 * Size(n.shape[0]) * Size(n.shape[1]) * Size(a.shape[1]);
+  }
+  return flops;
 }
 
 absl::StatusOr<std::vector<CatalogEntry>> LoadCatalog() {

@@ -19,6 +19,10 @@ struct CatalogEntry {
   // Bytes of one read of every input and one write of every output at `sizes`: the
   // memory traffic floor of the graph.
   int64_t FloorBytes() const;
+  // 2 * M * N * K summed over the matmuls at `sizes` (0 for graphs without one).
+  double Flops() const;
+  // Size of dim `d` at `sizes`.
+  int64_t Size(const Dim& d) const;
 };
 
 // Every catalog graph, parsed, sorted by file name.

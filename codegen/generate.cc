@@ -16,7 +16,7 @@ absl::StatusOr<std::string> GenerateSource(const KernelSpec& spec, const std::st
 }
 
 int ThreadsPerBlock(const KernelSpec& spec) {
-  return spec.is_pointwise() ? kPointwiseThreads : spec.row.threads;
+  return spec.is_pointwise() ? kPointwiseThreads : ThreadsOf(spec);
 }
 
 }  // namespace tilefuse

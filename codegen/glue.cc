@@ -34,6 +34,7 @@ void EmitParams(Emitter& e, const KernelSpec& spec) {
       case ParamField::kRows: e.Line("long long rows;"); break;
       case ParamField::kCols: e.Line("long long cols;"); break;
       case ParamField::kEps: e.Line("double eps;"); break;
+      case ParamField::kDepth: e.Line("long long depth;"); break;
     }
   }
   e.Close("};");

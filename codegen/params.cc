@@ -22,6 +22,7 @@ std::vector<ParamField> ParamLayout(const KernelSpec& spec) {
     f.push_back({ParamField::kRows});
     f.push_back({ParamField::kCols});
     f.push_back({ParamField::kEps});
+    f.push_back({ParamField::kDepth});
   }
   return f;
 }

@@ -22,6 +22,7 @@ struct ParamField {
     kRows,        // long long rows (tile kernels)
     kCols,        // long long cols (tile kernels)
     kEps,         // double eps (tile kernels)
+    kDepth,       // long long depth: K of a matmul
   };
   Kind kind;
   int index = 0;  // operand or output index

@@ -16,13 +16,38 @@ absl::StatusOr<std::string> KernelFunction(const KernelSpec& spec) {
   if (tile == "rms_norm") return std::string("tf::rms_norm_kernel");
   if (tile == "layer_norm") return std::string("tf::layer_norm_kernel");
   if (tile == "softmax") return std::string("tf::softmax_kernel");
+  if (tile == "matmul") return std::string("tf::gemm_kernel");
   return absl::InternalError(absl::StrCat("codegen has no tile kernel '", tile, "'"));
+}
+
+void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
+  const GemmConfig& c = spec.gemm;
+  e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kBK = ", c.bk, ";"));
+  e.Line(absl::StrCat("static constexpr int kWarpsM = ", c.warps_m, ", kWarpsN = ", c.warps_n,
+                      ", kStages = ", c.stages, ";"));
+  e.Line(absl::StrCat("static constexpr int kSmemBytes = ", c.SmemBytes(), ";"));
+  const bool f16 = spec.tile_inputs[0].dtype == DType::kF16;
+  e.Line(absl::StrCat("static constexpr bool kF16 = ", f16 ? "true" : "false", ";"));
+  e.Line(absl::StrCat("static constexpr bool kAsyncA = ", spec.a_async >= 0 ? "true" : "false", ";"));
+  e.Line(absl::StrCat("static constexpr int kBLayout = ", static_cast<int>(spec.b_layout), ";"));
+  // The raw operands cp.async reads (the first operand when there is none, never used).
+  e.Line(absl::StrCat("static __device__ __forceinline__ const auto* a_ptr(const Params& p) { return p.in",
+                      std::max(spec.a_async, 0), "; }"));
+  e.Line(absl::StrCat("static __device__ __forceinline__ const auto* b_ptr(const Params& p) { return p.in",
+                      std::max(spec.b_async, 0), "; }"));
 }
 
 }  // namespace
 
+int ThreadsOf(const KernelSpec& spec) {
+  return spec.tile == "matmul" ? spec.gemm.threads() : spec.row.threads;
+}
+
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec) {
   TF_RETURN_IF_ERROR(KernelFunction(spec).status());
+  if (spec.tile == "matmul") {
+    return std::vector<std::string>{"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "gemm.cuh"};
+  }
   return std::vector<std::string>{"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "rowwise.cuh"};
 }
 
@@ -36,9 +61,13 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   e.Open("struct Hooks {");
   e.Line("using Params = " + entry_name + "_ns::Params;");
   e.Line(absl::StrCat("static constexpr int kVec = ", spec.Vec(), ";"));
-  e.Line(absl::StrCat("static constexpr int kThreads = ", spec.row.threads, ";"));
-  e.Line(absl::StrCat("static constexpr int kRowThreads = ", spec.row.row_threads, ";"));
-  e.Line(absl::StrCat("static constexpr int kVecs = ", spec.row.vecs, ";"));
+  if (spec.tile == "matmul") {
+    EmitGemmConstants(e, spec);
+  } else {
+    e.Line(absl::StrCat("static constexpr int kThreads = ", spec.row.threads, ";"));
+    e.Line(absl::StrCat("static constexpr int kRowThreads = ", spec.row.row_threads, ";"));
+    e.Line(absl::StrCat("static constexpr int kVecs = ", spec.row.vecs, ";"));
+  }
   for (size_t j = 0; j < spec.tile_inputs.size(); ++j) {
     e.Line("template <int W>");
     e.Open(absl::StrCat("static __device__ __forceinline__ void load_in", j,
@@ -52,7 +81,7 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {}));
   e.Close();
   e.Close("};");
-  EmitEntry(e, entry_name, spec.row.threads, absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"));
+  EmitEntry(e, entry_name, ThreadsOf(spec), absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"));
   return e.Finish();
 }
 

@@ -15,6 +15,9 @@ namespace tilefuse {
 // Template files a tile kernel of `spec.tile` needs, in include order.
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec);
 
+// Threads per CTA of a tile kernel.
+int ThreadsOf(const KernelSpec& spec);
+
 absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::string& entry_name);
 
 // Templates + marker + glue: a complete translation unit for NVRTC.

@@ -103,8 +103,20 @@ absl::Status Plan::Load() {
         " (compile with CompileOptions::arch empty or matching)"));
   }
   sm_count_ = info.sm_count;
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   for (Kernel& k : kernels_) {
     TF_ASSIGN_OR_RETURN(k.function, k.compiled->Function());
+    if (k.plan.spec.tile == "matmul") {
+      const int smem = k.plan.spec.gemm.SmemBytes();
+      if (smem > info.max_shared_per_block_optin) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "GEMM config ", k.plan.spec.gemm.ToString(), " needs ", smem, " bytes of shared memory; ",
+            info.name, " allows ", info.max_shared_per_block_optin));
+      }
+      TF_RETURN_IF_ERROR(cu->Check(
+          cu->cuFuncSetAttribute(k.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem),
+          "cuFuncSetAttribute(max dynamic shared memory)"));
+    }
   }
   loaded_ = true;
   return absl::OkStatus();
@@ -189,9 +201,11 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     const int64_t n = Numel(k.plan.index_space).Eval(syms);
     if (n == 0) continue;
     const int vec = spec.Vec();
+    const bool gemm = spec.tile == "matmul";
     const int64_t rows = spec.is_pointwise() ? 0 : k.plan.rows.Eval(syms);
     const int64_t cols = spec.is_pointwise() ? 0 : k.plan.cols.Eval(syms);
-    if (!spec.is_pointwise() && cols > RowCapacity(spec.row, vec)) {
+    const int64_t depth = gemm ? k.plan.depth.Eval(syms) : 0;
+    if (!spec.is_pointwise() && !gemm && cols > RowCapacity(spec.row, vec)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "tile kernel '", graph_.node(k.plan.tile_node).name, "': rows of ", cols,
           " elements exceed the ", RowCapacity(spec.row, vec), " it was compiled for"));
@@ -199,6 +213,13 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     // The vector path needs 16-byte aligned full/inner operands and outputs, inner sizes
     // (and rows of tile kernels) that are whole vectors; anything else takes the scalar path.
     bool vector_ok = spec.is_pointwise() || cols % vec == 0;
+    if (gemm) {
+      // 16-byte chunks along K (A, and B read as [N, K]) and along N (B, C).
+      vector_ok &= depth % 8 == 0 && cols % 8 == 0;
+      for (int op : {spec.a_async, spec.b_async}) {
+        if (op >= 0) vector_ok &= address(k.plan.operands[op].buffer) % 16 == 0;
+      }
+    }
     for (size_t i = 0; i < k.plan.operands.size(); ++i) {
       const Access a = spec.operands[i].access;
       if (a != Access::kFull && a != Access::kInner) continue;
@@ -223,11 +244,17 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
         case ParamField::kRows: v = static_cast<uint64_t>(rows); break;
         case ParamField::kCols: v = static_cast<uint64_t>(cols); break;
         case ParamField::kEps: std::memcpy(&v, &spec.eps, sizeof(double)); break;
+        case ParamField::kDepth: v = static_cast<uint64_t>(depth); break;
       }
       words[w++] = v;
     }
-    unsigned blocks, threads;
-    if (spec.is_pointwise()) {
+    unsigned blocks, threads, smem = 0;
+    if (gemm) {
+      const GemmConfig& c = spec.gemm;
+      threads = c.threads();
+      blocks = static_cast<unsigned>(((rows + c.bm - 1) / c.bm) * ((cols + c.bn - 1) / c.bn));
+      smem = c.SmemBytes();
+    } else if (spec.is_pointwise()) {
       const int64_t items = vector_ok ? (n + vec - 1) / vec : n;
       const int64_t max_blocks = static_cast<int64_t>(sm_count_) * 32;
       threads = kPointwiseThreads;
@@ -239,7 +266,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     }
     void* params[] = {words};
     TF_RETURN_IF_ERROR(cu->Check(
-        cu->cuLaunchKernel(k.function, blocks, 1, 1, threads, 1, 1, 0, stream, params, nullptr),
+        cu->cuLaunchKernel(k.function, blocks, 1, 1, threads, 1, 1, smem, stream, params, nullptr),
         absl::StrCat("cuLaunchKernel(", k.compiled->entry_name(), ")")));
   }
   return absl::OkStatus();

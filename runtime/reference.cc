@@ -137,6 +137,35 @@ Value EvalTranspose(const Value& x, int a, int b) {
   return out;
 }
 
+// C = A x B with the operands rounded to their dtype (as the tensor cores see them) and
+// the products summed in double.
+Value EvalMatmul(const Node& n, const std::vector<Value>& vals) {
+  const Value& a = vals[n.inputs[0]];
+  const Value& b = vals[n.inputs[1]];
+  const int64_t m = a.shape[0], k = a.shape[1], nn = b.shape[1];
+  const DType t = n.dtype;
+  const auto rounded = [&](const Value& v, int64_t i) {
+    const float f = Convert(v.data[i], v.dtype, DType::kF32).f;
+    return t == DType::kBF16 ? tf::round_bf16(f) : t == DType::kF16 ? tf::round_half(f) : f;
+  };
+  std::vector<float> bt(k * nn);
+  for (int64_t i = 0; i < k * nn; ++i) bt[i] = rounded(b, i);
+  Value out;
+  out.dtype = t;
+  out.shape = {m, nn};
+  out.data.resize(m * nn);
+  std::vector<float> row(k);
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t c = 0; c < k; ++c) row[c] = rounded(a, r * k + c);
+    for (int64_t c = 0; c < nn; ++c) {
+      double acc = 0;
+      for (int64_t e = 0; e < k; ++e) acc += static_cast<double>(row[e]) * bt[e * nn + c];
+      out.data[r * nn + c].f = static_cast<float>(acc);
+    }
+  }
+  return out;
+}
+
 // Row-wise tile ops over the last dim, fp32 statistics.
 absl::StatusOr<Value> EvalRowwise(const Node& n, const std::vector<Value>& vals) {
   const Value& x = vals[n.inputs[0]];
@@ -242,7 +271,11 @@ absl::StatusOr<std::vector<HostTensor>> EvaluateReference(const Graph& g,
         }
         break;
       case NodeKind::kTile: {
-        TF_ASSIGN_OR_RETURN(v, EvalRowwise(n, vals));
+        if (n.custom == nullptr && n.tile == TileOp::kMatmul) {
+          v = EvalMatmul(n, vals);
+        } else {
+          TF_ASSIGN_OR_RETURN(v, EvalRowwise(n, vals));
+        }
         break;
       }
       case NodeKind::kReduce:

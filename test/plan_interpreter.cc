@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/tf_math.cuh"
 #include "runtime/reference_ops.h"
 #include "runtime/status_macros.h"
 #include "test/host_data.h"
@@ -67,7 +68,12 @@ class Interpreter {
         ins[j].resize(n);
         TF_RETURN_IF_ERROR(Site(k, static_cast<int>(j), n, nullptr, &ins[j]));
       }
-      TF_ASSIGN_OR_RETURN(std::vector<float> y, Rowwise(k, ins));
+      std::vector<float> y;
+      if (k.spec.tile == "matmul") {
+        y = Matmul(k, ins);
+      } else {
+        TF_ASSIGN_OR_RETURN(y, Rowwise(k, ins));
+      }
       TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, static_cast<int64_t>(y.size()), &y, nullptr));
     }
     return outputs_;
@@ -123,6 +129,23 @@ class Interpreter {
       }
     }
     return absl::OkStatus();
+  }
+
+  std::vector<float> Matmul(const KernelPlan& k, const std::vector<std::vector<float>>& in) {
+    const int64_t m = k.rows.Eval(syms_), n = k.cols.Eval(syms_), kk = k.depth.Eval(syms_);
+    const DType t = k.spec.tile_inputs[0].dtype;
+    const auto round = [&](float f) {
+      return t == DType::kBF16 ? tf::round_bf16(f) : t == DType::kF16 ? tf::round_half(f) : f;
+    };
+    std::vector<float> y(m * n);
+    for (int64_t r = 0; r < m; ++r) {
+      for (int64_t c = 0; c < n; ++c) {
+        double acc = 0;
+        for (int64_t e = 0; e < kk; ++e) acc += static_cast<double>(round(in[0][r * kk + e])) * round(in[1][e * n + c]);
+        y[r * n + c] = static_cast<float>(acc);
+      }
+    }
+    return y;
   }
 
   absl::StatusOr<std::vector<float>> Rowwise(const KernelPlan& k, const std::vector<std::vector<float>>& in) {

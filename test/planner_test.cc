@@ -123,11 +123,27 @@ TEST(Planner, ResidualStreamIsStoredFromThePrologue) {
   for (const OperandSpec& o : spec.operands) EXPECT_NE(o.site, kEpilogueSite);
 }
 
-TEST(Planner, TileKernelsAreNotYetPlanned) {
-  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "mm",
-    "inputs": [{"name": "x", "shape": [8, 8], "dtype": "bf16"}],
-    "nodes": [{"name": "y", "op": "matmul", "inputs": ["x", "x"]}], "outputs": ["y"]})"));
-  EXPECT_TRUE(StatusIs(PlanFusion(g, {}), absl::StatusCode::kUnimplemented, "node 'y' (matmul)"));
+TEST(Planner, GemmOperandsTakeTheAsyncPathWhenTheyCan) {
+  const auto plan_of = [](const std::string& name) {
+    for (const TestGraph& t : GemmTestGraphs()) {
+      if (t.name == name) return *PlanFusion(ParseTestGraph(t), {});
+    }
+    return FusionPlan{};
+  };
+  const KernelSpec plain = plan_of("gemm_plain_1000").kernels[0].spec;
+  EXPECT_GE(plain.a_async, 0);
+  EXPECT_EQ(plain.b_layout, GemmBLayout::kRowMajor);
+  const KernelSpec wt = plan_of("gemm_weight_transposed").kernels[0].spec;
+  EXPECT_EQ(wt.b_layout, GemmBLayout::kColMajor);
+  const KernelSpec at = plan_of("gemm_a_transposed").kernels[0].spec;
+  EXPECT_EQ(at.a_async, -1);  // a strided A goes through its hook
+  const KernelSpec cast = plan_of("gemm_f32_cast_prologue").kernels[0].spec;
+  EXPECT_EQ(cast.a_async, -1);  // a prologue stages A through registers...
+  EXPECT_EQ(cast.b_layout, GemmBLayout::kRowMajor);  // ...while B keeps cp.async
+  const FusionPlan refused = plan_of("gemm_long_prologue_refused");
+  bool said = false;
+  for (const std::string& d : refused.decisions) said |= d.find("exceed the budget") != std::string::npos;
+  EXPECT_TRUE(said);
 }
 
 }  // namespace

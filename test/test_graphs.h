@@ -22,7 +22,9 @@ struct TestGraph {
 const std::vector<TestGraph>& PointwiseTestGraphs();
 // Graphs around row-wise tile kernels (rms_norm, layer_norm, softmax).
 const std::vector<TestGraph>& TileTestGraphs();
-// Both lists.
+// Graphs around the GEMM tile kernel, odd shapes included.
+const std::vector<TestGraph>& GemmTestGraphs();
+// Every list.
 std::vector<TestGraph> AllTestGraphs();
 // Parses `t.json`; aborts the test on failure.
 Graph ParseTestGraph(const TestGraph& t);

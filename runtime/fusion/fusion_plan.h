@@ -35,7 +35,8 @@ struct KernelPlan {
   KernelSpec spec;
   Shape index_space;                     // of the epilogue site (the kernel's output)
   int tile_node = -1;                    // the tile kernel's node, or -1
-  SizeExpr rows, cols;                   // row-wise tile kernels: the output as [rows, cols]
+  SizeExpr rows, cols;                   // tile kernels: the output as [rows, cols]
+  SizeExpr depth;                        // matmul: K
   std::vector<OperandBinding> operands;  // parallel to spec.operands
   std::vector<OutputBinding> outputs;    // parallel to spec.outputs
   std::vector<int> nodes;                // graph nodes computed by this kernel

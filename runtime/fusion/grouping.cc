@@ -110,6 +110,20 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
     // A tile group goes first so that it receives the others.
     std::stable_sort(candidates.begin(), candidates.end(),
                      [&](int a, int b) { return w.tile[a] >= 0 && w.tile[b] < 0; });
+    // A GEMM's prologue values live in another index space ([M, K] or [K, N]) than its
+    // output, so an epilogue cannot read them.
+    candidates.erase(std::remove_if(candidates.begin(), candidates.end(), [&](int c) {
+      if (w.tile[c] < 0 || g.node(w.tile[c]).tile != TileOp::kMatmul || g.node(w.tile[c]).custom) return false;
+      for (int in : n.inputs) {
+        if (w.out.group_of[in] == c && in != w.tile[c] && w.reach.DependsOn(w.tile[c], in)) {
+          w.out.decisions.push_back(absl::StrCat("refused: '", n.name, "' into the epilogue of '",
+                                                 g.node(w.tile[c]).name, "': it reads '", g.node(in).name,
+                                                 "', a prologue value in another index space"));
+          return true;
+        }
+      }
+      return false;
+    }), candidates.end());
     std::vector<std::vector<int>> tries;
     std::vector<int> all;
     int tiles = 0;
@@ -132,6 +146,22 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
     }
   }
   w.NewGroup(n.id, n.shape, -1);
+}
+
+// A GEMM recomputes the prologue of A for each of its ceil(N / 128) column tiles and that
+// of B for each of its ceil(M / 128) row tiles (32 assumed for a symbolic dim). Recomputing
+// is cheaper than a separate pass while ops x reloads stays within this budget: a cast or
+// a scale on either operand fuses, a long chain on a wide problem does not.
+constexpr int64_t kMaxPrologueRecompute = 64;
+
+std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, size_t ops) {
+  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return "";
+  const Dim& other = input == 0 ? t.shape[1] : t.shape[0];  // N for A, M for B
+  const int64_t reloads = other.is_static() ? (other.value + 127) / 128 : 32;
+  const int64_t cost = static_cast<int64_t>(ops) * reloads;
+  if (cost <= kMaxPrologueRecompute) return "";
+  return absl::StrCat(ops, " ops recomputed ", reloads, " times (", cost, ") exceed the budget of ",
+                      kMaxPrologueRecompute, " op-reloads; a separate kernel is cheaper");
 }
 
 // Tile node: a group of its own, which takes the pointwise kernels producing its inputs as
@@ -158,8 +188,12 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
                                              "the load does not need"));
       continue;
     }
-    // Row-wise tile kernels read each input element once, so a prologue never recomputes
-    // (the reload threshold that GEMM needs does not arise here).
+    // Row-wise tile kernels read each input element once, so a prologue never recomputes.
+    // A GEMM reloads A once per column tile and B once per row tile: see the threshold.
+    if (const std::string why = GemmPrologueRefusal(g, n, j, w.members[pg].size()); !why.empty()) {
+      w.out.decisions.push_back(absl::StrCat("refused: ", what, ": ", why));
+      continue;
+    }
     if (w.TryMerge(gi, {pg}, -1, what)) {
       w.out.decisions.push_back(absl::StrCat("prologue: '", g.node(v).name,
                                              "' fused into the load of input ", j, " of '",
@@ -191,7 +225,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     }
     if (n.kind == NodeKind::kPointwise) {
       GroupPointwise(w, n, fuse);
-    } else if (n.kind == NodeKind::kTile && (n.custom != nullptr || n.tile != TileOp::kMatmul)) {
+    } else if (n.kind == NodeKind::kTile) {
       GroupTile(w, n, fuse);
     } else {
       return absl::UnimplementedError(absl::StrCat(

@@ -17,6 +17,14 @@ absl::string_view AccessName(Access a) {
   return "?";
 }
 
+int GemmConfig::SmemBytes() const {
+  return std::max(stages * (bm * bk + bk * bn) * 2, bm * (bn + 4) * 4);
+}
+
+std::string GemmConfig::ToString() const {
+  return absl::StrCat(bm, "x", bn, "x", bk, " w", warps_m, "x", warps_n, " s", stages);
+}
+
 int KernelSpec::Vec() const {
   int min_size = 4;
   for (const OperandSpec& o : operands) {
@@ -35,6 +43,10 @@ std::string SpecText(const KernelSpec& spec) {
                                      HexFloat(spec.eps), " threads=", spec.row.threads,
                                      " row_threads=", spec.row.row_threads,
                                      " vecs=", spec.row.vecs, "\n");
+  if (spec.tile == "matmul") {
+    absl::StrAppend(&s, "gemm ", spec.gemm.ToString(), " a_async=", spec.a_async, " b_async=",
+                    spec.b_async, " b_layout=", static_cast<int>(spec.b_layout), "\n");
+  }
   if (spec.custom != nullptr) {
     // The user's source is part of what the binary is built from.
     absl::StrAppend(&s, "custom ", spec.custom->function, " source=",

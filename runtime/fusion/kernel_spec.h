@@ -59,12 +59,31 @@ struct RowConfig {
   int vecs = 2;
 };
 
+// Tile config of the GEMM kernel (kernels/gemm.cuh).
+struct GemmConfig {
+  int bm = 128, bn = 128, bk = 32;
+  int warps_m = 2, warps_n = 4;
+  int stages = 4;
+  int threads() const { return 32 * warps_m * warps_n; }
+  // Dynamic shared memory: the pipeline stages, or the fp32 epilogue tile if larger.
+  int SmemBytes() const;
+  std::string ToString() const;  // "128x128x32 w2x4 s4"
+};
+
+// How the GEMM reads B: through its hook (load_in1), or by cp.async from a contiguous
+// buffer that is [K, N], or [N, K] read as its transpose (a weight used as w.T).
+enum class GemmBLayout { kHook = 0, kRowMajor = 1, kColMajor = 2 };
+
 struct KernelSpec {
   std::string tile;  // "" for a pointwise kernel; "rms_norm", "layer_norm", "softmax", or
                      // the name of a registered kernel
   std::shared_ptr<const CustomTileKernel> custom;  // set for a registered kernel
   double eps = 0;    // rms_norm, layer_norm
   RowConfig row;     // row-wise tile kernels
+  GemmConfig gemm;   // matmul
+  int a_async = -1;  // matmul: the operand A is copied from by cp.async, or -1 (hook)
+  int b_async = -1;  // matmul: likewise for B, with b_layout
+  GemmBLayout b_layout = GemmBLayout::kHook;
   std::vector<OperandSpec> operands;
   std::vector<TileInputSpec> tile_inputs;
   std::vector<OutputSpec> outputs;

@@ -172,6 +172,31 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb)
     TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(t.inputs[j], static_cast<int>(j)));
     k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[j]).dtype, e});
   }
+  if (t.custom == nullptr && t.tile == TileOp::kMatmul) {
+    k.depth = SizeExpr::Of(g.node(t.inputs[0]).shape[1]);
+    k.spec.gemm = DefaultGemmConfig(t.shape[0]);
+    // Operands read as they are (no prologue) take the cp.async path when their layout
+    // allows: A as [M, K] contiguous; B as [K, N] contiguous, or a transpose of [N, K].
+    const auto plain = [&](int j) {
+      const Expr& e = k.spec.tile_inputs[j].expr;
+      return e->kind == ExprKind::kLoad ? e->operand : -1;
+    };
+    if (const int a = plain(0); a >= 0 && k.spec.operands[a].access == Access::kFull) {
+      k.spec.a_async = a;
+    }
+    if (const int b = plain(1); b >= 0) {
+      const OperandBinding& bind = k.operands[b];
+      const SizeExpr kdim = SizeExpr::Of(g.node(t.inputs[1]).shape[0]);
+      if (k.spec.operands[b].access == Access::kFull) {
+        k.spec.b_async = b;
+        k.spec.b_layout = GemmBLayout::kRowMajor;
+      } else if (k.spec.operands[b].access == Access::kStrided && bind.strides.size() == 2 &&
+                 bind.strides[0] == SizeExpr{1, {}} && bind.strides[1] == kdim) {
+        k.spec.b_async = b;
+        k.spec.b_layout = GemmBLayout::kColMajor;
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -240,7 +265,7 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
       }
     }
     KernelPlan& k = kb.kernel();
-    if (group.tile >= 0) {
+    if (group.tile >= 0 && k.spec.tile != "matmul") {
       TF_ASSIGN_OR_RETURN(k.spec.row, ChooseRowConfig(g.node(group.tile).shape.back(), k.spec.Vec()));
     }
     k.summary = absl::StrCat(group.tile >= 0 ? absl::StrCat("tile ", g.node(group.tile).OpString(), ": ") : "",

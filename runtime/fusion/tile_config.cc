@@ -22,4 +22,22 @@ absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec) {
   return c;
 }
 
+GemmConfig DefaultGemmConfig(const Dim& m) {
+  if (m.is_static() && m.value <= 16) return GemmConfig{16, 32, 128, 1, 2, 4};
+  return GemmConfig{128, 128, 32, 2, 4, 4};
+}
+
+std::vector<GemmConfig> GemmCandidates(const Dim& m) {
+  if (m.is_static() && m.value <= 16) {
+    return {GemmConfig{16, 32, 128, 1, 2, 4}, GemmConfig{16, 64, 64, 1, 4, 4},
+            GemmConfig{16, 32, 64, 1, 2, 6}};
+  }
+  if (m.is_static() && m.value <= 64) {
+    return {GemmConfig{64, 64, 32, 2, 2, 4}, GemmConfig{32, 64, 64, 2, 2, 4},
+            GemmConfig{128, 128, 32, 2, 4, 4}};
+  }
+  return {GemmConfig{128, 128, 32, 2, 4, 4}, GemmConfig{128, 256, 32, 2, 4, 3},
+          GemmConfig{128, 128, 64, 2, 4, 3}, GemmConfig{64, 128, 32, 2, 2, 4}};
+}
+
 }  // namespace tilefuse

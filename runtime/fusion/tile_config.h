@@ -2,6 +2,8 @@
 #ifndef TILEFUSE_RUNTIME_FUSION_TILE_CONFIG_H_
 #define TILEFUSE_RUNTIME_FUSION_TILE_CONFIG_H_
 
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "runtime/fusion/kernel_spec.h"
 #include "runtime/graph/shape.h"
@@ -15,6 +17,12 @@ inline constexpr int64_t kMaxRowWidth = 16384;
 // for short rows (several rows per CTA), up to 512 threads per row. A symbolic width gets
 // the config for kMaxRowWidth, and Run checks the bound width against it.
 absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec);
+
+// The GEMM config used without tuning: 128x128x32 tiles, 8 warps, 4 stages; for a static
+// M <= 16 (decode) 16x32x128 tiles, 2 warps, 4 stages, so that many CTAs stream the weights.
+GemmConfig DefaultGemmConfig(const Dim& m);
+// Candidates the autotuner times for a GEMM of this M.
+std::vector<GemmConfig> GemmCandidates(const Dim& m);
 
 // Columns a config covers.
 inline int64_t RowCapacity(const RowConfig& c, int vec) {

@@ -1,0 +1,373 @@
+// The GEMM tile kernel: C[M, N] = A[M, K] x B[K, N], bf16 or f16 operands, fp32
+// accumulation on tensor cores (mma.sync m16n8k16, ldmatrix), a multistage cp.async
+// pipeline, written against the hook contract (kernels/hook_contract.cuh).
+//
+// Hooks (beyond the contract's load/store):
+//   kBM, kBN, kBK, kWarpsM, kWarpsN, kStages   the tile config
+//   kF16                                         operands are f16 (else bf16)
+//   kAsyncA      A has no prologue and is [M, K] contiguous: cp.async from Params::a_ptr
+//   kBLayout     0: B goes through load_in1 (a prologue or another layout);
+//                1: B is [K, N] contiguous, cp.async from b_ptr; 2: B is a transposed
+//                view of [N, K] contiguous (a weight used as w.T), cp.async from b_ptr
+//   kSmemBytes   dynamic shared memory the launch provides
+// Operands without cp.async are staged through registers: load_in0 (A at m * K + k) or
+// load_in1 (B at k * N + n) applies the prologue, the values are rounded to the operand
+// type and written to shared memory while the tensor cores work on the previous stage.
+// The epilogue stages the fp32 tile through shared memory so that the store hook sees 8
+// consecutive columns per call (wide, coalesced stores).
+#ifndef TILEFUSE_KERNELS_GEMM_CUH_
+#define TILEFUSE_KERNELS_GEMM_CUH_
+
+namespace tf {
+
+TF_DEVICE unsigned smem_addr(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+TF_DEVICE void cp_async16(unsigned dst, const void* src, bool pred) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(pred ? 16 : 0));
+}
+TF_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+TF_DEVICE void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+TF_DEVICE void ldmatrix_x4(unsigned (&r)[4], unsigned addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+TF_DEVICE void ldmatrix_x4_trans(unsigned (&r)[4], unsigned addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+
+template <bool kF16>
+TF_DEVICE void mma16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  if constexpr (kF16) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+}
+
+// Byte offset of 16-byte chunk `c` of row `r` in a tile whose rows hold kChunks chunks,
+// XOR-swizzled so that ldmatrix's 8 rows at one logical chunk hit 8 different banks.
+template <int kChunks>
+TF_DEVICE int swizzle(int r, int c) {
+  if constexpr (kChunks >= 8) return (r * kChunks + (c ^ (r & 7))) * 16;
+  else if constexpr (kChunks == 4) return (r * kChunks + (c ^ ((r >> 1) & 3))) * 16;
+  else if constexpr (kChunks == 2) return (r * kChunks + (c ^ ((r >> 2) & 1))) * 16;
+  else return (r * kChunks + c) * 16;
+}
+
+// Eight fp32 values rounded to the operand type, packed as 16 bytes.
+template <bool kF16>
+TF_DEVICE uint4 pack8(const float (&v)[8]) {
+  unsigned short h[8];
+#pragma unroll
+  for (int e = 0; e < 8; ++e) h[e] = kF16 ? to_half(v[e]).bits : to_bf16(v[e]).bits;
+  uint4 u;
+  u.x = h[0] | (static_cast<unsigned>(h[1]) << 16);
+  u.y = h[2] | (static_cast<unsigned>(h[3]) << 16);
+  u.z = h[4] | (static_cast<unsigned>(h[5]) << 16);
+  u.w = h[6] | (static_cast<unsigned>(h[7]) << 16);
+  return u;
+}
+
+template <class H>
+struct Gemm {
+  static constexpr int BM = H::kBM, BN = H::kBN, BK = H::kBK, ST = H::kStages;
+  static constexpr int kThreads = 32 * H::kWarpsM * H::kWarpsN;
+  static constexpr int WTM = BM / H::kWarpsM, WTN = BN / H::kWarpsN;
+  static constexpr int MT = WTM / 16, NT = WTN / 8;
+  static constexpr bool kBColMajor = H::kBLayout == 2;
+  // Stage layouts: A as [BM][BK]; B as [BK][BN] or, column-major, [BN][BK].
+  static constexpr int kAChunks = BK / 8;
+  static constexpr int kBChunks = kBColMajor ? BK / 8 : BN / 8;
+  static constexpr int kABytes = BM * BK * 2, kBBytes = BK * BN * 2;
+  static constexpr int kStageBytes = kABytes + kBBytes;
+  static constexpr int kAPerThread = BM * BK / 8 / kThreads;
+  static constexpr int kBPerThread = BK * BN / 8 / kThreads;
+  static_assert(WTM % 16 == 0 && WTN % 16 == 0, "warp tiles are multiples of 16x16");
+  static_assert(BK % 16 == 0, "BK is a multiple of 16");
+  static_assert(kAPerThread >= 1 && BM * BK / 8 % kThreads == 0, "A tile splits evenly over threads");
+  static_assert(kBPerThread >= 1 && BK * BN / 8 % kThreads == 0, "B tile splits evenly over threads");
+
+  const typename H::Params& p;
+  char* smem;
+  long long M, N, K, m0, n0;
+  uint4 ra[kAPerThread], rb[kBPerThread];  // register staging for hook loads
+
+  // Row/column of chunk q of the A tile ([BM][BK/8 chunks]) and of the B tile.
+  TF_DEVICE static void a_chunk(int q, int& r, int& c) { r = q / kAChunks; c = q % kAChunks; }
+  TF_DEVICE static void b_chunk(int q, int& r, int& c) { r = q / kBChunks; c = q % kBChunks; }
+
+  TF_DEVICE void load_a_async(int stage, long long k0) {
+    char* base = smem + stage * kStageBytes;
+#pragma unroll
+    for (int i = 0; i < kAPerThread; ++i) {
+      int r, c;
+      a_chunk(threadIdx.x + i * kThreads, r, c);
+      const long long m = m0 + r, k = k0 + c * 8;
+      const bool ok = m < M && k < K;
+      const auto* src = ok ? H::a_ptr(p) + m * K + k : H::a_ptr(p);
+      cp_async16(smem_addr(base + swizzle<kAChunks>(r, c)), src, ok);
+    }
+  }
+
+  TF_DEVICE void load_b_async(int stage, long long k0) {
+    char* base = smem + stage * kStageBytes + kABytes;
+#pragma unroll
+    for (int i = 0; i < kBPerThread; ++i) {
+      int r, c;
+      b_chunk(threadIdx.x + i * kThreads, r, c);
+      long long off;
+      bool ok;
+      if constexpr (kBColMajor) {  // r: n, c: k chunk; memory [N][K]
+        const long long n = n0 + r, k = k0 + c * 8;
+        ok = n < N && k < K;
+        off = n * K + k;
+      } else {  // r: k, c: n chunk; memory [K][N]
+        const long long k = k0 + r, n = n0 + c * 8;
+        ok = k < K && n < N;
+        off = k * N + n;
+      }
+      cp_async16(smem_addr(base + swizzle<kBChunks>(r, c)), ok ? H::b_ptr(p) + off : H::b_ptr(p), ok);
+    }
+  }
+
+  // Hook loads of 8 consecutive elements starting at flat index i of a [rows, cols] operand.
+  template <int kInput>
+  TF_DEVICE uint4 fetch8(long long row, long long rows, long long col, long long cols) {
+    float v[8];
+    if (row < rows && col + 8 <= cols && p.vector_ok) {
+      if constexpr (kInput == 0) H::template load_in0<8>(p, row * cols + col, v);
+      else H::template load_in1<8>(p, row * cols + col, v);
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        float one[1] = {0.f};
+        if (row < rows && col + e < cols) {
+          if constexpr (kInput == 0) H::template load_in0<1>(p, row * cols + col + e, one);
+          else H::template load_in1<1>(p, row * cols + col + e, one);
+        }
+        v[e] = one[0];
+      }
+    }
+    return pack8<H::kF16>(v);
+  }
+
+  TF_DEVICE void fetch_a(long long k0) {
+#pragma unroll
+    for (int i = 0; i < kAPerThread; ++i) {
+      int r, c;
+      a_chunk(threadIdx.x + i * kThreads, r, c);
+      ra[i] = fetch8<0>(m0 + r, M, k0 + c * 8, K);
+    }
+  }
+  TF_DEVICE void fetch_b(long long k0) {
+#pragma unroll
+    for (int i = 0; i < kBPerThread; ++i) {
+      int r, c;
+      b_chunk(threadIdx.x + i * kThreads, r, c);
+      if constexpr (kBColMajor) {
+        // Staged [BN][BK]: 8 consecutive k of column n, which the hook reads one by one.
+        const long long n = n0 + r, k = k0 + c * 8;
+        float v[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          float one[1] = {0.f};
+          if (n < N && k + e < K) H::template load_in1<1>(p, (k + e) * N + n, one);
+          v[e] = one[0];
+        }
+        rb[i] = pack8<H::kF16>(v);
+      } else {  // staged [BK][BN]: rows k, chunks of n
+        rb[i] = fetch8<1>(k0 + r, K, n0 + c * 8, N);
+      }
+    }
+  }
+  TF_DEVICE void put_a(int stage) {
+    char* base = smem + stage * kStageBytes;
+#pragma unroll
+    for (int i = 0; i < kAPerThread; ++i) {
+      int r, c;
+      a_chunk(threadIdx.x + i * kThreads, r, c);
+      *reinterpret_cast<uint4*>(base + swizzle<kAChunks>(r, c)) = ra[i];
+    }
+  }
+  TF_DEVICE void put_b(int stage) {
+    char* base = smem + stage * kStageBytes + kABytes;
+#pragma unroll
+    for (int i = 0; i < kBPerThread; ++i) {
+      int r, c;
+      b_chunk(threadIdx.x + i * kThreads, r, c);
+      *reinterpret_cast<uint4*>(base + swizzle<kBChunks>(r, c)) = rb[i];
+    }
+  }
+
+  // Starts loading k-tile `kt` into `stage`: cp.async, or register fetches put later.
+  // When the run's rows are not whole 16-byte chunks (vector_ok unset), the cp.async
+  // operands go through their hooks too, synchronously.
+  TF_DEVICE void issue(int stage, int kt) {
+    const long long k0 = static_cast<long long>(kt) * BK;
+    if constexpr (H::kAsyncA) {
+      if (p.vector_ok) {
+        load_a_async(stage, k0);
+      } else {
+        fetch_a(k0);
+        put_a(stage);
+      }
+    } else {
+      fetch_a(k0);
+    }
+    if constexpr (H::kBLayout != 0) {
+      if (p.vector_ok) {
+        load_b_async(stage, k0);
+      } else {
+        fetch_b(k0);
+        put_b(stage);
+      }
+    } else {
+      fetch_b(k0);
+    }
+  }
+  TF_DEVICE void finish(int stage) {
+    if constexpr (!H::kAsyncA) put_a(stage);
+    if constexpr (H::kBLayout == 0) put_b(stage);
+  }
+
+  TF_DEVICE void compute(int stage, float (&acc)[MT][NT][4], int wm, int wn, int lane) {
+    const char* a_base = smem + stage * kStageBytes;
+    const char* b_base = a_base + kABytes;
+#pragma unroll
+    for (int kk = 0; kk < BK / 16; ++kk) {
+      unsigned af[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        const int r = wm * WTM + mt * 16 + (lane % 16);
+        const int c = kk * 2 + lane / 16;
+        ldmatrix_x4(af[mt], smem_addr(a_base + swizzle<kAChunks>(r, c)));
+      }
+      unsigned bf[NT][2];
+#pragma unroll
+      for (int nt = 0; nt < NT; nt += 2) {
+        unsigned t[4];
+        if constexpr (kBColMajor) {  // [n][k]: matrices (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
+          const int r = wn * WTN + nt * 8 + (lane % 8) + (lane / 16) * 8;
+          const int c = kk * 2 + (lane / 8) % 2;
+          ldmatrix_x4(t, smem_addr(b_base + swizzle<kBChunks>(r, c)));
+        } else {  // [k][n], transposed: (k0-7,n0-7) (k8-15,n0-7) (k0-7,n8-15) (k8-15,n8-15)
+          const int r = kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
+          const int c = (wn * WTN + nt * 8) / 8 + lane / 16;
+          ldmatrix_x4_trans(t, smem_addr(b_base + swizzle<kBChunks>(r, c)));
+        }
+        bf[nt][0] = t[0];
+        bf[nt][1] = t[1];
+        bf[nt + 1][0] = t[2];
+        bf[nt + 1][1] = t[3];
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) mma16816<H::kF16>(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+    }
+  }
+};
+
+template <class H>
+TF_DEVICE void gemm_kernel(const typename H::Params& p) {
+  extern __shared__ __align__(128) char smem[];
+  using G = Gemm<H>;
+  static_assert(G::ST * G::kStageBytes <= H::kSmemBytes &&
+                    G::BM * (G::BN + 4) * 4 <= H::kSmemBytes,
+                "kSmemBytes covers the pipeline and the epilogue tile");
+  G g{p, smem};
+  g.M = p.rows;
+  g.N = p.cols;
+  g.K = p.depth;
+  // Tile order: groups of 8 tile rows sweep the columns together, for L2 reuse of B.
+  const long long tiles_m = (g.M + G::BM - 1) / G::BM, tiles_n = (g.N + G::BN - 1) / G::BN;
+  const long long pid = blockIdx.x, group = 8;
+  const long long per_group = group * tiles_n;
+  const long long first_m = pid / per_group * group;
+  const long long rows_in_group = tiles_m - first_m < group ? tiles_m - first_m : group;
+  const long long tm = first_m + (pid % per_group) % rows_in_group;
+  const long long tn = (pid % per_group) / rows_in_group;
+  g.m0 = tm * G::BM;
+  g.n0 = tn * G::BN;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int wm = warp / H::kWarpsN, wn = warp % H::kWarpsN;
+
+  float acc[G::MT][G::NT][4];
+#pragma unroll
+  for (int i = 0; i < G::MT; ++i)
+#pragma unroll
+    for (int j = 0; j < G::NT; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+
+  const int kt_count = static_cast<int>((g.K + G::BK - 1) / G::BK);
+#pragma unroll
+  for (int s = 0; s < G::ST - 1; ++s) {
+    if (s < kt_count) {
+      g.issue(s, s);
+      g.finish(s);
+    }
+    cp_async_commit();
+  }
+  for (int kt = 0; kt < kt_count; ++kt) {
+    cp_async_wait<G::ST - 2>();
+    __syncthreads();
+    const int next = kt + G::ST - 1;
+    if (next < kt_count) g.issue(next % G::ST, next);
+    cp_async_commit();
+    g.compute(kt % G::ST, acc, wm, wn, lane);
+    // Register-staged tiles land after the math, into the stage that every thread finished
+    // reading before this iteration's barrier.
+    if (next < kt_count) g.finish(next % G::ST);
+  }
+  cp_async_wait<0>();
+  __syncthreads();
+
+  // Epilogue: the fp32 tile through shared memory, then 8 columns per store hook call.
+  constexpr int LDC = G::BN + 4;
+  float* ctile = reinterpret_cast<float*>(smem);
+  const int gr = lane / 4, gc = 2 * (lane % 4);
+#pragma unroll
+  for (int mt = 0; mt < G::MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < G::NT; ++nt) {
+      const int r = wm * G::WTM + mt * 16 + gr, c = wn * G::WTN + nt * 8 + gc;
+      *reinterpret_cast<float2*>(&ctile[r * LDC + c]) = make_float2(acc[mt][nt][0], acc[mt][nt][1]);
+      *reinterpret_cast<float2*>(&ctile[(r + 8) * LDC + c]) = make_float2(acc[mt][nt][2], acc[mt][nt][3]);
+    }
+  __syncthreads();
+  for (int q = threadIdx.x; q < G::BM * G::BN / 8; q += G::kThreads) {
+    const int r = q / (G::BN / 8), c = (q % (G::BN / 8)) * 8;
+    const long long m = g.m0 + r, n = g.n0 + c;
+    if (m >= g.M || n >= g.N) continue;
+    const float* src = &ctile[r * LDC + c];
+    if (p.vector_ok && n + 8 <= g.N) {
+      float v[8];
+      *reinterpret_cast<float4*>(&v[0]) = *reinterpret_cast<const float4*>(src);
+      *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src + 4);
+      H::template store<8>(p, m * g.N + n, v);
+    } else {
+      for (int e = 0; e < 8 && n + e < g.N; ++e) {
+        const float v[1] = {src[e]};
+        H::template store<1>(p, m * g.N + n + e, v);
+      }
+    }
+  }
+}
+
+}  // namespace tf
+
+#endif  // TILEFUSE_KERNELS_GEMM_CUH_
