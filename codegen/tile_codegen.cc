@@ -16,12 +16,19 @@ absl::StatusOr<std::string> KernelFunction(const KernelSpec& spec) {
   if (tile == "rms_norm") return std::string("tf::rms_norm_kernel");
   if (tile == "layer_norm") return std::string("tf::layer_norm_kernel");
   if (tile == "softmax") return std::string("tf::softmax_kernel");
-  if (tile == "matmul") return std::string("tf::gemm_kernel");
+  if (tile == "matmul") return std::string(spec.gemm.wgmma ? "tf::gemm_sm90_kernel" : "tf::gemm_kernel");
   return absl::InternalError(absl::StrCat("codegen has no tile kernel '", tile, "'"));
 }
 
 void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
+  if (c.wgmma) {
+    e.Line(absl::StrCat("static constexpr int kBN = ", c.bn, ", kStages = ", c.stages, ";"));
+    e.Line(absl::StrCat("static constexpr int kSmemBytes = ", c.SmemBytes(), ";"));
+    e.Line(absl::StrCat("static constexpr bool kF16 = ", spec.tile_inputs[0].dtype == DType::kF16 ? "true" : "false", ";"));
+    e.Line(absl::StrCat("static constexpr bool kAsyncA = ", spec.a_async >= 0 ? "true" : "false", ";"));
+    return;
+  }
   e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kBK = ", c.bk, ";"));
   e.Line(absl::StrCat("static constexpr int kWarpsM = ", c.warps_m, ", kWarpsN = ", c.warps_n,
                       ", kStages = ", c.stages, ";"));
@@ -46,7 +53,9 @@ int ThreadsOf(const KernelSpec& spec) {
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec) {
   TF_RETURN_IF_ERROR(KernelFunction(spec).status());
   if (spec.tile == "matmul") {
-    return std::vector<std::string>{"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "gemm.cuh"};
+    std::vector<std::string> files = {"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "gemm.cuh"};
+    if (spec.gemm.wgmma) files.push_back("gemm_sm90.cuh");
+    return files;
   }
   return std::vector<std::string>{"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "rowwise.cuh"};
 }
@@ -81,6 +90,17 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {}));
   e.Close();
   e.Close("};");
+  if (spec.tile == "matmul" && spec.gemm.wgmma) {
+    // The tensor maps travel as __grid_constant__ parameters, which TMA reads in place.
+    e.Close(absl::StrCat("}  // namespace ", entry_name, "_ns"));
+    e.Blank();
+    e.Open(absl::StrCat("extern \"C\" __global__ void __launch_bounds__(384, 1) ", entry_name, "(const __grid_constant__ ",
+                        entry_name, "_ns::Params p, const __grid_constant__ tf::TmaDesc ta, ",
+                        "const __grid_constant__ tf::TmaDesc tb) {"));
+    e.Line(absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p, ta, tb);"));
+    e.Close();
+    return e.Finish();
+  }
   EmitEntry(e, entry_name, ThreadsOf(spec), absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"));
   return e.Finish();
 }

@@ -151,7 +151,7 @@ struct Gemm {
       if constexpr (kInput == 0) H::template load_in0<8>(p, row * cols + col, v);
       else H::template load_in1<8>(p, row * cols + col, v);
     } else {
-#pragma unroll
+#pragma unroll 1  // the slow path stays small: it serves tails and misaligned runs
       for (int e = 0; e < 8; ++e) {
         float one[1] = {0.f};
         if (row < rows && col + e < cols) {
@@ -181,7 +181,7 @@ struct Gemm {
         // Staged [BN][BK]: 8 consecutive k of column n, which the hook reads one by one.
         const long long n = n0 + r, k = k0 + c * 8;
         float v[8];
-#pragma unroll
+#pragma unroll 1
         for (int e = 0; e < 8; ++e) {
           float one[1] = {0.f};
           if (n < N && k + e < K) H::template load_in1<1>(p, (k + e) * N + n, one);

@@ -50,6 +50,12 @@ absl::StatusOr<KernelCache::Built> BuildKernel(const KernelSpec& spec, const Sig
   return KernelCache::Built{std::move(cubin->cubin), entry, cubin->compile_ms};
 }
 
+// wgmma and setmaxnreg exist only for the arch-specific target (sm_90a).
+NvrtcOptions NvrtcFor(const KernelSpec& spec, NvrtcOptions base) {
+  if (spec.gemm.wgmma && spec.tile == "matmul") base.arch += "a";
+  return base;
+}
+
 }  // namespace
 
 absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) {
@@ -65,7 +71,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     auto arch = DeviceArch(options.device);
     plan.arch_ = arch.ok() ? *arch : "sm_90";
   }
-  TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse}));
+  TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse, plan.arch_}));
   KernelCache* cache = options.cache;
   if (cache == nullptr) {
     plan.own_cache_ = std::make_unique<KernelCache>();
@@ -82,7 +88,8 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
       TF_ASSIGN_OR_RETURN(std::string text, TemplateText(files));
       template_hashes[files] = StableHash(text);
     }
-    contexts.push_back(SignatureContext{plan.arch_, NvrtcVersionString(), NvrtcCommandLine(nvrtc),
+    contexts.push_back(SignatureContext{plan.arch_, NvrtcVersionString(),
+                                        NvrtcCommandLine(NvrtcFor(k.spec, nvrtc)),
                                         template_hashes[files]});
   }
 
@@ -95,7 +102,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     const Signature sig = MakeSignature(SpecText(k.spec), contexts[i]);
     bool hit = false;
     auto compiled = cache->GetOrBuild(
-        sig.text, [&] { return BuildKernel(k.spec, sig, nvrtc, options); }, &hit);
+        sig.text, [&] { return BuildKernel(k.spec, sig, NvrtcFor(k.spec, nvrtc), options); }, &hit);
     if (!compiled.ok()) {
       status[i] = absl::Status(compiled.status().code(),
                                absl::StrCat("kernel ", i, " (", k.summary, "): ",

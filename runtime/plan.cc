@@ -248,6 +248,31 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       }
       words[w++] = v;
     }
+    // The Hopper GEMM reads A and B through tensor maps: 64 x 128 boxes of K-major rows,
+    // 128-byte swizzled (kernels/gemm_sm90.cuh). Unused maps stay zero; the kernel takes its
+    // hook path whenever vector_ok is unset.
+    CUtensorMap maps[2];
+    std::memset(maps, 0, sizeof(maps));
+    if (gemm && spec.gemm.wgmma && vector_ok) {
+      const CUtensorMapDataType type = spec.tile_inputs[0].dtype == DType::kF16
+                                           ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+                                           : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+      const auto encode = [&](CUtensorMap* map, uint64_t address, int64_t outer) {
+        const cuuint64_t dims[2] = {static_cast<cuuint64_t>(depth), static_cast<cuuint64_t>(outer)};
+        const cuuint64_t strides[1] = {static_cast<cuuint64_t>(depth) * 2};
+        const cuuint32_t box[2] = {64, 128};
+        const cuuint32_t element_strides[2] = {1, 1};
+        return cu->Check(cu->cuTensorMapEncodeTiled(
+                             map, type, 2, reinterpret_cast<void*>(address), dims, strides, box,
+                             element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+                         "cuTensorMapEncodeTiled");
+      };
+      if (spec.a_async >= 0) {
+        TF_RETURN_IF_ERROR(encode(&maps[0], address(k.plan.operands[spec.a_async].buffer), rows));
+      }
+      TF_RETURN_IF_ERROR(encode(&maps[1], address(k.plan.operands[spec.b_async].buffer), cols));
+    }
     unsigned blocks, threads, smem = 0;
     if (gemm) {
       const GemmConfig& c = spec.gemm;
@@ -264,7 +289,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       threads = spec.row.threads;
       blocks = static_cast<unsigned>((rows + rows_per_cta - 1) / rows_per_cta);
     }
-    void* params[] = {words};
+    void* params[] = {words, &maps[0], &maps[1]};  // pointwise and row kernels take the first
     TF_RETURN_IF_ERROR(cu->Check(
         cu->cuLaunchKernel(k.function, blocks, 1, 1, threads, 1, 1, smem, stream, params, nullptr),
         absl::StrCat("cuLaunchKernel(", k.compiled->entry_name(), ")")));

@@ -58,6 +58,7 @@ namespace tilefuse {
   X(cuEventRecord)                       \
   X(cuEventSynchronize)                  \
   X(cuEventElapsedTime)                  \
+  X(cuTensorMapEncodeTiled)              \
   X(cuGetErrorName)                      \
   X(cuGetErrorString)
 

@@ -56,7 +56,8 @@ struct FusionPlan {
 };
 
 struct PlanOptions {
-  bool fuse = true;  // false: the unfused baseline, one kernel per op
+  bool fuse = true;         // false: the unfused baseline, one kernel per op
+  std::string arch = "sm_90";  // the target: sm_90 enables the TMA + wgmma GEMM
 };
 
 }  // namespace tilefuse

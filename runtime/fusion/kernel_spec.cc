@@ -18,11 +18,16 @@ absl::string_view AccessName(Access a) {
 }
 
 int GemmConfig::SmemBytes() const {
-  return std::max(stages * (bm * bk + bk * bn) * 2, bm * (bn + 4) * 4);
+  const int pipeline = stages * (bm * bk + bk * bn) * 2;
+  const int epilogue = bm * (bn + 4) * 4;
+  // The Hopper kernel aligns its stages to 1024 bytes and keeps two mbarriers per stage.
+  if (wgmma) return 1024 + std::max(pipeline + 16 * stages, epilogue);
+  return std::max(pipeline, epilogue);
 }
 
 std::string GemmConfig::ToString() const {
-  return absl::StrCat(bm, "x", bn, "x", bk, " w", warps_m, "x", warps_n, " s", stages);
+  return absl::StrCat(wgmma ? "wgmma " : "", bm, "x", bn, "x", bk, " w", warps_m, "x", warps_n,
+                      " s", stages);
 }
 
 int KernelSpec::Vec() const {

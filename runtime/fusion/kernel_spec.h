@@ -64,7 +64,10 @@ struct GemmConfig {
   int bm = 128, bn = 128, bk = 32;
   int warps_m = 2, warps_n = 4;
   int stages = 4;
-  int threads() const { return 32 * warps_m * warps_n; }
+  // The Hopper kernel (kernels/gemm_sm90.cuh): TMA + wgmma, 128 x 128 x 64 tiles, three
+  // warpgroups; bm, bn, bk and the warps are then fixed and only `stages` varies.
+  bool wgmma = false;
+  int threads() const { return wgmma ? 384 : 32 * warps_m * warps_n; }
   // Dynamic shared memory: the pipeline stages, or the fp32 epilogue tile if larger.
   int SmemBytes() const;
   std::string ToString() const;  // "128x128x32 w2x4 s4"

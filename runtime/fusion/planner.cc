@@ -158,7 +158,8 @@ int SiteOf(const Graph& g, const Group& group, int id) {
   return kEpilogueSite;
 }
 
-absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb) {
+absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
+                          const PlanOptions& options) {
   const Node& t = g.node(group.tile);
   KernelPlan& k = kb.kernel();
   k.tile_node = t.id;
@@ -195,6 +196,14 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb)
         k.spec.b_async = b;
         k.spec.b_layout = GemmBLayout::kColMajor;
       }
+    }
+    // Hopper: TMA + wgmma wherever B is a K-major buffer (weights as w.T) and M is not a
+    // decode batch (whose 16 rows would fill a 128-row tile an eighth).
+    const Dim& m = t.shape[0];
+    const bool decode = m.is_static() && m.value <= 16;
+    if (options.arch == "sm_90" && k.spec.b_layout == GemmBLayout::kColMajor && !decode &&
+        (t.dtype == DType::kBF16 || t.dtype == DType::kF16)) {
+      k.spec.gemm = WgmmaGemmConfig();
     }
   }
   return absl::OkStatus();
@@ -236,7 +245,7 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
     KernelBuilder kb(g, views, buffers, in_kernel, group.tile);
     kb.kernel().index_space = group.shape;
     kb.kernel().nodes = group.nodes;
-    if (group.tile >= 0) TF_RETURN_IF_ERROR(FillTileSpec(g, group, kb));
+    if (group.tile >= 0) TF_RETURN_IF_ERROR(FillTileSpec(g, group, kb, options));
     std::vector<std::string> stored;
     for (int id : group.nodes) {
       const auto pos = output_positions.find(id);

@@ -27,6 +27,12 @@ GemmConfig DefaultGemmConfig(const Dim& m) {
   return GemmConfig{128, 128, 32, 2, 4, 4};
 }
 
+GemmConfig WgmmaGemmConfig(int stages) {
+  GemmConfig c{128, 128, 64, 2, 4, stages};
+  c.wgmma = true;
+  return c;
+}
+
 std::vector<GemmConfig> GemmCandidates(const Dim& m) {
   if (m.is_static() && m.value <= 16) {
     return {GemmConfig{16, 32, 128, 1, 2, 4}, GemmConfig{16, 64, 64, 1, 4, 4},

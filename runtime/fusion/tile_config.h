@@ -21,6 +21,8 @@ absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec);
 // The GEMM config used without tuning: 128x128x32 tiles, 8 warps, 4 stages; for a static
 // M <= 16 (decode) 16x32x128 tiles, 2 warps, 4 stages, so that many CTAs stream the weights.
 GemmConfig DefaultGemmConfig(const Dim& m);
+// The Hopper (TMA + wgmma) config, for sm_90 targets when B is read by TMA.
+GemmConfig WgmmaGemmConfig(int stages = 4);
 // Candidates the autotuner times for a GEMM of this M.
 std::vector<GemmConfig> GemmCandidates(const Dim& m);
 

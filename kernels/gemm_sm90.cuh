@@ -1,0 +1,261 @@
+// The Hopper GEMM tile kernel: wgmma (sm_90a) fed by the bulk tensor copy engine (TMA),
+// written against the hook contract (kernels/hook_contract.cuh).
+//
+// A CTA computes a 128 x 128 tile of C with three warpgroups: warpgroup 0 produces (one
+// thread issues TMA copies of A [M, K] and B [N, K] into 128-byte-swizzled stages, each
+// completing on a "full" mbarrier), warpgroups 1 and 2 consume (each multiplies its 64 rows
+// with wgmma m64n128k16 from shared memory and releases the stage on an "empty" mbarrier).
+// An operand with a prologue (kAsyncA false), or a run whose rows are not whole 16-byte
+// chunks or aligned (Params::vector_ok unset), is loaded by the producer warpgroup through
+// its hook and written to the same swizzled layout. The epilogue stages the fp32 tile
+// through shared memory and calls the store hook with 8 consecutive columns.
+//
+// Hooks: kBN (128), kStages, kF16, kAsyncA, kSmemBytes, load_in0/load_in1/store, and
+// Params rows (M), cols (N), depth (K). The entry passes the two tensor maps.
+#ifndef TILEFUSE_KERNELS_GEMM_SM90_CUH_
+#define TILEFUSE_KERNELS_GEMM_SM90_CUH_
+
+namespace tf {
+
+// A CUtensorMap, opaque to device code; passed as a __grid_constant__ parameter.
+struct alignas(64) TmaDesc {
+  unsigned long long v[16];
+};
+
+TF_DEVICE unsigned smem_u32(const void* p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
+
+TF_DEVICE void mbar_init(unsigned long long* bar, unsigned count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(count));
+}
+TF_DEVICE void mbar_wait(unsigned long long* bar, unsigned parity) {
+  // Labels are scoped by the braces, so every inlined copy may reuse them.
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "TF_WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+      "@!p bra TF_WAIT;\n"
+      "}\n" ::"r"(smem_u32(bar)),
+      "r"(parity)
+      : "memory");
+}
+TF_DEVICE void mbar_arrive(unsigned long long* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(bar)) : "memory");
+}
+// Adds `bytes` of expected copy traffic to the barrier's current phase (no arrival).
+TF_DEVICE void mbar_expect_tx(unsigned long long* bar, unsigned bytes) {
+  asm volatile("mbarrier.expect_tx.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(bytes) : "memory");
+}
+// A box of the 2-D tensor map at (inner, outer) into shared memory, completing on `bar`.
+TF_DEVICE void tma_load_2d(void* dst, const TmaDesc* map, unsigned long long* bar, int inner, int outer) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n"
+      ::"r"(smem_u32(dst)), "l"(reinterpret_cast<unsigned long long>(map)), "r"(smem_u32(bar)), "r"(inner), "r"(outer)
+      : "memory");
+}
+// Generic-proxy writes to shared memory become visible to wgmma (the async proxy).
+TF_DEVICE void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// wgmma descriptor of a K-major tile with 128-byte rows, 128-byte swizzle, 8-row groups.
+TF_DEVICE unsigned long long wgmma_desc(const void* p) {
+  const unsigned long long addr = smem_u32(p);
+  return ((addr & 0x3FFFF) >> 4) | (1ull << 16) | ((1024ull >> 4) << 32) | (1ull << 62);
+}
+
+template <bool kF16>
+TF_DEVICE void wgmma_m64n128k16(float (&d)[64], unsigned long long desc_a, unsigned long long desc_b) {
+  if constexpr (kF16) {
+    asm volatile(
+        "{\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, 1, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(desc_a), "l"(desc_b));
+  } else {
+    asm volatile(
+        "{\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, 1, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(desc_a), "l"(desc_b));
+  }
+}
+
+TF_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+TF_DEVICE void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+TF_DEVICE void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+
+// Byte offset of 16-byte chunk c of row r in a 128-byte-swizzled tile (what TMA writes).
+TF_DEVICE int swizzle128(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
+
+template <class H>
+struct GemmSm90 {
+  static constexpr int BM = 128, BN = H::kBN, BK = 64, ST = H::kStages;
+  static constexpr int kABytes = BM * BK * 2, kBBytes = BN * BK * 2;
+  static_assert(BN == 128, "the consumer warpgroups issue m64n128 wgmma");
+};
+
+// Producer: the 128 threads of warpgroup 0 fill stage `s` with k-tile `kt` through hooks.
+template <class H>
+TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, bool a_hook, bool b_hook,
+                              long long m0, long long n0, long long k0, int t) {
+  using G = GemmSm90<H>;
+  const long long M = p.rows, N = p.cols, K = p.depth;
+  if (a_hook) {
+    for (int q = t; q < G::BM * 8; q += 128) {  // 8 chunks of 8 k per row
+      const int r = q / 8, c = q % 8;
+      const long long m = m0 + r, k = k0 + c * 8;
+      float v[8];
+      if (m < M && k + 8 <= K && p.vector_ok) {
+        H::template load_in0<8>(p, m * K + k, v);
+      } else {
+#pragma unroll 1
+        for (int e = 0; e < 8; ++e) {
+          float one[1] = {0.f};
+          if (m < M && k + e < K) H::template load_in0<1>(p, m * K + k + e, one);
+          v[e] = one[0];
+        }
+      }
+      *reinterpret_cast<uint4*>(sa + swizzle128(r, c)) = pack8<H::kF16>(v);
+    }
+  }
+  if (b_hook) {
+    for (int q = t; q < G::BN * 8; q += 128) {  // B staged [n][k]: 8 k of column n per chunk
+      const int r = q / 8, c = q % 8;
+      const long long n = n0 + r, k = k0 + c * 8;
+      float v[8];
+#pragma unroll 1
+      for (int e = 0; e < 8; ++e) {
+        float one[1] = {0.f};
+        if (n < N && k + e < K) H::template load_in1<1>(p, (k + e) * N + n, one);
+        v[e] = one[0];
+      }
+      *reinterpret_cast<uint4*>(sb + swizzle128(r, c)) = pack8<H::kF16>(v);
+    }
+  }
+  fence_proxy_async();
+}
+
+template <class H>
+TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb) {
+  using G = GemmSm90<H>;
+  extern __shared__ __align__(1024) char smem_raw[];
+  char* smem = reinterpret_cast<char*>((reinterpret_cast<unsigned long long>(smem_raw) + 1023) & ~1023ull);
+  char* sa = smem;
+  char* sb = smem + G::ST * G::kABytes;
+  unsigned long long* full = reinterpret_cast<unsigned long long*>(sb + G::ST * G::kBBytes);
+  unsigned long long* empty = full + G::ST;
+
+  const long long M = p.rows, N = p.cols, K = p.depth;
+  const long long tiles_m = (M + G::BM - 1) / G::BM, tiles_n = (N + G::BN - 1) / G::BN;
+  const long long pid = blockIdx.x, group = 8, per_group = group * tiles_n;
+  const long long first_m = pid / per_group * group;
+  const long long rows_in_group = tiles_m - first_m < group ? tiles_m - first_m : group;
+  const long long m0 = (first_m + (pid % per_group) % rows_in_group) * G::BM;
+  const long long n0 = ((pid % per_group) / rows_in_group) * G::BN;
+  const int wg = threadIdx.x / 128, t = threadIdx.x % 128;
+  const int kt_count = static_cast<int>((K + G::BK - 1) / G::BK);
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < G::ST; ++s) {
+      mbar_init(&full[s], 128);
+      mbar_init(&empty[s], 256);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  float d[64];
+  if (wg == 0) {
+    const bool tma = p.vector_ok != 0;
+    const bool a_hook = !(H::kAsyncA && tma), b_hook = !tma;
+    const unsigned tx = (a_hook ? 0 : G::kABytes) + (b_hook ? 0 : G::kBBytes);
+    for (int kt = 0; kt < kt_count; ++kt) {
+      const int s = kt % G::ST;
+      if (kt >= G::ST) mbar_wait(&empty[s], ((kt / G::ST) - 1) & 1);
+      char* a = sa + s * G::kABytes;
+      char* b = sb + s * G::kBBytes;
+      // The copy traffic is announced before any arrival, so the phase cannot complete
+      // until both the copies and every thread's hook writes are in.
+      if (t == 0 && tx > 0) {
+        mbar_expect_tx(&full[s], tx);
+        if (!a_hook) tma_load_2d(a, &ta, &full[s], kt * G::BK, static_cast<int>(m0));
+        if (!b_hook) tma_load_2d(b, &tb, &full[s], kt * G::BK, static_cast<int>(n0));
+      }
+      if (a_hook || b_hook) sm90_hook_fill<H>(p, a, b, a_hook, b_hook, m0, n0, static_cast<long long>(kt) * G::BK, t);
+      mbar_arrive(&full[s]);
+    }
+  } else {
+    const int cw = wg - 1;  // consumer 0 or 1: rows cw * 64 .. + 63
+#pragma unroll
+    for (int i = 0; i < 64; ++i) d[i] = 0.f;
+    for (int kt = 0; kt < kt_count; ++kt) {
+      const int s = kt % G::ST;
+      mbar_wait(&full[s], (kt / G::ST) & 1);
+      const char* a = sa + s * G::kABytes + cw * 64 * 128;
+      const char* b = sb + s * G::kBBytes;
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < G::BK / 16; ++kk) {
+        wgmma_m64n128k16<H::kF16>(d, wgmma_desc(a + kk * 32), wgmma_desc(b + kk * 32));
+      }
+      wgmma_commit();
+      wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
+      if (kt > 0) mbar_arrive(&empty[(kt - 1) % G::ST]);
+    }
+    wgmma_wait<0>();
+  }
+  __syncthreads();  // every stage consumed: the pipeline memory holds the epilogue tile now
+
+  constexpr int LDC = G::BN + 4;
+  float* ctile = reinterpret_cast<float*>(smem);
+  if (wg > 0) {
+    const int warp = t / 32, lane = t % 32;
+    const int r = (wg - 1) * 64 + warp * 16 + lane / 4;
+#pragma unroll
+    for (int nb = 0; nb < G::BN / 8; ++nb) {
+      const int c = nb * 8 + (lane % 4) * 2;
+      *reinterpret_cast<float2*>(&ctile[r * LDC + c]) = make_float2(d[nb * 4], d[nb * 4 + 1]);
+      *reinterpret_cast<float2*>(&ctile[(r + 8) * LDC + c]) = make_float2(d[nb * 4 + 2], d[nb * 4 + 3]);
+    }
+  }
+  __syncthreads();
+  for (int q = threadIdx.x; q < G::BM * G::BN / 8; q += 384) {
+    const int r = q / (G::BN / 8), c = (q % (G::BN / 8)) * 8;
+    const long long m = m0 + r, n = n0 + c;
+    if (m >= M || n >= N) continue;
+    const float* src = &ctile[r * LDC + c];
+    if (p.vector_ok && n + 8 <= N) {
+      float v[8];
+      *reinterpret_cast<float4*>(&v[0]) = *reinterpret_cast<const float4*>(src);
+      *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src + 4);
+      H::template store<8>(p, m * N + n, v);
+    } else {
+      for (int e = 0; e < 8 && n + e < N; ++e) {
+        const float v[1] = {src[e]};
+        H::template store<1>(p, m * N + n + e, v);
+      }
+    }
+  }
+}
+
+}  // namespace tf
+
+#endif  // TILEFUSE_KERNELS_GEMM_SM90_CUH_
