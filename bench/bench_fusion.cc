@@ -1,7 +1,11 @@
 // bench_fusion: every catalog graph, fused against unfused, timed with CUDA events after an
 // L2 flush, on fresh random inputs; plus the device's copy bandwidth in the same run.
 //
-//   bench_fusion [--benchmark_filter=...] [--benchmark_out=results.json]
+//   bench_fusion [--benchmark_filter=...] [--benchmark_out=results.json] [--tuning=PATH]
+//
+// GEMM tile configs are tuned on first use (on the plain GEMM) and recorded in PATH
+// (default /tmp/tilefuse_bench_tuning.json); the cuBLAS column runs the GEMM through cuBLAS
+// and the rest of the graph as separate tilefuse kernels.
 //
 // Counters: median_us (median of the samples), TBps (the graph's floor bytes, each input
 // read once and each output written once, over the median time), frac_copy (TBps over the
@@ -12,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/catalog.h"
+#include "bench/cublas_baseline.h"
 #include "bench/gpu_timer.h"
 #include "benchmark/benchmark.h"
 #include "runtime/plan.h"
@@ -28,6 +33,7 @@ struct Result {
 };
 
 GpuTimer* g_timer = nullptr;
+std::string g_tuning = "/tmp/tilefuse_bench_tuning.json";  // --tuning=PATH
 double g_copy_tbps = 0;
 std::map<std::string, Result> g_results;
 
@@ -104,6 +110,10 @@ void BM_Copy(benchmark::State& state) {
 void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
   CompileOptions options;
   options.fuse = fuse;
+  // GEMMs use their tuned tile config (tuned here on first use, on the plain GEMM).
+  options.autotune = true;
+  options.tuning_path = g_tuning;
+  if (e->sizes.count("M")) options.tune_m = e->sizes.at("M");
   auto plan = Compile(e->graph, options);
   if (!plan.ok()) return state.SkipWithError(std::string(plan.status().message()).c_str());
   auto tensors = MakeTensors(*e, 1234);
@@ -132,6 +142,33 @@ void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
   g_results[absl::StrCat(e->file, fuse ? " fused" : " unfused")] = Result{us, tbps, plan->num_kernels(), tflops};
 }
 
+// The graph with its GEMM through cuBLAS and the rest as separate tilefuse kernels.
+void BM_Cublas(benchmark::State& state, const CatalogEntry* e) {
+  auto base = CublasBaseline::Create(*e);
+  if (!base.ok()) return state.SkipWithError(std::string(base.status().message()).c_str());
+  auto tensors = MakeTensors(*e, 1234);
+  if (!tensors.ok()) return state.SkipWithError(std::string(tensors.status().message()).c_str());
+  const auto run = [&] { return (*base)->Run(g_timer->stream(), tensors->inputs, tensors->outputs); };
+  for (int w = 0; w < 3; ++w) {
+    auto ms = g_timer->Time(run);
+    if (!ms.ok()) return state.SkipWithError(std::string(ms.status().message()).c_str());
+  }
+  std::vector<double> samples;
+  for (auto _ : state) {
+    auto ms = g_timer->Time(run);
+    if (!ms.ok()) return state.SkipWithError(std::string(ms.status().message()).c_str());
+    state.SetIterationTime(*ms / 1e3);
+    samples.push_back(*ms * 1e3);
+  }
+  const double us = Median(samples);
+  const double tflops = e->Flops() / (us * 1e-6) / 1e12;
+  state.counters["median_us"] = us;
+  state.counters["TFLOPs"] = tflops;
+  state.counters["kernels"] = 1 + (*base)->num_kernels();
+  g_results[absl::StrCat(e->file, " cublas")] =
+      Result{us, e->FloorBytes() / (us * 1e-6) / 1e12, 1 + (*base)->num_kernels(), tflops};
+}
+
 void PrintSummary() {
   std::printf("\n%-44s %10s %8s %9s %8s %8s\n", "graph", "median_us", "TB/s", "frac_copy", "TFLOP/s", "kernels");
   for (const auto& [name, r] : g_results) {
@@ -146,6 +183,11 @@ void PrintSummary() {
     if (un != g_results.end()) {
       std::printf("speedup %-36s %.2fx fused over unfused\n", base.c_str(), un->second.median_us / r.median_us);
     }
+    auto cb = g_results.find(base + " cublas");
+    if (cb != g_results.end()) {
+      std::printf("vs cuBLAS %-34s fused at %.1f%% of cuBLAS+epilogue speed\n", base.c_str(),
+                  100.0 * cb->second.median_us / r.median_us);
+    }
   }
 }
 
@@ -155,6 +197,10 @@ void PrintSummary() {
 int main(int argc, char** argv) {
   using namespace tilefuse;
   benchmark::Initialize(&argc, argv);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--tuning=", 0) == 0) g_tuning = a.substr(9);
+  }
   auto timer = GpuTimer::Create();
   if (!timer.ok()) {
     std::printf("bench_fusion: no GPU, nothing to measure (%s)\n",
@@ -174,6 +220,12 @@ int main(int argc, char** argv) {
     for (bool fuse : {true, false}) {
       benchmark::RegisterBenchmark(absl::StrCat("graph/", e.file, fuse ? "/fused" : "/unfused").c_str(),
                                    BM_Graph, &e, fuse)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond)
+          ->MinTime(0.3);
+    }
+    if (e.Flops() > 0) {
+      benchmark::RegisterBenchmark(absl::StrCat("graph/", e.file, "/cublas").c_str(), BM_Cublas, &e)
           ->UseManualTime()
           ->Unit(benchmark::kMicrosecond)
           ->MinTime(0.3);

@@ -119,21 +119,29 @@ TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, b
   using G = GemmSm90<H>;
   const long long M = p.rows, N = p.cols, K = p.depth;
   if (a_hook) {
-    for (int q = t; q < G::BM * 8; q += 128) {  // 8 chunks of 8 k per row
-      const int r = q / 8, c = q % 8;
+    // All eight chunks of this thread are loaded before any is written, so that eight
+    // loads are in flight rather than one.
+    constexpr int kChunks = G::BM * 8 / 128;
+    float v[kChunks][8];
+#pragma unroll
+    for (int i = 0; i < kChunks; ++i) {
+      const int q = t + i * 128, r = q / 8, c = q % 8;
       const long long m = m0 + r, k = k0 + c * 8;
-      float v[8];
       if (m < M && k + 8 <= K && p.vector_ok) {
-        H::template load_in0<8>(p, m * K + k, v);
+        H::template load_in0<8>(p, m * K + k, v[i]);
       } else {
 #pragma unroll 1
         for (int e = 0; e < 8; ++e) {
           float one[1] = {0.f};
           if (m < M && k + e < K) H::template load_in0<1>(p, m * K + k + e, one);
-          v[e] = one[0];
+          v[i][e] = one[0];
         }
       }
-      *reinterpret_cast<uint4*>(sa + swizzle128(r, c)) = pack8<H::kF16>(v);
+    }
+#pragma unroll
+    for (int i = 0; i < kChunks; ++i) {
+      const int q = t + i * 128;
+      *reinterpret_cast<uint4*>(sa + swizzle128(q / 8, q % 8)) = pack8<H::kF16>(v[i]);
     }
   }
   if (b_hook) {

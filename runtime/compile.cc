@@ -10,6 +10,7 @@
 #include "codegen/generate.h"
 #include "codegen/signature.h"
 #include "codegen/source.h"
+#include "runtime/autotune.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/cuda/nvrtc.h"
 #include "runtime/fusion/planner.h"
@@ -56,6 +57,42 @@ NvrtcOptions NvrtcFor(const KernelSpec& spec, NvrtcOptions base) {
   return base;
 }
 
+// Sets each GEMM's tile config: forced, recorded, tuned now, or the default (kept).
+absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options,
+                               const std::string& arch, FusionPlan& plan) {
+  std::optional<TuningRecords> records;
+  bool dirty = false;
+  for (KernelPlan& k : plan.kernels) {
+    if (k.spec.tile != "matmul") continue;
+    if (options.gemm_config) {
+      if (options.gemm_config->wgmma == k.spec.gemm.wgmma) k.spec.gemm = *options.gemm_config;
+      continue;
+    }
+    if (options.tuning_path.empty()) continue;
+    if (!records) {
+      TF_ASSIGN_OR_RETURN(records, TuningRecords::Load(options.tuning_path));
+    }
+    const std::string key = GemmTuningKey(graph, k.tile_node, k.spec, arch);
+    if (auto r = records->Find(key)) {
+      k.spec.gemm = r->config;
+      plan.decisions.push_back(absl::StrCat("tuned: '", graph.node(k.tile_node).name, "' uses ",
+                                            r->config.ToString(), " (recorded, ", r->us, " us)"));
+      continue;
+    }
+    if (!options.autotune || !UseDevice(options.device).ok()) continue;
+    TF_ASSIGN_OR_RETURN(std::vector<TuningTrial> trials,
+                        TuneGemm(graph, k.tile_node, k.spec, arch, options.tune_m));
+    records->Put(key, TuningRecord{trials[0].config, trials[0].us});
+    dirty = true;
+    k.spec.gemm = trials[0].config;
+    plan.decisions.push_back(absl::StrCat("tuned: '", graph.node(k.tile_node).name, "' uses ",
+                                          trials[0].config.ToString(), " (", trials[0].us, " us, best of ",
+                                          trials.size(), " on the plain GEMM)"));
+  }
+  if (dirty) TF_RETURN_IF_ERROR(records->Save(options.tuning_path));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) {
@@ -72,6 +109,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     plan.arch_ = arch.ok() ? *arch : "sm_90";
   }
   TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse, plan.arch_}));
+  TF_RETURN_IF_ERROR(ChooseGemmConfigs(graph, options, plan.arch_, plan.fusion_));
   KernelCache* cache = options.cache;
   if (cache == nullptr) {
     plan.own_cache_ = std::make_unique<KernelCache>();

@@ -19,6 +19,7 @@
 #include <cuda.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,13 @@ struct CompileOptions {
   KernelCache* cache = nullptr;  // null: the plan gets a cache of its own
   int device = 0;            // used by Load/Run
   std::string dump_dir;      // non-empty: write each kernel's source there
+  // GEMM tile configs (runtime/autotune.h): recorded winners are read from `tuning_path`
+  // when set; with `autotune` and a GPU, missing ones are tuned (M = tune_m when
+  // symbolic) and recorded. `gemm_config` forces one config on every GEMM of its family.
+  bool autotune = false;
+  std::string tuning_path;
+  int64_t tune_m = 4096;
+  std::optional<GemmConfig> gemm_config;
 };
 
 // What compiling one kernel cost, for reports and the command-line tool.

@@ -19,7 +19,8 @@ status=0
   python3 scripts/check_cli_run.py build/runtime/tools/tilefuse "$out" || status=1
 } 2>&1 | tee "$out/gpu_tests.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
-build/bench/bench_fusion --benchmark_out="$out/bench.json" --benchmark_out_format=json "$@" \
+build/bench/bench_fusion --benchmark_out="$out/bench.json" --benchmark_out_format=json \
+  --tuning="$out/tuning.json" "$@" \
   2>&1 | tee "$out/bench.log" || status=1
 grep -qE "FAILED|Failure" "$out/gpu_tests.log" && status=1
 echo "gpu_check: $([[ $status -eq 0 ]] && echo passed || echo FAILED)"

@@ -6,6 +6,7 @@
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/graph/json.h"
+#include "runtime/autotune.h"
 #include "runtime/plan.h"
 #include "test/custom_kernel.h"
 #include "test/gpu_harness.h"
@@ -97,6 +98,42 @@ TEST(GpuTile, RunsAreBitIdentical) {
     TF_ASSERT_OK_AND_ASSIGN(auto b, RunOnGpu(plan, inputs, syms));
     for (size_t k = 0; k < a.size(); ++k) EXPECT_EQ(a[k].bytes, b[k].bytes);
   }
+}
+
+TEST(GpuGemm, AutotuneTimesThePlainGemmAndKeepsTheFusion) {
+  TF_SKIP_WITHOUT_GPU();
+  const TestGraph* t = nullptr;
+  for (const TestGraph& c : GemmTestGraphs()) {
+    if (c.name == "wgmma_bias_gelu") t = &c;
+  }
+  ASSERT_NE(t, nullptr);
+  const Graph g = ParseTestGraph(*t);
+  const std::string path = ::testing::TempDir() + "/gpu_tuning.json";
+  std::remove(path.c_str());
+  CompileOptions o;
+  o.autotune = true;
+  o.tuning_path = path;
+  o.tune_m = 512;
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+  EXPECT_NE(plan.Explain().find("on the plain GEMM"), std::string::npos) << plan.Explain();
+  const KernelPlan& k = plan.fusion_plan().kernels[0];
+  EXPECT_NE(SpecText(k.spec).find("gelu"), std::string::npos);  // the final kernel is fused
+  // What was timed: plain GEMMs, no epilogue.
+  TF_ASSERT_OK_AND_ASSIGN(auto trials, TuneGemm(g, k.tile_node, k.spec, plan.arch(), 512));
+  for (const TuningTrial& trial : trials) {
+    EXPECT_EQ(trial.spec_text.find("gelu"), std::string::npos);
+    EXPECT_EQ(trial.spec_text.find("add"), std::string::npos);
+  }
+  TF_ASSERT_OK_AND_ASSIGN(TuningRecords records, TuningRecords::Load(path));
+  ASSERT_TRUE(records.Find(GemmTuningKey(g, k.tile_node, k.spec, plan.arch())).has_value());
+  // The tuned plan computes the same function.
+  KernelCache cache;
+  std::mt19937_64 rng(3);
+  const auto syms = BindSymbols(g, t->symbols);
+  const auto inputs = RandomInputs(g, syms, rng);
+  TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(g, inputs));
+  TF_ASSERT_OK_AND_ASSIGN(auto got, RunOnGpu(plan, inputs, syms));
+  EXPECT_TRUE(AllClose(got[0], ref[0], ToleranceFor(g)));
 }
 
 TEST(GpuPointwise, RunDuringCaptureNeverLoadsOrCompiles) {

@@ -23,7 +23,7 @@ absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec) {
 }
 
 GemmConfig DefaultGemmConfig(const Dim& m) {
-  if (m.is_static() && m.value <= 16) return GemmConfig{16, 32, 128, 1, 2, 4};
+  if (m.is_static() && m.value <= 16) return GemmConfig{16, 32, 128, 1, 2, 6};
   return GemmConfig{128, 128, 32, 2, 4, 4};
 }
 
@@ -35,8 +35,8 @@ GemmConfig WgmmaGemmConfig(int stages) {
 
 std::vector<GemmConfig> GemmCandidates(const Dim& m) {
   if (m.is_static() && m.value <= 16) {
-    return {GemmConfig{16, 32, 128, 1, 2, 4}, GemmConfig{16, 64, 64, 1, 4, 4},
-            GemmConfig{16, 32, 64, 1, 2, 6}};
+    return {GemmConfig{16, 32, 128, 1, 2, 6}, GemmConfig{16, 32, 128, 1, 2, 8},
+            GemmConfig{16, 16, 256, 1, 1, 6}, GemmConfig{16, 64, 64, 1, 4, 8}};
   }
   if (m.is_static() && m.value <= 64) {
     return {GemmConfig{64, 64, 32, 2, 2, 4}, GemmConfig{32, 64, 64, 2, 2, 4},

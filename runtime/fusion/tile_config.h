@@ -19,7 +19,9 @@ inline constexpr int64_t kMaxRowWidth = 16384;
 absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec);
 
 // The GEMM config used without tuning: 128x128x32 tiles, 8 warps, 4 stages; for a static
-// M <= 16 (decode) 16x32x128 tiles, 2 warps, 4 stages, so that many CTAs stream the weights.
+// M <= 16 (decode) 16x32x128 tiles, 2 warps, 6 stages, so that many CTAs stream the weights
+// with several copies in flight each. (On sm_90 with a K-major B the planner picks the TMA +
+// wgmma kernel instead: WgmmaGemmConfig.)
 GemmConfig DefaultGemmConfig(const Dim& m);
 // The Hopper (TMA + wgmma) config, for sm_90 targets when B is read by TMA.
 GemmConfig WgmmaGemmConfig(int stages = 4);
