@@ -47,7 +47,7 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
   switch (o.access) {
     case Access::kFull: e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + ", index, ");")); break;
     case Access::kInner:
-      e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + ", index, " % p.inner", k, ");"));
+      e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + tf::mod_index(", index, ", p.inner", k, "));"));
       break;
     case Access::kScalar: e.Line(absl::StrCat("tf::load_bcast<W>(", a, ", ", in, ");")); break;
     case Access::kStrided:

@@ -82,6 +82,13 @@ TF_DEVICE void store_vec(T* dst, const C (&src)[W]) {
   copy_aligned<W>(dst, tmp);
 }
 
+// i % n, in 32 bits when both fit: a 64-bit remainder costs several times more, and
+// broadcast operands (a bias over the columns) take one per access.
+TF_DEVICE long long mod_index(long long i, long long n) {
+  if (((i | n) >> 32) == 0) return static_cast<unsigned>(i) % static_cast<unsigned>(n);
+  return i % n;
+}
+
 // Element offset of flat output index i for an operand with per-dim strides (0 where the
 // operand is broadcast), over an index space of R dims.
 template <int R>

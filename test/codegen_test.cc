@@ -62,7 +62,7 @@ TEST(Codegen, GlueUsesTheAccessPathOfEachOperand) {
   TF_ASSERT_OK_AND_ASSIGN(std::string glue,
                           GeneratePointwiseGlue(plan.fusion_plan().kernels[0].spec, "tf_test"));
   EXPECT_NE(glue.find("tf::load_vec<W>(a0, p.in0 + i);"), std::string::npos) << glue;
-  EXPECT_NE(glue.find("p.in1 + i % p.inner1"), std::string::npos) << glue;
+  EXPECT_NE(glue.find("p.in1 + tf::mod_index(i, p.inner1)"), std::string::npos) << glue;
   EXPECT_NE(glue.find("tf::relu_f("), std::string::npos) << glue;
   EXPECT_NE(glue.find("static constexpr int kVec = 8;"), std::string::npos) << glue;
   // Same spec, same bytes.

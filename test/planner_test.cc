@@ -140,9 +140,17 @@ TEST(Planner, GemmOperandsTakeTheAsyncPathWhenTheyCan) {
   EXPECT_FALSE(plan_of("gemm_decode_bias_silu").kernels[0].spec.gemm.wgmma);
   const KernelSpec at = plan_of("gemm_a_transposed").kernels[0].spec;
   EXPECT_EQ(at.a_async, -1);  // a strided A goes through its hook
-  const KernelSpec cast = plan_of("gemm_f32_cast_prologue").kernels[0].spec;
-  EXPECT_EQ(cast.a_async, -1);  // a prologue stages A through registers...
-  EXPECT_EQ(cast.b_layout, GemmBLayout::kRowMajor);  // ...while B keeps cp.async
+  const KernelSpec relu = plan_of("gemm_relu_prologue").kernels[0].spec;
+  EXPECT_EQ(relu.a_async, -1);  // a prologue stages A through registers...
+  EXPECT_EQ(relu.b_layout, GemmBLayout::kColMajor);  // ...while B keeps the async copy path
+  const KernelSpec both = plan_of("gemm_scale_prologue_row_major_b").kernels[0].spec;
+  EXPECT_EQ(both.a_async, -1);
+  EXPECT_EQ(both.b_layout, GemmBLayout::kHook);
+  bool widening = false;
+  for (const std::string& d : plan_of("gemm_f32_cast_prologue").decisions) {
+    widening |= d.find("wider than the bf16 operand") != std::string::npos;
+  }
+  EXPECT_TRUE(widening);
   const FusionPlan refused = plan_of("gemm_long_prologue_refused");
   bool said = false;
   for (const std::string& d : refused.decisions) said |= d.find("exceed the budget") != std::string::npos;

@@ -154,8 +154,24 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
 // a scale on either operand fuses, a long chain on a wide problem does not.
 constexpr int64_t kMaxPrologueRecompute = 64;
 
-std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, size_t ops) {
+//
+// A prologue that reads operands wider than the GEMM's operand type (an f32 input cast to
+// bf16) is refused as well: its loads go through registers at twice the bytes, and the
+// producer cannot keep the pipeline fed (measured on an H100 at 4096^3: 2300 us fused
+// against 291 us for a cast kernel plus the TMA GEMM).
+std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, size_t ops,
+                                const std::set<int>& members) {
   if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return "";
+  for (int m : members) {
+    for (int in : g.node(m).inputs) {
+      if (members.count(in) || g.node(in).kind == NodeKind::kConstant) continue;
+      if (DTypeSize(g.node(in).dtype) > DTypeSize(t.dtype)) {
+        return absl::StrCat("it reads '", g.node(in).name, "' (", DTypeName(g.node(in).dtype),
+                            "), wider than the ", DTypeName(t.dtype),
+                            " operand; register-staged loads of it would starve the GEMM");
+      }
+    }
+  }
   const Dim& other = input == 0 ? t.shape[1] : t.shape[0];  // N for A, M for B
   const int64_t reloads = other.is_static() ? (other.value + 127) / 128 : 32;
   const int64_t cost = static_cast<int64_t>(ops) * reloads;
@@ -190,7 +206,8 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     }
     // Row-wise tile kernels read each input element once, so a prologue never recomputes.
     // A GEMM reloads A once per column tile and B once per row tile: see the threshold.
-    if (const std::string why = GemmPrologueRefusal(g, n, j, w.members[pg].size()); !why.empty()) {
+    if (const std::string why = GemmPrologueRefusal(g, n, j, w.members[pg].size(), w.members[pg]);
+        !why.empty()) {
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": ", why));
       continue;
     }
