@@ -11,6 +11,7 @@
 // read once and each output written once, over the median time), frac_copy (TBps over the
 // copy bandwidth measured first), kernels (launches per run).
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -83,6 +84,29 @@ absl::StatusOr<DeviceTensors> MakeTensors(const CatalogEntry& e, uint64_t seed) 
   return t;
 }
 
+// Three warm-up runs, then one event-timed sample per benchmark iteration (after an L2
+// flush); returns the median in microseconds, or -1 after reporting an error.
+double TimeSamples(benchmark::State& state, const std::function<absl::Status()>& run) {
+  for (int w = 0; w < 3; ++w) {  // warm-up: module load, workspace, clocks
+    auto ms = g_timer->Time(run);
+    if (!ms.ok()) {
+      state.SkipWithError(std::string(ms.status().message()).c_str());
+      return -1;
+    }
+  }
+  std::vector<double> samples;
+  for (auto _ : state) {
+    auto ms = g_timer->Time(run);
+    if (!ms.ok()) {
+      state.SkipWithError(std::string(ms.status().message()).c_str());
+      return -1;
+    }
+    state.SetIterationTime(*ms / 1e3);
+    samples.push_back(*ms * 1e3);
+  }
+  return Median(samples);
+}
+
 void BM_Copy(benchmark::State& state) {
   const size_t bytes = size_t{1} << 28;
   auto src = DeviceBuffer::Allocate(bytes);
@@ -119,18 +143,8 @@ void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
   auto tensors = MakeTensors(*e, 1234);
   if (!tensors.ok()) return state.SkipWithError(std::string(tensors.status().message()).c_str());
   const auto run = [&] { return plan->Run(g_timer->stream(), tensors->inputs, tensors->outputs); };
-  for (int w = 0; w < 3; ++w) {  // warm-up: module load, workspace, clocks
-    auto ms = g_timer->Time(run);
-    if (!ms.ok()) return state.SkipWithError(std::string(ms.status().message()).c_str());
-  }
-  std::vector<double> samples;
-  for (auto _ : state) {
-    auto ms = g_timer->Time(run);
-    if (!ms.ok()) return state.SkipWithError(std::string(ms.status().message()).c_str());
-    state.SetIterationTime(*ms / 1e3);
-    samples.push_back(*ms * 1e3);
-  }
-  const double us = Median(samples);
+  const double us = TimeSamples(state, run);
+  if (us < 0) return;
   const double tbps = e->FloorBytes() / (us * 1e-6) / 1e12;
   state.counters["median_us"] = us;
   state.counters["TBps"] = tbps;
@@ -149,18 +163,8 @@ void BM_Cublas(benchmark::State& state, const CatalogEntry* e) {
   auto tensors = MakeTensors(*e, 1234);
   if (!tensors.ok()) return state.SkipWithError(std::string(tensors.status().message()).c_str());
   const auto run = [&] { return (*base)->Run(g_timer->stream(), tensors->inputs, tensors->outputs); };
-  for (int w = 0; w < 3; ++w) {
-    auto ms = g_timer->Time(run);
-    if (!ms.ok()) return state.SkipWithError(std::string(ms.status().message()).c_str());
-  }
-  std::vector<double> samples;
-  for (auto _ : state) {
-    auto ms = g_timer->Time(run);
-    if (!ms.ok()) return state.SkipWithError(std::string(ms.status().message()).c_str());
-    state.SetIterationTime(*ms / 1e3);
-    samples.push_back(*ms * 1e3);
-  }
-  const double us = Median(samples);
+  const double us = TimeSamples(state, run);
+  if (us < 0) return;
   const double tflops = e->Flops() / (us * 1e-6) / 1e12;
   state.counters["median_us"] = us;
   state.counters["TFLOPs"] = tflops;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "codegen/expr_codegen.h"
 #include "codegen/params.h"
+#include "codegen/source.h"
 #include "runtime/status_macros.h"
 
 namespace tilefuse {
@@ -38,6 +39,16 @@ void EmitParams(Emitter& e, const KernelSpec& spec) {
     }
   }
   e.Close("};");
+}
+
+void EmitHooksPreamble(Emitter& e, const KernelSpec& spec, const std::string& entry_name) {
+  e.Line(kGlueMarker);
+  e.Open(absl::StrCat("namespace ", entry_name, "_ns {"));
+  EmitParams(e, spec);
+  e.Blank();
+  e.Open("struct Hooks {");
+  e.Line("using Params = " + entry_name + "_ns::Params;");
+  e.Line(absl::StrCat("static constexpr int kVec = ", spec.Vec(), ";"));
 }
 
 void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::string& index) {

@@ -11,6 +11,10 @@
 
 namespace tilefuse {
 
+// The start every kernel's glue shares: the marker, the per-kernel namespace, Params, and
+// `struct Hooks {` with its Params alias and kVec; the caller adds hooks and closes it.
+void EmitHooksPreamble(Emitter& e, const KernelSpec& spec, const std::string& entry_name);
+
 // struct Params { ... }; in ParamLayout order.
 void EmitParams(Emitter& e, const KernelSpec& spec);
 

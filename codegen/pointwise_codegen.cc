@@ -18,13 +18,7 @@ absl::StatusOr<std::string> GeneratePointwiseGlue(const KernelSpec& spec,
                                                   const std::string& entry_name) {
   if (spec.outputs.empty()) return absl::InternalError("pointwise spec has no outputs");
   Emitter e;
-  e.Line(kGlueMarker);
-  e.Open(absl::StrCat("namespace ", entry_name, "_ns {"));
-  EmitParams(e, spec);
-  e.Blank();
-  e.Open("struct Hooks {");
-  e.Line("using Params = " + entry_name + "_ns::Params;");
-  e.Line(absl::StrCat("static constexpr int kVec = ", spec.Vec(), ";"));
+  EmitHooksPreamble(e, spec, entry_name);
   e.Line("template <int W>");
   e.Open("static __device__ __forceinline__ void apply(const Params& p, long long i) {");
   TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "", {}));

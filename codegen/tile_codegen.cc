@@ -63,13 +63,7 @@ absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spe
 absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::string& entry_name) {
   TF_ASSIGN_OR_RETURN(std::string function, KernelFunction(spec));
   Emitter e;
-  e.Line(kGlueMarker);
-  e.Open(absl::StrCat("namespace ", entry_name, "_ns {"));
-  EmitParams(e, spec);
-  e.Blank();
-  e.Open("struct Hooks {");
-  e.Line("using Params = " + entry_name + "_ns::Params;");
-  e.Line(absl::StrCat("static constexpr int kVec = ", spec.Vec(), ";"));
+  EmitHooksPreamble(e, spec, entry_name);
   if (spec.tile == "matmul") {
     EmitGemmConstants(e, spec);
   } else {

@@ -81,6 +81,21 @@ TF_DEVICE uint4 pack8(const float (&v)[8]) {
   return u;
 }
 
+// 8 consecutive k of column n of B (logical [K, N], read through hook input 1 one element
+// at a time: the staging layout wants k contiguous, the logical index has n contiguous).
+template <class H>
+TF_DEVICE uint4 fetch_b_column8(const typename H::Params& p, long long n, long long k, long long N,
+                                long long K) {
+  float v[8];
+#pragma unroll 1  // the slow path stays small: it serves layouts without an async copy
+  for (int e = 0; e < 8; ++e) {
+    float one[1] = {0.f};
+    if (n < N && k + e < K) H::template load_in1<1>(p, (k + e) * N + n, one);
+    v[e] = one[0];
+  }
+  return pack8<H::kF16>(v);
+}
+
 template <class H>
 struct Gemm {
   static constexpr int BM = H::kBM, BN = H::kBN, BK = H::kBK, ST = H::kStages;
@@ -177,17 +192,8 @@ struct Gemm {
     for (int i = 0; i < kBPerThread; ++i) {
       int r, c;
       b_chunk(threadIdx.x + i * kThreads, r, c);
-      if constexpr (kBColMajor) {
-        // Staged [BN][BK]: 8 consecutive k of column n, which the hook reads one by one.
-        const long long n = n0 + r, k = k0 + c * 8;
-        float v[8];
-#pragma unroll 1
-        for (int e = 0; e < 8; ++e) {
-          float one[1] = {0.f};
-          if (n < N && k + e < K) H::template load_in1<1>(p, (k + e) * N + n, one);
-          v[e] = one[0];
-        }
-        rb[i] = pack8<H::kF16>(v);
+      if constexpr (kBColMajor) {  // staged [BN][BK]
+        rb[i] = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K);
       } else {  // staged [BK][BN]: rows k, chunks of n
         rb[i] = fetch8<1>(k0 + r, K, n0 + c * 8, N);
       }

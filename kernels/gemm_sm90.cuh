@@ -147,15 +147,7 @@ TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, b
   if (b_hook) {
     for (int q = t; q < G::BN * 8; q += 128) {  // B staged [n][k]: 8 k of column n per chunk
       const int r = q / 8, c = q % 8;
-      const long long n = n0 + r, k = k0 + c * 8;
-      float v[8];
-#pragma unroll 1
-      for (int e = 0; e < 8; ++e) {
-        float one[1] = {0.f};
-        if (n < N && k + e < K) H::template load_in1<1>(p, (k + e) * N + n, one);
-        v[e] = one[0];
-      }
-      *reinterpret_cast<uint4*>(sb + swizzle128(r, c)) = pack8<H::kF16>(v);
+      *reinterpret_cast<uint4*>(sb + swizzle128(r, c)) = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K);
     }
   }
   fence_proxy_async();
