@@ -81,7 +81,9 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
   e.Line("#pragma unroll");
   e.Open("for (int l = 0; l < W; ++l) {");
   ExprEmitter ex(e, [&](const ExprNode& leaf) {
-    return leaf.kind == ExprKind::kTileValue ? tile_value : absl::StrCat("a", leaf.operand, "[l]");
+    // The tile's value arrives as fp32 (argmax's index too): bring it to the leaf's kind.
+    if (leaf.kind == ExprKind::kTileValue) return ConvertKind(tile_value, DType::kF32, leaf.dtype);
+    return absl::StrCat("a", leaf.operand, "[l]");
   });
   for (size_t j = 0; j < spec.outputs.size(); ++j) {
     if (spec.outputs[j].site != site) continue;

@@ -17,6 +17,7 @@ absl::StatusOr<std::string> KernelFunction(const KernelSpec& spec) {
   if (tile == "layer_norm") return std::string("tf::layer_norm_kernel");
   if (tile == "softmax") return std::string("tf::softmax_kernel");
   if (tile == "matmul") return std::string(spec.gemm.wgmma ? "tf::gemm_sm90_kernel" : "tf::gemm_kernel");
+  if (tile == "reduce") return std::string("tf::reduce_kernel");
   return absl::InternalError(absl::StrCat("codegen has no tile kernel '", tile, "'"));
 }
 
@@ -47,11 +48,15 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
 }  // namespace
 
 int ThreadsOf(const KernelSpec& spec) {
+  if (spec.tile == "reduce") return kReduceThreads;
   return spec.tile == "matmul" ? spec.gemm.threads() : spec.row.threads;
 }
 
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec) {
   TF_RETURN_IF_ERROR(KernelFunction(spec).status());
+  if (spec.tile == "reduce") {
+    return std::vector<std::string>{"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "reduce.cuh"};
+  }
   if (spec.tile == "matmul") {
     std::vector<std::string> files = {"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "gemm.cuh"};
     if (spec.gemm.wgmma) files.push_back("gemm_sm90.cuh");
@@ -66,6 +71,8 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   EmitHooksPreamble(e, spec, entry_name);
   if (spec.tile == "matmul") {
     EmitGemmConstants(e, spec);
+  } else if (spec.tile == "reduce") {
+    e.Line(absl::StrCat("static constexpr int kOp = ", spec.reduce_op, ", kThreads = ", kReduceThreads, ";"));
   } else {
     e.Line(absl::StrCat("static constexpr int kThreads = ", spec.row.threads, ";"));
     e.Line(absl::StrCat("static constexpr int kRowThreads = ", spec.row.row_threads, ";"));

@@ -15,6 +15,9 @@ namespace tilefuse {
 // Template files a tile kernel of `spec.tile` needs, in include order.
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec);
 
+// Threads per CTA of the reduction kernel: a warp per output.
+inline constexpr int kReduceThreads = 256;
+
 // Threads per CTA of a tile kernel.
 int ThreadsOf(const KernelSpec& spec);
 

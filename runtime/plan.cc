@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "codegen/pointwise_codegen.h"
+#include "codegen/tile_codegen.h"
 #include "runtime/fusion/tile_config.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/status_macros.h"
@@ -202,10 +203,12 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     if (n == 0) continue;
     const int vec = spec.Vec();
     const bool gemm = spec.tile == "matmul";
+    const bool reduce = spec.tile == "reduce";
     const int64_t rows = spec.is_pointwise() ? 0 : k.plan.rows.Eval(syms);
     const int64_t cols = spec.is_pointwise() ? 0 : k.plan.cols.Eval(syms);
-    const int64_t depth = gemm ? k.plan.depth.Eval(syms) : 0;
-    if (!spec.is_pointwise() && !gemm && cols > RowCapacity(spec.row, vec)) {
+    const int64_t depth = gemm || reduce ? k.plan.depth.Eval(syms) : 0;
+    if (reduce && rows * std::max<int64_t>(cols, 1) == 0) continue;
+    if (!spec.is_pointwise() && !gemm && !reduce && cols > RowCapacity(spec.row, vec)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "tile kernel '", graph_.node(k.plan.tile_node).name, "': rows of ", cols,
           " elements exceed the ", RowCapacity(spec.row, vec), " it was compiled for"));
@@ -274,7 +277,10 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       TF_RETURN_IF_ERROR(encode(&maps[1], address(k.plan.operands[spec.b_async].buffer), cols));
     }
     unsigned blocks, threads, smem = 0;
-    if (gemm) {
+    if (reduce) {
+      threads = kReduceThreads;
+      blocks = static_cast<unsigned>((rows + kReduceThreads / 32 - 1) / (kReduceThreads / 32));
+    } else if (gemm) {
       const GemmConfig& c = spec.gemm;
       threads = c.threads();
       blocks = static_cast<unsigned>(((rows + c.bm - 1) / c.bm) * ((cols + c.bn - 1) / c.bn));

@@ -166,6 +166,36 @@ Value EvalMatmul(const Node& n, const std::vector<Value>& vals) {
   return out;
 }
 
+// One axis (or every element), viewed as [outer, R, inner].
+Value EvalReduce(const Node& n, const std::vector<Value>& vals) {
+  const Value& x = vals[n.inputs[0]];
+  int64_t outer = 1, r = 1, inner = 1;
+  for (size_t d = 0; d < x.shape.size(); ++d) {
+    if (!n.attrs.dim || static_cast<int>(d) == *n.attrs.dim) r *= x.shape[d];
+    else if (static_cast<int>(d) < *n.attrs.dim) outer *= x.shape[d];
+    else inner *= x.shape[d];
+  }
+  Value out;
+  out.dtype = n.dtype;
+  for (int64_t i = 0; i < outer * inner; ++i) {
+    const int64_t base = (i / inner) * r * inner + i % inner;
+    const float v = ReduceValues(static_cast<int>(n.reduce), r, [&](int64_t k) {
+      return Convert(x.data[base + k * inner], x.dtype, DType::kF32).f;
+    });
+    Scalar s;
+    if (ComputeKindOf(n.dtype) == ComputeKind::kFloat) s.f = v; else s.i = static_cast<int>(v);
+    out.data.push_back(s);
+  }
+  for (size_t d = 0; d < x.shape.size(); ++d) {
+    if (!n.attrs.dim || static_cast<int>(d) == *n.attrs.dim) {
+      if (n.attrs.keepdim) out.shape.push_back(1);
+    } else {
+      out.shape.push_back(x.shape[d]);
+    }
+  }
+  return out;
+}
+
 // Row-wise tile ops over the last dim, fp32 statistics.
 absl::StatusOr<Value> EvalRowwise(const Node& n, const std::vector<Value>& vals) {
   const Value& x = vals[n.inputs[0]];
@@ -279,8 +309,8 @@ absl::StatusOr<std::vector<HostTensor>> EvaluateReference(const Graph& g,
         break;
       }
       case NodeKind::kReduce:
-        return absl::UnimplementedError(absl::StrCat(
-            "reference: node '", n.name, "' (", n.OpString(), ") is not supported yet"));
+        v = EvalReduce(n, vals);
+        break;
     }
   }
   std::vector<HostTensor> outs;

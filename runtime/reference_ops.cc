@@ -78,4 +78,30 @@ absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType 
   return r;
 }
 
+float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at) {
+  if (op == 4) {
+    float best = 0;
+    int64_t idx = n;
+    for (int64_t r = 0; r < n; ++r) {
+      const float v = at(r);
+      const bool vn = v != v, bn = best != best;
+      if (idx == n || (vn && !bn) || (vn == bn && v > best)) {
+        best = v;
+        idx = r;
+      }
+    }
+    return static_cast<float>(idx);
+  }
+  double acc = op == 1 ? -INFINITY : op == 2 ? INFINITY : 0.0;
+  float m = static_cast<float>(acc);
+  for (int64_t r = 0; r < n; ++r) {
+    const float v = at(r);
+    if (op == 0 || op == 3) acc += v;
+    if (op == 1) m = tf::max_f(m, v);
+    if (op == 2) m = tf::min_f(m, v);
+  }
+  if (op == 1 || op == 2) return m;
+  return static_cast<float>(op == 3 ? acc / static_cast<double>(n) : acc);
+}
+
 }  // namespace tilefuse

@@ -4,6 +4,8 @@
 #ifndef TILEFUSE_RUNTIME_REFERENCE_OPS_H_
 #define TILEFUSE_RUNTIME_REFERENCE_OPS_H_
 
+#include <functional>
+
 #include "absl/status/statusor.h"
 #include "runtime/graph/graph.h"
 
@@ -22,6 +24,10 @@ Scalar Convert(Scalar s, DType from, DType to);
 // `op` on operands already converted to the kinds the op computes in (see codegen).
 absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType dtype,
                                       const Scalar* args);
+
+// Reduces `n` values (`at(r)` gives value r as fp32) with op 0 sum, 1 amax, 2 amin, 3 mean,
+// 4 argmax (the index, first on ties, NaN largest): the reduction kernel's semantics.
+float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at);
 
 }  // namespace tilefuse
 

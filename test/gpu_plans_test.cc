@@ -86,7 +86,9 @@ TEST(GpuTile, RunsAreBitIdentical) {
   TF_SKIP_WITHOUT_GPU();
   KernelCache cache;
   std::mt19937_64 rng(2);
-  for (const TestGraph& t : TileTestGraphs()) {
+  std::vector<TestGraph> graphs = TileTestGraphs();
+  graphs.insert(graphs.end(), ReduceTestGraphs().begin(), ReduceTestGraphs().end());
+  for (const TestGraph& t : graphs) {
     SCOPED_TRACE(t.name);
     const Graph g = ParseTestGraph(t);
     const auto syms = BindSymbols(g, t.symbols);

@@ -23,7 +23,12 @@ struct ElementEval {
     switch (e->kind) {
       case ExprKind::kLoad: r = (*loads)[e->operand]; break;
       case ExprKind::kConstant: r = FromDouble(e->constant, e->dtype); break;
-      case ExprKind::kTileValue: r.f = tile_value; break;
+      case ExprKind::kTileValue: {
+        Scalar f;
+        f.f = tile_value;
+        r = Convert(f, DType::kF32, e->dtype);
+        break;
+      }
       case ExprKind::kOp: {
         std::vector<Scalar> args;
         for (size_t i = 0; i < e->args.size(); ++i) {
@@ -69,7 +74,13 @@ class Interpreter {
         TF_RETURN_IF_ERROR(Site(k, static_cast<int>(j), n, nullptr, &ins[j]));
       }
       std::vector<float> y;
-      if (k.spec.tile == "matmul") {
+      if (k.spec.tile == "reduce") {
+        const int64_t rows = k.rows.Eval(syms_), r = k.cols.Eval(syms_), inner = k.depth.Eval(syms_);
+        for (int64_t o = 0; o < rows; ++o) {
+          const int64_t base = (o / inner) * r * inner + o % inner;
+          y.push_back(ReduceValues(k.spec.reduce_op, r, [&](int64_t j) { return ins[0][base + j * inner]; }));
+        }
+      } else if (k.spec.tile == "matmul") {
         y = Matmul(k, ins);
       } else {
         TF_ASSIGN_OR_RETURN(y, Rowwise(k, ins));

@@ -123,6 +123,24 @@ TEST(Planner, ResidualStreamIsStoredFromThePrologue) {
   for (const OperandSpec& o : spec.operands) EXPECT_NE(o.site, kEpilogueSite);
 }
 
+TEST(Planner, ReductionsAreKernelsWithHookSites) {
+  for (const TestGraph& t : ReduceTestGraphs()) {
+    SCOPED_TRACE(t.name);
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(ParseTestGraph(t), {}));
+    const KernelSpec& last = plan.kernels.back().spec;
+    EXPECT_EQ(last.tile, "reduce");
+    if (t.name == "mean_with_prologue_and_epilogue") {
+      EXPECT_EQ(plan.kernels.size(), 1u);  // x * y in the load, relu in the store
+      EXPECT_EQ(last.tile_inputs[0].expr->kind, ExprKind::kOp);
+    }
+    if (t.name == "rms_norm_then_sum") {
+      bool said = false;
+      for (const std::string& d : plan.decisions) said |= d.find("store-site reductions") != std::string::npos;
+      EXPECT_TRUE(said);
+    }
+  }
+}
+
 TEST(Planner, GemmOperandsTakeTheAsyncPathWhenTheyCan) {
   const auto plan_of = [](const std::string& name) {
     for (const TestGraph& t : GemmTestGraphs()) {

@@ -348,10 +348,50 @@ const std::vector<TestGraph>& GemmTestGraphs() {
   return *graphs;
 }
 
+const std::vector<TestGraph>& ReduceTestGraphs() {
+  static const std::vector<TestGraph>* graphs = new std::vector<TestGraph>{
+      {"sum_last_dim", R"({"name": "sum_last_dim",
+        "inputs": [{"name": "x", "shape": ["M", 1000], "dtype": "bf16"}],
+        "nodes": [{"name": "s", "op": "sum", "inputs": ["x"], "attrs": {"dim": 1}}],
+        "outputs": ["s"]})", 1, 1, {{"M", 37}}},
+      {"amax_middle_keepdim", R"({"name": "amax_middle_keepdim",
+        "inputs": [{"name": "x", "shape": [3, 45, 7], "dtype": "f32"}],
+        "nodes": [{"name": "m", "op": "amax", "inputs": ["x"], "attrs": {"dim": 1, "keepdim": true}}],
+        "outputs": ["m"]})", 1, 1, {}},
+      {"amin_first_dim", R"({"name": "amin_first_dim",
+        "inputs": [{"name": "x", "shape": [33, 20], "dtype": "f16"}],
+        "nodes": [{"name": "m", "op": "amin", "inputs": ["x"], "attrs": {"dim": 0}}],
+        "outputs": ["m"]})", 1, 1, {}},
+      {"mean_with_prologue_and_epilogue", R"({"name": "mean_with_prologue_and_epilogue",
+        "inputs": [{"name": "x", "shape": ["M", 300], "dtype": "bf16"},
+                   {"name": "y", "shape": ["M", 300], "dtype": "bf16"}],
+        "nodes": [{"name": "p", "op": "mul", "inputs": ["x", "y"]},
+                  {"name": "m", "op": "mean", "inputs": ["p"], "attrs": {"dim": -1}},
+                  {"name": "o", "op": "relu", "inputs": ["m"]}],
+        "outputs": ["o"]})", 1, 3, {{"M", 19}}},
+      {"argmax_last_dim", R"({"name": "argmax_last_dim",
+        "inputs": [{"name": "x", "shape": [17, 129], "dtype": "f32"}],
+        "nodes": [{"name": "a", "op": "argmax", "inputs": ["x"], "attrs": {"dim": 1}}],
+        "outputs": ["a"]})", 1, 1, {}},
+      {"full_sum", R"({"name": "full_sum",
+        "inputs": [{"name": "x", "shape": [40, 50], "dtype": "f32"}],
+        "nodes": [{"name": "s", "op": "sum", "inputs": ["x"]}],
+        "outputs": ["s"]})", 1, 1, {}},
+      {"rms_norm_then_sum", R"({"name": "rms_norm_then_sum",
+        "inputs": [{"name": "x", "shape": ["M", 256], "dtype": "bf16"},
+                   {"name": "w", "shape": [256], "dtype": "bf16"}],
+        "nodes": [{"name": "y", "op": "rms_norm", "inputs": ["x", "w"]},
+                  {"name": "s", "op": "sum", "inputs": ["y"], "attrs": {"dim": 1}}],
+        "outputs": ["s"]})", 2, 2, {{"M", 10}}},
+  };
+  return *graphs;
+}
+
 std::vector<TestGraph> AllTestGraphs() {
   std::vector<TestGraph> all = PointwiseTestGraphs();
   all.insert(all.end(), TileTestGraphs().begin(), TileTestGraphs().end());
   all.insert(all.end(), GemmTestGraphs().begin(), GemmTestGraphs().end());
+  all.insert(all.end(), ReduceTestGraphs().begin(), ReduceTestGraphs().end());
   return all;
 }
 

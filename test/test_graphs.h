@@ -24,6 +24,8 @@ const std::vector<TestGraph>& PointwiseTestGraphs();
 const std::vector<TestGraph>& TileTestGraphs();
 // Graphs around the GEMM tile kernel, odd shapes included.
 const std::vector<TestGraph>& GemmTestGraphs();
+// Single-axis and full reductions, run as their own kernels (with prologue/epilogue).
+const std::vector<TestGraph>& ReduceTestGraphs();
 // Every list.
 std::vector<TestGraph> AllTestGraphs();
 // Parses `t.json`; aborts the test on failure.

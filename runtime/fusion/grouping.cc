@@ -110,10 +110,13 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
     // A tile group goes first so that it receives the others.
     std::stable_sort(candidates.begin(), candidates.end(),
                      [&](int a, int b) { return w.tile[a] >= 0 && w.tile[b] < 0; });
-    // A GEMM's prologue values live in another index space ([M, K] or [K, N]) than its
-    // output, so an epilogue cannot read them.
+    // The prologue values of a GEMM ([M, K], [K, N]) or a reduction (its input) live in
+    // another index space than the kernel's output, so an epilogue cannot read them.
     candidates.erase(std::remove_if(candidates.begin(), candidates.end(), [&](int c) {
-      if (w.tile[c] < 0 || g.node(w.tile[c]).tile != TileOp::kMatmul || g.node(w.tile[c]).custom) return false;
+      if (w.tile[c] < 0) return false;
+      const Node& tn = g.node(w.tile[c]);
+      const bool other_space = tn.kind == NodeKind::kReduce || (!tn.custom && tn.tile == TileOp::kMatmul);
+      if (!other_space) return false;
       for (int in : n.inputs) {
         if (w.out.group_of[in] == c && in != w.tile[c] && w.reach.DependsOn(w.tile[c], in)) {
           w.out.decisions.push_back(absl::StrCat("refused: '", n.name, "' into the epilogue of '",
@@ -192,6 +195,12 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     const int pg = w.out.group_of[v];
     if (pg < 0 || pg == gi) continue;
     const std::string what = absl::StrCat("prologue '", g.node(v).name, "' into the load of '", n.name, "'");
+    if (w.tile[pg] >= 0 && n.kind == NodeKind::kReduce) {
+      w.out.decisions.push_back(absl::StrCat(
+          "refused: reduction '", n.name, "' into the store of tile kernel '", g.node(w.tile[pg]).name,
+          "': store-site reductions are not built yet, so it runs as its own kernel"));
+      continue;
+    }
     if (w.tile[pg] >= 0) {
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": it is computed by tile kernel '",
                                              g.node(w.tile[pg]).name, "' (one tile kernel per kernel)"));
@@ -242,12 +251,8 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     }
     if (n.kind == NodeKind::kPointwise) {
       GroupPointwise(w, n, fuse);
-    } else if (n.kind == NodeKind::kTile) {
-      GroupTile(w, n, fuse);
     } else {
-      return absl::UnimplementedError(absl::StrCat(
-          "node '", n.name, "' (", n.OpString(), "): ", NodeKindName(n.kind),
-          " nodes of this kind are not supported by this build yet"));
+      GroupTile(w, n, fuse);  // tile kernels and reductions: both have hook sites
     }
   }
   // Drop emptied groups and order the rest topologically (Kahn, smallest first node first).

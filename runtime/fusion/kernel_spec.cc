@@ -52,6 +52,7 @@ std::string SpecText(const KernelSpec& spec) {
     absl::StrAppend(&s, "gemm ", spec.gemm.ToString(), " a_async=", spec.a_async, " b_async=",
                     spec.b_async, " b_layout=", static_cast<int>(spec.b_layout), "\n");
   }
+  if (spec.tile == "reduce") absl::StrAppend(&s, "reduce op=", spec.reduce_op, "\n");
   if (spec.custom != nullptr) {
     // The user's source is part of what the binary is built from.
     absl::StrAppend(&s, "custom ", spec.custom->function, " source=",

@@ -78,8 +78,9 @@ struct GemmConfig {
 enum class GemmBLayout { kHook = 0, kRowMajor = 1, kColMajor = 2 };
 
 struct KernelSpec {
-  std::string tile;  // "" for a pointwise kernel; "rms_norm", "layer_norm", "softmax", or
-                     // the name of a registered kernel
+  std::string tile;  // "" for a pointwise kernel; "rms_norm", "layer_norm", "softmax",
+                     // "matmul", "reduce", or the name of a registered kernel
+  int reduce_op = -1;  // "reduce": 0 sum, 1 amax, 2 amin, 3 mean, 4 argmax (kernels/reduce.cuh)
   std::shared_ptr<const CustomTileKernel> custom;  // set for a registered kernel
   double eps = 0;    // rms_norm, layer_norm
   RowConfig row;     // row-wise tile kernels

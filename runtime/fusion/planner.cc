@@ -158,9 +158,39 @@ int SiteOf(const Graph& g, const Group& group, int id) {
   return kEpilogueSite;
 }
 
+// A reduction as a tile kernel: its input viewed as [outer, R, inner], one output per
+// (outer, inner) pair (kernels/reduce.cuh).
+absl::Status FillReduceSpec(const Graph& g, const Node& t, KernelBuilder& kb) {
+  KernelPlan& k = kb.kernel();
+  k.tile_node = t.id;
+  k.spec.tile = "reduce";
+  k.spec.reduce_op = static_cast<int>(t.reduce);
+  const Shape& x = g.node(t.inputs[0]).shape;
+  SizeExpr outer, r, inner;
+  for (size_t d = 0; d < x.size(); ++d) {
+    const SizeExpr e = SizeExpr::Of(x[d]);
+    if (!t.attrs.dim) {
+      r = r * e;
+    } else if (static_cast<int>(d) < *t.attrs.dim) {
+      outer = outer * e;
+    } else if (static_cast<int>(d) == *t.attrs.dim) {
+      r = r * e;
+    } else {
+      inner = inner * e;
+    }
+  }
+  k.rows = outer * inner;
+  k.cols = r;
+  k.depth = inner;
+  TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(t.inputs[0], 0));
+  k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[0]).dtype, e});
+  return absl::OkStatus();
+}
+
 absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
                           const PlanOptions& options) {
   const Node& t = g.node(group.tile);
+  if (t.kind == NodeKind::kReduce) return FillReduceSpec(g, t, kb);
   KernelPlan& k = kb.kernel();
   k.tile_node = t.id;
   k.spec.tile = t.OpString();
@@ -274,10 +304,12 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
       }
     }
     KernelPlan& k = kb.kernel();
-    if (group.tile >= 0 && k.spec.tile != "matmul") {
+    if (group.tile >= 0 && k.spec.tile != "matmul" && k.spec.tile != "reduce") {
       TF_ASSIGN_OR_RETURN(k.spec.row, ChooseRowConfig(g.node(group.tile).shape.back(), k.spec.Vec()));
     }
-    k.summary = absl::StrCat(group.tile >= 0 ? absl::StrCat("tile ", g.node(group.tile).OpString(), ": ") : "",
+    k.summary = absl::StrCat(group.tile >= 0 ? absl::StrCat(k.spec.tile == "reduce" ? "reduce " : "tile ",
+                                                            g.node(group.tile).OpString(), ": ")
+                                             : "",
                              group.nodes.size() > 1 ? "fused " : "", NodeNames(g, group.nodes),
                              " over ", ShapeString(group.shape, g.symbols()), " -> ",
                              absl::StrJoin(stored, ", "));
