@@ -36,6 +36,8 @@ void EmitParams(Emitter& e, const KernelSpec& spec) {
       case ParamField::kCols: e.Line("long long cols;"); break;
       case ParamField::kEps: e.Line("double eps;"); break;
       case ParamField::kDepth: e.Line("long long depth;"); break;
+      case ParamField::kRedCount: e.Line("long long red_n;"); break;
+      case ParamField::kPartial: e.Line("float* part;"); break;
     }
   }
   e.Close("};");

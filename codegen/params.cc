@@ -24,6 +24,8 @@ std::vector<ParamField> ParamLayout(const KernelSpec& spec) {
     f.push_back({ParamField::kEps});
     f.push_back({ParamField::kDepth});
   }
+  if (spec.reduce.op >= 0 || spec.tile == "reduce") f.push_back({ParamField::kRedCount});
+  if (spec.reduce.op >= 0 && spec.reduce.split) f.push_back({ParamField::kPartial});
   return f;
 }
 

@@ -23,6 +23,8 @@ struct ParamField {
     kCols,        // long long cols (tile kernels)
     kEps,         // double eps (tile kernels)
     kDepth,       // long long depth: K of a matmul
+    kRedCount,    // long long red_n: what a mean divides by (reductions)
+    kPartial,     // float* part: per-tile partials of a split store-site reduction
   };
   Kind kind;
   int index = 0;  // operand or output index

@@ -45,6 +45,29 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
                       std::max(spec.b_async, 0), "; }"));
 }
 
+// The store-site reduction's constants and hooks (kernels/hook_contract.cuh).
+absl::Status EmitReduceHooks(Emitter& e, const KernelSpec& spec) {
+  const StoreReduce& r = spec.reduce;
+  e.Line(absl::StrCat("static constexpr int kReduceOp = ", r.op, ", kReduceAxis = ", r.axis, ";"));
+  e.Line(absl::StrCat("static constexpr bool kReduceSplit = ", r.split ? "true" : "false", ";"));
+  if (r.op < 0) return absl::OkStatus();
+  e.Line("template <int W>");
+  e.Open("static __device__ __forceinline__ void store_reduce(const Params& p, long long i, "
+         "const float (&v)[W], float (&red)[W]) {");
+  TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {{"red", r.input}}));
+  e.Close();
+  e.Open("static __device__ __forceinline__ void store_reduced(const Params& p, long long i, float acc) {");
+  if (r.split) {
+    e.Line("(void)p; (void)i; (void)acc;  // the combine kernel finishes a split reduction");
+  } else {
+    e.Line("constexpr int W = 1;");
+    e.Line(absl::StrCat("const float v[1] = {", r.op == 3 ? "acc / static_cast<float>(p.red_n)" : "acc", "};"));
+    TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kReducedSite, "i", "v[l]", {}));
+  }
+  e.Close();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int ThreadsOf(const KernelSpec& spec) {
@@ -54,15 +77,16 @@ int ThreadsOf(const KernelSpec& spec) {
 
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec) {
   TF_RETURN_IF_ERROR(KernelFunction(spec).status());
+  std::vector<std::string> files = {"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "reduce_ops.cuh"};
   if (spec.tile == "reduce") {
-    return std::vector<std::string>{"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "reduce.cuh"};
-  }
-  if (spec.tile == "matmul") {
-    std::vector<std::string> files = {"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "gemm.cuh"};
+    files.push_back("reduce.cuh");
+  } else if (spec.tile == "matmul") {
+    files.push_back("gemm.cuh");
     if (spec.gemm.wgmma) files.push_back("gemm_sm90.cuh");
-    return files;
+  } else {
+    files.push_back("rowwise.cuh");
   }
-  return std::vector<std::string>{"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "rowwise.cuh"};
+  return files;
 }
 
 absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::string& entry_name) {
@@ -90,6 +114,7 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   e.Open("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]) {");
   TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {}));
   e.Close();
+  TF_RETURN_IF_ERROR(EmitReduceHooks(e, spec));
   e.Close("};");
   if (spec.tile == "matmul" && spec.gemm.wgmma) {
     // The tensor maps travel as __grid_constant__ parameters, which TMA reads in place.

@@ -287,6 +287,92 @@ struct Gemm {
   }
 };
 
+// The epilogue shared by the GEMM kernels: the fp32 tile of C at (m0, n0), staged in shared
+// memory with rows of BN + 4 floats, goes out through the store hook, 8 columns per call.
+//
+// With a store-site reduction (H::kReduceOp >= 0) the kernel calls store_reduce instead,
+// writes the values it hands back over the tile (they were read already), and reduces
+// them along H::kReduceAxis in a fixed order: over N (axis 1) a thread per row, over M
+// (axis 0) a thread per column. When the tile covers the axis (H::kReduceSplit unset) the
+// result goes to store_reduced; otherwise it is this tile's partial, written to
+// Params::part ([M, tiles of N] or [tiles of M, N]) for a second kernel to combine.
+template <class H, int BM, int BN, int kThreads>
+TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long long m0, long long n0,
+                               long long M, long long N) {
+  constexpr int LDC = BN + 4;
+  constexpr int kOp = H::kReduceOp;
+  for (int q = threadIdx.x; q < BM * BN / 8; q += kThreads) {
+    const int r = q / (BN / 8), c = (q % (BN / 8)) * 8;
+    const long long m = m0 + r, n = n0 + c;
+    float* src = &ctile[r * LDC + c];
+    float red[8];
+    if constexpr (kOp >= 0) {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) red[e] = reduce_identity<kOp>();
+    }
+    if (m < M && n < N) {
+      if (p.vector_ok && n + 8 <= N) {
+        float v[8];
+        *reinterpret_cast<float4*>(&v[0]) = *reinterpret_cast<const float4*>(src);
+        *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src + 4);
+        if constexpr (kOp >= 0) {
+          H::template store_reduce<8>(p, m * N + n, v, red);
+        } else {
+          H::template store<8>(p, m * N + n, v);
+        }
+      } else {
+        for (int e = 0; e < 8 && n + e < N; ++e) {
+          const float v[1] = {src[e]};
+          if constexpr (kOp >= 0) {
+            float one[1];
+            H::template store_reduce<1>(p, m * N + n + e, v, one);
+            red[e] = one[0];
+          } else {
+            H::template store<1>(p, m * N + n + e, v);
+          }
+        }
+      }
+    }
+    if constexpr (kOp >= 0) {
+      if constexpr (H::kReduceAxis == 1) {
+        float a = red[0];
+#pragma unroll
+        for (int e = 1; e < 8; ++e) a = reduce_apply<kOp>(a, red[e]);
+        src[0] = a;
+      } else {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) src[e] = red[e];
+      }
+    }
+  }
+  if constexpr (kOp >= 0) {
+    __syncthreads();
+    if constexpr (H::kReduceAxis == 1) {
+      for (int r = threadIdx.x; r < BM; r += kThreads) {
+        if (m0 + r >= M) continue;
+        float a = ctile[r * LDC];
+        for (int c = 8; c < BN; c += 8) a = reduce_apply<kOp>(a, ctile[r * LDC + c]);
+        if constexpr (H::kReduceSplit) {
+          p.part[(m0 + r) * ((N + BN - 1) / BN) + n0 / BN] = a;
+        } else {
+          H::store_reduced(p, m0 + r, a);
+        }
+      }
+    } else {
+      for (int c = threadIdx.x; c < BN; c += kThreads) {
+        if (n0 + c >= N) continue;
+        float a = ctile[c];
+        for (int r = 1; r < BM; ++r) a = reduce_apply<kOp>(a, ctile[r * LDC + c]);
+        if constexpr (H::kReduceSplit) {
+          p.part[(m0 / BM) * N + n0 + c] = a;
+        } else {
+          H::store_reduced(p, n0 + c, a);
+        }
+      }
+    }
+  }
+}
+
 template <class H>
 TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   extern __shared__ __align__(128) char smem[];
@@ -355,23 +441,7 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
       *reinterpret_cast<float2*>(&ctile[(r + 8) * LDC + c]) = make_float2(acc[mt][nt][2], acc[mt][nt][3]);
     }
   __syncthreads();
-  for (int q = threadIdx.x; q < G::BM * G::BN / 8; q += G::kThreads) {
-    const int r = q / (G::BN / 8), c = (q % (G::BN / 8)) * 8;
-    const long long m = g.m0 + r, n = g.n0 + c;
-    if (m >= g.M || n >= g.N) continue;
-    const float* src = &ctile[r * LDC + c];
-    if (p.vector_ok && n + 8 <= g.N) {
-      float v[8];
-      *reinterpret_cast<float4*>(&v[0]) = *reinterpret_cast<const float4*>(src);
-      *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src + 4);
-      H::template store<8>(p, m * g.N + n, v);
-    } else {
-      for (int e = 0; e < 8 && n + e < g.N; ++e) {
-        const float v[1] = {src[e]};
-        H::template store<1>(p, m * g.N + n + e, v);
-      }
-    }
-  }
+  gemm_store_tile<H, G::BM, G::BN, G::kThreads>(p, ctile, g.m0, g.n0, g.M, g.N);
 }
 
 }  // namespace tf

@@ -237,23 +237,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
     }
   }
   __syncthreads();
-  for (int q = threadIdx.x; q < G::BM * G::BN / 8; q += 384) {
-    const int r = q / (G::BN / 8), c = (q % (G::BN / 8)) * 8;
-    const long long m = m0 + r, n = n0 + c;
-    if (m >= M || n >= N) continue;
-    const float* src = &ctile[r * LDC + c];
-    if (p.vector_ok && n + 8 <= N) {
-      float v[8];
-      *reinterpret_cast<float4*>(&v[0]) = *reinterpret_cast<const float4*>(src);
-      *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src + 4);
-      H::template store<8>(p, m * N + n, v);
-    } else {
-      for (int e = 0; e < 8 && n + e < N; ++e) {
-        const float v[1] = {src[e]};
-        H::template store<1>(p, m * N + n + e, v);
-      }
-    }
-  }
+  gemm_store_tile<H, G::BM, G::BN, 384>(p, ctile, m0, n0, M, N);
 }
 
 }  // namespace tf

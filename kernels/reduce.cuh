@@ -6,7 +6,9 @@
 // the R elements at flat indices ((o / inner) * R + r) * inner + o % inner. A warp reduces
 // one output (lanes stride over R, then a shuffle tree: the same order, so the same bits,
 // every run); a CTA holds kThreads / 32 outputs. Hooks: kOp (0 sum, 1 amax, 2 amin, 3 mean,
-// 4 argmax), kThreads; Params rows (outputs), cols (R), depth (inner).
+// 4 argmax), kThreads; Params rows (outputs), cols (R), depth (inner), red_n (what a mean
+// divides by: R, or the original axis length when the input holds partials of a split
+// store-site reduction).
 #ifndef TILEFUSE_KERNELS_REDUCE_CUH_
 #define TILEFUSE_KERNELS_REDUCE_CUH_
 
@@ -16,12 +18,8 @@ namespace tf {
 // and first-index-on-ties for argmax (NaN counts as the largest value, as in PyTorch).
 template <int kOp>
 TF_DEVICE void reduce_combine(float& v, long long& vi, float w, long long wi) {
-  if constexpr (kOp == 0 || kOp == 3) {
-    v += w;
-  } else if constexpr (kOp == 1) {
-    v = max_f(v, w);
-  } else if constexpr (kOp == 2) {
-    v = min_f(v, w);
+  if constexpr (kOp <= 3) {
+    v = reduce_apply<kOp>(v, w);
   } else {
     const bool vn = v != v, wn = w != w;
     const bool take = (wn && !vn) || (wn == vn && (w > v || (w == v && wi < vi)));
@@ -35,13 +33,12 @@ TF_DEVICE void reduce_combine(float& v, long long& vi, float w, long long wi) {
 template <class H>
 TF_DEVICE void reduce_kernel(const typename H::Params& p) {
   constexpr int kOp = H::kOp;
-  const float kInf = __int_as_float(0x7f800000);
   const long long o = static_cast<long long>(blockIdx.x) * (H::kThreads / 32) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (o >= p.rows) return;  // a whole warp leaves together: no barrier follows
   const long long R = p.cols, inner = p.depth;
   const long long base = (o / inner) * R * inner + o % inner;
-  float v = kOp == 1 ? -kInf : kOp == 2 ? kInf : kOp == 4 ? -kInf : 0.f;
+  float v = reduce_identity<kOp>();
   long long vi = R;  // argmax: "no index yet" loses every tie
   bool any = false;
   for (long long r = lane; r < R; r += 32) {
@@ -62,7 +59,7 @@ TF_DEVICE void reduce_kernel(const typename H::Params& p) {
     reduce_combine<kOp>(v, vi, w, wi);
   }
   if (lane == 0) {
-    float out[1] = {kOp == 3 ? v / static_cast<float>(R) : kOp == 4 ? static_cast<float>(vi) : v};
+    float out[1] = {kOp == 3 ? v / static_cast<float>(p.red_n) : kOp == 4 ? static_cast<float>(vi) : v};
     H::template store<1>(p, o, out);
   }
 }

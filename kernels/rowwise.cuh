@@ -6,19 +6,22 @@
 // input element is loaded exactly once, through the load hook, and every output element
 // is stored once, through the store hook. Statistics are fp32 and reduced in a fixed order
 // (warp shuffles, then the row's warps in index order): the same bits every run.
+//
+// A store-site reduction over the row (H::kReduceOp >= 0, e.g. rms_norm(x, w).sum(-1)) is
+// persistent: the row's threads hold the whole row, so each combines the values its
+// store_reduce calls hand back, the row's threads reduce those in the same fixed order,
+// and the row's first thread passes the result to store_reduced.
 #ifndef TILEFUSE_KERNELS_ROWWISE_CUH_
 #define TILEFUSE_KERNELS_ROWWISE_CUH_
 
 namespace tf {
 
-// Sum (or max) over the kRowThreads threads of a row. `smem` holds kThreads / 32 floats.
-template <int kRowThreads, bool kMax>
-TF_DEVICE float row_reduce(float v, float* smem) {
+// Combines v over the kRowThreads threads of a row with `f`. `smem` holds kThreads / 32
+// floats. Every thread of the CTA must call it (it may hold a barrier).
+template <int kRowThreads, class F>
+TF_DEVICE float row_combine(float v, float* smem, F f) {
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    const float w = __shfl_xor_sync(0xffffffffu, v, o);
-    v = kMax ? fmaxf(v, w) : v + w;
-  }
+  for (int o = 16; o > 0; o >>= 1) v = f(v, __shfl_xor_sync(0xffffffffu, v, o));
   if constexpr (kRowThreads > 32) {
     constexpr int kWarps = kRowThreads / 32;
     const int warp = threadIdx.x >> 5;
@@ -28,9 +31,15 @@ TF_DEVICE float row_reduce(float v, float* smem) {
     __syncthreads();
     v = smem[first];
 #pragma unroll
-    for (int w = 1; w < kWarps; ++w) v = kMax ? fmaxf(v, smem[first + w]) : v + smem[first + w];
+    for (int w = 1; w < kWarps; ++w) v = f(v, smem[first + w]);
   }
   return v;
+}
+
+// Sum (or max) over the kRowThreads threads of a row.
+template <int kRowThreads, bool kMax>
+TF_DEVICE float row_reduce(float v, float* smem) {
+  return row_combine<kRowThreads>(v, smem, [](float a, float b) { return kMax ? fmaxf(a, b) : a + b; });
 }
 
 // Where a thread's vectors of a row start, and which of them exist.
@@ -75,12 +84,30 @@ TF_DEVICE void load_row(const typename H::Params& p, const RowSpan<H>& s,
   }
 }
 
+// Stores W values at flat index i: through store, or through store_reduce when the kernel
+// has a store-site reduction, combining the values it hands back into acc.
+template <class H, int W>
+TF_DEVICE void store_one(const typename H::Params& p, long long i, const float (&y)[W], float& acc) {
+  if constexpr (H::kReduceOp >= 0) {
+    float red[W];
+    H::template store_reduce<W>(p, i, y, red);
+#pragma unroll
+    for (int k = 0; k < W; ++k) acc = reduce_apply<H::kReduceOp>(acc, red[k]);
+  } else {
+    H::template store<W>(p, i, y);
+  }
+}
+
 // Stores y (vector `it` of the row) through the store hook, with parameters from hook
-// inputs 1 and 2 when the kernel has them: f(x, w, b) -> y.
+// inputs 1 and 2 when the kernel has them: f(x, w, b) -> y. Then finishes the row's
+// store-site reduction, if any, with `smem` (kThreads / 32 floats; registered kernels,
+// which the planner never gives a reduction, may leave it out).
 template <class H, int kParams, class F>
 TF_DEVICE void store_row(const typename H::Params& p, const RowSpan<H>& s,
-                         const float (&x)[H::kVecs][H::kVec], F f) {
+                         const float (&x)[H::kVecs][H::kVec], F f, float* smem = nullptr) {
   constexpr int V = H::kVec;
+  float acc = 0.f;
+  if constexpr (H::kReduceOp >= 0) acc = reduce_identity<H::kReduceOp>();
 #pragma unroll
   for (int it = 0; it < H::kVecs; ++it) {
     const long long c = s.col(it);
@@ -91,16 +118,20 @@ TF_DEVICE void store_row(const typename H::Params& p, const RowSpan<H>& s,
       if constexpr (kParams >= 2) H::template load_in2<V>(p, c, b);
 #pragma unroll
       for (int k = 0; k < V; ++k) y[k] = f(x[it][k], kParams >= 1 ? w[k] : 0.f, kParams >= 2 ? b[k] : 0.f);
-      H::template store<V>(p, s.row * s.cols + c, y);
+      store_one<H, V>(p, s.row * s.cols + c, y, acc);
     } else {
       for (int k = 0; k < V && c + k < s.cols; ++k) {
         float w[1] = {0.f}, b[1] = {0.f}, y[1];
         if constexpr (kParams >= 1) H::template load_in1<1>(p, c + k, w);
         if constexpr (kParams >= 2) H::template load_in2<1>(p, c + k, b);
         y[0] = f(x[it][k], w[0], b[0]);
-        H::template store<1>(p, s.row * s.cols + c + k, y);
+        store_one<H, 1>(p, s.row * s.cols + c + k, y, acc);
       }
     }
+  }
+  if constexpr (H::kReduceOp >= 0) {
+    acc = row_combine<H::kRowThreads>(acc, smem, [](float a, float b) { return reduce_apply<H::kReduceOp>(a, b); });
+    if (s.active && s.t == 0) H::store_reduced(p, s.row, acc);
   }
 }
 
@@ -118,7 +149,7 @@ TF_DEVICE void rms_norm_kernel(const typename H::Params& p) {
     for (int k = 0; k < H::kVec; ++k) ss += x[it][k] * x[it][k];
   ss = row_reduce<H::kRowThreads, false>(ss, smem);
   const float inv = 1.0f / sqrtf(ss / static_cast<float>(s.cols) + static_cast<float>(p.eps));
-  store_row<H, 1>(p, s, x, [inv](float v, float w, float) { return v * inv * w; });
+  store_row<H, 1>(p, s, x, [inv](float v, float w, float) { return v * inv * w; }, smem);
 }
 
 // y = (x - mean) * rsqrt(var + eps) * w + b, with the biased variance (two passes over the
@@ -145,7 +176,7 @@ TF_DEVICE void layer_norm_kernel(const typename H::Params& p) {
     }
   const float var = row_reduce<H::kRowThreads, false>(sq, smem) / static_cast<float>(s.cols);
   const float inv = 1.0f / sqrtf(var + static_cast<float>(p.eps));
-  store_row<H, 2>(p, s, x, [mean, inv](float v, float w, float b) { return (v - mean) * inv * w + b; });
+  store_row<H, 2>(p, s, x, [mean, inv](float v, float w, float b) { return (v - mean) * inv * w + b; }, smem);
 }
 
 // y = exp(x - max) / sum(exp(x - max)), as exp2((x - max) * log2(e)): one multiply and the
@@ -173,7 +204,7 @@ TF_DEVICE void softmax_kernel(const typename H::Params& p) {
       sum += x[it][k];
     }
   const float inv = 1.0f / row_reduce<H::kRowThreads, false>(sum, smem);
-  store_row<H, 0>(p, s, x, [inv](float e, float, float) { return e * inv; });
+  store_row<H, 0>(p, s, x, [inv](float e, float, float) { return e * inv; }, smem);
 }
 
 }  // namespace tf

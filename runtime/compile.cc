@@ -14,6 +14,7 @@
 #include "runtime/cuda/driver.h"
 #include "runtime/cuda/nvrtc.h"
 #include "runtime/fusion/planner.h"
+#include "runtime/fusion/reduction.h"
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
 
@@ -64,6 +65,9 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
   bool dirty = false;
   for (KernelPlan& k : plan.kernels) {
     if (k.spec.tile != "matmul") continue;
+    // A persistent store-site reduction needs a tile that covers its axis: such a GEMM
+    // keeps the planned config.
+    if (k.spec.reduce.op >= 0 && !k.spec.reduce.split) continue;
     if (options.gemm_config) {
       if (options.gemm_config->wgmma == k.spec.gemm.wgmma) k.spec.gemm = *options.gemm_config;
       continue;
@@ -110,6 +114,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   }
   TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse, plan.arch_}));
   TF_RETURN_IF_ERROR(ChooseGemmConfigs(graph, options, plan.arch_, plan.fusion_));
+  BindSplitReductions(plan.fusion_);
   KernelCache* cache = options.cache;
   if (cache == nullptr) {
     plan.own_cache_ = std::make_unique<KernelCache>();

@@ -148,7 +148,7 @@ absl::Status Plan::PrepareWorkspace(CUstream stream, const int64_t* symbols) {
   for (size_t i = 0; i < fusion_.workspace.size(); ++i) {
     const WorkspaceSlot& w = fusion_.workspace[i];
     slot_offsets_[i] = total;
-    const size_t bytes = static_cast<size_t>(w.elements.Eval(syms)) * DTypeSize(w.dtype);
+    const size_t bytes = static_cast<size_t>(w.Elements(syms)) * DTypeSize(w.dtype);
     total += (bytes + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign;
   }
   if (total <= workspace_bytes_) return absl::OkStatus();
@@ -205,7 +205,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     const bool gemm = spec.tile == "matmul";
     const bool reduce = spec.tile == "reduce";
     const int64_t rows = spec.is_pointwise() ? 0 : k.plan.rows.Eval(syms);
-    const int64_t cols = spec.is_pointwise() ? 0 : k.plan.cols.Eval(syms);
+    const int64_t cols = spec.is_pointwise() ? 0 : (k.plan.cols.Eval(syms) + k.plan.cols_tile - 1) / k.plan.cols_tile;
     const int64_t depth = gemm || reduce ? k.plan.depth.Eval(syms) : 0;
     if (reduce && rows * std::max<int64_t>(cols, 1) == 0) continue;
     if (!spec.is_pointwise() && !gemm && !reduce && cols > RowCapacity(spec.row, vec)) {
@@ -248,6 +248,8 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
         case ParamField::kCols: v = static_cast<uint64_t>(cols); break;
         case ParamField::kEps: std::memcpy(&v, &spec.eps, sizeof(double)); break;
         case ParamField::kDepth: v = static_cast<uint64_t>(depth); break;
+        case ParamField::kRedCount: v = static_cast<uint64_t>(k.plan.red_count.Eval(syms)); break;
+        case ParamField::kPartial: v = address(k.plan.partial); break;
       }
       words[w++] = v;
     }

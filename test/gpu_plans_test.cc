@@ -88,6 +88,7 @@ TEST(GpuTile, RunsAreBitIdentical) {
   std::mt19937_64 rng(2);
   std::vector<TestGraph> graphs = TileTestGraphs();
   graphs.insert(graphs.end(), ReduceTestGraphs().begin(), ReduceTestGraphs().end());
+  graphs.insert(graphs.end(), StoreReduceTestGraphs().begin(), StoreReduceTestGraphs().end());
   for (const TestGraph& t : graphs) {
     SCOPED_TRACE(t.name);
     const Graph g = ParseTestGraph(t);

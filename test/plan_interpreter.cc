@@ -54,7 +54,7 @@ class Interpreter {
       outputs_.push_back(HostTensor::Zeros(g.node(o).dtype, ConcreteShape(g.node(o).shape, symbols)));
     }
     for (const WorkspaceSlot& w : plan.workspace) {
-      workspace_.push_back(HostTensor::Zeros(w.dtype, {w.elements.Eval(symbols)}));
+      workspace_.push_back(HostTensor::Zeros(w.dtype, {w.Elements(symbols)}));
     }
   }
 
@@ -69,23 +69,34 @@ class Interpreter {
       const Node& t = g_.node(k.tile_node);
       std::vector<std::vector<float>> ins(t.inputs.size());
       for (size_t j = 0; j < t.inputs.size(); ++j) {
-        const int64_t n = Numel(g_.node(t.inputs[j]).shape).Eval(syms_);
+        // A combine kernel reads the partials of a split reduction, not the node's input.
+        const int64_t n = k.partial_of >= 0 ? Buffer(k.operands[0].buffer).numel()
+                                            : Numel(g_.node(t.inputs[j]).shape).Eval(syms_);
         ins[j].resize(n);
         TF_RETURN_IF_ERROR(Site(k, static_cast<int>(j), n, nullptr, &ins[j]));
       }
       std::vector<float> y;
       if (k.spec.tile == "reduce") {
-        const int64_t rows = k.rows.Eval(syms_), r = k.cols.Eval(syms_), inner = k.depth.Eval(syms_);
+        const int64_t rows = k.rows.Eval(syms_), inner = k.depth.Eval(syms_);
+        const int64_t r = (k.cols.Eval(syms_) + k.cols_tile - 1) / k.cols_tile;
+        const int op = k.spec.reduce_op == 3 ? 0 : k.spec.reduce_op;  // a mean divides by red_count
         for (int64_t o = 0; o < rows; ++o) {
           const int64_t base = (o / inner) * r * inner + o % inner;
-          y.push_back(ReduceValues(k.spec.reduce_op, r, [&](int64_t j) { return ins[0][base + j * inner]; }));
+          const float v = ReduceValues(op, r, [&](int64_t j) { return ins[0][base + j * inner]; });
+          y.push_back(k.spec.reduce_op == 3 ? v / static_cast<float>(k.red_count.Eval(syms_)) : v);
         }
       } else if (k.spec.tile == "matmul") {
         y = Matmul(k, ins);
       } else {
         TF_ASSIGN_OR_RETURN(y, Rowwise(k, ins));
       }
-      TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, static_cast<int64_t>(y.size()), &y, nullptr));
+      if (k.spec.reduce.op < 0) {
+        TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, static_cast<int64_t>(y.size()), &y, nullptr));
+        continue;
+      }
+      std::vector<float> red(y.size());
+      TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, static_cast<int64_t>(y.size()), &y, &red));
+      TF_RETURN_IF_ERROR(ReduceAtStore(k, red));
     }
     return outputs_;
   }
@@ -134,12 +145,39 @@ class Interpreter {
         Buffer(k.outputs[j].buffer).Set(i, ComputeKindOf(t) == ComputeKind::kFloat ? v.f : v.i);
       }
       if (capture != nullptr) {
-        const Expr& e = k.spec.tile_inputs[site].expr;
+        const Expr& e = site == kEpilogueSite ? k.spec.reduce.input : k.spec.tile_inputs[site].expr;
         TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(e));
         (*capture)[i] = Convert(v, e->dtype, DType::kF32).f;
       }
     }
     return absl::OkStatus();
+  }
+
+  // A store-site reduction of the values `red` ([rows, cols]): whole rows or columns into
+  // the reduced site (persistent), or per-tile partials into the workspace (split).
+  absl::Status ReduceAtStore(const KernelPlan& k, const std::vector<float>& red) {
+    const tilefuse::StoreReduce& r = k.spec.reduce;
+    const int64_t rows = k.rows.Eval(syms_), cols = k.cols.Eval(syms_);
+    const int64_t outs = r.axis == 1 ? rows : cols, len = r.axis == 1 ? cols : rows;
+    const int64_t tile = !r.split ? len : r.axis == 1 ? k.spec.gemm.bn : k.spec.gemm.bm;
+    const int64_t tiles = (len + tile - 1) / tile;
+    const int op = r.op == 3 ? 0 : r.op;
+    std::vector<float> done;
+    for (int64_t o = 0; o < outs; ++o) {
+      for (int64_t t = 0; t < tiles; ++t) {
+        const int64_t first = t * tile, n = std::min(tile, len - first);
+        const float v = ReduceValues(op, n, [&](int64_t j) {
+          return r.axis == 1 ? red[o * cols + first + j] : red[(first + j) * cols + o];
+        });
+        if (!r.split) {
+          done.push_back(r.op == 3 ? v / static_cast<float>(k.red_count.Eval(syms_)) : v);
+        } else {
+          Buffer(k.partial).Set(r.axis == 1 ? o * tiles + t : t * cols + o, v);
+        }
+      }
+    }
+    if (r.split) return absl::OkStatus();
+    return Site(k, kReducedSite, outs, &done, nullptr);
   }
 
   std::vector<float> Matmul(const KernelPlan& k, const std::vector<std::vector<float>>& in) {

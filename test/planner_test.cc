@@ -1,5 +1,6 @@
 // The planner: kernel counts fused and unfused, decisions, and (interpreting plans on the
 // host) that every plan computes what the reference computes.
+#include <map>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -133,11 +134,56 @@ TEST(Planner, ReductionsAreKernelsWithHookSites) {
       EXPECT_EQ(plan.kernels.size(), 1u);  // x * y in the load, relu in the store
       EXPECT_EQ(last.tile_inputs[0].expr->kind, ExprKind::kOp);
     }
-    if (t.name == "rms_norm_then_sum") {
-      bool said = false;
-      for (const std::string& d : plan.decisions) said |= d.find("store-site reductions") != std::string::npos;
-      EXPECT_TRUE(said);
+  }
+}
+
+// Which reductions fold into the store and in which form; the refused ones say why.
+TEST(Planner, StoreSiteReductionsTakeTheirForm) {
+  const std::map<std::string, std::string> expect = {
+      {"rms_norm_then_sum", "persistent"},
+      {"layer_norm_amax_keepdim", "persistent"},
+      {"softmax_chain_amin", "persistent"},
+      {"rms_norm_relu_mean_also_output", "persistent"},
+      {"gemm_rowsum_persistent", "persistent"},
+      {"gemm_colmean_persistent_keepdim", "persistent"},
+      {"gemm_bias_gelu_rowsum_split", "split"},
+      {"gemm_colmax_split_then_scale", "split"},
+      {"gemm_linear_rowsum_also_output", "split"},
+      {"rms_norm_then_argmax", "argmax carries an index"},
+      {"rms_norm_then_full_sum", "reduces over every axis"},
+      {"rms_norm_then_sum_over_rows", "spread that axis over CTAs"},
+      {"sum_then_rescale_refused", "an un-reduced value of that kernel"},
+  };
+  for (const TestGraph& t : StoreReduceTestGraphs()) {
+    SCOPED_TRACE(t.name);
+    ASSERT_TRUE(expect.count(t.name));
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(ParseTestGraph(t), {}));
+    const std::string& want = expect.at(t.name);
+    bool said = false;
+    for (const std::string& d : plan.decisions) said |= d.find(want) != std::string::npos;
+    EXPECT_TRUE(said) << "no decision mentions '" << want << "'";
+    const KernelSpec& first = plan.kernels[0].spec;
+    if (want == "persistent") {
+      EXPECT_GE(first.reduce.op, 0);
+      EXPECT_FALSE(first.reduce.split);
+    } else if (want == "split") {
+      EXPECT_TRUE(first.reduce.split);
+      EXPECT_EQ(plan.kernels[1].spec.tile, "reduce");  // the combine kernel
+      EXPECT_EQ(plan.kernels[1].partial_of, 0);
+    } else if (t.name == "sum_then_rescale_refused") {
+      EXPECT_EQ(first.reduce.op, 0);  // the sum fuses; y / s cannot follow it there
+      EXPECT_TRUE(plan.kernels.back().spec.is_pointwise());
+    } else {
+      EXPECT_EQ(first.reduce.op, -1);
+      EXPECT_EQ(plan.kernels.back().spec.tile, "reduce");
     }
+  }
+  // The un-reduced value is stored only where something else needs it.
+  for (const TestGraph& t : StoreReduceTestGraphs()) {
+    if (t.name != "gemm_linear_rowsum_also_output" && t.name != "rms_norm_then_sum") continue;
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(ParseTestGraph(t), {}));
+    EXPECT_EQ(plan.kernels[0].spec.outputs.size(), t.name == "rms_norm_then_sum" ? 1u : 1u);
+    EXPECT_EQ(plan.kernels[0].spec.outputs[0].site, t.name == "rms_norm_then_sum" ? kReducedSite : kEpilogueSite);
   }
 }
 

@@ -377,12 +377,6 @@ const std::vector<TestGraph>& ReduceTestGraphs() {
         "inputs": [{"name": "x", "shape": [40, 50], "dtype": "f32"}],
         "nodes": [{"name": "s", "op": "sum", "inputs": ["x"]}],
         "outputs": ["s"]})", 1, 1, {}},
-      {"rms_norm_then_sum", R"({"name": "rms_norm_then_sum",
-        "inputs": [{"name": "x", "shape": ["M", 256], "dtype": "bf16"},
-                   {"name": "w", "shape": [256], "dtype": "bf16"}],
-        "nodes": [{"name": "y", "op": "rms_norm", "inputs": ["x", "w"]},
-                  {"name": "s", "op": "sum", "inputs": ["y"], "attrs": {"dim": 1}}],
-        "outputs": ["s"]})", 2, 2, {{"M", 10}}},
   };
   return *graphs;
 }
@@ -392,6 +386,7 @@ std::vector<TestGraph> AllTestGraphs() {
   all.insert(all.end(), TileTestGraphs().begin(), TileTestGraphs().end());
   all.insert(all.end(), GemmTestGraphs().begin(), GemmTestGraphs().end());
   all.insert(all.end(), ReduceTestGraphs().begin(), ReduceTestGraphs().end());
+  all.insert(all.end(), StoreReduceTestGraphs().begin(), StoreReduceTestGraphs().end());
   return all;
 }
 

@@ -26,6 +26,8 @@ const std::vector<TestGraph>& TileTestGraphs();
 const std::vector<TestGraph>& GemmTestGraphs();
 // Single-axis and full reductions, run as their own kernels (with prologue/epilogue).
 const std::vector<TestGraph>& ReduceTestGraphs();
+// Reductions folded into a tile kernel's store (persistent and split), and refused ones.
+const std::vector<TestGraph>& StoreReduceTestGraphs();
 // Every list.
 std::vector<TestGraph> AllTestGraphs();
 // Parses `t.json`; aborts the test on failure.

@@ -36,7 +36,11 @@ struct KernelPlan {
   Shape index_space;                     // of the epilogue site (the kernel's output)
   int tile_node = -1;                    // the tile kernel's node, or -1
   SizeExpr rows, cols;                   // tile kernels: the output as [rows, cols]
-  SizeExpr depth;                        // matmul: K
+  SizeExpr depth;                        // matmul: K; reduce: the elements after the axis
+  int64_t cols_tile = 1;                 // cols counts in tiles of this many: ceil(cols / it)
+  SizeExpr red_count;                    // reductions: what a mean divides by
+  BufferRef partial;                     // split store-site reduction: its partials
+  int partial_of = -1;                   // combine kernel: the kernel whose partials it reads
   std::vector<OperandBinding> operands;  // parallel to spec.operands
   std::vector<OutputBinding> outputs;    // parallel to spec.outputs
   std::vector<int> nodes;                // graph nodes computed by this kernel
@@ -44,9 +48,15 @@ struct KernelPlan {
 };
 
 struct WorkspaceSlot {
-  int value = -1;
-  SizeExpr elements;
+  int value = -1;      // the graph value held, or -1 for the partials of a reduction
+  SizeExpr elements;   // times ceil(tiled / tile) when tile > 0
   DType dtype = DType::kF32;
+  SizeExpr tiled;
+  int64_t tile = 0;
+  int64_t Elements(absl::Span<const int64_t> symbols) const {
+    const int64_t n = elements.Eval(symbols);
+    return tile > 0 ? n * ((tiled.Eval(symbols) + tile - 1) / tile) : n;
+  }
 };
 
 struct FusionPlan {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/fusion/reduction.h"
 
 namespace tilefuse {
 namespace {
@@ -53,6 +54,8 @@ struct Work {
   Grouping& out;
   std::vector<std::set<int>> members;
   std::vector<int> tile;  // per group: its tile node or -1
+  std::vector<int> reduce;  // per group: its store-site reduction or -1
+  std::vector<bool> reduced;  // per node: computed in the index space of a fused reduction
 
   std::string FirstName(int gi) const { return g.node(*members[gi].begin()).name; }
 
@@ -81,6 +84,7 @@ struct Work {
     const int gi = static_cast<int>(members.size());
     members.push_back({node});
     tile.push_back(tile_node);
+    reduce.push_back(-1);
     out.groups.push_back(Group{{}, shape, tile_node});
     out.group_of[node] = gi;
     return gi;
@@ -93,14 +97,19 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
     // Producer kernels over the same index space are the candidates; at most one of them
     // may hold a tile kernel (n then joins its epilogue).
     std::vector<int> candidates;
+    int post = -1;  // the group whose reduced values n reads
+    bool post_refused = false;
     for (int in : n.inputs) {
       const int gi = w.out.group_of[in];
       if (gi < 0) continue;
-      if (!(w.out.groups[gi].shape == n.shape)) {
+      const Shape& space = w.reduced[in] ? g.node(w.reduce[gi]).shape : w.out.groups[gi].shape;
+      if (w.reduced[in]) post = gi;
+      if (!(space == n.shape)) {
         w.out.decisions.push_back(absl::StrCat(
             "refused: '", n.name, "' into the kernel of '", g.node(in).name,
             "': index spaces differ (", ShapeString(n.shape, g.symbols()), " vs ",
-            ShapeString(w.out.groups[gi].shape, g.symbols()), ")"));
+            ShapeString(space, g.symbols()), ")"));
+        if (w.reduced[in]) post_refused = true;
         continue;
       }
       if (std::find(candidates.begin(), candidates.end(), gi) == candidates.end()) {
@@ -127,6 +136,27 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
       }
       return false;
     }), candidates.end());
+    // After a store-site reduction, n joins that kernel alone, and only if every value it
+    // reads there is in the reduced index space (the result exists only once the whole
+    // axis is stored, so nothing of the un-reduced epilogue can follow it).
+    if (post >= 0) {
+      for (int in : n.inputs) {
+        if (w.out.group_of[in] == post && !w.reduced[in]) {
+          w.out.decisions.push_back(absl::StrCat("refused: '", n.name, "' after the reduction '",
+                                                 g.node(w.reduce[post]).name, "': it also reads '",
+                                                 g.node(in).name, "', an un-reduced value of that kernel"));
+          post_refused = true;
+        }
+      }
+      if (!post_refused && w.TryMerge(post, {post}, n.id, absl::StrCat("'", n.name, "' after the reduction"))) {
+        w.reduced[n.id] = true;
+        w.out.decisions.push_back(absl::StrCat("epilogue: '", n.name, "' (", n.OpString(),
+                                               ") fused after the reduction '",
+                                               g.node(w.reduce[post]).name, "'"));
+        return;
+      }
+      candidates.clear();
+    }
     std::vector<std::vector<int>> tries;
     std::vector<int> all;
     int tiles = 0;
@@ -195,12 +225,7 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     const int pg = w.out.group_of[v];
     if (pg < 0 || pg == gi) continue;
     const std::string what = absl::StrCat("prologue '", g.node(v).name, "' into the load of '", n.name, "'");
-    if (w.tile[pg] >= 0 && n.kind == NodeKind::kReduce) {
-      w.out.decisions.push_back(absl::StrCat(
-          "refused: reduction '", n.name, "' into the store of tile kernel '", g.node(w.tile[pg]).name,
-          "': store-site reductions are not built yet, so it runs as its own kernel"));
-      continue;
-    }
+    if (w.tile[pg] >= 0 && n.kind == NodeKind::kReduce) continue;  // GroupReduce said why
     if (w.tile[pg] >= 0) {
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": it is computed by tile kernel '",
                                              g.node(w.tile[pg]).name, "' (one tile kernel per kernel)"));
@@ -228,6 +253,36 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
   }
 }
 
+// A reduction whose input the epilogue of a tile kernel computes joins that kernel's store
+// site when ReduceIntoStoreRefusal allows; otherwise it is a kernel of its own (the reduce
+// tile kernel, which takes prologues like any other).
+void GroupReduce(Work& w, const Node& n, bool fuse) {
+  const Graph& g = w.g;
+  const int v = n.inputs[0];
+  const int gi = w.out.group_of[v];
+  if (fuse && gi >= 0 && w.tile[gi] >= 0) {
+    const Node& t = g.node(w.tile[gi]);
+    std::string why = ReduceIntoStoreRefusal(g, t, n);
+    if (why.empty() && w.reduce[gi] >= 0) {
+      why = absl::StrCat("the kernel already reduces '", g.node(w.reduce[gi]).name, "' (one per kernel)");
+    }
+    if (why.empty() && (w.reduced[v] || (v != t.id && !w.reach.DependsOn(v, t.id)))) {
+      why = absl::StrCat("its input '", g.node(v).name, "' is not a value of that kernel's epilogue");
+    }
+    const std::string what = absl::StrCat("reduction '", n.name, "' into the store of '", t.name, "'");
+    if (!why.empty()) {
+      w.out.decisions.push_back(absl::StrCat("refused: ", what, ": ", why, "; it runs as its own kernel"));
+    } else if (w.TryMerge(gi, {gi}, n.id, what)) {
+      w.reduce[gi] = n.id;
+      w.reduced[n.id] = true;
+      w.out.decisions.push_back(absl::StrCat("reduction: '", n.name, "' (", n.OpString(),
+                                             ") fused into the store of '", t.name, "'"));
+      return;
+    }
+  }
+  GroupTile(w, n, fuse);
+}
+
 }  // namespace
 
 absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>& views,
@@ -235,7 +290,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   Grouping out;
   out.group_of.assign(g.nodes().size(), -1);
   const Reachability reach(g);
-  Work w{g, reach, out, {}, {}};
+  Work w{g, reach, out, {}, {}, {}, std::vector<bool>(g.nodes().size(), false)};
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;
@@ -251,8 +306,10 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     }
     if (n.kind == NodeKind::kPointwise) {
       GroupPointwise(w, n, fuse);
+    } else if (n.kind == NodeKind::kReduce) {
+      GroupReduce(w, n, fuse);
     } else {
-      GroupTile(w, n, fuse);  // tile kernels and reductions: both have hook sites
+      GroupTile(w, n, fuse);
     }
   }
   // Drop emptied groups and order the rest topologically (Kahn, smallest first node first).
@@ -283,8 +340,12 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   std::vector<Group> groups;
   for (int gi : order) {
     renumber[gi] = static_cast<int>(groups.size());
-    groups.push_back(Group{std::vector<int>(w.members[gi].begin(), w.members[gi].end()),
-                           out.groups[gi].shape, w.tile[gi]});
+    Group group{std::vector<int>(w.members[gi].begin(), w.members[gi].end()), out.groups[gi].shape,
+                w.tile[gi], w.reduce[gi], {}};
+    for (int m : group.nodes) {
+      if (w.reduced[m]) group.reduced.push_back(m);
+    }
+    groups.push_back(std::move(group));
   }
   for (int& gi : out.group_of) {
     if (gi >= 0) gi = renumber[gi];

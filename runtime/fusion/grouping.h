@@ -15,6 +15,8 @@ struct Group {
   std::vector<int> nodes;  // ascending ids, which is a topological order
   Shape shape;             // the index space of the kernel's output (epilogue site)
   int tile = -1;           // the tile kernel node, or -1 for a pointwise kernel
+  int reduce = -1;         // a reduction fused into the tile kernel's store site, or -1
+  std::vector<int> reduced;  // the reduction and the members after it (its index space)
 };
 
 struct Grouping {

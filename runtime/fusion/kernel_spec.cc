@@ -68,6 +68,7 @@ std::string SpecText(const KernelSpec& spec) {
   std::vector<std::string> roots;
   for (const TileInputSpec& t : spec.tile_inputs) roots.push_back(ExprText(t.expr, lines, names));
   for (const OutputSpec& o : spec.outputs) roots.push_back(ExprText(o.expr, lines, names));
+  if (spec.reduce.op >= 0) roots.push_back(ExprText(spec.reduce.input, lines, names));
   for (const std::string& l : lines) absl::StrAppend(&s, l, "\n");
   size_t r = 0;
   for (size_t j = 0; j < spec.tile_inputs.size(); ++j, ++r) {
@@ -76,6 +77,10 @@ std::string SpecText(const KernelSpec& spec) {
   for (size_t j = 0; j < spec.outputs.size(); ++j, ++r) {
     absl::StrAppend(&s, "out", j, " ", DTypeName(spec.outputs[j].dtype), " site=",
                     spec.outputs[j].site, " = ", roots[r], "\n");
+  }
+  if (spec.reduce.op >= 0) {
+    absl::StrAppend(&s, "store_reduce op=", spec.reduce.op, " axis=", spec.reduce.axis,
+                    " split=", spec.reduce.split ? 1 : 0, " = ", roots[r], "\n");
   }
   return s;
 }

@@ -9,7 +9,10 @@
 //  - outputs at the epilogue site (the tile output's index space) are expressions over
 //    the tile's value (ExprKind::kTileValue) and operands read there;
 //  - outputs at site j >= 0 are prologue values stored from the load hook of input j
-//    (e.g. the new residual stream of `x + r -> rms_norm`).
+//    (e.g. the new residual stream of `x + r -> rms_norm`);
+//  - with a store-site reduction (`reduce`), the epilogue also yields the value reduced,
+//    and outputs at kReducedSite (the reduced index space) are expressions over the
+//    finished reduction (ExprKind::kTileValue there) and operands read there.
 #ifndef TILEFUSE_RUNTIME_FUSION_KERNEL_SPEC_H_
 #define TILEFUSE_RUNTIME_FUSION_KERNEL_SPEC_H_
 
@@ -23,6 +26,8 @@ namespace tilefuse {
 
 // The index space where the tile kernel's output is produced (and pointwise kernels run).
 inline constexpr int kEpilogueSite = -1;
+// The index space of a store-site reduction's result (the tile output less the axis).
+inline constexpr int kReducedSite = -2;
 
 // How a kernel operand is indexed from the flat index i of its site's index space.
 enum class Access {
@@ -77,6 +82,14 @@ struct GemmConfig {
 // buffer that is [K, N], or [N, K] read as its transpose (a weight used as w.T).
 enum class GemmBLayout { kHook = 0, kRowMajor = 1, kColMajor = 2 };
 
+// A reduction folded into a tile kernel's store site (kernels/hook_contract.cuh).
+struct StoreReduce {
+  int op = -1;         // -1: none; 0 sum, 1 amax, 2 amin, 3 mean (kernels/reduce_ops.cuh)
+  int axis = 1;        // of the output as [rows, cols]: 1 along a row, 0 down a column
+  bool split = false;  // partials per tile to Params::part, combined by a second kernel
+  Expr input;          // the epilogue-site value reduced
+};
+
 struct KernelSpec {
   std::string tile;  // "" for a pointwise kernel; "rms_norm", "layer_norm", "softmax",
                      // "matmul", "reduce", or the name of a registered kernel
@@ -88,6 +101,7 @@ struct KernelSpec {
   int a_async = -1;  // matmul: the operand A is copied from by cp.async, or -1 (hook)
   int b_async = -1;  // matmul: likewise for B, with b_layout
   GemmBLayout b_layout = GemmBLayout::kHook;
+  StoreReduce reduce;  // tile kernels: a store-site reduction, when reduce.op >= 0
   std::vector<OperandSpec> operands;
   std::vector<TileInputSpec> tile_inputs;
   std::vector<OutputSpec> outputs;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "runtime/fusion/grouping.h"
+#include "runtime/fusion/reduction.h"
 #include "runtime/fusion/tile_config.h"
 #include "runtime/fusion/views.h"
 #include "runtime/status_macros.h"
@@ -63,11 +64,14 @@ class KernelBuilder {
  public:
   KernelBuilder(const Graph& g, const std::vector<ViewInfo>& views,
                 const std::map<int, BufferRef>& buffers, const std::vector<bool>& in_kernel,
-                int tile_node)
-      : g_(g), views_(views), buffers_(buffers), in_kernel_(in_kernel), tile_(tile_node) {}
+                int tile_node, int reduce_node = -1)
+      : g_(g), views_(views), buffers_(buffers), in_kernel_(in_kernel), tile_(tile_node),
+        reduce_(reduce_node) {}
 
-  // The index space of `site`: the tile input's shape, or the kernel's output shape.
+  // The index space of `site`: the tile input's shape, the kernel's output shape, or the
+  // result of its store-site reduction.
   const Shape& SiteShape(int site) const {
+    if (site == kReducedSite) return g_.node(reduce_).shape;
     return site == kEpilogueSite ? kernel_.index_space : g_.node(g_.node(tile_).inputs[site]).shape;
   }
 
@@ -82,6 +86,9 @@ class KernelBuilder {
       e = MakeConstant(n.constant, n.dtype);
     } else if (id == tile_) {
       if (site != kEpilogueSite) return absl::InternalError("tile value read inside its own prologue");
+      e = MakeTileValue(0, n.dtype);
+    } else if (id == reduce_) {
+      if (site != kReducedSite) return absl::InternalError("reduced value read before the reduction");
       e = MakeTileValue(0, n.dtype);
     } else if (!in_kernel_[id]) {
       e = MakeLoad(OperandIndex(id, site), n.dtype);
@@ -125,6 +132,7 @@ class KernelBuilder {
   const std::map<int, BufferRef>& buffers_;
   const std::vector<bool>& in_kernel_;
   const int tile_;
+  const int reduce_;
   std::map<std::pair<int, int>, Expr> memo_;
   KernelPlan kernel_;
 };
@@ -138,6 +146,7 @@ std::string NodeNames(const Graph& g, const std::vector<int>& ids) {
 // The site a group member is computed at: the tile input it feeds, else the epilogue.
 int SiteOf(const Graph& g, const Group& group, int id) {
   if (group.tile < 0 || id == group.tile) return kEpilogueSite;
+  if (std::find(group.reduced.begin(), group.reduced.end(), id) != group.reduced.end()) return kReducedSite;
   const Node& t = g.node(group.tile);
   for (size_t j = 0; j < t.inputs.size(); ++j) {
     if (t.inputs[j] == id) return static_cast<int>(j);
@@ -182,6 +191,7 @@ absl::Status FillReduceSpec(const Graph& g, const Node& t, KernelBuilder& kb) {
   k.rows = outer * inner;
   k.cols = r;
   k.depth = inner;
+  k.red_count = r;
   TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(t.inputs[0], 0));
   k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[0]).dtype, e});
   return absl::OkStatus();
@@ -239,6 +249,49 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
   return absl::OkStatus();
 }
 
+// The store-site reduction of `group` on its kernel: operator, axis, the value reduced,
+// and the form (split when a GEMM's tile does not cover the axis).
+absl::Status FillStoreReduce(const Graph& g, const Group& group, KernelBuilder& kb) {
+  const Node& r = g.node(group.reduce);
+  const Node& t = g.node(group.tile);
+  KernelPlan& k = kb.kernel();
+  StoreReduce& red = k.spec.reduce;
+  red.op = StoreReduceOp(r.reduce);
+  red.axis = StoreReduceAxis(g, t, r);
+  TF_ASSIGN_OR_RETURN(red.input, kb.ExprOf(r.inputs[0], kEpilogueSite));
+  red.split = k.spec.tile == "matmul" && !GemmTileCoversAxis(k, k.spec.gemm);
+  k.red_count = red.axis == 1 ? k.cols : k.rows;
+  return absl::OkStatus();
+}
+
+// The kernel that combines the partials of a split reduction (kernel `producer`, partials
+// in workspace `slot`) in tile order and computes what follows the reduction.
+KernelBuilder CombineKernel(const Graph& g, const Group& group, const KernelPlan& producer,
+                            int producer_index, BufferRef slot, const std::vector<ViewInfo>& views,
+                            const std::map<int, BufferRef>& buffers, std::vector<bool>& in_post) {
+  for (int id : group.reduced) in_post[id] = true;
+  KernelBuilder cb(g, views, buffers, in_post, group.reduce);
+  KernelPlan& c = cb.kernel();
+  c.index_space = g.node(group.reduce).shape;
+  c.nodes = group.reduced;
+  c.tile_node = group.reduce;
+  c.partial_of = producer_index;
+  c.spec.tile = "reduce";
+  c.spec.reduce_op = producer.spec.reduce.op;
+  c.spec.operands.push_back(OperandSpec{DType::kF32, Access::kFull, 0, 1});
+  OperandBinding b;
+  b.buffer = slot;
+  c.operands.push_back(b);
+  c.spec.tile_inputs.push_back(TileInputSpec{DType::kF32, MakeLoad(0, DType::kF32)});
+  // Partials are [M, tiles of N] (axis 1) or [tiles of M, N] (axis 0), as [outer, R, inner].
+  const bool rows_axis = producer.spec.reduce.axis == 1;
+  c.rows = rows_axis ? producer.rows : producer.cols;
+  c.cols = rows_axis ? producer.cols : producer.rows;
+  c.depth = rows_axis ? SizeExpr{1, {}} : producer.cols;
+  c.red_count = producer.red_count;
+  return cb;
+}
+
 }  // namespace
 
 absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options) {
@@ -272,12 +325,15 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
   for (const Group& group : grouping.groups) {
     std::vector<bool> in_kernel(g.nodes().size(), false);
     for (int id : group.nodes) in_kernel[id] = true;
-    KernelBuilder kb(g, views, buffers, in_kernel, group.tile);
+    KernelBuilder kb(g, views, buffers, in_kernel, group.tile, group.reduce);
     kb.kernel().index_space = group.shape;
     kb.kernel().nodes = group.nodes;
     if (group.tile >= 0) TF_RETURN_IF_ERROR(FillTileSpec(g, group, kb, options));
+    if (group.reduce >= 0) TF_RETURN_IF_ERROR(FillStoreReduce(g, group, kb));
+    const bool split = kb.kernel().spec.reduce.split;
     std::vector<std::string> stored;
     for (int id : group.nodes) {
+      if (split && SiteOf(g, group, id) == kReducedSite) continue;  // the combine kernel's
       const auto pos = output_positions.find(id);
       const bool is_output = pos != output_positions.end();
       if (!is_output && !read_outside[id]) continue;
@@ -291,7 +347,7 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
         }
       } else {
         const int slot = static_cast<int>(plan.workspace.size());
-        plan.workspace.push_back(WorkspaceSlot{id, Numel(g.node(id).shape), g.node(id).dtype});
+        plan.workspace.push_back(WorkspaceSlot{id, Numel(g.node(id).shape), g.node(id).dtype, {}, 0});
         buffers[id] = BufferRef{BufferRef::kWorkspace, slot};
         kb.AddOutput(e, id, buffers[id], site);
       }
@@ -313,7 +369,54 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
                              group.nodes.size() > 1 ? "fused " : "", NodeNames(g, group.nodes),
                              " over ", ShapeString(group.shape, g.symbols()), " -> ",
                              absl::StrJoin(stored, ", "));
+    if (group.reduce < 0) {
+      plan.kernels.push_back(std::move(k));
+      continue;
+    }
+    const Node& r = g.node(group.reduce);
+    const std::string axis = k.spec.reduce.axis == 1 ? "row" : "column";
+    if (!split) {
+      absl::StrAppend(&k.summary, "; reduces each ", axis, " persistently (one CTA holds it)");
+      plan.decisions.push_back(absl::StrCat("reduction form: '", r.name, "' persistent: one CTA of '",
+                                            g.node(group.tile).name, "' holds each whole ", axis));
+      plan.kernels.push_back(std::move(k));
+      continue;
+    }
+    // Split: the partials go to a workspace slot sized once the GEMM's tile is final.
+    const BufferRef slot{BufferRef::kWorkspace, static_cast<int>(plan.workspace.size())};
+    plan.workspace.push_back(WorkspaceSlot{-1, k.spec.reduce.axis == 1 ? k.rows : k.cols, DType::kF32,
+                                           k.spec.reduce.axis == 1 ? k.cols : k.rows, 0});
+    k.partial = slot;
+    absl::StrAppend(&k.summary, "; writes per-tile partials of '", r.name, "' (split over the ", axis, ")");
+    plan.decisions.push_back(absl::StrCat(
+        "reduction form: '", r.name, "' split: the tiles of '", g.node(group.tile).name,
+        "' each reduce their part of the ", axis, " and a second kernel combines the partials in tile order"));
+    const int producer = static_cast<int>(plan.kernels.size());
     plan.kernels.push_back(std::move(k));
+    std::vector<bool> in_post(g.nodes().size(), false);
+    KernelBuilder cb = CombineKernel(g, group, plan.kernels[producer], producer, slot, views, buffers, in_post);
+    std::vector<std::string> post_stored;
+    for (int id : group.reduced) {
+      const auto pos = output_positions.find(id);
+      if (pos == output_positions.end() && !read_outside[id]) continue;
+      TF_ASSIGN_OR_RETURN(Expr e, cb.ExprOf(id, kEpilogueSite));
+      if (pos != output_positions.end()) {
+        buffers[id] = BufferRef{BufferRef::kOutput, pos->second[0]};
+        for (int o : pos->second) {
+          cb.AddOutput(e, id, BufferRef{BufferRef::kOutput, o}, kEpilogueSite);
+          written[o] = true;
+        }
+      } else {
+        buffers[id] = BufferRef{BufferRef::kWorkspace, static_cast<int>(plan.workspace.size())};
+        plan.workspace.push_back(WorkspaceSlot{id, Numel(g.node(id).shape), g.node(id).dtype, {}, 0});
+        cb.AddOutput(e, id, buffers[id], kEpilogueSite);
+      }
+      post_stored.push_back(g.node(id).name);
+    }
+    cb.kernel().summary = absl::StrCat("reduce ", r.OpString(), ": combines the partials of '", r.name,
+                                       "' in tile order, then ", NodeNames(g, group.reduced), " over ",
+                                       ShapeString(r.shape, g.symbols()), " -> ", absl::StrJoin(post_stored, ", "));
+    plan.kernels.push_back(std::move(cb.kernel()));
   }
 
   // Outputs that no kernel wrote (inputs, views) are copied into their buffers.
@@ -335,6 +438,7 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
                                           "' is not computed by a kernel, so it is copied"));
     plan.kernels.push_back(std::move(kb.kernel()));
   }
+  BindSplitReductions(plan);  // again by Compile once GEMM configs are tuned
   return plan;
 }
 

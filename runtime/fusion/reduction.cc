@@ -1,0 +1,47 @@
+#include "runtime/fusion/reduction.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace tilefuse {
+
+std::string ReduceIntoStoreRefusal(const Graph& g, const Node& tile, const Node& r) {
+  if (r.reduce == ReduceOp::kArgmax) return "argmax carries an index, which store-site reductions do not";
+  if (!r.attrs.dim) return "it reduces over every axis";
+  if (tile.kind != NodeKind::kTile) return "reductions of a reduction run separately";
+  if (tile.custom != nullptr) return "registered kernels take no store-site reduction";
+  const int rank = static_cast<int>(g.node(r.inputs[0]).shape.size());
+  const int dim = *r.attrs.dim < 0 ? *r.attrs.dim + rank : *r.attrs.dim;
+  if (tile.tile == TileOp::kMatmul) return "";
+  if (dim != rank - 1) {
+    return absl::StrCat("it reduces dim ", dim, ", but row-wise kernels spread that axis over CTAs "
+                        "(only the last dim, which one CTA holds, folds into their store)");
+  }
+  return "";
+}
+
+int StoreReduceAxis(const Graph& g, const Node& tile, const Node& r) {
+  const int rank = static_cast<int>(g.node(r.inputs[0]).shape.size());
+  const int dim = *r.attrs.dim < 0 ? *r.attrs.dim + rank : *r.attrs.dim;
+  return tile.tile == TileOp::kMatmul && dim == 0 ? 0 : 1;
+}
+
+int StoreReduceOp(ReduceOp op) { return static_cast<int>(op); }
+
+bool GemmTileCoversAxis(const KernelPlan& k, const GemmConfig& c) {
+  const SizeExpr& len = k.spec.reduce.axis == 1 ? k.cols : k.rows;
+  return len.is_static() && len.constant <= (k.spec.reduce.axis == 1 ? c.bn : c.bm);
+}
+
+void BindSplitReductions(FusionPlan& plan) {
+  for (size_t i = 0; i < plan.kernels.size(); ++i) {
+    const KernelPlan& k = plan.kernels[i];
+    if (k.spec.reduce.op < 0 || !k.spec.reduce.split) continue;
+    const int64_t tile = k.spec.reduce.axis == 1 ? k.spec.gemm.bn : k.spec.gemm.bm;
+    plan.workspace[k.partial.index].tile = tile;
+    for (KernelPlan& c : plan.kernels) {
+      if (c.partial_of == static_cast<int>(i)) c.cols_tile = tile;
+    }
+  }
+}
+
+}  // namespace tilefuse
