@@ -187,6 +187,16 @@ void PrintSummary() {
     if (un != g_results.end()) {
       std::printf("speedup %-36s %.2fx fused over unfused\n", base.c_str(), un->second.median_us / r.median_us);
     }
+    // Memory-bound graphs: time over the floor (every input read once, every output
+    // written once, at the copy bandwidth of this run). GEMMs: cost over the plain GEMM.
+    if (r.tflops == 0 && g_copy_tbps > 0) {
+      std::printf("floor   %-36s %.3fx the floor time\n", base.c_str(), g_copy_tbps / r.tbps);
+    }
+    auto plain = g_results.find("gemm_plain.json fused");
+    if (r.tflops > 0 && plain != g_results.end() && plain->first != name) {
+      std::printf("vs plain GEMM %-30s %+.1f%% time over the plain tilefuse GEMM\n", base.c_str(),
+                  100.0 * (r.median_us / plain->second.median_us - 1.0));
+    }
     auto cb = g_results.find(base + " cublas");
     if (cb != g_results.end()) {
       std::printf("vs cuBLAS %-34s fused at %.1f%% of cuBLAS+epilogue speed\n", base.c_str(),
