@@ -150,7 +150,7 @@ TEST(Planner, StoreSiteReductionsTakeTheirForm) {
       {"gemm_colmax_split_then_scale", "split"},
       {"gemm_linear_rowsum_also_output", "split"},
       {"rms_norm_then_argmax", "argmax carries an index"},
-      {"rms_norm_then_full_sum", "reduces over every axis"},
+      {"rms_norm_then_full_amax", "reduces over every axis"},
       {"rms_norm_then_sum_over_rows", "spread that axis over CTAs"},
       {"sum_then_rescale_refused", "an un-reduced value of that kernel"},
   };
