@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "codegen/generate.h"
 #include "codegen/signature.h"
 #include "codegen/source.h"
@@ -15,6 +16,7 @@
 #include "runtime/cuda/nvrtc.h"
 #include "runtime/fusion/planner.h"
 #include "runtime/fusion/reduction.h"
+#include "runtime/manifest.h"
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
 
@@ -58,6 +60,12 @@ NvrtcOptions NvrtcFor(const KernelSpec& spec, NvrtcOptions base) {
   return base;
 }
 
+// Tuning records live beside the disk cache's binaries unless a path is given.
+std::string TuningPathOf(const CompileOptions& o) {
+  if (!o.tuning_path.empty() || o.disk_cache == nullptr || !o.disk_cache->enabled()) return o.tuning_path;
+  return absl::StrCat(o.disk_cache->dir(), "/tuning.json");
+}
+
 // Sets each GEMM's tile config: forced, recorded, tuned now, or the default (kept).
 absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options,
                                const std::string& arch, FusionPlan& plan) {
@@ -72,9 +80,10 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
       if (options.gemm_config->wgmma == k.spec.gemm.wgmma) k.spec.gemm = *options.gemm_config;
       continue;
     }
-    if (options.tuning_path.empty()) continue;
+    const std::string tuning_path = TuningPathOf(options);
+    if (tuning_path.empty()) continue;
     if (!records) {
-      TF_ASSIGN_OR_RETURN(records, TuningRecords::Load(options.tuning_path));
+      TF_ASSIGN_OR_RETURN(records, TuningRecords::Load(tuning_path));
     }
     const std::string key = GemmTuningKey(graph, k.tile_node, k.spec, arch);
     if (auto r = records->Find(key)) {
@@ -93,7 +102,7 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
                                           trials[0].config.ToString(), " (", trials[0].us, " us, best of ",
                                           trials.size(), " on the plain GEMM)"));
   }
-  if (dirty) TF_RETURN_IF_ERROR(records->Save(options.tuning_path));
+  if (dirty) TF_RETURN_IF_ERROR(records->Save(TuningPathOf(options)));
   return absl::OkStatus();
 }
 
@@ -143,9 +152,20 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   const auto compile_one = [&](size_t i) {
     const KernelPlan& k = plan.fusion_.kernels[i];
     const Signature sig = MakeSignature(SpecText(k.spec), contexts[i]);
-    bool hit = false;
-    auto compiled = cache->GetOrBuild(
-        sig.text, [&] { return BuildKernel(k.spec, sig, NvrtcFor(k.spec, nvrtc), options); }, &hit);
+    bool hit = false, disk_hit = false;
+    auto compiled = cache->GetOrBuild(sig.text, [&]() -> absl::StatusOr<KernelCache::Built> {
+      if (options.disk_cache == nullptr) return BuildKernel(k.spec, sig, NvrtcFor(k.spec, nvrtc), options);
+      const DiskCacheKey key{sig.text, sig.hash, contexts[i].arch, contexts[i].nvrtc_version,
+                             absl::StrJoin(contexts[i].options, " "), contexts[i].template_hash};
+      if (auto h = options.disk_cache->Load(key)) {
+        disk_hit = true;
+        return KernelCache::Built{std::move(h->cubin), std::move(h->entry_name), 0.0};
+      }
+      auto built = BuildKernel(k.spec, sig, NvrtcFor(k.spec, nvrtc), options);
+      // A cache that cannot be written has warned once; the kernel still serves from memory.
+      if (built.ok()) (void)options.disk_cache->Store(key, built->entry_name, built->cubin);
+      return built;
+    }, &hit);
     if (!compiled.ok()) {
       status[i] = absl::Status(compiled.status().code(),
                                absl::StrCat("kernel ", i, " (", k.summary, "): ",
@@ -153,8 +173,8 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
       return;
     }
     plan.kernels_[i] = Plan::Kernel{k, *compiled, ParamLayout(k.spec), nullptr};
-    plan.reports_[i] = KernelReport{(*compiled)->entry_name(), k.summary, hit,
-                                    hit ? 0.0 : (*compiled)->compile_ms(),
+    plan.reports_[i] = KernelReport{(*compiled)->entry_name(), k.summary, hit || disk_hit, disk_hit,
+                                    hit || disk_hit ? 0.0 : (*compiled)->compile_ms(),
                                     (*compiled)->cubin().size()};
   };
   // Kernels of one plan compile concurrently; the cache keeps equal signatures single-flight.
@@ -170,6 +190,9 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   for (std::thread& t : threads) t.join();
   for (const absl::Status& s : status) TF_RETURN_IF_ERROR(s);
   plan.slot_offsets_.resize(plan.fusion_.workspace.size());
+  if (!options.manifest_path.empty()) {
+    TF_RETURN_IF_ERROR(AppendToManifest(options.manifest_path, ManifestEntry{graph, options.fuse, plan.arch_}));
+  }
   return plan;
 }
 

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "codegen/params.h"
+#include "runtime/cache/disk_cache.h"
 #include "runtime/cache/kernel_cache.h"
 #include "runtime/fusion/fusion_plan.h"
 #include "runtime/graph/graph.h"
@@ -37,6 +38,13 @@ struct CompileOptions {
   bool fuse = true;          // false: the unfused baseline (one kernel per op)
   std::string arch;          // "sm_90"; empty: the device's, or sm_90 without a GPU
   KernelCache* cache = nullptr;  // null: the plan gets a cache of its own
+  // Binaries that outlive the process (runtime/cache/disk_cache.h): looked up before
+  // NVRTC runs, written after. Null: memory only. GEMM tuning records then default to
+  // tuning.json in its folder.
+  DiskCache* disk_cache = nullptr;
+  // Non-empty: each compiled graph is appended (once) to this manifest, which
+  // `tilefuse warmup` compiles ahead of time (runtime/manifest.h).
+  std::string manifest_path;
   int device = 0;            // used by Load/Run
   std::string dump_dir;      // non-empty: write each kernel's source there
   // GEMM tile configs (runtime/autotune.h): recorded winners are read from `tuning_path`
@@ -52,7 +60,8 @@ struct CompileOptions {
 struct KernelReport {
   std::string entry_name;
   std::string summary;
-  bool cache_hit = false;
+  bool cache_hit = false;  // found in memory or on disk: no NVRTC
+  bool disk_hit = false;   // loaded from the disk cache
   double compile_ms = 0;  // NVRTC time when built now, 0 on a hit
   size_t cubin_bytes = 0;
 };

@@ -113,7 +113,7 @@ TEST(Signature, SameAcrossProcesses) {
   ASSERT_EQ(here.size(), 1u);
   const std::string path = ::testing::TempDir() + "/sig_graph.json";
   std::ofstream(path) << kBase;
-  const std::string cmd = std::string(TILEFUSE_CLI_PATH) + " compile --arch sm_90 " + path;
+  const std::string cmd = std::string(TILEFUSE_CLI_PATH) + " compile --no-disk-cache --arch sm_90 " + path;
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   ASSERT_NE(pipe, nullptr);
   std::string out;

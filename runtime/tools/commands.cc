@@ -13,54 +13,11 @@
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
+#include "runtime/tools/flags.h"
 #include "runtime/tools/npy.h"
 
 namespace tilefuse {
 namespace {
-
-struct Flags {
-  std::vector<std::string> positional;
-  std::map<std::string, std::vector<std::string>> values;  // --name VALUE (repeatable)
-  std::map<std::string, bool> switches;
-};
-
-// Parses `args`; `with_value` lists the flags that take a value.
-absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args,
-                                 const std::vector<std::string>& with_value,
-                                 const std::vector<std::string>& switches) {
-  Flags f;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a.rfind("--", 0) != 0) {
-      f.positional.push_back(a);
-      continue;
-    }
-    std::string name = a.substr(2), value;
-    const size_t eq = name.find('=');
-    const bool inline_value = eq != std::string::npos;
-    if (inline_value) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    if (std::find(with_value.begin(), with_value.end(), name) != with_value.end()) {
-      if (!inline_value) {
-        if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
-        value = args[++i];
-      }
-      f.values[name].push_back(value);
-    } else if (std::find(switches.begin(), switches.end(), name) != switches.end()) {
-      f.switches[name] = true;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
-    }
-  }
-  return f;
-}
-
-int Fail(const absl::Status& s) {
-  std::fprintf(stderr, "tilefuse: %s\n", std::string(s.message()).c_str());
-  return 1;
-}
 
 nlohmann::json PlanJson(const Graph& g, const FusionPlan& plan, bool fused) {
   nlohmann::json j;
@@ -72,7 +29,7 @@ nlohmann::json PlanJson(const Graph& g, const FusionPlan& plan, bool fused) {
     nlohmann::json nodes = nlohmann::json::array(), stores = nlohmann::json::array();
     for (int id : k.nodes) nodes.push_back({{"name", g.node(id).name}, {"op", g.node(id).OpString()}});
     for (const OutputBinding& o : k.outputs) stores.push_back(g.node(o.value).name);
-    j["kernels"].push_back({{"tile_kernel", nullptr},
+    j["kernels"].push_back({{"tile_kernel", k.spec.tile.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.spec.tile)},
                             {"fused", nodes},
                             {"stores", stores},
                             {"summary", k.summary}});
@@ -106,16 +63,18 @@ int PlanCommand(const std::vector<std::string>& args) {
 }
 
 int CompileCommand(const std::vector<std::string>& args) {
-  auto flags = ParseFlags(args, {"arch", "dump"}, {"no-fusion"});
+  auto flags = ParseFlags(args, {"arch", "dump", "cache-dir"}, {"no-fusion", "no-disk-cache"});
   if (!flags.ok()) return Fail(flags.status());
   if (flags->positional.empty()) return Fail(absl::InvalidArgumentError("compile takes GRAPH..."));
   KernelCache cache;
+  std::unique_ptr<DiskCache> disk = DiskCacheFromFlags(*flags);
   CompileOptions options;
   options.cache = &cache;
+  options.disk_cache = disk.get();
   options.fuse = !flags->switches["no-fusion"];
   if (flags->values.count("arch")) options.arch = flags->values["arch"].back();
   if (flags->values.count("dump")) options.dump_dir = flags->values["dump"].back();
-  int failed = 0, kernels = 0, hits = 0;
+  int failed = 0, kernels = 0, hits = 0, disk_hits = 0;
   double total_ms = 0;
   for (const std::string& path : flags->positional) {
     auto g = GraphFromJsonFile(path);
@@ -133,19 +92,20 @@ int CompileCommand(const std::vector<std::string>& args) {
     std::printf("%s", plan->Explain().c_str());
     for (const KernelReport& r : plan->reports()) {
       std::printf("    %s  %-5s %8.1f ms  %6zu bytes\n", r.entry_name.c_str(),
-                  r.cache_hit ? "hit" : "nvrtc", r.compile_ms, r.cubin_bytes);
+                  r.disk_hit ? "disk" : r.cache_hit ? "hit" : "nvrtc", r.compile_ms, r.cubin_bytes);
       ++kernels;
       hits += r.cache_hit;
+      disk_hits += r.disk_hit;
       total_ms += r.compile_ms;
     }
   }
-  std::printf("compiled %d kernels (%d cache hits) for %zu graphs in %.1f ms of NVRTC; %d failed\n",
-              kernels, hits, flags->positional.size(), total_ms, failed);
+  std::printf("compiled %d kernels (%d cache hits, %d from disk) for %zu graphs in %.1f ms of NVRTC; %d failed\n",
+              kernels, hits, disk_hits, flags->positional.size(), total_ms, failed);
   return failed == 0 ? 0 : 1;
 }
 
 int RunCommand(const std::vector<std::string>& args) {
-  auto flags = ParseFlags(args, {"input", "output", "repeat"}, {"no-fusion"});
+  auto flags = ParseFlags(args, {"input", "output", "repeat", "cache-dir"}, {"no-fusion", "no-disk-cache"});
   if (!flags.ok()) return Fail(flags.status());
   if (flags->positional.size() != 1) return Fail(absl::InvalidArgumentError("run takes one GRAPH"));
   auto g = GraphFromJsonFile(flags->positional[0]);
@@ -162,8 +122,10 @@ int RunCommand(const std::vector<std::string>& args) {
   if (flags->values.count("repeat") && (!absl::SimpleAtoi(flags->values["repeat"].back(), &repeat) || repeat < 1)) {
     return Fail(absl::InvalidArgumentError("--repeat takes a positive integer"));
   }
+  std::unique_ptr<DiskCache> disk = DiskCacheFromFlags(*flags);
   CompileOptions options;
   options.fuse = !flags->switches["no-fusion"];
+  options.disk_cache = disk.get();
   auto plan = Compile(*g, options);
   if (!plan.ok()) return Fail(plan.status());
   std::printf("%s", plan->Explain().c_str());

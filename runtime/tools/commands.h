@@ -12,6 +12,7 @@ namespace tilefuse {
 int PlanCommand(const std::vector<std::string>& args);
 int CompileCommand(const std::vector<std::string>& args);
 int RunCommand(const std::vector<std::string>& args);
+int WarmupCommand(const std::vector<std::string>& args);
 
 }  // namespace tilefuse
 

@@ -11,8 +11,12 @@ constexpr char kUsage[] =
     "usage:\n"
     "  tilefuse plan GRAPH [--no-fusion] [--json]\n"
     "  tilefuse compile GRAPH... [--arch sm_90] [--no-fusion] [--dump DIR]\n"
+    "               [--cache-dir DIR | --no-disk-cache]\n"
     "  tilefuse run GRAPH --input NAME=FILE.npy ... --output NAME=FILE.npy ...\n"
-    "               [--no-fusion] [--repeat N]\n";
+    "               [--no-fusion] [--repeat N] [--cache-dir DIR | --no-disk-cache]\n"
+    "  tilefuse warmup MANIFEST|GRAPH... [--arch sm_90] [--jobs N] [--no-fusion]\n"
+    "               [--cache-dir DIR]\n"
+    "The disk cache defaults to $TILEFUSE_CACHE_DIR, else $XDG_CACHE_HOME/tilefuse.\n";
 
 }  // namespace
 
@@ -26,6 +30,7 @@ int main(int argc, char** argv) {
   if (cmd == "plan") return tilefuse::PlanCommand(args);
   if (cmd == "compile") return tilefuse::CompileCommand(args);
   if (cmd == "run") return tilefuse::RunCommand(args);
+  if (cmd == "warmup") return tilefuse::WarmupCommand(args);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(kUsage, stdout);
     return 0;

@@ -1,0 +1,256 @@
+#include "runtime/cache/disk_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "runtime/graph/stable_hash.h"
+
+namespace tilefuse {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kMagic[] = "tilefuse-kernel-cache";
+constexpr char kSuffix[] = ".tfk";
+
+// Writes all of `data` to `fd`, retrying short writes.
+bool WriteAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return absl::NotFoundError(path);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// The header lines before the checksum, which the checksum covers with the body.
+std::string HeaderText(const DiskCacheKey& key, const std::string& entry_name, size_t payload) {
+  return absl::StrCat(kMagic, " ", kDiskCacheFormat, "\narch ", key.arch, "\nnvrtc ", key.nvrtc_version,
+                      "\noptions ", key.options, "\ntemplate ", Hex64(key.template_hash), "\nentry ",
+                      entry_name, "\nsignature_bytes ", key.signature_text.size(), "\npayload_bytes ",
+                      payload, "\n");
+}
+
+}  // namespace
+
+std::string DefaultDiskCacheDir() {
+  if (const char* d = std::getenv("TILEFUSE_CACHE_DIR"); d != nullptr && *d != '\0') return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != '\0') {
+    return absl::StrCat(x, "/tilefuse");
+  }
+  const char* home = std::getenv("HOME");
+  return absl::StrCat(home != nullptr ? home : "/tmp", "/.cache/tilefuse");
+}
+
+DiskCache::DiskCache(DiskCacheOptions options) : options_(std::move(options)) {
+  dir_ = options_.dir.empty() ? DefaultDiskCacheDir() : options_.dir;
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  // The folder holds code the process will run: only its owner may write it.
+  ::chmod(dir_.c_str(), 0700);
+  struct stat st;
+  if (ec || ::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    Warn(absl::StrCat("tilefuse: kernel disk cache disabled: cannot create ", dir_,
+                      ec ? absl::StrCat(" (", ec.message(), ")") : ""));
+    return;
+  }
+  enabled_ = true;
+  if (::access(dir_.c_str(), W_OK | X_OK) != 0) {
+    Warn(absl::StrCat("tilefuse: kernel disk cache at ", dir_,
+                      " is not writable; compiled kernels stay in memory only"));
+    return;
+  }
+  writable_ = true;
+}
+
+void DiskCache::Warn(const std::string& message) {
+  if (options_.warn) {
+    options_.warn(message);
+  } else {
+    std::fprintf(stderr, "%s\n", message.c_str());
+  }
+}
+
+std::string DiskCache::PathOf(uint64_t signature_hash) const {
+  const std::string h = Hex64(signature_hash);
+  return absl::StrCat(dir_, "/", h.substr(0, 2), "/", h, kSuffix);
+}
+
+DiskCacheStats DiskCache::stats() const {
+  return DiskCacheStats{hits_.load(), misses_.load(), rejected_.load(), writes_.load(),
+                        write_failures_.load(), evictions_.load()};
+}
+
+std::string DiskCache::Serialize(const DiskCacheKey& key, const std::string& entry_name,
+                                 const std::string& cubin) {
+  const std::string header = HeaderText(key, entry_name, cubin.size());
+  const std::string body = absl::StrCat(key.signature_text, cubin);
+  const uint64_t sum = StableHash(absl::StrCat(header, body));
+  return absl::StrCat(header, "checksum ", Hex64(sum), "\n\n", body);
+}
+
+absl::StatusOr<DiskCache::Hit> DiskCache::Parse(const std::string& bytes, const DiskCacheKey& key) {
+  const size_t end = bytes.find("\n\n");
+  if (end == std::string::npos) return absl::DataLossError("no end of header");
+  const std::vector<std::string> lines = absl::StrSplit(bytes.substr(0, end), '\n');
+  if (lines.size() != 9) return absl::DataLossError(absl::StrCat("header has ", lines.size(), " lines, expected 9"));
+  const auto field = [&](size_t i, absl::string_view name) -> absl::StatusOr<std::string> {
+    if (lines[i].rfind(absl::StrCat(name, " "), 0) != 0) {
+      return absl::DataLossError(absl::StrCat("header line ", i + 1, " is not '", name, "'"));
+    }
+    return lines[i].substr(name.size() + 1);
+  };
+  const auto expect = [&](size_t i, absl::string_view name, const std::string& want) -> absl::Status {
+    absl::StatusOr<std::string> v = field(i, name);
+    if (!v.ok()) return v.status();
+    if (*v != want) {
+      return absl::FailedPreconditionError(absl::StrCat(name, " is '", *v, "', expected '", want, "'"));
+    }
+    return absl::OkStatus();
+  };
+  for (absl::Status s : {expect(0, kMagic, absl::StrCat(kDiskCacheFormat)), expect(1, "arch", key.arch),
+                         expect(2, "nvrtc", key.nvrtc_version), expect(3, "options", key.options),
+                         expect(4, "template", Hex64(key.template_hash))}) {
+    if (!s.ok()) return s;
+  }
+  absl::StatusOr<std::string> entry = field(5, "entry");
+  absl::StatusOr<std::string> sig_bytes = field(6, "signature_bytes");
+  absl::StatusOr<std::string> payload_bytes = field(7, "payload_bytes");
+  absl::StatusOr<std::string> checksum = field(8, "checksum");
+  for (const auto* s : {&entry, &sig_bytes, &payload_bytes, &checksum}) {
+    if (!s->ok()) return s->status();
+  }
+  uint64_t ns = 0, np = 0;
+  if (!absl::SimpleAtoi(*sig_bytes, &ns) || !absl::SimpleAtoi(*payload_bytes, &np)) {
+    return absl::DataLossError("sizes are not numbers");
+  }
+  const size_t body = end + 2;
+  if (bytes.size() != body + ns + np) {
+    return absl::DataLossError(absl::StrCat("entry holds ", bytes.size() - body, " body bytes, header says ", ns + np));
+  }
+  size_t header_end = 0;  // where the checksum line starts
+  for (size_t i = 0; i < 8; ++i) header_end += lines[i].size() + 1;
+  const std::string header = bytes.substr(0, header_end);
+  if (Hex64(StableHash(absl::StrCat(header, bytes.substr(body)))) != *checksum) {
+    return absl::DataLossError("checksum mismatch");
+  }
+  if (bytes.compare(body, ns, key.signature_text) != 0) {
+    return absl::FailedPreconditionError("signature text differs (a hash collision or a foreign entry)");
+  }
+  return Hit{*entry, bytes.substr(body + ns)};
+}
+
+std::optional<DiskCache::Hit> DiskCache::Load(const DiskCacheKey& key) {
+  if (!enabled_) return std::nullopt;
+  const std::string path = PathOf(key.signature_hash);
+  absl::StatusOr<std::string> bytes = ReadFile(path);
+  if (!bytes.ok()) {
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  absl::StatusOr<Hit> hit = Parse(*bytes, key);
+  if (!hit.ok()) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    bool first;
+    {
+      absl::MutexLock lock(&mu_);
+      first = reported_.insert(path).second;
+    }
+    if (first) {
+      Warn(absl::StrCat("tilefuse: ignoring kernel cache entry ", path, ": ", hit.status().message(),
+                        "; it will be rebuilt"));
+    }
+    if (writable_) ::unlink(path.c_str());
+    return std::nullopt;
+  }
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  if (writable_) ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // recently used
+  return *std::move(hit);
+}
+
+absl::Status DiskCache::Store(const DiskCacheKey& key, const std::string& entry_name,
+                              const std::string& cubin) {
+  if (!writable_) return absl::FailedPreconditionError(absl::StrCat("disk cache ", dir_, " is not writable"));
+  const std::string path = PathOf(key.signature_hash);
+  const std::string folder = path.substr(0, path.rfind('/'));
+  const auto fail = [&](const std::string& what) {
+    write_failures_.fetch_add(1, std::memory_order_relaxed);
+    if (writable_.exchange(false)) {
+      Warn(absl::StrCat("tilefuse: kernel disk cache at ", dir_, " stopped writing: ", what,
+                        "; compiled kernels stay in memory only"));
+    }
+    return absl::UnavailableError(what);
+  };
+  if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
+    return fail(absl::StrCat("cannot create ", folder, ": ", std::strerror(errno)));
+  }
+  // A name no other writer (thread or process) uses; renamed over the entry when complete.
+  const std::string tmp = absl::StrCat(folder, "/.tmp-", ::getpid(), "-",
+                                       std::hash<std::thread::id>()(std::this_thread::get_id()), "-",
+                                       Hex64(key.signature_hash));
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(absl::StrCat("cannot create ", tmp));
+  const bool ok = WriteAll(fd, Serialize(key, entry_name, cubin)) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return fail(absl::StrCat("cannot write ", path));
+  }
+  writes_.fetch_add(1, std::memory_order_relaxed);
+  EvictIfNeeded();
+  return absl::OkStatus();
+}
+
+void DiskCache::EvictIfNeeded() {
+  struct Item {
+    fs::file_time_type used;
+    std::string path;
+    uintmax_t bytes;
+  };
+  std::vector<Item> items;
+  uintmax_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir_, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->path().extension() != kSuffix) continue;
+    const uintmax_t bytes = it->file_size(ec);
+    const fs::file_time_type used = it->last_write_time(ec);
+    if (ec) continue;  // removed meanwhile by another process
+    items.push_back(Item{used, it->path().string(), bytes});
+    total += bytes;
+  }
+  if (total <= static_cast<uintmax_t>(options_.max_bytes)) return;
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.used < b.used; });
+  for (const Item& i : items) {
+    if (total <= static_cast<uintmax_t>(options_.max_bytes)) break;
+    if (fs::remove(i.path, ec)) evictions_.fetch_add(1, std::memory_order_relaxed);
+    total -= i.bytes;
+  }
+}
+
+}  // namespace tilefuse

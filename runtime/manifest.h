@@ -1,0 +1,36 @@
+// A manifest: the graphs a process compiled, so that a deployment can compile them into
+// the disk cache ahead of time (`tilefuse warmup MANIFEST`). It records what to compile,
+// not binaries: one JSON object per line,
+//
+//   {"arch": "sm_90", "fuse": true, "graph": { ...the graph file format... }}
+//
+// Appends are single writes to a file opened for appending, so processes may share one
+// manifest; an entry already present is not written again.
+//
+//   CompileOptions o; o.manifest_path = "/var/lib/engine/kernels.manifest";
+#ifndef TILEFUSE_RUNTIME_MANIFEST_H_
+#define TILEFUSE_RUNTIME_MANIFEST_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/graph/graph.h"
+
+namespace tilefuse {
+
+struct ManifestEntry {
+  Graph graph;
+  bool fuse = true;
+  std::string arch;
+};
+
+// Appends `entry` to the manifest at `path` unless an identical line is there.
+absl::Status AppendToManifest(const std::string& path, const ManifestEntry& entry);
+
+// Every entry of the manifest at `path`; errors name the line.
+absl::StatusOr<std::vector<ManifestEntry>> ReadManifest(const std::string& path);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_MANIFEST_H_

@@ -1,0 +1,35 @@
+// Command-line flags shared by the `tilefuse` subcommands.
+#ifndef TILEFUSE_RUNTIME_TOOLS_FLAGS_H_
+#define TILEFUSE_RUNTIME_TOOLS_FLAGS_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/cache/disk_cache.h"
+
+namespace tilefuse {
+
+struct Flags {
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> values;  // --name VALUE (repeatable)
+  std::map<std::string, bool> switches;
+};
+
+// Parses `args`; `with_value` lists the flags that take a value (--name V or --name=V).
+absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args,
+                                 const std::vector<std::string>& with_value,
+                                 const std::vector<std::string>& switches);
+
+// Prints "tilefuse: MESSAGE" to standard error; returns 1.
+int Fail(const absl::Status& s);
+
+// The disk cache the flags ask for: --cache-dir DIR, else the default folder
+// (DefaultDiskCacheDir); null with --no-disk-cache.
+std::unique_ptr<DiskCache> DiskCacheFromFlags(const Flags& flags);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_TOOLS_FLAGS_H_
