@@ -2,7 +2,10 @@
 // L2 flush, on fresh random inputs; plus the device's copy bandwidth in the same run.
 //
 //   bench_fusion [--benchmark_filter=...] [--benchmark_out=results.json] [--tuning=PATH]
+//                [--jit_cache=DIR]
 //
+// jit/... benchmarks (bench/jit_benchmarks.h) measure the JIT's own costs; they run without
+// a GPU too.
 // GEMM tile configs are tuned on first use (on the plain GEMM) and recorded in PATH
 // (default /tmp/tilefuse_bench_tuning.json); the cuBLAS column runs the GEMM through cuBLAS
 // and the rest of the graph as separate tilefuse kernels.
@@ -19,6 +22,7 @@
 #include "bench/catalog.h"
 #include "bench/cublas_baseline.h"
 #include "bench/gpu_timer.h"
+#include "bench/jit_benchmarks.h"
 #include "benchmark/benchmark.h"
 #include "runtime/plan.h"
 #include "runtime/reference.h"
@@ -35,6 +39,7 @@ struct Result {
 
 GpuTimer* g_timer = nullptr;
 std::string g_tuning = "/tmp/tilefuse_bench_tuning.json";  // --tuning=PATH
+std::string g_jit_cache = "/tmp/tilefuse_bench_jit_cache";   // --jit_cache=DIR (emptied first)
 double g_copy_tbps = 0;
 std::map<std::string, Result> g_results;
 
@@ -214,21 +219,26 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--tuning=", 0) == 0) g_tuning = a.substr(9);
+    if (a.rfind("--jit_cache=", 0) == 0) g_jit_cache = a.substr(12);
   }
-  auto timer = GpuTimer::Create();
-  if (!timer.ok()) {
-    std::printf("bench_fusion: no GPU, nothing to measure (%s)\n",
-                std::string(timer.status().message()).c_str());
-    return 0;
-  }
-  g_timer = timer->get();
-  std::printf("device: %s (%s, %d SMs)\n", (*timer)->device().name.c_str(),
-              (*timer)->device().Arch().c_str(), (*timer)->device().sm_count);
   auto catalog = LoadCatalog();
   if (!catalog.ok()) {
     std::fprintf(stderr, "bench_fusion: %s\n", std::string(catalog.status().message()).c_str());
     return 1;
   }
+  auto timer = GpuTimer::Create();
+  RegisterJitBenchmarks(*catalog, timer.ok(), g_jit_cache);
+  if (!timer.ok()) {
+    // Without a GPU only the JIT's host costs can be measured.
+    std::printf("bench_fusion: no GPU, kernel timings skipped (%s); JIT costs only\n",
+                std::string(timer.status().message()).c_str());
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+  }
+  g_timer = timer->get();
+  std::printf("device: %s (%s, %d SMs)\n", (*timer)->device().name.c_str(),
+              (*timer)->device().Arch().c_str(), (*timer)->device().sm_count);
   benchmark::RegisterBenchmark("copy/256MiB", BM_Copy)->UseManualTime()->Unit(benchmark::kMicrosecond)->MinTime(0.3);
   for (const CatalogEntry& e : *catalog) {
     for (bool fuse : {true, false}) {

@@ -79,6 +79,8 @@ class Plan {
   const FusionPlan& fusion_plan() const { return fusion_; }
   const Graph& graph() const { return graph_; }
   const std::string& arch() const { return arch_; }
+  // The binary of kernel `i` (launch order), for tools and benchmarks.
+  const CompiledKernel& compiled_kernel(int i) const { return *kernels_[i].compiled; }
 
   // Loads every module in the device's primary context (made current). Idempotent.
   absl::Status Load();

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Copies the shared libraries the GPU machine lacks (Debian's Abseil and Google Benchmark)
-# next to the build, in build/lib, so that `build` can be carried there as it is.
+# Prepares build/ to be carried to a GPU machine: copies the shared libraries it lacks
+# (Debian's Abseil and Google Benchmark) into build/lib, and fills build/warm_cache with
+# the catalog's kernels (tilefuse warmup --arch sm_90, no GPU needed), which
+# scripts/gpu_check.sh then loads there without calling NVRTC.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build/lib
@@ -8,3 +10,5 @@ for bin in build/test/gpu_*_test build/bench/bench_fusion build/runtime/tools/ti
   ldd "$bin" | awk '/libabsl|libbenchmark/ {print $3}'
 done | sort -u | xargs -r cp -Lu -t build/lib/
 echo "bundled $(ls build/lib | wc -l) libraries into build/lib"
+rm -rf build/warm_cache
+build/runtime/tools/tilefuse warmup bench/graphs/*.json --arch sm_90 --cache-dir build/warm_cache

@@ -15,6 +15,16 @@ status=0
     echo "== $t"
     "$t" --gtest_brief=1 || status=1
   done
+  echo "== kernels warmed up elsewhere (scripts/bundle_libs.sh): NVRTC calls here must be 0"
+  if [[ -d build/warm_cache ]]; then
+    build/runtime/tools/tilefuse compile bench/graphs/*.json --cache-dir build/warm_cache > "$out/warm_compile.log"
+    tail -1 "$out/warm_compile.log"
+    nvrtc_calls=$(grep -c " nvrtc " "$out/warm_compile.log" || true)
+    echo "NVRTC calls after warmup: $nvrtc_calls"
+    [[ $nvrtc_calls -eq 0 ]] || { echo "FAILED: kernels were compiled again"; status=1; }
+  else
+    echo "FAILED: no build/warm_cache (run scripts/bundle_libs.sh)"; status=1
+  fi
   echo "== tilefuse run (CLI against NumPy)"
   python3 scripts/check_cli_run.py build/runtime/tools/tilefuse "$out" || status=1
 } 2>&1 | tee "$out/gpu_tests.log"

@@ -1,0 +1,152 @@
+#include "bench/jit_benchmarks.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "benchmark/benchmark.h"
+#include "bench/gpu_timer.h"
+#include "runtime/cuda/device_buffer.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/graph/json.h"
+#include "runtime/plan.h"
+
+namespace tilefuse {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// NVRTC from nothing: a fresh memory cache and no disk cache every iteration.
+void BM_ColdCompile(benchmark::State& state, const CatalogEntry* e) {
+  std::vector<double> per_kernel;
+  int kernels = 0;
+  for (auto _ : state) {
+    KernelCache memory;
+    CompileOptions o;
+    o.cache = &memory;
+    o.arch = "sm_90";
+    auto plan = Compile(e->graph, o);
+    if (!plan.ok()) return state.SkipWithError(std::string(plan.status().message()).c_str());
+    double ms = 0;
+    for (const KernelReport& r : plan->reports()) ms += r.compile_ms;
+    kernels = plan->num_kernels();
+    per_kernel.push_back(ms / kernels);
+  }
+  state.counters["nvrtc_ms_per_kernel"] = Median(per_kernel);
+  state.counters["kernels"] = kernels;
+}
+
+// A restart: empty memory, every kernel on disk. With a GPU the modules are loaded too.
+void BM_DiskWarmStart(benchmark::State& state, const CatalogEntry* e, bool gpu, std::string dir) {
+  {
+    DiskCache disk(DiskCacheOptions{dir});
+    CompileOptions o;
+    o.arch = "sm_90";
+    o.disk_cache = &disk;
+    if (auto p = Compile(e->graph, o); !p.ok()) return state.SkipWithError(std::string(p.status().message()).c_str());
+  }
+  std::vector<double> per_kernel;
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    KernelCache memory;
+    DiskCache disk(DiskCacheOptions{dir});
+    CompileOptions o;
+    o.cache = &memory;
+    o.arch = "sm_90";
+    o.disk_cache = &disk;
+    auto plan = Compile(e->graph, o);
+    if (!plan.ok()) return state.SkipWithError(std::string(plan.status().message()).c_str());
+    if (gpu) {
+      if (absl::Status s = plan->Load(); !s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
+    }
+    const double ms = Ms(Clock::now() - t0);
+    for (const KernelReport& r : plan->reports()) {
+      if (!r.disk_hit) return state.SkipWithError("a kernel missed the warm disk cache");
+    }
+    per_kernel.push_back(ms / plan->num_kernels());
+  }
+  state.counters["ms_per_kernel"] = Median(per_kernel);
+}
+
+// A lookup of a compiled kernel by its signature text.
+void BM_MemoryHit(benchmark::State& state, const CatalogEntry* e) {
+  KernelCache memory;
+  CompileOptions o;
+  o.cache = &memory;
+  o.arch = "sm_90";
+  auto plan = Compile(e->graph, o);
+  if (!plan.ok()) return state.SkipWithError(std::string(plan.status().message()).c_str());
+  const std::string sig = plan->compiled_kernel(0).signature_text();
+  const KernelCache::Builder never = []() -> absl::StatusOr<KernelCache::Built> {
+    return absl::InternalError("a hit must not build");
+  };
+  int64_t n = 0;
+  const auto t0 = Clock::now();
+  for (auto _ : state) {
+    auto k = memory.GetOrBuild(sig, never);
+    benchmark::DoNotOptimize(k);
+    ++n;
+  }
+  state.counters["ns_per_hit"] = Ms(Clock::now() - t0) * 1e6 / static_cast<double>(n);
+}
+
+// Host time per launch: Plan::Run of a one-kernel plan against cuLaunchKernel of the same
+// function with the same parameter block, in batches that never fill the launch queue.
+void BM_RunOverhead(benchmark::State& state) {
+  auto g = GraphFromJson(R"({"name": "overhead", "inputs": [{"name": "x", "shape": [4096], "dtype": "f32"}],
+    "nodes": [{"name": "y", "op": "mul", "inputs": ["x", 2.0]}], "outputs": ["y"]})");
+  auto plan = Compile(*g, CompileOptions{});
+  auto x = DeviceBuffer::Allocate(4096 * 4), y = DeviceBuffer::Allocate(4096 * 4);
+  if (!plan.ok() || !x.ok() || !y.ok()) return state.SkipWithError("setup failed");
+  const Driver* cu = *Driver::Get();
+  const TensorArg in[] = {TensorArg::Make(x->data(), DType::kF32, {4096})};
+  const TensorArg out[] = {TensorArg::Make(y->data(), DType::kF32, {4096})};
+  if (!plan->Run(nullptr, in, out).ok()) return state.SkipWithError("Run failed");
+  auto fn = plan->compiled_kernel(0).Function();
+  if (!fn.ok()) return state.SkipWithError("no function");
+  uint64_t words[8] = {};
+  size_t w = 0;
+  for (const ParamField& f : ParamLayout(plan->fusion_plan().kernels[0].spec)) {
+    words[w++] = f.kind == ParamField::kOperandPtr ? x->ptr()
+                 : f.kind == ParamField::kOutputPtr ? y->ptr()
+                 : f.kind == ParamField::kNumel     ? 4096
+                                                    : 1;
+  }
+  void* params[] = {words};
+  constexpr int kBatch = 256;
+  std::vector<double> run_us, bare_us;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < kBatch; ++i) (void)plan->Run(nullptr, in, out);
+    run_us.push_back(Ms(Clock::now() - t0) * 1e3 / kBatch);
+    cu->cuCtxSynchronize();
+    t0 = Clock::now();
+    for (int i = 0; i < kBatch; ++i) cu->cuLaunchKernel(*fn, 4, 1, 1, 256, 1, 1, 0, nullptr, params, nullptr);
+    bare_us.push_back(Ms(Clock::now() - t0) * 1e3 / kBatch);
+    cu->cuCtxSynchronize();
+  }
+  state.counters["run_us"] = Median(run_us);
+  state.counters["bare_launch_us"] = Median(bare_us);
+  state.counters["overhead_us_per_kernel"] = Median(run_us) - Median(bare_us);
+}
+
+}  // namespace
+
+void RegisterJitBenchmarks(const std::vector<CatalogEntry>& catalog, bool gpu, const std::string& cache_dir) {
+  std::filesystem::remove_all(cache_dir);
+  for (const CatalogEntry& e : catalog) {
+    benchmark::RegisterBenchmark(absl::StrCat("jit/cold_compile/", e.file).c_str(), BM_ColdCompile, &e)
+        ->Iterations(3)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(absl::StrCat("jit/disk_warm_start/", e.file).c_str(), BM_DiskWarmStart, &e,
+                                 gpu, cache_dir)
+        ->Iterations(20)
+        ->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RegisterBenchmark("jit/memory_hit", BM_MemoryHit, &catalog.front())->Unit(benchmark::kNanosecond);
+  if (gpu) benchmark::RegisterBenchmark("jit/run_overhead", BM_RunOverhead)->Iterations(50);
+}
+
+}  // namespace tilefuse
