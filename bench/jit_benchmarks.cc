@@ -18,16 +18,22 @@ using Clock = std::chrono::steady_clock;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
+// The catalog graph compiled for sm_90 into `memory` (and `disk`, if any).
+absl::StatusOr<Plan> CompileInto(const CatalogEntry& e, KernelCache* memory, DiskCache* disk = nullptr) {
+  CompileOptions o;
+  o.cache = memory;
+  o.disk_cache = disk;
+  o.arch = "sm_90";
+  return Compile(e.graph, o);
+}
+
 // NVRTC from nothing: a fresh memory cache and no disk cache every iteration.
 void BM_ColdCompile(benchmark::State& state, const CatalogEntry* e) {
   std::vector<double> per_kernel;
   int kernels = 0;
   for (auto _ : state) {
     KernelCache memory;
-    CompileOptions o;
-    o.cache = &memory;
-    o.arch = "sm_90";
-    auto plan = Compile(e->graph, o);
+    auto plan = CompileInto(*e, &memory);
     if (!plan.ok()) return state.SkipWithError(std::string(plan.status().message()).c_str());
     double ms = 0;
     for (const KernelReport& r : plan->reports()) ms += r.compile_ms;
@@ -41,22 +47,18 @@ void BM_ColdCompile(benchmark::State& state, const CatalogEntry* e) {
 // A restart: empty memory, every kernel on disk. With a GPU the modules are loaded too.
 void BM_DiskWarmStart(benchmark::State& state, const CatalogEntry* e, bool gpu, std::string dir) {
   {
+    KernelCache memory;
     DiskCache disk(DiskCacheOptions{dir});
-    CompileOptions o;
-    o.arch = "sm_90";
-    o.disk_cache = &disk;
-    if (auto p = Compile(e->graph, o); !p.ok()) return state.SkipWithError(std::string(p.status().message()).c_str());
+    if (auto p = CompileInto(*e, &memory, &disk); !p.ok()) {
+      return state.SkipWithError(std::string(p.status().message()).c_str());
+    }
   }
   std::vector<double> per_kernel;
   for (auto _ : state) {
     const auto t0 = Clock::now();
     KernelCache memory;
     DiskCache disk(DiskCacheOptions{dir});
-    CompileOptions o;
-    o.cache = &memory;
-    o.arch = "sm_90";
-    o.disk_cache = &disk;
-    auto plan = Compile(e->graph, o);
+    auto plan = CompileInto(*e, &memory, &disk);
     if (!plan.ok()) return state.SkipWithError(std::string(plan.status().message()).c_str());
     if (gpu) {
       if (absl::Status s = plan->Load(); !s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
@@ -73,10 +75,7 @@ void BM_DiskWarmStart(benchmark::State& state, const CatalogEntry* e, bool gpu, 
 // A lookup of a compiled kernel by its signature text.
 void BM_MemoryHit(benchmark::State& state, const CatalogEntry* e) {
   KernelCache memory;
-  CompileOptions o;
-  o.cache = &memory;
-  o.arch = "sm_90";
-  auto plan = Compile(e->graph, o);
+  auto plan = CompileInto(*e, &memory);
   if (!plan.ok()) return state.SkipWithError(std::string(plan.status().message()).c_str());
   const std::string sig = plan->compiled_kernel(0).signature_text();
   const KernelCache::Builder never = []() -> absl::StatusOr<KernelCache::Built> {

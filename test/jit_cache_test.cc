@@ -59,18 +59,22 @@ int CountFiles(const std::string& dir, const std::string& suffix, const std::str
   return n;
 }
 
+// Options for sm_90 with both caches.
+CompileOptions With(KernelCache& memory, DiskCache& disk) {
+  CompileOptions o;
+  o.cache = &memory;
+  o.disk_cache = &disk;
+  o.arch = "sm_90";
+  return o;
+}
+
 TEST(JitCache, SecondProcessStartsFromDiskAndAnyChangeMisses) {
   const std::string dir = FreshDir("warm");
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(ScaleGraph(3)));
-  std::string first_cubin;
   {
     KernelCache memory;
     DiskCache disk(DiskCacheOptions{dir});
-    CompileOptions o;
-    o.cache = &memory;
-    o.disk_cache = &disk;
-    o.arch = "sm_90";
-    TF_ASSERT_OK_AND_ASSIGN(Plan p, Compile(g, o));
+    TF_ASSERT_OK_AND_ASSIGN(Plan p, Compile(g, With(memory, disk)));
     ASSERT_EQ(p.reports().size(), 1u);
     EXPECT_FALSE(p.reports()[0].cache_hit);
     EXPECT_GT(p.reports()[0].compile_ms, 0);
@@ -79,10 +83,7 @@ TEST(JitCache, SecondProcessStartsFromDiskAndAnyChangeMisses) {
   // A new process would start with empty memory: only the disk has it.
   KernelCache memory;
   DiskCache disk(DiskCacheOptions{dir});
-  CompileOptions o;
-  o.cache = &memory;
-  o.disk_cache = &disk;
-  o.arch = "sm_90";
+  CompileOptions o = With(memory, disk);
   TF_ASSERT_OK_AND_ASSIGN(Plan warm, Compile(g, o));
   EXPECT_TRUE(warm.reports()[0].disk_hit);
   EXPECT_EQ(warm.reports()[0].compile_ms, 0);
