@@ -84,7 +84,10 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
   e.Open("for (int l = 0; l < W; ++l) {");
   ExprEmitter ex(e, [&](const ExprNode& leaf) {
     // The tile's value arrives as fp32 (argmax's index too): bring it to the leaf's kind.
-    if (leaf.kind == ExprKind::kTileValue) return ConvertKind(tile_value, DType::kF32, leaf.dtype);
+    // Index 1 is a reduction's second result (the variance), which hooks name v2.
+    if (leaf.kind == ExprKind::kTileValue) {
+      return ConvertKind(leaf.operand == 1 ? std::string("v2[l]") : tile_value, DType::kF32, leaf.dtype);
+    }
     return absl::StrCat("a", leaf.operand, "[l]");
   });
   for (size_t j = 0; j < spec.outputs.size(); ++j) {

@@ -45,10 +45,13 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
                       std::max(spec.b_async, 0), "; }"));
 }
 
+absl::Status EmitPairStores(Emitter& e, const KernelSpec& spec, int site, const std::string& value);
+
 // The store-site reduction's constants and hooks (kernels/hook_contract.cuh).
 absl::Status EmitReduceHooks(Emitter& e, const KernelSpec& spec) {
   const StoreReduce& r = spec.reduce;
-  e.Line(absl::StrCat("static constexpr int kReduceOp = ", r.op, ", kReduceAxis = ", r.axis, ";"));
+  e.Line(absl::StrCat("static constexpr int kReduceOp = ", r.op, ", kReduceAxis = ", r.axis,
+                      ", kCorrection = ", spec.correction, ";"));
   e.Line(absl::StrCat("static constexpr bool kReduceSplit = ", r.split ? "true" : "false", ";"));
   if (r.op < 0) return absl::OkStatus();
   e.Line("template <int W>");
@@ -56,16 +59,23 @@ absl::Status EmitReduceHooks(Emitter& e, const KernelSpec& spec) {
          "const float (&v)[W], float (&red)[W]) {");
   TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {{"red", r.input}}));
   e.Close();
-  e.Open("static __device__ __forceinline__ void store_reduced(const Params& p, long long i, float acc) {");
+  e.Open("static __device__ __forceinline__ void store_reduced(const Params& p, long long i, float acc, float acc2) {");
   if (r.split) {
-    e.Line("(void)p; (void)i; (void)acc;  // the combine kernel finishes a split reduction");
+    e.Line("(void)p; (void)i; (void)acc; (void)acc2;  // the combine kernel finishes a split reduction");
   } else {
-    e.Line("constexpr int W = 1;");
-    e.Line(absl::StrCat("const float v[1] = {", r.op == 3 ? "acc / static_cast<float>(p.red_n)" : "acc", "};"));
-    TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kReducedSite, "i", "v[l]", {}));
+    TF_RETURN_IF_ERROR(EmitPairStores(e, spec, kReducedSite, r.op == 3 ? "acc / static_cast<float>(p.red_n)" : "acc"));
   }
   e.Close();
   return absl::OkStatus();
+}
+
+// The stores of `site` for one output element i with values v (and v2, a variance).
+absl::Status EmitPairStores(Emitter& e, const KernelSpec& spec, int site, const std::string& value) {
+  e.Line("constexpr int W = 1;");
+  e.Line(absl::StrCat("const float v[1] = {", value, "};"));
+  e.Line("const float v2[1] = {acc2};");
+  e.Line("(void)v2;");
+  return EmitSiteLoadsAndStores(e, spec, site, "i", "v[l]", {});
 }
 
 }  // namespace
@@ -115,6 +125,12 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {}));
   e.Close();
   TF_RETURN_IF_ERROR(EmitReduceHooks(e, spec));
+  if (spec.tile == "reduce") {
+    // The reduce kernel's results: the value, and the variance of a Welford op.
+    e.Open("static __device__ __forceinline__ void store_pair(const Params& p, long long i, float acc, float acc2) {");
+    TF_RETURN_IF_ERROR(EmitPairStores(e, spec, kEpilogueSite, "acc"));
+    e.Close();
+  }
   e.Close("};");
   if (spec.tile == "matmul" && spec.gemm.wgmma) {
     // The tensor maps travel as __grid_constant__ parameters, which TMA reads in place.

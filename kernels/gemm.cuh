@@ -287,6 +287,31 @@ struct Gemm {
   }
 };
 
+// A Welford store-site reduction (op 5) of the values that gemm_store_tile left in the
+// tile: a thread walks its row (axis 1) or column (axis 0) in order. Split: the partial
+// state (n, mean, m2) goes to Params::part as three floats.
+template <class H, int BM, int BN, int kThreads>
+TF_DEVICE void gemm_tile_welford(const typename H::Params& p, const float* ctile, long long m0, long long n0,
+                                 long long M, long long N) {
+  constexpr int LDC = BN + 4;
+  constexpr bool kRows = H::kReduceAxis == 1;
+  const long long outs = kRows ? BM : BN, len = kRows ? (N - n0 < BN ? N - n0 : BN) : (M - m0 < BM ? M - m0 : BM);
+  for (int o = threadIdx.x; o < outs; o += kThreads) {
+    const long long g = kRows ? m0 + o : n0 + o;  // the output: a row or a column of C
+    if (g >= (kRows ? M : N)) continue;
+    Welford w{0.f, 0.f, 0.f};
+    for (int e = 0; e < len; ++e) w = welford_add(w, kRows ? ctile[o * LDC + e] : ctile[e * LDC + o]);
+    if constexpr (H::kReduceSplit) {
+      const long long slot = kRows ? g * ((N + BN - 1) / BN) + n0 / BN : (m0 / BM) * N + g;
+      p.part[3 * slot] = w.n;
+      p.part[3 * slot + 1] = w.mean;
+      p.part[3 * slot + 2] = w.m2;
+    } else {
+      H::store_reduced(p, g, w.mean, welford_var(w, H::kCorrection));
+    }
+  }
+}
+
 // The epilogue shared by the GEMM kernels: the fp32 tile of C at (m0, n0), staged in shared
 // memory with rows of BN + 4 floats, goes out through the store hook, 8 columns per call.
 //
@@ -334,7 +359,7 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
       }
     }
     if constexpr (kOp >= 0) {
-      if constexpr (H::kReduceAxis == 1) {
+      if constexpr (H::kReduceAxis == 1 && kOp != 5) {
         float a = red[0];
 #pragma unroll
         for (int e = 1; e < 8; ++e) a = reduce_apply<kOp>(a, red[e]);
@@ -345,7 +370,10 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
       }
     }
   }
-  if constexpr (kOp >= 0) {
+  if constexpr (kOp == 5) {
+    __syncthreads();
+    gemm_tile_welford<H, BM, BN, kThreads>(p, ctile, m0, n0, M, N);
+  } else if constexpr (kOp >= 0) {
     __syncthreads();
     if constexpr (H::kReduceAxis == 1) {
       for (int r = threadIdx.x; r < BM; r += kThreads) {
@@ -355,7 +383,7 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
         if constexpr (H::kReduceSplit) {
           p.part[(m0 + r) * ((N + BN - 1) / BN) + n0 / BN] = a;
         } else {
-          H::store_reduced(p, m0 + r, a);
+          H::store_reduced(p, m0 + r, a, 0.f);
         }
       }
     } else {
@@ -366,7 +394,7 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
         if constexpr (H::kReduceSplit) {
           p.part[(m0 / BM) * N + n0 + c] = a;
         } else {
-          H::store_reduced(p, n0 + c, a);
+          H::store_reduced(p, n0 + c, a, 0.f);
         }
       }
     }

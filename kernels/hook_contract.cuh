@@ -19,19 +19,22 @@
 //     // the graph needs. Called exactly once per element.
 //     template <int W> static void store(const Params&, long long i, const float (&v)[W]);
 //
-//     // A store-site reduction (kReduceOp >= 0: 0 sum, 1 amax, 2 amin, 3 mean; see
-//     // kernels/reduce_ops.cuh) over axis kReduceAxis of the output (1: along a row, 0:
-//     // down a column). The kernel calls store_reduce instead of store: it stores like
-//     // store and hands back in red the values to reduce (the epilogue's reduced input).
-//     // The kernel combines them with tf::reduce_apply in a fixed order and passes each
-//     // finished result, for output index o (the row or column), to store_reduced, which
-//     // finishes a mean and applies what follows the reduction. With kReduceSplit set the
-//     // kernel writes per-tile partials to Params::part instead and a second kernel
-//     // combines them. Kernels without a reduction see kReduceOp = -1 and may ignore it.
-//     static constexpr int kReduceOp, kReduceAxis; static constexpr bool kReduceSplit;
+//     // A store-site reduction (kReduceOp >= 0: 0 sum, 1 amax, 2 amin, 3 mean, 5 var
+//     // with kCorrection; see kernels/reduce_ops.cuh) over axis kReduceAxis of the
+//     // output (1: along a row, 0: down a column). The kernel calls store_reduce instead
+//     // of store: it stores like store and hands back in red the values to reduce (the
+//     // epilogue's reduced input). The kernel combines them in a fixed order
+//     // (tf::reduce_apply, or tf::welford_merge for var) and passes each finished result,
+//     // for output index o (the row or column), to store_reduced: acc is the value (for
+//     // var, the mean), acc2 the variance (var only). store_reduced finishes a mean and
+//     // applies what follows the reduction. With kReduceSplit set the kernel writes
+//     // per-tile partials to Params::part instead (one float, or n, mean, m2 for var) and
+//     // a second kernel combines them. Kernels without a reduction see kReduceOp = -1.
+//     static constexpr int kReduceOp, kReduceAxis, kCorrection;
+//     static constexpr bool kReduceSplit;
 //     template <int W> static void store_reduce(const Params&, long long i,
 //                                               const float (&v)[W], float (&red)[W]);
-//     static void store_reduced(const Params&, long long o, float acc);
+//     static void store_reduced(const Params&, long long o, float acc, float acc2);
 //   };
 //
 // W is kVec on the vector path (when Params::vector_ok is set: aligned pointers and rows

@@ -1,5 +1,7 @@
 // Reduction operators shared by the reduce kernel and the store-site reductions of the
-// tile kernels: op 0 sum, 1 amax, 2 amin, 3 mean (a sum divided at the end), 4 argmax.
+// tile kernels: op 0 sum, 1 amax, 2 amin, 3 mean (a sum divided at the end), 4 argmax,
+// 5 var (Welford: count, mean and sum of squared deviations, merged pairwise, which also
+// yields the mean), 6 the merge of partial Welford triples of a split reduction.
 // max and min propagate NaN as PyTorch's amax/amin do.
 #ifndef TILEFUSE_KERNELS_REDUCE_OPS_CUH_
 #define TILEFUSE_KERNELS_REDUCE_OPS_CUH_
@@ -28,6 +30,37 @@ TF_DEVICE float warp_reduce(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = reduce_apply<kOp>(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
+}
+
+// Welford state of a set of values: count, mean, sum of squared deviations from the mean.
+struct Welford {
+  float n, mean, m2;
+};
+
+// Chan et al.'s merge of two disjoint sets: exact in real arithmetic, stable in fp32.
+TF_DEVICE Welford welford_merge(const Welford& a, const Welford& b) {
+  const float n = a.n + b.n;
+  if (n == 0.f) return a;
+  const float d = b.mean - a.mean, f = b.n / n;
+  return Welford{n, fmaf(d, f, a.mean), a.m2 + b.m2 + d * d * a.n * f};
+}
+
+TF_DEVICE Welford welford_add(const Welford& a, float x) { return welford_merge(a, Welford{1.f, x, 0.f}); }
+
+// The merge over a warp's 32 lanes with a fixed xor tree.
+TF_DEVICE Welford warp_welford(Welford w) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const Welford other{__shfl_xor_sync(0xffffffffu, w.n, o), __shfl_xor_sync(0xffffffffu, w.mean, o),
+                        __shfl_xor_sync(0xffffffffu, w.m2, o)};
+    w = welford_merge(w, other);
+  }
+  return w;
+}
+
+// The variance of a finished Welford state, dividing by n - correction (PyTorch's var).
+TF_DEVICE float welford_var(const Welford& w, int correction) {
+  return w.m2 / (w.n - static_cast<float>(correction));
 }
 
 }  // namespace tf

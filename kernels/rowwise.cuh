@@ -36,6 +36,43 @@ TF_DEVICE float row_combine(float v, float* smem, F f) {
   return v;
 }
 
+// The Welford merge over the kRowThreads threads of a row, in the same fixed order.
+// `smem` holds 3 * kThreads / 32 floats.
+template <int kRowThreads>
+TF_DEVICE Welford row_welford(Welford w, float* smem) {
+  w = warp_welford(w);
+  if constexpr (kRowThreads > 32) {
+    constexpr int kWarps = kRowThreads / 32;
+    const int warp = threadIdx.x >> 5;
+    const int first = warp / kWarps * kWarps;
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) {
+      smem[3 * warp] = w.n;
+      smem[3 * warp + 1] = w.mean;
+      smem[3 * warp + 2] = w.m2;
+    }
+    __syncthreads();
+    w = Welford{smem[3 * first], smem[3 * first + 1], smem[3 * first + 2]};
+#pragma unroll
+    for (int i = 1; i < kWarps; ++i) {
+      w = welford_merge(w, Welford{smem[3 * (first + i)], smem[3 * (first + i) + 1], smem[3 * (first + i) + 2]});
+    }
+  }
+  return w;
+}
+
+// What a thread accumulates of a store-site reduction: a value, or a Welford state (op 5).
+template <int kOp>
+struct RowAcc {
+  float v = reduce_identity<kOp>();
+  TF_DEVICE void add(float x) { v = reduce_apply<kOp>(v, x); }
+};
+template <>
+struct RowAcc<5> {
+  Welford w{0.f, 0.f, 0.f};
+  TF_DEVICE void add(float x) { w = welford_add(w, x); }
+};
+
 // Sum (or max) over the kRowThreads threads of a row.
 template <int kRowThreads, bool kMax>
 TF_DEVICE float row_reduce(float v, float* smem) {
@@ -86,13 +123,13 @@ TF_DEVICE void load_row(const typename H::Params& p, const RowSpan<H>& s,
 
 // Stores W values at flat index i: through store, or through store_reduce when the kernel
 // has a store-site reduction, combining the values it hands back into acc.
-template <class H, int W>
-TF_DEVICE void store_one(const typename H::Params& p, long long i, const float (&y)[W], float& acc) {
+template <class H, int W, class Acc>
+TF_DEVICE void store_one(const typename H::Params& p, long long i, const float (&y)[W], Acc& acc) {
   if constexpr (H::kReduceOp >= 0) {
     float red[W];
     H::template store_reduce<W>(p, i, y, red);
 #pragma unroll
-    for (int k = 0; k < W; ++k) acc = reduce_apply<H::kReduceOp>(acc, red[k]);
+    for (int k = 0; k < W; ++k) acc.add(red[k]);
   } else {
     H::template store<W>(p, i, y);
   }
@@ -100,14 +137,13 @@ TF_DEVICE void store_one(const typename H::Params& p, long long i, const float (
 
 // Stores y (vector `it` of the row) through the store hook, with parameters from hook
 // inputs 1 and 2 when the kernel has them: f(x, w, b) -> y. Then finishes the row's
-// store-site reduction, if any, with `smem` (kThreads / 32 floats; registered kernels,
+// store-site reduction, if any, with `smem` (3 * kThreads / 32 floats; registered kernels,
 // which the planner never gives a reduction, may leave it out).
 template <class H, int kParams, class F>
 TF_DEVICE void store_row(const typename H::Params& p, const RowSpan<H>& s,
                          const float (&x)[H::kVecs][H::kVec], F f, float* smem = nullptr) {
   constexpr int V = H::kVec;
-  float acc = 0.f;
-  if constexpr (H::kReduceOp >= 0) acc = reduce_identity<H::kReduceOp>();
+  RowAcc<H::kReduceOp> acc;
 #pragma unroll
   for (int it = 0; it < H::kVecs; ++it) {
     const long long c = s.col(it);
@@ -129,16 +165,20 @@ TF_DEVICE void store_row(const typename H::Params& p, const RowSpan<H>& s,
       }
     }
   }
-  if constexpr (H::kReduceOp >= 0) {
-    acc = row_combine<H::kRowThreads>(acc, smem, [](float a, float b) { return reduce_apply<H::kReduceOp>(a, b); });
-    if (s.active && s.t == 0) H::store_reduced(p, s.row, acc);
+  if constexpr (H::kReduceOp == 5) {
+    const Welford w = row_welford<H::kRowThreads>(acc.w, smem);
+    if (s.active && s.t == 0) H::store_reduced(p, s.row, w.mean, welford_var(w, H::kCorrection));
+  } else if constexpr (H::kReduceOp >= 0) {
+    const float v =
+        row_combine<H::kRowThreads>(acc.v, smem, [](float a, float b) { return reduce_apply<H::kReduceOp>(a, b); });
+    if (s.active && s.t == 0) H::store_reduced(p, s.row, v, 0.f);
   }
 }
 
 // y = x * rsqrt(mean(x^2) + eps) * w
 template <class H>
 TF_DEVICE void rms_norm_kernel(const typename H::Params& p) {
-  __shared__ float smem[H::kThreads / 32];
+  __shared__ float smem[3 * H::kThreads / 32];  // 3: a Welford state per warp
   const RowSpan<H> s(p);
   float x[H::kVecs][H::kVec];
   load_row<H>(p, s, x, 0.f);
@@ -156,7 +196,7 @@ TF_DEVICE void rms_norm_kernel(const typename H::Params& p) {
 // registers for accuracy).
 template <class H>
 TF_DEVICE void layer_norm_kernel(const typename H::Params& p) {
-  __shared__ float smem[H::kThreads / 32];
+  __shared__ float smem[3 * H::kThreads / 32];  // 3: a Welford state per warp
   const RowSpan<H> s(p);
   float x[H::kVecs][H::kVec];
   load_row<H>(p, s, x, 0.f);
@@ -183,7 +223,7 @@ TF_DEVICE void layer_norm_kernel(const typename H::Params& p) {
 // hardware exp2 per element (error ~2 ulp of fp32, far below any stored dtype's rounding).
 template <class H>
 TF_DEVICE void softmax_kernel(const typename H::Params& p) {
-  __shared__ float smem[H::kThreads / 32];
+  __shared__ float smem[3 * H::kThreads / 32];  // 3: a Welford state per warp
   const RowSpan<H> s(p);
   const float kNegInf = -__int_as_float(0x7f800000);
   constexpr float kLog2e = 1.4426950408889634f;

@@ -181,7 +181,7 @@ Value EvalReduce(const Node& n, const std::vector<Value>& vals) {
     const int64_t base = (i / inner) * r * inner + i % inner;
     const float v = ReduceValues(static_cast<int>(n.reduce), r, [&](int64_t k) {
       return Convert(x.data[base + k * inner], x.dtype, DType::kF32).f;
-    });
+    }, n.attrs.correction.value_or(1));
     Scalar s;
     if (ComputeKindOf(n.dtype) == ComputeKind::kFloat) s.f = v; else s.i = static_cast<int>(v);
     out.data.push_back(s);

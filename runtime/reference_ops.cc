@@ -78,7 +78,14 @@ absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType 
   return r;
 }
 
-float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at) {
+float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at, int correction) {
+  if (op == 5) {
+    double mean = 0, m2 = 0;
+    for (int64_t r = 0; r < n; ++r) mean += at(r);
+    mean /= static_cast<double>(n);
+    for (int64_t r = 0; r < n; ++r) m2 += (at(r) - mean) * (at(r) - mean);
+    return static_cast<float>(m2 / static_cast<double>(n - correction));
+  }
   if (op == 4) {
     float best = 0;
     int64_t idx = n;

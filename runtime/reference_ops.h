@@ -26,8 +26,9 @@ absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType 
                                       const Scalar* args);
 
 // Reduces `n` values (`at(r)` gives value r as fp32) with op 0 sum, 1 amax, 2 amin, 3 mean,
-// 4 argmax (the index, first on ties, NaN largest): the reduction kernel's semantics.
-float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at);
+// 4 argmax (the index, first on ties, NaN largest), 5 var (sum of squared deviations over
+// n - correction, two passes in double): the reduction kernel's semantics.
+float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at, int correction = 1);
 
 }  // namespace tilefuse
 

@@ -12,9 +12,22 @@
 namespace tilefuse {
 namespace {
 
+// Count, mean and sum of squared deviations, merged as the kernels merge them (in double).
+struct Moments {
+  double n = 0, mean = 0, m2 = 0;
+  Moments Merge(const Moments& b) const {
+    const double t = n + b.n;
+    if (t == 0) return *this;
+    const double d = b.mean - mean;
+    return Moments{t, mean + d * b.n / t, m2 + b.m2 + d * d * n * b.n / t};
+  }
+  Moments Add(double x) const { return Merge(Moments{1, x, 0}); }
+};
+
 struct ElementEval {
   const std::vector<Scalar>* loads;
   float tile_value;
+  float tile_value2;  // a Welford reduction's variance (ExprKind::kTileValue index 1)
   std::map<const ExprNode*, Scalar> memo;
 
   absl::StatusOr<Scalar> Eval(const Expr& e) {
@@ -25,7 +38,7 @@ struct ElementEval {
       case ExprKind::kConstant: r = FromDouble(e->constant, e->dtype); break;
       case ExprKind::kTileValue: {
         Scalar f;
-        f.f = tile_value;
+        f.f = e->operand == 1 ? tile_value2 : tile_value;
         r = Convert(f, DType::kF32, e->dtype);
         break;
       }
@@ -75,14 +88,25 @@ class Interpreter {
         ins[j].resize(n);
         TF_RETURN_IF_ERROR(Site(k, static_cast<int>(j), n, nullptr, &ins[j]));
       }
-      std::vector<float> y;
+      std::vector<float> y, y2;
       if (k.spec.tile == "reduce") {
         const int64_t rows = k.rows.Eval(syms_), inner = k.depth.Eval(syms_);
         const int64_t r = (k.cols.Eval(syms_) + k.cols_tile - 1) / k.cols_tile;
         const int op = k.spec.reduce_op == 3 ? 0 : k.spec.reduce_op;  // a mean divides by red_count
         for (int64_t o = 0; o < rows; ++o) {
           const int64_t base = (o / inner) * r * inner + o % inner;
-          const float v = ReduceValues(op, r, [&](int64_t j) { return ins[0][base + j * inner]; });
+          const auto at = [&](int64_t j) { return ins[0][base + j * inner]; };
+          if (op >= 5) {
+            Moments m;
+            for (int64_t j = 0; j < r; ++j) {
+              m = op == 5 ? m.Add(at(j)) : m.Merge(Moments{ins[0][3 * (base + j * inner)], ins[0][3 * (base + j * inner) + 1],
+                                                           ins[0][3 * (base + j * inner) + 2]});
+            }
+            y.push_back(static_cast<float>(m.mean));
+            y2.push_back(static_cast<float>(m.m2 / (m.n - k.spec.correction)));
+            continue;
+          }
+          const float v = ReduceValues(op, r, at);
           y.push_back(k.spec.reduce_op == 3 ? v / static_cast<float>(k.red_count.Eval(syms_)) : v);
         }
       } else if (k.spec.tile == "matmul") {
@@ -91,7 +115,7 @@ class Interpreter {
         TF_ASSIGN_OR_RETURN(y, Rowwise(k, ins));
       }
       if (k.spec.reduce.op < 0) {
-        TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, static_cast<int64_t>(y.size()), &y, nullptr));
+        TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, static_cast<int64_t>(y.size()), &y, nullptr, y2.empty() ? nullptr : &y2));
         continue;
       }
       std::vector<float> red(y.size());
@@ -110,7 +134,7 @@ class Interpreter {
   // Evaluates every element of `site`: loads its operands, stores its outputs, and records
   // the tile input of the site in `capture` (prologue sites).
   absl::Status Site(const KernelPlan& k, int site, int64_t n, const std::vector<float>* tile,
-                    std::vector<float>* capture) {
+                    std::vector<float>* capture, const std::vector<float>* tile2 = nullptr) {
     std::vector<Scalar> loads(k.operands.size());
     for (int64_t i = 0; i < n; ++i) {
       for (size_t o = 0; o < k.operands.size(); ++o) {
@@ -137,7 +161,7 @@ class Interpreter {
         }
         loads[o] = FromDouble(t.Get(off), k.spec.operands[o].dtype);
       }
-      ElementEval ev{&loads, tile != nullptr ? (*tile)[i] : 0.f, {}};
+      ElementEval ev{&loads, tile != nullptr ? (*tile)[i] : 0.f, tile2 != nullptr ? (*tile2)[i] : 0.f, {}};
       for (size_t j = 0; j < k.outputs.size(); ++j) {
         if (k.spec.outputs[j].site != site) continue;
         TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(k.spec.outputs[j].expr));
@@ -162,22 +186,33 @@ class Interpreter {
     const int64_t tile = !r.split ? len : r.axis == 1 ? k.spec.gemm.bn : k.spec.gemm.bm;
     const int64_t tiles = (len + tile - 1) / tile;
     const int op = r.op == 3 ? 0 : r.op;
-    std::vector<float> done;
+    std::vector<float> done, done2;
     for (int64_t o = 0; o < outs; ++o) {
       for (int64_t t = 0; t < tiles; ++t) {
         const int64_t first = t * tile, n = std::min(tile, len - first);
-        const float v = ReduceValues(op, n, [&](int64_t j) {
-          return r.axis == 1 ? red[o * cols + first + j] : red[(first + j) * cols + o];
-        });
+        const auto at = [&](int64_t j) { return r.axis == 1 ? red[o * cols + first + j] : red[(first + j) * cols + o]; };
+        const int64_t slot = r.axis == 1 ? o * tiles + t : t * cols + o;
+        if (op == 5) {  // Welford: the mean and variance, or the tile's (n, mean, m2)
+          Moments m;
+          for (int64_t j = 0; j < n; ++j) m = m.Add(at(j));
+          if (!r.split) {
+            done.push_back(static_cast<float>(m.mean));
+            done2.push_back(static_cast<float>(m.m2 / (m.n - k.spec.correction)));
+          } else {
+            for (int c = 0; c < 3; ++c) Buffer(k.partial).Set(3 * slot + c, c == 0 ? m.n : c == 1 ? m.mean : m.m2);
+          }
+          continue;
+        }
+        const float v = ReduceValues(op, n, at);
         if (!r.split) {
           done.push_back(r.op == 3 ? v / static_cast<float>(k.red_count.Eval(syms_)) : v);
         } else {
-          Buffer(k.partial).Set(r.axis == 1 ? o * tiles + t : t * cols + o, v);
+          Buffer(k.partial).Set(slot, v);
         }
       }
     }
     if (r.split) return absl::OkStatus();
-    return Site(k, kReducedSite, outs, &done, nullptr);
+    return Site(k, kReducedSite, outs, &done, nullptr, done2.empty() ? nullptr : &done2);
   }
 
   std::vector<float> Matmul(const KernelPlan& k, const std::vector<std::vector<float>>& in) {

@@ -139,50 +139,53 @@ TEST(Planner, ReductionsAreKernelsWithHookSites) {
 
 // Which reductions fold into the store and in which form; the refused ones say why.
 TEST(Planner, StoreSiteReductionsTakeTheirForm) {
-  const std::map<std::string, std::string> expect = {
-      {"rms_norm_then_sum", "persistent"},
-      {"layer_norm_amax_keepdim", "persistent"},
-      {"softmax_chain_amin", "persistent"},
-      {"rms_norm_relu_mean_also_output", "persistent"},
-      {"gemm_rowsum_persistent", "persistent"},
-      {"gemm_colmean_persistent_keepdim", "persistent"},
-      {"gemm_bias_gelu_rowsum_split", "split"},
-      {"gemm_colmax_split_then_scale", "split"},
-      {"gemm_linear_rowsum_also_output", "split"},
-      {"rms_norm_then_argmax", "argmax carries an index"},
-      {"rms_norm_then_full_amax", "reduces over every axis"},
-      {"rms_norm_then_sum_over_rows", "spread that axis over CTAs"},
-      {"sum_then_rescale_refused", "an un-reduced value of that kernel"},
+  struct Want {
+    std::string decision;  // a decision of the plan says this
+    int op;                // the first kernel's store-site reduction (-1: none)
+    bool split;
+  };
+  const std::map<std::string, Want> expect = {
+      {"rms_norm_then_sum", {"persistent", 0, false}},
+      {"layer_norm_amax_keepdim", {"persistent", 1, false}},
+      {"softmax_chain_amin", {"persistent", 2, false}},
+      {"rms_norm_relu_mean_also_output", {"persistent", 3, false}},
+      {"gemm_rowsum_persistent", {"persistent", 0, false}},
+      {"gemm_colmean_persistent_keepdim", {"persistent", 3, false}},
+      {"gemm_bias_gelu_rowsum_split", {"split", 0, true}},
+      {"gemm_colmax_split_then_scale", {"split", 1, true}},
+      {"gemm_linear_rowsum_also_output", {"split", 0, true}},
+      {"rms_norm_var_only", {"persistent", 5, false}},
+      {"softmax_mean_var_pair", {"share one Welford pass", 5, false}},
+      {"gemm_row_mean_var_split", {"share one Welford pass", 5, true}},
+      {"gemm_col_var_persistent", {"persistent", 5, false}},
+      {"two_reductions_one_refused", {"one per kernel", 0, false}},
+      {"rms_norm_then_argmax", {"argmax carries an index", -1, false}},
+      {"rms_norm_then_full_amax", {"reduces over every axis", -1, false}},
+      {"rms_norm_then_sum_over_rows", {"spread that axis over CTAs", -1, false}},
+      {"sum_then_rescale_refused", {"an un-reduced value of that kernel", 0, false}},
   };
   for (const TestGraph& t : StoreReduceTestGraphs()) {
     SCOPED_TRACE(t.name);
     ASSERT_TRUE(expect.count(t.name));
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(ParseTestGraph(t), {}));
-    const std::string& want = expect.at(t.name);
+    const Want& want = expect.at(t.name);
     bool said = false;
-    for (const std::string& d : plan.decisions) said |= d.find(want) != std::string::npos;
-    EXPECT_TRUE(said) << "no decision mentions '" << want << "'";
+    for (const std::string& d : plan.decisions) said |= d.find(want.decision) != std::string::npos;
+    EXPECT_TRUE(said) << "no decision mentions '" << want.decision << "'";
     const KernelSpec& first = plan.kernels[0].spec;
-    if (want == "persistent") {
-      EXPECT_GE(first.reduce.op, 0);
-      EXPECT_FALSE(first.reduce.split);
-    } else if (want == "split") {
-      EXPECT_TRUE(first.reduce.split);
+    EXPECT_EQ(first.reduce.op, want.op);
+    EXPECT_EQ(first.reduce.split, want.split);
+    if (want.split) {
       EXPECT_EQ(plan.kernels[1].spec.tile, "reduce");  // the combine kernel
       EXPECT_EQ(plan.kernels[1].partial_of, 0);
-    } else if (t.name == "sum_then_rescale_refused") {
-      EXPECT_EQ(first.reduce.op, 0);  // the sum fuses; y / s cannot follow it there
-      EXPECT_TRUE(plan.kernels.back().spec.is_pointwise());
-    } else {
-      EXPECT_EQ(first.reduce.op, -1);
-      EXPECT_EQ(plan.kernels.back().spec.tile, "reduce");
+      EXPECT_EQ(plan.kernels[1].spec.reduce_op, want.op == 5 ? 6 : want.op);
     }
   }
   // The un-reduced value is stored only where something else needs it.
   for (const TestGraph& t : StoreReduceTestGraphs()) {
     if (t.name != "gemm_linear_rowsum_also_output" && t.name != "rms_norm_then_sum") continue;
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(ParseTestGraph(t), {}));
-    EXPECT_EQ(plan.kernels[0].spec.outputs.size(), t.name == "rms_norm_then_sum" ? 1u : 1u);
+    ASSERT_EQ(plan.kernels[0].spec.outputs.size(), 1u);
     EXPECT_EQ(plan.kernels[0].spec.outputs[0].site, t.name == "rms_norm_then_sum" ? kReducedSite : kEpilogueSite);
   }
 }

@@ -55,6 +55,7 @@ struct Work {
   std::vector<std::set<int>> members;
   std::vector<int> tile;  // per group: its tile node or -1
   std::vector<int> reduce;  // per group: its store-site reduction or -1
+  std::vector<int> reduce2;  // per group: the mean/var partner of that reduction or -1
   std::vector<bool> reduced;  // per node: computed in the index space of a fused reduction
 
   std::string FirstName(int gi) const { return g.node(*members[gi].begin()).name; }
@@ -85,6 +86,7 @@ struct Work {
     members.push_back({node});
     tile.push_back(tile_node);
     reduce.push_back(-1);
+    reduce2.push_back(-1);
     out.groups.push_back(Group{{}, shape, tile_node});
     out.group_of[node] = gi;
     return gi;
@@ -263,8 +265,20 @@ void GroupReduce(Work& w, const Node& n, bool fuse) {
   if (fuse && gi >= 0 && w.tile[gi] >= 0) {
     const Node& t = g.node(w.tile[gi]);
     std::string why = ReduceIntoStoreRefusal(g, t, n);
+    if (why.empty() && w.reduce[gi] >= 0 && w.reduce2[gi] < 0 && IsMeanVarPair(g.node(w.reduce[gi]), n)) {
+      const std::string what = absl::StrCat("'", n.name, "' beside '", g.node(w.reduce[gi]).name, "'");
+      if (w.TryMerge(gi, {gi}, n.id, what)) {
+        w.reduce2[gi] = n.id;
+        w.reduced[n.id] = true;
+        w.out.decisions.push_back(absl::StrCat("reduction: '", n.name, "' (", n.OpString(), ") and '",
+                                               g.node(w.reduce[gi]).name,
+                                               "' share one Welford pass in the store of '", t.name, "'"));
+        return;
+      }
+    }
     if (why.empty() && w.reduce[gi] >= 0) {
-      why = absl::StrCat("the kernel already reduces '", g.node(w.reduce[gi]).name, "' (one per kernel)");
+      why = absl::StrCat("the kernel already reduces '", g.node(w.reduce[gi]).name,
+                         "' (one per kernel, or a mean/var pair of one input)");
     }
     if (why.empty() && (w.reduced[v] || (v != t.id && !w.reach.DependsOn(v, t.id)))) {
       why = absl::StrCat("its input '", g.node(v).name, "' is not a value of that kernel's epilogue");
@@ -290,7 +304,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   Grouping out;
   out.group_of.assign(g.nodes().size(), -1);
   const Reachability reach(g);
-  Work w{g, reach, out, {}, {}, {}, std::vector<bool>(g.nodes().size(), false)};
+  Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false)};
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;
@@ -341,7 +355,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   for (int gi : order) {
     renumber[gi] = static_cast<int>(groups.size());
     Group group{std::vector<int>(w.members[gi].begin(), w.members[gi].end()), out.groups[gi].shape,
-                w.tile[gi], w.reduce[gi], {}};
+                w.tile[gi], w.reduce[gi], w.reduce2[gi], {}};
     for (int m : group.nodes) {
       if (w.reduced[m]) group.reduced.push_back(m);
     }

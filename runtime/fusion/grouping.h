@@ -16,6 +16,7 @@ struct Group {
   Shape shape;             // the index space of the kernel's output (epilogue site)
   int tile = -1;           // the tile kernel node, or -1 for a pointwise kernel
   int reduce = -1;         // a reduction fused into the tile kernel's store site, or -1
+  int reduce2 = -1;        // its mean/var partner, computed by the same Welford pass, or -1
   std::vector<int> reduced;  // the reduction and the members after it (its index space)
 };
 

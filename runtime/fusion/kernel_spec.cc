@@ -53,6 +53,7 @@ std::string SpecText(const KernelSpec& spec) {
                     spec.b_async, " b_layout=", static_cast<int>(spec.b_layout), "\n");
   }
   if (spec.tile == "reduce") absl::StrAppend(&s, "reduce op=", spec.reduce_op, "\n");
+  if (spec.reduce_op >= 5 || spec.reduce.op == 5) absl::StrAppend(&s, "correction=", spec.correction, "\n");
   if (spec.custom != nullptr) {
     // The user's source is part of what the binary is built from.
     absl::StrAppend(&s, "custom ", spec.custom->function, " source=",

@@ -12,7 +12,8 @@
 //    (e.g. the new residual stream of `x + r -> rms_norm`);
 //  - with a store-site reduction (`reduce`), the epilogue also yields the value reduced,
 //    and outputs at kReducedSite (the reduced index space) are expressions over the
-//    finished reduction (ExprKind::kTileValue there) and operands read there.
+//    finished reduction (ExprKind::kTileValue there: index 0 the value or, for var,
+//    the mean; index 1 the variance) and operands read there.
 #ifndef TILEFUSE_RUNTIME_FUSION_KERNEL_SPEC_H_
 #define TILEFUSE_RUNTIME_FUSION_KERNEL_SPEC_H_
 
@@ -84,7 +85,7 @@ enum class GemmBLayout { kHook = 0, kRowMajor = 1, kColMajor = 2 };
 
 // A reduction folded into a tile kernel's store site (kernels/hook_contract.cuh).
 struct StoreReduce {
-  int op = -1;         // -1: none; 0 sum, 1 amax, 2 amin, 3 mean (kernels/reduce_ops.cuh)
+  int op = -1;         // -1: none; 0 sum, 1 amax, 2 amin, 3 mean, 5 var (kernels/reduce_ops.cuh)
   int axis = 1;        // of the output as [rows, cols]: 1 along a row, 0 down a column
   bool split = false;  // partials per tile to Params::part, combined by a second kernel
   Expr input;          // the epilogue-site value reduced
@@ -93,7 +94,9 @@ struct StoreReduce {
 struct KernelSpec {
   std::string tile;  // "" for a pointwise kernel; "rms_norm", "layer_norm", "softmax",
                      // "matmul", "reduce", or the name of a registered kernel
-  int reduce_op = -1;  // "reduce": 0 sum, 1 amax, 2 amin, 3 mean, 4 argmax (kernels/reduce.cuh)
+  int reduce_op = -1;  // "reduce": 0 sum, 1 amax, 2 amin, 3 mean, 4 argmax, 5 var, 6 Welford
+                       // merge of a split var's partials (kernels/reduce.cuh)
+  int correction = 1;  // var (reduce_op or reduce.op 5): divides by n - correction
   std::shared_ptr<const CustomTileKernel> custom;  // set for a registered kernel
   double eps = 0;    // rms_norm, layer_norm
   RowConfig row;     // row-wise tile kernels

@@ -64,9 +64,9 @@ class KernelBuilder {
  public:
   KernelBuilder(const Graph& g, const std::vector<ViewInfo>& views,
                 const std::map<int, BufferRef>& buffers, const std::vector<bool>& in_kernel,
-                int tile_node, int reduce_node = -1)
+                int tile_node, int reduce_node = -1, int reduce_partner = -1)
       : g_(g), views_(views), buffers_(buffers), in_kernel_(in_kernel), tile_(tile_node),
-        reduce_(reduce_node) {}
+        reduce_(reduce_node), partner_(reduce_partner) {}
 
   // The index space of `site`: the tile input's shape, the kernel's output shape, or the
   // result of its store-site reduction.
@@ -84,12 +84,13 @@ class KernelBuilder {
     Expr e;
     if (n.kind == NodeKind::kConstant) {
       e = MakeConstant(n.constant, n.dtype);
-    } else if (id == tile_) {
+    } else if (id == tile_ || (tile_ >= 0 && id == partner_ && g_.node(tile_).kind == NodeKind::kReduce)) {
+      // A tile kernel's value; a reduce kernel's result (and that of its mean/var partner).
       if (site != kEpilogueSite) return absl::InternalError("tile value read inside its own prologue");
-      e = MakeTileValue(0, n.dtype);
-    } else if (id == reduce_) {
+      e = MakeTileValue(ResultIndex(n), n.dtype);
+    } else if (id == reduce_ || id == partner_) {
       if (site != kReducedSite) return absl::InternalError("reduced value read before the reduction");
-      e = MakeTileValue(0, n.dtype);
+      e = MakeTileValue(ResultIndex(n), n.dtype);
     } else if (!in_kernel_[id]) {
       e = MakeLoad(OperandIndex(id, site), n.dtype);
     } else {
@@ -131,8 +132,15 @@ class KernelBuilder {
   const std::vector<ViewInfo>& views_;
   const std::map<int, BufferRef>& buffers_;
   const std::vector<bool>& in_kernel_;
+  // Which result of a reduction a node is: the variance of a Welford reduction is the
+  // second (its mean the first); every other result is the first.
+  static int ResultIndex(const Node& n) {
+    return n.kind == NodeKind::kReduce && n.reduce == ReduceOp::kVar ? 1 : 0;
+  }
+
   const int tile_;
   const int reduce_;
+  const int partner_;
   std::map<std::pair<int, int>, Expr> memo_;
   KernelPlan kernel_;
 };
@@ -174,6 +182,7 @@ absl::Status FillReduceSpec(const Graph& g, const Node& t, KernelBuilder& kb) {
   k.tile_node = t.id;
   k.spec.tile = "reduce";
   k.spec.reduce_op = static_cast<int>(t.reduce);
+  k.spec.correction = t.attrs.correction.value_or(1);
   const Shape& x = g.node(t.inputs[0]).shape;
   SizeExpr outer, r, inner;
   for (size_t d = 0; d < x.size(); ++d) {
@@ -257,6 +266,9 @@ absl::Status FillStoreReduce(const Graph& g, const Group& group, KernelBuilder& 
   KernelPlan& k = kb.kernel();
   StoreReduce& red = k.spec.reduce;
   red.op = StoreReduceOp(r.reduce);
+  if (group.reduce2 >= 0) red.op = StoreReduceOp(ReduceOp::kVar);  // a mean/var pair: one Welford pass
+  const Node& var = g.node(r.reduce == ReduceOp::kVar || group.reduce2 < 0 ? group.reduce : group.reduce2);
+  k.spec.correction = var.attrs.correction.value_or(1);
   red.axis = StoreReduceAxis(g, t, r);
   TF_ASSIGN_OR_RETURN(red.input, kb.ExprOf(r.inputs[0], kEpilogueSite));
   red.split = k.spec.tile == "matmul" && !GemmTileCoversAxis(k, k.spec.gemm);
@@ -270,14 +282,16 @@ KernelBuilder CombineKernel(const Graph& g, const Group& group, const KernelPlan
                             int producer_index, BufferRef slot, const std::vector<ViewInfo>& views,
                             const std::map<int, BufferRef>& buffers, std::vector<bool>& in_post) {
   for (int id : group.reduced) in_post[id] = true;
-  KernelBuilder cb(g, views, buffers, in_post, group.reduce);
+  KernelBuilder cb(g, views, buffers, in_post, group.reduce, -1, group.reduce2);
   KernelPlan& c = cb.kernel();
   c.index_space = g.node(group.reduce).shape;
   c.nodes = group.reduced;
   c.tile_node = group.reduce;
   c.partial_of = producer_index;
   c.spec.tile = "reduce";
-  c.spec.reduce_op = producer.spec.reduce.op;
+  // A split Welford reduction leaves (n, mean, m2) triples: op 6 merges them.
+  c.spec.reduce_op = producer.spec.reduce.op == 5 ? 6 : producer.spec.reduce.op;
+  c.spec.correction = producer.spec.correction;
   c.spec.operands.push_back(OperandSpec{DType::kF32, Access::kFull, 0, 1});
   OperandBinding b;
   b.buffer = slot;
@@ -325,7 +339,7 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
   for (const Group& group : grouping.groups) {
     std::vector<bool> in_kernel(g.nodes().size(), false);
     for (int id : group.nodes) in_kernel[id] = true;
-    KernelBuilder kb(g, views, buffers, in_kernel, group.tile, group.reduce);
+    KernelBuilder kb(g, views, buffers, in_kernel, group.tile, group.reduce, group.reduce2);
     kb.kernel().index_space = group.shape;
     kb.kernel().nodes = group.nodes;
     if (group.tile >= 0) TF_RETURN_IF_ERROR(FillTileSpec(g, group, kb, options));
@@ -384,8 +398,9 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
     }
     // Split: the partials go to a workspace slot sized once the GEMM's tile is final.
     const BufferRef slot{BufferRef::kWorkspace, static_cast<int>(plan.workspace.size())};
-    plan.workspace.push_back(WorkspaceSlot{-1, k.spec.reduce.axis == 1 ? k.rows : k.cols, DType::kF32,
-                                           k.spec.reduce.axis == 1 ? k.cols : k.rows, 0});
+    const SizeExpr per_partial{k.spec.reduce.op == 5 ? 3 : 1, {}};  // Welford: n, mean, m2
+    plan.workspace.push_back(WorkspaceSlot{-1, (k.spec.reduce.axis == 1 ? k.rows : k.cols) * per_partial,
+                                           DType::kF32, k.spec.reduce.axis == 1 ? k.cols : k.rows, 0});
     k.partial = slot;
     absl::StrAppend(&k.summary, "; writes per-tile partials of '", r.name, "' (split over the ", axis, ")");
     plan.decisions.push_back(absl::StrCat(

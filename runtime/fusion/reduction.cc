@@ -19,6 +19,12 @@ std::string ReduceIntoStoreRefusal(const Graph& g, const Node& tile, const Node&
   return "";
 }
 
+bool IsMeanVarPair(const Node& a, const Node& b) {
+  const auto is = [](const Node& x, ReduceOp op) { return x.kind == NodeKind::kReduce && x.reduce == op; };
+  return ((is(a, ReduceOp::kMean) && is(b, ReduceOp::kVar)) || (is(a, ReduceOp::kVar) && is(b, ReduceOp::kMean))) &&
+         a.inputs == b.inputs && a.attrs.dim == b.attrs.dim && a.attrs.keepdim == b.attrs.keepdim;
+}
+
 int StoreReduceAxis(const Graph& g, const Node& tile, const Node& r) {
   const int rank = static_cast<int>(g.node(r.inputs[0]).shape.size());
   const int dim = *r.attrs.dim < 0 ? *r.attrs.dim + rank : *r.attrs.dim;

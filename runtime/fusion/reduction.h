@@ -10,9 +10,12 @@
 //    combines the partials in tile order and applies what follows the reduction. Same bits
 //    every run, no atomics. A loop form (one CTA walking the whole axis) is not built: for
 //    a GEMM it leaves one CTA per row of tiles, which starves the GPU.
+// Operators: sum, amax, amin, mean, and var (Welford: count, mean and m2 merged pairwise,
+// so that a mean and a var of one input over one axis share one pass and one kernel; a
+// split var writes (n, mean, m2) per tile and the combine kernel merges them in order).
 // Not fused (their own kernel, with prologue and epilogue fusion): argmax, reductions over
 // all axes, reductions after a registered or reduce kernel, and a second reduction of one
-// kernel.
+// kernel other than the mean/var partner.
 #ifndef TILEFUSE_RUNTIME_FUSION_REDUCTION_H_
 #define TILEFUSE_RUNTIME_FUSION_REDUCTION_H_
 
@@ -26,6 +29,10 @@ namespace tilefuse {
 // Why reduction `r` cannot fold into the store of tile kernel `tile`, or "" if it can
 // (the input's place in the kernel is checked by the caller).
 std::string ReduceIntoStoreRefusal(const Graph& g, const Node& tile, const Node& r);
+
+// Whether `a` and `b` are a mean and a var (either order) of one input over one axis with
+// one keepdim: a single Welford pass computes both.
+bool IsMeanVarPair(const Node& a, const Node& b);
 
 // The axis of the tile output as [rows, cols] that `r` reduces: 1 (cols) or 0 (rows).
 int StoreReduceAxis(const Graph& g, const Node& tile, const Node& r);

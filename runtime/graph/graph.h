@@ -37,6 +37,7 @@ struct Attrs {
   std::optional<double> eps;              // rms_norm, layer_norm
   std::optional<int> dim;                 // softmax, reductions (none: all axes)
   bool keepdim = false;                   // reductions
+  std::optional<int> correction;          // var: divides by n - correction (default 1)
   std::optional<int> dim0, dim1;          // transpose
   std::optional<Shape> shape;             // reshape
 };

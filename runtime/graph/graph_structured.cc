@@ -151,9 +151,10 @@ absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, A
       if (!IsFloating(x.dtype)) dtype = DType::kI32;  // PyTorch gives int64; tilefuse has i32
       break;
     case ReduceOp::kMean:
+    case ReduceOp::kVar:
       if (!IsFloating(x.dtype)) {
-        return err(absl::StrCat("operand '", x.name, "' is ", DTypeName(x.dtype),
-                                " (expected a floating dtype, as torch.mean does)"));
+        return err(absl::StrCat("operand '", x.name, "' is ", DTypeName(x.dtype), " (expected a floating dtype, as torch.",
+                                OpName(op), " does)"));
       }
       break;
     case ReduceOp::kArgmax:

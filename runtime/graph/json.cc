@@ -56,6 +56,9 @@ absl::StatusOr<Attrs> ParseAttrs(Graph& g, const Json& j, absl::string_view wher
     } else if (key == "dim" || key == "dim0" || key == "dim1") {
       TF_RETURN_IF_ERROR(want(v.is_number_integer(), "an integer axis"));
       (key == "dim" ? a.dim : key == "dim0" ? a.dim0 : a.dim1) = v.get<int>();
+    } else if (key == "correction") {
+      TF_RETURN_IF_ERROR(want(v.is_number_integer() && v.get<int>() >= 0, "a non-negative integer"));
+      a.correction = v.get<int>();
     } else if (key == "keepdim") {
       TF_RETURN_IF_ERROR(want(v.is_boolean(), "true or false"));
       a.keepdim = v.get<bool>();
@@ -248,6 +251,7 @@ std::string GraphToJson(const Graph& g) {
     if (a.eps) attrs["eps"] = *a.eps;
     if (a.dim) attrs["dim"] = *a.dim;
     if (a.keepdim) attrs["keepdim"] = true;
+    if (a.correction) attrs["correction"] = *a.correction;
     if (a.dim0) attrs["dim0"] = *a.dim0;
     if (a.dim1) attrs["dim1"] = *a.dim1;
     if (a.shape) attrs["shape"] = ShapeJson(g, *a.shape);

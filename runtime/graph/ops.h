@@ -53,7 +53,8 @@ namespace tilefuse {
   X(kAmax, "amax")                     \
   X(kAmin, "amin")                     \
   X(kMean, "mean")                     \
-  X(kArgmax, "argmax")
+  X(kArgmax, "argmax")                 \
+  X(kVar, "var")
 
 // Views, which move no data: X(enum, "name").
 #define TILEFUSE_FOR_EACH_VIEW_OP(X) \
