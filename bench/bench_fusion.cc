@@ -157,7 +157,15 @@ void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
   const double tflops = e->Flops() / (us * 1e-6) / 1e12;
   state.counters["kernels"] = plan->num_kernels();
   if (tflops > 0) state.counters["TFLOPs"] = tflops;
-  state.SetLabel(absl::StrCat(fuse ? "fused" : "unfused", ", ", plan->num_kernels(), " kernels"));
+  // The label names each tile kernel's launch config (tuned or default).
+  std::string configs;
+  for (const KernelPlan& k : plan->fusion_plan().kernels) {
+    if (k.spec.tile == "matmul") absl::StrAppend(&configs, ", ", k.spec.gemm.ToString());
+    if (k.spec.tile == "rms_norm" || k.spec.tile == "layer_norm" || k.spec.tile == "softmax") {
+      absl::StrAppend(&configs, ", ", k.spec.tile, " ", k.spec.row.row_threads, "x", k.spec.row.vecs);
+    }
+  }
+  state.SetLabel(absl::StrCat(fuse ? "fused" : "unfused", ", ", plan->num_kernels(), " kernels", configs));
   g_results[absl::StrCat(e->file, fuse ? " fused" : " unfused")] = Result{us, tbps, plan->num_kernels(), tflops};
 }
 

@@ -34,7 +34,63 @@ GemmConfig ConfigFromJson(const nlohmann::json& j) {
 
 std::string DimKey(const Dim& d) { return d.is_static() ? absl::StrCat(d.value) : "dyn"; }
 
-// The time of one run of `plan`, median of `samples` event-timed runs after warm-ups.
+}  // namespace
+
+absl::StatusOr<TuningRecords> TuningRecords::Load(const std::string& path) {
+  TuningRecords r;
+  std::ifstream f(path);
+  if (!f) return r;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != kFormatVersion ||
+      !j.contains("records")) {
+    return absl::DataLossError(absl::StrCat("tuning records '", path, "' are not a version ",
+                                            kFormatVersion, " tilefuse tuning file"));
+  }
+  for (const auto& [key, v] : j["records"].items()) {
+    try {
+      if (v.contains("row")) {
+        const auto& w = v.at("row");
+        r.records_[key] = TuningRecord{GemmConfig{}, v.at("us").get<double>(),
+                                       RowConfig{w.at("threads").get<int>(), w.at("row_threads").get<int>(),
+                                                 w.at("vecs").get<int>()}};
+      } else {
+        r.records_[key] = TuningRecord{ConfigFromJson(v.at("config")), v.at("us").get<double>(), std::nullopt};
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return absl::DataLossError(absl::StrCat("tuning records '", path, "': entry '", key,
+                                              "' is malformed (", e.what(), ")"));
+    }
+  }
+  return r;
+}
+
+absl::Status TuningRecords::Save(const std::string& path) const {
+  nlohmann::json j;
+  j["version"] = kFormatVersion;
+  j["records"] = nlohmann::json::object();
+  for (const auto& [key, r] : records_) {
+    if (r.row) {
+      j["records"][key] = {{"row", {{"threads", r.row->threads}, {"row_threads", r.row->row_threads}, {"vecs", r.row->vecs}}},
+                           {"us", r.us}};
+    } else {
+      j["records"][key] = {{"config", ConfigJson(r.config)}, {"us", r.us}};
+    }
+  }
+  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  {
+    std::ofstream f(tmp);
+    f << j.dump(2) << "\n";
+    if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot write '", tmp, "'"));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return absl::PermissionDeniedError(absl::StrCat("cannot rename '", tmp, "' to '", path, "'"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<double> TimePlan(Plan& plan, const std::vector<TensorArg>& in,
                                 const std::vector<TensorArg>& out, int samples) {
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
@@ -57,49 +113,6 @@ absl::StatusOr<double> TimePlan(Plan& plan, const std::vector<TensorArg>& in,
   TF_RETURN_IF_ERROR(s);
   std::nth_element(us.begin(), us.begin() + us.size() / 2, us.end());
   return us[us.size() / 2];
-}
-
-}  // namespace
-
-absl::StatusOr<TuningRecords> TuningRecords::Load(const std::string& path) {
-  TuningRecords r;
-  std::ifstream f(path);
-  if (!f) return r;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != kFormatVersion ||
-      !j.contains("records")) {
-    return absl::DataLossError(absl::StrCat("tuning records '", path, "' are not a version ",
-                                            kFormatVersion, " tilefuse tuning file"));
-  }
-  for (const auto& [key, v] : j["records"].items()) {
-    try {
-      r.records_[key] = TuningRecord{ConfigFromJson(v.at("config")), v.at("us").get<double>()};
-    } catch (const nlohmann::json::exception& e) {
-      return absl::DataLossError(absl::StrCat("tuning records '", path, "': entry '", key,
-                                              "' is malformed (", e.what(), ")"));
-    }
-  }
-  return r;
-}
-
-absl::Status TuningRecords::Save(const std::string& path) const {
-  nlohmann::json j;
-  j["version"] = kFormatVersion;
-  j["records"] = nlohmann::json::object();
-  for (const auto& [key, r] : records_) j["records"][key] = {{"config", ConfigJson(r.config)}, {"us", r.us}};
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  {
-    std::ofstream f(tmp);
-    f << j.dump(2) << "\n";
-    if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot write '", tmp, "'"));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::PermissionDeniedError(absl::StrCat("cannot rename '", tmp, "' to '", path, "'"));
-  }
-  return absl::OkStatus();
 }
 
 std::optional<TuningRecord> TuningRecords::Find(const std::string& key) const {

@@ -14,12 +14,16 @@
 #include "absl/status/statusor.h"
 #include "runtime/fusion/kernel_spec.h"
 #include "runtime/graph/graph.h"
+#include "runtime/tensor.h"
 
 namespace tilefuse {
 
+class Plan;
+
 struct TuningRecord {
   GemmConfig config;
-  double us = 0;  // median time of the plain GEMM with this config
+  double us = 0;  // median time of the plain GEMM (or of the row-wise kernel) with this config
+  std::optional<RowConfig> row;  // set for a row-wise kernel's record (config unused then)
 };
 
 // Best configs by key, persisted as JSON ({"version": 1, "records": {key: {...}}}).
@@ -54,6 +58,27 @@ struct TuningTrial {
 absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul_node,
                                                   const KernelSpec& spec, const std::string& arch,
                                                   int64_t m_size);
+
+// Row-wise kernels (rms_norm, layer_norm, softmax) are tuned as they are fused: their
+// fusion changes what limits them (a reduction-only epilogue stores nothing row-wide), and
+// they compile in well under a second. The key is the kernel's spec (its fusion, dtypes
+// and width) with the default launch config, and the arch.
+std::string RowTuningKey(const KernelSpec& planned, const std::string& arch);
+
+struct RowTrial {
+  RowConfig config;
+  double us = 0;
+};
+
+// Times `graph` (every symbol bound to `size`) compiled with each candidate of
+// RowCandidates for its row-wise kernel, fused as `fuse` says; fastest first. The graph
+// must hold one row-wise kernel of a static width. Needs a GPU.
+absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel_index, const KernelSpec& spec,
+                                                  bool fuse, const std::string& arch, int64_t size);
+
+// The time of one run of `plan`, median of `samples` event-timed runs after warm-ups.
+absl::StatusOr<double> TimePlan(Plan& plan, const std::vector<TensorArg>& in,
+                                const std::vector<TensorArg>& out, int samples);
 
 }  // namespace tilefuse
 

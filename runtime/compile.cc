@@ -1,4 +1,5 @@
 // Compile: plan -> specs -> source -> NVRTC -> cache, one stage after another.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "runtime/cuda/nvrtc.h"
 #include "runtime/fusion/planner.h"
 #include "runtime/fusion/reduction.h"
+#include "runtime/fusion/tile_config.h"
 #include "runtime/manifest.h"
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
@@ -106,6 +108,59 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
   return absl::OkStatus();
 }
 
+bool IsBuiltinRowwise(const KernelSpec& s) {
+  return s.custom == nullptr && (s.tile == "rms_norm" || s.tile == "layer_norm" || s.tile == "softmax");
+}
+
+// Sets each row-wise kernel's launch config: forced, recorded, tuned now (when it is the
+// graph's only row-wise kernel and its width is static), or the planner's (kept).
+absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options, const std::string& arch,
+                              FusionPlan& plan) {
+  const int rowwise = static_cast<int>(std::count_if(plan.kernels.begin(), plan.kernels.end(),
+                                                     [](const KernelPlan& k) { return IsBuiltinRowwise(k.spec); }));
+  std::optional<TuningRecords> records;
+  bool dirty = false;
+  for (size_t i = 0; i < plan.kernels.size(); ++i) {
+    KernelPlan& k = plan.kernels[i];
+    if (!IsBuiltinRowwise(k.spec)) continue;
+    const std::string name = graph.node(k.tile_node).name;
+    if (options.row_config) {
+      const RowConfig& c = *options.row_config;
+      const int64_t width = k.cols.is_static() ? k.cols.constant : kMaxRowWidth;
+      if (c.row_threads < 32 || c.threads % c.row_threads != 0 || RowCapacity(c, k.spec.Vec()) < width) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "row config ", c.threads, "/", c.row_threads, "x", c.vecs, " cannot run '", name, "': it covers ",
+            RowCapacity(c, k.spec.Vec()), " columns of ", width, " (and needs at least 32 threads per row)"));
+      }
+      k.spec.row = c;
+      continue;
+    }
+    const std::string path = TuningPathOf(options);
+    if (path.empty()) continue;
+    if (!records) {
+      TF_ASSIGN_OR_RETURN(records, TuningRecords::Load(path));
+    }
+    const std::string key = RowTuningKey(k.spec, arch);
+    if (auto r = records->Find(key); r && r->row) {
+      k.spec.row = *r->row;
+      plan.decisions.push_back(absl::StrCat("tuned: '", name, "' uses ", r->row->row_threads, " threads x ",
+                                            r->row->vecs, " vectors per row (recorded, ", r->us, " us)"));
+      continue;
+    }
+    if (!options.autotune || rowwise != 1 || !k.cols.is_static() || !UseDevice(options.device).ok()) continue;
+    TF_ASSIGN_OR_RETURN(std::vector<RowTrial> trials,
+                        TuneRowwise(graph, static_cast<int>(i), k.spec, options.fuse, arch, options.tune_m));
+    records->Put(key, TuningRecord{GemmConfig{}, trials[0].us, trials[0].config});
+    dirty = true;
+    k.spec.row = trials[0].config;
+    plan.decisions.push_back(absl::StrCat("tuned: '", name, "' uses ", trials[0].config.row_threads,
+                                          " threads x ", trials[0].config.vecs, " vectors per row (",
+                                          trials[0].us, " us, best of ", trials.size(), ")"));
+  }
+  if (dirty) TF_RETURN_IF_ERROR(records->Save(TuningPathOf(options)));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) {
@@ -123,6 +178,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   }
   TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse, plan.arch_}));
   TF_RETURN_IF_ERROR(ChooseGemmConfigs(graph, options, plan.arch_, plan.fusion_));
+  TF_RETURN_IF_ERROR(ChooseRowConfigs(graph, options, plan.arch_, plan.fusion_));
   BindSplitReductions(plan.fusion_);
   KernelCache* cache = options.cache;
   if (cache == nullptr) {

@@ -54,6 +54,10 @@ struct CompileOptions {
   std::string tuning_path;
   int64_t tune_m = 4096;
   std::optional<GemmConfig> gemm_config;
+  // Row-wise kernels (rms_norm, layer_norm, softmax) are tuned as fused, with the same
+  // switches: `autotune` times RowCandidates on the GPU and records the winner;
+  // `row_config` forces one config on each of them (it must cover the row width).
+  std::optional<RowConfig> row_config;
 };
 
 // What compiling one kernel cost, for reports and the command-line tool.

@@ -5,6 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "runtime/autotune.h"
+#include "runtime/fusion/tile_config.h"
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
 #include "test/status_matchers.h"
@@ -56,6 +57,52 @@ TEST(TuningRecords, RecordedConfigReachesTheFusedKernel) {
   EXPECT_EQ(spec.gemm.ToString(), tuned.ToString());
   EXPECT_NE(SpecText(spec).find("gelu"), std::string::npos);  // the fusion is kept
   EXPECT_NE(plan.Explain().find("(recorded, 1 us)"), std::string::npos) << plan.Explain();
+}
+
+TEST(RowTuning, CandidatesCoverTheWidthWithinTheRegisterBudget) {
+  for (const auto& [width, vec] : std::vector<std::pair<int64_t, int>>{{4096, 8}, {1000, 4}, {16384, 8}, {37, 8}}) {
+    SCOPED_TRACE(width);
+    const std::vector<RowConfig> c = RowCandidates(width, vec);
+    ASSERT_FALSE(c.empty());
+    for (const RowConfig& r : c) {
+      EXPECT_GE(RowCapacity(r, vec), width);
+      EXPECT_LE(r.vecs, 8);
+      EXPECT_EQ(r.threads % r.row_threads, 0);
+    }
+  }
+  EXPECT_EQ(RowCandidates(4096, 8).size(), 4u);  // 64 x 8, 128 x 4, 256 x 2, 512 x 1
+}
+
+// A forced config reaches the fused kernel, which still compiles; one that cannot cover
+// the row is refused with the node's name; a recorded one is used and said.
+TEST(RowTuning, ForcedAndRecordedConfigsReachTheFusedKernel) {
+  const std::string json = R"({"name": "rms_sum", "inputs": [{"name": "x", "shape": ["M", 4096], "dtype": "bf16"},
+      {"name": "w", "shape": [4096], "dtype": "bf16"}],
+    "nodes": [{"name": "y", "op": "rms_norm", "inputs": ["x", "w"]},
+              {"name": "s", "op": "sum", "inputs": ["y"], "attrs": {"dim": 1}}], "outputs": ["s"]})";
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(json));
+  CompileOptions o;
+  o.arch = "sm_90";
+  TF_ASSERT_OK_AND_ASSIGN(Plan planned, Compile(g, o));
+  const KernelSpec default_spec = planned.fusion_plan().kernels[0].spec;
+  EXPECT_EQ(default_spec.row.row_threads, 256);
+  o.row_config = RowConfig{256, 128, 4};
+  TF_ASSERT_OK_AND_ASSIGN(Plan forced, Compile(g, o));
+  EXPECT_EQ(forced.fusion_plan().kernels[0].spec.row.row_threads, 128);
+  EXPECT_EQ(forced.fusion_plan().kernels[0].spec.reduce.op, 0);  // the fusion is kept
+  o.row_config = RowConfig{256, 128, 2};  // 128 x 2 x 8 = 2048 columns < 4096
+  EXPECT_TRUE(StatusIs(Compile(g, o).status(), absl::StatusCode::kInvalidArgument, "cannot run 'y'"));
+  o.row_config.reset();
+  TuningRecords r;
+  r.Put(RowTuningKey(default_spec, "sm_90"), TuningRecord{GemmConfig{}, 2.5, RowConfig{256, 64, 8}});
+  const std::string path = ::testing::TempDir() + "/tuning_rows.json";
+  TF_ASSERT_OK(r.Save(path));
+  o.tuning_path = path;
+  TF_ASSERT_OK_AND_ASSIGN(Plan recorded, Compile(g, o));
+  EXPECT_EQ(recorded.fusion_plan().kernels[0].spec.row.row_threads, 64);
+  EXPECT_EQ(recorded.fusion_plan().kernels[0].spec.row.vecs, 8);
+  EXPECT_NE(recorded.Explain().find("64 threads x 8 vectors per row (recorded, 2.5 us)"), std::string::npos)
+      << recorded.Explain();
 }
 
 }  // namespace

@@ -22,6 +22,17 @@ absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec) {
   return c;
 }
 
+std::vector<RowConfig> RowCandidates(int64_t width, int vec) {
+  const int64_t vectors = (std::max<int64_t>(width, 1) + vec - 1) / vec;
+  std::vector<RowConfig> out;
+  for (int rt = 32; rt <= 512; rt *= 2) {
+    const int64_t vecs = (vectors + rt - 1) / rt;
+    if (vecs > 8 || (rt > 32 && rt / 2 >= vectors)) continue;  // too many registers, or idle threads
+    out.push_back(RowConfig{std::max(rt, 256), rt, static_cast<int>(vecs)});
+  }
+  return out;
+}
+
 GemmConfig DefaultGemmConfig(const Dim& m) {
   if (m.is_static() && m.value <= 16) return GemmConfig{16, 32, 128, 1, 2, 6};
   return GemmConfig{128, 128, 32, 2, 4, 4};

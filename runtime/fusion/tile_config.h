@@ -28,6 +28,10 @@ GemmConfig WgmmaGemmConfig(int stages = 4);
 // Candidates the autotuner times for a GEMM of this M.
 std::vector<GemmConfig> GemmCandidates(const Dim& m);
 
+// Candidates the row tuner times for a static width: 32 to 512 threads per row with at
+// most 8 vectors each (the default among them).
+std::vector<RowConfig> RowCandidates(int64_t width, int vec);
+
 // Columns a config covers.
 inline int64_t RowCapacity(const RowConfig& c, int vec) {
   return int64_t{c.row_threads} * c.vecs * vec;
