@@ -1,4 +1,5 @@
 // Graph IR: validation errors that name the node, broadcasting and PyTorch promotion.
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "runtime/graph/graph.h"
 #include "runtime/graph/json.h"
@@ -82,6 +83,17 @@ TEST(GraphValidation, BadGraphsFailWithMessagesNamingTheNode) {
        "output 'nope' is not an input or a node"},
       {"wrong arity", WithNodes(R"([{"name": "o", "op": "add", "inputs": ["x"]}])"),
        "node 'o' (add): takes 2 operands, got 1"},
+      {"var of ints",
+       WithNodes(R"([{"name": "o", "op": "var", "inputs": ["x"], "attrs": {"dim": 0}}])",
+                 R"([{"name": "x", "shape": [4], "dtype": "i32"}])"),
+       "node 'o' (var): operand 'x' is i32 (expected a floating dtype, as torch.var does)"},
+      {"negative correction", WithNodes(R"([{"name": "o", "op": "var", "inputs": ["x"],
+                                             "attrs": {"dim": 1, "correction": -1}}])"),
+       "attribute 'correction' is -1 (expected a non-negative integer)"},
+      {"repeated axis", WithNodes(R"([{"name": "o", "op": "sum", "inputs": ["x"], "attrs": {"dim": [1, -1]}}])"),
+       "node 'o' (sum): dim 1 appears twice"},
+      {"argmax over two axes", WithNodes(R"([{"name": "o", "op": "argmax", "inputs": ["x"], "attrs": {"dim": [0, 1]}}])"),
+       "node 'o' (argmax): reduces 2 axes (argmax takes one dim here"},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.what);
@@ -149,6 +161,20 @@ TEST(GraphBuilder, InfersShapesAndDtypesOfStructuredNodes) {
   EXPECT_EQ(g->ShapeText(g->FindNode("s")), "[M, 1]");
   EXPECT_EQ(g->ShapeText(g->FindNode("t")), "[32, M]");
   EXPECT_EQ(g->ShapeText(g->FindNode("r")), "[M, 8, 8]");
+  EXPECT_EQ(g->node(g->FindNode("s")).dtype, DType::kBF16);
+}
+
+// sum over two axes of a bf16 tensor: fp32 in between, one rounding at the end.
+TEST(GraphBuilder, ReductionOverSeveralAxesLowersToOneAxisAtATime) {
+  auto g = GraphFromJson(R"({"name": "t", "inputs": [{"name": "x", "shape": [4, "S", 6], "dtype": "bf16"}],
+    "nodes": [{"name": "s", "op": "sum", "inputs": ["x"], "attrs": {"dim": [0, -1], "keepdim": true}}],
+    "outputs": ["s"]})");
+  TF_ASSERT_OK(g);
+  std::vector<std::string> names;
+  for (const Node& n : g->nodes()) names.push_back(absl::StrCat(n.name, ":", n.OpString()));
+  EXPECT_EQ(names, (std::vector<std::string>{"x:input", "s.f32:cast", "s.dim2:sum", "s.dim0:sum", "s:cast"}));
+  EXPECT_EQ(g->ShapeText(g->FindNode("s")), "[1, S, 1]");
+  EXPECT_EQ(g->node(g->FindNode("s.dim0")).dtype, DType::kF32);
   EXPECT_EQ(g->node(g->FindNode("s")).dtype, DType::kBF16);
 }
 

@@ -159,6 +159,7 @@ TEST(Planner, StoreSiteReductionsTakeTheirForm) {
       {"gemm_row_mean_var_split", {"share one Welford pass", 5, true}},
       {"gemm_col_var_persistent", {"persistent", 5, false}},
       {"two_reductions_one_refused", {"one per kernel", 0, false}},
+      {"rms_norm_then_amax_two_axes", {"already reduces 'a.dim1'", 1, false}},
       {"rms_norm_then_argmax", {"argmax carries an index", -1, false}},
       {"rms_norm_then_full_amax", {"reduces over every axis", -1, false}},
       {"rms_norm_then_sum_over_rows", {"spread that axis over CTAs", -1, false}},

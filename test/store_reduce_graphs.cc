@@ -104,6 +104,12 @@ const std::vector<TestGraph>& StoreReduceTestGraphs() {
                   {"name": "v", "op": "var", "inputs": ["y"], "attrs": {"dim": 0, "correction": 0}}],
         "outputs": ["v"]})", 1, 2, {}},
       // Refused: each runs as its own kernel, and the plan says why.
+      {"rms_norm_then_amax_two_axes", R"({"name": "rms_norm_then_amax_two_axes",
+        "inputs": [{"name": "x", "shape": ["M", 256], "dtype": "bf16"},
+                   {"name": "w", "shape": [256], "dtype": "bf16"}],
+        "nodes": [{"name": "y", "op": "rms_norm", "inputs": ["x", "w"]},
+                  {"name": "a", "op": "amax", "inputs": ["y"], "attrs": {"dim": [0, 1]}}],
+        "outputs": ["a"]})", 2, 5, {{"M", 41}}},
       {"two_reductions_one_refused", R"({"name": "two_reductions_one_refused",
         "inputs": [{"name": "x", "shape": ["M", 256], "dtype": "bf16"},
                    {"name": "w", "shape": [256], "dtype": "bf16"}],

@@ -7,7 +7,10 @@ namespace tilefuse {
 std::string ReduceIntoStoreRefusal(const Graph& g, const Node& tile, const Node& r) {
   if (r.reduce == ReduceOp::kArgmax) return "argmax carries an index, which store-site reductions do not";
   if (!r.attrs.dim) return "it reduces over every axis";
-  if (tile.kind != NodeKind::kTile) return "reductions of a reduction run separately";
+  if (tile.kind != NodeKind::kTile) {
+    return absl::StrCat("it reduces the result of reduction '", tile.name,
+                        "' (a reduction over several axes runs one axis per kernel)");
+  }
   if (tile.custom != nullptr) return "registered kernels take no store-site reduction";
   const int rank = static_cast<int>(g.node(r.inputs[0]).shape.size());
   const int dim = *r.attrs.dim < 0 ? *r.attrs.dim + rank : *r.attrs.dim;

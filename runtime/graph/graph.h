@@ -38,6 +38,7 @@ struct Attrs {
   std::optional<int> dim;                 // softmax, reductions (none: all axes)
   bool keepdim = false;                   // reductions
   std::optional<int> correction;          // var: divides by n - correction (default 1)
+  std::vector<int> dims;                  // reductions over several axes (AddReduce lowers them)
   std::optional<int> dim0, dim1;          // transpose
   std::optional<Shape> shape;             // reshape
 };
@@ -92,6 +93,7 @@ class Graph {
   // A registered row-wise tile kernel: inputs x [..., N] then its parameters [N].
   absl::StatusOr<int> AddCustomTile(std::string name, std::shared_ptr<const CustomTileKernel> kernel,
                                     std::vector<int> inputs, Attrs attrs = {});
+  // `attrs.dims` with several axes lowers to one single-axis reduction per axis.
   absl::StatusOr<int> AddReduce(std::string name, ReduceOp op, int input, Attrs attrs = {});
   absl::StatusOr<int> AddView(std::string name, ViewOp op, int input, Attrs attrs = {});
   // Any value may be an output, the same one several times, an input too.
@@ -100,6 +102,7 @@ class Graph {
   std::string ShapeText(int id) const { return ShapeString(nodes_[id].shape, symbols_); }
 
  private:
+  absl::StatusOr<int> AddMultiAxisReduce(std::string name, ReduceOp op, int input, Attrs attrs);
   absl::Status CheckNewNode(const std::string& name, absl::Span<const int> inputs) const;
   int Append(Node n);
 

@@ -125,7 +125,49 @@ absl::StatusOr<int> Graph::AddCustomTile(std::string name,
   return Append(std::move(n));
 }
 
+// A reduction over several axes becomes one single-axis reduction per axis, last axis
+// first (so that the others keep their positions), in fp32 between casts from and back to
+// a narrower float input: one rounding, as PyTorch rounds once. A mean of equal-sized
+// means is the mean. Each runs as its own kernel (the first may fold into a tile kernel's
+// store); the intermediate nodes are named NAME.dimD.
+absl::StatusOr<int> Graph::AddMultiAxisReduce(std::string name, ReduceOp op, int input, Attrs attrs) {
+  TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
+  const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
+  if (op == ReduceOp::kArgmax || op == ReduceOp::kVar) {
+    return err(absl::StrCat("reduces ", attrs.dims.size(), " axes (", OpName(op),
+                            " takes one dim here; reduce one axis at a time)"));
+  }
+  const int rank = static_cast<int>(nodes_[input].shape.size());
+  std::vector<int> axes;
+  for (int d : attrs.dims) {
+    auto a = NormalizeAxis(d, rank);
+    if (!a.ok()) return err(a.status().message());
+    if (std::find(axes.begin(), axes.end(), *a) != axes.end()) return err(absl::StrCat("dim ", *a, " appears twice"));
+    axes.push_back(*a);
+  }
+  std::sort(axes.rbegin(), axes.rend());
+  const DType dtype = nodes_[input].dtype;
+  const bool widen = IsFloating(dtype) && dtype != DType::kF32;
+  int cur = input;
+  if (widen) {
+    TF_ASSIGN_OR_RETURN(cur, AddPointwise(absl::StrCat(name, ".f32"), PointwiseOp::kCast, {cur},
+                                          Attrs{.dtype = DType::kF32}));
+  }
+  for (size_t i = 0; i < axes.size(); ++i) {
+    Attrs one;
+    one.dim = axes[i];
+    one.keepdim = attrs.keepdim;
+    const bool last = i + 1 == axes.size() && !widen;
+    TF_ASSIGN_OR_RETURN(cur, AddReduce(last ? name : absl::StrCat(name, ".dim", axes[i]), op, cur, one));
+  }
+  if (widen) {
+    TF_ASSIGN_OR_RETURN(cur, AddPointwise(name, PointwiseOp::kCast, {cur}, Attrs{.dtype = dtype}));
+  }
+  return cur;
+}
+
 absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, Attrs attrs) {
+  if (attrs.dims.size() > 1) return AddMultiAxisReduce(std::move(name), op, input, std::move(attrs));
   TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
   const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
   const Node& x = nodes_[input];

@@ -53,6 +53,13 @@ absl::StatusOr<Attrs> ParseAttrs(Graph& g, const Json& j, absl::string_view wher
     } else if (key == "min" || key == "max" || key == "eps") {
       TF_RETURN_IF_ERROR(want(v.is_number(), "a number"));
       (key == "min" ? a.min : key == "max" ? a.max : a.eps) = v.get<double>();
+    } else if (key == "dim" && v.is_array()) {
+      for (const Json& d : v) {
+        TF_RETURN_IF_ERROR(want(d.is_number_integer(), "an integer axis or a list of them"));
+        a.dims.push_back(d.get<int>());
+      }
+      if (a.dims.size() == 1) a.dim = a.dims[0];
+      if (a.dims.size() <= 1) a.dims.clear();
     } else if (key == "dim" || key == "dim0" || key == "dim1") {
       TF_RETURN_IF_ERROR(want(v.is_number_integer(), "an integer axis"));
       (key == "dim" ? a.dim : key == "dim0" ? a.dim0 : a.dim1) = v.get<int>();
