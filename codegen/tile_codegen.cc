@@ -120,10 +120,12 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
                                               {{"v", spec.tile_inputs[j].expr}}));
     e.Close();
   }
-  e.Line("template <int W>");
-  e.Open("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]) {");
-  TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {}));
-  e.Close();
+  if (spec.tile != "reduce") {  // the reduce kernel stores through store_pair (below)
+    e.Line("template <int W>");
+    e.Open("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]) {");
+    TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {}));
+    e.Close();
+  }
   TF_RETURN_IF_ERROR(EmitReduceHooks(e, spec));
   if (spec.tile == "reduce") {
     // The reduce kernel's results: the value, and the variance of a Welford op.
