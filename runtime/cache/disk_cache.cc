@@ -69,9 +69,9 @@ std::string DefaultDiskCacheDir() {
 DiskCache::DiskCache(DiskCacheOptions options) : options_(std::move(options)) {
   dir_ = options_.dir.empty() ? DefaultDiskCacheDir() : options_.dir;
   std::error_code ec;
-  fs::create_directories(dir_, ec);
-  // The folder holds code the process will run: only its owner may write it.
-  ::chmod(dir_.c_str(), 0700);
+  // The folder holds code the process will run: only its owner may use it. A folder that
+  // exists already is the caller's choice and keeps its mode.
+  if (fs::create_directories(dir_, ec) && !ec) ::chmod(dir_.c_str(), 0700);
   struct stat st;
   if (ec || ::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     Warn(absl::StrCat("tilefuse: kernel disk cache disabled: cannot create ", dir_,
