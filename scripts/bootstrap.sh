@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install what is missing, build, then plan and compile
-# the graph catalog (prints what fused and what NVRTC took), and, where a GPU is present,
-# run bench_fusion.
+# the graph catalog into the disk cache (prints what fused and what NVRTC took), and run
+# bench_fusion (kernel timings where a GPU is present, the JIT's own costs everywhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
