@@ -17,6 +17,7 @@ std::string EntryLine(const ManifestEntry& e) {
   j["arch"] = e.arch;
   j["fuse"] = e.fuse;
   j["graph"] = nlohmann::json::parse(GraphToJson(e.graph));
+  if (!e.tuning_path.empty()) j["tuning"] = e.tuning_path;
   return j.dump() + "\n";  // one line: dump() without indent escapes newlines
 }
 
@@ -57,7 +58,9 @@ absl::StatusOr<std::vector<ManifestEntry>> ReadManifest(const std::string& path)
     if (!j.contains("arch") || !j["arch"].is_string()) return err("no \"arch\" string");
     absl::StatusOr<Graph> g = GraphFromJson(j["graph"].dump());
     if (!g.ok()) return err(g.status().message());
-    entries.push_back(ManifestEntry{*std::move(g), j.value("fuse", true), j["arch"].get<std::string>()});
+    if (j.contains("tuning") && !j["tuning"].is_string()) return err("\"tuning\" is not a path");
+    entries.push_back(ManifestEntry{*std::move(g), j.value("fuse", true), j["arch"].get<std::string>(),
+                                    j.value("tuning", std::string())});
   }
   return entries;
 }

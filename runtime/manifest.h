@@ -2,7 +2,11 @@
 // the disk cache ahead of time (`tilefuse warmup MANIFEST`). It records what to compile,
 // not binaries: one JSON object per line,
 //
-//   {"arch": "sm_90", "fuse": true, "graph": { ...the graph file format... }}
+//   {"arch": "sm_90", "fuse": true, "graph": { ...the graph file format... },
+//    "tuning": "/path/tuning.json"}
+//
+// "tuning" (present when the compile read tuning records) names the records that chose
+// the GEMM and row-wise launch configs, so that warmup builds the very same kernels.
 //
 // Appends are single writes to a file opened for appending, so processes may share one
 // manifest; an entry already present is not written again.
@@ -23,6 +27,7 @@ struct ManifestEntry {
   Graph graph;
   bool fuse = true;
   std::string arch;
+  std::string tuning_path;  // empty: default configs
 };
 
 // Appends `entry` to the manifest at `path` unless an identical line is there.

@@ -144,6 +144,7 @@ TEST(JitCache, ManifestRecordsEachGraphOnceAndWarmsUp) {
   CompileOptions o;
   o.arch = "sm_90";
   o.manifest_path = manifest;
+  o.tuning_path = dir + "/tuning.json";
   for (int i = 0; i < 2; ++i) TF_ASSERT_OK(Compile(g, o).status());
   o.fuse = false;
   TF_ASSERT_OK(Compile(g, o).status());
@@ -153,6 +154,7 @@ TEST(JitCache, ManifestRecordsEachGraphOnceAndWarmsUp) {
   EXPECT_TRUE(entries[0].fuse);
   EXPECT_FALSE(entries[1].fuse);
   EXPECT_EQ(entries[0].arch, "sm_90");
+  EXPECT_EQ(entries[0].tuning_path, dir + "/tuning.json");
   auto [rc, out] = Shell(absl::StrCat(Cli(), " warmup --cache-dir ", dir, "/cache ", manifest));
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("compiled 3, cached 0, failed 0"), std::string::npos) << out;

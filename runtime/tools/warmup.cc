@@ -26,7 +26,7 @@ struct Job {
 // The jobs of one positional argument: a graph file, or a manifest (one entry per line).
 absl::StatusOr<std::vector<Job>> JobsOf(const std::string& path, bool fuse) {
   auto g = GraphFromJsonFile(path);
-  if (g.ok()) return std::vector<Job>{Job{path, ManifestEntry{*std::move(g), fuse, ""}}};
+  if (g.ok()) return std::vector<Job>{Job{path, ManifestEntry{*std::move(g), fuse, "", ""}}};
   auto m = ReadManifest(path);
   if (!m.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is neither a graph (", g.status().message(),
@@ -90,6 +90,7 @@ int WarmupCommand(const std::vector<std::string>& args) {
       o.disk_cache = disk.get();
       o.fuse = job.entry.fuse;
       o.arch = !arch.empty() ? arch : job.entry.arch;
+      o.tuning_path = job.entry.tuning_path;  // empty: the records beside the cache
       auto plan = Compile(job.entry.graph, o);
       absl::MutexLock lock(&mu);
       if (!plan.ok()) {
