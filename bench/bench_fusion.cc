@@ -162,7 +162,7 @@ void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
   for (const KernelPlan& k : plan->fusion_plan().kernels) {
     if (k.spec.tile == "matmul") absl::StrAppend(&configs, ", ", k.spec.gemm.ToString());
     if (k.spec.tile == "rms_norm" || k.spec.tile == "layer_norm" || k.spec.tile == "softmax") {
-      absl::StrAppend(&configs, ", ", k.spec.tile, " ", k.spec.row.row_threads, "x", k.spec.row.vecs);
+      absl::StrAppend(&configs, ", ", k.spec.tile, " ", k.spec.row.ToString());
     }
   }
   state.SetLabel(absl::StrCat(fuse ? "fused" : "unfused", ", ", plan->num_kernels(), " kernels", configs));

@@ -110,6 +110,7 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   } else {
     e.Line(absl::StrCat("static constexpr int kThreads = ", spec.row.threads, ";"));
     e.Line(absl::StrCat("static constexpr int kRowThreads = ", spec.row.row_threads, ";"));
+    e.Line(absl::StrCat("static constexpr int kLoop = ", spec.row.loop, ";"));
     e.Line(absl::StrCat("static constexpr int kVecs = ", spec.row.vecs, ";"));
   }
   for (size_t j = 0; j < spec.tile_inputs.size(); ++j) {

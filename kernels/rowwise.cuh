@@ -89,9 +89,10 @@ struct RowSpan {
   bool active;
   bool vec_ok;
 
-  TF_DEVICE RowSpan(const typename H::Params& p) {
+  // Row group `group` of this CTA's H::kLoop groups (kThreads / kRowThreads rows each).
+  TF_DEVICE explicit RowSpan(const typename H::Params& p, int group = 0) {
     constexpr int kRowsPerCta = H::kThreads / RT;
-    row = static_cast<long long>(blockIdx.x) * kRowsPerCta + threadIdx.x / RT;
+    row = (static_cast<long long>(blockIdx.x) * H::kLoop + group) * kRowsPerCta + threadIdx.x / RT;
     t = threadIdx.x % RT;
     cols = p.cols;
     active = row < p.rows;
@@ -117,6 +118,31 @@ TF_DEVICE void load_row(const typename H::Params& p, const RowSpan<H>& s,
         if (s.active && c + k < s.cols) H::template load_in0<1>(p, s.row * s.cols + c + k, one);
         x[it][k] = one[0];
       }
+    }
+  }
+}
+
+// Runs body(s, x) on each of the CTA's H::kLoop row groups, x the group's row loaded with
+// `fill` where it has no element. With kLoop > 1 the next group's loads are issued before
+// the current group's reductions and stores, so that the loads of one row overlap the
+// barriers of the other. Every thread runs every group (body may hold barriers).
+template <class H, class Body>
+TF_DEVICE void for_each_row(const typename H::Params& p, float fill, Body body) {
+  float x[H::kVecs][H::kVec];
+  load_row<H>(p, RowSpan<H>(p, 0), x, fill);
+#pragma unroll
+  for (int g = 0; g < H::kLoop; ++g) {
+    const RowSpan<H> s(p, g);
+    if constexpr (H::kLoop == 1) {
+      body(s, x);
+    } else {
+      float next[H::kVecs][H::kVec];
+      if (g + 1 < H::kLoop) load_row<H>(p, RowSpan<H>(p, g + 1), next, fill);
+      body(s, x);
+#pragma unroll
+      for (int it = 0; it < H::kVecs; ++it)
+#pragma unroll
+        for (int k = 0; k < H::kVec; ++k) x[it][k] = next[it][k];
     }
   }
 }
@@ -179,17 +205,16 @@ TF_DEVICE void store_row(const typename H::Params& p, const RowSpan<H>& s,
 template <class H>
 TF_DEVICE void rms_norm_kernel(const typename H::Params& p) {
   __shared__ float smem[3 * H::kThreads / 32];  // 3: a Welford state per warp
-  const RowSpan<H> s(p);
-  float x[H::kVecs][H::kVec];
-  load_row<H>(p, s, x, 0.f);
-  float ss = 0.f;
+  for_each_row<H>(p, 0.f, [&](const RowSpan<H>& s, const float (&x)[H::kVecs][H::kVec]) {
+    float ss = 0.f;
 #pragma unroll
-  for (int it = 0; it < H::kVecs; ++it)
+    for (int it = 0; it < H::kVecs; ++it)
 #pragma unroll
-    for (int k = 0; k < H::kVec; ++k) ss += x[it][k] * x[it][k];
-  ss = row_reduce<H::kRowThreads, false>(ss, smem);
-  const float inv = 1.0f / sqrtf(ss / static_cast<float>(s.cols) + static_cast<float>(p.eps));
-  store_row<H, 1>(p, s, x, [inv](float v, float w, float) { return v * inv * w; }, smem);
+      for (int k = 0; k < H::kVec; ++k) ss += x[it][k] * x[it][k];
+    ss = row_reduce<H::kRowThreads, false>(ss, smem);
+    const float inv = 1.0f / sqrtf(ss / static_cast<float>(s.cols) + static_cast<float>(p.eps));
+    store_row<H, 1>(p, s, x, [inv](float v, float w, float) { return v * inv * w; }, smem);
+  });
 }
 
 // y = (x - mean) * rsqrt(var + eps) * w + b, with the biased variance (two passes over the
@@ -197,26 +222,25 @@ TF_DEVICE void rms_norm_kernel(const typename H::Params& p) {
 template <class H>
 TF_DEVICE void layer_norm_kernel(const typename H::Params& p) {
   __shared__ float smem[3 * H::kThreads / 32];  // 3: a Welford state per warp
-  const RowSpan<H> s(p);
-  float x[H::kVecs][H::kVec];
-  load_row<H>(p, s, x, 0.f);
-  float sum = 0.f;
+  for_each_row<H>(p, 0.f, [&](const RowSpan<H>& s, const float (&x)[H::kVecs][H::kVec]) {
+    float sum = 0.f;
 #pragma unroll
-  for (int it = 0; it < H::kVecs; ++it)
+    for (int it = 0; it < H::kVecs; ++it)
 #pragma unroll
-    for (int k = 0; k < H::kVec; ++k) sum += x[it][k];
-  const float mean = row_reduce<H::kRowThreads, false>(sum, smem) / static_cast<float>(s.cols);
-  float sq = 0.f;
+      for (int k = 0; k < H::kVec; ++k) sum += x[it][k];
+    const float mean = row_reduce<H::kRowThreads, false>(sum, smem) / static_cast<float>(s.cols);
+    float sq = 0.f;
 #pragma unroll
-  for (int it = 0; it < H::kVecs; ++it)
+    for (int it = 0; it < H::kVecs; ++it)
 #pragma unroll
-    for (int k = 0; k < H::kVec; ++k) {
-      const float d = s.col(it) + k < s.cols ? x[it][k] - mean : 0.f;
-      sq += d * d;
-    }
-  const float var = row_reduce<H::kRowThreads, false>(sq, smem) / static_cast<float>(s.cols);
-  const float inv = 1.0f / sqrtf(var + static_cast<float>(p.eps));
-  store_row<H, 2>(p, s, x, [mean, inv](float v, float w, float b) { return (v - mean) * inv * w + b; }, smem);
+      for (int k = 0; k < H::kVec; ++k) {
+        const float d = s.col(it) + k < s.cols ? x[it][k] - mean : 0.f;
+        sq += d * d;
+      }
+    const float var = row_reduce<H::kRowThreads, false>(sq, smem) / static_cast<float>(s.cols);
+    const float inv = 1.0f / sqrtf(var + static_cast<float>(p.eps));
+    store_row<H, 2>(p, s, x, [mean, inv](float v, float w, float b) { return (v - mean) * inv * w + b; }, smem);
+  });
 }
 
 // y = exp(x - max) / sum(exp(x - max)), as exp2((x - max) * log2(e)): one multiply and the
@@ -224,27 +248,27 @@ TF_DEVICE void layer_norm_kernel(const typename H::Params& p) {
 template <class H>
 TF_DEVICE void softmax_kernel(const typename H::Params& p) {
   __shared__ float smem[3 * H::kThreads / 32];  // 3: a Welford state per warp
-  const RowSpan<H> s(p);
   const float kNegInf = -__int_as_float(0x7f800000);
-  constexpr float kLog2e = 1.4426950408889634f;
-  float x[H::kVecs][H::kVec];
-  load_row<H>(p, s, x, kNegInf);
-  float m = kNegInf;
+  for_each_row<H>(p, kNegInf, [&](const RowSpan<H>& s, const float (&xin)[H::kVecs][H::kVec]) {
+    constexpr float kLog2e = 1.4426950408889634f;
+    float x[H::kVecs][H::kVec];
+    float m = kNegInf;
 #pragma unroll
-  for (int it = 0; it < H::kVecs; ++it)
+    for (int it = 0; it < H::kVecs; ++it)
 #pragma unroll
-    for (int k = 0; k < H::kVec; ++k) m = fmaxf(m, x[it][k]);
-  m = row_reduce<H::kRowThreads, true>(m, smem) * kLog2e;
-  float sum = 0.f;
+      for (int k = 0; k < H::kVec; ++k) m = fmaxf(m, x[it][k] = xin[it][k]);
+    m = row_reduce<H::kRowThreads, true>(m, smem) * kLog2e;
+    float sum = 0.f;
 #pragma unroll
-  for (int it = 0; it < H::kVecs; ++it)
+    for (int it = 0; it < H::kVecs; ++it)
 #pragma unroll
-    for (int k = 0; k < H::kVec; ++k) {
-      x[it][k] = exp2f(fmaf(x[it][k], kLog2e, -m));  // exp2(-inf) = 0 for padding
-      sum += x[it][k];
-    }
-  const float inv = 1.0f / row_reduce<H::kRowThreads, false>(sum, smem);
-  store_row<H, 0>(p, s, x, [inv](float e, float, float) { return e * inv; }, smem);
+      for (int k = 0; k < H::kVec; ++k) {
+        x[it][k] = exp2f(fmaf(x[it][k], kLog2e, -m));  // exp2(-inf) = 0 for padding
+        sum += x[it][k];
+      }
+    const float inv = 1.0f / row_reduce<H::kRowThreads, false>(sum, smem);
+    store_row<H, 0>(p, s, x, [inv](float e, float, float) { return e * inv; }, smem);
+  });
 }
 
 }  // namespace tf

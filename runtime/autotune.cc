@@ -54,7 +54,7 @@ absl::StatusOr<TuningRecords> TuningRecords::Load(const std::string& path) {
         const auto& w = v.at("row");
         r.records_[key] = TuningRecord{GemmConfig{}, v.at("us").get<double>(),
                                        RowConfig{w.at("threads").get<int>(), w.at("row_threads").get<int>(),
-                                                 w.at("vecs").get<int>()}};
+                                                 w.at("vecs").get<int>(), w.value("loop", 1)}};
       } else {
         r.records_[key] = TuningRecord{ConfigFromJson(v.at("config")), v.at("us").get<double>(), std::nullopt};
       }
@@ -72,7 +72,8 @@ absl::Status TuningRecords::Save(const std::string& path) const {
   j["records"] = nlohmann::json::object();
   for (const auto& [key, r] : records_) {
     if (r.row) {
-      j["records"][key] = {{"row", {{"threads", r.row->threads}, {"row_threads", r.row->row_threads}, {"vecs", r.row->vecs}}},
+      j["records"][key] = {{"row", {{"threads", r.row->threads}, {"row_threads", r.row->row_threads},
+                                    {"vecs", r.row->vecs}, {"loop", r.row->loop}}},
                            {"us", r.us}};
     } else {
       j["records"][key] = {{"config", ConfigJson(r.config)}, {"us", r.us}};

@@ -127,10 +127,10 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
     if (options.row_config) {
       const RowConfig& c = *options.row_config;
       const int64_t width = k.cols.is_static() ? k.cols.constant : kMaxRowWidth;
-      if (c.row_threads < 32 || c.threads % c.row_threads != 0 || RowCapacity(c, k.spec.Vec()) < width) {
+      if (c.row_threads < 32 || c.threads % c.row_threads != 0 || c.loop < 1 || RowCapacity(c, k.spec.Vec()) < width) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "row config ", c.threads, "/", c.row_threads, "x", c.vecs, " cannot run '", name, "': it covers ",
-            RowCapacity(c, k.spec.Vec()), " columns of ", width, " (and needs at least 32 threads per row)"));
+            "row config ", c.ToString(), " cannot run '", name, "': it covers ", RowCapacity(c, k.spec.Vec()),
+            " columns of ", width, " (and needs at least 32 threads per row and a loop of at least 1)"));
       }
       k.spec.row = c;
       continue;
@@ -143,8 +143,8 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
     const std::string key = RowTuningKey(k.spec, arch);
     if (auto r = records->Find(key); r && r->row) {
       k.spec.row = *r->row;
-      plan.decisions.push_back(absl::StrCat("tuned: '", name, "' uses ", r->row->row_threads, " threads x ",
-                                            r->row->vecs, " vectors per row (recorded, ", r->us, " us)"));
+      plan.decisions.push_back(absl::StrCat("tuned: '", name, "' uses row config ", r->row->ToString(),
+                                            " (recorded, ", r->us, " us)"));
       continue;
     }
     if (!options.autotune || rowwise != 1 || !k.cols.is_static() || !UseDevice(options.device).ok()) continue;
@@ -153,8 +153,7 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
     records->Put(key, TuningRecord{GemmConfig{}, trials[0].us, trials[0].config});
     dirty = true;
     k.spec.row = trials[0].config;
-    plan.decisions.push_back(absl::StrCat("tuned: '", name, "' uses ", trials[0].config.row_threads,
-                                          " threads x ", trials[0].config.vecs, " vectors per row (",
+    plan.decisions.push_back(absl::StrCat("tuned: '", name, "' uses row config ", trials[0].config.ToString(), " (",
                                           trials[0].us, " us, best of ", trials.size(), ")"));
   }
   if (dirty) TF_RETURN_IF_ERROR(records->Save(TuningPathOf(options)));

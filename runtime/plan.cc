@@ -293,7 +293,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       threads = kPointwiseThreads;
       blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((items + threads - 1) / threads, max_blocks)));
     } else {
-      const int64_t rows_per_cta = spec.row.threads / spec.row.row_threads;
+      const int64_t rows_per_cta = int64_t{spec.row.threads / spec.row.row_threads} * spec.row.loop;
       threads = spec.row.threads;
       blocks = static_cast<unsigned>((rows + rows_per_cta - 1) / rows_per_cta);
     }

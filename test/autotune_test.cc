@@ -68,9 +68,11 @@ TEST(RowTuning, CandidatesCoverTheWidthWithinTheRegisterBudget) {
       EXPECT_GE(RowCapacity(r, vec), width);
       EXPECT_LE(r.vecs, 8);
       EXPECT_EQ(r.threads % r.row_threads, 0);
+      EXPECT_TRUE(r.loop == 1 || r.vecs <= 4);
     }
   }
-  EXPECT_EQ(RowCandidates(4096, 8).size(), 4u);  // 64 x 8, 128 x 4, 256 x 2, 512 x 1
+  // 64 x 8, 128 x 4, 256 x 2, 512 x 1, and the last three looping over 2 or 4 row groups.
+  EXPECT_EQ(RowCandidates(4096, 8).size(), 10u);
 }
 
 // A forced config reaches the fused kernel, which still compiles; one that cannot cover
@@ -101,8 +103,31 @@ TEST(RowTuning, ForcedAndRecordedConfigsReachTheFusedKernel) {
   TF_ASSERT_OK_AND_ASSIGN(Plan recorded, Compile(g, o));
   EXPECT_EQ(recorded.fusion_plan().kernels[0].spec.row.row_threads, 64);
   EXPECT_EQ(recorded.fusion_plan().kernels[0].spec.row.vecs, 8);
-  EXPECT_NE(recorded.Explain().find("64 threads x 8 vectors per row (recorded, 2.5 us)"), std::string::npos)
+  EXPECT_NE(recorded.Explain().find("uses row config 64x8 (recorded, 2.5 us)"), std::string::npos)
       << recorded.Explain();
+}
+
+// Every row-wise kernel compiles with NVRTC when its CTAs loop over several row groups.
+TEST(RowTuning, LoopingConfigsCompileForEveryRowwiseKernel) {
+  for (const char* name : {"rms_norm_then_sum", "layer_norm_amax_keepdim", "softmax_mean_var_pair",
+                           "rms_norm_relu_mean_also_output"}) {
+    SCOPED_TRACE(name);
+    const TestGraph* t = nullptr;
+    for (const TestGraph& c : StoreReduceTestGraphs()) {
+      if (c.name == name) t = &c;
+    }
+    ASSERT_NE(t, nullptr);
+    TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(t->json));
+    CompileOptions o;
+    o.arch = "sm_90";
+    TF_ASSERT_OK_AND_ASSIGN(Plan planned, Compile(g, o));
+    RowConfig c = planned.fusion_plan().kernels[0].spec.row;
+    c.loop = 4;
+    o.row_config = c;
+    TF_ASSERT_OK_AND_ASSIGN(Plan looped, Compile(g, o));
+    EXPECT_EQ(looped.fusion_plan().kernels[0].spec.row.loop, 4);
+    EXPECT_FALSE(looped.reports()[0].cache_hit);  // a kernel of its own
+  }
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ TEST(GpuRows, TunerRecordsAWinnerThatKeepsTheFusion) {
   o.tuning_path = path;
   o.tune_m = 4096;
   TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
-  EXPECT_NE(plan.Explain().find("vectors per row ("), std::string::npos) << plan.Explain();
+  EXPECT_NE(plan.Explain().find("uses row config"), std::string::npos) << plan.Explain();
   EXPECT_EQ(plan.fusion_plan().kernels[0].spec.reduce.op, 0);
   TF_ASSERT_OK_AND_ASSIGN(TuningRecords records, TuningRecords::Load(path));
   EXPECT_EQ(records.size(), 1u);

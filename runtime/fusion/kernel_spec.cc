@@ -25,6 +25,11 @@ int GemmConfig::SmemBytes() const {
   return std::max(pipeline, epilogue);
 }
 
+std::string RowConfig::ToString() const {
+  return absl::StrCat(row_threads, "x", vecs, threads != std::max(row_threads, 256) ? absl::StrCat(" cta ", threads) : "",
+                      loop > 1 ? absl::StrCat(" loop ", loop) : "");
+}
+
 std::string GemmConfig::ToString() const {
   return absl::StrCat(wgmma ? "wgmma " : "", bm, "x", bn, "x", bk, " w", warps_m, "x", warps_n,
                       " s", stages);
@@ -47,7 +52,7 @@ std::string SpecText(const KernelSpec& spec) {
                       : absl::StrCat("tile ", spec.tile, " vec=", spec.Vec(), " eps=",
                                      HexFloat(spec.eps), " threads=", spec.row.threads,
                                      " row_threads=", spec.row.row_threads,
-                                     " vecs=", spec.row.vecs, "\n");
+                                     " vecs=", spec.row.vecs, " loop=", spec.row.loop, "\n");
   if (spec.tile == "matmul") {
     absl::StrAppend(&s, "gemm ", spec.gemm.ToString(), " a_async=", spec.a_async, " b_async=",
                     spec.b_async, " b_layout=", static_cast<int>(spec.b_layout), "\n");

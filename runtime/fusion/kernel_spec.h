@@ -58,11 +58,14 @@ struct TileInputSpec {
 };
 
 // Launch shape of row-wise tile kernels: a CTA of `threads` threads handles
-// threads / row_threads rows; each thread holds up to `vecs` vectors of a row.
+// threads / row_threads rows at a time, `loop` times over (loading the next rows before
+// reducing the current ones); each thread holds up to `vecs` vectors of a row.
 struct RowConfig {
   int threads = 256;
   int row_threads = 256;
   int vecs = 2;
+  int loop = 1;
+  std::string ToString() const;  // "256x2" or "128x4 loop 2": threads per row x vectors
 };
 
 // Tile config of the GEMM kernel (kernels/gemm.cuh).

@@ -29,7 +29,8 @@ GemmConfig WgmmaGemmConfig(int stages = 4);
 std::vector<GemmConfig> GemmCandidates(const Dim& m);
 
 // Candidates the row tuner times for a static width: 32 to 512 threads per row with at
-// most 8 vectors each (the default among them).
+// most 8 vectors each (the default among them), and those of at most 4 vectors again with
+// each CTA looping over 2 or 4 row groups.
 std::vector<RowConfig> RowCandidates(int64_t width, int vec);
 
 // Columns a config covers.
