@@ -197,7 +197,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     return 0;
   };
   uint64_t words[kMaxParamWords];
-  for (const Kernel& k : kernels_) {
+  for (Kernel& k : kernels_) {
     const KernelSpec& spec = k.plan.spec;
     const int64_t n = Numel(k.plan.index_space).Eval(syms);
     if (n == 0) continue;
@@ -262,21 +262,29 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       const CUtensorMapDataType type = spec.tile_inputs[0].dtype == DType::kF16
                                            ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                            : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-      const auto encode = [&](CUtensorMap* map, uint64_t address, int64_t outer) {
+      const auto encode = [&](Kernel::TensorMapCache& cached, CUtensorMap* map, uint64_t address,
+                              int64_t outer) -> absl::Status {
+        if (cached.address == address && cached.depth == depth && cached.outer == outer) {
+          *map = cached.map;
+          return absl::OkStatus();
+        }
+        cached.address = 0;  // invalid until the encode succeeds
         const cuuint64_t dims[2] = {static_cast<cuuint64_t>(depth), static_cast<cuuint64_t>(outer)};
         const cuuint64_t strides[1] = {static_cast<cuuint64_t>(depth) * 2};
         const cuuint32_t box[2] = {64, 128};
         const cuuint32_t element_strides[2] = {1, 1};
-        return cu->Check(cu->cuTensorMapEncodeTiled(
+        TF_RETURN_IF_ERROR(cu->Check(cu->cuTensorMapEncodeTiled(
                              map, type, 2, reinterpret_cast<void*>(address), dims, strides, box,
                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
-                         "cuTensorMapEncodeTiled");
+                         "cuTensorMapEncodeTiled"));
+        cached = Kernel::TensorMapCache{address, depth, outer, *map};
+        return absl::OkStatus();
       };
       if (spec.a_async >= 0) {
-        TF_RETURN_IF_ERROR(encode(&maps[0], address(k.plan.operands[spec.a_async].buffer), rows));
+        TF_RETURN_IF_ERROR(encode(k.maps[0], &maps[0], address(k.plan.operands[spec.a_async].buffer), rows));
       }
-      TF_RETURN_IF_ERROR(encode(&maps[1], address(k.plan.operands[spec.b_async].buffer), cols));
+      TF_RETURN_IF_ERROR(encode(k.maps[1], &maps[1], address(k.plan.operands[spec.b_async].buffer), cols));
     }
     unsigned blocks, threads, smem = 0;
     if (reduce) {

@@ -104,6 +104,14 @@ class Plan {
     std::shared_ptr<const CompiledKernel> compiled;
     std::vector<ParamField> layout;
     CUfunction function = nullptr;
+    // The Hopper GEMM's last tensor maps (A, B): re-encoded only when an operand's
+    // address or sizes change, which keeps cuTensorMapEncodeTiled off the steady path.
+    struct TensorMapCache {
+      uint64_t address = 0;
+      int64_t depth = -1, outer = -1;
+      CUtensorMap map;
+    };
+    TensorMapCache maps[2];
   };
   Plan() = default;
   absl::Status BindShapes(absl::Span<const TensorArg> inputs,
