@@ -227,7 +227,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
                                             compiled.status().message()));
       return;
     }
-    plan.kernels_[i] = Plan::Kernel{k, *compiled, ParamLayout(k.spec), nullptr};
+    plan.kernels_[i] = Plan::Kernel{k, *compiled, ParamLayout(k.spec), nullptr, Numel(k.index_space), {}};
     plan.reports_[i] = KernelReport{(*compiled)->entry_name(), k.summary, hit || disk_hit, disk_hit,
                                     hit || disk_hit ? 0.0 : (*compiled)->compile_ms(),
                                     (*compiled)->cubin().size()};

@@ -199,7 +199,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
   uint64_t words[kMaxParamWords];
   for (Kernel& k : kernels_) {
     const KernelSpec& spec = k.plan.spec;
-    const int64_t n = Numel(k.plan.index_space).Eval(syms);
+    const int64_t n = k.numel.Eval(syms);
     if (n == 0) continue;
     const int vec = spec.Vec();
     const bool gemm = spec.tile == "matmul";
@@ -306,9 +306,12 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       blocks = static_cast<unsigned>((rows + rows_per_cta - 1) / rows_per_cta);
     }
     void* params[] = {words, &maps[0], &maps[1]};  // pointwise and row kernels take the first
-    TF_RETURN_IF_ERROR(cu->Check(
-        cu->cuLaunchKernel(k.function, blocks, 1, 1, threads, 1, 1, smem, stream, params, nullptr),
-        absl::StrCat("cuLaunchKernel(", k.compiled->entry_name(), ")")));
+    // The message is built only on failure: Run allocates nothing on its steady path.
+    const CUresult launched =
+        cu->cuLaunchKernel(k.function, blocks, 1, 1, threads, 1, 1, smem, stream, params, nullptr);
+    if (launched != CUDA_SUCCESS) {
+      return cu->Check(launched, absl::StrCat("cuLaunchKernel(", k.compiled->entry_name(), ")"));
+    }
   }
   return absl::OkStatus();
 }

@@ -104,6 +104,7 @@ class Plan {
     std::shared_ptr<const CompiledKernel> compiled;
     std::vector<ParamField> layout;
     CUfunction function = nullptr;
+    SizeExpr numel;  // of the epilogue index space, kept so that Run allocates nothing
     // The Hopper GEMM's last tensor maps (A, B): re-encoded only when an operand's
     // address or sizes change, which keeps cuTensorMapEncodeTiled off the steady path.
     struct TensorMapCache {
