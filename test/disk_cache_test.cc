@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -131,6 +132,33 @@ TEST(DiskCache, CorruptionAtEveryByteAndTruncationIsDetected) {
   EXPECT_NE(w.lines[0].find("checksum mismatch"), std::string::npos) << w.lines[0];
   ASSERT_TRUE(c.Store(key, "tf_000000000000002a", std::string(64, '\x5a')).ok());
   EXPECT_TRUE(c.Load(key).has_value());
+}
+
+// Threads storing and loading one entry at once: every load sees a whole entry or none,
+// and no temporary file is left.
+TEST(DiskCache, ConcurrentStoresAndLoadsOfOneEntry) {
+  const std::string dir = FreshDir("threads");
+  Warnings w;
+  DiskCache c(w.Options(dir));
+  const std::string cubin(200000, 'q');
+  std::atomic<int> torn{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        EXPECT_TRUE(c.Store(Key("sig", 77), "tf_77", cubin).ok());
+        auto hit = c.Load(Key("sig", 77));
+        if (hit.has_value() && hit->cubin != cubin) torn.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(torn.load(), 0);
+  EXPECT_EQ(c.stats().rejected, 0) << "a reader saw a half-written entry";
+  int files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) files += e.is_regular_file();
+  EXPECT_EQ(files, 1);
+  EXPECT_TRUE(w.lines.empty());
 }
 
 TEST(DiskCache, EvictionKeepsTheBoundAndTheRecentlyUsed) {
