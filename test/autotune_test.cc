@@ -107,8 +107,9 @@ TEST(RowTuning, ForcedAndRecordedConfigsReachTheFusedKernel) {
       << recorded.Explain();
 }
 
-// Every row-wise kernel compiles with NVRTC when its CTAs loop over several row groups.
-TEST(RowTuning, LoopingConfigsCompileForEveryRowwiseKernel) {
+// Every candidate the tuner may pick (looping over row groups included) compiles with
+// NVRTC for every row-wise kernel and reduction kind.
+TEST(RowTuning, EveryCandidateConfigCompilesForEveryRowwiseKernel) {
   for (const char* name : {"rms_norm_then_sum", "layer_norm_amax_keepdim", "softmax_mean_var_pair",
                            "rms_norm_relu_mean_also_output"}) {
     SCOPED_TRACE(name);
@@ -121,12 +122,15 @@ TEST(RowTuning, LoopingConfigsCompileForEveryRowwiseKernel) {
     CompileOptions o;
     o.arch = "sm_90";
     TF_ASSERT_OK_AND_ASSIGN(Plan planned, Compile(g, o));
-    RowConfig c = planned.fusion_plan().kernels[0].spec.row;
-    c.loop = 4;
-    o.row_config = c;
-    TF_ASSERT_OK_AND_ASSIGN(Plan looped, Compile(g, o));
-    EXPECT_EQ(looped.fusion_plan().kernels[0].spec.row.loop, 4);
-    EXPECT_FALSE(looped.reports()[0].cache_hit);  // a kernel of its own
+    const KernelSpec& spec = planned.fusion_plan().kernels[0].spec;
+    const std::vector<RowConfig> candidates = RowCandidates(RowCapacity(spec.row, spec.Vec()), spec.Vec());
+    EXPECT_GE(candidates.size(), 4u);
+    for (const RowConfig& c : candidates) {
+      SCOPED_TRACE(c.ToString());
+      o.row_config = c;
+      TF_ASSERT_OK_AND_ASSIGN(Plan tuned, Compile(g, o));
+      EXPECT_EQ(tuned.fusion_plan().kernels[0].spec.row.ToString(), c.ToString());
+    }
   }
 }
 
