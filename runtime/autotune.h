@@ -71,10 +71,11 @@ struct RowTrial {
 };
 
 // Times `graph` (every symbol bound to `size`) compiled with each candidate of
-// RowCandidates for its row-wise kernel, fused as `fuse` says; fastest first. The graph
-// must hold one row-wise kernel of a static width. Needs a GPU.
+// RowCandidates(width) for its row-wise kernel (kernel `kernel_index` of the plan, fused
+// as `fuse` says); fastest first. The graph must hold one row-wise kernel, of the static
+// width `width`. Needs a GPU.
 absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel_index, const KernelSpec& spec,
-                                                  bool fuse, const std::string& arch, int64_t size);
+                                                  int64_t width, bool fuse, const std::string& arch, int64_t size);
 
 // The time of one run of `plan`, median of `samples` event-timed runs after warm-ups.
 absl::StatusOr<double> TimePlan(Plan& plan, const std::vector<TensorArg>& in,

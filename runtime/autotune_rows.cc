@@ -19,7 +19,7 @@ std::string RowTuningKey(const KernelSpec& planned, const std::string& arch) {
 }
 
 absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel_index, const KernelSpec& spec,
-                                                  bool fuse, const std::string& arch, int64_t size) {
+                                                  int64_t width, bool fuse, const std::string& arch, int64_t size) {
   // Fresh random tensors at the tuning sizes (never zeros: real data runs slower).
   std::mt19937_64 rng(0x5eed);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
@@ -46,7 +46,6 @@ absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel
   for (int id : graph.inputs()) TF_RETURN_IF_ERROR(add(id, true, in));
   for (int id : graph.outputs()) TF_RETURN_IF_ERROR(add(id, false, out));
 
-  const int64_t width = RowCapacity(spec.row, spec.Vec());  // the planned config covers the width
   std::vector<RowTrial> trials;
   KernelCache cache;
   for (const RowConfig& cand : RowCandidates(width, spec.Vec())) {

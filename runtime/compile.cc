@@ -149,7 +149,8 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
     }
     if (!options.autotune || rowwise != 1 || !k.cols.is_static() || !UseDevice(options.device).ok()) continue;
     TF_ASSIGN_OR_RETURN(std::vector<RowTrial> trials,
-                        TuneRowwise(graph, static_cast<int>(i), k.spec, options.fuse, arch, options.tune_m));
+                        TuneRowwise(graph, static_cast<int>(i), k.spec, k.cols.constant, options.fuse, arch,
+                                    options.tune_m));
     records->Put(key, TuningRecord{GemmConfig{}, trials[0].us, trials[0].config});
     dirty = true;
     k.spec.row = trials[0].config;
