@@ -122,8 +122,9 @@ TEST(RowTuning, EveryCandidateConfigCompilesForEveryRowwiseKernel) {
     CompileOptions o;
     o.arch = "sm_90";
     TF_ASSERT_OK_AND_ASSIGN(Plan planned, Compile(g, o));
-    const KernelSpec& spec = planned.fusion_plan().kernels[0].spec;
-    const std::vector<RowConfig> candidates = RowCandidates(RowCapacity(spec.row, spec.Vec()), spec.Vec());
+    const KernelPlan& k = planned.fusion_plan().kernels[0];
+    ASSERT_TRUE(k.cols.is_static());
+    const std::vector<RowConfig> candidates = RowCandidates(k.cols.constant, k.spec.Vec());
     EXPECT_GE(candidates.size(), 4u);
     for (const RowConfig& c : candidates) {
       SCOPED_TRACE(c.ToString());

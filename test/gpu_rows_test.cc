@@ -34,8 +34,9 @@ TEST(GpuRows, EveryCandidateConfigMatchesTheReference) {
     const auto syms = BindSymbols(g, t.symbols);
     CompileOptions o;
     TF_ASSERT_OK_AND_ASSIGN(Plan planned, Compile(g, o));
-    const KernelSpec& spec = planned.fusion_plan().kernels[0].spec;
-    for (const RowConfig& c : RowCandidates(RowCapacity(spec.row, spec.Vec()), spec.Vec())) {
+    const KernelPlan& k = planned.fusion_plan().kernels[0];
+    ASSERT_TRUE(k.cols.is_static());
+    for (const RowConfig& c : RowCandidates(k.cols.constant, k.spec.Vec())) {
       SCOPED_TRACE(c.row_threads);
       o.row_config = c;
       TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
