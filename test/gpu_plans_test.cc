@@ -103,6 +103,29 @@ TEST(GpuTile, RunsAreBitIdentical) {
   }
 }
 
+// Plan::Run keeps the Hopper GEMM's tensor maps while the operands keep their address and
+// sizes: runs at changing M (new maps) and repeated M (maybe reused maps) all match.
+TEST(GpuGemm, TensorMapsFollowTheOperands) {
+  TF_SKIP_WITHOUT_GPU();
+  const TestGraph* t = nullptr;
+  for (const TestGraph& c : GemmTestGraphs()) {
+    if (c.name == "wgmma_bias_gelu") t = &c;
+  }
+  ASSERT_NE(t, nullptr);
+  const Graph g = ParseTestGraph(*t);
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, CompileOptions{}));
+  ASSERT_TRUE(plan.fusion_plan().kernels[0].spec.gemm.wgmma);
+  std::mt19937_64 rng(17);
+  for (int64_t m : {200, 328, 200, 200, 64}) {
+    SCOPED_TRACE(m);
+    const auto syms = BindSymbols(g, {{"M", m}});
+    const auto inputs = RandomInputs(g, syms, rng);
+    TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(g, inputs));
+    TF_ASSERT_OK_AND_ASSIGN(auto got, RunOnGpu(plan, inputs, syms));
+    EXPECT_TRUE(AllClose(got[0], ref[0], ToleranceFor(g)));
+  }
+}
+
 TEST(GpuGemm, AutotuneTimesThePlainGemmAndKeepsTheFusion) {
   TF_SKIP_WITHOUT_GPU();
   const TestGraph* t = nullptr;
