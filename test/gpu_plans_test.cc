@@ -103,14 +103,19 @@ TEST(GpuTile, RunsAreBitIdentical) {
   }
 }
 
+// The GEMM test graph that takes the TMA + wgmma kernel, with an epilogue.
+const TestGraph* WgmmaBiasGelu() {
+  for (const TestGraph& c : GemmTestGraphs()) {
+    if (c.name == "wgmma_bias_gelu") return &c;
+  }
+  return nullptr;
+}
+
 // Plan::Run keeps the Hopper GEMM's tensor maps while the operands keep their address and
 // sizes: runs at changing M (new maps) and repeated M (maybe reused maps) all match.
 TEST(GpuGemm, TensorMapsFollowTheOperands) {
   TF_SKIP_WITHOUT_GPU();
-  const TestGraph* t = nullptr;
-  for (const TestGraph& c : GemmTestGraphs()) {
-    if (c.name == "wgmma_bias_gelu") t = &c;
-  }
+  const TestGraph* t = WgmmaBiasGelu();
   ASSERT_NE(t, nullptr);
   const Graph g = ParseTestGraph(*t);
   TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, CompileOptions{}));
@@ -128,10 +133,7 @@ TEST(GpuGemm, TensorMapsFollowTheOperands) {
 
 TEST(GpuGemm, AutotuneTimesThePlainGemmAndKeepsTheFusion) {
   TF_SKIP_WITHOUT_GPU();
-  const TestGraph* t = nullptr;
-  for (const TestGraph& c : GemmTestGraphs()) {
-    if (c.name == "wgmma_bias_gelu") t = &c;
-  }
+  const TestGraph* t = WgmmaBiasGelu();
   ASSERT_NE(t, nullptr);
   const Graph g = ParseTestGraph(*t);
   const std::string path = ::testing::TempDir() + "/gpu_tuning.json";
