@@ -45,7 +45,14 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
                       std::max(spec.b_async, 0), "; }"));
 }
 
-absl::Status EmitPairStores(Emitter& e, const KernelSpec& spec, int site, const std::string& value);
+// The stores of `site` for one output element i with values v (and v2, a variance).
+absl::Status EmitPairStores(Emitter& e, const KernelSpec& spec, int site, const std::string& value) {
+  e.Line("constexpr int W = 1;");
+  e.Line(absl::StrCat("const float v[1] = {", value, "};"));
+  e.Line("const float v2[1] = {acc2};");
+  e.Line("(void)v2;");
+  return EmitSiteLoadsAndStores(e, spec, site, "i", "v[l]", {});
+}
 
 // The store-site reduction's constants and hooks (kernels/hook_contract.cuh).
 absl::Status EmitReduceHooks(Emitter& e, const KernelSpec& spec) {
@@ -67,15 +74,6 @@ absl::Status EmitReduceHooks(Emitter& e, const KernelSpec& spec) {
   }
   e.Close();
   return absl::OkStatus();
-}
-
-// The stores of `site` for one output element i with values v (and v2, a variance).
-absl::Status EmitPairStores(Emitter& e, const KernelSpec& spec, int site, const std::string& value) {
-  e.Line("constexpr int W = 1;");
-  e.Line(absl::StrCat("const float v[1] = {", value, "};"));
-  e.Line("const float v2[1] = {acc2};");
-  e.Line("(void)v2;");
-  return EmitSiteLoadsAndStores(e, spec, site, "i", "v[l]", {});
 }
 
 }  // namespace

@@ -92,6 +92,33 @@ absl::Status TuningRecords::Save(const std::string& path) const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<TuningTensors> RandomTuningTensors(const Graph& graph, int64_t size, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  TuningTensors t;
+  const auto add = [&](int id, bool fill, std::vector<TensorArg>& list) -> absl::Status {
+    const Node& n = graph.node(id);
+    TensorArg a;
+    a.dtype = n.dtype;
+    a.rank = static_cast<int>(n.shape.size());
+    std::vector<int64_t> shape;
+    for (int d = 0; d < a.rank; ++d) shape.push_back(a.shape[d] = n.shape[d].is_static() ? n.shape[d].value : size);
+    HostTensor h = HostTensor::Zeros(n.dtype, shape);
+    if (fill) {
+      for (int64_t i = 0; i < h.numel(); ++i) h.Set(i, ComputeKindOf(n.dtype) == ComputeKind::kFloat ? u(rng) : 1.0);
+    }
+    TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(std::max<size_t>(h.bytes.size(), 16)));
+    if (fill) TF_RETURN_IF_ERROR(b.Upload(h.bytes.data(), h.bytes.size()));
+    a.data = b.data();
+    list.push_back(a);
+    t.buffers.push_back(std::move(b));
+    return absl::OkStatus();
+  };
+  for (int id : graph.inputs()) TF_RETURN_IF_ERROR(add(id, true, t.in));
+  for (int id : graph.outputs()) TF_RETURN_IF_ERROR(add(id, false, t.out));
+  return t;
+}
+
 absl::StatusOr<double> TimePlan(Plan& plan, const std::vector<TensorArg>& in,
                                 const std::vector<TensorArg>& out, int samples) {
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
@@ -153,22 +180,7 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
   TF_ASSIGN_OR_RETURN(int y, g.AddTile("y", TileOp::kMatmul, {a, b}));
   TF_RETURN_IF_ERROR(g.AddOutput(y));
 
-  // Fresh random operands (never zeros: they run faster than real data).
-  std::mt19937_64 rng(0x7f);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<DeviceBuffer> buffers;
-  std::vector<TensorArg> in, out;
-  for (int id : {0, 1}) {
-    const Node& n = g.node(g.inputs()[id]);
-    HostTensor h = HostTensor::Zeros(n.dtype, {n.shape[0].value, n.shape[1].value});
-    for (int64_t i = 0; i < h.numel(); ++i) h.Set(i, u(rng));
-    TF_ASSIGN_OR_RETURN(DeviceBuffer buf, DeviceBuffer::Allocate(h.bytes.size()));
-    TF_RETURN_IF_ERROR(buf.Upload(h.bytes.data(), h.bytes.size()));
-    in.push_back(TensorArg::Make(buf.data(), n.dtype, {n.shape[0].value, n.shape[1].value}));
-    buffers.push_back(std::move(buf));
-  }
-  TF_ASSIGN_OR_RETURN(DeviceBuffer c, DeviceBuffer::Allocate(M * N * DTypeSize(dtype)));
-  out.push_back(TensorArg::Make(c.data(), dtype, {M, N}));
+  TF_ASSIGN_OR_RETURN(TuningTensors tensors, RandomTuningTensors(g, M, 0x7f));
 
   const std::vector<GemmConfig> candidates =
       spec.gemm.wgmma ? std::vector<GemmConfig>{WgmmaGemmConfig(3), WgmmaGemmConfig(4), WgmmaGemmConfig(5)}
@@ -181,7 +193,7 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
     o.cache = &cache;
     o.gemm_config = cand;
     TF_ASSIGN_OR_RETURN(Plan plan, Compile(g, o));
-    auto us = TimePlan(plan, in, out, 10);
+    auto us = TimePlan(plan, tensors.in, tensors.out, 10);
     if (!us.ok()) continue;  // a config the device cannot run (shared memory) is skipped
     trials.push_back(TuningTrial{SpecText(plan.fusion_plan().kernels[0].spec), cand, *us});
   }

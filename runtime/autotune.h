@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/fusion/kernel_spec.h"
+#include "runtime/cuda/device_buffer.h"
 #include "runtime/graph/graph.h"
 #include "runtime/tensor.h"
 
@@ -76,6 +77,14 @@ struct RowTrial {
 // width `width`. Needs a GPU.
 absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel_index, const KernelSpec& spec,
                                                   int64_t width, bool fuse, const std::string& arch, int64_t size);
+
+// Device tensors for every input (uniform in [-1, 1]: never zeros, which run faster than
+// real data) and every output of `graph`, each symbol bound to `size`. Needs a GPU.
+struct TuningTensors {
+  std::vector<DeviceBuffer> buffers;  // own the memory `in` and `out` point to
+  std::vector<TensorArg> in, out;
+};
+absl::StatusOr<TuningTensors> RandomTuningTensors(const Graph& graph, int64_t size, uint64_t seed);
 
 // The time of one run of `plan`, median of `samples` event-timed runs after warm-ups.
 absl::StatusOr<double> TimePlan(Plan& plan, const std::vector<TensorArg>& in,

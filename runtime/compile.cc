@@ -68,11 +68,32 @@ std::string TuningPathOf(const CompileOptions& o) {
   return absl::StrCat(o.disk_cache->dir(), "/tuning.json");
 }
 
+// The tuning records of one Compile: read at first use, written once if anything was tuned.
+class TuningFile {
+ public:
+  explicit TuningFile(std::string path) : path_(std::move(path)) {}
+  bool enabled() const { return !path_.empty(); }
+  absl::StatusOr<TuningRecords*> Records() {
+    if (!records_) {
+      TF_ASSIGN_OR_RETURN(records_, TuningRecords::Load(path_));
+    }
+    return &*records_;
+  }
+  void Put(const std::string& key, const TuningRecord& r) {
+    records_->Put(key, r);
+    dirty_ = true;
+  }
+  absl::Status Save() const { return dirty_ ? records_->Save(path_) : absl::OkStatus(); }
+
+ private:
+  const std::string path_;
+  std::optional<TuningRecords> records_;
+  bool dirty_ = false;
+};
+
 // Sets each GEMM's tile config: forced, recorded, tuned now, or the default (kept).
 absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options,
-                               const std::string& arch, FusionPlan& plan) {
-  std::optional<TuningRecords> records;
-  bool dirty = false;
+                               const std::string& arch, FusionPlan& plan, TuningFile& tuning) {
   for (KernelPlan& k : plan.kernels) {
     if (k.spec.tile != "matmul") continue;
     // A persistent store-site reduction needs a tile that covers its axis: such a GEMM
@@ -82,11 +103,8 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
       if (options.gemm_config->wgmma == k.spec.gemm.wgmma) k.spec.gemm = *options.gemm_config;
       continue;
     }
-    const std::string tuning_path = TuningPathOf(options);
-    if (tuning_path.empty()) continue;
-    if (!records) {
-      TF_ASSIGN_OR_RETURN(records, TuningRecords::Load(tuning_path));
-    }
+    if (!tuning.enabled()) continue;
+    TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records());
     const std::string key = GemmTuningKey(graph, k.tile_node, k.spec, arch);
     if (auto r = records->Find(key)) {
       k.spec.gemm = r->config;
@@ -97,14 +115,12 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
     if (!options.autotune || !UseDevice(options.device).ok()) continue;
     TF_ASSIGN_OR_RETURN(std::vector<TuningTrial> trials,
                         TuneGemm(graph, k.tile_node, k.spec, arch, options.tune_m));
-    records->Put(key, TuningRecord{trials[0].config, trials[0].us});
-    dirty = true;
+    tuning.Put(key, TuningRecord{trials[0].config, trials[0].us});
     k.spec.gemm = trials[0].config;
     plan.decisions.push_back(absl::StrCat("tuned: '", graph.node(k.tile_node).name, "' uses ",
                                           trials[0].config.ToString(), " (", trials[0].us, " us, best of ",
                                           trials.size(), " on the plain GEMM)"));
   }
-  if (dirty) TF_RETURN_IF_ERROR(records->Save(TuningPathOf(options)));
   return absl::OkStatus();
 }
 
@@ -115,11 +131,9 @@ bool IsBuiltinRowwise(const KernelSpec& s) {
 // Sets each row-wise kernel's launch config: forced, recorded, tuned now (when it is the
 // graph's only row-wise kernel and its width is static), or the planner's (kept).
 absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options, const std::string& arch,
-                              FusionPlan& plan) {
+                              FusionPlan& plan, TuningFile& tuning) {
   const int rowwise = static_cast<int>(std::count_if(plan.kernels.begin(), plan.kernels.end(),
                                                      [](const KernelPlan& k) { return IsBuiltinRowwise(k.spec); }));
-  std::optional<TuningRecords> records;
-  bool dirty = false;
   for (size_t i = 0; i < plan.kernels.size(); ++i) {
     KernelPlan& k = plan.kernels[i];
     if (!IsBuiltinRowwise(k.spec)) continue;
@@ -135,11 +149,8 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
       k.spec.row = c;
       continue;
     }
-    const std::string path = TuningPathOf(options);
-    if (path.empty()) continue;
-    if (!records) {
-      TF_ASSIGN_OR_RETURN(records, TuningRecords::Load(path));
-    }
+    if (!tuning.enabled()) continue;
+    TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records());
     const std::string key = RowTuningKey(k.spec, arch);
     if (auto r = records->Find(key); r && r->row) {
       k.spec.row = *r->row;
@@ -151,13 +162,11 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
     TF_ASSIGN_OR_RETURN(std::vector<RowTrial> trials,
                         TuneRowwise(graph, static_cast<int>(i), k.spec, k.cols.constant, options.fuse, arch,
                                     options.tune_m));
-    records->Put(key, TuningRecord{GemmConfig{}, trials[0].us, trials[0].config});
-    dirty = true;
+    tuning.Put(key, TuningRecord{GemmConfig{}, trials[0].us, trials[0].config});
     k.spec.row = trials[0].config;
     plan.decisions.push_back(absl::StrCat("tuned: '", name, "' uses row config ", trials[0].config.ToString(), " (",
                                           trials[0].us, " us, best of ", trials.size(), ")"));
   }
-  if (dirty) TF_RETURN_IF_ERROR(records->Save(TuningPathOf(options)));
   return absl::OkStatus();
 }
 
@@ -177,8 +186,10 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     plan.arch_ = arch.ok() ? *arch : "sm_90";
   }
   TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse, plan.arch_}));
-  TF_RETURN_IF_ERROR(ChooseGemmConfigs(graph, options, plan.arch_, plan.fusion_));
-  TF_RETURN_IF_ERROR(ChooseRowConfigs(graph, options, plan.arch_, plan.fusion_));
+  TuningFile tuning(TuningPathOf(options));
+  TF_RETURN_IF_ERROR(ChooseGemmConfigs(graph, options, plan.arch_, plan.fusion_, tuning));
+  TF_RETURN_IF_ERROR(ChooseRowConfigs(graph, options, plan.arch_, plan.fusion_, tuning));
+  TF_RETURN_IF_ERROR(tuning.Save());
   BindSplitReductions(plan.fusion_);
   KernelCache* cache = options.cache;
   if (cache == nullptr) {

@@ -335,6 +335,22 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
     buffers[g.inputs()[i]] = BufferRef{BufferRef::kInput, static_cast<int>(i)};
   }
   std::vector<bool> written(g.outputs().size(), false);
+  // Stores value `id` (expression `e` at `site`) from kernel `kb`: into each graph output
+  // it is, else into a workspace slot of its own; it then lives there for later kernels.
+  const auto store = [&](KernelBuilder& kb, int id, const Expr& e, int site) {
+    const auto pos = output_positions.find(id);
+    if (pos != output_positions.end()) {
+      buffers[id] = BufferRef{BufferRef::kOutput, pos->second[0]};
+      for (int k : pos->second) {
+        kb.AddOutput(e, id, BufferRef{BufferRef::kOutput, k}, site);
+        written[k] = true;
+      }
+      return;
+    }
+    buffers[id] = BufferRef{BufferRef::kWorkspace, static_cast<int>(plan.workspace.size())};
+    plan.workspace.push_back(WorkspaceSlot{id, Numel(g.node(id).shape), g.node(id).dtype, {}, 0});
+    kb.AddOutput(e, id, buffers[id], site);
+  };
 
   for (const Group& group : grouping.groups) {
     std::vector<bool> in_kernel(g.nodes().size(), false);
@@ -353,18 +369,7 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
       if (!is_output && !read_outside[id]) continue;
       const int site = SiteOf(g, group, id);
       TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(id, site));
-      if (is_output) {
-        buffers[id] = BufferRef{BufferRef::kOutput, pos->second[0]};
-        for (int k : pos->second) {
-          kb.AddOutput(e, id, BufferRef{BufferRef::kOutput, k}, site);
-          written[k] = true;
-        }
-      } else {
-        const int slot = static_cast<int>(plan.workspace.size());
-        plan.workspace.push_back(WorkspaceSlot{id, Numel(g.node(id).shape), g.node(id).dtype, {}, 0});
-        buffers[id] = BufferRef{BufferRef::kWorkspace, slot};
-        kb.AddOutput(e, id, buffers[id], site);
-      }
+      store(kb, id, e, site);
       stored.push_back(g.node(id).name);
       if (group.nodes.size() > 1 && id != group.nodes.back()) {
         plan.decisions.push_back(absl::StrCat(
@@ -412,20 +417,9 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
     KernelBuilder cb = CombineKernel(g, group, plan.kernels[producer], producer, slot, views, buffers, in_post);
     std::vector<std::string> post_stored;
     for (int id : group.reduced) {
-      const auto pos = output_positions.find(id);
-      if (pos == output_positions.end() && !read_outside[id]) continue;
+      if (!output_positions.count(id) && !read_outside[id]) continue;
       TF_ASSIGN_OR_RETURN(Expr e, cb.ExprOf(id, kEpilogueSite));
-      if (pos != output_positions.end()) {
-        buffers[id] = BufferRef{BufferRef::kOutput, pos->second[0]};
-        for (int o : pos->second) {
-          cb.AddOutput(e, id, BufferRef{BufferRef::kOutput, o}, kEpilogueSite);
-          written[o] = true;
-        }
-      } else {
-        buffers[id] = BufferRef{BufferRef::kWorkspace, static_cast<int>(plan.workspace.size())};
-        plan.workspace.push_back(WorkspaceSlot{id, Numel(g.node(id).shape), g.node(id).dtype, {}, 0});
-        cb.AddOutput(e, id, buffers[id], kEpilogueSite);
-      }
+      store(cb, id, e, kEpilogueSite);
       post_stored.push_back(g.node(id).name);
     }
     cb.kernel().summary = absl::StrCat("reduce ", r.OpString(), ": combines the partials of '", r.name,
