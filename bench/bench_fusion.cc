@@ -13,6 +13,8 @@
 // Counters: median_us (median of the samples), TBps (the graph's floor bytes, each input
 // read once and each output written once, over the median time), frac_copy (TBps over the
 // copy bandwidth measured first), kernels (launches per run).
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/symbolize.h"
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -223,6 +225,9 @@ void PrintSummary() {
 
 int main(int argc, char** argv) {
   using namespace tilefuse;
+  // A crash on the device machine (no debugger there) still leaves a symbolized stack.
+  absl::InitializeSymbolizer(argv[0]);
+  absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
   benchmark::Initialize(&argc, argv);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

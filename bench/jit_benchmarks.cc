@@ -40,7 +40,11 @@ void BM_ColdCompile(benchmark::State& state, const CatalogEntry* e) {
     kernels = plan->num_kernels();
     per_kernel.push_back(ms / kernels);
   }
-  state.counters["nvrtc_ms_per_kernel"] = Median(per_kernel);
+  // The first compile of a source may cost more than a repeat of it in the same process
+  // (seen on the H100 machine's NVRTC): report both, the first as the cold figure.
+  state.counters["nvrtc_ms_per_kernel"] = per_kernel.front();
+  state.counters["nvrtc_ms_repeat_median"] =
+      Median(std::vector<double>(per_kernel.begin() + 1, per_kernel.end()));
   state.counters["kernels"] = kernels;
 }
 
@@ -96,6 +100,7 @@ void BM_MemoryHit(benchmark::State& state, const CatalogEntry* e) {
 void BM_RunOverhead(benchmark::State& state) {
   auto g = GraphFromJson(R"({"name": "overhead", "inputs": [{"name": "x", "shape": [4096], "dtype": "f32"}],
     "nodes": [{"name": "y", "op": "mul", "inputs": ["x", 2.0]}], "outputs": ["y"]})");
+  if (!g.ok()) return state.SkipWithError(std::string(g.status().message()).c_str());
   auto plan = Compile(*g, CompileOptions{});
   auto x = DeviceBuffer::Allocate(4096 * 4), y = DeviceBuffer::Allocate(4096 * 4);
   if (!plan.ok() || !x.ok() || !y.ok()) return state.SkipWithError("setup failed");

@@ -11,6 +11,9 @@ out=${1:?usage: gpu_check.sh OUTDIR [bench flags]}
 shift
 mkdir -p "$out"
 export LD_LIBRARY_PATH="$PWD/build/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+# With a driver present NVRTC keeps compiled PTX in the driver's compute cache, so a repeat
+# compile of one source costs ~35 ms instead of ~300: off, so that cold figures are cold.
+export CUDA_CACHE_DISABLE=1
 status=0
 part=${GPU_CHECK_PART:-all}
 if [[ $part != bench ]]; then

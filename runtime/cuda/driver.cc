@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <mutex>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/status_macros.h"
@@ -12,6 +13,14 @@ namespace {
 
 using GetProcAddressFn = CUresult (*)(const char*, void**, int, cuuint64_t,
                                       CUdriverProcAddressQueryResult*);
+
+// The ABI each entry point is asked for. CUDA 13 gave cuCtxSynchronize a context argument
+// (cuCtxSynchronize_v2); asked for at 13.0 the driver returns that one, which the
+// argument-less calls here would feed a garbage context (a crash seen on the H100).
+// Every other entry point keeps the prototype of the header we build against.
+int AbiVersion(const char* name) {
+  return std::string_view(name) == "cuCtxSynchronize" ? 12000 : CUDA_VERSION;
+}
 
 }  // namespace
 
@@ -33,7 +42,7 @@ absl::StatusOr<const Driver*> LoadDriverTable() {
   {                                                                                    \
     void* fn = nullptr;                                                                \
     CUdriverProcAddressQueryResult q;                                                  \
-    if (get_proc(#name, &fn, CUDA_VERSION, CU_GET_PROC_ADDRESS_DEFAULT, &q) ==         \
+    if (get_proc(#name, &fn, AbiVersion(#name), CU_GET_PROC_ADDRESS_DEFAULT, &q) ==     \
             CUDA_SUCCESS &&                                                            \
         fn != nullptr) {                                                               \
       d->name = reinterpret_cast<decltype(d->name)>(fn);                               \
