@@ -45,6 +45,18 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
                       std::max(spec.b_async, 0), "; }"));
 }
 
+// prefetch_in0: the operands load_in0 reads element for element, asked of L2 ahead of a
+// row's loads (operands read by broadcast or strides are small or scattered: left out).
+void EmitPrefetchHook(Emitter& e, const KernelSpec& spec) {
+  e.Open("static __device__ __forceinline__ void prefetch_in0(const Params& p, long long i, long long n) {");
+  e.Line("(void)p; (void)i; (void)n;");
+  for (size_t k = 0; k < spec.operands.size(); ++k) {
+    if (spec.operands[k].site != 0 || spec.operands[k].access != Access::kFull) continue;
+    e.Line(absl::StrCat("tf::prefetch_l2(p.in", k, " + i, n);"));
+  }
+  e.Close();
+}
+
 // The stores of `site` for one output element i with values v (and v2, a variance).
 absl::Status EmitPairStores(Emitter& e, const KernelSpec& spec, int site, const std::string& value) {
   e.Line("constexpr int W = 1;");
@@ -119,6 +131,7 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
                                               {{"v", spec.tile_inputs[j].expr}}));
     e.Close();
   }
+  if (spec.tile != "matmul" && spec.tile != "reduce") EmitPrefetchHook(e, spec);
   if (spec.tile != "reduce") {  // the reduce kernel stores through store_pair (below)
     e.Line("template <int W>");
     e.Open("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]) {");

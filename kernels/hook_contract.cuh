@@ -18,6 +18,9 @@
 //     // applies the epilogue (activation, bias, residual, casts) and stores every output
 //     // the graph needs. Called exactly once per element.
 //     template <int W> static void store(const Params&, long long i, const float (&v)[W]);
+//     // A hint (row-wise kernels): the elements [i, i + n) of load_in0 will be loaded
+//     // soon; their operands are asked of L2 now. Loads nothing, may be skipped.
+//     static void prefetch_in0(const Params&, long long i, long long n);
 //
 //     // A store-site reduction (kReduceOp >= 0: 0 sum, 1 amax, 2 amin, 3 mean, 5 var
 //     // with kCorrection; see kernels/reduce_ops.cuh) over axis kReduceAxis of the

@@ -82,6 +82,24 @@ TF_DEVICE void store_vec(T* dst, const C (&src)[W]) {
   copy_aligned<W>(dst, tmp);
 }
 
+// Asks L2 for n elements at src, without registers or a wait: a later load of them then
+// hits L2. One bulk prefetch (sm_90) over the 16-byte-aligned span that covers them;
+// nothing on older targets.
+template <class T>
+TF_DEVICE void prefetch_l2(const T* src, long long n) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  const unsigned long long lo = reinterpret_cast<unsigned long long>(src) & ~15ull;
+  const unsigned long long hi = (reinterpret_cast<unsigned long long>(src + n) + 15ull) & ~15ull;
+  if (n > 0 && hi - lo < (1ull << 31)) {
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(lo), "r"(static_cast<unsigned>(hi - lo))
+                 : "memory");
+  }
+#else
+  (void)src;
+  (void)n;
+#endif
+}
+
 // i % n, in 32 bits when both fit: a 64-bit remainder costs several times more, and
 // broadcast operands (a bias over the columns) take one per access.
 TF_DEVICE long long mod_index(long long i, long long n) {

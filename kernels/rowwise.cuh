@@ -123,27 +123,26 @@ TF_DEVICE void load_row(const typename H::Params& p, const RowSpan<H>& s,
 }
 
 // Runs body(s, x) on each of the CTA's H::kLoop row groups, x the group's row loaded with
-// `fill` where it has no element. With kLoop > 1 the next group's loads are issued before
-// the current group's reductions and stores, so that the loads of one row overlap the
-// barriers of the other. Every thread runs every group (body may hold barriers).
+// `fill` where it has no element. With kLoop > 1 the rows of the next two groups are asked
+// of L2 (H::prefetch_in0) before a group is loaded: their DRAM reads are in flight during
+// this group's reductions and stores without holding registers, and their loads then hit
+// L2. Every thread runs every group (body may hold barriers).
 template <class H, class Body>
 TF_DEVICE void for_each_row(const typename H::Params& p, float fill, Body body) {
-  float x[H::kVecs][H::kVec];
-  load_row<H>(p, RowSpan<H>(p, 0), x, fill);
-#pragma unroll
-  for (int g = 0; g < H::kLoop; ++g) {
-    const RowSpan<H> s(p, g);
-    if constexpr (H::kLoop == 1) {
-      body(s, x);
-    } else {
-      float next[H::kVecs][H::kVec];
-      if (g + 1 < H::kLoop) load_row<H>(p, RowSpan<H>(p, g + 1), next, fill);
-      body(s, x);
-#pragma unroll
-      for (int it = 0; it < H::kVecs; ++it)
-#pragma unroll
-        for (int k = 0; k < H::kVec; ++k) x[it][k] = next[it][k];
+  const auto prefetch = [&](int g) {
+    if constexpr (H::kLoop > 1) {
+      const RowSpan<H> s(p, g);
+      if (g < H::kLoop && s.active && s.t == 0) H::prefetch_in0(p, s.row * s.cols, s.cols);
     }
+  };
+  prefetch(1);
+#pragma unroll 1
+  for (int g = 0; g < H::kLoop; ++g) {
+    prefetch(g + 2);
+    const RowSpan<H> s(p, g);
+    float x[H::kVecs][H::kVec];
+    load_row<H>(p, s, x, fill);
+    body(s, x);
   }
 }
 

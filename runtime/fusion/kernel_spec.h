@@ -58,8 +58,8 @@ struct TileInputSpec {
 };
 
 // Launch shape of row-wise tile kernels: a CTA of `threads` threads handles
-// threads / row_threads rows at a time, `loop` times over (loading the next rows before
-// reducing the current ones); each thread holds up to `vecs` vectors of a row.
+// threads / row_threads rows at a time, `loop` times over (asking L2 for the next rows
+// before reducing the current ones); each thread holds up to `vecs` vectors of a row.
 struct RowConfig {
   int threads = 256;
   int row_threads = 256;

@@ -30,12 +30,11 @@ std::vector<RowConfig> RowCandidates(int64_t width, int vec) {
     if (vecs > 8 || (rt > 32 && rt / 2 >= vectors)) continue;  // too many registers, or idle threads
     out.push_back(RowConfig{std::max(rt, 256), rt, static_cast<int>(vecs)});
   }
-  // Each CTA looping over 2 or 4 row groups, the next one's loads in flight while the
-  // current one reduces: for configs whose registers allow a second row.
+  // Each CTA looping over 2, 4 or 8 row groups, asking L2 for the next groups' rows while
+  // it reduces the current one (kernels/rowwise.cuh): registers as for one group.
   const size_t base = out.size();
   for (size_t i = 0; i < base; ++i) {
-    if (out[i].vecs > 4) continue;
-    for (int loop : {2, 4}) {
+    for (int loop : {2, 4, 8}) {
       RowConfig c = out[i];
       c.loop = loop;
       out.push_back(c);

@@ -29,8 +29,8 @@ GemmConfig WgmmaGemmConfig(int stages = 4);
 std::vector<GemmConfig> GemmCandidates(const Dim& m);
 
 // Candidates the row tuner times for a static width: 32 to 512 threads per row with at
-// most 8 vectors each (the default among them), and those of at most 4 vectors again with
-// each CTA looping over 2 or 4 row groups.
+// most 8 vectors each (the default among them), and each again with the CTA looping over
+// 2, 4 or 8 row groups (the next groups' rows prefetched into L2).
 std::vector<RowConfig> RowCandidates(int64_t width, int vec);
 
 // Columns a config covers.
