@@ -38,6 +38,8 @@ void EmitParams(Emitter& e, const KernelSpec& spec) {
       case ParamField::kDepth: e.Line("long long depth;"); break;
       case ParamField::kRedCount: e.Line("long long red_n;"); break;
       case ParamField::kPartial: e.Line("float* part;"); break;
+      case ParamField::kSplitK: e.Line("float* splitk;"); break;
+      case ParamField::kSplitCount: e.Line("unsigned* splitk_count;"); break;
     }
   }
   e.Close("};");

@@ -25,6 +25,8 @@ struct ParamField {
     kDepth,       // long long depth: K of a matmul
     kRedCount,    // long long red_n: what a mean divides by (reductions)
     kPartial,     // float* part: per-tile partials of a split store-site reduction
+    kSplitK,      // float* splitk: a split-K GEMM's fp32 tile partials [split][tile][BM * BN]
+    kSplitCount,  // unsigned* splitk_count: its arrivals per tile, zero between launches
   };
   Kind kind;
   int index = 0;  // operand or output index

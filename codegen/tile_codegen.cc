@@ -32,7 +32,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   }
   e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kBK = ", c.bk, ";"));
   e.Line(absl::StrCat("static constexpr int kWarpsM = ", c.warps_m, ", kWarpsN = ", c.warps_n,
-                      ", kStages = ", c.stages, ";"));
+                      ", kStages = ", c.stages, ", kSplitK = ", c.split_k, ";"));
   e.Line(absl::StrCat("static constexpr int kSmemBytes = ", c.SmemBytes(), ";"));
   const bool f16 = spec.tile_inputs[0].dtype == DType::kF16;
   e.Line(absl::StrCat("static constexpr bool kF16 = ", f16 ? "true" : "false", ";"));

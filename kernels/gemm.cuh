@@ -10,6 +10,7 @@
 //                1: B is [K, N] contiguous, cp.async from b_ptr; 2: B is a transposed
 //                view of [N, K] contiguous (a weight used as w.T), cp.async from b_ptr
 //   kSmemBytes   dynamic shared memory the launch provides
+//   kSplitK      CTAs per tile, each over a slice of K (Params::splitk, splitk_count when > 1)
 // Operands without cp.async are staged through registers: load_in0 (A at m * K + k) or
 // load_in1 (B at k * N + n) applies the prologue, the values are rounded to the operand
 // type and written to shared memory while the tensor cores work on the previous stage.
@@ -401,6 +402,36 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
   }
 }
 
+// Split-K: this CTA's fp32 tile (ctile) goes to its slot of Params::splitk, and the tile's
+// last CTA to arrive gets true back, with the sum of every split's tile in ctile, added in
+// split order: the same bits whichever CTA comes last. splitk_count counts the arrivals per
+// tile; the last one sets it back to zero for the next launch.
+template <class H, int BM, int BN, int kThreads>
+TF_DEVICE bool split_k_combine(const typename H::Params& p, float* ctile, long long tile, int split,
+                               long long tiles) {
+  constexpr int LDC = BN + 4, kTile = BM * BN;
+  float* mine = p.splitk + (split * tiles + tile) * kTile;
+  for (int i = threadIdx.x; i < kTile; i += kThreads) mine[i] = ctile[i / BN * LDC + i % BN];
+  __threadfence();  // the partial is visible before the arrival is counted
+  __syncthreads();
+  __shared__ bool last;
+  if (threadIdx.x == 0) {
+    last = atomicAdd(p.splitk_count + tile, 1u) == H::kSplitK - 1;
+    if (last) p.splitk_count[tile] = 0;
+  }
+  __syncthreads();
+  if (!last) return false;
+  __threadfence();
+  for (int i = threadIdx.x; i < kTile; i += kThreads) {
+    float v = 0.f;
+#pragma unroll
+    for (int s = 0; s < H::kSplitK; ++s) v += __ldcg(p.splitk + (s * tiles + tile) * kTile + i);
+    ctile[i / BN * LDC + i % BN] = v;
+  }
+  __syncthreads();
+  return true;
+}
+
 template <class H>
 TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   extern __shared__ __align__(128) char smem[];
@@ -414,7 +445,10 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   g.K = p.depth;
   // Tile order: groups of 8 tile rows sweep the columns together, for L2 reuse of B.
   const long long tiles_m = (g.M + G::BM - 1) / G::BM, tiles_n = (g.N + G::BN - 1) / G::BN;
-  const long long pid = blockIdx.x, group = 8;
+  // Split-K: CTA b works on tile b % tiles over K slice b / tiles.
+  const long long tiles = tiles_m * tiles_n;
+  const long long pid = H::kSplitK > 1 ? blockIdx.x % tiles : blockIdx.x, group = 8;
+  const int split = H::kSplitK > 1 ? static_cast<int>(blockIdx.x / tiles) : 0;
   const long long per_group = group * tiles_n;
   const long long first_m = pid / per_group * group;
   const long long rows_in_group = tiles_m - first_m < group ? tiles_m - first_m : group;
@@ -433,11 +467,14 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
 
-  const int kt_count = static_cast<int>((g.K + G::BK - 1) / G::BK);
+  const int kt_total = static_cast<int>((g.K + G::BK - 1) / G::BK);
+  const int kt_per = (kt_total + H::kSplitK - 1) / H::kSplitK;
+  const int kt_begin = min(kt_total, split * kt_per);
+  const int kt_count = min(kt_total, kt_begin + kt_per) - kt_begin;  // k-tiles of this CTA
 #pragma unroll
   for (int s = 0; s < G::ST - 1; ++s) {
     if (s < kt_count) {
-      g.issue(s, s);
+      g.issue(s, kt_begin + s);
       g.finish(s);
     }
     cp_async_commit();
@@ -446,7 +483,7 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
     cp_async_wait<G::ST - 2>();
     __syncthreads();
     const int next = kt + G::ST - 1;
-    if (next < kt_count) g.issue(next % G::ST, next);
+    if (next < kt_count) g.issue(next % G::ST, kt_begin + next);
     cp_async_commit();
     g.compute(kt % G::ST, acc, wm, wn, lane);
     // Register-staged tiles land after the math, into the stage that every thread finished
@@ -469,6 +506,9 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
       *reinterpret_cast<float2*>(&ctile[(r + 8) * LDC + c]) = make_float2(acc[mt][nt][2], acc[mt][nt][3]);
     }
   __syncthreads();
+  if constexpr (H::kSplitK > 1) {
+    if (!split_k_combine<H, G::BM, G::BN, G::kThreads>(p, ctile, pid, split, tiles)) return;
+  }
   gemm_store_tile<H, G::BM, G::BN, G::kThreads>(p, ctile, g.m0, g.n0, g.M, g.N);
 }
 

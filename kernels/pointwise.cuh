@@ -67,6 +67,24 @@ TF_DEVICE void load_vec(C (&dst)[W], const T* src) {
   for (int k = 0; k < W; ++k) dst[k] = load_elem<C>(tmp[k]);
 }
 
+// bf16 in pairs: the low element is its word shifted up, the high one its word masked, one
+// instruction each (element by element the high one takes two).
+template <int W, class C>
+TF_DEVICE void load_vec(C (&dst)[W], const bf16_t* src) {
+  if constexpr (W % 2 == 0) {
+    alignas(16) unsigned int tmp[W / 2];
+    copy_aligned<W / 2>(tmp, reinterpret_cast<const unsigned int*>(src));
+#pragma unroll
+    for (int k = 0; k < W / 2; ++k) {
+      dst[2 * k] = convert_to<C>(bits_to_float(tmp[k] << 16));
+      dst[2 * k + 1] = convert_to<C>(bits_to_float(tmp[k] & 0xffff0000u));
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < W; ++k) dst[k] = load_elem<C>(src[k]);
+  }
+}
+
 template <int W, class C, class T>
 TF_DEVICE void load_bcast(C (&dst)[W], const T* src) {
   const C v = load_elem<C>(*src);

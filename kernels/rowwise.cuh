@@ -101,23 +101,35 @@ struct RowSpan {
   TF_DEVICE long long col(int it) const { return (static_cast<long long>(it) * RT + t) * V; }
 };
 
-// Loads the row through hook input 0; missing elements become `fill`.
+// Loads the row through hook input 0; missing elements become `fill`. The vector path is
+// chosen once per row (vector_ok implies whole vectors), so that the vectors' loads sit in
+// one branch-free block: all of them are in flight before the first is used, one memory
+// round trip per row rather than one per branch.
 template <class H>
 TF_DEVICE void load_row(const typename H::Params& p, const RowSpan<H>& s,
                         float (&x)[H::kVecs][H::kVec], float fill) {
   constexpr int V = H::kVec;
+  if (s.vec_ok) {
+#pragma unroll
+    for (int it = 0; it < H::kVecs; ++it) {
+      const long long c = s.col(it);
+      if (s.active && c < s.cols) {
+        H::template load_in0<V>(p, s.row * s.cols + c, x[it]);
+      } else {
+#pragma unroll
+        for (int k = 0; k < V; ++k) x[it][k] = fill;
+      }
+    }
+    return;
+  }
 #pragma unroll
   for (int it = 0; it < H::kVecs; ++it) {
     const long long c = s.col(it);
-    if (s.active && s.vec_ok && c + V <= s.cols) {
-      H::template load_in0<V>(p, s.row * s.cols + c, x[it]);
-    } else {
 #pragma unroll
-      for (int k = 0; k < V; ++k) {
-        float one[1] = {fill};
-        if (s.active && c + k < s.cols) H::template load_in0<1>(p, s.row * s.cols + c + k, one);
-        x[it][k] = one[0];
-      }
+    for (int k = 0; k < V; ++k) {
+      float one[1] = {fill};
+      if (s.active && c + k < s.cols) H::template load_in0<1>(p, s.row * s.cols + c + k, one);
+      x[it][k] = one[0];
     }
   }
 }
@@ -169,19 +181,23 @@ TF_DEVICE void store_row(const typename H::Params& p, const RowSpan<H>& s,
                          const float (&x)[H::kVecs][H::kVec], F f, float* smem = nullptr) {
   constexpr int V = H::kVec;
   RowAcc<H::kReduceOp> acc;
+  if (s.vec_ok) {  // whole vectors (as in load_row): the parameter loads need no branches
 #pragma unroll
-  for (int it = 0; it < H::kVecs; ++it) {
-    const long long c = s.col(it);
-    if (!s.active || c >= s.cols) continue;
-    if (s.vec_ok && c + V <= s.cols) {
+    for (int it = 0; it < H::kVecs; ++it) {
+      const long long c = s.col(it);
+      if (!s.active || c >= s.cols) continue;
       float w[V], b[V], y[V];
       if constexpr (kParams >= 1) H::template load_in1<V>(p, c, w);
       if constexpr (kParams >= 2) H::template load_in2<V>(p, c, b);
 #pragma unroll
       for (int k = 0; k < V; ++k) y[k] = f(x[it][k], kParams >= 1 ? w[k] : 0.f, kParams >= 2 ? b[k] : 0.f);
       store_one<H, V>(p, s.row * s.cols + c, y, acc);
-    } else {
-      for (int k = 0; k < V && c + k < s.cols; ++k) {
+    }
+  } else {
+#pragma unroll
+    for (int it = 0; it < H::kVecs; ++it) {
+      const long long c = s.col(it);
+      for (int k = 0; k < V && s.active && c + k < s.cols; ++k) {
         float w[1] = {0.f}, b[1] = {0.f}, y[1];
         if constexpr (kParams >= 1) H::template load_in1<1>(p, c + k, w);
         if constexpr (kParams >= 2) H::template load_in2<1>(p, c + k, b);

@@ -22,13 +22,14 @@ constexpr int kFormatVersion = 1;
 
 nlohmann::json ConfigJson(const GemmConfig& c) {
   return {{"bm", c.bm}, {"bn", c.bn}, {"bk", c.bk}, {"warps_m", c.warps_m},
-          {"warps_n", c.warps_n}, {"stages", c.stages}, {"wgmma", c.wgmma}};
+          {"warps_n", c.warps_n}, {"stages", c.stages}, {"wgmma", c.wgmma}, {"split_k", c.split_k}};
 }
 
 GemmConfig ConfigFromJson(const nlohmann::json& j) {
   GemmConfig c{j.at("bm").get<int>(), j.at("bn").get<int>(), j.at("bk").get<int>(),
                j.at("warps_m").get<int>(), j.at("warps_n").get<int>(), j.at("stages").get<int>()};
   c.wgmma = j.at("wgmma").get<bool>();
+  c.split_k = j.value("split_k", 1);  // records written before split-K have none
   return c;
 }
 

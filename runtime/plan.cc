@@ -1,5 +1,6 @@
 #include "runtime/plan.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -57,11 +58,23 @@ absl::Status CheckTensor(const Graph& g, int id, const TensorArg& t, absl::strin
 
 Plan::Plan(Plan&& o) noexcept { *this = std::move(o); }
 
+void Plan::FreeDeviceMemory() {
+  auto cu = Driver::Get();
+  if (!cu.ok()) return;
+  if (workspace_ != 0) (*cu)->cuMemFree(workspace_);
+  workspace_ = 0;
+  workspace_bytes_ = 0;
+  for (Kernel& k : kernels_) {
+    if (k.split_parts != 0) (*cu)->cuMemFree(k.split_parts);
+    if (k.split_counts != 0) (*cu)->cuMemFree(k.split_counts);
+    k.split_parts = k.split_counts = 0;
+    k.split_tiles = 0;
+  }
+}
+
 Plan& Plan::operator=(Plan&& o) noexcept {
   if (this == &o) return *this;
-  if (workspace_ != 0) {
-    if (auto cu = Driver::Get(); cu.ok()) (*cu)->cuMemFree(workspace_);
-  }
+  FreeDeviceMemory();
   graph_ = std::move(o.graph_);
   fusion_ = std::move(o.fusion_);
   kernels_ = std::move(o.kernels_);
@@ -81,8 +94,10 @@ Plan& Plan::operator=(Plan&& o) noexcept {
 }
 
 Plan::~Plan() {
-  if (workspace_ == 0) return;
-  if (auto cu = Driver::Get(); cu.ok()) (*cu)->cuMemFree(workspace_);
+  if (workspace_ == 0 && std::none_of(kernels_.begin(), kernels_.end(), [](const Kernel& k) { return k.split_tiles > 0; })) {
+    return;  // nothing on the device: no driver needed
+  }
+  FreeDeviceMemory();
 }
 
 std::string Plan::Explain() const {
@@ -171,6 +186,32 @@ absl::Status Plan::PrepareWorkspace(CUstream stream, const int64_t* symbols) {
   return absl::OkStatus();
 }
 
+absl::Status Plan::PrepareSplitK(CUstream stream, Kernel& k, int64_t tiles) {
+  if (tiles <= k.split_tiles) return absl::OkStatus();
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamIsCapturing(stream, &capture), "cuStreamIsCapturing"));
+  if (capture != CU_STREAM_CAPTURE_STATUS_NONE) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plan '", graph_.name(), "': the split-K GEMM '", graph_.node(k.plan.tile_node).name, "' needs room for ",
+        tiles, " tiles (has ", k.split_tiles, ") while the stream is being captured; run it once with the largest "
+        "shapes before capturing"));
+  }
+  // Kernels of earlier runs may still use the old buffers.
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"));
+  if (k.split_parts != 0) cu->cuMemFree(k.split_parts);
+  if (k.split_counts != 0) cu->cuMemFree(k.split_counts);
+  k.split_parts = k.split_counts = 0;
+  k.split_tiles = 0;
+  const GemmConfig& c = k.plan.spec.gemm;
+  const size_t parts = static_cast<size_t>(tiles) * c.split_k * c.bm * c.bn * sizeof(float);
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&k.split_parts, parts), "cuMemAlloc(split-K partials)"));
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&k.split_counts, static_cast<size_t>(tiles) * 4), "cuMemAlloc(split-K counters)"));
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuMemsetD8(k.split_counts, 0, static_cast<size_t>(tiles) * 4), "cuMemsetD8"));
+  k.split_tiles = tiles;
+  return absl::OkStatus();
+}
+
 absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
                        absl::Span<const TensorArg> outputs) {
   int64_t symbols[kMaxSymbols];
@@ -233,6 +274,10 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     if (k.layout.size() > static_cast<size_t>(kMaxParamWords)) {
       return absl::InternalError("kernel parameter block too large");
     }
+    if (gemm && spec.gemm.split_k > 1) {
+      const GemmConfig& c = spec.gemm;
+      TF_RETURN_IF_ERROR(PrepareSplitK(stream, k, ((rows + c.bm - 1) / c.bm) * ((cols + c.bn - 1) / c.bn)));
+    }
     size_t w = 0;
     for (const ParamField& f : k.layout) {
       uint64_t v = 0;
@@ -250,6 +295,8 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
         case ParamField::kDepth: v = static_cast<uint64_t>(depth); break;
         case ParamField::kRedCount: v = static_cast<uint64_t>(k.plan.red_count.Eval(syms)); break;
         case ParamField::kPartial: v = address(k.plan.partial); break;
+        case ParamField::kSplitK: v = k.split_parts; break;
+        case ParamField::kSplitCount: v = k.split_counts; break;
       }
       words[w++] = v;
     }
@@ -293,7 +340,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     } else if (gemm) {
       const GemmConfig& c = spec.gemm;
       threads = c.threads();
-      blocks = static_cast<unsigned>(((rows + c.bm - 1) / c.bm) * ((cols + c.bn - 1) / c.bn));
+      blocks = static_cast<unsigned>(((rows + c.bm - 1) / c.bm) * ((cols + c.bn - 1) / c.bn) * c.split_k);
       smem = c.SmemBytes();
     } else if (spec.is_pointwise()) {
       const int64_t items = vector_ok ? (n + vec - 1) / vec : n;

@@ -113,11 +113,17 @@ class Plan {
       CUtensorMap map;
     };
     TensorMapCache maps[2];
+    // A split-K GEMM's partials and per-tile arrival counters, sized for split_tiles
+    // tiles: zeroed when allocated, left zero by every launch, grown when a run has more.
+    CUdeviceptr split_parts = 0, split_counts = 0;
+    int64_t split_tiles = 0;
   };
   Plan() = default;
   absl::Status BindShapes(absl::Span<const TensorArg> inputs,
                           absl::Span<const TensorArg> outputs, int64_t* symbols) const;
   absl::Status PrepareWorkspace(CUstream stream, const int64_t* symbols);
+  absl::Status PrepareSplitK(CUstream stream, Kernel& k, int64_t tiles);
+  void FreeDeviceMemory();
 
   Graph graph_;
   FusionPlan fusion_;

@@ -1,9 +1,11 @@
 // GEMM tuning records on the CPU: persistence, corruption, and a recorded config reaching
 // the fused kernel. (Timing candidates needs a GPU: gpu_plans_test.)
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
 #include "gtest/gtest.h"
+#include "codegen/params.h"
 #include "runtime/autotune.h"
 #include "runtime/fusion/tile_config.h"
 #include "runtime/graph/json.h"
@@ -57,6 +59,53 @@ TEST(TuningRecords, RecordedConfigReachesTheFusedKernel) {
   EXPECT_EQ(spec.gemm.ToString(), tuned.ToString());
   EXPECT_NE(SpecText(spec).find("gelu"), std::string::npos);  // the fusion is kept
   EXPECT_NE(plan.Explain().find("(recorded, 1 us)"), std::string::npos) << plan.Explain();
+}
+
+// Split-K configs: recorded and read back; every decode candidate that splits K reaches
+// the fused kernel (its partials in the parameter block) and compiles; a GEMM with a
+// store-site reduction keeps one CTA per tile whatever it is given.
+TEST(GemmSplitK, CandidatesRoundTripCompileAndStayOffReductions) {
+  GemmConfig split{16, 32, 128, 1, 2, 6};
+  split.split_k = 4;
+  EXPECT_EQ(split.ToString(), "16x32x128 w1x2 s6 split 4");
+  const std::string path = ::testing::TempDir() + "/tuning_split.json";
+  TuningRecords r;
+  r.Put("decode", TuningRecord{split, 3.0});
+  TF_ASSERT_OK(r.Save(path));
+  TF_ASSERT_OK_AND_ASSIGN(TuningRecords back, TuningRecords::Load(path));
+  ASSERT_TRUE(back.Find("decode").has_value());
+  EXPECT_EQ(back.Find("decode")->config.split_k, 4);
+
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(GemmGraph("gemm_decode_bias_silu").json));
+  int splits = 0;
+  for (const GemmConfig& c : GemmCandidates(Dim::Static(16))) {
+    if (c.split_k == 1) continue;
+    SCOPED_TRACE(c.ToString());
+    ++splits;
+    CompileOptions o;
+    o.arch = "sm_90";
+    o.gemm_config = c;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+    const KernelSpec& spec = plan.fusion_plan().kernels[0].spec;
+    EXPECT_EQ(spec.gemm.split_k, c.split_k);
+    EXPECT_NE(SpecText(spec).find("silu"), std::string::npos);  // the epilogue is kept
+    const std::vector<ParamField> layout = ParamLayout(spec);
+    EXPECT_TRUE(std::any_of(layout.begin(), layout.end(), [](const ParamField& f) { return f.kind == ParamField::kSplitK; }));
+  }
+  EXPECT_GE(splits, 3);
+
+  const TestGraph* reduced = nullptr;
+  for (const TestGraph& t : StoreReduceTestGraphs()) {
+    if (t.name == "gemm_bias_gelu_rowsum_split") reduced = &t;
+  }
+  ASSERT_NE(reduced, nullptr);
+  TF_ASSERT_OK_AND_ASSIGN(Graph rg, GraphFromJson(reduced->json));
+  CompileOptions o;
+  o.arch = "sm_90";
+  o.gemm_config = split;
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(rg, o));
+  EXPECT_EQ(plan.fusion_plan().kernels[0].spec.gemm.split_k, 1);
+  EXPECT_GE(plan.fusion_plan().kernels[0].spec.reduce.op, 0);
 }
 
 TEST(RowTuning, CandidatesCoverTheWidthWithinTheRegisterBudget) {

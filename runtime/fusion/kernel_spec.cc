@@ -32,7 +32,7 @@ std::string RowConfig::ToString() const {
 
 std::string GemmConfig::ToString() const {
   return absl::StrCat(wgmma ? "wgmma " : "", bm, "x", bn, "x", bk, " w", warps_m, "x", warps_n,
-                      " s", stages);
+                      " s", stages, split_k > 1 ? absl::StrCat(" split ", split_k) : "");
 }
 
 int KernelSpec::Vec() const {

@@ -76,10 +76,14 @@ struct GemmConfig {
   // The Hopper kernel (kernels/gemm_sm90.cuh): TMA + wgmma, 128 x 128 x 64 tiles, three
   // warpgroups; bm, bn, bk and the warps are then fixed and only `stages` varies.
   bool wgmma = false;
+  // The mma.sync kernel only: K is split over this many CTAs per tile (decode shapes, whose
+  // few tiles would leave most SMs idle). Each writes an fp32 partial; the tile's last CTA
+  // sums them in split order and runs the epilogue (kernels/gemm.cuh).
+  int split_k = 1;
   int threads() const { return wgmma ? 384 : 32 * warps_m * warps_n; }
   // Dynamic shared memory: the pipeline stages, or the fp32 epilogue tile if larger.
   int SmemBytes() const;
-  std::string ToString() const;  // "128x128x32 w2x4 s4"
+  std::string ToString() const;  // "128x128x32 w2x4 s4", "16x32x128 w1x2 s6 split 4"
 };
 
 // How the GEMM reads B: through its hook (load_in1), or by cp.async from a contiguous

@@ -56,8 +56,17 @@ GemmConfig WgmmaGemmConfig(int stages) {
 
 std::vector<GemmConfig> GemmCandidates(const Dim& m) {
   if (m.is_static() && m.value <= 16) {
-    return {GemmConfig{16, 32, 128, 1, 2, 6}, GemmConfig{16, 32, 128, 1, 2, 8},
-            GemmConfig{16, 16, 256, 1, 1, 6}, GemmConfig{16, 64, 64, 1, 4, 8}};
+    std::vector<GemmConfig> c = {GemmConfig{16, 32, 128, 1, 2, 6}, GemmConfig{16, 32, 128, 1, 2, 8},
+                                 GemmConfig{16, 16, 256, 1, 1, 6}, GemmConfig{16, 64, 64, 1, 4, 8}};
+    // K split over 2 to 8 CTAs per tile: N / 32 tiles alone leave SMs idle.
+    for (int split : {2, 4, 8}) {
+      for (const GemmConfig& base : {GemmConfig{16, 32, 128, 1, 2, 6}, GemmConfig{16, 64, 64, 1, 4, 8}}) {
+        GemmConfig s = base;
+        s.split_k = split;
+        c.push_back(s);
+      }
+    }
+    return c;
   }
   if (m.is_static() && m.value <= 64) {
     return {GemmConfig{64, 64, 32, 2, 2, 4}, GemmConfig{32, 64, 64, 2, 2, 4},
