@@ -13,13 +13,13 @@
 // Counters: median_us (median of the samples), TBps (the graph's floor bytes, each input
 // read once and each output written once, over the median time), frac_copy (TBps over the
 // copy bandwidth measured first), kernels (launches per run).
-#include "absl/debugging/failure_signal_handler.h"
-#include "absl/debugging/symbolize.h"
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <random>
 
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/symbolize.h"
 #include "absl/strings/str_cat.h"
 #include "bench/catalog.h"
 #include "bench/cublas_baseline.h"

@@ -54,22 +54,34 @@ absl::Status CheckTensor(const Graph& g, int id, const TensorArg& t, absl::strin
   return absl::OkStatus();
 }
 
+// Whether `stream` is being captured into a CUDA graph: then nothing may load, allocate
+// or synchronize.
+absl::StatusOr<bool> Capturing(const Driver& cu, CUstream stream) {
+  CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
+  TF_RETURN_IF_ERROR(cu.Check(cu.cuStreamIsCapturing(stream, &capture), "cuStreamIsCapturing"));
+  return capture != CU_STREAM_CAPTURE_STATUS_NONE;
+}
+
 }  // namespace
 
 Plan::Plan(Plan&& o) noexcept { *this = std::move(o); }
 
+void Plan::Kernel::FreeSplit(const Driver& cu) {
+  if (split_parts != 0) cu.cuMemFree(split_parts);
+  if (split_counts != 0) cu.cuMemFree(split_counts);
+  split_parts = split_counts = 0;
+  split_tiles = 0;
+}
+
 void Plan::FreeDeviceMemory() {
+  const bool split = std::any_of(kernels_.begin(), kernels_.end(), [](const Kernel& k) { return k.split_tiles > 0; });
+  if (workspace_ == 0 && !split) return;  // nothing on the device: no driver needed
   auto cu = Driver::Get();
   if (!cu.ok()) return;
   if (workspace_ != 0) (*cu)->cuMemFree(workspace_);
   workspace_ = 0;
   workspace_bytes_ = 0;
-  for (Kernel& k : kernels_) {
-    if (k.split_parts != 0) (*cu)->cuMemFree(k.split_parts);
-    if (k.split_counts != 0) (*cu)->cuMemFree(k.split_counts);
-    k.split_parts = k.split_counts = 0;
-    k.split_tiles = 0;
-  }
+  for (Kernel& k : kernels_) k.FreeSplit(**cu);
 }
 
 Plan& Plan::operator=(Plan&& o) noexcept {
@@ -94,9 +106,6 @@ Plan& Plan::operator=(Plan&& o) noexcept {
 }
 
 Plan::~Plan() {
-  if (workspace_ == 0 && std::none_of(kernels_.begin(), kernels_.end(), [](const Kernel& k) { return k.split_tiles > 0; })) {
-    return;  // nothing on the device: no driver needed
-  }
   FreeDeviceMemory();
 }
 
@@ -168,9 +177,8 @@ absl::Status Plan::PrepareWorkspace(CUstream stream, const int64_t* symbols) {
   }
   if (total <= workspace_bytes_) return absl::OkStatus();
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
-  CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
-  TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamIsCapturing(stream, &capture), "cuStreamIsCapturing"));
-  if (capture != CU_STREAM_CAPTURE_STATUS_NONE) {
+  TF_ASSIGN_OR_RETURN(const bool capturing, Capturing(*cu, stream));
+  if (capturing) {
     return absl::FailedPreconditionError(absl::StrCat(
         "plan '", graph_.name(), "' needs ", total, " workspace bytes (has ", workspace_bytes_,
         ") while the stream is being captured; run it once with the largest shapes before "
@@ -189,9 +197,8 @@ absl::Status Plan::PrepareWorkspace(CUstream stream, const int64_t* symbols) {
 absl::Status Plan::PrepareSplitK(CUstream stream, Kernel& k, int64_t tiles) {
   if (tiles <= k.split_tiles) return absl::OkStatus();
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
-  CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
-  TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamIsCapturing(stream, &capture), "cuStreamIsCapturing"));
-  if (capture != CU_STREAM_CAPTURE_STATUS_NONE) {
+  TF_ASSIGN_OR_RETURN(const bool capturing, Capturing(*cu, stream));
+  if (capturing) {
     return absl::FailedPreconditionError(absl::StrCat(
         "plan '", graph_.name(), "': the split-K GEMM '", graph_.node(k.plan.tile_node).name, "' needs room for ",
         tiles, " tiles (has ", k.split_tiles, ") while the stream is being captured; run it once with the largest "
@@ -199,10 +206,7 @@ absl::Status Plan::PrepareSplitK(CUstream stream, Kernel& k, int64_t tiles) {
   }
   // Kernels of earlier runs may still use the old buffers.
   TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"));
-  if (k.split_parts != 0) cu->cuMemFree(k.split_parts);
-  if (k.split_counts != 0) cu->cuMemFree(k.split_counts);
-  k.split_parts = k.split_counts = 0;
-  k.split_tiles = 0;
+  k.FreeSplit(*cu);
   const GemmConfig& c = k.plan.spec.gemm;
   const size_t parts = static_cast<size_t>(tiles) * c.split_k * c.bm * c.bn * sizeof(float);
   TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&k.split_parts, parts), "cuMemAlloc(split-K partials)"));
@@ -218,9 +222,8 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
   TF_RETURN_IF_ERROR(BindShapes(inputs, outputs, symbols));
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   if (!loaded_) {
-    CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
-    TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamIsCapturing(stream, &capture), "cuStreamIsCapturing"));
-    if (capture != CU_STREAM_CAPTURE_STATUS_NONE) {
+    TF_ASSIGN_OR_RETURN(const bool capturing, Capturing(*cu, stream));
+    if (capturing) {
       return absl::FailedPreconditionError(absl::StrCat(
           "plan '", graph_.name(), "' is not loaded and the stream is being captured; call "
           "Plan::Load() or run once before capturing"));

@@ -34,6 +34,8 @@
 
 namespace tilefuse {
 
+class Driver;
+
 struct CompileOptions {
   bool fuse = true;          // false: the unfused baseline (one kernel per op)
   std::string arch;          // "sm_90"; empty: the device's, or sm_90 without a GPU
@@ -117,6 +119,7 @@ class Plan {
     // tiles: zeroed when allocated, left zero by every launch, grown when a run has more.
     CUdeviceptr split_parts = 0, split_counts = 0;
     int64_t split_tiles = 0;
+    void FreeSplit(const Driver& cu);
   };
   Plan() = default;
   absl::Status BindShapes(absl::Span<const TensorArg> inputs,

@@ -16,14 +16,6 @@
 namespace tilefuse {
 namespace {
 
-const TestGraph& GemmGraph(const std::string& name) {
-  for (const TestGraph& t : GemmTestGraphs()) {
-    if (t.name == name) return t;
-  }
-  static TestGraph none;
-  return none;
-}
-
 TEST(TuningRecords, RoundTripAndCorruption) {
   const std::string path = ::testing::TempDir() + "/tuning_roundtrip.json";
   std::remove(path.c_str());
@@ -43,7 +35,7 @@ TEST(TuningRecords, RoundTripAndCorruption) {
 }
 
 TEST(TuningRecords, RecordedConfigReachesTheFusedKernel) {
-  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(GemmGraph("gemm_bias_gelu").json));
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(NamedTestGraph("gemm_bias_gelu").json));
   CompileOptions o;
   o.arch = "sm_90";
   TF_ASSERT_OK_AND_ASSIGN(Plan first, Compile(g, o));
@@ -76,7 +68,7 @@ TEST(GemmSplitK, CandidatesRoundTripCompileAndStayOffReductions) {
   ASSERT_TRUE(back.Find("decode").has_value());
   EXPECT_EQ(back.Find("decode")->config.split_k, 4);
 
-  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(GemmGraph("gemm_decode_bias_silu").json));
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(NamedTestGraph("gemm_decode_bias_silu").json));
   int splits = 0;
   for (const GemmConfig& c : GemmCandidates(Dim::Static(16))) {
     if (c.split_k == 1) continue;
@@ -94,10 +86,7 @@ TEST(GemmSplitK, CandidatesRoundTripCompileAndStayOffReductions) {
   }
   EXPECT_GE(splits, 3);
 
-  const TestGraph* reduced = nullptr;
-  for (const TestGraph& t : StoreReduceTestGraphs()) {
-    if (t.name == "gemm_bias_gelu_rowsum_split") reduced = &t;
-  }
+  const TestGraph* reduced = &NamedTestGraph("gemm_bias_gelu_rowsum_split");
   ASSERT_NE(reduced, nullptr);
   TF_ASSERT_OK_AND_ASSIGN(Graph rg, GraphFromJson(reduced->json));
   CompileOptions o;

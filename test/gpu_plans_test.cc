@@ -106,12 +106,7 @@ TEST(GpuTile, RunsAreBitIdentical) {
 }
 
 // The GEMM test graph that takes the TMA + wgmma kernel, with an epilogue.
-const TestGraph* WgmmaBiasGelu() {
-  for (const TestGraph& c : GemmTestGraphs()) {
-    if (c.name == "wgmma_bias_gelu") return &c;
-  }
-  return nullptr;
-}
+const TestGraph* WgmmaBiasGelu() { return &NamedTestGraph("wgmma_bias_gelu"); }
 
 // Plan::Run keeps the Hopper GEMM's tensor maps while the operands keep their address and
 // sizes: runs at changing M (new maps) and repeated M (maybe reused maps) all match.
@@ -140,10 +135,7 @@ TEST(GpuGemm, SplitKMatchesTheReferenceAndRepeatsItsBits) {
   TF_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(23);
   for (const char* name : {"gemm_decode_bias_silu", "gemm_single_row_odd_n", "gemm_k_not_multiple_of_8"}) {
-    const TestGraph* t = nullptr;
-    for (const TestGraph& c : GemmTestGraphs()) {
-      if (c.name == name) t = &c;
-    }
+    const TestGraph* t = &NamedTestGraph(name);
     ASSERT_NE(t, nullptr) << name;
     const Graph g = ParseTestGraph(*t);
     for (const GemmConfig& c : GemmCandidates(Dim::Static(16))) {

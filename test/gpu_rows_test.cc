@@ -15,22 +15,13 @@
 namespace tilefuse {
 namespace {
 
-// By value: AllTestGraphs() builds a fresh vector, so a reference into it would dangle.
-TestGraph Named(const std::string& name) {
-  for (const TestGraph& t : AllTestGraphs()) {
-    if (t.name == name) return t;
-  }
-  ADD_FAILURE() << "no test graph named " << name;
-  return TestGraph{};
-}
-
 TEST(GpuRows, EveryCandidateConfigMatchesTheReference) {
   TF_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(21);
   for (const char* name : {"rms_norm_then_sum", "layer_norm_amax_keepdim", "softmax_mean_var_pair",
                            "rms_norm_relu_mean_also_output"}) {
     SCOPED_TRACE(name);
-    const TestGraph t = Named(name);
+    const TestGraph& t = NamedTestGraph(name);
     const Graph g = ParseTestGraph(t);
     const auto syms = BindSymbols(g, t.symbols);
     CompileOptions o;
@@ -51,7 +42,7 @@ TEST(GpuRows, EveryCandidateConfigMatchesTheReference) {
 
 TEST(GpuRows, TunerRecordsAWinnerThatKeepsTheFusion) {
   TF_SKIP_WITHOUT_GPU();
-  const TestGraph t = Named("rms_norm_then_sum");
+  const TestGraph& t = NamedTestGraph("rms_norm_then_sum");
   const Graph g = ParseTestGraph(t);
   const std::string path = ::testing::TempDir() + "/gpu_row_tuning.json";
   std::remove(path.c_str());

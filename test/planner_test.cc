@@ -45,29 +45,21 @@ TEST(Planner, PlansComputeWhatTheReferenceComputes) {
   }
 }
 
-const TestGraph& Named(const std::string& name) {
-  for (const TestGraph& t : PointwiseTestGraphs()) {
-    if (t.name == name) return t;
-  }
-  static TestGraph none;
-  return none;
-}
-
 TEST(Planner, BroadcastOperandsGetTheirAccessClass) {
-  TF_ASSERT_OK_AND_ASSIGN(FusionPlan bias, PlanFusion(ParseTestGraph(Named("bias_relu")), {}));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan bias, PlanFusion(ParseTestGraph(NamedTestGraph("bias_relu")), {}));
   ASSERT_EQ(bias.kernels[0].spec.operands.size(), 2u);
   EXPECT_EQ(bias.kernels[0].spec.operands[0].access, Access::kFull);
   EXPECT_EQ(bias.kernels[0].spec.operands[1].access, Access::kInner);
-  TF_ASSERT_OK_AND_ASSIGN(FusionPlan mid, PlanFusion(ParseTestGraph(Named("middle_broadcast")), {}));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan mid, PlanFusion(ParseTestGraph(NamedTestGraph("middle_broadcast")), {}));
   EXPECT_EQ(mid.kernels[0].spec.operands[1].access, Access::kStrided);
-  TF_ASSERT_OK_AND_ASSIGN(FusionPlan tr, PlanFusion(ParseTestGraph(Named("transpose_input")), {}));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan tr, PlanFusion(ParseTestGraph(NamedTestGraph("transpose_input")), {}));
   EXPECT_EQ(tr.kernels[0].spec.operands[0].access, Access::kStrided);
-  TF_ASSERT_OK_AND_ASSIGN(FusionPlan zd, PlanFusion(ParseTestGraph(Named("zero_dim_scale")), {}));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan zd, PlanFusion(ParseTestGraph(NamedTestGraph("zero_dim_scale")), {}));
   EXPECT_EQ(zd.kernels[0].spec.operands[1].access, Access::kScalar);
 }
 
 TEST(Planner, IntermediateNeededElsewhereIsStoredNotRefused) {
-  const Graph g = ParseTestGraph(Named("intermediate_output"));
+  const Graph g = ParseTestGraph(NamedTestGraph("intermediate_output"));
   TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, {}));
   ASSERT_EQ(plan.kernels.size(), 1u);
   EXPECT_EQ(plan.kernels[0].outputs.size(), 2u);
@@ -76,13 +68,13 @@ TEST(Planner, IntermediateNeededElsewhereIsStoredNotRefused) {
 }
 
 TEST(Planner, RefusalsAndCopiesAreExplained) {
-  TF_ASSERT_OK_AND_ASSIGN(FusionPlan two, PlanFusion(ParseTestGraph(Named("two_index_spaces")), {}));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan two, PlanFusion(ParseTestGraph(NamedTestGraph("two_index_spaces")), {}));
   ASSERT_FALSE(two.decisions.empty());
   EXPECT_NE(two.decisions[0].find("index spaces differ ([3, 4] vs [4])"), std::string::npos)
       << two.decisions[0];
-  TF_ASSERT_OK_AND_ASSIGN(FusionPlan copy, PlanFusion(ParseTestGraph(Named("output_is_input")), {}));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan copy, PlanFusion(ParseTestGraph(NamedTestGraph("output_is_input")), {}));
   EXPECT_NE(copy.decisions.back().find("output 'x' is not computed by a kernel"), std::string::npos);
-  TF_ASSERT_OK_AND_ASSIGN(FusionPlan dead, PlanFusion(ParseTestGraph(Named("dead_node")), {}));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan dead, PlanFusion(ParseTestGraph(NamedTestGraph("dead_node")), {}));
   EXPECT_NE(dead.decisions[0].find("dropped: 'unused'"), std::string::npos);
 }
 

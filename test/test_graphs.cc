@@ -400,6 +400,18 @@ std::vector<TestGraph> AllTestGraphs() {
   return all;
 }
 
+const TestGraph& NamedTestGraph(const std::string& name) {
+  for (const std::vector<TestGraph>* list : {&PointwiseTestGraphs(), &TileTestGraphs(), &GemmTestGraphs(),
+                                             &ReduceTestGraphs(), &StoreReduceTestGraphs()}) {
+    for (const TestGraph& t : *list) {
+      if (t.name == name) return t;
+    }
+  }
+  ADD_FAILURE() << "no test graph named " << name;
+  static const TestGraph none{};
+  return none;
+}
+
 Graph ParseTestGraph(const TestGraph& t) {
   auto g = GraphFromJson(t.json);
   EXPECT_TRUE(g.ok()) << t.name << ": " << g.status();

@@ -30,6 +30,8 @@ const std::vector<TestGraph>& ReduceTestGraphs();
 const std::vector<TestGraph>& StoreReduceTestGraphs();
 // Every list.
 std::vector<TestGraph> AllTestGraphs();
+// The graph of that name in any list (a test failure, and an empty graph, when none is).
+const TestGraph& NamedTestGraph(const std::string& name);
 // Parses `t.json`; aborts the test on failure.
 Graph ParseTestGraph(const TestGraph& t);
 
