@@ -147,6 +147,12 @@ void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
   if (e->sizes.count("M")) options.tune_m = e->sizes.at("M");
   auto plan = Compile(e->graph, options);
   if (!plan.ok()) return state.SkipWithError(std::string(plan.status().message()).c_str());
+  // Tunings made by this run go to the log (recorded ones say "(recorded").
+  for (const std::string& d : plan->fusion_plan().decisions) {
+    if (d.rfind("tuned:", 0) == 0 && d.find("(recorded") == std::string::npos) {
+      std::fprintf(stderr, "%s: %s\n", e->file.c_str(), d.c_str());
+    }
+  }
   auto tensors = MakeTensors(*e, 1234);
   if (!tensors.ok()) return state.SkipWithError(std::string(tensors.status().message()).c_str());
   const auto run = [&] { return plan->Run(g_timer->stream(), tensors->inputs, tensors->outputs); };

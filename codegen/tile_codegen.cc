@@ -16,7 +16,10 @@ absl::StatusOr<std::string> KernelFunction(const KernelSpec& spec) {
   if (tile == "rms_norm") return std::string("tf::rms_norm_kernel");
   if (tile == "layer_norm") return std::string("tf::layer_norm_kernel");
   if (tile == "softmax") return std::string("tf::softmax_kernel");
-  if (tile == "matmul") return std::string(spec.gemm.wgmma ? "tf::gemm_sm90_kernel" : "tf::gemm_kernel");
+  if (tile == "matmul") {
+    if (!spec.gemm.wgmma) return std::string("tf::gemm_kernel");
+    return std::string(GemmLaunchOf(spec).pingpong ? "tf::gemm_sm90_pingpong_kernel" : "tf::gemm_sm90_kernel");
+  }
   if (tile == "reduce") return std::string("tf::reduce_kernel");
   return absl::InternalError(absl::StrCat("codegen has no tile kernel '", tile, "'"));
 }
@@ -25,7 +28,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   if (c.wgmma) {
     e.Line(absl::StrCat("static constexpr int kBN = ", c.bn, ", kStages = ", c.stages, ";"));
-    e.Line(absl::StrCat("static constexpr int kSmemBytes = ", c.SmemBytes(), ";"));
+    e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));
     e.Line(absl::StrCat("static constexpr bool kF16 = ", spec.tile_inputs[0].dtype == DType::kF16 ? "true" : "false", ";"));
     e.Line(absl::StrCat("static constexpr bool kAsyncA = ", spec.a_async >= 0 ? "true" : "false", ";"));
     return;
@@ -92,7 +95,7 @@ absl::Status EmitReduceHooks(Emitter& e, const KernelSpec& spec) {
 
 int ThreadsOf(const KernelSpec& spec) {
   if (spec.tile == "reduce") return kReduceThreads;
-  return spec.tile == "matmul" ? spec.gemm.threads() : spec.row.threads;
+  return spec.tile == "matmul" ? GemmLaunchOf(spec).threads : spec.row.threads;
 }
 
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec) {
@@ -150,7 +153,8 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     // The tensor maps travel as __grid_constant__ parameters, which TMA reads in place.
     e.Close(absl::StrCat("}  // namespace ", entry_name, "_ns"));
     e.Blank();
-    e.Open(absl::StrCat("extern \"C\" __global__ void __launch_bounds__(384, 1) ", entry_name, "(const __grid_constant__ ",
+    e.Open(absl::StrCat("extern \"C\" __global__ void __launch_bounds__(", ThreadsOf(spec), ", ",
+                        GemmLaunchOf(spec).min_blocks, ") ", entry_name, "(const __grid_constant__ ",
                         entry_name, "_ns::Params p, const __grid_constant__ tf::TmaDesc ta, ",
                         "const __grid_constant__ tf::TmaDesc tb) {"));
     e.Line(absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p, ta, tb);"));

@@ -288,16 +288,27 @@ struct Gemm {
   }
 };
 
+// A barrier for the threads that run an epilogue: the CTA (bar 0), or the kThreads that
+// meet at named barrier `bar` (a warpgroup of the ping-pong kernel).
+template <int kThreads>
+TF_DEVICE void epilogue_sync(int bar) {
+  if (bar == 0) {
+    __syncthreads();
+  } else {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(bar), "n"(kThreads) : "memory");
+  }
+}
+
 // A Welford store-site reduction (op 5) of the values that gemm_store_tile left in the
 // tile: a thread walks its row (axis 1) or column (axis 0) in order. Split: the partial
 // state (n, mean, m2) goes to Params::part as three floats.
 template <class H, int BM, int BN, int kThreads>
 TF_DEVICE void gemm_tile_welford(const typename H::Params& p, const float* ctile, long long m0, long long n0,
-                                 long long M, long long N) {
+                                 long long M, long long N, int tid) {
   constexpr int LDC = BN + 4;
   constexpr bool kRows = H::kReduceAxis == 1;
   const long long outs = kRows ? BM : BN, len = kRows ? (N - n0 < BN ? N - n0 : BN) : (M - m0 < BM ? M - m0 : BM);
-  for (int o = threadIdx.x; o < outs; o += kThreads) {
+  for (int o = tid; o < outs; o += kThreads) {
     const long long g = kRows ? m0 + o : n0 + o;  // the output: a row or a column of C
     if (g >= (kRows ? M : N)) continue;
     Welford w{0.f, 0.f, 0.f};
@@ -322,12 +333,14 @@ TF_DEVICE void gemm_tile_welford(const typename H::Params& p, const float* ctile
 // (axis 0) a thread per column. When the tile covers the axis (H::kReduceSplit unset) the
 // result goes to store_reduced; otherwise it is this tile's partial, written to
 // Params::part ([M, tiles of N] or [tiles of M, N]) for a second kernel to combine.
+// `tid` is the thread's index among the kThreads that store, which meet at barrier `bar`
+// (epilogue_sync).
 template <class H, int BM, int BN, int kThreads>
 TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long long m0, long long n0,
-                               long long M, long long N) {
+                               long long M, long long N, int tid, int bar) {
   constexpr int LDC = BN + 4;
   constexpr int kOp = H::kReduceOp;
-  for (int q = threadIdx.x; q < BM * BN / 8; q += kThreads) {
+  for (int q = tid; q < BM * BN / 8; q += kThreads) {
     const int r = q / (BN / 8), c = (q % (BN / 8)) * 8;
     const long long m = m0 + r, n = n0 + c;
     float* src = &ctile[r * LDC + c];
@@ -372,12 +385,12 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
     }
   }
   if constexpr (kOp == 5) {
-    __syncthreads();
-    gemm_tile_welford<H, BM, BN, kThreads>(p, ctile, m0, n0, M, N);
+    epilogue_sync<kThreads>(bar);
+    gemm_tile_welford<H, BM, BN, kThreads>(p, ctile, m0, n0, M, N, tid);
   } else if constexpr (kOp >= 0) {
-    __syncthreads();
+    epilogue_sync<kThreads>(bar);
     if constexpr (H::kReduceAxis == 1) {
-      for (int r = threadIdx.x; r < BM; r += kThreads) {
+      for (int r = tid; r < BM; r += kThreads) {
         if (m0 + r >= M) continue;
         float a = ctile[r * LDC];
         for (int c = 8; c < BN; c += 8) a = reduce_apply<kOp>(a, ctile[r * LDC + c]);
@@ -388,7 +401,7 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
         }
       }
     } else {
-      for (int c = threadIdx.x; c < BN; c += kThreads) {
+      for (int c = tid; c < BN; c += kThreads) {
         if (n0 + c >= N) continue;
         float a = ctile[c];
         for (int r = 1; r < BM; ++r) a = reduce_apply<kOp>(a, ctile[r * LDC + c]);
@@ -509,7 +522,7 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   if constexpr (H::kSplitK > 1) {
     if (!split_k_combine<H, G::BM, G::BN, G::kThreads>(p, ctile, pid, split, tiles)) return;
   }
-  gemm_store_tile<H, G::BM, G::BN, G::kThreads>(p, ctile, g.m0, g.n0, g.M, g.N);
+  gemm_store_tile<H, G::BM, G::BN, G::kThreads>(p, ctile, g.m0, g.n0, g.M, g.N, threadIdx.x, 0);
 }
 
 }  // namespace tf

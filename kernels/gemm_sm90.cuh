@@ -1,14 +1,20 @@
 // The Hopper GEMM tile kernel: wgmma (sm_90a) fed by the bulk tensor copy engine (TMA),
 // written against the hook contract (kernels/hook_contract.cuh).
 //
-// A CTA computes a 128 x 128 tile of C with three warpgroups: warpgroup 0 produces (one
-// thread issues TMA copies of A [M, K] and B [N, K] into 128-byte-swizzled stages, each
-// completing on a "full" mbarrier), warpgroups 1 and 2 consume (each multiplies its 64 rows
-// with wgmma m64n128k16 from shared memory and releases the stage on an "empty" mbarrier).
-// An operand with a prologue (kAsyncA false), or a run whose rows are not whole 16-byte
-// chunks or aligned (Params::vector_ok unset), is loaded by the producer warpgroup through
-// its hook and written to the same swizzled layout. The epilogue stages the fp32 tile
-// through shared memory and calls the store hook with 8 consecutive columns.
+// Two forms share the pieces below. gemm_sm90_kernel: a CTA computes one 128 x 128 tile
+// of C; warpgroups 0 and 1 consume (each multiplies its 64 rows with wgmma m64n128k16 from
+// shared memory and releases the stage on an "empty" mbarrier). gemm_sm90_pingpong_kernel:
+// persistent, each consumer warpgroup takes whole tiles in turn (see there). In both, the
+// threads after the consumers produce: one of them issues TMA copies of A [M, K] and
+// B [N, K] into 128-byte-swizzled stages, each completing on a "full" mbarrier. An operand
+// with a prologue (kAsyncA false), or a run whose rows are not whole 16-byte chunks or
+// aligned (Params::vector_ok unset), is loaded by the producers through its hook and
+// written to the same swizzled layout. The epilogue stages the fp32 tile through shared
+// memory and calls the store hook with 8 consecutive columns.
+//
+// The producers are one warp when A comes by TMA (288 threads: two one-tile CTAs fit an SM
+// at three stages), a warpgroup when A has a prologue (its register-staged loads need the
+// threads). The host picks the form and the launch (GemmLaunchOf).
 //
 // Hooks: kBN (128), kStages, kF16, kAsyncA, kSmemBytes, load_in0/load_in1/store, and
 // Params rows (M), cols (N), depth (K). The entry passes the two tensor maps.
@@ -109,43 +115,49 @@ template <class H>
 struct GemmSm90 {
   static constexpr int BM = 128, BN = H::kBN, BK = 64, ST = H::kStages;
   static constexpr int kABytes = BM * BK * 2, kBBytes = BN * BK * 2;
+  static constexpr int kProducers = H::kAsyncA ? 32 : 128;
+  static constexpr int kThreads = 256 + kProducers;  // GemmLaunchOf(spec).threads on the host
   static_assert(BN == 128, "the consumer warpgroups issue m64n128 wgmma");
 };
 
-// Producer: the 128 threads of warpgroup 0 fill stage `s` with k-tile `kt` through hooks.
+// Producers: thread t of GemmSm90<H>::kProducers fills stage `s` with k-tile `kt` through
+// hooks.
 template <class H>
 TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, bool a_hook, bool b_hook,
                               long long m0, long long n0, long long k0, int t) {
   using G = GemmSm90<H>;
   const long long M = p.rows, N = p.cols, K = p.depth;
   if (a_hook) {
-    // All eight chunks of this thread are loaded before any is written, so that eight
-    // loads are in flight rather than one.
-    constexpr int kChunks = G::BM * 8 / 128;
-    float v[kChunks][8];
-#pragma unroll
-    for (int i = 0; i < kChunks; ++i) {
-      const int q = t + i * 128, r = q / 8, c = q % 8;
-      const long long m = m0 + r, k = k0 + c * 8;
-      if (m < M && k + 8 <= K && p.vector_ok) {
-        H::template load_in0<8>(p, m * K + k, v[i]);
-      } else {
+    // Eight chunks of this thread are loaded before any is written, so that eight loads
+    // are in flight rather than one.
+    constexpr int kPerThread = G::BM * 8 / G::kProducers;
 #pragma unroll 1
-        for (int e = 0; e < 8; ++e) {
-          float one[1] = {0.f};
-          if (m < M && k + e < K) H::template load_in0<1>(p, m * K + k + e, one);
-          v[i][e] = one[0];
+    for (int b = 0; b < kPerThread; b += 8) {
+      float v[8][8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const int q = t + (b + i) * G::kProducers, r = q / 8, c = q % 8;
+        const long long m = m0 + r, k = k0 + c * 8;
+        if (m < M && k + 8 <= K && p.vector_ok) {
+          H::template load_in0<8>(p, m * K + k, v[i]);
+        } else {
+#pragma unroll 1
+          for (int e = 0; e < 8; ++e) {
+            float one[1] = {0.f};
+            if (m < M && k + e < K) H::template load_in0<1>(p, m * K + k + e, one);
+            v[i][e] = one[0];
+          }
         }
       }
-    }
 #pragma unroll
-    for (int i = 0; i < kChunks; ++i) {
-      const int q = t + i * 128;
-      *reinterpret_cast<uint4*>(sa + swizzle128(q / 8, q % 8)) = pack8<H::kF16>(v[i]);
+      for (int i = 0; i < 8; ++i) {
+        const int q = t + (b + i) * G::kProducers;
+        *reinterpret_cast<uint4*>(sa + swizzle128(q / 8, q % 8)) = pack8<H::kF16>(v[i]);
+      }
     }
   }
   if (b_hook) {
-    for (int q = t; q < G::BN * 8; q += 128) {  // B staged [n][k]: 8 k of column n per chunk
+    for (int q = t; q < G::BN * 8; q += G::kProducers) {  // B staged [n][k]: 8 k of column n per chunk
       const int r = q / 8, c = q % 8;
       *reinterpret_cast<uint4*>(sb + swizzle128(r, c)) = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K);
     }
@@ -153,6 +165,62 @@ TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, b
   fence_proxy_async();
 }
 
+// Origin (m0, n0) of tile `pid`, in groups of eight tile rows that walk the columns
+// together, so that CTAs running at once share their A and B tiles in L2.
+TF_DEVICE void sm90_tile_origin(long long pid, long long M, long long N, int bm, int bn, long long& m0,
+                                long long& n0) {
+  const long long tiles_m = (M + bm - 1) / bm, tiles_n = (N + bn - 1) / bn;
+  const long long group = 8, per_group = group * tiles_n;
+  const long long first_m = pid / per_group * group;
+  const long long rows_in_group = tiles_m - first_m < group ? tiles_m - first_m : group;
+  m0 = (first_m + (pid % per_group) % rows_in_group) * bm;
+  n0 = ((pid % per_group) / rows_in_group) * bn;
+}
+
+// Producer thread t's share of filling one stage (a, b) with k-tile kt of the tile at
+// (m0, n0): TMA copies where the operands allow, hook loads otherwise; then its arrival.
+template <class H>
+TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb, char* a, char* b,
+                            unsigned long long* full, int kt, long long m0, long long n0, int t) {
+  using G = GemmSm90<H>;
+  const bool tma = p.vector_ok != 0;
+  const bool a_hook = !(H::kAsyncA && tma), b_hook = !tma;
+  const unsigned tx = (a_hook ? 0 : G::kABytes) + (b_hook ? 0 : G::kBBytes);
+  // The copy traffic is announced before any arrival, so the phase cannot complete until
+  // both the copies and every thread's hook writes are in.
+  if (t == 0 && tx > 0) {
+    mbar_expect_tx(full, tx);
+    if (!a_hook) tma_load_2d(a, &ta, full, kt * G::BK, static_cast<int>(m0));
+    if (!b_hook) tma_load_2d(b, &tb, full, kt * G::BK, static_cast<int>(n0));
+  }
+  if (a_hook || b_hook) sm90_hook_fill<H>(p, a, b, a_hook, b_hook, m0, n0, static_cast<long long>(kt) * G::BK, t);
+  mbar_arrive(full);
+}
+
+// One stage's wgmmas for 64 rows of A (a) against the stage's B (b).
+template <class H>
+TF_DEVICE void sm90_mma_stage(float (&d)[64], const char* a, const char* b) {
+#pragma unroll
+  for (int kk = 0; kk < GemmSm90<H>::BK / 16; ++kk) {
+    wgmma_m64n128k16<H::kF16>(d, wgmma_desc(a + kk * 32), wgmma_desc(b + kk * 32));
+  }
+}
+
+// A warp's share of a 64 x 128 wgmma accumulator into an fp32 tile with rows of ldc floats:
+// rows row0 + lane / 4 and 8 below it, two columns per 8.
+TF_DEVICE void sm90_stage_acc(const float (&d)[64], float* ctile, int ldc, int row0, int lane) {
+  const int r = row0 + lane / 4;
+#pragma unroll
+  for (int nb = 0; nb < 16; ++nb) {
+    const int c = nb * 8 + (lane % 4) * 2;
+    *reinterpret_cast<float2*>(&ctile[r * ldc + c]) = make_float2(d[nb * 4], d[nb * 4 + 1]);
+    *reinterpret_cast<float2*>(&ctile[(r + 8) * ldc + c]) = make_float2(d[nb * 4 + 2], d[nb * 4 + 3]);
+  }
+}
+
+// One CTA per tile: both consumer warpgroups multiply their 64 rows of it, then the whole
+// CTA stores it through the pipeline's memory. Serves every fusion, store-site reductions
+// included.
 template <class H>
 TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb) {
   using G = GemmSm90<H>;
@@ -164,18 +232,13 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   unsigned long long* empty = full + G::ST;
 
   const long long M = p.rows, N = p.cols, K = p.depth;
-  const long long tiles_m = (M + G::BM - 1) / G::BM, tiles_n = (N + G::BN - 1) / G::BN;
-  const long long pid = blockIdx.x, group = 8, per_group = group * tiles_n;
-  const long long first_m = pid / per_group * group;
-  const long long rows_in_group = tiles_m - first_m < group ? tiles_m - first_m : group;
-  const long long m0 = (first_m + (pid % per_group) % rows_in_group) * G::BM;
-  const long long n0 = ((pid % per_group) / rows_in_group) * G::BN;
-  const int wg = threadIdx.x / 128, t = threadIdx.x % 128;
+  long long m0, n0;
+  sm90_tile_origin(blockIdx.x, M, N, G::BM, G::BN, m0, n0);
   const int kt_count = static_cast<int>((K + G::BK - 1) / G::BK);
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < G::ST; ++s) {
-      mbar_init(&full[s], 128);
+      mbar_init(&full[s], G::kProducers);
       mbar_init(&empty[s], 256);
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -183,39 +246,21 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   __syncthreads();
 
   float d[64];
-  if (wg == 0) {
-    const bool tma = p.vector_ok != 0;
-    const bool a_hook = !(H::kAsyncA && tma), b_hook = !tma;
-    const unsigned tx = (a_hook ? 0 : G::kABytes) + (b_hook ? 0 : G::kBBytes);
+  if (threadIdx.x >= 256) {
     for (int kt = 0; kt < kt_count; ++kt) {
       const int s = kt % G::ST;
       if (kt >= G::ST) mbar_wait(&empty[s], ((kt / G::ST) - 1) & 1);
-      char* a = sa + s * G::kABytes;
-      char* b = sb + s * G::kBBytes;
-      // The copy traffic is announced before any arrival, so the phase cannot complete
-      // until both the copies and every thread's hook writes are in.
-      if (t == 0 && tx > 0) {
-        mbar_expect_tx(&full[s], tx);
-        if (!a_hook) tma_load_2d(a, &ta, &full[s], kt * G::BK, static_cast<int>(m0));
-        if (!b_hook) tma_load_2d(b, &tb, &full[s], kt * G::BK, static_cast<int>(n0));
-      }
-      if (a_hook || b_hook) sm90_hook_fill<H>(p, a, b, a_hook, b_hook, m0, n0, static_cast<long long>(kt) * G::BK, t);
-      mbar_arrive(&full[s]);
+      sm90_produce<H>(p, ta, tb, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt, m0, n0, threadIdx.x - 256);
     }
   } else {
-    const int cw = wg - 1;  // consumer 0 or 1: rows cw * 64 .. + 63
+    const int cw = threadIdx.x / 128;  // consumer 0 or 1: rows cw * 64 .. + 63
 #pragma unroll
     for (int i = 0; i < 64; ++i) d[i] = 0.f;
     for (int kt = 0; kt < kt_count; ++kt) {
       const int s = kt % G::ST;
       mbar_wait(&full[s], (kt / G::ST) & 1);
-      const char* a = sa + s * G::kABytes + cw * 64 * 128;
-      const char* b = sb + s * G::kBBytes;
       wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < G::BK / 16; ++kk) {
-        wgmma_m64n128k16<H::kF16>(d, wgmma_desc(a + kk * 32), wgmma_desc(b + kk * 32));
-      }
+      sm90_mma_stage<H>(d, sa + s * G::kABytes + cw * 64 * 128, sb + s * G::kBBytes);
       wgmma_commit();
       wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
       if (kt > 0) mbar_arrive(&empty[(kt - 1) % G::ST]);
@@ -226,18 +271,106 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
 
   constexpr int LDC = G::BN + 4;
   float* ctile = reinterpret_cast<float*>(smem);
-  if (wg > 0) {
-    const int warp = t / 32, lane = t % 32;
-    const int r = (wg - 1) * 64 + warp * 16 + lane / 4;
+  // Warp w of the two consumers holds rows 16w .. 16w + 15.
+  if (threadIdx.x < 256) sm90_stage_acc(d, ctile, LDC, threadIdx.x / 32 * 16, threadIdx.x % 32);
+  __syncthreads();
+  gemm_store_tile<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N, threadIdx.x, 0);
+}
+
+// Ping-pong, persistent: a CTA per SM walks tiles blockIdx.x, + gridDim.x, ...; consumer
+// warpgroup w takes every other one (positions w, w + 2, ...), all 128 rows of it. Their
+// main loops take turns, so that one's epilogue, through its own 64-row staging buffer,
+// runs while the other's wgmmas keep the tensor cores busy, and the producer fills the
+// next tile's stages meanwhile. No A prologue (one producer warp) and no store-site
+// reduction down the columns, which would need both halves (GemmLaunchOf on the host).
+template <class H>
+TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb) {
+  using G = GemmSm90<H>;
+  static_assert(H::kAsyncA && (H::kReduceOp < 0 || H::kReduceAxis == 1),
+                "ping-pong: no A prologue, no store-site reduction down the columns");
+  constexpr int LDC = G::BN + 4;
+  extern __shared__ __align__(1024) char smem_raw[];
+  char* smem = reinterpret_cast<char*>((reinterpret_cast<unsigned long long>(smem_raw) + 1023) & ~1023ull);
+  char* sa = smem;
+  char* sb = smem + G::ST * G::kABytes;
+  float* staging = reinterpret_cast<float*>(sb + G::ST * G::kBBytes);  // [2][64][LDC]
+  unsigned long long* full = reinterpret_cast<unsigned long long*>(staging + 2 * 64 * LDC);
+  unsigned long long* empty = full + G::ST;
+  unsigned long long* order = empty + G::ST;  // order[w]: the other warpgroup's main loop ended
+
+  const long long M = p.rows, N = p.cols, K = p.depth;
+  const long long tiles = ((M + G::BM - 1) / G::BM) * ((N + G::BN - 1) / G::BN);
+  const int kt_count = static_cast<int>((K + G::BK - 1) / G::BK);
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < G::ST; ++s) {
+      mbar_init(&full[s], G::kProducers);
+      mbar_init(&empty[s], 128);  // one warpgroup consumes a stage
+    }
+    mbar_init(&order[0], 128);
+    mbar_init(&order[1], 128);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();  // the last CTA-wide barrier: the roles part here
+
+  if (threadIdx.x >= 256) {
+    long long g = 0;  // k-tiles filled, over this CTA's tiles in order
+    for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+      long long m0, n0;
+      sm90_tile_origin(tile, M, N, G::BM, G::BN, m0, n0);
+      for (int kt = 0; kt < kt_count; ++kt, ++g) {
+        const int s = static_cast<int>(g % G::ST);
+        if (g >= G::ST) mbar_wait(&empty[s], static_cast<unsigned>((g / G::ST) - 1) & 1);
+        sm90_produce<H>(p, ta, tb, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt, m0, n0, threadIdx.x - 256);
+      }
+    }
+    return;
+  }
+  const int w = threadIdx.x / 128, t = threadIdx.x % 128;
+  float* mine = staging + w * 64 * LDC;
+  long long i = 0;  // this warpgroup's tiles so far
+  for (long long j = w; blockIdx.x + j * gridDim.x < tiles; j += 2, ++i) {
+    long long m0, n0;
+    sm90_tile_origin(blockIdx.x + j * gridDim.x, M, N, G::BM, G::BN, m0, n0);
+    // Main loops alternate: warpgroup 1's i-th waits for warpgroup 0's i-th, warpgroup 0's
+    // i-th for warpgroup 1's (i - 1)-th. So stages are consumed in the order they are
+    // filled, and no stage barrier is ever two phases from what its waiter expects.
+    if (w == 1) mbar_wait(&order[1], static_cast<unsigned>(i & 1));
+    if (w == 0 && i > 0) mbar_wait(&order[0], static_cast<unsigned>((i - 1) & 1));
+    float d0[64], d1[64];
 #pragma unroll
-    for (int nb = 0; nb < G::BN / 8; ++nb) {
-      const int c = nb * 8 + (lane % 4) * 2;
-      *reinterpret_cast<float2*>(&ctile[r * LDC + c]) = make_float2(d[nb * 4], d[nb * 4 + 1]);
-      *reinterpret_cast<float2*>(&ctile[(r + 8) * LDC + c]) = make_float2(d[nb * 4 + 2], d[nb * 4 + 3]);
+    for (int e = 0; e < 64; ++e) d0[e] = d1[e] = 0.f;
+    const long long g0 = j * kt_count;
+    for (int kt = 0; kt < kt_count; ++kt) {
+      const long long g = g0 + kt;
+      const int s = static_cast<int>(g % G::ST);
+      mbar_wait(&full[s], static_cast<unsigned>(g / G::ST) & 1);
+      const char* a = sa + s * G::kABytes;
+      const char* b = sb + s * G::kBBytes;
+      wgmma_fence();
+      sm90_mma_stage<H>(d0, a, b);
+      sm90_mma_stage<H>(d1, a + 64 * 128, b);
+      wgmma_commit();
+      wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
+      if (kt > 0) mbar_arrive(&empty[(g - 1) % G::ST]);
+    }
+    wgmma_wait<0>();
+    if (kt_count > 0) mbar_arrive(&empty[(g0 + kt_count - 1) % G::ST]);
+    mbar_arrive(&order[1 - w]);
+    // The epilogue, 64 rows at a time; the named barrier holds this warpgroup only.
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      epilogue_sync<128>(1 + w);  // the previous stores are done reading the buffer
+      if (half == 0) {
+        sm90_stage_acc(d0, mine, LDC, t / 32 * 16, t % 32);
+      } else {
+        sm90_stage_acc(d1, mine, LDC, t / 32 * 16, t % 32);
+      }
+      epilogue_sync<128>(1 + w);
+      // Each half holds whole rows of the tile: a reduction along them needs no other.
+      gemm_store_tile<H, 64, G::BN, 128>(p, mine, m0 + half * 64, n0, M, N, t, 1 + w);
     }
   }
-  __syncthreads();
-  gemm_store_tile<H, G::BM, G::BN, 384>(p, ctile, m0, n0, M, N);
 }
 
 }  // namespace tf

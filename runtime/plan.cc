@@ -132,7 +132,7 @@ absl::Status Plan::Load() {
   for (Kernel& k : kernels_) {
     TF_ASSIGN_OR_RETURN(k.function, k.compiled->Function());
     if (k.plan.spec.tile == "matmul") {
-      const int smem = k.plan.spec.gemm.SmemBytes();
+      const int smem = GemmLaunchOf(k.plan.spec).smem;
       if (smem > info.max_shared_per_block_optin) {
         return absl::FailedPreconditionError(absl::StrCat(
             "GEMM config ", k.plan.spec.gemm.ToString(), " needs ", smem, " bytes of shared memory; ",
@@ -342,9 +342,13 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       blocks = static_cast<unsigned>((rows + kReduceThreads / 32 - 1) / (kReduceThreads / 32));
     } else if (gemm) {
       const GemmConfig& c = spec.gemm;
-      threads = c.threads();
-      blocks = static_cast<unsigned>(((rows + c.bm - 1) / c.bm) * ((cols + c.bn - 1) / c.bn) * c.split_k);
-      smem = c.SmemBytes();
+      const GemmLaunch launch = GemmLaunchOf(spec);
+      threads = launch.threads;
+      const int64_t tiles = ((rows + c.bm - 1) / c.bm) * ((cols + c.bn - 1) / c.bn);
+      // The ping-pong kernel is persistent: a CTA per SM walks the tiles.
+      blocks = static_cast<unsigned>(launch.pingpong ? std::max<int64_t>(1, std::min<int64_t>(tiles, sm_count_))
+                                                     : tiles * c.split_k);
+      smem = launch.smem;
     } else if (spec.is_pointwise()) {
       const int64_t items = vector_ok ? (n + vec - 1) / vec : n;
       const int64_t max_blocks = static_cast<int64_t>(sm_count_) * 32;

@@ -128,6 +128,41 @@ TEST(GpuGemm, TensorMapsFollowTheOperands) {
   }
 }
 
+// Every wgmma test graph under the other stage counts: three stages run two CTAs per SM
+// (kernels/gemm_sm90.cuh), and a misaligned run loads through the hooks with the one
+// producer warp that a kernel without an A prologue has.
+TEST(GpuGemm, WgmmaStageCountsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(29);
+  int checked = 0;
+  for (const TestGraph& t : AllTestGraphs()) {
+    if (t.name.rfind("wgmma_", 0) != 0) continue;
+    const Graph g = ParseTestGraph(t);
+    const auto syms = BindSymbols(g, t.symbols);
+    for (int stages : {3, 5}) {
+      SCOPED_TRACE(absl::StrCat(t.name, " stages ", stages));
+      CompileOptions o;
+      o.gemm_config = WgmmaGemmConfig(stages);
+      TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+      const KernelSpec& spec = plan.fusion_plan().kernels.back().spec;
+      ASSERT_TRUE(spec.gemm.wgmma) << plan.Explain();
+      ASSERT_EQ(spec.gemm.stages, stages);
+      const GemmLaunch launch = GemmLaunchOf(spec);
+      if (!launch.pingpong) EXPECT_EQ(launch.min_blocks, stages == 3 && spec.a_async >= 0 ? 2 : 1);
+      for (size_t misalign : {0, 4}) {
+        const auto inputs = RandomInputs(g, syms, rng);
+        TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(g, inputs));
+        TF_ASSERT_OK_AND_ASSIGN(auto got, RunOnGpu(plan, inputs, syms, misalign));
+        for (size_t k = 0; k < ref.size(); ++k) {
+          EXPECT_TRUE(AllClose(got[k], ref[k], ToleranceFor(g))) << "misalign " << misalign << ", output " << k;
+        }
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 8);
+}
+
 // Split-K GEMMs against the reference: decode shapes, a single row of odd width, K slices
 // that are empty (K = 100 in one k-tile), M growing between runs (the partials and counters
 // grow); two runs of one input give the same bits (partials are added in split order).

@@ -25,6 +25,30 @@ int GemmConfig::SmemBytes() const {
   return std::max(pipeline, epilogue);
 }
 
+GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
+  const GemmConfig& c = spec.gemm;
+  GemmLaunch l;
+  l.smem = c.SmemBytes();
+  if (!c.wgmma) {
+    l.threads = 32 * c.warps_m * c.warps_n;
+    return l;
+  }
+  // Hopper: 227 KiB of shared memory for a CTA, 228 KiB per SM, 1 KiB reserved per CTA.
+  constexpr int kSmemPerCta = 227 * 1024, kSmemPerSm = 228 * 1024, kReservedPerCta = 1024;
+  constexpr int kStagingBytes = 2 * 64 * (128 + 4) * 4;  // two 64-row fp32 halves of a tile
+  const bool a_prologue = spec.a_async < 0;
+  l.threads = 256 + (a_prologue ? 128 : 32);
+  const int pingpong_smem = 1024 + c.stages * (c.bm * c.bk + c.bk * c.bn) * 2 + 16 * c.stages + kStagingBytes + 16;
+  const bool column_reduce = spec.reduce.op >= 0 && spec.reduce.axis != 1;
+  if (!a_prologue && !column_reduce && pingpong_smem <= kSmemPerCta) {
+    l.pingpong = true;
+    l.smem = pingpong_smem;
+    return l;
+  }
+  l.min_blocks = !a_prologue && 2 * (l.smem + kReservedPerCta) <= kSmemPerSm ? 2 : 1;
+  return l;
+}
+
 std::string RowConfig::ToString() const {
   return absl::StrCat(row_threads, "x", vecs, threads != std::max(row_threads, 256) ? absl::StrCat(" cta ", threads) : "",
                       loop > 1 ? absl::StrCat(" loop ", loop) : "");

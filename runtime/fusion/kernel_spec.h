@@ -80,8 +80,8 @@ struct GemmConfig {
   // few tiles would leave most SMs idle). Each writes an fp32 partial; the tile's last CTA
   // sums them in split order and runs the epilogue (kernels/gemm.cuh).
   int split_k = 1;
-  int threads() const { return wgmma ? 384 : 32 * warps_m * warps_n; }
-  // Dynamic shared memory: the pipeline stages, or the fp32 epilogue tile if larger.
+  // Dynamic shared memory of the mma.sync kernel and the one-tile-per-CTA Hopper kernel:
+  // the pipeline stages, or the fp32 epilogue tile if larger (GemmLaunchOf has the rest).
   int SmemBytes() const;
   std::string ToString() const;  // "128x128x32 w2x4 s4", "16x32x128 w1x2 s6 split 4"
 };
@@ -120,6 +120,21 @@ struct KernelSpec {
   // Elements per vector step: 16 bytes of the narrowest vector-accessed tensor, at most 8.
   int Vec() const;
 };
+
+// How a GEMM kernel launches. The Hopper kernel (kernels/gemm_sm90.cuh) comes in two
+// forms: ping-pong, persistent (one CTA per SM, each consumer warpgroup on its own tile,
+// so that one's epilogue runs under the other's main loop), when A comes by TMA, no
+// store-site reduction runs down the columns (a 64-row half holds whole rows, not whole
+// columns) and the stages fit beside two staging buffers; else
+// one CTA per tile, two per SM where three stages allow. Its producers are one warp, or a
+// warpgroup when A has a prologue.
+struct GemmLaunch {
+  bool pingpong = false;
+  int threads = 0;
+  int min_blocks = 1;  // CTAs per SM the kernel is compiled for (__launch_bounds__)
+  int smem = 0;        // dynamic shared memory bytes
+};
+GemmLaunch GemmLaunchOf(const KernelSpec& spec);
 
 // Canonical text of the spec: the part of a signature that describes the computation.
 std::string SpecText(const KernelSpec& spec);

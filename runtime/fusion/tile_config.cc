@@ -60,7 +60,8 @@ std::vector<GemmConfig> GemmCandidates(const Dim& m) {
                                  GemmConfig{16, 16, 256, 1, 1, 6}, GemmConfig{16, 64, 64, 1, 4, 8}};
     // K split over 2 to 8 CTAs per tile: N / 32 tiles alone leave SMs idle.
     for (int split : {2, 4, 8}) {
-      for (const GemmConfig& base : {GemmConfig{16, 32, 128, 1, 2, 6}, GemmConfig{16, 64, 64, 1, 4, 8}}) {
+      for (const GemmConfig& base : {GemmConfig{16, 32, 128, 1, 2, 6}, GemmConfig{16, 64, 64, 1, 4, 8},
+                                     GemmConfig{16, 128, 64, 1, 4, 6}, GemmConfig{16, 64, 128, 1, 4, 4}}) {
         GemmConfig s = base;
         s.split_k = split;
         c.push_back(s);
