@@ -9,15 +9,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/driver.h"
-#include "runtime/plan.h"
 
 namespace tilefuse {
 
 class GpuTimer {
  public:
-  // Makes device 0 current and creates the stream, events and flush buffer.
+  // Makes device 0 current and creates the stream and events.
   static absl::StatusOr<std::unique_ptr<GpuTimer>> Create();
   GpuTimer(const GpuTimer&) = delete;
   GpuTimer& operator=(const GpuTimer&) = delete;
@@ -26,8 +24,8 @@ class GpuTimer {
   CUstream stream() const { return stream_; }
   const DeviceInfo& device() const { return info_; }
 
-  // Flushes L2 (reads a buffer larger than it), then times `work` on the stream with
-  // events. Returns milliseconds.
+  // Flushes L2 (runtime/l2_flush.h, as the tuner does), then times `work` on the stream
+  // with events. Returns milliseconds.
   absl::StatusOr<float> Time(const std::function<absl::Status()>& work);
 
  private:
@@ -36,10 +34,6 @@ class GpuTimer {
   DeviceInfo info_;
   CUstream stream_ = nullptr;
   CUevent start_ = nullptr, stop_ = nullptr;
-  DeviceBuffer flush_, flush_sum_;
-  // A sum over flush_: a read-only pass, which leaves L2 full of clean lines. (A memset
-  // leaves it dirty, and the timed kernel then pays ~50 MB of write-backs: ~17 us.)
-  std::unique_ptr<Plan> flush_plan_;
 };
 
 double Median(std::vector<double> v);

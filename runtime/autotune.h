@@ -79,19 +79,17 @@ absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel
                                                   int64_t width, bool fuse, const std::string& arch, int64_t size);
 
 // Device tensors for every input (uniform in [-1, 1]: never zeros, which run faster than
-// real data) and every output of `graph`, each symbol bound to `size`, in as many copies
-// as it takes to hold 256 MiB (at most 8): timed runs rotate through the copies, so that
-// each finds its inputs in DRAM, as an inference step finds its weights, and not in the
-// 50 MB of L2 that the previous run left them in. Needs a GPU.
+// real data) and every output of `graph`, each symbol bound to `size`. Needs a GPU.
 struct TuningTensors {
-  std::vector<DeviceBuffer> buffers;         // own the memory `in` and `out` point to
-  std::vector<std::vector<TensorArg>> in, out;  // [copy][graph input or output]
+  std::vector<DeviceBuffer> buffers;  // own the memory `in` and `out` point to
+  std::vector<TensorArg> in, out;
 };
 absl::StatusOr<TuningTensors> RandomTuningTensors(const Graph& graph, int64_t size, uint64_t seed);
 
-// The time of one run of `plan`, median of `samples` event-timed runs after warm-ups; run
-// i reads copy i of `t`, round robin, each after an untimed run of another copy.
-absl::StatusOr<double> TimePlan(Plan& plan, const TuningTensors& t, int samples);
+// The time of one run of `plan`, median of `samples` event-timed runs after warm-ups, each
+// after FlushL2 (runtime/l2_flush.h), as bench_fusion times it.
+absl::StatusOr<double> TimePlan(Plan& plan, const std::vector<TensorArg>& in,
+                                const std::vector<TensorArg>& out, int samples);
 
 }  // namespace tilefuse
 

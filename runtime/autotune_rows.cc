@@ -30,7 +30,7 @@ absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel
     if (plan.fusion_plan().kernels[kernel_index].spec.row.row_threads != cand.row_threads) {
       return absl::InternalError("row tuning: the forced config was not applied");
     }
-    auto us = TimePlan(plan, t, 10);
+    auto us = TimePlan(plan, t.in, t.out, 10);
     if (!us.ok()) continue;  // a config the device cannot launch is skipped
     trials.push_back(RowTrial{cand, *us});
   }

@@ -1,0 +1,53 @@
+#include "runtime/l2_flush.h"
+
+#include <memory>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/cuda/device_buffer.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/graph/json.h"
+#include "runtime/plan.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+namespace {
+
+constexpr int64_t kFlushRows = 65536, kFlushCols = 1024;
+
+struct Flush {
+  DeviceBuffer data, sums;
+  std::unique_ptr<Plan> plan;
+};
+
+absl::StatusOr<std::unique_ptr<Flush>> MakeFlush() {
+  auto f = std::make_unique<Flush>();
+  TF_ASSIGN_OR_RETURN(f->data, DeviceBuffer::Allocate(size_t{kFlushRows} * kFlushCols * 4));
+  TF_ASSIGN_OR_RETURN(f->sums, DeviceBuffer::Allocate(size_t{kFlushRows} * 4));
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuMemsetD8(f->data.ptr(), 0, f->data.size()), "cuMemsetD8(flush)"));
+  TF_ASSIGN_OR_RETURN(Graph g, GraphFromJson(absl::StrCat(
+                                   R"({"name": "l2_flush", "inputs": [{"name": "f", "shape": [)", kFlushRows, ", ",
+                                   kFlushCols, R"(], "dtype": "f32"}], "nodes": [{"name": "s", "op": "sum", )",
+                                   R"("inputs": ["f"], "attrs": {"dim": 1}}], "outputs": ["s"]})")));
+  TF_ASSIGN_OR_RETURN(Plan plan, Compile(g));
+  f->plan = std::make_unique<Plan>(std::move(plan));
+  return f;
+}
+
+}  // namespace
+
+absl::Status FlushL2(CUstream stream) {
+  static std::mutex mu;
+  static std::unique_ptr<Flush>* flush = new std::unique_ptr<Flush>();  // never destroyed
+  std::lock_guard<std::mutex> lock(mu);
+  if (*flush == nullptr) {
+    TF_ASSIGN_OR_RETURN(*flush, MakeFlush());
+  }
+  const Flush& f = **flush;
+  const TensorArg in[] = {TensorArg::Make(f.data.data(), DType::kF32, {kFlushRows, kFlushCols})};
+  const TensorArg out[] = {TensorArg::Make(f.sums.data(), DType::kF32, {kFlushRows})};
+  return f.plan->Run(stream, in, out);
+}
+
+}  // namespace tilefuse

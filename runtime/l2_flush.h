@@ -1,0 +1,21 @@
+// Empties L2 of a kernel's data before it is timed, for the tuner and the benchmarks.
+#ifndef TILEFUSE_RUNTIME_L2_FLUSH_H_
+#define TILEFUSE_RUNTIME_L2_FLUSH_H_
+
+#include <cuda.h>
+
+#include "absl/status/status.h"
+
+namespace tilefuse {
+
+// Enqueues on `stream` a read of 256 MiB (five times the H100's 50 MB of L2): a row sum,
+// which leaves L2 full of clean lines. (A memset leaves it dirty, and the timed kernel
+// then pays ~50 MB of write-backs: ~17 us.) It also keeps the GPU busy while the timed
+// launch is submitted, so that a start event recorded after it does not time the host's
+// launch latency. The buffers and the plan are made on first use, on the current device,
+// and kept for the process. Needs a GPU.
+absl::Status FlushL2(CUstream stream);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_RUNTIME_L2_FLUSH_H_
