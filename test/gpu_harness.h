@@ -2,9 +2,11 @@
 #ifndef TILEFUSE_TEST_GPU_HARNESS_H_
 #define TILEFUSE_TEST_GPU_HARNESS_H_
 
+#include <random>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gtest/gtest.h"
 #include "runtime/plan.h"
 #include "runtime/reference.h"
 
@@ -23,6 +25,11 @@ bool GpuAvailable();
 absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<HostTensor>& inputs,
                                                  const std::vector<int64_t>& symbols,
                                                  size_t misalign_bytes = 0);
+
+// Runs `plan` as RunOnGpu does, on fresh random inputs drawn from `rng`, and compares
+// every output with the CPU reference of its graph at ToleranceFor.
+::testing::AssertionResult MatchesReference(Plan& plan, const std::vector<int64_t>& symbols, std::mt19937_64& rng,
+                                            size_t misalign_bytes = 0);
 
 }  // namespace tilefuse
 

@@ -26,13 +26,7 @@ void CheckOnGpu(const Graph& g, const std::vector<int64_t>& syms, KernelCache& c
   o.fuse = fuse;
   o.cache = &cache;
   TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
-  const auto inputs = RandomInputs(g, syms, rng);  // fresh for every run
-  TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(g, inputs));
-  TF_ASSERT_OK_AND_ASSIGN(auto got, RunOnGpu(plan, inputs, syms, misalign));
-  for (size_t k = 0; k < ref.size(); ++k) {
-    EXPECT_TRUE(AllClose(got[k], ref[k], ToleranceFor(g)))
-        << (fuse ? "fused" : "unfused") << ", misalign " << misalign << ", output " << k;
-  }
+  EXPECT_TRUE(MatchesReference(plan, syms, rng, misalign)) << (fuse ? "fused" : "unfused") << ", misalign " << misalign;
 }
 
 TEST(GpuPointwise, TestGraphsMatchTheReference) {
@@ -120,11 +114,7 @@ TEST(GpuGemm, TensorMapsFollowTheOperands) {
   std::mt19937_64 rng(17);
   for (int64_t m : {200, 328, 200, 200, 64}) {
     SCOPED_TRACE(m);
-    const auto syms = BindSymbols(g, {{"M", m}});
-    const auto inputs = RandomInputs(g, syms, rng);
-    TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(g, inputs));
-    TF_ASSERT_OK_AND_ASSIGN(auto got, RunOnGpu(plan, inputs, syms));
-    EXPECT_TRUE(AllClose(got[0], ref[0], ToleranceFor(g)));
+    EXPECT_TRUE(MatchesReference(plan, BindSymbols(g, {{"M", m}}), rng));
   }
 }
 
@@ -148,14 +138,11 @@ TEST(GpuGemm, WgmmaStageCountsMatchTheReference) {
       ASSERT_TRUE(spec.gemm.wgmma) << plan.Explain();
       ASSERT_EQ(spec.gemm.stages, stages);
       const GemmLaunch launch = GemmLaunchOf(spec);
-      if (!launch.pingpong) EXPECT_EQ(launch.min_blocks, stages == 3 && spec.a_async >= 0 ? 2 : 1);
+      if (!launch.pingpong) {
+        EXPECT_EQ(launch.min_blocks, stages == 3 && spec.a_async >= 0 ? 2 : 1);
+      }
       for (size_t misalign : {0, 4}) {
-        const auto inputs = RandomInputs(g, syms, rng);
-        TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(g, inputs));
-        TF_ASSERT_OK_AND_ASSIGN(auto got, RunOnGpu(plan, inputs, syms, misalign));
-        for (size_t k = 0; k < ref.size(); ++k) {
-          EXPECT_TRUE(AllClose(got[k], ref[k], ToleranceFor(g))) << "misalign " << misalign << ", output " << k;
-        }
+        EXPECT_TRUE(MatchesReference(plan, syms, rng, misalign)) << "misalign " << misalign;
       }
       ++checked;
     }
@@ -220,11 +207,7 @@ TEST(GpuGemm, AutotuneTimesThePlainGemmAndKeepsTheFusion) {
   // The tuned plan computes the same function.
   KernelCache cache;
   std::mt19937_64 rng(3);
-  const auto syms = BindSymbols(g, t->symbols);
-  const auto inputs = RandomInputs(g, syms, rng);
-  TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(g, inputs));
-  TF_ASSERT_OK_AND_ASSIGN(auto got, RunOnGpu(plan, inputs, syms));
-  EXPECT_TRUE(AllClose(got[0], ref[0], ToleranceFor(g)));
+  EXPECT_TRUE(MatchesReference(plan, BindSymbols(g, t->symbols), rng));
 }
 
 TEST(GpuPointwise, RunDuringCaptureNeverLoadsOrCompiles) {
