@@ -324,6 +324,58 @@ TF_DEVICE void gemm_tile_welford(const typename H::Params& p, const float* ctile
   }
 }
 
+// One thread's 8 columns (c .. c + 7) of tile row r through the store hook; with a
+// store-site reduction, what the hook hands back goes over those columns in the tile (its
+// reduction along the row, for axis 1). kInterior: the caller knows that the 8 columns are
+// inside C and that vector accesses are allowed, so there is no branch to get in the way of
+// the compiler overlapping one call's loads with another's math.
+template <class H, int BN, bool kInterior>
+TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* ctile, int r, int c, long long m,
+                                long long n, long long M, long long N) {
+  constexpr int LDC = BN + 4;
+  constexpr int kOp = H::kReduceOp;
+  float* src = &ctile[r * LDC + c];
+  float red[8];
+  if constexpr (kOp >= 0) {
+#pragma unroll
+    for (int e = 0; e < 8; ++e) red[e] = reduce_identity<kOp>();
+  }
+  if (kInterior || (m < M && n < N)) {
+    if (kInterior || (p.vector_ok && n + 8 <= N)) {
+      float v[8];
+      *reinterpret_cast<float4*>(&v[0]) = *reinterpret_cast<const float4*>(src);
+      *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src + 4);
+      if constexpr (kOp >= 0) {
+        H::template store_reduce<8>(p, m * N + n, v, red);
+      } else {
+        H::template store<8>(p, m * N + n, v);
+      }
+    } else {
+      for (int e = 0; e < 8 && n + e < N; ++e) {
+        const float v[1] = {src[e]};
+        if constexpr (kOp >= 0) {
+          float one[1];
+          H::template store_reduce<1>(p, m * N + n + e, v, one);
+          red[e] = one[0];
+        } else {
+          H::template store<1>(p, m * N + n + e, v);
+        }
+      }
+    }
+  }
+  if constexpr (kOp >= 0) {
+    if constexpr (H::kReduceAxis == 1 && kOp != 5) {
+      float a = red[0];
+#pragma unroll
+      for (int e = 1; e < 8; ++e) a = reduce_apply<kOp>(a, red[e]);
+      src[0] = a;
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) src[e] = red[e];
+    }
+  }
+}
+
 // The epilogue shared by the GEMM kernels: the fp32 tile of C at (m0, n0), staged in shared
 // memory with rows of BN + 4 floats, goes out through the store hook, 8 columns per call.
 //
@@ -335,53 +387,26 @@ TF_DEVICE void gemm_tile_welford(const typename H::Params& p, const float* ctile
 // Params::part ([M, tiles of N] or [tiles of M, N]) for a second kernel to combine.
 // `tid` is the thread's index among the kThreads that store, which meet at barrier `bar`
 // (epilogue_sync).
+//
+// A tile inside C (most of them) takes an unrolled loop without bounds checks: the
+// epilogue runs on one warp per scheduler while the other warpgroup multiplies, so its
+// speed is its latency, and only straight-line code lets loads of later chunks start early.
 template <class H, int BM, int BN, int kThreads>
 TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long long m0, long long n0,
                                long long M, long long N, int tid, int bar) {
   constexpr int LDC = BN + 4;
   constexpr int kOp = H::kReduceOp;
-  for (int q = tid; q < BM * BN / 8; q += kThreads) {
-    const int r = q / (BN / 8), c = (q % (BN / 8)) * 8;
-    const long long m = m0 + r, n = n0 + c;
-    float* src = &ctile[r * LDC + c];
-    float red[8];
-    if constexpr (kOp >= 0) {
-#pragma unroll
-      for (int e = 0; e < 8; ++e) red[e] = reduce_identity<kOp>();
+  constexpr int kChunks = BM * BN / 8, kIters = (kChunks + kThreads - 1) / kThreads;
+  if (p.vector_ok && m0 + BM <= M && n0 + BN <= N) {
+#pragma unroll 1
+    for (int j = 0; j < kIters; ++j) {
+      const int q = tid + j * kThreads, r = q / (BN / 8), c = (q % (BN / 8)) * 8;
+      if (kChunks % kThreads == 0 || q < kChunks) gemm_store_chunk<H, BN, true>(p, ctile, r, c, m0 + r, n0 + c, M, N);
     }
-    if (m < M && n < N) {
-      if (p.vector_ok && n + 8 <= N) {
-        float v[8];
-        *reinterpret_cast<float4*>(&v[0]) = *reinterpret_cast<const float4*>(src);
-        *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src + 4);
-        if constexpr (kOp >= 0) {
-          H::template store_reduce<8>(p, m * N + n, v, red);
-        } else {
-          H::template store<8>(p, m * N + n, v);
-        }
-      } else {
-        for (int e = 0; e < 8 && n + e < N; ++e) {
-          const float v[1] = {src[e]};
-          if constexpr (kOp >= 0) {
-            float one[1];
-            H::template store_reduce<1>(p, m * N + n + e, v, one);
-            red[e] = one[0];
-          } else {
-            H::template store<1>(p, m * N + n + e, v);
-          }
-        }
-      }
-    }
-    if constexpr (kOp >= 0) {
-      if constexpr (H::kReduceAxis == 1 && kOp != 5) {
-        float a = red[0];
-#pragma unroll
-        for (int e = 1; e < 8; ++e) a = reduce_apply<kOp>(a, red[e]);
-        src[0] = a;
-      } else {
-#pragma unroll
-        for (int e = 0; e < 8; ++e) src[e] = red[e];
-      }
+  } else {
+    for (int q = tid; q < kChunks; q += kThreads) {
+      const int r = q / (BN / 8), c = (q % (BN / 8)) * 8;
+      gemm_store_chunk<H, BN, false>(p, ctile, r, c, m0 + r, n0 + c, M, N);
     }
   }
   if constexpr (kOp == 5) {

@@ -108,6 +108,11 @@ TF_DEVICE void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n
 template <int N>
 TF_DEVICE void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
 
+// The first 1024-byte boundary at or after p (128-byte swizzle atoms repeat every 1024
+// bytes). Pointer arithmetic, not an integer round trip, so that the compiler still knows
+// the result is shared memory and emits LDS/STS with 32-bit addresses, not generic ones.
+TF_DEVICE char* sm90_align1024(char* p) { return p + ((1024u - (smem_u32(p) & 1023u)) & 1023u); }
+
 // Byte offset of 16-byte chunk c of row r in a 128-byte-swizzled tile (what TMA writes).
 TF_DEVICE int swizzle128(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
 
@@ -197,14 +202,24 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
   mbar_arrive(full);
 }
 
-// One stage's wgmmas for 64 rows of A (a) against the stage's B (b).
+// One stage's wgmmas for 64 rows of A against the stage's B, given the descriptors of their
+// first k16 slices. A descriptor's low 14 bits are the address / 16, so the next slice (32
+// bytes on) is +2, and another stage or row block is a constant more: the main loops add
+// offsets to descriptors made once instead of rebuilding them from addresses, which kept
+// the issuing warp too busy to queue the next wgmmas in time (ncu: the wait before each
+// k-tile's wgmmas was almost never the tensor core).
 template <class H>
-TF_DEVICE void sm90_mma_stage(float (&d)[64], const char* a, const char* b) {
+TF_DEVICE void sm90_mma_stage(float (&d)[64], unsigned long long desc_a, unsigned long long desc_b) {
 #pragma unroll
   for (int kk = 0; kk < GemmSm90<H>::BK / 16; ++kk) {
-    wgmma_m64n128k16<H::kF16>(d, wgmma_desc(a + kk * 32), wgmma_desc(b + kk * 32));
+    wgmma_m64n128k16<H::kF16>(d, desc_a + 2 * kk, desc_b + 2 * kk);
   }
 }
+
+// The warp-uniform value of x (the same in every lane) as the compiler can see it: read from
+// lane 0, so that what follows from it (stage indices, descriptors) lives in uniform
+// registers rather than being moved into them before every wgmma.
+TF_DEVICE int warp_uniform(int x) { return __shfl_sync(0xffffffffu, x, 0); }
 
 // A warp's share of a 64 x 128 wgmma accumulator into an fp32 tile with rows of ldc floats:
 // rows row0 + lane / 4 and 8 below it, two columns per 8.
@@ -225,7 +240,7 @@ template <class H>
 TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb) {
   using G = GemmSm90<H>;
   extern __shared__ __align__(1024) char smem_raw[];
-  char* smem = reinterpret_cast<char*>((reinterpret_cast<unsigned long long>(smem_raw) + 1023) & ~1023ull);
+  char* smem = sm90_align1024(smem_raw);
   char* sa = smem;
   char* sb = smem + G::ST * G::kABytes;
   unsigned long long* full = reinterpret_cast<unsigned long long*>(sb + G::ST * G::kBBytes);
@@ -253,14 +268,15 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
       sm90_produce<H>(p, ta, tb, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt, m0, n0, threadIdx.x - 256);
     }
   } else {
-    const int cw = threadIdx.x / 128;  // consumer 0 or 1: rows cw * 64 .. + 63
+    const int cw = warp_uniform(threadIdx.x / 128);  // consumer 0 or 1: rows cw * 64 .. + 63
+    const unsigned long long da = wgmma_desc(sa + cw * 64 * 128), db = wgmma_desc(sb);
 #pragma unroll
     for (int i = 0; i < 64; ++i) d[i] = 0.f;
     for (int kt = 0; kt < kt_count; ++kt) {
       const int s = kt % G::ST;
       mbar_wait(&full[s], (kt / G::ST) & 1);
       wgmma_fence();
-      sm90_mma_stage<H>(d, sa + s * G::kABytes + cw * 64 * 128, sb + s * G::kBBytes);
+      sm90_mma_stage<H>(d, da + s * (G::kABytes >> 4), db + s * (G::kBBytes >> 4));
       wgmma_commit();
       wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
       if (kt > 0) mbar_arrive(&empty[(kt - 1) % G::ST]);
@@ -290,7 +306,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
                 "ping-pong: no A prologue, no store-site reduction down the columns");
   constexpr int LDC = G::BN + 4;
   extern __shared__ __align__(1024) char smem_raw[];
-  char* smem = reinterpret_cast<char*>((reinterpret_cast<unsigned long long>(smem_raw) + 1023) & ~1023ull);
+  char* smem = sm90_align1024(smem_raw);
   char* sa = smem;
   char* sb = smem + G::ST * G::kABytes;
   float* staging = reinterpret_cast<float*>(sb + G::ST * G::kBBytes);  // [2][64][LDC]
@@ -314,20 +330,28 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   __syncthreads();  // the last CTA-wide barrier: the roles part here
 
   if (threadIdx.x >= 256) {
-    long long g = 0;  // k-tiles filled, over this CTA's tiles in order
+    // Fill number g (over this CTA's tiles in order) goes to stage s in its phase-th use;
+    // from the second use on, it waits for the use before to be released.
+    long long g = 0;
+    int s = 0;
+    unsigned phase = 0;
     for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
       long long m0, n0;
       sm90_tile_origin(tile, M, N, G::BM, G::BN, m0, n0);
       for (int kt = 0; kt < kt_count; ++kt, ++g) {
-        const int s = static_cast<int>(g % G::ST);
-        if (g >= G::ST) mbar_wait(&empty[s], static_cast<unsigned>((g / G::ST) - 1) & 1);
+        if (g >= G::ST) mbar_wait(&empty[s], phase ^ 1);
         sm90_produce<H>(p, ta, tb, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt, m0, n0, threadIdx.x - 256);
+        if (++s == G::ST) {
+          s = 0;
+          phase ^= 1;
+        }
       }
     }
     return;
   }
-  const int w = threadIdx.x / 128, t = threadIdx.x % 128;
+  const int w = warp_uniform(threadIdx.x / 128), t = threadIdx.x % 128;
   float* mine = staging + w * 64 * LDC;
+  const unsigned long long da = wgmma_desc(sa), db = wgmma_desc(sb);
   long long i = 0;  // this warpgroup's tiles so far
   for (long long j = w; blockIdx.x + j * gridDim.x < tiles; j += 2, ++i) {
     long long m0, n0;
@@ -340,24 +364,31 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
     float d0[64], d1[64];
 #pragma unroll
     for (int e = 0; e < 64; ++e) d0[e] = d1[e] = 0.f;
-    const long long g0 = j * kt_count;
+    // The pipeline position of this tile's first k-tile: stage s, in its phase-th use.
+    const unsigned long long g0 = static_cast<unsigned long long>(j) * kt_count;
+    int s = static_cast<int>(g0 % G::ST), prev = 0;
+    unsigned phase = static_cast<unsigned>(g0 / G::ST) & 1;
+#pragma unroll 1  // compile time: the compiler would copy the loop per stage
     for (int kt = 0; kt < kt_count; ++kt) {
-      const long long g = g0 + kt;
-      const int s = static_cast<int>(g % G::ST);
-      mbar_wait(&full[s], static_cast<unsigned>(g / G::ST) & 1);
-      const char* a = sa + s * G::kABytes;
-      const char* b = sb + s * G::kBBytes;
+      mbar_wait(&full[s], phase);
+      const unsigned long long a = da + s * (G::kABytes >> 4), b = db + s * (G::kBBytes >> 4);
       wgmma_fence();
       sm90_mma_stage<H>(d0, a, b);
-      sm90_mma_stage<H>(d1, a + 64 * 128, b);
+      sm90_mma_stage<H>(d1, a + (64 * 128 >> 4), b);
       wgmma_commit();
       wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
-      if (kt > 0) mbar_arrive(&empty[(g - 1) % G::ST]);
+      if (kt > 0) mbar_arrive(&empty[prev]);
+      prev = s;
+      if (++s == G::ST) {
+        s = 0;
+        phase ^= 1;
+      }
     }
     wgmma_wait<0>();
-    if (kt_count > 0) mbar_arrive(&empty[(g0 + kt_count - 1) % G::ST]);
+    if (kt_count > 0) mbar_arrive(&empty[prev]);
     mbar_arrive(&order[1 - w]);
     // The epilogue, 64 rows at a time; the named barrier holds this warpgroup only.
+    // Unrolled, so that d0 is dead once staged (a loop would keep both halves live).
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       epilogue_sync<128>(1 + w);  // the previous stores are done reading the buffer

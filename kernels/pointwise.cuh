@@ -92,12 +92,53 @@ TF_DEVICE void load_bcast(C (&dst)[W], const T* src) {
   for (int k = 0; k < W; ++k) dst[k] = v;
 }
 
+// Stores N 32-bit words at dst, in global memory, aligned to min(16, 4 * N) bytes, with
+// the widest accesses. 16 bytes go out through an explicit vector store: in the GEMM
+// epilogue the compiler split a uint4 assignment into four 32-bit stores (four times the
+// store requests, 67% of the sectors excess in ncu).
+template <int N>
+TF_DEVICE void store_words(void* dst, const unsigned (&w)[N]) {
+  if constexpr (N % 4 == 0) {
+#pragma unroll
+    for (int k = 0; k < N / 4; ++k) {
+      asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"l"(__cvta_generic_to_global(
+                       reinterpret_cast<uint4*>(dst) + k)),
+                   "r"(w[4 * k]), "r"(w[4 * k + 1]), "r"(w[4 * k + 2]), "r"(w[4 * k + 3])
+                   : "memory");
+    }
+  } else if constexpr (N == 2) {
+    *reinterpret_cast<uint2*>(dst) = make_uint2(w[0], w[1]);
+  } else {
+#pragma unroll
+    for (int k = 0; k < N; ++k) reinterpret_cast<unsigned*>(dst)[k] = w[k];
+  }
+}
+
+TF_DEVICE unsigned storage_bits(float x) { return float_to_bits(x); }
+TF_DEVICE unsigned storage_bits(int x) { return static_cast<unsigned>(x); }
+TF_DEVICE unsigned storage_bits(bf16_t x) { return x.bits; }
+TF_DEVICE unsigned storage_bits(half_t x) { return x.bits; }
+
 template <int W, class T, class C>
 TF_DEVICE void store_vec(T* dst, const C (&src)[W]) {
-  alignas(16) T tmp[W];
+  if constexpr (sizeof(T) == 4 && W > 1) {
+    unsigned w[W];
 #pragma unroll
-  for (int k = 0; k < W; ++k) tmp[k] = Store<T>::of(src[k]);
-  copy_aligned<W>(dst, tmp);
+    for (int k = 0; k < W; ++k) w[k] = storage_bits(Store<T>::of(src[k]));
+    store_words<W>(dst, w);
+  } else if constexpr (sizeof(T) == 2 && W % 2 == 0) {
+    unsigned w[W / 2];
+#pragma unroll
+    for (int k = 0; k < W / 2; ++k) {
+      w[k] = storage_bits(Store<T>::of(src[2 * k])) | (storage_bits(Store<T>::of(src[2 * k + 1])) << 16);
+    }
+    store_words<W / 2>(dst, w);
+  } else {
+    alignas(16) T tmp[W];
+#pragma unroll
+    for (int k = 0; k < W; ++k) tmp[k] = Store<T>::of(src[k]);
+    copy_aligned<W>(dst, tmp);
+  }
 }
 
 // Asks L2 for n elements at src, without registers or a wait: a later load of them then
