@@ -288,6 +288,18 @@ struct Gemm {
   }
 };
 
+// The fp32 staging tile of the epilogues: rows of BN + 8 floats, and the 16-byte chunk ch
+// of a row stored at ch ^ ((ch >> 3) & 1). With it neither access pattern conflicts on
+// shared-memory banks: a warp's accumulator stores (float2, 8 rows x 4 lanes: rows start 8
+// banks apart) and the store loop's loads (float4, 8 lanes reading every other chunk of a
+// row). With rows of BN + 4 both took twice the wavefronts, and in the ping-pong kernel every
+// epilogue wavefront is taken from the other warpgroup's wgmmas.
+template <int BN>
+TF_DEVICE int staging_at(int r, int c) {
+  const int ch = c >> 2;
+  return r * (BN + 8) + ((ch ^ ((ch >> 3) & 1)) << 2) + (c & 3);
+}
+
 // A barrier for the threads that run an epilogue: the CTA (bar 0), or the kThreads that
 // meet at named barrier `bar` (a warpgroup of the ping-pong kernel).
 template <int kThreads>
@@ -305,14 +317,13 @@ TF_DEVICE void epilogue_sync(int bar) {
 template <class H, int BM, int BN, int kThreads>
 TF_DEVICE void gemm_tile_welford(const typename H::Params& p, const float* ctile, long long m0, long long n0,
                                  long long M, long long N, int tid) {
-  constexpr int LDC = BN + 4;
   constexpr bool kRows = H::kReduceAxis == 1;
   const long long outs = kRows ? BM : BN, len = kRows ? (N - n0 < BN ? N - n0 : BN) : (M - m0 < BM ? M - m0 : BM);
   for (int o = tid; o < outs; o += kThreads) {
     const long long g = kRows ? m0 + o : n0 + o;  // the output: a row or a column of C
     if (g >= (kRows ? M : N)) continue;
     Welford w{0.f, 0.f, 0.f};
-    for (int e = 0; e < len; ++e) w = welford_add(w, kRows ? ctile[o * LDC + e] : ctile[e * LDC + o]);
+    for (int e = 0; e < len; ++e) w = welford_add(w, kRows ? ctile[staging_at<BN>(o, e)] : ctile[staging_at<BN>(e, o)]);
     if constexpr (H::kReduceSplit) {
       const long long slot = kRows ? g * ((N + BN - 1) / BN) + n0 / BN : (m0 / BM) * N + g;
       p.part[3 * slot] = w.n;
@@ -332,9 +343,9 @@ TF_DEVICE void gemm_tile_welford(const typename H::Params& p, const float* ctile
 template <class H, int BN, bool kInterior>
 TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* ctile, int r, int c, long long m,
                                 long long n, long long M, long long N) {
-  constexpr int LDC = BN + 4;
   constexpr int kOp = H::kReduceOp;
-  float* src = &ctile[r * LDC + c];
+  float* src = &ctile[staging_at<BN>(r, c)];
+  float* src_hi = &ctile[staging_at<BN>(r, c + 4)];
   float red[8];
   if constexpr (kOp >= 0) {
 #pragma unroll
@@ -344,7 +355,7 @@ TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* ctile, int r
     if (kInterior || (p.vector_ok && n + 8 <= N)) {
       float v[8];
       *reinterpret_cast<float4*>(&v[0]) = *reinterpret_cast<const float4*>(src);
-      *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src + 4);
+      *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src_hi);
       if constexpr (kOp >= 0) {
         H::template store_reduce<8>(p, m * N + n, v, red);
       } else {
@@ -352,7 +363,7 @@ TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* ctile, int r
       }
     } else {
       for (int e = 0; e < 8 && n + e < N; ++e) {
-        const float v[1] = {src[e]};
+        const float v[1] = {e < 4 ? src[e] : src_hi[e - 4]};
         if constexpr (kOp >= 0) {
           float one[1];
           H::template store_reduce<1>(p, m * N + n + e, v, one);
@@ -371,13 +382,13 @@ TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* ctile, int r
       src[0] = a;
     } else {
 #pragma unroll
-      for (int e = 0; e < 8; ++e) src[e] = red[e];
+      for (int e = 0; e < 8; ++e) (e < 4 ? src[e] : src_hi[e - 4]) = red[e];
     }
   }
 }
 
 // The epilogue shared by the GEMM kernels: the fp32 tile of C at (m0, n0), staged in shared
-// memory with rows of BN + 4 floats, goes out through the store hook, 8 columns per call.
+// memory (staging_at), goes out through the store hook, 8 columns per call.
 //
 // With a store-site reduction (H::kReduceOp >= 0) the kernel calls store_reduce instead,
 // writes the values it hands back over the tile (they were read already), and reduces
@@ -394,7 +405,6 @@ TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* ctile, int r
 template <class H, int BM, int BN, int kThreads>
 TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long long m0, long long n0,
                                long long M, long long N, int tid, int bar) {
-  constexpr int LDC = BN + 4;
   constexpr int kOp = H::kReduceOp;
   constexpr int kChunks = BM * BN / 8, kIters = (kChunks + kThreads - 1) / kThreads;
   if (p.vector_ok && m0 + BM <= M && n0 + BN <= N) {
@@ -417,8 +427,8 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
     if constexpr (H::kReduceAxis == 1) {
       for (int r = tid; r < BM; r += kThreads) {
         if (m0 + r >= M) continue;
-        float a = ctile[r * LDC];
-        for (int c = 8; c < BN; c += 8) a = reduce_apply<kOp>(a, ctile[r * LDC + c]);
+        float a = ctile[staging_at<BN>(r, 0)];
+        for (int c = 8; c < BN; c += 8) a = reduce_apply<kOp>(a, ctile[staging_at<BN>(r, c)]);
         if constexpr (H::kReduceSplit) {
           p.part[(m0 + r) * ((N + BN - 1) / BN) + n0 / BN] = a;
         } else {
@@ -428,8 +438,8 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
     } else {
       for (int c = tid; c < BN; c += kThreads) {
         if (n0 + c >= N) continue;
-        float a = ctile[c];
-        for (int r = 1; r < BM; ++r) a = reduce_apply<kOp>(a, ctile[r * LDC + c]);
+        float a = ctile[staging_at<BN>(0, c)];
+        for (int r = 1; r < BM; ++r) a = reduce_apply<kOp>(a, ctile[staging_at<BN>(r, c)]);
         if constexpr (H::kReduceSplit) {
           p.part[(m0 / BM) * N + n0 + c] = a;
         } else {
@@ -447,9 +457,9 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
 template <class H, int BM, int BN, int kThreads>
 TF_DEVICE bool split_k_combine(const typename H::Params& p, float* ctile, long long tile, int split,
                                long long tiles) {
-  constexpr int LDC = BN + 4, kTile = BM * BN;
+  constexpr int kTile = BM * BN;
   float* mine = p.splitk + (split * tiles + tile) * kTile;
-  for (int i = threadIdx.x; i < kTile; i += kThreads) mine[i] = ctile[i / BN * LDC + i % BN];
+  for (int i = threadIdx.x; i < kTile; i += kThreads) mine[i] = ctile[staging_at<BN>(i / BN, i % BN)];
   __threadfence();  // the partial is visible before the arrival is counted
   __syncthreads();
   __shared__ bool last;
@@ -464,7 +474,7 @@ TF_DEVICE bool split_k_combine(const typename H::Params& p, float* ctile, long l
     float v = 0.f;
 #pragma unroll
     for (int s = 0; s < H::kSplitK; ++s) v += __ldcg(p.splitk + (s * tiles + tile) * kTile + i);
-    ctile[i / BN * LDC + i % BN] = v;
+    ctile[staging_at<BN>(i / BN, i % BN)] = v;
   }
   __syncthreads();
   return true;
@@ -475,7 +485,7 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   extern __shared__ __align__(128) char smem[];
   using G = Gemm<H>;
   static_assert(G::ST * G::kStageBytes <= H::kSmemBytes &&
-                    G::BM * (G::BN + 4) * 4 <= H::kSmemBytes,
+                    G::BM * (G::BN + 8) * 4 <= H::kSmemBytes,
                 "kSmemBytes covers the pipeline and the epilogue tile");
   G g{p, smem};
   g.M = p.rows;
@@ -532,7 +542,6 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   __syncthreads();
 
   // Epilogue: the fp32 tile through shared memory, then 8 columns per store hook call.
-  constexpr int LDC = G::BN + 4;
   float* ctile = reinterpret_cast<float*>(smem);
   const int gr = lane / 4, gc = 2 * (lane % 4);
 #pragma unroll
@@ -540,8 +549,8 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
 #pragma unroll
     for (int nt = 0; nt < G::NT; ++nt) {
       const int r = wm * G::WTM + mt * 16 + gr, c = wn * G::WTN + nt * 8 + gc;
-      *reinterpret_cast<float2*>(&ctile[r * LDC + c]) = make_float2(acc[mt][nt][0], acc[mt][nt][1]);
-      *reinterpret_cast<float2*>(&ctile[(r + 8) * LDC + c]) = make_float2(acc[mt][nt][2], acc[mt][nt][3]);
+      *reinterpret_cast<float2*>(&ctile[staging_at<G::BN>(r, c)]) = make_float2(acc[mt][nt][0], acc[mt][nt][1]);
+      *reinterpret_cast<float2*>(&ctile[staging_at<G::BN>(r + 8, c)]) = make_float2(acc[mt][nt][2], acc[mt][nt][3]);
     }
   __syncthreads();
   if constexpr (H::kSplitK > 1) {

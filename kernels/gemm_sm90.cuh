@@ -221,15 +221,15 @@ TF_DEVICE void sm90_mma_stage(float (&d)[64], unsigned long long desc_a, unsigne
 // registers rather than being moved into them before every wgmma.
 TF_DEVICE int warp_uniform(int x) { return __shfl_sync(0xffffffffu, x, 0); }
 
-// A warp's share of a 64 x 128 wgmma accumulator into an fp32 tile with rows of ldc floats:
+// A warp's share of a 64 x 128 wgmma accumulator into the fp32 staging tile (staging_at):
 // rows row0 + lane / 4 and 8 below it, two columns per 8.
-TF_DEVICE void sm90_stage_acc(const float (&d)[64], float* ctile, int ldc, int row0, int lane) {
+TF_DEVICE void sm90_stage_acc(const float (&d)[64], float* ctile, int row0, int lane) {
   const int r = row0 + lane / 4;
 #pragma unroll
   for (int nb = 0; nb < 16; ++nb) {
     const int c = nb * 8 + (lane % 4) * 2;
-    *reinterpret_cast<float2*>(&ctile[r * ldc + c]) = make_float2(d[nb * 4], d[nb * 4 + 1]);
-    *reinterpret_cast<float2*>(&ctile[(r + 8) * ldc + c]) = make_float2(d[nb * 4 + 2], d[nb * 4 + 3]);
+    *reinterpret_cast<float2*>(&ctile[staging_at<128>(r, c)]) = make_float2(d[nb * 4], d[nb * 4 + 1]);
+    *reinterpret_cast<float2*>(&ctile[staging_at<128>(r + 8, c)]) = make_float2(d[nb * 4 + 2], d[nb * 4 + 3]);
   }
 }
 
@@ -285,10 +285,9 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   }
   __syncthreads();  // every stage consumed: the pipeline memory holds the epilogue tile now
 
-  constexpr int LDC = G::BN + 4;
   float* ctile = reinterpret_cast<float*>(smem);
   // Warp w of the two consumers holds rows 16w .. 16w + 15.
-  if (threadIdx.x < 256) sm90_stage_acc(d, ctile, LDC, threadIdx.x / 32 * 16, threadIdx.x % 32);
+  if (threadIdx.x < 256) sm90_stage_acc(d, ctile, threadIdx.x / 32 * 16, threadIdx.x % 32);
   __syncthreads();
   gemm_store_tile<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N, threadIdx.x, 0);
 }
@@ -304,7 +303,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   using G = GemmSm90<H>;
   static_assert(H::kAsyncA && (H::kReduceOp < 0 || H::kReduceAxis == 1),
                 "ping-pong: no A prologue, no store-site reduction down the columns");
-  constexpr int LDC = G::BN + 4;
+  constexpr int LDC = G::BN + 8;  // staging rows (staging_at)
   extern __shared__ __align__(1024) char smem_raw[];
   char* smem = sm90_align1024(smem_raw);
   char* sa = smem;
@@ -393,9 +392,9 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
     for (int half = 0; half < 2; ++half) {
       epilogue_sync<128>(1 + w);  // the previous stores are done reading the buffer
       if (half == 0) {
-        sm90_stage_acc(d0, mine, LDC, t / 32 * 16, t % 32);
+        sm90_stage_acc(d0, mine, t / 32 * 16, t % 32);
       } else {
-        sm90_stage_acc(d1, mine, LDC, t / 32 * 16, t % 32);
+        sm90_stage_acc(d1, mine, t / 32 * 16, t % 32);
       }
       epilogue_sync<128>(1 + w);
       // Each half holds whole rows of the tile: a reduction along them needs no other.
