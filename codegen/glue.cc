@@ -72,6 +72,23 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
   }
 }
 
+namespace {
+
+// What an output's store writes. A final cast to the output's own 16-bit float type is left
+// to the store, which rounds the same way: the cast's round trip through bf16 would cost two
+// more instructions per element (most epilogues end in one).
+const Expr& StoredValue(const OutputSpec& out) {
+  const Expr& x = out.expr;
+  const bool narrow = out.dtype == DType::kBF16 || out.dtype == DType::kF16;
+  if (narrow && x->kind == ExprKind::kOp && x->op == PointwiseOp::kCast && x->dtype == out.dtype &&
+      ComputeKindOf(x->args[0]->dtype) == ComputeKind::kFloat) {
+    return x->args[0];
+  }
+  return x;
+}
+
+}  // namespace
+
 absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site,
                                     const std::string& index, const std::string& tile_value,
                                     const std::vector<std::pair<std::string, Expr>>& extra) {
@@ -94,9 +111,9 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
   });
   for (size_t j = 0; j < spec.outputs.size(); ++j) {
     if (spec.outputs[j].site != site) continue;
-    TF_ASSIGN_OR_RETURN(std::string v, ex.Emit(spec.outputs[j].expr));
-    e.Line(absl::StrCat("r", j, "[l] = ",
-                        ConvertKind(v, spec.outputs[j].expr->dtype, spec.outputs[j].dtype), ";"));
+    TF_ASSIGN_OR_RETURN(std::string v, ex.Emit(StoredValue(spec.outputs[j])));
+    const Expr& value = StoredValue(spec.outputs[j]);
+    e.Line(absl::StrCat("r", j, "[l] = ", ConvertKind(v, value->dtype, spec.outputs[j].dtype), ";"));
   }
   for (const auto& [name, expr] : extra) {
     TF_ASSIGN_OR_RETURN(std::string v, ex.Emit(expr));
