@@ -111,8 +111,8 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
   });
   for (size_t j = 0; j < spec.outputs.size(); ++j) {
     if (spec.outputs[j].site != site) continue;
-    TF_ASSIGN_OR_RETURN(std::string v, ex.Emit(StoredValue(spec.outputs[j])));
     const Expr& value = StoredValue(spec.outputs[j]);
+    TF_ASSIGN_OR_RETURN(std::string v, ex.Emit(value));
     e.Line(absl::StrCat("r", j, "[l] = ", ConvertKind(v, value->dtype, spec.outputs[j].dtype), ";"));
   }
   for (const auto& [name, expr] : extra) {

@@ -288,16 +288,18 @@ struct Gemm {
   }
 };
 
-// The fp32 staging tile of the epilogues: rows of BN + 8 floats, and the 16-byte chunk ch
-// of a row stored at ch ^ ((ch >> 3) & 1). With it neither access pattern conflicts on
-// shared-memory banks: a warp's accumulator stores (float2, 8 rows x 4 lanes: rows start 8
-// banks apart) and the store loop's loads (float4, 8 lanes reading every other chunk of a
-// row). With rows of BN + 4 both took twice the wavefronts, and in the ping-pong kernel every
-// epilogue wavefront is taken from the other warpgroup's wgmmas.
+// The fp32 staging tile of the epilogues: rows of kStagingLd<BN> floats (the host sizes
+// shared memory with the same pad), and the 16-byte chunk ch of a row stored at
+// ch ^ ((ch >> 3) & 1). With it neither access pattern conflicts on shared-memory banks: a
+// warp's accumulator stores (float2, 8 rows x 4 lanes: rows start 8 banks apart) and the
+// store loop's loads (float4, 8 lanes reading every other chunk of a row). With rows of
+// BN + 4 both took twice the wavefronts (no change in GEMM time measured on the H100).
+template <int BN>
+constexpr int kStagingLd = BN + 8;
 template <int BN>
 TF_DEVICE int staging_at(int r, int c) {
   const int ch = c >> 2;
-  return r * (BN + 8) + ((ch ^ ((ch >> 3) & 1)) << 2) + (c & 3);
+  return r * kStagingLd<BN> + ((ch ^ ((ch >> 3) & 1)) << 2) + (c & 3);
 }
 
 // A barrier for the threads that run an epilogue: the CTA (bar 0), or the kThreads that
@@ -399,9 +401,9 @@ TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* ctile, int r
 // `tid` is the thread's index among the kThreads that store, which meet at barrier `bar`
 // (epilogue_sync).
 //
-// A tile inside C (most of them) takes an unrolled loop without bounds checks: the
-// epilogue runs on one warp per scheduler while the other warpgroup multiplies, so its
-// speed is its latency, and only straight-line code lets loads of later chunks start early.
+// A tile inside C (most of them) takes a loop without bounds checks. In the ping-pong
+// kernel the epilogue's instructions slow the other warpgroup's wgmmas, so fewer is better;
+// unrolling this loop was slower there (H100, docs/NOTES.md).
 template <class H, int BM, int BN, int kThreads>
 TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long long m0, long long n0,
                                long long M, long long N, int tid, int bar) {
@@ -485,7 +487,7 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   extern __shared__ __align__(128) char smem[];
   using G = Gemm<H>;
   static_assert(G::ST * G::kStageBytes <= H::kSmemBytes &&
-                    G::BM * (G::BN + 8) * 4 <= H::kSmemBytes,
+                    G::BM * kStagingLd<G::BN> * 4 <= H::kSmemBytes,
                 "kSmemBytes covers the pipeline and the epilogue tile");
   G g{p, smem};
   g.M = p.rows;

@@ -303,7 +303,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   using G = GemmSm90<H>;
   static_assert(H::kAsyncA && (H::kReduceOp < 0 || H::kReduceAxis == 1),
                 "ping-pong: no A prologue, no store-site reduction down the columns");
-  constexpr int LDC = G::BN + 8;  // staging rows (staging_at)
+  constexpr int LDC = kStagingLd<G::BN>;
   extern __shared__ __align__(1024) char smem_raw[];
   char* smem = sm90_align1024(smem_raw);
   char* sa = smem;

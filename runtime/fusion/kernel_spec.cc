@@ -17,9 +17,16 @@ absl::string_view AccessName(Access a) {
   return "?";
 }
 
+namespace {
+
+// Floats after each row of the fp32 epilogue staging tile (kernels/gemm.cuh kStagingLd).
+constexpr int kStagingPad = 8;
+
+}  // namespace
+
 int GemmConfig::SmemBytes() const {
   const int pipeline = stages * (bm * bk + bk * bn) * 2;
-  const int epilogue = bm * (bn + 8) * 4;  // the fp32 staging tile (kernels/gemm.cuh staging_at)
+  const int epilogue = bm * (bn + kStagingPad) * 4;
   // The Hopper kernel aligns its stages to 1024 bytes and keeps two mbarriers per stage.
   if (wgmma) return 1024 + std::max(pipeline + 16 * stages, epilogue);
   return std::max(pipeline, epilogue);
@@ -35,7 +42,7 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
   }
   // Hopper: 227 KiB of shared memory for a CTA, 228 KiB per SM, 1 KiB reserved per CTA.
   constexpr int kSmemPerCta = 227 * 1024, kSmemPerSm = 228 * 1024, kReservedPerCta = 1024;
-  constexpr int kStagingBytes = 2 * 64 * (128 + 8) * 4;  // two 64-row fp32 halves of a tile
+  constexpr int kStagingBytes = 2 * 64 * (128 + kStagingPad) * 4;  // two 64-row fp32 halves of a tile
   const bool a_prologue = spec.a_async < 0;
   l.threads = 256 + (a_prologue ? 128 : 32);
   const int pingpong_smem = 1024 + c.stages * (c.bm * c.bk + c.bk * c.bn) * 2 + 16 * c.stages + kStagingBytes + 16;
