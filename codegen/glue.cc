@@ -127,10 +127,11 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
   return absl::OkStatus();
 }
 
-void EmitEntry(Emitter& e, const std::string& entry_name, int threads, const std::string& call) {
+void EmitEntry(Emitter& e, const std::string& entry_name, int threads, const std::string& call,
+               const std::string& attrs) {
   e.Close(absl::StrCat("}  // namespace ", entry_name, "_ns"));
   e.Blank();
-  e.Open(absl::StrCat("extern \"C\" __global__ void __launch_bounds__(", threads, ") ",
+  e.Open(absl::StrCat("extern \"C\" __global__ void ", attrs, "__launch_bounds__(", threads, ") ",
                       entry_name, "(const ", entry_name, "_ns::Params p) {"));
   e.Line(call);
   e.Close();

@@ -30,7 +30,8 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
                                     const std::vector<std::pair<std::string, Expr>>& extra);
 
 // Closes the per-kernel namespace and emits the extern "C" entry calling `call`.
-void EmitEntry(Emitter& e, const std::string& entry_name, int threads, const std::string& call);
+void EmitEntry(Emitter& e, const std::string& entry_name, int threads, const std::string& call,
+               const std::string& attrs = "");
 
 }  // namespace tilefuse
 

@@ -26,7 +26,7 @@ std::vector<ParamField> ParamLayout(const KernelSpec& spec) {
   }
   if (spec.reduce.op >= 0 || spec.tile == "reduce") f.push_back({ParamField::kRedCount});
   if (spec.reduce.op >= 0 && spec.reduce.split) f.push_back({ParamField::kPartial});
-  if (spec.tile == "matmul" && spec.gemm.split_k > 1) {
+  if (spec.tile == "matmul" && spec.gemm.split_k > 1 && !GemmClusterSplit(spec)) {
     f.push_back({ParamField::kSplitK});
     f.push_back({ParamField::kSplitCount});
   }

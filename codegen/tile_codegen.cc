@@ -41,6 +41,8 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   e.Line(absl::StrCat("static constexpr bool kF16 = ", f16 ? "true" : "false", ";"));
   e.Line(absl::StrCat("static constexpr bool kAsyncA = ", spec.a_async >= 0 ? "true" : "false", ";"));
   e.Line(absl::StrCat("static constexpr int kBLayout = ", static_cast<int>(spec.b_layout), ";"));
+  e.Line(absl::StrCat("static constexpr bool kClusterSplit = ", GemmClusterSplit(spec) ? "true" : "false",
+                      ", kBulkB = ", GemmBulkB(spec) ? "true" : "false", ";"));
   // The raw operands cp.async reads (the first operand when there is none, never used).
   e.Line(absl::StrCat("static __device__ __forceinline__ const auto* a_ptr(const Params& p) { return p.in",
                       std::max(spec.a_async, 0), "; }"));
@@ -56,6 +58,30 @@ void EmitPrefetchHook(Emitter& e, const KernelSpec& spec) {
   for (size_t k = 0; k < spec.operands.size(); ++k) {
     if (spec.operands[k].site != 0 || spec.operands[k].access != Access::kFull) continue;
     e.Line(absl::StrCat("tf::prefetch_l2(p.in", k, " + i, n);"));
+  }
+  e.Close();
+}
+
+// prefetch_tile: the epilogue's operands read element for element at the tile's (m, n),
+// asked of L2 before the epilogue reads them (a decode GEMM's epilogue would otherwise
+// wait on DRAM for its bias after the main loop). Lane `lane` of a warp takes rows lane,
+// lane + 32, ... of a full operand; lane 0 the run of an inner (broadcast) operand.
+void EmitTilePrefetchHook(Emitter& e, const KernelSpec& spec) {
+  e.Open("static __device__ __forceinline__ void prefetch_tile(const Params& p, long long m0, long long n0, "
+         "long long rows, long long cols, int lane) {");
+  e.Line("(void)p; (void)m0; (void)n0; (void)rows; (void)cols; (void)lane;");
+  for (size_t k = 0; k < spec.operands.size(); ++k) {
+    const OperandSpec& o = spec.operands[k];
+    if (o.site != kEpilogueSite) continue;
+    if (o.access == Access::kFull) {
+      e.Line(absl::StrCat("for (long long r = lane; r < rows; r += 32) tf::prefetch_l2(p.in", k,
+                          " + (m0 + r) * p.cols + n0, cols);"));
+    } else if (o.access == Access::kInner) {
+      e.Open("if (lane == 0) {");
+      e.Line(absl::StrCat("const long long s = (m0 * p.cols + n0) % p.inner", k, ";"));
+      e.Line(absl::StrCat("tf::prefetch_l2(p.in", k, " + s, cols < p.inner", k, " - s ? cols : p.inner", k, " - s);"));
+      e.Close();
+    }
   }
   e.Close();
 }
@@ -104,6 +130,7 @@ absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spe
   if (spec.tile == "reduce") {
     files.push_back("reduce.cuh");
   } else if (spec.tile == "matmul") {
+    files.push_back("async_copy.cuh");
     files.push_back("gemm.cuh");
     if (spec.gemm.wgmma) files.push_back("gemm_sm90.cuh");
   } else {
@@ -135,6 +162,7 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     e.Close();
   }
   if (spec.tile != "matmul" && spec.tile != "reduce") EmitPrefetchHook(e, spec);
+  if (spec.tile == "matmul") EmitTilePrefetchHook(e, spec);
   if (spec.tile != "reduce") {  // the reduce kernel stores through store_pair (below)
     e.Line("template <int W>");
     e.Open("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]) {");
@@ -161,7 +189,10 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     e.Close();
     return e.Finish();
   }
-  EmitEntry(e, entry_name, ThreadsOf(spec), absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"));
+  // A split-K tile's CTAs form one cluster (kernels/gemm.cuh split_k_cluster).
+  const std::string attrs =
+      GemmClusterSplit(spec) ? absl::StrCat("__cluster_dims__(", spec.gemm.split_k, ", 1, 1) ") : "";
+  EmitEntry(e, entry_name, ThreadsOf(spec), absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"), attrs);
   return e.Finish();
 }
 

@@ -10,7 +10,13 @@
 //                1: B is [K, N] contiguous, cp.async from b_ptr; 2: B is a transposed
 //                view of [N, K] contiguous (a weight used as w.T), cp.async from b_ptr
 //   kSmemBytes   dynamic shared memory the launch provides
-//   kSplitK      CTAs per tile, each over a slice of K (Params::splitk, splitk_count when > 1)
+//   kSplitK      CTAs per tile, each over a slice of K
+//   kClusterSplit  the kSplitK CTAs of a tile are a thread-block cluster and sum their
+//                partials through distributed shared memory (sm_90); else through
+//                Params::splitk and splitk_count
+//   kBulkB       with kBLayout 2 (sm_90): B rows are copied by the TMA's bulk copies (one
+//                per row of the tile, completing on a per-stage mbarrier) into rows padded
+//                by 16 bytes, so that no thread spends instructions on the weight stream
 // Operands without cp.async are staged through registers: load_in0 (A at m * K + k) or
 // load_in1 (B at k * N + n) applies the prologue, the values are rounded to the operand
 // type and written to shared memory while the tensor cores work on the previous stage.
@@ -20,17 +26,6 @@
 #define TILEFUSE_KERNELS_GEMM_CUH_
 
 namespace tf {
-
-TF_DEVICE unsigned smem_addr(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-TF_DEVICE void cp_async16(unsigned dst, const void* src, bool pred) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(pred ? 16 : 0));
-}
-TF_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-TF_DEVICE void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 TF_DEVICE void ldmatrix_x4(unsigned (&r)[4], unsigned addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
@@ -97,18 +92,38 @@ TF_DEVICE uint4 fetch_b_column8(const typename H::Params& p, long long n, long l
   return pack8<H::kF16>(v);
 }
 
+// The fp32 staging tile of the epilogues: rows of kStagingLd<BN> floats (the host sizes
+// shared memory with the same pad), and the 16-byte chunk ch of a row stored at
+// ch ^ ((ch >> 3) & 1). With it neither access pattern conflicts on shared-memory banks: a
+// warp's accumulator stores (float2, 8 rows x 4 lanes: rows start 8 banks apart) and the
+// store loop's loads (float4, 8 lanes reading every other chunk of a row). With rows of
+// BN + 4 both took twice the wavefronts (no change in GEMM time measured on the H100).
+template <int BN>
+constexpr int kStagingLd = BN + 8;
+template <int BN>
+TF_DEVICE int staging_at(int r, int c) {
+  const int ch = c >> 2;
+  return r * kStagingLd<BN> + ((ch ^ ((ch >> 3) & 1)) << 2) + (c & 3);
+}
+
 template <class H>
 struct Gemm {
   static constexpr int BM = H::kBM, BN = H::kBN, BK = H::kBK, ST = H::kStages;
   static constexpr int kThreads = 32 * H::kWarpsM * H::kWarpsN;
   static constexpr int WTM = BM / H::kWarpsM, WTN = BN / H::kWarpsN;
   static constexpr int MT = WTM / 16, NT = WTN / 8;
-  static constexpr bool kBColMajor = H::kBLayout == 2;
-  // Stage layouts: A as [BM][BK]; B as [BK][BN] or, column-major, [BN][BK].
+  static constexpr bool kBColMajor = H::kBLayout == 2, kBulkB = H::kBulkB;
+  static_assert(!kBulkB || kBColMajor, "bulk copies read B as rows of [N, K]");
+  // Stage layouts: A as [BM][BK]; B as [BK][BN] or, column-major, [BN][BK]; swizzled, or
+  // with kBulkB rows of kBPitch bytes (16 bytes apart in banks: ldmatrix is conflict-free).
   static constexpr int kAChunks = BK / 8;
   static constexpr int kBChunks = kBColMajor ? BK / 8 : BN / 8;
-  static constexpr int kABytes = BM * BK * 2, kBBytes = BK * BN * 2;
+  static constexpr int kBPitch = BK * 2 + 16;
+  static constexpr int kABytes = BM * BK * 2, kBBytes = kBulkB ? BN * kBPitch : BK * BN * 2;
   static constexpr int kStageBytes = kABytes + kBBytes;
+  // The mbarriers of kBulkB (one per stage) sit after the stages and the epilogue tile.
+  static constexpr int kBarOffset = ST * kStageBytes > BM * kStagingLd<BN> * 4 ? ST * kStageBytes
+                                                                                : BM * kStagingLd<BN> * 4;
   static constexpr int kAPerThread = BM * BK / 8 / kThreads;
   static constexpr int kBPerThread = BK * BN / 8 / kThreads;
   static_assert(WTM % 16 == 0 && WTN % 16 == 0, "warp tiles are multiples of 16x16");
@@ -124,6 +139,8 @@ struct Gemm {
   // Row/column of chunk q of the A tile ([BM][BK/8 chunks]) and of the B tile.
   TF_DEVICE static void a_chunk(int q, int& r, int& c) { r = q / kAChunks; c = q % kAChunks; }
   TF_DEVICE static void b_chunk(int q, int& r, int& c) { r = q / kBChunks; c = q % kBChunks; }
+  TF_DEVICE static int b_offset(int r, int c) { return kBulkB ? r * kBPitch + c * 16 : swizzle<kBChunks>(r, c); }
+  TF_DEVICE unsigned long long* bars() const { return reinterpret_cast<unsigned long long*>(smem + kBarOffset); }
 
   TF_DEVICE void load_a_async(int stage, long long k0) {
     char* base = smem + stage * kStageBytes;
@@ -156,6 +173,30 @@ struct Gemm {
         off = k * N + n;
       }
       cp_async16(smem_addr(base + swizzle<kBChunks>(r, c)), ok ? H::b_ptr(p) + off : H::b_ptr(p), ok);
+    }
+  }
+
+  // kBulkB: warp 0 copies the tile's rows of B ([N, K], vector_ok: K and the base 16-byte
+  // aligned) by the TMA, completing on the stage's mbarrier. Rows past N stay as they were
+  // (their columns of C are not stored); k past K in the last k-tile is zeroed by every
+  // thread (A is zero there, but stale bits may be NaN), visible after the next barrier.
+  TF_DEVICE void load_b_bulk(int stage, long long k0) {
+    char* base = smem + stage * kStageBytes + kABytes;
+    const int valid = K - k0 < BK ? static_cast<int>(K - k0) : BK;
+    if (threadIdx.x < 32) {
+      const int rows = N - n0 < BN ? static_cast<int>(N - n0) : BN;
+      unsigned long long* bar = bars() + stage;
+      if (threadIdx.x == 0) mbar_arrive_expect_tx(bar, static_cast<unsigned>(rows * valid * 2));
+      __syncwarp();
+      for (int r = threadIdx.x; r < rows; r += 32) {
+        bulk_copy(base + r * kBPitch, H::b_ptr(p) + (n0 + r) * K + k0, static_cast<unsigned>(valid * 2), bar);
+      }
+    }
+    if (valid < BK) {
+      const int tail = BK / 8 - valid / 8;  // 16-byte chunks per row to zero
+      for (int q = threadIdx.x; q < BN * tail; q += kThreads) {
+        *reinterpret_cast<uint4*>(base + (q / tail) * kBPitch + (valid / 8 + q % tail) * 16) = make_uint4(0, 0, 0, 0);
+      }
     }
   }
 
@@ -215,7 +256,7 @@ struct Gemm {
     for (int i = 0; i < kBPerThread; ++i) {
       int r, c;
       b_chunk(threadIdx.x + i * kThreads, r, c);
-      *reinterpret_cast<uint4*>(base + swizzle<kBChunks>(r, c)) = rb[i];
+      *reinterpret_cast<uint4*>(base + b_offset(r, c)) = rb[i];
     }
   }
 
@@ -236,7 +277,8 @@ struct Gemm {
     }
     if constexpr (H::kBLayout != 0) {
       if (p.vector_ok) {
-        load_b_async(stage, k0);
+        if constexpr (kBulkB) load_b_bulk(stage, k0);
+        else load_b_async(stage, k0);
       } else {
         fetch_b(k0);
         put_b(stage);
@@ -269,7 +311,7 @@ struct Gemm {
         if constexpr (kBColMajor) {  // [n][k]: matrices (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
           const int r = wn * WTN + nt * 8 + (lane % 8) + (lane / 16) * 8;
           const int c = kk * 2 + (lane / 8) % 2;
-          ldmatrix_x4(t, smem_addr(b_base + swizzle<kBChunks>(r, c)));
+          ldmatrix_x4(t, smem_addr(b_base + b_offset(r, c)));
         } else {  // [k][n], transposed: (k0-7,n0-7) (k8-15,n0-7) (k0-7,n8-15) (k8-15,n8-15)
           const int r = kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
           const int c = (wn * WTN + nt * 8) / 8 + lane / 16;
@@ -287,20 +329,6 @@ struct Gemm {
     }
   }
 };
-
-// The fp32 staging tile of the epilogues: rows of kStagingLd<BN> floats (the host sizes
-// shared memory with the same pad), and the 16-byte chunk ch of a row stored at
-// ch ^ ((ch >> 3) & 1). With it neither access pattern conflicts on shared-memory banks: a
-// warp's accumulator stores (float2, 8 rows x 4 lanes: rows start 8 banks apart) and the
-// store loop's loads (float4, 8 lanes reading every other chunk of a row). With rows of
-// BN + 4 both took twice the wavefronts (no change in GEMM time measured on the H100).
-template <int BN>
-constexpr int kStagingLd = BN + 8;
-template <int BN>
-TF_DEVICE int staging_at(int r, int c) {
-  const int ch = c >> 2;
-  return r * kStagingLd<BN> + ((ch ^ ((ch >> 3) & 1)) << 2) + (c & 3);
-}
 
 // A barrier for the threads that run an epilogue: the CTA (bar 0), or the kThreads that
 // meet at named barrier `bar` (a warpgroup of the ping-pong kernel).
@@ -482,23 +510,64 @@ TF_DEVICE bool split_k_combine(const typename H::Params& p, float* ctile, long l
   return true;
 }
 
+// Split-K on sm_90: the tile's kSplitK CTAs are one cluster (the entry's __cluster_dims__),
+// rank = split. Once every CTA has its fp32 partial in its staging tile, each sums its
+// share of the tile's rows over the cluster's tiles, in split order (the same bits
+// whichever CTA runs first), and stores them: no global round trip, no serial tail. A CTA
+// leaves only after every peer has read its tile.
+template <class H, int BM, int BN, int kThreads>
+TF_DEVICE void split_k_cluster(const typename H::Params& p, float* ctile, long long m0, long long n0,
+                               long long M, long long N) {
+  constexpr int S = H::kSplitK;
+  static_assert(H::kReduceOp < 0, "the host keeps split-K off store-site reductions");
+  constexpr int kRows = BM % S == 0 ? BM / S : BM;  // else rank 0 stores the whole tile
+  const int rank = static_cast<int>(cluster_rank());
+  const bool mine = BM % S == 0 || rank == 0;
+  float* rows = ctile + (BM % S == 0 ? rank * kRows : 0) * kStagingLd<BN>;
+  cluster_arrive();
+  cluster_wait();
+  if (mine) {
+    for (int i = threadIdx.x; i < kRows * kStagingLd<BN> / 4; i += kThreads) {
+      const unsigned at = smem_addr(rows + 4 * i);
+      float4 v = cluster_load4(at, 0);
+#pragma unroll
+      for (int s = 1; s < S; ++s) {
+        const float4 w = cluster_load4(at, s);
+        v.x += w.x;
+        v.y += w.y;
+        v.z += w.z;
+        v.w += w.w;
+      }
+      *reinterpret_cast<float4*>(rows + 4 * i) = v;  // rows no peer reads
+    }
+  }
+  cluster_arrive();
+  __syncthreads();
+  if (mine) {
+    const long long r0 = (rows - ctile) / kStagingLd<BN>;
+    gemm_store_tile<H, kRows, BN, kThreads>(p, rows, m0 + r0, n0, M, N, threadIdx.x, 0);
+  }
+  cluster_wait();
+}
+
 template <class H>
 TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   extern __shared__ __align__(128) char smem[];
   using G = Gemm<H>;
-  static_assert(G::ST * G::kStageBytes <= H::kSmemBytes &&
-                    G::BM * kStagingLd<G::BN> * 4 <= H::kSmemBytes,
-                "kSmemBytes covers the pipeline and the epilogue tile");
+  static_assert(G::kBarOffset + (G::kBulkB ? 8 * G::ST : 0) <= H::kSmemBytes,
+                "kSmemBytes covers the pipeline, the epilogue tile and the mbarriers");
   G g{p, smem};
   g.M = p.rows;
   g.N = p.cols;
   g.K = p.depth;
   // Tile order: groups of 8 tile rows sweep the columns together, for L2 reuse of B.
   const long long tiles_m = (g.M + G::BM - 1) / G::BM, tiles_n = (g.N + G::BN - 1) / G::BN;
-  // Split-K: CTA b works on tile b % tiles over K slice b / tiles.
-  const long long tiles = tiles_m * tiles_n;
-  const long long pid = H::kSplitK > 1 ? blockIdx.x % tiles : blockIdx.x, group = 8;
-  const int split = H::kSplitK > 1 ? static_cast<int>(blockIdx.x / tiles) : 0;
+  // Split-K: CTA b works on tile b % tiles over K slice b / tiles; in clusters, on tile
+  // b / kSplitK over slice b % kSplitK (a cluster is kSplitK consecutive CTAs).
+  const long long tiles = tiles_m * tiles_n, group = 8;
+  constexpr int S = H::kSplitK;
+  const long long pid = S == 1 ? blockIdx.x : H::kClusterSplit ? blockIdx.x / S : blockIdx.x % tiles;
+  const int split = S == 1 ? 0 : static_cast<int>(H::kClusterSplit ? blockIdx.x % S : blockIdx.x / tiles);
   const long long per_group = group * tiles_n;
   const long long first_m = pid / per_group * group;
   const long long rows_in_group = tiles_m - first_m < group ? tiles_m - first_m : group;
@@ -521,6 +590,13 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   const int kt_per = (kt_total + H::kSplitK - 1) / H::kSplitK;
   const int kt_begin = min(kt_total, split * kt_per);
   const int kt_count = min(kt_total, kt_begin + kt_per) - kt_begin;  // k-tiles of this CTA
+  if constexpr (G::kBulkB) {
+    if (threadIdx.x == 0) {
+      for (int s = 0; s < G::ST; ++s) mbar_init(g.bars() + s, 1);
+      mbar_fence_init();
+    }
+    __syncthreads();
+  }
 #pragma unroll
   for (int s = 0; s < G::ST - 1; ++s) {
     if (s < kt_count) {
@@ -531,9 +607,17 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   }
   for (int kt = 0; kt < kt_count; ++kt) {
     cp_async_wait<G::ST - 2>();
+    if constexpr (G::kBulkB) {
+      if (p.vector_ok) mbar_wait(g.bars() + kt % G::ST, (kt / G::ST) & 1);
+    }
     __syncthreads();
     const int next = kt + G::ST - 1;
     if (next < kt_count) g.issue(next % G::ST, kt_begin + next);
+    // The epilogue's operands, asked of L2 while the last k-tiles are in flight.
+    if (kt == max(kt_count - G::ST, 0) && threadIdx.x < 32) {
+      H::prefetch_tile(p, g.m0, g.n0, min(static_cast<long long>(G::BM), g.M - g.m0),
+                       min(static_cast<long long>(G::BN), g.N - g.n0), static_cast<int>(threadIdx.x));
+    }
     cp_async_commit();
     g.compute(kt % G::ST, acc, wm, wn, lane);
     // Register-staged tiles land after the math, into the stage that every thread finished
@@ -555,7 +639,10 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
       *reinterpret_cast<float2*>(&ctile[staging_at<G::BN>(r + 8, c)]) = make_float2(acc[mt][nt][2], acc[mt][nt][3]);
     }
   __syncthreads();
-  if constexpr (H::kSplitK > 1) {
+  if constexpr (H::kClusterSplit) {
+    split_k_cluster<H, G::BM, G::BN, G::kThreads>(p, ctile, g.m0, g.n0, g.M, g.N);
+    return;
+  } else if constexpr (S > 1) {
     if (!split_k_combine<H, G::BM, G::BN, G::kThreads>(p, ctile, pid, split, tiles)) return;
   }
   gemm_store_tile<H, G::BM, G::BN, G::kThreads>(p, ctile, g.m0, g.n0, g.M, g.N, threadIdx.x, 0);

@@ -117,8 +117,8 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
                         TuneGemm(graph, k.tile_node, k.spec, arch, options.tune_m));
     tuning.Put(key, TuningRecord{trials[0].config, trials[0].us});
     k.spec.gemm = trials[0].config;
-    std::string next;  // the runners-up, so that a log shows how close the choice was
-    for (size_t i = 1; i < std::min<size_t>(trials.size(), 4); ++i) {
+    std::string next;  // every runner-up, so that a log shows how close the choice was
+    for (size_t i = 1; i < trials.size(); ++i) {
       absl::StrAppend(&next, i == 1 ? "; then " : ", ", trials[i].config.ToString(), " ", trials[i].us, " us");
     }
     plan.decisions.push_back(absl::StrCat("tuned: '", graph.node(k.tile_node).name, "' uses ",

@@ -277,7 +277,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     if (k.layout.size() > static_cast<size_t>(kMaxParamWords)) {
       return absl::InternalError("kernel parameter block too large");
     }
-    if (gemm && spec.gemm.split_k > 1) {
+    if (gemm && spec.gemm.split_k > 1 && !GemmClusterSplit(spec)) {
       const GemmConfig& c = spec.gemm;
       TF_RETURN_IF_ERROR(PrepareSplitK(stream, k, ((rows + c.bm - 1) / c.bm) * ((cols + c.bn - 1) / c.bn)));
     }

@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "codegen/generate.h"
 #include "codegen/params.h"
 #include "runtime/autotune.h"
 #include "runtime/fusion/tile_config.h"
@@ -72,19 +74,53 @@ TEST(GemmSplitK, CandidatesRoundTripCompileAndStayOffReductions) {
   int splits = 0;
   for (const GemmConfig& c : GemmCandidates(Dim::Static(16))) {
     if (c.split_k == 1) continue;
-    SCOPED_TRACE(c.ToString());
     ++splits;
-    CompileOptions o;
-    o.arch = "sm_90";
-    o.gemm_config = c;
-    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
-    const KernelSpec& spec = plan.fusion_plan().kernels[0].spec;
-    EXPECT_EQ(spec.gemm.split_k, c.split_k);
-    EXPECT_NE(SpecText(spec).find("silu"), std::string::npos);  // the epilogue is kept
-    const std::vector<ParamField> layout = ParamLayout(spec);
-    EXPECT_TRUE(std::any_of(layout.begin(), layout.end(), [](const ParamField& f) { return f.kind == ParamField::kSplitK; }));
+    // sm_90: the splits of a tile are one cluster (no partial buffers); sm_80: the
+    // partials go through global memory.
+    for (const char* arch : {"sm_90", "sm_80"}) {
+      SCOPED_TRACE(absl::StrCat(c.ToString(), " ", arch));
+      CompileOptions o;
+      o.arch = arch;
+      o.gemm_config = c;
+      TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+      const KernelSpec& spec = plan.fusion_plan().kernels[0].spec;
+      EXPECT_EQ(spec.gemm.split_k, c.split_k);
+      EXPECT_NE(SpecText(spec).find("silu"), std::string::npos);  // the epilogue is kept
+      const bool cluster = std::string(arch) == "sm_90";
+      EXPECT_EQ(GemmClusterSplit(spec), cluster);
+      const std::vector<ParamField> layout = ParamLayout(spec);
+      EXPECT_EQ(std::any_of(layout.begin(), layout.end(), [](const ParamField& f) { return f.kind == ParamField::kSplitK; }),
+                !cluster);
+      TF_ASSERT_OK_AND_ASSIGN(std::string source, GenerateSource(spec, "k"));
+      EXPECT_EQ(source.find(absl::StrCat("__cluster_dims__(", c.split_k, ", 1, 1)")) != std::string::npos, cluster);
+    }
   }
   EXPECT_GE(splits, 3);
+
+  // B by bulk copies: only for a weight read as w.T on sm_90; the configs round-trip.
+  TF_ASSERT_OK_AND_ASSIGN(Graph wt, GraphFromJson(NamedTestGraph("gemm_decode_weight_t_tails").json));
+  int bulk = 0;
+  for (const GemmConfig& c : GemmCandidates(Dim::Static(16), /*bulk_b=*/true)) {
+    if (!c.bulk_b) continue;
+    SCOPED_TRACE(c.ToString());
+    ++bulk;
+    EXPECT_NE(c.ToString().find(" bulk"), std::string::npos);
+    TuningRecords one;
+    one.Put("k", TuningRecord{c, 1.0});
+    TF_ASSERT_OK(one.Save(path));
+    TF_ASSERT_OK_AND_ASSIGN(TuningRecords read, TuningRecords::Load(path));
+    EXPECT_EQ(read.Find("k")->config.ToString(), c.ToString());
+    for (const Graph* graph : {&wt, &g}) {
+      CompileOptions o;
+      o.arch = "sm_90";
+      o.gemm_config = c;
+      TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(*graph, o));
+      EXPECT_EQ(GemmBulkB(plan.fusion_plan().kernels[0].spec), graph == &wt);  // g reads w as [K, N]
+    }
+  }
+  EXPECT_GE(bulk, 3);
+  const std::vector<GemmConfig> plain = GemmCandidates(Dim::Static(16));
+  EXPECT_TRUE(std::none_of(plain.begin(), plain.end(), [](const GemmConfig& c) { return c.bulk_b; }));
 
   const TestGraph* reduced = &NamedTestGraph("gemm_bias_gelu_rowsum_split");
   ASSERT_NE(reduced, nullptr);

@@ -225,6 +225,7 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
   if (t.custom == nullptr && t.tile == TileOp::kMatmul) {
     k.depth = SizeExpr::Of(g.node(t.inputs[0]).shape[1]);
     k.spec.gemm = DefaultGemmConfig(t.shape[0]);
+    k.spec.sm90 = options.arch == "sm_90";
     // Operands read as they are (no prologue) take the cp.async path when their layout
     // allows: A as [M, K] contiguous; B as [K, N] contiguous, or a transpose of [N, K].
     const auto plain = [&](int j) {

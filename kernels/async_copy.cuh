@@ -1,0 +1,78 @@
+// Asynchronous copies into shared memory and the barriers that wait for them: cp.async
+// (sm_80), mbarriers and bulk copies by the TMA (sm_90), and thread-block clusters with
+// their distributed shared memory (sm_90). Used by the GEMM kernels.
+#ifndef TILEFUSE_KERNELS_ASYNC_COPY_CUH_
+#define TILEFUSE_KERNELS_ASYNC_COPY_CUH_
+
+namespace tf {
+
+TF_DEVICE unsigned smem_addr(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+TF_DEVICE void cp_async16(unsigned dst, const void* src, bool pred) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(pred ? 16 : 0));
+}
+TF_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+TF_DEVICE void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+TF_DEVICE void mbar_init(unsigned long long* bar, unsigned count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count));
+}
+// Makes initialized mbarriers visible to the copy engine (and the cluster) before use.
+TF_DEVICE void mbar_fence_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+TF_DEVICE void mbar_wait(unsigned long long* bar, unsigned parity) {
+  // Labels are scoped by the braces, so every inlined copy may reuse them.
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "TF_WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+      "@!p bra TF_WAIT;\n"
+      "}\n" ::"r"(smem_addr(bar)),
+      "r"(parity)
+      : "memory");
+}
+TF_DEVICE void mbar_arrive(unsigned long long* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_addr(bar)) : "memory");
+}
+// Adds `bytes` of expected copy traffic to the barrier's current phase (no arrival).
+TF_DEVICE void mbar_expect_tx(unsigned long long* bar, unsigned bytes) {
+  asm volatile("mbarrier.expect_tx.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(bytes) : "memory");
+}
+// An arrival that also adds `bytes` of expected copy traffic to the current phase.
+TF_DEVICE void mbar_arrive_expect_tx(unsigned long long* bar, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(bytes)
+               : "memory");
+}
+// `bytes` (a multiple of 16, both addresses 16-byte aligned) from global to shared memory
+// by the TMA, completing on `bar`.
+TF_DEVICE void bulk_copy(void* dst, const void* src, unsigned bytes, unsigned long long* bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+               ::"r"(smem_addr(dst)), "l"(src), "r"(bytes), "r"(smem_addr(bar))
+               : "memory");
+}
+
+// Thread-block clusters: the CTA's rank, the cluster-wide barrier in two halves (arrive
+// releases this thread's memory operations, wait acquires everyone's), and 16-byte loads
+// from another CTA's shared memory at the offset of a local address.
+TF_DEVICE unsigned cluster_rank() {
+  unsigned r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return r;
+}
+TF_DEVICE void cluster_arrive() { asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory"); }
+TF_DEVICE void cluster_wait() { asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory"); }
+TF_DEVICE float4 cluster_load4(unsigned local, unsigned rank) {
+  unsigned remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(local), "r"(rank));
+  float4 v;
+  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(remote) : "memory");
+  return v;
+}
+
+}  // namespace tf
+
+#endif  // TILEFUSE_KERNELS_ASYNC_COPY_CUH_
