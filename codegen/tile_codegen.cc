@@ -41,8 +41,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   e.Line(absl::StrCat("static constexpr bool kF16 = ", f16 ? "true" : "false", ";"));
   e.Line(absl::StrCat("static constexpr bool kAsyncA = ", spec.a_async >= 0 ? "true" : "false", ";"));
   e.Line(absl::StrCat("static constexpr int kBLayout = ", static_cast<int>(spec.b_layout), ";"));
-  e.Line(absl::StrCat("static constexpr bool kClusterSplit = ", GemmClusterSplit(spec) ? "true" : "false",
-                      ", kBulkB = ", GemmBulkB(spec) ? "true" : "false", ";"));
+  e.Line(absl::StrCat("static constexpr bool kClusterSplit = ", GemmClusterSplit(spec) ? "true" : "false", ";"));
   // The raw operands cp.async reads (the first operand when there is none, never used).
   e.Line(absl::StrCat("static __device__ __forceinline__ const auto* a_ptr(const Params& p) { return p.in",
                       std::max(spec.a_async, 0), "; }"));

@@ -1,6 +1,6 @@
 // Asynchronous copies into shared memory and the barriers that wait for them: cp.async
-// (sm_80), mbarriers and bulk copies by the TMA (sm_90), and thread-block clusters with
-// their distributed shared memory (sm_90). Used by the GEMM kernels.
+// (sm_80), mbarriers (sm_90, the TMA's copies complete on them), and thread-block clusters
+// with their distributed shared memory (sm_90). Used by the GEMM kernels.
 #ifndef TILEFUSE_KERNELS_ASYNC_COPY_CUH_
 #define TILEFUSE_KERNELS_ASYNC_COPY_CUH_
 
@@ -20,8 +20,6 @@ TF_DEVICE void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(
 TF_DEVICE void mbar_init(unsigned long long* bar, unsigned count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(count));
 }
-// Makes initialized mbarriers visible to the copy engine (and the cluster) before use.
-TF_DEVICE void mbar_fence_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
 TF_DEVICE void mbar_wait(unsigned long long* bar, unsigned parity) {
   // Labels are scoped by the braces, so every inlined copy may reuse them.
   asm volatile(
@@ -40,18 +38,6 @@ TF_DEVICE void mbar_arrive(unsigned long long* bar) {
 // Adds `bytes` of expected copy traffic to the barrier's current phase (no arrival).
 TF_DEVICE void mbar_expect_tx(unsigned long long* bar, unsigned bytes) {
   asm volatile("mbarrier.expect_tx.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(bytes) : "memory");
-}
-// An arrival that also adds `bytes` of expected copy traffic to the current phase.
-TF_DEVICE void mbar_arrive_expect_tx(unsigned long long* bar, unsigned bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(bytes)
-               : "memory");
-}
-// `bytes` (a multiple of 16, both addresses 16-byte aligned) from global to shared memory
-// by the TMA, completing on `bar`.
-TF_DEVICE void bulk_copy(void* dst, const void* src, unsigned bytes, unsigned long long* bar) {
-  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
-               ::"r"(smem_addr(dst)), "l"(src), "r"(bytes), "r"(smem_addr(bar))
-               : "memory");
 }
 
 // Thread-block clusters: the CTA's rank, the cluster-wide barrier in two halves (arrive

@@ -14,9 +14,6 @@
 //   kClusterSplit  the kSplitK CTAs of a tile are a thread-block cluster and sum their
 //                partials through distributed shared memory (sm_90); else through
 //                Params::splitk and splitk_count
-//   kBulkB       with kBLayout 2 (sm_90): B rows are copied by the TMA's bulk copies (one
-//                per row of the tile, completing on a per-stage mbarrier) into rows padded
-//                by 16 bytes, so that no thread spends instructions on the weight stream
 // Operands without cp.async are staged through registers: load_in0 (A at m * K + k) or
 // load_in1 (B at k * N + n) applies the prologue, the values are rounded to the operand
 // type and written to shared memory while the tensor cores work on the previous stage.
@@ -112,18 +109,12 @@ struct Gemm {
   static constexpr int kThreads = 32 * H::kWarpsM * H::kWarpsN;
   static constexpr int WTM = BM / H::kWarpsM, WTN = BN / H::kWarpsN;
   static constexpr int MT = WTM / 16, NT = WTN / 8;
-  static constexpr bool kBColMajor = H::kBLayout == 2, kBulkB = H::kBulkB;
-  static_assert(!kBulkB || kBColMajor, "bulk copies read B as rows of [N, K]");
-  // Stage layouts: A as [BM][BK]; B as [BK][BN] or, column-major, [BN][BK]; swizzled, or
-  // with kBulkB rows of kBPitch bytes (16 bytes apart in banks: ldmatrix is conflict-free).
+  static constexpr bool kBColMajor = H::kBLayout == 2;
+  // Stage layouts: A as [BM][BK]; B as [BK][BN] or, column-major, [BN][BK].
   static constexpr int kAChunks = BK / 8;
   static constexpr int kBChunks = kBColMajor ? BK / 8 : BN / 8;
-  static constexpr int kBPitch = BK * 2 + 16;
-  static constexpr int kABytes = BM * BK * 2, kBBytes = kBulkB ? BN * kBPitch : BK * BN * 2;
+  static constexpr int kABytes = BM * BK * 2, kBBytes = BK * BN * 2;
   static constexpr int kStageBytes = kABytes + kBBytes;
-  // The mbarriers of kBulkB (one per stage) sit after the stages and the epilogue tile.
-  static constexpr int kBarOffset = ST * kStageBytes > BM * kStagingLd<BN> * 4 ? ST * kStageBytes
-                                                                                : BM * kStagingLd<BN> * 4;
   static constexpr int kAPerThread = BM * BK / 8 / kThreads;
   static constexpr int kBPerThread = BK * BN / 8 / kThreads;
   static_assert(WTM % 16 == 0 && WTN % 16 == 0, "warp tiles are multiples of 16x16");
@@ -139,8 +130,6 @@ struct Gemm {
   // Row/column of chunk q of the A tile ([BM][BK/8 chunks]) and of the B tile.
   TF_DEVICE static void a_chunk(int q, int& r, int& c) { r = q / kAChunks; c = q % kAChunks; }
   TF_DEVICE static void b_chunk(int q, int& r, int& c) { r = q / kBChunks; c = q % kBChunks; }
-  TF_DEVICE static int b_offset(int r, int c) { return kBulkB ? r * kBPitch + c * 16 : swizzle<kBChunks>(r, c); }
-  TF_DEVICE unsigned long long* bars() const { return reinterpret_cast<unsigned long long*>(smem + kBarOffset); }
 
   TF_DEVICE void load_a_async(int stage, long long k0) {
     char* base = smem + stage * kStageBytes;
@@ -173,30 +162,6 @@ struct Gemm {
         off = k * N + n;
       }
       cp_async16(smem_addr(base + swizzle<kBChunks>(r, c)), ok ? H::b_ptr(p) + off : H::b_ptr(p), ok);
-    }
-  }
-
-  // kBulkB: warp 0 copies the tile's rows of B ([N, K], vector_ok: K and the base 16-byte
-  // aligned) by the TMA, completing on the stage's mbarrier. Rows past N stay as they were
-  // (their columns of C are not stored); k past K in the last k-tile is zeroed by every
-  // thread (A is zero there, but stale bits may be NaN), visible after the next barrier.
-  TF_DEVICE void load_b_bulk(int stage, long long k0) {
-    char* base = smem + stage * kStageBytes + kABytes;
-    const int valid = K - k0 < BK ? static_cast<int>(K - k0) : BK;
-    if (threadIdx.x < 32) {
-      const int rows = N - n0 < BN ? static_cast<int>(N - n0) : BN;
-      unsigned long long* bar = bars() + stage;
-      if (threadIdx.x == 0) mbar_arrive_expect_tx(bar, static_cast<unsigned>(rows * valid * 2));
-      __syncwarp();
-      for (int r = threadIdx.x; r < rows; r += 32) {
-        bulk_copy(base + r * kBPitch, H::b_ptr(p) + (n0 + r) * K + k0, static_cast<unsigned>(valid * 2), bar);
-      }
-    }
-    if (valid < BK) {
-      const int tail = BK / 8 - valid / 8;  // 16-byte chunks per row to zero
-      for (int q = threadIdx.x; q < BN * tail; q += kThreads) {
-        *reinterpret_cast<uint4*>(base + (q / tail) * kBPitch + (valid / 8 + q % tail) * 16) = make_uint4(0, 0, 0, 0);
-      }
     }
   }
 
@@ -256,7 +221,7 @@ struct Gemm {
     for (int i = 0; i < kBPerThread; ++i) {
       int r, c;
       b_chunk(threadIdx.x + i * kThreads, r, c);
-      *reinterpret_cast<uint4*>(base + b_offset(r, c)) = rb[i];
+      *reinterpret_cast<uint4*>(base + swizzle<kBChunks>(r, c)) = rb[i];
     }
   }
 
@@ -277,8 +242,7 @@ struct Gemm {
     }
     if constexpr (H::kBLayout != 0) {
       if (p.vector_ok) {
-        if constexpr (kBulkB) load_b_bulk(stage, k0);
-        else load_b_async(stage, k0);
+        load_b_async(stage, k0);
       } else {
         fetch_b(k0);
         put_b(stage);
@@ -311,7 +275,7 @@ struct Gemm {
         if constexpr (kBColMajor) {  // [n][k]: matrices (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
           const int r = wn * WTN + nt * 8 + (lane % 8) + (lane / 16) * 8;
           const int c = kk * 2 + (lane / 8) % 2;
-          ldmatrix_x4(t, smem_addr(b_base + b_offset(r, c)));
+          ldmatrix_x4(t, smem_addr(b_base + swizzle<kBChunks>(r, c)));
         } else {  // [k][n], transposed: (k0-7,n0-7) (k8-15,n0-7) (k0-7,n8-15) (k8-15,n8-15)
           const int r = kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8;
           const int c = (wn * WTN + nt * 8) / 8 + lane / 16;
@@ -554,8 +518,9 @@ template <class H>
 TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   extern __shared__ __align__(128) char smem[];
   using G = Gemm<H>;
-  static_assert(G::kBarOffset + (G::kBulkB ? 8 * G::ST : 0) <= H::kSmemBytes,
-                "kSmemBytes covers the pipeline, the epilogue tile and the mbarriers");
+  static_assert(G::ST * G::kStageBytes <= H::kSmemBytes &&
+                    G::BM * kStagingLd<G::BN> * 4 <= H::kSmemBytes,
+                "kSmemBytes covers the pipeline and the epilogue tile");
   G g{p, smem};
   g.M = p.rows;
   g.N = p.cols;
@@ -590,13 +555,6 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   const int kt_per = (kt_total + H::kSplitK - 1) / H::kSplitK;
   const int kt_begin = min(kt_total, split * kt_per);
   const int kt_count = min(kt_total, kt_begin + kt_per) - kt_begin;  // k-tiles of this CTA
-  if constexpr (G::kBulkB) {
-    if (threadIdx.x == 0) {
-      for (int s = 0; s < G::ST; ++s) mbar_init(g.bars() + s, 1);
-      mbar_fence_init();
-    }
-    __syncthreads();
-  }
 #pragma unroll
   for (int s = 0; s < G::ST - 1; ++s) {
     if (s < kt_count) {
@@ -607,9 +565,6 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   }
   for (int kt = 0; kt < kt_count; ++kt) {
     cp_async_wait<G::ST - 2>();
-    if constexpr (G::kBulkB) {
-      if (p.vector_ok) mbar_wait(g.bars() + kt % G::ST, (kt / G::ST) & 1);
-    }
     __syncthreads();
     const int next = kt + G::ST - 1;
     if (next < kt_count) g.issue(next % G::ST, kt_begin + next);

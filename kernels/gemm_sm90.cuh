@@ -345,11 +345,6 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
     unsigned phase = static_cast<unsigned>(g0 / G::ST) & 1;
 #pragma unroll 1  // compile time: the compiler would copy the loop per stage
     for (int kt = 0; kt < kt_count; ++kt) {
-      // The epilogue's operands (a residual), asked of L2 some 8 k-tiles (~3 us on the
-      // H100 at 4096^3) before the epilogue reads them: late enough not to be evicted.
-      if (kt == max(kt_count - 8, 0) && t < 32) {
-        H::prefetch_tile(p, m0, n0, min(static_cast<long long>(G::BM), M - m0), min(static_cast<long long>(G::BN), N - n0), t);
-      }
       mbar_wait(&full[s], phase);
       const unsigned long long a = da + s * (G::kABytes >> 4), b = db + s * (G::kBBytes >> 4);
       wgmma_fence();

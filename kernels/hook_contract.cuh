@@ -21,7 +21,7 @@
 //     // A hint (row-wise kernels): the elements [i, i + n) of load_in0 will be loaded
 //     // soon; their operands are asked of L2 now. Loads nothing, may be skipped.
 //     static void prefetch_in0(const Params&, long long i, long long n);
-//     // A hint (GEMM kernels): the epilogue will soon store the rows x cols tile at
+//     // A hint (the mma.sync GEMM kernel): the epilogue will soon store the rows x cols tile at
 //     // (m0, n0) of the output ([rows, cols] of Params); the operands it reads there are
 //     // asked of L2 now. A warp calls it; `lane` picks this thread's share.
 //     static void prefetch_tile(const Params&, long long m0, long long n0, long long rows,

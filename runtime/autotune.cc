@@ -23,8 +23,7 @@ constexpr int kFormatVersion = 1;
 
 nlohmann::json ConfigJson(const GemmConfig& c) {
   return {{"bm", c.bm}, {"bn", c.bn}, {"bk", c.bk}, {"warps_m", c.warps_m},
-          {"warps_n", c.warps_n}, {"stages", c.stages}, {"wgmma", c.wgmma}, {"split_k", c.split_k},
-          {"bulk_b", c.bulk_b}};
+          {"warps_n", c.warps_n}, {"stages", c.stages}, {"wgmma", c.wgmma}, {"split_k", c.split_k}};
 }
 
 GemmConfig ConfigFromJson(const nlohmann::json& j) {
@@ -32,7 +31,6 @@ GemmConfig ConfigFromJson(const nlohmann::json& j) {
                j.at("warps_m").get<int>(), j.at("warps_n").get<int>(), j.at("stages").get<int>()};
   c.wgmma = j.at("wgmma").get<bool>();
   c.split_k = j.value("split_k", 1);  // records written before split-K have none
-  c.bulk_b = j.value("bulk_b", false);
   return c;
 }
 
@@ -191,8 +189,7 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
 
   const std::vector<GemmConfig> candidates =
       spec.gemm.wgmma ? std::vector<GemmConfig>{WgmmaGemmConfig(3), WgmmaGemmConfig(4), WgmmaGemmConfig(5)}
-                      : GemmCandidates(t.shape[0], spec.sm90 && spec.b_layout == GemmBLayout::kColMajor &&
-                                                                       spec.b_async >= 0);
+                      : GemmCandidates(t.shape[0]);
   std::vector<TuningTrial> trials;
   KernelCache cache;
   for (const GemmConfig& cand : candidates) {

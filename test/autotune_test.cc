@@ -97,31 +97,6 @@ TEST(GemmSplitK, CandidatesRoundTripCompileAndStayOffReductions) {
   }
   EXPECT_GE(splits, 3);
 
-  // B by bulk copies: only for a weight read as w.T on sm_90; the configs round-trip.
-  TF_ASSERT_OK_AND_ASSIGN(Graph wt, GraphFromJson(NamedTestGraph("gemm_decode_weight_t_tails").json));
-  int bulk = 0;
-  for (const GemmConfig& c : GemmCandidates(Dim::Static(16), /*bulk_b=*/true)) {
-    if (!c.bulk_b) continue;
-    SCOPED_TRACE(c.ToString());
-    ++bulk;
-    EXPECT_NE(c.ToString().find(" bulk"), std::string::npos);
-    TuningRecords one;
-    one.Put("k", TuningRecord{c, 1.0});
-    TF_ASSERT_OK(one.Save(path));
-    TF_ASSERT_OK_AND_ASSIGN(TuningRecords read, TuningRecords::Load(path));
-    EXPECT_EQ(read.Find("k")->config.ToString(), c.ToString());
-    for (const Graph* graph : {&wt, &g}) {
-      CompileOptions o;
-      o.arch = "sm_90";
-      o.gemm_config = c;
-      TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(*graph, o));
-      EXPECT_EQ(GemmBulkB(plan.fusion_plan().kernels[0].spec), graph == &wt);  // g reads w as [K, N]
-    }
-  }
-  EXPECT_GE(bulk, 3);
-  const std::vector<GemmConfig> plain = GemmCandidates(Dim::Static(16));
-  EXPECT_TRUE(std::none_of(plain.begin(), plain.end(), [](const GemmConfig& c) { return c.bulk_b; }));
-
   const TestGraph* reduced = &NamedTestGraph("gemm_bias_gelu_rowsum_split");
   ASSERT_NE(reduced, nullptr);
   TF_ASSERT_OK_AND_ASSIGN(Graph rg, GraphFromJson(reduced->json));

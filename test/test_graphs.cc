@@ -299,8 +299,8 @@ const std::vector<TestGraph>& GemmTestGraphs() {
                   {"name": "z", "op": "add", "inputs": ["y", "b"]},
                   {"name": "o", "op": "silu", "inputs": ["z"]}],
         "outputs": ["o"]})", 1, 3, {}},
-      // A decode weight read as w.T (bulk copies of B on sm_90) with tails: N = 200 is not a
-      // whole number of 32..128-column tiles, K = 360 leaves a partial k-tile.
+      // A decode weight read as w.T with tails: N = 200 is not a whole number of 32..128
+      // column tiles, K = 360 leaves a partial k-tile.
       {"gemm_decode_weight_t_tails", R"({"name": "gemm_decode_weight_t_tails",
         "inputs": [{"name": "x", "shape": [16, 360], "dtype": "bf16"},
                    {"name": "w", "shape": [200, 360], "dtype": "bf16"},

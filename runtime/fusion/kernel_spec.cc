@@ -25,22 +25,15 @@ constexpr int kStagingPad = 8;
 }  // namespace
 
 int GemmConfig::SmemBytes() const {
-  // Bulk-copied rows of B are padded by 16 bytes (kernels/gemm.cuh kBPitch).
-  const int pipeline = stages * (bm * bk * 2 + bn * (bk * 2 + (bulk_b ? 16 : 0)));
+  const int pipeline = stages * (bm * bk + bk * bn) * 2;
   const int epilogue = bm * (bn + kStagingPad) * 4;
   // The Hopper kernel aligns its stages to 1024 bytes and keeps two mbarriers per stage.
   if (wgmma) return 1024 + std::max(pipeline + 16 * stages, epilogue);
-  // Bulk copies complete on one mbarrier per stage, after the stages and the epilogue tile.
-  return std::max(pipeline, epilogue) + (bulk_b ? 8 * stages : 0);
+  return std::max(pipeline, epilogue);
 }
 
 bool GemmClusterSplit(const KernelSpec& spec) {
   return spec.tile == "matmul" && spec.sm90 && !spec.gemm.wgmma && spec.gemm.split_k > 1;
-}
-
-bool GemmBulkB(const KernelSpec& spec) {
-  return spec.tile == "matmul" && spec.sm90 && !spec.gemm.wgmma && spec.gemm.bulk_b &&
-         spec.b_layout == GemmBLayout::kColMajor && spec.b_async >= 0;
 }
 
 GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
@@ -74,7 +67,7 @@ std::string RowConfig::ToString() const {
 
 std::string GemmConfig::ToString() const {
   return absl::StrCat(wgmma ? "wgmma " : "", bm, "x", bn, "x", bk, " w", warps_m, "x", warps_n,
-                      " s", stages, bulk_b ? " bulk" : "", split_k > 1 ? absl::StrCat(" split ", split_k) : "");
+                      " s", stages, split_k > 1 ? absl::StrCat(" split ", split_k) : "");
 }
 
 int KernelSpec::Vec() const {
@@ -98,7 +91,7 @@ std::string SpecText(const KernelSpec& spec) {
   if (spec.tile == "matmul") {
     absl::StrAppend(&s, "gemm ", spec.gemm.ToString(), " a_async=", spec.a_async, " b_async=",
                     spec.b_async, " b_layout=", static_cast<int>(spec.b_layout),
-                    GemmClusterSplit(spec) ? " cluster_split" : "", GemmBulkB(spec) ? " bulk_b" : "", "\n");
+                    GemmClusterSplit(spec) ? " cluster_split" : "", "\n");
   }
   if (spec.tile == "reduce") absl::StrAppend(&s, "reduce op=", spec.reduce_op, "\n");
   if (spec.reduce_op >= 5 || spec.reduce.op == 5) absl::StrAppend(&s, "correction=", spec.correction, "\n");

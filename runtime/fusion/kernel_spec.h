@@ -80,14 +80,10 @@ struct GemmConfig {
   // few tiles would leave most SMs idle). Each writes an fp32 partial; the tile's last CTA
   // sums them in split order and runs the epilogue (kernels/gemm.cuh).
   int split_k = 1;
-  // The mma.sync kernel on sm_90, B a K-major weight read as w.T: the TMA copies B's rows
-  // (bulk copies, no tensor map), so that the deep pipelines of decode shapes cost the
-  // threads no instructions (kernels/gemm.cuh kBulkB).
-  bool bulk_b = false;
   // Dynamic shared memory of the mma.sync kernel and the one-tile-per-CTA Hopper kernel:
   // the pipeline stages, or the fp32 epilogue tile if larger (GemmLaunchOf has the rest).
   int SmemBytes() const;
-  std::string ToString() const;  // "128x128x32 w2x4 s4", "16x32x128 w1x2 s6 bulk split 4"
+  std::string ToString() const;  // "128x128x32 w2x4 s4", "16x32x128 w1x2 s6 split 4"
 };
 
 // How the GEMM reads B: through its hook (load_in1), or by cp.async from a contiguous
@@ -116,7 +112,7 @@ struct KernelSpec {
   int b_async = -1;  // matmul: likewise for B, with b_layout
   GemmBLayout b_layout = GemmBLayout::kHook;
   StoreReduce reduce;  // tile kernels: a store-site reduction, when reduce.op >= 0
-  bool sm90 = false;   // matmul: the target has thread-block clusters and bulk copies
+  bool sm90 = false;   // matmul: the target has thread-block clusters
   std::vector<OperandSpec> operands;
   std::vector<TileInputSpec> tile_inputs;
   std::vector<OutputSpec> outputs;
@@ -126,11 +122,9 @@ struct KernelSpec {
   int Vec() const;
 };
 
-// The mma.sync GEMM's sm_90 forms (kernels/gemm.cuh): split-K partials summed within a
-// thread-block cluster (no partial buffers, an entry with __cluster_dims__), and B copied
-// by the TMA (GemmConfig::bulk_b, where B is read as a transposed [N, K] buffer).
+// The mma.sync GEMM's split-K on sm_90 (kernels/gemm.cuh split_k_cluster): partials summed
+// within a thread-block cluster (no partial buffers, an entry with __cluster_dims__).
 bool GemmClusterSplit(const KernelSpec& spec);
-bool GemmBulkB(const KernelSpec& spec);
 
 // How a GEMM kernel launches. The Hopper kernel (kernels/gemm_sm90.cuh) comes in two
 // forms: ping-pong, persistent (one CTA per SM, each consumer warpgroup on its own tile,

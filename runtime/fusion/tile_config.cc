@@ -1,7 +1,6 @@
 #include "runtime/fusion/tile_config.h"
 
 #include <algorithm>
-#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -55,7 +54,7 @@ GemmConfig WgmmaGemmConfig(int stages) {
   return c;
 }
 
-std::vector<GemmConfig> GemmCandidates(const Dim& m, bool bulk_b) {
+std::vector<GemmConfig> GemmCandidates(const Dim& m) {
   if (m.is_static() && m.value <= 16) {
     std::vector<GemmConfig> c = {GemmConfig{16, 32, 128, 1, 2, 6}, GemmConfig{16, 32, 128, 1, 2, 8},
                                  GemmConfig{16, 16, 256, 1, 1, 6}, GemmConfig{16, 64, 64, 1, 4, 8}};
@@ -64,19 +63,6 @@ std::vector<GemmConfig> GemmCandidates(const Dim& m, bool bulk_b) {
       for (const GemmConfig& base : {GemmConfig{16, 32, 128, 1, 2, 6}, GemmConfig{16, 64, 64, 1, 4, 8},
                                      GemmConfig{16, 128, 64, 1, 4, 6}, GemmConfig{16, 64, 128, 1, 4, 4}}) {
         GemmConfig s = base;
-        s.split_k = split;
-        c.push_back(s);
-      }
-    }
-    if (bulk_b) {
-      // B by bulk copies: deeper pipelines than cp.async affords, one or two CTAs per SM.
-      for (const auto& [base, split] : std::vector<std::pair<GemmConfig, int>>{
-               {GemmConfig{16, 64, 128, 1, 4, 4}, 2}, {GemmConfig{16, 64, 128, 1, 4, 6}, 2},
-               {GemmConfig{16, 64, 128, 1, 4, 8}, 2}, {GemmConfig{16, 32, 128, 1, 2, 8}, 2},
-               {GemmConfig{16, 128, 128, 1, 4, 4}, 4}, {GemmConfig{16, 64, 256, 1, 4, 4}, 2},
-               {GemmConfig{16, 32, 128, 1, 2, 8}, 1}}) {
-        GemmConfig s = base;
-        s.bulk_b = true;
         s.split_k = split;
         c.push_back(s);
       }

@@ -25,9 +25,8 @@ absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec);
 GemmConfig DefaultGemmConfig(const Dim& m);
 // The Hopper (TMA + wgmma) config, for sm_90 targets when B is read by TMA.
 GemmConfig WgmmaGemmConfig(int stages = 4);
-// Candidates the autotuner times for a GEMM of this M; with bulk_b (sm_90, B a K-major
-// weight) also decode configs whose B comes by bulk copies.
-std::vector<GemmConfig> GemmCandidates(const Dim& m, bool bulk_b = false);
+// Candidates the autotuner times for a GEMM of this M.
+std::vector<GemmConfig> GemmCandidates(const Dim& m);
 
 // Candidates the row tuner times for a static width: 32 to 512 threads per row with at
 // most 8 vectors each (the default among them), and each again with the CTA looping over
