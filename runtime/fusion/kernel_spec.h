@@ -77,8 +77,10 @@ struct GemmConfig {
   // warpgroups; bm, bn, bk and the warps are then fixed and only `stages` varies.
   bool wgmma = false;
   // The mma.sync kernel only: K is split over this many CTAs per tile (decode shapes, whose
-  // few tiles would leave most SMs idle). Each writes an fp32 partial; the tile's last CTA
-  // sums them in split order and runs the epilogue (kernels/gemm.cuh).
+  // few tiles would leave most SMs idle). On sm_90 a tile's splits are a thread-block
+  // cluster that sums the partials through distributed shared memory (GemmClusterSplit);
+  // elsewhere each writes an fp32 partial and the tile's last CTA sums them. Both add in
+  // split order and run the epilogue (kernels/gemm.cuh).
   int split_k = 1;
   // Dynamic shared memory of the mma.sync kernel and the one-tile-per-CTA Hopper kernel:
   // the pipeline stages, or the fp32 epilogue tile if larger (GemmLaunchOf has the rest).
