@@ -127,12 +127,12 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
   return absl::OkStatus();
 }
 
-void EmitEntry(Emitter& e, const std::string& entry_name, int threads, const std::string& call,
-               const std::string& attrs) {
+void EmitEntry(Emitter& e, const std::string& entry_name, const std::string& bounds, const std::string& call,
+               const std::string& attrs, const std::string& params) {
   e.Close(absl::StrCat("}  // namespace ", entry_name, "_ns"));
   e.Blank();
-  e.Open(absl::StrCat("extern \"C\" __global__ void ", attrs, "__launch_bounds__(", threads, ") ",
-                      entry_name, "(const ", entry_name, "_ns::Params p) {"));
+  e.Open(absl::StrCat("extern \"C\" __global__ void ", attrs, "__launch_bounds__(", bounds, ") ", entry_name, "(",
+                      params.empty() ? absl::StrCat("const ", entry_name, "_ns::Params p") : params, ") {"));
   e.Line(call);
   e.Close();
 }

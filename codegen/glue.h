@@ -29,9 +29,11 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
                                     const std::string& index, const std::string& tile_value,
                                     const std::vector<std::pair<std::string, Expr>>& extra);
 
-// Closes the per-kernel namespace and emits the extern "C" entry calling `call`.
-void EmitEntry(Emitter& e, const std::string& entry_name, int threads, const std::string& call,
-               const std::string& attrs = "");
+// Closes the per-kernel namespace and emits the extern "C" entry calling `call`: `attrs`,
+// then __launch_bounds__(`bounds`), then the parameters, `params` or by default the
+// Params block alone.
+void EmitEntry(Emitter& e, const std::string& entry_name, const std::string& bounds, const std::string& call,
+               const std::string& attrs = "", const std::string& params = "");
 
 }  // namespace tilefuse
 

@@ -24,7 +24,7 @@ absl::StatusOr<std::string> GeneratePointwiseGlue(const KernelSpec& spec,
   TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "", {}));
   e.Close();
   e.Close("};");
-  EmitEntry(e, entry_name, kPointwiseThreads,
+  EmitEntry(e, entry_name, absl::StrCat(kPointwiseThreads),
             absl::StrCat("tf::pointwise_kernel<", entry_name, "_ns::Hooks>(p);"));
   return e.Finish();
 }

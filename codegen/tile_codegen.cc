@@ -178,20 +178,17 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   e.Close("};");
   if (spec.tile == "matmul" && spec.gemm.wgmma) {
     // The tensor maps travel as __grid_constant__ parameters, which TMA reads in place.
-    e.Close(absl::StrCat("}  // namespace ", entry_name, "_ns"));
-    e.Blank();
-    e.Open(absl::StrCat("extern \"C\" __global__ void __launch_bounds__(", ThreadsOf(spec), ", ",
-                        GemmLaunchOf(spec).min_blocks, ") ", entry_name, "(const __grid_constant__ ",
-                        entry_name, "_ns::Params p, const __grid_constant__ tf::TmaDesc ta, ",
-                        "const __grid_constant__ tf::TmaDesc tb) {"));
-    e.Line(absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p, ta, tb);"));
-    e.Close();
+    EmitEntry(e, entry_name, absl::StrCat(ThreadsOf(spec), ", ", GemmLaunchOf(spec).min_blocks),
+              absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p, ta, tb);"), "",
+              absl::StrCat("const __grid_constant__ ", entry_name, "_ns::Params p, const __grid_constant__ tf::TmaDesc ta, ",
+                           "const __grid_constant__ tf::TmaDesc tb"));
     return e.Finish();
   }
   // A split-K tile's CTAs form one cluster (kernels/gemm.cuh split_k_cluster).
   const std::string attrs =
       GemmClusterSplit(spec) ? absl::StrCat("__cluster_dims__(", spec.gemm.split_k, ", 1, 1) ") : "";
-  EmitEntry(e, entry_name, ThreadsOf(spec), absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"), attrs);
+  EmitEntry(e, entry_name, absl::StrCat(ThreadsOf(spec)), absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"),
+            attrs);
   return e.Finish();
 }
 

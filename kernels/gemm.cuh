@@ -487,7 +487,8 @@ TF_DEVICE void split_k_cluster(const typename H::Params& p, float* ctile, long l
   constexpr int kRows = BM % S == 0 ? BM / S : BM;  // else rank 0 stores the whole tile
   const int rank = static_cast<int>(cluster_rank());
   const bool mine = BM % S == 0 || rank == 0;
-  float* rows = ctile + (BM % S == 0 ? rank * kRows : 0) * kStagingLd<BN>;
+  const int r0 = BM % S == 0 ? rank * kRows : 0;
+  float* rows = ctile + r0 * kStagingLd<BN>;
   cluster_arrive();
   cluster_wait();
   if (mine) {
@@ -507,10 +508,7 @@ TF_DEVICE void split_k_cluster(const typename H::Params& p, float* ctile, long l
   }
   cluster_arrive();
   __syncthreads();
-  if (mine) {
-    const long long r0 = (rows - ctile) / kStagingLd<BN>;
-    gemm_store_tile<H, kRows, BN, kThreads>(p, rows, m0 + r0, n0, M, N, threadIdx.x, 0);
-  }
+  if (mine) gemm_store_tile<H, kRows, BN, kThreads>(p, rows, m0 + r0, n0, M, N, threadIdx.x, 0);
   cluster_wait();
 }
 

@@ -251,6 +251,8 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     const int64_t rows = spec.is_pointwise() ? 0 : k.plan.rows.Eval(syms);
     const int64_t cols = spec.is_pointwise() ? 0 : (k.plan.cols.Eval(syms) + k.plan.cols_tile - 1) / k.plan.cols_tile;
     const int64_t depth = gemm || reduce ? k.plan.depth.Eval(syms) : 0;
+    const int64_t gemm_tiles =
+        gemm ? ((rows + spec.gemm.bm - 1) / spec.gemm.bm) * ((cols + spec.gemm.bn - 1) / spec.gemm.bn) : 0;
     if (reduce && rows * std::max<int64_t>(cols, 1) == 0) continue;
     if (!spec.is_pointwise() && !gemm && !reduce && cols > RowCapacity(spec.row, vec)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -278,8 +280,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       return absl::InternalError("kernel parameter block too large");
     }
     if (gemm && spec.gemm.split_k > 1 && !GemmClusterSplit(spec)) {
-      const GemmConfig& c = spec.gemm;
-      TF_RETURN_IF_ERROR(PrepareSplitK(stream, k, ((rows + c.bm - 1) / c.bm) * ((cols + c.bn - 1) / c.bn)));
+      TF_RETURN_IF_ERROR(PrepareSplitK(stream, k, gemm_tiles));
     }
     size_t w = 0;
     for (const ParamField& f : k.layout) {
@@ -341,13 +342,11 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       threads = kReduceThreads;
       blocks = static_cast<unsigned>((rows + kReduceThreads / 32 - 1) / (kReduceThreads / 32));
     } else if (gemm) {
-      const GemmConfig& c = spec.gemm;
       const GemmLaunch launch = GemmLaunchOf(spec);
       threads = launch.threads;
-      const int64_t tiles = ((rows + c.bm - 1) / c.bm) * ((cols + c.bn - 1) / c.bn);
       // The ping-pong kernel is persistent: a CTA per SM walks the tiles.
-      blocks = static_cast<unsigned>(launch.pingpong ? std::max<int64_t>(1, std::min<int64_t>(tiles, sm_count_))
-                                                     : tiles * c.split_k);
+      blocks = static_cast<unsigned>(launch.pingpong ? std::max<int64_t>(1, std::min<int64_t>(gemm_tiles, sm_count_))
+                                                     : gemm_tiles * spec.gemm.split_k);
       smem = launch.smem;
     } else if (spec.is_pointwise()) {
       const int64_t items = vector_ok ? (n + vec - 1) / vec : n;

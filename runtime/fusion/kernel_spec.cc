@@ -22,10 +22,13 @@ namespace {
 // Floats after each row of the fp32 epilogue staging tile (kernels/gemm.cuh kStagingLd).
 constexpr int kStagingPad = 8;
 
+// The A and B stages of a GEMM's pipeline, in bytes.
+int PipelineBytes(const GemmConfig& c) { return c.stages * (c.bm * c.bk + c.bk * c.bn) * 2; }
+
 }  // namespace
 
 int GemmConfig::SmemBytes() const {
-  const int pipeline = stages * (bm * bk + bk * bn) * 2;
+  const int pipeline = PipelineBytes(*this);
   const int epilogue = bm * (bn + kStagingPad) * 4;
   // The Hopper kernel aligns its stages to 1024 bytes and keeps two mbarriers per stage.
   if (wgmma) return 1024 + std::max(pipeline + 16 * stages, epilogue);
@@ -49,7 +52,7 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
   constexpr int kStagingBytes = 2 * 64 * (128 + kStagingPad) * 4;  // two 64-row fp32 halves of a tile
   const bool a_prologue = spec.a_async < 0;
   l.threads = 256 + (a_prologue ? 128 : 32);
-  const int pingpong_smem = 1024 + c.stages * (c.bm * c.bk + c.bk * c.bn) * 2 + 16 * c.stages + kStagingBytes + 16;
+  const int pingpong_smem = 1024 + PipelineBytes(c) + 16 * c.stages + kStagingBytes + 16;
   const bool column_reduce = spec.reduce.op >= 0 && spec.reduce.axis != 1;
   if (!a_prologue && !column_reduce && pingpong_smem <= kSmemPerCta) {
     l.pingpong = true;

@@ -251,7 +251,7 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     // decode batch (whose 16 rows would fill a 128-row tile an eighth).
     const Dim& m = t.shape[0];
     const bool decode = m.is_static() && m.value <= 16;
-    if (options.arch == "sm_90" && k.spec.b_layout == GemmBLayout::kColMajor && !decode &&
+    if (k.spec.sm90 && k.spec.b_layout == GemmBLayout::kColMajor && !decode &&
         (t.dtype == DType::kBF16 || t.dtype == DType::kF16)) {
       k.spec.gemm = WgmmaGemmConfig();
     }
