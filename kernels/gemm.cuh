@@ -329,17 +329,16 @@ TF_DEVICE void gemm_tile_welford(const typename H::Params& p, const float* ctile
   }
 }
 
-// One thread's 8 columns (c .. c + 7) of tile row r through the store hook; with a
-// store-site reduction, what the hook hands back goes over those columns in the tile (its
-// reduction along the row, for axis 1). kInterior: the caller knows that the 8 columns are
-// inside C and that vector accesses are allowed, so there is no branch to get in the way of
-// the compiler overlapping one call's loads with another's math.
-template <class H, int BN, bool kInterior>
-TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* ctile, int r, int c, long long m,
+// One thread's 8 columns (n .. n + 7) of row m of C through the store hook: staged at src
+// (the first 4) and src_hi, flat index i = m * N + n. With a store-site reduction, what the
+// hook hands back goes over those columns in the tile (its reduction along the row, for
+// axis 1). kInterior: the caller knows that the 8 columns are inside C and that vector
+// accesses are allowed, so there is no branch to get in the way of the compiler
+// overlapping one call's loads with another's math (m and n are not used).
+template <class H, bool kInterior>
+TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* src, float* src_hi, long long i, long long m,
                                 long long n, long long M, long long N) {
   constexpr int kOp = H::kReduceOp;
-  float* src = &ctile[staging_at<BN>(r, c)];
-  float* src_hi = &ctile[staging_at<BN>(r, c + 4)];
   float red[8];
   if constexpr (kOp >= 0) {
 #pragma unroll
@@ -351,19 +350,19 @@ TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* ctile, int r
       *reinterpret_cast<float4*>(&v[0]) = *reinterpret_cast<const float4*>(src);
       *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src_hi);
       if constexpr (kOp >= 0) {
-        H::template store_reduce<8>(p, m * N + n, v, red);
+        H::template store_reduce<8>(p, i, v, red);
       } else {
-        H::template store<8>(p, m * N + n, v);
+        H::template store<8>(p, i, v);
       }
     } else {
       for (int e = 0; e < 8 && n + e < N; ++e) {
         const float v[1] = {e < 4 ? src[e] : src_hi[e - 4]};
         if constexpr (kOp >= 0) {
           float one[1];
-          H::template store_reduce<1>(p, m * N + n + e, v, one);
+          H::template store_reduce<1>(p, i + e, v, one);
           red[e] = one[0];
         } else {
-          H::template store<1>(p, m * N + n + e, v);
+          H::template store<1>(p, i + e, v);
         }
       }
     }
@@ -401,16 +400,39 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
                                long long M, long long N, int tid, int bar) {
   constexpr int kOp = H::kReduceOp;
   constexpr int kChunks = BM * BN / 8, kIters = (kChunks + kThreads - 1) / kThreads;
+  constexpr int kPerRow = BN / 8;
   if (p.vector_ok && m0 + BM <= M && n0 + BN <= N) {
+    if constexpr (kThreads % kPerRow == 0 && kChunks % kThreads == 0) {
+      // A thread keeps its 8 columns and steps down the rows: the staging pointers and
+      // the flat index advance by constants instead of being rebuilt per chunk (a third
+      // of the loop's instructions).
+      constexpr int kStep = kThreads / kPerRow;
+      const int r = tid / kPerRow, c = tid % kPerRow * 8;
+      float* src = ctile + staging_at<BN>(r, c);
+      float* src_hi = ctile + staging_at<BN>(r, c + 4);
+      long long i = (m0 + r) * N + n0 + c;
 #pragma unroll 1
-    for (int j = 0; j < kIters; ++j) {
-      const int q = tid + j * kThreads, r = q / (BN / 8), c = (q % (BN / 8)) * 8;
-      if (kChunks % kThreads == 0 || q < kChunks) gemm_store_chunk<H, BN, true>(p, ctile, r, c, m0 + r, n0 + c, M, N);
+      for (int j = 0; j < kIters; ++j) {
+        gemm_store_chunk<H, true>(p, src, src_hi, i, 0, 0, M, N);
+        src += kStep * kStagingLd<BN>;
+        src_hi += kStep * kStagingLd<BN>;
+        i += kStep * N;
+      }
+    } else {
+#pragma unroll 1
+      for (int j = 0; j < kIters; ++j) {
+        const int q = tid + j * kThreads, r = q / kPerRow, c = (q % kPerRow) * 8;
+        if (kChunks % kThreads == 0 || q < kChunks) {
+          gemm_store_chunk<H, true>(p, ctile + staging_at<BN>(r, c), ctile + staging_at<BN>(r, c + 4),
+                                    (m0 + r) * N + n0 + c, 0, 0, M, N);
+        }
+      }
     }
   } else {
     for (int q = tid; q < kChunks; q += kThreads) {
-      const int r = q / (BN / 8), c = (q % (BN / 8)) * 8;
-      gemm_store_chunk<H, BN, false>(p, ctile, r, c, m0 + r, n0 + c, M, N);
+      const int r = q / kPerRow, c = (q % kPerRow) * 8;
+      gemm_store_chunk<H, false>(p, ctile + staging_at<BN>(r, c), ctile + staging_at<BN>(r, c + 4),
+                                 (m0 + r) * N + n0 + c, m0 + r, n0 + c, M, N);
     }
   }
   if constexpr (kOp == 5) {

@@ -148,8 +148,8 @@ Value EvalMatmul(const Node& n, const std::vector<Value>& vals) {
     const float f = Convert(v.data[i], v.dtype, DType::kF32).f;
     return t == DType::kBF16 ? tf::round_bf16(f) : t == DType::kF16 ? tf::round_half(f) : f;
   };
-  std::vector<float> bt(k * nn);
-  for (int64_t i = 0; i < k * nn; ++i) bt[i] = rounded(b, i);
+  std::vector<float> bt(k * nn);  // B as [N, K]: each output walks contiguous memory
+  for (int64_t i = 0; i < k * nn; ++i) bt[(i % nn) * k + i / nn] = rounded(b, i);
   Value out;
   out.dtype = t;
   out.shape = {m, nn};
@@ -159,7 +159,8 @@ Value EvalMatmul(const Node& n, const std::vector<Value>& vals) {
     for (int64_t c = 0; c < k; ++c) row[c] = rounded(a, r * k + c);
     for (int64_t c = 0; c < nn; ++c) {
       double acc = 0;
-      for (int64_t e = 0; e < k; ++e) acc += static_cast<double>(row[e]) * bt[e * nn + c];
+      const float* col = &bt[c * k];
+      for (int64_t e = 0; e < k; ++e) acc += static_cast<double>(row[e]) * col[e];
       out.data[r * nn + c].f = static_cast<float>(acc);
     }
   }
