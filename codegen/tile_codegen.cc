@@ -161,7 +161,7 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     e.Close();
   }
   if (spec.tile != "matmul" && spec.tile != "reduce") EmitPrefetchHook(e, spec);
-  if (spec.tile == "matmul") EmitTilePrefetchHook(e, spec);
+  if (spec.tile == "matmul" && !spec.gemm.wgmma) EmitTilePrefetchHook(e, spec);  // its one caller
   if (spec.tile != "reduce") {  // the reduce kernel stores through store_pair (below)
     e.Line("template <int W>");
     e.Open("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]) {");

@@ -401,32 +401,24 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
   constexpr int kOp = H::kReduceOp;
   constexpr int kChunks = BM * BN / 8, kIters = (kChunks + kThreads - 1) / kThreads;
   constexpr int kPerRow = BN / 8;
+  static_assert(kThreads % kPerRow == 0, "a thread's chunks lie in one column of chunks");
   if (p.vector_ok && m0 + BM <= M && n0 + BN <= N) {
-    if constexpr (kThreads % kPerRow == 0 && kChunks % kThreads == 0) {
-      // A thread keeps its 8 columns and steps down the rows: the staging pointers and
-      // the flat index advance by constants instead of being rebuilt per chunk (a third
-      // of the loop's instructions).
-      constexpr int kStep = kThreads / kPerRow;
-      const int r = tid / kPerRow, c = tid % kPerRow * 8;
-      float* src = ctile + staging_at<BN>(r, c);
-      float* src_hi = ctile + staging_at<BN>(r, c + 4);
-      long long i = (m0 + r) * N + n0 + c;
+    // A thread keeps its 8 columns and steps down the rows: the staging pointers and the
+    // flat index advance by constants instead of being rebuilt per chunk (a third of the
+    // loop's instructions).
+    constexpr int kStep = kThreads / kPerRow;
+    int r = tid / kPerRow;
+    const int c = tid % kPerRow * 8;
+    float* src = ctile + staging_at<BN>(r, c);
+    float* src_hi = ctile + staging_at<BN>(r, c + 4);
+    long long i = (m0 + r) * N + n0 + c;
 #pragma unroll 1
-      for (int j = 0; j < kIters; ++j) {
-        gemm_store_chunk<H, true>(p, src, src_hi, i, 0, 0, M, N);
-        src += kStep * kStagingLd<BN>;
-        src_hi += kStep * kStagingLd<BN>;
-        i += kStep * N;
-      }
-    } else {
-#pragma unroll 1
-      for (int j = 0; j < kIters; ++j) {
-        const int q = tid + j * kThreads, r = q / kPerRow, c = (q % kPerRow) * 8;
-        if (kChunks % kThreads == 0 || q < kChunks) {
-          gemm_store_chunk<H, true>(p, ctile + staging_at<BN>(r, c), ctile + staging_at<BN>(r, c + 4),
-                                    (m0 + r) * N + n0 + c, 0, 0, M, N);
-        }
-      }
+    for (int j = 0; j < kIters; ++j) {
+      if (kChunks % kThreads == 0 || r < BM) gemm_store_chunk<H, true>(p, src, src_hi, i, 0, 0, M, N);
+      r += kStep;
+      src += kStep * kStagingLd<BN>;
+      src_hi += kStep * kStagingLd<BN>;
+      i += kStep * N;
     }
   } else {
     for (int q = tid; q < kChunks; q += kThreads) {

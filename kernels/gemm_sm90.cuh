@@ -198,10 +198,10 @@ TF_DEVICE void sm90_mma_stage(float (&d)[64], unsigned long long desc_a, unsigne
 TF_DEVICE int warp_uniform(int x) { return __shfl_sync(0xffffffffu, x, 0); }
 
 // A warp's share of a 64 x 128 wgmma accumulator into the fp32 staging tile (staging_at):
-// rows row0 + lane / 4 and 8 below it, two columns per 8.
-// Column block nb's place is a linear function of nb within the blocks that the
-// layout's swizzle leaves alone (nb % 8 < 4) and within those it flips: two base
-// addresses, then constant offsets (the compiler had built one address per block).
+// rows row0 + lane / 4 and 8 below it, two columns per 8. Column block nb's place is
+// linear in nb among the blocks the layout's swizzle leaves alone (nb % 8 < 4), and among
+// those it flips: two base addresses, then constant offsets (the compiler had built one
+// address per block).
 TF_DEVICE void sm90_stage_acc(const float (&d)[64], float* ctile, int row0, int lane) {
   const int r = row0 + lane / 4, c = (lane % 4) * 2;
   float* const base[2] = {ctile + staging_at<128>(r, c), ctile + staging_at<128>(r, 32 + c) - 32};
