@@ -49,7 +49,7 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
   }
   // Hopper: 227 KiB of shared memory for a CTA, 228 KiB per SM, 1 KiB reserved per CTA.
   constexpr int kSmemPerCta = 227 * 1024, kSmemPerSm = 228 * 1024, kReservedPerCta = 1024;
-  constexpr int kStagingBytes = 2 * 64 * (128 + kStagingPad) * 4;  // two 64-row fp32 halves of a tile
+  constexpr int kStagingBytes = 2 * 32 * (128 + kStagingPad) * 4;  // a 32-row fp32 quarter tile per warpgroup
   const bool a_prologue = spec.a_async < 0;
   l.threads = 256 + (a_prologue ? 128 : 32);
   const int pingpong_smem = 1024 + PipelineBytes(c) + 16 * c.stages + kStagingBytes + 16;

@@ -131,8 +131,8 @@ bool GemmClusterSplit(const KernelSpec& spec);
 // How a GEMM kernel launches. The Hopper kernel (kernels/gemm_sm90.cuh) comes in two
 // forms: ping-pong, persistent (one CTA per SM, each consumer warpgroup on its own tile,
 // so that one's epilogue runs under the other's main loop), when A comes by TMA, no
-// store-site reduction runs down the columns (a 64-row half holds whole rows, not whole
-// columns) and the stages fit beside two staging buffers; else
+// store-site reduction runs down the columns (a 32-row quarter holds whole rows, not
+// whole columns) and the stages fit beside two staging buffers; else
 // one CTA per tile, two per SM where three stages allow. Its producers are one warp, or a
 // warpgroup when A has a prologue.
 struct GemmLaunch {
