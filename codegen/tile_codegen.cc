@@ -24,8 +24,33 @@ absl::StatusOr<std::string> KernelFunction(const KernelSpec& spec) {
   return absl::InternalError(absl::StrCat("codegen has no tile kernel '", tile, "'"));
 }
 
+// The GEMM operand its accumulators start from (kAccStartSite), or -1.
+int AccStartOperand(const KernelSpec& spec) {
+  for (size_t k = 0; k < spec.operands.size(); ++k) {
+    if (spec.operands[k].site == kAccStartSite) return static_cast<int>(k);
+  }
+  return -1;
+}
+
+// kAccInit, and with it load_acc: W values of the accumulators' start from column n on.
+void EmitAccStartHook(Emitter& e, const KernelSpec& spec) {
+  const int k = AccStartOperand(spec);
+  e.Line(absl::StrCat("static constexpr bool kAccInit = ", k >= 0 ? "true" : "false", ";"));
+  if (k < 0) return;
+  e.Line("template <int W>");
+  e.Open("static __device__ __forceinline__ void load_acc(const Params& p, long long n, float (&v)[W]) {");
+  // Column n: a broadcast operand the planner folds holds one value per column (or one).
+  if (spec.operands[k].access == Access::kScalar) {
+    e.Line(absl::StrCat("tf::load_bcast<W>(v, p.in", k, ");"));
+  } else {
+    e.Line(absl::StrCat("tf::load_vec<W>(v, p.in", k, " + n);"));
+  }
+  e.Close();
+}
+
 void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
+  EmitAccStartHook(e, spec);
   if (c.wgmma) {
     e.Line(absl::StrCat("static constexpr int kBN = ", c.bn, ", kStages = ", c.stages, ";"));
     e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));

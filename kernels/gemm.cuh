@@ -103,6 +103,24 @@ TF_DEVICE int staging_at(int r, int c) {
   return r * kStagingLd<BN> + ((ch ^ ((ch >> 3) & 1)) << 2) + (c & 3);
 }
 
+// The accumulators' start for columns n and n + 1 (of every row): zero, or with kAccInit
+// the operand folded into them (hook_contract.cuh load_acc); zero past N. No branches: a
+// value that reaches wgmma accumulators through one makes ptxas serialize every wgmma of
+// the main loop (C7515), so loads at a clamped column and a select.
+template <class H>
+TF_DEVICE float2 gemm_acc_start(const typename H::Params& p, long long n, long long N) {
+  float v[2] = {0.f, 0.f};
+  if constexpr (H::kAccInit) {
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      float one[1];
+      H::template load_acc<1>(p, n + e < N ? n + e : N - 1, one);
+      v[e] = n + e < N ? one[0] : 0.f;
+    }
+  }
+  return make_float2(v[0], v[1]);
+}
+
 template <class H>
 struct Gemm {
   static constexpr int BM = H::kBM, BN = H::kBN, BK = H::kBK, ST = H::kStages;
@@ -555,13 +573,19 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wm = warp / H::kWarpsN, wn = warp % H::kWarpsN;
 
+  // Fragment e of acc[i][j] holds column wn * WTN + j * 8 + 2 * (lane % 4) + e % 2. The
+  // accumulators' start goes into one split only.
   float acc[G::MT][G::NT][4];
 #pragma unroll
-  for (int i = 0; i < G::MT; ++i)
+  for (int j = 0; j < G::NT; ++j) {
+    float2 v = make_float2(0.f, 0.f);
+    if (split == 0) v = gemm_acc_start<H>(p, g.n0 + wn * G::WTN + j * 8 + 2 * (lane % 4), g.N);
 #pragma unroll
-    for (int j = 0; j < G::NT; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+    for (int i = 0; i < G::MT; ++i) {
+      acc[i][j][0] = acc[i][j][2] = v.x;
+      acc[i][j][1] = acc[i][j][3] = v.y;
+    }
+  }
 
   const int kt_total = static_cast<int>((g.K + G::BK - 1) / G::BK);
   const int kt_per = (kt_total + H::kSplitK - 1) / H::kSplitK;

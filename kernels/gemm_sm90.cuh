@@ -80,6 +80,13 @@ TF_DEVICE void wgmma_m64n128k16(float (&d)[64], unsigned long long desc_a, unsig
 }
 
 TF_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+// Pins accumulator registers as they are here: ptxas then cannot move their definitions
+// (e.g. copies of a start value shared by two accumulators) in among the wgmmas, which
+// would serialize every wgmma of the loop (warning C7515).
+TF_DEVICE void wgmma_fence_operand(float (&d)[64]) {
+#pragma unroll
+  for (int i = 0; i < 64; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
 TF_DEVICE void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N>
 TF_DEVICE void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
@@ -197,6 +204,18 @@ TF_DEVICE void sm90_mma_stage(float (&d)[64], unsigned long long desc_a, unsigne
 // registers rather than being moved into them before every wgmma.
 TF_DEVICE int warp_uniform(int x) { return __shfl_sync(0xffffffffu, x, 0); }
 
+// The start of a 64 x 128 wgmma accumulator of the tile at column n0 (gemm_acc_start):
+// d[4 nb + e] holds column nb * 8 + 2 * (lane % 4) + e % 2, the same in every row.
+template <class H>
+TF_DEVICE void sm90_acc_start(const typename H::Params& p, float (&d)[64], long long n0, long long N, int lane) {
+#pragma unroll
+  for (int nb = 0; nb < 16; ++nb) {
+    const float2 v = gemm_acc_start<H>(p, n0 + nb * 8 + 2 * (lane % 4), N);
+    d[nb * 4] = d[nb * 4 + 2] = v.x;
+    d[nb * 4 + 1] = d[nb * 4 + 3] = v.y;
+  }
+}
+
 // A warp's share of a 64 x 128 wgmma accumulator into the fp32 staging tile (staging_at):
 // rows row0 + lane / 4 and 8 below it, two columns per 8. Column block nb's place is
 // linear in nb among the blocks the layout's swizzle leaves alone (nb % 8 < 4), and among
@@ -250,8 +269,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   } else {
     const int cw = warp_uniform(threadIdx.x / 128);  // consumer 0 or 1: rows cw * 64 .. + 63
     const unsigned long long da = wgmma_desc(sa + cw * 64 * 128), db = wgmma_desc(sb);
-#pragma unroll
-    for (int i = 0; i < 64; ++i) d[i] = 0.f;
+    sm90_acc_start<H>(p, d, n0, N, threadIdx.x % 32);
     for (int kt = 0; kt < kt_count; ++kt) {
       const int s = kt % G::ST;
       mbar_wait(&full[s], (kt / G::ST) & 1);
@@ -335,14 +353,18 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   for (long long j = w; blockIdx.x + j * gridDim.x < tiles; j += 2, ++i) {
     long long m0, n0;
     sm90_tile_origin(blockIdx.x + j * gridDim.x, M, N, G::BM, G::BN, m0, n0);
+    // The accumulators' start, loaded (if at all) while this warpgroup waits its turn.
+    float d0[64], d1[64];
+    sm90_acc_start<H>(p, d0, n0, N, t % 32);
+#pragma unroll
+    for (int e = 0; e < 64; ++e) d1[e] = d0[e];
+    wgmma_fence_operand(d0);
+    wgmma_fence_operand(d1);
     // Main loops alternate: warpgroup 1's i-th waits for warpgroup 0's i-th, warpgroup 0's
     // i-th for warpgroup 1's (i - 1)-th. So stages are consumed in the order they are
     // filled, and no stage barrier is ever two phases from what its waiter expects.
     if (w == 1) mbar_wait(&order[1], static_cast<unsigned>(i & 1));
     if (w == 0 && i > 0) mbar_wait(&order[0], static_cast<unsigned>((i - 1) & 1));
-    float d0[64], d1[64];
-#pragma unroll
-    for (int e = 0; e < 64; ++e) d0[e] = d1[e] = 0.f;
     // The pipeline position of this tile's first k-tile: stage s, in its phase-th use.
     const unsigned long long g0 = static_cast<unsigned long long>(j) * kt_count;
     int s = static_cast<int>(g0 % G::ST), prev = 0;

@@ -26,6 +26,12 @@
 //     // asked of L2 now. A warp calls it; `lane` picks this thread's share.
 //     static void prefetch_tile(const Params&, long long m0, long long n0, long long rows,
 //                               long long cols, int lane);
+//     // GEMM kernels: with kAccInit set, the accumulators of output column n start from
+//     // load_acc's value (W columns from n on; W is 1, n < cols) instead of zero: an
+//     // operand added along the columns (a bias), which the store hook then no longer
+//     // adds. Split-K adds it in one split only.
+//     static constexpr bool kAccInit;
+//     template <int W> static void load_acc(const Params&, long long n, float (&v)[W]);
 //
 //     // A store-site reduction (kReduceOp >= 0: 0 sum, 1 amax, 2 amin, 3 mean, 5 var
 //     // with kCorrection; see kernels/reduce_ops.cuh) over axis kReduceAxis of the

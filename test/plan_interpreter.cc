@@ -221,10 +221,19 @@ class Interpreter {
     const auto round = [&](float f) {
       return t == DType::kBF16 ? tf::round_bf16(f) : t == DType::kF16 ? tf::round_half(f) : f;
     };
+    // The accumulators' start (kAccStartSite): an operand with one value per column.
+    std::vector<double> start(n, 0.0);
+    for (size_t o = 0; o < k.operands.size(); ++o) {
+      if (k.spec.operands[o].site != kAccStartSite) continue;
+      const HostTensor& b = Buffer(k.operands[o].buffer);
+      for (int64_t c = 0; c < n; ++c) {
+        start[c] = FromDouble(b.Get(k.spec.operands[o].access == Access::kScalar ? 0 : c), k.spec.operands[o].dtype).f;
+      }
+    }
     std::vector<float> y(m * n);
     for (int64_t r = 0; r < m; ++r) {
       for (int64_t c = 0; c < n; ++c) {
-        double acc = 0;
+        double acc = start[c];
         for (int64_t e = 0; e < kk; ++e) acc += static_cast<double>(round(in[0][r * kk + e])) * round(in[1][e * n + c]);
         y[r * n + c] = static_cast<float>(acc);
       }

@@ -3,6 +3,8 @@
 #include <map>
 #include <random>
 
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/fusion/planner.h"
 #include "runtime/graph/json.h"
@@ -43,6 +45,34 @@ TEST(Planner, PlansComputeWhatTheReferenceComputes) {
       }
     }
   }
+}
+
+// A bias over the columns starts a GEMM's accumulators: the store hook's expressions no
+// longer read it. Where the GEMM's own value is stored too, it stays in the epilogue.
+TEST(Planner, ColumnBiasStartsTheAccumulators) {
+  const auto reads = [](const Expr& e, int operand, const auto& self) -> bool {
+    if (e->kind == ExprKind::kLoad && e->operand == operand) return true;
+    for (const Expr& a : e->args) {
+      if (self(a, operand, self)) return true;
+    }
+    return false;
+  };
+  for (const char* name : {"wgmma_bias_gelu", "wgmma_bias_odd_n", "gemm_decode_bias_silu"}) {
+    SCOPED_TRACE(name);
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(ParseTestGraph(NamedTestGraph(name)), {}));
+    const KernelSpec& spec = plan.kernels[0].spec;
+    int folded = -1;
+    for (size_t o = 0; o < spec.operands.size(); ++o) {
+      if (spec.operands[o].site == kAccStartSite) folded = static_cast<int>(o);
+    }
+    ASSERT_GE(folded, 0);
+    for (const OutputSpec& out : spec.outputs) EXPECT_FALSE(reads(out.expr, folded, reads));
+    EXPECT_THAT(absl::StrJoin(plan.decisions, "\n"), testing::HasSubstr("accumulator start: 'b' added to 'y'"));
+  }
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan both, PlanFusion(ParseTestGraph(NamedTestGraph("gemm_y_and_bias")), {}));
+  for (const OperandSpec& o : both.kernels[0].spec.operands) EXPECT_NE(o.site, kAccStartSite);
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan residual, PlanFusion(ParseTestGraph(NamedTestGraph("gemm_scale_residual_f32")), {}));
+  for (const OperandSpec& o : residual.kernels[0].spec.operands) EXPECT_NE(o.site, kAccStartSite);
 }
 
 TEST(Planner, BroadcastOperandsGetTheirAccessClass) {

@@ -29,6 +29,9 @@ namespace tilefuse {
 inline constexpr int kEpilogueSite = -1;
 // The index space of a store-site reduction's result (the tile output less the axis).
 inline constexpr int kReducedSite = -2;
+// A GEMM operand that its accumulators start from (one value per output column, e.g. a
+// bias), read by the load_acc hook before the main loop instead of in the epilogue.
+inline constexpr int kAccStartSite = -3;
 
 // How a kernel operand is indexed from the flat index i of its site's index space.
 enum class Access {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/fusion/acc_start.h"
 #include "runtime/fusion/grouping.h"
 #include "runtime/fusion/reduction.h"
 #include "runtime/fusion/tile_config.h"
@@ -380,6 +381,9 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
       }
     }
     KernelPlan& k = kb.kernel();
+    if (std::string fold = FoldColumnAddIntoAccumulators(g, k); !fold.empty()) {
+      plan.decisions.push_back(std::move(fold));
+    }
     if (group.tile >= 0 && k.spec.tile != "matmul" && k.spec.tile != "reduce") {
       TF_ASSIGN_OR_RETURN(k.spec.row, ChooseRowConfig(g.node(group.tile).shape.back(), k.spec.Vec()));
     }
