@@ -80,9 +80,9 @@ TF_DEVICE void wgmma_m64n128k16(float (&d)[64], unsigned long long desc_a, unsig
 }
 
 TF_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-// Pins accumulator registers as they are here: ptxas then cannot move their definitions
-// (e.g. copies of a start value shared by two accumulators) in among the wgmmas, which
-// would serialize every wgmma of the loop (warning C7515).
+// Pins accumulator registers as they are here, so that their start values (the ping-pong
+// kernel's copy of d0 into d1) are in place before the turn wait rather than moved in later
+// (96 fewer SASS lines in the bias + gelu kernel; without it ptxas raised no C7515 either).
 TF_DEVICE void wgmma_fence_operand(float (&d)[64]) {
 #pragma unroll
   for (int i = 0; i < 64; ++i) asm volatile("" : "+f"(d[i])::"memory");

@@ -50,13 +50,6 @@ TEST(Planner, PlansComputeWhatTheReferenceComputes) {
 // A bias over the columns starts a GEMM's accumulators: the store hook's expressions no
 // longer read it. Where the GEMM's own value is stored too, it stays in the epilogue.
 TEST(Planner, ColumnBiasStartsTheAccumulators) {
-  const auto reads = [](const Expr& e, int operand, const auto& self) -> bool {
-    if (e->kind == ExprKind::kLoad && e->operand == operand) return true;
-    for (const Expr& a : e->args) {
-      if (self(a, operand, self)) return true;
-    }
-    return false;
-  };
   for (const char* name : {"wgmma_bias_gelu", "wgmma_bias_odd_n", "gemm_decode_bias_silu"}) {
     SCOPED_TRACE(name);
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(ParseTestGraph(NamedTestGraph(name)), {}));
@@ -66,7 +59,7 @@ TEST(Planner, ColumnBiasStartsTheAccumulators) {
       if (spec.operands[o].site == kAccStartSite) folded = static_cast<int>(o);
     }
     ASSERT_GE(folded, 0);
-    for (const OutputSpec& out : spec.outputs) EXPECT_FALSE(reads(out.expr, folded, reads));
+    for (const OutputSpec& out : spec.outputs) EXPECT_FALSE(ReadsOperand(out.expr, folded));
     EXPECT_THAT(absl::StrJoin(plan.decisions, "\n"), testing::HasSubstr("accumulator start: 'b' added to 'y'"));
   }
   TF_ASSERT_OK_AND_ASSIGN(FusionPlan both, PlanFusion(ParseTestGraph(NamedTestGraph("gemm_y_and_bias")), {}));

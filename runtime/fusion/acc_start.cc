@@ -34,14 +34,6 @@ void FindAdds(const Expr& e, std::vector<Expr>& adds, bool& bare) {
   for (const Expr& a : e->args) FindAdds(a, adds, bare);
 }
 
-bool ReadsOperand(const Expr& e, int operand) {
-  if (e->kind == ExprKind::kLoad && e->operand == operand) return true;
-  for (const Expr& a : e->args) {
-    if (ReadsOperand(a, operand)) return true;
-  }
-  return false;
-}
-
 // `e` with node `add` replaced by `tile` (nodes are shared: rebuilt along the way only).
 Expr Replace(const Expr& e, const ExprNode* add, const Expr& tile, std::map<const ExprNode*, Expr>& memo) {
   if (e.get() == add) return tile;
@@ -81,7 +73,7 @@ std::string FoldColumnAddIntoAccumulators(const Graph& g, KernelPlan& k) {
   const int b = ColumnAddOperand(adds[0]);
   const OperandSpec& o = spec.operands[b];
   const bool by_column = o.access == Access::kScalar || (o.access == Access::kInner && k.operands[b].inner == k.cols);
-  if (o.site != kEpilogueSite || !by_column || ComputeKindOf(o.dtype) != ComputeKind::kFloat) return "";
+  if (!by_column || ComputeKindOf(o.dtype) != ComputeKind::kFloat) return "";
   // The add's value, now the tile's (its dtype: what the expressions above it expect).
   const Expr tile = MakeTileValue(0, add->dtype);
   std::map<const ExprNode*, Expr> memo;

@@ -103,4 +103,12 @@ std::string ExprText(const Expr& e, std::vector<std::string>& lines,
   return "?";
 }
 
+bool ReadsOperand(const Expr& e, int operand) {
+  if (e->kind == ExprKind::kLoad && e->operand == operand) return true;
+  for (const Expr& a : e->args) {
+    if (ReadsOperand(a, operand)) return true;
+  }
+  return false;
+}
+
 }  // namespace tilefuse

@@ -43,6 +43,8 @@ struct ExprNode {
 Expr MakeLoad(int operand, DType dtype);
 Expr MakeTileValue(int index, DType dtype);
 Expr MakeConstant(double value, DType dtype);
+// Whether the DAG loads kernel operand `operand` anywhere.
+bool ReadsOperand(const Expr& e, int operand);
 // `dtype` is the op's result dtype as the graph inferred it; checked against the operands.
 absl::StatusOr<Expr> MakeOp(PointwiseOp op, std::vector<Expr> args, const Attrs& attrs,
                             DType dtype);
