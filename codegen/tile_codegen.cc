@@ -55,6 +55,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
     e.Line(absl::StrCat("static constexpr int kBN = ", c.bn, ", kStages = ", c.stages, ";"));
     e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));
     e.Line(absl::StrCat("static constexpr bool kF16 = ", spec.tile_inputs[0].dtype == DType::kF16 ? "true" : "false", ";"));
+    e.Line("static constexpr bool kSplitF32 = false;");
     e.Line(absl::StrCat("static constexpr bool kAsyncA = ", spec.a_async >= 0 ? "true" : "false", ";"));
     return;
   }
@@ -64,6 +65,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   e.Line(absl::StrCat("static constexpr int kSmemBytes = ", c.SmemBytes(), ";"));
   const bool f16 = spec.tile_inputs[0].dtype == DType::kF16;
   e.Line(absl::StrCat("static constexpr bool kF16 = ", f16 ? "true" : "false", ";"));
+  e.Line(absl::StrCat("static constexpr bool kSplitF32 = ", GemmSplitsF32(spec) ? "true" : "false", ";"));
   e.Line(absl::StrCat("static constexpr bool kAsyncA = ", spec.a_async >= 0 ? "true" : "false", ";"));
   e.Line(absl::StrCat("static constexpr int kBLayout = ", static_cast<int>(spec.b_layout), ";"));
   e.Line(absl::StrCat("static constexpr bool kClusterSplit = ", GemmClusterSplit(spec) ? "true" : "false", ";"));
@@ -110,12 +112,13 @@ void EmitTilePrefetchHook(Emitter& e, const KernelSpec& spec) {
   e.Close();
 }
 
-// The stores of `site` for one output element i with values v (and v2, a variance).
+// The stores of `site` for one output element i with values v (and var_v, a variance; not
+// v<digits>, the names of expression values).
 absl::Status EmitPairStores(Emitter& e, const KernelSpec& spec, int site, const std::string& value) {
   e.Line("constexpr int W = 1;");
   e.Line(absl::StrCat("const float v[1] = {", value, "};"));
-  e.Line("const float v2[1] = {acc2};");
-  e.Line("(void)v2;");
+  e.Line("const float var_v[1] = {acc2};");
+  e.Line("(void)var_v;");
   return EmitSiteLoadsAndStores(e, spec, site, "i", "v[l]", {});
 }
 

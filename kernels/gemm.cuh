@@ -5,6 +5,10 @@
 // Hooks (beyond the contract's load/store):
 //   kBM, kBN, kBK, kWarpsM, kWarpsN, kStages   the tile config
 //   kF16                                         operands are f16 (else bf16)
+//   kSplitF32    f32 operands: each is split into bf16 hi = bf16(x) and lo = bf16(x - hi),
+//                and the kernel runs over 3 K pieces, hi x hi + hi x lo + lo x hi (products
+//                exact in fp32, about 2^-16 relative error: f32 accuracy on the bf16 MMA).
+//                Both operands then go through their hooks (no cp.async)
 //   kAsyncA      A has no prologue and is [M, K] contiguous: cp.async from Params::a_ptr
 //   kBLayout     0: B goes through load_in1 (a prologue or another layout);
 //                1: B is [K, N] contiguous, cp.async from b_ptr; 2: B is a transposed
@@ -74,11 +78,21 @@ TF_DEVICE uint4 pack8(const float (&v)[8]) {
   return u;
 }
 
+// The part of eight f32 values that piece `lo` of a split operand holds (kSplitF32): the
+// bf16 head, or what the head leaves (x - bf16(x), rounded to bf16 by pack8).
+TF_DEVICE void split_piece(float (&v)[8], bool lo) {
+#pragma unroll
+  for (int e = 0; e < 8; ++e) {
+    const float hi = round_bf16(v[e]);
+    v[e] = lo ? v[e] - hi : hi;
+  }
+}
+
 // 8 consecutive k of column n of B (logical [K, N], read through hook input 1 one element
 // at a time: the staging layout wants k contiguous, the logical index has n contiguous).
 template <class H>
 TF_DEVICE uint4 fetch_b_column8(const typename H::Params& p, long long n, long long k, long long N,
-                                long long K) {
+                                long long K, bool lo) {
   float v[8];
 #pragma unroll 1  // the slow path stays small: it serves layouts without an async copy
   for (int e = 0; e < 8; ++e) {
@@ -86,6 +100,7 @@ TF_DEVICE uint4 fetch_b_column8(const typename H::Params& p, long long n, long l
     if (n < N && k + e < K) H::template load_in1<1>(p, (k + e) * N + n, one);
     v[e] = one[0];
   }
+  if constexpr (H::kSplitF32) split_piece(v, lo);
   return pack8<H::kF16>(v);
 }
 
@@ -128,6 +143,10 @@ struct Gemm {
   static constexpr int WTM = BM / H::kWarpsM, WTN = BN / H::kWarpsN;
   static constexpr int MT = WTM / 16, NT = WTN / 8;
   static constexpr bool kBColMajor = H::kBLayout == 2;
+  // K pieces: with kSplitF32 the main loop runs K three times (hi x hi, hi x lo, lo x hi).
+  static constexpr int kPieces = H::kSplitF32 ? 3 : 1;
+  static_assert(!H::kSplitF32 || (!H::kAsyncA && H::kBLayout == 0 && !H::kF16),
+                "split f32 operands go through their hooks and run on the bf16 MMA");
   // Stage layouts: A as [BM][BK]; B as [BK][BN] or, column-major, [BN][BK].
   static constexpr int kAChunks = BK / 8;
   static constexpr int kBChunks = kBColMajor ? BK / 8 : BN / 8;
@@ -143,6 +162,7 @@ struct Gemm {
   const typename H::Params& p;
   char* smem;
   long long M, N, K, m0, n0;
+  int k_tiles;  // k-tiles of one K piece
   uint4 ra[kAPerThread], rb[kBPerThread];  // register staging for hook loads
 
   // Row/column of chunk q of the A tile ([BM][BK/8 chunks]) and of the B tile.
@@ -185,7 +205,7 @@ struct Gemm {
 
   // Hook loads of 8 consecutive elements starting at flat index i of a [rows, cols] operand.
   template <int kInput>
-  TF_DEVICE uint4 fetch8(long long row, long long rows, long long col, long long cols) {
+  TF_DEVICE uint4 fetch8(long long row, long long rows, long long col, long long cols, bool lo) {
     float v[8];
     if (row < rows && col + 8 <= cols && p.vector_ok) {
       if constexpr (kInput == 0) H::template load_in0<8>(p, row * cols + col, v);
@@ -201,26 +221,28 @@ struct Gemm {
         v[e] = one[0];
       }
     }
+    if constexpr (H::kSplitF32) split_piece(v, lo);
     return pack8<H::kF16>(v);
   }
 
-  TF_DEVICE void fetch_a(long long k0) {
+  // Piece 2 of a split K reads A's lo part, piece 1 B's (split_piece).
+  TF_DEVICE void fetch_a(long long k0, int piece) {
 #pragma unroll
     for (int i = 0; i < kAPerThread; ++i) {
       int r, c;
       a_chunk(threadIdx.x + i * kThreads, r, c);
-      ra[i] = fetch8<0>(m0 + r, M, k0 + c * 8, K);
+      ra[i] = fetch8<0>(m0 + r, M, k0 + c * 8, K, piece == 2);
     }
   }
-  TF_DEVICE void fetch_b(long long k0) {
+  TF_DEVICE void fetch_b(long long k0, int piece) {
 #pragma unroll
     for (int i = 0; i < kBPerThread; ++i) {
       int r, c;
       b_chunk(threadIdx.x + i * kThreads, r, c);
       if constexpr (kBColMajor) {  // staged [BN][BK]
-        rb[i] = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K);
+        rb[i] = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K, piece == 1);
       } else {  // staged [BK][BN]: rows k, chunks of n
-        rb[i] = fetch8<1>(k0 + r, K, n0 + c * 8, N);
+        rb[i] = fetch8<1>(k0 + r, K, n0 + c * 8, N, piece == 1);
       }
     }
   }
@@ -247,26 +269,27 @@ struct Gemm {
   // When the run's rows are not whole 16-byte chunks (vector_ok unset), the cp.async
   // operands go through their hooks too, synchronously.
   TF_DEVICE void issue(int stage, int kt) {
-    const long long k0 = static_cast<long long>(kt) * BK;
+    const int piece = kPieces == 1 ? 0 : kt / k_tiles;
+    const long long k0 = static_cast<long long>(kPieces == 1 ? kt : kt % k_tiles) * BK;
     if constexpr (H::kAsyncA) {
       if (p.vector_ok) {
         load_a_async(stage, k0);
       } else {
-        fetch_a(k0);
+        fetch_a(k0, piece);
         put_a(stage);
       }
     } else {
-      fetch_a(k0);
+      fetch_a(k0, piece);
     }
     if constexpr (H::kBLayout != 0) {
       if (p.vector_ok) {
         load_b_async(stage, k0);
       } else {
-        fetch_b(k0);
+        fetch_b(k0, piece);
         put_b(stage);
       }
     } else {
-      fetch_b(k0);
+      fetch_b(k0, piece);
     }
   }
   TF_DEVICE void finish(int stage) {
@@ -587,7 +610,8 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
     }
   }
 
-  const int kt_total = static_cast<int>((g.K + G::BK - 1) / G::BK);
+  g.k_tiles = static_cast<int>((g.K + G::BK - 1) / G::BK);
+  const int kt_total = g.k_tiles * G::kPieces;
   const int kt_per = (kt_total + H::kSplitK - 1) / H::kSplitK;
   const int kt_begin = min(kt_total, split * kt_per);
   const int kt_count = min(kt_total, kt_begin + kt_per) - kt_begin;  // k-tiles of this CTA

@@ -147,7 +147,7 @@ TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, b
   if (b_hook) {
     for (int q = t; q < G::BN * 8; q += G::kProducers) {  // B staged [n][k]: 8 k of column n per chunk
       const int r = q / 8, c = q % 8;
-      *reinterpret_cast<uint4*>(sb + swizzle128(r, c)) = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K);
+      *reinterpret_cast<uint4*>(sb + swizzle128(r, c)) = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K, false);
     }
   }
   fence_proxy_async();

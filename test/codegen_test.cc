@@ -11,6 +11,7 @@
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
 #include "test/status_matchers.h"
+#include "test/gemm_dtype_graphs.h"
 #include "test/test_graphs.h"
 
 namespace tilefuse {
@@ -48,6 +49,32 @@ TEST(Codegen, EveryTestGraphCompilesWithNvrtcFusedAndUnfused) {
     }
   }
   EXPECT_GT(cache.stats().compiles, 0);
+}
+
+// f32 operands never reach the MMA as raw bytes: they split into bf16 parts through
+// their hooks (no cp.async, no TMA); f16 and bf16 keep the async paths.
+TEST(Codegen, EveryGemmDtypeCompilesAndF32SplitsThroughItsHooks) {
+  KernelCache cache;
+  int split = 0;
+  for (const TestGraph& t : GemmDtypeTestGraphs()) {
+    SCOPED_TRACE(t.name);
+    CompileOptions o;
+    o.arch = "sm_90";
+    o.cache = &cache;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(ParseTestGraph(t), o));
+    for (const KernelPlan& k : plan.fusion_plan().kernels) {
+      if (k.spec.tile != "matmul") continue;
+      const bool f32 = k.spec.tile_inputs[0].dtype == DType::kF32;
+      EXPECT_EQ(GemmSplitsF32(k.spec), f32);
+      if (f32) {
+        ++split;
+        EXPECT_EQ(k.spec.a_async, -1);
+        EXPECT_EQ(k.spec.b_async, -1);
+        EXPECT_FALSE(k.spec.gemm.wgmma);
+      }
+    }
+  }
+  EXPECT_GE(split, 8);
 }
 
 TEST(Codegen, GlueUsesTheAccessPathOfEachOperand) {

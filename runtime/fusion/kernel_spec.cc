@@ -39,6 +39,11 @@ bool GemmClusterSplit(const KernelSpec& spec) {
   return spec.tile == "matmul" && spec.sm90 && !spec.gemm.wgmma && spec.gemm.split_k > 1;
 }
 
+bool GemmSplitsF32(const KernelSpec& spec) {
+  return spec.tile == "matmul" && spec.custom == nullptr && !spec.tile_inputs.empty() &&
+         spec.tile_inputs[0].dtype == DType::kF32;
+}
+
 GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   GemmLaunch l;

@@ -131,6 +131,10 @@ struct KernelSpec {
 // within a thread-block cluster (no partial buffers, an entry with __cluster_dims__).
 bool GemmClusterSplit(const KernelSpec& spec);
 
+// Whether a GEMM's operands are f32 and run on the bf16 MMA split into hi and lo parts
+// (kernels/gemm.cuh kSplitF32): the mma.sync kernel, both operands through their hooks.
+bool GemmSplitsF32(const KernelSpec& spec);
+
 // How a GEMM kernel launches. The Hopper kernel (kernels/gemm_sm90.cuh) comes in two
 // forms: ping-pong, persistent (one CTA per SM, each consumer warpgroup on its own tile,
 // so that one's epilogue runs under the other's main loop), when A comes by TMA, no

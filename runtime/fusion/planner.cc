@@ -229,9 +229,12 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     k.spec.sm90 = options.arch == "sm_90";
     // Operands read as they are (no prologue) take the cp.async path when their layout
     // allows: A as [M, K] contiguous; B as [K, N] contiguous, or a transpose of [N, K].
+    // f32 operands are split into bf16 parts in registers (GemmSplitsF32): never copied
+    // as they are, since the MMA reads 16-bit values.
+    const bool narrow = t.dtype == DType::kBF16 || t.dtype == DType::kF16;
     const auto plain = [&](int j) {
       const Expr& e = k.spec.tile_inputs[j].expr;
-      return e->kind == ExprKind::kLoad ? e->operand : -1;
+      return narrow && e->kind == ExprKind::kLoad ? e->operand : -1;
     };
     if (const int a = plain(0); a >= 0 && k.spec.operands[a].access == Access::kFull) {
       k.spec.a_async = a;
@@ -252,8 +255,7 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     // decode batch (whose 16 rows would fill a 128-row tile an eighth).
     const Dim& m = t.shape[0];
     const bool decode = m.is_static() && m.value <= 16;
-    if (k.spec.sm90 && k.spec.b_layout == GemmBLayout::kColMajor && !decode &&
-        (t.dtype == DType::kBF16 || t.dtype == DType::kF16)) {
+    if (k.spec.sm90 && k.spec.b_layout == GemmBLayout::kColMajor && !decode && narrow) {
       k.spec.gemm = WgmmaGemmConfig();
     }
   }
