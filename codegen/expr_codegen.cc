@@ -39,9 +39,10 @@ std::string Literal(double v, DType t) {
     case ComputeKind::kBool:
       return v != 0 ? "true" : "false";
     case ComputeKind::kInt: {
+      // Negative literals in parentheses: `-` of one must not read as `--`.
       const long long i = static_cast<long long>(v);
       if (i == -2147483648LL) return "(-2147483647 - 1)";
-      return absl::StrCat(i);
+      return i < 0 ? absl::StrCat("(", i, ")") : absl::StrCat(i);
     }
     case ComputeKind::kFloat:
       break;
@@ -51,7 +52,7 @@ std::string Literal(double v, DType t) {
   if (std::isinf(f)) return f > 0 ? "tf::bits_to_float(0x7f800000u)" : "tf::bits_to_float(0xff800000u)";
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%af", static_cast<double>(f));
-  return buf;
+  return std::signbit(f) ? absl::StrCat("(", buf, ")") : std::string(buf);
 }
 
 namespace {

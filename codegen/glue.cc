@@ -105,7 +105,7 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
     // The tile's value arrives as fp32 (argmax's index too): bring it to the leaf's kind.
     // Index 1 is a reduction's second result (the variance), which hooks name v2.
     if (leaf.kind == ExprKind::kTileValue) {
-      return ConvertKind(leaf.operand == 1 ? std::string("v2[l]") : tile_value, DType::kF32, leaf.dtype);
+      return ConvertKind(leaf.operand == 1 ? std::string("var_v[l]") : tile_value, DType::kF32, leaf.dtype);
     }
     return absl::StrCat("a", leaf.operand, "[l]");
   });

@@ -7,7 +7,9 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
+#include "absl/strings/escaping.h"
+#include "runtime/graph/json_value.h"
+#include "runtime/graph/read_file.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/fusion/tile_config.h"
@@ -21,17 +23,60 @@ namespace {
 
 constexpr int kFormatVersion = 1;
 
-nlohmann::json ConfigJson(const GemmConfig& c) {
+Json ConfigJson(const GemmConfig& c) {
   return {{"bm", c.bm}, {"bn", c.bn}, {"bk", c.bk}, {"warps_m", c.warps_m},
           {"warps_n", c.warps_n}, {"stages", c.stages}, {"wgmma", c.wgmma}, {"split_k", c.split_k}};
 }
 
-GemmConfig ConfigFromJson(const nlohmann::json& j) {
-  GemmConfig c{j.at("bm").get<int>(), j.at("bn").get<int>(), j.at("bk").get<int>(),
-               j.at("warps_m").get<int>(), j.at("warps_n").get<int>(), j.at("stages").get<int>()};
-  c.wgmma = j.at("wgmma").get<bool>();
-  c.split_k = j.value("split_k", 1);  // records written before split-K have none
+absl::StatusOr<int> ConfigInt(const Json& j, absl::string_view key, int fallback = -1) {
+  const Json* v = JsonMember(j, key);
+  if (v == nullptr) {
+    if (fallback >= 0) return fallback;
+    return absl::InvalidArgumentError(absl::StrCat("no '", key, "'"));
+  }
+  TF_ASSIGN_OR_RETURN(int64_t i, JsonInt(*v, 0, 1 << 20, absl::StrCat("'", key, "'")));
+  return static_cast<int>(i);
+}
+
+absl::StatusOr<GemmConfig> ConfigFromJson(const Json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("'config' is not an object");
+  GemmConfig c;
+  TF_ASSIGN_OR_RETURN(c.bm, ConfigInt(j, "bm"));
+  TF_ASSIGN_OR_RETURN(c.bn, ConfigInt(j, "bn"));
+  TF_ASSIGN_OR_RETURN(c.bk, ConfigInt(j, "bk"));
+  TF_ASSIGN_OR_RETURN(c.warps_m, ConfigInt(j, "warps_m"));
+  TF_ASSIGN_OR_RETURN(c.warps_n, ConfigInt(j, "warps_n"));
+  TF_ASSIGN_OR_RETURN(c.stages, ConfigInt(j, "stages"));
+  TF_ASSIGN_OR_RETURN(c.split_k, ConfigInt(j, "split_k", 1));  // records written before split-K have none
+  const Json* wgmma = JsonMember(j, "wgmma");
+  if (wgmma == nullptr) return absl::InvalidArgumentError("no 'wgmma'");
+  TF_ASSIGN_OR_RETURN(c.wgmma, JsonBool(*wgmma, "'wgmma'"));
+  TF_RETURN_IF_ERROR(ValidateGemmConfig(c));
   return c;
+}
+
+absl::StatusOr<RowConfig> RowFromJson(const Json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("'row' is not an object");
+  RowConfig c;
+  TF_ASSIGN_OR_RETURN(c.threads, ConfigInt(j, "threads"));
+  TF_ASSIGN_OR_RETURN(c.row_threads, ConfigInt(j, "row_threads"));
+  TF_ASSIGN_OR_RETURN(c.vecs, ConfigInt(j, "vecs"));
+  TF_ASSIGN_OR_RETURN(c.loop, ConfigInt(j, "loop", 1));
+  TF_RETURN_IF_ERROR(ValidateRowConfig(c));
+  return c;
+}
+
+absl::StatusOr<TuningRecord> RecordFromJson(const Json& v) {
+  const Json* us = JsonMember(v, "us");
+  if (us == nullptr || !us->is_number()) return absl::InvalidArgumentError("no 'us' number");
+  if (const Json* row = JsonMember(v, "row")) {
+    TF_ASSIGN_OR_RETURN(RowConfig c, RowFromJson(*row));
+    return TuningRecord{GemmConfig{}, us->get<double>(), c};
+  }
+  const Json* config = JsonMember(v, "config");
+  if (config == nullptr) return absl::InvalidArgumentError("neither 'config' nor 'row'");
+  TF_ASSIGN_OR_RETURN(GemmConfig c, ConfigFromJson(*config));
+  return TuningRecord{c, us->get<double>(), std::nullopt};
 }
 
 std::string DimKey(const Dim& d) { return d.is_static() ? absl::StrCat(d.value) : "dyn"; }
@@ -40,38 +85,34 @@ std::string DimKey(const Dim& d) { return d.is_static() ? absl::StrCat(d.value) 
 
 absl::StatusOr<TuningRecords> TuningRecords::Load(const std::string& path) {
   TuningRecords r;
-  std::ifstream f(path);
-  if (!f) return r;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != kFormatVersion ||
-      !j.contains("records")) {
-    return absl::DataLossError(absl::StrCat("tuning records '", path, "' are not a version ",
-                                            kFormatVersion, " tilefuse tuning file"));
+  absl::StatusOr<std::string> text = ReadTextFile(path, kMaxJsonBytes, "tuning records");
+  if (absl::IsNotFound(text.status())) return r;
+  if (!text.ok()) return text.status();
+  absl::StatusOr<Json> j = ParseJson(*text, "tuning records");
+  const Json* version = j.ok() ? JsonMember(*j, "version") : nullptr;
+  const Json* records = j.ok() ? JsonMember(*j, "records") : nullptr;
+  if (!j.ok() || version == nullptr || *version != kFormatVersion || records == nullptr || !records->is_object()) {
+    r.problems_.push_back(absl::StrCat("tuning records '", path, "' are not a version ", kFormatVersion,
+                                       " tilefuse tuning file", j.ok() ? "" : absl::StrCat(" (", j.status().message(), ")"),
+                                       "; ignored"));
+    return r;
   }
-  for (const auto& [key, v] : j["records"].items()) {
-    try {
-      if (v.contains("row")) {
-        const auto& w = v.at("row");
-        r.records_[key] = TuningRecord{GemmConfig{}, v.at("us").get<double>(),
-                                       RowConfig{w.at("threads").get<int>(), w.at("row_threads").get<int>(),
-                                                 w.at("vecs").get<int>(), w.value("loop", 1)}};
-      } else {
-        r.records_[key] = TuningRecord{ConfigFromJson(v.at("config")), v.at("us").get<double>(), std::nullopt};
-      }
-    } catch (const nlohmann::json::exception& e) {
-      return absl::DataLossError(absl::StrCat("tuning records '", path, "': entry '", key,
-                                              "' is malformed (", e.what(), ")"));
+  for (const auto& [key, v] : records->items()) {
+    absl::StatusOr<TuningRecord> record = RecordFromJson(v);
+    if (record.ok()) {
+      r.records_[key] = *record;
+    } else {
+      r.problems_.push_back(absl::StrCat("tuning records '", path, "': entry '", absl::CHexEscape(key),
+                                         "' is malformed (", record.status().message(), "); ignored"));
     }
   }
   return r;
 }
 
 absl::Status TuningRecords::Save(const std::string& path) const {
-  nlohmann::json j;
+  Json j;
   j["version"] = kFormatVersion;
-  j["records"] = nlohmann::json::object();
+  j["records"] = Json::object();
   for (const auto& [key, r] : records_) {
     if (r.row) {
       j["records"][key] = {{"row", {{"threads", r.row->threads}, {"row_threads", r.row->row_threads},

@@ -30,16 +30,21 @@ struct TuningRecord {
 // Best configs by key, persisted as JSON ({"version": 1, "records": {key: {...}}}).
 class TuningRecords {
  public:
-  // An absent file is an empty set; an unreadable or foreign one is an error.
+  // An absent file is an empty set. A file that is not version-1 tuning records, and each
+  // record that is malformed or holds a config the kernels cannot run, is left out and
+  // described in problems(): records only pick among configs, so a bad file costs speed,
+  // never a compile. Errors: only a file that exists but cannot be read.
   static absl::StatusOr<TuningRecords> Load(const std::string& path);
   // Writes a temporary file and renames it into place.
   absl::Status Save(const std::string& path) const;
   std::optional<TuningRecord> Find(const std::string& key) const;
   void Put(const std::string& key, const TuningRecord& r) { records_[key] = r; }
   size_t size() const { return records_.size(); }
+  const std::vector<std::string>& problems() const { return problems_; }
 
  private:
   std::map<std::string, TuningRecord> records_;
+  std::vector<std::string> problems_;
 };
 
 // "matmul bf16 b=2 m=any n=4096 k=4096 sm_90": what a tuning result applies to. M is

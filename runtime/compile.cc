@@ -1,10 +1,13 @@
 // Compile: plan -> specs -> source -> NVRTC -> cache, one stage after another.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
-#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +21,7 @@
 #include "runtime/fusion/planner.h"
 #include "runtime/fusion/reduction.h"
 #include "runtime/fusion/tile_config.h"
+#include "runtime/graph/read_file.h"
 #include "runtime/manifest.h"
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
@@ -25,20 +29,34 @@
 namespace tilefuse {
 namespace {
 
+// The default dump folder: one per user under $TMPDIR (or /tmp), which OpenPrivateDir
+// creates 0700 and refuses when another user made it first.
 std::string DumpDir(const CompileOptions& o) {
   if (!o.dump_dir.empty()) return o.dump_dir;
   const char* tmp = std::getenv("TMPDIR");
-  return absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/tilefuse-dump");
+  return absl::StrCat(tmp != nullptr && tmp[0] == '/' ? tmp : "/tmp", "/tilefuse-dump-", ::geteuid());
 }
 
-// Writes `text` to dir/name; returns the path, or a note on why it could not.
+// Writes `text` to dir/name: the folder must be this user's own, and the file is created
+// anew (O_EXCL | O_NOFOLLOW after removing an earlier dump), so that a link planted there
+// cannot redirect the write. Returns the path, or a note on why it could not.
 std::string WriteDump(const std::string& dir, const std::string& name, const std::string& text) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  absl::StatusOr<int> dir_fd = OpenPrivateDir(dir, /*follow_links=*/false, "dump folder");
+  if (!dir_fd.ok()) return absl::StrCat("(not written: ", dir_fd.status().message(), ")");
+  ::unlinkat(*dir_fd, name.c_str(), 0);
+  const int fd = ::openat(*dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int err = errno;
+  ::close(*dir_fd);
   const std::string path = absl::StrCat(dir, "/", name);
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-  return f ? path : absl::StrCat("(could not write ", path, ")");
+  if (fd < 0) return absl::StrCat("(could not create ", path, ": ", std::strerror(err), ")");
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return done == text.size() ? path : absl::StrCat("(could not write ", path, ")");
 }
 
 absl::StatusOr<KernelCache::Built> BuildKernel(const KernelSpec& spec, const Signature& sig,
@@ -73,9 +91,11 @@ class TuningFile {
  public:
   explicit TuningFile(std::string path) : path_(std::move(path)) {}
   bool enabled() const { return !path_.empty(); }
-  absl::StatusOr<TuningRecords*> Records() {
+  // `decisions` receives what was wrong with the file (once).
+  absl::StatusOr<TuningRecords*> Records(std::vector<std::string>& decisions) {
     if (!records_) {
       TF_ASSIGN_OR_RETURN(records_, TuningRecords::Load(path_));
+      for (const std::string& p : records_->problems()) decisions.push_back(absl::StrCat("tuning: ", p));
     }
     return &*records_;
   }
@@ -100,13 +120,14 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
     // keeps the planned config.
     if (k.spec.reduce.op >= 0 && !k.spec.reduce.split) continue;
     if (options.gemm_config) {
+      TF_RETURN_IF_ERROR(ValidateGemmConfig(*options.gemm_config));
       if (options.gemm_config->wgmma == k.spec.gemm.wgmma) k.spec.gemm = *options.gemm_config;
       continue;
     }
     if (!tuning.enabled()) continue;
-    TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records());
+    TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records(plan.decisions));
     const std::string key = GemmTuningKey(graph, k.tile_node, k.spec, arch);
-    if (auto r = records->Find(key)) {
+    if (auto r = records->Find(key); r && r->config.wgmma == k.spec.gemm.wgmma) {
       k.spec.gemm = r->config;
       plan.decisions.push_back(absl::StrCat("tuned: '", graph.node(k.tile_node).name, "' uses ",
                                             r->config.ToString(), " (recorded, ", r->us, " us)"));
@@ -159,9 +180,10 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
       continue;
     }
     if (!tuning.enabled()) continue;
-    TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records());
+    TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records(plan.decisions));
     const std::string key = RowTuningKey(k.spec, arch);
-    if (auto r = records->Find(key); r && r->row) {
+    const int64_t width = k.cols.is_static() ? k.cols.constant : kMaxRowWidth;
+    if (auto r = records->Find(key); r && r->row && RowCapacity(*r->row, k.spec.Vec()) >= width) {
       k.spec.row = *r->row;
       plan.decisions.push_back(absl::StrCat("tuned: '", name, "' uses row config ", r->row->ToString(),
                                             " (recorded, ", r->us, " us)"));
@@ -182,9 +204,9 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
 }  // namespace
 
 absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) {
-  if (graph.symbols().size() > 16) {
+  if (graph.symbols().size() > static_cast<size_t>(kMaxSymbols)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "graph '", graph.name(), "' has ", graph.symbols().size(), " symbols (at most 16)"));
+        "graph '", graph.name(), "' has ", graph.symbols().size(), " symbols (at most ", kMaxSymbols, ")"));
   }
   Plan plan;
   plan.graph_ = graph;
@@ -229,17 +251,30 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     const KernelPlan& k = plan.fusion_.kernels[i];
     const Signature sig = MakeSignature(SpecText(k.spec), contexts[i]);
     bool hit = false, disk_hit = false;
+    std::string store_error;
     auto compiled = cache->GetOrBuild(sig.text, [&]() -> absl::StatusOr<KernelCache::Built> {
       if (options.disk_cache == nullptr) return BuildKernel(k.spec, sig, NvrtcFor(k.spec, nvrtc), options);
+      DiskCache& disk = *options.disk_cache;
       const DiskCacheKey key{sig.text, sig.hash, contexts[i].arch, contexts[i].nvrtc_version,
                              absl::StrJoin(contexts[i].options, " "), contexts[i].template_hash};
-      if (auto h = options.disk_cache->Load(key)) {
+      const auto load = [&]() -> std::optional<KernelCache::Built> {
+        auto h = disk.Load(key);
+        if (!h) return std::nullopt;
         disk_hit = true;
         return KernelCache::Built{std::move(h->cubin), std::move(h->entry_name), 0.0};
+      };
+      if (auto b = load()) return *std::move(b);
+      // Another process compiling the same kernel holds the lock: wait, then load its entry.
+      const DiskCache::EntryLock lock = disk.Lock(sig.hash);
+      if (lock.held()) {
+        if (auto b = load()) return *std::move(b);
       }
       auto built = BuildKernel(k.spec, sig, NvrtcFor(k.spec, nvrtc), options);
-      // A cache that cannot be written has warned once; the kernel still serves from memory.
-      if (built.ok()) (void)options.disk_cache->Store(key, built->entry_name, built->cubin);
+      // The kernel serves from memory either way; the report says that it was not stored.
+      if (built.ok()) {
+        const absl::Status stored = disk.Store(key, built->entry_name, built->cubin);
+        if (!stored.ok()) store_error = std::string(stored.message());
+      }
       return built;
     }, &hit);
     if (!compiled.ok()) {
@@ -251,7 +286,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     plan.kernels_[i] = Plan::Kernel{k, *compiled, ParamLayout(k.spec), nullptr, Numel(k.index_space), {}};
     plan.reports_[i] = KernelReport{(*compiled)->entry_name(), k.summary, hit || disk_hit, disk_hit,
                                     hit || disk_hit ? 0.0 : (*compiled)->compile_ms(),
-                                    (*compiled)->cubin().size()};
+                                    (*compiled)->cubin().size(), store_error};
   };
   // Kernels of one plan compile concurrently; the cache keeps equal signatures single-flight.
   const size_t workers = std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));

@@ -3,66 +3,89 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
+#include "absl/strings/str_split.h"
 #include "runtime/graph/json.h"
+#include "runtime/graph/json_value.h"
+#include "runtime/graph/read_file.h"
+#include "runtime/status_macros.h"
 
 namespace tilefuse {
 namespace {
 
-std::string EntryLine(const ManifestEntry& e) {
-  nlohmann::json j;
+absl::StatusOr<std::string> EntryLine(const ManifestEntry& e) {
+  Json j;
   j["arch"] = e.arch;
   j["fuse"] = e.fuse;
-  j["graph"] = nlohmann::json::parse(GraphToJson(e.graph));
+  TF_ASSIGN_OR_RETURN(j["graph"], ParseJson(GraphToJson(e.graph), "graph"));
   if (!e.tuning_path.empty()) j["tuning"] = e.tuning_path;
-  return j.dump() + "\n";  // one line: dump() without indent escapes newlines
+  // One line: dump() without indent escapes newlines.
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+absl::StatusOr<ManifestEntry> ParseEntry(absl::string_view line) {
+  TF_ASSIGN_OR_RETURN(Json j, ParseJson(line, "the line"));
+  if (!j.is_object()) return absl::InvalidArgumentError("not a JSON object");
+  const Json* graph = JsonMember(j, "graph");
+  if (graph == nullptr || !graph->is_object()) return absl::InvalidArgumentError("no \"graph\" object");
+  const Json* arch = JsonMember(j, "arch");
+  if (arch == nullptr) return absl::InvalidArgumentError("no \"arch\" string");
+  ManifestEntry e;
+  TF_ASSIGN_OR_RETURN(e.arch, JsonString(*arch, "\"arch\""));
+  if (const Json* fuse = JsonMember(j, "fuse")) {
+    TF_ASSIGN_OR_RETURN(e.fuse, JsonBool(*fuse, "\"fuse\""));
+  }
+  if (const Json* tuning = JsonMember(j, "tuning")) {
+    TF_ASSIGN_OR_RETURN(e.tuning_path, JsonString(*tuning, "\"tuning\""));
+  }
+  TF_ASSIGN_OR_RETURN(e.graph, GraphFromJson(graph->dump(-1, ' ', false, Json::error_handler_t::replace)));
+  return e;
 }
 
 }  // namespace
 
 absl::Status AppendToManifest(const std::string& path, const ManifestEntry& entry) {
-  const std::string line = EntryLine(entry);
-  {
-    std::ifstream in(path);
-    for (std::string l; std::getline(in, l);) {
-      if (l + "\n" == line) return absl::OkStatus();
-    }
+  TF_ASSIGN_OR_RETURN(const std::string line, EntryLine(entry));
+  absl::StatusOr<std::string> text = ReadTextFile(path, kMaxManifestBytes, "manifest");
+  if (text.ok()) {
+    if (absl::StrContains(absl::StrCat("\n", *text), absl::StrCat("\n", line))) return absl::OkStatus();
+  } else if (!absl::IsNotFound(text.status())) {
+    return text.status();
   }
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot open manifest ", path, " for appending"));
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot open manifest ", path, " for appending: ", std::strerror(errno)));
+  }
   const ssize_t n = ::write(fd, line.data(), line.size());
+  const int err = errno;
   ::close(fd);
   if (n != static_cast<ssize_t>(line.size())) {
-    return absl::DataLossError(absl::StrCat("short write to manifest ", path));
+    return absl::DataLossError(absl::StrCat("short write to manifest ", path, n < 0 ? ": " : "",
+                                            n < 0 ? std::strerror(err) : ""));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<ManifestEntry>> ReadManifest(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read manifest ", path));
-  std::vector<ManifestEntry> entries;
+absl::StatusOr<Manifest> ReadManifest(const std::string& path) {
+  TF_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(path, kMaxManifestBytes, "manifest"));
+  Manifest m;
   int line_no = 0;
-  for (std::string l; std::getline(in, l);) {
+  for (absl::string_view l : absl::StrSplit(text, '\n')) {
     ++line_no;
     if (l.empty()) continue;
-    const auto err = [&](absl::string_view what) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", what));
-    };
-    nlohmann::json j = nlohmann::json::parse(l, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) return err("not a JSON object");
-    if (!j.contains("graph") || !j["graph"].is_object()) return err("no \"graph\" object");
-    if (!j.contains("arch") || !j["arch"].is_string()) return err("no \"arch\" string");
-    absl::StatusOr<Graph> g = GraphFromJson(j["graph"].dump());
-    if (!g.ok()) return err(g.status().message());
-    if (j.contains("tuning") && !j["tuning"].is_string()) return err("\"tuning\" is not a path");
-    entries.push_back(ManifestEntry{*std::move(g), j.value("fuse", true), j["arch"].get<std::string>(),
-                                    j.value("tuning", std::string())});
+    absl::StatusOr<ManifestEntry> e = ParseEntry(l);
+    if (e.ok()) {
+      m.entries.push_back(*std::move(e));
+    } else {
+      m.skipped.push_back(absl::StrCat(path, ":", line_no, ": skipped: ", e.status().message()));
+    }
   }
-  return entries;
+  return m;
 }
 
 }  // namespace tilefuse

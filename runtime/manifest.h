@@ -33,8 +33,18 @@ struct ManifestEntry {
 // Appends `entry` to the manifest at `path` unless an identical line is there.
 absl::Status AppendToManifest(const std::string& path, const ManifestEntry& entry);
 
-// Every entry of the manifest at `path`; errors name the line.
-absl::StatusOr<std::vector<ManifestEntry>> ReadManifest(const std::string& path);
+// The entries of a manifest, and a message (naming the line) for each line that is not one:
+// a bad line is skipped, not the rest of the file.
+struct Manifest {
+  std::vector<ManifestEntry> entries;
+  std::vector<std::string> skipped;
+};
+
+// Manifests hold at most this many bytes.
+inline constexpr size_t kMaxManifestBytes = size_t{256} << 20;
+
+// The manifest at `path`; an error only when the file cannot be read.
+absl::StatusOr<Manifest> ReadManifest(const std::string& path);
 
 }  // namespace tilefuse
 

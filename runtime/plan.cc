@@ -13,7 +13,6 @@
 namespace tilefuse {
 namespace {
 
-constexpr int kMaxSymbols = 16;
 constexpr int kMaxParamWords = 512;
 constexpr size_t kWorkspaceAlign = 256;
 

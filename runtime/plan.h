@@ -70,6 +70,8 @@ struct KernelReport {
   bool disk_hit = false;   // loaded from the disk cache
   double compile_ms = 0;  // NVRTC time when built now, 0 on a hit
   size_t cubin_bytes = 0;
+  // Built now but not written to the disk cache: why (empty when stored, or on a hit).
+  std::string store_error;
 };
 
 class Plan {

@@ -30,10 +30,61 @@ TEST(TuningRecords, RoundTripAndCorruption) {
   ASSERT_TRUE(back.Find("k1").has_value());
   EXPECT_EQ(back.Find("k1")->config.ToString(), "64x128x32 w2x2 s4");
   EXPECT_DOUBLE_EQ(back.Find("k1")->us, 12.5);
-  std::ofstream(path) << "{\"version\": 99}";
-  EXPECT_TRUE(StatusIs(TuningRecords::Load(path), absl::StatusCode::kDataLoss, "not a version 1"));
-  std::ofstream(path) << "{\"version\": 1, \"records\": {\"k\": {\"config\": {}}}}";
-  EXPECT_TRUE(StatusIs(TuningRecords::Load(path), absl::StatusCode::kDataLoss, "entry 'k' is malformed"));
+  // A foreign or corrupt file, a malformed record, a config no kernel can run: left out
+  // and described, never an error (records only pick among configs).
+  for (const char* text : {"{\"version\": 99}", "{\"version\": \"1\", \"records\": {}}", "[1, 2", ""}) {
+    std::ofstream(path) << text;
+    TF_ASSERT_OK_AND_ASSIGN(TuningRecords foreign, TuningRecords::Load(path));
+    EXPECT_EQ(foreign.size(), 0u);
+    ASSERT_EQ(foreign.problems().size(), 1u) << text;
+    EXPECT_NE(foreign.problems()[0].find("not a version 1"), std::string::npos) << foreign.problems()[0];
+  }
+  std::ofstream(path) << R"({"version": 1, "records": {"k": {"config": {}},
+    "zero": {"us": 1, "config": {"bm": 0, "bn": 128, "bk": 32, "warps_m": 2, "warps_n": 4, "stages": 4, "wgmma": false}},
+    "row": {"us": 1, "row": {"threads": 100, "row_threads": 7, "vecs": 2}},
+    "good": {"us": 2, "config": {"bm": 64, "bn": 128, "bk": 32, "warps_m": 2, "warps_n": 2, "stages": 4, "wgmma": false}}}})";
+  TF_ASSERT_OK_AND_ASSIGN(TuningRecords mixed, TuningRecords::Load(path));
+  EXPECT_EQ(mixed.size(), 1u);
+  EXPECT_TRUE(mixed.Find("good").has_value());
+  ASSERT_EQ(mixed.problems().size(), 3u);
+  EXPECT_NE(mixed.problems()[0].find("entry 'k' is malformed (no 'us' number)"), std::string::npos) << mixed.problems()[0];
+  EXPECT_NE(mixed.problems()[1].find("entry 'row' is malformed (row config"), std::string::npos) << mixed.problems()[1];
+  EXPECT_NE(mixed.problems()[2].find("entry 'zero' is malformed (GEMM config 0x128x32"), std::string::npos)
+      << mixed.problems()[2];
+}
+
+TEST(TuningRecords, EveryCandidateAndDefaultConfigIsValid) {
+  for (const Dim& m : {Dim::Static(1), Dim::Static(16), Dim::Static(64), Dim::Static(256), Dim::Static(4096), Dim::Sym(0)}) {
+    TF_EXPECT_OK(ValidateGemmConfig(DefaultGemmConfig(m)));
+    for (const GemmConfig& c : GemmCandidates(m)) TF_EXPECT_OK(ValidateGemmConfig(c));
+  }
+  for (int stages : {3, 4, 5}) TF_EXPECT_OK(ValidateGemmConfig(WgmmaGemmConfig(stages)));
+  for (int64_t width : {64, 700, 4096, 16384}) {
+    for (int vec : {4, 8}) {
+      for (const RowConfig& c : RowCandidates(width, vec)) TF_EXPECT_OK(ValidateRowConfig(c));
+    }
+  }
+}
+
+// A corrupt tuning file slows nothing down but a tune: every GEMM and row-wise graph still
+// compiles, and the plan says what was ignored.
+TEST(TuningRecords, CorruptFileDoesNotBreakCompiles) {
+  const std::string path = ::testing::TempDir() + "/tuning_corrupt.json";
+  std::ofstream(path) << "{\"version\": 1, \"records\": {\"x\": 5}";
+  for (const char* name : {"gemm_bias_gelu", "wgmma_bias_gelu"}) {
+    TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(NamedTestGraph(name).json));
+    CompileOptions o;
+    o.arch = "sm_90";
+    o.tuning_path = path;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+    EXPECT_NE(plan.Explain().find("tuning records '" + path + "' are not a version 1"), std::string::npos)
+        << plan.Explain();
+  }
+  CompileOptions forced;
+  forced.arch = "sm_90";
+  forced.gemm_config = GemmConfig{0, 128, 32, 2, 4, 4};
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(NamedTestGraph("gemm_bias_gelu").json));
+  EXPECT_TRUE(StatusIs(Compile(g, forced), absl::StatusCode::kInvalidArgument, "GEMM config 0x128x32"));
 }
 
 TEST(TuningRecords, RecordedConfigReachesTheFusedKernel) {

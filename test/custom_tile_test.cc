@@ -1,5 +1,10 @@
 // User-registered tile kernels: registration rules, fusion like the built-ins, NVRTC
 // compile, and (interpreted on the host) agreement with the user's reference.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -55,6 +60,46 @@ TEST(CustomTile, FusesItsEpilogueAndCompiles) {
   TF_ASSERT_OK_AND_ASSIGN(Graph g2, GraphFromJson(CustomKernelGraphJson(), &other));
   TF_ASSERT_OK_AND_ASSIGN(Plan plan2, Compile(g2, o));
   EXPECT_NE(plan2.reports()[0].entry_name, plan.reports()[0].entry_name);
+}
+
+// A kernel NVRTC rejects: the error names the generated line and the dump path; the dump
+// goes to a folder private to the user, created anew, never through a link planted in it.
+TEST(CustomTile, FailedCompileDumpsIntoAPrivateFolderWithoutFollowingLinks) {
+  TileRegistry broken;
+  CustomTileKernel k = *TestRegistry().Find("absmax_scale");
+  k.source += "\nthis is not C++;\n";
+  TF_ASSERT_OK(broken.Register(k));
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(CustomKernelGraphJson(), &broken));
+  const std::string dir = ::testing::TempDir() + "/tf_dump_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  CompileOptions o;
+  o.arch = "sm_90";
+  o.dump_dir = dir;
+  auto first = Compile(g, o);
+  ASSERT_FALSE(first.ok());
+  const std::string message(first.status().message());
+  const size_t at = message.find("source written to ");
+  ASSERT_NE(at, std::string::npos) << message;
+  const std::string path = message.substr(at + 18);
+  EXPECT_EQ(path.rfind(dir + "/", 0), 0u) << path;
+  struct stat st;
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  // Another user's trick: the dump's name made a link to a file of the victim's.
+  const std::string victim = dir + "_victim";
+  std::ofstream(victim) << "precious";
+  std::filesystem::remove(path);
+  std::filesystem::create_symlink(victim, path);
+  ASSERT_FALSE(Compile(g, o).ok());
+  std::ifstream f(victim);
+  std::string kept((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(kept, "precious");
+  EXPECT_TRUE(std::filesystem::is_regular_file(std::filesystem::symlink_status(path)));
+  // A dump folder others may write is not used at all.
+  ::chmod(dir.c_str(), 0777);
+  auto shared = Compile(g, o);
+  ASSERT_FALSE(shared.ok());
+  EXPECT_NE(shared.status().message().find("not private to this user"), std::string::npos) << shared.status();
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -222,6 +225,99 @@ TEST(DiskCache, UnwritableFolderWarnsOnceAndStillReads) {
   EXPECT_EQ(w.lines.size(), 1u);
   EXPECT_EQ(c.stats().write_failures, 1);  // after one failure it stops trying
   if (::geteuid() != 0) ::chmod(dir.c_str(), 0700);
+}
+
+// The cache runs what its folder holds, so a folder anyone else can write is not used.
+TEST(DiskCache, FolderWritableByOthersOrOwnedByAnotherUserIsNotTrusted) {
+  const std::string dir = FreshDir("shared");
+  fs::create_directories(dir);
+  ::chmod(dir.c_str(), 0777);
+  Warnings w;
+  {
+    DiskCache c(w.Options(dir));
+    EXPECT_FALSE(c.enabled());
+    EXPECT_FALSE(c.Load(Key("sig", 1)).has_value());
+    EXPECT_FALSE(c.Store(Key("sig", 1), "tf", "bin").ok());
+  }
+  ASSERT_EQ(w.lines.size(), 1u);
+  EXPECT_NE(w.lines[0].find("writable by group or others (mode 777)"), std::string::npos) << w.lines[0];
+  if (::geteuid() == 0) {  // as root the test can give the folder away
+    ::chmod(dir.c_str(), 0700);
+    ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
+    DiskCache c(w.Options(dir));
+    EXPECT_FALSE(c.enabled());
+    EXPECT_NE(w.lines.back().find("owned by uid 65534"), std::string::npos) << w.lines.back();
+  }
+}
+
+TEST(DiskCache, DefaultFolderIsNeverShared) {
+  const char* saved[] = {std::getenv("HOME"), std::getenv("XDG_CACHE_HOME"), std::getenv("TILEFUSE_CACHE_DIR")};
+  const std::string keep[] = {saved[0] ? saved[0] : "", saved[1] ? saved[1] : "", saved[2] ? saved[2] : ""};
+  ::unsetenv("TILEFUSE_CACHE_DIR");
+  ::setenv("XDG_CACHE_HOME", "relative/cache", 1);  // ignored: XDG paths must be absolute
+  for (const char* home : {"", "/", "relative"}) {
+    ::setenv("HOME", home, 1);
+    const std::string d = DefaultDiskCacheDir();
+    EXPECT_NE(d, "/.cache/tilefuse") << "HOME='" << home << "'";
+    EXPECT_NE(d.rfind("/tmp", 0), 0u) << d;
+    EXPECT_TRUE(d.empty() || d[0] == '/') << d;
+  }
+  ::unsetenv("HOME");
+  const std::string d = DefaultDiskCacheDir();
+  EXPECT_NE(d.rfind("/tmp", 0), 0u) << d;
+  const char* names[] = {"HOME", "XDG_CACHE_HOME", "TILEFUSE_CACHE_DIR"};
+  for (int i = 0; i < 3; ++i) {
+    if (saved[i] != nullptr) {
+      ::setenv(names[i], keep[i].c_str(), 1);
+    } else {
+      ::unsetenv(names[i]);
+    }
+  }
+}
+
+// Links, FIFOs and huge files where entries or subfolders should be: refused at once,
+// nothing read from them, nothing written through them.
+TEST(DiskCache, LinksFifosAndHugeFilesAreRefusedWithoutReading) {
+  const std::string dir = FreshDir("hostile");
+  const std::string outside = FreshDir("hostile_outside");
+  fs::create_directories(outside);
+  Warnings w;
+  DiskCache c(w.Options(dir));
+  ASSERT_TRUE(c.enabled());
+  // A symlinked <2 hex> subfolder: stores do not land outside the cache.
+  const std::string sub = c.PathOf(0x1100000000000000ull).substr(0, c.PathOf(0x1100000000000000ull).rfind('/'));
+  fs::create_directory_symlink(outside, sub);
+  EXPECT_FALSE(c.Store(Key("sig", 0x1100000000000000ull), "tf", "bin").ok());
+  EXPECT_TRUE(fs::is_empty(outside));
+  EXPECT_FALSE(c.Load(Key("sig", 0x1100000000000000ull)).has_value());
+  // Entries that are a link to /dev/zero, a FIFO, a 6 GB sparse file.
+  DiskCache c2(w.Options(FreshDir("hostile2")));
+  const uint64_t hashes[] = {0x2200000000000001ull, 0x2200000000000002ull, 0x2200000000000003ull};
+  ASSERT_TRUE(c2.Store(Key("x", 0x2200000000000009ull), "tf", "bin").ok());  // makes the subfolder
+  fs::create_symlink("/dev/zero", c2.PathOf(hashes[0]));
+  ASSERT_EQ(::mkfifo(c2.PathOf(hashes[1]).c_str(), 0600), 0);
+  Spit(c2.PathOf(hashes[2]), "");
+  fs::resize_file(c2.PathOf(hashes[2]), uintmax_t{6} << 30);
+  for (uint64_t h : hashes) {
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_FALSE(c2.Load(Key("sig", h)).has_value());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << "read what it should refuse";
+    EXPECT_FALSE(fs::exists(fs::symlink_status(c2.PathOf(h)))) << "a refused entry is removed";
+  }
+  EXPECT_EQ(c2.stats().rejected, 3);
+}
+
+TEST(DiskCache, ForgedSizeFieldsAreDataLoss) {
+  const DiskCacheKey key = Key("sig", 5);
+  const std::string good = DiskCache::Serialize(key, "tf_5", "cubin");
+  for (const char* forged : {"18446744073709551615", "18446744073709551612", "99999999999999999999999", "-1"}) {
+    std::string bad = good;
+    const size_t at = bad.find("signature_bytes ") + 16;
+    bad.replace(at, bad.find('\n', at) - at, forged);
+    const auto hit = DiskCache::Parse(bad, key);
+    EXPECT_FALSE(hit.ok()) << forged;
+    EXPECT_EQ(hit.status().code(), absl::StatusCode::kDataLoss) << forged << ": " << hit.status();
+  }
 }
 
 // Format 1 as it was first written: a later build must still read it (or bump the version).

@@ -89,7 +89,7 @@ TEST(GraphValidation, BadGraphsFailWithMessagesNamingTheNode) {
        "node 'o' (var): operand 'x' is i32 (expected a floating dtype, as torch.var does)"},
       {"negative correction", WithNodes(R"([{"name": "o", "op": "var", "inputs": ["x"],
                                              "attrs": {"dim": 1, "correction": -1}}])"),
-       "attribute 'correction' is -1 (expected a non-negative integer)"},
+       "attribute 'correction' is -1 (expected an integer in [0, 2147483647])"},
       {"repeated axis", WithNodes(R"([{"name": "o", "op": "sum", "inputs": ["x"], "attrs": {"dim": [1, -1]}}])"),
        "node 'o' (sum): dim 1 appears twice"},
       {"argmax over two axes", WithNodes(R"([{"name": "o", "op": "argmax", "inputs": ["x"], "attrs": {"dim": [0, 1]}}])"),

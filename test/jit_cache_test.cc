@@ -148,7 +148,9 @@ TEST(JitCache, ManifestRecordsEachGraphOnceAndWarmsUp) {
   for (int i = 0; i < 2; ++i) TF_ASSERT_OK(Compile(g, o).status());
   o.fuse = false;
   TF_ASSERT_OK(Compile(g, o).status());
-  TF_ASSERT_OK_AND_ASSIGN(std::vector<ManifestEntry> entries, ReadManifest(manifest));
+  TF_ASSERT_OK_AND_ASSIGN(Manifest m, ReadManifest(manifest));
+  EXPECT_TRUE(m.skipped.empty());
+  const std::vector<ManifestEntry>& entries = m.entries;
   ASSERT_EQ(entries.size(), 2u);  // fused once, unfused once
   EXPECT_EQ(entries[0].graph.name(), "scale5");
   EXPECT_TRUE(entries[0].fuse);
@@ -169,6 +171,86 @@ TEST(JitCache, WarmupListsFailuresAndExitsNonZero) {
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("failed: " + dir + "/bad.json"), std::string::npos) << out;
   EXPECT_NE(out.find("compiled 1, cached 0, failed 1"), std::string::npos) << out;
+}
+
+// Eight processes warming the catalog into one empty cache at once: each kernel is
+// compiled by exactly one of them (the others wait on its lock file and load the entry).
+TEST(JitCache, EightConcurrentWarmupsCompileEachKernelOnce) {
+  const std::string dir = FreshDir("eight"), cache = dir + "/cache";
+  const std::string graphs = absl::StrCat(TILEFUSE_SOURCE_DIR, "/bench/graphs/*.json");
+  std::string cmd = "(";
+  for (int i = 0; i < 8; ++i) {
+    absl::StrAppend(&cmd, Cli(), " warmup --arch sm_90 --jobs 2 --cache-dir ", cache, " ", graphs, " > ", dir, "/w", i,
+                    ".log 2>&1 & ");
+  }
+  absl::StrAppend(&cmd, "wait) && cat ", dir, "/w*.log");
+  auto [rc, out] = Shell(cmd);
+  ASSERT_EQ(rc, 0) << out;
+  int compiled_total = 0, logs = 0;
+  for (size_t at = out.find("compiled "); at != std::string::npos; at = out.find("compiled ", at + 1)) {
+    int compiled = 0, cached = 0, failed = 0;
+    if (std::sscanf(out.c_str() + at, "compiled %d, cached %d, failed %d", &compiled, &cached, &failed) != 3) continue;
+    EXPECT_EQ(failed, 0);
+    compiled_total += compiled;
+    ++logs;
+  }
+  EXPECT_EQ(logs, 8) << out;
+  const int entries = CountFiles(cache, ".tfk");
+  EXPECT_GT(entries, 10);
+  EXPECT_EQ(compiled_total, entries) << "NVRTC ran more than once for some kernel:\n" << out;
+  EXPECT_EQ(CountFiles(cache, "", ".tmp-"), 0);
+}
+
+// A cache that cannot take the binaries: warmup says so and fails, rather than exit 0
+// having stored nothing.
+TEST(JitCache, WarmupFailsWhenNothingCanBeStored) {
+  const std::string dir = FreshDir("nostore");
+  std::ofstream(dir + "/g.json") << ScaleGraph(8);
+  // As root permissions do not stop writes; /proc/self takes no files either way.
+  auto [rc, out] = Shell(absl::StrCat(Cli(), " warmup --arch sm_90 --cache-dir /proc/self ", dir, "/g.json 2>&1"));
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_TRUE(out.find("not stored") != std::string::npos || out.find("no writable cache") != std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("failed 0"), std::string::npos) << out;
+}
+
+// A manifest line that is not an entry is skipped and reported; the other lines compile.
+TEST(JitCache, ManifestBadLinesAreSkippedNotTheRest) {
+  const std::string dir = FreshDir("badline");
+  const std::string manifest = dir + "/kernels.manifest";
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(ScaleGraph(9)));
+  TF_ASSERT_OK(AppendToManifest(manifest, ManifestEntry{g, true, "sm_90", ""}));
+  {
+    std::ofstream f(manifest, std::ios::app);
+    f << R"({"arch": "sm_90", "fuse": "yes", "graph": {"name": "g"}})" << "\n";
+    f << "not json at all\n";
+  }
+  TF_ASSERT_OK(AppendToManifest(manifest, ManifestEntry{g, false, "sm_90", ""}));
+  TF_ASSERT_OK_AND_ASSIGN(Manifest m, ReadManifest(manifest));
+  EXPECT_EQ(m.entries.size(), 2u);
+  ASSERT_EQ(m.skipped.size(), 2u);
+  EXPECT_NE(m.skipped[0].find(":2: skipped: \"fuse\" is \"yes\" (expected true or false)"), std::string::npos)
+      << m.skipped[0];
+  EXPECT_NE(m.skipped[1].find(":3: skipped: the line is not valid JSON at line 1, column 2"), std::string::npos)
+      << m.skipped[1];
+  auto [rc, out] = Shell(absl::StrCat(Cli(), " warmup --cache-dir ", dir, "/cache ", manifest));
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("compiled 3, cached 0, failed 2"), std::string::npos) << out;
+}
+
+// `tilefuse run` checks its names and reads its inputs before it compiles or needs a GPU.
+TEST(JitCache, RunChecksNamesAndInputsBeforeCompiling) {
+  const std::string dir = FreshDir("run");
+  std::ofstream(dir + "/g.json") << ScaleGraph(10);
+  std::ofstream(dir + "/x.npy") << "not numpy";
+  const std::string run = absl::StrCat(Cli(), " run ", dir, "/g.json --cache-dir ", dir, "/cache ");
+  auto [rc1, out1] = Shell(absl::StrCat(run, "--input x=", dir, "/x.npy --output bogus=", dir, "/o.npy 2>&1"));
+  EXPECT_EQ(rc1, 1);
+  EXPECT_NE(out1.find("--output 'bogus' is not an output of graph 'scale10' (outputs: z)"), std::string::npos) << out1;
+  auto [rc2, out2] = Shell(absl::StrCat(run, "--input x=", dir, "/x.npy --output z=", dir, "/o.npy 2>&1"));
+  EXPECT_EQ(rc2, 1);
+  EXPECT_NE(out2.find("x.npy: not a .npy file"), std::string::npos) << out2;
+  EXPECT_FALSE(fs::exists(dir + "/cache")) << "compiled before reading its inputs";
 }
 
 }  // namespace

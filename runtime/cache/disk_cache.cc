@@ -1,6 +1,8 @@
 #include "runtime/cache/disk_cache.h"
 
 #include <fcntl.h>
+#include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,14 +12,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "runtime/graph/read_file.h"
 #include "runtime/graph/stable_hash.h"
 
 namespace tilefuse {
@@ -39,13 +40,8 @@ bool WriteAll(int fd, const std::string& data) {
   return true;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(path);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+std::string SubdirName(uint64_t hash) { return Hex64(hash).substr(0, 2); }
+std::string FileName(uint64_t hash, absl::string_view suffix) { return absl::StrCat(Hex64(hash), suffix); }
 
 // The header lines before the checksum, which the checksum covers with the body.
 std::string HeaderText(const DiskCacheKey& key, const std::string& entry_name, size_t payload) {
@@ -59,32 +55,96 @@ std::string HeaderText(const DiskCacheKey& key, const std::string& entry_name, s
 
 std::string DefaultDiskCacheDir() {
   if (const char* d = std::getenv("TILEFUSE_CACHE_DIR"); d != nullptr && *d != '\0') return d;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != '\0') {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && x[0] == '/') {
     return absl::StrCat(x, "/tilefuse");
   }
-  const char* home = std::getenv("HOME");
-  return absl::StrCat(home != nullptr ? home : "/tmp", "/.cache/tilefuse");
+  std::string home;
+  if (const char* h = std::getenv("HOME"); h != nullptr) home = h;
+  if (home.empty() || home[0] != '/') {
+    if (const passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_dir != nullptr) home = pw->pw_dir;
+  }
+  while (home.size() > 1 && home.back() == '/') home.pop_back();
+  if (home.empty() || home[0] != '/' || home == "/") return "";
+  return absl::StrCat(home, "/.cache/tilefuse");
 }
 
 DiskCache::DiskCache(DiskCacheOptions options) : options_(std::move(options)) {
   dir_ = options_.dir.empty() ? DefaultDiskCacheDir() : options_.dir;
-  std::error_code ec;
-  // The folder holds code the process will run: only its owner may use it. A folder that
-  // exists already is the caller's choice and keeps its mode.
-  if (fs::create_directories(dir_, ec) && !ec) ::chmod(dir_.c_str(), 0700);
-  struct stat st;
-  if (ec || ::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    Warn(absl::StrCat("tilefuse: kernel disk cache disabled: cannot create ", dir_,
-                      ec ? absl::StrCat(" (", ec.message(), ")") : ""));
+  if (dir_.empty()) {
+    Warn("tilefuse: kernel disk cache disabled: no cache folder (set $TILEFUSE_CACHE_DIR, $XDG_CACHE_HOME or $HOME); "
+         "compiled kernels stay in memory only");
     return;
   }
+  absl::StatusOr<int> fd = OpenPrivateDir(dir_, /*follow_links=*/true, "kernel cache folder");
+  if (!fd.ok()) {
+    Warn(absl::StrCat("tilefuse: kernel disk cache disabled: ", fd.status().message(),
+                      "; compiled kernels stay in memory only"));
+    return;
+  }
+  dir_fd_ = *fd;
   enabled_ = true;
-  if (::access(dir_.c_str(), W_OK | X_OK) != 0) {
+  if (::faccessat(dir_fd_, ".", W_OK | X_OK, AT_EACCESS) != 0) {
     Warn(absl::StrCat("tilefuse: kernel disk cache at ", dir_,
                       " is not writable; compiled kernels stay in memory only"));
     return;
   }
   writable_ = true;
+}
+
+DiskCache::~DiskCache() {
+  if (dir_fd_ >= 0) ::close(dir_fd_);
+}
+
+absl::StatusOr<int> DiskCache::OpenSubdir(uint64_t hash, bool create) {
+  const std::string name = SubdirName(hash);
+  if (create && ::mkdirat(dir_fd_, name.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", dir_, "/", name, ": ", std::strerror(errno)));
+  }
+  const int fd = ::openat(dir_fd_, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return absl::NotFoundError(name);
+    return absl::PermissionDeniedError(absl::StrCat(dir_, "/", name, " cannot be opened as a folder (",
+                                                    std::strerror(err), "; links are refused)"));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || st.st_uid != ::geteuid() || (st.st_mode & 022) != 0) {
+    ::close(fd);
+    return absl::PermissionDeniedError(absl::StrCat(dir_, "/", name, " is not this user's own folder"));
+  }
+  return fd;
+}
+
+DiskCache::EntryLock& DiskCache::EntryLock::operator=(EntryLock&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+DiskCache::EntryLock::~EntryLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+DiskCache::EntryLock DiskCache::Lock(uint64_t signature_hash) {
+  if (!writable_) return EntryLock();
+  absl::StatusOr<int> sub = OpenSubdir(signature_hash, /*create=*/true);
+  if (!sub.ok()) return EntryLock();
+  // Lock files stay: removing one while another process waits on it would let a third
+  // lock a new file of the same name.
+  const int fd = ::openat(*sub, FileName(signature_hash, ".lock").c_str(),
+                          O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  ::close(*sub);
+  if (fd < 0) return EntryLock();
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      ::close(fd);
+      return EntryLock();
+    }
+  }
+  return EntryLock(fd);
 }
 
 void DiskCache::Warn(const std::string& message) {
@@ -149,7 +209,7 @@ absl::StatusOr<DiskCache::Hit> DiskCache::Parse(const std::string& bytes, const 
     return absl::DataLossError("sizes are not numbers");
   }
   const size_t body = end + 2;
-  if (bytes.size() != body + ns + np) {
+  if (ns > bytes.size() - body || np != bytes.size() - body - ns) {
     return absl::DataLossError(absl::StrCat("entry holds ", bytes.size() - body, " body bytes, header says ", ns + np));
   }
   size_t header_end = 0;  // where the checksum line starts
@@ -167,13 +227,8 @@ absl::StatusOr<DiskCache::Hit> DiskCache::Parse(const std::string& bytes, const 
 std::optional<DiskCache::Hit> DiskCache::Load(const DiskCacheKey& key) {
   if (!enabled_) return std::nullopt;
   const std::string path = PathOf(key.signature_hash);
-  absl::StatusOr<std::string> bytes = ReadFile(path);
-  if (!bytes.ok()) {
-    misses_.fetch_add(1, std::memory_order_relaxed);
-    return std::nullopt;
-  }
-  absl::StatusOr<Hit> hit = Parse(*bytes, key);
-  if (!hit.ok()) {
+  const std::string file = FileName(key.signature_hash, kSuffix);
+  const auto reject = [&](int sub, const std::string& why) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
     misses_.fetch_add(1, std::memory_order_relaxed);
     bool first;
@@ -181,15 +236,41 @@ std::optional<DiskCache::Hit> DiskCache::Load(const DiskCacheKey& key) {
       absl::MutexLock lock(&mu_);
       first = reported_.insert(path).second;
     }
-    if (first) {
-      Warn(absl::StrCat("tilefuse: ignoring kernel cache entry ", path, ": ", hit.status().message(),
-                        "; it will be rebuilt"));
+    if (first) Warn(absl::StrCat("tilefuse: ignoring kernel cache entry ", path, ": ", why, "; it will be rebuilt"));
+    if (writable_ && sub >= 0) ::unlinkat(sub, file.c_str(), 0);
+  };
+  absl::StatusOr<int> sub = OpenSubdir(key.signature_hash, /*create=*/false);
+  if (!sub.ok()) {
+    if (absl::IsNotFound(sub.status())) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      reject(-1, std::string(sub.status().message()));
     }
-    if (writable_) ::unlink(path.c_str());
+    return std::nullopt;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{*sub};
+  ReadFileOptions read;
+  read.max_bytes = kMaxDiskCacheEntryBytes;
+  read.follow_links = false;
+  absl::StatusOr<std::string> bytes = ReadRegularFileAt(*sub, file, "entry", read);
+  if (!bytes.ok()) {
+    if (absl::IsNotFound(bytes.status())) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      reject(*sub, std::string(bytes.status().message()));
+    }
+    return std::nullopt;
+  }
+  absl::StatusOr<Hit> hit = Parse(*bytes, key);
+  if (!hit.ok()) {
+    reject(*sub, std::string(hit.status().message()));
     return std::nullopt;
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
-  if (writable_) ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // recently used
+  if (writable_) ::utimensat(*sub, file.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);  // recently used
   return *std::move(hit);
 }
 
@@ -197,7 +278,6 @@ absl::Status DiskCache::Store(const DiskCacheKey& key, const std::string& entry_
                               const std::string& cubin) {
   if (!writable_) return absl::FailedPreconditionError(absl::StrCat("disk cache ", dir_, " is not writable"));
   const std::string path = PathOf(key.signature_hash);
-  const std::string folder = path.substr(0, path.rfind('/'));
   const auto fail = [&](const std::string& what) {
     write_failures_.fetch_add(1, std::memory_order_relaxed);
     if (writable_.exchange(false)) {
@@ -206,27 +286,41 @@ absl::Status DiskCache::Store(const DiskCacheKey& key, const std::string& entry_
     }
     return absl::UnavailableError(what);
   };
-  if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
-    return fail(absl::StrCat("cannot create ", folder, ": ", std::strerror(errno)));
-  }
+  absl::StatusOr<int> sub = OpenSubdir(key.signature_hash, /*create=*/true);
+  if (!sub.ok()) return fail(std::string(sub.status().message()));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{*sub};
   // A name no other writer (thread or process) uses; renamed over the entry when complete.
-  const std::string tmp = absl::StrCat(folder, "/.tmp-", ::getpid(), "-",
-                                       std::hash<std::thread::id>()(std::this_thread::get_id()), "-",
-                                       Hex64(key.signature_hash));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(absl::StrCat("cannot create ", tmp));
-  const bool ok = WriteAll(fd, Serialize(key, entry_name, cubin)) && ::fsync(fd) == 0;
+  const std::string tmp = absl::StrCat(".tmp-", ::getpid(), "-", std::hash<std::thread::id>()(std::this_thread::get_id()),
+                                       "-", Hex64(key.signature_hash));
+  const int fd = ::openat(*sub, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(absl::StrCat("cannot create ", tmp, " beside ", path, ": ", std::strerror(errno)));
+  const std::string bytes = Serialize(key, entry_name, cubin);
+  const bool ok = WriteAll(fd, bytes) && ::fsync(fd) == 0;
+  const int write_errno = errno;
   ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return fail(absl::StrCat("cannot write ", path));
+  if (!ok || ::renameat(*sub, tmp.c_str(), *sub, FileName(key.signature_hash, kSuffix).c_str()) != 0) {
+    const int err = ok ? errno : write_errno;
+    ::unlinkat(*sub, tmp.c_str(), 0);
+    return fail(absl::StrCat("cannot write ", path, ": ", std::strerror(err)));
   }
   writes_.fetch_add(1, std::memory_order_relaxed);
-  EvictIfNeeded();
+  EvictIfNeeded(static_cast<int64_t>(bytes.size()));
   return absl::OkStatus();
 }
 
-void DiskCache::EvictIfNeeded() {
+void DiskCache::EvictIfNeeded(int64_t stored_bytes) {
+  {
+    // The running total (this process's stores since the last scan) decides whether to
+    // look at the folder at all; a scan then counts what every process wrote.
+    absl::MutexLock lock(&mu_);
+    if (known_bytes_ >= 0) {
+      known_bytes_ += stored_bytes;
+      if (known_bytes_ <= options_.max_bytes) return;
+    }
+  }
   struct Item {
     fs::file_time_type used;
     std::string path;
@@ -244,13 +338,21 @@ void DiskCache::EvictIfNeeded() {
     items.push_back(Item{used, it->path().string(), bytes});
     total += bytes;
   }
-  if (total <= static_cast<uintmax_t>(options_.max_bytes)) return;
+  const auto remember = [&](uintmax_t bytes) {
+    absl::MutexLock lock(&mu_);
+    known_bytes_ = static_cast<int64_t>(bytes);
+  };
+  if (total <= static_cast<uintmax_t>(options_.max_bytes)) {
+    remember(total);
+    return;
+  }
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.used < b.used; });
   for (const Item& i : items) {
     if (total <= static_cast<uintmax_t>(options_.max_bytes)) break;
     if (fs::remove(i.path, ec)) evictions_.fetch_add(1, std::memory_order_relaxed);
     total -= i.bytes;
   }
+  remember(total);
 }
 
 }  // namespace tilefuse

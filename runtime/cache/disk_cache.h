@@ -2,8 +2,8 @@
 // that restarts does not pay NVRTC again. Owned by the caller, like KernelCache; pass it as
 // CompileOptions::disk_cache.
 //
-// Layout: DIR/<2 hex>/<16 hex>.tfk, named by the signature's stable hash; DIR is created
-// 0700. An entry is a text header, then the signature text, then the cubin:
+// Layout: DIR/<2 hex>/<16 hex>.tfk, named by the signature's stable hash. An entry is a
+// text header, then the signature text, then the cubin:
 //
 //   tilefuse-kernel-cache 1            format version (kDiskCacheFormat)
 //   arch sm_90
@@ -16,14 +16,22 @@
 //   checksum 0123456789abcdef          StableHash of every byte above this line and after it
 //   (empty line) <signature text> <cubin>
 //
+// The folder holds code the process will run, so it is trusted only when it is the user's
+// own: DIR (created 0700) and each <2 hex> subfolder must be folders owned by the effective
+// user and writable by no one else, subfolders and entries are opened without following
+// symbolic links (openat with O_NOFOLLOW), entries must be regular files of at most
+// kMaxDiskCacheEntryBytes. A folder that fails these checks, or no folder at all (no
+// $HOME), leaves the cache disabled with one warning: the runtime goes on from memory.
+//
 // A read checks every field against what the caller expects and the checksum over the
 // whole entry: a corrupt, truncated, foreign or mismatched entry is reported once (through
 // DiskCacheOptions::warn), deleted, and treated as a miss, never loaded. Writes go to a
 // temporary file in the same folder, are flushed (fsync) and renamed into place, so that
 // concurrent processes and crashes never leave a half entry under an entry's name. Reads
 // touch the entry's modification time; past max_bytes the oldest entries are evicted
-// (least recently used). A folder that cannot be written leaves the cache disabled with
-// one warning: the runtime goes on from memory.
+// (least recently used; the folder is scanned once, then only when the running total
+// passes the bound). Processes that compile the same kernel at once take turns through a
+// lock file beside the entry (EntryLock), so that one compiles and the others load.
 //
 //   DiskCache disk(DiskCacheOptions{});        // $TILEFUSE_CACHE_DIR or $XDG_CACHE_HOME/tilefuse
 //   KernelCache memory;
@@ -45,8 +53,12 @@
 namespace tilefuse {
 
 inline constexpr int kDiskCacheFormat = 1;
+// Larger files are never read as entries (cubins are well under a megabyte).
+inline constexpr int64_t kMaxDiskCacheEntryBytes = int64_t{256} << 20;
 
-// $TILEFUSE_CACHE_DIR if set, else $XDG_CACHE_HOME/tilefuse, else $HOME/.cache/tilefuse.
+// $TILEFUSE_CACHE_DIR if set, else $XDG_CACHE_HOME/tilefuse (an absolute path), else
+// ~/.cache/tilefuse ($HOME, or the password database's home, when absolute and not "/").
+// Empty when none of these names a folder: never a shared default such as /tmp.
 std::string DefaultDiskCacheDir();
 
 struct DiskCacheOptions {
@@ -75,6 +87,9 @@ struct DiskCacheStats {
 class DiskCache {
  public:
   explicit DiskCache(DiskCacheOptions options);
+  ~DiskCache();
+  DiskCache(const DiskCache&) = delete;
+  DiskCache& operator=(const DiskCache&) = delete;
 
   // The cached entry name and cubin for `key`, or nullopt on a miss (a rejected entry is
   // a miss too, and is deleted).
@@ -88,7 +103,25 @@ class DiskCache {
   // disable further writes with one warning; the returned status says what failed.
   absl::Status Store(const DiskCacheKey& key, const std::string& entry_name, const std::string& cubin);
 
+  // Held while this process compiles the kernel of `signature_hash`: other processes that
+  // ask for the same lock wait, then find the entry stored (a cross-process single flight).
+  // Released when destroyed. An invalid lock (the cache is not writable) locks nothing.
+  class EntryLock {
+   public:
+    EntryLock() = default;
+    explicit EntryLock(int fd) : fd_(fd) {}
+    EntryLock(EntryLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    EntryLock& operator=(EntryLock&& o) noexcept;
+    ~EntryLock();
+    bool held() const { return fd_ >= 0; }
+
+   private:
+    int fd_ = -1;
+  };
+  EntryLock Lock(uint64_t signature_hash);
+
   bool enabled() const { return enabled_; }
+  bool writable() const { return writable_; }
   const std::string& dir() const { return dir_; }
   std::string PathOf(uint64_t signature_hash) const;
   DiskCacheStats stats() const;
@@ -101,14 +134,18 @@ class DiskCache {
 
  private:
   void Warn(const std::string& message);
-  void EvictIfNeeded();
+  void EvictIfNeeded(int64_t stored_bytes);
+  // The <2 hex> subfolder of `hash`, open, after the ownership checks; created if asked.
+  absl::StatusOr<int> OpenSubdir(uint64_t hash, bool create);
 
   DiskCacheOptions options_;
   std::string dir_;
+  int dir_fd_ = -1;
   std::atomic<bool> enabled_{false};
   std::atomic<bool> writable_{false};
   absl::Mutex mu_;
   std::set<std::string> reported_ ABSL_GUARDED_BY(mu_);
+  int64_t known_bytes_ ABSL_GUARDED_BY(mu_) = -1;  // the entries' total as last counted, -1 before a scan
   std::atomic<int64_t> hits_{0}, misses_{0}, rejected_{0}, writes_{0}, write_failures_{0}, evictions_{0};
 };
 

@@ -1,6 +1,8 @@
 #include "runtime/fusion/grouping.h"
 
 #include <algorithm>
+#include <functional>
+#include <queue>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -9,24 +11,60 @@
 namespace tilefuse {
 namespace {
 
-// Ancestor sets as bitsets: DependsOn(n, m) says n depends on m.
+// Nodes one kernel computes at most: its expressions stay small enough for NVRTC (a few
+// seconds at this size) and for codegen's recursion over them; a longer chain takes
+// several kernels.
+constexpr int kMaxKernelNodes = 1024;
+
+// Dependency queries by a backward walk over operands. Node ids are a topological order
+// (an operand comes before its reader), so a walk looking for ancestors with ids >= lo never
+// descends below lo: queries about nearby nodes (the usual ones) stay cheap, and nothing is
+// quadratic in memory (a bitset per node was, at 100,000 nodes).
 class Reachability {
  public:
-  explicit Reachability(const Graph& g) : words_((g.nodes().size() + 63) / 64) {
-    bits_.assign(g.nodes().size() * words_, 0);
-    for (const Node& n : g.nodes()) {
-      for (int in : n.inputs) {
-        Set(n.id, in);
-        for (size_t w = 0; w < words_; ++w) bits_[n.id * words_ + w] |= bits_[in * words_ + w];
-      }
-    }
+  explicit Reachability(const Graph& g) : g_(g), stamp_(g.nodes().size(), 0) {}
+
+  // Whether n depends on m (a path of operands from m to n).
+  bool DependsOn(int n, int m) {
+    return Walk(n, m, [m](int v) { return v == m; });
   }
-  bool DependsOn(int n, int m) const { return (bits_[n * words_ + m / 64] >> (m % 64)) & 1; }
+  // Whether n depends on a node that `hit` accepts, among nodes with ids >= lo.
+  template <class Hit>
+  bool DependsOnAny(int n, int lo, const Hit& hit) {
+    return Walk(n, lo, hit);
+  }
+  // Calls `visit` on every ancestor of n with an id >= lo (n excluded).
+  template <class Visit>
+  void Ancestors(int n, int lo, const Visit& visit) {
+    Walk(n, lo, [&](int v) {
+      visit(v);
+      return false;
+    });
+  }
 
  private:
-  void Set(int n, int m) { bits_[n * words_ + m / 64] |= uint64_t{1} << (m % 64); }
-  size_t words_;
-  std::vector<uint64_t> bits_;
+  template <class Hit>
+  bool Walk(int n, int lo, const Hit& hit) {
+    ++generation_;
+    stack_.clear();
+    stack_.push_back(n);
+    while (!stack_.empty()) {
+      const int v = stack_.back();
+      stack_.pop_back();
+      for (int in : g_.node(v).inputs) {
+        if (in < lo || stamp_[in] == generation_) continue;
+        stamp_[in] = generation_;
+        if (hit(in)) return true;
+        stack_.push_back(in);
+      }
+    }
+    return false;
+  }
+
+  const Graph& g_;
+  std::vector<uint32_t> stamp_;  // == generation_: visited by the current walk
+  uint32_t generation_ = 0;
+  std::vector<int> stack_;
 };
 
 bool IsCompute(const Node& n) {
@@ -34,50 +72,73 @@ bool IsCompute(const Node& n) {
          n.kind == NodeKind::kReduce;
 }
 
-// The first node outside `members` that a member reads and that depends on a member, or -1.
-int CycleWitness(const Graph& g, const Reachability& reach, const std::set<int>& members) {
-  for (int m : members) {
-    for (int q : g.node(m).inputs) {
-      if (members.count(q)) continue;
-      for (int s : members) {
-        if (reach.DependsOn(q, s)) return q;
-      }
-    }
-  }
-  return -1;
-}
+// Inputs and constants depend on nothing: they never close a cycle.
+bool CanDepend(const Node& n) { return n.kind != NodeKind::kInput && n.kind != NodeKind::kConstant; }
 
 // Working state: groups as sets, merged in place.
 struct Work {
   const Graph& g;
-  const Reachability& reach;
+  Reachability& reach;
   Grouping& out;
   std::vector<std::set<int>> members;
   std::vector<int> tile;  // per group: its tile node or -1
   std::vector<int> reduce;  // per group: its store-site reduction or -1
   std::vector<int> reduce2;  // per group: the mean/var partner of that reduction or -1
   std::vector<bool> reduced;  // per node: computed in the index space of a fused reduction
+  std::vector<std::set<int>> outside;  // per group: nodes outside it that members read (CanDepend)
 
   std::string FirstName(int gi) const { return g.node(*members[gi].begin()).name; }
 
-  // Merges groups `from` into `into` (plus `extra` node) if that creates no cycle.
+  // Merges groups `from` into `into` (plus `extra` node) if that creates no cycle: none of
+  // the nodes the merged kernel reads from outside depends on one of its members.
   bool TryMerge(int into, const std::vector<int>& from, int extra, const std::string& what) {
-    std::set<int> merged = members[into];
-    if (extra >= 0) merged.insert(extra);
-    for (int gi : from) merged.insert(members[gi].begin(), members[gi].end());
-    const int witness = CycleWitness(g, reach, merged);
-    if (witness >= 0) {
-      out.decisions.push_back(absl::StrCat("refused: ", what, ": '", g.node(witness).name,
-                                           "' is read by it and depends on it (a cycle)"));
+    const auto in_merged = [&](int v) {
+      if (v == extra) return true;
+      const int gi = out.group_of[v];
+      return gi >= 0 && (gi == into || std::find(from.begin(), from.end(), gi) != from.end());
+    };
+    size_t size = members[into].size() + (extra >= 0 ? 1 : 0);
+    for (int gi : from) size += gi == into ? 0 : members[gi].size();
+    if (size > static_cast<size_t>(kMaxKernelNodes)) {
+      out.decisions.push_back(absl::StrCat("refused: ", what, ": the kernel would compute ", size,
+                                           " nodes (at most ", kMaxKernelNodes, ")"));
       return false;
+    }
+    std::set<int> reads;
+    int lo = extra >= 0 ? extra : *members[into].begin();
+    for (int gi : from) lo = std::min(lo, *members[gi].begin());
+    lo = std::min(lo, *members[into].begin());
+    const auto add_reads = [&](const std::set<int>& s) {
+      for (int q : s) {
+        if (!in_merged(q)) reads.insert(q);
+      }
+    };
+    add_reads(outside[into]);
+    for (int gi : from) add_reads(outside[gi]);
+    if (extra >= 0) {
+      for (int q : g.node(extra).inputs) {
+        if (CanDepend(g.node(q)) && !in_merged(q)) reads.insert(q);
+      }
+    }
+    for (int q : reads) {
+      if (reach.DependsOnAny(q, lo, in_merged)) {
+        out.decisions.push_back(absl::StrCat("refused: ", what, ": '", g.node(q).name,
+                                             "' is read by it and depends on it (a cycle)"));
+        return false;
+      }
     }
     for (int gi : from) {
       if (gi == into) continue;
       for (int m : members[gi]) out.group_of[m] = into;
+      members[into].insert(members[gi].begin(), members[gi].end());
       members[gi].clear();
+      outside[gi].clear();
     }
-    members[into] = std::move(merged);
-    if (extra >= 0) out.group_of[extra] = into;
+    if (extra >= 0) {
+      members[into].insert(extra);
+      out.group_of[extra] = into;
+    }
+    outside[into] = std::move(reads);
     return true;
   }
 
@@ -87,6 +148,11 @@ struct Work {
     tile.push_back(tile_node);
     reduce.push_back(-1);
     reduce2.push_back(-1);
+    std::set<int> reads;
+    for (int q : g.node(node).inputs) {
+      if (CanDepend(g.node(q))) reads.insert(q);
+    }
+    outside.push_back(std::move(reads));
     out.groups.push_back(Group{{}, shape, tile_node});
     out.group_of[node] = gi;
     return gi;
@@ -233,8 +299,10 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
                                              g.node(w.tile[pg]).name, "' (one tile kernel per kernel)"));
       continue;
     }
-    bool only_feeds = true;
-    for (int m : w.members[pg]) only_feeds &= m == v || w.reach.DependsOn(v, m);
+    // Every member of pg is v or an ancestor of v.
+    size_t feeding = 1;
+    w.reach.Ancestors(v, *w.members[pg].begin(), [&](int a) { feeding += w.out.group_of[a] == pg; });
+    const bool only_feeds = feeding == w.members[pg].size();
     if (!only_feeds) {
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": its kernel also computes values "
                                              "the load does not need"));
@@ -303,8 +371,8 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
                                     bool fuse) {
   Grouping out;
   out.group_of.assign(g.nodes().size(), -1);
-  const Reachability reach(g);
-  Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false)};
+  Reachability reach(g);
+  Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}};
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;
@@ -327,29 +395,38 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     }
   }
   // Drop emptied groups and order the rest topologically (Kahn, smallest first node first).
-  std::vector<int> nonempty;
-  for (size_t i = 0; i < w.members.size(); ++i) {
-    if (!w.members[i].empty()) nonempty.push_back(static_cast<int>(i));
+  const size_t ng = w.members.size();
+  std::vector<std::set<int>> consumers(ng);
+  std::vector<int> waiting(ng, 0);
+  size_t nonempty = 0;
+  for (size_t gi = 0; gi < ng; ++gi) {
+    if (w.members[gi].empty()) continue;
+    ++nonempty;
+    std::set<int> sources;
+    for (int m : w.members[gi]) {
+      for (int q : g.node(m).inputs) {
+        const int src = out.group_of[views[q].base];
+        if (src >= 0 && src != static_cast<int>(gi)) sources.insert(src);
+      }
+    }
+    waiting[gi] = static_cast<int>(sources.size());
+    for (int src : sources) consumers[src].insert(static_cast<int>(gi));
+  }
+  using Ready = std::pair<int, int>;  // (first node, group)
+  std::priority_queue<Ready, std::vector<Ready>, std::greater<Ready>> ready;
+  for (size_t gi = 0; gi < ng; ++gi) {
+    if (!w.members[gi].empty() && waiting[gi] == 0) ready.push({*w.members[gi].begin(), static_cast<int>(gi)});
   }
   std::vector<int> order;
-  std::vector<bool> placed(w.members.size(), false);
-  while (order.size() < nonempty.size()) {
-    int pick = -1;
-    for (int gi : nonempty) {
-      if (placed[gi]) continue;
-      bool ready = true;
-      for (int m : w.members[gi]) {
-        for (int q : g.node(m).inputs) {
-          const int src = out.group_of[views[q].base];
-          if (src >= 0 && src != gi && !placed[src]) ready = false;
-        }
-      }
-      if (ready && (pick < 0 || *w.members[gi].begin() < *w.members[pick].begin())) pick = gi;
-    }
-    if (pick < 0) return absl::InternalError("planner produced cyclic kernel dependencies");
-    placed[pick] = true;
+  while (!ready.empty()) {
+    const int pick = ready.top().second;
+    ready.pop();
     order.push_back(pick);
+    for (int c : consumers[pick]) {
+      if (--waiting[c] == 0) ready.push({*w.members[c].begin(), c});
+    }
   }
+  if (order.size() < nonempty) return absl::InternalError("planner produced cyclic kernel dependencies");
   std::vector<int> renumber(w.members.size(), -1);
   std::vector<Group> groups;
   for (int gi : order) {

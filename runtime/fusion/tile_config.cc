@@ -43,6 +43,48 @@ std::vector<RowConfig> RowCandidates(int64_t width, int vec) {
   return out;
 }
 
+absl::Status ValidateGemmConfig(const GemmConfig& c) {
+  const auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("GEMM config ", c.ToString(), ": ", why));
+  };
+  if (c.wgmma) {
+    if (c.stages < 3 || c.stages > 5) return bad("the Hopper kernel takes 3 to 5 stages");
+    const GemmConfig w = WgmmaGemmConfig(c.stages);
+    if (c.bm != w.bm || c.bn != w.bn || c.bk != w.bk || c.warps_m != w.warps_m || c.warps_n != w.warps_n ||
+        c.split_k != 1) {
+      return bad(absl::StrCat("the Hopper kernel's tile is fixed (", w.ToString(), ")"));
+    }
+    return absl::OkStatus();
+  }
+  const auto pow2 = [](int v, int lo, int hi) { return v >= lo && v <= hi && (v & (v - 1)) == 0; };
+  if (!pow2(c.bm, 16, 256) || !pow2(c.bn, 16, 256) || !pow2(c.bk, 16, 256)) {
+    return bad("tile sides are powers of two: bm and bn in [16, 256], bk in [16, 256]");
+  }
+  if (!pow2(c.warps_m, 1, 16) || !pow2(c.warps_n, 1, 16) || c.warps_m * c.warps_n > 16) {
+    return bad("warps are powers of two, at most 16 per CTA");
+  }
+  if (c.bm % (16 * c.warps_m) != 0 || c.bn % (16 * c.warps_n) != 0) return bad("warp tiles are multiples of 16x16");
+  const int threads = 32 * c.warps_m * c.warps_n;
+  if (c.bm * c.bk / 8 % threads != 0 || c.bk * c.bn / 8 % threads != 0 || c.bm * c.bk / 8 < threads ||
+      c.bk * c.bn / 8 < threads) {
+    return bad("the 16-byte chunks of the A and B tiles split evenly over the threads, one or more each");
+  }
+  if (c.stages < 2 || c.stages > 8) return bad("2 to 8 stages");
+  if (c.split_k < 1 || c.split_k > 8) return bad("split-K of 1 to 8 (a portable cluster on sm_90)");
+  if (c.SmemBytes() > 227 * 1024) return bad(absl::StrCat(c.SmemBytes(), " bytes of shared memory (at most 232448)"));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRowConfig(const RowConfig& c) {
+  if (c.threads < 32 || c.threads > 1024 || c.threads % 32 != 0 || c.row_threads < 32 ||
+      c.threads % c.row_threads != 0 || c.vecs < 1 || c.vecs > 16 || c.loop < 1 || c.loop > 16) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "row config ", c.ToString(), " (threads ", c.threads, ", row_threads ", c.row_threads, ", vecs ", c.vecs,
+        ", loop ", c.loop, "): expected 32 to 1024 threads in rows of at least 32, 1 to 16 vectors, a loop of 1 to 16"));
+  }
+  return absl::OkStatus();
+}
+
 GemmConfig DefaultGemmConfig(const Dim& m) {
   if (m.is_static() && m.value <= 16) return GemmConfig{16, 32, 128, 1, 2, 6};
   return GemmConfig{128, 128, 32, 2, 4, 4};

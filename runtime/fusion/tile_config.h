@@ -23,6 +23,11 @@ absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec);
 // with several copies in flight each. (On sm_90 with a K-major B the planner picks the TMA +
 // wgmma kernel instead: WgmmaGemmConfig.)
 GemmConfig DefaultGemmConfig(const Dim& m);
+// OK when the kernels can be built with `c` (the layout contracts their static_asserts
+// state, the shared memory a CTA may have); else kInvalidArgument saying which rule fails.
+// Tuning records and forced configs are checked with them before anything reaches NVRTC.
+absl::Status ValidateGemmConfig(const GemmConfig& c);
+absl::Status ValidateRowConfig(const RowConfig& c);
 // The Hopper (TMA + wgmma) config, for sm_90 targets when B is read by TMA. Five stages by
 // default: the most that fit beside the ping-pong kernel's staging buffers (H100: plain
 // 4096^3 GEMM 191 us against 200 at four).

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/graph/names.h"
 #include "runtime/graph/promotion.h"
 #include "runtime/status_macros.h"
 
@@ -31,22 +32,33 @@ std::string Node::OpString() const {
 }
 
 int Graph::FindNode(absl::string_view name) const {
-  for (const Node& n : nodes_) {
-    if (n.name == name) return n.id;
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? -1 : it->second;
+}
+
+int Graph::FindSymbol(absl::string_view name) const {
+  for (size_t i = 0; i < symbols_.size(); ++i) {
+    if (symbols_[i] == name) return static_cast<int>(i);
   }
   return -1;
 }
 
 int Graph::Symbol(absl::string_view name) {
-  for (size_t i = 0; i < symbols_.size(); ++i) {
-    if (symbols_[i] == name) return static_cast<int>(i);
-  }
+  if (const int s = FindSymbol(name); s >= 0) return s;
   symbols_.emplace_back(name);
   return static_cast<int>(symbols_.size()) - 1;
 }
 
 absl::Status Graph::CheckNewNode(const std::string& name, absl::Span<const int> inputs) const {
   if (name.empty()) return absl::InvalidArgumentError("a node needs a non-empty name");
+  if (!IsPrintableName(name)) {
+    return absl::InvalidArgumentError(absl::StrCat("node name ", QuotedName(name),
+                                                   " holds a control character (expected printable text)"));
+  }
+  if (nodes_.size() >= static_cast<size_t>(kMaxGraphNodes)) {
+    return absl::InvalidArgumentError(absl::StrCat("node '", name, "': the graph has ", nodes_.size(),
+                                                   " nodes already (at most ", kMaxGraphNodes, ")"));
+  }
   if (FindNode(name) >= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("node '", name, "': the name is already used by another node"));
@@ -63,6 +75,7 @@ absl::Status Graph::CheckNewNode(const std::string& name, absl::Span<const int> 
 
 int Graph::Append(Node n) {
   n.id = static_cast<int>(nodes_.size());
+  by_name_.emplace(n.name, n.id);
   nodes_.push_back(std::move(n));
   return nodes_.back().id;
 }
@@ -83,6 +96,10 @@ absl::StatusOr<int> Graph::AddInput(std::string name, Shape shape, DType dtype) 
           absl::StrCat("input '", name, "': symbol id ", d.symbol, " was never declared"));
     }
   }
+  if (!StaticNumelFits(shape)) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", name, "': shape ", ShapeString(shape, symbols_),
+                                                   " holds more than 2^", kMaxNumelLog2, " elements"));
+  }
   Node n;
   n.name = std::move(name);
   n.kind = NodeKind::kInput;
@@ -99,6 +116,10 @@ absl::StatusOr<int> Graph::AddScalar(double value, DType dtype, std::string name
   if (!std::isfinite(value) && dtype != DType::kF32) {
     return absl::InvalidArgumentError(
         absl::StrCat("constant '", name, "': ", value, " is not a finite ", DTypeName(dtype)));
+  }
+  if (dtype == DType::kI32 && (value != std::trunc(value) || value < INT32_MIN || value > INT32_MAX)) {
+    return absl::InvalidArgumentError(absl::StrCat("constant '", name, "': ", value,
+                                                   " is not an i32 (expected an integer in [-2^31, 2^31))"));
   }
   Node n;
   n.name = std::move(name);

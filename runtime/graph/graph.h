@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "runtime/graph/custom_tile.h"
@@ -25,6 +26,12 @@
 #include "runtime/graph/shape.h"
 
 namespace tilefuse {
+
+// At most this many nodes in one graph (the JSON reader and every Add* check it): plans
+// are linear in the node count, and a graph this large plans in about a second.
+inline constexpr int kMaxGraphNodes = 1 << 20;
+// At most this many symbols (named dims) in one graph: Plan::Run binds them in a fixed array.
+inline constexpr int kMaxSymbols = 16;
 
 enum class NodeKind { kInput, kConstant, kPointwise, kTile, kReduce, kView };
 absl::string_view NodeKindName(NodeKind k);
@@ -79,6 +86,8 @@ class Graph {
   const std::vector<std::string>& symbols() const { return symbols_; }
   // -1 when no node has that name.
   int FindNode(absl::string_view name) const;
+  // -1 when no symbol has that name.
+  int FindSymbol(absl::string_view name) const;
 
   // Returns the id of the symbol, creating it on first use.
   int Symbol(absl::string_view name);
@@ -111,6 +120,7 @@ class Graph {
   std::vector<int> inputs_;
   std::vector<int> outputs_;
   std::vector<std::string> symbols_;
+  absl::flat_hash_map<std::string, int> by_name_;  // node ids by name
 };
 
 }  // namespace tilefuse

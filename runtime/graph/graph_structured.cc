@@ -12,6 +12,14 @@ absl::Status NodeError(absl::string_view name, absl::string_view op, absl::strin
   return absl::InvalidArgumentError(absl::StrCat("node '", name, "' (", op, "): ", what));
 }
 
+// Views and reductions take tensors: a constant is a scalar folded into the expressions
+// that read it, with no buffer to view or reduce.
+absl::Status NotAConstant(const Node& x, absl::string_view name, absl::string_view op) {
+  if (x.kind != NodeKind::kConstant) return absl::OkStatus();
+  return NodeError(name, op, absl::StrCat("operand '", x.name, "' is the constant ", x.constant,
+                                          " (expected a tensor; use the scalar directly)"));
+}
+
 }  // namespace
 
 absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int> inputs,
@@ -133,6 +141,7 @@ absl::StatusOr<int> Graph::AddCustomTile(std::string name,
 absl::StatusOr<int> Graph::AddMultiAxisReduce(std::string name, ReduceOp op, int input, Attrs attrs) {
   TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
   const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
+  TF_RETURN_IF_ERROR(NotAConstant(nodes_[input], name, OpName(op)));
   if (op == ReduceOp::kArgmax || op == ReduceOp::kVar) {
     return err(absl::StrCat("reduces ", attrs.dims.size(), " axes (", OpName(op),
                             " takes one dim here; reduce one axis at a time)"));
@@ -171,6 +180,7 @@ absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, A
   TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
   const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
   const Node& x = nodes_[input];
+  TF_RETURN_IF_ERROR(NotAConstant(x, name, OpName(op)));
   const int rank = static_cast<int>(x.shape.size());
   Shape shape;
   if (attrs.dim) {
@@ -221,6 +231,7 @@ absl::StatusOr<int> Graph::AddView(std::string name, ViewOp op, int input, Attrs
   TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
   const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
   const Node& x = nodes_[input];
+  TF_RETURN_IF_ERROR(NotAConstant(x, name, OpName(op)));
   const int rank = static_cast<int>(x.shape.size());
   Shape shape = x.shape;
   if (op == ViewOp::kTranspose) {
@@ -235,6 +246,12 @@ absl::StatusOr<int> Graph::AddView(std::string name, ViewOp op, int input, Attrs
   } else {
     if (!attrs.shape) return err("needs 'shape'");
     shape = *attrs.shape;
+    Shape known_dims = shape;  // the -1 left out: a sum that overflows is refused before it is formed
+    std::erase_if(known_dims, [](const Dim& d) { return d.is_static() && d.value == -1; });
+    if (!StaticNumelFits(known_dims)) {
+      return err(absl::StrCat("shape ", ShapeString(known_dims, symbols_), " has a negative dim or more than 2^",
+                              kMaxNumelLog2, " elements"));
+    }
     // A single -1 is inferred, as in torch.reshape.
     int infer = -1;
     SizeExpr known;

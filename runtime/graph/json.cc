@@ -1,18 +1,20 @@
 #include "runtime/graph/json.h"
 
-#include <fstream>
-#include <map>
-#include <sstream>
+#include <cmath>
+#include <functional>
+#include <queue>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "nlohmann/json.hpp"
+#include "runtime/graph/json_value.h"
+#include "runtime/graph/names.h"
+#include "runtime/graph/read_file.h"
 #include "runtime/status_macros.h"
 
 namespace tilefuse {
 namespace {
-
-using Json = nlohmann::json;
 
 absl::Status Err(absl::string_view where, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
@@ -20,17 +22,32 @@ absl::Status Err(absl::string_view where, absl::string_view what) {
 
 absl::StatusOr<Shape> ParseShape(Graph& g, const Json& j, absl::string_view where) {
   if (!j.is_array()) return Err(where, "'shape' must be an array of ints and symbol names");
+  if (j.size() > static_cast<size_t>(kMaxRank)) {
+    return Err(where, absl::StrCat("'shape' has ", j.size(), " dims (at most ", kMaxRank, ")"));
+  }
   Shape s;
   for (const Json& d : j) {
-    if (d.is_number_integer()) {
-      s.push_back(Dim::Static(d.get<int64_t>()));
-    } else if (d.is_string() && !d.get<std::string>().empty()) {
-      s.push_back(Dim::Sym(g.Symbol(d.get<std::string>())));
+    if (d.is_number()) {
+      TF_ASSIGN_OR_RETURN(int64_t v, JsonInt(d, -(int64_t{1} << kMaxNumelLog2), int64_t{1} << kMaxNumelLog2, absl::StrCat(where, ": dim")));
+      s.push_back(Dim::Static(v));
+    } else if (d.is_string() && !d.get_ref<const std::string&>().empty()) {
+      const std::string& name = d.get_ref<const std::string&>();
+      if (!IsPrintableName(name)) return Err(where, absl::StrCat("symbol ", QuotedName(name), " is not printable"));
+      if (g.FindSymbol(name) < 0 && g.symbols().size() >= static_cast<size_t>(kMaxSymbols)) {
+        return Err(where, absl::StrCat("symbol ", QuotedName(name), " is one more than the ", kMaxSymbols,
+                                       " a graph may have"));
+      }
+      s.push_back(Dim::Sym(g.Symbol(name)));
     } else {
-      return Err(where, absl::StrCat("dim ", d.dump(), " is neither an int nor a symbol name"));
+      return Err(where, absl::StrCat("dim ", BriefJson(d), " is neither an int nor a symbol name"));
     }
   }
   return s;
+}
+
+absl::StatusOr<int> ParseAxis(const Json& v, absl::string_view where) {
+  TF_ASSIGN_OR_RETURN(int64_t a, JsonInt(v, -kMaxRank, kMaxRank - 1, where));
+  return static_cast<int>(a);
 }
 
 absl::StatusOr<Attrs> ParseAttrs(Graph& g, const Json& j, absl::string_view where) {
@@ -38,69 +55,82 @@ absl::StatusOr<Attrs> ParseAttrs(Graph& g, const Json& j, absl::string_view wher
   if (j.is_null()) return a;
   if (!j.is_object()) return Err(where, "'attrs' must be an object");
   for (const auto& [key, v] : j.items()) {
-    const auto want = [&](bool ok, absl::string_view type) -> absl::Status {
-      if (ok) return absl::OkStatus();
-      return Err(where, absl::StrCat("attribute '", key, "' is ", v.dump(), " (expected ", type, ")"));
-    };
+    const std::string what = absl::StrCat(where, ": attribute '", key, "'");
     if (key == "dtype") {
-      TF_RETURN_IF_ERROR(want(v.is_string(), "a dtype name"));
-      auto d = ParseDType(v.get<std::string>());
+      TF_ASSIGN_OR_RETURN(std::string name, JsonString(v, what));
+      auto d = ParseDType(name);
       if (!d.ok()) return Err(where, d.status().message());
       a.dtype = *d;
     } else if (key == "approximate") {
-      TF_RETURN_IF_ERROR(want(v.is_string(), "'none' or 'tanh'"));
-      a.approximate = v.get<std::string>();
+      TF_ASSIGN_OR_RETURN(a.approximate, JsonString(v, what));
     } else if (key == "min" || key == "max" || key == "eps") {
-      TF_RETURN_IF_ERROR(want(v.is_number(), "a number"));
-      (key == "min" ? a.min : key == "max" ? a.max : a.eps) = v.get<double>();
+      TF_ASSIGN_OR_RETURN(double x, JsonReal(v, what));
+      (key == "min" ? a.min : key == "max" ? a.max : a.eps) = x;
     } else if (key == "dim" && v.is_array()) {
       for (const Json& d : v) {
-        TF_RETURN_IF_ERROR(want(d.is_number_integer(), "an integer axis or a list of them"));
-        a.dims.push_back(d.get<int>());
+        TF_ASSIGN_OR_RETURN(int axis, ParseAxis(d, what));
+        a.dims.push_back(axis);
       }
       if (a.dims.size() == 1) a.dim = a.dims[0];
       if (a.dims.size() <= 1) a.dims.clear();
     } else if (key == "dim" || key == "dim0" || key == "dim1") {
-      TF_RETURN_IF_ERROR(want(v.is_number_integer(), "an integer axis"));
-      (key == "dim" ? a.dim : key == "dim0" ? a.dim0 : a.dim1) = v.get<int>();
+      TF_ASSIGN_OR_RETURN(int axis, ParseAxis(v, what));
+      (key == "dim" ? a.dim : key == "dim0" ? a.dim0 : a.dim1) = axis;
     } else if (key == "correction") {
-      TF_RETURN_IF_ERROR(want(v.is_number_integer() && v.get<int>() >= 0, "a non-negative integer"));
-      a.correction = v.get<int>();
+      TF_ASSIGN_OR_RETURN(int64_t c, JsonInt(v, 0, INT32_MAX, what));
+      a.correction = static_cast<int>(c);
     } else if (key == "keepdim") {
-      TF_RETURN_IF_ERROR(want(v.is_boolean(), "true or false"));
-      a.keepdim = v.get<bool>();
+      TF_ASSIGN_OR_RETURN(a.keepdim, JsonBool(v, what));
     } else if (key == "shape") {
       TF_ASSIGN_OR_RETURN(a.shape, ParseShape(g, v, where));
     } else {
-      return Err(where, absl::StrCat("unknown attribute '", key, "'"));
+      return Err(where, absl::StrCat("unknown attribute ", QuotedName(key)));
     }
   }
   return a;
 }
 
+// One operand of a node: a node's name, a number (i32 for an integer, f32 otherwise),
+// true/false, or {"value": V, "dtype": D} for a constant JSON cannot write as a number
+// (V "inf", "-inf" or "nan") or of a stated dtype.
+absl::StatusOr<int> ParseOperand(Graph& g, const Json& in, absl::string_view where) {
+  if (in.is_string()) return g.FindNode(in.get_ref<const std::string&>());
+  if (in.is_boolean()) return g.AddScalar(in.get<bool>() ? 1 : 0, DType::kBool);
+  if (in.is_number_integer()) {
+    TF_ASSIGN_OR_RETURN(int64_t v, JsonInt(in, INT32_MIN, INT32_MAX, absl::StrCat(where, ": integer operand")));
+    return g.AddScalar(static_cast<double>(v), DType::kI32);
+  }
+  if (in.is_number()) return g.AddScalar(in.get<double>(), DType::kF32);
+  if (in.is_object()) {
+    const Json* value = JsonMember(in, "value");
+    if (value == nullptr) return Err(where, absl::StrCat("constant ", BriefJson(in), " has no 'value'"));
+    TF_ASSIGN_OR_RETURN(double v, JsonReal(*value, absl::StrCat(where, ": constant value")));
+    DType dtype = value->is_number_integer() ? DType::kI32 : DType::kF32;
+    if (const Json* d = JsonMember(in, "dtype")) {
+      TF_ASSIGN_OR_RETURN(std::string name, JsonString(*d, absl::StrCat(where, ": constant dtype")));
+      auto parsed = ParseDType(name);
+      if (!parsed.ok()) return Err(where, parsed.status().message());
+      dtype = *parsed;
+    }
+    return g.AddScalar(v, dtype);
+  }
+  return Err(where, absl::StrCat("operand ", BriefJson(in), " is neither a name nor a number"));
+}
+
 // Adds one JSON node whose named operands all exist already.
 absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const TileRegistry* registry) {
-  const std::string where = absl::StrCat("node '", name, "'");
-  if (!n.contains("op") || !n["op"].is_string()) return Err(where, "needs a string 'op'");
-  const std::string op = n["op"].get<std::string>();
+  const std::string where = absl::StrCat("node ", QuotedName(name));
+  const Json* op_json = JsonMember(n, "op");
+  if (op_json == nullptr || !op_json->is_string()) return Err(where, "needs a string 'op'");
+  const std::string& op = op_json->get_ref<const std::string&>();
+  TF_ASSIGN_OR_RETURN(const Json* operands, JsonArrayMember(n, "inputs", where));
   std::vector<int> ins;
-  for (const Json& in : n.value("inputs", Json::array())) {
-    if (in.is_string()) {
-      ins.push_back(g.FindNode(in.get<std::string>()));
-    } else if (in.is_boolean()) {
-      TF_ASSIGN_OR_RETURN(int c, g.AddScalar(in.get<bool>() ? 1 : 0, DType::kBool));
-      ins.push_back(c);
-    } else if (in.is_number_integer()) {
-      TF_ASSIGN_OR_RETURN(int c, g.AddScalar(in.get<double>(), DType::kI32));
-      ins.push_back(c);
-    } else if (in.is_number()) {
-      TF_ASSIGN_OR_RETURN(int c, g.AddScalar(in.get<double>(), DType::kF32));
-      ins.push_back(c);
-    } else {
-      return Err(where, absl::StrCat("operand ", in.dump(), " is neither a name nor a number"));
-    }
+  for (const Json& in : *operands) {
+    TF_ASSIGN_OR_RETURN(int id, ParseOperand(g, in, where));
+    ins.push_back(id);
   }
-  TF_ASSIGN_OR_RETURN(Attrs attrs, ParseAttrs(g, n.value("attrs", Json()), where));
+  const Json* attrs_json = JsonMember(n, "attrs");
+  TF_ASSIGN_OR_RETURN(Attrs attrs, ParseAttrs(g, attrs_json != nullptr ? *attrs_json : Json(), where));
   if (auto p = ParsePointwiseOp(op)) return g.AddPointwise(name, *p, ins, attrs).status();
   if (auto t = ParseTileOp(op)) return g.AddTile(name, *t, ins, attrs).status();
   if (auto r = ParseReduceOp(op); r || ParseViewOp(op)) {
@@ -113,82 +143,115 @@ absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const Til
   if (registry != nullptr) {
     if (auto custom = registry->Find(op)) return g.AddCustomTile(name, custom, ins, attrs).status();
   }
-  return Err(where, absl::StrCat("unknown op '", op, "'"));
+  return Err(where, absl::StrCat("unknown op ", QuotedName(op)));
 }
 
-std::vector<std::string> OperandNames(const Json& n) {
-  std::vector<std::string> names;
-  for (const Json& in : n.value("inputs", Json::array())) {
-    if (in.is_string()) names.push_back(in.get<std::string>());
-  }
-  return names;
-}
-
-}  // namespace
-
-absl::StatusOr<Graph> GraphFromJson(absl::string_view text, const TileRegistry* registry) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return absl::InvalidArgumentError("graph file is not valid JSON");
-  if (!j.is_object()) return absl::InvalidArgumentError("graph file must hold a JSON object");
-  Graph g(j.value("name", std::string("graph")));
-  for (const Json& in : j.value("inputs", Json::array())) {
-    const std::string name = in.value("name", std::string());
-    const std::string where = absl::StrCat("input '", name, "'");
-    if (!in.contains("shape")) return Err(where, "needs 'shape'");
-    TF_ASSIGN_OR_RETURN(Shape shape, ParseShape(g, in["shape"], where));
-    auto dtype = ParseDType(in.value("dtype", std::string("?")));
+absl::Status AddInputs(Graph& g, const Json& j) {
+  TF_ASSIGN_OR_RETURN(const Json* inputs, JsonArrayMember(j, "inputs", "the graph's"));
+  for (const Json& in : *inputs) {
+    if (!in.is_object()) return Err("the graph's 'inputs'", absl::StrCat("entry ", BriefJson(in), " is not an object"));
+    const Json* name_json = JsonMember(in, "name");
+    if (name_json == nullptr || !name_json->is_string()) {
+      return Err(absl::StrCat("input ", BriefJson(in)), "needs a string 'name'");
+    }
+    const std::string& name = name_json->get_ref<const std::string&>();
+    const std::string where = absl::StrCat("input ", QuotedName(name));
+    const Json* shape_json = JsonMember(in, "shape");
+    if (shape_json == nullptr) return Err(where, "needs 'shape'");
+    TF_ASSIGN_OR_RETURN(Shape shape, ParseShape(g, *shape_json, where));
+    const Json* dtype_json = JsonMember(in, "dtype");
+    if (dtype_json == nullptr) return Err(where, "needs 'dtype'");
+    TF_ASSIGN_OR_RETURN(std::string dtype_name, JsonString(*dtype_json, absl::StrCat(where, ": 'dtype'")));
+    auto dtype = ParseDType(dtype_name);
     if (!dtype.ok()) return Err(where, dtype.status().message());
     TF_RETURN_IF_ERROR(g.AddInput(name, std::move(shape), *dtype).status());
   }
-  // Add nodes in dependency order, whatever order the file lists them in.
-  std::vector<Json> pending;
-  std::map<std::string, int> listed;
-  for (const Json& n : j.value("nodes", Json::array())) {
-    const std::string name = n.value("name", std::string());
-    if (name.empty()) return absl::InvalidArgumentError("a node has no 'name'");
-    if (listed.count(name) || g.FindNode(name) >= 0) {
-      return Err(absl::StrCat("node '", name, "'"), "the name is used twice");
-    }
-    listed[name] = static_cast<int>(pending.size());
-    pending.push_back(n);
+  return absl::OkStatus();
+}
+
+// Adds the nodes in dependency order, whatever order the file lists them in: a topological
+// pass (Kahn's) that takes ready nodes in file order, linear in nodes and operands.
+absl::Status AddNodes(Graph& g, const Json& j, const TileRegistry* registry) {
+  TF_ASSIGN_OR_RETURN(const Json* nodes, JsonArrayMember(j, "nodes", "the graph's"));
+  if (nodes->size() > static_cast<size_t>(kMaxGraphNodes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the graph lists ", nodes->size(), " nodes (at most ", kMaxGraphNodes, ")"));
   }
-  std::vector<bool> done(pending.size(), false);
-  size_t remaining = pending.size();
-  while (remaining > 0) {
-    bool progress = false;
-    for (size_t i = 0; i < pending.size(); ++i) {
-      if (done[i]) continue;
-      const std::string name = pending[i]["name"].get<std::string>();
-      bool ready = true;
-      for (const std::string& dep : OperandNames(pending[i])) {
-        if (g.FindNode(dep) >= 0) continue;
-        if (!listed.count(dep)) {
-          return Err(absl::StrCat("node '", name, "'"),
-                     absl::StrCat("operand '", dep, "' is not an input or a node"));
-        }
-        ready = false;
-      }
-      if (!ready) continue;
-      TF_RETURN_IF_ERROR(AddNode(g, pending[i], name, registry));
-      done[i] = true;
-      --remaining;
-      progress = true;
+  const size_t n = nodes->size();
+  std::vector<const std::string*> names(n);
+  absl::flat_hash_map<std::string, int> listed;
+  for (size_t i = 0; i < n; ++i) {
+    const Json& node = (*nodes)[i];
+    if (!node.is_object()) return Err("the graph's 'nodes'", absl::StrCat("entry ", BriefJson(node), " is not an object"));
+    const Json* name = JsonMember(node, "name");
+    if (name == nullptr || !name->is_string() || name->get_ref<const std::string&>().empty()) {
+      return Err(absl::StrCat("node ", BriefJson(node)), "needs a non-empty string 'name'");
     }
-    if (!progress) {
-      std::vector<std::string> stuck;
-      for (size_t i = 0; i < pending.size(); ++i) {
-        if (!done[i]) stuck.push_back(pending[i]["name"].get<std::string>());
-      }
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the graph is cyclic: nodes ", absl::StrJoin(stuck, ", "), " depend on each other"));
+    names[i] = &name->get_ref<const std::string&>();
+    if (!listed.emplace(*names[i], static_cast<int>(i)).second || g.FindNode(*names[i]) >= 0) {
+      return Err(absl::StrCat("node ", QuotedName(*names[i])), "the name is used twice");
     }
   }
-  for (const Json& o : j.value("outputs", Json::array())) {
-    if (!o.is_string()) return absl::InvalidArgumentError(absl::StrCat("output ", o.dump(), " is not a name"));
-    const int id = g.FindNode(o.get<std::string>());
+  std::vector<int> waiting(n, 0);                 // operands not yet added
+  std::vector<std::vector<int>> dependents(n);    // nodes that name node i
+  for (size_t i = 0; i < n; ++i) {
+    TF_ASSIGN_OR_RETURN(const Json* operands, JsonArrayMember((*nodes)[i], "inputs", absl::StrCat("node ", QuotedName(*names[i]))));
+    for (const Json& in : *operands) {
+      if (!in.is_string()) continue;
+      const std::string& dep = in.get_ref<const std::string&>();
+      if (g.FindNode(dep) >= 0) continue;
+      auto it = listed.find(dep);
+      if (it == listed.end()) {
+        return Err(absl::StrCat("node ", QuotedName(*names[i])),
+                   absl::StrCat("operand ", QuotedName(dep), " is not an input or a node"));
+      }
+      ++waiting[i];
+      dependents[it->second].push_back(static_cast<int>(i));
+    }
+  }
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;  // file order among the ready
+  for (size_t i = 0; i < n; ++i) {
+    if (waiting[i] == 0) ready.push(static_cast<int>(i));
+  }
+  size_t added = 0;
+  while (!ready.empty()) {
+    const int i = ready.top();
+    ready.pop();
+    TF_RETURN_IF_ERROR(AddNode(g, (*nodes)[i], *names[i], registry));
+    ++added;
+    for (int d : dependents[i]) {
+      if (--waiting[d] == 0) ready.push(d);
+    }
+  }
+  if (added < n) {
+    std::vector<std::string> stuck;
+    for (size_t i = 0; i < n && stuck.size() < 8; ++i) {
+      if (waiting[i] > 0) stuck.push_back(absl::CHexEscape(*names[i]));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("the graph is cyclic: nodes ", absl::StrJoin(stuck, ", "),
+                                                   n - added > stuck.size() ? absl::StrCat(" (and ", n - added - stuck.size(), " more)") : "",
+                                                   " depend on each other"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Graph> GraphFromParsedJson(const Json& j, const TileRegistry* registry) {
+  if (!j.is_object()) return absl::InvalidArgumentError("graph file must hold a JSON object");
+  std::string name = "graph";
+  if (const Json* n = JsonMember(j, "name")) {
+    TF_ASSIGN_OR_RETURN(name, JsonString(*n, "the graph's 'name'"));
+    if (!IsPrintableName(name)) return Err("the graph's 'name'", absl::StrCat(QuotedName(name), " is not printable"));
+  }
+  Graph g(std::move(name));
+  TF_RETURN_IF_ERROR(AddInputs(g, j));
+  TF_RETURN_IF_ERROR(AddNodes(g, j, registry));
+  TF_ASSIGN_OR_RETURN(const Json* outputs, JsonArrayMember(j, "outputs", "the graph's"));
+  for (const Json& o : *outputs) {
+    if (!o.is_string()) return absl::InvalidArgumentError(absl::StrCat("output ", BriefJson(o), " is not a name"));
+    const int id = g.FindNode(o.get_ref<const std::string&>());
     if (id < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("output '", o.get<std::string>(), "' is not an input or a node"));
+          absl::StrCat("output ", QuotedName(o.get_ref<const std::string&>()), " is not an input or a node"));
     }
     TF_RETURN_IF_ERROR(g.AddOutput(id));
   }
@@ -196,12 +259,20 @@ absl::StatusOr<Graph> GraphFromJson(absl::string_view text, const TileRegistry* 
   return g;
 }
 
+}  // namespace
+
+absl::StatusOr<Graph> GraphFromJson(absl::string_view text, const TileRegistry* registry) {
+  TF_ASSIGN_OR_RETURN(Json j, ParseJson(text, "graph file"));
+  try {
+    return GraphFromParsedJson(j, registry);
+  } catch (const std::exception& e) {  // a backstop: every read above checks its type first
+    return absl::InternalError(absl::StrCat("graph file: unexpected error reading it: ", e.what()));
+  }
+}
+
 absl::StatusOr<Graph> GraphFromJsonFile(const std::string& path, const TileRegistry* registry) {
-  std::ifstream f(path);
-  if (!f) return absl::NotFoundError(absl::StrCat("cannot open graph file '", path, "'"));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  auto g = GraphFromJson(ss.str(), registry);
+  TF_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path, kMaxJsonBytes, "graph file"));
+  auto g = GraphFromJson(text, registry);
   if (!g.ok()) {
     return absl::Status(g.status().code(), absl::StrCat(path, ": ", g.status().message()));
   }
@@ -225,6 +296,7 @@ Json ShapeJson(const Graph& g, const Shape& s) {
 Json ConstantJson(const Node& c) {
   if (c.dtype == DType::kBool) return Json(c.constant != 0);
   if (c.dtype == DType::kI32) return Json(static_cast<int64_t>(c.constant));
+  if (!std::isfinite(c.constant)) return Json{{"value", RealToJson(c.constant)}};
   return Json(c.constant);
 }
 
@@ -253,9 +325,9 @@ std::string GraphToJson(const Graph& g) {
     const Attrs& a = n.attrs;
     if (a.dtype) attrs["dtype"] = DTypeName(*a.dtype);
     if (a.approximate) attrs["approximate"] = *a.approximate;
-    if (a.min) attrs["min"] = *a.min;
-    if (a.max) attrs["max"] = *a.max;
-    if (a.eps) attrs["eps"] = *a.eps;
+    if (a.min) attrs["min"] = RealToJson(*a.min);
+    if (a.max) attrs["max"] = RealToJson(*a.max);
+    if (a.eps) attrs["eps"] = RealToJson(*a.eps);
     if (a.dim) attrs["dim"] = *a.dim;
     if (a.keepdim) attrs["keepdim"] = true;
     if (a.correction) attrs["correction"] = *a.correction;
@@ -267,7 +339,7 @@ std::string GraphToJson(const Graph& g) {
   }
   j["outputs"] = Json::array();
   for (int o : g.outputs()) j["outputs"].push_back(g.node(o).name);
-  return j.dump(2);
+  return j.dump(2, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace tilefuse

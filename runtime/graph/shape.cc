@@ -39,6 +39,15 @@ std::string SizeExpr::ToString() const {
   return s;
 }
 
+bool StaticNumelFits(const Shape& s) {
+  int64_t n = 1;
+  for (const Dim& d : s) {
+    if (!d.is_static()) continue;
+    if (d.value < 0 || __builtin_mul_overflow(n, d.value, &n)) return false;
+  }
+  return n <= (int64_t{1} << kMaxNumelLog2);
+}
+
 SizeExpr Numel(const Shape& s) {
   SizeExpr e;
   for (const Dim& d : s) e = e * SizeExpr::Of(d);

@@ -16,6 +16,9 @@
 namespace tilefuse {
 
 inline constexpr int kMaxRank = 8;
+// A shape holds at most 2^kMaxNumelLog2 elements (static dims when built, bound sizes at
+// run time): sizes, strides and flat indices then never overflow int64.
+inline constexpr int kMaxNumelLog2 = 48;
 
 struct Dim {
   int64_t value = 1;  // the size, when static
@@ -49,6 +52,8 @@ struct SizeExpr {
 };
 
 SizeExpr Numel(const Shape& s);
+// Whether the static dims of `s` (each >= 0) hold at most 2^kMaxNumelLog2 elements.
+bool StaticNumelFits(const Shape& s);
 // Row-major strides, in elements.
 std::vector<SizeExpr> ContiguousStrides(const Shape& s);
 

@@ -38,6 +38,35 @@ nlohmann::json PlanJson(const Graph& g, const FusionPlan& plan, bool fused) {
   return j;
 }
 
+absl::Status WithPath(const std::string& path, const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+}
+
+// Every NAME of --input/--output NAME=FILE, which must name a graph input (or output).
+absl::StatusOr<std::map<std::string, std::string>> NamedFiles(const std::vector<std::string>& flags, const Graph& g,
+                                                             absl::Span<const int> ids, absl::string_view role) {
+  std::map<std::string, std::string> files;
+  for (const std::string& kv : flags) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--", role, " '", kv, "' is not NAME=FILE"));
+    }
+    const std::string name = kv.substr(0, eq);
+    std::string names;
+    bool known = false;
+    for (int id : ids) {
+      known |= g.node(id).name == name;
+      absl::StrAppend(&names, names.empty() ? "" : ", ", g.node(id).name);
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat("--", role, " '", name, "' is not an ", role, " of graph '",
+                                                     g.name(), "' (", role, "s: ", names, ")"));
+    }
+    files[name] = kv.substr(eq + 1);
+  }
+  return files;
+}
+
 }  // namespace
 
 int PlanCommand(const std::vector<std::string>& args) {
@@ -48,7 +77,7 @@ int PlanCommand(const std::vector<std::string>& args) {
   if (!g.ok()) return Fail(g.status());
   const bool fuse = !flags->switches["no-fusion"];
   auto plan = PlanFusion(*g, PlanOptions{fuse});
-  if (!plan.ok()) return Fail(plan.status());
+  if (!plan.ok()) return Fail(WithPath(flags->positional[0], plan.status()));
   if (flags->switches["json"]) {
     std::printf("%s\n", PlanJson(*g, *plan, fuse).dump(2).c_str());
     return 0;
@@ -86,7 +115,7 @@ int CompileCommand(const std::vector<std::string>& args) {
     auto plan = Compile(*g, options);
     if (!plan.ok()) {
       ++failed;
-      Fail(absl::Status(plan.status().code(), absl::StrCat(path, ": ", plan.status().message())));
+      Fail(WithPath(path, plan.status()));
       continue;
     }
     std::printf("%s", plan->Explain().c_str());
@@ -110,41 +139,48 @@ int RunCommand(const std::vector<std::string>& args) {
   if (flags->positional.size() != 1) return Fail(absl::InvalidArgumentError("run takes one GRAPH"));
   auto g = GraphFromJsonFile(flags->positional[0]);
   if (!g.ok()) return Fail(g.status());
-  std::map<std::string, std::string> in_files, out_files;
-  for (auto* m : {&in_files, &out_files}) {
-    for (const std::string& kv : flags->values[m == &in_files ? "input" : "output"]) {
-      const size_t eq = kv.find('=');
-      if (eq == std::string::npos) return Fail(absl::InvalidArgumentError(absl::StrCat("'", kv, "' is not NAME=FILE")));
-      (*m)[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-  }
+  auto in_files = NamedFiles(flags->values["input"], *g, g->inputs(), "input");
+  if (!in_files.ok()) return Fail(in_files.status());
+  auto out_files = NamedFiles(flags->values["output"], *g, g->outputs(), "output");
+  if (!out_files.ok()) return Fail(out_files.status());
   int repeat = 1;
   if (flags->values.count("repeat") && (!absl::SimpleAtoi(flags->values["repeat"].back(), &repeat) || repeat < 1)) {
     return Fail(absl::InvalidArgumentError("--repeat takes a positive integer"));
+  }
+  // Every input file is read and checked before anything is compiled or a GPU is needed.
+  std::vector<HostTensor> host_ins;
+  std::map<std::string, int64_t> bound;
+  for (int id : g->inputs()) {
+    const Node& n = g->node(id);
+    if (!in_files->count(n.name)) return Fail(absl::InvalidArgumentError(absl::StrCat("no --input for '", n.name, "'")));
+    auto t = ReadNpy(in_files->at(n.name), n.dtype);
+    if (!t.ok()) return Fail(t.status());
+    if (t->shape.size() != n.shape.size()) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat("input '", n.name, "': ", in_files->at(n.name), " has ",
+                                                          t->shape.size(), " dims (expected ", g->ShapeText(id), ")")));
+    }
+    for (size_t d = 0; d < t->shape.size(); ++d) {
+      if (!n.shape[d].is_static()) bound[g->symbols()[n.shape[d].symbol]] = t->shape[d];
+    }
+    host_ins.push_back(*std::move(t));
   }
   std::unique_ptr<DiskCache> disk = DiskCacheFromFlags(*flags);
   CompileOptions options;
   options.fuse = !flags->switches["no-fusion"];
   options.disk_cache = disk.get();
   auto plan = Compile(*g, options);
-  if (!plan.ok()) return Fail(plan.status());
+  if (!plan.ok()) return Fail(WithPath(flags->positional[0], plan.status()));
   std::printf("%s", plan->Explain().c_str());
   absl::Status s = [&]() -> absl::Status {
     TF_RETURN_IF_ERROR(plan->Load());
     std::vector<DeviceBuffer> buffers;
     std::vector<TensorArg> ins, outs;
-    std::map<std::string, int64_t> bound;
-    for (int id : g->inputs()) {
-      const Node& n = g->node(id);
-      if (!in_files.count(n.name)) return absl::InvalidArgumentError(absl::StrCat("no --input for '", n.name, "'"));
-      TF_ASSIGN_OR_RETURN(HostTensor t, ReadNpy(in_files[n.name], n.dtype));
+    for (size_t k = 0; k < host_ins.size(); ++k) {
+      const HostTensor& t = host_ins[k];
       TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(t.bytes.size()));
       TF_RETURN_IF_ERROR(b.Upload(t.bytes.data(), t.bytes.size()));
-      TensorArg a{b.data(), n.dtype, static_cast<int>(t.shape.size())};
-      for (size_t d = 0; d < t.shape.size() && d < kMaxRank; ++d) {
-        a.shape[d] = t.shape[d];
-        if (d < n.shape.size() && !n.shape[d].is_static()) bound[g->symbols()[n.shape[d].symbol]] = t.shape[d];
-      }
+      TensorArg a{b.data(), t.dtype, static_cast<int>(t.shape.size())};
+      for (size_t d = 0; d < t.shape.size(); ++d) a.shape[d] = t.shape[d];
       ins.push_back(a);
       buffers.push_back(std::move(b));
     }
@@ -179,7 +215,7 @@ int RunCommand(const std::vector<std::string>& args) {
     for (size_t k = 0; k < host_outs.size(); ++k) {
       const Node& n = g->node(g->outputs()[k]);
       TF_RETURN_IF_ERROR(buffers[ins.size() + k].Download(host_outs[k].bytes.data(), host_outs[k].bytes.size()));
-      if (out_files.count(n.name)) TF_RETURN_IF_ERROR(WriteNpy(out_files[n.name], host_outs[k]));
+      if (out_files->count(n.name)) TF_RETURN_IF_ERROR(WriteNpy(out_files->at(n.name), host_outs[k]));
     }
     return absl::OkStatus();
   }();

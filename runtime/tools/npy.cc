@@ -2,13 +2,15 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/graph/read_file.h"
+#include "runtime/graph/shape.h"
+#include "runtime/status_macros.h"
 
 namespace tilefuse {
 namespace {
@@ -23,31 +25,34 @@ std::string Descr(DType t) {
   return "?";
 }
 
-// The value of `key` in the header dict, e.g. "'<f4'" or "(3, 4)".
-std::string Field(const std::string& header, const std::string& key) {
-  const size_t k = header.find("'" + key + "'");
-  if (k == std::string::npos) return "";
-  size_t v = header.find(':', k) + 1;
+// The value of `key` in the header dict, e.g. "'<f4'" or "(3, 4)"; empty when absent.
+std::string Field(absl::string_view header, absl::string_view key) {
+  const size_t k = header.find(absl::StrCat("'", key, "'"));
+  if (k == absl::string_view::npos) return "";
+  size_t v = header.find(':', k);
+  if (v == absl::string_view::npos) return "";
+  ++v;
   while (v < header.size() && header[v] == ' ') ++v;
+  if (v >= header.size()) return "";
   const char open = header[v];
   const char close = open == '(' ? ')' : open == '\'' ? '\'' : ',';
   const size_t end = header.find(close, v + 1);
-  return header.substr(v, end == std::string::npos ? std::string::npos : end - v + 1);
+  if (end == absl::string_view::npos) return "";
+  return std::string(header.substr(v, end - v + (close == ',' ? 0 : 1)));
 }
 
 }  // namespace
 
 absl::StatusOr<HostTensor> ReadNpy(const std::string& path, DType want) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const std::string s = ss.str();
+  TF_ASSIGN_OR_RETURN(const std::string s, ReadTextFile(path, kMaxNpyBytes, ".npy file"));
   const auto bad = [&](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", what));
   };
   if (s.size() < 10 || s.compare(0, 6, "\x93NUMPY") != 0) return bad("not a .npy file");
-  const int major = static_cast<unsigned char>(s[6]);
+  const int major = static_cast<unsigned char>(s[6]), minor = static_cast<unsigned char>(s[7]);
+  if (major < 1 || major > 3 || minor != 0) {
+    return bad(absl::StrCat("format version ", major, ".", minor, " (expected 1.0, 2.0 or 3.0)"));
+  }
   size_t header_len, offset;
   if (major == 1) {
     header_len = static_cast<unsigned char>(s[8]) | (static_cast<unsigned char>(s[9]) << 8);
@@ -59,39 +64,58 @@ absl::StatusOr<HostTensor> ReadNpy(const std::string& path, DType want) {
     header_len = len;
     offset = 12;
   }
-  if (offset + header_len > s.size()) return bad("truncated header");
-  const std::string header = s.substr(offset, header_len);
-  if (Field(header, "fortran_order").rfind("True", 0) == 0) return bad("Fortran order is not supported");
-  const std::string descr(absl::StripSuffix(absl::StripPrefix(Field(header, "descr"), "'"), "'"));
-  std::string shape_text = Field(header, "shape");
-  shape_text = std::string(absl::StripSuffix(absl::StripPrefix(shape_text, "("), ")"));
+  if (header_len > s.size() - offset) return bad("truncated header");
+  const absl::string_view header(s.data() + offset, header_len);
+  if (header.empty() || header[0] != '{') return bad("the header is not a dict");
+  const std::string order = Field(header, "fortran_order");
+  if (order.rfind("True", 0) == 0) return bad("Fortran order is not supported");
+  if (order.rfind("False", 0) != 0) return bad("the header has no 'fortran_order'");
+  const std::string descr_field = Field(header, "descr");
+  if (descr_field.size() < 2) return bad("the header has no 'descr'");
+  const std::string descr = descr_field.substr(1, descr_field.size() - 2);
+  const std::string shape_field = Field(header, "shape");
+  if (shape_field.size() < 2 || shape_field[0] != '(') return bad("the header has no 'shape' tuple");
+  const std::string shape_text = shape_field.substr(1, shape_field.size() - 2);
   HostTensor t;
   t.dtype = want;
+  int64_t n = 1;
   for (absl::string_view d : absl::StrSplit(shape_text, ',', absl::SkipWhitespace())) {
     int64_t v;
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(d), &v)) return bad(absl::StrCat("bad shape '", shape_text, "'"));
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(d), &v) || v < 0) {
+      return bad(absl::StrCat("bad shape (", shape_text, "): dims are integers >= 0"));
+    }
+    if (t.shape.size() == static_cast<size_t>(kMaxRank) || __builtin_mul_overflow(n, v, &n) ||
+        n > (int64_t{1} << kMaxNumelLog2)) {
+      return bad(absl::StrCat("shape (", shape_text, ") has more than ", kMaxRank, " dims or 2^", kMaxNumelLog2,
+                              " elements"));
+    }
     t.shape.push_back(v);
   }
-  const int64_t n = t.numel();
   const absl::string_view body(s.data() + offset + header_len, s.size() - offset - header_len);
+  const bool raw = (descr == Descr(want) && want != DType::kBF16) || (want == DType::kBool && descr == "|u1") ||
+                   (want == DType::kBF16 && descr == "<V2");  // ml_dtypes' bfloat16
+  const bool widened = want == DType::kBF16 && descr == "<f4";
+  if (!raw && !widened) {
+    return bad(absl::StrCat("array dtype '", descr, "' does not fit a ", DTypeName(want), " tensor (expected '",
+                            Descr(want), "'", want == DType::kBF16 ? " or '<V2'" : "", ")"));
+  }
+  // Checked against the file before anything of that size is allocated.
+  const uint64_t item = widened ? 4 : DTypeSize(want);
+  if (body.size() != static_cast<uint64_t>(n) * item) {
+    return bad(absl::StrCat("the data holds ", body.size(), " bytes; shape (", shape_text, ") of '", descr, "' needs ",
+                            static_cast<uint64_t>(n) * item));
+  }
   t.bytes.assign(static_cast<size_t>(n) * DTypeSize(want), 0);
-  const bool exact = descr == Descr(want) && want != DType::kBF16;
-  if (exact || (want == DType::kBool && descr == "|u1")) {
-    if (body.size() < t.bytes.size()) return bad("data is shorter than the shape says");
-    std::memcpy(t.bytes.data(), body.data(), t.bytes.size());
+  if (raw) {
+    if (n > 0) std::memcpy(t.bytes.data(), body.data(), t.bytes.size());
     return t;
   }
-  if (want == DType::kBF16 && descr == "<f4") {
-    if (body.size() < static_cast<size_t>(n) * 4) return bad("data is shorter than the shape says");
-    for (int64_t i = 0; i < n; ++i) {
-      float v;
-      std::memcpy(&v, body.data() + i * 4, 4);
-      t.Set(i, v);
-    }
-    return t;
+  for (int64_t i = 0; i < n; ++i) {
+    float v;
+    std::memcpy(&v, body.data() + i * 4, 4);
+    t.Set(i, v);
   }
-  return bad(absl::StrCat("array dtype '", descr, "' does not fit a ", DTypeName(want),
-                          " tensor (expected '", Descr(want), "')"));
+  return t;
 }
 
 absl::Status WriteNpy(const std::string& path, const HostTensor& t) {

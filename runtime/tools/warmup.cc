@@ -24,16 +24,19 @@ struct Job {
 };
 
 // The jobs of one positional argument: a graph file, or a manifest (one entry per line).
-absl::StatusOr<std::vector<Job>> JobsOf(const std::string& path, bool fuse) {
+// A manifest's bad lines go to `skipped` (the rest still compiles).
+absl::StatusOr<std::vector<Job>> JobsOf(const std::string& path, bool fuse, std::vector<std::string>& skipped) {
   auto g = GraphFromJsonFile(path);
   if (g.ok()) return std::vector<Job>{Job{path, ManifestEntry{*std::move(g), fuse, "", ""}}};
   auto m = ReadManifest(path);
-  if (!m.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " is neither a graph (", g.status().message(),
-                                                   ") nor a manifest (", m.status().message(), ")"));
+  if (!m.ok() || m->entries.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " is neither a graph (", g.status().message(), ") nor a manifest (",
+        m.ok() ? (m->skipped.empty() ? "no entries" : m->skipped[0]) : m.status().message(), ")"));
   }
+  skipped.insert(skipped.end(), m->skipped.begin(), m->skipped.end());
   std::vector<Job> jobs;
-  for (ManifestEntry& e : *m) jobs.push_back(Job{path, std::move(e)});
+  for (ManifestEntry& e : m->entries) jobs.push_back(Job{path, std::move(e)});
   return jobs;
 }
 
@@ -63,12 +66,15 @@ int WarmupCommand(const std::vector<std::string>& args) {
   }
   const std::string arch = flags->values.count("arch") ? flags->values["arch"].back() : "";
   std::unique_ptr<DiskCache> disk = DiskCacheFromFlags(*flags);
-  if (!disk->enabled()) return Fail(absl::FailedPreconditionError(absl::StrCat("no usable cache at ", disk->dir())));
+  if (!disk->enabled() || !disk->writable()) {
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("no writable cache at '", disk->dir(), "' (see the warning above); warmup would store nothing")));
+  }
 
   std::vector<Job> jobs;
   std::vector<std::string> failures;
   for (const std::string& path : flags->positional) {
-    auto j = JobsOf(path, !flags->switches["no-fusion"]);
+    auto j = JobsOf(path, !flags->switches["no-fusion"], failures);
     if (!j.ok()) {
       failures.push_back(std::string(j.status().message()));
       continue;
@@ -97,7 +103,13 @@ int WarmupCommand(const std::vector<std::string>& args) {
         failures.push_back(absl::StrCat(job.source, " (graph '", job.entry.graph.name(), "'): ",
                                         plan.status().message()));
       } else {
-        for (const KernelReport& r : plan->reports()) (r.cache_hit ? cached : compiled) += 1;
+        for (const KernelReport& r : plan->reports()) {
+          (r.cache_hit ? cached : compiled) += 1;
+          if (!r.store_error.empty()) {
+            failures.push_back(absl::StrCat(job.source, " (graph '", job.entry.graph.name(), "'): kernel ",
+                                            r.entry_name, " was compiled but not stored: ", r.store_error));
+          }
+        }
       }
       ++done;
       if (tty) DrawProgress(done, jobs.size());
