@@ -77,6 +77,39 @@ TEST(Codegen, EveryGemmDtypeCompilesAndF32SplitsThroughItsHooks) {
   EXPECT_GE(split, 8);
 }
 
+// Plans that once passed and then failed in NVRTC: a variance array named like an
+// expression value (v2), and `-` of a negative literal written as `--`.
+TEST(Codegen, GeneratedNamesAndNegativeLiteralsCompile) {
+  const char* graphs[] = {
+      R"({"name": "softmax_var_rsqrt", "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "f32"}],
+          "nodes": [{"name": "s", "op": "softmax", "inputs": ["x"], "attrs": {"dim": 1}},
+                    {"name": "t", "op": "mul", "inputs": ["s", 2.0]},
+                    {"name": "m", "op": "mean", "inputs": ["t"], "attrs": {"dim": 1, "keepdim": true}},
+                    {"name": "v", "op": "var", "inputs": ["t"], "attrs": {"dim": 1, "keepdim": true, "correction": 0}},
+                    {"name": "a", "op": "add", "inputs": ["v", 1e-5]},
+                    {"name": "r", "op": "rsqrt", "inputs": ["a"]},
+                    {"name": "o", "op": "mul", "inputs": ["r", "m"]}],
+          "outputs": ["o"]})",
+      R"({"name": "neg_negative", "inputs": [{"name": "x", "shape": [7], "dtype": "f32"},
+                                             {"name": "i", "shape": [7], "dtype": "i32"}],
+          "nodes": [{"name": "c", "op": "neg", "inputs": [-1.5]},
+                    {"name": "y", "op": "add", "inputs": ["x", "c"]},
+                    {"name": "k", "op": "neg", "inputs": [-3]},
+                    {"name": "j", "op": "mul", "inputs": ["i", "k"]}],
+          "outputs": ["y", "j"]})",
+  };
+  for (const char* json : graphs) {
+    for (bool fuse : {true, false}) {
+      SCOPED_TRACE(json);
+      TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(json));
+      CompileOptions o;
+      o.arch = "sm_90";
+      o.fuse = fuse;
+      TF_EXPECT_OK(Compile(g, o).status());
+    }
+  }
+}
+
 TEST(Codegen, GlueUsesTheAccessPathOfEachOperand) {
   const TestGraph* bias = nullptr;
   for (const TestGraph& t : PointwiseTestGraphs()) {
