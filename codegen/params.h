@@ -36,6 +36,10 @@ struct ParamField {
 // Fields in declaration order. Arrays (dims, strides) appear as consecutive fields.
 std::vector<ParamField> ParamLayout(const KernelSpec& spec);
 
+// A kernel's parameters are at most this many 8-byte fields: the 4 KiB of kernel
+// parameters every CUDA launch may pass. Compile refuses a kernel with more.
+inline constexpr int kMaxParamWords = 512;
+
 }  // namespace tilefuse
 
 #endif  // TILEFUSE_CODEGEN_PARAMS_H_

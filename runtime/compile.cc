@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "codegen/generate.h"
+#include "codegen/params.h"
 #include "codegen/signature.h"
 #include "codegen/source.h"
 #include "runtime/autotune.h"
@@ -243,6 +244,15 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
                                         template_hashes[files]});
   }
 
+  for (size_t i = 0; i < plan.fusion_.kernels.size(); ++i) {
+    const KernelPlan& k = plan.fusion_.kernels[i];
+    if (const size_t words = ParamLayout(k.spec).size(); words > static_cast<size_t>(kMaxParamWords)) {
+      const bool cut = k.summary.size() > 160;
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kernel ", i, " (", absl::string_view(k.summary).substr(0, 160), cut ? "..." : "", "): its parameters take ", words, " 8-byte fields (at most ", kMaxParamWords,
+          ", the 4 KiB a CUDA launch passes); it reads ", k.spec.operands.size(), " tensors: split the graph"));
+    }
+  }
   const size_t n = plan.fusion_.kernels.size();
   plan.kernels_.resize(n);
   plan.reports_.resize(n);

@@ -13,7 +13,6 @@
 namespace tilefuse {
 namespace {
 
-constexpr int kMaxParamWords = 512;
 constexpr size_t kWorkspaceAlign = 256;
 
 absl::Status CheckTensor(const Graph& g, int id, const TensorArg& t, absl::string_view role,
@@ -276,7 +275,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     }
     for (const OutputBinding& o : k.plan.outputs) vector_ok &= address(o.buffer) % 16 == 0;
     if (k.layout.size() > static_cast<size_t>(kMaxParamWords)) {
-      return absl::InternalError("kernel parameter block too large");
+      return absl::InternalError("kernel parameter block too large (Compile checks it)");
     }
     if (gemm && spec.gemm.split_k > 1 && !GemmClusterSplit(spec)) {
       TF_RETURN_IF_ERROR(PrepareSplitK(stream, k, gemm_tiles));

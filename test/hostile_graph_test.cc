@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "runtime/fusion/planner.h"
 #include "runtime/graph/json.h"
+#include "runtime/plan.h"
 #include "test/status_matchers.h"
 
 namespace tilefuse {
@@ -135,6 +136,27 @@ TEST(HostileGraph, LongChainsLoadAndPlanInEitherOrder) {
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan unfused, PlanFusion(g, PlanOptions{false, "sm_90"}));
     EXPECT_EQ(unfused.kernels.size(), 100000u);
   }
+}
+
+// A kernel reading more tensors than a launch can pass pointers for is refused when the
+// plan is made, naming the kernel, instead of failing at Run.
+TEST(HostileGraph, KernelsWithTooManyParametersAreRefusedAtCompile) {
+  std::string inputs, nodes;
+  const int n = 600;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&inputs, i ? ", " : "", R"({"name": "x)", i, R"(", "shape": [8], "dtype": "f32"})");
+    if (i > 0) {
+      absl::StrAppend(&nodes, i > 1 ? ", " : "", R"({"name": "s)", i, R"(", "op": "add", "inputs": [")",
+                      i > 1 ? absl::StrCat("s", i - 1) : "x0", R"(", "x)", i, R"("]})");
+    }
+  }
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(absl::StrCat(R"({"name": "wide", "inputs": [)", inputs,
+                                                              R"(], "nodes": [)", nodes, R"(], "outputs": ["s)", n - 1,
+                                                              R"("]})")));
+  CompileOptions o;
+  o.arch = "sm_90";
+  EXPECT_TRUE(StatusIs(Compile(g, o), kInvalid, "kernel 0 (fused s1:add, s2:add"));
+  EXPECT_TRUE(StatusIs(Compile(g, o), kInvalid, "8-byte fields (at most 512"));
 }
 
 }  // namespace
