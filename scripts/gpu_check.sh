@@ -23,6 +23,19 @@ if [[ $part != bench ]]; then
     echo "== $t"
     timeout "${GPU_TEST_TIMEOUT:-300}" "$t" --gtest_brief=1 || { echo "FAILED: $t"; status=1; }
   done
+  # compute-sanitizer memcheck over the GEMM dtype matrix and the row-wise suite (every
+  # access of the GEMM kernels' hook and async paths, split-K, odd shapes, misalignment).
+  if command -v compute-sanitizer >/dev/null; then
+    for t in build/test/gpu_gemm_dtypes_test build/test/gpu_rows_test; do
+      echo "== compute-sanitizer memcheck $t"
+      timeout "${GPU_MEMCHECK_TIMEOUT:-240}" compute-sanitizer --tool memcheck --error-exitcode 3 \
+        "$t" --gtest_brief=1 > "$out/memcheck_$(basename "$t").log" 2>&1 \
+        || { echo "FAILED: memcheck $t"; status=1; }
+      grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/memcheck_$(basename "$t").log" | tail -3
+    done
+  else
+    echo "FAILED: no compute-sanitizer"; status=1
+  fi
   echo "== kernels warmed up elsewhere (scripts/bundle_libs.sh): NVRTC calls here must be 0"
   if [[ -d build/warm_cache ]]; then
     build/runtime/tools/tilefuse compile bench/graphs/*.json --cache-dir build/warm_cache > "$out/warm_compile.log"

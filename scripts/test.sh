@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# The test command: install what is missing, build, run every test. GPU suites skip
+# The test command: install what is missing, build, run every test; then the CPU suite
+# again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/). GPU suites skip
 # cleanly where no driver is found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
 ctest --test-dir build --output-on-failure -j"$(nproc)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTILEFUSE_SANITIZE=ON \
+  -DTILEFUSE_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$(nproc)"
+# Leak checks are off: NVRTC keeps process-lifetime allocations of its own.
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -L cpu --output-on-failure -j"$(nproc)"
