@@ -29,6 +29,14 @@ absl::Status CheckTensor(const Graph& g, int id, const TensorArg& t, absl::strin
     return err(absl::StrCat("rank is ", t.rank, " (expected ", n.shape.size(), ", shape ",
                             g.ShapeText(id), ")"));
   }
+  int64_t numel = 1;
+  for (int d = 0; d < t.rank; ++d) {
+    if (t.shape[d] < 0 || __builtin_mul_overflow(numel, t.shape[d], &numel) ||
+        numel > (int64_t{1} << kMaxNumelLog2)) {
+      return err(absl::StrCat("dim ", d, " is ", t.shape[d], " (expected a size >= 0, at most 2^", kMaxNumelLog2,
+                              " elements in all)"));
+    }
+  }
   for (int d = 0; d < t.rank; ++d) {
     const Dim& want = n.shape[d];
     int64_t expect = want.value;
@@ -44,7 +52,7 @@ absl::Status CheckTensor(const Graph& g, int id, const TensorArg& t, absl::strin
     }
   }
   const uintptr_t addr = reinterpret_cast<uintptr_t>(t.data);
-  if (t.numel() > 0 && t.data == nullptr) return err("data pointer is null");
+  if (numel > 0 && t.data == nullptr) return err("data pointer is null");
   if (addr % DTypeSize(t.dtype) != 0) {
     return err(absl::StrCat("data pointer 0x", absl::Hex(addr), " is not aligned to ",
                             DTypeSize(t.dtype), " bytes"));

@@ -214,6 +214,17 @@ TEST(JitCache, WarmupFailsWhenNothingCanBeStored) {
   EXPECT_EQ(out.find("failed 0"), std::string::npos) << out;
 }
 
+// Constants JSON has no number for (inf, NaN) are written so that they read back.
+TEST(JitCache, ManifestKeepsNonFiniteConstants) {
+  const std::string dir = FreshDir("inf");
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "inf", "inputs": [{"name": "x", "shape": [4], "dtype": "f32"}],
+    "nodes": [{"name": "y", "op": "maximum", "inputs": ["x", {"value": "-inf"}]}], "outputs": ["y"]})"));
+  TF_ASSERT_OK(AppendToManifest(dir + "/m", ManifestEntry{g, true, "sm_90", ""}));
+  TF_ASSERT_OK_AND_ASSIGN(Manifest m, ReadManifest(dir + "/m"));
+  ASSERT_EQ(m.entries.size(), 1u) << (m.skipped.empty() ? "" : m.skipped[0]);
+  EXPECT_EQ(GraphToJson(m.entries[0].graph), GraphToJson(g));
+}
+
 // A manifest line that is not an entry is skipped and reported; the other lines compile.
 TEST(JitCache, ManifestBadLinesAreSkippedNotTheRest) {
   const std::string dir = FreshDir("badline");

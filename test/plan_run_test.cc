@@ -49,6 +49,11 @@ TEST_F(PlanRunTest, RejectsBadTensorsNamingThem) {
                        absl::StatusCode::kInvalidArgument, "is not aligned to 2 bytes"));
   EXPECT_TRUE(StatusIs(Run({TensorArg::Make(p(1), DType::kBF16, {5, 64, 1}), ok_b}, {ok_o}),
                        absl::StatusCode::kInvalidArgument, "rank is 3 (expected 2"));
+  // Sizes that are negative or whose product overflows never bind a symbol.
+  EXPECT_TRUE(StatusIs(Run({TensorArg::Make(p(1), DType::kBF16, {-5, 64}), ok_b}, {ok_o}),
+                       absl::StatusCode::kInvalidArgument, "input 0 ('x'): dim 0 is -5 (expected a size >= 0"));
+  EXPECT_TRUE(StatusIs(Run({TensorArg::Make(p(1), DType::kBF16, {int64_t{1} << 58, 64}), ok_b}, {ok_o}),
+                       absl::StatusCode::kInvalidArgument, "dim 0 is 288230376151711744 (expected a size >= 0, at most 2^48"));
 }
 
 TEST_F(PlanRunTest, ExplainCountsKernels) {

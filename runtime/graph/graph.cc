@@ -178,8 +178,8 @@ absl::StatusOr<int> Graph::AddPointwise(std::string name, PointwiseOp op,
       return where(absl::StrCat("min ", *attrs.min, " > max ", *attrs.max));
     }
     for (auto v : {attrs.min, attrs.max}) {
-      if (v && dtype == DType::kI32 && *v != std::floor(*v)) {
-        return where(absl::StrCat("bound ", *v, " is not an integer for an i32 operand"));
+      if (v && dtype == DType::kI32 && (*v != std::floor(*v) || *v < INT32_MIN || *v > INT32_MAX)) {
+        return where(absl::StrCat("bound ", *v, " is not an i32 for an i32 operand"));
       }
     }
   }
