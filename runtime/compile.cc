@@ -42,21 +42,18 @@ std::string DumpDir(const CompileOptions& o) {
 // anew (O_EXCL | O_NOFOLLOW after removing an earlier dump), so that a link planted there
 // cannot redirect the write. Returns the path, or a note on why it could not.
 std::string WriteDump(const std::string& dir, const std::string& name, const std::string& text) {
-  absl::StatusOr<int> dir_fd = OpenPrivateDir(dir, /*follow_links=*/false, "dump folder");
+  absl::StatusOr<ScopedFd> dir_fd = OpenPrivateDir(dir, /*follow_links=*/false, "dump folder");
   if (!dir_fd.ok()) return absl::StrCat("(not written: ", dir_fd.status().message(), ")");
-  ::unlinkat(*dir_fd, name.c_str(), 0);
-  const int fd = ::openat(*dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  const int err = errno;
-  ::close(*dir_fd);
+  ::unlinkat(dir_fd->get(), name.c_str(), 0);
+  const ScopedFd fd(::openat(dir_fd->get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   const std::string path = absl::StrCat(dir, "/", name);
-  if (fd < 0) return absl::StrCat("(could not create ", path, ": ", std::strerror(err), ")");
+  if (fd.get() < 0) return absl::StrCat("(could not create ", path, ": ", std::strerror(errno), ")");
   size_t done = 0;
   while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
     if (n <= 0) break;
     done += static_cast<size_t>(n);
   }
-  ::close(fd);
   return done == text.size() ? path : absl::StrCat("(could not write ", path, ")");
 }
 

@@ -75,15 +75,15 @@ DiskCache::DiskCache(DiskCacheOptions options) : options_(std::move(options)) {
          "compiled kernels stay in memory only");
     return;
   }
-  absl::StatusOr<int> fd = OpenPrivateDir(dir_, /*follow_links=*/true, "kernel cache folder");
+  absl::StatusOr<ScopedFd> fd = OpenPrivateDir(dir_, /*follow_links=*/true, "kernel cache folder");
   if (!fd.ok()) {
     Warn(absl::StrCat("tilefuse: kernel disk cache disabled: ", fd.status().message(),
                       "; compiled kernels stay in memory only"));
     return;
   }
-  dir_fd_ = *fd;
+  dir_fd_ = *std::move(fd);
   enabled_ = true;
-  if (::faccessat(dir_fd_, ".", W_OK | X_OK, AT_EACCESS) != 0) {
+  if (::faccessat(dir_fd_.get(), ".", W_OK | X_OK, AT_EACCESS) != 0) {
     Warn(absl::StrCat("tilefuse: kernel disk cache at ", dir_,
                       " is not writable; compiled kernels stay in memory only"));
     return;
@@ -91,60 +91,38 @@ DiskCache::DiskCache(DiskCacheOptions options) : options_(std::move(options)) {
   writable_ = true;
 }
 
-DiskCache::~DiskCache() {
-  if (dir_fd_ >= 0) ::close(dir_fd_);
-}
-
-absl::StatusOr<int> DiskCache::OpenSubdir(uint64_t hash, bool create) {
+absl::StatusOr<ScopedFd> DiskCache::OpenSubdir(uint64_t hash, bool create) {
   const std::string name = SubdirName(hash);
-  if (create && ::mkdirat(dir_fd_, name.c_str(), 0700) != 0 && errno != EEXIST) {
+  if (create && ::mkdirat(dir_fd_.get(), name.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::UnavailableError(absl::StrCat("cannot create ", dir_, "/", name, ": ", std::strerror(errno)));
   }
-  const int fd = ::openat(dir_fd_, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
+  ScopedFd fd(::openat(dir_fd_.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) {
     const int err = errno;
     if (err == ENOENT) return absl::NotFoundError(name);
     return absl::PermissionDeniedError(absl::StrCat(dir_, "/", name, " cannot be opened as a folder (",
                                                     std::strerror(err), "; links are refused)"));
   }
   struct stat st;
-  if (::fstat(fd, &st) != 0 || st.st_uid != ::geteuid() || (st.st_mode & 022) != 0) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0 || st.st_uid != ::geteuid() || (st.st_mode & 022) != 0) {
     return absl::PermissionDeniedError(absl::StrCat(dir_, "/", name, " is not this user's own folder"));
   }
   return fd;
 }
 
-DiskCache::EntryLock& DiskCache::EntryLock::operator=(EntryLock&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.fd_;
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
-DiskCache::EntryLock::~EntryLock() {
-  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
-}
-
 DiskCache::EntryLock DiskCache::Lock(uint64_t signature_hash) {
   if (!writable_) return EntryLock();
-  absl::StatusOr<int> sub = OpenSubdir(signature_hash, /*create=*/true);
+  absl::StatusOr<ScopedFd> sub = OpenSubdir(signature_hash, /*create=*/true);
   if (!sub.ok()) return EntryLock();
   // Lock files stay: removing one while another process waits on it would let a third
   // lock a new file of the same name.
-  const int fd = ::openat(*sub, FileName(signature_hash, ".lock").c_str(),
-                          O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  ::close(*sub);
-  if (fd < 0) return EntryLock();
-  while (::flock(fd, LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      ::close(fd);
-      return EntryLock();
-    }
+  ScopedFd fd(::openat(sub->get(), FileName(signature_hash, ".lock").c_str(),
+                       O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return EntryLock();
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return EntryLock();
   }
-  return EntryLock(fd);
+  return EntryLock(fd.release());
 }
 
 void DiskCache::Warn(const std::string& message) {
@@ -239,7 +217,7 @@ std::optional<DiskCache::Hit> DiskCache::Load(const DiskCacheKey& key) {
     if (first) Warn(absl::StrCat("tilefuse: ignoring kernel cache entry ", path, ": ", why, "; it will be rebuilt"));
     if (writable_ && sub >= 0) ::unlinkat(sub, file.c_str(), 0);
   };
-  absl::StatusOr<int> sub = OpenSubdir(key.signature_hash, /*create=*/false);
+  absl::StatusOr<ScopedFd> sub = OpenSubdir(key.signature_hash, /*create=*/false);
   if (!sub.ok()) {
     if (absl::IsNotFound(sub.status())) {
       misses_.fetch_add(1, std::memory_order_relaxed);
@@ -248,29 +226,25 @@ std::optional<DiskCache::Hit> DiskCache::Load(const DiskCacheKey& key) {
     }
     return std::nullopt;
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{*sub};
   ReadFileOptions read;
   read.max_bytes = kMaxDiskCacheEntryBytes;
   read.follow_links = false;
-  absl::StatusOr<std::string> bytes = ReadRegularFileAt(*sub, file, "entry", read);
+  absl::StatusOr<std::string> bytes = ReadRegularFileAt(sub->get(), file, "entry", read);
   if (!bytes.ok()) {
     if (absl::IsNotFound(bytes.status())) {
       misses_.fetch_add(1, std::memory_order_relaxed);
     } else {
-      reject(*sub, std::string(bytes.status().message()));
+      reject(sub->get(), std::string(bytes.status().message()));
     }
     return std::nullopt;
   }
   absl::StatusOr<Hit> hit = Parse(*bytes, key);
   if (!hit.ok()) {
-    reject(*sub, std::string(hit.status().message()));
+    reject(sub->get(), std::string(hit.status().message()));
     return std::nullopt;
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
-  if (writable_) ::utimensat(*sub, file.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);  // recently used
+  if (writable_) ::utimensat(sub->get(), file.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);  // recently used
   return *std::move(hit);
 }
 
@@ -286,24 +260,21 @@ absl::Status DiskCache::Store(const DiskCacheKey& key, const std::string& entry_
     }
     return absl::UnavailableError(what);
   };
-  absl::StatusOr<int> sub = OpenSubdir(key.signature_hash, /*create=*/true);
+  absl::StatusOr<ScopedFd> sub = OpenSubdir(key.signature_hash, /*create=*/true);
   if (!sub.ok()) return fail(std::string(sub.status().message()));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{*sub};
+  const int dir = sub->get();
   // A name no other writer (thread or process) uses; renamed over the entry when complete.
   const std::string tmp = absl::StrCat(".tmp-", ::getpid(), "-", std::hash<std::thread::id>()(std::this_thread::get_id()),
                                        "-", Hex64(key.signature_hash));
-  const int fd = ::openat(*sub, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int fd = ::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return fail(absl::StrCat("cannot create ", tmp, " beside ", path, ": ", std::strerror(errno)));
   const std::string bytes = Serialize(key, entry_name, cubin);
   const bool ok = WriteAll(fd, bytes) && ::fsync(fd) == 0;
   const int write_errno = errno;
   ::close(fd);
-  if (!ok || ::renameat(*sub, tmp.c_str(), *sub, FileName(key.signature_hash, kSuffix).c_str()) != 0) {
+  if (!ok || ::renameat(dir, tmp.c_str(), dir, FileName(key.signature_hash, kSuffix).c_str()) != 0) {
     const int err = ok ? errno : write_errno;
-    ::unlinkat(*sub, tmp.c_str(), 0);
+    ::unlinkat(dir, tmp.c_str(), 0);
     return fail(absl::StrCat("cannot write ", path, ": ", std::strerror(err)));
   }
   writes_.fetch_add(1, std::memory_order_relaxed);

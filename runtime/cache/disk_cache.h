@@ -49,6 +49,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "runtime/graph/read_file.h"
 
 namespace tilefuse {
 
@@ -87,7 +88,6 @@ struct DiskCacheStats {
 class DiskCache {
  public:
   explicit DiskCache(DiskCacheOptions options);
-  ~DiskCache();
   DiskCache(const DiskCache&) = delete;
   DiskCache& operator=(const DiskCache&) = delete;
 
@@ -110,13 +110,10 @@ class DiskCache {
    public:
     EntryLock() = default;
     explicit EntryLock(int fd) : fd_(fd) {}
-    EntryLock(EntryLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-    EntryLock& operator=(EntryLock&& o) noexcept;
-    ~EntryLock();
-    bool held() const { return fd_ >= 0; }
+    bool held() const { return fd_.get() >= 0; }
 
    private:
-    int fd_ = -1;
+    ScopedFd fd_;  // closing it releases the flock
   };
   EntryLock Lock(uint64_t signature_hash);
 
@@ -136,11 +133,11 @@ class DiskCache {
   void Warn(const std::string& message);
   void EvictIfNeeded(int64_t stored_bytes);
   // The <2 hex> subfolder of `hash`, open, after the ownership checks; created if asked.
-  absl::StatusOr<int> OpenSubdir(uint64_t hash, bool create);
+  absl::StatusOr<ScopedFd> OpenSubdir(uint64_t hash, bool create);
 
   DiskCacheOptions options_;
   std::string dir_;
-  int dir_fd_ = -1;
+  ScopedFd dir_fd_;
   std::atomic<bool> enabled_{false};
   std::atomic<bool> writable_{false};
   absl::Mutex mu_;

@@ -13,6 +13,18 @@
 
 namespace tilefuse {
 
+ScopedFd& ScopedFd::operator=(ScopedFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+ScopedFd::~ScopedFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 absl::StatusOr<std::string> ReadRegularFile(const std::string& path, absl::string_view what,
                                             ReadFileOptions options) {
   return ReadRegularFileAt(AT_FDCWD, path, what, options);
@@ -29,10 +41,7 @@ absl::StatusOr<std::string> ReadRegularFileAt(int dir_fd, const std::string& pat
     if (err == ELOOP) return absl::InvalidArgumentError(absl::StrCat(what, " '", path, "' is a symbolic link"));
     return absl::PermissionDeniedError(message);
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  const ScopedFd closer(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     return absl::UnavailableError(absl::StrCat("cannot stat ", what, " '", path, "': ", std::strerror(errno)));
@@ -65,21 +74,21 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path, size_t max_byt
   return ReadRegularFile(path, what, o);
 }
 
-absl::StatusOr<int> OpenPrivateDir(const std::string& path, bool follow_links, absl::string_view what) {
+absl::StatusOr<ScopedFd> OpenPrivateDir(const std::string& path, bool follow_links, absl::string_view what) {
   std::error_code ec;
   const std::filesystem::path p(path);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::PermissionDeniedError(absl::StrCat("cannot create ", what, " ", path, ": ", std::strerror(errno)));
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow_links ? 0 : O_NOFOLLOW));
-  if (fd < 0) {
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow_links ? 0 : O_NOFOLLOW)));
+  if (fd.get() < 0) {
     return absl::PermissionDeniedError(absl::StrCat("cannot open ", what, " ", path, ": ", std::strerror(errno),
                                                     follow_links ? "" : " (a symbolic link is refused)"));
   }
   struct stat st;
   std::string why;
-  if (::fstat(fd, &st) != 0) {
+  if (::fstat(fd.get(), &st) != 0) {
     why = std::strerror(errno);
   } else if (!S_ISDIR(st.st_mode)) {
     why = "not a folder";
@@ -89,7 +98,6 @@ absl::StatusOr<int> OpenPrivateDir(const std::string& path, bool follow_links, a
     why = absl::StrFormat("writable by group or others (mode %03o)", st.st_mode & 0777);
   }
   if (!why.empty()) {
-    ::close(fd);
     return absl::PermissionDeniedError(absl::StrCat(what, " ", path, " is not private to this user: ", why));
   }
   return fd;

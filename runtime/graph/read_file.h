@@ -12,6 +12,24 @@
 
 namespace tilefuse {
 
+// Closes a file descriptor when it goes out of scope (-1: holds none).
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd = -1) : fd_(fd) {}
+  ScopedFd(ScopedFd&& o) noexcept : fd_(o.release()) {}
+  ScopedFd& operator=(ScopedFd&& o) noexcept;
+  ~ScopedFd();
+  int get() const { return fd_; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
 struct ReadFileOptions {
   size_t max_bytes = size_t{1} << 30;
   bool follow_links = true;  // false: a symbolic link is refused (O_NOFOLLOW)
@@ -30,9 +48,8 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path, size_t max_byt
 // A folder only this user may write: created 0700 (with its parents) when missing; an
 // existing one must be a folder (a link to one is followed only when follow_links), owned by
 // the effective user, and not writable by group or others. Else kPermissionDenied saying
-// which of these failed. On success, the folder open as a descriptor (O_DIRECTORY) that
-// the caller closes.
-absl::StatusOr<int> OpenPrivateDir(const std::string& path, bool follow_links, absl::string_view what);
+// which of these failed. On success, the folder open (O_DIRECTORY).
+absl::StatusOr<ScopedFd> OpenPrivateDir(const std::string& path, bool follow_links, absl::string_view what);
 
 }  // namespace tilefuse
 
