@@ -25,9 +25,11 @@
 #include "bench/cublas_baseline.h"
 #include "bench/gpu_timer.h"
 #include "bench/jit_benchmarks.h"
+#include "bench/sweep.h"
 #include "benchmark/benchmark.h"
 #include "runtime/plan.h"
 #include "runtime/reference.h"
+#include "runtime/status_macros.h"
 
 namespace tilefuse {
 namespace {
@@ -194,6 +196,75 @@ void BM_Cublas(benchmark::State& state, const CatalogEntry* e) {
       Result{us, e->FloorBytes() / (us * 1e-6) / 1e12, 1 + (*base)->num_kernels(), tflops};
 }
 
+// The sweep's tensors, shared by its rows: weights and biases per (K, N), activations per
+// (M, K), outputs per (M, N). Random floats in [-2, 2].
+std::map<std::vector<int64_t>, DeviceBuffer> g_sweep_buffers;
+KernelCache g_sweep_cache;  // one compile per signature across the sweep's rows
+std::map<std::string, double> g_sweep_us;  // "<point name>/<variant>" -> median us
+
+absl::StatusOr<void*> SweepBuffer(std::vector<int64_t> key, int64_t elements, bool fill) {
+  auto it = g_sweep_buffers.find(key);
+  if (it != g_sweep_buffers.end()) return it->second.data();
+  HostTensor h = HostTensor::Zeros(DType::kBF16, {elements});
+  if (fill) {
+    std::minstd_rand rng(static_cast<uint32_t>(key.size() * 7919 + key.back()));
+    std::uniform_real_distribution<float> u(-2.f, 2.f);
+    for (int64_t i = 0; i < elements; ++i) h.Set(i, u(rng));
+  }
+  TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(h.bytes.size()));
+  if (fill) TF_RETURN_IF_ERROR(b.Upload(h.bytes.data(), h.bytes.size()));
+  void* data = b.data();
+  g_sweep_buffers.emplace(std::move(key), std::move(b));
+  return data;
+}
+
+// Inputs (x, w, and b with the epilogue) and the output of a sweep point.
+absl::Status SweepTensors(const SweepPoint& p, std::vector<TensorArg>& in, std::vector<TensorArg>& out) {
+  TF_ASSIGN_OR_RETURN(void* x, SweepBuffer({0, p.m, p.k}, p.m * p.k, true));
+  TF_ASSIGN_OR_RETURN(void* w, SweepBuffer({1, p.n, p.k}, p.n * p.k, true));
+  TF_ASSIGN_OR_RETURN(void* y, SweepBuffer({2, p.m, p.n}, p.m * p.n, false));
+  in = {TensorArg::Make(x, DType::kBF16, {p.m, p.k}), TensorArg::Make(w, DType::kBF16, {p.n, p.k})};
+  if (p.bias_silu) {
+    TF_ASSIGN_OR_RETURN(void* b, SweepBuffer({3, p.n}, p.n, true));
+    in.push_back(TensorArg::Make(b, DType::kBF16, {p.n}));
+  }
+  out = {TensorArg::Make(y, DType::kBF16, {p.m, p.n})};
+  return absl::OkStatus();
+}
+
+// A sweep row through tilefuse, untuned (the default configs), M static or symbolic.
+void BM_SweepTilefuse(benchmark::State& state, const SweepPoint* p, bool symbolic) {
+  CompileOptions options;
+  options.cache = &g_sweep_cache;
+  auto plan = Compile(symbolic ? p->symbolic.graph : p->fixed.graph, options);
+  if (!plan.ok()) return state.SkipWithError(std::string(plan.status().message()).c_str());
+  std::vector<TensorArg> in, out;
+  if (absl::Status s = SweepTensors(*p, in, out); !s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
+  const double us = TimeSamples(state, [&] { return plan->Run(g_timer->stream(), in, out); });
+  if (us < 0) return;
+  state.counters["median_us"] = us;
+  state.counters["TFLOPs"] = 2.0 * p->m * p->n * p->k / (us * 1e-6) / 1e12;
+  std::string configs;
+  for (const KernelPlan& k : plan->fusion_plan().kernels) {
+    if (k.spec.tile == "matmul") absl::StrAppend(&configs, k.spec.gemm.ToString());
+  }
+  state.SetLabel(absl::StrCat(plan->num_kernels(), " kernels, ", configs));
+  g_sweep_us[absl::StrCat(p->name, symbolic ? "/symbolic" : "/static")] = us;
+}
+
+// The same through cuBLAS, with the epilogue as a separate kernel.
+void BM_SweepCublas(benchmark::State& state, const SweepPoint* p) {
+  auto base = CublasBaseline::Create(p->fixed);
+  if (!base.ok()) return state.SkipWithError(std::string(base.status().message()).c_str());
+  std::vector<TensorArg> in, out;
+  if (absl::Status s = SweepTensors(*p, in, out); !s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
+  const double us = TimeSamples(state, [&] { return (*base)->Run(g_timer->stream(), in, out); });
+  if (us < 0) return;
+  state.counters["median_us"] = us;
+  state.counters["TFLOPs"] = 2.0 * p->m * p->n * p->k / (us * 1e-6) / 1e12;
+  g_sweep_us[absl::StrCat(p->name, "/cublas")] = us;
+}
+
 void PrintSummary() {
   std::printf("\n%-44s %10s %8s %9s %8s %8s\n", "graph", "median_us", "TB/s", "frac_copy", "TFLOP/s", "kernels");
   for (const auto& [name, r] : g_results) {
@@ -274,8 +345,36 @@ int main(int argc, char** argv) {
           ->MinTime(0.3);
     }
   }
+  auto sweep = SweepPoints();
+  if (!sweep.ok()) {
+    std::fprintf(stderr, "bench_fusion: sweep: %s\n", std::string(sweep.status().message()).c_str());
+    return 1;
+  }
+  // Fixed sample counts: a flushed median of 30 is steady, and 528 rows fit one device call.
+  for (const SweepPoint& p : *sweep) {
+    for (const char* variant : {"static", "symbolic"}) {
+      benchmark::RegisterBenchmark(absl::StrCat(p.name, "/", variant).c_str(), BM_SweepTilefuse, &p,
+                                   std::string(variant) == "symbolic")
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond)
+          ->Iterations(30);
+    }
+    benchmark::RegisterBenchmark(absl::StrCat(p.name, "/cublas").c_str(), BM_SweepCublas, &p)
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond)
+        ->Iterations(30);
+  }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   PrintSummary();
+  std::vector<SweepRow> rows;
+  for (const SweepPoint& p : *sweep) {
+    auto cb = g_sweep_us.find(p.name + "/cublas");
+    for (const char* variant : {"static", "symbolic"}) {
+      auto it = g_sweep_us.find(absl::StrCat(p.name, "/", variant));
+      if (it != g_sweep_us.end()) rows.push_back(SweepRow{&p, variant, it->second, cb == g_sweep_us.end() ? 0 : cb->second});
+    }
+  }
+  if (!rows.empty()) PrintSweepSummary(rows, g_copy_tbps);
   return 0;
 }
