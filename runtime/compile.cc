@@ -112,6 +112,7 @@ class TuningFile {
 // Sets each GEMM's tile config: forced, recorded, tuned now, or the default (kept).
 absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options,
                                const std::string& arch, FusionPlan& plan, TuningFile& tuning) {
+  std::vector<KernelPlan*> planned;  // GEMMs that keep the planner's config: shape classes
   for (KernelPlan& k : plan.kernels) {
     if (k.spec.tile != "matmul") continue;
     // A persistent store-site reduction needs a tile that covers its axis: such a GEMM
@@ -122,7 +123,10 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
       if (options.gemm_config->wgmma == k.spec.gemm.wgmma) k.spec.gemm = *options.gemm_config;
       continue;
     }
-    if (!tuning.enabled()) continue;
+    if (!tuning.enabled()) {
+      planned.push_back(&k);
+      continue;
+    }
     TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records(plan.decisions));
     const std::string key = GemmTuningKey(graph, k.tile_node, k.spec, arch);
     if (auto r = records->Find(key); r && r->config.wgmma == k.spec.gemm.wgmma) {
@@ -131,7 +135,10 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
                                             r->config.ToString(), " (recorded, ", r->us, " us)"));
       continue;
     }
-    if (!options.autotune || !UseDevice(options.device).ok()) continue;
+    if (!options.autotune || !UseDevice(options.device).ok()) {
+      planned.push_back(&k);
+      continue;
+    }
     TF_ASSIGN_OR_RETURN(std::vector<TuningTrial> trials,
                         TuneGemm(graph, k.tile_node, k.spec, arch, options.tune_m));
     tuning.Put(key, TuningRecord{trials[0].config, trials[0].us});
@@ -148,6 +155,14 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
   // the combinations the GPU tests cover.
   for (KernelPlan& k : plan.kernels) {
     if (k.spec.tile == "matmul" && (k.spec.gemm.wgmma || k.spec.reduce.op >= 0)) k.spec.gemm.split_k = 1;
+  }
+  for (KernelPlan* k : planned) {
+    k->classes = GemmShapeClasses(*k, options.m_classes);
+    if (k->classes.empty()) continue;
+    std::string text;
+    for (const ShapeClass& c : k->classes) absl::StrAppend(&text, "M <= ", c.max_m, ": ", c.gemm.ToString(), "; ");
+    plan.decisions.push_back(absl::StrCat("classes: '", graph.node(k->tile_node).name, "' ", text, "larger M: ",
+                                          k->spec.gemm.ToString()));
   }
   return absl::OkStatus();
 }
@@ -227,43 +242,56 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   }
   NvrtcOptions nvrtc;
   nvrtc.arch = plan.arch_;
-  // Each kernel's signature covers the template files it is built from.
+  // What NVRTC builds: each kernel, and each shape class of a GEMM (a spec with the class's
+  // config). Each signature covers the template files its spec is built from.
+  struct Job {
+    size_t kernel;
+    int cls;  // -1: the kernel itself
+    KernelSpec spec;
+    SignatureContext context;
+  };
+  std::vector<Job> jobs;
   std::map<std::vector<std::string>, uint64_t> template_hashes;
-  std::vector<SignatureContext> contexts;
-  for (const KernelPlan& k : plan.fusion_.kernels) {
-    TF_ASSIGN_OR_RETURN(std::vector<std::string> files, TemplateFilesFor(k.spec));
-    if (!template_hashes.count(files)) {
-      TF_ASSIGN_OR_RETURN(std::string text, TemplateText(files));
-      template_hashes[files] = StableHash(text);
-    }
-    contexts.push_back(SignatureContext{plan.arch_, NvrtcVersionString(),
-                                        NvrtcCommandLine(NvrtcFor(k.spec, nvrtc)),
-                                        template_hashes[files]});
-  }
-
   for (size_t i = 0; i < plan.fusion_.kernels.size(); ++i) {
     const KernelPlan& k = plan.fusion_.kernels[i];
     if (const size_t words = ParamLayout(k.spec).size(); words > static_cast<size_t>(kMaxParamWords)) {
       const bool cut = k.summary.size() > 160;
       return absl::InvalidArgumentError(absl::StrCat(
-          "kernel ", i, " (", absl::string_view(k.summary).substr(0, 160), cut ? "..." : "", "): its parameters take ", words, " 8-byte fields (at most ", kMaxParamWords,
-          ", the 4 KiB a CUDA launch passes); it reads ", k.spec.operands.size(), " tensors: split the graph"));
+          "kernel ", i, " (", absl::string_view(k.summary).substr(0, 160), cut ? "..." : "", "): its parameters take ",
+          words, " 8-byte fields (at most ", kMaxParamWords, ", the 4 KiB a CUDA launch passes); it reads ",
+          k.spec.operands.size(), " tensors: split the graph"));
+    }
+    for (int c = -1; c < static_cast<int>(k.classes.size()); ++c) {
+      KernelSpec spec = k.spec;
+      if (c >= 0) spec.gemm = k.classes[c].gemm;
+      TF_ASSIGN_OR_RETURN(std::vector<std::string> files, TemplateFilesFor(spec));
+      if (!template_hashes.count(files)) {
+        TF_ASSIGN_OR_RETURN(std::string text, TemplateText(files));
+        template_hashes[files] = StableHash(text);
+      }
+      SignatureContext context{plan.arch_, NvrtcVersionString(), NvrtcCommandLine(NvrtcFor(spec, nvrtc)),
+                               template_hashes[files]};
+      jobs.push_back(Job{i, c, std::move(spec), std::move(context)});
     }
   }
-  const size_t n = plan.fusion_.kernels.size();
-  plan.kernels_.resize(n);
+
+  const size_t n = jobs.size();
+  plan.kernels_.resize(plan.fusion_.kernels.size());
+  for (size_t i = 0; i < plan.kernels_.size(); ++i) plan.kernels_[i].classes.resize(plan.fusion_.kernels[i].classes.size());
   plan.reports_.resize(n);
   std::vector<absl::Status> status(n);
-  const auto compile_one = [&](size_t i) {
-    const KernelPlan& k = plan.fusion_.kernels[i];
-    const Signature sig = MakeSignature(SpecText(k.spec), contexts[i]);
+  const auto compile_one = [&](size_t j) {
+    const Job& job = jobs[j];
+    const KernelPlan& k = plan.fusion_.kernels[job.kernel];
+    const KernelSpec& spec = job.spec;
+    const Signature sig = MakeSignature(SpecText(spec), job.context);
     bool hit = false, disk_hit = false;
     std::string store_error;
     auto compiled = cache->GetOrBuild(sig.text, [&]() -> absl::StatusOr<KernelCache::Built> {
-      if (options.disk_cache == nullptr) return BuildKernel(k.spec, sig, NvrtcFor(k.spec, nvrtc), options);
+      if (options.disk_cache == nullptr) return BuildKernel(spec, sig, NvrtcFor(spec, nvrtc), options);
       DiskCache& disk = *options.disk_cache;
-      const DiskCacheKey key{sig.text, sig.hash, contexts[i].arch, contexts[i].nvrtc_version,
-                             absl::StrJoin(contexts[i].options, " "), contexts[i].template_hash};
+      const DiskCacheKey key{sig.text, sig.hash, job.context.arch, job.context.nvrtc_version,
+                             absl::StrJoin(job.context.options, " "), job.context.template_hash};
       const auto load = [&]() -> std::optional<KernelCache::Built> {
         auto h = disk.Load(key);
         if (!h) return std::nullopt;
@@ -276,7 +304,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
       if (lock.held()) {
         if (auto b = load()) return *std::move(b);
       }
-      auto built = BuildKernel(k.spec, sig, NvrtcFor(k.spec, nvrtc), options);
+      auto built = BuildKernel(spec, sig, NvrtcFor(spec, nvrtc), options);
       // The kernel serves from memory either way; the report says that it was not stored.
       if (built.ok()) {
         const absl::Status stored = disk.Store(key, built->entry_name, built->cubin);
@@ -284,18 +312,28 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
       }
       return built;
     }, &hit);
+    const std::string shape_class = job.cls < 0 ? "" : absl::StrCat("M <= ", k.classes[job.cls].max_m);
     if (!compiled.ok()) {
-      status[i] = absl::Status(compiled.status().code(),
-                               absl::StrCat("kernel ", i, " (", k.summary, "): ",
-                                            compiled.status().message()));
+      status[j] = absl::Status(compiled.status().code(),
+                               absl::StrCat("kernel ", job.kernel, shape_class.empty() ? "" : " class ", shape_class,
+                                            " (", k.summary, "): ", compiled.status().message()));
       return;
     }
-    plan.kernels_[i] = Plan::Kernel{k, *compiled, ParamLayout(k.spec), nullptr, Numel(k.index_space), {}};
-    plan.reports_[i] = KernelReport{(*compiled)->entry_name(), k.summary, hit || disk_hit, disk_hit,
+    Plan::Kernel& pk = plan.kernels_[job.kernel];
+    if (job.cls < 0) {
+      pk.plan = k;
+      pk.compiled = *compiled;
+      pk.layout = ParamLayout(spec);
+      pk.numel = Numel(k.index_space);
+    } else {
+      pk.classes[job.cls] = Plan::Variant{k.classes[job.cls].max_m, spec, *compiled, ParamLayout(spec), nullptr};
+    }
+    plan.reports_[j] = KernelReport{(*compiled)->entry_name(), k.summary, hit || disk_hit, disk_hit,
                                     hit || disk_hit ? 0.0 : (*compiled)->compile_ms(),
-                                    (*compiled)->cubin().size(), store_error};
+                                    (*compiled)->cubin().size(), store_error, static_cast<int>(job.kernel),
+                                    shape_class};
   };
-  // Kernels of one plan compile concurrently; the cache keeps equal signatures single-flight.
+  // Kernels and classes compile concurrently; the cache keeps equal signatures single-flight.
   const size_t workers = std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> threads;
   std::atomic<size_t> next{0};

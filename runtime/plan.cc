@@ -76,6 +76,7 @@ void Plan::Kernel::FreeSplit(const Driver& cu) {
   if (split_parts != 0) cu.cuMemFree(split_parts);
   if (split_counts != 0) cu.cuMemFree(split_counts);
   split_parts = split_counts = 0;
+  split_parts_bytes = 0;
   split_tiles = 0;
 }
 
@@ -115,11 +116,30 @@ Plan::~Plan() {
   FreeDeviceMemory();
 }
 
+const Plan::Variant* Plan::ClassFor(const Kernel& k, int64_t rows) {
+  for (const Variant& v : k.classes) {  // ascending: the first whose bound holds M
+    if (rows <= v.max_m) return &v;
+  }
+  return nullptr;
+}
+
+const CompiledKernel& Plan::compiled_kernel_for(int i, int64_t rows) const {
+  const Variant* v = ClassFor(kernels_[i], rows);
+  return v != nullptr ? *v->compiled : *kernels_[i].compiled;
+}
+
 std::string Plan::Explain() const {
   std::string s = absl::StrCat("plan '", graph_.name(), "': ", kernels_.size(), " kernel",
                                kernels_.size() == 1 ? "" : "s", " for ", arch_, "\n");
   for (size_t i = 0; i < kernels_.size(); ++i) {
     absl::StrAppend(&s, "  kernel ", i, ": ", kernels_[i].plan.summary, "\n");
+    for (const Variant& v : kernels_[i].classes) {
+      absl::StrAppend(&s, "    class M <= ", v.max_m, ": ", v.spec.gemm.ToString(), " (", v.compiled->entry_name(), ")\n");
+    }
+    if (!kernels_[i].classes.empty()) {
+      absl::StrAppend(&s, "    class M > ", kernels_[i].classes.back().max_m, ": ", kernels_[i].plan.spec.gemm.ToString(),
+                      " (", kernels_[i].compiled->entry_name(), ")\n");
+    }
   }
   for (const std::string& d : fusion_.decisions) absl::StrAppend(&s, "  ", d, "\n");
   return s;
@@ -135,19 +155,22 @@ absl::Status Plan::Load() {
   }
   sm_count_ = info.sm_count;
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
-  for (Kernel& k : kernels_) {
-    TF_ASSIGN_OR_RETURN(k.function, k.compiled->Function());
-    if (k.plan.spec.tile == "matmul") {
-      const int smem = GemmLaunchOf(k.plan.spec).smem;
-      if (smem > info.max_shared_per_block_optin) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "GEMM config ", k.plan.spec.gemm.ToString(), " needs ", smem, " bytes of shared memory; ",
-            info.name, " allows ", info.max_shared_per_block_optin));
-      }
-      TF_RETURN_IF_ERROR(cu->Check(
-          cu->cuFuncSetAttribute(k.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem),
-          "cuFuncSetAttribute(max dynamic shared memory)"));
+  // The entry function of one compiled form, with the shared memory a GEMM launches with.
+  const auto load = [&](const KernelSpec& spec, const CompiledKernel& compiled, CUfunction& function) -> absl::Status {
+    TF_ASSIGN_OR_RETURN(function, compiled.Function());
+    if (spec.tile != "matmul") return absl::OkStatus();
+    const int smem = GemmLaunchOf(spec).smem;
+    if (smem > info.max_shared_per_block_optin) {
+      return absl::FailedPreconditionError(absl::StrCat("GEMM config ", spec.gemm.ToString(), " needs ", smem,
+                                                        " bytes of shared memory; ", info.name, " allows ",
+                                                        info.max_shared_per_block_optin));
     }
+    return cu->Check(cu->cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem),
+                     "cuFuncSetAttribute(max dynamic shared memory)");
+  };
+  for (Kernel& k : kernels_) {
+    TF_RETURN_IF_ERROR(load(k.plan.spec, *k.compiled, k.function));
+    for (Variant& v : k.classes) TF_RETURN_IF_ERROR(load(v.spec, *v.compiled, v.function));
   }
   loaded_ = true;
   return absl::OkStatus();
@@ -200,8 +223,9 @@ absl::Status Plan::PrepareWorkspace(CUstream stream, const int64_t* symbols) {
   return absl::OkStatus();
 }
 
-absl::Status Plan::PrepareSplitK(CUstream stream, Kernel& k, int64_t tiles) {
-  if (tiles <= k.split_tiles) return absl::OkStatus();
+absl::Status Plan::PrepareSplitK(CUstream stream, Kernel& k, const GemmConfig& c, int64_t tiles) {
+  const size_t parts = static_cast<size_t>(tiles) * c.split_k * c.bm * c.bn * sizeof(float);
+  if (tiles <= k.split_tiles && parts <= k.split_parts_bytes) return absl::OkStatus();
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   TF_ASSIGN_OR_RETURN(const bool capturing, Capturing(*cu, stream));
   if (capturing) {
@@ -212,10 +236,12 @@ absl::Status Plan::PrepareSplitK(CUstream stream, Kernel& k, int64_t tiles) {
   }
   // Kernels of earlier runs may still use the old buffers.
   TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"));
+  // Shape classes share the buffers: sized for the largest need seen so far.
+  tiles = std::max(tiles, k.split_tiles);
+  const size_t parts_bytes = std::max(parts, k.split_parts_bytes);
   k.FreeSplit(*cu);
-  const GemmConfig& c = k.plan.spec.gemm;
-  const size_t parts = static_cast<size_t>(tiles) * c.split_k * c.bm * c.bn * sizeof(float);
-  TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&k.split_parts, parts), "cuMemAlloc(split-K partials)"));
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&k.split_parts, parts_bytes), "cuMemAlloc(split-K partials)"));
+  k.split_parts_bytes = parts_bytes;
   TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&k.split_counts, static_cast<size_t>(tiles) * 4), "cuMemAlloc(split-K counters)"));
   TF_RETURN_IF_ERROR(cu->Check(cu->cuMemsetD8(k.split_counts, 0, static_cast<size_t>(tiles) * 4), "cuMemsetD8"));
   k.split_tiles = tiles;
@@ -248,13 +274,15 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
   };
   uint64_t words[kMaxParamWords];
   for (Kernel& k : kernels_) {
-    const KernelSpec& spec = k.plan.spec;
     const int64_t n = k.numel.Eval(syms);
     if (n == 0) continue;
+    const int64_t rows = k.plan.spec.is_pointwise() ? 0 : k.plan.rows.Eval(syms);
+    const Variant* cls = ClassFor(k, rows);
+    const KernelSpec& spec = cls != nullptr ? cls->spec : k.plan.spec;
+    const std::vector<ParamField>& layout = cls != nullptr ? cls->layout : k.layout;
     const int vec = spec.Vec();
     const bool gemm = spec.tile == "matmul";
     const bool reduce = spec.tile == "reduce";
-    const int64_t rows = spec.is_pointwise() ? 0 : k.plan.rows.Eval(syms);
     const int64_t cols = spec.is_pointwise() ? 0 : (k.plan.cols.Eval(syms) + k.plan.cols_tile - 1) / k.plan.cols_tile;
     const int64_t depth = gemm || reduce ? k.plan.depth.Eval(syms) : 0;
     const int64_t gemm_tiles =
@@ -282,14 +310,14 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       if (a == Access::kInner) vector_ok &= k.plan.operands[i].inner.Eval(syms) % vec == 0;
     }
     for (const OutputBinding& o : k.plan.outputs) vector_ok &= address(o.buffer) % 16 == 0;
-    if (k.layout.size() > static_cast<size_t>(kMaxParamWords)) {
+    if (layout.size() > static_cast<size_t>(kMaxParamWords)) {
       return absl::InternalError("kernel parameter block too large (Compile checks it)");
     }
     if (gemm && spec.gemm.split_k > 1 && !GemmClusterSplit(spec)) {
-      TF_RETURN_IF_ERROR(PrepareSplitK(stream, k, gemm_tiles));
+      TF_RETURN_IF_ERROR(PrepareSplitK(stream, k, spec.gemm, gemm_tiles));
     }
     size_t w = 0;
-    for (const ParamField& f : k.layout) {
+    for (const ParamField& f : layout) {
       uint64_t v = 0;
       switch (f.kind) {
         case ParamField::kOperandPtr: v = address(k.plan.operands[f.index].buffer); break;
@@ -366,10 +394,10 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     }
     void* params[] = {words, &maps[0], &maps[1]};  // pointwise and row kernels take the first
     // The message is built only on failure: Run allocates nothing on its steady path.
-    const CUresult launched =
-        cu->cuLaunchKernel(k.function, blocks, 1, 1, threads, 1, 1, smem, stream, params, nullptr);
+    const CUresult launched = cu->cuLaunchKernel(cls != nullptr ? cls->function : k.function, blocks, 1, 1, threads,
+                                                 1, 1, smem, stream, params, nullptr);
     if (launched != CUDA_SUCCESS) {
-      return cu->Check(launched, absl::StrCat("cuLaunchKernel(", k.compiled->entry_name(), ")"));
+      return cu->Check(launched, absl::StrCat("cuLaunchKernel(", (cls != nullptr ? cls->compiled : k.compiled)->entry_name(), ")"));
     }
   }
   return absl::OkStatus();

@@ -29,6 +29,7 @@
 #include "runtime/cache/disk_cache.h"
 #include "runtime/cache/kernel_cache.h"
 #include "runtime/fusion/fusion_plan.h"
+#include "runtime/fusion/tile_config.h"
 #include "runtime/graph/graph.h"
 #include "runtime/tensor.h"
 
@@ -60,6 +61,12 @@ struct CompileOptions {
   // switches: `autotune` times RowCandidates on the GPU and records the winner;
   // `row_config` forces one config on each of them (it must cover the row width).
   std::optional<RowConfig> row_config;
+  // Shape classes: a GEMM whose M is symbolic and whose config is the default (not forced,
+  // recorded or tuned) is compiled once per class of M, each bound here the largest M of
+  // its class (e.g. an engine's CUDA-graph batch sizes); `Run` picks the variant from the
+  // bound M without compiling or allocating. The defaults: runtime/fusion/tile_config.h
+  // (kDefaultMClasses, SmallMGemmConfig). Empty: one kernel for every M.
+  std::vector<int64_t> m_classes{std::begin(kDefaultMClasses), std::end(kDefaultMClasses)};
 };
 
 // What compiling one kernel cost, for reports and the command-line tool.
@@ -72,6 +79,8 @@ struct KernelReport {
   size_t cubin_bytes = 0;
   // Built now but not written to the disk cache: why (empty when stored, or on a hit).
   std::string store_error;
+  int kernel = 0;           // the kernel (launch order) this binary serves
+  std::string shape_class;  // "M <= 16" for a class variant; empty for the kernel itself
 };
 
 class Plan {
@@ -87,8 +96,12 @@ class Plan {
   const FusionPlan& fusion_plan() const { return fusion_; }
   const Graph& graph() const { return graph_; }
   const std::string& arch() const { return arch_; }
-  // The binary of kernel `i` (launch order), for tools and benchmarks.
+  // The binary of kernel `i` (launch order; for a GEMM with shape classes, the one past the
+  // last class), for tools and benchmarks.
   const CompiledKernel& compiled_kernel(int i) const { return *kernels_[i].compiled; }
+  // The binary Run launches for kernel `i` when its output has `rows` rows (M): its shape
+  // class's, or compiled_kernel(i).
+  const CompiledKernel& compiled_kernel_for(int i, int64_t rows) const;
 
   // Loads every module in the device's primary context (made current). Idempotent.
   absl::Status Load();
@@ -103,11 +116,20 @@ class Plan {
 
  private:
   friend absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options);
+  // A compiled form of a kernel: the kernel itself, or one of its shape classes.
+  struct Variant {
+    int64_t max_m = -1;  // classes: the largest M it serves
+    KernelSpec spec;
+    std::shared_ptr<const CompiledKernel> compiled;
+    std::vector<ParamField> layout;
+    CUfunction function = nullptr;
+  };
   struct Kernel {
     KernelPlan plan;
     std::shared_ptr<const CompiledKernel> compiled;
     std::vector<ParamField> layout;
     CUfunction function = nullptr;
+    std::vector<Variant> classes;  // plan.classes compiled, ascending; past them the kernel itself
     SizeExpr numel;  // of the epilogue index space, kept so that Run allocates nothing
     // The Hopper GEMM's last tensor maps (A, B): re-encoded only when an operand's
     // address or sizes change, which keeps cuTensorMapEncodeTiled off the steady path.
@@ -120,14 +142,17 @@ class Plan {
     // A split-K GEMM's partials and per-tile arrival counters, sized for split_tiles
     // tiles: zeroed when allocated, left zero by every launch, grown when a run has more.
     CUdeviceptr split_parts = 0, split_counts = 0;
+    size_t split_parts_bytes = 0;
     int64_t split_tiles = 0;
     void FreeSplit(const Driver& cu);
   };
   Plan() = default;
+  // The shape class of `k` that serves `rows` rows, or null (the kernel itself).
+  static const Variant* ClassFor(const Kernel& k, int64_t rows);
   absl::Status BindShapes(absl::Span<const TensorArg> inputs,
                           absl::Span<const TensorArg> outputs, int64_t* symbols) const;
   absl::Status PrepareWorkspace(CUstream stream, const int64_t* symbols);
-  absl::Status PrepareSplitK(CUstream stream, Kernel& k, int64_t tiles);
+  absl::Status PrepareSplitK(CUstream stream, Kernel& k, const GemmConfig& c, int64_t tiles);
   void FreeDeviceMemory();
 
   Graph graph_;

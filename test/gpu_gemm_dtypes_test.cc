@@ -1,6 +1,7 @@
 // GEMMs in every operand dtype the planner accepts, fused and unfused, against the CPU
 // reference on the GPU: f32 operands (split into bf16 parts on the MMA), f16 and bf16,
-// epilogues and prologues of other dtypes, odd shapes, decode M, misaligned pointers.
+// epilogues and prologues of other dtypes, odd shapes, decode M, misaligned pointers, and
+// symbolic M at each shape class's bounds (each class a kernel of its own).
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -25,7 +26,8 @@ TEST(GpuGemmDtypes, EveryDtypeMatchesTheReference) {
       o.fuse = fuse;
       o.cache = &cache;
       TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
-      for (int64_t m : {int64_t{77}, int64_t{1}, int64_t{300}}) {
+      // M at the shape classes' bounds (16, 64) and past them, odd sizes between.
+      for (int64_t m : {int64_t{1}, int64_t{16}, int64_t{17}, int64_t{64}, int64_t{65}, int64_t{77}, int64_t{300}}) {
         for (size_t misalign : {0, 4}) {
           SCOPED_TRACE(absl::StrCat(t.name, fuse ? " fused" : " unfused", " M=", m, " misalign ", misalign));
           const auto syms = t.symbols.empty() ? std::vector<int64_t>{} : BindSymbols(g, {{"M", m}});

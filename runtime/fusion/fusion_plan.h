@@ -31,6 +31,13 @@ struct OutputBinding {
   BufferRef buffer;
 };
 
+// One variant of a GEMM kernel whose M is symbolic: the config used when the bound M is
+// at most max_m (-1: any M past the smaller classes).
+struct ShapeClass {
+  int64_t max_m = -1;
+  GemmConfig gemm;
+};
+
 struct KernelPlan {
   KernelSpec spec;
   Shape index_space;                     // of the epilogue site (the kernel's output)
@@ -45,6 +52,9 @@ struct KernelPlan {
   std::vector<OutputBinding> outputs;    // parallel to spec.outputs
   std::vector<int> nodes;                // graph nodes computed by this kernel
   std::string summary;                   // one line for Plan::Explain()
+  // A GEMM with a symbolic M: its bounded classes, ascending (GemmShapeClasses); M past the
+  // last bound runs `spec` itself. Empty: one kernel for every M.
+  std::vector<ShapeClass> classes;
 };
 
 struct WorkspaceSlot {

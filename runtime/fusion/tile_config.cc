@@ -119,4 +119,36 @@ std::vector<GemmConfig> GemmCandidates(const Dim& m) {
           GemmConfig{128, 128, 64, 2, 4, 3}, GemmConfig{64, 128, 32, 2, 2, 4}};
 }
 
+std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k) {
+  constexpr int64_t kSms = 132, kTargetCtas = 2 * kSms, kMinSliceK = 512;
+  if (max_m > 64) return std::nullopt;
+  // Past 16 rows the 128-column tiles of the planned kernel keep every SM busy once N has
+  // a tile per SM; there they stream the weights faster than 64 x 64 tiles (H200 sweep:
+  // N = 28672 at M = 64, 88 us against 110).
+  if (max_m > 16 && (n <= 0 || (n + 127) / 128 >= kSms)) return std::nullopt;
+  GemmConfig c = max_m <= 16 ? GemmConfig{16, 32, 128, 1, 2, 6} : GemmConfig{64, 64, 32, 2, 2, 4};
+  if (n <= 0 || k <= 0) return c;
+  const int64_t tiles = (max_m + c.bm - 1) / c.bm * ((n + c.bn - 1) / c.bn);
+  while (c.split_k < 8 && tiles * c.split_k < kTargetCtas && k / (2 * c.split_k) >= kMinSliceK) c.split_k *= 2;
+  return c;
+}
+
+std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const int64_t> bounds) {
+  const KernelSpec& spec = k.spec;
+  if (spec.tile != "matmul" || spec.custom != nullptr || spec.reduce.op >= 0 || k.rows.is_static()) return {};
+  const int64_t n = k.cols.is_static() ? k.cols.constant : 0, depth = k.depth.is_static() ? k.depth.constant : 0;
+  std::vector<ShapeClass> classes;
+  for (int64_t b : bounds) {
+    if (b <= 0 || (!classes.empty() && b <= classes.back().max_m)) continue;
+    const std::optional<GemmConfig> c = SmallMGemmConfig(b, n, depth);
+    if (!c || c->ToString() == spec.gemm.ToString()) break;  // the planned config from here on
+    if (!classes.empty() && classes.back().gemm.ToString() == c->ToString()) {
+      classes.back().max_m = b;  // the same kernel covers both
+    } else {
+      classes.push_back(ShapeClass{b, *c});
+    }
+  }
+  return classes;
+}
+
 }  // namespace tilefuse

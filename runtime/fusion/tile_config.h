@@ -2,9 +2,11 @@
 #ifndef TILEFUSE_RUNTIME_FUSION_TILE_CONFIG_H_
 #define TILEFUSE_RUNTIME_FUSION_TILE_CONFIG_H_
 
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/fusion/fusion_plan.h"
 #include "runtime/fusion/kernel_spec.h"
 #include "runtime/graph/shape.h"
 
@@ -39,6 +41,23 @@ std::vector<GemmConfig> GemmCandidates(const Dim& m);
 // most 8 vectors each (the default among them), and each again with the CTA looping over
 // 2, 4 or 8 row groups (the next groups' rows prefetched into L2).
 std::vector<RowConfig> RowCandidates(int64_t width, int vec);
+
+// The M classes a GEMM with a symbolic M is compiled for when CompileOptions gives none:
+// decode batches, small and mid batches, and the rest.
+inline constexpr int64_t kDefaultMClasses[] = {16, 64, 256};
+
+// The config for a GEMM whose M is at most `max_m` (N and K static, else 0): M <= 16 the
+// decode tile (16 x 32 x 128), M <= 64 a 64 x 64 x 32 tile where 128-column tiles would
+// leave SMs idle (N < 128 per SM), both with K split over up to 8 CTAs per tile until
+// about two CTAs per SM of an H100/H200 (132 SMs) run, each slice keeping at least 512
+// of K; nullopt otherwise (the planned config serves there). Used for static M by the
+// planner and for the shape classes of a symbolic M.
+std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k);
+
+// The bounded classes of a GEMM kernel (KernelPlan::classes) for `bounds` (ascending): for
+// a built-in matmul whose M is symbolic and that folds no store-site reduction, one class
+// per bound with a config of its own, neighbours with the same config merged; none else.
+std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const int64_t> bounds);
 
 // Columns a config covers.
 inline int64_t RowCapacity(const RowConfig& c, int vec) {

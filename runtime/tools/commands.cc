@@ -10,6 +10,7 @@
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/fusion/planner.h"
+#include "runtime/fusion/tile_config.h"
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
@@ -29,10 +30,17 @@ nlohmann::json PlanJson(const Graph& g, const FusionPlan& plan, bool fused) {
     nlohmann::json nodes = nlohmann::json::array(), stores = nlohmann::json::array();
     for (int id : k.nodes) nodes.push_back({{"name", g.node(id).name}, {"op", g.node(id).OpString()}});
     for (const OutputBinding& o : k.outputs) stores.push_back(g.node(o.value).name);
+    // A GEMM with a symbolic M: the classes Compile builds by default (untuned).
+    nlohmann::json classes = nlohmann::json::array();
+    for (const ShapeClass& c : GemmShapeClasses(k, kDefaultMClasses)) {
+      classes.push_back({{"max_m", c.max_m}, {"config", c.gemm.ToString()}});
+    }
+    if (!classes.empty()) classes.push_back({{"max_m", nullptr}, {"config", k.spec.gemm.ToString()}});
     j["kernels"].push_back({{"tile_kernel", k.spec.tile.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.spec.tile)},
                             {"fused", nodes},
                             {"stores", stores},
-                            {"summary", k.summary}});
+                            {"summary", k.summary},
+                            {"classes", classes}});
   }
   j["decisions"] = plan.decisions;
   return j;
