@@ -50,6 +50,29 @@ TEST(HostileGraph, TypeConfusedFieldsAreStatusesNotExceptions) {
   }
 }
 
+// A misspelled key is an error naming it, not a setting silently lost.
+TEST(HostileGraph, UnknownKeysAreErrors) {
+  const std::string x = R"({"name": "x", "shape": [4], "dtype": "f32"})";
+  const struct {
+    std::string json, message;
+  } cases[] = {
+      {R"({"name": "g", "input": [], "nodes": [], "outputs": []})",
+       "the graph: unknown key 'input' (expected format, name, inputs, nodes, outputs)"},
+      {OneInput(R"({"name": "x", "shape": [4], "dtype": "f32", "dtpye": "bf16"})"), "input 'x': unknown key 'dtpye'"},
+      {OneInput(x, R"([{"name": "y", "op": "relu", "inputs": ["x"], "atrs": {}}])"), "node 'y': unknown key 'atrs'"},
+      {OneInput(x, R"([{"name": "y", "op": "add", "inputs": ["x", {"value": 1, "type": "f32"}]}])"),
+       "constant operand: unknown key 'type'"},
+      {R"({"format": 2, "name": "g", "inputs": [], "nodes": [], "outputs": []})",
+       "the graph's 'format' is 2 (expected an integer in [1, 1])"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.json);
+    EXPECT_TRUE(StatusIs(GraphFromJson(c.json), kInvalid, c.message));
+  }
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(absl::StrCat(R"({"format": 1,)", OneInput(x).substr(1))));
+  EXPECT_NE(GraphToJson(g).find("\"format\": 1"), std::string::npos);
+}
+
 TEST(HostileGraph, OutOfRangeIntegersAreRefusedNotTruncated) {
   const std::string x = R"({"name": "x", "shape": [4, 4], "dtype": "f32"})";
   const struct {

@@ -249,6 +249,17 @@ TEST(JitCache, ManifestBadLinesAreSkippedNotTheRest) {
   EXPECT_NE(out.find("compiled 3, cached 0, failed 2"), std::string::npos) << out;
 }
 
+TEST(JitCache, EveryCommandTakesHelpAndTheToolItsVersion) {
+  for (const char* cmd : {"plan --help", "compile -h", "run --help", "warmup --help", "--help"}) {
+    auto [rc, out] = Shell(absl::StrCat(Cli(), " ", cmd));
+    EXPECT_EQ(rc, 0) << cmd;
+    EXPECT_NE(out.find("usage:"), std::string::npos) << cmd << ": " << out;
+  }
+  auto [rc, out] = Shell(absl::StrCat(Cli(), " --version"));
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(out.rfind("tilefuse ", 0), 0u) << out;
+}
+
 // `tilefuse run` checks its names and reads its inputs before it compiles or needs a GPU.
 TEST(JitCache, RunChecksNamesAndInputsBeforeCompiling) {
   const std::string dir = FreshDir("run");

@@ -1,5 +1,6 @@
 #include "runtime/graph/json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <queue>
@@ -18,6 +19,15 @@ namespace {
 
 absl::Status Err(absl::string_view where, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
+}
+
+// The keys an object of the format may hold: any other is a misspelling, not ignored.
+absl::Status OnlyKeys(const Json& obj, std::initializer_list<absl::string_view> allowed, absl::string_view where) {
+  for (const auto& [key, value] : obj.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    return Err(where, absl::StrCat("unknown key ", QuotedName(key), " (expected ", absl::StrJoin(allowed, ", "), ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Shape> ParseShape(Graph& g, const Json& j, absl::string_view where) {
@@ -102,6 +112,7 @@ absl::StatusOr<int> ParseOperand(Graph& g, const Json& in, absl::string_view whe
   }
   if (in.is_number()) return g.AddScalar(in.get<double>(), DType::kF32);
   if (in.is_object()) {
+    TF_RETURN_IF_ERROR(OnlyKeys(in, {"value", "dtype"}, absl::StrCat(where, ": constant operand")));
     const Json* value = JsonMember(in, "value");
     if (value == nullptr) return Err(where, absl::StrCat("constant ", BriefJson(in), " has no 'value'"));
     TF_ASSIGN_OR_RETURN(double v, JsonReal(*value, absl::StrCat(where, ": constant value")));
@@ -120,6 +131,7 @@ absl::StatusOr<int> ParseOperand(Graph& g, const Json& in, absl::string_view whe
 // Adds one JSON node whose named operands all exist already.
 absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const TileRegistry* registry) {
   const std::string where = absl::StrCat("node ", QuotedName(name));
+  TF_RETURN_IF_ERROR(OnlyKeys(n, {"name", "op", "inputs", "attrs"}, where));
   const Json* op_json = JsonMember(n, "op");
   if (op_json == nullptr || !op_json->is_string()) return Err(where, "needs a string 'op'");
   const std::string& op = op_json->get_ref<const std::string&>();
@@ -156,6 +168,7 @@ absl::Status AddInputs(Graph& g, const Json& j) {
     }
     const std::string& name = name_json->get_ref<const std::string&>();
     const std::string where = absl::StrCat("input ", QuotedName(name));
+    TF_RETURN_IF_ERROR(OnlyKeys(in, {"name", "shape", "dtype"}, where));
     const Json* shape_json = JsonMember(in, "shape");
     if (shape_json == nullptr) return Err(where, "needs 'shape'");
     TF_ASSIGN_OR_RETURN(Shape shape, ParseShape(g, *shape_json, where));
@@ -237,6 +250,11 @@ absl::Status AddNodes(Graph& g, const Json& j, const TileRegistry* registry) {
 
 absl::StatusOr<Graph> GraphFromParsedJson(const Json& j, const TileRegistry* registry) {
   if (!j.is_object()) return absl::InvalidArgumentError("graph file must hold a JSON object");
+  TF_RETURN_IF_ERROR(OnlyKeys(j, {"format", "name", "inputs", "nodes", "outputs"}, "the graph"));
+  if (const Json* format = JsonMember(j, "format")) {
+    TF_ASSIGN_OR_RETURN(int64_t f, JsonInt(*format, 1, kGraphFormat, "the graph's 'format'"));
+    (void)f;
+  }
   std::string name = "graph";
   if (const Json* n = JsonMember(j, "name")) {
     TF_ASSIGN_OR_RETURN(name, JsonString(*n, "the graph's 'name'"));
@@ -304,6 +322,7 @@ Json ConstantJson(const Node& c) {
 
 std::string GraphToJson(const Graph& g) {
   Json j;
+  j["format"] = kGraphFormat;
   j["name"] = g.name();
   j["inputs"] = Json::array();
   j["nodes"] = Json::array();

@@ -4,7 +4,8 @@
 //    "nodes": [{"name": "y", "op": "mul", "inputs": ["x", 0.5]}], "outputs": ["y"]}
 //
 // Nodes may be listed in any order; they are added in dependency order, and a cycle, an
-// unknown op, name or attribute is an error naming the node.
+// unknown op, name, attribute or key is an error naming the node. "format" (optional)
+// versions the file: kGraphFormat is the newest this reader takes; GraphToJson writes it.
 #ifndef TILEFUSE_RUNTIME_GRAPH_JSON_H_
 #define TILEFUSE_RUNTIME_GRAPH_JSON_H_
 
@@ -16,6 +17,8 @@
 #include "runtime/graph/graph.h"
 
 namespace tilefuse {
+
+inline constexpr int kGraphFormat = 1;
 
 // `registry` (optional) supplies ops beyond the built-in ones: registered tile kernels.
 absl::StatusOr<Graph> GraphFromJson(absl::string_view text, const TileRegistry* registry = nullptr);

@@ -16,7 +16,9 @@ constexpr char kUsage[] =
     "               [--no-fusion] [--repeat N] [--cache-dir DIR | --no-disk-cache]\n"
     "  tilefuse warmup MANIFEST|GRAPH... [--arch sm_90] [--jobs N] [--no-fusion]\n"
     "               [--cache-dir DIR]\n"
-    "The disk cache defaults to $TILEFUSE_CACHE_DIR, else $XDG_CACHE_HOME/tilefuse.\n";
+    "  tilefuse --version\n"
+    "The disk cache defaults to $TILEFUSE_CACHE_DIR, else $XDG_CACHE_HOME/tilefuse, else\n"
+    "~/.cache/tilefuse; README.md says more.\n";
 
 }  // namespace
 
@@ -27,6 +29,17 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "--version") {
+    std::printf("tilefuse %s\n", TILEFUSE_VERSION);
+    return 0;
+  }
+  // `tilefuse COMMAND --help` prints the usage, whatever else the line holds.
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
   if (cmd == "plan") return tilefuse::PlanCommand(args);
   if (cmd == "compile") return tilefuse::CompileCommand(args);
   if (cmd == "run") return tilefuse::RunCommand(args);
