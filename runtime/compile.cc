@@ -48,13 +48,7 @@ std::string WriteDump(const std::string& dir, const std::string& name, const std
   const ScopedFd fd(::openat(dir_fd->get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   const std::string path = absl::StrCat(dir, "/", name);
   if (fd.get() < 0) return absl::StrCat("(could not create ", path, ": ", std::strerror(errno), ")");
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return done == text.size() ? path : absl::StrCat("(could not write ", path, ")");
+  return WriteAll(fd.get(), text) ? path : absl::StrCat("(could not write ", path, ")");
 }
 
 absl::StatusOr<KernelCache::Built> BuildKernel(const KernelSpec& spec, const Signature& sig,

@@ -29,17 +29,6 @@ namespace fs = std::filesystem;
 constexpr char kMagic[] = "tilefuse-kernel-cache";
 constexpr char kSuffix[] = ".tfk";
 
-// Writes all of `data` to `fd`, retrying short writes.
-bool WriteAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 std::string SubdirName(uint64_t hash) { return Hex64(hash).substr(0, 2); }
 std::string FileName(uint64_t hash, absl::string_view suffix) { return absl::StrCat(Hex64(hash), suffix); }
 

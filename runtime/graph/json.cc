@@ -252,8 +252,7 @@ absl::StatusOr<Graph> GraphFromParsedJson(const Json& j, const TileRegistry* reg
   if (!j.is_object()) return absl::InvalidArgumentError("graph file must hold a JSON object");
   TF_RETURN_IF_ERROR(OnlyKeys(j, {"format", "name", "inputs", "nodes", "outputs"}, "the graph"));
   if (const Json* format = JsonMember(j, "format")) {
-    TF_ASSIGN_OR_RETURN(int64_t f, JsonInt(*format, 1, kGraphFormat, "the graph's 'format'"));
-    (void)f;
+    TF_RETURN_IF_ERROR(JsonInt(*format, 1, kGraphFormat, "the graph's 'format'").status());
   }
   std::string name = "graph";
   if (const Json* n = JsonMember(j, "name")) {

@@ -74,6 +74,17 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path, size_t max_byt
   return ReadRegularFile(path, what, o);
 }
 
+bool WriteAll(int fd, absl::string_view data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 absl::StatusOr<ScopedFd> OpenPrivateDir(const std::string& path, bool follow_links, absl::string_view what) {
   std::error_code ec;
   const std::filesystem::path p(path);

@@ -45,6 +45,9 @@ absl::StatusOr<std::string> ReadRegularFileAt(int dir_fd, const std::string& nam
 // The same with max_bytes only.
 absl::StatusOr<std::string> ReadTextFile(const std::string& path, size_t max_bytes, absl::string_view what);
 
+// Writes all of `data` to `fd`, retrying short writes; false on an error (errno says which).
+bool WriteAll(int fd, absl::string_view data);
+
 // A folder only this user may write: created 0700 (with its parents) when missing; an
 // existing one must be a folder (a link to one is followed only when follow_links), owned by
 // the effective user, and not writable by group or others. Else kPermissionDenied saying
