@@ -2,7 +2,7 @@
 // L2 flush, on fresh random inputs; plus the device's copy bandwidth in the same run.
 //
 //   bench_fusion [--benchmark_filter=...] [--benchmark_out=results.json] [--tuning=PATH]
-//                [--jit_cache=DIR]
+//                [--jit_cache=DIR] [--sweep_configs]
 //
 // jit/... benchmarks (bench/jit_benchmarks.h) measure the JIT's own costs; they run without
 // a GPU too.
@@ -26,6 +26,7 @@
 #include "bench/gpu_timer.h"
 #include "bench/jit_benchmarks.h"
 #include "bench/sweep.h"
+#include "bench/sweep_configs.h"
 #include "benchmark/benchmark.h"
 #include "runtime/plan.h"
 #include "runtime/reference.h"
@@ -196,41 +197,8 @@ void BM_Cublas(benchmark::State& state, const CatalogEntry* e) {
       Result{us, e->FloorBytes() / (us * 1e-6) / 1e12, 1 + (*base)->num_kernels(), tflops};
 }
 
-// The sweep's tensors, shared by its rows: weights and biases per (K, N), activations per
-// (M, K), outputs per (M, N). Random floats in [-2, 2].
-std::map<std::vector<int64_t>, DeviceBuffer> g_sweep_buffers;
 KernelCache g_sweep_cache;  // one compile per signature across the sweep's rows
 std::map<std::string, double> g_sweep_us;  // "<point name>/<variant>" -> median us
-
-absl::StatusOr<void*> SweepBuffer(std::vector<int64_t> key, int64_t elements, bool fill) {
-  auto it = g_sweep_buffers.find(key);
-  if (it != g_sweep_buffers.end()) return it->second.data();
-  HostTensor h = HostTensor::Zeros(DType::kBF16, {elements});
-  if (fill) {
-    std::minstd_rand rng(static_cast<uint32_t>(key.size() * 7919 + key.back()));
-    std::uniform_real_distribution<float> u(-2.f, 2.f);
-    for (int64_t i = 0; i < elements; ++i) h.Set(i, u(rng));
-  }
-  TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(h.bytes.size()));
-  if (fill) TF_RETURN_IF_ERROR(b.Upload(h.bytes.data(), h.bytes.size()));
-  void* data = b.data();
-  g_sweep_buffers.emplace(std::move(key), std::move(b));
-  return data;
-}
-
-// Inputs (x, w, and b with the epilogue) and the output of a sweep point.
-absl::Status SweepTensors(const SweepPoint& p, std::vector<TensorArg>& in, std::vector<TensorArg>& out) {
-  TF_ASSIGN_OR_RETURN(void* x, SweepBuffer({0, p.m, p.k}, p.m * p.k, true));
-  TF_ASSIGN_OR_RETURN(void* w, SweepBuffer({1, p.n, p.k}, p.n * p.k, true));
-  TF_ASSIGN_OR_RETURN(void* y, SweepBuffer({2, p.m, p.n}, p.m * p.n, false));
-  in = {TensorArg::Make(x, DType::kBF16, {p.m, p.k}), TensorArg::Make(w, DType::kBF16, {p.n, p.k})};
-  if (p.bias_silu) {
-    TF_ASSIGN_OR_RETURN(void* b, SweepBuffer({3, p.n}, p.n, true));
-    in.push_back(TensorArg::Make(b, DType::kBF16, {p.n}));
-  }
-  out = {TensorArg::Make(y, DType::kBF16, {p.m, p.n})};
-  return absl::OkStatus();
-}
 
 // A sweep row through tilefuse, untuned (the default configs), M static or symbolic.
 void BM_SweepTilefuse(benchmark::State& state, const SweepPoint* p, bool symbolic) {
@@ -306,10 +274,12 @@ int main(int argc, char** argv) {
   absl::InitializeSymbolizer(argv[0]);
   absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
   benchmark::Initialize(&argc, argv);
+  bool sweep_configs = false;  // the config grid (bench/sweep_configs.h) instead
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--tuning=", 0) == 0) g_tuning = a.substr(9);
     if (a.rfind("--jit_cache=", 0) == 0) g_jit_cache = a.substr(12);
+    if (a == "--sweep_configs") sweep_configs = true;
   }
   auto catalog = LoadCatalog();
   if (!catalog.ok()) {
@@ -350,9 +320,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_fusion: sweep: %s\n", std::string(sweep.status().message()).c_str());
     return 1;
   }
+  if (sweep_configs) {
+    const absl::Status s = RunSweepConfigs(**timer, *sweep);
+    if (!s.ok()) std::fprintf(stderr, "bench_fusion: sweep configs: %s\n", std::string(s.message()).c_str());
+    return s.ok() ? 0 : 1;
+  }
   // Fixed sample counts: a flushed median of 30 is steady, and 528 rows fit one device call.
+  // Symbolic before static: a large GEMM's rows share one binary, and the first row of a
+  // point has run slower at times (order, not code).
   for (const SweepPoint& p : *sweep) {
-    for (const char* variant : {"static", "symbolic"}) {
+    for (const char* variant : {"symbolic", "static"}) {
       benchmark::RegisterBenchmark(absl::StrCat(p.name, "/", variant).c_str(), BM_SweepTilefuse, &p,
                                    std::string(variant) == "symbolic")
           ->UseManualTime()

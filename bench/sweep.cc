@@ -3,9 +3,12 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <random>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/cuda/device_buffer.h"
 #include "runtime/graph/json.h"
+#include "runtime/reference.h"
 #include "runtime/status_macros.h"
 
 namespace tilefuse {
@@ -28,7 +31,43 @@ std::string SweepJson(const std::string& m, int64_t k, int64_t n, bool bias_silu
                       "\"]}");
 }
 
+// The sweep's tensors, shared by its rows: weights and biases per (K, N), activations per
+// (M, K), outputs per (M, N). Random floats in [-2, 2].
+std::map<std::vector<int64_t>, DeviceBuffer>& SweepBuffers() {
+  static auto* buffers = new std::map<std::vector<int64_t>, DeviceBuffer>();
+  return *buffers;
+}
+
+absl::StatusOr<void*> SweepBuffer(std::vector<int64_t> key, int64_t elements, bool fill) {
+  auto it = SweepBuffers().find(key);
+  if (it != SweepBuffers().end()) return it->second.data();
+  HostTensor h = HostTensor::Zeros(DType::kBF16, {elements});
+  if (fill) {
+    std::minstd_rand rng(static_cast<uint32_t>(key.size() * 7919 + key.back()));
+    std::uniform_real_distribution<float> u(-2.f, 2.f);
+    for (int64_t i = 0; i < elements; ++i) h.Set(i, u(rng));
+  }
+  TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(h.bytes.size()));
+  if (fill) TF_RETURN_IF_ERROR(b.Upload(h.bytes.data(), h.bytes.size()));
+  void* data = b.data();
+  SweepBuffers().emplace(std::move(key), std::move(b));
+  return data;
+}
+
 }  // namespace
+
+absl::Status SweepTensors(const SweepPoint& p, std::vector<TensorArg>& in, std::vector<TensorArg>& out) {
+  TF_ASSIGN_OR_RETURN(void* x, SweepBuffer({0, p.m, p.k}, p.m * p.k, true));
+  TF_ASSIGN_OR_RETURN(void* w, SweepBuffer({1, p.n, p.k}, p.n * p.k, true));
+  TF_ASSIGN_OR_RETURN(void* y, SweepBuffer({2, p.m, p.n}, p.m * p.n, false));
+  in = {TensorArg::Make(x, DType::kBF16, {p.m, p.k}), TensorArg::Make(w, DType::kBF16, {p.n, p.k})};
+  if (p.bias_silu) {
+    TF_ASSIGN_OR_RETURN(void* b, SweepBuffer({3, p.n}, p.n, true));
+    in.push_back(TensorArg::Make(b, DType::kBF16, {p.n}));
+  }
+  out = {TensorArg::Make(y, DType::kBF16, {p.m, p.n})};
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::vector<SweepPoint>> SweepPoints() {
   std::vector<SweepPoint> points;

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "bench/catalog.h"
+#include "runtime/tensor.h"
 
 namespace tilefuse {
 
@@ -28,6 +29,10 @@ struct SweepPoint {
 // (K, N) in {(4096, 6144), (4096, 4096), (4096, 28672), (14336, 4096)} x M in {1, 8, 16,
 // 32, 64, 128, 256, 512, 1024, 4096, 8192} x {plain, + bias -> silu}; bf16 throughout.
 absl::StatusOr<std::vector<SweepPoint>> SweepPoints();
+
+// Device tensors of a point: inputs x, w (and b with the epilogue), output y. Random
+// values, made once per shape and kept for the process (rows of one shape share them).
+absl::Status SweepTensors(const SweepPoint& p, std::vector<TensorArg>& in, std::vector<TensorArg>& out);
 
 // The summary the issue asks for, from (name, tilefuse us, cuBLAS us) rows: per variant and
 // M range (<= 16, 17-256, > 256) the geometric mean and worst of the ratios, and the weight

@@ -52,7 +52,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   EmitAccStartHook(e, spec);
   if (c.wgmma) {
-    e.Line(absl::StrCat("static constexpr int kBN = ", c.bn, ", kStages = ", c.stages, ";"));
+    e.Line(absl::StrCat("static constexpr int kBN = ", c.bn, ", kStages = ", c.stages, ", kSplitK = ", c.split_k, ";"));
     e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));
     e.Line(absl::StrCat("static constexpr bool kF16 = ", spec.tile_inputs[0].dtype == DType::kF16 ? "true" : "false", ";"));
     e.Line("static constexpr bool kSplitF32 = false;");
@@ -204,17 +204,17 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     e.Close();
   }
   e.Close("};");
+  // A split-K tile's CTAs form one cluster (kernels/gemm.cuh split_k_cluster).
+  const std::string attrs =
+      GemmClusterSplit(spec) ? absl::StrCat("__cluster_dims__(", spec.gemm.split_k, ", 1, 1) ") : "";
   if (spec.tile == "matmul" && spec.gemm.wgmma) {
     // The tensor maps travel as __grid_constant__ parameters, which TMA reads in place.
     EmitEntry(e, entry_name, absl::StrCat(ThreadsOf(spec), ", ", GemmLaunchOf(spec).min_blocks),
-              absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p, ta, tb);"), "",
+              absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p, ta, tb);"), attrs,
               absl::StrCat("const __grid_constant__ ", entry_name, "_ns::Params p, const __grid_constant__ tf::TmaDesc ta, ",
                            "const __grid_constant__ tf::TmaDesc tb"));
     return e.Finish();
   }
-  // A split-K tile's CTAs form one cluster (kernels/gemm.cuh split_k_cluster).
-  const std::string attrs =
-      GemmClusterSplit(spec) ? absl::StrCat("__cluster_dims__(", spec.gemm.split_k, ", 1, 1) ") : "";
   EmitEntry(e, entry_name, absl::StrCat(ThreadsOf(spec)), absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"),
             attrs);
   return e.Finish();

@@ -546,8 +546,11 @@ TF_DEVICE void split_k_cluster(const typename H::Params& p, float* ctile, long l
   float* rows = ctile + r0 * kStagingLd<BN>;
   cluster_arrive();
   cluster_wait();
+  // Rows past M are zero in every partial and never stored: not summed.
+  const long long left = M - (m0 + r0);
+  const int live = left < kRows ? (left > 0 ? static_cast<int>(left) : 0) : kRows;
   if (mine) {
-    for (int i = threadIdx.x; i < kRows * kStagingLd<BN> / 4; i += kThreads) {
+    for (int i = threadIdx.x; i < live * kStagingLd<BN> / 4; i += kThreads) {
       const unsigned at = smem_addr(rows + 4 * i);
       float4 v = cluster_load4(at, 0);
 #pragma unroll

@@ -2,7 +2,8 @@
 // written against the hook contract (kernels/hook_contract.cuh).
 //
 // Two forms share the pieces below. gemm_sm90_kernel: a CTA computes one 128 x 128 tile
-// of C; warpgroups 0 and 1 consume (each multiplies its 64 rows with wgmma m64n128k16 from
+// of C, or with kSplitK > 1 its slice of K, the tile's CTAs a cluster that sums the
+// partials through distributed shared memory (split_k_cluster: small M, few tiles); warpgroups 0 and 1 consume (each multiplies its 64 rows with wgmma m64n128k16 from
 // shared memory and releases the stage on an "empty" mbarrier). gemm_sm90_pingpong_kernel:
 // persistent, each consumer warpgroup takes whole tiles in turn (see there). In both, the
 // threads after the consumers produce: one of them issues TMA copies of A [M, K] and
@@ -16,7 +17,7 @@
 // at three stages), a warpgroup when A has a prologue (its register-staged loads need the
 // threads). The host picks the form and the launch (GemmLaunchOf).
 //
-// Hooks: kBN (128), kStages, kF16, kAsyncA, kSmemBytes, load_in0/load_in1/store, and
+// Hooks: kBN (128), kStages, kSplitK, kF16, kAsyncA, kSmemBytes, load_in0/load_in1/store, and
 // Params rows (M), cols (N), depth (K). The entry passes the two tensor maps.
 #ifndef TILEFUSE_KERNELS_GEMM_SM90_CUH_
 #define TILEFUSE_KERNELS_GEMM_SM90_CUH_
@@ -246,9 +247,16 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   unsigned long long* empty = full + G::ST;
 
   const long long M = p.rows, N = p.cols, K = p.depth;
+  // Split-K: the kSplitK CTAs of a tile are one cluster (consecutive CTAs, rank = split),
+  // each over its slice of the k-tiles.
+  constexpr int S = H::kSplitK;
+  const int split = S == 1 ? 0 : static_cast<int>(blockIdx.x % S);
   long long m0, n0;
-  sm90_tile_origin(blockIdx.x, M, N, G::BM, G::BN, m0, n0);
-  const int kt_count = static_cast<int>((K + G::BK - 1) / G::BK);
+  sm90_tile_origin(blockIdx.x / S, M, N, G::BM, G::BN, m0, n0);
+  const int kt_total = static_cast<int>((K + G::BK - 1) / G::BK);
+  const int kt_per = (kt_total + S - 1) / S;
+  const int kt_begin = min(kt_total, split * kt_per);
+  const int kt_count = min(kt_total, kt_begin + kt_per) - kt_begin;
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < G::ST; ++s) {
@@ -264,12 +272,18 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
     for (int kt = 0; kt < kt_count; ++kt) {
       const int s = kt % G::ST;
       if (kt >= G::ST) mbar_wait(&empty[s], ((kt / G::ST) - 1) & 1);
-      sm90_produce<H>(p, ta, tb, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt, m0, n0, threadIdx.x - 256);
+      sm90_produce<H>(p, ta, tb, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt_begin + kt, m0, n0,
+                      threadIdx.x - 256);
     }
   } else {
     const int cw = warp_uniform(threadIdx.x / 128);  // consumer 0 or 1: rows cw * 64 .. + 63
     const unsigned long long da = wgmma_desc(sa + cw * 64 * 128), db = wgmma_desc(sb);
-    sm90_acc_start<H>(p, d, n0, N, threadIdx.x % 32);
+    if (split == 0) {
+      sm90_acc_start<H>(p, d, n0, N, threadIdx.x % 32);  // the accumulators' start, in one split only
+    } else {
+#pragma unroll
+      for (int e = 0; e < 64; ++e) d[e] = 0.f;
+    }
     for (int kt = 0; kt < kt_count; ++kt) {
       const int s = kt % G::ST;
       mbar_wait(&full[s], (kt / G::ST) & 1);
@@ -287,7 +301,11 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   // Warp w of the two consumers holds rows 16w .. 16w + 15.
   if (threadIdx.x < 256) sm90_stage_acc(d, ctile, threadIdx.x / 32 * 16, threadIdx.x % 32);
   __syncthreads();
-  gemm_store_tile<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N, threadIdx.x, 0);
+  if constexpr (S > 1) {
+    split_k_cluster<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N);
+  } else {
+    gemm_store_tile<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N, threadIdx.x, 0);
+  }
 }
 
 // Ping-pong, persistent: a CTA per SM walks tiles blockIdx.x, + gridDim.x, ...; consumer

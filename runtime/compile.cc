@@ -104,8 +104,8 @@ class TuningFile {
 };
 
 // Sets each GEMM's tile config: forced, recorded, tuned now, or the default (kept).
-absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options,
-                               const std::string& arch, FusionPlan& plan, TuningFile& tuning) {
+absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options, const std::string& arch,
+                               int sms, FusionPlan& plan, TuningFile& tuning) {
   std::vector<KernelPlan*> planned;  // GEMMs that keep the planner's config: shape classes
   for (KernelPlan& k : plan.kernels) {
     if (k.spec.tile != "matmul") continue;
@@ -114,7 +114,8 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
     if (k.spec.reduce.op >= 0 && !k.spec.reduce.split) continue;
     if (options.gemm_config) {
       TF_RETURN_IF_ERROR(ValidateGemmConfig(*options.gemm_config));
-      if (options.gemm_config->wgmma == k.spec.gemm.wgmma) k.spec.gemm = *options.gemm_config;
+      // The mma.sync kernel runs any GEMM; the Hopper kernel those whose B TMA can read.
+      if (!options.gemm_config->wgmma || GemmWgmmaCapable(k.spec)) k.spec.gemm = *options.gemm_config;
       continue;
     }
     if (!tuning.enabled()) {
@@ -145,13 +146,13 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
                                           trials[0].config.ToString(), " (", trials[0].us, " us, best of ",
                                           trials.size(), " on the plain GEMM", next, ")"));
   }
-  // Split-K (the mma.sync kernel only) is kept to GEMMs without a store-site reduction,
-  // the combinations the GPU tests cover.
+  // Split-K is kept to GEMMs without a store-site reduction (whose tile must see the
+  // finished values), the combinations the GPU tests cover.
   for (KernelPlan& k : plan.kernels) {
-    if (k.spec.tile == "matmul" && (k.spec.gemm.wgmma || k.spec.reduce.op >= 0)) k.spec.gemm.split_k = 1;
+    if (k.spec.tile == "matmul" && k.spec.reduce.op >= 0) k.spec.gemm.split_k = 1;
   }
   for (KernelPlan* k : planned) {
-    k->classes = GemmShapeClasses(*k, options.m_classes);
+    k->classes = GemmShapeClasses(*k, options.m_classes, sms);
     if (k->classes.empty()) continue;
     std::string text;
     for (const ShapeClass& c : k->classes) absl::StrAppend(&text, "M <= ", c.max_m, ": ", c.gemm.ToString(), "; ");
@@ -223,9 +224,14 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     auto arch = DeviceArch(options.device);
     plan.arch_ = arch.ok() ? *arch : "sm_90";
   }
-  TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse, plan.arch_}));
+  int sms = options.sm_count;
+  if (sms <= 0) {
+    auto device_sms = DeviceSmCount(options.device);
+    sms = device_sms.ok() && *device_sms > 0 ? *device_sms : kDefaultSmCount;
+  }
+  TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse, plan.arch_, sms}));
   TuningFile tuning(TuningPathOf(options));
-  TF_RETURN_IF_ERROR(ChooseGemmConfigs(graph, options, plan.arch_, plan.fusion_, tuning));
+  TF_RETURN_IF_ERROR(ChooseGemmConfigs(graph, options, plan.arch_, sms, plan.fusion_, tuning));
   TF_RETURN_IF_ERROR(ChooseRowConfigs(graph, options, plan.arch_, plan.fusion_, tuning));
   TF_RETURN_IF_ERROR(tuning.Save());
   BindSplitReductions(plan.fusion_);

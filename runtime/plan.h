@@ -40,6 +40,7 @@ class Driver;
 struct CompileOptions {
   bool fuse = true;          // false: the unfused baseline (one kernel per op)
   std::string arch;          // "sm_90"; empty: the device's, or sm_90 without a GPU
+  int sm_count = 0;          // SMs small-M GEMM configs are sized for; 0: the device's, or 132
   KernelCache* cache = nullptr;  // null: the plan gets a cache of its own
   // Binaries that outlive the process (runtime/cache/disk_cache.h): looked up before
   // NVRTC runs, written after. Null: memory only. GEMM tuning records then default to
@@ -52,7 +53,8 @@ struct CompileOptions {
   std::string dump_dir;      // non-empty: write each kernel's source there
   // GEMM tile configs (runtime/autotune.h): recorded winners are read from `tuning_path`
   // when set; with `autotune` and a GPU, missing ones are tuned (M = tune_m when
-  // symbolic) and recorded. `gemm_config` forces one config on every GEMM of its family.
+  // symbolic) and recorded. `gemm_config` forces one config on every GEMM (a Hopper
+  // config only on those the Hopper kernel can run: sm_90, B a K-major 16-bit buffer).
   bool autotune = false;
   std::string tuning_path;
   int64_t tune_m = 4096;

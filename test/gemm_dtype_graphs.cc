@@ -71,6 +71,10 @@ const std::vector<TestGraph>& GemmDtypeTestGraphs() {
     // Large enough for the Hopper kernel (bf16 and f16 with w.T, M > 16).
     v->push_back(Make("f16", "f16", true, "residual", "M", 256, 256));
     v->push_back(Make("f32", "f32", true, "plain", "M", 512, 384));
+    // K long enough for every small-M class to split it (a K tail past the last 64; N a
+    // tail past the last 64 and 128 columns): fused bf16, plain f16.
+    v->push_back(Make("bf16", "bf16", true, "bias_gelu", "M", 4104, 264));
+    v->push_back(Make("f16", "f16", true, "plain", "M", 4104, 264));
     return v;
   }();
   return *graphs;

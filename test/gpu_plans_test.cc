@@ -150,6 +150,42 @@ TEST(GpuGemm, WgmmaStageCountsMatchTheReference) {
   EXPECT_GE(checked, 8);
 }
 
+// The Hopper kernel with K split over a cluster: every wgmma test graph (A prologues, N and
+// K tails, f16), aligned and through the hooks, at M of one row, one tile and one past it;
+// splits of 2, 3 (a tile's rows not divisible: rank 0 stores) and 8 (slices past the
+// k-tiles are empty); two runs of one input give the same bits.
+TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
+  TF_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(31);
+  int checked = 0;
+  for (const TestGraph& t : AllTestGraphs()) {
+    if (t.name.rfind("wgmma_", 0) != 0) continue;
+    const Graph g = ParseTestGraph(t);
+    for (const auto& [stages, split] : std::vector<std::pair<int, int>>{{3, 2}, {4, 3}, {3, 8}}) {
+      SCOPED_TRACE(absl::StrCat(t.name, " stages ", stages, " split ", split));
+      CompileOptions o;
+      o.gemm_config = WgmmaGemmConfig(stages);
+      o.gemm_config->split_k = split;
+      TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+      const KernelSpec& spec = plan.fusion_plan().kernels.back().spec;
+      ASSERT_TRUE(spec.gemm.wgmma) << plan.Explain();
+      ASSERT_EQ(spec.gemm.split_k, split);
+      for (int64_t m : {int64_t{1}, int64_t{128}, int64_t{129}}) {
+        const auto syms = BindSymbols(g, {{"M", m}});
+        for (size_t misalign : {0, 4}) {
+          EXPECT_TRUE(MatchesReference(plan, syms, rng, misalign)) << "M " << m << " misalign " << misalign;
+        }
+        const auto inputs = RandomInputs(g, syms, rng);
+        TF_ASSERT_OK_AND_ASSIGN(auto a, RunOnGpu(plan, inputs, syms));
+        TF_ASSERT_OK_AND_ASSIGN(auto b, RunOnGpu(plan, inputs, syms));
+        EXPECT_EQ(a.back().bytes, b.back().bytes) << "M " << m;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 12);
+}
+
 // Split-K GEMMs against the reference: decode shapes, a single row of odd width, K slices
 // that are empty (K = 100 in one k-tile), a weight read as w.T with N and K tails (and
 // misaligned, through the hooks), M growing between runs; two runs of one input give the

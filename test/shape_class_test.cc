@@ -8,9 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "codegen/generate.h"
 #include "runtime/autotune.h"
+#include "runtime/fusion/tile_config.h"
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
+#include "test/gemm_dtype_graphs.h"
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
 
@@ -42,24 +45,62 @@ Plan MustCompile(const std::string& json, CompileOptions o = {}) {
 TEST(ShapeClasses, SymbolicMGetsTheDefaultClasses) {
   const Plan plan = MustCompile(Gemm("\"M\""));
   const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
-  ASSERT_EQ(classes.size(), 2u) << plan.Explain();
+  // N = K = 4096 on 132 SMs: the decode and small-batch mma.sync tiles over 64 column tiles,
+  // K split in two; from 33 rows the Hopper kernel with K split in two (the bounds 64, 128
+  // and 256 merge: 32 and 64 tiles of 128 x 128, two CTAs each, fit 132 SMs).
+  ASSERT_EQ(classes.size(), 3u) << plan.Explain();
   EXPECT_EQ(classes[0].max_m, 16);
-  EXPECT_EQ(classes[0].gemm.ToString(), "16x32x128 w1x2 s6 split 4");
-  EXPECT_EQ(classes[1].max_m, 64);
-  EXPECT_EQ(classes[1].gemm.ToString(), "64x64x32 w2x2 s4 split 8");
-  EXPECT_TRUE(plan.fusion_plan().kernels[0].spec.gemm.wgmma);  // past 64: the Hopper kernel
+  EXPECT_EQ(classes[0].gemm.ToString(), "16x64x128 w1x4 s4 split 2");
+  EXPECT_EQ(classes[1].max_m, 32);
+  EXPECT_EQ(classes[1].gemm.ToString(), "32x64x128 w1x4 s4 split 2");
+  EXPECT_EQ(classes[2].max_m, 256);
+  EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");
+  EXPECT_TRUE(plan.fusion_plan().kernels[0].spec.gemm.wgmma);  // past 256: the ping-pong kernel
+  EXPECT_EQ(plan.fusion_plan().kernels[0].spec.gemm.split_k, 1);
   // One binary per class, each reported; Explain lists them.
-  ASSERT_EQ(plan.reports().size(), 3u);
+  ASSERT_EQ(plan.reports().size(), 4u);
   std::set<std::string> entries;
   for (const KernelReport& r : plan.reports()) {
     entries.insert(r.entry_name);
     EXPECT_EQ(r.kernel, 0);
   }
-  EXPECT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries.size(), 4u);
   EXPECT_EQ(plan.reports()[1].shape_class, "M <= 16");
-  EXPECT_NE(plan.Explain().find("class M <= 16: 16x32x128 w1x2 s6 split 4"), std::string::npos) << plan.Explain();
-  EXPECT_NE(plan.Explain().find("class M > 64: wgmma"), std::string::npos) << plan.Explain();
+  EXPECT_NE(plan.Explain().find("class M <= 16: 16x64x128 w1x4 s4 split 2"), std::string::npos) << plan.Explain();
+  EXPECT_NE(plan.Explain().find("class M > 256: wgmma"), std::string::npos) << plan.Explain();
+  EXPECT_NE(plan.Explain().find("class M <= 256: wgmma 128x128x64 w2x4 s6 split 2"), std::string::npos)
+      << plan.Explain();
   EXPECT_EQ(plan.num_kernels(), 1);  // launches per run
+}
+
+// The device's SM count sizes the splits: half the SMs, half the CTAs per tile.
+TEST(ShapeClasses, TheSmCountSizesTheSplits) {
+  CompileOptions o;
+  o.sm_count = 66;
+  const Plan plan = MustCompile(Gemm("\"M\""), o);
+  const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
+  ASSERT_GE(classes.size(), 3u) << plan.Explain();
+  EXPECT_EQ(classes[0].gemm.ToString(), "16x64x128 w1x4 s4");  // 64 tiles fill 66 SMs
+  EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");  // 32 tiles x 2
+}
+
+// The GPU dtype tests' long-K graphs reach split-K in both kernels through the classes, so
+// that running them at the class bounds covers the splits.
+TEST(ShapeClasses, TheGpuTestsLongKGraphsSplitInBothKernels) {
+  int checked = 0;
+  for (const TestGraph& t : GemmDtypeTestGraphs()) {
+    if (t.name.find("_k4104_") == std::string::npos) continue;
+    SCOPED_TRACE(t.name);
+    const Plan plan = MustCompile(t.json);
+    const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
+    ASSERT_EQ(classes.size(), 3u) << plan.Explain();
+    EXPECT_EQ(classes[0].gemm.ToString(), "16x64x128 w1x4 s4 split 8");
+    EXPECT_EQ(classes[1].gemm.ToString(), "32x64x128 w1x4 s4 split 8");
+    EXPECT_EQ(classes[2].max_m, 256);
+    EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
 }
 
 TEST(ShapeClasses, RunPicksTheClassAtItsBounds) {
@@ -67,9 +108,11 @@ TEST(ShapeClasses, RunPicksTheClassAtItsBounds) {
   const auto entry = [&](int64_t m) { return plan.compiled_kernel_for(0, m).entry_name(); };
   EXPECT_EQ(entry(1), entry(16));
   EXPECT_NE(entry(16), entry(17));
-  EXPECT_EQ(entry(17), entry(64));
-  EXPECT_NE(entry(64), entry(65));
-  EXPECT_EQ(entry(65), plan.compiled_kernel(0).entry_name());
+  EXPECT_EQ(entry(17), entry(32));
+  EXPECT_NE(entry(32), entry(33));
+  EXPECT_EQ(entry(33), entry(256));
+  EXPECT_NE(entry(256), entry(257));
+  EXPECT_EQ(entry(257), plan.compiled_kernel(0).entry_name());
   EXPECT_EQ(entry(100000), plan.compiled_kernel(0).entry_name());
 }
 
@@ -89,9 +132,36 @@ TEST(ShapeClasses, AnEnginesBoundsMergeWhereTheConfigIsTheSame) {
   o.m_classes = {1, 2, 4, 8, 16, 32, 48, 64, 128, 4096};
   const Plan plan = MustCompile(Gemm("\"M\""), o);
   const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
-  ASSERT_EQ(classes.size(), 2u) << plan.Explain();  // 1 to 16 share the decode config, 32 to 64 theirs
+  // 1 to 16 share the decode config, 48 to 128 the Hopper split; 4096 takes the planned one.
+  ASSERT_EQ(classes.size(), 3u) << plan.Explain();
   EXPECT_EQ(classes[0].max_m, 16);
-  EXPECT_EQ(classes[1].max_m, 64);
+  EXPECT_EQ(classes[1].max_m, 32);
+  EXPECT_EQ(classes[2].max_m, 128);
+  EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");
+}
+
+// The Hopper kernel splits K over a cluster of 2 to 8 CTAs per tile (one tile per CTA, no
+// partial buffers): the config reaches the fused kernel, which NVRTC compiles.
+TEST(HopperSplitK, ForcedSplitsCompileAsClusters) {
+  for (int split : {2, 3, 8}) {
+    SCOPED_TRACE(split);
+    CompileOptions o;
+    o.gemm_config = WgmmaGemmConfig(3);
+    o.gemm_config->split_k = split;
+    const Plan plan = MustCompile(Gemm("\"M\""), o);
+    const KernelSpec& spec = plan.fusion_plan().kernels[0].spec;
+    ASSERT_TRUE(spec.gemm.wgmma);
+    EXPECT_EQ(spec.gemm.split_k, split);
+    EXPECT_TRUE(GemmClusterSplit(spec));
+    EXPECT_FALSE(GemmLaunchOf(spec).pingpong);
+    EXPECT_NE(SpecText(spec).find("silu"), std::string::npos);  // the epilogue is kept
+    TF_ASSERT_OK_AND_ASSIGN(std::string source, GenerateSource(spec, "k"));
+    EXPECT_NE(source.find(absl::StrCat("__cluster_dims__(", split, ", 1, 1)")), std::string::npos);
+    EXPECT_NE(source.find(absl::StrCat("kSplitK = ", split, ";")), std::string::npos);
+  }
+  GemmConfig nine = WgmmaGemmConfig(3);
+  nine.split_k = 9;
+  EXPECT_FALSE(ValidateGemmConfig(nine).ok());
 }
 
 // Warmup compiles every class into the disk cache; a later compile runs no NVRTC.
@@ -104,7 +174,7 @@ TEST(ShapeClasses, WarmupCoversEveryClass) {
   o.cache = &memory;
   o.disk_cache = &disk;
   MustCompile(Gemm("\"M\""), o);
-  EXPECT_EQ(disk.stats().writes, 3);
+  EXPECT_EQ(disk.stats().writes, 4);
   KernelCache fresh;
   o.cache = &fresh;
   const Plan warm = MustCompile(Gemm("\"M\""), o);

@@ -104,6 +104,16 @@ absl::StatusOr<std::string> DeviceArch(int ordinal) {
   return absl::StrCat("sm_", major, minor);
 }
 
+absl::StatusOr<int> DeviceSmCount(int ordinal) {
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  CUdevice dev;
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuDeviceGet(&dev, ordinal), "cuDeviceGet"));
+  int sms = 0;
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev),
+                               "cuDeviceGetAttribute"));
+  return sms;
+}
+
 absl::StatusOr<DeviceInfo> UseDevice(int ordinal) {
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   int count = 0;

@@ -94,6 +94,9 @@ struct DeviceInfo {
 // "sm_90" for device `ordinal`, without creating a context.
 absl::StatusOr<std::string> DeviceArch(int ordinal = 0);
 
+// Device `ordinal`'s SM count, without creating a context.
+absl::StatusOr<int> DeviceSmCount(int ordinal = 0);
+
 // Makes device `ordinal`'s primary context current on this thread and returns its facts.
 absl::StatusOr<DeviceInfo> UseDevice(int ordinal = 0);
 

@@ -78,6 +78,7 @@ struct FusionPlan {
 struct PlanOptions {
   bool fuse = true;         // false: the unfused baseline, one kernel per op
   std::string arch = "sm_90";  // the target: sm_90 enables the TMA + wgmma GEMM
+  int sm_count = 132;          // the target's SMs, which small-M GEMM configs are sized for
 };
 
 }  // namespace tilefuse

@@ -36,7 +36,11 @@ int GemmConfig::SmemBytes() const {
 }
 
 bool GemmClusterSplit(const KernelSpec& spec) {
-  return spec.tile == "matmul" && spec.sm90 && !spec.gemm.wgmma && spec.gemm.split_k > 1;
+  return spec.tile == "matmul" && (spec.sm90 || spec.gemm.wgmma) && spec.gemm.split_k > 1;
+}
+
+bool GemmWgmmaCapable(const KernelSpec& spec) {
+  return spec.tile == "matmul" && spec.custom == nullptr && spec.sm90 && spec.b_layout == GemmBLayout::kColMajor;
 }
 
 bool GemmSplitsF32(const KernelSpec& spec) {
@@ -59,7 +63,7 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
   l.threads = 256 + (a_prologue ? 128 : 32);
   const int pingpong_smem = 1024 + PipelineBytes(c) + 16 * c.stages + kStagingBytes + 16;
   const bool column_reduce = spec.reduce.op >= 0 && spec.reduce.axis != 1;
-  if (!a_prologue && !column_reduce && pingpong_smem <= kSmemPerCta) {
+  if (!a_prologue && !column_reduce && c.split_k == 1 && pingpong_smem <= kSmemPerCta) {
     l.pingpong = true;
     l.smem = pingpong_smem;
     return l;

@@ -131,6 +131,10 @@ struct KernelSpec {
 // within a thread-block cluster (no partial buffers, an entry with __cluster_dims__).
 bool GemmClusterSplit(const KernelSpec& spec);
 
+// Whether the Hopper kernel can run a GEMM: an sm_90 target and B a K-major 16-bit buffer
+// that TMA reads (a weight used as w.T).
+bool GemmWgmmaCapable(const KernelSpec& spec);
+
 // Whether a GEMM's operands are f32 and run on the bf16 MMA split into hi and lo parts
 // (kernels/gemm.cuh kSplitF32): the mma.sync kernel, both operands through their hooks.
 bool GemmSplitsF32(const KernelSpec& spec);

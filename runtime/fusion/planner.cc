@@ -255,16 +255,17 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     // decode batch (whose 16 rows would fill a 128-row tile an eighth).
     const Dim& m = t.shape[0];
     const bool decode = m.is_static() && m.value <= 16;
-    if (k.spec.sm90 && k.spec.b_layout == GemmBLayout::kColMajor && !decode && narrow) {
+    if (GemmWgmmaCapable(k.spec) && !decode) {
       k.spec.gemm = WgmmaGemmConfig();
     }
-    // A static M of at most 64 rows: the small-M tile with K split (SmallMGemmConfig), as
-    // the shape classes of a symbolic M get it; a store-site reduction keeps the tile that
-    // covers its axis.
+    // A static M of at most 256 rows: the small-M config (SmallMGemmConfig), as the shape
+    // classes of a symbolic M get it; a store-site reduction keeps the tile that covers its
+    // axis.
     const Dim& n = t.shape[1];
     const Dim& kd = g.node(t.inputs[0]).shape[1];
     if (m.is_static() && group.reduce < 0) {
-      if (auto small = SmallMGemmConfig(m.value, n.is_static() ? n.value : 0, kd.is_static() ? kd.value : 0)) {
+      if (auto small = SmallMGemmConfig(m.value, n.is_static() ? n.value : 0, kd.is_static() ? kd.value : 0,
+                                        GemmWgmmaCapable(k.spec), options.sm_count)) {
         k.spec.gemm = *small;
       }
     }

@@ -48,12 +48,13 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
     return absl::InvalidArgumentError(absl::StrCat("GEMM config ", c.ToString(), ": ", why));
   };
   if (c.wgmma) {
-    if (c.stages < 3 || c.stages > 5) return bad("the Hopper kernel takes 3 to 5 stages");
+    // Six stages leave no room for the ping-pong kernel's staging buffers: one tile per CTA.
+    if (c.stages < 3 || c.stages > 6) return bad("the Hopper kernel takes 3 to 6 stages");
     const GemmConfig w = WgmmaGemmConfig(c.stages);
-    if (c.bm != w.bm || c.bn != w.bn || c.bk != w.bk || c.warps_m != w.warps_m || c.warps_n != w.warps_n ||
-        c.split_k != 1) {
+    if (c.bm != w.bm || c.bn != w.bn || c.bk != w.bk || c.warps_m != w.warps_m || c.warps_n != w.warps_n) {
       return bad(absl::StrCat("the Hopper kernel's tile is fixed (", w.ToString(), ")"));
     }
+    if (c.split_k < 1 || c.split_k > 8) return bad("split-K of 1 to 8 (a portable cluster)");
     return absl::OkStatus();
   }
   const auto pow2 = [](int v, int lo, int hi) { return v >= lo && v <= hi && (v & (v - 1)) == 0; };
@@ -69,7 +70,7 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
       c.bk * c.bn / 8 < threads) {
     return bad("the 16-byte chunks of the A and B tiles split evenly over the threads, one or more each");
   }
-  if (c.stages < 2 || c.stages > 8) return bad("2 to 8 stages");
+  if (c.stages < 2 || c.stages > 16) return bad("2 to 16 stages");
   if (c.split_k < 1 || c.split_k > 8) return bad("split-K of 1 to 8 (a portable cluster on sm_90)");
   if (c.SmemBytes() > 227 * 1024) return bad(absl::StrCat(c.SmemBytes(), " bytes of shared memory (at most 232448)"));
   return absl::OkStatus();
@@ -119,28 +120,56 @@ std::vector<GemmConfig> GemmCandidates(const Dim& m) {
           GemmConfig{128, 128, 64, 2, 4, 3}, GemmConfig{64, 128, 32, 2, 2, 4}};
 }
 
-std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k) {
-  constexpr int64_t kSms = 132, kTargetCtas = 2 * kSms, kMinSliceK = 512;
-  if (max_m > 64) return std::nullopt;
-  // Past 16 rows the 128-column tiles of the planned kernel keep every SM busy once N has
-  // a tile per SM; there they stream the weights faster than 64 x 64 tiles (H200 sweep:
-  // N = 28672 at M = 64, 88 us against 110).
-  if (max_m > 16 && (n <= 0 || (n + 127) / 128 >= kSms)) return std::nullopt;
-  GemmConfig c = max_m <= 16 ? GemmConfig{16, 32, 128, 1, 2, 6} : GemmConfig{64, 64, 32, 2, 2, 4};
+namespace {
+
+// K split over CTAs of one tile, doubling while the CTAs stay within 1.5 per SM and each
+// slice keeps at least 512 of K (H200 grid: N = 4096 at M = 1 took 14.3 us split 2 over
+// 64 tiles, 18.7 split 4; N = 28672's 448 tiles 61 us unsplit, 69 split 2).
+int MmaSplit(int64_t tiles, int64_t k, int sms) {
+  int split = 1;
+  while (split < 8 && 2 * tiles * split * 2 <= 3 * int64_t{sms} && k / (2 * split) >= 512) split *= 2;
+  return split;
+}
+
+}  // namespace
+
+std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, bool hopper, int sms) {
+  const auto tiles = [&](const GemmConfig& c) { return (max_m + c.bm - 1) / c.bm * ((std::max<int64_t>(n, 1) + c.bn - 1) / c.bn); };
+  const auto mma = [&](GemmConfig c) {
+    if (n > 0 && k > 0) c.split_k = MmaSplit(tiles(c), k, sms);
+    return c;
+  };
+  // Decode and small batches: mma.sync tiles of the batch's rows, 64 columns, 128 of K per
+  // stage (256-byte weight rows per copy), four warps.
+  if (max_m <= 16) return mma(GemmConfig{16, 64, 128, 1, 4, 4});
+  if (max_m <= 32) return mma(GemmConfig{32, 64, 128, 1, 4, 4});
+  if (max_m > 256 || (!hopper && max_m > 64)) return std::nullopt;
+  // Where 128-column tiles cover every SM already (N >= 128 SMs), 64 x 128 mma.sync tiles
+  // stream the weights faster than the Hopper kernel's 128-row tiles at M <= 64 (N = 28672,
+  // M = 64: 81 us against 97).
+  if (!hopper || (max_m <= 64 && n > 0 && (n + 127) / 128 >= sms)) {
+    return max_m <= 64 ? std::optional<GemmConfig>(mma(GemmConfig{64, 128, 64, 2, 4, 4})) : std::nullopt;
+  }
+  // The Hopper kernel with six stages (one tile per CTA), K split over a cluster of up to 3
+  // CTAs per tile while the CTAs fit one per SM and each slice keeps 2048 of K (H200 grid,
+  // N = 4096, M = 128: 18.4 us split 2, 19.6 split 3, 25.1 unsplit; K = 14336: 40.9 split
+  // 3, 44.3 split 2; four stages 1-7% slower).
+  GemmConfig c = WgmmaGemmConfig(6);
   if (n <= 0 || k <= 0) return c;
-  const int64_t tiles = (max_m + c.bm - 1) / c.bm * ((n + c.bn - 1) / c.bn);
-  while (c.split_k < 8 && tiles * c.split_k < kTargetCtas && k / (2 * c.split_k) >= kMinSliceK) c.split_k *= 2;
+  const int64_t t = tiles(c);
+  while (c.split_k < 3 && t * (c.split_k + 1) <= sms && k / (c.split_k + 1) >= 2048) ++c.split_k;
+  if (c.split_k == 1) return std::nullopt;  // the planned ping-pong kernel
   return c;
 }
 
-std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const int64_t> bounds) {
+std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const int64_t> bounds, int sms) {
   const KernelSpec& spec = k.spec;
   if (spec.tile != "matmul" || spec.custom != nullptr || spec.reduce.op >= 0 || k.rows.is_static()) return {};
   const int64_t n = k.cols.is_static() ? k.cols.constant : 0, depth = k.depth.is_static() ? k.depth.constant : 0;
   std::vector<ShapeClass> classes;
   for (int64_t b : bounds) {
     if (b <= 0 || (!classes.empty() && b <= classes.back().max_m)) continue;
-    const std::optional<GemmConfig> c = SmallMGemmConfig(b, n, depth);
+    const std::optional<GemmConfig> c = SmallMGemmConfig(b, n, depth, GemmWgmmaCapable(spec), sms);
     if (!c || c->ToString() == spec.gemm.ToString()) break;  // the planned config from here on
     if (!classes.empty() && classes.back().gemm.ToString() == c->ToString()) {
       classes.back().max_m = b;  // the same kernel covers both

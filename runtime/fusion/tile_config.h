@@ -32,7 +32,7 @@ absl::Status ValidateGemmConfig(const GemmConfig& c);
 absl::Status ValidateRowConfig(const RowConfig& c);
 // The Hopper (TMA + wgmma) config, for sm_90 targets when B is read by TMA. Five stages by
 // default: the most that fit beside the ping-pong kernel's staging buffers (H100: plain
-// 4096^3 GEMM 191 us against 200 at four).
+// 4096^3 GEMM 191 us against 200 at four); six only in the one-tile-per-CTA form.
 GemmConfig WgmmaGemmConfig(int stages = 5);
 // Candidates the autotuner times for a GEMM of this M.
 std::vector<GemmConfig> GemmCandidates(const Dim& m);
@@ -43,21 +43,33 @@ std::vector<GemmConfig> GemmCandidates(const Dim& m);
 std::vector<RowConfig> RowCandidates(int64_t width, int vec);
 
 // The M classes a GEMM with a symbolic M is compiled for when CompileOptions gives none:
-// decode batches, small and mid batches, and the rest.
-inline constexpr int64_t kDefaultMClasses[] = {16, 64, 256};
+// decode batches, small batches, two mid ranges, and the rest.
+inline constexpr int64_t kDefaultMClasses[] = {16, 32, 64, 128, 256};
 
-// The config for a GEMM whose M is at most `max_m` (N and K static, else 0): M <= 16 the
-// decode tile (16 x 32 x 128), M <= 64 a 64 x 64 x 32 tile where 128-column tiles would
-// leave SMs idle (N < 128 per SM), both with K split over up to 8 CTAs per tile until
-// about two CTAs per SM of an H100/H200 (132 SMs) run, each slice keeping at least 512
-// of K; nullopt otherwise (the planned config serves there). Used for static M by the
-// planner and for the shape classes of a symbolic M.
-std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k);
+// The SM count configs are sized for when no device says otherwise (H100, H200).
+inline constexpr int kDefaultSmCount = 132;
+
+// The untuned config for a GEMM whose M is at most `max_m` (N and K static, else 0), on a
+// device of `sms` SMs; `hopper`: the Hopper kernel can run it (GemmWgmmaCapable). From the
+// H200 config grid (bench_fusion --sweep_configs, docs/NOTES.md):
+//   M <= 16   16 x 64 x 128 mma.sync tile, 4 warps, 4 stages;
+//   M <= 32   32 x 64 x 128, likewise;
+//   M <= 64   64 x 128 x 64 mma.sync where 128-column tiles cover the SMs or the Hopper
+//             kernel cannot run, else as for M <= 256;
+//   M <= 256  the Hopper kernel, 6 stages, K split over a cluster of 2 or 3 CTAs per tile
+//             while the CTAs fit one per SM and slices keep 2048 of K (nullopt where no
+//             split fits: the planned ping-pong kernel serves).
+// mma.sync tiles split K (1 to 8) while the CTAs stay within 1.5 per SM; every slice keeps
+// at least 512 of K. nullopt past 256 rows (past 64 without the Hopper kernel). Used for a
+// static M by the planner and for the shape classes of a symbolic M.
+std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, bool hopper,
+                                           int sms = kDefaultSmCount);
 
 // The bounded classes of a GEMM kernel (KernelPlan::classes) for `bounds` (ascending): for
 // a built-in matmul whose M is symbolic and that folds no store-site reduction, one class
 // per bound with a config of its own, neighbours with the same config merged; none else.
-std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const int64_t> bounds);
+std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const int64_t> bounds,
+                                         int sms = kDefaultSmCount);
 
 // Columns a config covers.
 inline int64_t RowCapacity(const RowConfig& c, int vec) {

@@ -1,0 +1,143 @@
+#include "bench/sweep_configs.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/cache/kernel_cache.h"
+#include "runtime/fusion/tile_config.h"
+#include "runtime/plan.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+namespace {
+
+struct Trial {
+  const SweepPoint* point;
+  std::optional<GemmConfig> config;  // none: the untuned default, M static
+  std::optional<Plan> plan;
+  std::string error;
+  double us = -1;
+};
+
+GemmConfig Split(GemmConfig c, int split) {
+  c.split_k = split;
+  return c;
+}
+
+// mma.sync tiles sized for the point's M, each unsplit and split; the Hopper kernel
+// (128-row tiles) with its stage counts and splits from 17 rows on.
+std::vector<GemmConfig> Candidates(const SweepPoint& p) {
+  // Deep pipelines (cuBLAS's kernels at these shapes keep 10 to 16 stages of 64-wide tiles
+  // in flight, one CTA per SM: ncu, docs/NOTES.md).
+  std::vector<GemmConfig> tiles;
+  if (p.m <= 16) {
+    tiles = {GemmConfig{16, 64, 128, 1, 4, 4}, GemmConfig{16, 64, 128, 1, 4, 6}, GemmConfig{16, 64, 128, 1, 4, 8},
+             GemmConfig{16, 64, 64, 1, 4, 12}, GemmConfig{16, 64, 64, 1, 4, 16}};
+  } else if (p.m <= 32) {
+    tiles = {GemmConfig{32, 64, 128, 1, 4, 4}, GemmConfig{32, 64, 128, 1, 4, 6}, GemmConfig{32, 64, 128, 1, 4, 8},
+             GemmConfig{32, 64, 64, 1, 4, 12}};
+  } else if (p.m <= 64) {
+    tiles = {GemmConfig{64, 64, 128, 2, 2, 6}, GemmConfig{64, 64, 64, 2, 2, 12}, GemmConfig{64, 64, 64, 2, 4, 12}};
+  } else {
+    tiles = {GemmConfig{64, 64, 64, 2, 2, 12}, GemmConfig{64, 64, 64, 2, 4, 12}, GemmConfig{128, 64, 64, 4, 2, 8}};
+  }
+  std::vector<GemmConfig> c;
+  for (const GemmConfig& t : tiles) {
+    for (int split : {1, 2}) c.push_back(Split(t, split));
+  }
+  if (p.m > 16) {
+    for (const auto& [stages, split] :
+         std::vector<std::pair<int, int>>{{5, 1}, {4, 2}, {4, 3}, {6, 1}, {6, 2}, {6, 3}, {6, 4}}) {
+      c.push_back(Split(WgmmaGemmConfig(stages), split));
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points) {
+  std::vector<Trial> trials;
+  for (const SweepPoint& p : points) {
+    if (p.bias_silu || p.m > 256 || p.m == 8) continue;
+    trials.push_back(Trial{.point = &p, .config = std::nullopt, .plan = std::nullopt, .error = {}});
+    for (const GemmConfig& c : Candidates(p)) trials.push_back(Trial{.point = &p, .config = c, .plan = std::nullopt, .error = {}});
+  }
+  // Compiles first, in parallel: one plan per trial, one binary per signature.
+  KernelCache cache;
+  const std::string arch = timer.device().Arch();
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  const unsigned n = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+  for (unsigned w = 0; w < n; ++w) {
+    workers.emplace_back([&] {
+      for (size_t i = next++; i < trials.size(); i = next++) {
+        Trial& t = trials[i];
+        CompileOptions o;
+        o.arch = arch;
+        o.cache = &cache;
+        o.gemm_config = t.config;
+        // Forced configs on the symbolic graph: one binary serves every M of a shape.
+        auto plan = Compile(t.config ? t.point->symbolic.graph : t.point->fixed.graph, o);
+        if (!plan.ok()) {
+          t.error = std::string(plan.status().message());
+          continue;
+        }
+        const GemmConfig& got = plan->fusion_plan().kernels[0].spec.gemm;
+        if (t.config && got.ToString() != t.config->ToString()) {
+          t.error = absl::StrCat("planned ", got.ToString());
+          continue;
+        }
+        t.plan = std::move(*plan);
+      }
+    });
+  }
+  for (std::thread& w : workers) w.join();
+
+  std::printf("\n%-36s %-32s %10s\n", "sweep config grid (plain)", "config", "median us");
+  const SweepPoint* current = nullptr;
+  double best_us = 0;
+  std::string best;
+  const auto finish = [&] {
+    if (current != nullptr) std::printf("%-36s best %-27s %10.2f\n", current->name.c_str(), best.c_str(), best_us);
+  };
+  for (Trial& t : trials) {
+    if (t.point != current) {
+      finish();
+      current = t.point;
+      best_us = 0;
+    }
+    const std::string name = t.config ? t.config->ToString() : "default (static M)";
+    if (!t.plan) {
+      std::printf("%-36s %-32s %10s  %s\n", t.point->name.c_str(), name.c_str(), "-", t.error.c_str());
+      continue;
+    }
+    std::vector<TensorArg> in, out;
+    TF_RETURN_IF_ERROR(SweepTensors(*t.point, in, out));
+    std::vector<double> us;
+    absl::Status failed;
+    for (int i = 0; i < 28 && failed.ok(); ++i) {
+      auto ms = timer.Time([&] { return t.plan->Run(timer.stream(), in, out); });
+      if (!ms.ok()) failed = ms.status();
+      else if (i >= 3) us.push_back(*ms * 1e3);
+    }
+    if (!failed.ok()) {
+      std::printf("%-36s %-32s %10s  %s\n", t.point->name.c_str(), name.c_str(), "-", std::string(failed.message()).c_str());
+      continue;
+    }
+    t.us = Median(us);
+    std::printf("%-36s %-32s %10.2f\n", t.point->name.c_str(), name.c_str(), t.us);
+    if (t.config && (best_us == 0 || t.us < best_us)) {
+      best_us = t.us;
+      best = name;
+    }
+  }
+  finish();
+  return absl::OkStatus();
+}
+
+}  // namespace tilefuse

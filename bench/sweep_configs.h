@@ -1,0 +1,24 @@
+// A grid of forced GEMM configs over the sweep's plain rows of small and mid M: the data
+// behind the untuned defaults (SmallMGemmConfig). Not a benchmark family: a table.
+//
+//   bench_fusion --sweep_configs      the grid instead of the benchmarks
+#ifndef TILEFUSE_BENCH_SWEEP_CONFIGS_H_
+#define TILEFUSE_BENCH_SWEEP_CONFIGS_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "bench/gpu_timer.h"
+#include "bench/sweep.h"
+
+namespace tilefuse {
+
+// For each plain point with M <= 256: mma.sync tiles sized for its M and, past 16 rows,
+// Hopper configs, each with K split several ways (forced, on the graph with M symbolic);
+// and the untuned default (M static). Compiles in parallel, then times each
+// (L2 flushed, median of 25) and prints one line per config and the best per point.
+absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_BENCH_SWEEP_CONFIGS_H_
