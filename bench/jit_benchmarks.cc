@@ -140,6 +140,41 @@ void BM_RunOverhead(benchmark::State& state) {
   state.counters["run_us"] = Median(run_us);
   state.counters["bare_launch_us"] = Median(bare_us);
   state.counters["overhead_us_per_kernel"] = Median(run_us) - Median(bare_us);
+
+  // A GEMM with a symbolic M, run in two of its shape classes (the decode tile with K split
+  // at M = 16, the Hopper kernel split over a cluster at M = 200): Run picks the class,
+  // binds the shapes and launches. Its overhead is counted against the pointwise kernel's
+  // bare launch (a GEMM's parameter block is longer; the figure errs high).
+  auto gg = GraphFromJson(R"({"name": "overhead_gemm", "inputs": [{"name": "x", "shape": ["M", 4096], "dtype": "bf16"},
+      {"name": "w", "shape": [1024, 4096], "dtype": "bf16"}],
+    "nodes": [{"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+              {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}], "outputs": ["y"]})");
+  if (!gg.ok()) return state.SkipWithError(std::string(gg.status().message()).c_str());
+  auto gemm = Compile(*gg, CompileOptions{});
+  auto gx = DeviceBuffer::Allocate(200 * 4096 * 2), gw = DeviceBuffer::Allocate(1024 * 4096 * 2),
+       gy = DeviceBuffer::Allocate(200 * 1024 * 2);
+  if (!gemm.ok() || !gx.ok() || !gw.ok() || !gy.ok()) return state.SkipWithError("GEMM setup failed");
+  for (int64_t m : {int64_t{16}, int64_t{200}}) {
+    const TensorArg gin[] = {TensorArg::Make(gx->data(), DType::kBF16, {m, 4096}),
+                             TensorArg::Make(gw->data(), DType::kBF16, {1024, 4096})};
+    const TensorArg gout[] = {TensorArg::Make(gy->data(), DType::kBF16, {m, 1024})};
+    if (!gemm->Run(nullptr, gin, gout).ok()) return state.SkipWithError("GEMM Run failed");
+    cu->cuCtxSynchronize();
+    std::vector<double> gemm_us;
+    for (int rep = 0; rep < 20; ++rep) {
+      // Few enough launches that the queue never fills (a full queue blocks the host).
+      constexpr int kGemmBatch = 32;
+      const auto t0 = Clock::now();
+      for (int i = 0; i < kGemmBatch; ++i) (void)gemm->Run(nullptr, gin, gout);
+      gemm_us.push_back(Ms(Clock::now() - t0) * 1e3 / kGemmBatch);
+      cu->cuCtxSynchronize();
+    }
+    state.counters[absl::StrCat("gemm_run_us_m", m)] = Median(gemm_us);
+    state.counters[absl::StrCat("gemm_overhead_us_m", m)] = Median(gemm_us) - Median(bare_us);
+  }
+  std::string classes;
+  for (const KernelReport& r : gemm->reports()) absl::StrAppend(&classes, r.shape_class, " ");
+  state.SetLabel(absl::StrCat("GEMM classes: ", classes));
 }
 
 // Parse and plan (fused) a chain of `n` pointwise ops listed in reverse order, the order

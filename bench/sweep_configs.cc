@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/cache/kernel_cache.h"
@@ -31,29 +32,14 @@ GemmConfig Split(GemmConfig c, int split) {
 // mma.sync tiles sized for the point's M, each unsplit and split; the Hopper kernel
 // (128-row tiles) with its stage counts and splits from 17 rows on.
 std::vector<GemmConfig> Candidates(const SweepPoint& p) {
-  // Deep pipelines (cuBLAS's kernels at these shapes keep 10 to 16 stages of 64-wide tiles
-  // in flight, one CTA per SM: ncu, docs/NOTES.md).
-  std::vector<GemmConfig> tiles;
-  if (p.m <= 16) {
-    tiles = {GemmConfig{16, 64, 128, 1, 4, 4}, GemmConfig{16, 64, 128, 1, 4, 6}, GemmConfig{16, 64, 128, 1, 4, 8},
-             GemmConfig{16, 64, 64, 1, 4, 12}, GemmConfig{16, 64, 64, 1, 4, 16}};
-  } else if (p.m <= 32) {
-    tiles = {GemmConfig{32, 64, 128, 1, 4, 4}, GemmConfig{32, 64, 128, 1, 4, 6}, GemmConfig{32, 64, 128, 1, 4, 8},
-             GemmConfig{32, 64, 64, 1, 4, 12}};
-  } else if (p.m <= 64) {
-    tiles = {GemmConfig{64, 64, 128, 2, 2, 6}, GemmConfig{64, 64, 64, 2, 2, 12}, GemmConfig{64, 64, 64, 2, 4, 12}};
-  } else {
-    tiles = {GemmConfig{64, 64, 64, 2, 2, 12}, GemmConfig{64, 64, 64, 2, 4, 12}, GemmConfig{128, 64, 64, 4, 2, 8}};
-  }
+  // The Hopper kernel's tiles of 64 rows or columns with deep pipelines (cuBLAS's kernels
+  // at these shapes keep 10 to 16 stages of 64-wide tiles, one CTA per SM: ncu,
+  // docs/NOTES.md), each unsplit and split.
   std::vector<GemmConfig> c;
-  for (const GemmConfig& t : tiles) {
-    for (int split : {1, 2}) c.push_back(Split(t, split));
-  }
-  if (p.m > 16) {
-    for (const auto& [stages, split] :
-         std::vector<std::pair<int, int>>{{5, 1}, {4, 2}, {4, 3}, {6, 1}, {6, 2}, {6, 3}, {6, 4}}) {
-      c.push_back(Split(WgmmaGemmConfig(stages), split));
-    }
+  for (const auto& [stages, bm, bn, splits] : std::vector<std::tuple<int, int, int, std::vector<int>>>{
+           {8, 64, 64, {1, 2, 4}}, {12, 64, 64, {1, 2, 4}}, {8, 128, 64, {1, 2}}, {8, 64, 128, {1, 2}},
+           {6, 128, 128, {1, 2}}}) {
+    for (int split : splits) c.push_back(Split(WgmmaGemmConfig(stages, bm, bn), split));
   }
   return c;
 }
@@ -63,7 +49,7 @@ std::vector<GemmConfig> Candidates(const SweepPoint& p) {
 absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points) {
   std::vector<Trial> trials;
   for (const SweepPoint& p : points) {
-    if (p.bias_silu || p.m > 256 || p.m == 8) continue;
+    if (p.bias_silu || p.m > 512 || p.m == 8) continue;
     trials.push_back(Trial{.point = &p, .config = std::nullopt, .plan = std::nullopt, .error = {}});
     for (const GemmConfig& c : Candidates(p)) trials.push_back(Trial{.point = &p, .config = c, .plan = std::nullopt, .error = {}});
   }

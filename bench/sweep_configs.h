@@ -13,9 +13,10 @@
 
 namespace tilefuse {
 
-// For each plain point with M <= 256: mma.sync tiles sized for its M and, past 16 rows,
-// Hopper configs, each with K split several ways (forced, on the graph with M symbolic);
-// and the untuned default (M static). Compiles in parallel, then times each
+// For each plain point with M <= 512 (but 8): the candidates of RunSweepConfigs's list
+// (edited per experiment; now the Hopper kernel's tiles of 64 and 128 rows and columns
+// with deep pipelines), each with K split several ways (forced, on the graph with M
+// symbolic); and the untuned default (M static). Compiles in parallel, then times each
 // (L2 flushed, median of 25) and prints one line per config and the best per point.
 absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points);
 

@@ -52,7 +52,8 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   EmitAccStartHook(e, spec);
   if (c.wgmma) {
-    e.Line(absl::StrCat("static constexpr int kBN = ", c.bn, ", kStages = ", c.stages, ", kSplitK = ", c.split_k, ";"));
+    e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kStages = ", c.stages,
+                        ", kSplitK = ", c.split_k, ";"));
     e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));
     e.Line(absl::StrCat("static constexpr bool kF16 = ", spec.tile_inputs[0].dtype == DType::kF16 ? "true" : "false", ";"));
     e.Line("static constexpr bool kSplitF32 = false;");

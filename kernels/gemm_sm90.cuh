@@ -1,24 +1,28 @@
 // The Hopper GEMM tile kernel: wgmma (sm_90a) fed by the bulk tensor copy engine (TMA),
 // written against the hook contract (kernels/hook_contract.cuh).
 //
-// Two forms share the pieces below. gemm_sm90_kernel: a CTA computes one 128 x 128 tile
-// of C, or with kSplitK > 1 its slice of K, the tile's CTAs a cluster that sums the
-// partials through distributed shared memory (split_k_cluster: small M, few tiles); warpgroups 0 and 1 consume (each multiplies its 64 rows with wgmma m64n128k16 from
-// shared memory and releases the stage on an "empty" mbarrier). gemm_sm90_pingpong_kernel:
-// persistent, each consumer warpgroup takes whole tiles in turn (see there). In both, the
-// threads after the consumers produce: one of them issues TMA copies of A [M, K] and
-// B [N, K] into 128-byte-swizzled stages, each completing on a "full" mbarrier. An operand
-// with a prologue (kAsyncA false), or a run whose rows are not whole 16-byte chunks or
-// aligned (Params::vector_ok unset), is loaded by the producers through its hook and
-// written to the same swizzled layout. The epilogue stages the fp32 tile through shared
-// memory and calls the store hook with 8 consecutive columns.
+// Two forms share the pieces below. gemm_sm90_kernel: a CTA computes one tile of C of 64
+// or 128 rows by 64 or 128 columns, or with kSplitK > 1 its slice of K, the tile's CTAs a
+// cluster that sums the partials through distributed shared memory (split_k_cluster: small
+// M, few tiles); a consumer warpgroup per 64 rows multiplies them with wgmma m64n128k16 or
+// m64n64k16 from shared memory and releases the stage on an "empty" mbarrier.
+// gemm_sm90_pingpong_kernel: 128 x 128 tiles, persistent, each consumer warpgroup takes
+// whole tiles in turn (see there). In both, the threads after the consumers produce: one
+// of them issues TMA copies of A [M, K] and B [N, K] into 128-byte-swizzled stages, each
+// completing on a "full" mbarrier. An operand with a prologue (kAsyncA false), or a run
+// whose rows are not whole 16-byte chunks or aligned (Params::vector_ok unset), is loaded
+// by the producers through its hook and written to the same swizzled layout. The epilogue
+// stages the fp32 tile through shared memory and calls the store hook with 8 consecutive
+// columns.
 //
-// The producers are one warp when A comes by TMA (288 threads: two one-tile CTAs fit an SM
-// at three stages), a warpgroup when A has a prologue (its register-staged loads need the
-// threads). The host picks the form and the launch (GemmLaunchOf).
+// The producers are one warp when A comes by TMA (288 threads with two consumer
+// warpgroups: two one-tile CTAs fit an SM at three stages), a warpgroup when A has a
+// prologue (its register-staged loads need the threads). The host picks the form and the
+// launch (GemmLaunchOf).
 //
-// Hooks: kBN (128), kStages, kSplitK, kF16, kAsyncA, kSmemBytes, load_in0/load_in1/store, and
-// Params rows (M), cols (N), depth (K). The entry passes the two tensor maps.
+// Hooks: kBM and kBN (64 or 128), kStages, kSplitK, kF16, kAsyncA, kSmemBytes,
+// load_in0/load_in1/store, and Params rows (M), cols (N), depth (K). The entry passes the
+// two tensor maps, whose boxes are 64 of K by kBM rows (A) and kBN rows (B).
 #ifndef TILEFUSE_KERNELS_GEMM_SM90_CUH_
 #define TILEFUSE_KERNELS_GEMM_SM90_CUH_
 
@@ -80,6 +84,33 @@ TF_DEVICE void wgmma_m64n128k16(float (&d)[64], unsigned long long desc_a, unsig
   }
 }
 
+template <bool kF16>
+TF_DEVICE void wgmma_m64n64k16(float (&d)[32], unsigned long long desc_a, unsigned long long desc_b) {
+  if constexpr (kF16) {
+    asm volatile(
+        "{\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, 1, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(desc_a), "l"(desc_b));
+  } else {
+    asm volatile(
+        "{\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, 1, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(desc_a), "l"(desc_b));
+  }
+}
+
 TF_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 // Pins accumulator registers as they are here, so that their start values (the ping-pong
 // kernel's copy of d0 into d1) are in place before the turn wait rather than moved in later
@@ -100,13 +131,17 @@ TF_DEVICE char* sm90_align1024(char* p) { return p + ((1024u - (smem_addr(p) & 1
 // Byte offset of 16-byte chunk c of row r in a 128-byte-swizzled tile (what TMA writes).
 TF_DEVICE int swizzle128(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
 
+// Tiles of 64 or 128 rows (one consumer warpgroup per 64) and 64 or 128 columns (wgmma
+// m64n64 or m64n128); each consumer thread holds BN / 2 accumulators.
 template <class H>
 struct GemmSm90 {
-  static constexpr int BM = 128, BN = H::kBN, BK = 64, ST = H::kStages;
+  static constexpr int BM = H::kBM, BN = H::kBN, BK = 64, ST = H::kStages;
   static constexpr int kABytes = BM * BK * 2, kBBytes = BN * BK * 2;
+  static constexpr int kConsumers = BM / 64 * 128;  // consumer threads
   static constexpr int kProducers = H::kAsyncA ? 32 : 128;
-  static constexpr int kThreads = 256 + kProducers;  // GemmLaunchOf(spec).threads on the host
-  static_assert(BN == 128, "the consumer warpgroups issue m64n128 wgmma");
+  static constexpr int kThreads = kConsumers + kProducers;  // GemmLaunchOf(spec).threads on the host
+  static constexpr int kAcc = BN / 2;
+  static_assert((BM == 64 || BM == 128) && (BN == 64 || BN == 128), "tiles of 64 or 128 rows and columns");
 };
 
 // Producers: thread t of GemmSm90<H>::kProducers fills stage `s` with k-tile `kt` through
@@ -120,11 +155,12 @@ TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, b
     // Eight chunks of this thread are loaded before any is written, so that eight loads
     // are in flight rather than one.
     constexpr int kPerThread = G::BM * 8 / G::kProducers;
+    constexpr int kBatch = kPerThread < 8 ? kPerThread : 8;
 #pragma unroll 1
-    for (int b = 0; b < kPerThread; b += 8) {
-      float v[8][8];
+    for (int b = 0; b < kPerThread; b += kBatch) {
+      float v[kBatch][8];
 #pragma unroll
-      for (int i = 0; i < 8; ++i) {
+      for (int i = 0; i < kBatch; ++i) {
         const int q = t + (b + i) * G::kProducers, r = q / 8, c = q % 8;
         const long long m = m0 + r, k = k0 + c * 8;
         if (m < M && k + 8 <= K && p.vector_ok) {
@@ -139,7 +175,7 @@ TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, b
         }
       }
 #pragma unroll
-      for (int i = 0; i < 8; ++i) {
+      for (int i = 0; i < kBatch; ++i) {
         const int q = t + (b + i) * G::kProducers;
         *reinterpret_cast<uint4*>(sa + swizzle128(q / 8, q % 8)) = pack8<H::kF16>(v[i]);
       }
@@ -193,10 +229,14 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
 // the issuing warp too busy to queue the next wgmmas in time (ncu: the wait before each
 // k-tile's wgmmas was almost never the tensor core).
 template <class H>
-TF_DEVICE void sm90_mma_stage(float (&d)[64], unsigned long long desc_a, unsigned long long desc_b) {
+TF_DEVICE void sm90_mma_stage(float (&d)[GemmSm90<H>::kAcc], unsigned long long desc_a, unsigned long long desc_b) {
 #pragma unroll
   for (int kk = 0; kk < GemmSm90<H>::BK / 16; ++kk) {
-    wgmma_m64n128k16<H::kF16>(d, desc_a + 2 * kk, desc_b + 2 * kk);
+    if constexpr (GemmSm90<H>::BN == 128) {
+      wgmma_m64n128k16<H::kF16>(d, desc_a + 2 * kk, desc_b + 2 * kk);
+    } else {
+      wgmma_m64n64k16<H::kF16>(d, desc_a + 2 * kk, desc_b + 2 * kk);
+    }
   }
 }
 
@@ -205,12 +245,13 @@ TF_DEVICE void sm90_mma_stage(float (&d)[64], unsigned long long desc_a, unsigne
 // registers rather than being moved into them before every wgmma.
 TF_DEVICE int warp_uniform(int x) { return __shfl_sync(0xffffffffu, x, 0); }
 
-// The start of a 64 x 128 wgmma accumulator of the tile at column n0 (gemm_acc_start):
+// The start of a 64 x BN wgmma accumulator of the tile at column n0 (gemm_acc_start):
 // d[4 nb + e] holds column nb * 8 + 2 * (lane % 4) + e % 2, the same in every row.
 template <class H>
-TF_DEVICE void sm90_acc_start(const typename H::Params& p, float (&d)[64], long long n0, long long N, int lane) {
+TF_DEVICE void sm90_acc_start(const typename H::Params& p, float (&d)[GemmSm90<H>::kAcc], long long n0, long long N,
+                              int lane) {
 #pragma unroll
-  for (int nb = 0; nb < 16; ++nb) {
+  for (int nb = 0; nb < GemmSm90<H>::BN / 8; ++nb) {
     const float2 v = gemm_acc_start<H>(p, n0 + nb * 8 + 2 * (lane % 4), N);
     d[nb * 4] = d[nb * 4 + 2] = v.x;
     d[nb * 4 + 1] = d[nb * 4 + 3] = v.y;
@@ -222,14 +263,15 @@ TF_DEVICE void sm90_acc_start(const typename H::Params& p, float (&d)[64], long 
 // linear in nb among the blocks the layout's swizzle leaves alone (nb % 8 < 4), and among
 // those it flips: two base addresses, then constant offsets (the compiler had built one
 // address per block).
-TF_DEVICE void sm90_stage_acc(const float (&d)[64], float* ctile, int row0, int lane) {
+template <int BN>
+TF_DEVICE void sm90_stage_acc(const float (&d)[BN / 2], float* ctile, int row0, int lane) {
   const int r = row0 + lane / 4, c = (lane % 4) * 2;
-  float* const base[2] = {ctile + staging_at<128>(r, c), ctile + staging_at<128>(r, 32 + c) - 32};
+  float* const base[2] = {ctile + staging_at<BN>(r, c), ctile + staging_at<BN>(r, 32 + c) - 32};
 #pragma unroll
-  for (int nb = 0; nb < 16; ++nb) {
+  for (int nb = 0; nb < BN / 8; ++nb) {
     float* at = base[(nb >> 2) & 1] + nb * 8;
     *reinterpret_cast<float2*>(at) = make_float2(d[nb * 4], d[nb * 4 + 1]);
-    *reinterpret_cast<float2*>(at + 8 * kStagingLd<128>) = make_float2(d[nb * 4 + 2], d[nb * 4 + 3]);
+    *reinterpret_cast<float2*>(at + 8 * kStagingLd<BN>) = make_float2(d[nb * 4 + 2], d[nb * 4 + 3]);
   }
 }
 
@@ -261,19 +303,19 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   if (threadIdx.x == 0) {
     for (int s = 0; s < G::ST; ++s) {
       mbar_init(&full[s], G::kProducers);
-      mbar_init(&empty[s], 256);
+      mbar_init(&empty[s], G::kConsumers);
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
 
-  float d[64];
-  if (threadIdx.x >= 256) {
+  float d[G::kAcc];
+  if (threadIdx.x >= G::kConsumers) {
     for (int kt = 0; kt < kt_count; ++kt) {
       const int s = kt % G::ST;
       if (kt >= G::ST) mbar_wait(&empty[s], ((kt / G::ST) - 1) & 1);
       sm90_produce<H>(p, ta, tb, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt_begin + kt, m0, n0,
-                      threadIdx.x - 256);
+                      threadIdx.x - G::kConsumers);
     }
   } else {
     const int cw = warp_uniform(threadIdx.x / 128);  // consumer 0 or 1: rows cw * 64 .. + 63
@@ -282,7 +324,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
       sm90_acc_start<H>(p, d, n0, N, threadIdx.x % 32);  // the accumulators' start, in one split only
     } else {
 #pragma unroll
-      for (int e = 0; e < 64; ++e) d[e] = 0.f;
+      for (int e = 0; e < G::kAcc; ++e) d[e] = 0.f;
     }
     for (int kt = 0; kt < kt_count; ++kt) {
       const int s = kt % G::ST;
@@ -298,8 +340,8 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   __syncthreads();  // every stage consumed: the pipeline memory holds the epilogue tile now
 
   float* ctile = reinterpret_cast<float*>(smem);
-  // Warp w of the two consumers holds rows 16w .. 16w + 15.
-  if (threadIdx.x < 256) sm90_stage_acc(d, ctile, threadIdx.x / 32 * 16, threadIdx.x % 32);
+  // Warp w of the consumers holds rows 16w .. 16w + 15.
+  if (threadIdx.x < G::kConsumers) sm90_stage_acc<G::BN>(d, ctile, threadIdx.x / 32 * 16, threadIdx.x % 32);
   __syncthreads();
   if constexpr (S > 1) {
     split_k_cluster<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N);
@@ -319,6 +361,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   using G = GemmSm90<H>;
   static_assert(H::kAsyncA && (H::kReduceOp < 0 || H::kReduceAxis == 1),
                 "ping-pong: no A prologue, no store-site reduction down the columns");
+  static_assert(G::BM == 128 && G::BN == 128, "ping-pong: 128 x 128 tiles");
   constexpr int LDC = kStagingLd<G::BN>;
   extern __shared__ __align__(1024) char smem_raw[];
   char* smem = sm90_align1024(smem_raw);
@@ -416,9 +459,9 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
       const int warp = t / 32 - 2 * (q % 2);  // rows 16 warp .. + 15 of the quarter
       if (warp == 0 || warp == 1) {
         if (q < 2) {
-          sm90_stage_acc(d0, mine, warp * 16, t % 32);
+          sm90_stage_acc<G::BN>(d0, mine, warp * 16, t % 32);
         } else {
-          sm90_stage_acc(d1, mine, warp * 16, t % 32);
+          sm90_stage_acc<G::BN>(d1, mine, warp * 16, t % 32);
         }
       }
       epilogue_sync<128>(1 + w);

@@ -196,19 +196,28 @@ std::optional<TuningRecord> TuningRecords::Find(const std::string& key) const {
 }
 
 std::string GemmTuningKey(const Graph& g, int matmul_node, const KernelSpec& spec,
-                          const std::string& arch) {
+                          const std::string& arch, int64_t class_max_m) {
   const Node& t = g.node(matmul_node);
   const Dim& m = t.shape[0];
-  const std::string m_class = !m.is_static() ? "any"
-                              : m.value <= 16 ? "16" : m.value <= 64 ? "64" : m.value <= 256 ? "256" : "any";
-  return absl::StrCat("matmul ", DTypeName(spec.tile_inputs[0].dtype), spec.gemm.wgmma ? " wgmma" : "",
+  std::string m_class = "any";
+  if (class_max_m > 0) {
+    m_class = absl::StrCat(class_max_m);
+  } else if (m.is_static()) {
+    for (int64_t bound : kDefaultMClasses) {
+      if (m.value <= bound) {
+        m_class = absl::StrCat(bound);
+        break;
+      }
+    }
+  }
+  return absl::StrCat("matmul ", DTypeName(spec.tile_inputs[0].dtype), GemmWgmmaCapable(spec) ? " wgmma" : "",
                       " b=", static_cast<int>(spec.b_layout), " m=", m_class, " n=", DimKey(t.shape[1]),
                       " k=", DimKey(g.node(t.inputs[0]).shape[1]), " ", arch);
 }
 
 absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul_node,
                                                   const KernelSpec& spec, const std::string& arch,
-                                                  int64_t m_size) {
+                                                  int64_t m_size, absl::Span<const GemmConfig> given) {
   const Node& t = graph.node(matmul_node);
   const auto size = [&](const Dim& d) { return d.is_static() ? d.value : m_size; };
   const int64_t M = size(t.shape[0]), N = size(t.shape[1]), K = size(graph.node(t.inputs[0]).shape[1]);
@@ -229,8 +238,9 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
   TF_ASSIGN_OR_RETURN(TuningTensors tensors, RandomTuningTensors(g, M, 0x7f));
 
   const std::vector<GemmConfig> candidates =
-      spec.gemm.wgmma ? std::vector<GemmConfig>{WgmmaGemmConfig(3), WgmmaGemmConfig(4), WgmmaGemmConfig(5)}
-                      : GemmCandidates(t.shape[0]);
+      !given.empty()    ? std::vector<GemmConfig>(given.begin(), given.end())
+      : spec.gemm.wgmma ? std::vector<GemmConfig>{WgmmaGemmConfig(3), WgmmaGemmConfig(4), WgmmaGemmConfig(5)}
+                        : GemmCandidates(t.shape[0]);
   std::vector<TuningTrial> trials;
   KernelCache cache;
   for (const GemmConfig& cand : candidates) {

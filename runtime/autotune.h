@@ -47,10 +47,13 @@ class TuningRecords {
   std::vector<std::string> problems_;
 };
 
-// "matmul bf16 b=2 m=any n=4096 k=4096 sm_90": what a tuning result applies to. M is
-// classed (<=16, <=64, <=256, any) since one binary serves many token counts.
+// "matmul bf16 wgmma b=2 m=16 n=4096 k=4096 sm_90": what a tuning result applies to
+// ("wgmma": the Hopper kernel can run it). M is classed since one binary serves many token
+// counts: a shape class by its bound (`class_max_m`), a static M by the smallest default
+// class bound that holds it (kDefaultMClasses), "any" past them and for the kernel a
+// symbolic M runs past its classes.
 std::string GemmTuningKey(const Graph& graph, int matmul_node, const KernelSpec& spec,
-                          const std::string& arch);
+                          const std::string& arch, int64_t class_max_m = 0);
 
 // One timed candidate, for reports and tests.
 struct TuningTrial {
@@ -60,10 +63,11 @@ struct TuningTrial {
 };
 
 // Times every candidate config on the plain GEMM of `matmul_node` (M = `m_size` when M is
-// symbolic) and returns the trials, fastest first. Needs a GPU.
+// symbolic) and returns the trials, fastest first. Needs a GPU. The candidates: those
+// given, else the Hopper stage counts for a Hopper config and GemmCandidates otherwise.
 absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul_node,
                                                   const KernelSpec& spec, const std::string& arch,
-                                                  int64_t m_size);
+                                                  int64_t m_size, absl::Span<const GemmConfig> candidates = {});
 
 // Row-wise kernels (rms_norm, layer_norm, softmax) are tuned as they are fused: their
 // fusion changes what limits them (a reduction-only epilogue stores nothing row-wide), and

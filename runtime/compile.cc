@@ -103,10 +103,40 @@ class TuningFile {
   bool dirty_ = false;
 };
 
-// Sets each GEMM's tile config: forced, recorded, tuned now, or the default (kept).
+// The config recorded under `key`, else one tuned now (with `autotune` and a device: every
+// candidate timed on the plain GEMM at M = m_size), else nullopt. `what` names the kernel
+// or class in the decisions.
+absl::StatusOr<std::optional<GemmConfig>> RecordedOrTuned(const Graph& graph, const CompileOptions& options,
+                                                          const std::string& arch, const KernelPlan& k,
+                                                          const std::string& key, int64_t m_size,
+                                                          absl::Span<const GemmConfig> candidates,
+                                                          const std::string& what, FusionPlan& plan,
+                                                          TuningFile& tuning) {
+  TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records(plan.decisions));
+  if (auto r = records->Find(key); r && (!r->config.wgmma || GemmWgmmaCapable(k.spec))) {
+    plan.decisions.push_back(
+        absl::StrCat("tuned: ", what, " uses ", r->config.ToString(), " (recorded, ", r->us, " us)"));
+    return r->config;
+  }
+  if (!options.autotune || !UseDevice(options.device).ok()) return std::nullopt;
+  TF_ASSIGN_OR_RETURN(std::vector<TuningTrial> trials,
+                      TuneGemm(graph, k.tile_node, k.spec, arch, m_size, candidates));
+  tuning.Put(key, TuningRecord{trials[0].config, trials[0].us});
+  std::string next;  // every runner-up, so that a log shows how close the choice was
+  for (size_t i = 1; i < trials.size(); ++i) {
+    absl::StrAppend(&next, i == 1 ? "; then " : ", ", trials[i].config.ToString(), " ", trials[i].us, " us");
+  }
+  plan.decisions.push_back(absl::StrCat("tuned: ", what, " uses ", trials[0].config.ToString(), " (", trials[0].us,
+                                        " us, best of ", trials.size(), " on the plain GEMM at M = ", m_size, next,
+                                        ")"));
+  return trials[0].config;
+}
+
+// Sets each GEMM's tile config: forced, recorded, tuned now, or the default (kept); then
+// the shape classes of a symbolic M, each recorded or tuned on its own where tuning is on.
 absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options, const std::string& arch,
                                int sms, FusionPlan& plan, TuningFile& tuning) {
-  std::vector<KernelPlan*> planned;  // GEMMs that keep the planner's config: shape classes
+  std::vector<KernelPlan*> classed;  // GEMMs not forced: shape classes where M is symbolic
   for (KernelPlan& k : plan.kernels) {
     if (k.spec.tile != "matmul") continue;
     // A persistent store-site reduction needs a tile that covers its axis: such a GEMM
@@ -118,46 +148,57 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
       if (!options.gemm_config->wgmma || GemmWgmmaCapable(k.spec)) k.spec.gemm = *options.gemm_config;
       continue;
     }
-    if (!tuning.enabled()) {
-      planned.push_back(&k);
-      continue;
+    classed.push_back(&k);
+    if (!tuning.enabled()) continue;
+    // A static M within the class bounds is tuned among its class's candidates.
+    const Dim& m = graph.node(k.tile_node).shape[0];
+    const int64_t n = k.cols.is_static() ? k.cols.constant : 0, depth = k.depth.is_static() ? k.depth.constant : 0;
+    std::vector<GemmConfig> candidates;
+    if (m.is_static() && m.value <= kDefaultMClasses[std::size(kDefaultMClasses) - 1]) {
+      candidates = GemmClassCandidates(m.value, n, depth, GemmWgmmaCapable(k.spec), sms);
     }
-    TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records(plan.decisions));
-    const std::string key = GemmTuningKey(graph, k.tile_node, k.spec, arch);
-    if (auto r = records->Find(key); r && r->config.wgmma == k.spec.gemm.wgmma) {
-      k.spec.gemm = r->config;
-      plan.decisions.push_back(absl::StrCat("tuned: '", graph.node(k.tile_node).name, "' uses ",
-                                            r->config.ToString(), " (recorded, ", r->us, " us)"));
-      continue;
-    }
-    if (!options.autotune || !UseDevice(options.device).ok()) {
-      planned.push_back(&k);
-      continue;
-    }
-    TF_ASSIGN_OR_RETURN(std::vector<TuningTrial> trials,
-                        TuneGemm(graph, k.tile_node, k.spec, arch, options.tune_m));
-    tuning.Put(key, TuningRecord{trials[0].config, trials[0].us});
-    k.spec.gemm = trials[0].config;
-    std::string next;  // every runner-up, so that a log shows how close the choice was
-    for (size_t i = 1; i < trials.size(); ++i) {
-      absl::StrAppend(&next, i == 1 ? "; then " : ", ", trials[i].config.ToString(), " ", trials[i].us, " us");
-    }
-    plan.decisions.push_back(absl::StrCat("tuned: '", graph.node(k.tile_node).name, "' uses ",
-                                          trials[0].config.ToString(), " (", trials[0].us, " us, best of ",
-                                          trials.size(), " on the plain GEMM", next, ")"));
+    TF_ASSIGN_OR_RETURN(std::optional<GemmConfig> tuned,
+                        RecordedOrTuned(graph, options, arch, k, GemmTuningKey(graph, k.tile_node, k.spec, arch),
+                                        options.tune_m, candidates,
+                                        absl::StrCat("'", graph.node(k.tile_node).name, "'"), plan, tuning));
+    if (tuned) k.spec.gemm = *tuned;
   }
   // Split-K is kept to GEMMs without a store-site reduction (whose tile must see the
   // finished values), the combinations the GPU tests cover.
   for (KernelPlan& k : plan.kernels) {
     if (k.spec.tile == "matmul" && k.spec.reduce.op >= 0) k.spec.gemm.split_k = 1;
   }
-  for (KernelPlan* k : planned) {
+  for (KernelPlan* k : classed) {
     k->classes = GemmShapeClasses(*k, options.m_classes, sms);
     if (k->classes.empty()) continue;
+    const std::string name = graph.node(k->tile_node).name;
+    if (tuning.enabled()) {
+      const int64_t n = k->cols.is_static() ? k->cols.constant : 0;
+      const int64_t depth = k->depth.is_static() ? k->depth.constant : 0;
+      for (ShapeClass& c : k->classes) {
+        TF_ASSIGN_OR_RETURN(
+            std::optional<GemmConfig> tuned,
+            RecordedOrTuned(graph, options, arch, *k, GemmTuningKey(graph, k->tile_node, k->spec, arch, c.max_m),
+                            c.max_m, GemmClassCandidates(c.max_m, n, depth, GemmWgmmaCapable(k->spec), sms),
+                            absl::StrCat("'", name, "' class M <= ", c.max_m), plan, tuning));
+        if (tuned) c.gemm = *tuned;
+      }
+      // Neighbours that came out the same share a binary; the last ones may be the kernel's.
+      std::vector<ShapeClass> merged;
+      for (const ShapeClass& c : k->classes) {
+        if (!merged.empty() && merged.back().gemm.ToString() == c.gemm.ToString()) {
+          merged.back().max_m = c.max_m;
+        } else {
+          merged.push_back(c);
+        }
+      }
+      while (!merged.empty() && merged.back().gemm.ToString() == k->spec.gemm.ToString()) merged.pop_back();
+      k->classes = std::move(merged);
+      if (k->classes.empty()) continue;
+    }
     std::string text;
     for (const ShapeClass& c : k->classes) absl::StrAppend(&text, "M <= ", c.max_m, ": ", c.gemm.ToString(), "; ");
-    plan.decisions.push_back(absl::StrCat("classes: '", graph.node(k->tile_node).name, "' ", text, "larger M: ",
-                                          k->spec.gemm.ToString()));
+    plan.decisions.push_back(absl::StrCat("classes: '", name, "' ", text, "larger M: ", k->spec.gemm.ToString()));
   }
   return absl::OkStatus();
 }

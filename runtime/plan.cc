@@ -338,38 +338,40 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       }
       words[w++] = v;
     }
-    // The Hopper GEMM reads A and B through tensor maps: 64 x 128 boxes of K-major rows,
-    // 128-byte swizzled (kernels/gemm_sm90.cuh). Unused maps stay zero; the kernel takes its
-    // hook path whenever vector_ok is unset.
+    // The Hopper GEMM reads A and B through tensor maps: boxes of 64 of K by the tile's rows
+    // (A) or columns (B), K-major, 128-byte swizzled (kernels/gemm_sm90.cuh). Unused maps
+    // stay zero; the kernel takes its hook path whenever vector_ok is unset.
     CUtensorMap maps[2];
     std::memset(maps, 0, sizeof(maps));
     if (gemm && spec.gemm.wgmma && vector_ok) {
       const CUtensorMapDataType type = spec.tile_inputs[0].dtype == DType::kF16
                                            ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                            : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-      const auto encode = [&](Kernel::TensorMapCache& cached, CUtensorMap* map, uint64_t address,
-                              int64_t outer) -> absl::Status {
-        if (cached.address == address && cached.depth == depth && cached.outer == outer) {
+      const auto encode = [&](Kernel::TensorMapCache& cached, CUtensorMap* map, uint64_t address, int64_t outer,
+                              int box_rows) -> absl::Status {
+        if (cached.address == address && cached.depth == depth && cached.outer == outer && cached.box == box_rows) {
           *map = cached.map;
           return absl::OkStatus();
         }
         cached.address = 0;  // invalid until the encode succeeds
         const cuuint64_t dims[2] = {static_cast<cuuint64_t>(depth), static_cast<cuuint64_t>(outer)};
         const cuuint64_t strides[1] = {static_cast<cuuint64_t>(depth) * 2};
-        const cuuint32_t box[2] = {64, 128};
+        const cuuint32_t box[2] = {64, static_cast<cuuint32_t>(box_rows)};
         const cuuint32_t element_strides[2] = {1, 1};
         TF_RETURN_IF_ERROR(cu->Check(cu->cuTensorMapEncodeTiled(
                              map, type, 2, reinterpret_cast<void*>(address), dims, strides, box,
                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
                          "cuTensorMapEncodeTiled"));
-        cached = Kernel::TensorMapCache{address, depth, outer, *map};
+        cached = Kernel::TensorMapCache{address, depth, outer, box_rows, *map};
         return absl::OkStatus();
       };
       if (spec.a_async >= 0) {
-        TF_RETURN_IF_ERROR(encode(k.maps[0], &maps[0], address(k.plan.operands[spec.a_async].buffer), rows));
+        TF_RETURN_IF_ERROR(
+            encode(k.maps[0], &maps[0], address(k.plan.operands[spec.a_async].buffer), rows, spec.gemm.bm));
       }
-      TF_RETURN_IF_ERROR(encode(k.maps[1], &maps[1], address(k.plan.operands[spec.b_async].buffer), cols));
+      TF_RETURN_IF_ERROR(
+          encode(k.maps[1], &maps[1], address(k.plan.operands[spec.b_async].buffer), cols, spec.gemm.bn));
     }
     unsigned blocks, threads, smem = 0;
     if (reduce) {

@@ -138,6 +138,7 @@ class Plan {
     struct TensorMapCache {
       uint64_t address = 0;
       int64_t depth = -1, outer = -1;
+      int box = 0;  // rows per box: the tile's rows (A) or columns (B)
       CUtensorMap map;
     };
     TensorMapCache maps[2];

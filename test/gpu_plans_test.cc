@@ -1,5 +1,6 @@
 // Pointwise plans on the GPU against the CPU reference: every test graph and 300 random
 // graphs, fused and unfused, fresh random inputs, outputs poisoned, misaligned pointers.
+#include <array>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -150,10 +151,11 @@ TEST(GpuGemm, WgmmaStageCountsMatchTheReference) {
   EXPECT_GE(checked, 8);
 }
 
-// The Hopper kernel with K split over a cluster: every wgmma test graph (A prologues, N and
-// K tails, f16), aligned and through the hooks, at M of one row, one tile and one past it;
-// splits of 2, 3 (a tile's rows not divisible: rank 0 stores) and 8 (slices past the
-// k-tiles are empty); two runs of one input give the same bits.
+// The Hopper kernel with K split over a cluster and with tiles of 64 rows or columns: every
+// wgmma test graph (A prologues, N and K tails, f16), aligned and through the hooks, at M of
+// one row, one tile and one past it; splits of 2, 3 (a tile's rows not divisible: rank 0
+// stores) and 8 (slices past the k-tiles are empty); two runs of one input give the same
+// bits.
 TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
   TF_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(31);
@@ -161,11 +163,13 @@ TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
   for (const TestGraph& t : AllTestGraphs()) {
     if (t.name.rfind("wgmma_", 0) != 0) continue;
     const Graph g = ParseTestGraph(t);
-    for (const auto& [stages, split] : std::vector<std::pair<int, int>>{{3, 2}, {4, 3}, {3, 8}}) {
-      SCOPED_TRACE(absl::StrCat(t.name, " stages ", stages, " split ", split));
+    for (const auto& [stages, bm, bn, split] : std::vector<std::array<int, 4>>{
+             {3, 128, 128, 2}, {4, 128, 128, 3}, {3, 128, 128, 8}, {8, 64, 64, 1}, {12, 64, 64, 2},
+             {8, 128, 64, 3}, {6, 64, 128, 1}}) {
       CompileOptions o;
-      o.gemm_config = WgmmaGemmConfig(stages);
+      o.gemm_config = WgmmaGemmConfig(stages, bm, bn);
       o.gemm_config->split_k = split;
+      SCOPED_TRACE(absl::StrCat(t.name, " ", o.gemm_config->ToString()));
       TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
       const KernelSpec& spec = plan.fusion_plan().kernels.back().spec;
       ASSERT_TRUE(spec.gemm.wgmma) << plan.Explain();
@@ -183,7 +187,7 @@ TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
       ++checked;
     }
   }
-  EXPECT_GE(checked, 12);
+  EXPECT_GE(checked, 28);
 }
 
 // Split-K GEMMs against the reference: decode shapes, a single row of odd width, K slices
@@ -248,10 +252,17 @@ TEST(GpuGemm, AutotuneTimesThePlainGemmAndKeepsTheFusion) {
   }
   TF_ASSERT_OK_AND_ASSIGN(TuningRecords records, TuningRecords::Load(path));
   ASSERT_TRUE(records.Find(GemmTuningKey(g, k.tile_node, k.spec, plan.arch())).has_value());
-  // The tuned plan computes the same function.
+  // M is symbolic: each default shape class (16 and 32 rows here; K = 256 is too short to
+  // split past them) was tuned at its bound and recorded under its own key.
+  for (int64_t bound : {16, 32}) {
+    EXPECT_TRUE(records.Find(GemmTuningKey(g, k.tile_node, k.spec, plan.arch(), bound)).has_value()) << bound;
+    EXPECT_NE(plan.Explain().find(absl::StrCat("class M <= ", bound, " uses")), std::string::npos) << plan.Explain();
+  }
+  // The tuned plan computes the same function, in every class.
   KernelCache cache;
   std::mt19937_64 rng(3);
   EXPECT_TRUE(MatchesReference(plan, BindSymbols(g, t->symbols), rng));
+  for (int64_t m : {1, 16, 17, 32, 33}) EXPECT_TRUE(MatchesReference(plan, BindSymbols(g, {{"M", m}}), rng)) << m;
 }
 
 TEST(GpuPointwise, RunDuringCaptureNeverLoadsOrCompiles) {

@@ -3,6 +3,7 @@
 // no GPU).
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <set>
 
@@ -45,26 +46,30 @@ Plan MustCompile(const std::string& json, CompileOptions o = {}) {
 TEST(ShapeClasses, SymbolicMGetsTheDefaultClasses) {
   const Plan plan = MustCompile(Gemm("\"M\""));
   const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
-  // N = K = 4096 on 132 SMs: the decode and small-batch mma.sync tiles over 64 column tiles,
-  // K split in two; from 33 rows the Hopper kernel with K split in two (the bounds 64, 128
-  // and 256 merge: 32 and 64 tiles of 128 x 128, two CTAs each, fit 132 SMs).
-  ASSERT_EQ(classes.size(), 3u) << plan.Explain();
+  // N = K = 4096 on 132 SMs: the decode mma.sync tile over 64 column tiles, K split in two;
+  // then the Hopper kernel, 128 CTAs each: 64 x 64 tiles split in two (12 stages up to 32
+  // rows, 8 past), 128 x 64 split in two, 128 x 128 split in two.
+  ASSERT_EQ(classes.size(), 5u) << plan.Explain();
   EXPECT_EQ(classes[0].max_m, 16);
   EXPECT_EQ(classes[0].gemm.ToString(), "16x64x128 w1x4 s4 split 2");
   EXPECT_EQ(classes[1].max_m, 32);
-  EXPECT_EQ(classes[1].gemm.ToString(), "32x64x128 w1x4 s4 split 2");
-  EXPECT_EQ(classes[2].max_m, 256);
-  EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");
+  EXPECT_EQ(classes[1].gemm.ToString(), "wgmma 64x64x64 w1x4 s12 split 2");
+  EXPECT_EQ(classes[2].max_m, 64);
+  EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 64x64x64 w1x4 s8 split 2");
+  EXPECT_EQ(classes[3].max_m, 128);
+  EXPECT_EQ(classes[3].gemm.ToString(), "wgmma 128x64x64 w2x4 s8 split 2");
+  EXPECT_EQ(classes[4].max_m, 256);
+  EXPECT_EQ(classes[4].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");
   EXPECT_TRUE(plan.fusion_plan().kernels[0].spec.gemm.wgmma);  // past 256: the ping-pong kernel
   EXPECT_EQ(plan.fusion_plan().kernels[0].spec.gemm.split_k, 1);
   // One binary per class, each reported; Explain lists them.
-  ASSERT_EQ(plan.reports().size(), 4u);
+  ASSERT_EQ(plan.reports().size(), 6u);
   std::set<std::string> entries;
   for (const KernelReport& r : plan.reports()) {
     entries.insert(r.entry_name);
     EXPECT_EQ(r.kernel, 0);
   }
-  EXPECT_EQ(entries.size(), 4u);
+  EXPECT_EQ(entries.size(), 6u);
   EXPECT_EQ(plan.reports()[1].shape_class, "M <= 16");
   EXPECT_NE(plan.Explain().find("class M <= 16: 16x64x128 w1x4 s4 split 2"), std::string::npos) << plan.Explain();
   EXPECT_NE(plan.Explain().find("class M > 256: wgmma"), std::string::npos) << plan.Explain();
@@ -81,7 +86,8 @@ TEST(ShapeClasses, TheSmCountSizesTheSplits) {
   const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
   ASSERT_GE(classes.size(), 3u) << plan.Explain();
   EXPECT_EQ(classes[0].gemm.ToString(), "16x64x128 w1x4 s4");  // 64 tiles fill 66 SMs
-  EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");  // 32 tiles x 2
+  EXPECT_EQ(classes[1].gemm.ToString(), "wgmma 64x128x64 w1x4 s8 split 2");  // 32 tiles x 2
+  EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");
 }
 
 // The GPU dtype tests' long-K graphs reach split-K in both kernels through the classes, so
@@ -93,11 +99,13 @@ TEST(ShapeClasses, TheGpuTestsLongKGraphsSplitInBothKernels) {
     SCOPED_TRACE(t.name);
     const Plan plan = MustCompile(t.json);
     const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
-    ASSERT_EQ(classes.size(), 3u) << plan.Explain();
+    // Every tile of the Hopper kernel's small-M classes, split in two.
+    ASSERT_EQ(classes.size(), 4u) << plan.Explain();
     EXPECT_EQ(classes[0].gemm.ToString(), "16x64x128 w1x4 s4 split 8");
-    EXPECT_EQ(classes[1].gemm.ToString(), "32x64x128 w1x4 s4 split 8");
-    EXPECT_EQ(classes[2].max_m, 256);
-    EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");
+    EXPECT_EQ(classes[1].gemm.ToString(), "wgmma 64x64x64 w1x4 s12 split 2");
+    EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 64x64x64 w1x4 s8 split 2");
+    EXPECT_EQ(classes[3].max_m, 256);
+    EXPECT_EQ(classes[3].gemm.ToString(), "wgmma 128x64x64 w2x4 s8 split 2");
     ++checked;
   }
   EXPECT_EQ(checked, 2);
@@ -110,7 +118,11 @@ TEST(ShapeClasses, RunPicksTheClassAtItsBounds) {
   EXPECT_NE(entry(16), entry(17));
   EXPECT_EQ(entry(17), entry(32));
   EXPECT_NE(entry(32), entry(33));
-  EXPECT_EQ(entry(33), entry(256));
+  EXPECT_EQ(entry(33), entry(64));
+  EXPECT_NE(entry(64), entry(65));
+  EXPECT_EQ(entry(65), entry(128));
+  EXPECT_NE(entry(128), entry(129));
+  EXPECT_EQ(entry(129), entry(256));
   EXPECT_NE(entry(256), entry(257));
   EXPECT_EQ(entry(257), plan.compiled_kernel(0).entry_name());
   EXPECT_EQ(entry(100000), plan.compiled_kernel(0).entry_name());
@@ -132,12 +144,51 @@ TEST(ShapeClasses, AnEnginesBoundsMergeWhereTheConfigIsTheSame) {
   o.m_classes = {1, 2, 4, 8, 16, 32, 48, 64, 128, 4096};
   const Plan plan = MustCompile(Gemm("\"M\""), o);
   const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
-  // 1 to 16 share the decode config, 48 to 128 the Hopper split; 4096 takes the planned one.
-  ASSERT_EQ(classes.size(), 3u) << plan.Explain();
+  // 1 to 16 share the decode config, 48 and 64 theirs; 4096 takes the planned one.
+  ASSERT_EQ(classes.size(), 4u) << plan.Explain();
   EXPECT_EQ(classes[0].max_m, 16);
   EXPECT_EQ(classes[1].max_m, 32);
+  EXPECT_EQ(classes[2].max_m, 64);
+  EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 64x64x64 w1x4 s8 split 2");
+  EXPECT_EQ(classes[3].max_m, 128);
+}
+
+// Each class has a tuning record of its own, keyed by its bound (a static M shares the key
+// of the class that holds it): recorded configs replace the defaults, neighbours that come
+// out the same merge, and the decisions say so.
+TEST(ShapeClasses, EachClassTakesItsOwnTuningRecord) {
+  const Plan planned = MustCompile(Gemm("\"M\""));
+  const KernelPlan& k = planned.fusion_plan().kernels[0];
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(Gemm("\"M\"")));
+  TF_ASSERT_OK_AND_ASSIGN(Graph g20, GraphFromJson(Gemm("20")));
+  EXPECT_EQ(GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 32), GemmTuningKey(g20, k.tile_node, k.spec, "sm_90"));
+  EXPECT_NE(GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 16), GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 32));
+  EXPECT_NE(GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 16).find(" m=16 "), std::string::npos);
+
+  const GemmConfig decode{16, 32, 128, 1, 2, 6, false, 4};
+  GemmConfig hopper = WgmmaGemmConfig(4);
+  hopper.split_k = 3;
+  TuningRecords r;
+  r.Put(GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 16), TuningRecord{decode, 2.0});
+  r.Put(GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 32), TuningRecord{decode, 3.0});
+  r.Put(GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 256), TuningRecord{hopper, 9.0});
+  const std::string path = absl::StrCat(::testing::TempDir(), "/tuning_classes_", ::getpid(), ".json");
+  TF_ASSERT_OK(r.Save(path));
+  CompileOptions o;
+  o.tuning_path = path;
+  const Plan plan = MustCompile(Gemm("\"M\""), o);
+  const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
+  ASSERT_EQ(classes.size(), 4u) << plan.Explain();
+  EXPECT_EQ(classes[0].max_m, 32);  // 16 and 32 recorded alike: one binary
+  EXPECT_EQ(classes[0].gemm.ToString(), decode.ToString());
+  EXPECT_EQ(classes[1].max_m, 64);  // no record: the defaults
   EXPECT_EQ(classes[2].max_m, 128);
-  EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");
+  EXPECT_EQ(classes[3].max_m, 256);
+  EXPECT_EQ(classes[3].gemm.ToString(), hopper.ToString());
+  EXPECT_NE(plan.Explain().find("tuned: 'y' class M <= 16 uses 16x32x128 w1x2 s6 split 4 (recorded, 2 us)"),
+            std::string::npos)
+      << plan.Explain();
+  EXPECT_EQ(plan.fusion_plan().kernels[0].spec.gemm.ToString(), WgmmaGemmConfig().ToString());  // no record: planned
 }
 
 // The Hopper kernel splits K over a cluster of 2 to 8 CTAs per tile (one tile per CTA, no
@@ -164,6 +215,34 @@ TEST(HopperSplitK, ForcedSplitsCompileAsClusters) {
   EXPECT_FALSE(ValidateGemmConfig(nine).ok());
 }
 
+// Tiles of 64 rows or columns: a consumer warpgroup per 64 rows, m64n64 wgmma for 64
+// columns, deep pipelines; with and without an A prologue (whose producer warpgroup fills
+// a 64-row A tile in one batch), split and not. NVRTC compiles each.
+TEST(HopperTiles, NarrowTilesCompileWithTheirLaunch) {
+  const TestGraph& prologue = NamedTestGraph("wgmma_cast_prologue");
+  for (const auto& [stages, bm, bn, split] : std::vector<std::array<int, 4>>{
+           {8, 64, 64, 1}, {12, 64, 64, 2}, {8, 128, 64, 3}, {6, 64, 128, 1}}) {
+    GemmConfig c = WgmmaGemmConfig(stages, bm, bn);
+    c.split_k = split;
+    SCOPED_TRACE(c.ToString());
+    TF_ASSERT_OK(ValidateGemmConfig(c));
+    for (const std::string& json : {Gemm("\"M\""), prologue.json}) {
+      CompileOptions o;
+      o.gemm_config = c;
+      const Plan plan = MustCompile(json, o);
+      const KernelSpec& spec = plan.fusion_plan().kernels.back().spec;
+      ASSERT_EQ(spec.gemm.ToString(), c.ToString());
+      const GemmLaunch launch = GemmLaunchOf(spec);
+      EXPECT_FALSE(launch.pingpong);
+      EXPECT_EQ(launch.threads, 128 * (bm / 64) + (spec.a_async >= 0 ? 32 : 128));
+      TF_ASSERT_OK_AND_ASSIGN(std::string source, GenerateSource(spec, "k"));
+      EXPECT_NE(source.find(absl::StrCat("kBM = ", bm, ", kBN = ", bn, ", kStages = ", stages)), std::string::npos);
+    }
+  }
+  EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(4, 96, 128)).ok());
+  EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(16, 128, 128)).ok());  // 512 KiB of stages
+}
+
 // Warmup compiles every class into the disk cache; a later compile runs no NVRTC.
 TEST(ShapeClasses, WarmupCoversEveryClass) {
   const std::string dir = absl::StrCat(::testing::TempDir(), "/tf_classes_", ::getpid());
@@ -174,7 +253,7 @@ TEST(ShapeClasses, WarmupCoversEveryClass) {
   o.cache = &memory;
   o.disk_cache = &disk;
   MustCompile(Gemm("\"M\""), o);
-  EXPECT_EQ(disk.stats().writes, 4);
+  EXPECT_EQ(disk.stats().writes, 6);
   KernelCache fresh;
   o.cache = &fresh;
   const Plan warm = MustCompile(Gemm("\"M\""), o);

@@ -60,10 +60,10 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
   constexpr int kSmemPerCta = 227 * 1024, kSmemPerSm = 228 * 1024, kReservedPerCta = 1024;
   constexpr int kStagingBytes = 2 * 32 * (128 + kStagingPad) * 4;  // a 32-row fp32 quarter tile per warpgroup
   const bool a_prologue = spec.a_async < 0;
-  l.threads = 256 + (a_prologue ? 128 : 32);
+  l.threads = 128 * (c.bm / 64) + (a_prologue ? 128 : 32);
   const int pingpong_smem = 1024 + PipelineBytes(c) + 16 * c.stages + kStagingBytes + 16;
   const bool column_reduce = spec.reduce.op >= 0 && spec.reduce.axis != 1;
-  if (!a_prologue && !column_reduce && c.split_k == 1 && pingpong_smem <= kSmemPerCta) {
+  if (!a_prologue && !column_reduce && c.split_k == 1 && c.bm == 128 && c.bn == 128 && pingpong_smem <= kSmemPerCta) {
     l.pingpong = true;
     l.smem = pingpong_smem;
     return l;

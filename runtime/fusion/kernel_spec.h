@@ -76,11 +76,12 @@ struct GemmConfig {
   int bm = 128, bn = 128, bk = 32;
   int warps_m = 2, warps_n = 4;
   int stages = 4;
-  // The Hopper kernel (kernels/gemm_sm90.cuh): TMA + wgmma, 128 x 128 x 64 tiles, three
-  // warpgroups; bm, bn, bk and the warps are then fixed and only `stages` varies.
+  // The Hopper kernel (kernels/gemm_sm90.cuh): TMA + wgmma, tiles of 64 or 128 rows and
+  // columns by 64 of K, a consumer warpgroup per 64 rows (warps bm / 64 x 4), 3 to 16
+  // stages (WgmmaGemmConfig).
   bool wgmma = false;
-  // The mma.sync kernel only: K is split over this many CTAs per tile (decode shapes, whose
-  // few tiles would leave most SMs idle). On sm_90 a tile's splits are a thread-block
+  // K is split over this many CTAs per tile (small M, whose few tiles would leave most SMs
+  // idle). On sm_90 (and always in the Hopper kernel) a tile's splits are a thread-block
   // cluster that sums the partials through distributed shared memory (GemmClusterSplit);
   // elsewhere each writes an fp32 partial and the tile's last CTA sums them. Both add in
   // split order and run the epilogue (kernels/gemm.cuh).

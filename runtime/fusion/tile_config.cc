@@ -48,13 +48,16 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
     return absl::InvalidArgumentError(absl::StrCat("GEMM config ", c.ToString(), ": ", why));
   };
   if (c.wgmma) {
-    // Six stages leave no room for the ping-pong kernel's staging buffers: one tile per CTA.
-    if (c.stages < 3 || c.stages > 6) return bad("the Hopper kernel takes 3 to 6 stages");
-    const GemmConfig w = WgmmaGemmConfig(c.stages);
-    if (c.bm != w.bm || c.bn != w.bn || c.bk != w.bk || c.warps_m != w.warps_m || c.warps_n != w.warps_n) {
-      return bad(absl::StrCat("the Hopper kernel's tile is fixed (", w.ToString(), ")"));
+    if ((c.bm != 64 && c.bm != 128) || (c.bn != 64 && c.bn != 128) || c.bk != 64) {
+      return bad("the Hopper kernel's tiles are 64 or 128 rows by 64 or 128 columns, 64 of K");
     }
+    const GemmConfig w = WgmmaGemmConfig(c.stages, c.bm, c.bn);
+    if (c.warps_m != w.warps_m || c.warps_n != w.warps_n) {
+      return bad(absl::StrCat("the Hopper kernel's warps follow its tile (", w.ToString(), ")"));
+    }
+    if (c.stages < 3 || c.stages > 16) return bad("the Hopper kernel takes 3 to 16 stages");
     if (c.split_k < 1 || c.split_k > 8) return bad("split-K of 1 to 8 (a portable cluster)");
+    if (c.SmemBytes() > 227 * 1024) return bad(absl::StrCat(c.SmemBytes(), " bytes of shared memory (at most 232448)"));
     return absl::OkStatus();
   }
   const auto pow2 = [](int v, int lo, int hi) { return v >= lo && v <= hi && (v & (v - 1)) == 0; };
@@ -91,8 +94,8 @@ GemmConfig DefaultGemmConfig(const Dim& m) {
   return GemmConfig{128, 128, 32, 2, 4, 4};
 }
 
-GemmConfig WgmmaGemmConfig(int stages) {
-  GemmConfig c{128, 128, 64, 2, 4, stages};
+GemmConfig WgmmaGemmConfig(int stages, int bm, int bn) {
+  GemmConfig c{bm, bn, 64, bm / 64, 4, stages};
   c.wgmma = true;
   return c;
 }
@@ -134,32 +137,89 @@ int MmaSplit(int64_t tiles, int64_t k, int sms) {
 }  // namespace
 
 std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, bool hopper, int sms) {
-  const auto tiles = [&](const GemmConfig& c) { return (max_m + c.bm - 1) / c.bm * ((std::max<int64_t>(n, 1) + c.bn - 1) / c.bn); };
+  const auto tiles = [&](int bm, int bn) { return (max_m + bm - 1) / bm * ((std::max<int64_t>(n, 1) + bn - 1) / bn); };
   const auto mma = [&](GemmConfig c) {
-    if (n > 0 && k > 0) c.split_k = MmaSplit(tiles(c), k, sms);
+    if (n > 0 && k > 0) c.split_k = MmaSplit(tiles(c.bm, c.bn), k, sms);
     return c;
   };
-  // Decode and small batches: mma.sync tiles of the batch's rows, 64 columns, 128 of K per
-  // stage (256-byte weight rows per copy), four warps.
+  // Decode: mma.sync tiles of 16 rows, 64 columns, 128 of K per stage (256-byte weight
+  // rows per copy), four warps (H200: 13.9 us at 4096 -> 4096, M = 1, against 17.9 for the
+  // best Hopper tile, whose 64 rows are mostly empty there).
   if (max_m <= 16) return mma(GemmConfig{16, 64, 128, 1, 4, 4});
-  if (max_m <= 32) return mma(GemmConfig{32, 64, 128, 1, 4, 4});
   if (max_m > 256 || (!hopper && max_m > 64)) return std::nullopt;
-  // Where 128-column tiles cover every SM already (N >= 128 SMs), 64 x 128 mma.sync tiles
-  // stream the weights faster than the Hopper kernel's 128-row tiles at M <= 64 (N = 28672,
-  // M = 64: 81 us against 97).
-  if (!hopper || (max_m <= 64 && n > 0 && (n + 127) / 128 >= sms)) {
-    return max_m <= 64 ? std::optional<GemmConfig>(mma(GemmConfig{64, 128, 64, 2, 4, 4})) : std::nullopt;
+  if (hopper && n > 0 && k > 0) {
+    // The Hopper kernel, tiles of 64 rows up to M = 64 and of 128 past it, 128 or 64
+    // columns, K split over a cluster of up to 3 CTAs with slices of at least 2048: the
+    // most CTAs that still fit one per SM, ties to the wider tile and the smaller split
+    // (H200 grid, bench_fusion --sweep_configs: 4096 -> 4096 at M = 64 takes 64 x 64 split
+    // 2, 14.1 us against cuBLAS's 14.5; at M = 128 128 x 64 split 2, 15.0 against 17.1).
+    const int bm = max_m <= 64 ? 64 : 128;
+    int best_bn = 0, best_split = 0;
+    int64_t best_ctas = 0;
+    for (int bn : {128, 64}) {
+      for (int split = 1; split <= 3; ++split) {
+        if (split > 1 && k / split < 2048) continue;
+        const int64_t ctas = tiles(bm, bn) * split;
+        if (ctas <= sms && ctas > best_ctas) {
+          best_ctas = ctas;
+          best_bn = bn;
+          best_split = split;
+        }
+      }
+    }
+    if (best_ctas > 0) {
+      if (bm == 128 && best_bn == 128 && best_split == 1) return std::nullopt;  // the planned ping-pong kernel
+      // Stages: the most of 16 to 32 KB that leave the epilogue room, fewer where more
+      // measured slower (64 x 64 at M = 64: 8 stages 14.1 us, 12 14.3; at M = 32 12 faster).
+      const int stages = bm == 128 && best_bn == 128 ? 6 : bm == 64 && best_bn == 64 && max_m <= 32 ? 12 : 8;
+      GemmConfig c = WgmmaGemmConfig(stages, bm, best_bn);
+      c.split_k = best_split;
+      return c;
+    }
+    // Tiles past one per SM: the 64 x 128 Hopper tile at M <= 64 (4096 -> 28672, M = 64:
+    // 64.7 us against 80.9 for 64 x 128 mma.sync), the 32-row mma.sync tile at M <= 32 (65.2
+    // against 67.7), the planned ping-pong kernel past 64.
+    if (max_m <= 32) return mma(GemmConfig{32, 64, 128, 1, 4, 4});
+    if (max_m <= 64) return WgmmaGemmConfig(8, 64, 128);
+    return std::nullopt;
   }
-  // The Hopper kernel with six stages (one tile per CTA), K split over a cluster of up to 3
-  // CTAs per tile while the CTAs fit one per SM and each slice keeps 2048 of K (H200 grid,
-  // N = 4096, M = 128: 18.4 us split 2, 19.6 split 3, 25.1 unsplit; K = 14336: 40.9 split
-  // 3, 44.3 split 2; four stages 1-7% slower).
-  GemmConfig c = WgmmaGemmConfig(6);
-  if (n <= 0 || k <= 0) return c;
-  const int64_t t = tiles(c);
-  while (c.split_k < 3 && t * (c.split_k + 1) <= sms && k / (c.split_k + 1) >= 2048) ++c.split_k;
-  if (c.split_k == 1) return std::nullopt;  // the planned ping-pong kernel
-  return c;
+  // mma.sync tiles where the Hopper kernel cannot run or N or K is unknown.
+  if (max_m <= 32) return mma(GemmConfig{32, 64, 128, 1, 4, 4});
+  if (max_m <= 64) return mma(GemmConfig{64, 128, 64, 2, 4, 4});
+  return hopper ? std::optional<GemmConfig>(WgmmaGemmConfig(6)) : std::nullopt;
+}
+
+std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k, bool hopper, int sms) {
+  std::vector<GemmConfig> out;
+  const auto add = [&](GemmConfig c, std::initializer_list<int> splits) {
+    for (int split : splits) {
+      c.split_k = split;
+      if (ValidateGemmConfig(c).ok() &&
+          std::none_of(out.begin(), out.end(), [&](const GemmConfig& o) { return o.ToString() == c.ToString(); })) {
+        out.push_back(c);
+      }
+    }
+  };
+  const std::optional<GemmConfig> planned = SmallMGemmConfig(max_m, n, k, hopper, sms);
+  const GemmConfig fallback = hopper ? WgmmaGemmConfig() : GemmConfig{};
+  add(planned.value_or(fallback), {planned.value_or(fallback).split_k});
+  if (max_m <= 16) {
+    add(GemmConfig{16, 64, 128, 1, 4, 4}, {1, 2, 4});
+    add(GemmConfig{16, 64, 128, 1, 4, 6}, {1, 2});
+    add(GemmConfig{16, 32, 128, 1, 2, 6}, {1, 2, 4});
+    return out;
+  }
+  if (max_m <= 32) add(GemmConfig{32, 64, 128, 1, 4, 4}, {1, 2, 4});
+  if (max_m <= 64) add(GemmConfig{64, 128, 64, 2, 4, 4}, {1, 2});
+  if (hopper) {
+    const int bm = max_m <= 64 ? 64 : 128;
+    add(WgmmaGemmConfig(8, bm, 64), {1, 2, 3});
+    add(WgmmaGemmConfig(12, bm, 64), {1, 2});
+    add(WgmmaGemmConfig(8, bm, 128), {1, 2, 3});
+    add(WgmmaGemmConfig(6), {1, 2, 3});
+    add(WgmmaGemmConfig(5), {1});
+  }
+  return out;
 }
 
 std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const int64_t> bounds, int sms) {

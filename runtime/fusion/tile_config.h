@@ -32,8 +32,10 @@ absl::Status ValidateGemmConfig(const GemmConfig& c);
 absl::Status ValidateRowConfig(const RowConfig& c);
 // The Hopper (TMA + wgmma) config, for sm_90 targets when B is read by TMA. Five stages by
 // default: the most that fit beside the ping-pong kernel's staging buffers (H100: plain
-// 4096^3 GEMM 191 us against 200 at four); six only in the one-tile-per-CTA form.
-GemmConfig WgmmaGemmConfig(int stages = 5);
+// 4096^3 GEMM 191 us against 200 at four); more only in the one-tile-per-CTA form, which
+// also takes tiles of 64 rows or columns (a consumer warpgroup per 64 rows: warps bm / 64
+// by 4).
+GemmConfig WgmmaGemmConfig(int stages = 5, int bm = 128, int bn = 128);
 // Candidates the autotuner times for a GEMM of this M.
 std::vector<GemmConfig> GemmCandidates(const Dim& m);
 
@@ -52,16 +54,17 @@ inline constexpr int kDefaultSmCount = 132;
 // The untuned config for a GEMM whose M is at most `max_m` (N and K static, else 0), on a
 // device of `sms` SMs; `hopper`: the Hopper kernel can run it (GemmWgmmaCapable). From the
 // H200 config grid (bench_fusion --sweep_configs, docs/NOTES.md):
-//   M <= 16   16 x 64 x 128 mma.sync tile, 4 warps, 4 stages;
-//   M <= 32   32 x 64 x 128, likewise;
-//   M <= 64   64 x 128 x 64 mma.sync where 128-column tiles cover the SMs or the Hopper
-//             kernel cannot run, else as for M <= 256;
-//   M <= 256  the Hopper kernel, 6 stages, K split over a cluster of 2 or 3 CTAs per tile
-//             while the CTAs fit one per SM and slices keep 2048 of K (nullopt where no
-//             split fits: the planned ping-pong kernel serves).
-// mma.sync tiles split K (1 to 8) while the CTAs stay within 1.5 per SM; every slice keeps
-// at least 512 of K. nullopt past 256 rows (past 64 without the Hopper kernel). Used for a
-// static M by the planner and for the shape classes of a symbolic M.
+//   M <= 16   16 x 64 x 128 mma.sync tile, 4 warps, 4 stages, K split (1 to 8) while the
+//             CTAs stay within 1.5 per SM and slices keep 512 of K;
+//   M <= 256  the Hopper kernel: tiles of 64 rows (M <= 64) or 128, of 128 or 64 columns,
+//             K split over a cluster of 1 to 3 CTAs with slices of at least 2048: the most
+//             CTAs that fit one per SM, ties to the wider tile and the smaller split; 6 to
+//             12 stages. Where no tile fits one per SM: the 32-row mma.sync tile (M <= 32),
+//             the 64 x 128 Hopper tile (M <= 64), the planned ping-pong kernel (nullopt);
+//             nullopt too where the choice is 128 x 128 unsplit (the ping-pong kernel).
+// Without the Hopper kernel (or with N or K unknown): 32 x 64 x 128 mma.sync up to 32
+// rows, 64 x 128 x 64 up to 64, nullopt past them. Used for a static M by the planner and
+// for the shape classes of a symbolic M.
 std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, bool hopper,
                                            int sms = kDefaultSmCount);
 
@@ -70,6 +73,12 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
 // per bound with a config of its own, neighbours with the same config merged; none else.
 std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const int64_t> bounds,
                                          int sms = kDefaultSmCount);
+
+// Candidates the autotuner times for the shape class of M <= max_m (N and K static, else
+// 0): the default (SmallMGemmConfig, else the planned Hopper or mma.sync config) and its
+// neighbours: other tiles, stage counts and splits of K.
+std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k, bool hopper,
+                                            int sms = kDefaultSmCount);
 
 // Columns a config covers.
 inline int64_t RowCapacity(const RowConfig& c, int vec) {
