@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/graph/promotion.h"
 #include "runtime/status_macros.h"
 
 namespace tilefuse {
@@ -79,6 +80,38 @@ absl::StatusOr<std::string> OpText(const ExprNode& n, const std::vector<std::str
     case PointwiseOp::kLog: return absl::StrCat("logf(", a[0], ")");
     case PointwiseOp::kSqrt: return absl::StrCat("sqrtf(", a[0], ")");
     case PointwiseOp::kRsqrt: return absl::StrCat("tf::rsqrt_f(", a[0], ")");
+    case PointwiseOp::kLog1p: return absl::StrCat("log1pf(", a[0], ")");
+    case PointwiseOp::kExpm1: return absl::StrCat("expm1f(", a[0], ")");
+    case PointwiseOp::kErf: return absl::StrCat("erff(", a[0], ")");
+    case PointwiseOp::kSin: return absl::StrCat("sinf(", a[0], ")");
+    case PointwiseOp::kCos: return absl::StrCat("cosf(", a[0], ")");
+    case PointwiseOp::kReciprocal: return absl::StrCat("(1.0f / ", a[0], ")");
+    case PointwiseOp::kSoftplus:
+      return absl::StrCat("tf::softplus_f(", a[0], ", ", Literal(n.attrs.beta.value_or(1.0), DType::kF32), ", ",
+                          Literal(n.attrs.threshold.value_or(20.0), DType::kF32), ")");
+    case PointwiseOp::kLeakyRelu:
+      return absl::StrCat("tf::leaky_relu_f(", a[0], ", ", Literal(n.attrs.negative_slope.value_or(0.01), DType::kF32),
+                          ")");
+    case PointwiseOp::kElu:
+      return absl::StrCat("tf::elu_f(", a[0], ", ", Literal(n.attrs.alpha.value_or(1.0), DType::kF32), ")");
+    case PointwiseOp::kHardswish: return absl::StrCat("tf::hardswish_f(", a[0], ")");
+    case PointwiseOp::kHardsigmoid: return absl::StrCat("tf::hardsigmoid_f(", a[0], ")");
+    case PointwiseOp::kMish: return absl::StrCat("tf::mish_f(", a[0], ")");
+    case PointwiseOp::kFloor: return is_int ? a[0] : absl::StrCat("floorf(", a[0], ")");
+    case PointwiseOp::kCeil: return is_int ? a[0] : absl::StrCat("ceilf(", a[0], ")");
+    case PointwiseOp::kRound: return is_int ? a[0] : absl::StrCat("rintf(", a[0], ")");
+    case PointwiseOp::kSign: return call("tf::sign_f", "tf::sign_i");
+    case PointwiseOp::kSquare:
+      return is_int ? absl::StrCat("tf::mul_i(", a[0], ", ", a[0], ")") : absl::StrCat("(", a[0], " * ", a[0], ")");
+    case PointwiseOp::kLogicalNot: return absl::StrCat("(!", a[0], ")");
+    case PointwiseOp::kLogicalAnd: return absl::StrCat("(", a[0], " && ", a[1], ")");
+    case PointwiseOp::kLogicalOr: return absl::StrCat("(", a[0], " || ", a[1], ")");
+    case PointwiseOp::kEq: return absl::StrCat("(", a[0], " == ", a[1], ")");
+    case PointwiseOp::kNe: return absl::StrCat("(", a[0], " != ", a[1], ")");
+    case PointwiseOp::kLt: return absl::StrCat("(", a[0], " < ", a[1], ")");
+    case PointwiseOp::kLe: return absl::StrCat("(", a[0], " <= ", a[1], ")");
+    case PointwiseOp::kGt: return absl::StrCat("(", a[0], " > ", a[1], ")");
+    case PointwiseOp::kGe: return absl::StrCat("(", a[0], " >= ", a[1], ")");
     case PointwiseOp::kCast:
       if (n.dtype == DType::kBF16) return absl::StrCat("tf::round_bf16(", a[0], ")");
       if (n.dtype == DType::kF16) return absl::StrCat("tf::round_half(", a[0], ")");
@@ -118,15 +151,14 @@ absl::StatusOr<std::string> ExprEmitter::Emit(const Expr& expr) {
       return leaf_(*expr);
     case ExprKind::kOp: {
       std::vector<std::string> args;
+      std::vector<DType> arg_dtypes;
+      for (const Expr& a : expr->args) arg_dtypes.push_back(a->dtype);
       for (size_t i = 0; i < expr->args.size(); ++i) {
         const Expr& a = expr->args[i];
         TF_ASSIGN_OR_RETURN(std::string code, Emit(a));
-        // Operands are brought to the kind the op computes in: the result's kind, except
-        // where's condition (bool) and the float-only functions of integer operands.
-        DType want = expr->dtype;
-        if (expr->op == PointwiseOp::kWhere && i == 0) want = DType::kBool;
-        if (expr->op == PointwiseOp::kCast) want = expr->dtype;
-        args.push_back(ConvertKind(code, a->dtype, want));
+        // Operands are brought to the kind the op computes in (OperandDType: the result's,
+        // but where's condition, comparisons and logical ops).
+        args.push_back(ConvertKind(code, a->dtype, OperandDType(expr->op, expr->dtype, arg_dtypes, i)));
       }
       TF_ASSIGN_OR_RETURN(std::string text, OpText(*expr, args));
       result = e_.Fresh("v");

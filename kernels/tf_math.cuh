@@ -181,6 +181,18 @@ TF_HD float silu_f(float x) {
 #endif
 }
 TF_HD float rsqrt_f(float x) { return 1.0f / sqrtf(x); }
+// PyTorch's activations, NaN in NaN out (the comparisons fall through to the arithmetic).
+TF_HD float softplus_f(float x, float beta, float threshold) {
+  return x * beta > threshold ? x : log1pf(expf(x * beta)) / beta;
+}
+TF_HD float leaky_relu_f(float x, float slope) { return x > 0.0f ? x : x * slope; }
+TF_HD float elu_f(float x, float alpha) { return x > 0.0f ? x : alpha * expm1f(x); }
+TF_HD float hardsigmoid_f(float x) { return x <= -3.0f ? 0.0f : x >= 3.0f ? 1.0f : x / 6.0f + 0.5f; }
+TF_HD float hardswish_f(float x) { return x <= -3.0f ? 0.0f : x >= 3.0f ? x : x * (x + 3.0f) / 6.0f; }
+TF_HD float mish_f(float x) { return x * tanhf(softplus_f(x, 1.0f, 20.0f)); }
+// sign keeps a zero's sign and NaN.
+TF_HD float sign_f(float x) { return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x; }
+TF_HD int sign_i(int x) { return (x > 0) - (x < 0); }
 // Integer arithmetic wraps, as two's complement does on the GPU.
 TF_HD int add_i(int a, int b) { return static_cast<int>(static_cast<unsigned>(a) + static_cast<unsigned>(b)); }
 TF_HD int sub_i(int a, int b) { return static_cast<int>(static_cast<unsigned>(a) - static_cast<unsigned>(b)); }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/tf_math.cuh"
 #include "runtime/reference_ops.h"
+#include "runtime/graph/promotion.h"
 #include "runtime/status_macros.h"
 
 namespace tilefuse {
@@ -97,16 +98,18 @@ absl::StatusOr<Value> EvalPointwise(const Node& n, const Graph& g, const std::ve
   for (int in : n.inputs) strides.push_back(BroadcastStrides(vals[in].shape, out.shape));
   std::vector<int64_t> idx(out.shape.size(), 0);
   std::vector<Scalar> args(n.inputs.size());
+  std::vector<DType> arg_dtypes, want(n.inputs.size());
+  for (int in : n.inputs) arg_dtypes.push_back(vals[in].dtype);
+  for (size_t k = 0; k < n.inputs.size(); ++k) want[k] = OperandDType(n.pointwise, n.dtype, arg_dtypes, k);
   for (int64_t e = 0; e < total; ++e) {
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       int64_t off = 0;
       for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * strides[k][d];
       const Value& v = vals[n.inputs[k]];
-      DType want = n.dtype;
-      if (n.pointwise == PointwiseOp::kWhere && k == 0) want = DType::kBool;
-      args[k] = Convert(v.data[off], v.dtype, want);
+      args[k] = Convert(v.data[off], v.dtype, want[k]);
     }
-    TF_ASSIGN_OR_RETURN(out.data[e], ApplyPointwise(n.pointwise, n.attrs, n.dtype, args.data()));
+    TF_ASSIGN_OR_RETURN(out.data[e],
+                        ApplyPointwise(n.pointwise, n.attrs, n.dtype, args.data(), want.empty() ? n.dtype : want[0]));
     for (int d = static_cast<int>(idx.size()) - 1; d >= 0; --d) {
       if (++idx[d] < out.shape[d]) break;
       idx[d] = 0;

@@ -28,9 +28,12 @@ Scalar Convert(Scalar s, DType from, DType to) {
   return r;
 }
 
-absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType dtype,
-                                     const Scalar* a) {
+absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType dtype, const Scalar* a,
+                                      DType operand) {
   const bool is_int = ComputeKindOf(dtype) == ComputeKind::kInt;
+  // Comparisons: of floats or of ints (OperandDType), a bool result.
+  const bool cmp_float = ComputeKindOf(operand) == ComputeKind::kFloat;
+  const auto compare = [&](auto f_cmp, auto i_cmp) { return cmp_float ? f_cmp(a[0].f, a[1].f) : i_cmp(a[0].i, a[1].i); };
   Scalar r;
   float& f = r.f;
   int& i = r.i;
@@ -48,6 +51,35 @@ absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType 
     case PointwiseOp::kLog: f = logf(a[0].f); break;
     case PointwiseOp::kSqrt: f = sqrtf(a[0].f); break;
     case PointwiseOp::kRsqrt: f = tf::rsqrt_f(a[0].f); break;
+    case PointwiseOp::kLog1p: f = log1pf(a[0].f); break;
+    case PointwiseOp::kExpm1: f = expm1f(a[0].f); break;
+    case PointwiseOp::kErf: f = erff(a[0].f); break;
+    case PointwiseOp::kSin: f = sinf(a[0].f); break;
+    case PointwiseOp::kCos: f = cosf(a[0].f); break;
+    case PointwiseOp::kReciprocal: f = 1.0f / a[0].f; break;
+    case PointwiseOp::kSoftplus:
+      f = tf::softplus_f(a[0].f, static_cast<float>(attrs.beta.value_or(1.0)),
+                         static_cast<float>(attrs.threshold.value_or(20.0)));
+      break;
+    case PointwiseOp::kLeakyRelu: f = tf::leaky_relu_f(a[0].f, static_cast<float>(attrs.negative_slope.value_or(0.01))); break;
+    case PointwiseOp::kElu: f = tf::elu_f(a[0].f, static_cast<float>(attrs.alpha.value_or(1.0))); break;
+    case PointwiseOp::kHardswish: f = tf::hardswish_f(a[0].f); break;
+    case PointwiseOp::kHardsigmoid: f = tf::hardsigmoid_f(a[0].f); break;
+    case PointwiseOp::kMish: f = tf::mish_f(a[0].f); break;
+    case PointwiseOp::kFloor: if (is_int) i = a[0].i; else f = floorf(a[0].f); break;
+    case PointwiseOp::kCeil: if (is_int) i = a[0].i; else f = ceilf(a[0].f); break;
+    case PointwiseOp::kRound: if (is_int) i = a[0].i; else f = rintf(a[0].f); break;
+    case PointwiseOp::kSign: if (is_int) i = tf::sign_i(a[0].i); else f = tf::sign_f(a[0].f); break;
+    case PointwiseOp::kSquare: if (is_int) i = tf::mul_i(a[0].i, a[0].i); else f = a[0].f * a[0].f; break;
+    case PointwiseOp::kLogicalNot: i = !a[0].i; break;
+    case PointwiseOp::kLogicalAnd: i = a[0].i && a[1].i; break;
+    case PointwiseOp::kLogicalOr: i = a[0].i || a[1].i; break;
+    case PointwiseOp::kEq: i = compare([](float x, float y) { return x == y; }, [](int x, int y) { return x == y; }); break;
+    case PointwiseOp::kNe: i = compare([](float x, float y) { return x != y; }, [](int x, int y) { return x != y; }); break;
+    case PointwiseOp::kLt: i = compare([](float x, float y) { return x < y; }, [](int x, int y) { return x < y; }); break;
+    case PointwiseOp::kLe: i = compare([](float x, float y) { return x <= y; }, [](int x, int y) { return x <= y; }); break;
+    case PointwiseOp::kGt: i = compare([](float x, float y) { return x > y; }, [](int x, int y) { return x > y; }); break;
+    case PointwiseOp::kGe: i = compare([](float x, float y) { return x >= y; }, [](int x, int y) { return x >= y; }); break;
     case PointwiseOp::kCast:
       r = a[0];
       if (dtype == DType::kBF16) f = tf::round_bf16(f);

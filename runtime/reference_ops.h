@@ -21,9 +21,10 @@ struct Scalar {
 Scalar FromDouble(double v, DType t);
 // Converts between compute kinds as generated code does (float -> int truncates).
 Scalar Convert(Scalar s, DType from, DType to);
-// `op` on operands already converted to the kinds the op computes in (see codegen).
-absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType dtype,
-                                      const Scalar* args);
+// `op` on operands already converted to the kinds the op computes in (OperandDType, as
+// codegen does); `operand` is that dtype for the first operand (comparisons read it).
+absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType dtype, const Scalar* args,
+                                      DType operand);
 
 // Reduces `n` values (`at(r)` gives value r as fp32) with op 0 sum, 1 amax, 2 amin, 3 mean,
 // 4 argmax (the index, first on ties, NaN largest), 5 var (sum of squared deviations over

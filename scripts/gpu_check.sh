@@ -21,7 +21,8 @@ if [[ $part != bench ]]; then
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
   for t in build/test/gpu_*_test; do
     echo "== $t"
-    timeout "${GPU_TEST_TIMEOUT:-300}" "$t" --gtest_brief=1 || { echo "FAILED: $t"; status=1; }
+    # Line-buffered, so that a test cut by the timeout still shows the failures it printed.
+    timeout "${GPU_TEST_TIMEOUT:-420}" stdbuf -oL "$t" --gtest_brief=1 || { echo "FAILED: $t"; status=1; }
   done
   # compute-sanitizer memcheck over the GEMM dtype matrix and the row-wise suite (every
   # access of the GEMM kernels' hook and async paths, split-K, odd shapes, misalignment).

@@ -1,9 +1,13 @@
-// Graph IR: validation errors that name the node, broadcasting and PyTorch promotion.
+// Graph IR: validation errors that name the node, broadcasting, PyTorch promotion, and the
+// CPU reference of single ops at hand-worked points.
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "runtime/graph/graph.h"
 #include "runtime/graph/json.h"
 #include "runtime/graph/promotion.h"
+#include "runtime/reference_ops.h"
 #include "test/status_matchers.h"
 
 namespace tilefuse {
@@ -59,8 +63,11 @@ TEST(GraphValidation, BadGraphsFailWithMessagesNamingTheNode) {
                                           "attrs": {"approximate": "fast"}}])"),
        "approximate='fast' (expected 'none' or 'tanh')"},
       {"unknown attribute", WithNodes(R"([{"name": "o", "op": "relu", "inputs": ["x"],
-                                           "attrs": {"alpha": 1}}])"),
-       "node 'o': unknown attribute 'alpha'"},
+                                           "attrs": {"slope": 1}}])"),
+       "node 'o': unknown attribute 'slope'"},
+      {"another op's attribute", WithNodes(R"([{"name": "o", "op": "relu", "inputs": ["x"],
+                                                "attrs": {"alpha": 1}}])"),
+       "node 'o' (relu): only elu takes 'alpha'"},
       {"bool arithmetic",
        WithNodes(R"([{"name": "o", "op": "add", "inputs": ["x", "x"]}])",
                  R"([{"name": "x", "shape": [4], "dtype": "bool"}])"),
@@ -145,6 +152,72 @@ TEST(Promotion, MatchesPyTorchOnHandWorkedCases) {
   EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kDiv, DType::kI32), DType::kF32);
   EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kExp, DType::kI32), DType::kF32);
   EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kNeg, DType::kI32), DType::kI32);
+}
+
+// Comparisons and logical ops give bools; comparisons read their operands as f32 when one
+// is floating, else as i32; rounding keeps an integer's dtype; the transcendental ops give
+// f32 for integers.
+TEST(Promotion, ComparisonsLogicalAndRoundingOps) {
+  EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kLt, DType::kBF16), DType::kBool);
+  EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kLogicalAnd, DType::kF32), DType::kBool);
+  EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kFloor, DType::kI32), DType::kI32);
+  EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kSin, DType::kI32), DType::kF32);
+  EXPECT_FALSE(PointwiseResultDType(PointwiseOp::kSquare, DType::kBool).ok());
+  const DType f_i[] = {DType::kBF16, DType::kI32}, i_b[] = {DType::kI32, DType::kBool};
+  EXPECT_EQ(OperandDType(PointwiseOp::kEq, DType::kBool, f_i, 1), DType::kF32);
+  EXPECT_EQ(OperandDType(PointwiseOp::kEq, DType::kBool, i_b, 0), DType::kI32);
+  EXPECT_EQ(OperandDType(PointwiseOp::kLogicalOr, DType::kBool, f_i, 0), DType::kBool);
+  EXPECT_EQ(OperandDType(PointwiseOp::kWhere, DType::kF32, f_i, 0), DType::kBool);
+  EXPECT_EQ(OperandDType(PointwiseOp::kAdd, DType::kF32, f_i, 1), DType::kF32);
+}
+
+// The CPU reference of the new ops at hand-worked points (PyTorch's values).
+TEST(Reference, NewPointwiseOpsAtHandWorkedPoints) {
+  const auto f = [](PointwiseOp op, float x, Attrs a = {}) {
+    Scalar s;
+    s.f = x;
+    return ApplyPointwise(op, a, DType::kF32, &s, DType::kF32)->f;
+  };
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kLeakyRelu, -2.0f), -0.02f);
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kLeakyRelu, -2.0f, Attrs{.negative_slope = 0.5}), -1.0f);
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kElu, -1.0f, Attrs{.alpha = 2.0}), 2.0f * std::expm1(-1.0f));
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kHardswish, 1.0f), 4.0f / 6.0f);
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kHardswish, -4.0f), 0.0f);
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kHardsigmoid, 4.0f), 1.0f);
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kSoftplus, 30.0f), 30.0f);  // past the threshold: x
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kSoftplus, 0.0f), std::log(2.0f));
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kMish, 1.0f), std::tanh(std::log1p(std::exp(1.0f))));
+  EXPECT_EQ(f(PointwiseOp::kRound, 2.5f), 2.0f);  // half to even
+  EXPECT_EQ(f(PointwiseOp::kRound, -0.5f), 0.0f);
+  EXPECT_TRUE(std::signbit(f(PointwiseOp::kSign, -0.0f)));
+  EXPECT_TRUE(std::isnan(f(PointwiseOp::kSign, NAN)));
+  EXPECT_TRUE(std::isnan(f(PointwiseOp::kHardsigmoid, NAN)));
+  EXPECT_EQ(f(PointwiseOp::kReciprocal, 4.0f), 0.25f);
+  Scalar two[2];
+  two[0].f = NAN;
+  two[1].f = NAN;
+  EXPECT_EQ(ApplyPointwise(PointwiseOp::kEq, {}, DType::kBool, two, DType::kF32)->i, 0);
+  EXPECT_EQ(ApplyPointwise(PointwiseOp::kNe, {}, DType::kBool, two, DType::kF32)->i, 1);
+  two[0].i = 3;
+  two[1].i = 7;
+  EXPECT_EQ(ApplyPointwise(PointwiseOp::kLt, {}, DType::kBool, two, DType::kI32)->i, 1);
+}
+
+// An activation's parameters: only on it, finite, softplus's beta not zero.
+TEST(GraphValidation, ActivationParametersBelongToTheirOp) {
+  const auto graph = [](const std::string& op, const std::string& attrs) {
+    return GraphFromJson(absl::StrCat(R"({"name": "a", "inputs": [{"name": "x", "shape": [4], "dtype": "f32"}],
+      "nodes": [{"name": "y", "op": ")", op, R"(", "inputs": ["x"], "attrs": )", attrs, R"(}], "outputs": ["y"]})"));
+  };
+  TF_EXPECT_OK(graph("leaky_relu", R"({"negative_slope": 0.1})").status());
+  TF_EXPECT_OK(graph("softplus", R"({"beta": 2, "threshold": 5})").status());
+  EXPECT_TRUE(StatusIs(graph("relu", R"({"negative_slope": 0.1})").status(), absl::StatusCode::kInvalidArgument,
+                       "only leaky_relu takes 'negative_slope'"));
+  EXPECT_TRUE(StatusIs(graph("elu", R"({"beta": 1})").status(), absl::StatusCode::kInvalidArgument,
+                       "only softplus takes 'beta'"));
+  EXPECT_TRUE(StatusIs(graph("softplus", R"({"beta": 0})").status(), absl::StatusCode::kInvalidArgument,
+                       "'beta' is 0"));
+  EXPECT_TRUE(StatusIs(graph("elu", R"({"alpha": {"value": "inf"}})").status(), absl::StatusCode::kInvalidArgument));
 }
 
 TEST(GraphBuilder, InfersShapesAndDtypesOfStructuredNodes) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/tf_math.cuh"
 #include "runtime/reference_ops.h"
+#include "runtime/graph/promotion.h"
 #include "runtime/status_macros.h"
 #include "test/host_data.h"
 
@@ -46,10 +47,14 @@ struct ElementEval {
         std::vector<Scalar> args;
         for (size_t i = 0; i < e->args.size(); ++i) {
           TF_ASSIGN_OR_RETURN(Scalar a, Eval(e->args[i]));
-          const DType want = e->op == PointwiseOp::kWhere && i == 0 ? DType::kBool : e->dtype;
-          args.push_back(Convert(a, e->args[i]->dtype, want));
+          std::vector<DType> arg_dtypes;
+          for (const Expr& x : e->args) arg_dtypes.push_back(x->dtype);
+          args.push_back(Convert(a, e->args[i]->dtype, OperandDType(e->op, e->dtype, arg_dtypes, i)));
         }
-        TF_ASSIGN_OR_RETURN(r, ApplyPointwise(e->op, e->attrs, e->dtype, args.data()));
+        std::vector<DType> arg_dtypes;
+        for (const Expr& x : e->args) arg_dtypes.push_back(x->dtype);
+        TF_ASSIGN_OR_RETURN(r, ApplyPointwise(e->op, e->attrs, e->dtype, args.data(),
+                                              OperandDType(e->op, e->dtype, arg_dtypes, 0)));
         break;
       }
     }

@@ -82,7 +82,10 @@ RandomGraph MakeRandomPointwiseGraph(uint64_t seed) {
   for (int k = 0; k < n_ops; ++k) {
     const int a = pool[b.Pick(pool.size())];
     const int c = pool[b.Pick(pool.size())];
-    const int kind = b.Pick(21);
+    const int kind = b.Pick(32);
+    // Graph inputs: exact on the host and the device alike, where a last-bit difference of
+    // a computed value could flip a comparison, a rounding or a truth value.
+    const int ia = pool[b.Pick(n_inputs)], ic = pool[b.Pick(n_inputs)];
     int r;
     switch (kind) {
       case 0: r = b.Op(PointwiseOp::kNeg, {b.NonBool(a)}); break;
@@ -123,6 +126,36 @@ RandomGraph MakeRandomPointwiseGraph(uint64_t seed) {
         const int e = b.IsFloatValue(base) ? b.Op(PointwiseOp::kTanh, {c})
                                            : b.Scalar(b.Pick(3), DType::kI32);
         r = b.Op(PointwiseOp::kPow, {base, e});
+        break;
+      }
+      case 20: r = b.Op(PointwiseOp::kLog1p, {b.Positive(a)}); break;
+      case 21: r = b.Op(PointwiseOp::kExpm1, {b.Op(PointwiseOp::kTanh, {a})}); break;
+      case 22: {
+        const PointwiseOp ops[] = {PointwiseOp::kErf, PointwiseOp::kSin, PointwiseOp::kCos, PointwiseOp::kMish,
+                                   PointwiseOp::kHardswish, PointwiseOp::kHardsigmoid};
+        r = b.Op(ops[b.Pick(6)], {a});
+        break;
+      }
+      case 23: r = b.Op(PointwiseOp::kReciprocal, {b.Positive(a)}); break;
+      case 24: r = b.Op(PointwiseOp::kSoftplus, {a}, Attrs{.beta = b.Pick(2) ? 1.0 : 2.0, .threshold = 3.0}); break;
+      case 25: r = b.Op(PointwiseOp::kLeakyRelu, {a}, Attrs{.negative_slope = 0.125}); break;
+      case 26: r = b.Op(PointwiseOp::kElu, {a}, Attrs{.alpha = b.Pick(2) ? 1.0 : 0.5}); break;
+      case 27: r = b.Op(PointwiseOp::kSquare, {b.NonBool(a)}); break;
+      case 28: {
+        const PointwiseOp ops[] = {PointwiseOp::kFloor, PointwiseOp::kCeil, PointwiseOp::kRound, PointwiseOp::kSign};
+        const int x = b.NonBool(ia);
+        r = b.Op(ops[b.Pick(4)], {b.IsFloatValue(x) ? b.Op(PointwiseOp::kMul, {x, b.Scalar(2.5, DType::kF32)}) : x});
+        break;
+      }
+      case 29: {
+        const PointwiseOp ops[] = {PointwiseOp::kEq, PointwiseOp::kNe, PointwiseOp::kLt,
+                                   PointwiseOp::kLe, PointwiseOp::kGt, PointwiseOp::kGe};
+        r = b.Op(ops[b.Pick(6)], {ia, ic});
+        break;
+      }
+      case 30: {
+        const PointwiseOp ops[] = {PointwiseOp::kLogicalAnd, PointwiseOp::kLogicalOr};
+        r = b.Pick(3) ? b.Op(ops[b.Pick(2)], {ia, ic}) : b.Op(PointwiseOp::kLogicalNot, {ia});
         break;
       }
       default: {

@@ -72,6 +72,13 @@ std::string AttrText(const ExprNode& n) {
     parts.push_back(n.attrs.min ? HexFloat(*n.attrs.min) : "-");
     parts.push_back(n.attrs.max ? HexFloat(*n.attrs.max) : "-");
   }
+  // The activations' parameters, defaults spelled out: the same function, the same text.
+  if (n.op == PointwiseOp::kLeakyRelu) parts.push_back(HexFloat(n.attrs.negative_slope.value_or(0.01)));
+  if (n.op == PointwiseOp::kElu) parts.push_back(HexFloat(n.attrs.alpha.value_or(1.0)));
+  if (n.op == PointwiseOp::kSoftplus) {
+    parts.push_back(HexFloat(n.attrs.beta.value_or(1.0)));
+    parts.push_back(HexFloat(n.attrs.threshold.value_or(20.0)));
+  }
   return parts.empty() ? "" : absl::StrCat("[", absl::StrJoin(parts, ","), "]");
 }
 

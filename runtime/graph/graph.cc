@@ -172,6 +172,18 @@ absl::StatusOr<int> Graph::AddPointwise(std::string name, PointwiseOp op,
   } else if (attrs.approximate) {
     return where("only gelu takes 'approximate'");
   }
+  // An activation's parameters belong to it alone, and must be finite.
+  const auto only = [&](const std::optional<double>& v, const char* key, PointwiseOp owner) -> absl::Status {
+    if (!v) return absl::OkStatus();
+    if (op != owner) return where(absl::StrCat("only ", OpName(owner), " takes '", key, "'"));
+    if (!std::isfinite(*v)) return where(absl::StrCat("'", key, "' is ", *v, " (expected a finite number)"));
+    return absl::OkStatus();
+  };
+  TF_RETURN_IF_ERROR(only(attrs.negative_slope, "negative_slope", PointwiseOp::kLeakyRelu));
+  TF_RETURN_IF_ERROR(only(attrs.alpha, "alpha", PointwiseOp::kElu));
+  TF_RETURN_IF_ERROR(only(attrs.beta, "beta", PointwiseOp::kSoftplus));
+  TF_RETURN_IF_ERROR(only(attrs.threshold, "threshold", PointwiseOp::kSoftplus));
+  if (attrs.beta && *attrs.beta == 0) return where("'beta' is 0 (softplus divides by it)");
   if (op == PointwiseOp::kClamp) {
     if (!attrs.min && !attrs.max) return where("needs 'min', 'max' or both");
     if (attrs.min && attrs.max && *attrs.min > *attrs.max) {

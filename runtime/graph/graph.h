@@ -41,6 +41,9 @@ struct Attrs {
   std::optional<DType> dtype;             // cast
   std::optional<std::string> approximate; // gelu: "none" (default) or "tanh"
   std::optional<double> min, max;         // clamp
+  std::optional<double> negative_slope;   // leaky_relu (default 0.01)
+  std::optional<double> alpha;            // elu (default 1)
+  std::optional<double> beta, threshold;  // softplus (defaults 1 and 20)
   std::optional<double> eps;              // rms_norm, layer_norm
   std::optional<int> dim;                 // softmax, reductions (none: all axes)
   bool keepdim = false;                   // reductions

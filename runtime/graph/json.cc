@@ -73,9 +73,16 @@ absl::StatusOr<Attrs> ParseAttrs(Graph& g, const Json& j, absl::string_view wher
       a.dtype = *d;
     } else if (key == "approximate") {
       TF_ASSIGN_OR_RETURN(a.approximate, JsonString(v, what));
-    } else if (key == "min" || key == "max" || key == "eps") {
+    } else if (key == "min" || key == "max" || key == "eps" || key == "negative_slope" || key == "alpha" ||
+               key == "beta" || key == "threshold") {
       TF_ASSIGN_OR_RETURN(double x, JsonReal(v, what));
-      (key == "min" ? a.min : key == "max" ? a.max : a.eps) = x;
+      (key == "min"              ? a.min
+       : key == "max"            ? a.max
+       : key == "eps"            ? a.eps
+       : key == "negative_slope" ? a.negative_slope
+       : key == "alpha"          ? a.alpha
+       : key == "beta"           ? a.beta
+                                 : a.threshold) = x;
     } else if (key == "dim" && v.is_array()) {
       for (const Json& d : v) {
         TF_ASSIGN_OR_RETURN(int axis, ParseAxis(d, what));
@@ -346,6 +353,10 @@ std::string GraphToJson(const Graph& g) {
     if (a.min) attrs["min"] = RealToJson(*a.min);
     if (a.max) attrs["max"] = RealToJson(*a.max);
     if (a.eps) attrs["eps"] = RealToJson(*a.eps);
+    if (a.negative_slope) attrs["negative_slope"] = RealToJson(*a.negative_slope);
+    if (a.alpha) attrs["alpha"] = RealToJson(*a.alpha);
+    if (a.beta) attrs["beta"] = RealToJson(*a.beta);
+    if (a.threshold) attrs["threshold"] = RealToJson(*a.threshold);
     if (a.dim) attrs["dim"] = *a.dim;
     if (a.keepdim) attrs["keepdim"] = true;
     if (a.correction) attrs["correction"] = *a.correction;

@@ -17,6 +17,9 @@ namespace tilefuse {
 //   kDiv     - promotion, then integer results become f32 (true division).
 //   kWhere   - first operand is the bool condition, the others are promoted.
 //   kCast    - the dtype attribute.
+//   kCompare - bool, comparing the operands in their promoted category (f32 when any
+//              is floating, else i32).
+//   kLogical - bool, of the operands' truth values (nonzero is true).
 #define TILEFUSE_FOR_EACH_POINTWISE_OP(X) \
   X(kNeg, "neg", 1, kSame)                \
   X(kAbs, "abs", 1, kSame)                \
@@ -29,6 +32,24 @@ namespace tilefuse {
   X(kLog, "log", 1, kFloat)               \
   X(kSqrt, "sqrt", 1, kFloat)             \
   X(kRsqrt, "rsqrt", 1, kFloat)           \
+  X(kLog1p, "log1p", 1, kFloat)           \
+  X(kExpm1, "expm1", 1, kFloat)           \
+  X(kErf, "erf", 1, kFloat)               \
+  X(kSin, "sin", 1, kFloat)               \
+  X(kCos, "cos", 1, kFloat)               \
+  X(kReciprocal, "reciprocal", 1, kFloat) \
+  X(kSoftplus, "softplus", 1, kFloat)     \
+  X(kLeakyRelu, "leaky_relu", 1, kFloat)  \
+  X(kElu, "elu", 1, kFloat)               \
+  X(kHardswish, "hardswish", 1, kFloat)   \
+  X(kHardsigmoid, "hardsigmoid", 1, kFloat) \
+  X(kMish, "mish", 1, kFloat)             \
+  X(kFloor, "floor", 1, kSame)            \
+  X(kCeil, "ceil", 1, kSame)              \
+  X(kRound, "round", 1, kSame)            \
+  X(kSign, "sign", 1, kSame)              \
+  X(kSquare, "square", 1, kSame)          \
+  X(kLogicalNot, "logical_not", 1, kLogical) \
   X(kCast, "cast", 1, kCast)              \
   X(kClamp, "clamp", 1, kSame)            \
   X(kAdd, "add", 2, kPromote)             \
@@ -38,6 +59,14 @@ namespace tilefuse {
   X(kMaximum, "maximum", 2, kPromote)     \
   X(kMinimum, "minimum", 2, kPromote)     \
   X(kPow, "pow", 2, kPromote)             \
+  X(kEq, "eq", 2, kCompare)               \
+  X(kNe, "ne", 2, kCompare)               \
+  X(kLt, "lt", 2, kCompare)               \
+  X(kLe, "le", 2, kCompare)               \
+  X(kGt, "gt", 2, kCompare)               \
+  X(kGe, "ge", 2, kCompare)               \
+  X(kLogicalAnd, "logical_and", 2, kLogical) \
+  X(kLogicalOr, "logical_or", 2, kLogical) \
   X(kWhere, "where", 3, kWhere)
 
 // Tile kernels: X(enum, "name").
@@ -68,7 +97,7 @@ enum class ReduceOp { TILEFUSE_FOR_EACH_REDUCE_OP(TILEFUSE_OP_ENUM_) };
 enum class ViewOp { TILEFUSE_FOR_EACH_VIEW_OP(TILEFUSE_OP_ENUM_) };
 #undef TILEFUSE_OP_ENUM_
 
-enum class ResultRule { kSame, kFloat, kPromote, kDiv, kWhere, kCast };
+enum class ResultRule { kSame, kFloat, kPromote, kDiv, kWhere, kCast, kCompare, kLogical };
 
 absl::string_view OpName(PointwiseOp op);
 absl::string_view OpName(TileOp op);

@@ -51,10 +51,28 @@ absl::StatusOr<DType> PointwiseResultDType(PointwiseOp op, DType promoted) {
       return IsFloating(promoted) ? promoted : DType::kF32;
     case ResultRule::kWhere:
       return promoted;
+    case ResultRule::kCompare:
+    case ResultRule::kLogical:
+      return DType::kBool;
     case ResultRule::kCast:
       break;
   }
   return absl::InternalError("cast takes its dtype from its attribute");
+}
+
+DType OperandDType(PointwiseOp op, DType result, absl::Span<const DType> operands, size_t i) {
+  if (op == PointwiseOp::kWhere && i == 0) return DType::kBool;
+  switch (ResultRuleOf(op)) {
+    case ResultRule::kCompare:
+      for (DType d : operands) {
+        if (ComputeKindOf(d) == ComputeKind::kFloat) return DType::kF32;
+      }
+      return DType::kI32;
+    case ResultRule::kLogical:
+      return DType::kBool;
+    default:
+      return result;
+  }
 }
 
 }  // namespace tilefuse
