@@ -7,6 +7,7 @@
 #include "codegen/pointwise_codegen.h"
 #include "codegen/tile_codegen.h"
 #include "runtime/fusion/tile_config.h"
+#include "runtime/fusion/views.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/status_macros.h"
 
@@ -272,6 +273,13 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     }
     return 0;
   };
+  // An operand read through a view starts `offset` elements into its buffer.
+  const auto operand_address = [&](const Kernel& k, size_t i) -> uint64_t {
+    const OperandBinding& b = k.plan.operands[i];
+    const uint64_t base = address(b.buffer);
+    if (b.offset.empty()) return base;
+    return base + static_cast<uint64_t>(OffsetValue(b.offset, syms) * DTypeSize(k.plan.spec.operands[i].dtype));
+  };
   uint64_t words[kMaxParamWords];
   for (Kernel& k : kernels_) {
     const int64_t n = k.numel.Eval(syms);
@@ -300,13 +308,13 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       // 16-byte chunks along K (A, and B read as [N, K]) and along N (B, C).
       vector_ok &= depth % 8 == 0 && cols % 8 == 0;
       for (int op : {spec.a_async, spec.b_async}) {
-        if (op >= 0) vector_ok &= address(k.plan.operands[op].buffer) % 16 == 0;
+        if (op >= 0) vector_ok &= operand_address(k, op) % 16 == 0;
       }
     }
     for (size_t i = 0; i < k.plan.operands.size(); ++i) {
       const Access a = spec.operands[i].access;
       if (a != Access::kFull && a != Access::kInner) continue;
-      vector_ok &= address(k.plan.operands[i].buffer) % 16 == 0;
+      vector_ok &= operand_address(k, i) % 16 == 0;
       if (a == Access::kInner) vector_ok &= k.plan.operands[i].inner.Eval(syms) % vec == 0;
     }
     for (const OutputBinding& o : k.plan.outputs) vector_ok &= address(o.buffer) % 16 == 0;
@@ -320,7 +328,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     for (const ParamField& f : layout) {
       uint64_t v = 0;
       switch (f.kind) {
-        case ParamField::kOperandPtr: v = address(k.plan.operands[f.index].buffer); break;
+        case ParamField::kOperandPtr: v = operand_address(k, f.index); break;
         case ParamField::kOutputPtr: v = address(k.plan.outputs[f.index].buffer); break;
         case ParamField::kNumel: v = static_cast<uint64_t>(n); break;
         case ParamField::kVectorOk: v = vector_ok ? 1 : 0; break;
@@ -368,10 +376,10 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       };
       if (spec.a_async >= 0) {
         TF_RETURN_IF_ERROR(
-            encode(k.maps[0], &maps[0], address(k.plan.operands[spec.a_async].buffer), rows, spec.gemm.bm));
+            encode(k.maps[0], &maps[0], operand_address(k, spec.a_async), rows, spec.gemm.bm));
       }
       TF_RETURN_IF_ERROR(
-          encode(k.maps[1], &maps[1], address(k.plan.operands[spec.b_async].buffer), cols, spec.gemm.bn));
+          encode(k.maps[1], &maps[1], operand_address(k, spec.b_async), cols, spec.gemm.bn));
     }
     unsigned blocks, threads, smem = 0;
     if (reduce) {

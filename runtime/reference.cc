@@ -140,6 +140,55 @@ Value EvalTranspose(const Value& x, int a, int b) {
   return out;
 }
 
+// A permute, slice, narrow, select, expand or flip of `x` (attrs normalized by AddView),
+// element by element: each output index mapped to the input index it reads.
+Value EvalIndexView(const Node& n, const Value& x, const std::vector<int64_t>& out_shape) {
+  Value out;
+  out.dtype = x.dtype;
+  out.shape = out_shape;
+  const int64_t total = NumelOf(out_shape);
+  out.data.resize(total);
+  std::vector<int64_t> in_strides(x.shape.size(), 1);
+  for (int d = static_cast<int>(x.shape.size()) - 2; d >= 0; --d) in_strides[d] = in_strides[d + 1] * x.shape[d + 1];
+  const Attrs& a = n.attrs;
+  std::vector<int64_t> idx(out_shape.size(), 0), src(x.shape.size(), 0);
+  for (int64_t e = 0; e < total; ++e) {
+    switch (n.view) {
+      case ViewOp::kPermute:
+        for (size_t i = 0; i < idx.size(); ++i) src[a.dims[i]] = idx[i];
+        break;
+      case ViewOp::kSlice:
+      case ViewOp::kNarrow:
+        src = idx;
+        src[*a.dim] = *a.start + idx[*a.dim] * a.step.value_or(1);
+        break;
+      case ViewOp::kSelect:
+        for (size_t i = 0, j = 0; i < src.size(); ++i) src[i] = static_cast<int>(i) == *a.dim ? *a.index : idx[j++];
+        break;
+      case ViewOp::kExpand: {
+        const size_t lead = idx.size() - src.size();
+        for (size_t i = 0; i < src.size(); ++i) src[i] = x.shape[i] == 1 ? 0 : idx[lead + i];
+        break;
+      }
+      case ViewOp::kFlip:
+        src = idx;
+        for (int d : a.dims) src[d] = x.shape[d] - 1 - idx[d];
+        break;
+      case ViewOp::kTranspose:
+      case ViewOp::kReshape:
+        break;
+    }
+    int64_t off = 0;
+    for (size_t d = 0; d < src.size(); ++d) off += src[d] * in_strides[d];
+    out.data[e] = x.data[off];
+    for (int d = static_cast<int>(idx.size()) - 1; d >= 0; --d) {
+      if (++idx[d] < out_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
 // C = A x B with the operands rounded to their dtype (as the tensor cores see them) and
 // the products summed in double.
 Value EvalMatmul(const Node& n, const std::vector<Value>& vals) {
@@ -299,9 +348,14 @@ absl::StatusOr<std::vector<HostTensor>> EvaluateReference(const Graph& g,
         if (n.view == ViewOp::kTranspose) {
           v = EvalTranspose(vals[n.inputs[0]], *n.attrs.dim0, *n.attrs.dim1);
         } else {
-          v = vals[n.inputs[0]];
-          v.shape.clear();
-          for (const Dim& d : n.shape) v.shape.push_back(d.is_static() ? d.value : symbols[d.symbol]);
+          std::vector<int64_t> shape;
+          for (const Dim& d : n.shape) shape.push_back(d.is_static() ? d.value : symbols[d.symbol]);
+          if (n.view == ViewOp::kReshape) {
+            v = vals[n.inputs[0]];
+            v.shape = std::move(shape);
+          } else {
+            v = EvalIndexView(n, vals[n.inputs[0]], shape);
+          }
         }
         break;
       case NodeKind::kTile: {

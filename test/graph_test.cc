@@ -220,6 +220,44 @@ TEST(GraphValidation, ActivationParametersBelongToTheirOp) {
   EXPECT_TRUE(StatusIs(graph("elu", R"({"alpha": {"value": "inf"}})").status(), absl::StatusCode::kInvalidArgument));
 }
 
+// Views: their shapes (Python's slice rules, negative axes and positions), and errors that
+// name the node and the values.
+TEST(GraphBuilder, ViewShapesAndErrors) {
+  const auto graph = [](const std::string& op, const std::string& attrs) {
+    return GraphFromJson(absl::StrCat(R"({"name": "v", "inputs": [{"name": "x", "shape": ["M", 8, 10], "dtype": "f32"}],
+      "nodes": [{"name": "y", "op": ")", op, R"(", "inputs": ["x"], "attrs": )", attrs, R"(}], "outputs": ["y"]})"));
+  };
+  const auto shape = [&](const std::string& op, const std::string& attrs) -> std::string {
+    auto g = graph(op, attrs);
+    if (!g.ok()) return std::string(g.status().message());
+    return g->ShapeText(g->FindNode("y"));
+  };
+  EXPECT_EQ(shape("permute", R"({"dims": [2, 0, -2]})"), "[10, M, 8]");
+  EXPECT_EQ(shape("slice", R"({"dim": 2, "start": 1, "end": -1, "step": 2})"), "[M, 8, 4]");
+  EXPECT_EQ(shape("slice", R"({"dim": -1, "start": -3})"), "[M, 8, 3]");
+  EXPECT_EQ(shape("slice", R"({"dim": 1, "start": 5, "end": 100})"), "[M, 3, 10]");
+  EXPECT_EQ(shape("slice", R"({"dim": 0})"), "[M, 8, 10]");  // the whole of a symbolic axis
+  EXPECT_EQ(shape("narrow", R"({"dim": 1, "start": -2, "length": 2})"), "[M, 2, 10]");
+  EXPECT_EQ(shape("select", R"({"dim": 2, "index": -1})"), "[M, 8]");
+  EXPECT_EQ(shape("flip", R"({"dims": [0, 2]})"), "[M, 8, 10]");
+  EXPECT_EQ(shape("expand", R"({"shape": [3, -1, 8, 10]})"), "[3, M, 8, 10]");
+  EXPECT_TRUE(StatusIs(graph("permute", R"({"dims": [0, 0, 1]})").status(), absl::StatusCode::kInvalidArgument,
+                       "node 'y' (permute): dim 0 appears twice in 'dims'"));
+  EXPECT_TRUE(StatusIs(graph("permute", R"({"dims": [0, 1]})").status(), absl::StatusCode::kInvalidArgument,
+                       "(expected all 3)"));
+  EXPECT_TRUE(StatusIs(graph("select", R"({"dim": 1, "index": 8})").status(), absl::StatusCode::kInvalidArgument,
+                       "index 8 is out of range for dim 1 of size 8"));
+  EXPECT_TRUE(StatusIs(graph("select", R"({"dim": 0, "index": 0})").status(), absl::StatusCode::kInvalidArgument,
+                       "is symbolic"));
+  EXPECT_TRUE(StatusIs(graph("slice", R"({"dim": 1, "step": 0})").status(), absl::StatusCode::kInvalidArgument,
+                       "step 0 (expected a positive step)"));
+  EXPECT_TRUE(StatusIs(graph("narrow", R"({"dim": 1, "start": 7, "length": 2})").status(),
+                       absl::StatusCode::kInvalidArgument, "start 7 and length 2 leave dim 1 of size 8"));
+  EXPECT_TRUE(StatusIs(graph("expand", R"({"shape": [-1, 4, 10]})").status(), absl::StatusCode::kInvalidArgument,
+                       "cannot expand dim 1"));
+  EXPECT_TRUE(StatusIs(graph("flip", R"({})").status(), absl::StatusCode::kInvalidArgument, "needs 'dims'"));
+}
+
 TEST(GraphBuilder, InfersShapesAndDtypesOfStructuredNodes) {
   auto g = GraphFromJson(R"({"name": "t",
     "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},

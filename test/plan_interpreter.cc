@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/tf_math.cuh"
+#include "runtime/fusion/views.h"
 #include "runtime/reference_ops.h"
 #include "runtime/graph/promotion.h"
 #include "runtime/status_macros.h"
@@ -160,6 +161,7 @@ class Interpreter {
             break;
           }
         }
+        off += OffsetValue(b.offset, syms_);
         const HostTensor& t = Buffer(b.buffer);
         if (off < 0 || off >= t.numel()) {
           return absl::InternalError(absl::StrCat("operand ", o, " reads element ", off, " of ", t.numel()));
@@ -231,8 +233,10 @@ class Interpreter {
     for (size_t o = 0; o < k.operands.size(); ++o) {
       if (k.spec.operands[o].site != kAccStartSite) continue;
       const HostTensor& b = Buffer(k.operands[o].buffer);
+      const int64_t first = OffsetValue(k.operands[o].offset, syms_);
       for (int64_t c = 0; c < n; ++c) {
-        start[c] = FromDouble(b.Get(k.spec.operands[o].access == Access::kScalar ? 0 : c), k.spec.operands[o].dtype).f;
+        start[c] = FromDouble(b.Get(first + (k.spec.operands[o].access == Access::kScalar ? 0 : c)),
+                              k.spec.operands[o].dtype).f;
       }
     }
     std::vector<float> y(m * n);

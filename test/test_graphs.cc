@@ -12,6 +12,22 @@ const std::vector<TestGraph>& PointwiseTestGraphs() {
                    {"name": "y", "shape": ["M", 37], "dtype": "bf16"}],
         "nodes": [{"name": "z", "op": "add", "inputs": ["x", "y"]}],
         "outputs": ["z"]})", 1, 1, {{"M", 1001}}},
+      // Views read in place: permute (a negative axis), slice with a step and a negative end,
+      // flip of two axes (negative strides), expand of a [10, 1, 1] operand, select and
+      // narrow (offsets into the buffer).
+      {"views_pointwise", R"({"name": "views_pointwise",
+        "inputs": [{"name": "x", "shape": [6, 8, 10], "dtype": "f32"},
+                   {"name": "b", "shape": [10, 1, 1], "dtype": "bf16"}],
+        "nodes": [{"name": "p", "op": "permute", "inputs": ["x"], "attrs": {"dims": [2, 0, -2]}},
+                  {"name": "s", "op": "slice", "inputs": ["p"], "attrs": {"dim": 2, "start": 1, "end": -1, "step": 2}},
+                  {"name": "f", "op": "flip", "inputs": ["s"], "attrs": {"dims": [0, 2]}},
+                  {"name": "e", "op": "expand", "inputs": ["b"], "attrs": {"shape": [-1, 6, 3]}},
+                  {"name": "m", "op": "mul", "inputs": ["f", 2.0]},
+                  {"name": "o1", "op": "add", "inputs": ["m", "e"]},
+                  {"name": "sel", "op": "select", "inputs": ["x"], "attrs": {"dim": 1, "index": -1}},
+                  {"name": "nar", "op": "narrow", "inputs": ["x"], "attrs": {"dim": 1, "start": 2, "length": 1}},
+                  {"name": "o2", "op": "sub", "inputs": ["sel", "nar"]}],
+        "outputs": ["o1", "o2"]})", 2, 3, {}},
       // PyTorch's activations with their parameters, all in one kernel.
       {"activations", R"({"name": "activations",
         "inputs": [{"name": "x", "shape": ["M", 100], "dtype": "bf16"},
@@ -281,6 +297,34 @@ const std::vector<TestGraph>& TileTestGraphs() {
 
 const std::vector<TestGraph>& GemmTestGraphs() {
   static const std::vector<TestGraph>* graphs = new std::vector<TestGraph>{
+      // A GEMM's A operand and a row-wise tile's input read through a slice (an offset and
+      // a row stride: the hook path), its bias a select of a [2, N] parameter (an offset
+      // folded into the accumulators' start).
+      {"views_into_tiles", R"({"name": "views_into_tiles",
+        "inputs": [{"name": "x", "shape": ["M", 96], "dtype": "bf16"},
+                   {"name": "w", "shape": [64, 40], "dtype": "bf16"},
+                   {"name": "bias2", "shape": [2, 40], "dtype": "f32"},
+                   {"name": "g", "shape": [64], "dtype": "bf16"}],
+        "nodes": [{"name": "a", "op": "slice", "inputs": ["x"], "attrs": {"dim": 1, "start": 32}},
+                  {"name": "y", "op": "matmul", "inputs": ["a", "w"]},
+                  {"name": "b", "op": "select", "inputs": ["bias2"], "attrs": {"dim": 0, "index": 1}},
+                  {"name": "z", "op": "add", "inputs": ["y", "b"]},
+                  {"name": "r", "op": "rms_norm", "inputs": ["a", "g"], "attrs": {"eps": 1e-5}}],
+        "outputs": ["z", "r"]})", 2, 3, {{"M", 77}}},
+      // A fused QKV GEMM split into three slices, each with its own epilogue (for now the
+      // GEMM stores y and each slice is a kernel of its own).
+      {"qkv_slices", R"({"name": "qkv_slices",
+        "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
+                   {"name": "w", "shape": [192, 64], "dtype": "bf16"}],
+        "nodes": [{"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+                  {"name": "q", "op": "slice", "inputs": ["y"], "attrs": {"dim": 1, "start": 0, "end": 64}},
+                  {"name": "k", "op": "slice", "inputs": ["y"], "attrs": {"dim": 1, "start": 64, "end": 128}},
+                  {"name": "v", "op": "narrow", "inputs": ["y"], "attrs": {"dim": -1, "start": 128, "length": 64}},
+                  {"name": "qs", "op": "mul", "inputs": ["q", 0.125]},
+                  {"name": "kr", "op": "relu", "inputs": ["k"]},
+                  {"name": "vc", "op": "cast", "inputs": ["v"], "attrs": {"dtype": "f32"}}],
+        "outputs": ["qs", "kr", "vc"]})", 4, 4, {{"M", 130}}},
       {"gemm_plain_1000", R"({"name": "gemm_plain_1000",
         "inputs": [{"name": "x", "shape": ["M", 1000], "dtype": "bf16"},
                    {"name": "w", "shape": [1000, 1000], "dtype": "bf16"}],

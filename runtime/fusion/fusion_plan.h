@@ -24,6 +24,8 @@ struct OperandBinding {
   SizeExpr inner;                 // kInner: elements before the pattern repeats
   std::vector<SizeExpr> dims;     // kStrided: the site's index space
   std::vector<SizeExpr> strides;  // kStrided: element stride per index-space dim (0: broadcast)
+  std::vector<SizeExpr> offset;   // elements from the buffer's start to the first read (a sum;
+                                  // a view's slice start or selected index): Run adds it
 };
 
 struct OutputBinding {

@@ -20,6 +20,7 @@ OperandBinding BindOperand(const Graph& g, int q, const ViewInfo& view, const Sh
   const Node& n = g.node(q);
   OperandBinding b;
   b.value = q;
+  b.offset = view.offset;
   spec.dtype = n.dtype;
   spec.rank = std::max<int>(1, space.size());
   const size_t rank = space.size();

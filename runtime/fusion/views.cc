@@ -16,6 +16,12 @@ bool SameStrides(const Shape& shape, const std::vector<SizeExpr>& a,
 
 }  // namespace
 
+int64_t OffsetValue(absl::Span<const SizeExpr> offset, absl::Span<const int64_t> symbols) {
+  int64_t v = 0;
+  for (const SizeExpr& t : offset) v += t.Eval(symbols);
+  return v;
+}
+
 absl::StatusOr<std::vector<ViewInfo>> ResolveViews(const Graph& graph) {
   std::vector<ViewInfo> info(graph.nodes().size());
   for (const Node& n : graph.nodes()) {
@@ -26,18 +32,56 @@ absl::StatusOr<std::vector<ViewInfo>> ResolveViews(const Graph& graph) {
       continue;
     }
     const ViewInfo& src = info[n.inputs[0]];
+    const Shape& in_shape = graph.node(n.inputs[0]).shape;
     v.base = src.base;
-    if (n.view == ViewOp::kTranspose) {
-      v.strides = src.strides;
-      std::swap(v.strides[*n.attrs.dim0], v.strides[*n.attrs.dim1]);
-    } else {
-      if (!src.contiguous) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "node '", n.name, "' (reshape): its operand '", graph.node(n.inputs[0]).name,
-            "' is a non-contiguous view; reshaping it needs a copy, which tilefuse does not "
-            "insert (expected a contiguous operand)"));
+    v.offset = src.offset;
+    v.strides = src.strides;
+    const Attrs& a = n.attrs;
+    const auto scaled = [](SizeExpr e, int64_t k) {
+      e.constant *= k;
+      return e;
+    };
+    switch (n.view) {
+      case ViewOp::kTranspose:
+        std::swap(v.strides[*a.dim0], v.strides[*a.dim1]);
+        break;
+      case ViewOp::kPermute:
+        for (size_t i = 0; i < a.dims.size(); ++i) v.strides[i] = src.strides[a.dims[i]];
+        break;
+      case ViewOp::kSlice:
+      case ViewOp::kNarrow:
+        if (*a.start != 0) v.offset.push_back(scaled(src.strides[*a.dim], *a.start));
+        v.strides[*a.dim] = scaled(src.strides[*a.dim], a.step.value_or(1));
+        break;
+      case ViewOp::kSelect:
+        if (*a.index != 0) v.offset.push_back(scaled(src.strides[*a.dim], *a.index));
+        v.strides.erase(v.strides.begin() + *a.dim);
+        break;
+      case ViewOp::kFlip:
+        // The last element along each flipped axis comes first: + (size - 1) * stride.
+        for (int d : a.dims) {
+          v.offset.push_back(SizeExpr::Of(in_shape[d]) * src.strides[d]);
+          v.offset.push_back(scaled(src.strides[d], -1));
+          v.strides[d] = scaled(src.strides[d], -1);
+        }
+        break;
+      case ViewOp::kExpand: {
+        const size_t lead = n.shape.size() - in_shape.size();
+        v.strides.assign(n.shape.size(), SizeExpr{0, {}});
+        for (size_t d = 0; d < in_shape.size(); ++d) {
+          if (!(in_shape[d].is_one() && !n.shape[lead + d].is_one())) v.strides[lead + d] = src.strides[d];
+        }
+        break;
       }
-      v.strides = ContiguousStrides(n.shape);
+      case ViewOp::kReshape:
+        if (!src.contiguous) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "node '", n.name, "' (reshape): its operand '", graph.node(n.inputs[0]).name,
+              "' is a non-contiguous view; reshaping it needs a copy, which tilefuse does not "
+              "insert (expected a contiguous operand)"));
+        }
+        v.strides = ContiguousStrides(n.shape);
+        break;
     }
     v.contiguous = SameStrides(n.shape, v.strides, ContiguousStrides(n.shape));
   }

@@ -1,11 +1,14 @@
-// Views move no data: a transpose or reshape is read through the buffer of the value it
-// views, with other strides. ResolveViews maps every node to that buffer and those strides.
+// Views move no data: a view is read through the buffer of the value it views, with other
+// strides (negative for a flip, 0 for an expanded dim) and an element offset (a slice's
+// start, a selected index, a flipped axis's last element). ResolveViews maps every node to
+// that buffer, those strides and that offset.
 #ifndef TILEFUSE_RUNTIME_FUSION_VIEWS_H_
 #define TILEFUSE_RUNTIME_FUSION_VIEWS_H_
 
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "runtime/graph/graph.h"
 
 namespace tilefuse {
@@ -13,8 +16,12 @@ namespace tilefuse {
 struct ViewInfo {
   int base = -1;                  // the node whose buffer holds the data
   std::vector<SizeExpr> strides;  // element strides of this node's dims in that buffer
+  std::vector<SizeExpr> offset;   // element offset of this node's first element: a sum
   bool contiguous = true;         // strides are the row-major strides of this node's shape
 };
+
+// The offset's value for bound symbols.
+int64_t OffsetValue(absl::Span<const SizeExpr> offset, absl::Span<const int64_t> symbols);
 
 // One entry per node. A reshape of a non-contiguous view (which would need a copy) is an
 // error naming the node.

@@ -48,9 +48,13 @@ struct Attrs {
   std::optional<int> dim;                 // softmax, reductions (none: all axes)
   bool keepdim = false;                   // reductions
   std::optional<int> correction;          // var: divides by n - correction (default 1)
-  std::vector<int> dims;                  // reductions over several axes (AddReduce lowers them)
+  std::vector<int> dims;                  // reductions over several axes (AddReduce lowers them),
+                                          // permute's order, flip's axes
   std::optional<int> dim0, dim1;          // transpose
-  std::optional<Shape> shape;             // reshape
+  std::optional<Shape> shape;             // reshape, expand
+  // slice (start, end, step), narrow (start, length), select (index); permute and flip
+  // take `dims`. Written as given; AddView normalizes negative positions.
+  std::optional<int64_t> start, end, step, length, index;
 };
 
 struct Node {
@@ -107,6 +111,8 @@ class Graph {
                                     std::vector<int> inputs, Attrs attrs = {});
   // `attrs.dims` with several axes lowers to one single-axis reduction per axis.
   absl::StatusOr<int> AddReduce(std::string name, ReduceOp op, int input, Attrs attrs = {});
+  // Views (ops.h lists them and their attributes); positions are static (a symbolic axis is
+  // sliced only whole), the result reads the same buffer with other strides and an offset.
   absl::StatusOr<int> AddView(std::string name, ViewOp op, int input, Attrs attrs = {});
   // Any value may be an output, the same one several times, an input too.
   absl::Status AddOutput(int id);
@@ -115,6 +121,7 @@ class Graph {
 
  private:
   absl::StatusOr<int> AddMultiAxisReduce(std::string name, ReduceOp op, int input, Attrs attrs);
+  absl::StatusOr<Shape> ViewShape(const std::string& name, ViewOp op, const Node& x, Attrs& attrs) const;
   absl::Status CheckNewNode(const std::string& name, absl::Span<const int> inputs) const;
   int Append(Node n);
 

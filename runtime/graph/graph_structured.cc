@@ -227,6 +227,134 @@ absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, A
   return Append(std::move(n));
 }
 
+// The shape of a permute, slice, narrow, select, expand or flip of `x`, with `attrs`
+// normalized (axes and positions non-negative, slice's end and step filled in).
+absl::StatusOr<Shape> Graph::ViewShape(const std::string& name, ViewOp op, const Node& x, Attrs& attrs) const {
+  const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
+  const int rank = static_cast<int>(x.shape.size());
+  Shape shape = x.shape;
+  const auto axis = [&](int a) -> absl::StatusOr<int> {
+    auto n = NormalizeAxis(a, rank);
+    if (!n.ok()) return err(n.status().message());
+    return *n;
+  };
+  // Unique, normalized axes (permute: all of them, in the new order).
+  const auto axes = [&](bool all) -> absl::Status {
+    std::vector<bool> seen(rank, false);
+    for (int& a : attrs.dims) {
+      TF_ASSIGN_OR_RETURN(a, axis(a));
+      if (seen[a]) return err(absl::StrCat("dim ", a, " appears twice in 'dims'"));
+      seen[a] = true;
+    }
+    if (all && static_cast<int>(attrs.dims.size()) != rank) {
+      return err(absl::StrCat("'dims' names ", attrs.dims.size(), " axes of ", ShapeText(x.id), " (expected all ",
+                              rank, ")"));
+    }
+    return absl::OkStatus();
+  };
+  // The static size of axis `d`, for positions counted from its end.
+  const auto static_size = [&](int d) -> absl::StatusOr<int64_t> {
+    if (!x.shape[d].is_static()) {
+      return err(absl::StrCat("dim ", d, " of ", ShapeText(x.id), " is symbolic (expected a static size to index)"));
+    }
+    return x.shape[d].value;
+  };
+  switch (op) {
+    case ViewOp::kPermute:
+      TF_RETURN_IF_ERROR(axes(true));
+      for (int i = 0; i < rank; ++i) shape[i] = x.shape[attrs.dims[i]];
+      return shape;
+    case ViewOp::kFlip:
+      if (attrs.dims.empty()) return err("needs 'dims'");
+      TF_RETURN_IF_ERROR(axes(false));
+      return shape;
+    case ViewOp::kSlice:
+    case ViewOp::kNarrow: {
+      if (!attrs.dim) return err("needs 'dim'");
+      TF_ASSIGN_OR_RETURN(const int d, axis(*attrs.dim));
+      attrs.dim = d;
+      const int64_t step = attrs.step.value_or(1);
+      if (step < 1) return err(absl::StrCat("step ", step, " (expected a positive step)"));
+      if (op == ViewOp::kSlice && x.shape[d].is_static() == false && attrs.start.value_or(0) == 0 && !attrs.end &&
+          step == 1) {
+        attrs.start = 0;
+        attrs.step = 1;
+        return shape;  // the whole of a symbolic axis
+      }
+      TF_ASSIGN_OR_RETURN(const int64_t size, static_size(d));
+      int64_t start = attrs.start.value_or(0), end;
+      if (op == ViewOp::kNarrow) {
+        if (!attrs.start || !attrs.length) return err("needs 'start' and 'length'");
+        if (start < 0) start += size;
+        if (start < 0 || *attrs.length < 0 || start + *attrs.length > size) {
+          return err(absl::StrCat("start ", *attrs.start, " and length ", *attrs.length, " leave dim ", d,
+                                  " of size ", size));
+        }
+        end = start + *attrs.length;
+      } else {
+        // Python's slice rules: negative positions count from the end; both are clamped.
+        end = attrs.end.value_or(size);
+        if (start < 0) start += size;
+        if (end < 0) end += size;
+        start = std::clamp<int64_t>(start, 0, size);
+        end = std::clamp<int64_t>(end, start, size);
+      }
+      attrs.start = start;
+      attrs.end = end;
+      attrs.step = step;
+      shape[d] = Dim::Static((end - start + step - 1) / step);
+      return shape;
+    }
+    case ViewOp::kSelect: {
+      if (!attrs.dim || !attrs.index) return err("needs 'dim' and 'index'");
+      TF_ASSIGN_OR_RETURN(const int d, axis(*attrs.dim));
+      TF_ASSIGN_OR_RETURN(const int64_t size, static_size(d));
+      int64_t index = *attrs.index < 0 ? *attrs.index + size : *attrs.index;
+      if (index < 0 || index >= size) {
+        return err(absl::StrCat("index ", *attrs.index, " is out of range for dim ", d, " of size ", size));
+      }
+      attrs.dim = d;
+      attrs.index = index;
+      shape.erase(shape.begin() + d);
+      return shape;
+    }
+    case ViewOp::kExpand: {
+      if (!attrs.shape) return err("needs 'shape'");
+      const Shape& target = *attrs.shape;
+      if (target.size() < x.shape.size()) {
+        return err(absl::StrCat("shape ", ShapeString(target, symbols_), " has fewer dims than ", ShapeText(x.id)));
+      }
+      const size_t lead = target.size() - x.shape.size();
+      shape = target;
+      for (size_t i = 0; i < target.size(); ++i) {
+        const bool keep = target[i].is_static() && target[i].value == -1;
+        if (i < lead) {
+          if (keep || (target[i].is_static() && target[i].value < 0)) {
+            return err(absl::StrCat("new leading dim ", i, " is ", target[i].value, " (expected a size)"));
+          }
+          continue;
+        }
+        const Dim& have = x.shape[i - lead];
+        if (keep) {
+          shape[i] = have;
+        } else if (!(target[i] == have) && !have.is_one()) {
+          return err(absl::StrCat("cannot expand dim ", i - lead, " of ", ShapeText(x.id), " to ",
+                                  ShapeString(target, symbols_), " (only size-1 dims expand)"));
+        } else if (target[i].is_static() && target[i].value < 0) {
+          return err(absl::StrCat("dim ", target[i].value, " is negative"));
+        }
+      }
+      if (!StaticNumelFits(shape)) return err("the expanded shape has more than 2^48 elements");
+      attrs.shape = shape;
+      return shape;
+    }
+    case ViewOp::kTranspose:
+    case ViewOp::kReshape:
+      break;
+  }
+  return err("is not a view of this kind");
+}
+
 absl::StatusOr<int> Graph::AddView(std::string name, ViewOp op, int input, Attrs attrs) {
   TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
   const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
@@ -243,6 +371,8 @@ absl::StatusOr<int> Graph::AddView(std::string name, ViewOp op, int input, Attrs
     attrs.dim0 = *a;
     attrs.dim1 = *b;
     std::swap(shape[*a], shape[*b]);
+  } else if (op != ViewOp::kReshape) {
+    TF_ASSIGN_OR_RETURN(shape, ViewShape(name, op, x, attrs));
   } else {
     if (!attrs.shape) return err("needs 'shape'");
     shape = *attrs.shape;

@@ -93,6 +93,16 @@ absl::StatusOr<Attrs> ParseAttrs(Graph& g, const Json& j, absl::string_view wher
     } else if (key == "dim" || key == "dim0" || key == "dim1") {
       TF_ASSIGN_OR_RETURN(int axis, ParseAxis(v, what));
       (key == "dim" ? a.dim : key == "dim0" ? a.dim0 : a.dim1) = axis;
+    } else if (key == "dims") {
+      if (!v.is_array()) return Err(where, absl::StrCat("attribute 'dims' must be an array of axes"));
+      for (const Json& d : v) {
+        TF_ASSIGN_OR_RETURN(int axis, ParseAxis(d, what));
+        a.dims.push_back(axis);
+      }
+    } else if (key == "start" || key == "end" || key == "step" || key == "length" || key == "index") {
+      TF_ASSIGN_OR_RETURN(int64_t x, JsonInt(v, -(int64_t{1} << kMaxNumelLog2), int64_t{1} << kMaxNumelLog2, what));
+      (key == "start" ? a.start : key == "end" ? a.end : key == "step" ? a.step : key == "length" ? a.length : a.index) =
+          x;
     } else if (key == "correction") {
       TF_ASSIGN_OR_RETURN(int64_t c, JsonInt(v, 0, INT32_MAX, what));
       a.correction = static_cast<int>(c);
@@ -363,6 +373,12 @@ std::string GraphToJson(const Graph& g) {
     if (a.dim0) attrs["dim0"] = *a.dim0;
     if (a.dim1) attrs["dim1"] = *a.dim1;
     if (a.shape) attrs["shape"] = ShapeJson(g, *a.shape);
+    if (n.kind == NodeKind::kView && !a.dims.empty()) attrs["dims"] = a.dims;
+    if (a.start) attrs["start"] = *a.start;
+    if (a.end) attrs["end"] = *a.end;
+    if (a.step) attrs["step"] = *a.step;
+    if (a.length) attrs["length"] = *a.length;
+    if (a.index) attrs["index"] = *a.index;
     if (!attrs.empty()) node["attrs"] = attrs;
     j["nodes"].push_back(node);
   }

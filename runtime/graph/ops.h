@@ -85,10 +85,19 @@ namespace tilefuse {
   X(kArgmax, "argmax")                 \
   X(kVar, "var")
 
-// Views, which move no data: X(enum, "name").
+// Views, which move no data: X(enum, "name"). Attributes as PyTorch's: transpose (dim0,
+// dim1), reshape (shape), permute (dims), slice (dim, start, end, step; x[..., start:end:
+// step]), narrow (dim, start, length), select (dim, index), expand (shape, -1 keeps a dim),
+// flip (dims).
 #define TILEFUSE_FOR_EACH_VIEW_OP(X) \
   X(kTranspose, "transpose")         \
-  X(kReshape, "reshape")
+  X(kReshape, "reshape")             \
+  X(kPermute, "permute")             \
+  X(kSlice, "slice")                 \
+  X(kNarrow, "narrow")               \
+  X(kSelect, "select")               \
+  X(kExpand, "expand")               \
+  X(kFlip, "flip")
 
 #define TILEFUSE_OP_ENUM_(e, ...) e,
 enum class PointwiseOp { TILEFUSE_FOR_EACH_POINTWISE_OP(TILEFUSE_OP_ENUM_) };
