@@ -7,6 +7,7 @@
 #include "runtime/graph/graph.h"
 #include "runtime/graph/json.h"
 #include "runtime/graph/promotion.h"
+#include "runtime/reference.h"
 #include "runtime/reference_ops.h"
 #include "test/status_matchers.h"
 
@@ -201,6 +202,28 @@ TEST(Reference, NewPointwiseOpsAtHandWorkedPoints) {
   two[0].i = 3;
   two[1].i = 7;
   EXPECT_EQ(ApplyPointwise(PointwiseOp::kLt, {}, DType::kBool, two, DType::kI32)->i, 1);
+}
+
+// logsumexp as torch computes it: large values without overflow, a row of -inf gives -inf,
+// an integer input gives f32.
+TEST(Reference, LogsumexpLowersToWhatTorchComputes) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "l", "inputs": [{"name": "x", "shape": [3, 3], "dtype": "f32"},
+      {"name": "i", "shape": [3], "dtype": "i32"}],
+    "nodes": [{"name": "r", "op": "logsumexp", "inputs": ["x"], "attrs": {"dim": 1}},
+              {"name": "q", "op": "logsumexp", "inputs": ["i"], "attrs": {"dim": 0}}], "outputs": ["r", "q"]})"));
+  EXPECT_EQ(g.node(g.FindNode("r")).dtype, DType::kF32);
+  EXPECT_EQ(g.node(g.FindNode("q")).dtype, DType::kF32);
+  EXPECT_EQ(g.ShapeText(g.FindNode("r")), "[3]");
+  HostTensor x = HostTensor::Zeros(DType::kF32, {3, 3});
+  const float v[] = {1, 2, 3, -INFINITY, -INFINITY, -INFINITY, 1000, 1000, 0};
+  for (int k = 0; k < 9; ++k) x.Set(k, v[k]);
+  HostTensor i = HostTensor::Zeros(DType::kI32, {3});
+  for (int k = 0; k < 3; ++k) i.Set(k, k);
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> out, EvaluateReference(g, {x, i}));
+  EXPECT_NEAR(out[0].Get(0), std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)), 1e-5);
+  EXPECT_EQ(out[0].Get(1), -INFINITY);
+  EXPECT_NEAR(out[0].Get(2), 1000 + std::log(2.0), 1e-3);
+  EXPECT_NEAR(out[1].Get(0), std::log(1 + std::exp(1.0) + std::exp(2.0)), 1e-5);
 }
 
 // An activation's parameters: only on it, finite, softplus's beta not zero.

@@ -109,7 +109,8 @@ class Graph {
   // A registered row-wise tile kernel: inputs x [..., N] then its parameters [N].
   absl::StatusOr<int> AddCustomTile(std::string name, std::shared_ptr<const CustomTileKernel> kernel,
                                     std::vector<int> inputs, Attrs attrs = {});
-  // `attrs.dims` with several axes lowers to one single-axis reduction per axis.
+  // `attrs.dims` with several axes lowers to one single-axis reduction per axis; logsumexp
+  // lowers to amax, exp, sum and log (AddLogsumexp).
   absl::StatusOr<int> AddReduce(std::string name, ReduceOp op, int input, Attrs attrs = {});
   // Views (ops.h lists them and their attributes); positions are static (a symbolic axis is
   // sliced only whole), the result reads the same buffer with other strides and an offset.
@@ -121,6 +122,7 @@ class Graph {
 
  private:
   absl::StatusOr<int> AddMultiAxisReduce(std::string name, ReduceOp op, int input, Attrs attrs);
+  absl::StatusOr<int> AddLogsumexp(std::string name, int input, Attrs attrs);
   absl::StatusOr<Shape> ViewShape(const std::string& name, ViewOp op, const Node& x, Attrs& attrs) const;
   absl::Status CheckNewNode(const std::string& name, absl::Span<const int> inputs) const;
   int Append(Node n);

@@ -175,7 +175,45 @@ absl::StatusOr<int> Graph::AddMultiAxisReduce(std::string name, ReduceOp op, int
   return cur;
 }
 
+// logsumexp in ops tilefuse has, computed in f32 and rounded once to a narrower float
+// input's dtype: s = amax(x) (exact in x's dtype) with an infinite max replaced by 0 (a row
+// of -inf gives -inf, not NaN, as torch.logsumexp does), widened to f32, then
+// log(sum(exp(x - s))) + s. x itself is read as it is (x - s is f32 by promotion), so no
+// widened copy of it is stored. The intermediate nodes are named NAME.max, NAME.shift,
+// NAME.sum and so on.
+absl::StatusOr<int> Graph::AddLogsumexp(std::string name, int input, Attrs attrs) {
+  TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
+  TF_RETURN_IF_ERROR(NotAConstant(nodes_[input], name, "logsumexp"));
+  const DType in_dtype = nodes_[input].dtype;
+  const DType out_dtype = IsFloating(in_dtype) ? in_dtype : DType::kF32;
+  const auto part = [&](absl::string_view what) { return absl::StrCat(name, ".", what); };
+  const int x = input;
+  Attrs keep = attrs;
+  keep.keepdim = true;
+  TF_ASSIGN_OR_RETURN(const int m, AddReduce(part("max"), ReduceOp::kAmax, x, keep));
+  TF_ASSIGN_OR_RETURN(const int abs_m, AddPointwise(part("absmax"), PointwiseOp::kAbs, {m}));
+  TF_ASSIGN_OR_RETURN(const int inf, AddScalar(INFINITY, DType::kF32));
+  TF_ASSIGN_OR_RETURN(const int infinite, AddPointwise(part("infinite"), PointwiseOp::kEq, {abs_m, inf}));
+  TF_ASSIGN_OR_RETURN(const int zero, AddScalar(0.0, DType::kF32));
+  TF_ASSIGN_OR_RETURN(int s, AddPointwise(part("shift"), PointwiseOp::kWhere, {infinite, zero, m}));
+  if (nodes_[s].dtype != DType::kF32) {
+    TF_ASSIGN_OR_RETURN(s, AddPointwise(part("shift_f32"), PointwiseOp::kCast, {s}, Attrs{.dtype = DType::kF32}));
+  }
+  TF_ASSIGN_OR_RETURN(const int centered, AddPointwise(part("centered"), PointwiseOp::kSub, {x, s}));
+  TF_ASSIGN_OR_RETURN(const int e, AddPointwise(part("exp"), PointwiseOp::kExp, {centered}));
+  TF_ASSIGN_OR_RETURN(const int t, AddReduce(part("sum"), ReduceOp::kSum, e, attrs));
+  TF_ASSIGN_OR_RETURN(const int l, AddPointwise(part("log"), PointwiseOp::kLog, {t}));
+  int shift = s;
+  if (!attrs.keepdim) {
+    TF_ASSIGN_OR_RETURN(shift, AddView(part("shift_squeezed"), ViewOp::kReshape, s, Attrs{.shape = nodes_[t].shape}));
+  }
+  if (out_dtype == DType::kF32) return AddPointwise(std::move(name), PointwiseOp::kAdd, {l, shift});
+  TF_ASSIGN_OR_RETURN(const int r, AddPointwise(part("result"), PointwiseOp::kAdd, {l, shift}));
+  return AddPointwise(std::move(name), PointwiseOp::kCast, {r}, Attrs{.dtype = out_dtype});
+}
+
 absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, Attrs attrs) {
+  if (op == ReduceOp::kLogsumexp) return AddLogsumexp(std::move(name), input, std::move(attrs));
   if (attrs.dims.size() > 1) return AddMultiAxisReduce(std::move(name), op, input, std::move(attrs));
   TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
   const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
@@ -215,6 +253,8 @@ absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, A
     case ReduceOp::kAmax:
     case ReduceOp::kAmin:
       break;
+    case ReduceOp::kLogsumexp:
+      return absl::InternalError("logsumexp is lowered before it reaches here");
   }
   Node n;
   n.name = std::move(name);

@@ -76,14 +76,17 @@ namespace tilefuse {
   X(kLayerNorm, "layer_norm")        \
   X(kSoftmax, "softmax")
 
-// Reductions over one axis: X(enum, "name").
+// Reductions over one axis: X(enum, "name"). The first six are kernel reduction codes
+// (kernels/reduce_ops.cuh, StoreReduceOp); logsumexp is lowered to other ops when added
+// (Graph::AddReduce) and never reaches a kernel.
 #define TILEFUSE_FOR_EACH_REDUCE_OP(X) \
   X(kSum, "sum")                       \
   X(kAmax, "amax")                     \
   X(kAmin, "amin")                     \
   X(kMean, "mean")                     \
   X(kArgmax, "argmax")                 \
-  X(kVar, "var")
+  X(kVar, "var")                       \
+  X(kLogsumexp, "logsumexp")
 
 // Views, which move no data: X(enum, "name"). Attributes as PyTorch's: transpose (dim0,
 // dim1), reshape (shape), permute (dims), slice (dim, start, end, step; x[..., start:end:
