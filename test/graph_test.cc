@@ -226,6 +226,25 @@ TEST(Reference, LogsumexpLowersToWhatTorchComputes) {
   EXPECT_NEAR(out[1].Get(0), std::log(1 + std::exp(1.0) + std::exp(2.0)), 1e-5);
 }
 
+// log_softmax as torch computes it, over any dim, with the input's dtype.
+TEST(Reference, LogSoftmaxLowersToWhatTorchComputes) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "l", "inputs": [{"name": "x", "shape": [2, 3], "dtype": "f32"}],
+    "nodes": [{"name": "r", "op": "log_softmax", "inputs": ["x"]},
+              {"name": "c", "op": "log_softmax", "inputs": ["x"], "attrs": {"dim": 0}}], "outputs": ["r", "c"]})"));
+  EXPECT_EQ(g.ShapeText(g.FindNode("c")), "[2, 3]");
+  HostTensor x = HostTensor::Zeros(DType::kF32, {2, 3});
+  const float v[] = {1, 2, 3, -1, 0, 500};
+  for (int k = 0; k < 6; ++k) x.Set(k, v[k]);
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> out, EvaluateReference(g, {x}));
+  const double lse0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+  EXPECT_NEAR(out[0].Get(0), 1 - lse0, 1e-5);
+  EXPECT_NEAR(out[0].Get(5), 0.0, 1e-5);  // 500 dominates its row
+  EXPECT_NEAR(out[1].Get(0), 1 - std::log(std::exp(1.0) + std::exp(-1.0)), 1e-5);
+  EXPECT_NEAR(out[1].Get(2), 3 - 500, 1e-3);
+  EXPECT_FALSE(GraphFromJson(R"({"name": "l", "inputs": [{"name": "x", "shape": [2, 3], "dtype": "i32"}],
+    "nodes": [{"name": "r", "op": "log_softmax", "inputs": ["x"]}], "outputs": ["r"]})").ok());
+}
+
 // An activation's parameters: only on it, finite, softplus's beta not zero.
 TEST(GraphValidation, ActivationParametersBelongToTheirOp) {
   const auto graph = [](const std::string& op, const std::string& attrs) {

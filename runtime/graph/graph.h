@@ -123,6 +123,9 @@ class Graph {
  private:
   absl::StatusOr<int> AddMultiAxisReduce(std::string name, ReduceOp op, int input, Attrs attrs);
   absl::StatusOr<int> AddLogsumexp(std::string name, int input, Attrs attrs);
+  // logsumexp in f32 under node names NAME.max, NAME.sum, ..., its last node `result_name`.
+  absl::StatusOr<int> LogsumexpF32(const std::string& name, int input, const Attrs& attrs, std::string result_name);
+  absl::StatusOr<int> AddLogSoftmax(std::string name, int input, Attrs attrs);
   absl::StatusOr<Shape> ViewShape(const std::string& name, ViewOp op, const Node& x, Attrs& attrs) const;
   absl::Status CheckNewNode(const std::string& name, absl::Span<const int> inputs) const;
   int Append(Node n);

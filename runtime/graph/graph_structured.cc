@@ -40,6 +40,7 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
     return err(absl::StrCat("operand '", x.name, "' is ", DTypeName(x.dtype),
                             " (expected f32, f16 or bf16)"));
   }
+  if (op == TileOp::kLogSoftmax) return AddLogSoftmax(std::move(name), inputs[0], std::move(attrs));
   switch (op) {
     case TileOp::kMatmul: {
       const Node& w = nodes_[inputs[1]];
@@ -89,6 +90,8 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
       attrs.dim = *axis;
       break;
     }
+    case TileOp::kLogSoftmax:
+      return absl::InternalError("log_softmax is lowered before it reaches here");
   }
   Node n;
   n.name = std::move(name);
@@ -181,11 +184,8 @@ absl::StatusOr<int> Graph::AddMultiAxisReduce(std::string name, ReduceOp op, int
 // log(sum(exp(x - s))) + s. x itself is read as it is (x - s is f32 by promotion), so no
 // widened copy of it is stored. The intermediate nodes are named NAME.max, NAME.shift,
 // NAME.sum and so on.
-absl::StatusOr<int> Graph::AddLogsumexp(std::string name, int input, Attrs attrs) {
-  TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
-  TF_RETURN_IF_ERROR(NotAConstant(nodes_[input], name, "logsumexp"));
-  const DType in_dtype = nodes_[input].dtype;
-  const DType out_dtype = IsFloating(in_dtype) ? in_dtype : DType::kF32;
+absl::StatusOr<int> Graph::LogsumexpF32(const std::string& name, int input, const Attrs& attrs,
+                                        std::string result_name) {
   const auto part = [&](absl::string_view what) { return absl::StrCat(name, ".", what); };
   const int x = input;
   Attrs keep = attrs;
@@ -207,9 +207,32 @@ absl::StatusOr<int> Graph::AddLogsumexp(std::string name, int input, Attrs attrs
   if (!attrs.keepdim) {
     TF_ASSIGN_OR_RETURN(shift, AddView(part("shift_squeezed"), ViewOp::kReshape, s, Attrs{.shape = nodes_[t].shape}));
   }
-  if (out_dtype == DType::kF32) return AddPointwise(std::move(name), PointwiseOp::kAdd, {l, shift});
-  TF_ASSIGN_OR_RETURN(const int r, AddPointwise(part("result"), PointwiseOp::kAdd, {l, shift}));
+  return AddPointwise(std::move(result_name), PointwiseOp::kAdd, {l, shift});
+}
+
+absl::StatusOr<int> Graph::AddLogsumexp(std::string name, int input, Attrs attrs) {
+  TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
+  TF_RETURN_IF_ERROR(NotAConstant(nodes_[input], name, "logsumexp"));
+  const DType in_dtype = nodes_[input].dtype;
+  const DType out_dtype = IsFloating(in_dtype) ? in_dtype : DType::kF32;
+  if (out_dtype == DType::kF32) return LogsumexpF32(name, input, attrs, name);
+  TF_ASSIGN_OR_RETURN(const int r, LogsumexpF32(name, input, attrs, absl::StrCat(name, ".result")));
   return AddPointwise(std::move(name), PointwiseOp::kCast, {r}, Attrs{.dtype = out_dtype});
+}
+
+// log_softmax(x, dim) = x - logsumexp(x, dim, keepdim), the subtraction in f32 and rounded
+// once to x's dtype; any dim (default the last). Nodes NAME.lse.max and so on.
+absl::StatusOr<int> Graph::AddLogSoftmax(std::string name, int input, Attrs attrs) {
+  const Node& x = nodes_[input];
+  if (x.shape.empty()) return NodeError(name, "log_softmax", "operand must have rank >= 1");
+  auto axis = NormalizeAxis(attrs.dim.value_or(-1), static_cast<int>(x.shape.size()));
+  if (!axis.ok()) return NodeError(name, "log_softmax", axis.status().message());
+  const DType dtype = x.dtype;
+  TF_ASSIGN_OR_RETURN(const int lse, LogsumexpF32(absl::StrCat(name, ".lse"), input,
+                                                  Attrs{.dim = *axis, .keepdim = true}, absl::StrCat(name, ".lse")));
+  if (dtype == DType::kF32) return AddPointwise(std::move(name), PointwiseOp::kSub, {input, lse});
+  TF_ASSIGN_OR_RETURN(const int d, AddPointwise(absl::StrCat(name, ".f32"), PointwiseOp::kSub, {input, lse}));
+  return AddPointwise(std::move(name), PointwiseOp::kCast, {d}, Attrs{.dtype = dtype});
 }
 
 absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, Attrs attrs) {

@@ -69,12 +69,14 @@ namespace tilefuse {
   X(kLogicalOr, "logical_or", 2, kLogical) \
   X(kWhere, "where", 3, kWhere)
 
-// Tile kernels: X(enum, "name").
+// Tile kernels: X(enum, "name"). log_softmax (dim, default the last) is lowered when added
+// (Graph::AddLogSoftmax: x - logsumexp) and never reaches a kernel.
 #define TILEFUSE_FOR_EACH_TILE_OP(X) \
   X(kMatmul, "matmul")               \
   X(kRmsNorm, "rms_norm")            \
   X(kLayerNorm, "layer_norm")        \
-  X(kSoftmax, "softmax")
+  X(kSoftmax, "softmax")             \
+  X(kLogSoftmax, "log_softmax")
 
 // Reductions over one axis: X(enum, "name"). The first six are kernel reduction codes
 // (kernels/reduce_ops.cuh, StoreReduceOp); logsumexp is lowered to other ops when added
