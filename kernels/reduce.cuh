@@ -1,4 +1,4 @@
-// The single-axis reduction kernel: sum, amax, amin, mean and argmax over one axis (or
+// The single-axis reduction kernel: sum, amax, amin, mean, argmax and argmin over one axis (or
 // all elements), written against the hook contract (kernels/hook_contract.cuh), so that
 // pointwise producers fuse into its load and consumers of the reduced value into its store.
 //
@@ -7,7 +7,7 @@
 // one output (lanes stride over R, then a shuffle tree: the same order, so the same bits,
 // every run); a CTA holds kThreads / 32 outputs. Hooks: kOp (0 sum, 1 amax, 2 amin, 3 mean,
 // 4 argmax, 5 var, 6 merge of Welford triples (n, mean, m2) that a split store-site
-// reduction left, element r at 3 * index), kCorrection (var), kThreads; Params rows
+// reduction left, element r at 3 * index, 7 argmin), kCorrection (var), kThreads; Params rows
 // (outputs), cols (R), depth (inner), red_n (what a mean divides by: R, or the original
 // axis length when the input holds partials of a split store-site reduction). Results go
 // out through store_pair(p, o, value, second): the mean and the variance for 5 and 6.
@@ -17,14 +17,15 @@
 namespace tf {
 
 // Combines (v, index) with (w, wi): the reduction's operator, NaN-propagating for max/min
-// and first-index-on-ties for argmax (NaN counts as the largest value, as in PyTorch).
+// and first-index-on-ties for argmax and argmin (a NaN wins both, as in PyTorch).
 template <int kOp>
 TF_DEVICE void reduce_combine(float& v, long long& vi, float w, long long wi) {
   if constexpr (kOp <= 3) {
     v = reduce_apply<kOp>(v, w);
   } else {
     const bool vn = v != v, wn = w != w;
-    const bool take = (wn && !vn) || (wn == vn && (w > v || (w == v && wi < vi)));
+    const bool better = kOp == 4 ? w > v : w < v;
+    const bool take = (wn && !vn) || (wn == vn && (better || (w == v && wi < vi)));
     if (take) {
       v = w;
       vi = wi;
@@ -65,16 +66,17 @@ TF_DEVICE void reduce_kernel(const typename H::Params& p) {
   if (o >= p.rows) return;  // a whole warp leaves together: no barrier follows
   const long long R = p.cols, inner = p.depth;
   const long long base = (o / inner) * R * inner + o % inner;
-  if constexpr (kOp >= 5) {
+  constexpr bool kIndex = kOp == 4 || kOp == 7;  // argmax, argmin
+  if constexpr (kOp == 5 || kOp == 6) {
     reduce_welford<H>(p, o, base, lane);
   } else {
     float v = reduce_identity<kOp>();
-    long long vi = R;  // argmax: "no index yet" loses every tie
+    long long vi = R;  // argmax, argmin: "no index yet" loses every tie
     bool any = false;
     for (long long r = lane; r < R; r += 32) {
       float x[1];
       H::template load_in0<1>(p, base + r * inner, x);
-      if (kOp == 4 && !any) {
+      if (kIndex && !any) {
         v = x[0];
         vi = r;
         any = true;
@@ -89,7 +91,7 @@ TF_DEVICE void reduce_kernel(const typename H::Params& p) {
       reduce_combine<kOp>(v, vi, w, wi);
     }
     if (lane == 0) {
-      H::store_pair(p, o, kOp == 3 ? v / static_cast<float>(p.red_n) : kOp == 4 ? static_cast<float>(vi) : v, 0.f);
+      H::store_pair(p, o, kOp == 3 ? v / static_cast<float>(p.red_n) : kIndex ? static_cast<float>(vi) : v, 0.f);
     }
   }
 }

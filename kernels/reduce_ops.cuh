@@ -1,18 +1,18 @@
 // Reduction operators shared by the reduce kernel and the store-site reductions of the
 // tile kernels: op 0 sum, 1 amax, 2 amin, 3 mean (a sum divided at the end), 4 argmax,
 // 5 var (Welford: count, mean and sum of squared deviations, merged pairwise, which also
-// yields the mean), 6 the merge of partial Welford triples of a split reduction.
+// yields the mean), 6 the merge of partial Welford triples of a split reduction, 7 argmin.
 // max and min propagate NaN as PyTorch's amax/amin do.
 #ifndef TILEFUSE_KERNELS_REDUCE_OPS_CUH_
 #define TILEFUSE_KERNELS_REDUCE_OPS_CUH_
 
 namespace tf {
 
-// The value every reduction starts from (argmax starts from -inf with no index).
+// The value every reduction starts from (argmax from -inf, argmin from inf, with no index).
 template <int kOp>
 TF_DEVICE float reduce_identity() {
   const float inf = __int_as_float(0x7f800000);
-  return kOp == 1 || kOp == 4 ? -inf : kOp == 2 ? inf : 0.f;
+  return kOp == 1 || kOp == 4 ? -inf : kOp == 2 || kOp == 7 ? inf : 0.f;
 }
 
 // a (op) b for the value-only operators (sum, amax, amin, mean).

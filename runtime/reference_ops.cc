@@ -118,13 +118,15 @@ float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at, i
     for (int64_t r = 0; r < n; ++r) m2 += (at(r) - mean) * (at(r) - mean);
     return static_cast<float>(m2 / static_cast<double>(n - correction));
   }
-  if (op == 4) {
+  if (op == 4 || op == 7) {
+    // argmax / argmin: the first index of the largest / smallest value; a NaN wins both.
     float best = 0;
     int64_t idx = n;
     for (int64_t r = 0; r < n; ++r) {
       const float v = at(r);
       const bool vn = v != v, bn = best != best;
-      if (idx == n || (vn && !bn) || (vn == bn && v > best)) {
+      const bool better = op == 4 ? v > best : v < best;
+      if (idx == n || (vn && !bn) || (vn == bn && better)) {
         best = v;
         idx = r;
       }

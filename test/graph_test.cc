@@ -245,6 +245,18 @@ TEST(Reference, LogSoftmaxLowersToWhatTorchComputes) {
     "nodes": [{"name": "r", "op": "log_softmax", "inputs": ["x"]}], "outputs": ["r"]})").ok());
 }
 
+// argmin and argmax: the first index of the extreme value, a NaN winning both.
+TEST(Reference, ArgminAndArgmaxTakeTheFirstIndexAndNaN) {
+  const auto index = [](int op, std::vector<float> v) {
+    return ReduceValues(op, static_cast<int64_t>(v.size()), [&](int64_t r) { return v[r]; });
+  };
+  EXPECT_EQ(index(7, {3, 1, 2, 1}), 1);
+  EXPECT_EQ(index(4, {3, 1, 3, 1}), 0);
+  EXPECT_EQ(index(7, {3, NAN, -5, NAN}), 1);
+  EXPECT_EQ(index(4, {3, NAN, 5}), 1);
+  EXPECT_EQ(index(7, {INFINITY, INFINITY}), 0);
+}
+
 // An activation's parameters: only on it, finite, softplus's beta not zero.
 TEST(GraphValidation, ActivationParametersBelongToTheirOp) {
   const auto graph = [](const std::string& op, const std::string& attrs) {

@@ -102,7 +102,7 @@ class Interpreter {
         for (int64_t o = 0; o < rows; ++o) {
           const int64_t base = (o / inner) * r * inner + o % inner;
           const auto at = [&](int64_t j) { return ins[0][base + j * inner]; };
-          if (op >= 5) {
+          if (op == 5 || op == 6) {  // var, and the merge of Welford partials
             Moments m;
             for (int64_t j = 0; j < r; ++j) {
               m = op == 5 ? m.Add(at(j)) : m.Merge(Moments{ins[0][3 * (base + j * inner)], ins[0][3 * (base + j * inner) + 1],

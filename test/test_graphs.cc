@@ -493,6 +493,14 @@ const std::vector<TestGraph>& GemmTestGraphs() {
 
 const std::vector<TestGraph>& ReduceTestGraphs() {
   static const std::vector<TestGraph>* graphs = new std::vector<TestGraph>{
+      // argmin over the rows and down the columns, of a prologue's values (exact on the host
+      // and the device alike, so that the same index wins).
+      {"argmin_rows_and_columns", R"({"name": "argmin_rows_and_columns",
+        "inputs": [{"name": "x", "shape": ["M", 77], "dtype": "f32"}],
+        "nodes": [{"name": "t", "op": "mul", "inputs": ["x", -1.0]},
+                  {"name": "r", "op": "argmin", "inputs": ["t"], "attrs": {"dim": 1}},
+                  {"name": "c", "op": "argmin", "inputs": ["t"], "attrs": {"dim": 0, "keepdim": true}}],
+        "outputs": ["r", "c"]})", 2, 3, {{"M", 45}}},
       // logsumexp, lowered (Graph::AddLogsumexp): over the rows (2 kernels), and over every
       // axis with keepdim.
       {"logsumexp_rows", R"({"name": "logsumexp_rows",

@@ -106,7 +106,9 @@ std::string SpecText(const KernelSpec& spec) {
                     GemmClusterSplit(spec) ? " cluster_split" : "", "\n");
   }
   if (spec.tile == "reduce") absl::StrAppend(&s, "reduce op=", spec.reduce_op, "\n");
-  if (spec.reduce_op >= 5 || spec.reduce.op == 5) absl::StrAppend(&s, "correction=", spec.correction, "\n");
+  if (spec.reduce_op == 5 || spec.reduce_op == 6 || spec.reduce.op == 5) {
+    absl::StrAppend(&s, "correction=", spec.correction, "\n");
+  }
   if (spec.custom != nullptr) {
     // The user's source is part of what the binary is built from.
     absl::StrAppend(&s, "custom ", spec.custom->function, " source=",

@@ -5,7 +5,9 @@
 namespace tilefuse {
 
 std::string ReduceIntoStoreRefusal(const Graph& g, const Node& tile, const Node& r) {
-  if (r.reduce == ReduceOp::kArgmax) return "argmax carries an index, which store-site reductions do not";
+  if (r.reduce == ReduceOp::kArgmax || r.reduce == ReduceOp::kArgmin) {
+    return absl::StrCat(OpName(r.reduce), " carries an index, which store-site reductions do not");
+  }
   if (!r.attrs.dim) return "it reduces over every axis";
   if (tile.kind != NodeKind::kTile) {
     return absl::StrCat("it reduces the result of reduction '", tile.name,

@@ -145,7 +145,7 @@ absl::StatusOr<int> Graph::AddMultiAxisReduce(std::string name, ReduceOp op, int
   TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
   const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
   TF_RETURN_IF_ERROR(NotAConstant(nodes_[input], name, OpName(op)));
-  if (op == ReduceOp::kArgmax || op == ReduceOp::kVar) {
+  if (op == ReduceOp::kArgmax || op == ReduceOp::kArgmin || op == ReduceOp::kVar) {
     return err(absl::StrCat("reduces ", attrs.dims.size(), " axes (", OpName(op),
                             " takes one dim here; reduce one axis at a time)"));
   }
@@ -271,6 +271,7 @@ absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, A
       }
       break;
     case ReduceOp::kArgmax:
+    case ReduceOp::kArgmin:
       dtype = DType::kI32;
       break;
     case ReduceOp::kAmax:

@@ -78,9 +78,10 @@ namespace tilefuse {
   X(kSoftmax, "softmax")             \
   X(kLogSoftmax, "log_softmax")
 
-// Reductions over one axis: X(enum, "name"). The first six are kernel reduction codes
-// (kernels/reduce_ops.cuh, StoreReduceOp); logsumexp is lowered to other ops when added
-// (Graph::AddReduce) and never reaches a kernel.
+// Reductions over one axis: X(enum, "name"). An op's value is its kernel reduction code
+// (kernels/reduce_ops.cuh, StoreReduceOp; code 6, the merge of Welford partials, is no op:
+// logsumexp there is lowered to other ops when added, Graph::AddReduce, and never reaches a
+// kernel); argmin is code 7.
 #define TILEFUSE_FOR_EACH_REDUCE_OP(X) \
   X(kSum, "sum")                       \
   X(kAmax, "amax")                     \
@@ -88,7 +89,8 @@ namespace tilefuse {
   X(kMean, "mean")                     \
   X(kArgmax, "argmax")                 \
   X(kVar, "var")                       \
-  X(kLogsumexp, "logsumexp")
+  X(kLogsumexp, "logsumexp")           \
+  X(kArgmin, "argmin")
 
 // Views, which move no data: X(enum, "name"). Attributes as PyTorch's: transpose (dim0,
 // dim1), reshape (shape), permute (dims), slice (dim, start, end, step; x[..., start:end:
