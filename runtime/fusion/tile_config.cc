@@ -186,7 +186,7 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
   // mma.sync tiles where the Hopper kernel cannot run or N or K is unknown.
   if (max_m <= 32) return mma(GemmConfig{32, 64, 128, 1, 4, 4});
   if (max_m <= 64) return mma(GemmConfig{64, 128, 64, 2, 4, 4});
-  return hopper ? std::optional<GemmConfig>(WgmmaGemmConfig(6)) : std::nullopt;
+  return std::nullopt;  // the planned kernel (the ping-pong one where the Hopper kernel runs)
 }
 
 std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k, bool hopper, int sms) {
