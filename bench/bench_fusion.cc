@@ -172,7 +172,7 @@ void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
   std::string configs;
   for (const KernelPlan& k : plan->fusion_plan().kernels) {
     if (k.spec.tile == "matmul") absl::StrAppend(&configs, ", ", k.spec.gemm.ToString());
-    if (k.spec.tile == "rms_norm" || k.spec.tile == "layer_norm" || k.spec.tile == "softmax") {
+    if (k.spec.tile == "rms_norm" || k.spec.tile == "layer_norm" || k.spec.tile == "softmax" || k.spec.tile == "row") {
       absl::StrAppend(&configs, ", ", k.spec.tile, " ", k.spec.row.ToString());
     }
   }

@@ -23,6 +23,16 @@ void Emitter::Close(absl::string_view tail) {
   Line(tail);
 }
 
+void Emitter::Reopen(absl::string_view text) {
+  if (depth_ == 0) {
+    unbalanced_ = true;
+    return;
+  }
+  --depth_;
+  Line(text);
+  ++depth_;
+}
+
 std::string Emitter::Fresh(absl::string_view prefix) { return absl::StrCat(prefix, counter_++); }
 
 absl::StatusOr<std::string> Emitter::Finish() const {

@@ -25,6 +25,8 @@ class Emitter {
   // Appends `head` and indents what follows until the matching Close.
   void Open(absl::string_view head);
   void Close(absl::string_view tail = "}");
+  // Closes a scope and opens the next at the same depth: "} else {".
+  void Reopen(absl::string_view text);
   // A fresh name with `prefix`, numbered per emitter: "v0", "v1", ...
   std::string Fresh(absl::string_view prefix);
   // The text, or kInternal when a scope was left open or closed twice.

@@ -29,6 +29,8 @@ class ExprEmitter {
   // Emits statements computing `expr`; returns the name (or literal) holding the value.
   // Shared nodes are computed once per emitter.
   absl::StatusOr<std::string> Emit(const Expr& expr);
+  // `node` is already computed, in `name` (a value hoisted out of the emitter's scope).
+  void Define(const ExprNode* node, std::string name) { done_[node] = std::move(name); }
 
  private:
   Emitter& e_;

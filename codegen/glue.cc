@@ -72,11 +72,6 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
   }
 }
 
-namespace {
-
-// What an output's store writes. A final cast to the output's own 16-bit float type is left
-// to the store, which rounds the same way: the cast's round trip through bf16 would cost two
-// more instructions per element (most epilogues end in one).
 const Expr& StoredValue(const OutputSpec& out) {
   const Expr& x = out.expr;
   const bool narrow = out.dtype == DType::kBF16 || out.dtype == DType::kF16;
@@ -86,8 +81,6 @@ const Expr& StoredValue(const OutputSpec& out) {
   }
   return x;
 }
-
-}  // namespace
 
 absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site,
                                     const std::string& index, const std::string& tile_value,

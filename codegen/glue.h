@@ -21,6 +21,11 @@ void EmitParams(Emitter& e, const KernelSpec& spec);
 // Declares `C a<k>[W]` and loads operand k at flat index `index` of its site.
 void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::string& index);
 
+// What an output's store writes. A final cast to the output's own 16-bit float type is left
+// to the store, which rounds the same way: the cast's round trip through bf16 would cost two
+// more instructions per element (most epilogues end in one).
+const Expr& StoredValue(const OutputSpec& out);
+
 // Emits, inside a lane loop over l, the values of `outputs` of `site` and stores them at
 // flat index `index`: `r<j>[W]` arrays, then store_vec. `tile_value` is the C++ text of
 // the tile's value at lane l ("" when the site has none). Returns the emitter for the

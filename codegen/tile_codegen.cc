@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "codegen/emitter.h"
 #include "codegen/glue.h"
+#include "codegen/row_codegen.h"
 #include "codegen/source.h"
 #include "runtime/status_macros.h"
 
@@ -153,7 +154,7 @@ int ThreadsOf(const KernelSpec& spec) {
 }
 
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec) {
-  TF_RETURN_IF_ERROR(KernelFunction(spec).status());
+  if (spec.tile != "row") TF_RETURN_IF_ERROR(KernelFunction(spec).status());
   std::vector<std::string> files = {"tf_math.cuh", "pointwise.cuh", "hook_contract.cuh", "reduce_ops.cuh"};
   if (spec.tile == "reduce") {
     files.push_back("reduce.cuh");
@@ -168,6 +169,7 @@ absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spe
 }
 
 absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::string& entry_name) {
+  if (spec.tile == "row") return GenerateRowGlue(spec, entry_name);
   TF_ASSIGN_OR_RETURN(std::string function, KernelFunction(spec));
   Emitter e;
   EmitHooksPreamble(e, spec, entry_name);

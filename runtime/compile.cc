@@ -203,8 +203,10 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
   return absl::OkStatus();
 }
 
+// Built-in row tiles and generated row kernels: tuned over the same row configs.
 bool IsBuiltinRowwise(const KernelSpec& s) {
-  return s.custom == nullptr && (s.tile == "rms_norm" || s.tile == "layer_norm" || s.tile == "softmax");
+  return s.custom == nullptr &&
+         (s.tile == "rms_norm" || s.tile == "layer_norm" || s.tile == "softmax" || s.tile == "row");
 }
 
 // Sets each row-wise kernel's launch config: forced, recorded, tuned now (when it is the
@@ -216,7 +218,7 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
   for (size_t i = 0; i < plan.kernels.size(); ++i) {
     KernelPlan& k = plan.kernels[i];
     if (!IsBuiltinRowwise(k.spec)) continue;
-    const std::string name = graph.node(k.tile_node).name;
+    const std::string name = graph.node(k.tile_node >= 0 ? k.tile_node : k.nodes.back()).name;
     if (options.row_config) {
       const RowConfig& c = *options.row_config;
       const int64_t width = k.cols.is_static() ? k.cols.constant : kMaxRowWidth;

@@ -298,7 +298,8 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     if (reduce && rows * std::max<int64_t>(cols, 1) == 0) continue;
     if (!spec.is_pointwise() && !gemm && !reduce && cols > RowCapacity(spec.row, vec)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "tile kernel '", graph_.node(k.plan.tile_node).name, "': rows of ", cols,
+          "tile kernel '", graph_.node(k.plan.tile_node >= 0 ? k.plan.tile_node : k.plan.nodes.back()).name,
+          "': rows of ", cols,
           " elements exceed the ", RowCapacity(spec.row, vec), " it was compiled for"));
     }
     // The vector path needs 16-byte aligned full/inner operands and outputs, inner sizes

@@ -86,6 +86,7 @@ TEST(GpuTile, RunsAreBitIdentical) {
   std::vector<TestGraph> graphs = TileTestGraphs();
   graphs.insert(graphs.end(), ReduceTestGraphs().begin(), ReduceTestGraphs().end());
   graphs.insert(graphs.end(), StoreReduceTestGraphs().begin(), StoreReduceTestGraphs().end());
+  graphs.insert(graphs.end(), RowTestGraphs().begin(), RowTestGraphs().end());
   for (const TestGraph& t : graphs) {
     SCOPED_TRACE(t.name);
     const Graph g = ParseTestGraph(t);

@@ -31,6 +31,7 @@ struct ElementEval {
   float tile_value;
   float tile_value2;  // a Welford reduction's variance (ExprKind::kTileValue index 1)
   std::map<const ExprNode*, Scalar> memo;
+  const std::vector<float>* stages = nullptr;  // a row kernel's results (kTileValue index k)
 
   absl::StatusOr<Scalar> Eval(const Expr& e) {
     if (auto it = memo.find(e.get()); it != memo.end()) return it->second;
@@ -40,7 +41,7 @@ struct ElementEval {
       case ExprKind::kConstant: r = FromDouble(e->constant, e->dtype); break;
       case ExprKind::kTileValue: {
         Scalar f;
-        f.f = e->operand == 1 ? tile_value2 : tile_value;
+        f.f = stages != nullptr ? (*stages)[e->operand] : e->operand == 1 ? tile_value2 : tile_value;
         r = Convert(f, DType::kF32, e->dtype);
         break;
       }
@@ -81,6 +82,10 @@ class Interpreter {
     for (const KernelPlan& k : plan_.kernels) {
       if (k.spec.is_pointwise()) {
         TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, Numel(k.index_space).Eval(syms_), nullptr, nullptr));
+        continue;
+      }
+      if (k.spec.tile == "row") {
+        TF_RETURN_IF_ERROR(Row(k));
         continue;
       }
       // Tile kernel: prologues produce the logical inputs, the op runs on them, the
@@ -143,6 +148,75 @@ class Interpreter {
                     std::vector<float>* capture, const std::vector<float>* tile2 = nullptr) {
     std::vector<Scalar> loads(k.operands.size());
     for (int64_t i = 0; i < n; ++i) {
+      TF_RETURN_IF_ERROR(Load(k, site, i, loads));
+      ElementEval ev{&loads, tile != nullptr ? (*tile)[i] : 0.f, tile2 != nullptr ? (*tile2)[i] : 0.f, {}};
+      TF_RETURN_IF_ERROR(Store(k, site, i, ev));
+      if (capture != nullptr) {
+        const Expr& e = site == kEpilogueSite ? k.spec.reduce.input : k.spec.tile_inputs[site].expr;
+        TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(e));
+        (*capture)[i] = Convert(v, e->dtype, DType::kF32).f;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The outputs of `site` at element i.
+  absl::Status Store(const KernelPlan& k, int site, int64_t i, ElementEval& ev) {
+    for (size_t j = 0; j < k.outputs.size(); ++j) {
+      if (k.spec.outputs[j].site != site) continue;
+      TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(k.spec.outputs[j].expr));
+      const DType t = k.spec.outputs[j].dtype;
+      Buffer(k.outputs[j].buffer).Set(i, ComputeKindOf(t) == ComputeKind::kFloat ? v.f : v.i);
+    }
+    return absl::OkStatus();
+  }
+
+  // A generated row kernel: per row, each stage reduces its input over the row (in
+  // double) given the earlier stages; then the row's outputs of both sites.
+  absl::Status Row(const KernelPlan& k) {
+    const int64_t rows = k.rows.Eval(syms_), cols = k.cols.Eval(syms_);
+    std::vector<Scalar> loads(k.operands.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<float> stages;
+      const auto element = [&](int64_t c) -> absl::StatusOr<ElementEval> {
+        TF_RETURN_IF_ERROR(Load(k, kEpilogueSite, r * cols + c, loads));
+        TF_RETURN_IF_ERROR(Load(k, kReducedSite, r, loads));
+        ElementEval ev{&loads, 0.f, 0.f, {}};
+        ev.stages = &stages;
+        return ev;
+      };
+      for (const RowStage& st : k.spec.stages) {
+        double acc = st.op == 1 ? -INFINITY : st.op == 2 ? INFINITY : 0.0;
+        for (int64_t c = 0; c < cols; ++c) {
+          TF_ASSIGN_OR_RETURN(ElementEval ev, element(c));
+          TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(st.input));
+          const double x = Convert(v, st.input->dtype, DType::kF32).f;
+          if (st.op == 1 || st.op == 2) {
+            acc = std::isnan(acc) || std::isnan(x) ? NAN : st.op == 1 ? std::max(acc, x) : std::min(acc, x);
+          } else {
+            const double d = st.op == 5 ? x - stages[st.about] : x;
+            acc += st.op == 5 ? d * d : d;
+          }
+        }
+        if (st.op == 3) acc /= static_cast<double>(cols);
+        if (st.op == 5) acc /= static_cast<double>(cols - st.correction);
+        stages.push_back(static_cast<float>(acc));
+      }
+      for (int64_t c = 0; c < cols; ++c) {
+        TF_ASSIGN_OR_RETURN(ElementEval ev, element(c));
+        TF_RETURN_IF_ERROR(Store(k, kEpilogueSite, r * cols + c, ev));
+      }
+      TF_RETURN_IF_ERROR(Load(k, kReducedSite, r, loads));
+      ElementEval ev{&loads, 0.f, 0.f, {}};
+      ev.stages = &stages;
+      TF_RETURN_IF_ERROR(Store(k, kReducedSite, r, ev));
+    }
+    return absl::OkStatus();
+  }
+
+  // Reads the operands of `site` at its element i into `loads`.
+  absl::Status Load(const KernelPlan& k, int site, int64_t i, std::vector<Scalar>& loads) {
+    {
       for (size_t o = 0; o < k.operands.size(); ++o) {
         if (k.spec.operands[o].site != site) continue;
         const OperandBinding& b = k.operands[o];
@@ -167,18 +241,6 @@ class Interpreter {
           return absl::InternalError(absl::StrCat("operand ", o, " reads element ", off, " of ", t.numel()));
         }
         loads[o] = FromDouble(t.Get(off), k.spec.operands[o].dtype);
-      }
-      ElementEval ev{&loads, tile != nullptr ? (*tile)[i] : 0.f, tile2 != nullptr ? (*tile2)[i] : 0.f, {}};
-      for (size_t j = 0; j < k.outputs.size(); ++j) {
-        if (k.spec.outputs[j].site != site) continue;
-        TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(k.spec.outputs[j].expr));
-        const DType t = k.spec.outputs[j].dtype;
-        Buffer(k.outputs[j].buffer).Set(i, ComputeKindOf(t) == ComputeKind::kFloat ? v.f : v.i);
-      }
-      if (capture != nullptr) {
-        const Expr& e = site == kEpilogueSite ? k.spec.reduce.input : k.spec.tile_inputs[site].expr;
-        TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(e));
-        (*capture)[i] = Convert(v, e->dtype, DType::kF32).f;
       }
     }
     return absl::OkStatus();

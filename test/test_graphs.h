@@ -28,6 +28,8 @@ const std::vector<TestGraph>& GemmTestGraphs();
 const std::vector<TestGraph>& ReduceTestGraphs();
 // Reductions folded into a tile kernel's store (persistent and split), and refused ones.
 const std::vector<TestGraph>& StoreReduceTestGraphs();
+// Norms and softmax written op by op: generated row kernels (test/row_graphs.cc).
+const std::vector<TestGraph>& RowTestGraphs();
 // Every list.
 std::vector<TestGraph> AllTestGraphs();
 // The graph of that name in any list (a test failure, and an empty graph, when none is).

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/fusion/reduction.h"
+#include "runtime/fusion/tile_config.h"
 
 namespace tilefuse {
 namespace {
@@ -85,6 +86,9 @@ struct Work {
   std::vector<int> reduce;  // per group: its store-site reduction or -1
   std::vector<int> reduce2;  // per group: the mean/var partner of that reduction or -1
   std::vector<bool> reduced;  // per node: computed in the index space of a fused reduction
+  std::vector<bool> row;  // per group: a generated row kernel (Group::row)
+  std::vector<std::vector<int>> stages;  // per group: a row kernel's reductions
+  std::vector<Shape> row_shape;  // per group: a row kernel's reduced index space
   std::vector<std::set<int>> outside;  // per group: nodes outside it that members read (CanDepend)
 
   std::string FirstName(int gi) const { return g.node(*members[gi].begin()).name; }
@@ -129,6 +133,14 @@ struct Work {
     }
     for (int gi : from) {
       if (gi == into) continue;
+      if (row[gi]) {  // the row kernel's reductions come along
+        if (!row[into]) row_shape[into] = row_shape[gi];
+        row[into] = true;
+        stages[into].insert(stages[into].end(), stages[gi].begin(), stages[gi].end());
+        std::sort(stages[into].begin(), stages[into].end());
+        row[gi] = false;
+        stages[gi].clear();
+      }
       for (int m : members[gi]) out.group_of[m] = into;
       members[into].insert(members[gi].begin(), members[gi].end());
       members[gi].clear();
@@ -148,6 +160,9 @@ struct Work {
     tile.push_back(tile_node);
     reduce.push_back(-1);
     reduce2.push_back(-1);
+    row.push_back(false);
+    stages.emplace_back();
+    row_shape.emplace_back();
     std::set<int> reads;
     for (int q : g.node(node).inputs) {
       if (CanDepend(g.node(q))) reads.insert(q);
@@ -159,9 +174,180 @@ struct Work {
   }
 };
 
+// ---- Generated row kernels ---------------------------------------------------------
+// A reduction over the last axis of a [..., C] value, the pointwise work before it, and the
+// pointwise work that broadcasts its result back over the same rows share one kernel
+// (tile "row", codegen/row_codegen.cc): decomposed norms and softmax are one kernel.
+
+// The index space of x less its last axis: kept as 1 (keepdim) or dropped.
+bool IsRowReducedShape(const Shape& x, const Shape& r) {
+  if (x.empty()) return false;
+  const Shape lead(x.begin(), x.end() - 1);
+  Shape keep = lead;
+  keep.push_back(Dim::Static(1));
+  return r == lead || r == keep;
+}
+
+// Whether a value of shape r (one per row of space x) broadcasts over x's rows: its last
+// dim is the kept 1 (a dropped one would align the rows with x's columns).
+bool BroadcastsOverRows(const Shape& x, const Shape& r) {
+  return IsRowReducedShape(x, r) && r.size() == x.size() && !x.back().is_one();
+}
+
+// Why reduction n cannot be a stage of a row kernel, or "".
+std::string RowStageRefusal(const Graph& g, const Node& n) {
+  switch (n.reduce) {
+    case ReduceOp::kSum:
+    case ReduceOp::kAmax:
+    case ReduceOp::kAmin:
+    case ReduceOp::kMean:
+    case ReduceOp::kVar:
+      break;
+    default:
+      return absl::StrCat(OpName(n.reduce), " is not a row-kernel reduction");
+  }
+  const Node& x = g.node(n.inputs[0]);
+  if (x.shape.size() < 2 || !n.attrs.dim || *n.attrs.dim != static_cast<int>(x.shape.size()) - 1) {
+    return "it does not reduce the last axis of a value of rank >= 2";
+  }
+  if (!IsFloating(x.dtype)) return absl::StrCat("its input is ", DTypeName(x.dtype), " (rows reduce in fp32)");
+  if (x.shape.back().is_static() && x.shape.back().value > kMaxRowWidth) {
+    return absl::StrCat("rows of ", x.shape.back().value, " exceed the ", kMaxRowWidth, " a row kernel holds");
+  }
+  return "";
+}
+
+// Adds reduction n as a stage of the row kernel computing its input, or of a new one.
+bool GroupRowStage(Work& w, const Node& n) {
+  const Graph& g = w.g;
+  if (const std::string why = RowStageRefusal(g, n); !why.empty()) {
+    w.out.decisions.push_back(absl::StrCat("row kernel: '", n.name, "' is not one: ", why));
+    return false;
+  }
+  const int v = n.inputs[0];
+  const int gi = w.out.group_of[v];
+  const Shape& x = g.node(v).shape;
+  if (gi >= 0 && w.tile[gi] < 0 && !w.reduced[v] && w.out.groups[gi].shape == x &&
+      (!w.row[gi] || n.shape == w.row_shape[gi])) {
+    const std::string what = absl::StrCat("reduction '", n.name, "' into the row kernel of '", w.FirstName(gi), "'");
+    if (w.TryMerge(gi, {gi}, n.id, what)) {
+      if (!w.row[gi]) w.row_shape[gi] = n.shape;
+      w.row[gi] = true;
+      w.stages[gi].push_back(n.id);
+      w.reduced[n.id] = true;
+      w.out.decisions.push_back(absl::StrCat("row kernel: '", n.name, "' (", n.OpString(), ") reduces the rows of '",
+                                             g.node(v).name, "' in the kernel that computes them"));
+      return true;
+    }
+  }
+  const int ng = w.NewGroup(n.id, x, -1);
+  w.row[ng] = true;
+  w.row_shape[ng] = n.shape;
+  w.stages[ng] = {n.id};
+  w.reduced[n.id] = true;
+  return true;
+}
+
+// Pointwise n joins the row kernels it reads from: computed over their rows (n's shape is
+// their space; reduced values it reads broadcast over the rows) or from their reduced
+// values alone (n's shape is their reduced space). Pointwise kernels over the same rows
+// come along. False when n reads no row kernel or none can take it.
+bool GroupIntoRowKernel(Work& w, const Node& n) {
+  const Graph& g = w.g;
+  std::vector<int> rows, full_role, reduced_role, plain;
+  for (int in : n.inputs) {
+    const int gi = w.out.group_of[in];
+    if (gi < 0) continue;
+    if (w.row[gi]) {
+      if (std::find(rows.begin(), rows.end(), gi) == rows.end()) rows.push_back(gi);
+    } else if (w.tile[gi] < 0 && w.out.groups[gi].shape == n.shape &&
+               std::find(plain.begin(), plain.end(), gi) == plain.end()) {
+      plain.push_back(gi);
+    }
+  }
+  if (rows.empty()) return false;
+  for (int gi : rows) {
+    const Shape& space = w.out.groups[gi].shape;
+    const bool full = n.shape == space;
+    const bool red = !full && n.shape == w.row_shape[gi];
+    bool ok = full || red;
+    for (int in : n.inputs) {
+      if (!ok || w.out.group_of[in] != gi) continue;
+      ok = w.reduced[in] ? red || BroadcastsOverRows(space, g.node(in).shape) : full;
+    }
+    if (!ok) {
+      w.out.decisions.push_back(absl::StrCat("refused: '", n.name, "' into the row kernel of '", w.FirstName(gi),
+                                             "': ", ShapeString(n.shape, g.symbols()),
+                                             " is neither its rows' space nor its reduced space, or reads a reduced "
+                                             "value that does not broadcast over the rows"));
+      continue;
+    }
+    (full ? full_role : reduced_role).push_back(gi);
+  }
+  // Row kernels of one space, with the pointwise kernels over it, in one try; then each.
+  std::vector<std::vector<int>> tries;
+  if (!full_role.empty()) {
+    std::vector<int> all;
+    for (int gi : full_role) {  // one reduced space (kept or dropped last dim) per kernel
+      if (w.row_shape[gi] == w.row_shape[full_role[0]]) all.push_back(gi);
+    }
+    all.insert(all.end(), plain.begin(), plain.end());
+    if (all.size() > 1) tries.push_back(all);
+    for (int gi : full_role) tries.push_back({gi});
+  }
+  if (reduced_role.size() > 1) {
+    std::vector<int> all;
+    for (int gi : reduced_role) {  // per-row values of row kernels over the same rows
+      if (w.out.groups[gi].shape == w.out.groups[reduced_role[0]].shape) all.push_back(gi);
+    }
+    if (all.size() > 1) tries.push_back(all);
+  }
+  for (int gi : reduced_role) tries.push_back({gi});
+  for (const std::vector<int>& t : tries) {
+    const std::string what = absl::StrCat("'", n.name, "' into the row kernel of '", w.FirstName(t[0]), "'");
+    if (!w.TryMerge(t[0], t, n.id, what)) continue;
+    const bool red = !(n.shape == w.out.groups[t[0]].shape);
+    w.reduced[n.id] = red;
+    w.out.decisions.push_back(absl::StrCat("row kernel: '", n.name, "' (", n.OpString(), ") fused ",
+                                           red ? "after the row reductions of '" : "over the rows of '",
+                                           w.FirstName(t[0]), "'"));
+    return true;
+  }
+  return false;
+}
+
+// A row kernel that ended up with one reduction whose other rows' members all feed it is
+// what the reduce tile kernel runs (its prologue and epilogue): it becomes one.
+void DemoteSingleStageRowKernels(Work& w) {
+  const Graph& g = w.g;
+  for (size_t gi = 0; gi < w.members.size(); ++gi) {
+    if (!w.row[gi] || w.stages[gi].size() != 1) continue;
+    const int r = w.stages[gi][0];
+    const int v = g.node(r).inputs[0];
+    size_t feeding = 0, full = 0;
+    for (int m : w.members[gi]) {
+      if (w.reduced[m]) continue;
+      ++full;
+      feeding += m == v;
+    }
+    if (w.out.group_of[v] == static_cast<int>(gi) && !w.reduced[v]) {
+      w.reach.Ancestors(v, *w.members[gi].begin(), [&](int a) {
+        feeding += w.out.group_of[a] == static_cast<int>(gi) && !w.reduced[a];
+      });
+    }
+    if (feeding != full) continue;
+    w.row[gi] = false;
+    w.stages[gi].clear();
+    w.tile[gi] = r;
+    w.out.groups[gi].shape = g.node(r).shape;
+    for (int m : w.members[gi]) w.reduced[m] = false;
+  }
+}
+
 void GroupPointwise(Work& w, const Node& n, bool fuse) {
   const Graph& g = w.g;
   if (fuse) {
+    if (GroupIntoRowKernel(w, n)) return;
     // Producer kernels over the same index space are the candidates; at most one of them
     // may hold a tile kernel (n then joins its epilogue).
     std::vector<int> candidates;
@@ -169,7 +355,7 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
     bool post_refused = false;
     for (int in : n.inputs) {
       const int gi = w.out.group_of[in];
-      if (gi < 0) continue;
+      if (gi < 0 || w.row[gi]) continue;  // GroupIntoRowKernel said why not
       const Shape& space = w.reduced[in] ? g.node(w.reduce[gi]).shape : w.out.groups[gi].shape;
       if (w.reduced[in]) post = gi;
       if (!(space == n.shape)) {
@@ -294,6 +480,11 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     if (pg < 0 || pg == gi) continue;
     const std::string what = absl::StrCat("prologue '", g.node(v).name, "' into the load of '", n.name, "'");
     if (w.tile[pg] >= 0 && n.kind == NodeKind::kReduce) continue;  // GroupReduce said why
+    if (w.row[pg]) {
+      w.out.decisions.push_back(absl::StrCat("refused: ", what, ": it is computed by the row kernel of '",
+                                             w.FirstName(pg), "' (one tile kernel per kernel)"));
+      continue;
+    }
     if (w.tile[pg] >= 0) {
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": it is computed by tile kernel '",
                                              g.node(w.tile[pg]).name, "' (one tile kernel per kernel)"));
@@ -362,6 +553,7 @@ void GroupReduce(Work& w, const Node& n, bool fuse) {
       return;
     }
   }
+  if (fuse && GroupRowStage(w, n)) return;
   GroupTile(w, n, fuse);
 }
 
@@ -372,7 +564,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   Grouping out;
   out.group_of.assign(g.nodes().size(), -1);
   Reachability reach(g);
-  Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}};
+  Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, {}};
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;
@@ -394,6 +586,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
       GroupTile(w, n, fuse);
     }
   }
+  DemoteSingleStageRowKernels(w);
   // Drop emptied groups and order the rest topologically (Kahn, smallest first node first).
   const size_t ng = w.members.size();
   std::vector<std::set<int>> consumers(ng);
@@ -432,7 +625,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   for (int gi : order) {
     renumber[gi] = static_cast<int>(groups.size());
     Group group{std::vector<int>(w.members[gi].begin(), w.members[gi].end()), out.groups[gi].shape,
-                w.tile[gi], w.reduce[gi], w.reduce2[gi], {}};
+                w.tile[gi], w.reduce[gi], w.reduce2[gi], {}, w.row[gi], w.stages[gi]};
     for (int m : group.nodes) {
       if (w.reduced[m]) group.reduced.push_back(m);
     }

@@ -18,6 +18,11 @@ struct Group {
   int reduce = -1;         // a reduction fused into the tile kernel's store site, or -1
   int reduce2 = -1;        // its mean/var partner, computed by the same Welford pass, or -1
   std::vector<int> reduced;  // the reduction and the members after it (its index space)
+  // A generated row kernel (tile -1): `shape` is its rows' space [..., C]; `stages` the
+  // reductions over C it runs (ascending ids); `reduced` those and the members computed
+  // from them alone, one value per row.
+  bool row = false;
+  std::vector<int> stages;
 };
 
 struct Grouping {

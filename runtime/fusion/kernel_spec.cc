@@ -84,12 +84,16 @@ std::string GemmConfig::ToString() const {
 
 int KernelSpec::Vec() const {
   int min_size = 4;
+  // A row kernel reads and writes its reduced site one value at a time.
+  const auto vectored = [&](int site) { return tile != "row" || site != kReducedSite; };
   for (const OperandSpec& o : operands) {
-    if (o.access == Access::kFull || o.access == Access::kInner) {
+    if (vectored(o.site) && (o.access == Access::kFull || o.access == Access::kInner)) {
       min_size = std::min(min_size, DTypeSize(o.dtype));
     }
   }
-  for (const OutputSpec& o : outputs) min_size = std::min(min_size, DTypeSize(o.dtype));
+  for (const OutputSpec& o : outputs) {
+    if (vectored(o.site)) min_size = std::min(min_size, DTypeSize(o.dtype));
+  }
   return std::min(8, 16 / min_size);
 }
 
@@ -125,6 +129,7 @@ std::string SpecText(const KernelSpec& spec) {
   for (const TileInputSpec& t : spec.tile_inputs) roots.push_back(ExprText(t.expr, lines, names));
   for (const OutputSpec& o : spec.outputs) roots.push_back(ExprText(o.expr, lines, names));
   if (spec.reduce.op >= 0) roots.push_back(ExprText(spec.reduce.input, lines, names));
+  for (const RowStage& st : spec.stages) roots.push_back(ExprText(st.input, lines, names));
   for (const std::string& l : lines) absl::StrAppend(&s, l, "\n");
   size_t r = 0;
   for (size_t j = 0; j < spec.tile_inputs.size(); ++j, ++r) {
@@ -137,6 +142,12 @@ std::string SpecText(const KernelSpec& spec) {
   if (spec.reduce.op >= 0) {
     absl::StrAppend(&s, "store_reduce op=", spec.reduce.op, " axis=", spec.reduce.axis,
                     " split=", spec.reduce.split ? 1 : 0, " = ", roots[r], "\n");
+    ++r;
+  }
+  for (size_t j = 0; j < spec.stages.size(); ++j, ++r) {
+    const RowStage& st = spec.stages[j];
+    absl::StrAppend(&s, "stage", j, " op=", st.op, " about=", st.about, " correction=", st.correction, " = ",
+                    roots[r], "\n");
   }
   return s;
 }

@@ -104,9 +104,20 @@ struct StoreReduce {
   Expr input;          // the epilogue-site value reduced
 };
 
+// One reduction of a generated row kernel (tile "row"): the row's values of `input`
+// (an epilogue-site expression, which may read earlier stages' results) reduced to one
+// value per row, ExprKind::kTileValue with this stage's index at either site.
+struct RowStage {
+  int op = 0;      // 0 sum, 1 amax, 2 amin, 3 mean, 5 var
+  int about = -1;  // var: the stage holding the mean of the same input (two passes in registers)
+  int correction = 1;  // var: divides by cols - correction
+  Expr input;
+};
+
 struct KernelSpec {
   std::string tile;  // "" for a pointwise kernel; "rms_norm", "layer_norm", "softmax",
-                     // "matmul", "reduce", or the name of a registered kernel
+                     // "matmul", "reduce", "row" (a generated row kernel: `stages`), or
+                     // the name of a registered kernel
   int reduce_op = -1;  // "reduce": 0 sum, 1 amax, 2 amin, 3 mean, 4 argmax, 5 var, 6 Welford
                        // merge of a split var's partials (kernels/reduce.cuh)
   int correction = 1;  // var (reduce_op or reduce.op 5): divides by n - correction
@@ -118,6 +129,7 @@ struct KernelSpec {
   int b_async = -1;  // matmul: likewise for B, with b_layout
   GemmBLayout b_layout = GemmBLayout::kHook;
   StoreReduce reduce;  // tile kernels: a store-site reduction, when reduce.op >= 0
+  std::vector<RowStage> stages;  // "row": its reductions, in the order they run
   bool sm90 = false;   // matmul: the target has thread-block clusters
   std::vector<OperandSpec> operands;
   std::vector<TileInputSpec> tile_inputs;

@@ -1,6 +1,7 @@
 #include "runtime/fusion/planner.h"
 
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -84,6 +85,20 @@ class KernelBuilder {
     if (auto it = memo_.find(key); it != memo_.end()) return it->second;
     const Node& n = g_.node(id);
     Expr e;
+    if (row_) {
+      // A row kernel: a reduction is its stage's value; a member computed from reduced
+      // values alone is computed once per row, wherever it is read.
+      if (auto it = stage_of_.find(id); it != stage_of_.end()) {
+        e = MakeTileValue(it->second, n.dtype);
+        memo_[key] = e;
+        return e;
+      }
+      if (site == kEpilogueSite && in_kernel_[id] && row_reduced_.count(id)) {
+        TF_ASSIGN_OR_RETURN(e, ExprOf(id, kReducedSite));
+        memo_[key] = e;
+        return e;
+      }
+    }
     if (n.kind == NodeKind::kConstant) {
       e = MakeConstant(n.constant, n.dtype);
     } else if (id == tile_ || (tile_ >= 0 && id == partner_ && g_.node(tile_).kind == NodeKind::kReduce)) {
@@ -129,6 +144,14 @@ class KernelBuilder {
 
   KernelPlan& kernel() { return kernel_; }
 
+  // A row kernel whose members `reduced` are computed once per row.
+  void SetRow(const std::vector<int>& reduced) {
+    row_ = true;
+    row_reduced_.insert(reduced.begin(), reduced.end());
+  }
+  // Reduction node `id` is stage `stage` of the row kernel.
+  void SetStage(int id, int stage) { stage_of_[id] = stage; }
+
  private:
   const Graph& g_;
   const std::vector<ViewInfo>& views_;
@@ -143,6 +166,9 @@ class KernelBuilder {
   const int tile_;
   const int reduce_;
   const int partner_;
+  bool row_ = false;
+  std::set<int> row_reduced_;
+  std::map<int, int> stage_of_;
   std::map<std::pair<int, int>, Expr> memo_;
   KernelPlan kernel_;
 };
@@ -155,6 +181,10 @@ std::string NodeNames(const Graph& g, const std::vector<int>& ids) {
 
 // The site a group member is computed at: the tile input it feeds, else the epilogue.
 int SiteOf(const Graph& g, const Group& group, int id) {
+  if (group.row) {
+    const bool reduced = std::find(group.reduced.begin(), group.reduced.end(), id) != group.reduced.end();
+    return reduced ? kReducedSite : kEpilogueSite;
+  }
   if (group.tile < 0 || id == group.tile) return kEpilogueSite;
   if (std::find(group.reduced.begin(), group.reduced.end(), id) != group.reduced.end()) return kReducedSite;
   const Node& t = g.node(group.tile);
@@ -205,6 +235,41 @@ absl::Status FillReduceSpec(const Graph& g, const Node& t, KernelBuilder& kb) {
   k.red_count = r;
   TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(t.inputs[0], 0));
   k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[0]).dtype, e});
+  return absl::OkStatus();
+}
+
+// A generated row kernel: its rows' space as [rows, cols], and its stages in order. A var
+// takes two: the mean of its input (shared with a mean of the same values) and the mean
+// square deviation from it, both over the row in registers.
+absl::Status FillRowSpec(const Graph& g, const Group& group, KernelBuilder& kb) {
+  KernelPlan& k = kb.kernel();
+  k.spec.tile = "row";
+  const Shape& space = group.shape;
+  k.cols = SizeExpr::Of(space.back());
+  k.rows = SizeExpr{1, {}};
+  for (size_t d = 0; d + 1 < space.size(); ++d) k.rows = k.rows * SizeExpr::Of(space[d]);
+  kb.SetRow(group.reduced);
+  std::vector<RowStage>& stages = k.spec.stages;
+  for (int id : group.stages) {
+    const Node& r = g.node(id);
+    TF_ASSIGN_OR_RETURN(Expr in, kb.ExprOf(r.inputs[0], kEpilogueSite));
+    const auto last = [&] { return static_cast<int>(stages.size()) - 1; };
+    if (r.reduce != ReduceOp::kMean && r.reduce != ReduceOp::kVar) {
+      stages.push_back(RowStage{StoreReduceOp(r.reduce), -1, 1, in});
+      kb.SetStage(id, last());
+      continue;
+    }
+    int mean = -1;
+    for (size_t j = 0; j < stages.size(); ++j) {
+      if (stages[j].op == 3 && stages[j].input == in) mean = static_cast<int>(j);
+    }
+    if (mean < 0) {
+      stages.push_back(RowStage{3, -1, 1, in});
+      mean = last();
+    }
+    if (r.reduce == ReduceOp::kVar) stages.push_back(RowStage{5, mean, r.attrs.correction.value_or(1), in});
+    kb.SetStage(id, r.reduce == ReduceOp::kVar ? last() : mean);
+  }
   return absl::OkStatus();
 }
 
@@ -371,10 +436,13 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
   for (const Group& group : grouping.groups) {
     std::vector<bool> in_kernel(g.nodes().size(), false);
     for (int id : group.nodes) in_kernel[id] = true;
-    KernelBuilder kb(g, views, buffers, in_kernel, group.tile, group.reduce, group.reduce2);
+    // A row kernel's reduced site is its stages' index space.
+    KernelBuilder kb(g, views, buffers, in_kernel, group.tile, group.row ? group.stages[0] : group.reduce,
+                     group.reduce2);
     kb.kernel().index_space = group.shape;
     kb.kernel().nodes = group.nodes;
     if (group.tile >= 0) TF_RETURN_IF_ERROR(FillTileSpec(g, group, kb, options));
+    if (group.row) TF_RETURN_IF_ERROR(FillRowSpec(g, group, kb));
     if (group.reduce >= 0) TF_RETURN_IF_ERROR(FillStoreReduce(g, group, kb));
     const bool split = kb.kernel().spec.reduce.split;
     std::vector<std::string> stored;
@@ -401,8 +469,13 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
     if (group.tile >= 0 && k.spec.tile != "matmul" && k.spec.tile != "reduce") {
       TF_ASSIGN_OR_RETURN(k.spec.row, ChooseRowConfig(g.node(group.tile).shape.back(), k.spec.Vec()));
     }
+    if (group.row) {
+      TF_ASSIGN_OR_RETURN(k.spec.row, ChooseRowConfig(group.shape.back(), k.spec.Vec()));
+    }
     k.summary = absl::StrCat(group.tile >= 0 ? absl::StrCat(k.spec.tile == "reduce" ? "reduce " : "tile ",
                                                             g.node(group.tile).OpString(), ": ")
+                             : group.row ? absl::StrCat("row kernel (", k.spec.stages.size(), " reduction",
+                                                        k.spec.stages.size() == 1 ? "" : "s", " per row): ")
                                              : "",
                              group.nodes.size() > 1 ? "fused " : "", NodeNames(g, group.nodes),
                              " over ", ShapeString(group.shape, g.symbols()), " -> ",

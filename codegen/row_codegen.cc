@@ -1,0 +1,408 @@
+#include "codegen/row_codegen.h"
+
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "codegen/expr_codegen.h"
+#include "codegen/glue.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse {
+namespace {
+
+// Floats of operands a thread may keep in registers for the row (past it, operands read by
+// a stage are read again where they are used, from L1/L2).
+constexpr int kMaxCachedFloats = 96;
+
+// The combine of a stage's partial values (kernels/reduce_ops.cuh reduce_apply).
+int CombineOp(int op) { return op == 1 || op == 2 ? op : 0; }
+
+// Every node of x's DAG (into `out`), not descending below nodes `stop` accepts.
+template <class Stop>
+void Collect(const Expr& x, std::set<const ExprNode*>& out, const Stop& stop) {
+  if (!out.insert(x.get()).second || stop(x)) return;
+  for (const Expr& a : x->args) Collect(a, out, stop);
+}
+
+class RowGen {
+ public:
+  RowGen(Emitter& e, const KernelSpec& spec) : e_(e), spec_(spec) {}
+
+  absl::Status Body() {
+    // The DAGs: each stage's input, then the outputs of the epilogue site.
+    for (const RowStage& st : spec_.stages) {
+      TF_ASSIGN_OR_RETURN(Expr x, Rewrite(st.input));
+      stage_inputs_.push_back(x);
+    }
+    for (const OutputSpec& o : spec_.outputs) {
+      TF_ASSIGN_OR_RETURN(Expr x, Rewrite(o.site == kEpilogueSite ? StoredValue(o) : o.expr));
+      outputs_.push_back(x);
+    }
+    ChooseCached();
+    e_.Line("using H = Hooks;");
+    e_.Line("constexpr int V = H::kVec, I = H::kVecs;");
+    e_.Line("__shared__ float smem[3 * H::kThreads / 32];");
+    e_.Line("(void)smem;");
+    e_.Line("#pragma unroll 1");
+    e_.Open("for (int g = 0; g < H::kLoop; ++g) {");
+    e_.Line("const tf::RowSpan<H> s(p, g);");
+    e_.Line("const long long base = s.row * s.cols;");
+    e_.Line("(void)base;");
+    EmitRowOperands();
+    EmitCachedLoads();
+    ExprEmitter row(e_, [this](const ExprNode& leaf) { return RowLeaf(leaf); });
+    for (size_t j = 0; j < spec_.stages.size(); ++j) TF_RETURN_IF_ERROR(EmitStage(row, static_cast<int>(j)));
+    TF_RETURN_IF_ERROR(EmitRowOutputs(row));
+    TF_RETURN_IF_ERROR(EmitElementOutputs(row));
+    e_.Close();
+    return absl::OkStatus();
+  }
+
+ private:
+  // Operands kept in registers: full ones that a stage reads (the outputs read them too,
+  // or the next stage), in operand order while the budget lasts.
+  void ChooseCached() {
+    const int per = spec_.row.vecs * spec_.Vec();
+    for (size_t k = 0; k < spec_.operands.size(); ++k) {
+      const OperandSpec& o = spec_.operands[k];
+      if (o.site != kEpilogueSite || o.access != Access::kFull) continue;
+      bool staged = false;
+      for (const Expr& x : stage_inputs_) staged |= ReadsOperand(x, static_cast<int>(k));
+      if (!staged || cached_floats_ + per > kMaxCachedFloats) continue;
+      cached_floats_ += per;
+      cached_.insert(static_cast<int>(k));
+    }
+  }
+
+  // One value per row: operands of the reduced site, read by every thread of the row.
+  void EmitRowOperands() {
+    for (size_t k = 0; k < spec_.operands.size(); ++k) {
+      if (spec_.operands[k].site != kReducedSite) continue;
+      const std::string t(ComputeTypeName(spec_.operands[k].dtype));
+      e_.Line(absl::StrCat(t, " s", k, " = ", t, "(0);"));
+      e_.Open("if (s.active) {");
+      e_.Line("constexpr int W = 1;");
+      EmitOperandLoad(e_, spec_, static_cast<int>(k), "s.row");
+      e_.Line(absl::StrCat("s", k, " = a", k, "[0];"));
+      e_.Close();
+    }
+  }
+
+  void EmitCachedLoads() {
+    for (int k : cached_) {
+      const std::string c = absl::StrCat("c", k), in = absl::StrCat("p.in", k);
+      e_.Line(absl::StrCat(ComputeTypeName(spec_.operands[k].dtype), " ", c, "[I][V];"));
+      e_.Line("#pragma unroll");
+      e_.Open("for (int it = 0; it < I; ++it) {");
+      e_.Line("const long long c = s.col(it);");
+      e_.Open("if (s.vec_ok) {");
+      e_.Open("if (s.active && c < s.cols) {");
+      e_.Line(absl::StrCat("tf::load_vec<V>(", c, "[it], ", in, " + base + c);"));
+      e_.Reopen("} else {");
+      e_.Line(absl::StrCat("#pragma unroll"));
+      e_.Line(absl::StrCat("for (int e = 0; e < V; ++e) ", c, "[it][e] = 0;"));
+      e_.Close();
+      e_.Reopen("} else {");
+      e_.Line("#pragma unroll");
+      e_.Open("for (int e = 0; e < V; ++e) {");
+      e_.Line(absl::StrCat(ComputeTypeName(spec_.operands[k].dtype), " one[1] = {0};"));
+      e_.Line(absl::StrCat("if (s.active && c + e < s.cols) tf::load_vec<1>(one, ", in, " + base + c + e);"));
+      e_.Line(absl::StrCat(c, "[it][e] = one[0];"));
+      e_.Close();
+      e_.Close();
+      e_.Close();
+    }
+  }
+
+  // x / y with y one value per row (softmax's sum, a norm's std) as x * (1 / y): the
+  // reciprocal once per row, a multiply per element instead of a division (within 1 ulp).
+  absl::StatusOr<Expr> Rewrite(const Expr& x) {
+    if (auto it = rewritten_.find(x.get()); it != rewritten_.end()) return it->second;
+    Expr r = x;
+    if (x->kind == ExprKind::kOp) {
+      std::vector<Expr> args;
+      bool changed = false;
+      for (const Expr& a : x->args) {
+        TF_ASSIGN_OR_RETURN(Expr ra, Rewrite(a));
+        changed |= ra != a;
+        args.push_back(std::move(ra));
+      }
+      const bool by_row = x->op == PointwiseOp::kDiv && ComputeKindOf(x->dtype) == ComputeKind::kFloat &&
+                          RowLevel(args[1]) && !RowLevel(args[0]);
+      if (by_row) {
+        TF_ASSIGN_OR_RETURN(Expr inv, MakeOp(PointwiseOp::kReciprocal, {args[1]}, {}, DType::kF32));
+        TF_ASSIGN_OR_RETURN(r, MakeOp(PointwiseOp::kMul, {args[0], inv}, {}, x->dtype));
+      } else if (changed) {
+        TF_ASSIGN_OR_RETURN(r, MakeOp(x->op, std::move(args), x->attrs, x->dtype));
+      }
+    }
+    rewritten_[x.get()] = r;
+    return r;
+  }
+
+  // Values a stage computes per element that a later stage or an output reads again: kept
+  // in registers (softmax's exp(x - max), a layer norm's x - mean) rather than recomputed.
+  // The largest such values of each stage's DAG, while the budget lasts; never a per-row
+  // value (hoisted) or a cast of a leaf (as cheap as reading the registers).
+  std::vector<const ExprNode*> Shared(int j) {
+    const auto stop_row = [this](const Expr& x) { return RowLevel(x); };
+    std::set<const ExprNode*> later;
+    for (size_t k = j + 1; k < stage_inputs_.size(); ++k) Collect(stage_inputs_[k], later, stop_row);
+    for (size_t o = 0; o < outputs_.size(); ++o) {
+      if (spec_.outputs[o].site == kEpilogueSite) Collect(outputs_[o], later, stop_row);
+    }
+    std::vector<const ExprNode*> chosen;
+    std::set<const ExprNode*> seen;
+    const int per = spec_.row.vecs * spec_.Vec();
+    std::vector<const Expr*> stack = {&stage_inputs_[j]};
+    while (!stack.empty()) {
+      const Expr& x = *stack.back();
+      stack.pop_back();
+      if (!seen.insert(x.get()).second || kept_.count(x.get()) || RowLevel(x) || x->kind != ExprKind::kOp) continue;
+      const bool trivial = x->op == PointwiseOp::kCast && x->args[0]->kind != ExprKind::kOp;
+      if (!trivial && later.count(x.get()) && cached_floats_ + per <= kMaxCachedFloats) {
+        cached_floats_ += per;
+        chosen.push_back(x.get());
+        continue;
+      }
+      for (const Expr& a : x->args) stack.push_back(&a);
+    }
+    return chosen;
+  }
+
+  // Leaves at the row level: stage results and reduced-site operands.
+  std::string RowLeaf(const ExprNode& leaf) const {
+    if (leaf.kind == ExprKind::kTileValue) return ConvertKind(absl::StrCat("r", leaf.operand), DType::kF32, leaf.dtype);
+    return absl::StrCat("s", leaf.operand);
+  }
+
+  bool RowLevel(const Expr& x) {
+    if (auto it = row_level_.find(x.get()); it != row_level_.end()) return it->second;
+    bool r = true;
+    switch (x->kind) {
+      case ExprKind::kConstant:
+      case ExprKind::kTileValue: break;
+      case ExprKind::kLoad: r = spec_.operands[x->operand].site == kReducedSite; break;
+      case ExprKind::kOp:
+        for (const Expr& a : x->args) r = RowLevel(a) && r;
+        break;
+    }
+    row_level_[x.get()] = r;
+    return r;
+  }
+
+  // Computes the largest row-level parts of x once per row, before the element loops.
+  absl::Status Hoist(ExprEmitter& row, const Expr& x, std::set<const ExprNode*>& seen) {
+    if (!seen.insert(x.get()).second) return absl::OkStatus();
+    if (RowLevel(x)) {
+      if (x->kind == ExprKind::kOp) {
+        TF_ASSIGN_OR_RETURN(std::string name, row.Emit(x));
+        hoisted_[x.get()] = name;
+      }
+      return absl::OkStatus();
+    }
+    for (const Expr& a : x->args) TF_RETURN_IF_ERROR(Hoist(row, a, seen));
+    return absl::OkStatus();
+  }
+
+  // Emits `body` over this thread's elements of the row, W at a time at flat index i, with
+  // an ExprEmitter whose leaves are those elements' operand values (cached or loaded).
+  template <class Body>
+  absl::Status ForEachElement(const std::vector<Expr>& exprs, Body body) {
+    std::set<int> loads;  // uncached operands of the epilogue site these expressions read
+    for (size_t k = 0; k < spec_.operands.size(); ++k) {
+      if (spec_.operands[k].site != kEpilogueSite || cached_.count(static_cast<int>(k))) continue;
+      for (const Expr& x : exprs) {
+        if (ReadsOperand(x, static_cast<int>(k))) loads.insert(static_cast<int>(k));
+      }
+    }
+    const auto block = [&](const std::string& width, const std::string& first) -> absl::Status {
+      e_.Line(absl::StrCat("constexpr int W = ", width, ";"));
+      e_.Line(absl::StrCat("const int e0 = ", first, ";"));
+      e_.Line("const long long i = base + c + e0;");
+      e_.Line("(void)e0; (void)i;");
+      for (int k : loads) EmitLoad(k);
+      return body([&](ExprEmitter& x) {
+        for (const auto& [node, name] : hoisted_) x.Define(node, name);
+        for (const auto& [node, name] : kept_) x.Define(node, absl::StrCat(name, "[it][e0 + l]"));
+      });
+    };
+    e_.Line("#pragma unroll");
+    e_.Open("for (int it = 0; it < I; ++it) {");
+    e_.Line("const long long c = s.col(it);");
+    e_.Open("if (s.vec_ok) {");
+    e_.Open("if (s.active && c < s.cols) {");
+    TF_RETURN_IF_ERROR(block("V", "0"));
+    e_.Close();
+    e_.Reopen("} else {");
+    e_.Line("#pragma unroll");
+    e_.Open("for (int e = 0; e < V; ++e) {");
+    e_.Line("if (!(s.active && c + e < s.cols)) break;");
+    TF_RETURN_IF_ERROR(block("1", "e"));
+    e_.Close();
+    e_.Close();
+    e_.Close();
+    return absl::OkStatus();
+  }
+
+  // Operand k at the elements from flat index i: a parameter over the columns (inner ==
+  // cols, a norm's weight) is read at the column, without the remainder.
+  void EmitLoad(int k) {
+    if (spec_.operands[k].access != Access::kInner) {
+      EmitOperandLoad(e_, spec_, k, "i");
+      return;
+    }
+    e_.Line(absl::StrCat(ComputeTypeName(spec_.operands[k].dtype), " a", k, "[W];"));
+    e_.Line(absl::StrCat("tf::load_vec<W>(a", k, ", p.in", k, " + (p.inner", k, " == s.cols ? c + e0 : tf::mod_index(i, p.inner",
+                         k, ")));"));
+  }
+
+  std::string ElementLeaf(const ExprNode& leaf) const {
+    if (leaf.kind == ExprKind::kTileValue || spec_.operands[leaf.operand].site == kReducedSite) return RowLeaf(leaf);
+    if (cached_.count(leaf.operand)) return absl::StrCat("c", leaf.operand, "[it][e0 + l]");
+    return absl::StrCat("a", leaf.operand, "[l]");
+  }
+
+  absl::Status EmitStage(ExprEmitter& row, int j) {
+    const RowStage& st = spec_.stages[j];
+    const Expr& input = stage_inputs_[j];
+    std::set<const ExprNode*> seen;
+    TF_RETURN_IF_ERROR(Hoist(row, input, seen));
+    const std::vector<const ExprNode*> keep = Shared(j);
+    std::map<const ExprNode*, Expr> keep_expr;
+    {
+      std::set<const ExprNode*> all;
+      std::vector<Expr> stack = {input};
+      while (!stack.empty()) {
+        Expr x = stack.back();
+        stack.pop_back();
+        if (!all.insert(x.get()).second) continue;
+        if (std::find(keep.begin(), keep.end(), x.get()) != keep.end()) keep_expr[x.get()] = x;
+        for (const Expr& a : x->args) stack.push_back(a);
+      }
+    }
+    std::vector<std::pair<const ExprNode*, std::string>> arrays;
+    for (const ExprNode* n : keep) {
+      const std::string name = absl::StrCat("t", kept_.size() + arrays.size());
+      e_.Line(absl::StrCat(ComputeTypeName(n->dtype), " ", name, "[I][V];"));
+      arrays.emplace_back(n, name);
+    }
+    const int op = CombineOp(st.op);
+    const std::string acc = absl::StrCat("acc", j);
+    e_.Line(absl::StrCat("float ", acc, " = tf::reduce_identity<", op, ">();"));
+    TF_RETURN_IF_ERROR(ForEachElement({input}, [&](const auto& define) -> absl::Status {
+      e_.Line("#pragma unroll");
+      e_.Open("for (int l = 0; l < W; ++l) {");
+      ExprEmitter x(e_, [this](const ExprNode& leaf) { return ElementLeaf(leaf); });
+      define(x);
+      TF_ASSIGN_OR_RETURN(std::string v, x.Emit(input));
+      for (const auto& [node, name] : arrays) {
+        TF_ASSIGN_OR_RETURN(std::string kv, x.Emit(keep_expr.at(node)));
+        e_.Line(absl::StrCat(name, "[it][e0 + l] = ", kv, ";"));
+      }
+      std::string f = ConvertKind(v, input->dtype, DType::kF32);
+      if (st.op == 5) {
+        e_.Line(absl::StrCat("const float d = ", f, " - r", st.about, ";"));
+        f = "d * d";
+      }
+      e_.Line(absl::StrCat(acc, " = tf::reduce_apply<", op, ">(", acc, ", ", f, ");"));
+      e_.Close();
+      return absl::OkStatus();
+    }));
+    e_.Line(absl::StrCat(acc, " = tf::row_combine<H::kRowThreads>(", acc,
+                         ", smem, [](float a, float b) { return tf::reduce_apply<", op, ">(a, b); });"));
+    std::string value = acc;
+    if (st.op == 3) value = absl::StrCat(acc, " / static_cast<float>(s.cols)");
+    if (st.op == 5) value = absl::StrCat(acc, " / static_cast<float>(s.cols - ", st.correction, ")");
+    e_.Line(absl::StrCat("const float r", j, " = ", value, ";"));
+    for (auto& [node, name] : arrays) kept_[node] = name;
+    return absl::OkStatus();
+  }
+
+  // Outputs of the reduced site: computed by every thread, stored by the row's first.
+  absl::Status EmitRowOutputs(ExprEmitter& row) {
+    std::vector<std::pair<size_t, std::string>> values;
+    for (size_t j = 0; j < spec_.outputs.size(); ++j) {
+      if (spec_.outputs[j].site != kReducedSite) continue;
+      TF_ASSIGN_OR_RETURN(std::string v, row.Emit(outputs_[j]));
+      values.emplace_back(j, ConvertKind(v, outputs_[j]->dtype, spec_.outputs[j].dtype));
+    }
+    if (values.empty()) return absl::OkStatus();
+    e_.Open("if (s.active && s.t == 0) {");
+    for (const auto& [j, v] : values) {
+      e_.Line(absl::StrCat("const ", ComputeTypeName(spec_.outputs[j].dtype), " o", j, "[1] = {", v, "};"));
+      e_.Line(absl::StrCat("tf::store_vec<1>(p.out", j, " + s.row, o", j, ");"));
+    }
+    e_.Close();
+    return absl::OkStatus();
+  }
+
+  absl::Status EmitElementOutputs(ExprEmitter& row) {
+    std::vector<Expr> exprs;
+    std::set<const ExprNode*> seen;
+    for (size_t j = 0; j < spec_.outputs.size(); ++j) {
+      if (spec_.outputs[j].site != kEpilogueSite) continue;
+      exprs.push_back(outputs_[j]);
+      TF_RETURN_IF_ERROR(Hoist(row, outputs_[j], seen));
+    }
+    if (exprs.empty()) return absl::OkStatus();
+    return ForEachElement(exprs, [&](const auto& define) -> absl::Status {
+      for (size_t j = 0; j < spec_.outputs.size(); ++j) {
+        if (spec_.outputs[j].site != kEpilogueSite) continue;
+        e_.Line(absl::StrCat(ComputeTypeName(spec_.outputs[j].dtype), " o", j, "[W];"));
+      }
+      e_.Line("#pragma unroll");
+      e_.Open("for (int l = 0; l < W; ++l) {");
+      ExprEmitter x(e_, [this](const ExprNode& leaf) { return ElementLeaf(leaf); });
+      define(x);
+      for (size_t j = 0; j < spec_.outputs.size(); ++j) {
+        const OutputSpec& o = spec_.outputs[j];
+        if (o.site != kEpilogueSite) continue;
+        const Expr& value = outputs_[j];
+        TF_ASSIGN_OR_RETURN(std::string v, x.Emit(value));
+        e_.Line(absl::StrCat("o", j, "[l] = ", ConvertKind(v, value->dtype, o.dtype), ";"));
+      }
+      e_.Close();
+      for (size_t j = 0; j < spec_.outputs.size(); ++j) {
+        if (spec_.outputs[j].site != kEpilogueSite) continue;
+        e_.Line(absl::StrCat("tf::store_vec<W>(p.out", j, " + i, o", j, ");"));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  Emitter& e_;
+  const KernelSpec& spec_;
+  std::vector<Expr> stage_inputs_;  // rewritten (Rewrite), per stage
+  std::vector<Expr> outputs_;       // rewritten, per output
+  std::set<int> cached_;            // operands held in registers
+  int cached_floats_ = 0;           // registers they and kept_ take per thread
+  std::map<const ExprNode*, std::string> kept_;  // values held in registers: array names
+  std::map<const ExprNode*, Expr> rewritten_;
+  std::map<const ExprNode*, bool> row_level_;
+  std::map<const ExprNode*, std::string> hoisted_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> GenerateRowGlue(const KernelSpec& spec, const std::string& entry_name) {
+  Emitter e;
+  EmitHooksPreamble(e, spec, entry_name);
+  e.Line(absl::StrCat("static constexpr int kThreads = ", spec.row.threads, ";"));
+  e.Line(absl::StrCat("static constexpr int kRowThreads = ", spec.row.row_threads, ";"));
+  e.Line(absl::StrCat("static constexpr int kLoop = ", spec.row.loop, ";"));
+  e.Line(absl::StrCat("static constexpr int kVecs = ", spec.row.vecs, ";"));
+  e.Close("};");
+  e.Close(absl::StrCat("}  // namespace ", entry_name, "_ns"));
+  e.Blank();
+  e.Open(absl::StrCat("extern \"C\" __global__ void __launch_bounds__(", spec.row.threads, ") ", entry_name,
+                      "(const ", entry_name, "_ns::Params p) {"));
+  e.Line(absl::StrCat("using namespace ", entry_name, "_ns;"));
+  RowGen gen(e, spec);
+  TF_RETURN_IF_ERROR(gen.Body());
+  e.Close();
+  return e.Finish();
+}
+
+}  // namespace tilefuse

@@ -1,0 +1,21 @@
+// Lowers a generated row kernel (KernelSpec tile "row": a chain of pointwise work and
+// reductions over the last axis, RowStage) to the glue of one CUDA kernel. Each row's
+// threads hold their elements of the full operands the reductions read in registers
+// (loaded once), reduce stage by stage in a fixed order (kernels/rowwise.cuh row_combine:
+// the same bits every run), compute per-row values once, and store every output element
+// once: the structure of the built-in row tiles, over any expression.
+#ifndef TILEFUSE_CODEGEN_ROW_CODEGEN_H_
+#define TILEFUSE_CODEGEN_ROW_CODEGEN_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "runtime/fusion/kernel_spec.h"
+
+namespace tilefuse {
+
+absl::StatusOr<std::string> GenerateRowGlue(const KernelSpec& spec, const std::string& entry_name);
+
+}  // namespace tilefuse
+
+#endif  // TILEFUSE_CODEGEN_ROW_CODEGEN_H_
