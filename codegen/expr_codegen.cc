@@ -156,6 +156,14 @@ absl::StatusOr<std::string> ExprEmitter::Emit(const Expr& expr) {
     case ExprKind::kTileValue:
       return leaf_(*expr);
     case ExprKind::kOp: {
+      if (special_) {
+        TF_ASSIGN_OR_RETURN(std::optional<std::string> text, special_(*expr));
+        if (text) {
+          result = e_.Fresh("v");
+          e_.Line(absl::StrCat("const ", ComputeTypeName(expr->dtype), " ", result, " = ", *text, ";"));
+          break;
+        }
+      }
       std::vector<std::string> args;
       std::vector<DType> arg_dtypes;
       for (const Expr& a : expr->args) arg_dtypes.push_back(a->dtype);

@@ -6,6 +6,7 @@
 #include "absl/strings/string_view.h"
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -31,11 +32,16 @@ class ExprEmitter {
   absl::StatusOr<std::string> Emit(const Expr& expr);
   // `node` is already computed, in `name` (a value hoisted out of the emitter's scope).
   void Define(const ExprNode* node, std::string name) { done_[node] = std::move(name); }
+  // Text for op nodes that `special` takes (it may Emit their operands), in place of the
+  // op's usual text; nullopt leaves a node to the usual text.
+  using Special = std::function<absl::StatusOr<std::optional<std::string>>(const ExprNode&)>;
+  void SetSpecial(Special special) { special_ = std::move(special); }
 
  private:
   Emitter& e_;
   std::function<std::string(const ExprNode&)> leaf_;
   std::map<const ExprNode*, std::string> done_;
+  Special special_;
 };
 
 }  // namespace tilefuse

@@ -192,9 +192,28 @@ class RowGen {
     return r;
   }
 
+  // exp(a - b) with b one value per row (softmax's exp(x - max)) as exp2(a * log2(e) -
+  // b * log2(e)): one FMA and the hardware exp2 per element, as the built-in softmax and
+  // Triton compute it (the exponent's rounding, ~2^-17 relative for |b| < 100, where expf
+  // takes some eight instructions). The per-row -b * log2(e) is computed here.
+  absl::Status HoistExpShift(ExprEmitter& row, const Expr& x) {
+    if (x->kind != ExprKind::kOp || x->op != PointwiseOp::kExp || exp_shift_.count(x.get())) return absl::OkStatus();
+    const Expr& d = x->args[0];
+    if (d->kind != ExprKind::kOp || d->op != PointwiseOp::kSub || ComputeKindOf(d->dtype) != ComputeKind::kFloat ||
+        ComputeKindOf(d->args[1]->dtype) != ComputeKind::kFloat || !RowLevel(d->args[1]) || RowLevel(d->args[0])) {
+      return absl::OkStatus();
+    }
+    TF_ASSIGN_OR_RETURN(std::string b, row.Emit(d->args[1]));
+    const std::string name = absl::StrCat("nb", exp_shift_.size());
+    e_.Line(absl::StrCat("const float ", name, " = -(", b, " * 1.4426950408889634f);"));
+    exp_shift_[x.get()] = name;
+    return absl::OkStatus();
+  }
+
   // Computes the largest row-level parts of x once per row, before the element loops.
   absl::Status Hoist(ExprEmitter& row, const Expr& x, std::set<const ExprNode*>& seen) {
     if (!seen.insert(x.get()).second) return absl::OkStatus();
+    TF_RETURN_IF_ERROR(HoistExpShift(row, x));
     if (RowLevel(x)) {
       if (x->kind == ExprKind::kOp) {
         TF_ASSIGN_OR_RETURN(std::string name, row.Emit(x));
@@ -224,6 +243,14 @@ class RowGen {
       e_.Line("(void)e0; (void)i;");
       for (int k : loads) EmitLoad(k);
       return body([&](ExprEmitter& x) {
+        x.SetSpecial([this, &x](const ExprNode& n) -> absl::StatusOr<std::optional<std::string>> {
+          const auto it = exp_shift_.find(&n);
+          if (it == exp_shift_.end()) return std::optional<std::string>();
+          TF_ASSIGN_OR_RETURN(std::string a, x.Emit(n.args[0]->args[0]));
+          return std::optional<std::string>(
+              absl::StrCat("exp2f(fmaf(", ConvertKind(a, n.args[0]->args[0]->dtype, DType::kF32),
+                           ", 1.4426950408889634f, ", it->second, "))"));
+        });
         for (const auto& [node, name] : hoisted_) x.Define(node, name);
         for (const auto& [node, name] : kept_) x.Define(node, absl::StrCat(name, "[it][e0 + l]"));
       });
@@ -382,6 +409,7 @@ class RowGen {
   std::map<const ExprNode*, Expr> rewritten_;
   std::map<const ExprNode*, bool> row_level_;
   std::map<const ExprNode*, std::string> hoisted_;
+  std::map<const ExprNode*, std::string> exp_shift_;  // exp(a - b) nodes: the name of -b * log2(e)
 };
 
 }  // namespace

@@ -93,6 +93,26 @@ const std::vector<TestGraph>& RowTestGraphs() {
                   {"name": "lo", "op": "amin", "inputs": ["x"], "attrs": {"dim": 1}},
                   {"name": "d", "op": "sub", "inputs": ["hi", "lo"]}],
         "outputs": ["ax", "d"]})", 1, 4, {{"M", 70}}},
+      // The per-row values without keepdim, brought back through views as model code
+      // writes x / x.sum(-1)[:, None]: a reshape to [M, 1], and an expand over the row.
+      {"softmax_sums_through_views", R"({"name": "softmax_sums_through_views",
+        "inputs": [{"name": "x", "shape": ["M", 96], "dtype": "f32"}],
+        "nodes": [{"name": "m", "op": "amax", "inputs": ["x"], "attrs": {"dim": 1}},
+                  {"name": "mv", "op": "reshape", "inputs": ["m"], "attrs": {"shape": ["M", 1]}},
+                  {"name": "s", "op": "sub", "inputs": ["x", "mv"]},
+                  {"name": "e", "op": "exp", "inputs": ["s"]},
+                  {"name": "z", "op": "sum", "inputs": ["e"], "attrs": {"dim": 1}},
+                  {"name": "z1", "op": "reshape", "inputs": ["z"], "attrs": {"shape": ["M", 1]}},
+                  {"name": "zx", "op": "expand", "inputs": ["z1"], "attrs": {"shape": [-1, 96]}},
+                  {"name": "p", "op": "div", "inputs": ["e", "zx"]}],
+        "outputs": ["p", "z"]})", 1, 5, {{"M", 41}}},
+      // logsumexp without keepdim (its shift squeezed through a reshape) and log_softmax
+      // over the same rows: one kernel for both.
+      {"logsumexp_and_log_softmax", R"({"name": "logsumexp_and_log_softmax",
+        "inputs": [{"name": "x", "shape": ["M", 200], "dtype": "bf16"}],
+        "nodes": [{"name": "l", "op": "logsumexp", "inputs": ["x"], "attrs": {"dim": 1}},
+                  {"name": "y", "op": "log_softmax", "inputs": ["x"], "attrs": {"dim": -1}}],
+        "outputs": ["l", "y"]})", 2, 23, {{"M", 29}}},
   };
   return *graphs;
 }

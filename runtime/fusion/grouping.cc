@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <queue>
 #include <set>
 
@@ -88,14 +89,18 @@ struct Work {
   std::vector<bool> reduced;  // per node: computed in the index space of a fused reduction
   std::vector<bool> row;  // per group: a generated row kernel (Group::row)
   std::vector<std::vector<int>> stages;  // per group: a row kernel's reductions
-  std::vector<Shape> row_shape;  // per group: a row kernel's reduced index space
+  std::vector<std::set<int>> served_views;  // per group: views its members read of its own values
+  const std::vector<ViewInfo>& views;
   std::vector<std::set<int>> outside;  // per group: nodes outside it that members read (CanDepend)
 
   std::string FirstName(int gi) const { return g.node(*members[gi].begin()).name; }
 
   // Merges groups `from` into `into` (plus `extra` node) if that creates no cycle: none of
   // the nodes the merged kernel reads from outside depends on one of its members.
-  bool TryMerge(int into, const std::vector<int>& from, int extra, const std::string& what) {
+  // `served`: views of members that the merged kernel computes itself (a row kernel's
+  // per-row values read through a reshape or an expand), not reads from outside.
+  bool TryMerge(int into, const std::vector<int>& from, int extra, const std::string& what,
+                const std::set<int>& served = {}) {
     const auto in_merged = [&](int v) {
       if (v == extra) return true;
       const int gi = out.group_of[v];
@@ -121,7 +126,7 @@ struct Work {
     for (int gi : from) add_reads(outside[gi]);
     if (extra >= 0) {
       for (int q : g.node(extra).inputs) {
-        if (CanDepend(g.node(q)) && !in_merged(q)) reads.insert(q);
+        if (CanDepend(g.node(q)) && !in_merged(q) && !served.count(q)) reads.insert(q);
       }
     }
     for (int q : reads) {
@@ -134,7 +139,6 @@ struct Work {
     for (int gi : from) {
       if (gi == into) continue;
       if (row[gi]) {  // the row kernel's reductions come along
-        if (!row[into]) row_shape[into] = row_shape[gi];
         row[into] = true;
         stages[into].insert(stages[into].end(), stages[gi].begin(), stages[gi].end());
         std::sort(stages[into].begin(), stages[into].end());
@@ -150,6 +154,10 @@ struct Work {
       members[into].insert(extra);
       out.group_of[extra] = into;
     }
+    served_views[into].insert(served.begin(), served.end());
+    for (int gi : from) {
+      if (gi != into) served_views[into].insert(served_views[gi].begin(), served_views[gi].end());
+    }
     outside[into] = std::move(reads);
     return true;
   }
@@ -162,7 +170,7 @@ struct Work {
     reduce2.push_back(-1);
     row.push_back(false);
     stages.emplace_back();
-    row_shape.emplace_back();
+    served_views.emplace_back();
     std::set<int> reads;
     for (int q : g.node(node).inputs) {
       if (CanDepend(g.node(q))) reads.insert(q);
@@ -227,11 +235,9 @@ bool GroupRowStage(Work& w, const Node& n) {
   const int v = n.inputs[0];
   const int gi = w.out.group_of[v];
   const Shape& x = g.node(v).shape;
-  if (gi >= 0 && w.tile[gi] < 0 && !w.reduced[v] && w.out.groups[gi].shape == x &&
-      (!w.row[gi] || n.shape == w.row_shape[gi])) {
+  if (gi >= 0 && w.tile[gi] < 0 && !w.reduced[v] && w.out.groups[gi].shape == x) {
     const std::string what = absl::StrCat("reduction '", n.name, "' into the row kernel of '", w.FirstName(gi), "'");
     if (w.TryMerge(gi, {gi}, n.id, what)) {
-      if (!w.row[gi]) w.row_shape[gi] = n.shape;
       w.row[gi] = true;
       w.stages[gi].push_back(n.id);
       w.reduced[n.id] = true;
@@ -242,7 +248,6 @@ bool GroupRowStage(Work& w, const Node& n) {
   }
   const int ng = w.NewGroup(n.id, x, -1);
   w.row[ng] = true;
-  w.row_shape[ng] = n.shape;
   w.stages[ng] = {n.id};
   w.reduced[n.id] = true;
   return true;
@@ -252,11 +257,46 @@ bool GroupRowStage(Work& w, const Node& n) {
 // their space; reduced values it reads broadcast over the rows) or from their reduced
 // values alone (n's shape is their reduced space). Pointwise kernels over the same rows
 // come along. False when n reads no row kernel or none can take it.
+// Whether view node v reads reduced value views[v].base as one value per row of `space`: a
+// reshape to the kept or dropped last dim, or an expand over it (x.sum(-1)[:, None]).
+bool IsPerRowView(const Work& w, int v, const Shape& space) {
+  const ViewInfo& info = w.views[v];
+  const Shape& vs = w.g.node(v).shape;
+  for (const SizeExpr& o : info.offset) {
+    if (!(o == SizeExpr{0, {}})) return false;
+  }
+  const Shape lead(space.begin(), space.end() - 1);
+  const bool dropped = vs == lead;
+  if (!dropped && (vs.size() != space.size() || !(Shape(vs.begin(), vs.end() - 1) == lead))) return false;
+  if (!dropped && !vs.back().is_one() && !(vs.back() == space.back() && info.strides.back() == SizeExpr{0, {}})) {
+    return false;
+  }
+  SizeExpr stride{1, {}};  // row-major strides of the rows
+  for (size_t d = lead.size(); d-- > 0;) {
+    if (!lead[d].is_one() && !(info.strides[d] == stride)) return false;
+    stride = stride * SizeExpr::Of(lead[d]);
+  }
+  return true;
+}
+
 bool GroupIntoRowKernel(Work& w, const Node& n) {
   const Graph& g = w.g;
   std::vector<int> rows, full_role, reduced_role, plain;
+  // Views of a row kernel's per-row values that n reads: served by that kernel.
+  std::map<int, int> source;  // input -> the member it reads (itself, or a view's base)
+  std::set<int> served;
   for (int in : n.inputs) {
-    const int gi = w.out.group_of[in];
+    source[in] = in;
+    if (g.node(in).kind != NodeKind::kView) continue;
+    const int base = w.views[in].base;
+    const int gi = w.out.group_of[base];
+    if (gi >= 0 && w.row[gi] && w.reduced[base] && IsPerRowView(w, in, w.out.groups[gi].shape)) {
+      source[in] = base;
+      served.insert(in);
+    }
+  }
+  for (int in : n.inputs) {
+    const int gi = w.out.group_of[source[in]];
     if (gi < 0) continue;
     if (w.row[gi]) {
       if (std::find(rows.begin(), rows.end(), gi) == rows.end()) rows.push_back(gi);
@@ -269,11 +309,13 @@ bool GroupIntoRowKernel(Work& w, const Node& n) {
   for (int gi : rows) {
     const Shape& space = w.out.groups[gi].shape;
     const bool full = n.shape == space;
-    const bool red = !full && n.shape == w.row_shape[gi];
+    const bool red = !full && IsRowReducedShape(space, n.shape);
     bool ok = full || red;
     for (int in : n.inputs) {
-      if (!ok || w.out.group_of[in] != gi) continue;
-      ok = w.reduced[in] ? red || BroadcastsOverRows(space, g.node(in).shape) : full;
+      const int m = source[in];
+      if (!ok || w.out.group_of[m] != gi) continue;
+      const Shape& read = g.node(in).shape;  // of the view, when through one
+      ok = w.reduced[m] ? red || BroadcastsOverRows(space, read) || (served.count(in) && read == space) : full;
     }
     if (!ok) {
       w.out.decisions.push_back(absl::StrCat("refused: '", n.name, "' into the row kernel of '", w.FirstName(gi),
@@ -287,10 +329,7 @@ bool GroupIntoRowKernel(Work& w, const Node& n) {
   // Row kernels of one space, with the pointwise kernels over it, in one try; then each.
   std::vector<std::vector<int>> tries;
   if (!full_role.empty()) {
-    std::vector<int> all;
-    for (int gi : full_role) {  // one reduced space (kept or dropped last dim) per kernel
-      if (w.row_shape[gi] == w.row_shape[full_role[0]]) all.push_back(gi);
-    }
+    std::vector<int> all = full_role;
     all.insert(all.end(), plain.begin(), plain.end());
     if (all.size() > 1) tries.push_back(all);
     for (int gi : full_role) tries.push_back({gi});
@@ -305,7 +344,7 @@ bool GroupIntoRowKernel(Work& w, const Node& n) {
   for (int gi : reduced_role) tries.push_back({gi});
   for (const std::vector<int>& t : tries) {
     const std::string what = absl::StrCat("'", n.name, "' into the row kernel of '", w.FirstName(t[0]), "'");
-    if (!w.TryMerge(t[0], t, n.id, what)) continue;
+    if (!w.TryMerge(t[0], t, n.id, what, served)) continue;
     const bool red = !(n.shape == w.out.groups[t[0]].shape);
     w.reduced[n.id] = red;
     w.out.decisions.push_back(absl::StrCat("row kernel: '", n.name, "' (", n.OpString(), ") fused ",
@@ -564,7 +603,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   Grouping out;
   out.group_of.assign(g.nodes().size(), -1);
   Reachability reach(g);
-  Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, {}};
+  Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, views, {}};
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;
@@ -625,7 +664,8 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   for (int gi : order) {
     renumber[gi] = static_cast<int>(groups.size());
     Group group{std::vector<int>(w.members[gi].begin(), w.members[gi].end()), out.groups[gi].shape,
-                w.tile[gi], w.reduce[gi], w.reduce2[gi], {}, w.row[gi], w.stages[gi]};
+                w.tile[gi], w.reduce[gi], w.reduce2[gi], {}, w.row[gi], w.stages[gi],
+                std::vector<int>(w.served_views[gi].begin(), w.served_views[gi].end())};
     for (int m : group.nodes) {
       if (w.reduced[m]) group.reduced.push_back(m);
     }

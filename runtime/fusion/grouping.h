@@ -23,6 +23,7 @@ struct Group {
   // from them alone, one value per row.
   bool row = false;
   std::vector<int> stages;
+  std::vector<int> served_views;  // views of its per-row values it reads (a reshape, an expand)
 };
 
 struct Grouping {

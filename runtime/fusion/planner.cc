@@ -74,6 +74,9 @@ class KernelBuilder {
   // The index space of `site`: the tile input's shape, the kernel's output shape, or the
   // result of its store-site reduction.
   const Shape& SiteShape(int site) const {
+    // A row kernel's per-row values come with the last dim kept or dropped: operands bind
+    // to the shape of the member reading them (the same rows either way).
+    if (site == kReducedSite && reduced_reader_ != nullptr) return *reduced_reader_;
     if (site == kReducedSite) return g_.node(reduce_).shape;
     return site == kEpilogueSite ? kernel_.index_space : g_.node(g_.node(tile_).inputs[site]).shape;
   }
@@ -90,6 +93,11 @@ class KernelBuilder {
       // values alone is computed once per row, wherever it is read.
       if (auto it = stage_of_.find(id); it != stage_of_.end()) {
         e = MakeTileValue(it->second, n.dtype);
+        memo_[key] = e;
+        return e;
+      }
+      if (served_.count(id)) {  // a per-row value through a reshape or an expand
+        TF_ASSIGN_OR_RETURN(e, ExprOf(views_[id].base, kReducedSite));
         memo_[key] = e;
         return e;
       }
@@ -112,10 +120,17 @@ class KernelBuilder {
       e = MakeLoad(OperandIndex(id, site), n.dtype);
     } else {
       std::vector<Expr> args;
+      const Shape* reader = reduced_reader_;
+      if (row_ && site == kReducedSite) reduced_reader_ = &n.shape;
       for (int in : n.inputs) {
-        TF_ASSIGN_OR_RETURN(Expr a, ExprOf(in, site));
-        args.push_back(std::move(a));
+        auto a = ExprOf(in, site);
+        if (!a.ok()) {
+          reduced_reader_ = reader;
+          return a.status();
+        }
+        args.push_back(*std::move(a));
       }
+      reduced_reader_ = reader;
       TF_ASSIGN_OR_RETURN(e, MakeOp(n.pointwise, std::move(args), n.attrs, n.dtype));
     }
     memo_[key] = e;
@@ -145,9 +160,10 @@ class KernelBuilder {
   KernelPlan& kernel() { return kernel_; }
 
   // A row kernel whose members `reduced` are computed once per row.
-  void SetRow(const std::vector<int>& reduced) {
+  void SetRow(const std::vector<int>& reduced, const std::vector<int>& served) {
     row_ = true;
     row_reduced_.insert(reduced.begin(), reduced.end());
+    served_.insert(served.begin(), served.end());
   }
   // Reduction node `id` is stage `stage` of the row kernel.
   void SetStage(int id, int stage) { stage_of_[id] = stage; }
@@ -168,6 +184,8 @@ class KernelBuilder {
   const int partner_;
   bool row_ = false;
   std::set<int> row_reduced_;
+  std::set<int> served_;
+  const Shape* reduced_reader_ = nullptr;  // the row kernel's member whose operands are bound
   std::map<int, int> stage_of_;
   std::map<std::pair<int, int>, Expr> memo_;
   KernelPlan kernel_;
@@ -248,7 +266,7 @@ absl::Status FillRowSpec(const Graph& g, const Group& group, KernelBuilder& kb) 
   k.cols = SizeExpr::Of(space.back());
   k.rows = SizeExpr{1, {}};
   for (size_t d = 0; d + 1 < space.size(); ++d) k.rows = k.rows * SizeExpr::Of(space[d]);
-  kb.SetRow(group.reduced);
+  kb.SetRow(group.reduced, group.served_views);
   std::vector<RowStage>& stages = k.spec.stages;
   for (int id : group.stages) {
     const Node& r = g.node(id);
@@ -399,13 +417,23 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
   // Output positions per value, and which values something outside their kernel reads.
   std::map<int, std::vector<int>> output_positions;
   for (size_t k = 0; k < g.outputs().size(); ++k) output_positions[g.outputs()[k]].push_back(k);
+  // A view read inside the kernel computing its base (a row kernel's per-row values
+  // through a reshape) is no read from memory; a view that is an output is (its copy).
+  std::set<std::pair<int, int>> served;  // (group, view)
+  for (size_t gi = 0; gi < grouping.groups.size(); ++gi) {
+    for (int v : grouping.groups[gi].served_views) served.insert({static_cast<int>(gi), v});
+  }
   std::vector<bool> read_outside(g.nodes().size(), false);
+  for (int o : g.outputs()) {
+    if (g.node(o).kind == NodeKind::kView && grouping.group_of[views[o].base] >= 0) read_outside[views[o].base] = true;
+  }
   for (const Node& n : g.nodes()) {
+    if (n.kind == NodeKind::kView) continue;  // its readers read the base
     for (int in : n.inputs) {
       const int base = views[in].base;
       if (grouping.group_of[base] < 0) continue;
-      if (n.kind == NodeKind::kView || grouping.group_of[n.id] != grouping.group_of[base] ||
-          in != base) {
+      const int reader = grouping.group_of[n.id];
+      if (reader != grouping.group_of[base] || (in != base && !served.count({reader, in}))) {
         read_outside[base] = true;
       }
     }
