@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "codegen/emitter.h"
+#include "codegen/expr_codegen.h"
 #include "codegen/glue.h"
 #include "codegen/row_codegen.h"
 #include "codegen/source.h"
@@ -114,6 +115,75 @@ void EmitTilePrefetchHook(Emitter& e, const KernelSpec& spec) {
   e.Close();
 }
 
+// Column window w's hook, window<w><W>: its outputs at element iw of the window, from the
+// tile's values v and operands at element i of the epilogue site (the same element).
+absl::Status EmitWindowHook(Emitter& e, const KernelSpec& spec, int w) {
+  const int site = WindowSite(w);
+  std::vector<Expr> exprs;
+  for (const OutputSpec& o : spec.outputs) {
+    if (o.site == site) exprs.push_back(StoredValue(o));
+  }
+  e.Line("template <int W>");
+  e.Open(absl::StrCat("static __device__ __forceinline__ void window", w,
+                      "(const Params& p, long long i, long long iw, const float (&v)[W]) {"));
+  e.Line("(void)i;");
+  for (size_t k = 0; k < spec.operands.size(); ++k) {
+    const int s = spec.operands[k].site;
+    bool read = s == site;
+    if (s == kEpilogueSite) {
+      for (const Expr& x : exprs) read |= ReadsOperand(x, static_cast<int>(k));
+    }
+    if (read) EmitOperandLoad(e, spec, static_cast<int>(k), s == site ? "iw" : "i");
+  }
+  for (size_t j = 0; j < spec.outputs.size(); ++j) {
+    if (spec.outputs[j].site == site) e.Line(absl::StrCat(ComputeTypeName(spec.outputs[j].dtype), " r", j, "[W];"));
+  }
+  e.Line("#pragma unroll");
+  e.Open("for (int l = 0; l < W; ++l) {");
+  ExprEmitter ex(e, [&](const ExprNode& leaf) {
+    if (leaf.kind == ExprKind::kTileValue) return ConvertKind("v[l]", DType::kF32, leaf.dtype);
+    return absl::StrCat("a", leaf.operand, "[l]");
+  });
+  for (size_t j = 0; j < spec.outputs.size(); ++j) {
+    if (spec.outputs[j].site != site) continue;
+    const Expr& value = StoredValue(spec.outputs[j]);
+    TF_ASSIGN_OR_RETURN(std::string v, ex.Emit(value));
+    e.Line(absl::StrCat("r", j, "[l] = ", ConvertKind(v, value->dtype, spec.outputs[j].dtype), ";"));
+  }
+  e.Close();
+  for (size_t j = 0; j < spec.outputs.size(); ++j) {
+    if (spec.outputs[j].site == site) e.Line(absl::StrCat("tf::store_vec<W>(p.out", j, " + iw, r", j, ");"));
+  }
+  e.Close();
+  return absl::OkStatus();
+}
+
+// In a store hook (W values from flat index i, within one row): the calls of the column
+// windows that the elements fall in. A vector inside a window whose bounds are whole
+// vectors stores as one; anything else element by element.
+void EmitWindowCalls(Emitter& e, const KernelSpec& spec) {
+  for (size_t w = 0; w < spec.windows.size(); ++w) {
+    const ColumnWindow& c = spec.windows[w];
+    const int64_t end = c.start + c.len;
+    e.Open("{");
+    e.Line("const long long col = i % p.cols, row = i / p.cols;");
+    e.Open(absl::StrCat("if (col + W > ", c.start, " && col < ", end, ") {"));
+    const bool whole = c.start % 8 == 0 && c.len % 8 == 0;
+    e.Open(absl::StrCat("if (W == 1 || (", whole ? "true" : "false", " && col >= ", c.start, " && col + W <= ", end,
+                        ")) {"));
+    e.Line(absl::StrCat("window", w, "<W>(p, i, row * ", c.len, " + col - ", c.start, ", v);"));
+    e.Reopen("} else {");
+    e.Open("for (int l0 = 0; l0 < W; ++l0) {");
+    e.Line(absl::StrCat("if (col + l0 < ", c.start, " || col + l0 >= ", end, ") continue;"));
+    e.Line("const float one[1] = {v[l0]};");
+    e.Line(absl::StrCat("window", w, "<1>(p, i + l0, row * ", c.len, " + col + l0 - ", c.start, ", one);"));
+    e.Close();
+    e.Close();
+    e.Close();
+    e.Close();
+  }
+}
+
 // The stores of `site` for one output element i with values v (and var_v, a variance; not
 // v<digits>, the names of expression values).
 absl::Status EmitPairStores(Emitter& e, const KernelSpec& spec, int site, const std::string& value) {
@@ -135,6 +205,7 @@ absl::Status EmitReduceHooks(Emitter& e, const KernelSpec& spec) {
   e.Open("static __device__ __forceinline__ void store_reduce(const Params& p, long long i, "
          "const float (&v)[W], float (&red)[W]) {");
   TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {{"red", r.input}}));
+  EmitWindowCalls(e, spec);
   e.Close();
   e.Open("static __device__ __forceinline__ void store_reduced(const Params& p, long long i, float acc, float acc2) {");
   if (r.split) {
@@ -193,10 +264,12 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   }
   if (spec.tile != "matmul" && spec.tile != "reduce") EmitPrefetchHook(e, spec);
   if (spec.tile == "matmul" && !spec.gemm.wgmma) EmitTilePrefetchHook(e, spec);  // its one caller
+  for (size_t w = 0; w < spec.windows.size(); ++w) TF_RETURN_IF_ERROR(EmitWindowHook(e, spec, static_cast<int>(w)));
   if (spec.tile != "reduce") {  // the reduce kernel stores through store_pair (below)
     e.Line("template <int W>");
     e.Open("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]) {");
     TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {}));
+    EmitWindowCalls(e, spec);
     e.Close();
   }
   TF_RETURN_IF_ERROR(EmitReduceHooks(e, spec));

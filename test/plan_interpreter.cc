@@ -151,6 +151,15 @@ class Interpreter {
       TF_RETURN_IF_ERROR(Load(k, site, i, loads));
       ElementEval ev{&loads, tile != nullptr ? (*tile)[i] : 0.f, tile2 != nullptr ? (*tile2)[i] : 0.f, {}};
       TF_RETURN_IF_ERROR(Store(k, site, i, ev));
+      for (size_t w = 0; site == kEpilogueSite && w < k.spec.windows.size(); ++w) {
+        // A column window's outputs, at the element's index in the window.
+        const ColumnWindow& c = k.spec.windows[w];
+        const int64_t cols = k.cols.Eval(syms_), col = i % cols;
+        if (col < c.start || col >= c.start + c.len) continue;
+        const int64_t iw = i / cols * c.len + col - c.start;
+        TF_RETURN_IF_ERROR(Load(k, WindowSite(static_cast<int>(w)), iw, loads));
+        TF_RETURN_IF_ERROR(Store(k, WindowSite(static_cast<int>(w)), iw, ev));
+      }
       if (capture != nullptr) {
         const Expr& e = site == kEpilogueSite ? k.spec.reduce.input : k.spec.tile_inputs[site].expr;
         TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(e));

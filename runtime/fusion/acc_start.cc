@@ -62,7 +62,7 @@ std::string FoldColumnAddIntoAccumulators(const Graph& g, KernelPlan& k) {
   // The epilogue-site expressions: outputs stored there and the value a reduction takes.
   std::vector<Expr*> roots;
   for (OutputSpec& o : spec.outputs) {
-    if (o.site == kEpilogueSite) roots.push_back(&o.expr);
+    if (o.site == kEpilogueSite || WindowOfSite(o.site) >= 0) roots.push_back(&o.expr);
   }
   if (spec.reduce.op >= 0) roots.push_back(&spec.reduce.input);
   std::vector<Expr> adds;

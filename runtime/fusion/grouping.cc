@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <queue>
 #include <set>
 
@@ -90,6 +91,8 @@ struct Work {
   std::vector<bool> row;  // per group: a generated row kernel (Group::row)
   std::vector<std::vector<int>> stages;  // per group: a row kernel's reductions
   std::vector<std::set<int>> served_views;  // per group: views its members read of its own values
+  std::vector<std::vector<ColumnWindowInfo>> windows;  // per group: a GEMM's column windows
+  std::vector<int> window_of;  // per node: its index in its group's windows, or -1
   const std::vector<ViewInfo>& views;
   std::vector<std::set<int>> outside;  // per group: nodes outside it that members read (CanDepend)
 
@@ -171,6 +174,7 @@ struct Work {
     row.push_back(false);
     stages.emplace_back();
     served_views.emplace_back();
+    windows.emplace_back();
     std::set<int> reads;
     for (int q : g.node(node).inputs) {
       if (CanDepend(g.node(q))) reads.insert(q);
@@ -383,10 +387,90 @@ void DemoteSingleStageRowKernels(Work& w) {
   }
 }
 
+// ---- Column windows of a GEMM's output ------------------------------------------------
+// y[:, a:a+L] of a GEMM's epilogue value y (a slice or narrow along the last dim) and the
+// pointwise work over it run in the GEMM's epilogue, each stored at its own index: a fused
+// QKV projection split three ways, each slice with its own epilogue, is one kernel.
+
+// The window view v reads of its base's last dim, if it is one: same leading dims and
+// strides as the base, an offset of `a` static elements.
+std::optional<ColumnWindowInfo> ColumnWindowOf(const Work& w, int v) {
+  const ViewInfo& info = w.views[v];
+  const Shape& bs = w.g.node(info.base).shape;
+  const Shape& vs = w.g.node(v).shape;
+  if (bs.size() != 2 || vs.size() != 2 || !(vs[0] == bs[0]) || !bs[1].is_static() || !vs[1].is_static()) {
+    return std::nullopt;
+  }
+  const std::vector<SizeExpr> strides = ContiguousStrides(bs);
+  if (!(info.strides[0] == strides[0]) || !(info.strides[1] == SizeExpr{1, {}})) return std::nullopt;
+  int64_t a = 0;
+  for (const SizeExpr& o : info.offset) {
+    if (!o.is_static()) return std::nullopt;
+    a += o.constant;
+  }
+  const int64_t len = vs[1].value;
+  if (a < 0 || a + len > bs[1].value || len == bs[1].value || len == 0) return std::nullopt;
+  return ColumnWindowInfo{a, len, vs};
+}
+
+// Pointwise n joins the GEMM epilogue whose column window it reads (through the slice, or
+// a member already over that window): every value of that kernel it reads is of one window.
+bool GroupIntoColumnWindow(Work& w, const Node& n) {
+  const Graph& g = w.g;
+  int gi = -1;
+  std::optional<ColumnWindowInfo> win;
+  std::set<int> served;
+  for (int in : n.inputs) {
+    int g_in = -1;
+    std::optional<ColumnWindowInfo> w_in;
+    if (g.node(in).kind == NodeKind::kView) {
+      const int base = w.views[in].base;
+      const int bg = w.out.group_of[base];
+      if (bg < 0 || w.tile[bg] < 0 || w.window_of[base] >= 0 || w.reduced[base]) continue;
+      const Node& t = g.node(w.tile[bg]);
+      if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) continue;
+      if (base != t.id && !w.reach.DependsOn(base, t.id)) continue;  // a prologue value
+      w_in = ColumnWindowOf(w, in);
+      if (!w_in) continue;
+      g_in = bg;
+      served.insert(in);
+    } else if (const int mg = w.out.group_of[in]; mg >= 0 && w.window_of[in] >= 0) {
+      g_in = mg;
+      w_in = w.windows[mg][w.window_of[in]];
+    } else {
+      continue;
+    }
+    if (gi >= 0 && (gi != g_in || win->start != w_in->start || win->len != w_in->len)) return false;
+    gi = g_in;
+    win = w_in;
+  }
+  if (gi < 0 || !(n.shape == win->shape)) return false;
+  for (int in : n.inputs) {  // an un-windowed value of that kernel is of another index space
+    if (w.out.group_of[in] == gi && w.window_of[in] < 0) return false;
+  }
+  const std::string what = absl::StrCat("'", n.name, "' into the epilogue of '", g.node(w.tile[gi]).name,
+                                        "' over columns ", win->start, "..", win->start + win->len);
+  if (!w.TryMerge(gi, {gi}, n.id, what, served)) return false;
+  int index = -1;
+  for (size_t k = 0; k < w.windows[gi].size(); ++k) {
+    if (w.windows[gi][k].start == win->start && w.windows[gi][k].len == win->len) index = static_cast<int>(k);
+  }
+  if (index < 0) {
+    index = static_cast<int>(w.windows[gi].size());
+    w.windows[gi].push_back(*win);
+  }
+  w.window_of[n.id] = index;
+  w.out.decisions.push_back(absl::StrCat("epilogue: '", n.name, "' (", n.OpString(), ") fused into the store of '",
+                                         g.node(w.tile[gi]).name, "' over its columns ", win->start, "..",
+                                         win->start + win->len, " (a slice of its output)"));
+  return true;
+}
+
 void GroupPointwise(Work& w, const Node& n, bool fuse) {
   const Graph& g = w.g;
   if (fuse) {
     if (GroupIntoRowKernel(w, n)) return;
+    if (GroupIntoColumnWindow(w, n)) return;
     // Producer kernels over the same index space are the candidates; at most one of them
     // may hold a tile kernel (n then joins its epilogue).
     std::vector<int> candidates;
@@ -563,6 +647,7 @@ void GroupReduce(Work& w, const Node& n, bool fuse) {
   if (fuse && gi >= 0 && w.tile[gi] >= 0) {
     const Node& t = g.node(w.tile[gi]);
     std::string why = ReduceIntoStoreRefusal(g, t, n);
+    if (why.empty() && w.window_of[v] >= 0) why = "its input is a slice of that kernel's output";
     if (why.empty() && w.reduce[gi] >= 0 && w.reduce2[gi] < 0 && IsMeanVarPair(g.node(w.reduce[gi]), n)) {
       const std::string what = absl::StrCat("'", n.name, "' beside '", g.node(w.reduce[gi]).name, "'");
       if (w.TryMerge(gi, {gi}, n.id, what)) {
@@ -603,7 +688,8 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   Grouping out;
   out.group_of.assign(g.nodes().size(), -1);
   Reachability reach(g);
-  Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, views, {}};
+  Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, {},
+         std::vector<int>(g.nodes().size(), -1), views, {}};
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;
@@ -665,7 +751,10 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     renumber[gi] = static_cast<int>(groups.size());
     Group group{std::vector<int>(w.members[gi].begin(), w.members[gi].end()), out.groups[gi].shape,
                 w.tile[gi], w.reduce[gi], w.reduce2[gi], {}, w.row[gi], w.stages[gi],
-                std::vector<int>(w.served_views[gi].begin(), w.served_views[gi].end())};
+                std::vector<int>(w.served_views[gi].begin(), w.served_views[gi].end()), w.windows[gi], {}};
+    for (int m : group.nodes) {
+      if (w.window_of[m] >= 0) group.window_members.emplace_back(m, w.window_of[m]);
+    }
     for (int m : group.nodes) {
       if (w.reduced[m]) group.reduced.push_back(m);
     }

@@ -11,6 +11,14 @@
 
 namespace tilefuse {
 
+// Columns [start, start + len) of a GEMM's output, read through a slice (a fused QKV
+// projection's q, k and v): members over `shape` compute there, in the GEMM's epilogue.
+struct ColumnWindowInfo {
+  int64_t start = 0;
+  int64_t len = 0;
+  Shape shape;  // the slice's shape: the GEMM's, with len columns
+};
+
 struct Group {
   std::vector<int> nodes;  // ascending ids, which is a topological order
   Shape shape;             // the index space of the kernel's output (epilogue site)
@@ -23,7 +31,9 @@ struct Group {
   // from them alone, one value per row.
   bool row = false;
   std::vector<int> stages;
-  std::vector<int> served_views;  // views of its per-row values it reads (a reshape, an expand)
+  std::vector<int> served_views;  // views of its own values it reads (row values, slices)
+  std::vector<ColumnWindowInfo> windows;
+  std::vector<std::pair<int, int>> window_members;  // (node, index into windows)
 };
 
 struct Grouping {

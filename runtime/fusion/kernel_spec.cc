@@ -110,6 +110,9 @@ std::string SpecText(const KernelSpec& spec) {
                     GemmClusterSplit(spec) ? " cluster_split" : "", "\n");
   }
   if (spec.tile == "reduce") absl::StrAppend(&s, "reduce op=", spec.reduce_op, "\n");
+  for (size_t w = 0; w < spec.windows.size(); ++w) {
+    absl::StrAppend(&s, "window", w, " start=", spec.windows[w].start, " len=", spec.windows[w].len, "\n");
+  }
   if (spec.reduce_op == 5 || spec.reduce_op == 6 || spec.reduce.op == 5) {
     absl::StrAppend(&s, "correction=", spec.correction, "\n");
   }

@@ -33,6 +33,17 @@ inline constexpr int kReducedSite = -2;
 // bias), read by the load_acc hook before the main loop instead of in the epilogue.
 inline constexpr int kAccStartSite = -3;
 
+// Column window w of the epilogue site (KernelSpec::windows): the elements of columns
+// [start, start + len) of the [rows, cols] output, indexed as a [rows, len] tensor.
+inline constexpr int kWindowSite0 = -100;
+inline constexpr int WindowSite(int w) { return kWindowSite0 - w; }
+inline constexpr int WindowOfSite(int site) { return site <= kWindowSite0 ? kWindowSite0 - site : -1; }
+
+struct ColumnWindow {
+  int64_t start = 0;
+  int64_t len = 0;
+};
+
 // How a kernel operand is indexed from the flat index i of its site's index space.
 enum class Access {
   kFull,     // same shape, contiguous: element i
@@ -130,6 +141,7 @@ struct KernelSpec {
   GemmBLayout b_layout = GemmBLayout::kHook;
   StoreReduce reduce;  // tile kernels: a store-site reduction, when reduce.op >= 0
   std::vector<RowStage> stages;  // "row": its reductions, in the order they run
+  std::vector<ColumnWindow> windows;  // matmul: column windows with outputs of their own
   bool sm90 = false;   // matmul: the target has thread-block clusters
   std::vector<OperandSpec> operands;
   std::vector<TileInputSpec> tile_inputs;

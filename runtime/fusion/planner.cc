@@ -78,6 +78,7 @@ class KernelBuilder {
     // to the shape of the member reading them (the same rows either way).
     if (site == kReducedSite && reduced_reader_ != nullptr) return *reduced_reader_;
     if (site == kReducedSite) return g_.node(reduce_).shape;
+    if (WindowOfSite(site) >= 0) return (*windows_)[WindowOfSite(site)].shape;
     return site == kEpilogueSite ? kernel_.index_space : g_.node(g_.node(tile_).inputs[site]).shape;
   }
 
@@ -88,6 +89,13 @@ class KernelBuilder {
     if (auto it = memo_.find(key); it != memo_.end()) return it->second;
     const Node& n = g_.node(id);
     Expr e;
+    if (served_.count(id)) {
+      // A view this kernel computes: a row kernel's per-row value (through a reshape or an
+      // expand), or a GEMM's column window (through a slice), read at the same element.
+      TF_ASSIGN_OR_RETURN(e, ExprOf(views_[id].base, row_ ? kReducedSite : kEpilogueSite));
+      memo_[key] = e;
+      return e;
+    }
     if (row_) {
       // A row kernel: a reduction is its stage's value; a member computed from reduced
       // values alone is computed once per row, wherever it is read.
@@ -96,11 +104,7 @@ class KernelBuilder {
         memo_[key] = e;
         return e;
       }
-      if (served_.count(id)) {  // a per-row value through a reshape or an expand
-        TF_ASSIGN_OR_RETURN(e, ExprOf(views_[id].base, kReducedSite));
-        memo_[key] = e;
-        return e;
-      }
+
       if (site == kEpilogueSite && in_kernel_[id] && row_reduced_.count(id)) {
         TF_ASSIGN_OR_RETURN(e, ExprOf(id, kReducedSite));
         memo_[key] = e;
@@ -160,10 +164,14 @@ class KernelBuilder {
   KernelPlan& kernel() { return kernel_; }
 
   // A row kernel whose members `reduced` are computed once per row.
-  void SetRow(const std::vector<int>& reduced, const std::vector<int>& served) {
+  void SetRow(const std::vector<int>& reduced) {
     row_ = true;
     row_reduced_.insert(reduced.begin(), reduced.end());
+  }
+  // Views of the kernel's own values that it reads in place, and its column windows.
+  void SetServed(const std::vector<int>& served, const std::vector<ColumnWindowInfo>* windows) {
     served_.insert(served.begin(), served.end());
+    windows_ = windows;
   }
   // Reduction node `id` is stage `stage` of the row kernel.
   void SetStage(int id, int stage) { stage_of_[id] = stage; }
@@ -185,7 +193,8 @@ class KernelBuilder {
   bool row_ = false;
   std::set<int> row_reduced_;
   std::set<int> served_;
-  const Shape* reduced_reader_ = nullptr;  // the row kernel's member whose operands are bound
+  const Shape* reduced_reader_ = nullptr;
+  const std::vector<ColumnWindowInfo>* windows_ = nullptr;  // the row kernel's member whose operands are bound
   std::map<int, int> stage_of_;
   std::map<std::pair<int, int>, Expr> memo_;
   KernelPlan kernel_;
@@ -199,6 +208,9 @@ std::string NodeNames(const Graph& g, const std::vector<int>& ids) {
 
 // The site a group member is computed at: the tile input it feeds, else the epilogue.
 int SiteOf(const Graph& g, const Group& group, int id) {
+  for (const auto& [m, w] : group.window_members) {
+    if (m == id) return WindowSite(w);
+  }
   if (group.row) {
     const bool reduced = std::find(group.reduced.begin(), group.reduced.end(), id) != group.reduced.end();
     return reduced ? kReducedSite : kEpilogueSite;
@@ -266,7 +278,7 @@ absl::Status FillRowSpec(const Graph& g, const Group& group, KernelBuilder& kb) 
   k.cols = SizeExpr::Of(space.back());
   k.rows = SizeExpr{1, {}};
   for (size_t d = 0; d + 1 < space.size(); ++d) k.rows = k.rows * SizeExpr::Of(space[d]);
-  kb.SetRow(group.reduced, group.served_views);
+  kb.SetRow(group.reduced);
   std::vector<RowStage>& stages = k.spec.stages;
   for (int id : group.stages) {
     const Node& r = g.node(id);
@@ -469,6 +481,8 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
                      group.reduce2);
     kb.kernel().index_space = group.shape;
     kb.kernel().nodes = group.nodes;
+    kb.SetServed(group.served_views, &group.windows);
+    for (const ColumnWindowInfo& w : group.windows) kb.kernel().spec.windows.push_back(ColumnWindow{w.start, w.len});
     if (group.tile >= 0) TF_RETURN_IF_ERROR(FillTileSpec(g, group, kb, options));
     if (group.row) TF_RETURN_IF_ERROR(FillRowSpec(g, group, kb));
     if (group.reduce >= 0) TF_RETURN_IF_ERROR(FillStoreReduce(g, group, kb));
