@@ -112,7 +112,13 @@ const std::vector<TestGraph>& RowTestGraphs() {
         "inputs": [{"name": "x", "shape": ["M", 200], "dtype": "bf16"}],
         "nodes": [{"name": "l", "op": "logsumexp", "inputs": ["x"], "attrs": {"dim": 1}},
                   {"name": "y", "op": "log_softmax", "inputs": ["x"], "attrs": {"dim": -1}}],
-        "outputs": ["l", "y"]})", 2, 23, {{"M", 29}}},
+        "outputs": ["l", "y"]})", 1, 23, {{"M", 29}}},
+      // torch.var_mean written as two calls, both only returned: one pass over the rows.
+      {"row_mean_and_var_outputs", R"({"name": "row_mean_and_var_outputs",
+        "inputs": [{"name": "x", "shape": [6, "T", 130], "dtype": "bf16"}],
+        "nodes": [{"name": "m", "op": "mean", "inputs": ["x"], "attrs": {"dim": 2}},
+                  {"name": "v", "op": "var", "inputs": ["x"], "attrs": {"dim": -1, "keepdim": true}}],
+        "outputs": ["m", "v"]})", 1, 2, {{"T", 9}}},
   };
   return *graphs;
 }

@@ -538,6 +538,16 @@ const std::vector<TestGraph>& ReduceTestGraphs() {
         "nodes": [{"name": "l", "op": "logsumexp", "inputs": ["x"], "attrs": {"dim": -1}},
                   {"name": "k", "op": "logsumexp", "inputs": ["x"], "attrs": {"dim": [0, 1], "keepdim": true}}],
         "outputs": ["l", "k"]})", 5, 26, {{"M", 37}}},
+      // A mean and a var of one prologue value down the columns: one Welford pass gives
+      // both, and the epilogue combines them.
+      {"column_mean_var_pair", R"({"name": "column_mean_var_pair",
+        "inputs": [{"name": "x", "shape": ["M", 48], "dtype": "f32"}],
+        "nodes": [{"name": "xs", "op": "mul", "inputs": ["x", 2.0]},
+                  {"name": "m", "op": "mean", "inputs": ["xs"], "attrs": {"dim": 0}},
+                  {"name": "v", "op": "var", "inputs": ["xs"], "attrs": {"dim": 0}},
+                  {"name": "a", "op": "add", "inputs": ["v", 1.0]},
+                  {"name": "o", "op": "mul", "inputs": ["a", "m"]}],
+        "outputs": ["o", "v"]})", 1, 5, {{"M", 53}}},
       {"sum_last_dim", R"({"name": "sum_last_dim",
         "inputs": [{"name": "x", "shape": ["M", 1000], "dtype": "bf16"}],
         "nodes": [{"name": "s", "op": "sum", "inputs": ["x"], "attrs": {"dim": 1}}],

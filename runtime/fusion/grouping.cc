@@ -250,6 +250,22 @@ bool GroupRowStage(Work& w, const Node& n) {
       return true;
     }
   }
+  // Another reduction of the same rows (x.mean(-1) beside x.var(-1)): one pass over them.
+  for (size_t g2 = 0; g2 < w.members.size(); ++g2) {
+    if (!w.row[g2] || !(w.out.groups[g2].shape == x)) continue;
+    bool same = false;
+    for (int st : w.stages[g2]) same |= g.node(st).inputs[0] == v;
+    const int into = static_cast<int>(g2);
+    if (!same || !w.TryMerge(into, {into}, n.id, absl::StrCat("reduction '", n.name, "' beside the row kernel of '",
+                                                              w.FirstName(into), "'"))) {
+      continue;
+    }
+    w.stages[g2].push_back(n.id);
+    w.reduced[n.id] = true;
+    w.out.decisions.push_back(absl::StrCat("row kernel: '", n.name, "' (", n.OpString(),
+                                           ") reduces the same rows as the row kernel of '", w.FirstName(into), "'"));
+    return true;
+  }
   const int ng = w.NewGroup(n.id, x, -1);
   w.row[ng] = true;
   w.stages[ng] = {n.id};
@@ -640,10 +656,28 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
 // A reduction whose input the epilogue of a tile kernel computes joins that kernel's store
 // site when ReduceIntoStoreRefusal allows; otherwise it is a kernel of its own (the reduce
 // tile kernel, which takes prologues like any other).
+// A mean and a var of one input over one axis, run as reduce kernels: one Welford pass
+// gives both, so the second joins the first's kernel as its partner.
+bool GroupMeanVarPartner(Work& w, const Node& n) {
+  for (size_t gi = 0; gi < w.members.size(); ++gi) {
+    if (w.tile[gi] < 0 || w.reduce2[gi] >= 0 || w.members[gi].empty()) continue;
+    const Node& t = w.g.node(w.tile[gi]);
+    if (t.kind != NodeKind::kReduce || !IsMeanVarPair(t, n)) continue;
+    const int g2 = static_cast<int>(gi);
+    if (!w.TryMerge(g2, {g2}, n.id, absl::StrCat("'", n.name, "' beside '", t.name, "'"))) return false;
+    w.reduce2[gi] = n.id;
+    w.out.decisions.push_back(absl::StrCat("reduction: '", n.name, "' (", n.OpString(), ") and '", t.name,
+                                           "' share one Welford pass in the kernel of '", t.name, "'"));
+    return true;
+  }
+  return false;
+}
+
 void GroupReduce(Work& w, const Node& n, bool fuse) {
   const Graph& g = w.g;
   const int v = n.inputs[0];
   const int gi = w.out.group_of[v];
+  if (fuse && GroupMeanVarPartner(w, n)) return;
   if (fuse && gi >= 0 && w.tile[gi] >= 0) {
     const Node& t = g.node(w.tile[gi]);
     std::string why = ReduceIntoStoreRefusal(g, t, n);

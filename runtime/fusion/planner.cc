@@ -239,12 +239,17 @@ int SiteOf(const Graph& g, const Group& group, int id) {
 
 // A reduction as a tile kernel: its input viewed as [outer, R, inner], one output per
 // (outer, inner) pair (kernels/reduce.cuh).
-absl::Status FillReduceSpec(const Graph& g, const Node& t, KernelBuilder& kb) {
+absl::Status FillReduceSpec(const Graph& g, const Group& group, const Node& t, KernelBuilder& kb) {
   KernelPlan& k = kb.kernel();
   k.tile_node = t.id;
   k.spec.tile = "reduce";
   k.spec.reduce_op = static_cast<int>(t.reduce);
   k.spec.correction = t.attrs.correction.value_or(1);
+  if (group.reduce2 >= 0) {  // a mean/var pair: the Welford pass yields both
+    k.spec.reduce_op = StoreReduceOp(ReduceOp::kVar);
+    const Node& var = t.reduce == ReduceOp::kVar ? t : g.node(group.reduce2);
+    k.spec.correction = var.attrs.correction.value_or(1);
+  }
   const Shape& x = g.node(t.inputs[0]).shape;
   SizeExpr outer, r, inner;
   for (size_t d = 0; d < x.size(); ++d) {
@@ -306,7 +311,7 @@ absl::Status FillRowSpec(const Graph& g, const Group& group, KernelBuilder& kb) 
 absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
                           const PlanOptions& options) {
   const Node& t = g.node(group.tile);
-  if (t.kind == NodeKind::kReduce) return FillReduceSpec(g, t, kb);
+  if (t.kind == NodeKind::kReduce) return FillReduceSpec(g, group, t, kb);
   KernelPlan& k = kb.kernel();
   k.tile_node = t.id;
   k.spec.tile = t.OpString();

@@ -10,6 +10,10 @@ std::string ReduceIntoStoreRefusal(const Graph& g, const Node& tile, const Node&
   }
   if (!r.attrs.dim) return "it reduces over every axis";
   if (tile.kind != NodeKind::kTile) {
+    if (r.inputs[0] != tile.id) {
+      return absl::StrCat("its input '", g.node(r.inputs[0]).name, "' is computed in the prologue of reduction '",
+                          tile.name, "' (a reduce kernel runs one reduction, or a mean/var pair of one input)");
+    }
     return absl::StrCat("it reduces the result of reduction '", tile.name,
                         "' (a reduction over several axes runs one axis per kernel)");
   }
