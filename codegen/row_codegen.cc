@@ -16,7 +16,7 @@ namespace {
 constexpr int kMaxCachedFloats = 96;
 
 // The combine of a stage's partial values (kernels/reduce_ops.cuh reduce_apply).
-int CombineOp(int op) { return op == 1 || op == 2 ? op : 0; }
+int CombineOp(int op) { return op == 1 || op == 2 || op == 8 ? op : 0; }
 
 // Every node of x's DAG (into `out`), not descending below nodes `stop` accepts.
 template <class Stop>
@@ -29,7 +29,9 @@ class RowGen {
  public:
   RowGen(Emitter& e, const KernelSpec& spec) : e_(e), spec_(spec) {}
 
-  absl::Status Body() {
+  // `gemm`: the body of a GEMM's row_epilogue hook (a warp per row of the staged tile, the
+  // GEMM's value a leaf); else the body of a row kernel's entry.
+  absl::Status Body(bool gemm) {
     // The DAGs: each stage's input, then the outputs of the epilogue site.
     for (const RowStage& st : spec_.stages) {
       TF_ASSIGN_OR_RETURN(Expr x, Rewrite(st.input));
@@ -39,16 +41,41 @@ class RowGen {
       TF_ASSIGN_OR_RETURN(Expr x, Rewrite(o.site == kEpilogueSite ? StoredValue(o) : o.expr));
       outputs_.push_back(x);
     }
-    ChooseCached();
-    e_.Line("using H = Hooks;");
-    e_.Line("constexpr int V = H::kVec, I = H::kVecs;");
-    e_.Line("__shared__ float smem[3 * H::kThreads / 32];");
-    e_.Line("(void)smem;");
-    e_.Line("#pragma unroll 1");
-    e_.Open("for (int g = 0; g < H::kLoop; ++g) {");
-    e_.Line("const tf::RowSpan<H> s(p, g);");
-    e_.Line("const long long base = s.row * s.cols;");
-    e_.Line("(void)base;");
+    gemm_ = gemm;
+    ChooseCached(gemm);
+    if (gemm) {
+      // A row's 32 lanes take its columns lane, lane + 32, ...: no vectors, no shared memory.
+      e_.Open("struct Span {");
+      e_.Line("long long row, cols;");
+      e_.Line("int t;");
+      e_.Line("bool active, vec_ok;");
+      e_.Line("__device__ long long col(int it) const { return static_cast<long long>(it) * 32 + t; }");
+      e_.Close("};");
+      e_.Line("constexpr int V = 1, I = (BN + 31) / 32;");
+      e_.Line("float* smem = nullptr;");
+      e_.Line("(void)smem;");
+      e_.Line("#pragma unroll 1");
+      e_.Open("for (int rl = tid / 32; rl < BM; rl += kThreads / 32) {");
+      e_.Line("const Span s{m0 + rl, N, tid % 32, m0 + rl < M, false};");
+      e_.Line("const long long base = s.row * s.cols;");
+      e_.Line("(void)base;");
+      e_.Line("float tv[I][V];");
+      e_.Line("#pragma unroll");
+      e_.Open("for (int it = 0; it < I; ++it) {");
+      e_.Line("const long long c = s.col(it);");
+      e_.Line("tv[it][0] = s.active && c < s.cols ? ctile[tf::staging_at<BN>(rl, static_cast<int>(c))] : 0.f;");
+      e_.Close();
+    } else {
+      e_.Line("using H = Hooks;");
+      e_.Line("constexpr int V = H::kVec, I = H::kVecs;");
+      e_.Line("__shared__ float smem[3 * H::kThreads / 32];");
+      e_.Line("(void)smem;");
+      e_.Line("#pragma unroll 1");
+      e_.Open("for (int g = 0; g < H::kLoop; ++g) {");
+      e_.Line("const tf::RowSpan<H> s(p, g);");
+      e_.Line("const long long base = s.row * s.cols;");
+      e_.Line("(void)base;");
+    }
     EmitRowOperands();
     EmitCachedLoads();
     ExprEmitter row(e_, [this](const ExprNode& leaf) { return RowLeaf(leaf); });
@@ -62,8 +89,11 @@ class RowGen {
  private:
   // Operands kept in registers: full ones that a stage reads (the outputs read them too,
   // or the next stage), in operand order while the budget lasts.
-  void ChooseCached() {
-    const int per = spec_.row.vecs * spec_.Vec();
+  void ChooseCached(bool gemm) {
+    // A GEMM's row epilogue: up to 8 columns per lane (rows up to 256), its value held.
+    const int per = gemm ? (spec_.gemm.bn + 31) / 32 : spec_.row.vecs * spec_.Vec();
+    per_ = per;
+    if (gemm) cached_floats_ += per;
     for (size_t k = 0; k < spec_.operands.size(); ++k) {
       const OperandSpec& o = spec_.operands[k];
       if (o.site != kEpilogueSite || o.access != Access::kFull) continue;
@@ -154,7 +184,7 @@ class RowGen {
     }
     std::vector<const ExprNode*> chosen;
     std::set<const ExprNode*> seen;
-    const int per = spec_.row.vecs * spec_.Vec();
+    const int per = per_;
     std::vector<const Expr*> stack = {&stage_inputs_[j]};
     while (!stack.empty()) {
       const Expr& x = *stack.back();
@@ -173,7 +203,9 @@ class RowGen {
 
   // Leaves at the row level: stage results and reduced-site operands.
   std::string RowLeaf(const ExprNode& leaf) const {
-    if (leaf.kind == ExprKind::kTileValue) return ConvertKind(absl::StrCat("r", leaf.operand), DType::kF32, leaf.dtype);
+    if (leaf.kind == ExprKind::kTileValue) {
+      return ConvertKind(absl::StrCat("r", leaf.operand - kStageValue0), DType::kF32, leaf.dtype);
+    }
     return absl::StrCat("s", leaf.operand);
   }
 
@@ -181,8 +213,8 @@ class RowGen {
     if (auto it = row_level_.find(x.get()); it != row_level_.end()) return it->second;
     bool r = true;
     switch (x->kind) {
-      case ExprKind::kConstant:
-      case ExprKind::kTileValue: break;
+      case ExprKind::kConstant: break;
+      case ExprKind::kTileValue: r = x->operand >= kStageValue0; break;  // else the GEMM's value
       case ExprKind::kLoad: r = spec_.operands[x->operand].site == kReducedSite; break;
       case ExprKind::kOp:
         for (const Expr& a : x->args) r = RowLevel(a) && r;
@@ -286,6 +318,9 @@ class RowGen {
   }
 
   std::string ElementLeaf(const ExprNode& leaf) const {
+    if (leaf.kind == ExprKind::kTileValue && leaf.operand < kStageValue0) {
+      return ConvertKind("tv[it][e0 + l]", DType::kF32, leaf.dtype);  // a GEMM's value (row epilogue)
+    }
     if (leaf.kind == ExprKind::kTileValue || spec_.operands[leaf.operand].site == kReducedSite) return RowLeaf(leaf);
     if (cached_.count(leaf.operand)) return absl::StrCat("c", leaf.operand, "[it][e0 + l]");
     return absl::StrCat("a", leaf.operand, "[l]");
@@ -337,7 +372,7 @@ class RowGen {
       e_.Close();
       return absl::OkStatus();
     }));
-    e_.Line(absl::StrCat(acc, " = tf::row_combine<H::kRowThreads>(", acc,
+    e_.Line(absl::StrCat(acc, " = tf::row_combine<", gemm_ ? "32" : "H::kRowThreads", ">(", acc,
                          ", smem, [](float a, float b) { return tf::reduce_apply<", op, ">(a, b); });"));
     std::string value = acc;
     if (st.op == 3) value = absl::StrCat(acc, " / static_cast<float>(s.cols)");
@@ -405,6 +440,8 @@ class RowGen {
   std::vector<Expr> outputs_;       // rewritten, per output
   std::set<int> cached_;            // operands held in registers
   int cached_floats_ = 0;           // registers they and kept_ take per thread
+  int per_ = 0;                     // registers one held array takes per thread
+  bool gemm_ = false;               // a GEMM's row epilogue (Body)
   std::map<const ExprNode*, std::string> kept_;  // values held in registers: array names
   std::map<const ExprNode*, Expr> rewritten_;
   std::map<const ExprNode*, bool> row_level_;
@@ -428,9 +465,19 @@ absl::StatusOr<std::string> GenerateRowGlue(const KernelSpec& spec, const std::s
                       "(const ", entry_name, "_ns::Params p) {"));
   e.Line(absl::StrCat("using namespace ", entry_name, "_ns;"));
   RowGen gen(e, spec);
-  TF_RETURN_IF_ERROR(gen.Body());
+  TF_RETURN_IF_ERROR(gen.Body(false));
   e.Close();
   return e.Finish();
+}
+
+absl::Status EmitGemmRowEpilogue(Emitter& e, const KernelSpec& spec) {
+  e.Line("template <int BM, int BN, int kThreads>");
+  e.Open("static __device__ __forceinline__ void row_epilogue(const Params& p, const float* ctile, long long m0, "
+         "long long M, long long N, int tid) {");
+  RowGen gen(e, spec);
+  TF_RETURN_IF_ERROR(gen.Body(true));
+  e.Close();
+  return absl::OkStatus();
 }
 
 }  // namespace tilefuse

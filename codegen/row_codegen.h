@@ -10,11 +10,17 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "codegen/emitter.h"
 #include "runtime/fusion/kernel_spec.h"
 
 namespace tilefuse {
 
 absl::StatusOr<std::string> GenerateRowGlue(const KernelSpec& spec, const std::string& entry_name);
+
+// A GEMM's row_epilogue hook (kernels/gemm.cuh gemm_epilogue): the same row program over
+// the rows of its staged fp32 tile, which covers them (spec.stages non-empty), a warp per
+// row, the GEMM's value the kTileValue index 0 leaf.
+absl::Status EmitGemmRowEpilogue(Emitter& e, const KernelSpec& spec);
 
 }  // namespace tilefuse
 

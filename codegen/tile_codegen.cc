@@ -53,6 +53,7 @@ void EmitAccStartHook(Emitter& e, const KernelSpec& spec) {
 void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   EmitAccStartHook(e, spec);
+  e.Line(absl::StrCat("static constexpr bool kRowEpilogue = ", spec.stages.empty() ? "false" : "true", ";"));
   if (c.wgmma) {
     e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kStages = ", c.stages,
                         ", kSplitK = ", c.split_k, ";"));
@@ -231,6 +232,7 @@ absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spe
     files.push_back("reduce.cuh");
   } else if (spec.tile == "matmul") {
     files.push_back("async_copy.cuh");
+    if (!spec.stages.empty()) files.push_back("rowwise.cuh");  // row_combine
     files.push_back("gemm.cuh");
     if (spec.gemm.wgmma) files.push_back("gemm_sm90.cuh");
   } else {
@@ -264,6 +266,7 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   }
   if (spec.tile != "matmul" && spec.tile != "reduce") EmitPrefetchHook(e, spec);
   if (spec.tile == "matmul" && !spec.gemm.wgmma) EmitTilePrefetchHook(e, spec);  // its one caller
+  if (spec.tile == "matmul" && !spec.stages.empty()) TF_RETURN_IF_ERROR(EmitGemmRowEpilogue(e, spec));
   for (size_t w = 0; w < spec.windows.size(); ++w) TF_RETURN_IF_ERROR(EmitWindowHook(e, spec, static_cast<int>(w)));
   if (spec.tile != "reduce") {  // the reduce kernel stores through store_pair (below)
     e.Line("template <int W>");

@@ -331,7 +331,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   if constexpr (S > 1) {
     split_k_cluster<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N);
   } else {
-    gemm_store_tile<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N, threadIdx.x, 0);
+    gemm_epilogue<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N, threadIdx.x, 0);
   }
 }
 
@@ -451,7 +451,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
       }
       epilogue_sync<128>(1 + w);
       // Each quarter holds whole rows of the tile: a reduction along them needs no other.
-      gemm_store_tile<H, 32, G::BN, 128>(p, mine, m0 + q * 32, n0, M, N, t, 1 + w);
+      gemm_epilogue<H, 32, G::BN, 128>(p, mine, m0 + q * 32, n0, M, N, t, 1 + w);
     }
   }
 }

@@ -20,7 +20,7 @@ namespace tf {
 // and first-index-on-ties for argmax and argmin (a NaN wins both, as in PyTorch).
 template <int kOp>
 TF_DEVICE void reduce_combine(float& v, long long& vi, float w, long long wi) {
-  if constexpr (kOp <= 3) {
+  if constexpr (kOp <= 3 || kOp == 8) {
     v = reduce_apply<kOp>(v, w);
   } else {
     const bool vn = v != v, wn = w != w;

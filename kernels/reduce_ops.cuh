@@ -1,7 +1,8 @@
 // Reduction operators shared by the reduce kernel and the store-site reductions of the
 // tile kernels: op 0 sum, 1 amax, 2 amin, 3 mean (a sum divided at the end), 4 argmax,
 // 5 var (Welford: count, mean and sum of squared deviations, merged pairwise, which also
-// yields the mean), 6 the merge of partial Welford triples of a split reduction, 7 argmin.
+// yields the mean), 6 the merge of partial Welford triples of a split reduction, 7 argmin,
+// 8 prod.
 // max and min propagate NaN as PyTorch's amax/amin do.
 #ifndef TILEFUSE_KERNELS_REDUCE_OPS_CUH_
 #define TILEFUSE_KERNELS_REDUCE_OPS_CUH_
@@ -12,15 +13,16 @@ namespace tf {
 template <int kOp>
 TF_DEVICE float reduce_identity() {
   const float inf = __int_as_float(0x7f800000);
-  return kOp == 1 || kOp == 4 ? -inf : kOp == 2 || kOp == 7 ? inf : 0.f;
+  return kOp == 1 || kOp == 4 ? -inf : kOp == 2 || kOp == 7 ? inf : kOp == 8 ? 1.f : 0.f;
 }
 
-// a (op) b for the value-only operators (sum, amax, amin, mean).
+// a (op) b for the value-only operators (sum, amax, amin, mean, prod).
 template <int kOp>
 TF_DEVICE float reduce_apply(float a, float b) {
-  static_assert(kOp >= 0 && kOp <= 3, "reduce_apply: value-only operators (argmax carries an index)");
+  static_assert((kOp >= 0 && kOp <= 3) || kOp == 8, "reduce_apply: value-only operators (argmax carries an index)");
   if constexpr (kOp == 1) return max_f(a, b);
   if constexpr (kOp == 2) return min_f(a, b);
+  if constexpr (kOp == 8) return a * b;
   return a + b;
 }
 

@@ -142,6 +142,7 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
     // A persistent store-site reduction needs a tile that covers its axis: such a GEMM
     // keeps the planned config.
     if (k.spec.reduce.op >= 0 && !k.spec.reduce.split) continue;
+    if (!k.spec.stages.empty()) continue;  // a row epilogue: likewise, its tile covers the rows
     if (options.gemm_config) {
       TF_RETURN_IF_ERROR(ValidateGemmConfig(*options.gemm_config));
       // The mma.sync kernel runs any GEMM; the Hopper kernel those whose B TMA can read.
@@ -166,7 +167,7 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
   // Split-K is kept to GEMMs without a store-site reduction (whose tile must see the
   // finished values), the combinations the GPU tests cover.
   for (KernelPlan& k : plan.kernels) {
-    if (k.spec.tile == "matmul" && k.spec.reduce.op >= 0) k.spec.gemm.split_k = 1;
+    if (k.spec.tile == "matmul" && (k.spec.reduce.op >= 0 || !k.spec.stages.empty())) k.spec.gemm.split_k = 1;
   }
   for (KernelPlan* k : classed) {
     k->classes = GemmShapeClasses(*k, options.m_classes, sms);

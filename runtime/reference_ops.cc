@@ -133,11 +133,12 @@ float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at, i
     }
     return static_cast<float>(idx);
   }
-  double acc = op == 1 ? -INFINITY : op == 2 ? INFINITY : 0.0;
+  double acc = op == 1 ? -INFINITY : op == 2 ? INFINITY : op == 8 ? 1.0 : 0.0;
   float m = static_cast<float>(acc);
   for (int64_t r = 0; r < n; ++r) {
     const float v = at(r);
     if (op == 0 || op == 3) acc += v;
+    if (op == 8) acc *= v;
     if (op == 1) m = tf::max_f(m, v);
     if (op == 2) m = tf::min_f(m, v);
   }

@@ -41,7 +41,9 @@ struct ElementEval {
       case ExprKind::kConstant: r = FromDouble(e->constant, e->dtype); break;
       case ExprKind::kTileValue: {
         Scalar f;
-        f.f = stages != nullptr ? (*stages)[e->operand] : e->operand == 1 ? tile_value2 : tile_value;
+        f.f = e->operand >= kStageValue0 ? (*stages)[e->operand - kStageValue0]
+               : e->operand == 1             ? tile_value2
+                                             : tile_value;
         r = Convert(f, DType::kF32, e->dtype);
         break;
       }
@@ -125,6 +127,10 @@ class Interpreter {
       } else {
         TF_ASSIGN_OR_RETURN(y, Rowwise(k, ins));
       }
+      if (!k.spec.stages.empty()) {  // a GEMM's row epilogue
+        TF_RETURN_IF_ERROR(Row(k, &y));
+        continue;
+      }
       if (k.spec.reduce.op < 0) {
         TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, static_cast<int64_t>(y.size()), &y, nullptr, y2.empty() ? nullptr : &y2));
         continue;
@@ -182,7 +188,7 @@ class Interpreter {
 
   // A generated row kernel: per row, each stage reduces its input over the row (in
   // double) given the earlier stages; then the row's outputs of both sites.
-  absl::Status Row(const KernelPlan& k) {
+  absl::Status Row(const KernelPlan& k, const std::vector<float>* tile = nullptr) {
     const int64_t rows = k.rows.Eval(syms_), cols = k.cols.Eval(syms_);
     std::vector<Scalar> loads(k.operands.size());
     for (int64_t r = 0; r < rows; ++r) {
@@ -190,18 +196,20 @@ class Interpreter {
       const auto element = [&](int64_t c) -> absl::StatusOr<ElementEval> {
         TF_RETURN_IF_ERROR(Load(k, kEpilogueSite, r * cols + c, loads));
         TF_RETURN_IF_ERROR(Load(k, kReducedSite, r, loads));
-        ElementEval ev{&loads, 0.f, 0.f, {}};
+        ElementEval ev{&loads, tile != nullptr ? (*tile)[r * cols + c] : 0.f, 0.f, {}};
         ev.stages = &stages;
         return ev;
       };
       for (const RowStage& st : k.spec.stages) {
-        double acc = st.op == 1 ? -INFINITY : st.op == 2 ? INFINITY : 0.0;
+        double acc = st.op == 1 ? -INFINITY : st.op == 2 ? INFINITY : st.op == 8 ? 1.0 : 0.0;
         for (int64_t c = 0; c < cols; ++c) {
           TF_ASSIGN_OR_RETURN(ElementEval ev, element(c));
           TF_ASSIGN_OR_RETURN(Scalar v, ev.Eval(st.input));
           const double x = Convert(v, st.input->dtype, DType::kF32).f;
           if (st.op == 1 || st.op == 2) {
             acc = std::isnan(acc) || std::isnan(x) ? NAN : st.op == 1 ? std::max(acc, x) : std::min(acc, x);
+          } else if (st.op == 8) {
+            acc *= x;
           } else {
             const double d = st.op == 5 ? x - stages[st.about] : x;
             acc += st.op == 5 ? d * d : d;

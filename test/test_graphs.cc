@@ -548,6 +548,13 @@ const std::vector<TestGraph>& ReduceTestGraphs() {
                   {"name": "a", "op": "add", "inputs": ["v", 1.0]},
                   {"name": "o", "op": "mul", "inputs": ["a", "m"]}],
         "outputs": ["o", "v"]})", 1, 5, {{"M", 53}}},
+      // prod along a row and down the columns (short axes: products of many values leave
+      // the range of any dtype).
+      {"prod_rows_and_columns", R"({"name": "prod_rows_and_columns",
+        "inputs": [{"name": "x", "shape": ["M", 9], "dtype": "f32"}],
+        "nodes": [{"name": "p", "op": "prod", "inputs": ["x"], "attrs": {"dim": 1}},
+                  {"name": "c", "op": "prod", "inputs": ["x"], "attrs": {"dim": 0}}],
+        "outputs": ["p", "c"]})", 2, 2, {{"M", 11}}},
       {"sum_last_dim", R"({"name": "sum_last_dim",
         "inputs": [{"name": "x", "shape": ["M", 1000], "dtype": "bf16"}],
         "nodes": [{"name": "s", "op": "sum", "inputs": ["x"], "attrs": {"dim": 1}}],

@@ -65,6 +65,7 @@ std::string FoldColumnAddIntoAccumulators(const Graph& g, KernelPlan& k) {
     if (o.site == kEpilogueSite || WindowOfSite(o.site) >= 0) roots.push_back(&o.expr);
   }
   if (spec.reduce.op >= 0) roots.push_back(&spec.reduce.input);
+  for (RowStage& st : spec.stages) roots.push_back(&st.input);  // a row epilogue's
   std::vector<Expr> adds;
   bool bare = false;
   for (const Expr* r : roots) FindAdds(*r, adds, bare);

@@ -214,6 +214,7 @@ std::string RowStageRefusal(const Graph& g, const Node& n) {
     case ReduceOp::kAmin:
     case ReduceOp::kMean:
     case ReduceOp::kVar:
+    case ReduceOp::kProd:
       break;
     default:
       return absl::StrCat(OpName(n.reduce), " is not a row-kernel reduction");
@@ -229,6 +230,44 @@ std::string RowStageRefusal(const Graph& g, const Node& n) {
   return "";
 }
 
+// ---- Row programs in a GEMM's epilogue -------------------------------------------------
+// A GEMM whose tile covers whole rows of its output (N static, at most kMaxEpilogueRow)
+// runs a row program over its staged tile (kernels/gemm.cuh gemm_epilogue): rms_norm,
+// layer_norm and softmax of its output, built-in or written op by op, fuse into it.
+constexpr int64_t kMaxEpilogueRow = 256;
+
+bool GemmCoversRows(const Work& w, int gi) {
+  if (gi < 0 || w.tile[gi] < 0) return false;
+  const Node& t = w.g.node(w.tile[gi]);
+  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return false;
+  const Dim& n = t.shape[1];
+  return n.is_static() && n.value <= kMaxEpilogueRow && w.windows[gi].empty();
+}
+
+// v is a value of GEMM group gi's epilogue (not of a prologue, a reduction or a window).
+bool IsEpilogueValueOf(Work& w, int gi, int v) {
+  return w.out.group_of[v] == gi && !w.reduced[v] && w.window_of[v] < 0 &&
+         (v == w.tile[gi] || w.reach.DependsOn(v, w.tile[gi]));
+}
+
+// GEMM group gi's store-site reduction (and its mean/var partner) along the rows become
+// stages of a row epilogue, which can broadcast them back over the rows.
+bool RowizeStoreReduce(Work& w, int gi) {
+  if (!GemmCoversRows(w, gi) || w.reduce[gi] < 0 || w.row[gi]) return false;
+  for (int r : {w.reduce[gi], w.reduce2[gi]}) {
+    if (r >= 0 && !RowStageRefusal(w.g, w.g.node(r)).empty()) return false;
+  }
+  w.row[gi] = true;
+  w.stages[gi] = {w.reduce[gi]};
+  if (w.reduce2[gi] >= 0) w.stages[gi].push_back(w.reduce2[gi]);
+  std::sort(w.stages[gi].begin(), w.stages[gi].end());
+  w.out.decisions.push_back(absl::StrCat("row epilogue: '", w.g.node(w.reduce[gi]).name,
+                                         "' runs as a row program in the store of '", w.g.node(w.tile[gi]).name,
+                                         "', whose tile covers its rows"));
+  w.reduce[gi] = w.reduce2[gi] = -1;
+  return true;
+}
+
 // Adds reduction n as a stage of the row kernel computing its input, or of a new one.
 bool GroupRowStage(Work& w, const Node& n) {
   const Graph& g = w.g;
@@ -239,7 +278,9 @@ bool GroupRowStage(Work& w, const Node& n) {
   const int v = n.inputs[0];
   const int gi = w.out.group_of[v];
   const Shape& x = g.node(v).shape;
-  if (gi >= 0 && w.tile[gi] < 0 && !w.reduced[v] && w.out.groups[gi].shape == x) {
+  if (gi >= 0 && w.reduce[gi] >= 0) RowizeStoreReduce(w, gi);
+  const bool gemm = GemmCoversRows(w, gi) && w.reduce[gi] < 0 && IsEpilogueValueOf(w, gi, v);
+  if (gi >= 0 && ((w.tile[gi] < 0 && !w.reduced[v] && w.out.groups[gi].shape == x) || gemm)) {
     const std::string what = absl::StrCat("reduction '", n.name, "' into the row kernel of '", w.FirstName(gi), "'");
     if (w.TryMerge(gi, {gi}, n.id, what)) {
       w.row[gi] = true;
@@ -305,6 +346,11 @@ bool GroupIntoRowKernel(Work& w, const Node& n) {
   // Views of a row kernel's per-row values that n reads: served by that kernel.
   std::map<int, int> source;  // input -> the member it reads (itself, or a view's base)
   std::set<int> served;
+  for (int in : n.inputs) {
+    // A GEMM's store-site reduction broadcast back over its rows: a row epilogue.
+    const int rg = w.out.group_of[in];
+    if (rg >= 0 && w.reduce[rg] >= 0 && w.reduced[in] && n.shape == w.out.groups[rg].shape) RowizeStoreReduce(w, rg);
+  }
   for (int in : n.inputs) {
     source[in] = in;
     if (g.node(in).kind != NodeKind::kView) continue;
@@ -380,7 +426,7 @@ bool GroupIntoRowKernel(Work& w, const Node& n) {
 void DemoteSingleStageRowKernels(Work& w) {
   const Graph& g = w.g;
   for (size_t gi = 0; gi < w.members.size(); ++gi) {
-    if (!w.row[gi] || w.stages[gi].size() != 1) continue;
+    if (!w.row[gi] || w.stages[gi].size() != 1 || w.tile[gi] >= 0) continue;
     const int r = w.stages[gi][0];
     const int v = g.node(r).inputs[0];
     size_t feeding = 0, full = 0;
@@ -442,7 +488,7 @@ bool GroupIntoColumnWindow(Work& w, const Node& n) {
     if (g.node(in).kind == NodeKind::kView) {
       const int base = w.views[in].base;
       const int bg = w.out.group_of[base];
-      if (bg < 0 || w.tile[bg] < 0 || w.window_of[base] >= 0 || w.reduced[base]) continue;
+      if (bg < 0 || w.tile[bg] < 0 || w.row[bg] || w.window_of[base] >= 0 || w.reduced[base]) continue;
       const Node& t = g.node(w.tile[bg]);
       if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) continue;
       if (base != t.id && !w.reach.DependsOn(base, t.id)) continue;  // a prologue value
@@ -609,8 +655,26 @@ std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, siz
 // Tile node: a group of its own, which takes the pointwise kernels producing its inputs as
 // prologues when every node of such a kernel feeds that input (a prologue computes only
 // what the load needs) and no cycle forms.
+// A built-in row tile (rms_norm, layer_norm, softmax) over a GEMM's output whose tile
+// covers the rows: a stage of the GEMM's row epilogue.
+bool GroupRowTileIntoGemm(Work& w, const Node& n) {
+  if (n.kind != NodeKind::kTile || n.custom || n.tile == TileOp::kMatmul) return false;
+  const int v = n.inputs[0];
+  const int gi = w.out.group_of[v];
+  if (gi >= 0 && w.reduce[gi] >= 0) RowizeStoreReduce(w, gi);
+  if (!GemmCoversRows(w, gi) || w.reduce[gi] >= 0 || !IsEpilogueValueOf(w, gi, v)) return false;
+  const std::string what = absl::StrCat("'", n.name, "' into the store of '", w.g.node(w.tile[gi]).name, "'");
+  if (!w.TryMerge(gi, {gi}, n.id, what)) return false;
+  w.row[gi] = true;
+  w.stages[gi].push_back(n.id);
+  w.out.decisions.push_back(absl::StrCat("row epilogue: '", n.name, "' (", n.OpString(), ") runs in the store of '",
+                                         w.g.node(w.tile[gi]).name, "', whose tile covers its rows"));
+  return true;
+}
+
 void GroupTile(Work& w, const Node& n, bool fuse) {
   const Graph& g = w.g;
+  if (fuse && GroupRowTileIntoGemm(w, n)) return;
   const int gi = w.NewGroup(n.id, n.shape, n.id);
   if (!fuse) return;
   for (size_t j = 0; j < n.inputs.size(); ++j) {
@@ -678,7 +742,7 @@ void GroupReduce(Work& w, const Node& n, bool fuse) {
   const int v = n.inputs[0];
   const int gi = w.out.group_of[v];
   if (fuse && GroupMeanVarPartner(w, n)) return;
-  if (fuse && gi >= 0 && w.tile[gi] >= 0) {
+  if (fuse && gi >= 0 && w.tile[gi] >= 0 && !w.row[gi]) {
     const Node& t = g.node(w.tile[gi]);
     std::string why = ReduceIntoStoreRefusal(g, t, n);
     if (why.empty() && w.window_of[v] >= 0) why = "its input is a slice of that kernel's output";

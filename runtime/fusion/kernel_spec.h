@@ -115,11 +115,13 @@ struct StoreReduce {
   Expr input;          // the epilogue-site value reduced
 };
 
-// One reduction of a generated row kernel (tile "row"): the row's values of `input`
-// (an epilogue-site expression, which may read earlier stages' results) reduced to one
-// value per row, ExprKind::kTileValue with this stage's index at either site.
+// One reduction of a generated row program (tile "row", or a GEMM's row epilogue): the
+// row's values of `input` (an epilogue-site expression, which may read earlier stages'
+// results) reduced to one value per row, ExprKind::kTileValue with index kStageValue0 +
+// the stage's index at either site (index 0 stays the tile's own value, a GEMM's).
+inline constexpr int kStageValue0 = 16;
 struct RowStage {
-  int op = 0;      // 0 sum, 1 amax, 2 amin, 3 mean, 5 var
+  int op = 0;      // 0 sum, 1 amax, 2 amin, 3 mean, 5 var, 8 prod
   int about = -1;  // var: the stage holding the mean of the same input (two passes in registers)
   int correction = 1;  // var: divides by cols - correction
   Expr input;

@@ -100,7 +100,7 @@ class KernelBuilder {
       // A row kernel: a reduction is its stage's value; a member computed from reduced
       // values alone is computed once per row, wherever it is read.
       if (auto it = stage_of_.find(id); it != stage_of_.end()) {
-        e = MakeTileValue(it->second, n.dtype);
+        e = MakeTileValue(kStageValue0 + it->second, n.dtype);
         memo_[key] = e;
         return e;
       }
@@ -175,6 +175,8 @@ class KernelBuilder {
   }
   // Reduction node `id` is stage `stage` of the row kernel.
   void SetStage(int id, int stage) { stage_of_[id] = stage; }
+  // Built-in row tile `id` in a GEMM's row epilogue computes `e`.
+  void SetBuiltin(int id, Expr e) { memo_[{id, kEpilogueSite}] = std::move(e); }
 
  private:
   const Graph& g_;
@@ -213,7 +215,8 @@ int SiteOf(const Graph& g, const Group& group, int id) {
   }
   if (group.row) {
     const bool reduced = std::find(group.reduced.begin(), group.reduced.end(), id) != group.reduced.end();
-    return reduced ? kReducedSite : kEpilogueSite;
+    if (reduced) return kReducedSite;
+    if (group.tile < 0) return kEpilogueSite;  // a GEMM's row epilogue: its prologues below
   }
   if (group.tile < 0 || id == group.tile) return kEpilogueSite;
   if (std::find(group.reduced.begin(), group.reduced.end(), id) != group.reduced.end()) return kReducedSite;
@@ -276,17 +279,73 @@ absl::Status FillReduceSpec(const Graph& g, const Group& group, const Node& t, K
 // A generated row kernel: its rows' space as [rows, cols], and its stages in order. A var
 // takes two: the mean of its input (shared with a mean of the same values) and the mean
 // square deviation from it, both over the row in registers.
+// A built-in row tile in a GEMM's row epilogue: its stages and its value's expression.
+absl::Status FillBuiltinRowTile(const Node& t, KernelBuilder& kb) {
+  std::vector<RowStage>& stages = kb.kernel().spec.stages;
+  TF_ASSIGN_OR_RETURN(Expr x, kb.ExprOf(t.inputs[0], kEpilogueSite));
+  const auto op = [](PointwiseOp o, std::vector<Expr> args, DType dtype = DType::kF32) {
+    return MakeOp(o, std::move(args), {}, dtype);
+  };
+  const auto stage_value = [&](int j) { return MakeTileValue(kStageValue0 + j, DType::kF32); };
+  const Expr eps = MakeConstant(t.attrs.eps.value_or(0), DType::kF32);
+  const int first = static_cast<int>(stages.size());
+  Expr y;
+  switch (t.tile) {
+    case TileOp::kRmsNorm: {  // x * rsqrt(mean(x^2) + eps) * w
+      TF_ASSIGN_OR_RETURN(Expr sq, op(PointwiseOp::kMul, {x, x}));
+      stages.push_back(RowStage{3, -1, 1, sq});
+      TF_ASSIGN_OR_RETURN(Expr a, op(PointwiseOp::kAdd, {stage_value(first), eps}));
+      TF_ASSIGN_OR_RETURN(Expr inv, op(PointwiseOp::kRsqrt, {a}));
+      TF_ASSIGN_OR_RETURN(y, op(PointwiseOp::kMul, {x, inv}));
+      TF_ASSIGN_OR_RETURN(Expr w, kb.ExprOf(t.inputs[1], kEpilogueSite));
+      TF_ASSIGN_OR_RETURN(y, op(PointwiseOp::kMul, {y, w}, t.dtype));
+      break;
+    }
+    case TileOp::kLayerNorm: {  // (x - mean) * rsqrt(var + eps) * w + b, the biased var
+      stages.push_back(RowStage{3, -1, 1, x});
+      stages.push_back(RowStage{5, first, 0, x});
+      TF_ASSIGN_OR_RETURN(Expr d, op(PointwiseOp::kSub, {x, stage_value(first)}));
+      TF_ASSIGN_OR_RETURN(Expr a, op(PointwiseOp::kAdd, {stage_value(first + 1), eps}));
+      TF_ASSIGN_OR_RETURN(Expr inv, op(PointwiseOp::kRsqrt, {a}));
+      TF_ASSIGN_OR_RETURN(y, op(PointwiseOp::kMul, {d, inv}));
+      TF_ASSIGN_OR_RETURN(Expr w, kb.ExprOf(t.inputs[1], kEpilogueSite));
+      TF_ASSIGN_OR_RETURN(y, op(PointwiseOp::kMul, {y, w}));
+      TF_ASSIGN_OR_RETURN(Expr b, kb.ExprOf(t.inputs[2], kEpilogueSite));
+      TF_ASSIGN_OR_RETURN(y, op(PointwiseOp::kAdd, {y, b}, t.dtype));
+      break;
+    }
+    case TileOp::kSoftmax: {  // exp(x - max) / sum(exp(x - max))
+      stages.push_back(RowStage{1, -1, 1, x});
+      TF_ASSIGN_OR_RETURN(Expr d, op(PointwiseOp::kSub, {x, stage_value(first)}));
+      TF_ASSIGN_OR_RETURN(Expr e, op(PointwiseOp::kExp, {d}));
+      stages.push_back(RowStage{0, -1, 1, e});
+      TF_ASSIGN_OR_RETURN(y, op(PointwiseOp::kDiv, {e, stage_value(first + 1)}, t.dtype));
+      break;
+    }
+    default:
+      return absl::InternalError(absl::StrCat("row epilogue: no expansion of tile '", t.OpString(), "'"));
+  }
+  kb.SetBuiltin(t.id, y);
+  return absl::OkStatus();
+}
+
 absl::Status FillRowSpec(const Graph& g, const Group& group, KernelBuilder& kb) {
   KernelPlan& k = kb.kernel();
-  k.spec.tile = "row";
-  const Shape& space = group.shape;
-  k.cols = SizeExpr::Of(space.back());
-  k.rows = SizeExpr{1, {}};
-  for (size_t d = 0; d + 1 < space.size(); ++d) k.rows = k.rows * SizeExpr::Of(space[d]);
+  if (group.tile < 0) {  // else a GEMM's row epilogue, over the GEMM's [M, N]
+    k.spec.tile = "row";
+    const Shape& space = group.shape;
+    k.cols = SizeExpr::Of(space.back());
+    k.rows = SizeExpr{1, {}};
+    for (size_t d = 0; d + 1 < space.size(); ++d) k.rows = k.rows * SizeExpr::Of(space[d]);
+  }
   kb.SetRow(group.reduced);
   std::vector<RowStage>& stages = k.spec.stages;
   for (int id : group.stages) {
     const Node& r = g.node(id);
+    if (r.kind == NodeKind::kTile) {
+      TF_RETURN_IF_ERROR(FillBuiltinRowTile(r, kb));
+      continue;
+    }
     TF_ASSIGN_OR_RETURN(Expr in, kb.ExprOf(r.inputs[0], kEpilogueSite));
     const auto last = [&] { return static_cast<int>(stages.size()) - 1; };
     if (r.reduce != ReduceOp::kMean && r.reduce != ReduceOp::kVar) {
@@ -364,7 +423,24 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     // axis.
     const Dim& n = t.shape[1];
     const Dim& kd = g.node(t.inputs[0]).shape[1];
-    if (m.is_static() && group.reduce < 0) {
+    if (group.row) {
+      // A row epilogue: one tile covers the row (GemmCoversRows: N <= 256). The Hopper
+      // tile up to 128 columns, else mma.sync's 64 rows by the next power of two.
+      const int64_t cols = n.value;
+      if (GemmWgmmaCapable(k.spec) && cols <= 128) {
+        k.spec.gemm = WgmmaGemmConfig(5, 128, cols <= 64 ? 64 : 128);
+      } else {
+        GemmConfig c;
+        c.bm = 64;
+        c.bn = 32;
+        while (c.bn < cols) c.bn *= 2;
+        c.bk = 32;
+        c.warps_m = 2;
+        c.warps_n = c.bn >= 128 ? 4 : 2;
+        c.stages = 4;
+        k.spec.gemm = c;
+      }
+    } else if (m.is_static() && group.reduce < 0) {
       if (auto small = SmallMGemmConfig(m.value, n.is_static() ? n.value : 0, kd.is_static() ? kd.value : 0,
                                         GemmWgmmaCapable(k.spec), options.sm_count)) {
         k.spec.gemm = *small;
@@ -482,8 +558,11 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
     std::vector<bool> in_kernel(g.nodes().size(), false);
     for (int id : group.nodes) in_kernel[id] = true;
     // A row kernel's reduced site is its stages' index space.
-    KernelBuilder kb(g, views, buffers, in_kernel, group.tile, group.row ? group.stages[0] : group.reduce,
-                     group.reduce2);
+    int reduced_space = group.reduce;  // a row program's: that of its first reduction
+    for (int id : group.stages) {
+      if (reduced_space < 0 && g.node(id).kind == NodeKind::kReduce) reduced_space = id;
+    }
+    KernelBuilder kb(g, views, buffers, in_kernel, group.tile, reduced_space, group.reduce2);
     kb.kernel().index_space = group.shape;
     kb.kernel().nodes = group.nodes;
     kb.SetServed(group.served_views, &group.windows);
@@ -516,7 +595,7 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
     if (group.tile >= 0 && k.spec.tile != "matmul" && k.spec.tile != "reduce") {
       TF_ASSIGN_OR_RETURN(k.spec.row, ChooseRowConfig(g.node(group.tile).shape.back(), k.spec.Vec()));
     }
-    if (group.row) {
+    if (group.row && group.tile < 0) {
       TF_ASSIGN_OR_RETURN(k.spec.row, ChooseRowConfig(group.shape.back(), k.spec.Vec()));
     }
     k.summary = absl::StrCat(group.tile >= 0 ? absl::StrCat(k.spec.tile == "reduce" ? "reduce " : "tile ",

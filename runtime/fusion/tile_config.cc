@@ -224,7 +224,10 @@ std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k,
 
 std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const int64_t> bounds, int sms) {
   const KernelSpec& spec = k.spec;
-  if (spec.tile != "matmul" || spec.custom != nullptr || spec.reduce.op >= 0 || k.rows.is_static()) return {};
+  if (spec.tile != "matmul" || spec.custom != nullptr || spec.reduce.op >= 0 || !spec.stages.empty() ||
+      k.rows.is_static()) {
+    return {};
+  }
   const int64_t n = k.cols.is_static() ? k.cols.constant : 0, depth = k.depth.is_static() ? k.depth.constant : 0;
   std::vector<ShapeClass> classes;
   for (int64_t b : bounds) {

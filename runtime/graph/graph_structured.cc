@@ -261,6 +261,7 @@ absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, A
   DType dtype = x.dtype;
   switch (op) {
     case ReduceOp::kSum:
+    case ReduceOp::kProd:
       if (!IsFloating(x.dtype)) dtype = DType::kI32;  // PyTorch gives int64; tilefuse has i32
       break;
     case ReduceOp::kMean:

@@ -81,7 +81,7 @@ namespace tilefuse {
 // Reductions over one axis: X(enum, "name"). An op's value is its kernel reduction code
 // (kernels/reduce_ops.cuh, StoreReduceOp; code 6, the merge of Welford partials, is no op:
 // logsumexp there is lowered to other ops when added, Graph::AddReduce, and never reaches a
-// kernel); argmin is code 7.
+// kernel); argmin is code 7, prod code 8.
 #define TILEFUSE_FOR_EACH_REDUCE_OP(X) \
   X(kSum, "sum")                       \
   X(kAmax, "amax")                     \
@@ -90,7 +90,8 @@ namespace tilefuse {
   X(kArgmax, "argmax")                 \
   X(kVar, "var")                       \
   X(kLogsumexp, "logsumexp")           \
-  X(kArgmin, "argmin")
+  X(kArgmin, "argmin")                 \
+  X(kProd, "prod")
 
 // Views, which move no data: X(enum, "name"). Attributes as PyTorch's: transpose (dim0,
 // dim1), reshape (shape), permute (dims), slice (dim, start, end, step; x[..., start:end:
