@@ -41,6 +41,11 @@ struct CompileOptions {
   bool fuse = true;          // false: the unfused baseline (one kernel per op)
   std::string arch;          // "sm_90"; empty: the device's, or sm_90 without a GPU
   int sm_count = 0;          // SMs small-M GEMM configs are sized for; 0: the device's, or 132
+  // A GEMM whose tile covers its output's rows (N <= 256) runs rms_norm, layer_norm,
+  // softmax and row reductions broadcast back over its rows in its store: one kernel
+  // where two would run. On the H200 that one kernel is still the slower of the two at
+  // 4096 x 128 x 1024 (docs/NOTES.md): false keeps them apart.
+  bool gemm_row_epilogues = true;
   KernelCache* cache = nullptr;  // null: the plan gets a cache of its own
   // Binaries that outlive the process (runtime/cache/disk_cache.h): looked up before
   // NVRTC runs, written after. Null: memory only. GEMM tuning records then default to

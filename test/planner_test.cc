@@ -47,6 +47,26 @@ TEST(Planner, PlansComputeWhatTheReferenceComputes) {
   }
 }
 
+// A GEMM's row epilogue fuses a norm of its output (one kernel); off, the norm is a kernel
+// of its own, and the plan still computes what the reference does.
+TEST(Planner, GemmRowEpiloguesCanBeTurnedOff) {
+  const Graph g = ParseTestGraph(NamedTestGraph("gemm_rms_norm"));
+  PlanOptions on, off;
+  off.gemm_row_epilogues = false;
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan fused, PlanFusion(g, on));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan apart, PlanFusion(g, off));
+  ASSERT_EQ(fused.kernels.size(), 1u);
+  EXPECT_FALSE(fused.kernels[0].spec.stages.empty());
+  ASSERT_EQ(apart.kernels.size(), 2u);
+  EXPECT_EQ(apart.kernels[1].spec.tile, "rms_norm");
+  std::mt19937_64 rng(3);
+  const std::vector<int64_t> syms = BindSymbols(g, {{"M", 9}});
+  const std::vector<HostTensor> inputs = RandomInputs(g, syms, rng);
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> ref, EvaluateReference(g, inputs));
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> got, InterpretPlan(g, apart, inputs, syms));
+  EXPECT_TRUE(AllClose(got[0], ref[0], ToleranceFor(g)));
+}
+
 // A bias over the columns starts a GEMM's accumulators: the store hook's expressions no
 // longer read it. Where the GEMM's own value is stored too, it stays in the epilogue.
 TEST(Planner, ColumnBiasStartsTheAccumulators) {

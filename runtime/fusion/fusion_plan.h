@@ -81,6 +81,7 @@ struct PlanOptions {
   bool fuse = true;         // false: the unfused baseline, one kernel per op
   std::string arch = "sm_90";  // the target: sm_90 enables the TMA + wgmma GEMM
   int sm_count = 132;          // the target's SMs, which small-M GEMM configs are sized for
+  bool gemm_row_epilogues = true;  // CompileOptions::gemm_row_epilogues
 };
 
 }  // namespace tilefuse

@@ -95,6 +95,7 @@ struct Work {
   std::vector<int> window_of;  // per node: its index in its group's windows, or -1
   const std::vector<ViewInfo>& views;
   std::vector<std::set<int>> outside;  // per group: nodes outside it that members read (CanDepend)
+  bool gemm_row_epilogues = true;  // row programs may run in a GEMM's store
 
   std::string FirstName(int gi) const { return g.node(*members[gi].begin()).name; }
 
@@ -237,7 +238,7 @@ std::string RowStageRefusal(const Graph& g, const Node& n) {
 constexpr int64_t kMaxEpilogueRow = 256;
 
 bool GemmCoversRows(const Work& w, int gi) {
-  if (gi < 0 || w.tile[gi] < 0) return false;
+  if (!w.gemm_row_epilogues || gi < 0 || w.tile[gi] < 0) return false;
   const Node& t = w.g.node(w.tile[gi]);
   if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return false;
   const Dim& n = t.shape[1];
@@ -782,12 +783,12 @@ void GroupReduce(Work& w, const Node& n, bool fuse) {
 }  // namespace
 
 absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>& views,
-                                    bool fuse) {
+                                    bool fuse, bool gemm_row_epilogues) {
   Grouping out;
   out.group_of.assign(g.nodes().size(), -1);
   Reachability reach(g);
   Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, {},
-         std::vector<int>(g.nodes().size(), -1), views, {}};
+         std::vector<int>(g.nodes().size(), -1), views, {}, gemm_row_epilogues};
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;

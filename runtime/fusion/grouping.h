@@ -44,8 +44,9 @@ struct Grouping {
 
 // Groups the compute nodes of `graph` (fusing when `fuse`) and orders the groups so that
 // every group runs after the groups it reads from.
+// `gemm_row_epilogues`: row programs may run in a GEMM's store (PlanOptions).
 absl::StatusOr<Grouping> GroupNodes(const Graph& graph, const std::vector<ViewInfo>& views,
-                                    bool fuse);
+                                    bool fuse, bool gemm_row_epilogues = true);
 
 }  // namespace tilefuse
 

@@ -503,7 +503,7 @@ KernelBuilder CombineKernel(const Graph& g, const Group& group, const KernelPlan
 absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options) {
   if (g.outputs().empty()) return absl::InvalidArgumentError("the graph has no outputs");
   TF_ASSIGN_OR_RETURN(std::vector<ViewInfo> views, ResolveViews(g));
-  TF_ASSIGN_OR_RETURN(Grouping grouping, GroupNodes(g, views, options.fuse));
+  TF_ASSIGN_OR_RETURN(Grouping grouping, GroupNodes(g, views, options.fuse, options.gemm_row_epilogues));
   FusionPlan plan;
   plan.decisions = grouping.decisions;
 
