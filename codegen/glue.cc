@@ -88,6 +88,11 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
   for (size_t k = 0; k < spec.operands.size(); ++k) {
     if (spec.operands[k].site == site) EmitOperandLoad(e, spec, static_cast<int>(k), index);
   }
+  return EmitSiteStores(e, spec, site, index, tile_value, extra);
+}
+
+absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const std::string& index,
+                            const std::string& tile_value, const std::vector<std::pair<std::string, Expr>>& extra) {
   for (size_t j = 0; j < spec.outputs.size(); ++j) {
     if (spec.outputs[j].site != site) continue;
     e.Line(absl::StrCat(ComputeTypeName(spec.outputs[j].dtype), " r", j, "[W];"));

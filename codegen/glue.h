@@ -34,6 +34,10 @@ absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site
                                     const std::string& index, const std::string& tile_value,
                                     const std::vector<std::pair<std::string, Expr>>& extra);
 
+// EmitSiteLoadsAndStores less the loads: the operands' a<k>[W] arrays are in scope.
+absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const std::string& index,
+                            const std::string& tile_value, const std::vector<std::pair<std::string, Expr>>& extra);
+
 // Closes the per-kernel namespace and emits the extern "C" entry calling `call`: `attrs`,
 // then __launch_bounds__(`bounds`), then the parameters, `params` or by default the
 // Params block alone.

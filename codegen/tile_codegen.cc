@@ -136,25 +136,7 @@ absl::Status EmitWindowHook(Emitter& e, const KernelSpec& spec, int w) {
     }
     if (read) EmitOperandLoad(e, spec, static_cast<int>(k), s == site ? "iw" : "i");
   }
-  for (size_t j = 0; j < spec.outputs.size(); ++j) {
-    if (spec.outputs[j].site == site) e.Line(absl::StrCat(ComputeTypeName(spec.outputs[j].dtype), " r", j, "[W];"));
-  }
-  e.Line("#pragma unroll");
-  e.Open("for (int l = 0; l < W; ++l) {");
-  ExprEmitter ex(e, [&](const ExprNode& leaf) {
-    if (leaf.kind == ExprKind::kTileValue) return ConvertKind("v[l]", DType::kF32, leaf.dtype);
-    return absl::StrCat("a", leaf.operand, "[l]");
-  });
-  for (size_t j = 0; j < spec.outputs.size(); ++j) {
-    if (spec.outputs[j].site != site) continue;
-    const Expr& value = StoredValue(spec.outputs[j]);
-    TF_ASSIGN_OR_RETURN(std::string v, ex.Emit(value));
-    e.Line(absl::StrCat("r", j, "[l] = ", ConvertKind(v, value->dtype, spec.outputs[j].dtype), ";"));
-  }
-  e.Close();
-  for (size_t j = 0; j < spec.outputs.size(); ++j) {
-    if (spec.outputs[j].site == site) e.Line(absl::StrCat("tf::store_vec<W>(p.out", j, " + iw, r", j, ");"));
-  }
+  TF_RETURN_IF_ERROR(EmitSiteStores(e, spec, site, "iw", "v[l]", {}));
   e.Close();
   return absl::OkStatus();
 }
