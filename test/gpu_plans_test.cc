@@ -69,6 +69,19 @@ TEST(GpuPointwise, RandomGraphsMatchTheReference) {
   }
 }
 
+TEST(GpuRow, RandomRowProgramsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  KernelCache cache;
+  std::mt19937_64 rng(41);
+  for (int seed = 0; seed < 100; ++seed) {
+    RandomGraph r = MakeRandomRowGraph(seed);
+    SCOPED_TRACE(GraphToJson(r.graph));
+    const auto syms = BindSymbols(r.graph, r.symbols);
+    for (bool fuse : {true, false}) CheckOnGpu(r.graph, syms, cache, rng, fuse, seed % 3 == 0 ? 4 : 0);
+    if (HasFatalFailure() || HasNonfatalFailure()) break;
+  }
+}
+
 TEST(GpuTile, RegisteredKernelWithEpilogueMatchesItsReference) {
   TF_SKIP_WITHOUT_GPU();
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(CustomKernelGraphJson(), &TestRegistry()));

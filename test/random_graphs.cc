@@ -180,4 +180,69 @@ RandomGraph MakeRandomPointwiseGraph(uint64_t seed) {
   return out;
 }
 
+RandomGraph MakeRandomRowGraph(uint64_t seed) {
+  Builder b(seed);
+  Graph& g = b.g_;
+  RandomGraph out;
+  Shape lead;
+  if (b.Pick(2)) {
+    lead.push_back(Dim::Sym(g.Symbol("R")));
+    out.symbols["R"] = 1 + b.Pick(40);
+  } else {
+    lead.push_back(Dim::Static(1 + b.Pick(30)));
+  }
+  if (b.Pick(3) == 0) lead.push_back(Dim::Static(1 + b.Pick(4)));
+  const int64_t cols = 1 + b.Pick(b.Pick(4) == 0 ? 3000 : 300);
+  Shape space = lead, per_row = lead;
+  space.push_back(Dim::Static(cols));
+  per_row.push_back(Dim::Static(1));
+  const DType dtypes[] = {DType::kF32, DType::kF16, DType::kBF16};
+  std::vector<int> full, rows;  // values over the rows' space, and one per row ([..., 1])
+  full.push_back(*g.AddInput("x", space, dtypes[b.Pick(3)]));
+  std::vector<int> others = full;  // operands of binary ops: a per-column weight too
+  if (b.Pick(2)) others.push_back(*g.AddInput("w", Shape{Dim::Static(cols)}, dtypes[b.Pick(3)]));
+  if (b.Pick(3) == 0) rows.push_back(*g.AddInput("r", per_row, DType::kF32));
+  const auto reduce = [&](int x) {
+    const ReduceOp ops[] = {ReduceOp::kSum, ReduceOp::kAmax, ReduceOp::kAmin, ReduceOp::kMean, ReduceOp::kVar};
+    const ReduceOp op = ops[b.Pick(5)];
+    const bool keep = b.Pick(3) != 0;
+    Attrs a{.dim = static_cast<int>(space.size()) - 1, .keepdim = keep};
+    if (op == ReduceOp::kVar) a.correction = b.Pick(2);
+    auto r = g.AddReduce(absl::StrCat("n", b.counter_++), op, x, a);
+    if (!r.ok()) std::abort();
+    if (keep) return *r;
+    // Dropped, then brought back as x.sum(-1)[..., None] is.
+    return *g.AddView(absl::StrCat("n", b.counter_++), ViewOp::kReshape, *r, Attrs{.shape = per_row});
+  };
+  const int n_ops = 2 + b.Pick(8);
+  for (int k = 0; k < n_ops; ++k) {
+    const int a = full[b.Pick(full.size())];
+    const int c = others[b.Pick(others.size())];
+    const int kind = b.Pick(rows.empty() ? 5 : 9);
+    int r;
+    switch (kind) {
+      case 0: r = b.Op(PointwiseOp::kMul, {a, c}); break;
+      case 1: r = b.Op(PointwiseOp::kAdd, {a, c}); break;
+      case 2: r = b.Op(PointwiseOp::kTanh, {a}); break;
+      case 3: r = b.Op(PointwiseOp::kCast, {a}, Attrs{.dtype = dtypes[b.Pick(3)]}); break;
+      case 4: rows.push_back(reduce(a)); continue;
+      default: {  // a per-row value broadcast back over the rows, as norms and softmax do
+        const int s = rows[b.Pick(rows.size())];
+        switch (kind) {
+          case 5: r = b.Op(PointwiseOp::kSub, {a, s}); break;
+          case 6: r = b.Op(PointwiseOp::kMul, {a, b.Op(PointwiseOp::kRsqrt, {b.Positive(s)})}); break;
+          case 7: r = b.Op(PointwiseOp::kDiv, {a, b.Positive(s)}); break;
+          default: r = b.Op(PointwiseOp::kExp, {b.Op(PointwiseOp::kTanh, {b.Op(PointwiseOp::kSub, {a, s})})}); break;
+        }
+      }
+    }
+    full.push_back(r);
+    others.push_back(r);
+  }
+  (void)g.AddOutput(full.back());
+  if (!rows.empty() && b.Pick(2)) (void)g.AddOutput(rows.back());
+  out.graph = std::move(g);
+  return out;
+}
+
 }  // namespace tilefuse

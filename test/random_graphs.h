@@ -20,6 +20,12 @@ struct RandomGraph {
 
 RandomGraph MakeRandomPointwiseGraph(uint64_t seed);
 
+// Seeded random row programs, as model code writes norms and softmax: float inputs over
+// [..., C] (per-column weights and per-row values too), pointwise work, reductions over
+// the last axis (keepdim, or dropped and brought back through a reshape) broadcast back
+// over the rows, several stages deep.
+RandomGraph MakeRandomRowGraph(uint64_t seed);
+
 }  // namespace tilefuse
 
 #endif  // TILEFUSE_TEST_RANDOM_GRAPHS_H_
