@@ -797,6 +797,14 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     for (int in : g.node(id).inputs) live[in] = true;
   }
   for (const Node& n : g.nodes()) {
+    if (n.kind == NodeKind::kView && IsMaterializedView(g, views, n.id) && live[n.id]) {
+      // The copy a reshape of a non-contiguous view needs: a kernel over its operand's
+      // index space, reading it through its strides, writing the reshape's buffer.
+      w.NewGroup(n.id, g.node(n.inputs[0]).shape, -1);
+      out.decisions.push_back(absl::StrCat("copy: '", n.name, "' reshapes the non-contiguous view '",
+                                           g.node(n.inputs[0]).name, "': a kernel copies it first"));
+      continue;
+    }
     if (!IsCompute(n)) continue;
     if (!live[n.id]) {
       out.decisions.push_back(absl::StrCat("dropped: '", n.name, "' is not needed by any output"));

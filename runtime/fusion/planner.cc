@@ -122,6 +122,11 @@ class KernelBuilder {
       e = MakeTileValue(ResultIndex(n), n.dtype);
     } else if (!in_kernel_[id]) {
       e = MakeLoad(OperandIndex(id, site), n.dtype);
+    } else if (n.kind == NodeKind::kView) {
+      // A materialized reshape: its operand's elements in row-major order, the same flat
+      // index over either shape, so the operand binds over its own shape.
+      const int v = n.inputs[0];
+      e = MakeLoad(OperandIndex(v, site, &g_.node(v).shape), g_.node(v).dtype);
     } else {
       std::vector<Expr> args;
       const Shape* reader = reduced_reader_;
@@ -141,15 +146,20 @@ class KernelBuilder {
     return e;
   }
 
-  int OperandIndex(int q, int site) {
+  // `space`: the index space to bind over, when not the site's (of the same element count).
+  int OperandIndex(int q, int site, const Shape* space = nullptr) {
+    const Shape& over = space != nullptr ? *space : SiteShape(site);
+    std::vector<SizeExpr> dims;
+    for (const Dim& d : over) dims.push_back(SizeExpr::Of(d));
     for (size_t i = 0; i < kernel_.operands.size(); ++i) {
-      if (kernel_.operands[i].value == q && kernel_.spec.operands[i].site == site) {
+      const OperandBinding& b = kernel_.operands[i];
+      if (b.value == q && kernel_.spec.operands[i].site == site && (over.empty() || b.dims == dims)) {
         return static_cast<int>(i);
       }
     }
     OperandSpec spec;
     spec.site = site;
-    OperandBinding b = BindOperand(g_, q, views_[q], SiteShape(site), spec);
+    OperandBinding b = BindOperand(g_, q, views_[q], over, spec);
     b.buffer = buffers_.at(views_[q].base);
     kernel_.spec.operands.push_back(spec);
     kernel_.operands.push_back(std::move(b));
@@ -521,7 +531,8 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
     if (g.node(o).kind == NodeKind::kView && grouping.group_of[views[o].base] >= 0) read_outside[views[o].base] = true;
   }
   for (const Node& n : g.nodes()) {
-    if (n.kind == NodeKind::kView) continue;  // its readers read the base
+    // A view's readers read its base; a materialized one is read by its own copy kernel.
+    if (n.kind == NodeKind::kView && !IsMaterializedView(g, views, n.id)) continue;
     for (int in : n.inputs) {
       const int base = views[in].base;
       if (grouping.group_of[base] < 0) continue;

@@ -16,6 +16,10 @@ bool SameStrides(const Shape& shape, const std::vector<SizeExpr>& a,
 
 }  // namespace
 
+bool IsMaterializedView(const Graph& graph, const std::vector<ViewInfo>& views, int id) {
+  return graph.node(id).kind == NodeKind::kView && views[id].base == id;
+}
+
 int64_t OffsetValue(absl::Span<const SizeExpr> offset, absl::Span<const int64_t> symbols) {
   int64_t v = 0;
   for (const SizeExpr& t : offset) v += t.Eval(symbols);
@@ -75,10 +79,10 @@ absl::StatusOr<std::vector<ViewInfo>> ResolveViews(const Graph& graph) {
       }
       case ViewOp::kReshape:
         if (!src.contiguous) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "node '", n.name, "' (reshape): its operand '", graph.node(n.inputs[0]).name,
-              "' is a non-contiguous view; reshaping it needs a copy, which tilefuse does not "
-              "insert (expected a contiguous operand)"));
+          // Its elements are not one run in any buffer: the reshape is materialized, a copy
+          // of its operand in row-major order (IsMaterializedView), then read in place.
+          v.base = n.id;
+          v.offset.clear();
         }
         v.strides = ContiguousStrides(n.shape);
         break;

@@ -23,9 +23,13 @@ struct ViewInfo {
 // The offset's value for bound symbols.
 int64_t OffsetValue(absl::Span<const SizeExpr> offset, absl::Span<const int64_t> symbols);
 
-// One entry per node. A reshape of a non-contiguous view (which would need a copy) is an
-// error naming the node.
+// One entry per node. A reshape of a non-contiguous view (a transpose's, a strided slice's)
+// is its own base: the planner copies its operand into a buffer of its own.
 absl::StatusOr<std::vector<ViewInfo>> ResolveViews(const Graph& graph);
+
+// Whether view node `id` is materialized (a reshape of a non-contiguous view): a kernel
+// writes its elements, its operand's in row-major order.
+bool IsMaterializedView(const Graph& graph, const std::vector<ViewInfo>& views, int id);
 
 }  // namespace tilefuse
 
