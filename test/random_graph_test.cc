@@ -78,7 +78,7 @@ TEST(RandomGraphs, RowProgramsAgreeWithTheReference) {
       with_row_kernels += fuse && std::any_of(plan.kernels.begin(), plan.kernels.end(),
                                               [](const KernelPlan& k) { return k.spec.tile == "row"; });
     }
-    if (seed % 5 != 0) continue;  // NVRTC for one in five (seconds each)
+    if (seed % 10 != 0) continue;  // NVRTC for one in ten (CI's time: seconds each)
     CompileOptions o;
     o.arch = "sm_90";
     o.cache = &cache;
