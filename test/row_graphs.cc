@@ -181,6 +181,18 @@ const std::vector<TestGraph>& RowTestGraphs() {
                   {"name": "s", "op": "sum", "inputs": ["za"], "attrs": {"dim": 1, "keepdim": true}},
                   {"name": "share", "op": "div", "inputs": ["za", "s"]}],
         "outputs": ["p", "share"]})", 2, 6, {{"M", 33}}},
+      // Values of two GEMMs' row epilogues combined: one of them takes the sum.
+      {"two_gemm_row_epilogues", R"({"name": "two_gemm_row_epilogues",
+        "inputs": [{"name": "x", "shape": ["M", 32], "dtype": "bf16"},
+                   {"name": "w1", "shape": [32, 64], "dtype": "bf16"},
+                   {"name": "w2", "shape": [32, 64], "dtype": "bf16"},
+                   {"name": "g", "shape": [64], "dtype": "bf16"}],
+        "nodes": [{"name": "y1", "op": "matmul", "inputs": ["x", "w1"]},
+                  {"name": "y2", "op": "matmul", "inputs": ["x", "w2"]},
+                  {"name": "n1", "op": "rms_norm", "inputs": ["y1", "g"]},
+                  {"name": "p2", "op": "softmax", "inputs": ["y2"], "attrs": {"dim": -1}},
+                  {"name": "o", "op": "add", "inputs": ["n1", "p2"]}],
+        "outputs": ["o"]})", 2, 5, {{"M", 20}}},
   };
   return *graphs;
 }

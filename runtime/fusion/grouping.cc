@@ -341,6 +341,24 @@ bool IsPerRowView(const Work& w, int v, const Shape& space) {
   return true;
 }
 
+// Groups to merge in one try: at most one holding a tile kernel (a GEMM with a row
+// epilogue), and that one first, so that the merged group keeps it.
+std::vector<int> OneTileFirst(const Work& w, const std::vector<int>& a, const std::vector<int>& b) {
+  std::vector<int> out;
+  bool tile = false;
+  for (const std::vector<int>* list : {&a, &b}) {
+    for (int gi : *list) {
+      if (w.tile[gi] < 0) {
+        out.push_back(gi);
+      } else if (!tile) {
+        tile = true;
+        out.insert(out.begin(), gi);
+      }
+    }
+  }
+  return out;
+}
+
 bool GroupIntoRowKernel(Work& w, const Node& n) {
   const Graph& g = w.g;
   std::vector<int> rows, full_role, reduced_role, plain;
@@ -396,17 +414,17 @@ bool GroupIntoRowKernel(Work& w, const Node& n) {
   // Row kernels of one space, with the pointwise kernels over it, in one try; then each.
   std::vector<std::vector<int>> tries;
   if (!full_role.empty()) {
-    std::vector<int> all = full_role;
-    all.insert(all.end(), plain.begin(), plain.end());
-    if (all.size() > 1) tries.push_back(all);
+    tries.push_back(OneTileFirst(w, full_role, plain));
+    if (tries.back().size() < 2) tries.pop_back();
     for (int gi : full_role) tries.push_back({gi});
   }
   if (reduced_role.size() > 1) {
-    std::vector<int> all;
+    std::vector<int> same;
     for (int gi : reduced_role) {  // per-row values of row kernels over the same rows
-      if (w.out.groups[gi].shape == w.out.groups[reduced_role[0]].shape) all.push_back(gi);
+      if (w.out.groups[gi].shape == w.out.groups[reduced_role[0]].shape) same.push_back(gi);
     }
-    if (all.size() > 1) tries.push_back(all);
+    tries.push_back(OneTileFirst(w, same, {}));
+    if (tries.back().size() < 2) tries.pop_back();
   }
   for (int gi : reduced_role) tries.push_back({gi});
   for (const std::vector<int>& t : tries) {
