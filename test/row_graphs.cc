@@ -181,6 +181,15 @@ const std::vector<TestGraph>& RowTestGraphs() {
                   {"name": "s", "op": "sum", "inputs": ["za"], "attrs": {"dim": 1, "keepdim": true}},
                   {"name": "share", "op": "div", "inputs": ["za", "s"]}],
         "outputs": ["p", "share"]})", 2, 6, {{"M", 33}}},
+      // A row sum without keepdim, brought back to [M, 1] and computed on there: the
+      // per-row values come in both forms, so the row kernel stays (no reduce kernel).
+      {"row_sum_both_forms", R"({"name": "row_sum_both_forms",
+        "inputs": [{"name": "x", "shape": ["M", 70], "dtype": "f32"},
+                   {"name": "c", "shape": ["M", 1], "dtype": "f32"}],
+        "nodes": [{"name": "s", "op": "sum", "inputs": ["x"], "attrs": {"dim": 1}},
+                  {"name": "t", "op": "reshape", "inputs": ["s"], "attrs": {"shape": ["M", 1]}},
+                  {"name": "u", "op": "mul", "inputs": ["t", "c"]}],
+        "outputs": ["u"]})", 1, 2, {{"M", 23}}},
       // Values of two GEMMs' row epilogues combined: one of them takes the sum.
       {"two_gemm_row_epilogues", R"({"name": "two_gemm_row_epilogues",
         "inputs": [{"name": "x", "shape": ["M", 32], "dtype": "bf16"},

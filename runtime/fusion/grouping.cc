@@ -449,8 +449,12 @@ void DemoteSingleStageRowKernels(Work& w) {
     const int r = w.stages[gi][0];
     const int v = g.node(r).inputs[0];
     size_t feeding = 0, full = 0;
+    bool one_form = true;  // the reduce kernel's epilogue is over the reduction's own shape
     for (int m : w.members[gi]) {
-      if (w.reduced[m]) continue;
+      if (w.reduced[m]) {
+        one_form &= g.node(m).shape == g.node(r).shape;
+        continue;
+      }
       ++full;
       feeding += m == v;
     }
@@ -459,7 +463,7 @@ void DemoteSingleStageRowKernels(Work& w) {
         feeding += w.out.group_of[a] == static_cast<int>(gi) && !w.reduced[a];
       });
     }
-    if (feeding != full) continue;
+    if (feeding != full || !one_form) continue;
     w.row[gi] = false;
     w.stages[gi].clear();
     w.tile[gi] = r;
