@@ -56,30 +56,28 @@ TEST(GpuPointwise, OneBinaryServesManySizes) {
   EXPECT_EQ(cache.stats().compiles, 1);
 }
 
-TEST(GpuPointwise, RandomGraphsMatchTheReference) {
-  TF_SKIP_WITHOUT_GPU();
+// `count` seeded graphs of `make`, fused and unfused (every third misaligned), until one
+// fails.
+void CheckRandomGraphsOnGpu(RandomGraph (*make)(uint64_t), int count, uint64_t rng_seed) {
   KernelCache cache;
-  std::mt19937_64 rng(99);
-  for (int seed = 0; seed < 300; ++seed) {
-    RandomGraph r = MakeRandomPointwiseGraph(seed);
+  std::mt19937_64 rng(rng_seed);
+  for (int seed = 0; seed < count; ++seed) {
+    RandomGraph r = make(seed);
     SCOPED_TRACE(GraphToJson(r.graph));
     const auto syms = BindSymbols(r.graph, r.symbols);
     for (bool fuse : {true, false}) CheckOnGpu(r.graph, syms, cache, rng, fuse, seed % 3 == 0 ? 4 : 0);
-    if (HasFatalFailure() || HasNonfatalFailure()) break;
+    if (::testing::Test::HasFatalFailure() || ::testing::Test::HasNonfatalFailure()) break;
   }
+}
+
+TEST(GpuPointwise, RandomGraphsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  CheckRandomGraphsOnGpu(MakeRandomPointwiseGraph, 300, 99);
 }
 
 TEST(GpuRow, RandomRowProgramsMatchTheReference) {
   TF_SKIP_WITHOUT_GPU();
-  KernelCache cache;
-  std::mt19937_64 rng(41);
-  for (int seed = 0; seed < 100; ++seed) {
-    RandomGraph r = MakeRandomRowGraph(seed);
-    SCOPED_TRACE(GraphToJson(r.graph));
-    const auto syms = BindSymbols(r.graph, r.symbols);
-    for (bool fuse : {true, false}) CheckOnGpu(r.graph, syms, cache, rng, fuse, seed % 3 == 0 ? 4 : 0);
-    if (HasFatalFailure() || HasNonfatalFailure()) break;
-  }
+  CheckRandomGraphsOnGpu(MakeRandomRowGraph, 100, 41);
 }
 
 TEST(GpuTile, RegisteredKernelWithEpilogueMatchesItsReference) {

@@ -18,24 +18,32 @@ namespace {
 
 constexpr int kGraphs = 300;
 
+// The fused and unfused plans of r, interpreted on the host, against the reference; the
+// plans go to `seen` (fused first).
+void CheckPlans(const RandomGraph& r, std::mt19937_64& rng, std::vector<FusionPlan>& seen) {
+  SCOPED_TRACE(GraphToJson(r.graph));
+  const std::vector<int64_t> syms = BindSymbols(r.graph, r.symbols);
+  const auto inputs = RandomInputs(r.graph, syms, rng);
+  TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(r.graph, inputs));
+  for (bool fuse : {true, false}) {
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(r.graph, PlanOptions{fuse}));
+    TF_ASSERT_OK_AND_ASSIGN(auto got, InterpretPlan(r.graph, plan, inputs, syms));
+    for (size_t k = 0; k < ref.size(); ++k) {
+      ASSERT_TRUE(AllClose(got[k], ref[k], ToleranceFor(r.graph))) << (fuse ? "fused" : "unfused") << " output " << k;
+    }
+    seen.push_back(std::move(plan));
+  }
+}
+
 TEST(RandomGraphs, PlansAgreeWithTheReference) {
   std::mt19937_64 rng(2024);
-  int fused_kernels = 0, unfused_kernels = 0;
+  size_t fused_kernels = 0, unfused_kernels = 0;
   for (int seed = 0; seed < kGraphs; ++seed) {
-    RandomGraph r = MakeRandomPointwiseGraph(seed);
-    SCOPED_TRACE(GraphToJson(r.graph));
-    const std::vector<int64_t> syms = BindSymbols(r.graph, r.symbols);
-    const auto inputs = RandomInputs(r.graph, syms, rng);
-    TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(r.graph, inputs));
-    for (bool fuse : {true, false}) {
-      TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(r.graph, PlanOptions{fuse}));
-      (fuse ? fused_kernels : unfused_kernels) += plan.kernels.size();
-      TF_ASSERT_OK_AND_ASSIGN(auto got, InterpretPlan(r.graph, plan, inputs, syms));
-      for (size_t k = 0; k < ref.size(); ++k) {
-        ASSERT_TRUE(AllClose(got[k], ref[k], ToleranceFor(r.graph)))
-            << (fuse ? "fused" : "unfused") << " output " << k;
-      }
-    }
+    std::vector<FusionPlan> plans;
+    CheckPlans(MakeRandomPointwiseGraph(seed), rng, plans);
+    if (HasFatalFailure()) return;
+    fused_kernels += plans[0].kernels.size();
+    unfused_kernels += plans[1].kernels.size();
   }
   EXPECT_LT(fused_kernels, unfused_kernels);  // fusion happened somewhere
 }
@@ -65,19 +73,11 @@ TEST(RandomGraphs, RowProgramsAgreeWithTheReference) {
   int with_row_kernels = 0;
   for (int seed = 0; seed < 200; ++seed) {
     RandomGraph r = MakeRandomRowGraph(seed);
-    SCOPED_TRACE(GraphToJson(r.graph));
-    const std::vector<int64_t> syms = BindSymbols(r.graph, r.symbols);
-    const auto inputs = RandomInputs(r.graph, syms, rng);
-    TF_ASSERT_OK_AND_ASSIGN(auto ref, EvaluateReference(r.graph, inputs));
-    for (bool fuse : {true, false}) {
-      TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(r.graph, PlanOptions{fuse}));
-      TF_ASSERT_OK_AND_ASSIGN(auto got, InterpretPlan(r.graph, plan, inputs, syms));
-      for (size_t k = 0; k < ref.size(); ++k) {
-        ASSERT_TRUE(AllClose(got[k], ref[k], ToleranceFor(r.graph))) << (fuse ? "fused" : "unfused") << " output " << k;
-      }
-      with_row_kernels += fuse && std::any_of(plan.kernels.begin(), plan.kernels.end(),
-                                              [](const KernelPlan& k) { return k.spec.tile == "row"; });
-    }
+    std::vector<FusionPlan> plans;
+    CheckPlans(r, rng, plans);
+    if (HasFatalFailure()) return;
+    with_row_kernels += std::any_of(plans[0].kernels.begin(), plans[0].kernels.end(),
+                                    [](const KernelPlan& k) { return k.spec.tile == "row"; });
     if (seed % 10 != 0) continue;  // NVRTC for one in ten (CI's time: seconds each)
     CompileOptions o;
     o.arch = "sm_90";
