@@ -42,7 +42,7 @@ class RowGen {
       outputs_.push_back(x);
     }
     gemm_ = gemm;
-    ChooseCached(gemm);
+    ChooseCached();
     if (gemm) {
       // A row's 32 lanes take its columns lane, lane + 32, ...: no vectors, no shared memory.
       e_.Open("struct Span {");
@@ -89,18 +89,17 @@ class RowGen {
  private:
   // Operands kept in registers: full ones that a stage reads (the outputs read them too,
   // or the next stage), in operand order while the budget lasts.
-  void ChooseCached(bool gemm) {
+  void ChooseCached() {
     // A GEMM's row epilogue: up to 8 columns per lane (rows up to 256), its value held.
-    const int per = gemm ? (spec_.gemm.bn + 31) / 32 : spec_.row.vecs * spec_.Vec();
-    per_ = per;
-    if (gemm) cached_floats_ += per;
+    per_ = gemm_ ? (spec_.gemm.bn + 31) / 32 : spec_.row.vecs * spec_.Vec();
+    if (gemm_) cached_floats_ += per_;
     for (size_t k = 0; k < spec_.operands.size(); ++k) {
       const OperandSpec& o = spec_.operands[k];
       if (o.site != kEpilogueSite || o.access != Access::kFull) continue;
       bool staged = false;
       for (const Expr& x : stage_inputs_) staged |= ReadsOperand(x, static_cast<int>(k));
-      if (!staged || cached_floats_ + per > kMaxCachedFloats) continue;
-      cached_floats_ += per;
+      if (!staged || cached_floats_ + per_ > kMaxCachedFloats) continue;
+      cached_floats_ += per_;
       cached_.insert(static_cast<int>(k));
     }
   }
@@ -130,7 +129,7 @@ class RowGen {
       e_.Open("if (s.active && c < s.cols) {");
       e_.Line(absl::StrCat("tf::load_vec<V>(", c, "[it], ", in, " + base + c);"));
       e_.Reopen("} else {");
-      e_.Line(absl::StrCat("#pragma unroll"));
+      e_.Line("#pragma unroll");
       e_.Line(absl::StrCat("for (int e = 0; e < V; ++e) ", c, "[it][e] = 0;"));
       e_.Close();
       e_.Reopen("} else {");
@@ -175,25 +174,24 @@ class RowGen {
   // in registers (softmax's exp(x - max), a layer norm's x - mean) rather than recomputed.
   // The largest such values of each stage's DAG, while the budget lasts; never a per-row
   // value (hoisted) or a cast of a leaf (as cheap as reading the registers).
-  std::vector<const ExprNode*> Shared(int j) {
+  std::vector<Expr> Shared(int j) {
     const auto stop_row = [this](const Expr& x) { return RowLevel(x); };
     std::set<const ExprNode*> later;
     for (size_t k = j + 1; k < stage_inputs_.size(); ++k) Collect(stage_inputs_[k], later, stop_row);
     for (size_t o = 0; o < outputs_.size(); ++o) {
       if (spec_.outputs[o].site == kEpilogueSite) Collect(outputs_[o], later, stop_row);
     }
-    std::vector<const ExprNode*> chosen;
+    std::vector<Expr> chosen;
     std::set<const ExprNode*> seen;
-    const int per = per_;
     std::vector<const Expr*> stack = {&stage_inputs_[j]};
     while (!stack.empty()) {
       const Expr& x = *stack.back();
       stack.pop_back();
       if (!seen.insert(x.get()).second || kept_.count(x.get()) || RowLevel(x) || x->kind != ExprKind::kOp) continue;
       const bool trivial = x->op == PointwiseOp::kCast && x->args[0]->kind != ExprKind::kOp;
-      if (!trivial && later.count(x.get()) && cached_floats_ + per <= kMaxCachedFloats) {
-        cached_floats_ += per;
-        chosen.push_back(x.get());
+      if (!trivial && later.count(x.get()) && cached_floats_ + per_ <= kMaxCachedFloats) {
+        cached_floats_ += per_;
+        chosen.push_back(x);
         continue;
       }
       for (const Expr& a : x->args) stack.push_back(&a);
@@ -331,21 +329,8 @@ class RowGen {
     const Expr& input = stage_inputs_[j];
     std::set<const ExprNode*> seen;
     TF_RETURN_IF_ERROR(Hoist(row, input, seen));
-    const std::vector<const ExprNode*> keep = Shared(j);
-    std::map<const ExprNode*, Expr> keep_expr;
-    {
-      std::set<const ExprNode*> all;
-      std::vector<Expr> stack = {input};
-      while (!stack.empty()) {
-        Expr x = stack.back();
-        stack.pop_back();
-        if (!all.insert(x.get()).second) continue;
-        if (std::find(keep.begin(), keep.end(), x.get()) != keep.end()) keep_expr[x.get()] = x;
-        for (const Expr& a : x->args) stack.push_back(a);
-      }
-    }
-    std::vector<std::pair<const ExprNode*, std::string>> arrays;
-    for (const ExprNode* n : keep) {
+    std::vector<std::pair<Expr, std::string>> arrays;  // Shared(j), each in an array
+    for (const Expr& n : Shared(j)) {
       const std::string name = absl::StrCat("t", kept_.size() + arrays.size());
       e_.Line(absl::StrCat(ComputeTypeName(n->dtype), " ", name, "[I][V];"));
       arrays.emplace_back(n, name);
@@ -360,7 +345,7 @@ class RowGen {
       define(x);
       TF_ASSIGN_OR_RETURN(std::string v, x.Emit(input));
       for (const auto& [node, name] : arrays) {
-        TF_ASSIGN_OR_RETURN(std::string kv, x.Emit(keep_expr.at(node)));
+        TF_ASSIGN_OR_RETURN(std::string kv, x.Emit(node));
         e_.Line(absl::StrCat(name, "[it][e0 + l] = ", kv, ";"));
       }
       std::string f = ConvertKind(v, input->dtype, DType::kF32);
@@ -378,7 +363,7 @@ class RowGen {
     if (st.op == 3) value = absl::StrCat(acc, " / static_cast<float>(s.cols)");
     if (st.op == 5) value = absl::StrCat(acc, " / static_cast<float>(s.cols - ", st.correction, ")");
     e_.Line(absl::StrCat("const float r", j, " = ", value, ";"));
-    for (auto& [node, name] : arrays) kept_[node] = name;
+    for (auto& [node, name] : arrays) kept_[node.get()] = name;
     return absl::OkStatus();
   }
 

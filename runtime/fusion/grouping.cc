@@ -315,10 +315,6 @@ bool GroupRowStage(Work& w, const Node& n) {
   return true;
 }
 
-// Pointwise n joins the row kernels it reads from: computed over their rows (n's shape is
-// their space; reduced values it reads broadcast over the rows) or from their reduced
-// values alone (n's shape is their reduced space). Pointwise kernels over the same rows
-// come along. False when n reads no row kernel or none can take it.
 // Whether view node v reads reduced value views[v].base as one value per row of `space`: a
 // reshape to the kept or dropped last dim, or an expand over it (x.sum(-1)[:, None]).
 bool IsPerRowView(const Work& w, int v, const Shape& space) {
@@ -333,10 +329,9 @@ bool IsPerRowView(const Work& w, int v, const Shape& space) {
   if (!dropped && !vs.back().is_one() && !(vs.back() == space.back() && info.strides.back() == SizeExpr{0, {}})) {
     return false;
   }
-  SizeExpr stride{1, {}};  // row-major strides of the rows
-  for (size_t d = lead.size(); d-- > 0;) {
-    if (!lead[d].is_one() && !(info.strides[d] == stride)) return false;
-    stride = stride * SizeExpr::Of(lead[d]);
+  const std::vector<SizeExpr> rows = ContiguousStrides(lead);  // the rows, row-major
+  for (size_t d = 0; d < lead.size(); ++d) {
+    if (!lead[d].is_one() && !(info.strides[d] == rows[d])) return false;
   }
   return true;
 }
@@ -359,6 +354,10 @@ std::vector<int> OneTileFirst(const Work& w, const std::vector<int>& a, const st
   return out;
 }
 
+// Pointwise n joins the row kernels it reads from: computed over their rows (n's shape is
+// their space; reduced values it reads broadcast over the rows) or from their reduced
+// values alone (n's shape is their reduced space). Pointwise kernels over the same rows
+// come along. False when n reads no row kernel or none can take it.
 bool GroupIntoRowKernel(Work& w, const Node& n) {
   const Graph& g = w.g;
   std::vector<int> rows, full_role, reduced_role, plain;

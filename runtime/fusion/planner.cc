@@ -104,7 +104,6 @@ class KernelBuilder {
         memo_[key] = e;
         return e;
       }
-
       if (site == kEpilogueSite && in_kernel_[id] && row_reduced_.count(id)) {
         TF_ASSIGN_OR_RETURN(e, ExprOf(id, kReducedSite));
         memo_[key] = e;
@@ -129,17 +128,17 @@ class KernelBuilder {
       e = MakeLoad(OperandIndex(v, site, &g_.node(v).shape), g_.node(v).dtype);
     } else {
       std::vector<Expr> args;
-      const Shape* reader = reduced_reader_;
+      // n's operands at a row kernel's reduced site bind over n's shape (SiteShape).
+      struct Reader {
+        const Shape*& slot;
+        const Shape* saved;
+        ~Reader() { slot = saved; }
+      } reader{reduced_reader_, reduced_reader_};
       if (row_ && site == kReducedSite) reduced_reader_ = &n.shape;
       for (int in : n.inputs) {
-        auto a = ExprOf(in, site);
-        if (!a.ok()) {
-          reduced_reader_ = reader;
-          return a.status();
-        }
-        args.push_back(*std::move(a));
+        TF_ASSIGN_OR_RETURN(Expr a, ExprOf(in, site));
+        args.push_back(std::move(a));
       }
-      reduced_reader_ = reader;
       TF_ASSIGN_OR_RETURN(e, MakeOp(n.pointwise, std::move(args), n.attrs, n.dtype));
     }
     memo_[key] = e;
@@ -205,8 +204,8 @@ class KernelBuilder {
   bool row_ = false;
   std::set<int> row_reduced_;
   std::set<int> served_;
-  const Shape* reduced_reader_ = nullptr;
-  const std::vector<ColumnWindowInfo>* windows_ = nullptr;  // the row kernel's member whose operands are bound
+  const Shape* reduced_reader_ = nullptr;  // the row kernel's member whose operands are bound
+  const std::vector<ColumnWindowInfo>* windows_ = nullptr;  // the GEMM's column windows
   std::map<int, int> stage_of_;
   std::map<std::pair<int, int>, Expr> memo_;
   KernelPlan kernel_;
@@ -286,9 +285,6 @@ absl::Status FillReduceSpec(const Graph& g, const Group& group, const Node& t, K
   return absl::OkStatus();
 }
 
-// A generated row kernel: its rows' space as [rows, cols], and its stages in order. A var
-// takes two: the mean of its input (shared with a mean of the same values) and the mean
-// square deviation from it, both over the row in registers.
 // A built-in row tile in a GEMM's row epilogue: its stages and its value's expression.
 absl::Status FillBuiltinRowTile(const Node& t, KernelBuilder& kb) {
   std::vector<RowStage>& stages = kb.kernel().spec.stages;
@@ -339,6 +335,10 @@ absl::Status FillBuiltinRowTile(const Node& t, KernelBuilder& kb) {
   return absl::OkStatus();
 }
 
+// A generated row kernel: its rows' space as [rows, cols], and its stages in order (also a
+// GEMM's row epilogue, over the GEMM's output). A var takes two: the mean of its input
+// (shared with a mean of the same values) and the mean square deviation from it, both over
+// the row in registers.
 absl::Status FillRowSpec(const Graph& g, const Group& group, KernelBuilder& kb) {
   KernelPlan& k = kb.kernel();
   if (group.tile < 0) {  // else a GEMM's row epilogue, over the GEMM's [M, N]
