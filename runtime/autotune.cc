@@ -216,7 +216,7 @@ std::string GemmTuningKey(const Graph& g, int matmul_node, const KernelSpec& spe
 }
 
 absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul_node,
-                                                  const KernelSpec& spec, const std::string& arch,
+                                                  const KernelSpec& spec, const std::string& arch, int device,
                                                   int64_t m_size, absl::Span<const GemmConfig> given) {
   const Node& t = graph.node(matmul_node);
   const auto size = [&](const Dim& d) { return d.is_static() ? d.value : m_size; };
@@ -235,6 +235,10 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
   TF_ASSIGN_OR_RETURN(int y, g.AddTile("y", TileOp::kMatmul, {a, b}));
   TF_RETURN_IF_ERROR(g.AddOutput(y));
 
+  // Tensors and plans on `device`, the caller's context put back after.
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  TF_ASSIGN_OR_RETURN(CUcontext ctx, PrimaryContext(device));
+  TF_ASSIGN_OR_RETURN(ScopedContext scope, ScopedContext::Enter(*cu, ctx));
   TF_ASSIGN_OR_RETURN(TuningTensors tensors, RandomTuningTensors(g, M, 0x7f));
 
   const std::vector<GemmConfig> candidates =
@@ -243,17 +247,22 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
                         : GemmCandidates(t.shape[0]);
   std::vector<TuningTrial> trials;
   KernelCache cache;
+  absl::Status last;  // why the last candidate that failed did
   for (const GemmConfig& cand : candidates) {
     CompileOptions o;
+    o.device = device;
     o.arch = arch;
     o.cache = &cache;
     o.gemm_config = cand;
     TF_ASSIGN_OR_RETURN(Plan plan, Compile(g, o));
     auto us = TimePlan(plan, tensors.in, tensors.out, 15);
-    if (!us.ok()) continue;  // a config the device cannot run (shared memory) is skipped
+    if (!us.ok()) {  // a config the device cannot run (shared memory) is skipped
+      last = us.status();
+      continue;
+    }
     trials.push_back(TuningTrial{SpecText(plan.fusion_plan().kernels[0].spec), cand, *us});
   }
-  if (trials.empty()) return absl::InternalError("no GEMM candidate config ran");
+  if (trials.empty()) return absl::InternalError(absl::StrCat("no GEMM candidate config ran; the last: ", last.message()));
   std::sort(trials.begin(), trials.end(), [](const TuningTrial& x, const TuningTrial& y) { return x.us < y.us; });
   return trials;
 }

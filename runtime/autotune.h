@@ -63,10 +63,10 @@ struct TuningTrial {
 };
 
 // Times every candidate config on the plain GEMM of `matmul_node` (M = `m_size` when M is
-// symbolic) and returns the trials, fastest first. Needs a GPU. The candidates: those
+// symbolic) on device `device` and returns the trials, fastest first. Needs a GPU. The candidates: those
 // given, else the Hopper stage counts for a Hopper config and GemmCandidates otherwise.
 absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul_node,
-                                                  const KernelSpec& spec, const std::string& arch,
+                                                  const KernelSpec& spec, const std::string& arch, int device,
                                                   int64_t m_size, absl::Span<const GemmConfig> candidates = {});
 
 // Row-wise kernels (rms_norm, layer_norm, softmax) are tuned as they are fused: their
@@ -83,9 +83,10 @@ struct RowTrial {
 // Times `graph` (every symbol bound to `size`) compiled with each candidate of
 // RowCandidates(width) for its row-wise kernel (kernel `kernel_index` of the plan, fused
 // as `fuse` says); fastest first. The graph must hold one row-wise kernel, of the static
-// width `width`. Needs a GPU.
+// width `width`. Needs a GPU: device `device`.
 absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel_index, const KernelSpec& spec,
-                                                  int64_t width, bool fuse, const std::string& arch, int64_t size);
+                                                  int64_t width, bool fuse, const std::string& arch, int device,
+                                                  int64_t size);
 
 // Device tensors for every input (uniform in [-1, 1]: never zeros, which run faster than
 // real data) and every output of `graph`, each symbol bound to `size`. Needs a GPU.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/autotune.h"
+#include "runtime/cuda/driver.h"
 #include "runtime/fusion/tile_config.h"
 #include "runtime/graph/stable_hash.h"
 #include "runtime/plan.h"
@@ -16,12 +17,19 @@ std::string RowTuningKey(const KernelSpec& planned, const std::string& arch) {
 }
 
 absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel_index, const KernelSpec& spec,
-                                                  int64_t width, bool fuse, const std::string& arch, int64_t size) {
+                                                  int64_t width, bool fuse, const std::string& arch, int device,
+                                                  int64_t size) {
+  // Tensors and plans on `device`, the caller's context put back after.
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  TF_ASSIGN_OR_RETURN(CUcontext ctx, PrimaryContext(device));
+  TF_ASSIGN_OR_RETURN(ScopedContext scope, ScopedContext::Enter(*cu, ctx));
   TF_ASSIGN_OR_RETURN(TuningTensors t, RandomTuningTensors(graph, size, 0x5eed));
   std::vector<RowTrial> trials;
   KernelCache cache;
+  absl::Status last;  // why the last candidate that failed did
   for (const RowConfig& cand : RowCandidates(width, spec.Vec())) {
     CompileOptions o;
+    o.device = device;
     o.arch = arch;
     o.cache = &cache;
     o.fuse = fuse;
@@ -31,10 +39,15 @@ absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel
       return absl::InternalError("row tuning: the forced config was not applied");
     }
     auto us = TimePlan(plan, t.in, t.out, 10);
-    if (!us.ok()) continue;  // a config the device cannot launch is skipped
+    if (!us.ok()) {  // a config the device cannot launch is skipped
+      last = us.status();
+      continue;
+    }
     trials.push_back(RowTrial{cand, *us});
   }
-  if (trials.empty()) return absl::InternalError("no row-wise candidate config ran");
+  if (trials.empty()) {
+    return absl::InternalError(absl::StrCat("no row-wise candidate config ran; the last: ", last.message()));
+  }
   std::sort(trials.begin(), trials.end(), [](const RowTrial& a, const RowTrial& b) { return a.us < b.us; });
   return trials;
 }

@@ -118,9 +118,9 @@ absl::StatusOr<std::optional<GemmConfig>> RecordedOrTuned(const Graph& graph, co
         absl::StrCat("tuned: ", what, " uses ", r->config.ToString(), " (recorded, ", r->us, " us)"));
     return r->config;
   }
-  if (!options.autotune || !UseDevice(options.device).ok()) return std::nullopt;
+  if (!options.autotune || !GetDeviceInfo(options.device).ok()) return std::nullopt;
   TF_ASSIGN_OR_RETURN(std::vector<TuningTrial> trials,
-                      TuneGemm(graph, k.tile_node, k.spec, arch, m_size, candidates));
+                      TuneGemm(graph, k.tile_node, k.spec, arch, options.device, m_size, candidates));
   tuning.Put(key, TuningRecord{trials[0].config, trials[0].us});
   std::string next;  // every runner-up, so that a log shows how close the choice was
   for (size_t i = 1; i < trials.size(); ++i) {
@@ -241,9 +241,9 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
                                             " (recorded, ", r->us, " us)"));
       continue;
     }
-    if (!options.autotune || rowwise != 1 || !k.cols.is_static() || !UseDevice(options.device).ok()) continue;
+    if (!options.autotune || rowwise != 1 || !k.cols.is_static() || !GetDeviceInfo(options.device).ok()) continue;
     TF_ASSIGN_OR_RETURN(std::vector<RowTrial> trials,
-                        TuneRowwise(graph, static_cast<int>(i), k.spec, k.cols.constant, options.fuse, arch,
+                        TuneRowwise(graph, static_cast<int>(i), k.spec, k.cols.constant, options.fuse, arch, options.device,
                                     options.tune_m));
     tuning.Put(key, TuningRecord{GemmConfig{}, trials[0].us, trials[0].config});
     k.spec.row = trials[0].config;
@@ -263,6 +263,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   Plan plan;
   plan.graph_ = graph;
   plan.device_ = options.device;
+  plan.context_ = options.context;
   plan.arch_ = options.arch;
   if (plan.arch_.empty()) {
     auto arch = DeviceArch(options.device);

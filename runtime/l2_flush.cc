@@ -1,5 +1,6 @@
 #include "runtime/l2_flush.h"
 
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -20,7 +21,7 @@ struct Flush {
   std::unique_ptr<Plan> plan;
 };
 
-absl::StatusOr<std::unique_ptr<Flush>> MakeFlush() {
+absl::StatusOr<std::unique_ptr<Flush>> MakeFlush(int device) {
   auto f = std::make_unique<Flush>();
   TF_ASSIGN_OR_RETURN(f->data, DeviceBuffer::Allocate(size_t{kFlushRows} * kFlushCols * 4));
   TF_ASSIGN_OR_RETURN(f->sums, DeviceBuffer::Allocate(size_t{kFlushRows} * 4));
@@ -30,7 +31,9 @@ absl::StatusOr<std::unique_ptr<Flush>> MakeFlush() {
                                    R"({"name": "l2_flush", "inputs": [{"name": "f", "shape": [)", kFlushRows, ", ",
                                    kFlushCols, R"(], "dtype": "f32"}], "nodes": [{"name": "s", "op": "sum", )",
                                    R"("inputs": ["f"], "attrs": {"dim": 1}}], "outputs": ["s"]})")));
-  TF_ASSIGN_OR_RETURN(Plan plan, Compile(g));
+  CompileOptions o;
+  o.device = device;
+  TF_ASSIGN_OR_RETURN(Plan plan, Compile(g, o));
   f->plan = std::make_unique<Plan>(std::move(plan));
   return f;
 }
@@ -39,12 +42,18 @@ absl::StatusOr<std::unique_ptr<Flush>> MakeFlush() {
 
 absl::Status FlushL2(CUstream stream) {
   static std::mutex mu;
-  static std::unique_ptr<Flush>* flush = new std::unique_ptr<Flush>();  // never destroyed
+  static auto* flushes = new std::map<int, std::unique_ptr<Flush>>();  // by device; never destroyed
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  CUcontext ctx = nullptr;
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuCtxGetCurrent(&ctx), "cuCtxGetCurrent"));
+  if (ctx == nullptr) return absl::FailedPreconditionError("FlushL2: no CUDA context is current on this thread");
+  TF_ASSIGN_OR_RETURN(const int device, ContextDevice(*cu, ctx));
   std::lock_guard<std::mutex> lock(mu);
-  if (*flush == nullptr) {
-    TF_ASSIGN_OR_RETURN(*flush, MakeFlush());
+  std::unique_ptr<Flush>& flush = (*flushes)[device];
+  if (flush == nullptr) {
+    TF_ASSIGN_OR_RETURN(flush, MakeFlush(device));
   }
-  const Flush& f = **flush;
+  const Flush& f = *flush;
   const TensorArg in[] = {TensorArg::Make(f.data.data(), DType::kF32, {kFlushRows, kFlushCols})};
   const TensorArg out[] = {TensorArg::Make(f.sums.data(), DType::kF32, {kFlushRows})};
   return f.plan->Run(stream, in, out);

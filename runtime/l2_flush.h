@@ -12,8 +12,8 @@ namespace tilefuse {
 // which leaves L2 full of clean lines. (A memset leaves it dirty, and the timed kernel
 // then pays ~50 MB of write-backs: ~17 us.) It also keeps the GPU busy while the timed
 // launch is submitted, so that a start event recorded after it does not time the host's
-// launch latency. The buffers and the plan are made on first use, on the current device,
-// and kept for the process. Needs a GPU.
+// launch latency. The buffers and the plan are made on first use on each device (the
+// current context's), and kept for the process. Needs a GPU.
 absl::Status FlushL2(CUstream stream);
 
 }  // namespace tilefuse

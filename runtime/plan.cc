@@ -86,6 +86,9 @@ void Plan::FreeDeviceMemory() {
   if (workspace_ == 0 && !split) return;  // nothing on the device: no driver needed
   auto cu = Driver::Get();
   if (!cu.ok()) return;
+  // Freed in the context they were allocated in (the caller's may be another device's).
+  std::optional<absl::StatusOr<ScopedContext>> scope;
+  if (context_ != nullptr) scope.emplace(ScopedContext::Enter(**cu, context_));
   if (workspace_ != 0) (*cu)->cuMemFree(workspace_);
   workspace_ = 0;
   workspace_bytes_ = 0;
@@ -102,7 +105,12 @@ Plan& Plan::operator=(Plan&& o) noexcept {
   own_cache_ = std::move(o.own_cache_);
   arch_ = std::move(o.arch_);
   device_ = o.device_;
+  context_ = o.context_;
   loaded_ = o.loaded_;
+  std::copy(std::begin(o.checked_), std::end(o.checked_), std::begin(checked_));
+  next_checked_ = o.next_checked_;
+  checked_stream_ = o.checked_stream_;
+  stream_checked_ = o.stream_checked_;
   sm_count_ = o.sm_count_;
   workspace_ = o.workspace_;
   workspace_bytes_ = o.workspace_bytes_;
@@ -148,14 +156,24 @@ std::string Plan::Explain() const {
 
 absl::Status Plan::Load() {
   if (loaded_) return absl::OkStatus();
-  TF_ASSIGN_OR_RETURN(DeviceInfo info, UseDevice(device_));
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  TF_ASSIGN_OR_RETURN(DeviceInfo info, GetDeviceInfo(device_));
   if (info.Arch() != arch_) {
     return absl::FailedPreconditionError(absl::StrCat(
         "plan was compiled for ", arch_, " but device ", device_, " is ", info.Arch(),
         " (compile with CompileOptions::arch empty or matching)"));
   }
+  if (context_ == nullptr) {
+    TF_ASSIGN_OR_RETURN(context_, PrimaryContext(device_));
+  } else {
+    TF_ASSIGN_OR_RETURN(const int on, ContextDevice(*cu, context_));
+    if (on != device_) {
+      return absl::InvalidArgumentError(absl::StrCat("CompileOptions::context is a context of device ", on,
+                                                     " but CompileOptions::device is ", device_));
+    }
+  }
+  TF_ASSIGN_OR_RETURN(ScopedContext scope, ScopedContext::Enter(*cu, context_));
   sm_count_ = info.sm_count;
-  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   // The entry function of one compiled form, with the shared memory a GEMM launches with.
   const auto load = [&](const KernelSpec& spec, const CompiledKernel& compiled, CUfunction& function) -> absl::Status {
     TF_ASSIGN_OR_RETURN(function, compiled.Function());
@@ -249,6 +267,75 @@ absl::Status Plan::PrepareSplitK(CUstream stream, Kernel& k, const GemmConfig& c
   return absl::OkStatus();
 }
 
+absl::Status Plan::CheckStream(const Driver& cu, CUstream stream) {
+  // The legacy and per-thread default streams are the current context's: the plan's.
+  if (stream == nullptr || stream == CU_STREAM_LEGACY || stream == CU_STREAM_PER_THREAD) return absl::OkStatus();
+  if (stream_checked_ && stream == checked_stream_) return absl::OkStatus();
+  CUcontext ctx = nullptr;
+  TF_RETURN_IF_ERROR(cu.Check(cu.cuStreamGetCtx(stream, &ctx), "cuStreamGetCtx"));
+  if (ctx != context_) {
+    auto on = ContextDevice(cu, ctx);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "plan '", graph_.name(), "' runs on device ", device_, " but its stream belongs to ",
+        on.ok() ? absl::StrCat("a context of device ", *on) : std::string("another context"),
+        on.ok() && *on == device_ ? " other than the plan's (CompileOptions::context)" : ""));
+  }
+  checked_stream_ = stream;
+  stream_checked_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Plan::CheckMemory(const Driver& cu, absl::Span<const TensorArg> inputs,
+                               absl::Span<const TensorArg> outputs) {
+  for (size_t t = 0; t < inputs.size() + outputs.size(); ++t) {
+    const bool input = t < inputs.size();
+    const TensorArg& a = input ? inputs[t] : outputs[t - inputs.size()];
+    const size_t position = input ? t : t - inputs.size();
+    const uint64_t start = reinterpret_cast<uint64_t>(a.data);
+    const uint64_t bytes = static_cast<uint64_t>(a.numel()) * DTypeSize(a.dtype);
+    if (bytes == 0) continue;
+    const uint64_t end = start + bytes;
+    bool known = false;
+    for (const CheckedRange& r : checked_) known |= r.start <= start && end <= r.end;
+    if (known) continue;
+    unsigned int type = 0, managed = 0;
+    int ordinal = -1;
+    CUdeviceptr range_start = 0;
+    size_t range_size = 0;
+    CUpointer_attribute attrs[] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_IS_MANAGED,
+                                   CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, CU_POINTER_ATTRIBUTE_RANGE_START_ADDR,
+                                   CU_POINTER_ATTRIBUTE_RANGE_SIZE};
+    void* values[] = {&type, &managed, &ordinal, &range_start, &range_size};
+    // Not CUDA memory at all leaves every value at its default (and CUDA_SUCCESS).
+    TF_RETURN_IF_ERROR(cu.Check(cu.cuPointerGetAttributes(5, attrs, values, static_cast<CUdeviceptr>(start)),
+                                "cuPointerGetAttributes"));
+    const Node& n = graph_.node(input ? graph_.inputs()[position] : graph_.outputs()[position]);
+    const auto err = [&](absl::string_view what) {
+      return absl::InvalidArgumentError(absl::StrCat(input ? "input " : "output ", position, " ('", n.name,
+                                                     "') at 0x", absl::Hex(start), ": ", what));
+    };
+    if (managed == 0) {
+      if (type == 0) return err(absl::StrCat("not CUDA memory (plan '", graph_.name(), "' runs on device ", device_, ")"));
+      if (type == CU_MEMORYTYPE_HOST) {
+        return err(absl::StrCat("host memory (plan '", graph_.name(), "' runs on device ", device_, ")"));
+      }
+      if (ordinal != device_) {
+        return err(absl::StrCat("memory of device ", ordinal, " but plan '", graph_.name(), "' runs on device ",
+                                device_));
+      }
+    }
+    const uint64_t range_end = static_cast<uint64_t>(range_start) + range_size;
+    if (range_size > 0 && end > range_end) {
+      return err(absl::StrCat(bytes, " bytes from there run past the end of its allocation (0x",
+                              absl::Hex(static_cast<uint64_t>(range_start)), " + ", range_size, " bytes)"));
+    }
+    if (range_size == 0) continue;  // nothing to remember
+    checked_[next_checked_] = CheckedRange{static_cast<uint64_t>(range_start), range_end};
+    next_checked_ = (next_checked_ + 1) % kCheckedRanges;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
                        absl::Span<const TensorArg> outputs) {
   int64_t symbols[kMaxSymbols];
@@ -263,6 +350,9 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     }
     TF_RETURN_IF_ERROR(Load());
   }
+  TF_ASSIGN_OR_RETURN(ScopedContext scope, ScopedContext::Enter(*cu, context_));
+  TF_RETURN_IF_ERROR(CheckStream(*cu, stream));
+  TF_RETURN_IF_ERROR(CheckMemory(*cu, inputs, outputs));
   TF_RETURN_IF_ERROR(PrepareWorkspace(stream, symbols));
   const auto syms = absl::MakeConstSpan(symbols, kMaxSymbols);
   const auto address = [&](const BufferRef& b) -> uint64_t {
@@ -427,6 +517,14 @@ absl::Status Plan::RunDLPack(CUstream stream, absl::Span<const DLTensor* const> 
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     TF_ASSIGN_OR_RETURN(out[i], FromDLTensor(*outputs[i]));
+  }
+  for (size_t i = 0; i < inputs.size() + outputs.size(); ++i) {
+    const DLTensor& t = i < inputs.size() ? *inputs[i] : *outputs[i - inputs.size()];
+    if (t.device.device_type == kDLCUDA && t.device.device_id != device_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          i < inputs.size() ? "input " : "output ", i < inputs.size() ? i : i - inputs.size(), " is on cuda:",
+          t.device.device_id, " but plan '", graph_.name(), "' runs on device ", device_));
+    }
   }
   return Run(stream, absl::MakeConstSpan(in, inputs.size()), absl::MakeConstSpan(out, outputs.size()));
 }

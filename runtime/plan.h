@@ -54,7 +54,14 @@ struct CompileOptions {
   // Non-empty: each compiled graph is appended (once) to this manifest, which
   // `tilefuse warmup` compiles ahead of time (runtime/manifest.h).
   std::string manifest_path;
-  int device = 0;            // used by Load/Run
+  // The device Load and Run use. Every tensor Run gets must be memory of this device (or
+  // managed memory), and its stream a stream of the plan's context. Plans on several
+  // devices can share one `cache` and `disk_cache`: each kernel is compiled once and
+  // loaded once per context.
+  int device = 0;
+  // A context of the caller's, on `device`, to load into and run in; null: the device's
+  // primary context (the one the CUDA runtime API uses).
+  CUcontext context = nullptr;
   std::string dump_dir;      // non-empty: write each kernel's source there
   // GEMM tile configs (runtime/autotune.h): recorded winners are read from `tuning_path`
   // when set; with `autotune` and a GPU, missing ones are tuned (M = tune_m when
@@ -110,11 +117,18 @@ class Plan {
   // class's, or compiled_kernel(i).
   const CompiledKernel& compiled_kernel_for(int i, int64_t rows) const;
 
-  // Loads every module in the device's primary context (made current). Idempotent.
+  int device() const { return device_; }
+
+  // Loads every module in the plan's context (CompileOptions::device and ::context).
+  // Idempotent. The context that was current on the calling thread stays current; a thread
+  // with none is left in the plan's.
   absl::Status Load();
 
   // Launches the plan on `stream`. `inputs` follow the graph's inputs, `outputs` its
-  // outputs, in order; outputs are written, inputs only read.
+  // outputs, in order; outputs are written, inputs only read. Runs in the plan's context,
+  // whichever is current on the calling thread (as Load leaves it). Every tensor is
+  // checked to lie inside an allocation on the plan's device; each allocation is asked
+  // about once, then remembered (kCheckedRanges of them).
   absl::Status Run(CUstream stream, absl::Span<const TensorArg> inputs,
                    absl::Span<const TensorArg> outputs);
   // The same with DLPack tensors (at most 64 of each).
@@ -160,6 +174,10 @@ class Plan {
   absl::Status BindShapes(absl::Span<const TensorArg> inputs,
                           absl::Span<const TensorArg> outputs, int64_t* symbols) const;
   absl::Status PrepareWorkspace(CUstream stream, const int64_t* symbols);
+  // The stream belongs to the plan's context; every tensor lies in memory of its device.
+  absl::Status CheckStream(const Driver& cu, CUstream stream);
+  absl::Status CheckMemory(const Driver& cu, absl::Span<const TensorArg> inputs,
+                           absl::Span<const TensorArg> outputs);
   absl::Status PrepareSplitK(CUstream stream, Kernel& k, const GemmConfig& c, int64_t tiles);
   void FreeDeviceMemory();
 
@@ -170,7 +188,17 @@ class Plan {
   std::unique_ptr<KernelCache> own_cache_;
   std::string arch_;
   int device_ = 0;
+  CUcontext context_ = nullptr;  // set by Load when not given
   bool loaded_ = false;
+  // Allocations on the plan's device that tensors were found in: [start, end) addresses.
+  static constexpr int kCheckedRanges = 16;
+  struct CheckedRange {
+    uint64_t start = 0, end = 0;
+  };
+  CheckedRange checked_[kCheckedRanges];
+  int next_checked_ = 0;
+  CUstream checked_stream_ = nullptr;  // the last stream found in the plan's context
+  bool stream_checked_ = false;
   int sm_count_ = 0;
   CUdeviceptr workspace_ = 0;
   size_t workspace_bytes_ = 0;

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build/lib
-for bin in build/test/gpu_*_test build/bench/bench_fusion build/runtime/tools/tilefuse; do
+for bin in build/test/gpu_*_test build/bench/bench_fusion build/runtime/tools/tilefuse build/examples/tp_mlp; do
   ldd "$bin" | awk '/libabsl|libbenchmark/ {print $3}'
 done | sort -u | xargs -r cp -Lu -t build/lib/
 echo "bundled $(ls build/lib | wc -l) libraries into build/lib"

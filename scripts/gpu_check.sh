@@ -19,13 +19,23 @@ part=${GPU_CHECK_PART:-all}
 if [[ $part != bench ]]; then
 {
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv
-  for t in build/test/gpu_*_test; do
-    echo "== $t"
-    # Line-buffered, so that a test cut by the timeout still shows the failures it printed.
-    timeout "${GPU_TEST_TIMEOUT:-420}" stdbuf -oL "$t" --gtest_brief=1 || { echo "FAILED: $t"; status=1; }
+  # Every GPU suite on each device (TILEFUSE_TEST_DEVICE), the devices at once; the
+  # multi-device suite once. GPU_CHECK_DEVICES caps how many.
+  devices=$(nvidia-smi -L | grep -c '^GPU')
+  devices=$((devices < ${GPU_CHECK_DEVICES:-$devices} ? devices : ${GPU_CHECK_DEVICES:-$devices}))
+  for ((d = 0; d < devices; d++)); do
+    for t in build/test/gpu_*_test; do
+      [[ $t == *gpu_devices_test && $d -gt 0 ]] && continue
+      echo "== $t on device $d"
+      # Line-buffered, so that a test cut by the timeout still shows the failures it printed.
+      TILEFUSE_TEST_DEVICE=$d timeout "${GPU_TEST_TIMEOUT:-420}" stdbuf -oL "$t" --gtest_brief=1 \
+        || echo "FAILED: $t on device $d"
+    done > "$out/gpu_suite_dev$d.log" 2>&1 &
   done
+  {
   # compute-sanitizer memcheck over the GEMM dtype matrix and the row-wise suite (every
   # access of the GEMM kernels' hook and async paths, split-K, odd shapes, misalignment).
+  # (on device 0, beside the suites: it is slow on the CPU, not the GPU)
   if command -v compute-sanitizer >/dev/null; then
     for t in build/test/gpu_gemm_dtypes_test build/test/gpu_rows_test; do
       echo "== compute-sanitizer memcheck $t"
@@ -36,6 +46,19 @@ if [[ $part != bench ]]; then
     done
   else
     echo "FAILED: no compute-sanitizer"; status=1
+  fi
+  } > "$out/memcheck_summary.log" 2>&1 &
+  wait
+  cat "$out/memcheck_summary.log"
+  for ((d = 0; d < devices; d++)); do cat "$out/gpu_suite_dev$d.log"; done
+  if ((devices > 1)) && [[ -x build/examples/tp_mlp ]]; then
+    # NCCL from the image's Python environment (the nvidia-nccl-cu13 wheel).
+    nccl_lib=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(nvidia.nccl.__path__[0], "lib"))' 2>/dev/null)
+    for mode in "" "--procs" "--after-reduce"; do
+      echo "== tp_mlp --ranks $devices $mode"
+      NCCL_NVLS_ENABLE=0 LD_LIBRARY_PATH="$nccl_lib:$LD_LIBRARY_PATH" timeout 240 build/examples/tp_mlp \
+        --ranks "$devices" $mode || echo "FAILED: tp_mlp $mode"
+    done
   fi
   echo "== kernels warmed up elsewhere (scripts/bundle_libs.sh): NVRTC calls here must be 0"
   if [[ -d build/warm_cache ]]; then

@@ -22,7 +22,7 @@ TEST(GpuGemmDtypes, EveryDtypeMatchesTheReference) {
   for (const TestGraph& t : GemmDtypeTestGraphs()) {
     const Graph g = ParseTestGraph(t);
     for (bool fuse : {true, false}) {
-      CompileOptions o;
+      CompileOptions o = GpuOptions();
       o.fuse = fuse;
       o.cache = &cache;
       TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));

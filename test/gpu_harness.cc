@@ -1,5 +1,7 @@
 #include "test/gpu_harness.h"
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/driver.h"
@@ -8,7 +10,18 @@
 
 namespace tilefuse {
 
-bool GpuAvailable() { return UseDevice(0).ok(); }
+int TestDevice() {
+  const char* v = std::getenv("TILEFUSE_TEST_DEVICE");
+  return v != nullptr && *v != '\0' ? std::atoi(v) : 0;
+}
+
+bool GpuAvailable() { return UseDevice(TestDevice()).ok(); }
+
+CompileOptions GpuOptions() {
+  CompileOptions o;
+  o.device = TestDevice();
+  return o;
+}
 
 absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<HostTensor>& inputs,
                                                  const std::vector<int64_t>& symbols,

@@ -12,8 +12,15 @@
 
 namespace tilefuse {
 
-// True when a driver loads and device 0 exists.
+// The device GPU tests run on: $TILEFUSE_TEST_DEVICE, else 0 (scripts/gpu_check.sh runs
+// the suite once per device).
+int TestDevice();
+
+// True when a driver loads and the test device exists; makes its primary context current.
 bool GpuAvailable();
+
+// CompileOptions for the test device.
+CompileOptions GpuOptions();
 
 #define TF_SKIP_WITHOUT_GPU() \
   if (!::tilefuse::GpuAvailable()) GTEST_SKIP() << "no CUDA driver or device"

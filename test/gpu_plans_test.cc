@@ -23,7 +23,7 @@ namespace {
 
 void CheckOnGpu(const Graph& g, const std::vector<int64_t>& syms, KernelCache& cache,
                 std::mt19937_64& rng, bool fuse, size_t misalign) {
-  CompileOptions o;
+  CompileOptions o = GpuOptions();
   o.fuse = fuse;
   o.cache = &cache;
   TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
@@ -102,7 +102,7 @@ TEST(GpuTile, RunsAreBitIdentical) {
     SCOPED_TRACE(t.name);
     const Graph g = ParseTestGraph(t);
     const auto syms = BindSymbols(g, t.symbols);
-    CompileOptions o;
+    CompileOptions o = GpuOptions();
     o.cache = &cache;
     TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
     const auto inputs = RandomInputs(g, syms, rng);
@@ -122,7 +122,7 @@ TEST(GpuGemm, TensorMapsFollowTheOperands) {
   const TestGraph* t = WgmmaBiasGelu();
   ASSERT_NE(t, nullptr);
   const Graph g = ParseTestGraph(*t);
-  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, CompileOptions{}));
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, GpuOptions()));
   ASSERT_TRUE(plan.fusion_plan().kernels[0].spec.gemm.wgmma);
   std::mt19937_64 rng(17);
   for (int64_t m : {200, 328, 200, 200, 64}) {
@@ -144,7 +144,7 @@ TEST(GpuGemm, WgmmaStageCountsMatchTheReference) {
     const auto syms = BindSymbols(g, t.symbols);
     for (int stages : {3, 4}) {
       SCOPED_TRACE(absl::StrCat(t.name, " stages ", stages));
-      CompileOptions o;
+      CompileOptions o = GpuOptions();
       o.gemm_config = WgmmaGemmConfig(stages);
       TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
       const KernelSpec& spec = plan.fusion_plan().kernels.back().spec;
@@ -178,7 +178,7 @@ TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
     for (const auto& [stages, bm, bn, split] : std::vector<std::array<int, 4>>{
              {3, 128, 128, 2}, {4, 128, 128, 3}, {3, 128, 128, 8}, {8, 64, 64, 1}, {12, 64, 64, 2},
              {8, 128, 64, 3}, {6, 64, 128, 1}}) {
-      CompileOptions o;
+      CompileOptions o = GpuOptions();
       o.gemm_config = WgmmaGemmConfig(stages, bm, bn);
       o.gemm_config->split_k = split;
       SCOPED_TRACE(absl::StrCat(t.name, " ", o.gemm_config->ToString()));
@@ -218,7 +218,7 @@ TEST(GpuGemm, SplitKMatchesTheReferenceAndRepeatsItsBits) {
     for (const GemmConfig& c : GemmCandidates(Dim::Static(16))) {
       if (c.split_k == 1) continue;
       SCOPED_TRACE(absl::StrCat(name, " ", c.ToString()));
-      CompileOptions o;
+      CompileOptions o = GpuOptions();
       o.gemm_config = c;
       TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
       const KernelSpec& spec = plan.fusion_plan().kernels[0].spec;
@@ -248,7 +248,7 @@ TEST(GpuGemm, AutotuneTimesThePlainGemmAndKeepsTheFusion) {
   const Graph g = ParseTestGraph(*t);
   const std::string path = ::testing::TempDir() + "/gpu_tuning.json";
   std::remove(path.c_str());
-  CompileOptions o;
+  CompileOptions o = GpuOptions();
   o.autotune = true;
   o.tuning_path = path;
   o.tune_m = 512;
@@ -257,7 +257,7 @@ TEST(GpuGemm, AutotuneTimesThePlainGemmAndKeepsTheFusion) {
   const KernelPlan& k = plan.fusion_plan().kernels[0];
   EXPECT_NE(SpecText(k.spec).find("gelu"), std::string::npos);  // the final kernel is fused
   // What was timed: plain GEMMs, no epilogue.
-  TF_ASSERT_OK_AND_ASSIGN(auto trials, TuneGemm(g, k.tile_node, k.spec, plan.arch(), 512));
+  TF_ASSERT_OK_AND_ASSIGN(auto trials, TuneGemm(g, k.tile_node, k.spec, plan.arch(), TestDevice(), 512));
   for (const TuningTrial& trial : trials) {
     EXPECT_EQ(trial.spec_text.find("gelu"), std::string::npos);
     EXPECT_EQ(trial.spec_text.find("add"), std::string::npos);
@@ -281,9 +281,9 @@ TEST(GpuPointwise, RunDuringCaptureNeverLoadsOrCompiles) {
   TF_SKIP_WITHOUT_GPU();
   const TestGraph& t = PointwiseTestGraphs()[0];
   const Graph g = ParseTestGraph(t);
-  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g));
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, GpuOptions()));
   TF_ASSERT_OK_AND_ASSIGN(const Driver* cu, Driver::Get());
-  TF_ASSERT_OK(UseDevice(0));
+  TF_ASSERT_OK(UseDevice(TestDevice()));
   CUstream stream;
   TF_ASSERT_OK(cu->Check(cu->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));
   std::mt19937_64 rng(1);
@@ -313,6 +313,52 @@ TEST(GpuPointwise, RunDuringCaptureNeverLoadsOrCompiles) {
   if (graph != nullptr) cu->cuGraphDestroy(graph);
   TF_EXPECT_OK(warm);
   cu->cuStreamDestroy(stream);
+}
+
+// Run refuses tensors that are not memory of the plan's device, or that run past their
+// allocation, and a device that does not exist; the message names the tensor and why.
+TEST(GpuPlan, RunChecksWhereEachTensorLives) {
+  TF_SKIP_WITHOUT_GPU();
+  const Graph g = ParseTestGraph(NamedTestGraph("single_add"));  // z = x + y over [M, 37] bf16
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, GpuOptions()));
+  const int64_t m = 4096, bytes = m * 37 * 2;
+  TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer x, DeviceBuffer::Allocate(bytes));
+  TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer y, DeviceBuffer::Allocate(bytes));
+  TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer z, DeviceBuffer::Allocate(bytes));
+  TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer small, DeviceBuffer::Allocate(bytes / 8));
+  const auto t = [&](void* p) { return TensorArg::Make(p, DType::kBF16, {m, 37}); };
+  TF_ASSERT_OK(plan.Run(nullptr, {t(x.data()), t(y.data())}, {t(z.data())}));
+  std::vector<uint16_t> host(m * 37);
+  EXPECT_TRUE(StatusIs(plan.Run(nullptr, {t(x.data()), t(host.data())}, {t(z.data())}),
+                       absl::StatusCode::kInvalidArgument, "input 1 ('y')"));
+  EXPECT_TRUE(StatusIs(plan.Run(nullptr, {t(x.data()), t(y.data())}, {t(host.data())}),
+                       absl::StatusCode::kInvalidArgument, "not CUDA memory"));
+  EXPECT_TRUE(StatusIs(plan.Run(nullptr, {t(x.data()), t(y.data())}, {t(small.data())}),
+                       absl::StatusCode::kInvalidArgument, "run past the end of its allocation"));
+  TF_ASSERT_OK_AND_ASSIGN(const Driver* cu, Driver::Get());
+  int count = 0;
+  TF_ASSERT_OK(cu->Check(cu->cuDeviceGetCount(&count), "cuDeviceGetCount"));
+  CompileOptions o = GpuOptions();
+  o.device = count;
+  TF_ASSERT_OK_AND_ASSIGN(Plan nowhere, Compile(g, o));
+  EXPECT_TRUE(StatusIs(nowhere.Load(), absl::StatusCode::kFailedPrecondition,
+                       absl::StrCat("device ", count, " does not exist")));
+  // DLPack says where a tensor lives: another ordinal is refused before any pointer is read.
+  int64_t shape[2] = {m, 37};
+  DLTensor dl[3];
+  void* data[3] = {x.data(), y.data(), z.data()};
+  for (int i = 0; i < 3; ++i) {
+    dl[i] = DLTensor{};
+    dl[i].data = data[i];
+    dl[i].device = {kDLCUDA, plan.device() + 1};
+    dl[i].ndim = 2;
+    dl[i].dtype = {kDLBfloat, 16, 1};
+    dl[i].shape = shape;
+  }
+  const DLTensor* ins[2] = {&dl[0], &dl[1]};
+  const DLTensor* outs[1] = {&dl[2]};
+  EXPECT_TRUE(StatusIs(plan.RunDLPack(nullptr, ins, outs), absl::StatusCode::kInvalidArgument,
+                       absl::StrCat("input 0 is on cuda:", plan.device() + 1)));
 }
 
 }  // namespace

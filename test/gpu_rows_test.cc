@@ -24,7 +24,7 @@ TEST(GpuRows, EveryCandidateConfigMatchesTheReference) {
     const TestGraph& t = NamedTestGraph(name);
     const Graph g = ParseTestGraph(t);
     const auto syms = BindSymbols(g, t.symbols);
-    CompileOptions o;
+    CompileOptions o = GpuOptions();
     TF_ASSERT_OK_AND_ASSIGN(Plan planned, Compile(g, o));
     const KernelPlan& k = planned.fusion_plan().kernels[0];
     ASSERT_TRUE(k.cols.is_static());
@@ -43,7 +43,7 @@ TEST(GpuRows, TunerRecordsAWinnerThatKeepsTheFusion) {
   const Graph g = ParseTestGraph(t);
   const std::string path = ::testing::TempDir() + "/gpu_row_tuning.json";
   std::remove(path.c_str());
-  CompileOptions o;
+  CompileOptions o = GpuOptions();
   o.autotune = true;
   o.tuning_path = path;
   o.tune_m = 4096;

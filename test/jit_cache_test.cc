@@ -199,6 +199,13 @@ TEST(JitCache, EightConcurrentWarmupsCompileEachKernelOnce) {
   EXPECT_GT(entries, 10);
   EXPECT_EQ(compiled_total, entries) << "NVRTC ran more than once for some kernel:\n" << out;
   EXPECT_EQ(CountFiles(cache, "", ".tmp-"), 0);
+  // No torn entry: a ninth process finds every kernel on disk, each entry whole (a corrupt
+  // one would be reported, deleted and compiled again).
+  auto [rc9, out9] = Shell(absl::StrCat(Cli(), " compile --arch sm_90 --cache-dir ", cache, " ", graphs, " 2>&1"));
+  ASSERT_EQ(rc9, 0) << out9;
+  EXPECT_EQ(out9.find(" nvrtc "), std::string::npos) << out9;
+  EXPECT_EQ(out9.find("ignoring kernel cache entry"), std::string::npos) << out9;
+  EXPECT_EQ(CountFiles(cache, ".tfk"), entries);
 }
 
 // A cache that cannot take the binaries: warmup says so and fails, rather than exit 0

@@ -1,9 +1,11 @@
 #include "runtime/cuda/driver.h"
 
+#include <cudaTypedefs.h>
 #include <dlfcn.h>
 
 #include <mutex>
 #include <string_view>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/status_macros.h"
@@ -14,13 +16,21 @@ namespace {
 using GetProcAddressFn = CUresult (*)(const char*, void**, int, cuuint64_t,
                                       CUdriverProcAddressQueryResult*);
 
-// The ABI each entry point is asked for. CUDA 13 gave cuCtxSynchronize a context argument
-// (cuCtxSynchronize_v2); asked for at 13.0 the driver returns that one, which the
-// argument-less calls here would feed a garbage context (a crash seen on the H100).
-// Every other entry point keeps the prototype of the header we build against.
+// The ABI each entry point is asked for. Some entry points changed prototype after the
+// name the header gives them: CUDA 13 gave cuCtxSynchronize and cuCtxGetDevice a context
+// argument, CUDA 12.5 gave cuStreamGetCtx a green-context one. Asked for at CUDA_VERSION the
+// driver returns the new ones, which calls made with the old prototypes feed garbage (a
+// crash seen on the H100; a wrong device and context seen on two H200s), so these are asked
+// for at the version of the prototype we call. Every other entry point keeps the prototype
+// of the header we build against (cudaTypedefs.h lists one version for each of them, or
+// versions with one prototype).
 int AbiVersion(const char* name) {
-  return std::string_view(name) == "cuCtxSynchronize" ? 12000 : CUDA_VERSION;
+  const std::string_view n(name);
+  return n == "cuCtxSynchronize" || n == "cuCtxGetDevice" || n == "cuStreamGetCtx" ? 12000 : CUDA_VERSION;
 }
+static_assert(std::is_same_v<decltype(&::cuCtxSynchronize), PFN_cuCtxSynchronize_v2000>);
+static_assert(std::is_same_v<decltype(&::cuCtxGetDevice), PFN_cuCtxGetDevice_v2000>);
+static_assert(std::is_same_v<decltype(&::cuStreamGetCtx), PFN_cuStreamGetCtx_v9020>);
 
 }  // namespace
 
@@ -114,7 +124,7 @@ absl::StatusOr<int> DeviceSmCount(int ordinal) {
   return sms;
 }
 
-absl::StatusOr<DeviceInfo> UseDevice(int ordinal) {
+absl::StatusOr<DeviceInfo> GetDeviceInfo(int ordinal) {
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   int count = 0;
   TF_RETURN_IF_ERROR(cu->Check(cu->cuDeviceGetCount(&count), "cuDeviceGetCount"));
@@ -124,9 +134,6 @@ absl::StatusOr<DeviceInfo> UseDevice(int ordinal) {
   }
   CUdevice dev;
   TF_RETURN_IF_ERROR(cu->Check(cu->cuDeviceGet(&dev, ordinal), "cuDeviceGet"));
-  CUcontext ctx;
-  TF_RETURN_IF_ERROR(cu->Check(cu->cuDevicePrimaryCtxRetain(&ctx, dev), "cuDevicePrimaryCtxRetain"));
-  TF_RETURN_IF_ERROR(cu->Check(cu->cuCtxSetCurrent(ctx), "cuCtxSetCurrent"));
   DeviceInfo info;
   info.ordinal = ordinal;
   const auto attr = [&](CUdevice_attribute a, int* v) {
@@ -141,6 +148,50 @@ absl::StatusOr<DeviceInfo> UseDevice(int ordinal) {
   TF_RETURN_IF_ERROR(cu->Check(cu->cuDeviceGetName(name, sizeof(name), dev), "cuDeviceGetName"));
   info.name = name;
   return info;
+}
+
+absl::StatusOr<CUcontext> PrimaryContext(int ordinal) {
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  TF_RETURN_IF_ERROR(GetDeviceInfo(ordinal).status());  // names a missing device
+  CUdevice dev;
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuDeviceGet(&dev, ordinal), "cuDeviceGet"));
+  CUcontext ctx;
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuDevicePrimaryCtxRetain(&ctx, dev), "cuDevicePrimaryCtxRetain"));
+  return ctx;
+}
+
+absl::StatusOr<DeviceInfo> UseDevice(int ordinal) {
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  TF_ASSIGN_OR_RETURN(DeviceInfo info, GetDeviceInfo(ordinal));
+  TF_ASSIGN_OR_RETURN(CUcontext ctx, PrimaryContext(ordinal));
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuCtxSetCurrent(ctx), "cuCtxSetCurrent"));
+  return info;
+}
+
+absl::StatusOr<int> ContextDevice(const Driver& cu, CUcontext ctx) {
+  TF_ASSIGN_OR_RETURN(ScopedContext scope, ScopedContext::Enter(cu, ctx));
+  CUdevice dev;
+  TF_RETURN_IF_ERROR(cu.Check(cu.cuCtxGetDevice(&dev), "cuCtxGetDevice"));
+  int count = 0;
+  TF_RETURN_IF_ERROR(cu.Check(cu.cuDeviceGetCount(&count), "cuDeviceGetCount"));
+  for (int i = 0; i < count; ++i) {  // CUdevice is a handle, not promised to be the ordinal
+    CUdevice d;
+    TF_RETURN_IF_ERROR(cu.Check(cu.cuDeviceGet(&d, i), "cuDeviceGet"));
+    if (d == dev) return i;
+  }
+  return absl::InternalError("the context's device is not among the CUDA devices");
+}
+
+absl::StatusOr<ScopedContext> ScopedContext::Enter(const Driver& cu, CUcontext ctx) {
+  CUcontext previous = nullptr;
+  TF_RETURN_IF_ERROR(cu.Check(cu.cuCtxGetCurrent(&previous), "cuCtxGetCurrent"));
+  if (previous == ctx) return ScopedContext(nullptr, nullptr);
+  TF_RETURN_IF_ERROR(cu.Check(cu.cuCtxSetCurrent(ctx), "cuCtxSetCurrent"));
+  return ScopedContext(previous != nullptr ? &cu : nullptr, previous);
+}
+
+ScopedContext::~ScopedContext() {
+  if (cu_ != nullptr) cu_->cuCtxSetCurrent(previous_);
 }
 
 }  // namespace tilefuse

@@ -32,6 +32,7 @@ namespace tilefuse {
   X(cuDevicePrimaryCtxRetain)            \
   X(cuCtxSetCurrent)                     \
   X(cuCtxGetCurrent)                     \
+  X(cuCtxGetDevice)                      \
   X(cuCtxSynchronize)                    \
   X(cuModuleLoadData)                    \
   X(cuModuleUnload)                      \
@@ -50,6 +51,8 @@ namespace tilefuse {
   X(cuStreamDestroy)                     \
   X(cuStreamSynchronize)                 \
   X(cuStreamIsCapturing)                 \
+  X(cuStreamGetCtx)                      \
+  X(cuPointerGetAttributes)              \
   X(cuStreamBeginCapture)                \
   X(cuStreamEndCapture)                  \
   X(cuGraphDestroy)                      \
@@ -97,8 +100,34 @@ absl::StatusOr<std::string> DeviceArch(int ordinal = 0);
 // Device `ordinal`'s SM count, without creating a context.
 absl::StatusOr<int> DeviceSmCount(int ordinal = 0);
 
+// Device `ordinal`'s facts, without creating a context; says how many devices exist when
+// it does not.
+absl::StatusOr<DeviceInfo> GetDeviceInfo(int ordinal);
+
+// Device `ordinal`'s primary context (the one the CUDA runtime API uses), retained for the
+// life of the process.
+absl::StatusOr<CUcontext> PrimaryContext(int ordinal);
+
 // Makes device `ordinal`'s primary context current on this thread and returns its facts.
 absl::StatusOr<DeviceInfo> UseDevice(int ordinal = 0);
+
+// The device ordinal of context `ctx`.
+absl::StatusOr<int> ContextDevice(const Driver& cu, CUcontext ctx);
+
+// Makes a context current for a scope, then puts back the one that was current before. A
+// thread that had none keeps the new one, as the CUDA runtime leaves its primary context.
+class ScopedContext {
+ public:
+  static absl::StatusOr<ScopedContext> Enter(const Driver& cu, CUcontext ctx);
+  ScopedContext(ScopedContext&& o) noexcept : cu_(o.cu_), previous_(o.previous_) { o.cu_ = nullptr; }
+  ScopedContext& operator=(ScopedContext&&) = delete;
+  ~ScopedContext();
+
+ private:
+  ScopedContext(const Driver* cu, CUcontext previous) : cu_(cu), previous_(previous) {}
+  const Driver* cu_ = nullptr;  // null: nothing to restore
+  CUcontext previous_ = nullptr;
+};
 
 }  // namespace tilefuse
 
