@@ -155,6 +155,14 @@ absl::StatusOr<std::string> ExprEmitter::Emit(const Expr& expr) {
     case ExprKind::kLoad:
     case ExprKind::kTileValue:
       return leaf_(*expr);
+    case ExprKind::kGather: {
+      if (!gather_) return absl::InternalError("a gather outside a pointwise kernel");
+      TF_ASSIGN_OR_RETURN(std::string at, Emit(expr->args[0]));
+      result = e_.Fresh("v");
+      e_.Line(absl::StrCat("const ", ComputeTypeName(expr->dtype), " ", result, " = ",
+                           gather_(*expr, ConvertKind(at, expr->args[0]->dtype, DType::kI32)), ";"));
+      break;
+    }
     case ExprKind::kOp: {
       if (special_) {
         TF_ASSIGN_OR_RETURN(std::optional<std::string> text, special_(*expr));

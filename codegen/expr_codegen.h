@@ -36,12 +36,17 @@ class ExprEmitter {
   // op's usual text; nullopt leaves a node to the usual text.
   using Special = std::function<absl::StatusOr<std::optional<std::string>>(const ExprNode&)>;
   void SetSpecial(Special special) { special_ = std::move(special); }
+  // Text reading a gather's operand (ExprKind::kGather) at the position `index` (an int) of
+  // its gathered axis. Unset: gathers are refused.
+  using Gather = std::function<std::string(const ExprNode&, const std::string& index)>;
+  void SetGather(Gather gather) { gather_ = std::move(gather); }
 
  private:
   Emitter& e_;
   std::function<std::string(const ExprNode&)> leaf_;
   std::map<const ExprNode*, std::string> done_;
   Special special_;
+  Gather gather_;
 };
 
 }  // namespace tilefuse

@@ -57,8 +57,23 @@ void EmitHooksPreamble(Emitter& e, const KernelSpec& spec, const std::string& en
 
 void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::string& index) {
   const OperandSpec& o = spec.operands[k];
+  if (o.gathered) return;  // read by its gather (EmitSiteStores)
   const std::string a = absl::StrCat("a", k), in = absl::StrCat("p.in", k);
   e.Line(absl::StrCat(ComputeTypeName(o.dtype), " ", a, "[W];"));
+  if (o.iota) {
+    std::string off;
+    switch (o.access) {
+      case Access::kFull: off = absl::StrCat(index, " + l"); break;
+      case Access::kInner: off = absl::StrCat("tf::mod_index(", index, " + l, p.inner", k, ")"); break;
+      case Access::kScalar: off = "0"; break;
+      case Access::kStrided:
+        off = absl::StrCat("tf::strided_offset<", o.rank, ">(", index, " + l, p.dims", k, ", p.stride", k, ")");
+        break;
+    }
+    e.Line(absl::StrCat("for (int l = 0; l < W; ++l) ", a, "[l] = tf::iota_elem<", ComputeTypeName(o.dtype), ">(", in,
+                        ", ", o.iota_start, "LL, ", o.iota_step, "LL, ", off, ");"));
+    return;
+  }
   switch (o.access) {
     case Access::kFull: e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + ", index, ");")); break;
     case Access::kInner:
@@ -106,6 +121,17 @@ absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const 
       return ConvertKind(leaf.operand == 1 ? std::string("var_v[l]") : tile_value, DType::kF32, leaf.dtype);
     }
     return absl::StrCat("a", leaf.operand, "[l]");
+  });
+  ex.SetGather([&](const ExprNode& g, const std::string& at) {
+    const OperandSpec& o = spec.operands[g.operand];
+    const std::string k = absl::StrCat(g.operand);
+    const std::string off = absl::StrCat("tf::gather_offset<", o.rank - 1, ">(", index, " + l, ", at, ", p.dims", k,
+                                         ", p.stride", k, ")");
+    if (o.iota) {
+      return absl::StrCat("tf::iota_elem<", ComputeTypeName(o.dtype), ">(p.in", k, ", ", o.iota_start, "LL, ",
+                          o.iota_step, "LL, ", off, ")");
+    }
+    return absl::StrCat("tf::load_elem<", ComputeTypeName(o.dtype), ">(p.in", k, "[", off, "])");
   });
   for (size_t j = 0; j < spec.outputs.size(); ++j) {
     if (spec.outputs[j].site != site) continue;

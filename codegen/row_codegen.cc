@@ -217,6 +217,7 @@ class RowGen {
       case ExprKind::kOp:
         for (const Expr& a : x->args) r = RowLevel(a) && r;
         break;
+      case ExprKind::kGather: r = false; break;  // never in a row kernel (grouping)
     }
     row_level_[x.get()] = r;
     return r;

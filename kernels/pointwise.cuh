@@ -183,6 +183,29 @@ TF_DEVICE long long strided_offset(long long i, const long long* dims, const lon
   return off;
 }
 
+// An iota's element at offset `off` (OperandSpec::iota): start + step * off, rounded to the
+// storage type T as a stored element would be, then read as compute kind C. `view` is the
+// operand's pointer, which for an iota carries its view's offset from address 0.
+template <class C, class T>
+TF_DEVICE C iota_elem(const T* view, long long start, long long step, long long off) {
+  off += static_cast<long long>(reinterpret_cast<unsigned long long>(view) / sizeof(T));
+  return load_elem<C>(Store<T>::of(static_cast<float>(static_cast<double>(start) + static_cast<double>(step) * off)));
+}
+template <class C>
+TF_DEVICE C iota_elem(const int* view, long long start, long long step, long long off) {
+  off += static_cast<long long>(reinterpret_cast<unsigned long long>(view) / sizeof(int));
+  return static_cast<C>(static_cast<int>(start + step * off));
+}
+
+// The element offset a gather reads for flat index i: the strided offset over the R dims of
+// the index space (0 along the gathered axis), plus the index, clamped into the axis
+// (dims[R] long, stride strides[R]).
+template <int R>
+TF_DEVICE long long gather_offset(long long i, int index, const long long* dims, const long long* strides) {
+  const long long at = index < 0 ? 0 : index >= dims[R] ? dims[R] - 1 : index;
+  return strided_offset<R>(i, dims, strides) + at * strides[R];
+}
+
 template <int W, int R, class C, class T>
 TF_DEVICE void load_strided(C (&dst)[W], const T* src, long long i, const long long* dims,
                             const long long* strides) {

@@ -360,6 +360,7 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
       case BufferRef::kInput: return reinterpret_cast<uint64_t>(inputs[b.index].data);
       case BufferRef::kOutput: return reinterpret_cast<uint64_t>(outputs[b.index].data);
       case BufferRef::kWorkspace: return workspace_ + slot_offsets_[b.index];
+      case BufferRef::kNone: return 0;  // an iota: its "pointer" is its view's offset
     }
     return 0;
   };

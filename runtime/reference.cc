@@ -191,6 +191,50 @@ Value EvalIndexView(const Node& n, const Value& x, const std::vector<int64_t>& o
 
 // C = A x B with the operands rounded to their dtype (as the tensor cores see them) and
 // the products summed in double.
+// start + step * (index along dim), computed in double and rounded once to the dtype.
+Value EvalIota(const Node& n, const std::vector<int64_t>& shape) {
+  Value out;
+  out.dtype = n.dtype;
+  out.shape = shape;
+  const int64_t total = NumelOf(shape);
+  out.data.resize(total);
+  int64_t inner = 1;
+  for (size_t d = *n.attrs.dim + 1; d < shape.size(); ++d) inner *= shape[d];
+  const int64_t len = shape[*n.attrs.dim];
+  for (int64_t e = 0; e < total; ++e) {
+    const int64_t c = len == 0 ? 0 : e / inner % len;
+    out.data[e] = FromDouble(static_cast<double>(*n.attrs.start) + static_cast<double>(*n.attrs.step) * c, n.dtype);
+  }
+  return out;
+}
+
+// torch.gather, indices clamped into the input's axis.
+Value EvalGather(const Node& n, const Value& x, const Value& index) {
+  Value out;
+  out.dtype = x.dtype;
+  out.shape = index.shape;
+  const int64_t total = NumelOf(index.shape);
+  out.data.resize(total);
+  const int rank = static_cast<int>(x.shape.size()), dim = *n.attrs.dim;
+  std::vector<int64_t> in_strides(rank, 1);
+  for (int d = rank - 2; d >= 0; --d) in_strides[d] = in_strides[d + 1] * x.shape[d + 1];
+  std::vector<int64_t> idx(rank, 0);
+  for (int64_t e = 0; e < total; ++e) {
+    int64_t off = 0;
+    for (int d = 0; d < rank; ++d) {
+      int64_t c = idx[d];
+      if (d == dim) c = std::clamp<int64_t>(index.data[e].i, 0, std::max<int64_t>(x.shape[d] - 1, 0));
+      off += c * in_strides[d];
+    }
+    out.data[e] = x.data[off];
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++idx[d] < index.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
 Value EvalMatmul(const Node& n, const std::vector<Value>& vals) {
   const Value& a = vals[n.inputs[0]];
   const Value& b = vals[n.inputs[1]];
@@ -368,6 +412,15 @@ absl::StatusOr<std::vector<HostTensor>> EvaluateReference(const Graph& g,
       }
       case NodeKind::kReduce:
         v = EvalReduce(n, vals);
+        break;
+      case NodeKind::kIota: {
+        std::vector<int64_t> shape;
+        for (const Dim& d : n.shape) shape.push_back(d.is_static() ? d.value : symbols[d.symbol]);
+        v = EvalIota(n, shape);
+        break;
+      }
+      case NodeKind::kGather:
+        v = EvalGather(n, vals[n.inputs[0]], vals[n.inputs[1]]);
         break;
     }
   }

@@ -224,7 +224,9 @@ TEST(Fuzz, DiskCacheEntryParserRejectsEveryMutant) {
   for (Budget b; b.More();) {
     const std::string mutant = MutateBytes(seed, rng);
     absl::StatusOr<DiskCache::Hit> hit = DiskCache::Parse(mutant, key);
-    if (mutant != seed) EXPECT_FALSE(hit.ok()) << "a changed entry was accepted";
+    if (mutant != seed) {
+      EXPECT_FALSE(hit.ok()) << "a changed entry was accepted";
+    }
   }
 }
 

@@ -343,5 +343,63 @@ TEST(GraphBuilder, ReductionOverSeveralAxesLowersToOneAxisAtATime) {
   EXPECT_EQ(g->node(g->FindNode("s")).dtype, DType::kBF16);
 }
 
+// iota / arange and gather: shapes, dtypes, and what each refuses, by name.
+TEST(GraphBuilder, IndexOpsShapesAndErrors) {
+  Graph g("index");
+  const int m = g.Symbol("M");
+  TF_ASSERT_OK_AND_ASSIGN(int x, g.AddInput("x", {Dim::Sym(m), Dim::Static(8)}, DType::kBF16));
+  TF_ASSERT_OK_AND_ASSIGN(int idx, g.AddInput("idx", {Dim::Sym(m), Dim::Static(3)}, DType::kI32));
+  TF_ASSERT_OK_AND_ASSIGN(int fidx, g.AddInput("fidx", {Dim::Sym(m), Dim::Static(3)}, DType::kF32));
+  TF_ASSERT_OK_AND_ASSIGN(int gathered, g.AddGather("g", x, -1, idx));
+  EXPECT_EQ(g.node(gathered).dtype, DType::kBF16);
+  EXPECT_EQ(g.ShapeText(gathered), "[M, 3]");
+  EXPECT_EQ(*g.node(gathered).attrs.dim, 1);
+  EXPECT_TRUE(StatusIs(g.AddGather("g2", x, 1, fidx), absl::StatusCode::kInvalidArgument,
+                       "node 'g2' (gather): index 'fidx' is f32 (expected i32)"));
+  EXPECT_TRUE(StatusIs(g.AddGather("g3", x, 2, idx), absl::StatusCode::kInvalidArgument, "node 'g3' (gather)"));
+  TF_ASSERT_OK_AND_ASSIGN(int wide, g.AddInput("wide", {Dim::Sym(m), Dim::Static(9)}, DType::kI32));
+  TF_ASSERT_OK_AND_ASSIGN(int flat, g.AddInput("flat", {Dim::Static(8)}, DType::kI32));
+  EXPECT_TRUE(StatusIs(g.AddGather("g4", x, 0, wide), absl::StatusCode::kInvalidArgument,
+                       "index 'wide' dim 1 is [9] but input 'x' dim 1 is [8] (expected no larger)"));
+  EXPECT_TRUE(StatusIs(g.AddGather("g5", x, 0, flat), absl::StatusCode::kInvalidArgument, "expected the same rank"));
+
+  TF_ASSERT_OK_AND_ASSIGN(int pos, g.AddIota("pos", {Dim::Sym(m), Dim::Static(8)}, 0, 0, 1, DType::kI32));
+  EXPECT_EQ(g.ShapeText(pos), "[M, 8]");
+  EXPECT_TRUE(StatusIs(g.AddIota("i2", {Dim::Static(4)}, 1, 0, 1, DType::kI32), absl::StatusCode::kInvalidArgument,
+                       "node 'i2' (iota)"));
+  EXPECT_TRUE(StatusIs(g.AddIota("i3", {Dim::Static(4)}, 0, 0, 1, DType::kBool), absl::StatusCode::kInvalidArgument,
+                       "dtype bool"));
+  EXPECT_TRUE(StatusIs(g.AddIota("i4", {Dim::Static(1000)}, 0, int64_t{1} << 30, 1 << 22, DType::kI32),
+                       absl::StatusCode::kInvalidArgument, "leave i32"));
+  TF_ASSERT_OK_AND_ASSIGN(int r, g.AddArange("r", 10, 0, -3, DType::kF32));  // 10, 7, 4, 1
+  EXPECT_EQ(g.ShapeText(r), "[4]");
+  TF_ASSERT_OK_AND_ASSIGN(int empty, g.AddArange("e", 5, 5, 1, DType::kI32));
+  EXPECT_EQ(g.ShapeText(empty), "[0]");
+  EXPECT_TRUE(StatusIs(g.AddArange("z", 0, 5, 0, DType::kI32), absl::StatusCode::kInvalidArgument, "step 0"));
+  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j", "inputs": [], "outputs": ["i"],
+                                        "nodes": [{"name": "i", "op": "iota", "inputs": []}]})"),
+                       absl::StatusCode::kInvalidArgument, "'iota' needs 'shape'"));
+  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j", "inputs": [{"name": "x", "shape": [4], "dtype": "f32"}],
+                                        "outputs": ["g"],
+                                        "nodes": [{"name": "g", "op": "gather", "inputs": ["x"], "attrs": {"dim": 0}}]})"),
+                       absl::StatusCode::kInvalidArgument, "'gather' takes 2 operands (input, index), got 1"));
+}
+
+// The reference: arange's values, and gather's clamp of out-of-range indices.
+TEST(Reference, ArangeValuesAndGatherClampsIndices) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "idx", "shape": [5], "dtype": "i32"}],
+    "nodes": [{"name": "r", "op": "arange", "inputs": [], "attrs": {"start": 10, "end": 0, "step": -3, "dtype": "f32"}},
+              {"name": "g", "op": "gather", "inputs": ["r", "idx"], "attrs": {"dim": 0}}],
+    "outputs": ["r", "g"]})"));
+  HostTensor idx = HostTensor::Zeros(DType::kI32, {5});
+  const int at[5] = {0, 3, -2, 9, 1};
+  for (int i = 0; i < 5; ++i) idx.Set(i, at[i]);
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> out, EvaluateReference(g, {idx}));
+  const double r[4] = {10, 7, 4, 1}, want[5] = {10, 1, 10, 1, 7};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(out[0].Get(i), r[i]) << i;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(out[1].Get(i), want[i]) << i;
+}
+
 }  // namespace
 }  // namespace tilefuse

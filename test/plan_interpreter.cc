@@ -1,6 +1,8 @@
 #include "test/plan_interpreter.h"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -32,6 +34,8 @@ struct ElementEval {
   float tile_value2;  // a Welford reduction's variance (ExprKind::kTileValue index 1)
   std::map<const ExprNode*, Scalar> memo;
   const std::vector<float>* stages = nullptr;  // a row kernel's results (kTileValue index k)
+  // A gather's read of its operand at the given position of its gathered axis.
+  std::function<Scalar(int operand, int index)> gather;
 
   absl::StatusOr<Scalar> Eval(const Expr& e) {
     if (auto it = memo.find(e.get()); it != memo.end()) return it->second;
@@ -39,6 +43,11 @@ struct ElementEval {
     switch (e->kind) {
       case ExprKind::kLoad: r = (*loads)[e->operand]; break;
       case ExprKind::kConstant: r = FromDouble(e->constant, e->dtype); break;
+      case ExprKind::kGather: {
+        TF_ASSIGN_OR_RETURN(Scalar at, Eval(e->args[0]));
+        r = gather(e->operand, at.i);
+        break;
+      }
       case ExprKind::kTileValue: {
         Scalar f;
         f.f = e->operand >= kStageValue0 ? (*stages)[e->operand - kStageValue0]
@@ -156,6 +165,7 @@ class Interpreter {
     for (int64_t i = 0; i < n; ++i) {
       TF_RETURN_IF_ERROR(Load(k, site, i, loads));
       ElementEval ev{&loads, tile != nullptr ? (*tile)[i] : 0.f, tile2 != nullptr ? (*tile2)[i] : 0.f, {}};
+      ev.gather = [&](int o, int index) { return Gathered(k, o, i, index); };
       TF_RETURN_IF_ERROR(Store(k, site, i, ev));
       for (size_t w = 0; site == kEpilogueSite && w < k.spec.windows.size(); ++w) {
         // A column window's outputs, at the element's index in the window.
@@ -231,11 +241,33 @@ class Interpreter {
     return absl::OkStatus();
   }
 
+  // Operand o's element at element offset `off` of its buffer (an iota's value there).
+  Scalar Element(const KernelPlan& k, size_t o, int64_t off) {
+    const OperandSpec& s = k.spec.operands[o];
+    if (s.iota) return FromDouble(static_cast<double>(s.iota_start) + static_cast<double>(s.iota_step) * off, s.dtype);
+    return FromDouble(Buffer(k.operands[o].buffer).Get(off), s.dtype);
+  }
+
+  // What gathered operand o reads for element i of its site, its axis at `index` (clamped).
+  Scalar Gathered(const KernelPlan& k, int o, int64_t i, int index) {
+    const OperandBinding& b = k.operands[o];
+    const size_t rank = b.dims.size() - 1;
+    int64_t off = OffsetValue(b.offset, syms_), rest = i;
+    for (int d = static_cast<int>(rank) - 1; d >= 0; --d) {
+      const int64_t dim = b.dims[d].Eval(syms_);
+      off += (rest % dim) * b.strides[d].Eval(syms_);
+      rest /= dim;
+    }
+    const int64_t len = b.dims[rank].Eval(syms_);
+    off += std::clamp<int64_t>(index, 0, std::max<int64_t>(len - 1, 0)) * b.strides[rank].Eval(syms_);
+    return Element(k, o, off);
+  }
+
   // Reads the operands of `site` at its element i into `loads`.
   absl::Status Load(const KernelPlan& k, int site, int64_t i, std::vector<Scalar>& loads) {
     {
       for (size_t o = 0; o < k.operands.size(); ++o) {
-        if (k.spec.operands[o].site != site) continue;
+        if (k.spec.operands[o].site != site || k.spec.operands[o].gathered) continue;
         const OperandBinding& b = k.operands[o];
         int64_t off = 0;
         switch (k.spec.operands[o].access) {
@@ -253,6 +285,10 @@ class Interpreter {
           }
         }
         off += OffsetValue(b.offset, syms_);
+        if (k.spec.operands[o].iota) {
+          loads[o] = Element(k, o, off);
+          continue;
+        }
         const HostTensor& t = Buffer(b.buffer);
         if (off < 0 || off >= t.numel()) {
           return absl::InternalError(absl::StrCat("operand ", o, " reads element ", off, " of ", t.numel()));

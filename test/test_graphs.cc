@@ -619,12 +619,14 @@ std::vector<TestGraph> AllTestGraphs() {
   all.insert(all.end(), ReduceTestGraphs().begin(), ReduceTestGraphs().end());
   all.insert(all.end(), StoreReduceTestGraphs().begin(), StoreReduceTestGraphs().end());
   all.insert(all.end(), RowTestGraphs().begin(), RowTestGraphs().end());
+  all.insert(all.end(), IndexTestGraphs().begin(), IndexTestGraphs().end());
   return all;
 }
 
 const TestGraph& NamedTestGraph(const std::string& name) {
   for (const std::vector<TestGraph>* list : {&PointwiseTestGraphs(), &TileTestGraphs(), &GemmTestGraphs(),
-                                             &ReduceTestGraphs(), &StoreReduceTestGraphs(), &RowTestGraphs()}) {
+                                             &ReduceTestGraphs(), &StoreReduceTestGraphs(), &RowTestGraphs(),
+                                             &IndexTestGraphs()}) {
     for (const TestGraph& t : *list) {
       if (t.name == name) return t;
     }

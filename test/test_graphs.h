@@ -30,6 +30,8 @@ const std::vector<TestGraph>& ReduceTestGraphs();
 const std::vector<TestGraph>& StoreReduceTestGraphs();
 // Norms and softmax written op by op: generated row kernels (test/row_graphs.cc).
 const std::vector<TestGraph>& RowTestGraphs();
+// iota / arange and gather (test/index_graphs.cc).
+const std::vector<TestGraph>& IndexTestGraphs();
 // Every list.
 std::vector<TestGraph> AllTestGraphs();
 // The graph of that name in any list (a test failure, and an empty graph, when none is).

@@ -74,7 +74,7 @@ std::string FoldColumnAddIntoAccumulators(const Graph& g, KernelPlan& k) {
   const int b = ColumnAddOperand(adds[0]);
   const OperandSpec& o = spec.operands[b];
   const bool by_column = o.access == Access::kScalar || (o.access == Access::kInner && k.operands[b].inner == k.cols);
-  if (!by_column || ComputeKindOf(o.dtype) != ComputeKind::kFloat) return "";
+  if (!by_column || ComputeKindOf(o.dtype) != ComputeKind::kFloat || o.iota) return "";
   // The add's value, now the tile's (its dtype: what the expressions above it expect).
   const Expr tile = MakeTileValue(0, add->dtype);
   std::map<const ExprNode*, Expr> memo;

@@ -31,6 +31,15 @@ Expr MakeConstant(double value, DType dtype) {
   return n;
 }
 
+Expr MakeGather(int operand, Expr index, DType dtype) {
+  auto n = std::make_shared<ExprNode>();
+  n->kind = ExprKind::kGather;
+  n->operand = operand;
+  n->dtype = dtype;
+  n->args = {std::move(index)};
+  return n;
+}
+
 absl::StatusOr<Expr> MakeOp(PointwiseOp op, std::vector<Expr> args, const Attrs& attrs,
                             DType dtype) {
   if (static_cast<int>(args.size()) != Arity(op)) {
@@ -97,6 +106,13 @@ std::string ExprText(const Expr& e, std::vector<std::string>& lines,
       return absl::StrCat("tile", e->operand, ":", DTypeName(e->dtype));
     case ExprKind::kConstant:
       return absl::StrCat(DTypeName(e->dtype), "(", HexFloat(e->constant), ")");
+    case ExprKind::kGather: {
+      const std::string index = ExprText(e->args[0], lines, names);
+      const std::string name = absl::StrCat("t", names.size());
+      lines.push_back(absl::StrCat(name, ":", DTypeName(e->dtype), " = gather(in", e->operand, ", ", index, ")"));
+      names.emplace_back(e.get(), name);
+      return name;
+    }
     case ExprKind::kOp: {
       std::vector<std::string> args;
       for (const Expr& a : e->args) args.push_back(ExprText(a, lines, names));
@@ -111,7 +127,7 @@ std::string ExprText(const Expr& e, std::vector<std::string>& lines,
 }
 
 bool ReadsOperand(const Expr& e, int operand) {
-  if (e->kind == ExprKind::kLoad && e->operand == operand) return true;
+  if ((e->kind == ExprKind::kLoad || e->kind == ExprKind::kGather) && e->operand == operand) return true;
   for (const Expr& a : e->args) {
     if (ReadsOperand(a, operand)) return true;
   }

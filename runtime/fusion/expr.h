@@ -25,6 +25,7 @@ enum class ExprKind {
   kConstant,  // scalar `constant`
   kTileValue, // the tile kernel's value at the hook site (index `operand`)
   kOp,        // pointwise `op` over `args`
+  kGather,    // element of operand `operand` at the site's index, its gathered axis at args[0]
 };
 
 struct ExprNode;
@@ -43,6 +44,9 @@ struct ExprNode {
 Expr MakeLoad(int operand, DType dtype);
 Expr MakeTileValue(int index, DType dtype);
 Expr MakeConstant(double value, DType dtype);
+// torch.gather's read: operand `operand` (OperandSpec::gathered) at the site's index with
+// its gathered axis's position taken from `index` (i32).
+Expr MakeGather(int operand, Expr index, DType dtype);
 // Whether the DAG loads kernel operand `operand` anywhere.
 bool ReadsOperand(const Expr& e, int operand);
 // `dtype` is the op's result dtype as the graph inferred it; checked against the operands.

@@ -13,7 +13,7 @@ namespace tilefuse {
 
 // Where a tensor lives while a plan runs.
 struct BufferRef {
-  enum Kind { kInput, kOutput, kWorkspace };
+  enum Kind { kInput, kOutput, kWorkspace, kNone };  // kNone: an iota, computed where read
   Kind kind = kInput;
   int index = 0;  // graph input position, graph output position, or workspace slot
 };

@@ -72,11 +72,13 @@ class Reachability {
 
 bool IsCompute(const Node& n) {
   return n.kind == NodeKind::kPointwise || n.kind == NodeKind::kTile ||
-         n.kind == NodeKind::kReduce;
+         n.kind == NodeKind::kReduce || n.kind == NodeKind::kGather;
 }
 
-// Inputs and constants depend on nothing: they never close a cycle.
-bool CanDepend(const Node& n) { return n.kind != NodeKind::kInput && n.kind != NodeKind::kConstant; }
+// Inputs, constants and iotas depend on nothing: they never close a cycle.
+bool CanDepend(const Node& n) {
+  return n.kind != NodeKind::kInput && n.kind != NodeKind::kConstant && n.kind != NodeKind::kIota;
+}
 
 // Working state: groups as sets, merged in place.
 struct Work {
@@ -95,6 +97,9 @@ struct Work {
   std::vector<int> window_of;  // per node: its index in its group's windows, or -1
   const std::vector<ViewInfo>& views;
   std::vector<std::set<int>> outside;  // per group: nodes outside it that members read (CanDepend)
+  // Per group: the buffers its gathers read (the bases of their inputs), which no member
+  // may compute: a gather reads other threads' elements, so its input is stored first.
+  std::vector<std::set<int>> gathered;
   bool gemm_row_epilogues = true;  // row programs may run in a GEMM's store
 
   std::string FirstName(int gi) const { return g.node(*members[gi].begin()).name; }
@@ -110,6 +115,25 @@ struct Work {
       const int gi = out.group_of[v];
       return gi >= 0 && (gi == into || std::find(from.begin(), from.end(), gi) != from.end());
     };
+    // Gathers run in pointwise kernels only, and never beside what computes their input.
+    std::set<int> gathered_bases = gathered[into];
+    bool tiled = tile[into] >= 0 || row[into];
+    for (int gi : from) {
+      gathered_bases.insert(gathered[gi].begin(), gathered[gi].end());
+      tiled |= tile[gi] >= 0 || row[gi];
+    }
+    if (extra >= 0 && g.node(extra).kind == NodeKind::kGather) gathered_bases.insert(views[g.node(extra).inputs[0]].base);
+    if (!gathered_bases.empty() && tiled) {
+      out.decisions.push_back(absl::StrCat("refused: ", what, ": a gather runs in a pointwise kernel only"));
+      return false;
+    }
+    for (int base : gathered_bases) {
+      if (in_merged(base)) {
+        out.decisions.push_back(absl::StrCat("refused: ", what, ": it would compute '", g.node(base).name,
+                                             "', which a gather in it reads at other elements"));
+        return false;
+      }
+    }
     size_t size = members[into].size() + (extra >= 0 ? 1 : 0);
     for (int gi : from) size += gi == into ? 0 : members[gi].size();
     if (size > static_cast<size_t>(kMaxKernelNodes)) {
@@ -153,7 +177,9 @@ struct Work {
       members[into].insert(members[gi].begin(), members[gi].end());
       members[gi].clear();
       outside[gi].clear();
+      gathered[gi].clear();
     }
+    gathered[into] = std::move(gathered_bases);
     if (extra >= 0) {
       members[into].insert(extra);
       out.group_of[extra] = into;
@@ -181,6 +207,8 @@ struct Work {
       if (CanDepend(g.node(q))) reads.insert(q);
     }
     outside.push_back(std::move(reads));
+    gathered.emplace_back();
+    if (g.node(node).kind == NodeKind::kGather) gathered.back().insert(views[g.node(node).inputs[0]].base);
     out.groups.push_back(Group{{}, shape, tile_node});
     out.group_of[node] = gi;
     return gi;
@@ -642,6 +670,17 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
   w.NewGroup(n.id, n.shape, -1);
 }
 
+// A gather joins the pointwise kernel computing its index over its own index space (never
+// the one computing its input: TryMerge refuses); its readers may join it as they would any
+// pointwise kernel.
+void GroupGather(Work& w, const Node& n, bool fuse) {
+  const int gi = w.out.group_of[n.inputs[1]];
+  if (fuse && gi >= 0 && w.tile[gi] < 0 && !w.row[gi] && !w.reduced[n.inputs[1]] && w.out.groups[gi].shape == n.shape) {
+    if (w.TryMerge(gi, {gi}, n.id, absl::StrCat("'", n.name, "' with the kernel of its index"))) return;
+  }
+  w.NewGroup(n.id, n.shape, -1);
+}
+
 // A GEMM recomputes the prologue of A for each of its ceil(N / 128) column tiles and that
 // of B for each of its ceil(M / 128) row tiles (32 assumed for a symbolic dim). Recomputing
 // is cheaper than a separate pass while ops x reloads stays within this budget: a cast or
@@ -809,7 +848,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   out.group_of.assign(g.nodes().size(), -1);
   Reachability reach(g);
   Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, {},
-         std::vector<int>(g.nodes().size(), -1), views, {}, gemm_row_epilogues};
+         std::vector<int>(g.nodes().size(), -1), views, {}, {}, gemm_row_epilogues};
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;
@@ -833,6 +872,8 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     }
     if (n.kind == NodeKind::kPointwise) {
       GroupPointwise(w, n, fuse);
+    } else if (n.kind == NodeKind::kGather) {
+      GroupGather(w, n, fuse);
     } else if (n.kind == NodeKind::kReduce) {
       GroupReduce(w, n, fuse);
     } else {

@@ -124,7 +124,9 @@ std::string SpecText(const KernelSpec& spec) {
   for (size_t i = 0; i < spec.operands.size(); ++i) {
     const OperandSpec& o = spec.operands[i];
     absl::StrAppend(&s, "in", i, " ", DTypeName(o.dtype), " ", AccessName(o.access),
-                    " site=", o.site, " rank=", o.rank, "\n");
+                    " site=", o.site, " rank=", o.rank,
+                    o.iota ? absl::StrCat(" iota=", o.iota_start, ",", o.iota_step) : "", o.gathered ? " gathered" : "",
+                    "\n");
   }
   std::vector<std::string> lines;
   std::vector<std::pair<const ExprNode*, std::string>> names;

@@ -58,6 +58,13 @@ struct OperandSpec {
   Access access = Access::kFull;
   int site = kEpilogueSite;
   int rank = 1;  // rank of the site's index space (strided operands take that many strides)
+  // An iota (Graph::AddIota): no buffer; the element at offset o is iota_start + iota_step *
+  // o, o counted from address 0 (a view's offset arrives as its pointer).
+  bool iota = false;
+  int64_t iota_start = 0, iota_step = 1;
+  // Read by a gather (ExprKind::kGather), not loaded at the site's index: kStrided, rank
+  // one past the site's, the last dim and stride those of the gathered axis.
+  bool gathered = false;
 };
 
 struct OutputSpec {

@@ -121,6 +121,9 @@ class KernelBuilder {
       e = MakeTileValue(ResultIndex(n), n.dtype);
     } else if (!in_kernel_[id]) {
       e = MakeLoad(OperandIndex(id, site), n.dtype);
+    } else if (n.kind == NodeKind::kGather) {
+      TF_ASSIGN_OR_RETURN(Expr index, ExprOf(n.inputs[1], site));
+      e = MakeGather(GatherOperandIndex(n, site), std::move(index), n.dtype);
     } else if (n.kind == NodeKind::kView) {
       // A materialized reshape: its operand's elements in row-major order, the same flat
       // index over either shape, so the operand binds over its own shape.
@@ -160,6 +163,48 @@ class KernelBuilder {
     spec.site = site;
     OperandBinding b = BindOperand(g_, q, views_[q], over, spec);
     b.buffer = buffers_.at(views_[q].base);
+    MarkIota(spec, views_[q].base);
+    kernel_.spec.operands.push_back(spec);
+    kernel_.operands.push_back(std::move(b));
+    return static_cast<int>(kernel_.operands.size()) - 1;
+  }
+
+  void MarkIota(OperandSpec& spec, int base) const {
+    const Node& b = g_.node(base);
+    if (b.kind != NodeKind::kIota) return;
+    spec.iota = true;
+    spec.iota_start = *b.attrs.start;
+    spec.iota_step = *b.attrs.step;
+  }
+
+  // The input of gather node `n`, read at the positions its index gives (OperandSpec::
+  // gathered) over the index space of `site`, into which n's shape broadcasts.
+  int GatherOperandIndex(const Node& n, int site) {
+    const int q = n.inputs[0];
+    const Shape& space = SiteShape(site);
+    const ViewInfo& view = views_[q];
+    const int dim = *n.attrs.dim;
+    const size_t rank = space.size(), lead = rank - n.shape.size();
+    OperandSpec spec;
+    spec.site = site;
+    spec.dtype = g_.node(q).dtype;
+    spec.access = Access::kStrided;
+    spec.gathered = true;
+    spec.rank = static_cast<int>(rank) + 1;
+    OperandBinding b;
+    b.value = q;
+    b.offset = view.offset;
+    b.buffer = buffers_.at(view.base);
+    for (const Dim& d : space) b.dims.push_back(SizeExpr::Of(d));
+    b.strides.assign(rank, SizeExpr{0, {}});
+    for (size_t d = 0; d < n.shape.size(); ++d) {
+      // The gathered axis takes its position from the index; a broadcast axis reads 0.
+      if (static_cast<int>(d) == dim || (n.shape[d].is_one() && !space[lead + d].is_one())) continue;
+      b.strides[lead + d] = view.strides[d];
+    }
+    b.dims.push_back(SizeExpr::Of(g_.node(q).shape[dim]));  // the clamp bound
+    b.strides.push_back(view.strides[dim]);
+    MarkIota(spec, view.base);
     kernel_.spec.operands.push_back(spec);
     kernel_.operands.push_back(std::move(b));
     return static_cast<int>(kernel_.operands.size()) - 1;
@@ -404,7 +449,7 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     const bool narrow = t.dtype == DType::kBF16 || t.dtype == DType::kF16;
     const auto plain = [&](int j) {
       const Expr& e = k.spec.tile_inputs[j].expr;
-      return narrow && e->kind == ExprKind::kLoad ? e->operand : -1;
+      return narrow && e->kind == ExprKind::kLoad && !k.spec.operands[e->operand].iota ? e->operand : -1;
     };
     if (const int a = plain(0); a >= 0 && k.spec.operands[a].access == Access::kFull) {
       k.spec.a_async = a;
@@ -546,6 +591,9 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
   std::map<int, BufferRef> buffers;  // where each stored value lives
   for (size_t i = 0; i < g.inputs().size(); ++i) {
     buffers[g.inputs()[i]] = BufferRef{BufferRef::kInput, static_cast<int>(i)};
+  }
+  for (const Node& n : g.nodes()) {
+    if (n.kind == NodeKind::kIota) buffers[n.id] = BufferRef{BufferRef::kNone, n.id};
   }
   std::vector<bool> written(g.outputs().size(), false);
   // Stores value `id` (expression `e` at `site`) from kernel `kb`: into each graph output

@@ -30,6 +30,15 @@ absl::StatusOr<std::vector<ViewInfo>> ResolveViews(const Graph& graph) {
   std::vector<ViewInfo> info(graph.nodes().size());
   for (const Node& n : graph.nodes()) {
     ViewInfo& v = info[n.id];
+    if (n.kind == NodeKind::kIota) {
+      // Read as a buffer whose element at offset o holds start + step * o: stride 1 along
+      // its axis and 0 elsewhere make o that axis's position.
+      v.base = n.id;
+      v.strides.assign(n.shape.size(), SizeExpr{0, {}});
+      v.strides[*n.attrs.dim] = SizeExpr{1, {}};
+      v.contiguous = SameStrides(n.shape, v.strides, ContiguousStrides(n.shape));
+      continue;
+    }
     if (n.kind != NodeKind::kView) {
       v.base = n.id;
       v.strides = ContiguousStrides(n.shape);

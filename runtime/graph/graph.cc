@@ -17,6 +17,8 @@ absl::string_view NodeKindName(NodeKind k) {
     case NodeKind::kTile: return "tile kernel";
     case NodeKind::kReduce: return "reduction";
     case NodeKind::kView: return "view";
+    case NodeKind::kIota: return "iota";
+    case NodeKind::kGather: return "gather";
   }
   return "?";
 }

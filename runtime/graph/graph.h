@@ -33,7 +33,10 @@ inline constexpr int kMaxGraphNodes = 1 << 20;
 // At most this many symbols (named dims) in one graph: Plan::Run binds them in a fixed array.
 inline constexpr int kMaxSymbols = 16;
 
-enum class NodeKind { kInput, kConstant, kPointwise, kTile, kReduce, kView };
+// kIota: no operands, start + step * (index along `dim`) over `shape` (a leaf computed where
+// it is read, never stored). kGather: torch.gather(input, dim, index), operands {input,
+// index}.
+enum class NodeKind { kInput, kConstant, kPointwise, kTile, kReduce, kView, kIota, kGather };
 absl::string_view NodeKindName(NodeKind k);
 
 // Attributes of the design's ops; each op reads the ones it documents.
@@ -53,7 +56,8 @@ struct Attrs {
   std::optional<int> dim0, dim1;          // transpose
   std::optional<Shape> shape;             // reshape, expand
   // slice (start, end, step), narrow (start, length), select (index); permute and flip
-  // take `dims`. Written as given; AddView normalizes negative positions.
+  // take `dims`. Written as given; AddView normalizes negative positions. iota: start, step
+  // (and shape, dim, dtype).
   std::optional<int64_t> start, end, step, length, index;
 };
 
@@ -115,6 +119,16 @@ class Graph {
   // Views (ops.h lists them and their attributes); positions are static (a symbolic axis is
   // sliced only whole), the result reads the same buffer with other strides and an offset.
   absl::StatusOr<int> AddView(std::string name, ViewOp op, int input, Attrs attrs = {});
+  // start + step * i along axis `dim` of `shape`, broadcast over the other axes, in `dtype`
+  // (jax.lax.iota, a broadcast torch.arange). `shape` may hold symbols.
+  absl::StatusOr<int> AddIota(std::string name, Shape shape, int dim, int64_t start, int64_t step,
+                              DType dtype);
+  // torch.arange(start, end, step): a 1-D iota of ceil((end - start) / step) elements.
+  absl::StatusOr<int> AddArange(std::string name, int64_t start, int64_t end, int64_t step, DType dtype);
+  // torch.gather(input, dim, index): out[..., i_dim, ...] = input[..., index[...], ...], the
+  // shape of index (i32, the rank of input, no larger than it on the other axes). Indices
+  // outside [0, input.size(dim)) are clamped into it (PyTorch raises instead).
+  absl::StatusOr<int> AddGather(std::string name, int input, int dim, int index);
   // Any value may be an output, the same one several times, an input too.
   absl::Status AddOutput(int id);
 

@@ -160,6 +160,22 @@ absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const Til
   }
   const Json* attrs_json = JsonMember(n, "attrs");
   TF_ASSIGN_OR_RETURN(Attrs attrs, ParseAttrs(g, attrs_json != nullptr ? *attrs_json : Json(), where));
+  if (op == "iota" || op == "arange") {
+    if (!ins.empty()) return Err(where, absl::StrCat("'", op, "' takes no operands, got ", ins.size()));
+    const DType dtype = attrs.dtype.value_or(DType::kI32);
+    if (op == "arange") {
+      if (!attrs.end) return Err(where, "'arange' needs 'end'");
+      return g.AddArange(name, attrs.start.value_or(0), *attrs.end, attrs.step.value_or(1), dtype).status();
+    }
+    if (!attrs.shape) return Err(where, "'iota' needs 'shape'");
+    return g.AddIota(name, *attrs.shape, attrs.dim.value_or(0), attrs.start.value_or(0), attrs.step.value_or(1), dtype)
+        .status();
+  }
+  if (op == "gather") {
+    if (ins.size() != 2) return Err(where, absl::StrCat("'gather' takes 2 operands (input, index), got ", ins.size()));
+    if (!attrs.dim) return Err(where, "'gather' needs 'dim'");
+    return g.AddGather(name, ins[0], *attrs.dim, ins[1]).status();
+  }
   if (auto p = ParsePointwiseOp(op)) return g.AddPointwise(name, *p, ins, attrs).status();
   if (auto t = ParseTileOp(op)) return g.AddTile(name, *t, ins, attrs).status();
   if (auto r = ParseReduceOp(op); r || ParseViewOp(op)) {
@@ -373,6 +389,7 @@ std::string GraphToJson(const Graph& g) {
     if (a.dim0) attrs["dim0"] = *a.dim0;
     if (a.dim1) attrs["dim1"] = *a.dim1;
     if (a.shape) attrs["shape"] = ShapeJson(g, *a.shape);
+    if (n.kind == NodeKind::kIota) attrs["shape"] = ShapeJson(g, n.shape);
     if (n.kind == NodeKind::kView && !a.dims.empty()) attrs["dims"] = a.dims;
     if (a.start) attrs["start"] = *a.start;
     if (a.end) attrs["end"] = *a.end;

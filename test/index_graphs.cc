@@ -1,0 +1,80 @@
+// Graphs with index ops: iota / arange values and gathers (torch.gather, an embedding
+// lookup), fused into pointwise kernels or kept apart from what computes a gathered input.
+#include "test/test_graphs.h"
+
+namespace tilefuse {
+
+const std::vector<TestGraph>& IndexTestGraphs() {
+  static const std::vector<TestGraph>* graphs = new std::vector<TestGraph>{
+      // Positions down the rows and a reversed ramp along them, in one kernel with x.
+      {"iota_angles", R"({"name": "iota_angles",
+        "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "f32"}],
+        "nodes": [{"name": "pos", "op": "iota", "inputs": [], "attrs": {"shape": ["M", 64], "dim": 0}},
+                  {"name": "j", "op": "iota", "inputs": [], "attrs": {"shape": [64], "dim": 0, "start": 3, "step": -1}},
+                  {"name": "pf", "op": "cast", "inputs": ["pos"], "attrs": {"dtype": "f32"}},
+                  {"name": "a", "op": "mul", "inputs": ["pf", 0.01]},
+                  {"name": "b", "op": "add", "inputs": ["a", "j"]},
+                  {"name": "s", "op": "sin", "inputs": ["b"]},
+                  {"name": "out", "op": "add", "inputs": ["s", "x"]}],
+        "outputs": ["out"]})", 1, 5, {{"M", 77}}},
+      // An arange stored as it is (in bf16), and through a flip.
+      {"arange_outputs", R"({"name": "arange_outputs",
+        "inputs": [],
+        "nodes": [{"name": "r", "op": "arange", "inputs": [], "attrs": {"start": 5, "end": 300, "step": 3, "dtype": "bf16"}},
+                  {"name": "f", "op": "flip", "inputs": ["r"], "attrs": {"dims": [0]}},
+                  {"name": "y", "op": "mul", "inputs": ["f", 2]}],
+        "outputs": ["r", "y"]})", 2, 2, {}},
+      // torch.gather along the rows, then a scale: one kernel.
+      {"gather_rows", R"({"name": "gather_rows",
+        "inputs": [{"name": "x", "shape": ["M", 96], "dtype": "bf16"},
+                   {"name": "idx", "shape": ["M", 5], "dtype": "i32"}],
+        "nodes": [{"name": "g", "op": "gather", "inputs": ["x", "idx"], "attrs": {"dim": 1}},
+                  {"name": "out", "op": "mul", "inputs": ["g", 2.0]}],
+        "outputs": ["out"]})", 1, 2, {{"M", 33}}},
+      // A gathered intermediate is stored first; what reads both joins the gather.
+      {"gather_of_intermediate", R"({"name": "gather_of_intermediate",
+        "inputs": [{"name": "x", "shape": ["M", 48], "dtype": "f32"},
+                   {"name": "idx", "shape": ["M", 48], "dtype": "i32"}],
+        "nodes": [{"name": "y", "op": "exp", "inputs": ["x"]},
+                  {"name": "k", "op": "add", "inputs": ["idx", 7]},
+                  {"name": "g", "op": "gather", "inputs": ["y", "k"], "attrs": {"dim": 1}},
+                  {"name": "out", "op": "add", "inputs": ["g", "y"]}],
+        "outputs": ["out"]})", 2, 4, {{"M", 19}}},
+      // Along dim 0 of a transposed view, the result broadcast against an iota.
+      {"gather_transposed", R"({"name": "gather_transposed",
+        "inputs": [{"name": "x", "shape": [64, "N"], "dtype": "f16"},
+                   {"name": "idx", "shape": ["N", 32], "dtype": "i32"}],
+        "nodes": [{"name": "xt", "op": "transpose", "inputs": ["x"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "g", "op": "gather", "inputs": ["xt", "idx"], "attrs": {"dim": 0}},
+                  {"name": "r", "op": "iota", "inputs": [], "attrs": {"shape": [32], "dim": 0, "dtype": "f16"}},
+                  {"name": "out", "op": "add", "inputs": ["g", "r"]}],
+        "outputs": ["out"]})", 1, 2, {{"N", 70}}},
+      // An embedding lookup: token ids expanded over the hidden size, gathered from a table.
+      {"embedding_lookup", R"({"name": "embedding_lookup",
+        "inputs": [{"name": "table", "shape": [1000, 64], "dtype": "bf16"},
+                   {"name": "ids", "shape": ["T", 1], "dtype": "i32"}],
+        "nodes": [{"name": "ids_e", "op": "expand", "inputs": ["ids"], "attrs": {"shape": ["T", 64]}},
+                  {"name": "emb", "op": "gather", "inputs": ["table", "ids_e"], "attrs": {"dim": 0}},
+                  {"name": "out", "op": "mul", "inputs": ["emb", 8.0]}],
+        "outputs": ["out"]})", 1, 2, {{"T", 41}}},
+      // Gathered rows as a GEMM's A: the gather is stored first (never a GEMM prologue).
+      {"embedding_matmul", R"({"name": "embedding_matmul",
+        "inputs": [{"name": "table", "shape": [1000, 64], "dtype": "bf16"},
+                   {"name": "ids", "shape": ["T", 1], "dtype": "i32"},
+                   {"name": "w", "shape": [48, 64], "dtype": "bf16"}],
+        "nodes": [{"name": "ids_e", "op": "expand", "inputs": ["ids"], "attrs": {"shape": ["T", 64]}},
+                  {"name": "emb", "op": "gather", "inputs": ["table", "ids_e"], "attrs": {"dim": 0}},
+                  {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["emb", "wt"]}],
+        "outputs": ["y"]})", 2, 2, {{"T", 37}}},
+      // A gather from an arange: computed, never loaded.
+      {"gather_from_arange", R"({"name": "gather_from_arange",
+        "inputs": [{"name": "idx", "shape": ["K"], "dtype": "i32"}],
+        "nodes": [{"name": "a", "op": "arange", "inputs": [], "attrs": {"start": 10, "end": 110, "dtype": "f32"}},
+                  {"name": "g", "op": "gather", "inputs": ["a", "idx"], "attrs": {"dim": 0}}],
+        "outputs": ["g"]})", 1, 1, {{"K", 200}}},
+  };
+  return *graphs;
+}
+
+}  // namespace tilefuse
