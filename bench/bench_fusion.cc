@@ -13,6 +13,7 @@
 // Counters: median_us (median of the samples), TBps (the graph's floor bytes, each input
 // read once and each output written once, over the median time), frac_copy (TBps over the
 // copy bandwidth measured first), kernels (launches per run).
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -28,6 +29,7 @@
 #include "bench/sweep.h"
 #include "bench/sweep_configs.h"
 #include "benchmark/benchmark.h"
+#include "runtime/fusion/planner.h"
 #include "runtime/plan.h"
 #include "runtime/reference.h"
 #include "runtime/status_macros.h"
@@ -141,9 +143,16 @@ void BM_Copy(benchmark::State& state) {
   g_results["copy"] = Result{us, g_copy_tbps, 1, 0};
 }
 
-void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
+// How a graph is planned: the defaults fused or unfused; fused with no tile kernel taking
+// another's work (no GEMM row epilogue or norm prologue: the kernels those fusions merge);
+// fused with norm prologues (off by default).
+enum class Variant { kFused, kUnfused, kApart, kNormPrologue };
+
+void BM_Graph(benchmark::State& state, const CatalogEntry* e, Variant v) {
   CompileOptions options;
-  options.fuse = fuse;
+  options.fuse = v != Variant::kUnfused;
+  if (v == Variant::kApart) options.gemm_row_epilogues = false;
+  options.norm_prologues = v == Variant::kNormPrologue;
   // GEMMs use their tuned tile config (tuned here on first use, on the plain GEMM).
   options.autotune = true;
   options.tuning_path = g_tuning;
@@ -176,8 +185,12 @@ void BM_Graph(benchmark::State& state, const CatalogEntry* e, bool fuse) {
       absl::StrAppend(&configs, ", ", k.spec.tile, " ", k.spec.row.ToString());
     }
   }
-  state.SetLabel(absl::StrCat(fuse ? "fused" : "unfused", ", ", plan->num_kernels(), " kernels", configs));
-  g_results[absl::StrCat(e->file, fuse ? " fused" : " unfused")] = Result{us, tbps, plan->num_kernels(), tflops};
+  const char* variant = v == Variant::kApart         ? "apart"
+                        : v == Variant::kNormPrologue ? "norm_prologue"
+                        : v == Variant::kFused        ? "fused"
+                                                      : "unfused";
+  state.SetLabel(absl::StrCat(variant, ", ", plan->num_kernels(), " kernels", configs));
+  g_results[absl::StrCat(e->file, " ", variant)] = Result{us, tbps, plan->num_kernels(), tflops};
 }
 
 // The graph with its GEMM through cuBLAS and the rest as separate tilefuse kernels.
@@ -247,6 +260,16 @@ void PrintSummary() {
     if (un != g_results.end()) {
       std::printf("speedup %-36s %.2fx fused over unfused\n", base.c_str(), un->second.median_us / r.median_us);
     }
+    auto apart = g_results.find(base + " apart");
+    if (apart != g_results.end()) {
+      std::printf("tiles   %-36s %.2fx fused (%d kernels) over the tiles apart (%d kernels)\n", base.c_str(),
+                  apart->second.median_us / r.median_us, r.kernels, apart->second.kernels);
+    }
+    auto prologue = g_results.find(base + " norm_prologue");
+    if (prologue != g_results.end()) {
+      std::printf("prologue %-35s %.2fx with the norm in the GEMM's prologue over fused\n", base.c_str(),
+                  r.median_us / prologue->second.median_us);
+    }
     // Memory-bound graphs: time over the floor (every input read once, every output
     // written once, at the copy bandwidth of this run). GEMMs: cost over the plain GEMM.
     if (r.tflops == 0 && g_copy_tbps > 0) {
@@ -303,7 +326,31 @@ int main(int argc, char** argv) {
   for (const CatalogEntry& e : *catalog) {
     for (bool fuse : {true, false}) {
       benchmark::RegisterBenchmark(absl::StrCat("graph/", e.file, fuse ? "/fused" : "/unfused").c_str(),
-                                   BM_Graph, &e, fuse)
+                                   BM_Graph, &e, fuse ? Variant::kFused : Variant::kUnfused)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond)
+          ->MinTime(0.3);
+    }
+    // A GEMM beside a norm or a reduction: also the plan without row epilogues and norm
+    // prologues, the kernels those fusions merge.
+    const bool beside = std::any_of(e.graph.nodes().begin(), e.graph.nodes().end(), [](const Node& n) {
+      return n.kind == NodeKind::kReduce || (n.kind == NodeKind::kTile && n.tile != TileOp::kMatmul);
+    });
+    if (e.Flops() > 0 && beside) {
+      benchmark::RegisterBenchmark(absl::StrCat("graph/", e.file, "/apart").c_str(), BM_Graph, &e, Variant::kApart)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond)
+          ->MinTime(0.3);
+    }
+    // A graph whose plan changes with norm prologues on: that plan too.
+    PlanOptions with_prologues;
+    with_prologues.norm_prologues = true;
+    auto planned = PlanFusion(e.graph, with_prologues);
+    if (planned.ok() && std::any_of(planned->decisions.begin(), planned->decisions.end(), [](const std::string& d) {
+          return d.rfind("norm prologue:", 0) == 0;
+        })) {
+      benchmark::RegisterBenchmark(absl::StrCat("graph/", e.file, "/norm_prologue").c_str(), BM_Graph, &e,
+                                   Variant::kNormPrologue)
           ->UseManualTime()
           ->Unit(benchmark::kMicrosecond)
           ->MinTime(0.3);

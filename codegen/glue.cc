@@ -65,6 +65,7 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
     switch (o.access) {
       case Access::kFull: off = absl::StrCat(index, " + l"); break;
       case Access::kInner: off = absl::StrCat("tf::mod_index(", index, " + l, p.inner", k, ")"); break;
+      case Access::kOuter: off = absl::StrCat("tf::div_index(", index, " + l, p.inner", k, ")"); break;
       case Access::kScalar: off = "0"; break;
       case Access::kStrided:
         off = absl::StrCat("tf::strided_offset<", o.rank, ">(", index, " + l, p.dims", k, ", p.stride", k, ")");
@@ -80,6 +81,9 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
       e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + tf::mod_index(", index, ", p.inner", k, "));"));
       break;
     case Access::kScalar: e.Line(absl::StrCat("tf::load_bcast<W>(", a, ", ", in, ");")); break;
+    case Access::kOuter:
+      e.Line(absl::StrCat("tf::load_outer<W>(", a, ", ", in, ", ", index, ", p.inner", k, ");"));
+      break;
     case Access::kStrided:
       e.Line(absl::StrCat("tf::load_strided<W, ", o.rank, ">(", a, ", ", in, ", ", index,
                           ", p.dims", k, ", p.stride", k, ");"));

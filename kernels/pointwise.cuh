@@ -169,6 +169,26 @@ TF_DEVICE long long mod_index(long long i, long long n) {
   return i % n;
 }
 
+TF_DEVICE long long div_index(long long i, long long n) {
+  if (((i | n) >> 32) == 0) return static_cast<unsigned>(i) / static_cast<unsigned>(n);
+  return i / n;
+}
+
+// W elements from flat index i of an operand broadcast over trailing dims of size n (one
+// value per n elements): one division, then the row steps as the elements cross it.
+template <int W, class C, class T>
+TF_DEVICE void load_outer(C (&dst)[W], const T* src, long long i, long long n) {
+  long long q = div_index(i, n), r = i - q * n;
+#pragma unroll
+  for (int k = 0; k < W; ++k) {
+    dst[k] = load_elem<C>(src[q]);
+    if (++r == n) {
+      r = 0;
+      ++q;
+    }
+  }
+}
+
 // Element offset of flat output index i for an operand with per-dim strides (0 where the
 // operand is broadcast), over an index space of R dims.
 template <int R>

@@ -20,6 +20,7 @@
 namespace tilefuse {
 
 class Plan;
+struct CompileOptions;
 
 struct TuningRecord {
   GemmConfig config;
@@ -81,12 +82,12 @@ struct RowTrial {
 };
 
 // Times `graph` (every symbol bound to `size`) compiled with each candidate of
-// RowCandidates(width) for its row-wise kernel (kernel `kernel_index` of the plan, fused
-// as `fuse` says); fastest first. The graph must hold one row-wise kernel, of the static
+// RowCandidates(width) for its row-wise kernel (kernel `kernel_index` of the plan, planned
+// as `base` plans it: fusion, row epilogues, norm prologues); fastest first. The graph must hold one row-wise kernel, of the static
 // width `width`. Needs a GPU: device `device`.
 absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel_index, const KernelSpec& spec,
-                                                  int64_t width, bool fuse, const std::string& arch, int device,
-                                                  int64_t size);
+                                                  int64_t width, const CompileOptions& base,
+                                                  const std::string& arch, int device, int64_t size);
 
 // Device tensors for every input (uniform in [-1, 1]: never zeros, which run faster than
 // real data) and every output of `graph`, each symbol bound to `size`. Needs a GPU.

@@ -17,8 +17,8 @@ std::string RowTuningKey(const KernelSpec& planned, const std::string& arch) {
 }
 
 absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel_index, const KernelSpec& spec,
-                                                  int64_t width, bool fuse, const std::string& arch, int device,
-                                                  int64_t size) {
+                                                  int64_t width, const CompileOptions& base,
+                                                  const std::string& arch, int device, int64_t size) {
   // Tensors and plans on `device`, the caller's context put back after.
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   TF_ASSIGN_OR_RETURN(CUcontext ctx, PrimaryContext(device));
@@ -32,7 +32,9 @@ absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel
     o.device = device;
     o.arch = arch;
     o.cache = &cache;
-    o.fuse = fuse;
+    o.fuse = base.fuse;
+    o.gemm_row_epilogues = base.gemm_row_epilogues;
+    o.norm_prologues = base.norm_prologues;
     o.row_config = cand;
     TF_ASSIGN_OR_RETURN(Plan plan, Compile(graph, o));
     if (plan.fusion_plan().kernels[kernel_index].spec.row.row_threads != cand.row_threads) {

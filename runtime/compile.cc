@@ -243,7 +243,7 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
     }
     if (!options.autotune || rowwise != 1 || !k.cols.is_static() || !GetDeviceInfo(options.device).ok()) continue;
     TF_ASSIGN_OR_RETURN(std::vector<RowTrial> trials,
-                        TuneRowwise(graph, static_cast<int>(i), k.spec, k.cols.constant, options.fuse, arch, options.device,
+                        TuneRowwise(graph, static_cast<int>(i), k.spec, k.cols.constant, options, arch, options.device,
                                     options.tune_m));
     tuning.Put(key, TuningRecord{GemmConfig{}, trials[0].us, trials[0].config});
     k.spec.row = trials[0].config;
@@ -274,7 +274,8 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     auto device_sms = DeviceSmCount(options.device);
     sms = device_sms.ok() && *device_sms > 0 ? *device_sms : kDefaultSmCount;
   }
-  TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse, plan.arch_, sms, options.gemm_row_epilogues}));
+  TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse, plan.arch_, sms, options.gemm_row_epilogues,
+                                                                         options.norm_prologues}));
   TuningFile tuning(TuningPathOf(options));
   TF_RETURN_IF_ERROR(ChooseGemmConfigs(graph, options, plan.arch_, sms, plan.fusion_, tuning));
   TF_RETURN_IF_ERROR(ChooseRowConfigs(graph, options, plan.arch_, plan.fusion_, tuning));

@@ -46,6 +46,12 @@ struct CompileOptions {
   // where two would run. On the H200 that one kernel is still the slower of the two at
   // 4096 x 128 x 1024 (docs/NOTES.md): false keeps them apart.
   bool gemm_row_epilogues = true;
+  // A decomposed rms_norm / layer_norm whose output is only a GEMM's A runs as a row kernel
+  // that stores its per-row values and the GEMM's A prologue that normalizes x as it loads
+  // it (grouping.cc, SplitNormTailIntoPrologue): A is never written. Off by default: on the
+  // H200 at 4096 x 4096 x 4096 the register-staged A prologue makes the GEMM 10x slower
+  // than the norm kernel + the TMA GEMM (2175 us against 215, docs/NOTES.md).
+  bool norm_prologues = false;
   KernelCache* cache = nullptr;  // null: the plan gets a cache of its own
   // Binaries that outlive the process (runtime/cache/disk_cache.h): looked up before
   // NVRTC runs, written after. Null: memory only. GEMM tuning records then default to

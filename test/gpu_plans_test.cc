@@ -361,5 +361,25 @@ TEST(GpuPlan, RunChecksWhereEachTensorLives) {
                        absl::StrCat("input 0 is on cuda:", plan.device() + 1)));
 }
 
+// Norm prologues (off by default): the GEMM normalizes x in its A prologue from the row
+// kernel's per-row values, at odd M, aligned and not.
+TEST(GpuGemm, NormProloguesMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(17);
+  for (const char* name : {"rms_norm_decomposed_matmul", "layer_norm_decomposed_matmul"}) {
+    SCOPED_TRACE(name);
+    const Graph g = ParseTestGraph(NamedTestGraph(name));
+    CompileOptions o = GpuOptions();
+    o.norm_prologues = true;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+    ASSERT_NE(plan.Explain().find("norm prologue:"), std::string::npos) << plan.Explain();
+    for (int64_t m : {1, 67, 300}) {
+      for (size_t misalign : {0, 4}) {
+        EXPECT_TRUE(MatchesReference(plan, BindSymbols(g, {{"M", m}}), rng, misalign)) << m << " " << misalign;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tilefuse

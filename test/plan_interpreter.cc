@@ -273,6 +273,7 @@ class Interpreter {
         switch (k.spec.operands[o].access) {
           case Access::kFull: off = i; break;
           case Access::kInner: off = i % b.inner.Eval(syms_); break;
+          case Access::kOuter: off = i / b.inner.Eval(syms_); break;
           case Access::kScalar: off = 0; break;
           case Access::kStrided: {
             int64_t rest = i;

@@ -47,6 +47,36 @@ TEST(Planner, PlansComputeWhatTheReferenceComputes) {
   }
 }
 
+// A decomposed norm whose output only feeds a GEMM's A: with norm prologues on, the row
+// kernel stores r (one value per row) and the GEMM normalizes x in its A prologue; off (the
+// default), the row kernel writes A.
+TEST(Planner, NormTailRunsInTheGemmPrologue) {
+  for (const char* name : {"rms_norm_decomposed_matmul", "layer_norm_decomposed_matmul"}) {
+    SCOPED_TRACE(name);
+    const Graph g = ParseTestGraph(NamedTestGraph(name));
+    PlanOptions on, off;
+    on.norm_prologues = true;
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan split, PlanFusion(g, on));
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan apart, PlanFusion(g, off));
+    ASSERT_EQ(split.kernels.size(), 2u);
+    ASSERT_EQ(apart.kernels.size(), 2u);
+    const KernelPlan& stats = split.kernels[0];
+    const KernelPlan& gemm = split.kernels[1];
+    ASSERT_EQ(gemm.spec.tile, "matmul");
+    for (const OutputBinding& o : stats.outputs) {
+      EXPECT_TRUE(g.node(o.value).shape.back().is_one()) << g.node(o.value).name << " is not a per-row value";
+    }
+    EXPECT_NE(gemm.spec.tile_inputs[0].expr->kind, ExprKind::kLoad);
+    EXPECT_EQ(gemm.spec.a_async, -1);
+    bool said = false;
+    for (const std::string& d : split.decisions) said |= d.rfind("norm prologue:", 0) == 0;
+    EXPECT_TRUE(said);
+    // Off: the row kernel writes the normalized A, which the GEMM loads as it is.
+    EXPECT_EQ(g.node(apart.kernels[0].outputs[0].value).name, "h");
+    EXPECT_EQ(apart.kernels[1].spec.tile_inputs[0].expr->kind, ExprKind::kLoad);
+  }
+}
+
 // A GEMM's row epilogue fuses a norm of its output (one kernel); off, the norm is a kernel
 // of its own, and the plan still computes what the reference does.
 TEST(Planner, GemmRowEpiloguesCanBeTurnedOff) {

@@ -82,6 +82,7 @@ struct PlanOptions {
   std::string arch = "sm_90";  // the target: sm_90 enables the TMA + wgmma GEMM
   int sm_count = 132;          // the target's SMs, which small-M GEMM configs are sized for
   bool gemm_row_epilogues = true;  // CompileOptions::gemm_row_epilogues
+  bool norm_prologues = false;     // CompileOptions::norm_prologues
 };
 
 }  // namespace tilefuse

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "runtime/fusion/reduction.h"
 #include "runtime/fusion/tile_config.h"
 
@@ -101,6 +102,10 @@ struct Work {
   // may compute: a gather reads other threads' elements, so its input is stored first.
   std::vector<std::set<int>> gathered;
   bool gemm_row_epilogues = true;  // row programs may run in a GEMM's store
+  bool norm_prologues = false;  // a norm's tail may run in the load of a GEMM's A
+  // Per group: nodes of other groups it computes again where it reads them (a norm's
+  // pointwise work before its reduction, recomputed in a GEMM's prologue).
+  std::vector<std::set<int>> recomputed;
 
   std::string FirstName(int gi) const { return g.node(*members[gi].begin()).name; }
 
@@ -208,6 +213,7 @@ struct Work {
     }
     outside.push_back(std::move(reads));
     gathered.emplace_back();
+    recomputed.emplace_back();
     if (g.node(node).kind == NodeKind::kGather) gathered.back().insert(views[g.node(node).inputs[0]].base);
     out.groups.push_back(Group{{}, shape, tile_node});
     out.group_of[node] = gi;
@@ -733,6 +739,111 @@ bool GroupRowTileIntoGemm(Work& w, const Node& n) {
   return true;
 }
 
+// ---- Norm prologues -------------------------------------------------------------------
+// A GEMM's A computed by a row kernel (a decomposed rms_norm or layer_norm) splits it: the
+// row kernel keeps its reductions and stores its per-row values (r, mean), and the GEMM's
+// A prologue computes the tail, (x - mean) * r * w, from x and those values as it loads A;
+// the pointwise work before the reductions that the tail reads (x's cast to f32) is
+// computed again there. The normalized A is never written: the norm reads x once and
+// writes M values, and the GEMM reads x instead of A. The cost: the tail's ops, done once
+// per column tile of the GEMM (ceil(N / 128) times) in its producer warps, kept small
+// (kMaxNormPrologueOps); wide loads only of per-row or per-column values.
+constexpr size_t kMaxNormPrologueOps = 8;
+
+bool SplitNormTailIntoPrologue(Work& w, int gi, int pg, int a, std::string& why) {
+  const Graph& g = w.g;
+  const Node& t = g.node(w.tile[gi]);
+  if (!w.norm_prologues || t.custom || t.tile != TileOp::kMatmul || w.tile[pg] >= 0) return false;
+  if (t.inputs[1] == a || (t.dtype != DType::kBF16 && t.dtype != DType::kF16)) return false;
+  const std::vector<int>& st = w.stages[pg];
+  const auto per_row = [&](int q) {
+    return w.out.group_of[q] == pg && (w.reduced[q] || std::find(st.begin(), st.end(), q) != st.end());
+  };
+  // The tail: row-space members that read a per-row value, or another tail member.
+  std::set<int> tail, pre;
+  for (int m : w.members[pg]) {
+    if (per_row(m)) continue;
+    bool after = false;
+    for (int in : g.node(m).inputs) {
+      if (g.node(in).kind == NodeKind::kView && w.out.group_of[w.views[in].base] == pg) {
+        why = absl::StrCat("'", g.node(m).name, "' reads the view '", g.node(in).name, "'");
+        return false;
+      }
+      after |= per_row(in) || tail.count(in) > 0;
+    }
+    (after ? tail : pre).insert(m);
+  }
+  if (!tail.count(a)) return false;
+  for (int o : g.outputs()) {
+    if (tail.count(o)) {
+      why = absl::StrCat("'", g.node(o).name, "' is a graph output");
+      return false;
+    }
+  }
+  for (const Node& n : g.nodes()) {
+    if (tail.count(n.id) || n.id == t.id) continue;
+    for (int in : n.inputs) {
+      if (tail.count(w.views[in].base)) {
+        why = absl::StrCat("'", n.name, "' also reads '", g.node(in).name, "'");
+        return false;
+      }
+    }
+  }
+  // What the tail reads of the work before the reductions is computed again.
+  std::set<int> again;
+  std::vector<int> stack;
+  for (int m : tail) {
+    for (int in : g.node(m).inputs) {
+      if (pre.count(in)) stack.push_back(in);
+    }
+  }
+  while (!stack.empty()) {
+    const int m = stack.back();
+    stack.pop_back();
+    if (!again.insert(m).second) continue;
+    for (int in : g.node(m).inputs) {
+      if (pre.count(in)) {
+        stack.push_back(in);
+      } else if (w.out.group_of[w.views[in].base] >= 0) {
+        why = absl::StrCat("'", g.node(m).name, "' reads '", g.node(in).name, "', computed by another kernel");
+        return false;
+      }
+    }
+  }
+  const size_t ops = tail.size() + again.size();
+  if (ops > kMaxNormPrologueOps) {
+    why = absl::StrCat(ops, " ops (at most ", kMaxNormPrologueOps, ")");
+    return false;
+  }
+  // Loads wider than A's type starve the producer warps unless there is one per row or column.
+  for (const std::set<int>* s : {&tail, &again}) {
+    for (int m : *s) {
+      for (int in : g.node(m).inputs) {
+        const Node& q = g.node(in);
+        if (tail.count(in) || again.count(in) || q.kind == NodeKind::kConstant) continue;
+        const bool small = q.shape.size() < 2 || q.shape.back().is_one() || q.shape[q.shape.size() - 2].is_one();
+        if (DTypeSize(q.dtype) > DTypeSize(t.dtype) && !small) {
+          why = absl::StrCat("it would load '", q.name, "' (", DTypeName(q.dtype), ") at every element");
+          return false;
+        }
+      }
+    }
+  }
+  std::vector<std::string> names;
+  for (int m : tail) {
+    w.members[pg].erase(m);
+    w.members[gi].insert(m);
+    w.out.group_of[m] = gi;
+    names.push_back(absl::StrCat("'", g.node(m).name, "'"));
+  }
+  w.recomputed[gi].insert(again.begin(), again.end());
+  w.out.decisions.push_back(absl::StrCat(
+      "norm prologue: ", absl::StrJoin(names, ", "), " of the row kernel of '", g.node(st.empty() ? a : st[0]).name,
+      "' run in the load of A of '", t.name, "' (", ops, " ops per element, ", again.size(),
+      " of them recomputed); the row kernel stores its per-row values, A is never written"));
+  return true;
+}
+
 void GroupTile(Work& w, const Node& n, bool fuse) {
   const Graph& g = w.g;
   if (fuse && GroupRowTileIntoGemm(w, n)) return;
@@ -745,8 +856,11 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     const std::string what = absl::StrCat("prologue '", g.node(v).name, "' into the load of '", n.name, "'");
     if (w.tile[pg] >= 0 && n.kind == NodeKind::kReduce) continue;  // GroupReduce said why
     if (w.row[pg]) {
+      std::string why;
+      if (j == 0 && SplitNormTailIntoPrologue(w, gi, pg, v, why)) continue;
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": it is computed by the row kernel of '",
-                                             w.FirstName(pg), "' (one tile kernel per kernel)"));
+                                             w.FirstName(pg), "' (one tile kernel per kernel)",
+                                             why.empty() ? "" : absl::StrCat("; its tail stays there: ", why)));
       continue;
     }
     if (w.tile[pg] >= 0) {
@@ -843,12 +957,12 @@ void GroupReduce(Work& w, const Node& n, bool fuse) {
 }  // namespace
 
 absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>& views,
-                                    bool fuse, bool gemm_row_epilogues) {
+                                    bool fuse, bool gemm_row_epilogues, bool norm_prologues) {
   Grouping out;
   out.group_of.assign(g.nodes().size(), -1);
   Reachability reach(g);
   Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, {},
-         std::vector<int>(g.nodes().size(), -1), views, {}, {}, gemm_row_epilogues};
+         std::vector<int>(g.nodes().size(), -1), views, {}, {}, gemm_row_epilogues, norm_prologues};
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;
@@ -921,6 +1035,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     Group group{std::vector<int>(w.members[gi].begin(), w.members[gi].end()), out.groups[gi].shape,
                 w.tile[gi], w.reduce[gi], w.reduce2[gi], {}, w.row[gi], w.stages[gi],
                 std::vector<int>(w.served_views[gi].begin(), w.served_views[gi].end()), w.windows[gi], {}};
+    group.recomputed.assign(w.recomputed[gi].begin(), w.recomputed[gi].end());
     for (int m : group.nodes) {
       if (w.window_of[m] >= 0) group.window_members.emplace_back(m, w.window_of[m]);
     }

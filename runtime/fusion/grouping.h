@@ -34,6 +34,9 @@ struct Group {
   std::vector<int> served_views;  // views of its own values it reads (row values, slices)
   std::vector<ColumnWindowInfo> windows;
   std::vector<std::pair<int, int>> window_members;  // (node, index into windows)
+  // Nodes of other groups this kernel computes again where it reads them (a norm prologue's
+  // work before the reduction), never stored by it.
+  std::vector<int> recomputed;
 };
 
 struct Grouping {
@@ -44,9 +47,10 @@ struct Grouping {
 
 // Groups the compute nodes of `graph` (fusing when `fuse`) and orders the groups so that
 // every group runs after the groups it reads from.
-// `gemm_row_epilogues`: row programs may run in a GEMM's store (PlanOptions).
+// `gemm_row_epilogues`: row programs may run in a GEMM's store; `norm_prologues`: a norm's
+// tail may run in the load of a GEMM's A (PlanOptions).
 absl::StatusOr<Grouping> GroupNodes(const Graph& graph, const std::vector<ViewInfo>& views,
-                                    bool fuse, bool gemm_row_epilogues = true);
+                                    bool fuse, bool gemm_row_epilogues = true, bool norm_prologues = false);
 
 }  // namespace tilefuse
 

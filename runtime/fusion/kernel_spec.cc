@@ -11,6 +11,7 @@ absl::string_view AccessName(Access a) {
   switch (a) {
     case Access::kFull: return "full";
     case Access::kInner: return "inner";
+    case Access::kOuter: return "outer";
     case Access::kScalar: return "scalar";
     case Access::kStrided: return "strided";
   }

@@ -50,6 +50,7 @@ enum class Access {
   kInner,    // broadcast over leading dims: element i % inner
   kScalar,   // one element, broadcast everywhere
   kStrided,  // anything else (transposed views, middle-dim broadcasts): per-dim strides
+  kOuter,    // broadcast over trailing dims (a per-row value): element i / inner
 };
 absl::string_view AccessName(Access a);
 

@@ -52,9 +52,18 @@ OperandBinding BindOperand(const Graph& g, int q, const ViewInfo& view, const Sh
     for (size_t d = first; d < n.shape.size() && inner; ++d) {
       inner = n.shape[d] == space[lead + d];
     }
+    // Broadcast over trailing dims only (a value per row, [M, 1] over [M, K]): element
+    // i / (the trailing dims' size), one division per vector instead of one per dim.
+    size_t last = n.shape.size();
+    while (last > 0 && n.shape[last - 1].is_one()) --last;
+    bool outer = lead == 0 && view.contiguous && last < n.shape.size();
+    for (size_t d = 0; d < last && outer; ++d) outer = n.shape[d] == space[d];
     if (inner) {
       spec.access = Access::kInner;
       b.inner = Numel(n.shape);
+    } else if (outer) {
+      spec.access = Access::kOuter;
+      b.inner = Numel(Shape(space.begin() + last, space.end()));
     } else {
       spec.access = Access::kStrided;
     }
@@ -558,7 +567,8 @@ KernelBuilder CombineKernel(const Graph& g, const Group& group, const KernelPlan
 absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options) {
   if (g.outputs().empty()) return absl::InvalidArgumentError("the graph has no outputs");
   TF_ASSIGN_OR_RETURN(std::vector<ViewInfo> views, ResolveViews(g));
-  TF_ASSIGN_OR_RETURN(Grouping grouping, GroupNodes(g, views, options.fuse, options.gemm_row_epilogues));
+  TF_ASSIGN_OR_RETURN(Grouping grouping, GroupNodes(g, views, options.fuse, options.gemm_row_epilogues,
+                                                                  options.norm_prologues));
   FusionPlan plan;
   plan.decisions = grouping.decisions;
 
@@ -582,6 +592,10 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
       const int base = views[in].base;
       if (grouping.group_of[base] < 0) continue;
       const int reader = grouping.group_of[n.id];
+      if (reader >= 0) {
+        const std::vector<int>& again = grouping.groups[reader].recomputed;
+        if (std::find(again.begin(), again.end(), base) != again.end()) continue;  // computed there too
+      }
       if (reader != grouping.group_of[base] || (in != base && !served.count({reader, in}))) {
         read_outside[base] = true;
       }
@@ -616,6 +630,7 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
   for (const Group& group : grouping.groups) {
     std::vector<bool> in_kernel(g.nodes().size(), false);
     for (int id : group.nodes) in_kernel[id] = true;
+    for (int id : group.recomputed) in_kernel[id] = true;
     // A row kernel's reduced site is its stages' index space.
     int reduced_space = group.reduce;  // a row program's: that of its first reduction
     for (int id : group.stages) {
