@@ -130,6 +130,13 @@ TensorArg Arg(const DeviceBuffer& b, std::initializer_list<int64_t> shape) {
   return TensorArg::Make(b.data(), DType::kBF16, shape);
 }
 
+// A device copy of host bf16 values.
+absl::StatusOr<DeviceBuffer> Upload(const std::vector<uint16_t>& v) {
+  TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(v.size() * 2));
+  TF_RETURN_IF_ERROR(b.Upload(v.data(), v.size() * 2));
+  return b;
+}
+
 // Kernels built by NVRTC now (not found in memory or on disk).
 int64_t Compiled(const Plan& p) {
   return std::count_if(p.reports().begin(), p.reports().end(), [](const KernelReport& r) { return !r.cache_hit; });
@@ -171,15 +178,10 @@ absl::Status RunRank(const Args& a, int rank, ncclComm_t comm, const Weights& w,
 
   const WeightSlice ws = SliceWeights(s, w, rank, a.ranks);
   const int64_t max_m = *std::max_element(a.ms.begin(), a.ms.end());
-  const auto upload = [](const std::vector<uint16_t>& v) -> absl::StatusOr<DeviceBuffer> {
-    TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(v.size() * 2));
-    TF_RETURN_IF_ERROR(b.Upload(v.data(), v.size() * 2));
-    return b;
-  };
-  TF_ASSIGN_OR_RETURN(DeviceBuffer gate, upload(ws.gate));
-  TF_ASSIGN_OR_RETURN(DeviceBuffer up, upload(ws.up));
-  TF_ASSIGN_OR_RETURN(DeviceBuffer down, upload(ws.down));
-  TF_ASSIGN_OR_RETURN(DeviceBuffer bias, upload(w.bias));
+  TF_ASSIGN_OR_RETURN(DeviceBuffer gate, Upload(ws.gate));
+  TF_ASSIGN_OR_RETURN(DeviceBuffer up, Upload(ws.up));
+  TF_ASSIGN_OR_RETURN(DeviceBuffer down, Upload(ws.down));
+  TF_ASSIGN_OR_RETURN(DeviceBuffer bias, Upload(w.bias));
   TF_ASSIGN_OR_RETURN(DeviceBuffer x, DeviceBuffer::Allocate(max_m * h * 2));
   TF_ASSIGN_OR_RETURN(DeviceBuffer residual, DeviceBuffer::Allocate(max_m * h * 2));
   TF_ASSIGN_OR_RETURN(DeviceBuffer partial, DeviceBuffer::Allocate(max_m * h * 2));
@@ -247,22 +249,17 @@ absl::Status CheckAgainstOneGpu(const Args& a, const Weights& w, KernelCache& ca
   const int64_t h = s.hidden, i = s.inter;
   TF_ASSIGN_OR_RETURN(Plan full, CompileJson(MlpGraphJson(s, i, true), 0, cache, disk));
   result.compiled += Compiled(full);
-  const auto upload = [](const std::vector<uint16_t>& v) -> absl::StatusOr<DeviceBuffer> {
-    TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(v.size() * 2));
-    TF_RETURN_IF_ERROR(b.Upload(v.data(), v.size() * 2));
-    return b;
-  };
-  TF_ASSIGN_OR_RETURN(DeviceBuffer gate, upload(w.gate));
-  TF_ASSIGN_OR_RETURN(DeviceBuffer up, upload(w.up));
-  TF_ASSIGN_OR_RETURN(DeviceBuffer down, upload(w.down));
-  TF_ASSIGN_OR_RETURN(DeviceBuffer bias, upload(w.bias));
+  TF_ASSIGN_OR_RETURN(DeviceBuffer gate, Upload(w.gate));
+  TF_ASSIGN_OR_RETURN(DeviceBuffer up, Upload(w.up));
+  TF_ASSIGN_OR_RETURN(DeviceBuffer down, Upload(w.down));
+  TF_ASSIGN_OR_RETURN(DeviceBuffer bias, Upload(w.bias));
   CUevent ev[2];
   for (CUevent& e : ev) TF_RETURN_IF_ERROR(cu->Check(cu->cuEventCreate(&e, CU_EVENT_DEFAULT), "cuEventCreate"));
   bool ok = true;
   for (size_t k = 0; k < a.ms.size(); ++k) {
     const int64_t m = a.ms[k];
-    TF_ASSIGN_OR_RETURN(DeviceBuffer x, upload(RandomBf16(1000 + m, m * h, 1.0f)));
-    TF_ASSIGN_OR_RETURN(DeviceBuffer residual, upload(RandomBf16(2000 + m, m * h, 1.0f)));
+    TF_ASSIGN_OR_RETURN(DeviceBuffer x, Upload(RandomBf16(1000 + m, m * h, 1.0f)));
+    TF_ASSIGN_OR_RETURN(DeviceBuffer residual, Upload(RandomBf16(2000 + m, m * h, 1.0f)));
     TF_ASSIGN_OR_RETURN(DeviceBuffer out, DeviceBuffer::Allocate(m * h * 2));
     const std::vector<TensorArg> ins = {Arg(x, {m, h}),      Arg(gate, {i, h}), Arg(up, {i, h}),
                                         Arg(down, {h, i}),   Arg(bias, {h}),    Arg(residual, {m, h})};
