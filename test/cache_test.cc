@@ -76,5 +76,35 @@ TEST(KernelCache, FailuresAreNotCached) {
   EXPECT_EQ(cache.stats().failures, 1);
 }
 
+// Clear drops built kernels (a kernel already handed out stays valid) and leaves one being
+// built alone; the next request for a dropped one builds it again.
+TEST(KernelCache, ClearDropsBuiltKernelsNotOnesInFlight) {
+  KernelCache cache;
+  const KernelCache::Builder quick = []() -> absl::StatusOr<KernelCache::Built> {
+    return KernelCache::Built{"bin", "tf_quick", 1.0};
+  };
+  TF_ASSERT_OK_AND_ASSIGN(auto held, cache.GetOrBuild("sig A", quick));
+  absl::Notification started, release;
+  std::thread slow([&] {
+    auto k = cache.GetOrBuild("sig B", [&]() -> absl::StatusOr<KernelCache::Built> {
+      started.Notify();
+      release.WaitForNotification();
+      return KernelCache::Built{"bin-b", "tf_slow", 1.0};
+    });
+    EXPECT_TRUE(k.ok());
+  });
+  started.WaitForNotification();
+  EXPECT_EQ(cache.Clear(), 1u);  // A; B is being built
+  release.Notify();
+  slow.join();
+  EXPECT_EQ(held->cubin(), "bin");
+  EXPECT_EQ(cache.Find("sig A"), nullptr);
+  EXPECT_NE(cache.Find("sig B"), nullptr);
+  bool hit = true;
+  TF_ASSERT_OK(cache.GetOrBuild("sig A", quick, &hit).status());
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(cache.stats().compiles, 3);
+}
+
 }  // namespace
 }  // namespace tilefuse

@@ -180,8 +180,10 @@ TEST(DiskCache, EvictionKeepsTheBoundAndTheRecentlyUsed) {
   for (int i = 3; i < 10; ++i) {
     ASSERT_TRUE(c.Store(Key(absl::StrCat("sig", i), 100 + i), "tf_e", cubin).ok());
     pause();
-    if (i == 3) EXPECT_FALSE(fs::exists(c.PathOf(101))) << "the least recently used goes first";
-    if (i == 3) EXPECT_TRUE(fs::exists(c.PathOf(100)));
+    if (i == 3) {
+      EXPECT_FALSE(fs::exists(c.PathOf(101))) << "the least recently used goes first";
+      EXPECT_TRUE(fs::exists(c.PathOf(100)));
+    }
     int64_t total = 0;
     for (const auto& e : fs::recursive_directory_iterator(dir)) {
       if (e.is_regular_file()) total += static_cast<int64_t>(e.file_size());
@@ -219,7 +221,9 @@ TEST(DiskCache, UnwritableFolderWarnsOnceAndStillReads) {
   }
   DiskCache c(w.Options(dir));
   EXPECT_TRUE(c.enabled());
-  if (::geteuid() != 0) EXPECT_EQ(c.Load(Key("sig", 3))->cubin, "bin");
+  if (::geteuid() != 0) {
+    EXPECT_EQ(c.Load(Key("sig", 3))->cubin, "bin");
+  }
   EXPECT_FALSE(c.Store(Key("sig", 4), "tf_4", "bin").ok());
   EXPECT_FALSE(c.Store(Key("sig", 5), "tf_5", "bin").ok());
   EXPECT_EQ(w.lines.size(), 1u);

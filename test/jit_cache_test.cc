@@ -208,6 +208,32 @@ TEST(JitCache, EightConcurrentWarmupsCompileEachKernelOnce) {
   EXPECT_EQ(CountFiles(cache, ".tfk"), entries);
 }
 
+// `tilefuse cache`: stat counts what warmup stored, ls names each entry, clear empties the
+// folder (and a second warmup compiles again); an unknown action is refused.
+TEST(JitCache, CacheCommandStatsListsAndClears) {
+  const std::string dir = FreshDir("cachecmd"), cache = dir + "/cache";
+  std::ofstream(dir + "/g.json") << ScaleGraph(8);
+  auto [rc, out] = Shell(absl::StrCat(Cli(), " warmup --arch sm_90 --cache-dir ", cache, " ", dir, "/g.json 2>&1"));
+  ASSERT_EQ(rc, 0) << out;
+  auto [rc_stat, stat] = Shell(absl::StrCat(Cli(), " cache stat --cache-dir ", cache, " 2>&1"));
+  EXPECT_EQ(rc_stat, 0) << stat;
+  EXPECT_NE(stat.find("entries: 1,"), std::string::npos) << stat;
+  EXPECT_NE(stat.find("sm_90: 1"), std::string::npos) << stat;
+  auto [rc_ls, ls] = Shell(absl::StrCat(Cli(), " cache ls --cache-dir ", cache, " 2>&1"));
+  EXPECT_EQ(rc_ls, 0) << ls;
+  EXPECT_EQ(ls.rfind("tf_", 0), 0u) << ls;
+  EXPECT_NE(ls.find(".tfk"), std::string::npos) << ls;
+  auto [rc_clear, cleared] = Shell(absl::StrCat(Cli(), " cache clear --cache-dir ", cache, " 2>&1"));
+  EXPECT_EQ(rc_clear, 0) << cleared;
+  EXPECT_NE(cleared.find("removed 1 entries"), std::string::npos) << cleared;
+  EXPECT_EQ(CountFiles(cache, ".tfk"), 0);
+  auto [rc_again, again] = Shell(absl::StrCat(Cli(), " warmup --arch sm_90 --cache-dir ", cache, " ", dir, "/g.json 2>&1"));
+  EXPECT_NE(again.find("compiled 1, cached 0"), std::string::npos) << again;
+  auto [rc_bad, bad] = Shell(absl::StrCat(Cli(), " cache prune --cache-dir ", cache, " 2>&1"));
+  EXPECT_EQ(rc_bad, 1);
+  EXPECT_NE(bad.find("unknown action 'prune'"), std::string::npos) << bad;
+}
+
 // A cache that cannot take the binaries: warmup says so and fails, rather than exit 0
 // having stored nothing.
 TEST(JitCache, WarmupFailsWhenNothingCanBeStored) {

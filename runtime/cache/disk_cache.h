@@ -45,6 +45,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -116,6 +117,18 @@ class DiskCache {
     ScopedFd fd_;  // closing it releases the flock
   };
   EntryLock Lock(uint64_t signature_hash);
+
+  // What `tilefuse cache ls|stat|clear` show and do (runtime/cache/disk_cache_admin.cc).
+  struct EntryInfo {
+    std::string path;
+    int64_t bytes = 0;
+    int64_t age_seconds = 0;  // since its last use (a read or the write)
+    std::string arch, entry_name, nvrtc;  // from its header; empty when unreadable
+  };
+  // Every entry of the folder (symbolic links skipped), most recently used first.
+  std::vector<EntryInfo> List() const;
+  // Removes every entry; how many. Lock files stay (a process may hold one).
+  absl::StatusOr<int64_t> Clear();
 
   bool enabled() const { return enabled_; }
   bool writable() const { return writable_; }

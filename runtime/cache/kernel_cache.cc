@@ -66,9 +66,10 @@ absl::StatusOr<std::shared_ptr<const CompiledKernel>> KernelCache::GetOrBuild(
   if (!built.ok()) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     entry->status = built.status();
-    // Nothing is kept from a failure: later requests build again.
+    // Nothing is kept from a failure: later requests build again (unless a Clear already
+    // took it out, and another request put a new entry in its place).
     absl::MutexLock map_lock(&mu_);
-    entries_.erase(signature_text);
+    if (auto it = entries_.find(signature_text); it != entries_.end() && it->second == entry) entries_.erase(it);
     return entry->status;
   }
   compiles_.fetch_add(1, std::memory_order_relaxed);
@@ -91,6 +92,30 @@ std::shared_ptr<const CompiledKernel> KernelCache::Find(const std::string& signa
 
 CacheStats KernelCache::stats() const {
   return CacheStats{hits_.load(), compiles_.load(), failures_.load()};
+}
+
+size_t KernelCache::Clear() {
+  // Never an entry's lock under the map's (GetOrBuild's failure path nests them the other
+  // way): look at the entries first, then drop those still in place and built.
+  std::vector<std::pair<std::string, std::shared_ptr<Entry>>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    all.assign(entries_.begin(), entries_.end());
+  }
+  std::vector<std::pair<std::string, std::shared_ptr<Entry>>> built;
+  for (auto& [sig, entry] : all) {
+    absl::MutexLock lock(&entry->mu);
+    if (entry->done) built.emplace_back(sig, entry);
+  }
+  size_t dropped = 0;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [sig, entry] : built) {
+    if (auto it = entries_.find(sig); it != entries_.end() && it->second == entry) {
+      entries_.erase(it);
+      ++dropped;
+    }
+  }
+  return dropped;
 }
 
 size_t KernelCache::size() const {

@@ -85,6 +85,9 @@ class KernelCache {
 
   CacheStats stats() const;
   size_t size() const;
+  // Drops every built kernel (plans keep the ones they hold); kernels being built stay.
+  // Returns how many were dropped. Thread-safe.
+  size_t Clear();
 
  private:
   struct Entry {

@@ -13,6 +13,7 @@ int PlanCommand(const std::vector<std::string>& args);
 int CompileCommand(const std::vector<std::string>& args);
 int RunCommand(const std::vector<std::string>& args);
 int WarmupCommand(const std::vector<std::string>& args);
+int CacheCommand(const std::vector<std::string>& args);
 
 }  // namespace tilefuse
 

@@ -16,6 +16,7 @@ constexpr char kUsage[] =
     "               [--no-fusion] [--repeat N] [--cache-dir DIR | --no-disk-cache]\n"
     "  tilefuse warmup MANIFEST|GRAPH... [--arch sm_90] [--jobs N] [--no-fusion]\n"
     "               [--cache-dir DIR]\n"
+    "  tilefuse cache stat|ls|clear [--cache-dir DIR]\n"
     "  tilefuse --version\n"
     "The disk cache defaults to $TILEFUSE_CACHE_DIR, else $XDG_CACHE_HOME/tilefuse, else\n"
     "~/.cache/tilefuse; README.md says more.\n";
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   if (cmd == "compile") return tilefuse::CompileCommand(args);
   if (cmd == "run") return tilefuse::RunCommand(args);
   if (cmd == "warmup") return tilefuse::WarmupCommand(args);
+  if (cmd == "cache") return tilefuse::CacheCommand(args);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(kUsage, stdout);
     return 0;
