@@ -51,12 +51,42 @@ std::string WriteDump(const std::string& dir, const std::string& name, const std
   return WriteAll(fd.get(), text) ? path : absl::StrCat("(could not write ", path, ")");
 }
 
+// Where every kernel is dumped: CompileOptions::dump_dir, else $TILEFUSE_DUMP_DIR; empty
+// for none.
+std::string RequestedDumpDir(const CompileOptions& o) {
+  if (!o.dump_dir.empty()) return o.dump_dir;
+  const char* env = std::getenv("TILEFUSE_DUMP_DIR");
+  return env != nullptr ? env : "";
+}
+
+// Appends `line` to dir/index.txt (this user's folder, no links followed); lines of
+// concurrent compiles never interleave (one write each, O_APPEND).
+void AppendDumpIndex(const std::string& dir, const std::string& line) {
+  absl::StatusOr<ScopedFd> dir_fd = OpenPrivateDir(dir, /*follow_links=*/false, "dump folder");
+  if (!dir_fd.ok()) return;
+  const ScopedFd fd(::openat(dir_fd->get(), "index.txt", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.get() >= 0) WriteAll(fd.get(), line);
+}
+
+// A kernel's dump, written whether NVRTC built it now or a cache held it: its source, its
+// cubin, its signature, and a line of index.txt naming the graph, the kernel and its class.
+void DumpKernel(const std::string& dir, const KernelSpec& spec, const Signature& sig, const CompiledKernel& k,
+                const std::string& graph, int kernel, const std::string& shape_class, const std::string& summary) {
+  const std::string& entry = k.entry_name();
+  auto source = GenerateSource(spec, entry);
+  if (source.ok()) WriteDump(dir, entry + ".cu", *source);
+  WriteDump(dir, entry + ".cubin", k.cubin());
+  WriteDump(dir, entry + ".sig", sig.text);
+  AppendDumpIndex(dir, absl::StrCat(entry, "\tgraph '", graph, "' kernel ", kernel,
+                                    shape_class.empty() ? "" : absl::StrCat(" class ", shape_class), "\t", summary,
+                                    "\n"));
+}
+
 absl::StatusOr<KernelCache::Built> BuildKernel(const KernelSpec& spec, const Signature& sig,
                                               const NvrtcOptions& nvrtc,
                                               const CompileOptions& options) {
   const std::string entry = sig.EntryName();
   TF_ASSIGN_OR_RETURN(std::string source, GenerateSource(spec, entry));
-  if (!options.dump_dir.empty()) WriteDump(options.dump_dir, entry + ".cu", source);
   auto cubin = CompileToCubin(source, entry + ".cu", nvrtc);
   if (!cubin.ok()) {
     const std::string path = WriteDump(DumpDir(options), entry + ".cu", source);
@@ -288,6 +318,11 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   }
   NvrtcOptions nvrtc;
   nvrtc.arch = plan.arch_;
+  // $TILEFUSE_LINEINFO (set, not "0"): source lines in the binaries for profilers and
+  // compute-sanitizer; a signature of its own, so such binaries never mix with the others.
+  if (const char* li = std::getenv("TILEFUSE_LINEINFO"); li != nullptr && *li != '\0' && std::string(li) != "0") {
+    nvrtc.extra_options.push_back("-lineinfo");
+  }
   // What NVRTC builds: each kernel, and each shape class of a GEMM (a spec with the class's
   // config). Each signature covers the template files its spec is built from.
   struct Job {
@@ -322,6 +357,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   }
 
   const size_t n = jobs.size();
+  const std::string dump_dir = RequestedDumpDir(options);
   plan.kernels_.resize(plan.fusion_.kernels.size());
   for (size_t i = 0; i < plan.kernels_.size(); ++i) plan.kernels_[i].classes.resize(plan.fusion_.kernels[i].classes.size());
   plan.reports_.resize(n);
@@ -364,6 +400,9 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
                                absl::StrCat("kernel ", job.kernel, shape_class.empty() ? "" : " class ", shape_class,
                                             " (", k.summary, "): ", compiled.status().message()));
       return;
+    }
+    if (!dump_dir.empty()) {
+      DumpKernel(dump_dir, spec, sig, **compiled, graph.name(), static_cast<int>(job.kernel), shape_class, k.summary);
     }
     Plan::Kernel& pk = plan.kernels_[job.kernel];
     if (job.cls < 0) {

@@ -68,7 +68,11 @@ struct CompileOptions {
   // A context of the caller's, on `device`, to load into and run in; null: the device's
   // primary context (the one the CUDA runtime API uses).
   CUcontext context = nullptr;
-  std::string dump_dir;      // non-empty: write each kernel's source there
+  // Non-empty (else $TILEFUSE_DUMP_DIR): every kernel of the plan, built now or found in a
+  // cache, is written there as <entry>.cu, .cubin and .sig (its signature), with a line of
+  // index.txt naming the graph, the kernel and its shape class. The folder must be the
+  // user's own (created 0700).
+  std::string dump_dir;
   // GEMM tile configs (runtime/autotune.h): recorded winners are read from `tuning_path`
   // when set; with `autotune` and a GPU, missing ones are tuned (M = tune_m when
   // symbolic) and recorded. `gemm_config` forces one config on every GEMM (a Hopper

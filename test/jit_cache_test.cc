@@ -234,6 +234,40 @@ TEST(JitCache, CacheCommandStatsListsAndClears) {
   EXPECT_NE(bad.find("unknown action 'prune'"), std::string::npos) << bad;
 }
 
+// A dump folder receives every kernel of a plan, found in the cache or built: its source,
+// cubin, signature and an index line; $TILEFUSE_LINEINFO gives binaries of their own.
+TEST(JitCache, DumpsCoverCacheHitsAndLineinfoHasItsOwnSignature) {
+  const std::string dir = FreshDir("dump"), dump = dir + "/dump";
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(ScaleGraph(5)));
+  KernelCache cache;
+  CompileOptions o;
+  o.arch = "sm_90";
+  o.cache = &cache;
+  TF_ASSERT_OK_AND_ASSIGN(Plan built, Compile(g, o));
+  o.dump_dir = dump;
+  TF_ASSERT_OK_AND_ASSIGN(Plan hit, Compile(g, o));
+  ASSERT_EQ(hit.reports().size(), 1u);
+  EXPECT_TRUE(hit.reports()[0].cache_hit);
+  const std::string entry = hit.reports()[0].entry_name;
+  for (const char* ext : {".cu", ".cubin", ".sig"}) {
+    EXPECT_TRUE(std::filesystem::exists(absl::StrCat(dump, "/", entry, ext))) << ext;
+  }
+  EXPECT_EQ(std::filesystem::file_size(absl::StrCat(dump, "/", entry, ".cubin")), hit.compiled_kernel(0).cubin().size());
+  std::ifstream index(dump + "/index.txt");
+  std::string line;
+  ASSERT_TRUE(std::getline(index, line));
+  EXPECT_EQ(line.rfind(entry + "\tgraph '", 0), 0u) << line;
+  ::setenv("TILEFUSE_LINEINFO", "1", 1);
+  auto lined = Compile(g, o);
+  ::unsetenv("TILEFUSE_LINEINFO");
+  ASSERT_TRUE(lined.ok()) << lined.status();
+  EXPECT_FALSE(lined->reports()[0].cache_hit);
+  EXPECT_NE(lined->reports()[0].entry_name, entry);
+  std::ifstream sig(absl::StrCat(dump, "/", lined->reports()[0].entry_name, ".sig"));
+  const std::string text((std::istreambuf_iterator<char>(sig)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("-lineinfo"), std::string::npos);
+}
+
 // A cache that cannot take the binaries: warmup says so and fails, rather than exit 0
 // having stored nothing.
 TEST(JitCache, WarmupFailsWhenNothingCanBeStored) {
