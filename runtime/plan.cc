@@ -83,7 +83,7 @@ void Plan::Kernel::FreeSplit(const Driver& cu) {
 
 void Plan::FreeDeviceMemory() {
   const bool split = std::any_of(kernels_.begin(), kernels_.end(), [](const Kernel& k) { return k.split_tiles > 0; });
-  if (workspace_ == 0 && !split) return;  // nothing on the device: no driver needed
+  if (workspace_ == 0 && !split && retired_.empty()) return;  // nothing on the device: no driver needed
   auto cu = Driver::Get();
   if (!cu.ok()) return;
   // Freed in the context they were allocated in (the caller's may be another device's).
@@ -91,6 +91,8 @@ void Plan::FreeDeviceMemory() {
   if (context_ != nullptr) scope.emplace(ScopedContext::Enter(**cu, context_));
   if (workspace_ != 0) (*cu)->cuMemFree(workspace_);
   workspace_ = 0;
+  for (CUdeviceptr p : retired_) (*cu)->cuMemFree(p);
+  retired_.clear();
   workspace_bytes_ = 0;
   for (Kernel& k : kernels_) k.FreeSplit(**cu);
 }
@@ -115,6 +117,9 @@ Plan& Plan::operator=(Plan&& o) noexcept {
   workspace_ = o.workspace_;
   workspace_bytes_ = o.workspace_bytes_;
   slot_offsets_ = std::move(o.slot_offsets_);
+  split_offsets_ = std::move(o.split_offsets_);
+  retired_ = std::move(o.retired_);
+  o.retired_.clear();
   o.workspace_ = 0;
   o.workspace_bytes_ = 0;
   o.loaded_ = false;
@@ -214,15 +219,74 @@ absl::Status Plan::BindShapes(absl::Span<const TensorArg> inputs,
   return absl::OkStatus();
 }
 
-absl::Status Plan::PrepareWorkspace(CUstream stream, const int64_t* symbols) {
-  size_t total = 0;
+std::pair<size_t, int64_t> Plan::SplitNeed(const Kernel& k, const int64_t* symbols) const {
   const auto syms = absl::MakeConstSpan(symbols, kMaxSymbols);
+  if (k.plan.spec.tile != "matmul" || k.numel.Eval(syms) == 0) return {0, 0};
+  const int64_t rows = k.plan.rows.Eval(syms);
+  const int64_t cols = (k.plan.cols.Eval(syms) + k.plan.cols_tile - 1) / k.plan.cols_tile;
+  // The most any run of at most `rows` rows needs: each shape class at its largest M up
+  // to `rows`, and the kernel itself (so that a smaller run never needs more).
+  size_t parts = 0;
+  int64_t tiles = 0;
+  const auto add = [&](const KernelSpec& spec, int64_t r) {
+    if (spec.gemm.split_k <= 1 || GemmClusterSplit(spec)) return;
+    const int64_t t = ((r + spec.gemm.bm - 1) / spec.gemm.bm) * ((cols + spec.gemm.bn - 1) / spec.gemm.bn);
+    parts = std::max(parts, static_cast<size_t>(t) * spec.gemm.split_k * spec.gemm.bm * spec.gemm.bn * sizeof(float));
+    tiles = std::max(tiles, t);
+  };
+  for (const Variant& v : k.classes) add(v.spec, std::min(rows, v.max_m));
+  add(k.plan.spec, rows);
+  return {parts, tiles};
+}
+
+std::pair<size_t, size_t> Plan::ScratchLayout(const int64_t* symbols, std::vector<size_t>& slots,
+                                              std::vector<std::pair<size_t, size_t>>& splits) const {
+  const auto syms = absl::MakeConstSpan(symbols, kMaxSymbols);
+  const auto aligned = [](size_t b) { return (b + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign; };
+  size_t total = 0;
+  if (slots.size() != fusion_.workspace.size()) slots.resize(fusion_.workspace.size());
   for (size_t i = 0; i < fusion_.workspace.size(); ++i) {
     const WorkspaceSlot& w = fusion_.workspace[i];
-    slot_offsets_[i] = total;
-    const size_t bytes = static_cast<size_t>(w.Elements(syms)) * DTypeSize(w.dtype);
-    total += (bytes + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign;
+    slots[i] = total;
+    total += aligned(static_cast<size_t>(w.Elements(syms)) * DTypeSize(w.dtype));
   }
+  const size_t slot_bytes = total;
+  if (splits.size() != kernels_.size()) splits.resize(kernels_.size());
+  for (size_t i = 0; i < kernels_.size(); ++i) {
+    const auto [parts, tiles] = SplitNeed(kernels_[i], symbols);
+    splits[i] = {0, 0};
+    if (tiles == 0) continue;
+    splits[i].first = total;
+    total += aligned(parts);
+    splits[i].second = total;
+    total += aligned(static_cast<size_t>(tiles) * 4);
+  }
+  return {slot_bytes, total};
+}
+
+absl::StatusOr<size_t> Plan::WorkspaceBytes(const std::map<std::string, int64_t>& sizes) const {
+  int64_t symbols[kMaxSymbols];
+  for (int s = 0; s < kMaxSymbols; ++s) symbols[s] = -1;
+  for (size_t s = 0; s < graph_.symbols().size(); ++s) {
+    auto it = sizes.find(graph_.symbols()[s]);
+    if (it == sizes.end() || it->second < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("plan '", graph_.name(), "': WorkspaceBytes needs a size >= 0 for '",
+                                                     graph_.symbols()[s], "'"));
+    }
+    symbols[s] = it->second;
+  }
+  for (const auto& [name, value] : sizes) {
+    if (graph_.FindSymbol(name) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("plan '", graph_.name(), "' has no symbol '", name, "'"));
+    }
+  }
+  std::vector<size_t> slots;
+  std::vector<std::pair<size_t, size_t>> splits;
+  return ScratchLayout(symbols, slots, splits).second;
+}
+
+absl::Status Plan::PrepareWorkspace(CUstream stream, const int64_t* symbols) {
+  const size_t total = ScratchLayout(symbols, slot_offsets_, split_offsets_).first;
   if (total <= workspace_bytes_) return absl::OkStatus();
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   TF_ASSIGN_OR_RETURN(const bool capturing, Capturing(*cu, stream));
@@ -232,9 +296,9 @@ absl::Status Plan::PrepareWorkspace(CUstream stream, const int64_t* symbols) {
         ") while the stream is being captured; run it once with the largest shapes before "
         "capturing"));
   }
-  // Kernels of earlier runs may still read the old buffer.
-  TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"));
-  if (workspace_ != 0) TF_RETURN_IF_ERROR(cu->Check(cu->cuMemFree(workspace_), "cuMemFree"));
+  // Kernels of earlier runs, and graphs captured from them, may still use the old buffer:
+  // it is kept until the plan goes.
+  if (workspace_ != 0) retired_.push_back(workspace_);
   workspace_ = 0;
   workspace_bytes_ = 0;
   TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&workspace_, total), "cuMemAlloc(workspace)"));
@@ -253,12 +317,14 @@ absl::Status Plan::PrepareSplitK(CUstream stream, Kernel& k, const GemmConfig& c
         tiles, " tiles (has ", k.split_tiles, ") while the stream is being captured; run it once with the largest "
         "shapes before capturing"));
   }
-  // Kernels of earlier runs may still use the old buffers.
-  TF_RETURN_IF_ERROR(cu->Check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"));
-  // Shape classes share the buffers: sized for the largest need seen so far.
+  // Shape classes share the buffers: sized for the largest need seen so far. Kernels of
+  // earlier runs, and graphs captured from them, may still use the old ones: kept until
+  // the plan goes.
   tiles = std::max(tiles, k.split_tiles);
   const size_t parts_bytes = std::max(parts, k.split_parts_bytes);
-  k.FreeSplit(*cu);
+  if (k.split_parts != 0) retired_.push_back(k.split_parts);
+  if (k.split_counts != 0) retired_.push_back(k.split_counts);
+  k.split_parts = k.split_counts = 0;
   TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&k.split_parts, parts_bytes), "cuMemAlloc(split-K partials)"));
   k.split_parts_bytes = parts_bytes;
   TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&k.split_counts, static_cast<size_t>(tiles) * 4), "cuMemAlloc(split-K counters)"));
@@ -338,6 +404,16 @@ absl::Status Plan::CheckMemory(const Driver& cu, absl::Span<const TensorArg> inp
 
 absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
                        absl::Span<const TensorArg> outputs) {
+  return RunWith(stream, inputs, outputs, nullptr);
+}
+
+absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs, absl::Span<const TensorArg> outputs,
+                       const Workspace& workspace) {
+  return RunWith(stream, inputs, outputs, &workspace);
+}
+
+absl::Status Plan::RunWith(CUstream stream, absl::Span<const TensorArg> inputs,
+                           absl::Span<const TensorArg> outputs, const Workspace* caller) {
   int64_t symbols[kMaxSymbols];
   TF_RETURN_IF_ERROR(BindShapes(inputs, outputs, symbols));
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
@@ -353,13 +429,23 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
   TF_ASSIGN_OR_RETURN(ScopedContext scope, ScopedContext::Enter(*cu, context_));
   TF_RETURN_IF_ERROR(CheckStream(*cu, stream));
   TF_RETURN_IF_ERROR(CheckMemory(*cu, inputs, outputs));
-  TF_RETURN_IF_ERROR(PrepareWorkspace(stream, symbols));
+  if (caller == nullptr) {
+    TF_RETURN_IF_ERROR(PrepareWorkspace(stream, symbols));
+  } else {
+    const size_t need = ScratchLayout(symbols, slot_offsets_, split_offsets_).second;
+    if (caller->bytes < need || (need > 0 && caller->ptr == 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("plan '", graph_.name(), "': the workspace holds ", caller->bytes,
+                                                     " bytes at 0x", absl::Hex(caller->ptr), "; this run needs ", need,
+                                                     " (Plan::WorkspaceBytes)"));
+    }
+  }
+  const CUdeviceptr scratch = caller != nullptr ? caller->ptr : workspace_;
   const auto syms = absl::MakeConstSpan(symbols, kMaxSymbols);
   const auto address = [&](const BufferRef& b) -> uint64_t {
     switch (b.kind) {
       case BufferRef::kInput: return reinterpret_cast<uint64_t>(inputs[b.index].data);
       case BufferRef::kOutput: return reinterpret_cast<uint64_t>(outputs[b.index].data);
-      case BufferRef::kWorkspace: return workspace_ + slot_offsets_[b.index];
+      case BufferRef::kWorkspace: return scratch + slot_offsets_[b.index];
       case BufferRef::kNone: return 0;  // an iota: its "pointer" is its view's offset
     }
     return 0;
@@ -372,7 +458,8 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     return base + static_cast<uint64_t>(OffsetValue(b.offset, syms) * DTypeSize(k.plan.spec.operands[i].dtype));
   };
   uint64_t words[kMaxParamWords];
-  for (Kernel& k : kernels_) {
+  for (size_t ki = 0; ki < kernels_.size(); ++ki) {
+    Kernel& k = kernels_[ki];
     const int64_t n = k.numel.Eval(syms);
     if (n == 0) continue;
     const int64_t rows = k.plan.spec.is_pointwise() ? 0 : k.plan.rows.Eval(syms);
@@ -413,8 +500,19 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
     if (layout.size() > static_cast<size_t>(kMaxParamWords)) {
       return absl::InternalError("kernel parameter block too large (Compile checks it)");
     }
+    CUdeviceptr split_parts = 0, split_counts = 0;
     if (gemm && spec.gemm.split_k > 1 && !GemmClusterSplit(spec)) {
-      TF_RETURN_IF_ERROR(PrepareSplitK(stream, k, spec.gemm, gemm_tiles));
+      if (caller == nullptr) {
+        TF_RETURN_IF_ERROR(PrepareSplitK(stream, k, spec.gemm, gemm_tiles));
+        split_parts = k.split_parts;
+        split_counts = k.split_counts;
+      } else {
+        // The caller's memory holds anything between runs: the counters start at zero.
+        split_parts = scratch + split_offsets_[ki].first;
+        split_counts = scratch + split_offsets_[ki].second;
+        TF_RETURN_IF_ERROR(cu->Check(cu->cuMemsetD8Async(split_counts, 0, static_cast<size_t>(gemm_tiles) * 4, stream),
+                                     "cuMemsetD8Async(split-K counters)"));
+      }
     }
     size_t w = 0;
     for (const ParamField& f : layout) {
@@ -433,8 +531,8 @@ absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
         case ParamField::kDepth: v = static_cast<uint64_t>(depth); break;
         case ParamField::kRedCount: v = static_cast<uint64_t>(k.plan.red_count.Eval(syms)); break;
         case ParamField::kPartial: v = address(k.plan.partial); break;
-        case ParamField::kSplitK: v = k.split_parts; break;
-        case ParamField::kSplitCount: v = k.split_counts; break;
+        case ParamField::kSplitK: v = split_parts; break;
+        case ParamField::kSplitCount: v = split_counts; break;
       }
       words[w++] = v;
     }

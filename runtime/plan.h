@@ -18,6 +18,7 @@
 
 #include <cuda.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -141,6 +142,22 @@ class Plan {
   // about once, then remembered (kCheckedRanges of them).
   absl::Status Run(CUstream stream, absl::Span<const TensorArg> inputs,
                    absl::Span<const TensorArg> outputs);
+  // Scratch a run needs at `sizes` (every symbol its inputs bind, by name): workspace slots
+  // for intermediates, split-K partials and counters, for any run whose sizes are at most
+  // these (a small-M shape class may split K where a larger M does not: counted too).
+  absl::StatusOr<size_t> WorkspaceBytes(const std::map<std::string, int64_t>& sizes) const;
+  // Device memory of the caller's for a run's scratch (at least WorkspaceBytes).
+  struct Workspace {
+    CUdeviceptr ptr = 0;
+    size_t bytes = 0;
+  };
+  // Run on the caller's scratch: no allocation, free or synchronization at any size, so
+  // that it captures into a CUDA graph at any size once loaded (the split-K counters are
+  // zeroed by a memset on `stream`). Without it, Run uses scratch of the plan's own, grown
+  // as sizes grow; buffers it outgrows are kept until the plan is destroyed, since a graph
+  // captured earlier may still use them.
+  absl::Status Run(CUstream stream, absl::Span<const TensorArg> inputs, absl::Span<const TensorArg> outputs,
+                   const Workspace& workspace);
   // The same with DLPack tensors (at most 64 of each).
   absl::Status RunDLPack(CUstream stream, absl::Span<const DLTensor* const> inputs,
                          absl::Span<const DLTensor* const> outputs);
@@ -184,6 +201,16 @@ class Plan {
   absl::Status BindShapes(absl::Span<const TensorArg> inputs,
                           absl::Span<const TensorArg> outputs, int64_t* symbols) const;
   absl::Status PrepareWorkspace(CUstream stream, const int64_t* symbols);
+  // The run's scratch layout at bound `symbols`: each workspace slot's offset into `slots`,
+  // each split-K kernel's partials and counters (0, 0 for none) into `splits` (bytes from
+  // the start, slots first); returns {bytes of the slots, bytes in all}.
+  std::pair<size_t, size_t> ScratchLayout(const int64_t* symbols, std::vector<size_t>& slots,
+                                          std::vector<std::pair<size_t, size_t>>& splits) const;
+  // Kernel k's split-K scratch for runs up to these sizes: partial bytes and tiles (0, 0
+  // for none), the most over its shape classes.
+  std::pair<size_t, int64_t> SplitNeed(const Kernel& k, const int64_t* symbols) const;
+  absl::Status RunWith(CUstream stream, absl::Span<const TensorArg> inputs, absl::Span<const TensorArg> outputs,
+                       const Workspace* caller);
   // The stream belongs to the plan's context; every tensor lies in memory of its device.
   absl::Status CheckStream(const Driver& cu, CUstream stream);
   absl::Status CheckMemory(const Driver& cu, absl::Span<const TensorArg> inputs,
@@ -213,6 +240,8 @@ class Plan {
   CUdeviceptr workspace_ = 0;
   size_t workspace_bytes_ = 0;
   std::vector<size_t> slot_offsets_;  // per-run scratch
+  std::vector<std::pair<size_t, size_t>> split_offsets_;  // per kernel: (partials, counters) in a caller's workspace
+  std::vector<CUdeviceptr> retired_;  // outgrown scratch, freed with the plan
 };
 
 absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options = {});

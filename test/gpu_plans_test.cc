@@ -381,5 +381,102 @@ TEST(GpuGemm, NormProloguesMatchTheReference) {
   }
 }
 
+// A caller's workspace (Plan::WorkspaceBytes at the largest M) serves runs at every M; a run
+// captured at M = 16 allocates nothing, and its graph replays correctly after runs at a
+// larger M have used the same workspace.
+TEST(GpuPlan, CallerWorkspaceRunsAndCapturesAtAnySize) {
+  TF_SKIP_WITHOUT_GPU();
+  const Graph g = ParseTestGraph(NamedTestGraph("layer_norm_gemm_rms_norm"));  // h lives in the workspace
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, GpuOptions()));
+  TF_ASSERT_OK(plan.Load());
+  TF_ASSERT_OK_AND_ASSIGN(const Driver* cu, Driver::Get());
+  const int64_t max_m = 700;
+  TF_ASSERT_OK_AND_ASSIGN(const size_t bytes, plan.WorkspaceBytes({{"M", max_m}}));
+  ASSERT_GT(bytes, 0u);
+  TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer scratch, DeviceBuffer::Allocate(bytes));
+  const Plan::Workspace ws{scratch.ptr(), bytes};
+  std::mt19937_64 rng(23);
+  // Inputs and outputs sized for max_m; a run at M uses their first rows.
+  std::vector<DeviceBuffer> in_bufs, out_bufs;
+  for (int id : g.inputs()) {
+    TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer b, DeviceBuffer::Allocate(Numel(g.node(id).shape).Eval(std::vector<int64_t>{max_m}) *
+                                                                  DTypeSize(g.node(id).dtype)));
+    in_bufs.push_back(std::move(b));
+  }
+  for (int id : g.outputs()) {
+    TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer b, DeviceBuffer::Allocate(Numel(g.node(id).shape).Eval(std::vector<int64_t>{max_m}) *
+                                                                  DTypeSize(g.node(id).dtype)));
+    out_bufs.push_back(std::move(b));
+  }
+  struct Prepared {
+    std::vector<TensorArg> in, out;
+    std::vector<HostTensor> ref;
+  };
+  const auto prepare = [&](int64_t m) {
+    Prepared p;
+    const std::vector<int64_t> syms = BindSymbols(g, {{"M", m}});
+    const std::vector<HostTensor> inputs = RandomInputs(g, syms, rng);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      EXPECT_TRUE(in_bufs[i].Upload(inputs[i].bytes.data(), inputs[i].bytes.size()).ok());
+      TensorArg a;
+      a.data = in_bufs[i].data();
+      a.dtype = inputs[i].dtype;
+      a.rank = static_cast<int>(inputs[i].shape.size());
+      for (int d = 0; d < a.rank; ++d) a.shape[d] = inputs[i].shape[d];
+      p.in.push_back(a);
+    }
+    auto ref = EvaluateReference(g, inputs);
+    EXPECT_TRUE(ref.ok());
+    p.ref = *std::move(ref);
+    for (size_t k = 0; k < p.ref.size(); ++k) {
+      TensorArg a;
+      a.data = out_bufs[k].data();
+      a.dtype = p.ref[k].dtype;
+      a.rank = static_cast<int>(p.ref[k].shape.size());
+      for (int d = 0; d < a.rank; ++d) a.shape[d] = p.ref[k].shape[d];
+      p.out.push_back(a);
+    }
+    return p;
+  };
+  const auto check = [&](const Prepared& p, const std::string& what) {
+    TF_ASSERT_OK(cu->Check(cu->cuCtxSynchronize(), "cuCtxSynchronize"));
+    for (size_t k = 0; k < p.ref.size(); ++k) {
+      HostTensor got = HostTensor::Zeros(p.ref[k].dtype, p.ref[k].shape);
+      TF_ASSERT_OK(out_bufs[k].Download(got.bytes.data(), got.bytes.size()));
+      EXPECT_TRUE(AllClose(got, p.ref[k], ToleranceFor(g))) << what << ", output " << k;
+    }
+  };
+  for (int64_t m : {int64_t{1}, int64_t{16}, int64_t{300}, max_m}) {
+    const Prepared p = prepare(m);
+    TF_ASSERT_OK(plan.Run(nullptr, p.in, p.out, ws));
+    check(p, absl::StrCat("M = ", m));
+  }
+  // Too small a workspace is refused, naming what the run needs.
+  EXPECT_TRUE(StatusIs(plan.Run(nullptr, prepare(max_m).in, prepare(max_m).out, Plan::Workspace{scratch.ptr(), 16}),
+                       absl::StatusCode::kInvalidArgument, "(Plan::WorkspaceBytes)"));
+  // Capture at M = 16, run at M = 700 on the same workspace, then replay the graph.
+  CUstream stream;
+  TF_ASSERT_OK(cu->Check(cu->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));
+  const Prepared small = prepare(16);
+  TF_ASSERT_OK(cu->Check(cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED), "cuStreamBeginCapture"));
+  const absl::Status captured = plan.Run(stream, small.in, small.out, ws);
+  CUgraph graph = nullptr;
+  TF_ASSERT_OK(cu->Check(cu->cuStreamEndCapture(stream, &graph), "cuStreamEndCapture"));
+  TF_ASSERT_OK(captured);
+  CUgraphExec exec = nullptr;
+  TF_ASSERT_OK(cu->Check(cu->cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiateWithFlags"));
+  const Prepared large = prepare(max_m);
+  TF_ASSERT_OK(plan.Run(nullptr, large.in, large.out, ws));
+  check(large, "M = 700 between capture and replay");
+  // The replay reads the input buffers as they are now: upload M = 16's inputs again.
+  const Prepared again = prepare(16);
+  TF_ASSERT_OK(cu->Check(cu->cuGraphLaunch(exec, stream), "cuGraphLaunch"));
+  TF_ASSERT_OK(cu->Check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"));
+  check(again, "replay at M = 16");
+  cu->cuGraphExecDestroy(exec);
+  cu->cuGraphDestroy(graph);
+  cu->cuStreamDestroy(stream);
+}
+
 }  // namespace
 }  // namespace tilefuse

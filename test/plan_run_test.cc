@@ -82,5 +82,35 @@ TEST(DLPack, ConvertsCompactCudaTensorsAndRejectsOthers) {
   EXPECT_TRUE(StatusIs(FromDLTensor(t), absl::StatusCode::kInvalidArgument, "expected kDLCUDA"));
 }
 
+// WorkspaceBytes: the intermediate's slot, grown with M, and the split-K scratch of a
+// small-M class, counted at every M that reaches it; a missing or unknown symbol is named.
+TEST(PlanWorkspace, BytesCoverSlotsAndEverySplitClassUpToTheSizes) {
+  auto g = GraphFromJson(R"({"name": "two_gemms",
+    "inputs": [{"name": "x", "shape": ["M", 4096], "dtype": "bf16"},
+               {"name": "w1", "shape": [4096, 64], "dtype": "bf16"},
+               {"name": "w2", "shape": [64, 32], "dtype": "bf16"}],
+    "nodes": [{"name": "h", "op": "matmul", "inputs": ["x", "w1"]},
+              {"name": "y", "op": "matmul", "inputs": ["h", "w2"]}], "outputs": ["y"]})");
+  ASSERT_TRUE(g.ok()) << g.status();
+  CompileOptions o;
+  o.arch = "sm_80";  // on sm_90 split-K GEMMs reduce over a cluster, with no partials in memory
+  auto plan = Compile(*g, o);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const std::string explain = plan->Explain();
+  ASSERT_NE(explain.find("split"), std::string::npos) << explain;  // the M <= 16 class splits K
+  std::vector<size_t> bytes;
+  for (int64_t m : {1, 16, 300, 8192}) {
+    auto b = plan->WorkspaceBytes({{"M", m}});
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_GE(*b, static_cast<size_t>(m) * 64 * 2) << m;  // h, bf16
+    bytes.push_back(*b);
+  }
+  EXPECT_GT(bytes[0], 256u) << "the decode class's split-K partials\n" << explain;
+  for (size_t i = 1; i < bytes.size(); ++i) EXPECT_GE(bytes[i], bytes[i - 1]) << "a larger M never needs less";
+  EXPECT_TRUE(StatusIs(plan->WorkspaceBytes({}), absl::StatusCode::kInvalidArgument, "needs a size >= 0 for 'M'"));
+  EXPECT_TRUE(StatusIs(plan->WorkspaceBytes({{"M", 4}, {"N", 2}}), absl::StatusCode::kInvalidArgument,
+                       "has no symbol 'N'"));
+}
+
 }  // namespace
 }  // namespace tilefuse

@@ -56,6 +56,9 @@ namespace tilefuse {
   X(cuStreamBeginCapture)                \
   X(cuStreamEndCapture)                  \
   X(cuGraphDestroy)                      \
+  X(cuGraphInstantiateWithFlags)         \
+  X(cuGraphLaunch)                       \
+  X(cuGraphExecDestroy)                  \
   X(cuEventCreate)                       \
   X(cuEventDestroy)                      \
   X(cuEventRecord)                       \
