@@ -169,7 +169,16 @@ absl::Status Plan::Load() {
         " (compile with CompileOptions::arch empty or matching)"));
   }
   if (context_ == nullptr) {
-    TF_ASSIGN_OR_RETURN(context_, PrimaryContext(device_));
+    // The calling thread's context when it is one of the plan's device (an engine running
+    // in a context of its own), else the device's primary context.
+    CUcontext current = nullptr;
+    TF_RETURN_IF_ERROR(cu->Check(cu->cuCtxGetCurrent(&current), "cuCtxGetCurrent"));
+    auto on = current != nullptr ? ContextDevice(*cu, current) : absl::StatusOr<int>(-1);
+    if (on.ok() && *on == device_) {
+      context_ = current;
+    } else {
+      TF_ASSIGN_OR_RETURN(context_, PrimaryContext(device_));
+    }
   } else {
     TF_ASSIGN_OR_RETURN(const int on, ContextDevice(*cu, context_));
     if (on != device_) {

@@ -66,8 +66,10 @@ struct CompileOptions {
   // devices can share one `cache` and `disk_cache`: each kernel is compiled once and
   // loaded once per context.
   int device = 0;
-  // A context of the caller's, on `device`, to load into and run in; null: the device's
-  // primary context (the one the CUDA runtime API uses).
+  // A context of the caller's, on `device`, to load into and run in. Null: the context
+  // current on the thread that loads the plan (Load, or the first Run) if it is one of
+  // `device`, else the device's primary context (the one the CUDA runtime API uses). The
+  // plan keeps that context from then on, whatever thread runs it.
   CUcontext context = nullptr;
   // Non-empty (else $TILEFUSE_DUMP_DIR): every kernel of the plan, built now or found in a
   // cache, is written there as <entry>.cu, .cubin and .sig (its signature), with a line of
