@@ -430,7 +430,6 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   for (size_t i; (i = next.fetch_add(1)) < n;) compile_one(i);
   for (std::thread& t : threads) t.join();
   for (const absl::Status& s : status) TF_RETURN_IF_ERROR(s);
-  plan.slot_offsets_.resize(plan.fusion_.workspace.size());
   if (!options.manifest_path.empty()) {
     TF_RETURN_IF_ERROR(AppendToManifest(options.manifest_path,
                                         ManifestEntry{graph, options.fuse, plan.arch_, TuningPathOf(options)}));

@@ -71,35 +71,64 @@ absl::StatusOr<bool> Capturing(const Driver& cu, CUstream stream) {
 
 }  // namespace
 
+// Everything a run changes: scratch, caches of tensor maps and pointer checks.
+struct Plan::RunState {
+  static constexpr int kCheckedRanges = 16;
+  CUcontext context = nullptr;  // where its memory lives
+  CUdeviceptr workspace = 0;    // the plan's own scratch (runs given none)
+  size_t workspace_bytes = 0;
+  std::vector<size_t> slot_offsets;
+  std::vector<std::pair<size_t, size_t>> split_offsets;  // per kernel, in a caller's workspace
+  std::vector<CUdeviceptr> retired;  // outgrown scratch, freed with the state
+  // The Hopper GEMM's last tensor maps (A, B): re-encoded only when an operand's address or
+  // sizes change, which keeps cuTensorMapEncodeTiled off the steady path.
+  struct TensorMapCache {
+    uint64_t address = 0;
+    int64_t depth = -1, outer = -1;
+    int box = 0;  // rows per box: the tile's rows (A) or columns (B)
+    CUtensorMap map;
+  };
+  struct PerKernel {
+    TensorMapCache maps[2];
+    // A split-K GEMM's partials and per-tile arrival counters in the plan's own scratch,
+    // sized for split_tiles tiles: zeroed when allocated, left zero by every launch.
+    CUdeviceptr split_parts = 0, split_counts = 0;
+    size_t split_parts_bytes = 0;
+    int64_t split_tiles = 0;
+  };
+  std::vector<PerKernel> kernels;
+  // Allocations on the plan's device that tensors were found in: [start, end) addresses.
+  struct CheckedRange {
+    uint64_t start = 0, end = 0;
+  };
+  CheckedRange checked[kCheckedRanges];
+  int next_checked = 0;
+  CUstream checked_stream = nullptr;  // the last stream found in the plan's context
+  bool stream_checked = false;
+
+  ~RunState() {
+    std::vector<CUdeviceptr> all = retired;
+    if (workspace != 0) all.push_back(workspace);
+    for (const PerKernel& k : kernels) {
+      if (k.split_parts != 0) all.push_back(k.split_parts);
+      if (k.split_counts != 0) all.push_back(k.split_counts);
+    }
+    if (all.empty()) return;  // nothing on the device: no driver needed
+    auto cu = Driver::Get();
+    if (!cu.ok()) return;
+    // Freed in the context they were allocated in (the caller's may be another device's).
+    std::optional<absl::StatusOr<ScopedContext>> scope;
+    if (context != nullptr) scope.emplace(ScopedContext::Enter(**cu, context));
+    for (CUdeviceptr p : all) (*cu)->cuMemFree(p);
+  }
+};
+
+Plan::Plan() : load_mu_(std::make_unique<std::mutex>()) {}
 Plan::Plan(Plan&& o) noexcept { *this = std::move(o); }
-
-void Plan::Kernel::FreeSplit(const Driver& cu) {
-  if (split_parts != 0) cu.cuMemFree(split_parts);
-  if (split_counts != 0) cu.cuMemFree(split_counts);
-  split_parts = split_counts = 0;
-  split_parts_bytes = 0;
-  split_tiles = 0;
-}
-
-void Plan::FreeDeviceMemory() {
-  const bool split = std::any_of(kernels_.begin(), kernels_.end(), [](const Kernel& k) { return k.split_tiles > 0; });
-  if (workspace_ == 0 && !split && retired_.empty()) return;  // nothing on the device: no driver needed
-  auto cu = Driver::Get();
-  if (!cu.ok()) return;
-  // Freed in the context they were allocated in (the caller's may be another device's).
-  std::optional<absl::StatusOr<ScopedContext>> scope;
-  if (context_ != nullptr) scope.emplace(ScopedContext::Enter(**cu, context_));
-  if (workspace_ != 0) (*cu)->cuMemFree(workspace_);
-  workspace_ = 0;
-  for (CUdeviceptr p : retired_) (*cu)->cuMemFree(p);
-  retired_.clear();
-  workspace_bytes_ = 0;
-  for (Kernel& k : kernels_) k.FreeSplit(**cu);
-}
 
 Plan& Plan::operator=(Plan&& o) noexcept {
   if (this == &o) return *this;
-  FreeDeviceMemory();
+  own_.reset();
   graph_ = std::move(o.graph_);
   fusion_ = std::move(o.fusion_);
   kernels_ = std::move(o.kernels_);
@@ -109,25 +138,32 @@ Plan& Plan::operator=(Plan&& o) noexcept {
   device_ = o.device_;
   context_ = o.context_;
   loaded_ = o.loaded_;
-  std::copy(std::begin(o.checked_), std::end(o.checked_), std::begin(checked_));
-  next_checked_ = o.next_checked_;
-  checked_stream_ = o.checked_stream_;
-  stream_checked_ = o.stream_checked_;
+  load_mu_ = std::move(o.load_mu_);
   sm_count_ = o.sm_count_;
-  workspace_ = o.workspace_;
-  workspace_bytes_ = o.workspace_bytes_;
-  slot_offsets_ = std::move(o.slot_offsets_);
-  split_offsets_ = std::move(o.split_offsets_);
-  retired_ = std::move(o.retired_);
-  o.retired_.clear();
-  o.workspace_ = 0;
-  o.workspace_bytes_ = 0;
+  own_ = std::move(o.own_);
   o.loaded_ = false;
   return *this;
 }
 
-Plan::~Plan() {
-  FreeDeviceMemory();
+Plan::~Plan() = default;
+
+Plan::Context::Context(std::unique_ptr<RunState> state) : state_(std::move(state)) {}
+Plan::Context::Context(Context&&) noexcept = default;
+Plan::Context& Plan::Context::operator=(Context&&) noexcept = default;
+Plan::Context::~Context() = default;
+
+std::unique_ptr<Plan::RunState> Plan::NewRunState() const {
+  auto st = std::make_unique<RunState>();
+  st->context = context_;
+  st->kernels.resize(kernels_.size());
+  st->slot_offsets.resize(fusion_.workspace.size());
+  st->split_offsets.resize(kernels_.size());
+  return st;
+}
+
+absl::StatusOr<Plan::Context> Plan::CreateContext() {
+  TF_RETURN_IF_ERROR(Load());
+  return Context(NewRunState());
 }
 
 const Plan::Variant* Plan::ClassFor(const Kernel& k, int64_t rows) {
@@ -160,6 +196,7 @@ std::string Plan::Explain() const {
 }
 
 absl::Status Plan::Load() {
+  std::lock_guard<std::mutex> lock(*load_mu_);
   if (loaded_) return absl::OkStatus();
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   TF_ASSIGN_OR_RETURN(DeviceInfo info, GetDeviceInfo(device_));
@@ -294,45 +331,48 @@ absl::StatusOr<size_t> Plan::WorkspaceBytes(const std::map<std::string, int64_t>
   return ScratchLayout(symbols, slots, splits).second;
 }
 
-absl::Status Plan::PrepareWorkspace(CUstream stream, const int64_t* symbols) {
-  const size_t total = ScratchLayout(symbols, slot_offsets_, split_offsets_).first;
-  if (total <= workspace_bytes_) return absl::OkStatus();
+absl::Status Plan::PrepareWorkspace(RunState& st, CUstream stream, const int64_t* symbols) const {
+  const size_t total = ScratchLayout(symbols, st.slot_offsets, st.split_offsets).first;
+  if (total <= st.workspace_bytes) return absl::OkStatus();
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   TF_ASSIGN_OR_RETURN(const bool capturing, Capturing(*cu, stream));
   if (capturing) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "plan '", graph_.name(), "' needs ", total, " workspace bytes (has ", workspace_bytes_,
+        "plan '", graph_.name(), "' needs ", total, " workspace bytes (has ", st.workspace_bytes,
         ") while the stream is being captured; run it once with the largest shapes before "
-        "capturing"));
+        "capturing, or give Run a workspace"));
   }
   // Kernels of earlier runs, and graphs captured from them, may still use the old buffer:
-  // it is kept until the plan goes.
-  if (workspace_ != 0) retired_.push_back(workspace_);
-  workspace_ = 0;
-  workspace_bytes_ = 0;
-  TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&workspace_, total), "cuMemAlloc(workspace)"));
-  workspace_bytes_ = total;
+  // it is kept until the state goes.
+  if (st.workspace != 0) st.retired.push_back(st.workspace);
+  st.workspace = 0;
+  st.workspace_bytes = 0;
+  TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&st.workspace, total), "cuMemAlloc(workspace)"));
+  st.workspace_bytes = total;
   return absl::OkStatus();
 }
 
-absl::Status Plan::PrepareSplitK(CUstream stream, Kernel& k, const GemmConfig& c, int64_t tiles) {
+absl::Status Plan::PrepareSplitK(RunState& st, size_t kernel, CUstream stream, const GemmConfig& c,
+                                 int64_t tiles) const {
+  RunState::PerKernel& k = st.kernels[kernel];
   const size_t parts = static_cast<size_t>(tiles) * c.split_k * c.bm * c.bn * sizeof(float);
   if (tiles <= k.split_tiles && parts <= k.split_parts_bytes) return absl::OkStatus();
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   TF_ASSIGN_OR_RETURN(const bool capturing, Capturing(*cu, stream));
   if (capturing) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "plan '", graph_.name(), "': the split-K GEMM '", graph_.node(k.plan.tile_node).name, "' needs room for ",
-        tiles, " tiles (has ", k.split_tiles, ") while the stream is being captured; run it once with the largest "
-        "shapes before capturing"));
+        "plan '", graph_.name(), "': the split-K GEMM '", graph_.node(kernels_[kernel].plan.tile_node).name,
+        "' needs room for ", tiles, " tiles (has ", k.split_tiles,
+        ") while the stream is being captured; run it once with the largest shapes before capturing, or give Run a "
+        "workspace"));
   }
   // Shape classes share the buffers: sized for the largest need seen so far. Kernels of
   // earlier runs, and graphs captured from them, may still use the old ones: kept until
-  // the plan goes.
+  // the state goes.
   tiles = std::max(tiles, k.split_tiles);
   const size_t parts_bytes = std::max(parts, k.split_parts_bytes);
-  if (k.split_parts != 0) retired_.push_back(k.split_parts);
-  if (k.split_counts != 0) retired_.push_back(k.split_counts);
+  if (k.split_parts != 0) st.retired.push_back(k.split_parts);
+  if (k.split_counts != 0) st.retired.push_back(k.split_counts);
   k.split_parts = k.split_counts = 0;
   TF_RETURN_IF_ERROR(cu->Check(cu->cuMemAlloc(&k.split_parts, parts_bytes), "cuMemAlloc(split-K partials)"));
   k.split_parts_bytes = parts_bytes;
@@ -342,10 +382,10 @@ absl::Status Plan::PrepareSplitK(CUstream stream, Kernel& k, const GemmConfig& c
   return absl::OkStatus();
 }
 
-absl::Status Plan::CheckStream(const Driver& cu, CUstream stream) {
+absl::Status Plan::CheckStream(RunState& st, const Driver& cu, CUstream stream) const {
   // The legacy and per-thread default streams are the current context's: the plan's.
   if (stream == nullptr || stream == CU_STREAM_LEGACY || stream == CU_STREAM_PER_THREAD) return absl::OkStatus();
-  if (stream_checked_ && stream == checked_stream_) return absl::OkStatus();
+  if (st.stream_checked && stream == st.checked_stream) return absl::OkStatus();
   CUcontext ctx = nullptr;
   TF_RETURN_IF_ERROR(cu.Check(cu.cuStreamGetCtx(stream, &ctx), "cuStreamGetCtx"));
   if (ctx != context_) {
@@ -355,13 +395,13 @@ absl::Status Plan::CheckStream(const Driver& cu, CUstream stream) {
         on.ok() ? absl::StrCat("a context of device ", *on) : std::string("another context"),
         on.ok() && *on == device_ ? " other than the plan's (CompileOptions::context)" : ""));
   }
-  checked_stream_ = stream;
-  stream_checked_ = true;
+  st.checked_stream = stream;
+  st.stream_checked = true;
   return absl::OkStatus();
 }
 
-absl::Status Plan::CheckMemory(const Driver& cu, absl::Span<const TensorArg> inputs,
-                               absl::Span<const TensorArg> outputs) {
+absl::Status Plan::CheckMemory(RunState& st, const Driver& cu, absl::Span<const TensorArg> inputs,
+                               absl::Span<const TensorArg> outputs) const {
   for (size_t t = 0; t < inputs.size() + outputs.size(); ++t) {
     const bool input = t < inputs.size();
     const TensorArg& a = input ? inputs[t] : outputs[t - inputs.size()];
@@ -371,7 +411,7 @@ absl::Status Plan::CheckMemory(const Driver& cu, absl::Span<const TensorArg> inp
     if (bytes == 0) continue;
     const uint64_t end = start + bytes;
     bool known = false;
-    for (const CheckedRange& r : checked_) known |= r.start <= start && end <= r.end;
+    for (const RunState::CheckedRange& r : st.checked) known |= r.start <= start && end <= r.end;
     if (known) continue;
     unsigned int type = 0, managed = 0;
     int ordinal = -1;
@@ -405,28 +445,39 @@ absl::Status Plan::CheckMemory(const Driver& cu, absl::Span<const TensorArg> inp
                               absl::Hex(static_cast<uint64_t>(range_start)), " + ", range_size, " bytes)"));
     }
     if (range_size == 0) continue;  // nothing to remember
-    checked_[next_checked_] = CheckedRange{static_cast<uint64_t>(range_start), range_end};
-    next_checked_ = (next_checked_ + 1) % kCheckedRanges;
+    st.checked[st.next_checked] = RunState::CheckedRange{static_cast<uint64_t>(range_start), range_end};
+    st.next_checked = (st.next_checked + 1) % RunState::kCheckedRanges;
   }
   return absl::OkStatus();
 }
 
 absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs,
                        absl::Span<const TensorArg> outputs) {
-  return RunWith(stream, inputs, outputs, nullptr);
+  return Run(stream, inputs, outputs, nullptr);
 }
 
 absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs, absl::Span<const TensorArg> outputs,
                        const Workspace& workspace) {
-  return RunWith(stream, inputs, outputs, &workspace);
+  return Run(stream, inputs, outputs, &workspace);
 }
 
-absl::Status Plan::RunWith(CUstream stream, absl::Span<const TensorArg> inputs,
-                           absl::Span<const TensorArg> outputs, const Workspace* caller) {
-  int64_t symbols[kMaxSymbols];
-  TF_RETURN_IF_ERROR(BindShapes(inputs, outputs, symbols));
-  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+absl::Status Plan::Run(Context& context, CUstream stream, absl::Span<const TensorArg> inputs,
+                       absl::Span<const TensorArg> outputs) {
+  return RunWith(*context.state_, stream, inputs, outputs, nullptr);
+}
+
+absl::Status Plan::Run(Context& context, CUstream stream, absl::Span<const TensorArg> inputs,
+                       absl::Span<const TensorArg> outputs, const Workspace& workspace) {
+  return RunWith(*context.state_, stream, inputs, outputs, &workspace);
+}
+
+absl::Status Plan::Run(CUstream stream, absl::Span<const TensorArg> inputs, absl::Span<const TensorArg> outputs,
+                       const Workspace* workspace) {
+  // The plain Run loads the plan on first use (contexts come from a loaded plan).
   if (!loaded_) {
+    int64_t symbols[kMaxSymbols];
+    TF_RETURN_IF_ERROR(BindShapes(inputs, outputs, symbols));  // bad tensors first, as ever
+    TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
     TF_ASSIGN_OR_RETURN(const bool capturing, Capturing(*cu, stream));
     if (capturing) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -435,26 +486,35 @@ absl::Status Plan::RunWith(CUstream stream, absl::Span<const TensorArg> inputs,
     }
     TF_RETURN_IF_ERROR(Load());
   }
+  if (own_ == nullptr) own_ = NewRunState();
+  return RunWith(*own_, stream, inputs, outputs, workspace);
+}
+
+absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const TensorArg> inputs,
+                           absl::Span<const TensorArg> outputs, const Workspace* caller) const {
+  int64_t symbols[kMaxSymbols];
+  TF_RETURN_IF_ERROR(BindShapes(inputs, outputs, symbols));
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   TF_ASSIGN_OR_RETURN(ScopedContext scope, ScopedContext::Enter(*cu, context_));
-  TF_RETURN_IF_ERROR(CheckStream(*cu, stream));
-  TF_RETURN_IF_ERROR(CheckMemory(*cu, inputs, outputs));
+  TF_RETURN_IF_ERROR(CheckStream(st, *cu, stream));
+  TF_RETURN_IF_ERROR(CheckMemory(st, *cu, inputs, outputs));
   if (caller == nullptr) {
-    TF_RETURN_IF_ERROR(PrepareWorkspace(stream, symbols));
+    TF_RETURN_IF_ERROR(PrepareWorkspace(st, stream, symbols));
   } else {
-    const size_t need = ScratchLayout(symbols, slot_offsets_, split_offsets_).second;
+    const size_t need = ScratchLayout(symbols, st.slot_offsets, st.split_offsets).second;
     if (caller->bytes < need || (need > 0 && caller->ptr == 0)) {
       return absl::InvalidArgumentError(absl::StrCat("plan '", graph_.name(), "': the workspace holds ", caller->bytes,
                                                      " bytes at 0x", absl::Hex(caller->ptr), "; this run needs ", need,
                                                      " (Plan::WorkspaceBytes)"));
     }
   }
-  const CUdeviceptr scratch = caller != nullptr ? caller->ptr : workspace_;
+  const CUdeviceptr scratch = caller != nullptr ? caller->ptr : st.workspace;
   const auto syms = absl::MakeConstSpan(symbols, kMaxSymbols);
   const auto address = [&](const BufferRef& b) -> uint64_t {
     switch (b.kind) {
       case BufferRef::kInput: return reinterpret_cast<uint64_t>(inputs[b.index].data);
       case BufferRef::kOutput: return reinterpret_cast<uint64_t>(outputs[b.index].data);
-      case BufferRef::kWorkspace: return scratch + slot_offsets_[b.index];
+      case BufferRef::kWorkspace: return scratch + st.slot_offsets[b.index];
       case BufferRef::kNone: return 0;  // an iota: its "pointer" is its view's offset
     }
     return 0;
@@ -468,7 +528,8 @@ absl::Status Plan::RunWith(CUstream stream, absl::Span<const TensorArg> inputs,
   };
   uint64_t words[kMaxParamWords];
   for (size_t ki = 0; ki < kernels_.size(); ++ki) {
-    Kernel& k = kernels_[ki];
+    const Kernel& k = kernels_[ki];
+    RunState::PerKernel& ks = st.kernels[ki];
     const int64_t n = k.numel.Eval(syms);
     if (n == 0) continue;
     const int64_t rows = k.plan.spec.is_pointwise() ? 0 : k.plan.rows.Eval(syms);
@@ -512,13 +573,13 @@ absl::Status Plan::RunWith(CUstream stream, absl::Span<const TensorArg> inputs,
     CUdeviceptr split_parts = 0, split_counts = 0;
     if (gemm && spec.gemm.split_k > 1 && !GemmClusterSplit(spec)) {
       if (caller == nullptr) {
-        TF_RETURN_IF_ERROR(PrepareSplitK(stream, k, spec.gemm, gemm_tiles));
-        split_parts = k.split_parts;
-        split_counts = k.split_counts;
+        TF_RETURN_IF_ERROR(PrepareSplitK(st, ki, stream, spec.gemm, gemm_tiles));
+        split_parts = ks.split_parts;
+        split_counts = ks.split_counts;
       } else {
         // The caller's memory holds anything between runs: the counters start at zero.
-        split_parts = scratch + split_offsets_[ki].first;
-        split_counts = scratch + split_offsets_[ki].second;
+        split_parts = scratch + st.split_offsets[ki].first;
+        split_counts = scratch + st.split_offsets[ki].second;
         TF_RETURN_IF_ERROR(cu->Check(cu->cuMemsetD8Async(split_counts, 0, static_cast<size_t>(gemm_tiles) * 4, stream),
                                      "cuMemsetD8Async(split-K counters)"));
       }
@@ -554,7 +615,7 @@ absl::Status Plan::RunWith(CUstream stream, absl::Span<const TensorArg> inputs,
       const CUtensorMapDataType type = spec.tile_inputs[0].dtype == DType::kF16
                                            ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                            : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-      const auto encode = [&](Kernel::TensorMapCache& cached, CUtensorMap* map, uint64_t address, int64_t outer,
+      const auto encode = [&](RunState::TensorMapCache& cached, CUtensorMap* map, uint64_t address, int64_t outer,
                               int box_rows) -> absl::Status {
         if (cached.address == address && cached.depth == depth && cached.outer == outer && cached.box == box_rows) {
           *map = cached.map;
@@ -570,15 +631,15 @@ absl::Status Plan::RunWith(CUstream stream, absl::Span<const TensorArg> inputs,
                              element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
                          "cuTensorMapEncodeTiled"));
-        cached = Kernel::TensorMapCache{address, depth, outer, box_rows, *map};
+        cached = RunState::TensorMapCache{address, depth, outer, box_rows, *map};
         return absl::OkStatus();
       };
       if (spec.a_async >= 0) {
         TF_RETURN_IF_ERROR(
-            encode(k.maps[0], &maps[0], operand_address(k, spec.a_async), rows, spec.gemm.bm));
+            encode(ks.maps[0], &maps[0], operand_address(k, spec.a_async), rows, spec.gemm.bm));
       }
       TF_RETURN_IF_ERROR(
-          encode(k.maps[1], &maps[1], operand_address(k, spec.b_async), cols, spec.gemm.bn));
+          encode(ks.maps[1], &maps[1], operand_address(k, spec.b_async), cols, spec.gemm.bn));
     }
     unsigned blocks, threads, smem = 0;
     if (reduce) {

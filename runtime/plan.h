@@ -20,6 +20,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -141,7 +142,8 @@ class Plan {
   // outputs, in order; outputs are written, inputs only read. Runs in the plan's context,
   // whichever is current on the calling thread (as Load leaves it). Every tensor is
   // checked to lie inside an allocation on the plan's device; each allocation is asked
-  // about once, then remembered (kCheckedRanges of them).
+  // about once, then remembered (kCheckedRanges of them). The plan's own Run is for one
+  // thread at a time; contexts (CreateContext) run concurrently.
   absl::Status Run(CUstream stream, absl::Span<const TensorArg> inputs,
                    absl::Span<const TensorArg> outputs);
   // Scratch a run needs at `sizes` (every symbol its inputs bind, by name): workspace slots
@@ -164,6 +166,29 @@ class Plan {
   absl::Status RunDLPack(CUstream stream, absl::Span<const DLTensor* const> inputs,
                          absl::Span<const DLTensor* const> outputs);
 
+  struct RunState;
+  // What one thread needs to run the plan: scratch of its own (when Run is given no
+  // workspace), tensor-map and pointer-check caches. Contexts of one plan run concurrently
+  // from several threads on several streams; one context serves one thread at a time. A
+  // context must not outlive its plan.
+  class Context {
+   public:
+    Context(Context&&) noexcept;
+    Context& operator=(Context&&) noexcept;
+    ~Context();
+
+   private:
+    friend class Plan;
+    explicit Context(std::unique_ptr<RunState> state);
+    std::unique_ptr<RunState> state_;
+  };
+  // Loads the plan (if not yet) and makes a context for it.
+  absl::StatusOr<Context> CreateContext();
+  absl::Status Run(Context& context, CUstream stream, absl::Span<const TensorArg> inputs,
+                   absl::Span<const TensorArg> outputs);
+  absl::Status Run(Context& context, CUstream stream, absl::Span<const TensorArg> inputs,
+                   absl::Span<const TensorArg> outputs, const Workspace& workspace);
+
  private:
   friend absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options);
   // A compiled form of a kernel: the kernel itself, or one of its shape classes.
@@ -174,6 +199,7 @@ class Plan {
     std::vector<ParamField> layout;
     CUfunction function = nullptr;
   };
+  // What a run reads of a kernel: fixed once the plan is loaded.
   struct Kernel {
     KernelPlan plan;
     std::shared_ptr<const CompiledKernel> compiled;
@@ -181,28 +207,14 @@ class Plan {
     CUfunction function = nullptr;
     std::vector<Variant> classes;  // plan.classes compiled, ascending; past them the kernel itself
     SizeExpr numel;  // of the epilogue index space, kept so that Run allocates nothing
-    // The Hopper GEMM's last tensor maps (A, B): re-encoded only when an operand's
-    // address or sizes change, which keeps cuTensorMapEncodeTiled off the steady path.
-    struct TensorMapCache {
-      uint64_t address = 0;
-      int64_t depth = -1, outer = -1;
-      int box = 0;  // rows per box: the tile's rows (A) or columns (B)
-      CUtensorMap map;
-    };
-    TensorMapCache maps[2];
-    // A split-K GEMM's partials and per-tile arrival counters, sized for split_tiles
-    // tiles: zeroed when allocated, left zero by every launch, grown when a run has more.
-    CUdeviceptr split_parts = 0, split_counts = 0;
-    size_t split_parts_bytes = 0;
-    int64_t split_tiles = 0;
-    void FreeSplit(const Driver& cu);
   };
-  Plan() = default;
+  Plan();
   // The shape class of `k` that serves `rows` rows, or null (the kernel itself).
   static const Variant* ClassFor(const Kernel& k, int64_t rows);
   absl::Status BindShapes(absl::Span<const TensorArg> inputs,
                           absl::Span<const TensorArg> outputs, int64_t* symbols) const;
-  absl::Status PrepareWorkspace(CUstream stream, const int64_t* symbols);
+  std::unique_ptr<RunState> NewRunState() const;
+  absl::Status PrepareWorkspace(RunState& st, CUstream stream, const int64_t* symbols) const;
   // The run's scratch layout at bound `symbols`: each workspace slot's offset into `slots`,
   // each split-K kernel's partials and counters (0, 0 for none) into `splits` (bytes from
   // the start, slots first); returns {bytes of the slots, bytes in all}.
@@ -211,14 +223,15 @@ class Plan {
   // Kernel k's split-K scratch for runs up to these sizes: partial bytes and tiles (0, 0
   // for none), the most over its shape classes.
   std::pair<size_t, int64_t> SplitNeed(const Kernel& k, const int64_t* symbols) const;
-  absl::Status RunWith(CUstream stream, absl::Span<const TensorArg> inputs, absl::Span<const TensorArg> outputs,
-                       const Workspace* caller);
+  absl::Status Run(CUstream stream, absl::Span<const TensorArg> inputs, absl::Span<const TensorArg> outputs,
+                   const Workspace* workspace);
+  absl::Status RunWith(RunState& st, CUstream stream, absl::Span<const TensorArg> inputs,
+                       absl::Span<const TensorArg> outputs, const Workspace* caller) const;
   // The stream belongs to the plan's context; every tensor lies in memory of its device.
-  absl::Status CheckStream(const Driver& cu, CUstream stream);
-  absl::Status CheckMemory(const Driver& cu, absl::Span<const TensorArg> inputs,
-                           absl::Span<const TensorArg> outputs);
-  absl::Status PrepareSplitK(CUstream stream, Kernel& k, const GemmConfig& c, int64_t tiles);
-  void FreeDeviceMemory();
+  absl::Status CheckStream(RunState& st, const Driver& cu, CUstream stream) const;
+  absl::Status CheckMemory(RunState& st, const Driver& cu, absl::Span<const TensorArg> inputs,
+                           absl::Span<const TensorArg> outputs) const;
+  absl::Status PrepareSplitK(RunState& st, size_t kernel, CUstream stream, const GemmConfig& c, int64_t tiles) const;
 
   Graph graph_;
   FusionPlan fusion_;
@@ -229,21 +242,9 @@ class Plan {
   int device_ = 0;
   CUcontext context_ = nullptr;  // set by Load when not given
   bool loaded_ = false;
-  // Allocations on the plan's device that tensors were found in: [start, end) addresses.
-  static constexpr int kCheckedRanges = 16;
-  struct CheckedRange {
-    uint64_t start = 0, end = 0;
-  };
-  CheckedRange checked_[kCheckedRanges];
-  int next_checked_ = 0;
-  CUstream checked_stream_ = nullptr;  // the last stream found in the plan's context
-  bool stream_checked_ = false;
+  std::unique_ptr<std::mutex> load_mu_;  // Load, from CreateContext on several threads
   int sm_count_ = 0;
-  CUdeviceptr workspace_ = 0;
-  size_t workspace_bytes_ = 0;
-  std::vector<size_t> slot_offsets_;  // per-run scratch
-  std::vector<std::pair<size_t, size_t>> split_offsets_;  // per kernel: (partials, counters) in a caller's workspace
-  std::vector<CUdeviceptr> retired_;  // outgrown scratch, freed with the plan
+  std::unique_ptr<RunState> own_;  // the plain Run's context, made at its first run
 };
 
 absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options = {});

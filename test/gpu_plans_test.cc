@@ -2,6 +2,7 @@
 // graphs, fused and unfused, fresh random inputs, outputs poisoned, misaligned pointers.
 #include <array>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -381,9 +382,56 @@ TEST(GpuGemm, NormProloguesMatchTheReference) {
   }
 }
 
+// Device inputs of graph `g` at M = `m` (fresh random values), output buffers, and the CPU
+// reference of those inputs.
+struct GpuCase {
+  std::vector<DeviceBuffer> buffers;
+  std::vector<TensorArg> in, out;
+  std::vector<HostTensor> ref;
+};
+
+absl::StatusOr<GpuCase> MakeCase(const Graph& g, int64_t m, std::mt19937_64& rng) {
+  GpuCase c;
+  const std::vector<int64_t> syms = BindSymbols(g, {{"M", m}});
+  const std::vector<HostTensor> inputs = RandomInputs(g, syms, rng);
+  TF_ASSIGN_OR_RETURN(c.ref, EvaluateReference(g, inputs));
+  const auto arg = [](const DeviceBuffer& b, const HostTensor& t) {
+    TensorArg a;
+    a.data = b.data();
+    a.dtype = t.dtype;
+    a.rank = static_cast<int>(t.shape.size());
+    for (int d = 0; d < a.rank; ++d) a.shape[d] = t.shape[d];
+    return a;
+  };
+  for (const std::vector<HostTensor>* list : {&inputs, static_cast<const std::vector<HostTensor>*>(&c.ref)}) {
+    for (const HostTensor& t : *list) {
+      TF_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(t.bytes.size()));
+      if (list == &inputs) TF_RETURN_IF_ERROR(b.Upload(t.bytes.data(), t.bytes.size()));
+      (list == &inputs ? c.in : c.out).push_back(arg(b, t));
+      c.buffers.push_back(std::move(b));
+    }
+  }
+  return c;
+}
+
+// Whether the case's outputs (after `stream`) match its reference.
+::testing::AssertionResult CaseMatches(const Graph& g, const GpuCase& c, CUstream stream) {
+  auto cu = Driver::Get();
+  if (!cu.ok() || (*cu)->cuStreamSynchronize(stream) != CUDA_SUCCESS) return ::testing::AssertionFailure() << "sync";
+  for (size_t k = 0; k < c.ref.size(); ++k) {
+    HostTensor got = HostTensor::Zeros(c.ref[k].dtype, c.ref[k].shape);
+    if (!c.buffers[c.in.size() + k].Download(got.bytes.data(), got.bytes.size()).ok()) {
+      return ::testing::AssertionFailure() << "download";
+    }
+    ::testing::AssertionResult close = AllClose(got, c.ref[k], ToleranceFor(g));
+    if (!close) return ::testing::AssertionFailure() << "output " << k << ": " << close.message();
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // A caller's workspace (Plan::WorkspaceBytes at the largest M) serves runs at every M; a run
-// captured at M = 16 allocates nothing, and its graph replays correctly after runs at a
-// larger M have used the same workspace.
+// captured at M = 16 allocates nothing, and its graph replays correctly after a run at a
+// larger M has used the same workspace.
 TEST(GpuPlan, CallerWorkspaceRunsAndCapturesAtAnySize) {
   TF_SKIP_WITHOUT_GPU();
   const Graph g = ParseTestGraph(NamedTestGraph("layer_norm_gemm_rms_norm"));  // h lives in the workspace
@@ -396,68 +444,18 @@ TEST(GpuPlan, CallerWorkspaceRunsAndCapturesAtAnySize) {
   TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer scratch, DeviceBuffer::Allocate(bytes));
   const Plan::Workspace ws{scratch.ptr(), bytes};
   std::mt19937_64 rng(23);
-  // Inputs and outputs sized for max_m; a run at M uses their first rows.
-  std::vector<DeviceBuffer> in_bufs, out_bufs;
-  for (int id : g.inputs()) {
-    TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer b, DeviceBuffer::Allocate(Numel(g.node(id).shape).Eval(std::vector<int64_t>{max_m}) *
-                                                                  DTypeSize(g.node(id).dtype)));
-    in_bufs.push_back(std::move(b));
-  }
-  for (int id : g.outputs()) {
-    TF_ASSERT_OK_AND_ASSIGN(DeviceBuffer b, DeviceBuffer::Allocate(Numel(g.node(id).shape).Eval(std::vector<int64_t>{max_m}) *
-                                                                  DTypeSize(g.node(id).dtype)));
-    out_bufs.push_back(std::move(b));
-  }
-  struct Prepared {
-    std::vector<TensorArg> in, out;
-    std::vector<HostTensor> ref;
-  };
-  const auto prepare = [&](int64_t m) {
-    Prepared p;
-    const std::vector<int64_t> syms = BindSymbols(g, {{"M", m}});
-    const std::vector<HostTensor> inputs = RandomInputs(g, syms, rng);
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      EXPECT_TRUE(in_bufs[i].Upload(inputs[i].bytes.data(), inputs[i].bytes.size()).ok());
-      TensorArg a;
-      a.data = in_bufs[i].data();
-      a.dtype = inputs[i].dtype;
-      a.rank = static_cast<int>(inputs[i].shape.size());
-      for (int d = 0; d < a.rank; ++d) a.shape[d] = inputs[i].shape[d];
-      p.in.push_back(a);
-    }
-    auto ref = EvaluateReference(g, inputs);
-    EXPECT_TRUE(ref.ok());
-    p.ref = *std::move(ref);
-    for (size_t k = 0; k < p.ref.size(); ++k) {
-      TensorArg a;
-      a.data = out_bufs[k].data();
-      a.dtype = p.ref[k].dtype;
-      a.rank = static_cast<int>(p.ref[k].shape.size());
-      for (int d = 0; d < a.rank; ++d) a.shape[d] = p.ref[k].shape[d];
-      p.out.push_back(a);
-    }
-    return p;
-  };
-  const auto check = [&](const Prepared& p, const std::string& what) {
-    TF_ASSERT_OK(cu->Check(cu->cuCtxSynchronize(), "cuCtxSynchronize"));
-    for (size_t k = 0; k < p.ref.size(); ++k) {
-      HostTensor got = HostTensor::Zeros(p.ref[k].dtype, p.ref[k].shape);
-      TF_ASSERT_OK(out_bufs[k].Download(got.bytes.data(), got.bytes.size()));
-      EXPECT_TRUE(AllClose(got, p.ref[k], ToleranceFor(g))) << what << ", output " << k;
-    }
-  };
   for (int64_t m : {int64_t{1}, int64_t{16}, int64_t{300}, max_m}) {
-    const Prepared p = prepare(m);
-    TF_ASSERT_OK(plan.Run(nullptr, p.in, p.out, ws));
-    check(p, absl::StrCat("M = ", m));
+    TF_ASSERT_OK_AND_ASSIGN(GpuCase c, MakeCase(g, m, rng));
+    TF_ASSERT_OK(plan.Run(nullptr, c.in, c.out, ws));
+    EXPECT_TRUE(CaseMatches(g, c, nullptr)) << "M = " << m;
   }
-  // Too small a workspace is refused, naming what the run needs.
-  EXPECT_TRUE(StatusIs(plan.Run(nullptr, prepare(max_m).in, prepare(max_m).out, Plan::Workspace{scratch.ptr(), 16}),
+  TF_ASSERT_OK_AND_ASSIGN(GpuCase large, MakeCase(g, max_m, rng));
+  EXPECT_TRUE(StatusIs(plan.Run(nullptr, large.in, large.out, Plan::Workspace{scratch.ptr(), 16}),
                        absl::StatusCode::kInvalidArgument, "(Plan::WorkspaceBytes)"));
   // Capture at M = 16, run at M = 700 on the same workspace, then replay the graph.
   CUstream stream;
   TF_ASSERT_OK(cu->Check(cu->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));
-  const Prepared small = prepare(16);
+  TF_ASSERT_OK_AND_ASSIGN(GpuCase small, MakeCase(g, 16, rng));
   TF_ASSERT_OK(cu->Check(cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED), "cuStreamBeginCapture"));
   const absl::Status captured = plan.Run(stream, small.in, small.out, ws);
   CUgraph graph = nullptr;
@@ -465,17 +463,48 @@ TEST(GpuPlan, CallerWorkspaceRunsAndCapturesAtAnySize) {
   TF_ASSERT_OK(captured);
   CUgraphExec exec = nullptr;
   TF_ASSERT_OK(cu->Check(cu->cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiateWithFlags"));
-  const Prepared large = prepare(max_m);
-  TF_ASSERT_OK(plan.Run(nullptr, large.in, large.out, ws));
-  check(large, "M = 700 between capture and replay");
-  // The replay reads the input buffers as they are now: upload M = 16's inputs again.
-  const Prepared again = prepare(16);
+  TF_ASSERT_OK(plan.Run(stream, large.in, large.out, ws));
+  EXPECT_TRUE(CaseMatches(g, large, stream)) << "M = 700 between capture and replay";
   TF_ASSERT_OK(cu->Check(cu->cuGraphLaunch(exec, stream), "cuGraphLaunch"));
-  TF_ASSERT_OK(cu->Check(cu->cuStreamSynchronize(stream), "cuStreamSynchronize"));
-  check(again, "replay at M = 16");
+  EXPECT_TRUE(CaseMatches(g, small, stream)) << "replay at M = 16";
   cu->cuGraphExecDestroy(exec);
   cu->cuGraphDestroy(graph);
   cu->cuStreamDestroy(stream);
+}
+
+// One compiled plan, 8 contexts on 8 threads and 8 streams, each at its own M, 1,000 runs
+// each: every checked result matches.
+TEST(GpuPlan, ContextsRunConcurrentlyOnManyStreams) {
+  TF_SKIP_WITHOUT_GPU();
+  const Graph g = ParseTestGraph(NamedTestGraph("layer_norm_gemm_rms_norm"));
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, GpuOptions()));
+  constexpr int kThreads = 8, kRuns = 1000;
+  std::vector<std::string> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const auto fail = [&](const std::string& why) { failures[t] = why; };
+      if (!UseDevice(TestDevice()).ok()) return fail("UseDevice");
+      auto context = plan.CreateContext();
+      if (!context.ok()) return fail(std::string(context.status().message()));
+      std::mt19937_64 rng(300 + t);
+      auto c = MakeCase(g, 40 + 37 * t, rng);
+      if (!c.ok()) return fail(std::string(c.status().message()));
+      auto cu = Driver::Get();
+      CUstream stream;
+      if ((*cu)->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS) return fail("cuStreamCreate");
+      for (int r = 0; r < kRuns && failures[t].empty(); ++r) {
+        if (absl::Status s = plan.Run(*context, stream, c->in, c->out); !s.ok()) fail(std::string(s.message()));
+        if (r % 250 == 249) {
+          ::testing::AssertionResult ok = CaseMatches(g, *c, stream);
+          if (!ok) fail(absl::StrCat("run ", r, ": ", ok.message()));
+        }
+      }
+      (*cu)->cuStreamDestroy(stream);
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], "") << "thread " << t;
 }
 
 }  // namespace
