@@ -23,6 +23,7 @@
 #include "runtime/fusion/reduction.h"
 #include "runtime/fusion/tile_config.h"
 #include "runtime/graph/read_file.h"
+#include "runtime/log.h"
 #include "runtime/manifest.h"
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
@@ -88,6 +89,9 @@ absl::StatusOr<KernelCache::Built> BuildKernel(const KernelSpec& spec, const Sig
   const std::string entry = sig.EntryName();
   TF_ASSIGN_OR_RETURN(std::string source, GenerateSource(spec, entry));
   auto cubin = CompileToCubin(source, entry + ".cu", nvrtc);
+  if (cubin.ok() && !cubin->log.empty()) {
+    Log(LogLevel::kWarning, absl::StrCat("NVRTC's log for ", entry, ":\n", cubin->log));
+  }
   if (!cubin.ok()) {
     const std::string path = WriteDump(DumpDir(options), entry + ".cu", source);
     return absl::Status(cubin.status().code(),
@@ -310,6 +314,11 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   TF_RETURN_IF_ERROR(ChooseGemmConfigs(graph, options, plan.arch_, sms, plan.fusion_, tuning));
   TF_RETURN_IF_ERROR(ChooseRowConfigs(graph, options, plan.arch_, plan.fusion_, tuning));
   TF_RETURN_IF_ERROR(tuning.Save());
+  for (const std::string& d : plan.fusion_.decisions) {  // what was tuned now, for the engine's log
+    if (d.rfind("tuned:", 0) == 0 && d.find("(recorded") == std::string::npos) {
+      Log(LogLevel::kInfo, absl::StrCat("graph '", graph.name(), "': ", d));
+    }
+  }
   BindSplitReductions(plan.fusion_);
   KernelCache* cache = options.cache;
   if (cache == nullptr) {
@@ -400,6 +409,15 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
                                absl::StrCat("kernel ", job.kernel, shape_class.empty() ? "" : " class ", shape_class,
                                             " (", k.summary, "): ", compiled.status().message()));
       return;
+    }
+    if (CurrentLogLevel() >= LogLevel::kInfo) {
+      Log(LogLevel::kInfo, absl::StrCat("graph '", graph.name(), "' kernel ", job.kernel,
+                                        shape_class.empty() ? "" : absl::StrCat(" class ", shape_class), ": ",
+                                        (*compiled)->entry_name(),
+                                        disk_hit ? " from the disk cache"
+                                        : hit    ? " from memory"
+                                                 : absl::StrCat(" compiled by NVRTC in ", (*compiled)->compile_ms(), " ms"),
+                                        " (", k.summary, ")"));
     }
     if (!dump_dir.empty()) {
       DumpKernel(dump_dir, spec, sig, **compiled, graph.name(), static_cast<int>(job.kernel), shape_class, k.summary);

@@ -2,14 +2,17 @@
 // starts, misses on any change, two processes filling one folder, manifests and warmup.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "runtime/graph/json.h"
+#include "runtime/log.h"
 #include "runtime/manifest.h"
 #include "runtime/plan.h"
 #include "test/status_matchers.h"
@@ -266,6 +269,46 @@ TEST(JitCache, DumpsCoverCacheHitsAndLineinfoHasItsOwnSignature) {
   std::ifstream sig(absl::StrCat(dump, "/", lined->reports()[0].entry_name, ".sig"));
   const std::string text((std::istreambuf_iterator<char>(sig)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("-lineinfo"), std::string::npos);
+}
+
+// The logger: at info level each kernel says where it came from (NVRTC, then memory, then
+// disk); a disk-cache warning reaches it too; below its level nothing does.
+TEST(JitCache, LoggerHearsWhereKernelsCameFromAndCacheWarnings) {
+  std::vector<std::pair<LogLevel, std::string>> heard;
+  std::mutex mu;
+  SetLogger([&](LogLevel l, std::string_view m) {
+    std::lock_guard<std::mutex> lock(mu);
+    heard.emplace_back(l, std::string(m));
+  }, LogLevel::kInfo);
+  const std::string dir = FreshDir("log");
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(ScaleGraph(6)));
+  DiskCache disk(DiskCacheOptions{dir + "/cache"});
+  for (int round = 0; round < 3; ++round) {
+    KernelCache memory;
+    CompileOptions o;
+    o.arch = "sm_90";
+    o.cache = &memory;
+    o.disk_cache = round < 2 ? &disk : nullptr;
+    TF_ASSERT_OK(Compile(g, o).status());
+    if (round == 1) {
+      TF_ASSERT_OK(Compile(g, o).status());  // memory
+    }
+  }
+  DiskCache unusable(DiskCacheOptions{"/proc/self/no"});  // warns once
+  SetLogger(nullptr);
+  const auto said = [&](const std::string& what) {
+    return std::count_if(heard.begin(), heard.end(), [&](const auto& h) { return h.second.find(what) != std::string::npos; });
+  };
+  EXPECT_EQ(said("compiled by NVRTC in"), 2) << "round 0, and round 2 without the disk cache";
+  EXPECT_EQ(said("from the disk cache"), 1);
+  EXPECT_EQ(said("from memory"), 1);
+  EXPECT_EQ(said("kernel disk cache disabled"), 1);
+  for (const auto& [level, message] : heard) {
+    if (message.find("disk cache disabled") != std::string::npos) {
+      EXPECT_EQ(level, LogLevel::kWarning);
+    }
+  }
+  EXPECT_EQ(CurrentLogLevel(), LogLevel::kWarning);  // back to the default (no env var here)
 }
 
 // A cache that cannot take the binaries: warmup says so and fails, rather than exit 0

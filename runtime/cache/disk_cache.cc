@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "runtime/graph/read_file.h"
 #include "runtime/graph/stable_hash.h"
+#include "runtime/log.h"
 
 namespace tilefuse {
 namespace {
@@ -118,7 +119,10 @@ void DiskCache::Warn(const std::string& message) {
   if (options_.warn) {
     options_.warn(message);
   } else {
-    std::fprintf(stderr, "%s\n", message.c_str());
+    constexpr std::string_view kPrefix = "tilefuse: ";  // the logger names the library itself
+    std::string_view m = message;
+    if (m.substr(0, kPrefix.size()) == kPrefix) m.remove_prefix(kPrefix.size());
+    Log(LogLevel::kWarning, m);
   }
 }
 

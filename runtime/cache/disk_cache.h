@@ -67,7 +67,7 @@ struct DiskCacheOptions {
   std::string dir;                          // empty: DefaultDiskCacheDir()
   int64_t max_bytes = int64_t{2} << 30;     // LRU bound on the entries' total size
   // Receives each warning (one per corrupt entry, one for an unwritable folder); default:
-  // standard error.
+  // the logger (runtime/log.h) at warning level.
   std::function<void(const std::string&)> warn;
 };
 
