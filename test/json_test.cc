@@ -1,5 +1,12 @@
 // The JSON graph format: round trips, node order, constants.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "runtime/graph/read_file.h"
 #include "runtime/graph/json.h"
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
@@ -55,6 +62,33 @@ TEST(Json, MalformedFilesAreRejected) {
                        absl::StatusCode::kInvalidArgument, "no outputs"));
   EXPECT_TRUE(StatusIs(GraphFromJsonFile("/nonexistent/graph.json"), absl::StatusCode::kNotFound,
                        "/nonexistent/graph.json"));
+}
+
+// docs/graph.schema.json names every op and dtype the reader takes, and no other, and
+// every attribute it lists is one the reader knows.
+TEST(Json, SchemaFileMatchesTheReader) {
+  TF_ASSERT_OK_AND_ASSIGN(std::string text,
+                          ReadTextFile(absl::StrCat(TILEFUSE_SOURCE_DIR, "/docs/graph.schema.json"), 1 << 20, "schema"));
+  const nlohmann::json schema = nlohmann::json::parse(text);
+  std::set<std::string> ops;
+  for (const auto& o : schema["$defs"]["node"]["properties"]["op"]["enum"]) ops.insert(o.get<std::string>());
+#define TILEFUSE_NAME_(e, name, ...) name,
+  const std::vector<std::string> reader = {TILEFUSE_FOR_EACH_POINTWISE_OP(TILEFUSE_NAME_) TILEFUSE_FOR_EACH_TILE_OP(
+      TILEFUSE_NAME_) TILEFUSE_FOR_EACH_REDUCE_OP(TILEFUSE_NAME_) TILEFUSE_FOR_EACH_VIEW_OP(TILEFUSE_NAME_) "iota",
+                                           "arange", "gather"};
+#undef TILEFUSE_NAME_
+  EXPECT_EQ(ops, std::set<std::string>(reader.begin(), reader.end()));
+  std::set<std::string> dtypes;
+  for (const auto& d : schema["$defs"]["dtype"]["enum"]) dtypes.insert(d.get<std::string>());
+  std::set<std::string> known;
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kI32, DType::kBool}) known.insert(std::string(DTypeName(t)));
+  EXPECT_EQ(dtypes, known);
+  EXPECT_EQ(schema["properties"]["format"]["maximum"].get<int>(), kGraphFormat);
+  for (const auto& [key, value] : schema["$defs"]["node"]["properties"]["attrs"]["properties"].items()) {
+    const auto g = GraphFromJson(absl::StrCat(R"({"name": "a", "inputs": [{"name": "x", "shape": [4], "dtype": "f32"}],
+      "nodes": [{"name": "y", "op": "relu", "inputs": ["x"], "attrs": {")", key, R"(": 1}}], "outputs": ["y"]})"));
+    EXPECT_TRUE(g.ok() || g.status().message().find("unknown attribute") == std::string::npos) << key << ": " << g.status();
+  }
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 // Nodes may be listed in any order; they are added in dependency order, and a cycle, an
 // unknown op, name, attribute or key is an error naming the node. "format" (optional)
 // versions the file: kGraphFormat is the newest this reader takes; GraphToJson writes it.
+// Format 2 added the index ops (iota, arange, gather); a file of format 1 reads as ever.
+// docs/graph.schema.json describes the format (json_test keeps its op and dtype lists in
+// step with the reader).
 #ifndef TILEFUSE_RUNTIME_GRAPH_JSON_H_
 #define TILEFUSE_RUNTIME_GRAPH_JSON_H_
 
@@ -18,7 +21,7 @@
 
 namespace tilefuse {
 
-inline constexpr int kGraphFormat = 1;
+inline constexpr int kGraphFormat = 2;
 
 // `registry` (optional) supplies ops beyond the built-in ones: registered tile kernels.
 absl::StatusOr<Graph> GraphFromJson(absl::string_view text, const TileRegistry* registry = nullptr);
