@@ -12,6 +12,7 @@
 #include "runtime/fusion/tile_config.h"
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
+#include "test/sanitizer.h"
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
 
@@ -124,7 +125,7 @@ TEST(GemmSplitK, CandidatesRoundTripCompileAndStayOffReductions) {
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(NamedTestGraph("gemm_decode_bias_silu").json));
   int splits = 0;
   for (const GemmConfig& c : GemmCandidates(Dim::Static(16))) {
-    if (c.split_k == 1) continue;
+    if (c.split_k == 1 || (kUnderSanitizer && splits > 0)) continue;  // NVRTC-bound: a sample there
     ++splits;
     // sm_90: the splits of a tile are one cluster (no partial buffers); sm_80: the
     // partials go through global memory.
@@ -146,7 +147,7 @@ TEST(GemmSplitK, CandidatesRoundTripCompileAndStayOffReductions) {
       EXPECT_EQ(source.find(absl::StrCat("__cluster_dims__(", c.split_k, ", 1, 1)")) != std::string::npos, cluster);
     }
   }
-  EXPECT_GE(splits, 3);
+  EXPECT_GE(splits, kUnderSanitizer ? 1 : 3);
 
   const TestGraph* reduced = &NamedTestGraph("gemm_bias_gelu_rowsum_split");
   ASSERT_NE(reduced, nullptr);
@@ -212,6 +213,7 @@ TEST(RowTuning, ForcedAndRecordedConfigsReachTheFusedKernel) {
 TEST(RowTuning, EveryCandidateConfigCompilesForEveryRowwiseKernel) {
   for (const char* name : {"rms_norm_then_sum", "layer_norm_amax_keepdim", "softmax_mean_var_pair",
                            "rms_norm_relu_mean_also_output"}) {
+    if (kUnderSanitizer && std::string(name) != "rms_norm_then_sum") continue;  // NVRTC-bound: a sample there
     SCOPED_TRACE(name);
     const TestGraph* t = nullptr;
     for (const TestGraph& c : StoreReduceTestGraphs()) {
