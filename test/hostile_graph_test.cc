@@ -62,15 +62,16 @@ TEST(HostileGraph, UnknownKeysAreErrors) {
       {OneInput(x, R"([{"name": "y", "op": "relu", "inputs": ["x"], "atrs": {}}])"), "node 'y': unknown key 'atrs'"},
       {OneInput(x, R"([{"name": "y", "op": "add", "inputs": ["x", {"value": 1, "type": "f32"}]}])"),
        "constant operand: unknown key 'type'"},
-      {R"({"format": 2, "name": "g", "inputs": [], "nodes": [], "outputs": []})",
-       "the graph's 'format' is 2 (expected an integer in [1, 1])"},
+      {R"({"format": 3, "name": "g", "inputs": [], "nodes": [], "outputs": []})",
+       "the graph's 'format' is 3 (expected an integer in [1, 2])"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.json);
     EXPECT_TRUE(StatusIs(GraphFromJson(c.json), kInvalid, c.message));
   }
+  // A file of format 1 still reads; the writer writes the newest format.
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(absl::StrCat(R"({"format": 1,)", OneInput(x).substr(1))));
-  EXPECT_NE(GraphToJson(g).find("\"format\": 1"), std::string::npos);
+  EXPECT_NE(GraphToJson(g).find("\"format\": 2"), std::string::npos);
 }
 
 TEST(HostileGraph, OutOfRangeIntegersAreRefusedNotTruncated) {
