@@ -204,7 +204,7 @@ std::optional<DiskCache::Hit> DiskCache::Load(const DiskCacheKey& key) {
     misses_.fetch_add(1, std::memory_order_relaxed);
     bool first;
     {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       first = reported_.insert(path).second;
     }
     if (first) Warn(absl::StrCat("tilefuse: ignoring kernel cache entry ", path, ": ", why, "; it will be rebuilt"));
@@ -279,7 +279,7 @@ void DiskCache::EvictIfNeeded(int64_t stored_bytes) {
   {
     // The running total (this process's stores since the last scan) decides whether to
     // look at the folder at all; a scan then counts what every process wrote.
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (known_bytes_ >= 0) {
       known_bytes_ += stored_bytes;
       if (known_bytes_ <= options_.max_bytes) return;
@@ -303,7 +303,7 @@ void DiskCache::EvictIfNeeded(int64_t stored_bytes) {
     total += bytes;
   }
   const auto remember = [&](uintmax_t bytes) {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     known_bytes_ = static_cast<int64_t>(bytes);
   };
   if (total <= static_cast<uintmax_t>(options_.max_bytes)) {

@@ -44,12 +44,12 @@
 #include <functional>
 #include <optional>
 #include <set>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "runtime/graph/read_file.h"
 
 namespace tilefuse {
@@ -153,7 +153,7 @@ class DiskCache {
   ScopedFd dir_fd_;
   std::atomic<bool> enabled_{false};
   std::atomic<bool> writable_{false};
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::set<std::string> reported_ ABSL_GUARDED_BY(mu_);
   int64_t known_bytes_ ABSL_GUARDED_BY(mu_) = -1;  // the entries' total as last counted, -1 before a scan
   std::atomic<int64_t> hits_{0}, misses_{0}, rejected_{0}, writes_{0}, write_failures_{0}, evictions_{0};

@@ -73,7 +73,7 @@ absl::StatusOr<int64_t> DiskCache::Clear() {
     std::error_code ec;
     removed += fs::remove(p, ec) ? 1 : 0;
   }
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   known_bytes_ = -1;  // scan again before the next eviction
   return removed;
 }

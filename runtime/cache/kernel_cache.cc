@@ -9,7 +9,7 @@ namespace tilefuse {
 CompiledKernel::~CompiledKernel() {
   auto cu = Driver::Get();
   if (!cu.ok()) return;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   for (const Loaded& l : loaded_) (*cu)->cuModuleUnload(l.module);  // best effort at teardown
 }
 
@@ -20,7 +20,7 @@ absl::StatusOr<CUfunction> CompiledKernel::Function() const {
   if (ctx == nullptr) {
     return absl::FailedPreconditionError("no CUDA context is current on this thread");
   }
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   for (const Loaded& l : loaded_) {
     if (l.context == ctx) return l.function;
   }
@@ -42,7 +42,7 @@ absl::StatusOr<std::shared_ptr<const CompiledKernel>> KernelCache::GetOrBuild(
   std::shared_ptr<Entry> entry;
   bool owner = false;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto& slot = entries_[signature_text];
     if (slot == nullptr) {
       slot = std::make_shared<Entry>();
@@ -52,8 +52,8 @@ absl::StatusOr<std::shared_ptr<const CompiledKernel>> KernelCache::GetOrBuild(
   }
   if (!owner) {
     // Someone else builds (or built) it: wait for the outcome.
-    absl::MutexLock lock(&entry->mu);
-    entry->mu.Await(absl::Condition(&entry->done));
+    std::unique_lock<std::mutex> lock(entry->mu);
+    entry->built.wait(lock, [&] { return entry->done; });
     if (hit != nullptr) *hit = true;
     if (entry->status.ok()) hits_.fetch_add(1, std::memory_order_relaxed);
     if (!entry->status.ok()) return entry->status;
@@ -61,14 +61,15 @@ absl::StatusOr<std::shared_ptr<const CompiledKernel>> KernelCache::GetOrBuild(
   }
   if (hit != nullptr) *hit = false;
   absl::StatusOr<Built> built = build();
-  absl::MutexLock lock(&entry->mu);
+  std::unique_lock<std::mutex> lock(entry->mu);
   entry->done = true;
+  entry->built.notify_all();  // the waiters take the lock, and the outcome, once this scope ends
   if (!built.ok()) {
     failures_.fetch_add(1, std::memory_order_relaxed);
     entry->status = built.status();
     // Nothing is kept from a failure: later requests build again (unless a Clear already
     // took it out, and another request put a new entry in its place).
-    absl::MutexLock map_lock(&mu_);
+    std::unique_lock<std::mutex> map_lock(mu_);
     if (auto it = entries_.find(signature_text); it != entries_.end() && it->second == entry) entries_.erase(it);
     return entry->status;
   }
@@ -81,12 +82,12 @@ absl::StatusOr<std::shared_ptr<const CompiledKernel>> KernelCache::GetOrBuild(
 std::shared_ptr<const CompiledKernel> KernelCache::Find(const std::string& signature_text) const {
   std::shared_ptr<Entry> entry;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto it = entries_.find(signature_text);
     if (it == entries_.end()) return nullptr;
     entry = it->second;
   }
-  absl::MutexLock lock(&entry->mu);
+  std::unique_lock<std::mutex> lock(entry->mu);
   return entry->done ? entry->kernel : nullptr;
 }
 
@@ -99,16 +100,16 @@ size_t KernelCache::Clear() {
   // way): look at the entries first, then drop those still in place and built.
   std::vector<std::pair<std::string, std::shared_ptr<Entry>>> all;
   {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     all.assign(entries_.begin(), entries_.end());
   }
   std::vector<std::pair<std::string, std::shared_ptr<Entry>>> built;
   for (auto& [sig, entry] : all) {
-    absl::MutexLock lock(&entry->mu);
+    std::unique_lock<std::mutex> lock(entry->mu);
     if (entry->done) built.emplace_back(sig, entry);
   }
   size_t dropped = 0;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   for (const auto& [sig, entry] : built) {
     if (auto it = entries_.find(sig); it != entries_.end() && it->second == entry) {
       entries_.erase(it);
@@ -119,7 +120,7 @@ size_t KernelCache::Clear() {
 }
 
 size_t KernelCache::size() const {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   return entries_.size();
 }
 

@@ -15,13 +15,14 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 
 namespace tilefuse {
 
@@ -56,7 +57,7 @@ class CompiledKernel {
   const std::string entry_name_;
   const std::string cubin_;
   const double compile_ms_;
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   mutable std::vector<Loaded> loaded_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -91,12 +92,13 @@ class KernelCache {
 
  private:
   struct Entry {
-    absl::Mutex mu;
+    std::mutex mu;
+    std::condition_variable built;  // signalled when done
     bool done ABSL_GUARDED_BY(mu) = false;
     absl::Status status ABSL_GUARDED_BY(mu);
     std::shared_ptr<const CompiledKernel> kernel ABSL_GUARDED_BY(mu);
   };
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> hits_{0}, compiles_{0}, failures_{0};
 };

@@ -4,11 +4,11 @@
 
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "runtime/graph/json.h"
 #include "runtime/manifest.h"
 #include "runtime/plan.h"
@@ -84,7 +84,7 @@ int WarmupCommand(const std::vector<std::string>& args) {
 
   KernelCache memory;  // shared: a kernel that two graphs need compiles once
   const bool tty = ::isatty(2) != 0;
-  absl::Mutex mu;
+  std::mutex mu;
   int compiled = 0, cached = 0;
   size_t done = 0;
   std::atomic<size_t> next{0};
@@ -98,7 +98,7 @@ int WarmupCommand(const std::vector<std::string>& args) {
       o.arch = !arch.empty() ? arch : job.entry.arch;
       o.tuning_path = job.entry.tuning_path;  // empty: the records beside the cache
       auto plan = Compile(job.entry.graph, o);
-      absl::MutexLock lock(&mu);
+      std::lock_guard<std::mutex> lock(mu);
       if (!plan.ok()) {
         failures.push_back(absl::StrCat(job.source, " (graph '", job.entry.graph.name(), "'): ",
                                         plan.status().message()));
