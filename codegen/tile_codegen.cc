@@ -173,6 +173,7 @@ absl::Status EmitPairStores(Emitter& e, const KernelSpec& spec, int site, const 
   e.Line("constexpr int W = 1;");
   e.Line(absl::StrCat("const float v[1] = {", value, "};"));
   e.Line("const float var_v[1] = {acc2};");
+  e.Line("(void)v;");
   e.Line("(void)var_v;");
   return EmitSiteLoadsAndStores(e, spec, site, "i", "v[l]", {});
 }

@@ -100,9 +100,10 @@ TF_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "m
 // Pins accumulator registers as they are here, so that their start values (the ping-pong
 // kernel's copy of d0 into d1) are in place before the turn wait rather than moved in later
 // (96 fewer SASS lines in the bias + gelu kernel; without it ptxas raised no C7515 either).
-TF_DEVICE void wgmma_fence_operand(float (&d)[64]) {
+template <int N>
+TF_DEVICE void wgmma_fence_operand(float (&d)[N]) {
 #pragma unroll
-  for (int i = 0; i < 64; ++i) asm volatile("" : "+f"(d[i])::"memory");
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 TF_DEVICE void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N>
@@ -305,12 +306,13 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   } else {
     const int cw = warp_uniform(threadIdx.x / 128);  // consumer 0 or 1: rows cw * 64 .. + 63
     const unsigned long long da = wgmma_desc(sa + cw * 64 * 128), db = wgmma_desc(sb);
-    if (split == 0) {
-      sm90_acc_start<H>(p, d, n0, N, threadIdx.x % 32);  // the accumulators' start, in one split only
-    } else {
+    // The accumulators' start, in one split only. A select, not a branch: the two paths'
+    // values merged inside the pipeline serialized every wgmma of the main loop (ptxas
+    // C7515 in the bias-started split kernels).
+    sm90_acc_start<H>(p, d, n0, N, threadIdx.x % 32);
 #pragma unroll
-      for (int e = 0; e < G::kAcc; ++e) d[e] = 0.f;
-    }
+    for (int e = 0; e < G::kAcc; ++e) d[e] = split == 0 ? d[e] : 0.f;
+    wgmma_fence_operand(d);
     for (int kt = 0; kt < kt_count; ++kt) {
       const int s = kt % G::ST;
       mbar_wait(&full[s], (kt / G::ST) & 1);
