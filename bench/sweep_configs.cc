@@ -29,17 +29,23 @@ GemmConfig Split(GemmConfig c, int split) {
   return c;
 }
 
-// mma.sync tiles sized for the point's M, each unsplit and split; the Hopper kernel
-// (128-row tiles) with its stage counts and splits from 17 rows on.
+// The Hopper kernel's tiles for the point's M (64 rows to M = 64, 128 past it, and 64-row
+// tiles at 128 too), 64 to 256 columns, deep pipelines, each unsplit and split; the
+// 128 x 128 tile split (the single-tile kernel), beside the default's ping-pong one.
 std::vector<GemmConfig> Candidates(const SweepPoint& p) {
-  // The Hopper kernel's tiles of 64 rows or columns with deep pipelines (cuBLAS's kernels
-  // at these shapes keep 10 to 16 stages of 64-wide tiles, one CTA per SM: ncu,
-  // docs/NOTES.md), each unsplit and split.
   std::vector<GemmConfig> c;
-  for (const auto& [stages, bm, bn, splits] : std::vector<std::tuple<int, int, int, std::vector<int>>>{
-           {8, 64, 64, {1, 2, 4}}, {12, 64, 64, {1, 2, 4}}, {8, 128, 64, {1, 2}}, {8, 64, 128, {1, 2}},
-           {6, 128, 128, {1, 2}}}) {
-    for (int split : splits) c.push_back(Split(WgmmaGemmConfig(stages, bm, bn), split));
+  const int bm = p.m <= 64 ? 64 : 128;
+  std::vector<std::tuple<int, int, int, std::vector<int>>> grid = {
+      {8, bm, 64, {1, 2, 3}}, {12, bm, 64, {1, 2}}, {8, bm, 128, {1, 2, 3}}, {6, 128, 128, {1, 2, 3}}};
+  if (bm == 128 && p.m <= 256) grid.push_back({8, 64, 128, {1, 2}});
+  if (bm == 128) {
+    grid.push_back({5, 128, 192, {1, 2}});
+    grid.push_back({4, 128, 192, {1}});
+    grid.push_back({4, 128, 256, {1, 2}});
+    grid.push_back({3, 128, 256, {1}});
+  }
+  for (const auto& [stages, rows, cols, splits] : grid) {
+    for (int split : splits) c.push_back(Split(WgmmaGemmConfig(stages, rows, cols), split));
   }
   return c;
 }
@@ -49,7 +55,7 @@ std::vector<GemmConfig> Candidates(const SweepPoint& p) {
 absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points) {
   std::vector<Trial> trials;
   for (const SweepPoint& p : points) {
-    if (p.bias_silu || p.m > 512 || p.m == 8) continue;
+    if (p.bias_silu || p.m > 1024 || p.m <= 16) continue;
     trials.push_back(Trial{.point = &p, .config = std::nullopt, .plan = std::nullopt, .error = {}});
     for (const GemmConfig& c : Candidates(p)) trials.push_back(Trial{.point = &p, .config = c, .plan = std::nullopt, .error = {}});
   }

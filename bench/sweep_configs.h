@@ -13,7 +13,7 @@
 
 namespace tilefuse {
 
-// For each plain point with M <= 512 (but 8): the candidates of RunSweepConfigs's list
+// For each plain point with 16 < M <= 1024: the candidates of RunSweepConfigs's list
 // (edited per experiment; now the Hopper kernel's tiles of 64 and 128 rows and columns
 // with deep pipelines), each with K split several ways (forced, on the graph with M
 // symbolic); and the untuned default (M static). Compiles in parallel, then times each

@@ -2,10 +2,11 @@
 // written against the hook contract (kernels/hook_contract.cuh).
 //
 // Two forms share the pieces below. gemm_sm90_kernel: a CTA computes one tile of C of 64
-// or 128 rows by 64 or 128 columns, or with kSplitK > 1 its slice of K, the tile's CTAs a
-// cluster that sums the partials through distributed shared memory (split_k_cluster: small
-// M, few tiles); a consumer warpgroup per 64 rows multiplies them with wgmma m64n128k16 or
-// m64n64k16 from shared memory and releases the stage on an "empty" mbarrier.
+// or 128 rows by 64 or 128 columns (128 rows also by 192 or 256), or with kSplitK > 1 its
+// slice of K, the tile's CTAs a cluster that sums the partials through distributed shared
+// memory (split_k_cluster: small M, few tiles); a consumer warpgroup per 64 rows multiplies
+// them with wgmma m64nBNk16 from shared memory and releases the stage on an "empty"
+// mbarrier.
 // gemm_sm90_pingpong_kernel: 128 x 128 tiles, persistent, each consumer warpgroup takes
 // whole tiles in turn (see there). In both, the threads after the consumers produce: one
 // of them issues TMA copies of A [M, K] and B [N, K] into 128-byte-swizzled stages, each
@@ -20,7 +21,7 @@
 // prologue (its register-staged loads need the threads). The host picks the form and the
 // launch (GemmLaunchOf).
 //
-// Hooks: kBM and kBN (64 or 128), kStages, kSplitK, kF16, kAsyncA, kSmemBytes,
+// Hooks: kBM (64 or 128) and kBN (64, 128; 192 or 256 with 128 rows), kStages, kSplitK, kF16, kAsyncA, kSmemBytes,
 // load_in0/load_in1/store, and Params rows (M), cols (N), depth (K). The entry passes the
 // two tensor maps, whose boxes are 64 of K by kBM rows (A) and kBN rows (B).
 #ifndef TILEFUSE_KERNELS_GEMM_SM90_CUH_
@@ -50,7 +51,7 @@ TF_DEVICE unsigned long long wgmma_desc(const void* p) {
 }
 
 // The "+f" constraints of 32 consecutive wgmma accumulators from d[o]: the operand lists of
-// the m64n64 (one) and m64n128 (two) instructions below.
+// the m64nN instructions below take N / 64 of them.
 #define TF_WGMMA_ACC32(d, o) \
   "+f"(d[(o) + 0]), "+f"(d[(o) + 1]), "+f"(d[(o) + 2]), "+f"(d[(o) + 3]), \
   "+f"(d[(o) + 4]), "+f"(d[(o) + 5]), "+f"(d[(o) + 6]), "+f"(d[(o) + 7]), \
@@ -70,6 +71,20 @@ TF_DEVICE unsigned long long wgmma_desc(const void* p) {
                "}\n"                                                                                     \
                : TF_WGMMA_ACC32(d, 0), TF_WGMMA_ACC32(d, 32)                                             \
                : "l"(desc_a), "l"(desc_b))
+#define TF_WGMMA_M64N256K16(type) \
+  asm volatile("{\n" \
+               "wgmma.mma_async.sync.aligned.m64n256k16.f32." type "." type " " \
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, 0, 0;\n" \
+               "}\n" \
+               : TF_WGMMA_ACC32(d, 0), TF_WGMMA_ACC32(d, 32), TF_WGMMA_ACC32(d, 64), TF_WGMMA_ACC32(d, 96) \
+               : "l"(desc_a), "l"(desc_b))
+#define TF_WGMMA_M64N192K16(type) \
+  asm volatile("{\n" \
+               "wgmma.mma_async.sync.aligned.m64n192k16.f32." type "." type " " \
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95}, %96, %97, 1, 1, 1, 0, 0;\n" \
+               "}\n" \
+               : TF_WGMMA_ACC32(d, 0), TF_WGMMA_ACC32(d, 32), TF_WGMMA_ACC32(d, 64) \
+               : "l"(desc_a), "l"(desc_b))
 #define TF_WGMMA_M64N64K16(type)                                                                         \
   asm volatile("{\n"                                                                                     \
                "wgmma.mma_async.sync.aligned.m64n64k16.f32." type "." type " "                           \
@@ -78,22 +93,26 @@ TF_DEVICE unsigned long long wgmma_desc(const void* p) {
                : TF_WGMMA_ACC32(d, 0)                                                                    \
                : "l"(desc_a), "l"(desc_b))
 
-template <bool kF16>
-TF_DEVICE void wgmma_m64n128k16(float (&d)[64], unsigned long long desc_a, unsigned long long desc_b) {
-  if constexpr (kF16) {
-    TF_WGMMA_M64N128K16("f16");
-  } else {
-    TF_WGMMA_M64N128K16("bf16");
+// One m64nNk16 wgmma, N = 64, 128, 192 or 256 (N / 2 accumulators per thread).
+template <bool kF16, int N>
+TF_DEVICE void wgmma_m64k16(float (&d)[N / 2], unsigned long long desc_a, unsigned long long desc_b) {
+#define TF_WGMMA_BOTH(n)          \
+  if constexpr (kF16) {           \
+    TF_WGMMA_M64N##n##K16("f16"); \
+  } else {                        \
+    TF_WGMMA_M64N##n##K16("bf16");\
   }
-}
-
-template <bool kF16>
-TF_DEVICE void wgmma_m64n64k16(float (&d)[32], unsigned long long desc_a, unsigned long long desc_b) {
-  if constexpr (kF16) {
-    TF_WGMMA_M64N64K16("f16");
+  if constexpr (N == 256) {
+    TF_WGMMA_BOTH(256)
+  } else if constexpr (N == 192) {
+    TF_WGMMA_BOTH(192)
+  } else if constexpr (N == 128) {
+    TF_WGMMA_BOTH(128)
   } else {
-    TF_WGMMA_M64N64K16("bf16");
+    static_assert(N == 64, "wgmma tiles of 64, 128, 192 or 256 columns");
+    TF_WGMMA_BOTH(64)
   }
+#undef TF_WGMMA_BOTH
 }
 
 TF_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
@@ -117,8 +136,8 @@ TF_DEVICE char* sm90_align1024(char* p) { return p + ((1024u - (smem_addr(p) & 1
 // Byte offset of 16-byte chunk c of row r in a 128-byte-swizzled tile (what TMA writes).
 TF_DEVICE int swizzle128(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
 
-// Tiles of 64 or 128 rows (one consumer warpgroup per 64) and 64 or 128 columns (wgmma
-// m64n64 or m64n128); each consumer thread holds BN / 2 accumulators.
+// Tiles of 64 or 128 rows (one consumer warpgroup per 64) and 64 to 256 columns (wgmma
+// m64nBN); each consumer thread holds BN / 2 accumulators.
 template <class H>
 struct GemmSm90 {
   static constexpr int BM = H::kBM, BN = H::kBN, BK = 64, ST = H::kStages;
@@ -127,7 +146,10 @@ struct GemmSm90 {
   static constexpr int kProducers = H::kAsyncA ? 32 : 128;
   static constexpr int kThreads = kConsumers + kProducers;  // GemmLaunchOf(spec).threads on the host
   static constexpr int kAcc = BN / 2;
-  static_assert((BM == 64 || BM == 128) && (BN == 64 || BN == 128), "tiles of 64 or 128 rows and columns");
+  // 192 and 256 columns with 128 rows only: the epilogue's threads (288 or 384) cover a
+  // row of 8-column chunks a whole number of times.
+  static_assert((BM == 64 || BM == 128) && (BN == 64 || BN == 128 || (BM == 128 && (BN == 192 || BN == 256))),
+                "tiles of 64 or 128 rows by 64 or 128 columns, or 128 rows by 192 or 256");
 };
 
 // Producers: thread t of GemmSm90<H>::kProducers fills stage `s` with k-tile `kt` through
@@ -218,11 +240,7 @@ template <class H>
 TF_DEVICE void sm90_mma_stage(float (&d)[GemmSm90<H>::kAcc], unsigned long long desc_a, unsigned long long desc_b) {
 #pragma unroll
   for (int kk = 0; kk < GemmSm90<H>::BK / 16; ++kk) {
-    if constexpr (GemmSm90<H>::BN == 128) {
-      wgmma_m64n128k16<H::kF16>(d, desc_a + 2 * kk, desc_b + 2 * kk);
-    } else {
-      wgmma_m64n64k16<H::kF16>(d, desc_a + 2 * kk, desc_b + 2 * kk);
-    }
+    wgmma_m64k16<H::kF16, GemmSm90<H>::BN>(d, desc_a + 2 * kk, desc_b + 2 * kk);
   }
 }
 

@@ -164,7 +164,8 @@ TEST(GpuGemm, WgmmaStageCountsMatchTheReference) {
   EXPECT_GE(checked, 8);
 }
 
-// The Hopper kernel with K split over a cluster and with tiles of 64 rows or columns: every
+// The Hopper kernel with K split over a cluster and with tiles of 64 rows or columns, or of
+// 192 or 256 columns: every
 // wgmma test graph (A prologues, N and K tails, f16), aligned and through the hooks, at M of
 // one row, one tile and one past it; splits of 2, 3 (a tile's rows not divisible: rank 0
 // stores) and 8 (slices past the k-tiles are empty); two runs of one input give the same
@@ -178,7 +179,7 @@ TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
     const Graph g = ParseTestGraph(t);
     for (const auto& [stages, bm, bn, split] : std::vector<std::array<int, 4>>{
              {3, 128, 128, 2}, {4, 128, 128, 3}, {3, 128, 128, 8}, {8, 64, 64, 1}, {12, 64, 64, 2},
-             {8, 128, 64, 3}, {6, 64, 128, 1}}) {
+             {8, 128, 64, 3}, {6, 64, 128, 1}, {5, 128, 192, 1}, {4, 128, 192, 2}, {4, 128, 256, 1}}) {
       CompileOptions o = GpuOptions();
       o.gemm_config = WgmmaGemmConfig(stages, bm, bn);
       o.gemm_config->split_k = split;
@@ -200,7 +201,29 @@ TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
       ++checked;
     }
   }
-  EXPECT_GE(checked, 28);
+  EXPECT_GE(checked, 40);
+}
+
+// Shape classes past 256 rows take 128 x 192 or 128 x 256 tiles where they leave less work
+// in the busiest SM than the ping-pong kernel's 128 x 128 (here on 8 SMs, so that a small
+// GEMM has several waves): the bias + gelu GEMM at each class bound and one past it,
+// aligned and through the hooks, against the reference.
+TEST(GpuGemm, WideTileClassesMatchAtTheirBounds) {
+  TF_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(37);
+  const Graph g = ParseTestGraph(NamedTestGraph("wgmma_bias_gelu"));
+  CompileOptions o = GpuOptions();
+  o.sm_count = 8;
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+  const std::string explain = plan.Explain();
+  ASSERT_NE(explain.find("class M <= 512: wgmma 128x192x64"), std::string::npos) << explain;
+  for (int64_t m : {int64_t{256}, int64_t{257}, int64_t{512}, int64_t{513}, int64_t{1024}, int64_t{1025}}) {
+    const auto syms = BindSymbols(g, {{"M", m}});
+    for (size_t misalign : {0, 4}) {
+      EXPECT_TRUE(MatchesReference(plan, syms, rng, misalign)) << "M " << m << " misalign " << misalign << "\n"
+                                                               << explain;
+    }
+  }
 }
 
 // Split-K GEMMs against the reference: decode shapes, a single row of odd width, K slices

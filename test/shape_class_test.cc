@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "codegen/generate.h"
 #include "runtime/autotune.h"
@@ -88,6 +89,34 @@ TEST(ShapeClasses, TheSmCountSizesTheSplits) {
   EXPECT_EQ(classes[0].gemm.ToString(), "16x64x128 w1x4 s4");  // 64 tiles fill 66 SMs
   EXPECT_EQ(classes[1].gemm.ToString(), "wgmma 64x128x64 w1x4 s8 split 2");  // 32 tiles x 2
   EXPECT_EQ(classes[2].gemm.ToString(), "wgmma 128x128x64 w2x4 s6 split 2");
+}
+
+// Past the narrow tiles, 128-row tiles of 192 or 256 columns where their waves leave less
+// work in the busiest SM than the ping-pong kernel's 128 x 128 (ties to it); a symbolic M
+// gets them as the classes up to 1024 (kDefaultMClasses) and the ping-pong kernel past.
+TEST(ShapeClasses, WideTilesWhereTheyLeaveTheLeastWork) {
+  const auto config = [](int64_t m, int64_t n) {
+    const std::optional<GemmConfig> c = SmallMGemmConfig(m, n, 4096, /*hopper=*/true, 132);
+    return c ? c->ToString() : std::string("ping-pong");
+  };
+  EXPECT_EQ(config(512, 6144), "wgmma 128x192x64 w2x4 s4");   // 128 tiles against 192 on 132 SMs
+  EXPECT_EQ(config(1024, 6144), "ping-pong");                 // 3 waves of 128 columns = 2 of 192
+  EXPECT_EQ(config(1024, 4096), "ping-pong");                 // 2 waves of 128 = 1 of 256: a tie
+  EXPECT_EQ(config(4096, 4096), "ping-pong");
+  EXPECT_EQ(config(512, 1000), "ping-pong");                  // 32 tiles: one wave
+  EXPECT_EQ(SmallMGemmConfig(512, 6144, 4096, /*hopper=*/false, 132), std::nullopt);
+  EXPECT_EQ(SmallMGemmConfig(512, 0, 4096, /*hopper=*/true, 132), std::nullopt);  // N unknown
+  EXPECT_EQ(config(300, 6144), "wgmma 128x192x64 w2x4 s4");
+
+  const Plan plan =
+      MustCompile(absl::StrReplaceAll(Gemm("\"M\""), {{"[4096, 4096]", "[6144, 4096]"}, {"[4096]", "[6144]"}}));
+  const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
+  ASSERT_FALSE(classes.empty()) << plan.Explain();
+  EXPECT_EQ(classes.back().max_m, 512) << plan.Explain();
+  EXPECT_EQ(classes.back().gemm.ToString(), "wgmma 128x192x64 w2x4 s4");
+  // 256 keeps the ping-pong config as a class of its own, below the wide one.
+  EXPECT_EQ(classes[classes.size() - 2].gemm.ToString(), plan.fusion_plan().kernels[0].spec.gemm.ToString());
+  EXPECT_NE(plan.Explain().find("class M <= 512: wgmma 128x192x64 w2x4 s4"), std::string::npos) << plan.Explain();
 }
 
 // The GPU dtype tests' long-K graphs reach split-K in both kernels through the classes, so
@@ -215,13 +244,14 @@ TEST(HopperSplitK, ForcedSplitsCompileAsClusters) {
   EXPECT_FALSE(ValidateGemmConfig(nine).ok());
 }
 
-// Tiles of 64 rows or columns: a consumer warpgroup per 64 rows, m64n64 wgmma for 64
-// columns, deep pipelines; with and without an A prologue (whose producer warpgroup fills
+// Tiles of 64 rows or columns, and 128 rows by 192 or 256 columns: a consumer warpgroup
+// per 64 rows, m64nBN wgmma, deep pipelines; with and without an A prologue (whose producer warpgroup fills
 // a 64-row A tile in one batch), split and not. NVRTC compiles each.
 TEST(HopperTiles, NarrowTilesCompileWithTheirLaunch) {
   const TestGraph& prologue = NamedTestGraph("wgmma_cast_prologue");
   for (const auto& [stages, bm, bn, split] : std::vector<std::array<int, 4>>{
-           {8, 64, 64, 1}, {12, 64, 64, 2}, {8, 128, 64, 3}, {6, 64, 128, 1}}) {
+           {8, 64, 64, 1}, {12, 64, 64, 2}, {8, 128, 64, 3}, {6, 64, 128, 1}, {5, 128, 192, 1}, {4, 128, 192, 2},
+           {4, 128, 256, 1}}) {
     GemmConfig c = WgmmaGemmConfig(stages, bm, bn);
     c.split_k = split;
     SCOPED_TRACE(c.ToString());
@@ -240,6 +270,8 @@ TEST(HopperTiles, NarrowTilesCompileWithTheirLaunch) {
     }
   }
   EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(4, 96, 128)).ok());
+  EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(4, 64, 192)).ok());  // 160 threads, 24 chunks a row
+  EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(4, 128, 320)).ok());
   EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(16, 128, 128)).ok());  // 512 KiB of stages
 }
 

@@ -48,8 +48,11 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
     return absl::InvalidArgumentError(absl::StrCat("GEMM config ", c.ToString(), ": ", why));
   };
   if (c.wgmma) {
-    if ((c.bm != 64 && c.bm != 128) || (c.bn != 64 && c.bn != 128) || c.bk != 64) {
-      return bad("the Hopper kernel's tiles are 64 or 128 rows by 64 or 128 columns, 64 of K");
+    const bool narrow = (c.bm == 64 || c.bm == 128) && (c.bn == 64 || c.bn == 128);
+    const bool wide = c.bm == 128 && (c.bn == 192 || c.bn == 256);
+    if (!(narrow || wide) || c.bk != 64) {
+      return bad("the Hopper kernel's tiles are 64 or 128 rows by 64 or 128 columns, or 128 rows by 192 or 256, "
+                 "64 of K");
     }
     const GemmConfig w = WgmmaGemmConfig(c.stages, c.bm, c.bn);
     if (c.warps_m != w.warps_m || c.warps_n != w.warps_n) {
@@ -134,6 +137,24 @@ int MmaSplit(int64_t tiles, int64_t k, int sms) {
   return split;
 }
 
+// 128-row Hopper tiles past the narrow ones: the ping-pong kernel's 128 x 128 (nullopt)
+// or the one-tile kernel's 128 x 192 or 128 x 256, whichever leaves the least work in
+// its busiest SM (waves of tiles times a tile's columns), ties to the ping-pong kernel
+// (H200 grid: 4096 -> 6144 at M = 512, 128 x 192 36.2 us against 45.7; 4096 -> 4096 at
+// M = 1024 a tie, 46.1 against 46.8; 14336 -> 4096 at M = 1024 a tie, 159 against 152).
+std::optional<GemmConfig> WideTileConfig(int64_t max_m, int64_t n, int sms) {
+  const auto work = [&](int bn) {
+    const int64_t tiles = (max_m + 127) / 128 * ((n + bn - 1) / bn);
+    return (tiles + sms - 1) / sms * bn;
+  };
+  int best = 128;
+  for (int bn : {192, 256}) {
+    if (work(bn) < work(best)) best = bn;
+  }
+  if (best == 128) return std::nullopt;
+  return WgmmaGemmConfig(4, 128, best);
+}
+
 }  // namespace
 
 std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, bool hopper, int sms) {
@@ -146,7 +167,8 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
   // rows per copy), four warps (H200: 13.9 us at 4096 -> 4096, M = 1, against 17.9 for the
   // best Hopper tile, whose 64 rows are mostly empty there).
   if (max_m <= 16) return mma(GemmConfig{16, 64, 128, 1, 4, 4});
-  if (max_m > 256 || (!hopper && max_m > 64)) return std::nullopt;
+  if (max_m > 256) return hopper && n > 0 ? WideTileConfig(max_m, n, sms) : std::nullopt;
+  if (!hopper && max_m > 64) return std::nullopt;
   if (hopper && n > 0 && k > 0) {
     // The Hopper kernel, tiles of 64 rows up to M = 64 and of 128 past it, 128 or 64
     // columns, K split over a cluster of up to 3 CTAs with slices of at least 2048: the
@@ -178,10 +200,10 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
     }
     // Tiles past one per SM: the 64 x 128 Hopper tile at M <= 64 (4096 -> 28672, M = 64:
     // 64.7 us against 80.9 for 64 x 128 mma.sync), the 32-row mma.sync tile at M <= 32 (65.2
-    // against 67.7), the planned ping-pong kernel past 64.
+    // against 67.7), 128-row tiles past 64.
     if (max_m <= 32) return mma(GemmConfig{32, 64, 128, 1, 4, 4});
     if (max_m <= 64) return WgmmaGemmConfig(8, 64, 128);
-    return std::nullopt;
+    return WideTileConfig(max_m, n, sms);
   }
   // mma.sync tiles where the Hopper kernel cannot run or N or K is unknown.
   if (max_m <= 32) return mma(GemmConfig{32, 64, 128, 1, 4, 4});
@@ -218,6 +240,10 @@ std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k,
     add(WgmmaGemmConfig(8, bm, 128), {1, 2, 3});
     add(WgmmaGemmConfig(6), {1, 2, 3});
     add(WgmmaGemmConfig(5), {1});
+    if (max_m > 64) {
+      add(WgmmaGemmConfig(4, 128, 192), {1, 2});
+      add(WgmmaGemmConfig(4, 128, 256), {1});
+    }
   }
   return out;
 }
@@ -232,14 +258,15 @@ std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const i
   std::vector<ShapeClass> classes;
   for (int64_t b : bounds) {
     if (b <= 0 || (!classes.empty() && b <= classes.back().max_m)) continue;
-    const std::optional<GemmConfig> c = SmallMGemmConfig(b, n, depth, GemmWgmmaCapable(spec), sms);
-    if (!c || c->ToString() == spec.gemm.ToString()) break;  // the planned config from here on
-    if (!classes.empty() && classes.back().gemm.ToString() == c->ToString()) {
+    const GemmConfig c = SmallMGemmConfig(b, n, depth, GemmWgmmaCapable(spec), sms).value_or(spec.gemm);
+    if (!classes.empty() && classes.back().gemm.ToString() == c.ToString()) {
       classes.back().max_m = b;  // the same kernel covers both
     } else {
-      classes.push_back(ShapeClass{b, *c});
+      classes.push_back(ShapeClass{b, c});
     }
   }
+  // The planned config serves every M past the last class anyway.
+  while (!classes.empty() && classes.back().gemm.ToString() == spec.gemm.ToString()) classes.pop_back();
   return classes;
 }
 

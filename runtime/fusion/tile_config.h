@@ -45,8 +45,8 @@ std::vector<GemmConfig> GemmCandidates(const Dim& m);
 std::vector<RowConfig> RowCandidates(int64_t width, int vec);
 
 // The M classes a GEMM with a symbolic M is compiled for when CompileOptions gives none:
-// decode batches, small batches, two mid ranges, and the rest.
-inline constexpr int64_t kDefaultMClasses[] = {16, 32, 64, 128, 256};
+// decode batches, small batches, mid ranges, and the rest.
+inline constexpr int64_t kDefaultMClasses[] = {16, 32, 64, 128, 256, 512, 1024};
 
 // The SM count configs are sized for when no device says otherwise (H100, H200).
 inline constexpr int kDefaultSmCount = 132;
@@ -60,8 +60,12 @@ inline constexpr int kDefaultSmCount = 132;
 //             K split over a cluster of 1 to 3 CTAs with slices of at least 2048: the most
 //             CTAs that fit one per SM, ties to the wider tile and the smaller split; 6 to
 //             12 stages. Where no tile fits one per SM: the 32-row mma.sync tile (M <= 32),
-//             the 64 x 128 Hopper tile (M <= 64), the planned ping-pong kernel (nullopt);
-//             nullopt too where the choice is 128 x 128 unsplit (the ping-pong kernel).
+//             the 64 x 128 Hopper tile (M <= 64), 128-row tiles as past 256 below;
+//             nullopt where the choice is 128 x 128 unsplit (the ping-pong kernel).
+//   M > 256   128-row tiles: the ping-pong kernel's 128 x 128 (nullopt) or the one-tile
+//             kernel's 128 x 192 or 128 x 256 at 4 stages, whichever leaves the least
+//             work in the busiest SM (waves of tiles times a tile's columns; ties to the
+//             ping-pong kernel).
 // Without the Hopper kernel (or with N or K unknown): 32 x 64 x 128 mma.sync up to 32
 // rows, 64 x 128 x 64 up to 64, nullopt past them. Used for a static M by the planner and
 // for the shape classes of a symbolic M.
