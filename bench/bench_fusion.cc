@@ -34,7 +34,7 @@
 #include "runtime/reference.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 struct Result {
@@ -289,10 +289,10 @@ void PrintSummary() {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 int main(int argc, char** argv) {
-  using namespace tilefuse;
+  using namespace tilefuse::internal;
   // A crash on the device machine (no debugger there) still leaves a symbolized stack.
   absl::InitializeSymbolizer(argv[0]);
   absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());

@@ -4,7 +4,7 @@
 #include "kernels/embedded.h"
 #include "runtime/graph/json.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // Benchmark sizes of the catalog's symbols, per file; the design's catalog shapes.
@@ -63,4 +63,4 @@ absl::StatusOr<std::vector<CatalogEntry>> LoadCatalog() {
   return entries;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

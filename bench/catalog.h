@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct CatalogEntry {
   std::string file;                        // "pointwise_scale_add_gelu.json"
@@ -28,6 +28,6 @@ struct CatalogEntry {
 // Every catalog graph, parsed, sorted by file name.
 absl::StatusOr<std::vector<CatalogEntry>> LoadCatalog();
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_BENCH_CATALOG_H_

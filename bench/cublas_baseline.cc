@@ -7,7 +7,7 @@
 #include "runtime/status_macros.h"
 #include "nlohmann/json.hpp"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // The few cuBLAS entry points used, with the library's integer enums spelled out.
 struct CublasBaseline::Api {
@@ -136,4 +136,4 @@ absl::Status CublasBaseline::Run(CUstream stream, const std::vector<TensorArg>& 
   return absl::OkStatus();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -16,7 +16,7 @@
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/plan.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 class CublasBaseline {
  public:
@@ -42,6 +42,6 @@ class CublasBaseline {
   DeviceBuffer a_, y_;              // the GEMM's A when computed, and its output
 };
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_BENCH_CUBLAS_BASELINE_H_

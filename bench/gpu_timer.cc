@@ -6,7 +6,7 @@
 #include "runtime/l2_flush.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::StatusOr<std::unique_ptr<GpuTimer>> GpuTimer::Create() {
   std::unique_ptr<GpuTimer> owned(new GpuTimer());
@@ -44,4 +44,4 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/cuda/driver.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 class GpuTimer {
  public:
@@ -38,6 +38,6 @@ class GpuTimer {
 
 double Median(std::vector<double> v);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_BENCH_GPU_TIMER_H_

@@ -12,7 +12,7 @@
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -220,4 +220,4 @@ void RegisterJitBenchmarks(const std::vector<CatalogEntry>& catalog, bool gpu, c
   if (gpu) benchmark::RegisterBenchmark("jit/run_overhead", BM_RunOverhead)->Iterations(50);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

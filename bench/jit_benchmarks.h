@@ -9,12 +9,12 @@
 
 #include "bench/catalog.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Registers the jit/... benchmarks for every catalog graph (fused plans). `gpu` adds the
 // module loads and the Run overhead benchmark; `cache_dir` holds the warm disk cache.
 void RegisterJitBenchmarks(const std::vector<CatalogEntry>& catalog, bool gpu, const std::string& cache_dir);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_BENCH_JIT_BENCHMARKS_H_

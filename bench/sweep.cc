@@ -11,7 +11,7 @@
 #include "runtime/reference.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // x [M, K] @ w [N, K].T (+ b [N] -> silu), bf16; `m` is a number or "M".
@@ -124,4 +124,4 @@ void PrintSweepSummary(const std::vector<SweepRow>& rows, double copy_tbps) {
   }
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

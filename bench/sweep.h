@@ -16,7 +16,7 @@
 #include "bench/catalog.h"
 #include "runtime/tensor.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct SweepPoint {
   int64_t k = 0, n = 0, m = 0;
@@ -44,6 +44,6 @@ struct SweepRow {
 };
 void PrintSweepSummary(const std::vector<SweepRow>& rows, double copy_tbps);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_BENCH_SWEEP_H_

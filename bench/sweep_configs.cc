@@ -13,7 +13,7 @@
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 struct Trial {
@@ -132,4 +132,4 @@ absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& poi
   return absl::OkStatus();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -11,7 +11,7 @@
 #include "bench/gpu_timer.h"
 #include "bench/sweep.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // For each plain point with 16 < M <= 1024: the candidates of RunSweepConfigs's list
 // (edited per experiment; now the Hopper kernel's tiles of 64 and 128 rows and columns
@@ -20,6 +20,6 @@ namespace tilefuse {
 // (L2 flushed, median of 25) and prints one line per config and the best per point.
 absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_BENCH_SWEEP_CONFIGS_H_

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 void Emitter::Line(absl::string_view text) {
   out_.append(2 * depth_, ' ');
@@ -43,4 +43,4 @@ absl::StatusOr<std::string> Emitter::Finish() const {
   return out_;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 class Emitter {
  public:
@@ -39,6 +39,6 @@ class Emitter {
   bool unbalanced_ = false;
 };
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_CODEGEN_EMITTER_H_

@@ -7,7 +7,7 @@
 #include "runtime/graph/promotion.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::string_view ComputeTypeName(DType t) {
   switch (ComputeKindOf(t)) {
@@ -192,4 +192,4 @@ absl::StatusOr<std::string> ExprEmitter::Emit(const Expr& expr) {
   return result;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

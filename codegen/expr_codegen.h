@@ -13,7 +13,7 @@
 #include "codegen/emitter.h"
 #include "runtime/fusion/expr.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // "float", "int" or "bool".
 absl::string_view ComputeTypeName(DType t);
@@ -49,6 +49,6 @@ class ExprEmitter {
   Gather gather_;
 };
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_CODEGEN_EXPR_CODEGEN_H_

@@ -3,7 +3,7 @@
 #include "codegen/pointwise_codegen.h"
 #include "codegen/tile_codegen.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::StatusOr<std::vector<std::string>> TemplateFilesFor(const KernelSpec& spec) {
   if (spec.is_pointwise()) return PointwiseTemplateFiles();
@@ -19,4 +19,4 @@ int ThreadsPerBlock(const KernelSpec& spec) {
   return spec.is_pointwise() ? kPointwiseThreads : ThreadsOf(spec);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

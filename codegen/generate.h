@@ -9,13 +9,13 @@
 #include "absl/status/statusor.h"
 #include "runtime/fusion/kernel_spec.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::StatusOr<std::vector<std::string>> TemplateFilesFor(const KernelSpec& spec);
 absl::StatusOr<std::string> GenerateSource(const KernelSpec& spec, const std::string& entry_name);
 // Threads per CTA the generated entry is declared with.
 int ThreadsPerBlock(const KernelSpec& spec);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_CODEGEN_GENERATE_H_

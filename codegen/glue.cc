@@ -6,7 +6,7 @@
 #include "codegen/source.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 void EmitParams(Emitter& e, const KernelSpec& spec) {
   e.Open("struct Params {");
@@ -165,4 +165,4 @@ void EmitEntry(Emitter& e, const std::string& entry_name, const std::string& bou
   e.Close();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

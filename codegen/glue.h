@@ -9,7 +9,7 @@
 #include "codegen/emitter.h"
 #include "runtime/fusion/kernel_spec.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // The start every kernel's glue shares: the marker, the per-kernel namespace, Params, and
 // `struct Hooks {` with its Params alias and kVec; the caller adds hooks and closes it.
@@ -44,6 +44,6 @@ absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const 
 void EmitEntry(Emitter& e, const std::string& entry_name, const std::string& bounds, const std::string& call,
                const std::string& attrs = "", const std::string& params = "");
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_CODEGEN_GLUE_H_

@@ -1,6 +1,6 @@
 #include "codegen/params.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 std::vector<ParamField> ParamLayout(const KernelSpec& spec) {
   std::vector<ParamField> f;
@@ -33,4 +33,4 @@ std::vector<ParamField> ParamLayout(const KernelSpec& spec) {
   return f;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -8,7 +8,7 @@
 
 #include "runtime/fusion/kernel_spec.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct ParamField {
   enum Kind {
@@ -40,6 +40,6 @@ std::vector<ParamField> ParamLayout(const KernelSpec& spec);
 // parameters every CUDA launch may pass. Compile refuses a kernel with more.
 inline constexpr int kMaxParamWords = 512;
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_CODEGEN_PARAMS_H_

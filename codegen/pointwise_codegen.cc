@@ -6,7 +6,7 @@
 #include "codegen/source.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 const std::vector<std::string>& PointwiseTemplateFiles() {
   static const std::vector<std::string>* files =
@@ -36,4 +36,4 @@ absl::StatusOr<std::string> GeneratePointwiseSource(const KernelSpec& spec,
   return absl::StrCat(templates, glue);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

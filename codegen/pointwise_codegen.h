@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/fusion/kernel_spec.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 inline constexpr int kPointwiseThreads = 256;
 
@@ -25,6 +25,6 @@ absl::StatusOr<std::string> GeneratePointwiseGlue(const KernelSpec& spec,
 absl::StatusOr<std::string> GeneratePointwiseSource(const KernelSpec& spec,
                                                     const std::string& entry_name);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_CODEGEN_POINTWISE_CODEGEN_H_

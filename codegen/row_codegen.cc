@@ -8,7 +8,7 @@
 #include "codegen/glue.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // Floats of operands a thread may keep in registers for the row (past it, operands read by
@@ -466,4 +466,4 @@ absl::Status EmitGemmRowEpilogue(Emitter& e, const KernelSpec& spec) {
   return absl::OkStatus();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

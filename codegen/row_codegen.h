@@ -13,7 +13,7 @@
 #include "codegen/emitter.h"
 #include "runtime/fusion/kernel_spec.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::StatusOr<std::string> GenerateRowGlue(const KernelSpec& spec, const std::string& entry_name);
 
@@ -22,6 +22,6 @@ absl::StatusOr<std::string> GenerateRowGlue(const KernelSpec& spec, const std::s
 // row, the GEMM's value the kTileValue index 0 leaf.
 absl::Status EmitGemmRowEpilogue(Emitter& e, const KernelSpec& spec);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_CODEGEN_ROW_CODEGEN_H_

@@ -4,7 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "codegen/source.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 std::string Signature::EntryName() const { return absl::StrCat("tf_", Hex64(hash)); }
 
@@ -20,4 +20,4 @@ Signature MakeSignature(const std::string& spec_text, const SignatureContext& c)
   return s;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

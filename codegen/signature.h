@@ -11,7 +11,7 @@
 
 #include "runtime/fusion/kernel_spec.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct SignatureContext {
   std::string arch;                  // "sm_90"
@@ -29,6 +29,6 @@ struct Signature {
 
 Signature MakeSignature(const std::string& spec_text, const SignatureContext& context);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_CODEGEN_SIGNATURE_H_

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/embedded.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::StatusOr<std::string> TemplateText(const std::vector<std::string>& files) {
   std::string text;
@@ -22,4 +22,4 @@ absl::StatusOr<std::string> TemplateText(const std::vector<std::string>& files) 
   return text;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/graph/stable_hash.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 inline constexpr char kGlueMarker[] = "// ---- tilefuse generated glue ----";
 
@@ -19,6 +19,6 @@ inline constexpr char kGlueMarker[] = "// ---- tilefuse generated glue ----";
 // not embedded.
 absl::StatusOr<std::string> TemplateText(const std::vector<std::string>& files);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_CODEGEN_SOURCE_H_

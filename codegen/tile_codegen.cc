@@ -8,7 +8,7 @@
 #include "codegen/source.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // The template function of each row-wise tile kernel.
@@ -293,4 +293,4 @@ absl::StatusOr<std::string> GenerateTileSource(const KernelSpec& spec, const std
   return absl::StrCat(templates, glue);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

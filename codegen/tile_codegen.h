@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/fusion/kernel_spec.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Template files a tile kernel of `spec.tile` needs, in include order.
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec);
@@ -26,6 +26,6 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
 // Templates + marker + glue: a complete translation unit for NVRTC.
 absl::StatusOr<std::string> GenerateTileSource(const KernelSpec& spec, const std::string& entry_name);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_CODEGEN_TILE_CODEGEN_H_

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct EmbeddedFile {
   absl::string_view name;  // e.g. "pointwise.cuh"
@@ -20,6 +20,6 @@ const std::vector<EmbeddedFile>& EmbeddedKernelFiles();
 // Every bench/graphs/*.json (the graph catalog), sorted by name; in tilefuse_catalog.
 const std::vector<EmbeddedFile>& EmbeddedCatalogFiles();
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_KERNELS_EMBEDDED_H_

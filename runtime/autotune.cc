@@ -18,7 +18,7 @@
 #include "runtime/reference.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 constexpr int kFormatVersion = 1;
@@ -267,4 +267,4 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
   return trials;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

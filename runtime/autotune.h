@@ -17,7 +17,7 @@
 #include "runtime/graph/graph.h"
 #include "runtime/tensor.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 class Plan;
 struct CompileOptions;
@@ -102,6 +102,6 @@ absl::StatusOr<TuningTensors> RandomTuningTensors(const Graph& graph, int64_t si
 absl::StatusOr<double> TimePlan(Plan& plan, const std::vector<TensorArg>& in,
                                 const std::vector<TensorArg>& out, int samples);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_AUTOTUNE_H_

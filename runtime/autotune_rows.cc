@@ -10,7 +10,7 @@
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 std::string RowTuningKey(const KernelSpec& planned, const std::string& arch) {
   return absl::StrCat("row ", planned.tile, " spec=", Hex64(StableHash(SpecText(planned))), " ", arch);
@@ -54,4 +54,4 @@ absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel
   return trials;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

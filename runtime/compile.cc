@@ -28,7 +28,7 @@
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // The default dump folder: one per user under $TMPDIR (or /tmp), which OpenPrivateDir
@@ -455,4 +455,4 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   return plan;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

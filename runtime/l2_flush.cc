@@ -11,7 +11,7 @@
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 constexpr int64_t kFlushRows = 65536, kFlushCols = 1024;
@@ -59,4 +59,4 @@ absl::Status FlushL2(CUstream stream) {
   return f.plan->Run(stream, in, out);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

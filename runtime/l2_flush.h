@@ -6,7 +6,7 @@
 
 #include "absl/status/status.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Enqueues on `stream` a read of 256 MiB (five times the H100's 50 MB of L2): a row sum,
 // which leaves L2 full of clean lines. (A memset leaves it dirty, and the timed kernel
@@ -16,6 +16,6 @@ namespace tilefuse {
 // current context's), and kept for the process. Needs a GPU.
 absl::Status FlushL2(CUstream stream);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_L2_FLUSH_H_

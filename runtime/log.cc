@@ -5,7 +5,7 @@
 #include <cstring>
 #include <mutex>
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 LogLevel LevelFromEnv() {
@@ -65,4 +65,4 @@ void Log(LogLevel level, std::string_view message) {
                static_cast<int>(message.size()), message.data());
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -5,7 +5,7 @@
 // $TILEFUSE_LOG_LEVEL names (error, warning, info or debug; warning when unset). An engine
 // routes them into its own log with SetLogger (thread-safe; null restores the default).
 //
-//   tilefuse::SetLogger([](tilefuse::LogLevel l, std::string_view m) { MyLog(l, m); });
+//   tilefuse::internal::SetLogger([](tilefuse::internal::LogLevel l, std::string_view m) { MyLog(l, m); });
 #ifndef TILEFUSE_RUNTIME_LOG_H_
 #define TILEFUSE_RUNTIME_LOG_H_
 
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 enum class LogLevel { kError = 0, kWarning = 1, kInfo = 2, kDebug = 3 };
 
@@ -31,6 +31,6 @@ void Log(LogLevel level, std::string_view message);
 // "error", "warning", "info", "debug".
 std::string_view LogLevelName(LogLevel level);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_LOG_H_

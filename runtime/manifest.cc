@@ -14,7 +14,7 @@
 #include "runtime/graph/read_file.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 absl::StatusOr<std::string> EntryLine(const ManifestEntry& e) {
@@ -88,4 +88,4 @@ absl::StatusOr<Manifest> ReadManifest(const std::string& path) {
   return m;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

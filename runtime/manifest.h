@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct ManifestEntry {
   Graph graph;
@@ -46,6 +46,6 @@ inline constexpr size_t kMaxManifestBytes = size_t{256} << 20;
 // The manifest at `path`; an error only when the file cannot be read.
 absl::StatusOr<Manifest> ReadManifest(const std::string& path);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_MANIFEST_H_

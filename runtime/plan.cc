@@ -11,7 +11,7 @@
 #include "runtime/cuda/driver.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 constexpr size_t kWorkspaceAlign = 256;
@@ -698,4 +698,4 @@ absl::Status Plan::RunDLPack(CUstream stream, absl::Span<const DLTensor* const> 
   return Run(stream, absl::MakeConstSpan(in, inputs.size()), absl::MakeConstSpan(out, outputs.size()));
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

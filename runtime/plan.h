@@ -1,9 +1,9 @@
 // Compile(graph, options) -> Plan, and Plan::Run: the runtime's public entry points.
 //
-//   tilefuse::KernelCache cache;                 // owned by the caller, shared by plans
-//   tilefuse::CompileOptions options;
+//   tilefuse::internal::KernelCache cache;                 // owned by the caller, shared by plans
+//   tilefuse::internal::CompileOptions options;
 //   options.cache = &cache;
-//   TF_ASSIGN_OR_RETURN(tilefuse::Plan plan, tilefuse::Compile(graph, options));
+//   TF_ASSIGN_OR_RETURN(tilefuse::internal::Plan plan, tilefuse::internal::Compile(graph, options));
 //   std::cout << plan.Explain();
 //   TF_RETURN_IF_ERROR(plan.Run(stream, {TensorArg::Make(x, DType::kBF16, {m, 4096})},
 //                               {TensorArg::Make(y, DType::kBF16, {m, 4096})}));
@@ -35,7 +35,7 @@
 #include "runtime/graph/graph.h"
 #include "runtime/tensor.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 class Driver;
 
@@ -249,6 +249,6 @@ class Plan {
 
 absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options = {});
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_PLAN_H_

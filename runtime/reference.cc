@@ -10,7 +10,7 @@
 #include "runtime/graph/promotion.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 HostTensor HostTensor::Zeros(DType dtype, std::vector<int64_t> shape) {
   HostTensor t;
@@ -437,4 +437,4 @@ absl::StatusOr<std::vector<HostTensor>> EvaluateReference(const Graph& g,
   return outs;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // A host tensor: dtype, concrete shape, and its bytes in storage layout (bf16 as 2 bytes).
 struct HostTensor {
@@ -31,6 +31,6 @@ struct HostTensor {
 absl::StatusOr<std::vector<HostTensor>> EvaluateReference(const Graph& graph,
                                                           const std::vector<HostTensor>& inputs);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_REFERENCE_H_

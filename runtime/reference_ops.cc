@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "kernels/tf_math.cuh"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 Scalar FromDouble(double v, DType t) {
   Scalar s;
@@ -146,4 +146,4 @@ float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at, i
   return static_cast<float>(op == 3 ? acc / static_cast<double>(n) : acc);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // A value in its compute kind: floats in f, ints and bools (0/1) in i.
 struct Scalar {
@@ -31,6 +31,6 @@ absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType 
 // n - correction, two passes in double): the reduction kernel's semantics.
 float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at, int correction = 1);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_REFERENCE_OPS_H_

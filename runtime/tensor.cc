@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 TensorArg TensorArg::Make(void* data, DType dtype, std::initializer_list<int64_t> shape) {
   TensorArg t;
@@ -57,4 +57,4 @@ absl::StatusOr<TensorArg> FromDLTensor(const DLTensor& t) {
   return a;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -12,7 +12,7 @@
 #include "runtime/graph/dtype.h"
 #include "runtime/graph/shape.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct TensorArg {
   void* data = nullptr;  // device memory, aligned at least to the element size
@@ -27,6 +27,6 @@ struct TensorArg {
 // A DLTensor on a CUDA device with a dtype tilefuse knows and compact strides.
 absl::StatusOr<TensorArg> FromDLTensor(const DLTensor& t);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_TENSOR_H_

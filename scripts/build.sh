@@ -2,5 +2,9 @@
 # Configures and builds tilefuse into build/ (Release). Extra arguments go to cmake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+# The Python binding where a Python for it is ready (scripts/binding_python.sh).
+py=$(bash scripts/binding_python.sh)
+python_flags=()
+[[ -n $py ]] && python_flags=(-DTILEFUSE_BUILD_PYTHON=ON -DPython_EXECUTABLE="$py")
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${python_flags[@]}" "$@" >/dev/null
 cmake --build build -j"$(nproc)"

@@ -24,7 +24,7 @@ if [[ $part != bench ]]; then
   devices=$(nvidia-smi -L | grep -c '^GPU')
   devices=$((devices < ${GPU_CHECK_DEVICES:-$devices} ? devices : ${GPU_CHECK_DEVICES:-$devices}))
   for ((d = 0; d < devices; d++)); do
-    for t in build/test/gpu_*_test; do
+    for t in build/test/gpu_*_test build/test/public_api_test; do
       [[ $t == *gpu_devices_test && $d -gt 0 ]] && continue
       echo "== $t on device $d"
       # Line-buffered, so that a test cut by the timeout still shows the failures it printed.
@@ -44,6 +44,14 @@ if [[ $part != bench ]]; then
         || { echo "FAILED: memcheck $t"; status=1; }
       grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/memcheck_$(basename "$t").log" | tail -3
     done
+    # The engine-side runs: a caller's workspace at every size and capture, 8 contexts on
+    # 8 streams (issue 19).
+    echo "== compute-sanitizer memcheck gpu_plans_test (workspace, contexts)"
+    timeout "${GPU_MEMCHECK_TIMEOUT:-240}" compute-sanitizer --tool memcheck --error-exitcode 3 \
+      build/test/gpu_plans_test --gtest_brief=1 \
+      --gtest_filter='GpuPlan.CallerWorkspace*:GpuPlan.ContextsRun*' > "$out/memcheck_engine_runs.log" 2>&1 \
+      || { echo "FAILED: memcheck engine runs"; status=1; }
+    grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/memcheck_engine_runs.log" | tail -3
   else
     echo "FAILED: no compute-sanitizer"; status=1
   fi

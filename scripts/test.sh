@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
 ctest --test-dir build --output-on-failure -j"$(nproc)"
+# The installed package as an engine consumes it (find_package, pkg-config, a moved
+# prefix, FetchContent without GTest), header and symbol hygiene.
+bash scripts/check_install.sh build
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTILEFUSE_SANITIZE=ON \
   -DTILEFUSE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$(nproc)"

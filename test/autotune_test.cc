@@ -16,7 +16,7 @@
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 TEST(TuningRecords, RoundTripAndCorruption) {
@@ -238,4 +238,4 @@ TEST(RowTuning, EveryCandidateConfigCompilesForEveryRowwiseKernel) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -7,7 +7,7 @@
 #include "runtime/cache/kernel_cache.h"
 #include "test/status_matchers.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 TEST(KernelCache, ConcurrentRequestsForOneSignatureBuildOnce) {
@@ -107,4 +107,4 @@ TEST(KernelCache, ClearDropsBuiltKernelsNotOnesInFlight) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -14,7 +14,7 @@
 #include "test/gemm_dtype_graphs.h"
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 std::vector<std::string> EntryNames(const Plan& plan) {
@@ -185,4 +185,4 @@ TEST(Signature, SameAcrossProcesses) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 constexpr char kSource[] = R"(
@@ -52,4 +52,4 @@ std::string CustomKernelGraphJson() {
     "outputs": ["o"]})";
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

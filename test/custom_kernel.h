@@ -7,7 +7,7 @@
 
 #include "runtime/graph/custom_tile.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // A registry holding "absmax_scale" (x [..., N], w [N]).
 const TileRegistry& TestRegistry();
@@ -15,6 +15,6 @@ const TileRegistry& TestRegistry();
 // x [M, 700] bf16 -> absmax_scale(x, w) -> + bias -> relu, as JSON.
 std::string CustomKernelGraphJson();
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_TEST_CUSTOM_KERNEL_H_

@@ -16,7 +16,7 @@
 #include "test/plan_interpreter.h"
 #include "test/status_matchers.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 TEST(CustomTile, RegistrationIsChecked) {
@@ -103,4 +103,4 @@ TEST(CustomTile, FailedCompileDumpsIntoAPrivateFolderWithoutFollowingLinks) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "runtime/cache/disk_cache.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -341,4 +341,4 @@ TEST(DiskCache, GoldenEntryOfFormat1) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -27,7 +27,7 @@
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -231,4 +231,4 @@ TEST(Fuzz, DiskCacheEntryParserRejectsEveryMutant) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // y = x @ B with x [M, K] of dtype `a` (cast from `x_dtype` first when they differ) and
@@ -80,4 +80,4 @@ const std::vector<TestGraph>& GemmDtypeTestGraphs() {
   return *graphs;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -9,11 +9,11 @@
 
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Kernel counts are not fixed here (-1): the tests compare results, not plans.
 const std::vector<TestGraph>& GemmDtypeTestGraphs();
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_TEST_GEMM_DTYPE_GRAPHS_H_

@@ -19,7 +19,7 @@
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 int DeviceCount() {
@@ -143,4 +143,4 @@ TEST(GpuDevices, PlanKeepsToItsDeviceAndLeavesTheCallersContext) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -12,7 +12,7 @@
 #include "test/host_data.h"
 #include "test/status_matchers.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 TEST(GpuGemmDtypes, EveryDtypeMatchesTheReference) {
@@ -40,4 +40,4 @@ TEST(GpuGemmDtypes, EveryDtypeMatchesTheReference) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

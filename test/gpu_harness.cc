@@ -8,7 +8,7 @@
 #include "runtime/status_macros.h"
 #include "test/host_data.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 int TestDevice() {
   const char* v = std::getenv("TILEFUSE_TEST_DEVICE");
@@ -83,4 +83,4 @@ absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<H
   return ::testing::AssertionSuccess();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

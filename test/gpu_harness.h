@@ -10,7 +10,7 @@
 #include "runtime/plan.h"
 #include "runtime/reference.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // The device GPU tests run on: $TILEFUSE_TEST_DEVICE, else 0 (scripts/gpu_check.sh runs
 // the suite once per device).
@@ -23,7 +23,7 @@ bool GpuAvailable();
 CompileOptions GpuOptions();
 
 #define TF_SKIP_WITHOUT_GPU() \
-  if (!::tilefuse::GpuAvailable()) GTEST_SKIP() << "no CUDA driver or device"
+  if (!::tilefuse::internal::GpuAvailable()) GTEST_SKIP() << "no CUDA driver or device"
 
 // Runs `plan` on device copies of `inputs`. Every tensor pointer is offset by
 // `misalign_bytes` from its allocation (4 forces the scalar path), and outputs are filled
@@ -38,6 +38,6 @@ absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<H
 ::testing::AssertionResult MatchesReference(Plan& plan, const std::vector<int64_t>& symbols, std::mt19937_64& rng,
                                             size_t misalign_bytes = 0);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_TEST_GPU_HARNESS_H_

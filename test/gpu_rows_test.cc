@@ -12,7 +12,7 @@
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 TEST(GpuRows, EveryCandidateConfigMatchesTheReference) {
@@ -57,4 +57,4 @@ TEST(GpuRows, TunerRecordsAWinnerThatKeepsTheFusion) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -11,7 +11,7 @@
 #include "runtime/reference_ops.h"
 #include "test/status_matchers.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // A one-input graph with `nodes` (JSON array text) and output "o".
@@ -402,4 +402,4 @@ TEST(Reference, ArangeValuesAndGatherClampsIndices) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 std::vector<int64_t> BindSymbols(const Graph& g, const std::map<std::string, int64_t>& sizes,
                                  int64_t fallback) {
@@ -99,4 +99,4 @@ double ToleranceFor(const Graph& g) {
   return result;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -12,7 +12,7 @@
 #include "runtime/graph/graph.h"
 #include "runtime/reference.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Symbol id -> size, from names (unnamed symbols get `fallback`).
 std::vector<int64_t> BindSymbols(const Graph& g, const std::map<std::string, int64_t>& sizes,
@@ -34,6 +34,6 @@ double ToleranceFor(const Graph& g);
 // relative to |ref| + rms(ref); NaN exactly where the reference has NaN.
 ::testing::AssertionResult AllClose(const HostTensor& got, const HostTensor& ref, double tol);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_TEST_HOST_DATA_H_

@@ -12,7 +12,7 @@
 #include "runtime/plan.h"
 #include "test/status_matchers.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 constexpr absl::StatusCode kInvalid = absl::StatusCode::kInvalidArgument;
@@ -184,4 +184,4 @@ TEST(HostileGraph, KernelsWithTooManyParametersAreRefusedAtCompile) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -2,7 +2,7 @@
 // lookup), fused into pointwise kernels or kept apart from what computes a gathered input.
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 const std::vector<TestGraph>& IndexTestGraphs() {
   static const std::vector<TestGraph>* graphs = new std::vector<TestGraph>{
@@ -77,4 +77,4 @@ const std::vector<TestGraph>& IndexTestGraphs() {
   return *graphs;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -17,7 +17,7 @@
 #include "runtime/plan.h"
 #include "test/status_matchers.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -389,4 +389,4 @@ TEST(JitCache, RunChecksNamesAndInputsBeforeCompiling) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -11,7 +11,7 @@
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 TEST(Json, EveryTestGraphRoundTrips) {
@@ -92,4 +92,4 @@ TEST(Json, SchemaFileMatchesTheReader) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -12,7 +12,7 @@
 #include "runtime/tools/npy.h"
 #include "test/status_matchers.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 std::string Dir() { return absl::StrCat(::testing::TempDir(), "/tf_npy_", ::getpid()); }
@@ -97,4 +97,4 @@ TEST(Npy, OnlyRegularFilesAreRead) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -13,7 +13,7 @@
 #include "runtime/status_macros.h"
 #include "test/host_data.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // Count, mean and sum of squared deviations, merged as the kernels merge them (in double).
@@ -303,7 +303,7 @@ class Interpreter {
   // A store-site reduction of the values `red` ([rows, cols]): whole rows or columns into
   // the reduced site (persistent), or per-tile partials into the workspace (split).
   absl::Status ReduceAtStore(const KernelPlan& k, const std::vector<float>& red) {
-    const tilefuse::StoreReduce& r = k.spec.reduce;
+    const tilefuse::internal::StoreReduce& r = k.spec.reduce;
     const int64_t rows = k.rows.Eval(syms_), cols = k.cols.Eval(syms_);
     const int64_t outs = r.axis == 1 ? rows : cols, len = r.axis == 1 ? cols : rows;
     const int64_t tile = !r.split ? len : r.axis == 1 ? k.spec.gemm.bn : k.spec.gemm.bm;
@@ -416,4 +416,4 @@ absl::StatusOr<std::vector<HostTensor>> InterpretPlan(const Graph& g, const Fusi
   return Interpreter(g, plan, inputs, symbols).Run();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -11,12 +11,12 @@
 #include "runtime/fusion/fusion_plan.h"
 #include "runtime/reference.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::StatusOr<std::vector<HostTensor>> InterpretPlan(const Graph& graph, const FusionPlan& plan,
                                                       const std::vector<HostTensor>& inputs,
                                                       const std::vector<int64_t>& symbols);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_TEST_PLAN_INTERPRETER_H_

@@ -4,7 +4,7 @@
 #include "runtime/plan.h"
 #include "test/status_matchers.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 class PlanRunTest : public ::testing::Test {
@@ -113,4 +113,4 @@ TEST(PlanWorkspace, BytesCoverSlotsAndEverySplitClassUpToTheSizes) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -14,7 +14,7 @@
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 TEST(Planner, KernelCountsFusedAndUnfused) {
@@ -291,4 +291,4 @@ TEST(Planner, GemmOperandsTakeTheAsyncPathWhenTheyCan) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -14,7 +14,7 @@
 #include "test/sanitizer.h"
 #include "test/status_matchers.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 constexpr int kGraphs = 300;
@@ -90,4 +90,4 @@ TEST(RandomGraphs, RowProgramsAgreeWithTheReference) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 class Builder {
@@ -245,4 +245,4 @@ RandomGraph MakeRandomRowGraph(uint64_t seed) {
   return out;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

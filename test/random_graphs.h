@@ -11,7 +11,7 @@
 
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct RandomGraph {
   Graph graph;
@@ -26,6 +26,6 @@ RandomGraph MakeRandomPointwiseGraph(uint64_t seed);
 // over the rows, several stages deep.
 RandomGraph MakeRandomRowGraph(uint64_t seed);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_TEST_RANDOM_GRAPHS_H_

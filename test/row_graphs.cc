@@ -3,7 +3,7 @@
 // row kernel (runtime/fusion/grouping.cc), with the kernel counts each plan must have.
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 const std::vector<TestGraph>& RowTestGraphs() {
   static const std::vector<TestGraph>* graphs = new std::vector<TestGraph>{
@@ -242,4 +242,4 @@ const std::vector<TestGraph>& RowTestGraphs() {
   return *graphs;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -3,7 +3,7 @@
 #ifndef TILEFUSE_TEST_SANITIZER_H_
 #define TILEFUSE_TEST_SANITIZER_H_
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 inline constexpr bool kUnderSanitizer = true;
@@ -11,6 +11,6 @@ inline constexpr bool kUnderSanitizer = true;
 inline constexpr bool kUnderSanitizer = false;
 #endif
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_TEST_SANITIZER_H_

@@ -19,7 +19,7 @@
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 std::string Gemm(const std::string& m, bool rowsum = false) {
@@ -293,4 +293,4 @@ TEST(ShapeClasses, WarmupCoversEveryClass) {
 }
 
 }  // namespace
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

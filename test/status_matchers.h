@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 inline const absl::Status& StatusOf(const absl::Status& s) { return s; }
 template <class T>
@@ -31,10 +31,10 @@ template <class S>
   return ::testing::AssertionSuccess();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
-#define TF_EXPECT_OK(expr) EXPECT_TRUE(::tilefuse::StatusOf(expr).ok()) << ::tilefuse::StatusOf(expr)
-#define TF_ASSERT_OK(expr) ASSERT_TRUE(::tilefuse::StatusOf(expr).ok()) << ::tilefuse::StatusOf(expr)
+#define TF_EXPECT_OK(expr) EXPECT_TRUE(::tilefuse::internal::StatusOf(expr).ok()) << ::tilefuse::internal::StatusOf(expr)
+#define TF_ASSERT_OK(expr) ASSERT_TRUE(::tilefuse::internal::StatusOf(expr).ok()) << ::tilefuse::internal::StatusOf(expr)
 #define TF_ASSERT_OK_AND_ASSIGN(lhs, rexpr)                             \
   auto TF_STATUS_CONCAT(tf_test_or_, __LINE__) = (rexpr);               \
   ASSERT_TRUE(TF_STATUS_CONCAT(tf_test_or_, __LINE__).ok())             \

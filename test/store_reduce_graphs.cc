@@ -2,7 +2,7 @@
 // and the ones the planner refuses, with the kernel counts each plan must have.
 #include "test/test_graphs.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 const std::vector<TestGraph>& StoreReduceTestGraphs() {
   static const std::vector<TestGraph>* graphs = new std::vector<TestGraph>{
@@ -149,4 +149,4 @@ const std::vector<TestGraph>& StoreReduceTestGraphs() {
   return *graphs;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -3,7 +3,7 @@
 #include "gtest/gtest.h"
 #include "runtime/graph/json.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 const std::vector<TestGraph>& PointwiseTestGraphs() {
   static const std::vector<TestGraph>* graphs = new std::vector<TestGraph>{
@@ -642,4 +642,4 @@ Graph ParseTestGraph(const TestGraph& t) {
   return g.ok() ? *std::move(g) : Graph();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -9,7 +9,7 @@
 
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct TestGraph {
   std::string name;
@@ -39,6 +39,6 @@ const TestGraph& NamedTestGraph(const std::string& name);
 // Parses `t.json`; aborts the test on failure.
 Graph ParseTestGraph(const TestGraph& t);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_TEST_TEST_GRAPHS_H_

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse::example {
+namespace tilefuse::internal::example {
 namespace {
 
 std::string Input(const std::string& name, const std::string& shape) {
@@ -105,4 +105,4 @@ WeightSlice SliceWeights(const MlpShape& s, const Weights& w, int rank, int rank
   return out;
 }
 
-}  // namespace tilefuse::example
+}  // namespace tilefuse::internal::example

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace tilefuse::example {
+namespace tilefuse::internal::example {
 
 enum class Placement { kRank0, kAfterReduce };
 
@@ -49,6 +49,6 @@ struct WeightSlice {
 };
 WeightSlice SliceWeights(const MlpShape& s, const Weights& w, int rank, int ranks);
 
-}  // namespace tilefuse::example
+}  // namespace tilefuse::internal::example
 
 #endif  // TILEFUSE_EXAMPLES_TP_MLP_MLP_MODEL_H_

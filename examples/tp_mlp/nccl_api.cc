@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse::example {
+namespace tilefuse::internal::example {
 
 absl::Status Nccl::Check(ncclResult_t r, const char* call) const {
   if (r == ncclSuccess) return absl::OkStatus();
@@ -47,4 +47,4 @@ absl::StatusOr<const Nccl*> LoadNccl() {
   return *loaded;
 }
 
-}  // namespace tilefuse::example
+}  // namespace tilefuse::internal::example

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace tilefuse::example {
+namespace tilefuse::internal::example {
 
 struct Nccl {
   decltype(&::ncclGetVersion) GetVersion = nullptr;
@@ -26,6 +26,6 @@ struct Nccl {
 // Loaded once per process.
 absl::StatusOr<const Nccl*> LoadNccl();
 
-}  // namespace tilefuse::example
+}  // namespace tilefuse::internal::example
 
 #endif  // TILEFUSE_EXAMPLES_TP_MLP_NCCL_API_H_

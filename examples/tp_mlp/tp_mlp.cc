@@ -39,7 +39,7 @@
 
 extern char** environ;
 
-namespace tilefuse::example {
+namespace tilefuse::internal::example {
 namespace {
 
 struct Args {
@@ -440,6 +440,6 @@ int Main(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace tilefuse::example
+}  // namespace tilefuse::internal::example
 
-int main(int argc, char** argv) { return tilefuse::example::Main(argc, argv); }
+int main(int argc, char** argv) { return tilefuse::internal::example::Main(argc, argv); }

@@ -22,7 +22,7 @@
 #include "runtime/graph/stable_hash.h"
 #include "runtime/log.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -319,4 +319,4 @@ void DiskCache::EvictIfNeeded(int64_t stored_bytes) {
   remember(total);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

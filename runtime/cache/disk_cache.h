@@ -52,7 +52,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/graph/read_file.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 inline constexpr int kDiskCacheFormat = 1;
 // Larger files are never read as entries (cubins are well under a megabyte).
@@ -159,6 +159,6 @@ class DiskCache {
   std::atomic<int64_t> hits_{0}, misses_{0}, rejected_{0}, writes_{0}, write_failures_{0}, evictions_{0};
 };
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_CACHE_DISK_CACHE_H_

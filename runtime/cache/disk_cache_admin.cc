@@ -9,7 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "runtime/cache/disk_cache.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -78,4 +78,4 @@ absl::StatusOr<int64_t> DiskCache::Clear() {
   return removed;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

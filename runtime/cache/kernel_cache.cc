@@ -4,7 +4,7 @@
 #include "runtime/cuda/driver.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 CompiledKernel::~CompiledKernel() {
   auto cu = Driver::Get();
@@ -124,4 +124,4 @@ size_t KernelCache::size() const {
   return entries_.size();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -24,7 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // A compiled kernel and, lazily, its module in each context that used it.
 class CompiledKernel {
@@ -103,6 +103,6 @@ class KernelCache {
   std::atomic<int64_t> hits_{0}, compiles_{0}, failures_{0};
 };
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_CACHE_KERNEL_CACHE_H_

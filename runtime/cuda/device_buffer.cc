@@ -6,7 +6,7 @@
 #include "runtime/cuda/driver.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& o) noexcept
     : ptr_(std::exchange(o.ptr_, 0)), size_(std::exchange(o.size_, 0)) {}
@@ -60,4 +60,4 @@ absl::Status DeviceBuffer::Fill(unsigned char value) {
   return cu->Check(cu->cuMemsetD8(ptr_, value, size_ == 0 ? 1 : size_), "cuMemsetD8");
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 class DeviceBuffer {
  public:
@@ -38,6 +38,6 @@ class DeviceBuffer {
   size_t size_ = 0;
 };
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_CUDA_DEVICE_BUFFER_H_

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 using GetProcAddressFn = CUresult (*)(const char*, void**, int, cuuint64_t,
@@ -96,6 +96,46 @@ absl::Status Driver::Check(CUresult r, absl::string_view call) const {
   if (r == CUDA_ERROR_INVALID_VALUE) return absl::InvalidArgumentError(msg);
   if (r == CUDA_ERROR_OUT_OF_MEMORY) return absl::ResourceExhaustedError(msg);
   return absl::InternalError(msg);
+}
+
+namespace {
+
+DriverCallCounts* counts = new DriverCallCounts;
+Driver* counted = nullptr;  // the table whose entry points were wrapped (once)
+decltype(&::cuMemAlloc) real_alloc;
+decltype(&::cuMemFree) real_free;
+decltype(&::cuMemcpyHtoD) real_htod;
+decltype(&::cuMemcpyDtoH) real_dtoh;
+decltype(&::cuMemsetD8) real_memset;
+decltype(&::cuStreamSynchronize) real_stream_sync;
+decltype(&::cuCtxSynchronize) real_ctx_sync;
+decltype(&::cuEventSynchronize) real_event_sync;
+
+}  // namespace
+
+absl::StatusOr<DriverCallCounts*> CountDriverCalls() {
+  TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    counted = const_cast<Driver*>(cu);
+    real_alloc = cu->cuMemAlloc;
+    real_free = cu->cuMemFree;
+    real_htod = cu->cuMemcpyHtoD;
+    real_dtoh = cu->cuMemcpyDtoH;
+    real_memset = cu->cuMemsetD8;
+    real_stream_sync = cu->cuStreamSynchronize;
+    real_ctx_sync = cu->cuCtxSynchronize;
+    real_event_sync = cu->cuEventSynchronize;
+    counted->cuMemAlloc = [](CUdeviceptr* p, size_t n) { return ++counts->allocs, real_alloc(p, n); };
+    counted->cuMemFree = [](CUdeviceptr p) { return ++counts->frees, real_free(p); };
+    counted->cuMemcpyHtoD = [](CUdeviceptr d, const void* h, size_t n) { return ++counts->syncs, real_htod(d, h, n); };
+    counted->cuMemcpyDtoH = [](void* h, CUdeviceptr d, size_t n) { return ++counts->syncs, real_dtoh(h, d, n); };
+    counted->cuMemsetD8 = [](CUdeviceptr d, unsigned char v, size_t n) { return ++counts->syncs, real_memset(d, v, n); };
+    counted->cuStreamSynchronize = [](CUstream s) { return ++counts->syncs, real_stream_sync(s); };
+    counted->cuCtxSynchronize = []() { return ++counts->syncs, real_ctx_sync(); };
+    counted->cuEventSynchronize = [](CUevent e) { return ++counts->syncs, real_event_sync(e); };
+  });
+  return counts;
 }
 
 std::string DeviceInfo::Arch() const { return absl::StrCat("sm_", cc_major, cc_minor); }
@@ -194,4 +234,4 @@ ScopedContext::~ScopedContext() {
   if (cu_ != nullptr) cu_->cuCtxSetCurrent(previous_);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -13,12 +13,13 @@
 #include "absl/strings/string_view.h"
 #include <cuda.h>
 
+#include <atomic>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // X(name): driver entry points tilefuse uses. The names are the unversioned API names;
 // cuGetProcAddress picks the ABI that matches the CUDA headers we build against.
@@ -86,6 +87,15 @@ class Driver {
   Driver() = default;
 };
 
+// Test hook: after CountDriverCalls(), the driver table's allocation, free and
+// synchronization entry points (cuMemAlloc, cuMemFree, cuMemcpyHtoD/DtoH, cuMemsetD8,
+// cuStreamSynchronize, cuCtxSynchronize, cuEventSynchronize) count their calls here, so
+// that a test can say a path makes none. Process-wide; for tests only.
+struct DriverCallCounts {
+  std::atomic<int64_t> allocs{0}, frees{0}, syncs{0};
+};
+absl::StatusOr<DriverCallCounts*> CountDriverCalls();
+
 // Device facts tilefuse plans with.
 struct DeviceInfo {
   int ordinal = 0;
@@ -132,6 +142,6 @@ class ScopedContext {
   CUcontext previous_ = nullptr;
 };
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_CUDA_DRIVER_H_

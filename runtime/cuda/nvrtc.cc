@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 absl::Status NvrtcError(nvrtcResult r, absl::string_view call) {
@@ -98,4 +98,4 @@ absl::StatusOr<CompiledCubin> CompileToCubin(const std::string& source,
   return out;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -14,7 +14,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct NvrtcOptions {
   std::string arch = "sm_90";              // "sm_90", "sm_90a", "sm_80", ...
@@ -41,6 +41,6 @@ std::vector<std::string> NvrtcCommandLine(const NvrtcOptions& options);
 std::string AnnotateLog(const std::string& log, const std::string& source,
                         const std::string& file_name);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_CUDA_NVRTC_H_

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 bool IsTileValue(const Expr& e) { return e->kind == ExprKind::kTileValue && e->operand == 0; }
@@ -89,4 +89,4 @@ std::string FoldColumnAddIntoAccumulators(const Graph& g, KernelPlan& k) {
                       g.node(k.tile_node).name, "' before its main loop, not in its epilogue");
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -8,7 +8,7 @@
 
 #include "runtime/fusion/fusion_plan.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Folds `add(y, b)` (either order) into the accumulators of matmul kernel `k` when every
 // epilogue-site read of the matmul's value y goes through that one add, b is read nowhere
@@ -18,6 +18,6 @@ namespace tilefuse {
 // left as it was and the text is empty.
 std::string FoldColumnAddIntoAccumulators(const Graph& g, KernelPlan& k);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_FUSION_ACC_START_H_

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 Expr MakeLoad(int operand, DType dtype) {
   auto n = std::make_shared<ExprNode>();
@@ -134,4 +134,4 @@ bool ReadsOperand(const Expr& e, int operand) {
   return false;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 enum class ExprKind {
   kLoad,      // element of kernel operand `operand`
@@ -62,6 +62,6 @@ std::string ExprText(const Expr& e, std::vector<std::string>& lines,
 // Exact text for a double: "%a" in the classic locale, e.g. "0x1p-1".
 std::string HexFloat(double v);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_FUSION_EXPR_H_

@@ -9,7 +9,7 @@
 #include "runtime/fusion/kernel_spec.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Where a tensor lives while a plan runs.
 struct BufferRef {
@@ -85,6 +85,6 @@ struct PlanOptions {
   bool norm_prologues = false;     // CompileOptions::norm_prologues
 };
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_FUSION_FUSION_PLAN_H_

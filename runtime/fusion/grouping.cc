@@ -12,7 +12,7 @@
 #include "runtime/fusion/reduction.h"
 #include "runtime/fusion/tile_config.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // Nodes one kernel computes at most: its expressions stay small enough for NVRTC (a few
@@ -1051,4 +1051,4 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   return out;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -9,7 +9,7 @@
 #include "runtime/fusion/views.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Columns [start, start + len) of a GEMM's output, read through a slice (a fused QKV
 // projection's q, k and v): members over `shape` compute there, in the GEMM's epilogue.
@@ -52,6 +52,6 @@ struct Grouping {
 absl::StatusOr<Grouping> GroupNodes(const Graph& graph, const std::vector<ViewInfo>& views,
                                     bool fuse, bool gemm_row_epilogues = true, bool norm_prologues = false);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_FUSION_GROUPING_H_

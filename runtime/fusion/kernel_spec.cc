@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/graph/stable_hash.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::string_view AccessName(Access a) {
   switch (a) {
@@ -158,4 +158,4 @@ std::string SpecText(const KernelSpec& spec) {
   return s;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

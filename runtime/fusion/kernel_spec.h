@@ -23,7 +23,7 @@
 #include "runtime/fusion/expr.h"
 #include "runtime/graph/custom_tile.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // The index space where the tile kernel's output is produced (and pointwise kernels run).
 inline constexpr int kEpilogueSite = -1;
@@ -192,6 +192,6 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec);
 // Canonical text of the spec: the part of a signature that describes the computation.
 std::string SpecText(const KernelSpec& spec);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_FUSION_KERNEL_SPEC_H_

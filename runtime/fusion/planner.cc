@@ -12,7 +12,7 @@
 #include "runtime/fusion/views.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // How operand `q` (shape and strides from `view`) is indexed over index space `space`.
@@ -743,4 +743,4 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
   return plan;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

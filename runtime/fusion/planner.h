@@ -18,10 +18,10 @@
 #include "runtime/fusion/fusion_plan.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::StatusOr<FusionPlan> PlanFusion(const Graph& graph, const PlanOptions& options);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_FUSION_PLANNER_H_

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 std::string ReduceIntoStoreRefusal(const Graph& g, const Node& tile, const Node& r) {
   if (r.reduce == ReduceOp::kArgmax || r.reduce == ReduceOp::kArgmin) {
@@ -59,4 +59,4 @@ void BindSplitReductions(FusionPlan& plan) {
   }
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -24,7 +24,7 @@
 #include "runtime/fusion/fusion_plan.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Why reduction `r` cannot fold into the store of tile kernel `tile`, or "" if it can
 // (the input's place in the kernel is checked by the caller).
@@ -48,6 +48,6 @@ bool GemmTileCoversAxis(const KernelPlan& k, const GemmConfig& c);
 // its combine kernel by the tile extent along the reduced axis.
 void BindSplitReductions(FusionPlan& plan);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_FUSION_REDUCTION_H_

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec) {
   const int64_t cols = width.is_static() ? width.value : kMaxRowWidth;
@@ -270,4 +270,4 @@ std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const i
   return classes;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -10,7 +10,7 @@
 #include "runtime/fusion/kernel_spec.h"
 #include "runtime/graph/shape.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // The widest row a row-wise kernel takes.
 inline constexpr int64_t kMaxRowWidth = 16384;
@@ -89,6 +89,6 @@ inline int64_t RowCapacity(const RowConfig& c, int vec) {
   return int64_t{c.row_threads} * c.vecs * vec;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_FUSION_TILE_CONFIG_H_

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 bool SameStrides(const Shape& shape, const std::vector<SizeExpr>& a,
@@ -101,4 +101,4 @@ absl::StatusOr<std::vector<ViewInfo>> ResolveViews(const Graph& graph) {
   return info;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

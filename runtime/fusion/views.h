@@ -11,7 +11,7 @@
 #include "absl/types/span.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct ViewInfo {
   int base = -1;                  // the node whose buffer holds the data
@@ -31,6 +31,6 @@ absl::StatusOr<std::vector<ViewInfo>> ResolveViews(const Graph& graph);
 // writes its elements, its operand's in row-major order.
 bool IsMaterializedView(const Graph& graph, const std::vector<ViewInfo>& views, int id);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_FUSION_VIEWS_H_

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/graph/ops.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::Status TileRegistry::Register(CustomTileKernel kernel) {
   const std::string where = absl::StrCat("custom tile kernel '", kernel.name, "'");
@@ -31,4 +31,4 @@ std::shared_ptr<const CustomTileKernel> TileRegistry::Find(const std::string& na
   return it == kernels_.end() ? nullptr : it->second;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -24,7 +24,7 @@
 
 #include "absl/status/status.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct CustomTileKernel {
   std::string name;      // the op name graphs use
@@ -48,6 +48,6 @@ class TileRegistry {
   std::map<std::string, std::shared_ptr<const CustomTileKernel>> kernels_;
 };
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_CUSTOM_TILE_H_

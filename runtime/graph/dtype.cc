@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::string_view DTypeName(DType t) {
   switch (t) {
@@ -67,4 +67,4 @@ DType PromoteTypes(DType a, DType b) {
   return DType::kF32;  // f16 with bf16 promotes to f32 in PyTorch.
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 enum class DType : uint8_t { kF32, kF16, kBF16, kI32, kBool };
 
@@ -35,6 +35,6 @@ int DTypeCategory(DType t);
 // bf16 + f16 -> f32, i32 + bf16 -> bf16, bool + x -> x.
 DType PromoteTypes(DType a, DType b);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_DTYPE_H_

@@ -7,7 +7,7 @@
 #include "runtime/graph/promotion.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::string_view NodeKindName(NodeKind k) {
   switch (k) {
@@ -208,4 +208,4 @@ absl::StatusOr<int> Graph::AddPointwise(std::string name, PointwiseOp op,
   return Append(std::move(n));
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

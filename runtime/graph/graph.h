@@ -25,7 +25,7 @@
 #include "runtime/graph/ops.h"
 #include "runtime/graph/shape.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // At most this many nodes in one graph (the JSON reader and every Add* check it): plans
 // are linear in the node count, and a graph this large plans in about a second.
@@ -152,6 +152,6 @@ class Graph {
   absl::flat_hash_map<std::string, int> by_name_;  // node ids by name
 };
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_GRAPH_H_

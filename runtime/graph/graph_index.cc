@@ -3,7 +3,7 @@
 #include "runtime/graph/graph.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 absl::Status IndexError(absl::string_view name, absl::string_view op, absl::string_view what) {
@@ -92,4 +92,4 @@ absl::StatusOr<int> Graph::AddGather(std::string name, int input, int dim, int i
   return Append(std::move(n));
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -5,7 +5,7 @@
 #include "runtime/graph/graph.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 absl::Status NodeError(absl::string_view name, absl::string_view op, absl::string_view what) {
@@ -515,4 +515,4 @@ absl::Status Graph::AddOutput(int id) {
   return absl::OkStatus();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -14,7 +14,7 @@
 #include "runtime/graph/read_file.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 absl::Status Err(absl::string_view where, absl::string_view what) {
@@ -404,4 +404,4 @@ std::string GraphToJson(const Graph& g) {
   return j.dump(2, ' ', false, Json::error_handler_t::replace);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

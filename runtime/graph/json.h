@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/graph/graph.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 inline constexpr int kGraphFormat = 2;
 
@@ -30,6 +30,6 @@ absl::StatusOr<Graph> GraphFromJsonFile(const std::string& path,
 // Constants are written inline as numbers; the output reads back to the same graph.
 std::string GraphToJson(const Graph& graph);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_JSON_H_

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 // Line and column (from 1) of byte `at` of `text`.
@@ -138,4 +138,4 @@ absl::StatusOr<const Json*> JsonArrayMember(const Json& obj, absl::string_view k
   return v;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

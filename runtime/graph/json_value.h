@@ -14,7 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 using Json = nlohmann::json;
 
@@ -43,6 +43,6 @@ const Json* JsonMember(const Json& obj, absl::string_view key);
 // Member `key` of object `obj` as an array (an empty one when absent).
 absl::StatusOr<const Json*> JsonArrayMember(const Json& obj, absl::string_view key, absl::string_view where);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_JSON_VALUE_H_

@@ -3,7 +3,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 bool IsPrintableName(absl::string_view name) {
   for (unsigned char c : name) {
@@ -18,4 +18,4 @@ std::string QuotedName(absl::string_view name) {
   return absl::StrCat("'", absl::CHexEscape(name.substr(0, kMax)), cut ? "...'" : "'");
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -7,7 +7,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // No byte below 0x20 and no DEL: graph names must be printable (UTF-8 is fine).
 bool IsPrintableName(absl::string_view name);
@@ -15,6 +15,6 @@ bool IsPrintableName(absl::string_view name);
 // 'name' with \n, \t and other control bytes written as C escapes, cut after 200 bytes.
 std::string QuotedName(absl::string_view name);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_NAMES_H_

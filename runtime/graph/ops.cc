@@ -1,6 +1,6 @@
 #include "runtime/graph/ops.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 template <class E, size_t N>
@@ -44,4 +44,4 @@ std::optional<ReduceOp> ParseReduceOp(absl::string_view n) {
 }
 std::optional<ViewOp> ParseViewOp(absl::string_view n) { return Find<ViewOp>(kViewNames, n); }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // X(enum, "name", arity, result rule). Result rules:
 //   kSame    - result has the (promoted) input dtype; bool inputs are refused.
@@ -128,6 +128,6 @@ std::optional<TileOp> ParseTileOp(absl::string_view name);
 std::optional<ReduceOp> ParseReduceOp(absl::string_view name);
 std::optional<ViewOp> ParseViewOp(absl::string_view name);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_OPS_H_

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 std::optional<DType> PromoteOpt(std::optional<DType> a, DType b) {
@@ -75,4 +75,4 @@ DType OperandDType(PointwiseOp op, DType result, absl::Span<const DType> operand
   }
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -11,7 +11,7 @@
 #include "runtime/graph/dtype.h"
 #include "runtime/graph/ops.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct PromotionOperand {
   DType dtype;
@@ -32,6 +32,6 @@ absl::StatusOr<DType> PointwiseResultDType(PointwiseOp op, DType promoted);
 // else i32.
 DType OperandDType(PointwiseOp op, DType result, absl::Span<const DType> operands, size_t i);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_PROMOTION_H_

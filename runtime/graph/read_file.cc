@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 ScopedFd& ScopedFd::operator=(ScopedFd&& o) noexcept {
   if (this != &o) {
@@ -114,4 +114,4 @@ absl::StatusOr<ScopedFd> OpenPrivateDir(const std::string& path, bool follow_lin
   return fd;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Closes a file descriptor when it goes out of scope (-1: holds none).
 class ScopedFd {
@@ -54,6 +54,6 @@ bool WriteAll(int fd, absl::string_view data);
 // which of these failed. On success, the folder open (O_DIRECTORY).
 absl::StatusOr<ScopedFd> OpenPrivateDir(const std::string& path, bool follow_links, absl::string_view what);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_READ_FILE_H_

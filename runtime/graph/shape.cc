@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 SizeExpr SizeExpr::Of(const Dim& d) {
   SizeExpr e;
@@ -110,4 +110,4 @@ absl::StatusOr<int> NormalizeAxis(int axis, int rank) {
   return a;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 inline constexpr int kMaxRank = 8;
 // A shape holds at most 2^kMaxNumelLog2 elements (static dims when built, bound sizes at
@@ -67,6 +67,6 @@ std::string ShapeString(const Shape& s, absl::Span<const std::string> symbol_nam
 // Normalizes a possibly negative axis; error text names the axis and the rank.
 absl::StatusOr<int> NormalizeAxis(int axis, int rank);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_SHAPE_H_

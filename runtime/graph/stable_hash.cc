@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 uint64_t StableHash(absl::string_view text) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -25,4 +25,4 @@ std::string Hex64(uint64_t v) {
   return buf;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -9,12 +9,12 @@
 
 #include "absl/strings/string_view.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 uint64_t StableHash(absl::string_view text);
 // 16 lower-case hex digits.
 std::string Hex64(uint64_t v);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_GRAPH_STABLE_HASH_H_

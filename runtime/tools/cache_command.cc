@@ -7,7 +7,7 @@
 #include "runtime/tools/commands.h"
 #include "runtime/tools/flags.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 int CacheCommand(const std::vector<std::string>& args) {
   auto flags = ParseFlags(args, {"cache-dir"}, {});
@@ -50,4 +50,4 @@ int CacheCommand(const std::vector<std::string>& args) {
   return 0;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

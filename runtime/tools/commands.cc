@@ -17,7 +17,7 @@
 #include "runtime/tools/flags.h"
 #include "runtime/tools/npy.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 nlohmann::json PlanJson(const Graph& g, const FusionPlan& plan, bool fused) {
@@ -230,4 +230,4 @@ int RunCommand(const std::vector<std::string>& args) {
   return s.ok() ? 0 : Fail(s);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 int PlanCommand(const std::vector<std::string>& args);
 int CompileCommand(const std::vector<std::string>& args);
@@ -15,6 +15,6 @@ int RunCommand(const std::vector<std::string>& args);
 int WarmupCommand(const std::vector<std::string>& args);
 int CacheCommand(const std::vector<std::string>& args);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_TOOLS_COMMANDS_H_

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args,
                                  const std::vector<std::string>& with_value,
@@ -51,4 +51,4 @@ std::unique_ptr<DiskCache> DiskCacheFromFlags(const Flags& flags) {
   return std::make_unique<DiskCache>(o);
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/cache/disk_cache.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 struct Flags {
   std::vector<std::string> positional;
@@ -30,6 +30,6 @@ int Fail(const absl::Status& s);
 // (DefaultDiskCacheDir); null with --no-disk-cache.
 std::unique_ptr<DiskCache> DiskCacheFromFlags(const Flags& flags);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_TOOLS_FLAGS_H_

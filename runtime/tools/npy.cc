@@ -12,7 +12,7 @@
 #include "runtime/graph/shape.h"
 #include "runtime/status_macros.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 std::string Descr(DType t) {
@@ -146,4 +146,4 @@ absl::Status WriteNpy(const std::string& path, const HostTensor& t) {
   return absl::OkStatus();
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal

@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/reference.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 
 // Files of at most this many bytes are read.
 inline constexpr size_t kMaxNpyBytes = size_t{1} << 36;
@@ -22,6 +22,6 @@ absl::StatusOr<HostTensor> ReadNpy(const std::string& path, DType want);
 // Writes `t` (bf16 as f32).
 absl::Status WriteNpy(const std::string& path, const HostTensor& t);
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_TOOLS_NPY_H_

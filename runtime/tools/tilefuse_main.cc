@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "runtime/tools/commands.h"
+#include "tilefuse/version.h"
 
 namespace {
 
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (cmd == "--version") {
-    std::printf("tilefuse %s\n", TILEFUSE_VERSION);
+    std::printf("tilefuse %s\n", TILEFUSE_VERSION_STRING);
     return 0;
   }
   // `tilefuse COMMAND --help` prints the usage, whatever else the line holds.
@@ -41,11 +42,11 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  if (cmd == "plan") return tilefuse::PlanCommand(args);
-  if (cmd == "compile") return tilefuse::CompileCommand(args);
-  if (cmd == "run") return tilefuse::RunCommand(args);
-  if (cmd == "warmup") return tilefuse::WarmupCommand(args);
-  if (cmd == "cache") return tilefuse::CacheCommand(args);
+  if (cmd == "plan") return tilefuse::internal::PlanCommand(args);
+  if (cmd == "compile") return tilefuse::internal::CompileCommand(args);
+  if (cmd == "run") return tilefuse::internal::RunCommand(args);
+  if (cmd == "warmup") return tilefuse::internal::WarmupCommand(args);
+  if (cmd == "cache") return tilefuse::internal::CacheCommand(args);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(kUsage, stdout);
     return 0;

@@ -15,7 +15,7 @@
 #include "runtime/tools/commands.h"
 #include "runtime/tools/flags.h"
 
-namespace tilefuse {
+namespace tilefuse::internal {
 namespace {
 
 struct Job {
@@ -125,4 +125,4 @@ int WarmupCommand(const std::vector<std::string>& args) {
   return failures.empty() ? 0 : 1;
 }
 
-}  // namespace tilefuse
+}  // namespace tilefuse::internal
