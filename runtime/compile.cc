@@ -70,12 +70,22 @@ void AppendDumpIndex(const std::string& dir, const std::string& line) {
 }
 
 // A kernel's dump, written whether NVRTC built it now or a cache held it: its source, its
-// cubin, its signature, and a line of index.txt naming the graph, the kernel and its class.
+// PTX (NVRTC runs again for it: a debugging path), its cubin, its signature, and a line of
+// index.txt naming the graph, the kernel and its class.
 void DumpKernel(const std::string& dir, const KernelSpec& spec, const Signature& sig, const CompiledKernel& k,
-                const std::string& graph, int kernel, const std::string& shape_class, const std::string& summary) {
+                const NvrtcOptions& nvrtc, const std::string& graph, int kernel, const std::string& shape_class,
+                const std::string& summary) {
   const std::string& entry = k.entry_name();
   auto source = GenerateSource(spec, entry);
-  if (source.ok()) WriteDump(dir, entry + ".cu", *source);
+  if (source.ok()) {
+    WriteDump(dir, entry + ".cu", *source);
+    auto ptx = CompileToPtx(*source, entry + ".cu", nvrtc);
+    if (ptx.ok()) {
+      WriteDump(dir, entry + ".ptx", *ptx);
+    } else {
+      Log(LogLevel::kWarning, absl::StrCat("no PTX dumped for ", entry, ": ", ptx.status().message()));
+    }
+  }
   WriteDump(dir, entry + ".cubin", k.cubin());
   WriteDump(dir, entry + ".sig", sig.text);
   AppendDumpIndex(dir, absl::StrCat(entry, "\tgraph '", graph, "' kernel ", kernel,
@@ -420,7 +430,8 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
                                         " (", k.summary, ")"));
     }
     if (!dump_dir.empty()) {
-      DumpKernel(dump_dir, spec, sig, **compiled, graph.name(), static_cast<int>(job.kernel), shape_class, k.summary);
+      DumpKernel(dump_dir, spec, sig, **compiled, nvrtc, graph.name(), static_cast<int>(job.kernel), shape_class,
+                 k.summary);
     }
     Plan::Kernel& pk = plan.kernels_[job.kernel];
     if (job.cls < 0) {

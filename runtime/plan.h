@@ -73,7 +73,7 @@ struct CompileOptions {
   // plan keeps that context from then on, whatever thread runs it.
   CUcontext context = nullptr;
   // Non-empty (else $TILEFUSE_DUMP_DIR): every kernel of the plan, built now or found in a
-  // cache, is written there as <entry>.cu, .cubin and .sig (its signature), with a line of
+  // cache, is written there as <entry>.cu, .ptx, .cubin and .sig (its signature), with a line of
   // index.txt naming the graph, the kernel and its shape class. The folder must be the
   // user's own (created 0700).
   std::string dump_dir;

@@ -255,9 +255,13 @@ TEST(JitCache, DumpsCoverCacheHitsAndLineinfoHasItsOwnSignature) {
   ASSERT_EQ(hit.reports().size(), 1u);
   EXPECT_TRUE(hit.reports()[0].cache_hit);
   const std::string entry = hit.reports()[0].entry_name;
-  for (const char* ext : {".cu", ".cubin", ".sig"}) {
+  for (const char* ext : {".cu", ".ptx", ".cubin", ".sig"}) {
     EXPECT_TRUE(std::filesystem::exists(absl::StrCat(dump, "/", entry, ext))) << ext;
   }
+  std::ifstream ptx(absl::StrCat(dump, "/", entry, ".ptx"));
+  const std::string ptx_text((std::istreambuf_iterator<char>(ptx)), std::istreambuf_iterator<char>());
+  EXPECT_NE(ptx_text.find(".target sm_90"), std::string::npos) << ptx_text.substr(0, 300);
+  EXPECT_NE(ptx_text.find(".entry " + entry), std::string::npos);
   EXPECT_EQ(std::filesystem::file_size(absl::StrCat(dump, "/", entry, ".cubin")), hit.compiled_kernel(0).cubin().size());
   std::ifstream index(dump + "/index.txt");
   std::string line;

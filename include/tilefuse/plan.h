@@ -81,7 +81,7 @@ struct CompileOptions {
   // Size-bounded (2 GiB, least recently used first); safe for several processes at once.
   std::string cache_dir;
   // Non-empty (else $TILEFUSE_DUMP_DIR): every kernel of the plan is written there as
-  // source, cubin, signature and a line of index.txt, on cache hits too.
+  // source, PTX, cubin, signature and a line of index.txt, on cache hits too.
   std::string dump_dir;
   // Non-empty: the graph is appended (once) to this manifest for `tilefuse warmup`.
   std::string manifest_path;

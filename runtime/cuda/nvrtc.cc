@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -96,6 +97,29 @@ absl::StatusOr<CompiledCubin> CompileToCubin(const std::string& source,
   out.compile_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return out;
+}
+
+absl::StatusOr<std::string> CompileToPtx(const std::string& source, const std::string& file_name,
+                                         const NvrtcOptions& options) {
+  nvrtcProgram raw = nullptr;
+  nvrtcResult r = nvrtcCreateProgram(&raw, source.c_str(), file_name.c_str(), 0, nullptr, nullptr);
+  if (r != NVRTC_SUCCESS) return NvrtcError(r, "nvrtcCreateProgram");
+  ProgramPtr prog(raw);
+  NvrtcOptions virt = options;
+  if (absl::StartsWith(virt.arch, "sm_")) virt.arch = absl::StrCat("compute_", virt.arch.substr(3));
+  const std::vector<std::string> opts = NvrtcCommandLine(virt);
+  std::vector<const char*> argv;
+  for (const std::string& o : opts) argv.push_back(o.c_str());
+  r = nvrtcCompileProgram(prog.get(), static_cast<int>(argv.size()), argv.data());
+  if (r != NVRTC_SUCCESS) return NvrtcError(r, "nvrtcCompileProgram (PTX)");
+  size_t size = 0;
+  r = nvrtcGetPTXSize(prog.get(), &size);
+  if (r != NVRTC_SUCCESS) return NvrtcError(r, "nvrtcGetPTXSize");
+  std::string ptx(size, '\0');
+  r = nvrtcGetPTX(prog.get(), ptx.data());
+  if (r != NVRTC_SUCCESS) return NvrtcError(r, "nvrtcGetPTX");
+  if (!ptx.empty() && ptx.back() == '\0') ptx.pop_back();
+  return ptx;
 }
 
 }  // namespace tilefuse::internal

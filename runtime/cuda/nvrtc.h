@@ -31,6 +31,11 @@ absl::StatusOr<CompiledCubin> CompileToCubin(const std::string& source,
                                              const std::string& file_name,
                                              const NvrtcOptions& options);
 
+// The PTX of `source` for the virtual architecture of options.arch ("sm_90a" ->
+// "compute_90a"), the other options alike: what the dumps show beside the cubin.
+absl::StatusOr<std::string> CompileToPtx(const std::string& source, const std::string& file_name,
+                                         const NvrtcOptions& options);
+
 // "13.0", for signatures and reports.
 std::string NvrtcVersionString();
 
