@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: install what is missing, build, run every test; then the CPU suite
-# again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/). GPU suites skip
-# cleanly where no driver is found.
+# The test command: install what is missing, build, run every test and the package check;
+# then the CPU suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+# (build-asan/), and the compile and cache paths' tests under ThreadSanitizer
+# (build-tsan/). GPU suites skip cleanly where no driver is found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
@@ -10,11 +11,28 @@ ctest --test-dir build --output-on-failure -j"$(nproc)"
 # The installed package as an engine consumes it (find_package, pkg-config, a moved
 # prefix, FetchContent without GTest), header and symbol hygiene.
 bash scripts/check_install.sh build
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTILEFUSE_SANITIZE=ON \
-  -DTILEFUSE_BUILD_BENCH=OFF >/dev/null
-cmake --build build-asan -j"$(nproc)"
+
+# The sanitizer builds make only what their tests need: no benchmarks, examples, or GPU
+# suites (which would only skip).
+sanitized_build() {  # DIR CMAKE_FLAGS... ; then the targets come from CTEST_LABELS
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTILEFUSE_BUILD_BENCH=OFF \
+    -DTILEFUSE_BUILD_EXAMPLES=OFF "$@" >/dev/null
+}
+sanitized_build build-asan -DTILEFUSE_SANITIZE=ON
 # Leak checks are off: NVRTC keeps process-lifetime allocations of its own. codegen_test
 # (label nvrtc) is left to the first pass: it is NVRTC's time over every test graph, and
 # the code it reaches of ours runs here under the other tests (fuzz, jit cache, classes).
+mapfile -t asan_tests < <(ctest --test-dir build-asan -L cpu -LE nvrtc -N | awk '/Test +#/ {print $3}')
+cmake --build build-asan -j"$(nproc)" --target "${asan_tests[@]}" tilefuse_cli
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L cpu -LE nvrtc --output-on-failure -j"$(nproc)"
+
+# ThreadSanitizer over the compile and cache paths (single-flight builds, the disk cache's
+# locks, concurrent warmups). NVRTC is not instrumented: its own locks are suppressed.
+sanitized_build build-tsan -DTILEFUSE_TSAN=ON
+tsan_tests=(cache_test disk_cache_test jit_cache_test)
+cmake --build build-tsan -j"$(nproc)" --target "${tsan_tests[@]}" tilefuse_cli
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp" \
+  ctest --test-dir build-tsan -R "^($(IFS='|'; echo "${tsan_tests[*]}"))\$" --output-on-failure -j"$(nproc)"

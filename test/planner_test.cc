@@ -50,6 +50,18 @@ TEST(Planner, PlansComputeWhatTheReferenceComputes) {
 // A decomposed norm whose output only feeds a GEMM's A: with norm prologues on, the row
 // kernel stores r (one value per row) and the GEMM normalizes x in its A prologue; off (the
 // default), the row kernel writes A.
+// A row epilogue on sm_90 takes the Hopper tile that covers the row: 192 columns for 160,
+// 256 for 200.
+TEST(Planner, WideHopperTilesCarryRowEpilogues) {
+  for (const auto& [name, config] : std::vector<std::pair<std::string, std::string>>{
+           {"wgmma_layer_norm_160", "wgmma 128x192x64 w2x4 s4"}, {"wgmma_rms_norm_200", "wgmma 128x256x64 w2x4 s4"}}) {
+    const Graph g = ParseTestGraph(NamedTestGraph(name));
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));  // sm_90
+    ASSERT_EQ(plan.kernels.size(), 1u) << name;
+    EXPECT_EQ(plan.kernels[0].spec.gemm.ToString(), config) << name;
+  }
+}
+
 TEST(Planner, NormTailRunsInTheGemmPrologue) {
   for (const char* name : {"rms_norm_decomposed_matmul", "layer_norm_decomposed_matmul"}) {
     SCOPED_TRACE(name);

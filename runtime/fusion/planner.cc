@@ -489,10 +489,12 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     const Dim& kd = g.node(t.inputs[0]).shape[1];
     if (group.row) {
       // A row epilogue: one tile covers the row (GemmCoversRows: N <= 256). The Hopper
-      // tile up to 128 columns, else mma.sync's 64 rows by the next power of two.
+      // tile of 64, 128, 192 or 256 columns, else mma.sync's 64 rows by the next power of
+      // two.
       const int64_t cols = n.value;
-      if (GemmWgmmaCapable(k.spec) && cols <= 128) {
-        k.spec.gemm = WgmmaGemmConfig(5, 128, cols <= 64 ? 64 : 128);
+      if (GemmWgmmaCapable(k.spec) && cols <= 256) {
+        const int bn = cols <= 64 ? 64 : cols <= 128 ? 128 : cols <= 192 ? 192 : 256;
+        k.spec.gemm = WgmmaGemmConfig(bn <= 128 ? 5 : 4, 128, bn);
       } else {
         GemmConfig c;
         c.bm = 64;
