@@ -17,14 +17,7 @@ static_assert(static_cast<int>(DType::kBool) == static_cast<int>(internal::DType
               "the public dtypes mirror the internal ones");
 
 const char* DTypeName(DType dtype) {
-  switch (dtype) {
-    case DType::kF32: return "f32";
-    case DType::kF16: return "f16";
-    case DType::kBF16: return "bf16";
-    case DType::kI32: return "i32";
-    case DType::kBool: return "bool";
-  }
-  return "?";
+  return internal::DTypeName(api::ToInternal(dtype)).data();  // literals: NUL-terminated
 }
 
 Graph::Graph(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
