@@ -54,7 +54,7 @@ TEST(Planner, PlansComputeWhatTheReferenceComputes) {
 // 256 for 200.
 TEST(Planner, WideHopperTilesCarryRowEpilogues) {
   for (const auto& [name, config] : std::vector<std::pair<std::string, std::string>>{
-           {"wgmma_layer_norm_160", "wgmma 128x192x64 w2x4 s4"}, {"wgmma_rms_norm_200", "wgmma 128x256x64 w2x4 s4"}}) {
+           {"hopper_layer_norm_160", "wgmma 128x192x64 w2x4 s4"}, {"hopper_rms_norm_200", "wgmma 128x256x64 w2x4 s4"}}) {
     const Graph g = ParseTestGraph(NamedTestGraph(name));
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));  // sm_90
     ASSERT_EQ(plan.kernels.size(), 1u) << name;

@@ -139,7 +139,7 @@ const std::vector<TestGraph>& RowTestGraphs() {
         "outputs": ["out"]})", 1, 2, {{"M", 77}}},
       // The Hopper kernel's wide tiles under a row epilogue: w.T of 200 (a 192-column tile
       // would not cover it: 256) and of 160 (192), rms_norm and layer_norm.
-      {"wgmma_rms_norm_200", R"({"name": "wgmma_rms_norm_200",
+      {"hopper_rms_norm_200", R"({"name": "hopper_rms_norm_200",
         "inputs": [{"name": "x", "shape": ["M", 256], "dtype": "bf16"},
                    {"name": "w", "shape": [200, 256], "dtype": "bf16"},
                    {"name": "g", "shape": [200], "dtype": "bf16"}],
@@ -147,7 +147,7 @@ const std::vector<TestGraph>& RowTestGraphs() {
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
                   {"name": "out", "op": "rms_norm", "inputs": ["y", "g"], "attrs": {"eps": 1e-6}}],
         "outputs": ["out"]})", 1, 2, {{"M", 300}}},
-      {"wgmma_layer_norm_160", R"({"name": "wgmma_layer_norm_160",
+      {"hopper_layer_norm_160", R"({"name": "hopper_layer_norm_160",
         "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "f16"},
                    {"name": "w", "shape": [160, 64], "dtype": "f16"},
                    {"name": "g", "shape": [160], "dtype": "f16"},
