@@ -91,6 +91,12 @@ TEST(PublicApi, ErrorsNameTheNodeAndTheValues) {
 
   auto missing = tilefuse::Graph::FromJsonFile("/no/such/graph.json");
   EXPECT_FALSE(missing.ok());
+
+  tilefuse::GraphBuilder u("utf8");
+  u.Output(u.Input("\xff\xfe", {4}, DType::kF32));  // not UTF-8: a status, not an exception
+  auto bytes = u.Build();
+  ASSERT_FALSE(bytes.ok());
+  EXPECT_EQ(bytes.status().code(), tilefuse::StatusCode::kInvalidArgument);
 }
 
 TEST(PublicApi, CompilesWithClassesAndExplains) {

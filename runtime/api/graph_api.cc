@@ -142,7 +142,13 @@ Result<Graph> GraphBuilder::Build() const {
                             {"inputs", impl_->inputs},
                             {"nodes", impl_->nodes},
                             {"outputs", impl_->outputs}};
-  return Graph::FromJson(j.dump(2));
+  std::string text;
+  try {
+    text = j.dump(2);
+  } catch (const nlohmann::json::exception& e) {  // a name that is not UTF-8
+    return Status(StatusCode::kInvalidArgument, absl::StrCat("graph '", impl_->name, "': ", e.what()));
+  }
+  return Graph::FromJson(text);
 }
 
 }  // namespace tilefuse
