@@ -681,12 +681,19 @@ absl::Status Plan::RunDLPack(CUstream stream, absl::Span<const DLTensor* const> 
                                                    " inputs and outputs"));
   }
   TensorArg in[kMax], out[kMax];
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    TF_ASSIGN_OR_RETURN(in[i], FromDLTensor(*inputs[i]));
-  }
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    TF_ASSIGN_OR_RETURN(out[i], FromDLTensor(*outputs[i]));
-  }
+  // Each refusal names the tensor: its place and the graph's name for it.
+  const auto convert = [&](const DLTensor* t, bool input, size_t i, TensorArg& arg) -> absl::Status {
+    const absl::Span<const int> ids = input ? graph_.inputs() : graph_.outputs();
+    const std::string what = absl::StrCat(input ? "input " : "output ", i,
+                                          i < ids.size() ? absl::StrCat(" ('", graph_.node(ids[i]).name, "')") : "");
+    if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat(what, " is null"));
+    auto a = FromDLTensor(*t);
+    if (!a.ok()) return absl::Status(a.status().code(), absl::StrCat(what, ": ", a.status().message()));
+    arg = *a;
+    return absl::OkStatus();
+  };
+  for (size_t i = 0; i < inputs.size(); ++i) TF_RETURN_IF_ERROR(convert(inputs[i], true, i, in[i]));
+  for (size_t i = 0; i < outputs.size(); ++i) TF_RETURN_IF_ERROR(convert(outputs[i], false, i, out[i]));
   for (size_t i = 0; i < inputs.size() + outputs.size(); ++i) {
     const DLTensor& t = i < inputs.size() ? *inputs[i] : *outputs[i - inputs.size()];
     if (t.device.device_type == kDLCUDA && t.device.device_id != device_) {

@@ -25,7 +25,7 @@ absl::StatusOr<TensorArg> FromDLTensor(const DLTensor& t) {
   if (t.device.device_type != kDLCUDA) {
     return absl::InvalidArgumentError(absl::StrCat(
         "DLTensor is on device type ", static_cast<int>(t.device.device_type),
-        " (expected kDLCUDA)"));
+        t.device.device_type == kDLCPU ? " (host memory)" : "", "; expected CUDA memory (kDLCUDA)"));
   }
   TensorArg a;
   if (t.dtype.lanes != 1) return absl::InvalidArgumentError("DLTensor has vector lanes");

@@ -79,7 +79,7 @@ TEST(DLPack, ConvertsCompactCudaTensorsAndRejectsOthers) {
   EXPECT_TRUE(StatusIs(FromDLTensor(t), absl::StatusCode::kInvalidArgument, "compact row-major"));
   t.strides = strides;
   t.device = {kDLCPU, 0};
-  EXPECT_TRUE(StatusIs(FromDLTensor(t), absl::StatusCode::kInvalidArgument, "expected kDLCUDA"));
+  EXPECT_TRUE(StatusIs(FromDLTensor(t), absl::StatusCode::kInvalidArgument, "expected CUDA memory (kDLCUDA)"));
 }
 
 // WorkspaceBytes: the intermediate's slot, grown with M, and the split-K scratch of a

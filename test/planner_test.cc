@@ -11,6 +11,7 @@
 #include "runtime/reference.h"
 #include "test/host_data.h"
 #include "test/plan_interpreter.h"
+#include "test/sanitizer.h"
 #include "test/status_matchers.h"
 #include "test/test_graphs.h"
 
@@ -28,11 +29,18 @@ TEST(Planner, KernelCountsFusedAndUnfused) {
   }
 }
 
+// Under a sanitizer every graph is planned but a third of them evaluated (the CPU
+// reference's GEMMs are the time there; the release pass evaluates all).
 TEST(Planner, PlansComputeWhatTheReferenceComputes) {
   std::mt19937_64 rng(7);
+  int index = 0;
   for (const TestGraph& t : AllTestGraphs()) {
     SCOPED_TRACE(t.name);
     const Graph g = ParseTestGraph(t);
+    if (kUnderSanitizer && index++ % 3 != 0) {
+      for (bool fuse : {true, false}) TF_EXPECT_OK(PlanFusion(g, PlanOptions{fuse}).status());
+      continue;
+    }
     const std::vector<int64_t> syms = BindSymbols(g, t.symbols);
     const std::vector<HostTensor> inputs = RandomInputs(g, syms, rng);
     TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> ref, EvaluateReference(g, inputs));

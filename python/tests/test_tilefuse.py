@@ -85,6 +85,15 @@ def test_run_refuses_what_is_not_a_tensor():
         plan.run([1, 2], [3])
 
 
+def test_run_names_the_tensor_that_is_not_on_the_gpu():
+    np = pytest.importorskip("numpy")
+    plan = tilefuse.compile(rms_norm_decomposed(), arch="sm_90")
+    x = np.zeros((3, 512), np.float32)
+    w = np.zeros((512,), np.float32)
+    with pytest.raises(tilefuse.TilefuseError, match=r"input 0 \('x'\).*host memory.*CUDA"):
+        plan.run([x, w], [np.zeros_like(x)])
+
+
 def _torch_cuda():
     try:
         import torch
