@@ -26,8 +26,8 @@ TEST(GpuGemmDtypes, EveryDtypeMatchesTheReference) {
       o.fuse = fuse;
       o.cache = &cache;
       TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
-      // M at the default shape classes' bounds (16, 32, 64, 128, 256) and past them.
-      for (int64_t m : {1, 16, 17, 32, 33, 64, 65, 128, 129, 256, 257}) {
+      // M at the default shape classes' bounds (16 to 1024) and past them.
+      for (int64_t m : {1, 16, 17, 32, 33, 64, 65, 128, 129, 256, 257, 512, 513, 1024, 1025}) {
         for (size_t misalign : {0, 4}) {
           SCOPED_TRACE(absl::StrCat(t.name, fuse ? " fused" : " unfused", " M=", m, " misalign ", misalign));
           const auto syms = t.symbols.empty() ? std::vector<int64_t>{} : BindSymbols(g, {{"M", m}});
