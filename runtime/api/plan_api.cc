@@ -140,34 +140,43 @@ Result<size_t> Plan::WorkspaceBytes(const std::map<std::string, int64_t>& sizes)
   return *b;
 }
 
+namespace {
+
+// Converts a run's tensors into `in` and `out` (kept between runs: no allocation once
+// grown), then runs `run` on them.
+template <class RunFn>
+Status RunOn(TensorList inputs, TensorList outputs, std::vector<internal::TensorArg>& in,
+             std::vector<internal::TensorArg>& out, RunFn run) {
+  TILEFUSE_RETURN_IF_ERROR(CheckedTensors(inputs, "input", in));
+  TILEFUSE_RETURN_IF_ERROR(CheckedTensors(outputs, "output", out));
+  return api::FromAbsl(run());
+}
+
+internal::Plan::Workspace ToInternal(const Workspace& w) {
+  return {reinterpret_cast<CUdeviceptr>(w.ptr), w.bytes};
+}
+
+}  // namespace
+
 Status Plan::Run(CUstream_st* stream, TensorList inputs, TensorList outputs) {
-  TILEFUSE_RETURN_IF_ERROR(CheckedTensors(inputs, "input", impl_->in));
-  TILEFUSE_RETURN_IF_ERROR(CheckedTensors(outputs, "output", impl_->out));
-  return api::FromAbsl(impl_->plan.Run(stream, impl_->in, impl_->out));
+  Impl& p = *impl_;
+  return RunOn(inputs, outputs, p.in, p.out, [&] { return p.plan.Run(stream, p.in, p.out); });
 }
 
 Status Plan::Run(CUstream_st* stream, TensorList inputs, TensorList outputs, const Workspace& workspace) {
-  TILEFUSE_RETURN_IF_ERROR(CheckedTensors(inputs, "input", impl_->in));
-  TILEFUSE_RETURN_IF_ERROR(CheckedTensors(outputs, "output", impl_->out));
-  return api::FromAbsl(impl_->plan.Run(stream, impl_->in, impl_->out,
-                                       {reinterpret_cast<CUdeviceptr>(workspace.ptr), workspace.bytes}));
+  Impl& p = *impl_;
+  return RunOn(inputs, outputs, p.in, p.out, [&] { return p.plan.Run(stream, p.in, p.out, ToInternal(workspace)); });
 }
 
 Status Plan::RunDLPack(CUstream_st* stream, const std::vector<const DLManagedTensor*>& inputs,
                        const std::vector<const DLManagedTensor*>& outputs) {
-  const auto tensors = [](const std::vector<const DLManagedTensor*>& v, const char* what,
-                          std::vector<const DLTensor*>& out) -> Status {
-    out.clear();
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == nullptr) return Status(StatusCode::kInvalidArgument, absl::StrCat(what, " ", i, " is null"));
-      out.push_back(&v[i]->dl_tensor);
-    }
-    return Status();
+  // A null tensor goes through as null: the plan refuses it by name with the others.
+  const auto tensors = [](const std::vector<const DLManagedTensor*>& v) {
+    std::vector<const DLTensor*> out;
+    for (const DLManagedTensor* m : v) out.push_back(m == nullptr ? nullptr : &m->dl_tensor);
+    return out;
   };
-  std::vector<const DLTensor*> in, out;
-  TILEFUSE_RETURN_IF_ERROR(tensors(inputs, "input", in));
-  TILEFUSE_RETURN_IF_ERROR(tensors(outputs, "output", out));
-  return api::FromAbsl(impl_->plan.RunDLPack(stream, in, out));
+  return api::FromAbsl(impl_->plan.RunDLPack(stream, tensors(inputs), tensors(outputs)));
 }
 
 Result<Plan::Context> Plan::CreateContext() {
@@ -178,18 +187,14 @@ Result<Plan::Context> Plan::CreateContext() {
 
 Status Plan::Run(Context& context, CUstream_st* stream, TensorList inputs, TensorList outputs) {
   Context::Impl& c = *context.impl_;
-  TILEFUSE_RETURN_IF_ERROR(CheckedTensors(inputs, "input", c.in));
-  TILEFUSE_RETURN_IF_ERROR(CheckedTensors(outputs, "output", c.out));
-  return api::FromAbsl(impl_->plan.Run(c.context, stream, c.in, c.out));
+  return RunOn(inputs, outputs, c.in, c.out, [&] { return impl_->plan.Run(c.context, stream, c.in, c.out); });
 }
 
 Status Plan::Run(Context& context, CUstream_st* stream, TensorList inputs, TensorList outputs,
                  const Workspace& workspace) {
   Context::Impl& c = *context.impl_;
-  TILEFUSE_RETURN_IF_ERROR(CheckedTensors(inputs, "input", c.in));
-  TILEFUSE_RETURN_IF_ERROR(CheckedTensors(outputs, "output", c.out));
-  return api::FromAbsl(impl_->plan.Run(c.context, stream, c.in, c.out,
-                                       {reinterpret_cast<CUdeviceptr>(workspace.ptr), workspace.bytes}));
+  return RunOn(inputs, outputs, c.in, c.out,
+               [&] { return impl_->plan.Run(c.context, stream, c.in, c.out, ToInternal(workspace)); });
 }
 
 }  // namespace tilefuse
