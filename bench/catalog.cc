@@ -20,11 +20,11 @@ int64_t CatalogEntry::FloorBytes() const {
   int64_t bytes = 0;
   const auto tensor_bytes = [&](int id) {
     const Node& n = graph.node(id);
-    int64_t e = DTypeSize(n.dtype);
+    int64_t e = 1;
     for (const Dim& d : n.shape) {
       e *= d.is_static() ? d.value : sizes.at(graph.symbols()[d.symbol]);
     }
-    return e;
+    return StorageBytes(n.dtype, e);
   };
   for (int id : graph.inputs()) bytes += tensor_bytes(id);
   for (int id : graph.outputs()) bytes += tensor_bytes(id);

@@ -51,6 +51,11 @@ absl::StatusOr<std::unique_ptr<CublasBaseline>> CublasBaseline::Create(const Cat
   }
   if (api.create(&b->handle_) != 0) return absl::FailedPreconditionError("cublasCreate failed");
 
+  // B must be an input or its transpose (a computed B, a dequantized weight, is not).
+  const Node& bn = g.node(g.node(b->matmul_).inputs[1]);
+  if (g.node(bn.kind == NodeKind::kView ? bn.inputs[0] : bn.id).kind != NodeKind::kInput) {
+    return absl::UnimplementedError("the GEMM's B is computed; cuBLAS takes it from memory");
+  }
   // Split the graph at the GEMM: `pre` computes its computed operand, `post` (the matmul
   // replaced by an input) everything after it.
   const Node& mm = g.node(b->matmul_);

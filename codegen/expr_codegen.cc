@@ -115,6 +115,10 @@ absl::StatusOr<std::string> OpText(const ExprNode& n, const std::vector<std::str
     case PointwiseOp::kCast:
       if (n.dtype == DType::kBF16) return absl::StrCat("tf::round_bf16(", a[0], ")");
       if (n.dtype == DType::kF16) return absl::StrCat("tf::round_half(", a[0], ")");
+      if (n.dtype == DType::kF8E4M3) return absl::StrCat("tf::round_f8e4m3(", a[0], ")");
+      if (n.dtype == DType::kF8E5M2) return absl::StrCat("tf::round_f8e5m2(", a[0], ")");
+      if (n.dtype == DType::kI8) return absl::StrCat("tf::wrap_i8(", a[0], ")");
+      if (n.dtype == DType::kI4) return absl::StrCat("tf::wrap_i4(", a[0], ")");
       return a[0];
     case PointwiseOp::kClamp: {
       std::string v = a[0];

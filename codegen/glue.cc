@@ -75,6 +75,13 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
                         ", ", o.iota_start, "LL, ", o.iota_step, "LL, ", off, ");"));
     return;
   }
+  if (o.dtype == DType::kI4 && (o.access == Access::kFull || o.access == Access::kInner)) {
+    // Packed two per byte: the helper takes the element index, not a pointer to it.
+    const std::string at = o.access == Access::kFull ? index
+                                                     : absl::StrCat("tf::mod_index(", index, ", p.inner", k, ")");
+    e.Line(absl::StrCat("tf::load_i4<W>(", a, ", ", in, ", ", at, ");"));
+    return;
+  }
   switch (o.access) {
     case Access::kFull: e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + ", index, ");")); break;
     case Access::kInner:
@@ -93,7 +100,7 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
 
 const Expr& StoredValue(const OutputSpec& out) {
   const Expr& x = out.expr;
-  const bool narrow = out.dtype == DType::kBF16 || out.dtype == DType::kF16;
+  const bool narrow = out.dtype == DType::kBF16 || out.dtype == DType::kF16 || IsFloat8(out.dtype);
   if (narrow && x->kind == ExprKind::kOp && x->op == PointwiseOp::kCast && x->dtype == out.dtype &&
       ComputeKindOf(x->args[0]->dtype) == ComputeKind::kFloat) {
     return x->args[0];
@@ -135,7 +142,7 @@ absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const 
       return absl::StrCat("tf::iota_elem<", ComputeTypeName(o.dtype), ">(p.in", k, ", ", o.iota_start, "LL, ",
                           o.iota_step, "LL, ", off, ")");
     }
-    return absl::StrCat("tf::load_elem<", ComputeTypeName(o.dtype), ">(p.in", k, "[", off, "])");
+    return absl::StrCat("tf::read_elem<", ComputeTypeName(o.dtype), ">(p.in", k, ", ", off, ")");
   });
   for (size_t j = 0; j < spec.outputs.size(); ++j) {
     if (spec.outputs[j].site != site) continue;

@@ -12,7 +12,9 @@
 //   kAsyncA      A has no prologue and is [M, K] contiguous: cp.async from Params::a_ptr
 //   kBLayout     0: B goes through load_in1 (a prologue or another layout);
 //                1: B is [K, N] contiguous, cp.async from b_ptr; 2: B is a transposed
-//                view of [N, K] contiguous (a weight used as w.T), cp.async from b_ptr
+//                view of [N, K] contiguous (a weight used as w.T), cp.async from b_ptr;
+//                3: B is the transpose of a value load_in1 computes over [N, K] (a weight
+//                dequantized in the load): 8 consecutive k per hook call, staged as 2 is
 //   kSmemBytes   dynamic shared memory the launch provides
 //   kSplitK      CTAs per tile, each over a slice of K
 //   kClusterSplit  the kSplitK CTAs of a tile are a thread-block cluster and sum their
@@ -142,10 +144,11 @@ struct Gemm {
   static constexpr int kThreads = 32 * H::kWarpsM * H::kWarpsN;
   static constexpr int WTM = BM / H::kWarpsM, WTN = BN / H::kWarpsN;
   static constexpr int MT = WTM / 16, NT = WTN / 8;
-  static constexpr bool kBColMajor = H::kBLayout == 2;
+  static constexpr bool kBColMajor = H::kBLayout == 2 || H::kBLayout == 3;
+  static constexpr bool kAsyncB = H::kBLayout == 1 || H::kBLayout == 2;
   // K pieces: with kSplitF32 the main loop runs K three times (hi x hi, hi x lo, lo x hi).
   static constexpr int kPieces = H::kSplitF32 ? 3 : 1;
-  static_assert(!H::kSplitF32 || (!H::kAsyncA && H::kBLayout == 0 && !H::kF16),
+  static_assert(!H::kSplitF32 || (!H::kAsyncA && !kAsyncB && !H::kF16),
                 "split f32 operands go through their hooks and run on the bf16 MMA");
   // Stage layouts: A as [BM][BK]; B as [BK][BN] or, column-major, [BN][BK].
   static constexpr int kAChunks = BK / 8;
@@ -239,7 +242,9 @@ struct Gemm {
     for (int i = 0; i < kBPerThread; ++i) {
       int r, c;
       b_chunk(threadIdx.x + i * kThreads, r, c);
-      if constexpr (kBColMajor) {  // staged [BN][BK]
+      if constexpr (H::kBLayout == 3) {  // the hook's index space is [N, K]
+        rb[i] = fetch8<1>(n0 + r, N, k0 + c * 8, K, piece == 1);
+      } else if constexpr (kBColMajor) {  // staged [BN][BK]
         rb[i] = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K, piece == 1);
       } else {  // staged [BK][BN]: rows k, chunks of n
         rb[i] = fetch8<1>(k0 + r, K, n0 + c * 8, N, piece == 1);
@@ -281,7 +286,7 @@ struct Gemm {
     } else {
       fetch_a(k0, piece);
     }
-    if constexpr (H::kBLayout != 0) {
+    if constexpr (kAsyncB) {
       if (p.vector_ok) {
         load_b_async(stage, k0);
       } else {
@@ -294,7 +299,7 @@ struct Gemm {
   }
   TF_DEVICE void finish(int stage) {
     if constexpr (!H::kAsyncA) put_a(stage);
-    if constexpr (H::kBLayout == 0) put_b(stage);
+    if constexpr (!kAsyncB) put_b(stage);
   }
 
   TF_DEVICE void compute(int stage, float (&acc)[MT][NT][4], int wm, int wn, int lane) {

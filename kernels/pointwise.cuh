@@ -21,7 +21,10 @@ template <> TF_DEVICE bool convert_to<bool>(float x) { return x != 0.0f; }
 template <class C> TF_DEVICE C load_elem(float x) { return convert_to<C>(x); }
 template <class C> TF_DEVICE C load_elem(bf16_t x) { return convert_to<C>(to_float(x)); }
 template <class C> TF_DEVICE C load_elem(half_t x) { return convert_to<C>(to_float(x)); }
+template <class C> TF_DEVICE C load_elem(f8e4m3_t x) { return convert_to<C>(to_float(x)); }
+template <class C> TF_DEVICE C load_elem(f8e5m2_t x) { return convert_to<C>(to_float(x)); }
 template <class C> TF_DEVICE C load_elem(int x) { return static_cast<C>(x); }
+template <class C> TF_DEVICE C load_elem(signed char x) { return static_cast<C>(static_cast<int>(x)); }
 template <class C> TF_DEVICE C load_elem(bool x) { return static_cast<C>(x); }
 
 // Compute value -> storage element.
@@ -29,6 +32,12 @@ template <class T> struct Store;
 template <> struct Store<float> { TF_DEVICE static float of(float x) { return x; } };
 template <> struct Store<bf16_t> { TF_DEVICE static bf16_t of(float x) { return to_bf16(x); } };
 template <> struct Store<half_t> { TF_DEVICE static half_t of(float x) { return to_half(x); } };
+template <> struct Store<f8e4m3_t> { TF_DEVICE static f8e4m3_t of(float x) { return to_f8e4m3(x); } };
+template <> struct Store<f8e5m2_t> { TF_DEVICE static f8e5m2_t of(float x) { return to_f8e5m2(x); } };
+template <> struct Store<signed char> {
+  TF_DEVICE static signed char of(int x) { return static_cast<signed char>(wrap_i8(x)); }
+  TF_DEVICE static signed char of(float x) { return of(to_int(x)); }
+};
 template <> struct Store<int> {
   TF_DEVICE static int of(int x) { return x; }
   TF_DEVICE static int of(float x) { return to_int(x); }
@@ -85,9 +94,34 @@ TF_DEVICE void load_vec(C (&dst)[W], const bf16_t* src) {
   }
 }
 
+// W packed i4 elements from element index i (kFull access): whole bytes when W is even
+// (then i is too: vector steps start at multiples of W), one nibble each otherwise.
+template <int W, class C>
+TF_DEVICE void load_i4(C (&dst)[W], const i4x2_t* src, long long i) {
+  const unsigned char* bytes = reinterpret_cast<const unsigned char*>(src);
+  if constexpr (W % 2 == 0) {
+    alignas(16) unsigned char tmp[W / 2];
+    copy_aligned<W / 2>(tmp, bytes + i / 2);
+#pragma unroll
+    for (int k = 0; k < W / 2; ++k) {
+      dst[2 * k] = static_cast<C>(i4_elem(tmp[k], 0));
+      dst[2 * k + 1] = static_cast<C>(i4_elem(tmp[k], 1));
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < W; ++k) dst[k] = static_cast<C>(i4_elem(bytes[(i + k) / 2], static_cast<int>((i + k) & 1)));
+  }
+}
+
+// Element `off` of an operand as compute kind C; packed i4 takes its nibble.
+template <class C, class T> TF_DEVICE C read_elem(const T* src, long long off) { return load_elem<C>(src[off]); }
+template <class C> TF_DEVICE C read_elem(const i4x2_t* src, long long off) {
+  return static_cast<C>(i4_elem(reinterpret_cast<const unsigned char*>(src)[off >> 1], static_cast<int>(off & 1)));
+}
+
 template <int W, class C, class T>
 TF_DEVICE void load_bcast(C (&dst)[W], const T* src) {
-  const C v = load_elem<C>(*src);
+  const C v = read_elem<C>(src, 0);
 #pragma unroll
   for (int k = 0; k < W; ++k) dst[k] = v;
 }
@@ -118,6 +152,9 @@ TF_DEVICE unsigned storage_bits(float x) { return float_to_bits(x); }
 TF_DEVICE unsigned storage_bits(int x) { return static_cast<unsigned>(x); }
 TF_DEVICE unsigned storage_bits(bf16_t x) { return x.bits; }
 TF_DEVICE unsigned storage_bits(half_t x) { return x.bits; }
+TF_DEVICE unsigned storage_bits(f8e4m3_t x) { return x.bits; }
+TF_DEVICE unsigned storage_bits(f8e5m2_t x) { return x.bits; }
+TF_DEVICE unsigned storage_bits(signed char x) { return static_cast<unsigned char>(x); }
 
 template <int W, class T, class C>
 TF_DEVICE void store_vec(T* dst, const C (&src)[W]) {
@@ -133,6 +170,15 @@ TF_DEVICE void store_vec(T* dst, const C (&src)[W]) {
       w[k] = storage_bits(Store<T>::of(src[2 * k])) | (storage_bits(Store<T>::of(src[2 * k + 1])) << 16);
     }
     store_words<W / 2>(dst, w);
+  } else if constexpr (sizeof(T) == 1 && W % 4 == 0) {
+    unsigned w[W / 4];
+#pragma unroll
+    for (int k = 0; k < W / 4; ++k) {
+      w[k] = 0;
+#pragma unroll
+      for (int b = 0; b < 4; ++b) w[k] |= storage_bits(Store<T>::of(src[4 * k + b])) << (8 * b);
+    }
+    store_words<W / 4>(dst, w);
   } else {
     alignas(16) T tmp[W];
 #pragma unroll
@@ -181,7 +227,7 @@ TF_DEVICE void load_outer(C (&dst)[W], const T* src, long long i, long long n) {
   long long q = div_index(i, n), r = i - q * n;
 #pragma unroll
   for (int k = 0; k < W; ++k) {
-    dst[k] = load_elem<C>(src[q]);
+    dst[k] = read_elem<C>(src, q);
     if (++r == n) {
       r = 0;
       ++q;
@@ -230,7 +276,7 @@ template <int W, int R, class C, class T>
 TF_DEVICE void load_strided(C (&dst)[W], const T* src, long long i, const long long* dims,
                             const long long* strides) {
 #pragma unroll
-  for (int k = 0; k < W; ++k) dst[k] = load_elem<C>(src[strided_offset<R>(i + k, dims, strides)]);
+  for (int k = 0; k < W; ++k) dst[k] = read_elem<C>(src, strided_offset<R>(i + k, dims, strides));
 }
 
 template <class Hooks>

@@ -1,8 +1,10 @@
 // Scalar types and pointwise math shared by generated kernels (under NVRTC) and the CPU
 // reference evaluator (under the host compiler), so both compute the same function.
 //
-// Storage types: float, tf::half_t, tf::bf16_t, int, bool. Compute kinds: float for every
-// floating storage type, int, bool. Rounding to a storage type is round-to-nearest-even.
+// Storage types: float, tf::half_t, tf::bf16_t, int, bool, tf::f8e4m3_t, tf::f8e5m2_t,
+// signed char (i8), tf::i4x2_t (two packed i4). Compute kinds: float for every floating
+// storage type, int for the integers, bool. Rounding to a floating storage type is
+// round-to-nearest-even; integers narrower than int keep their low bits (they wrap).
 #ifndef TILEFUSE_KERNELS_TF_MATH_CUH_
 #define TILEFUSE_KERNELS_TF_MATH_CUH_
 
@@ -20,6 +22,10 @@ namespace tf {
 
 struct bf16_t { unsigned short bits; };
 struct half_t { unsigned short bits; };
+struct f8e4m3_t { unsigned char bits; };
+struct f8e5m2_t { unsigned char bits; };
+// Two i4 elements: the even one in the low nibble.
+struct i4x2_t { unsigned char bits; };
 
 TF_HD float bits_to_float(unsigned int u) {
 #if defined(__CUDA_ARCH__)
@@ -63,6 +69,16 @@ TF_HD float to_float(half_t x) {
   return bits_to_float(sign | ((exp + 112) << 23) | (mant << 13));
 #endif
 }
+// e4m3fn: bias 7, no infinity, S.1111.111 is NaN; subnormals are m * 2^-9.
+TF_HD float to_float(f8e4m3_t x) {
+  const unsigned int sign = (x.bits & 0x80u) << 24;
+  const unsigned int exp = (x.bits >> 3) & 0xfu, mant = x.bits & 7u;
+  if (exp == 0xfu && mant == 7u) return bits_to_float(sign | 0x7fc00000u);
+  if (exp == 0) return bits_to_float(sign | float_to_bits(static_cast<float>(mant) * 0.001953125f));
+  return bits_to_float(sign | ((exp + 120u) << 23) | (mant << 20));
+}
+// e5m2 is the high byte of an f16.
+TF_HD float to_float(f8e5m2_t x) { return to_float(half_t{static_cast<unsigned short>(x.bits << 8)}); }
 TF_HD float to_float(int x) { return static_cast<float>(x); }
 TF_HD float to_float(bool x) { return x ? 1.0f : 0.0f; }
 
@@ -110,6 +126,71 @@ TF_HD half_t to_half(float f) {
   return r;
 }
 
+// Rounds |f| (bits a, finite, below 2^(e_min)) to a whole number of `unit`s, half to even.
+TF_HD unsigned int round_units(unsigned int a, float inv_unit) {
+  const float scaled = bits_to_float(a) * inv_unit;  // exact: a power of two
+  const float fl = static_cast<float>(static_cast<unsigned int>(scaled));
+  unsigned int q = static_cast<unsigned int>(fl);
+  const float rem = scaled - fl;
+  if (rem > 0.5f || (rem == 0.5f && (q & 1u))) ++q;
+  return q;
+}
+
+// f32 -> e4m3fn as PyTorch's c10::Float8_e4m3fn: round to nearest even; NaN and whatever
+// rounds past 448 (|f| > 464) become NaN (there is no infinity). The quantize op clamps
+// first, so it saturates.
+TF_HD f8e4m3_t to_f8e4m3(float f) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  // The hardware's conversion saturates where PyTorch's gives NaN: past 464 (or NaN).
+  unsigned short h;
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(f));
+  f8e4m3_t r;
+  r.bits = static_cast<unsigned char>(fabsf(f) <= 464.0f ? (h & 0xffu) : ((float_to_bits(f) >> 24) & 0x80u) | 0x7fu);
+  return r;
+#else
+  const unsigned int u = float_to_bits(f);
+  const unsigned int sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+  f8e4m3_t r;
+  if (a > 0x43e80000u) {  // NaN, infinity, or above 464
+    r.bits = static_cast<unsigned char>(sign | 0x7fu);
+  } else if (a < 0x3c800000u) {  // below 2^-6: subnormal, units of 2^-9 (8 of them make 2^-6)
+    r.bits = static_cast<unsigned char>(sign | round_units(a, 512.0f));
+  } else {
+    const unsigned int b = a - (120u << 23);
+    r.bits = static_cast<unsigned char>(sign | ((b + 0x7ffffu + ((b >> 20) & 1u)) >> 20));
+  }
+  return r;
+#endif
+}
+
+// f32 -> e5m2 as PyTorch's c10::Float8_e5m2: round to nearest even, overflow to infinity.
+TF_HD f8e5m2_t to_f8e5m2(float f) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  // Saturating in hardware; PyTorch rounds past 61440 to infinity and keeps NaN.
+  unsigned short h;
+  asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(f));
+  const unsigned int sign = (float_to_bits(f) >> 24) & 0x80u;
+  f8e5m2_t r;
+  r.bits = static_cast<unsigned char>(f != f ? (sign | 0x7fu) : fabsf(f) >= 61440.0f ? (sign | 0x7cu) : (h & 0xffu));
+  return r;
+#else
+  const unsigned int u = float_to_bits(f);
+  const unsigned int sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+  f8e5m2_t r;
+  if (a > 0x7f800000u) {
+    r.bits = static_cast<unsigned char>(sign | 0x7fu);
+  } else if (a >= 0x47700000u) {  // rounds to 65536 or more: infinity
+    r.bits = static_cast<unsigned char>(sign | 0x7cu);
+  } else if (a < 0x38800000u) {  // below 2^-14: subnormal, units of 2^-16
+    r.bits = static_cast<unsigned char>(sign | round_units(a, 65536.0f));
+  } else {
+    const unsigned int b = a - (112u << 23);
+    r.bits = static_cast<unsigned char>(sign | ((b + 0xfffffu + ((b >> 21) & 1u)) >> 21));
+  }
+  return r;
+#endif
+}
+
 // Float to int truncates toward zero and saturates; NaN gives 0 (cvt.rzi.s32.f32).
 TF_HD int to_int(float f) {
   if (!(f == f)) return 0;
@@ -121,6 +202,13 @@ TF_HD int to_int(float f) {
 // Rounds a compute value through a floating storage type (an explicit cast, or a store).
 TF_HD float round_bf16(float x) { return to_float(to_bf16(x)); }
 TF_HD float round_half(float x) { return to_float(to_half(x)); }
+TF_HD float round_f8e4m3(float x) { return to_float(to_f8e4m3(x)); }
+TF_HD float round_f8e5m2(float x) { return to_float(to_f8e5m2(x)); }
+// An int kept to a narrower integer type's low bits, sign-extended.
+TF_HD int wrap_i8(int x) { return static_cast<int>(static_cast<signed char>(static_cast<unsigned char>(x & 0xff))); }
+TF_HD int wrap_i4(int x) { return ((x & 0xf) ^ 8) - 8; }
+// Element e (0: low nibble) of a packed i4 byte.
+TF_HD int i4_elem(unsigned int byte, int e) { return wrap_i4(static_cast<int>(byte >> (4 * e))); }
 
 // ---- pointwise math, PyTorch's semantics (NaN propagates through max/min/relu/clamp) ----
 TF_HD float max_f(float a, float b) { return (a != a || a > b) ? a : b; }

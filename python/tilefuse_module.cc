@@ -33,12 +33,13 @@ T Take(tilefuse::Result<T> r) {
 }
 
 tilefuse::DType ParseDType(const std::string& name) {
-  for (tilefuse::DType d : {tilefuse::DType::kF32, tilefuse::DType::kF16, tilefuse::DType::kBF16,
-                            tilefuse::DType::kI32, tilefuse::DType::kBool}) {
+  for (tilefuse::DType d : {tilefuse::DType::kF32, tilefuse::DType::kF16, tilefuse::DType::kBF16, tilefuse::DType::kI32,
+                            tilefuse::DType::kBool, tilefuse::DType::kF8E4M3, tilefuse::DType::kF8E5M2,
+                            tilefuse::DType::kI8, tilefuse::DType::kI4}) {
     if (name == tilefuse::DTypeName(d)) return d;
   }
   Raise(tilefuse::Status(tilefuse::StatusCode::kInvalidArgument,
-                         "dtype '" + name + "' is not one of f32, f16, bf16, i32, bool"));
+                         "dtype '" + name + "' is not one of f32, f16, bf16, i32, bool, f8e4m3, f8e5m2, i8, i4"));
 }
 
 // A Python attribute value in the JSON format's terms.

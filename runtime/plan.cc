@@ -294,7 +294,7 @@ std::pair<size_t, size_t> Plan::ScratchLayout(const int64_t* symbols, std::vecto
   for (size_t i = 0; i < fusion_.workspace.size(); ++i) {
     const WorkspaceSlot& w = fusion_.workspace[i];
     slots[i] = total;
-    total += aligned(static_cast<size_t>(w.Elements(syms)) * DTypeSize(w.dtype));
+    total += aligned(static_cast<size_t>(StorageBytes(w.dtype, w.Elements(syms))));
   }
   const size_t slot_bytes = total;
   if (splits.size() != kernels_.size()) splits.resize(kernels_.size());
@@ -407,7 +407,7 @@ absl::Status Plan::CheckMemory(RunState& st, const Driver& cu, absl::Span<const 
     const TensorArg& a = input ? inputs[t] : outputs[t - inputs.size()];
     const size_t position = input ? t : t - inputs.size();
     const uint64_t start = reinterpret_cast<uint64_t>(a.data);
-    const uint64_t bytes = static_cast<uint64_t>(a.numel()) * DTypeSize(a.dtype);
+    const uint64_t bytes = static_cast<uint64_t>(StorageBytes(a.dtype, a.numel()));
     if (bytes == 0) continue;
     const uint64_t end = start + bytes;
     bool known = false;

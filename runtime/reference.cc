@@ -16,7 +16,7 @@ HostTensor HostTensor::Zeros(DType dtype, std::vector<int64_t> shape) {
   HostTensor t;
   t.dtype = dtype;
   t.shape = std::move(shape);
-  t.bytes.assign(static_cast<size_t>(t.numel()) * DTypeSize(dtype), 0);
+  t.bytes.assign(static_cast<size_t>(StorageBytes(dtype, t.numel())), 0);
   return t;
 }
 
@@ -27,6 +27,7 @@ int64_t HostTensor::numel() const {
 }
 
 double HostTensor::Get(int64_t i) const {
+  if (dtype == DType::kI4) return tf::i4_elem(bytes[i / 2], static_cast<int>(i & 1));
   const uint8_t* p = bytes.data() + i * DTypeSize(dtype);
   switch (dtype) {
     case DType::kF32: { float f; std::memcpy(&f, p, 4); return f; }
@@ -34,11 +35,22 @@ double HostTensor::Get(int64_t i) const {
     case DType::kBF16: { tf::bf16_t h; std::memcpy(&h.bits, p, 2); return tf::to_float(h); }
     case DType::kF16: { tf::half_t h; std::memcpy(&h.bits, p, 2); return tf::to_float(h); }
     case DType::kBool: return *p != 0 ? 1.0 : 0.0;
+    case DType::kF8E4M3: return tf::to_float(tf::f8e4m3_t{*p});
+    case DType::kF8E5M2: return tf::to_float(tf::f8e5m2_t{*p});
+    case DType::kI8: return static_cast<int8_t>(*p);
+    case DType::kI4: break;
   }
   return 0;
 }
 
 void HostTensor::Set(int64_t i, double v) {
+  if (dtype == DType::kI4) {
+    const int q = tf::wrap_i4(v >= 2147483647.0 ? 2147483647 : v <= -2147483648.0 ? (-2147483647 - 1)
+                                                                                   : static_cast<int>(v == v ? v : 0));
+    const int shift = 4 * static_cast<int>(i & 1);
+    bytes[i / 2] = static_cast<uint8_t>((bytes[i / 2] & ~(0xf << shift)) | ((q & 0xf) << shift));
+    return;
+  }
   uint8_t* p = bytes.data() + i * DTypeSize(dtype);
   switch (dtype) {
     case DType::kF32: { const float f = static_cast<float>(v); std::memcpy(p, &f, 4); break; }
@@ -52,6 +64,15 @@ void HostTensor::Set(int64_t i, double v) {
     case DType::kBF16: { const tf::bf16_t h = tf::to_bf16(static_cast<float>(v)); std::memcpy(p, &h.bits, 2); break; }
     case DType::kF16: { const tf::half_t h = tf::to_half(static_cast<float>(v)); std::memcpy(p, &h.bits, 2); break; }
     case DType::kBool: *p = v != 0 ? 1 : 0; break;
+    case DType::kF8E4M3: *p = tf::to_f8e4m3(static_cast<float>(v)).bits; break;
+    case DType::kF8E5M2: *p = tf::to_f8e5m2(static_cast<float>(v)).bits; break;
+    case DType::kI8: {  // low 8 bits of the saturated int, as Store<signed char> keeps them
+      const int x = !(v == v) ? 0 : v >= 2147483647.0 ? 2147483647 : v <= -2147483648.0 ? (-2147483647 - 1)
+                                                                                       : static_cast<int>(v);
+      *p = static_cast<uint8_t>(x & 0xff);
+      break;
+    }
+    case DType::kI4: break;
   }
 }
 

@@ -84,6 +84,10 @@ absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType 
       r = a[0];
       if (dtype == DType::kBF16) f = tf::round_bf16(f);
       if (dtype == DType::kF16) f = tf::round_half(f);
+      if (dtype == DType::kF8E4M3) f = tf::round_f8e4m3(f);
+      if (dtype == DType::kF8E5M2) f = tf::round_f8e5m2(f);
+      if (dtype == DType::kI8) i = tf::wrap_i8(i);
+      if (dtype == DType::kI4) i = tf::wrap_i4(i);
       break;
     case PointwiseOp::kClamp:
       r = a[0];

@@ -21,6 +21,11 @@ int64_t TensorArg::numel() const {
   return n;
 }
 
+namespace {
+// Type codes of DLPack 1.1, newer than the dlpack.h this builds against (v0.6).
+constexpr int kDLBoolCode = 6, kDLFloat8E4M3FnCode = 10, kDLFloat8E5M2Code = 12;
+}  // namespace
+
 absl::StatusOr<TensorArg> FromDLTensor(const DLTensor& t) {
   if (t.device.device_type != kDLCUDA) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -34,10 +39,15 @@ absl::StatusOr<TensorArg> FromDLTensor(const DLTensor& t) {
   else if (code == kDLFloat && bits == 16) a.dtype = DType::kF16;
   else if (code == kDLBfloat && bits == 16) a.dtype = DType::kBF16;
   else if (code == kDLInt && bits == 32) a.dtype = DType::kI32;
-  else if ((code == kDLUInt && bits == 8) || (code == 6 /* kDLBool */ && bits == 8)) a.dtype = DType::kBool;
+  else if ((code == kDLUInt && bits == 8) || (code == kDLBoolCode && bits == 8)) a.dtype = DType::kBool;
+  else if (code == kDLInt && bits == 8) a.dtype = DType::kI8;
+  else if (code == kDLInt && bits == 4) a.dtype = DType::kI4;
+  else if (code == kDLFloat8E4M3FnCode && bits == 8) a.dtype = DType::kF8E4M3;
+  else if (code == kDLFloat8E5M2Code && bits == 8) a.dtype = DType::kF8E5M2;
   else {
-    return absl::InvalidArgumentError(absl::StrCat("DLTensor dtype code ", code, " with ", bits,
-                                                   " bits (expected f32, f16, bf16, i32 or bool)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DLTensor dtype code ", code, " with ", bits,
+        " bits (expected f32, f16, bf16, i32, bool, f8e4m3fn (code 10), f8e5m2 (code 12), i8 or i4)"));
   }
   if (t.ndim > kMaxRank) {
     return absl::InvalidArgumentError(absl::StrCat("DLTensor rank ", t.ndim, " exceeds ", kMaxRank));

@@ -45,6 +45,22 @@ TEST(GpuPointwise, TestGraphsMatchTheReference) {
   }
 }
 
+// The low-precision graphs alone (they are in AllTestGraphs too): a quick check of the
+// types, dequant in a GEMM's B load, quantize in a norm's store.
+TEST(GpuQuant, QuantGraphsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  KernelCache cache;
+  std::mt19937_64 rng(21);
+  for (const TestGraph& t : QuantTestGraphs()) {
+    SCOPED_TRACE(t.name);
+    const Graph g = ParseTestGraph(t);
+    const auto syms = BindSymbols(g, t.symbols);
+    for (bool fuse : {true, false}) {
+      for (size_t misalign : {0, 4}) CheckOnGpu(g, syms, cache, rng, fuse, misalign);
+    }
+  }
+}
+
 TEST(GpuPointwise, OneBinaryServesManySizes) {
   TF_SKIP_WITHOUT_GPU();
   KernelCache cache;

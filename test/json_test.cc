@@ -75,13 +75,13 @@ TEST(Json, SchemaFileMatchesTheReader) {
 #define TILEFUSE_NAME_(e, name, ...) name,
   const std::vector<std::string> reader = {TILEFUSE_FOR_EACH_POINTWISE_OP(TILEFUSE_NAME_) TILEFUSE_FOR_EACH_TILE_OP(
       TILEFUSE_NAME_) TILEFUSE_FOR_EACH_REDUCE_OP(TILEFUSE_NAME_) TILEFUSE_FOR_EACH_VIEW_OP(TILEFUSE_NAME_) "iota",
-                                           "arange", "gather"};
+                                           "arange", "gather", "dequant", "quantize"};
 #undef TILEFUSE_NAME_
   EXPECT_EQ(ops, std::set<std::string>(reader.begin(), reader.end()));
   std::set<std::string> dtypes;
   for (const auto& d : schema["$defs"]["dtype"]["enum"]) dtypes.insert(d.get<std::string>());
   std::set<std::string> known;
-  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kI32, DType::kBool}) known.insert(std::string(DTypeName(t)));
+  for (DType t : kAllDTypes) known.insert(std::string(DTypeName(t)));
   EXPECT_EQ(dtypes, known);
   EXPECT_EQ(schema["properties"]["format"]["maximum"].get<int>(), kGraphFormat);
   for (const auto& [key, value] : schema["$defs"]["node"]["properties"]["attrs"]["properties"].items()) {

@@ -359,7 +359,11 @@ class Interpreter {
     for (int64_t r = 0; r < m; ++r) {
       for (int64_t c = 0; c < n; ++c) {
         double acc = start[c];
-        for (int64_t e = 0; e < kk; ++e) acc += static_cast<double>(round(in[0][r * kk + e])) * round(in[1][e * n + c]);
+        // B's site is [K, N], or [N, K] when its prologue runs over the transposed value.
+        const bool nk = k.spec.b_layout == GemmBLayout::kHookNK;
+        for (int64_t e = 0; e < kk; ++e) {
+          acc += static_cast<double>(round(in[0][r * kk + e])) * round(in[1][nk ? c * kk + e : e * n + c]);
+        }
         y[r * n + c] = static_cast<float>(acc);
       }
     }

@@ -620,13 +620,14 @@ std::vector<TestGraph> AllTestGraphs() {
   all.insert(all.end(), StoreReduceTestGraphs().begin(), StoreReduceTestGraphs().end());
   all.insert(all.end(), RowTestGraphs().begin(), RowTestGraphs().end());
   all.insert(all.end(), IndexTestGraphs().begin(), IndexTestGraphs().end());
+  all.insert(all.end(), QuantTestGraphs().begin(), QuantTestGraphs().end());
   return all;
 }
 
 const TestGraph& NamedTestGraph(const std::string& name) {
   for (const std::vector<TestGraph>* list : {&PointwiseTestGraphs(), &TileTestGraphs(), &GemmTestGraphs(),
                                              &ReduceTestGraphs(), &StoreReduceTestGraphs(), &RowTestGraphs(),
-                                             &IndexTestGraphs()}) {
+                                             &IndexTestGraphs(), &QuantTestGraphs()}) {
     for (const TestGraph& t : *list) {
       if (t.name == name) return t;
     }

@@ -32,6 +32,8 @@ const std::vector<TestGraph>& StoreReduceTestGraphs();
 const std::vector<TestGraph>& RowTestGraphs();
 // iota / arange and gather (test/index_graphs.cc).
 const std::vector<TestGraph>& IndexTestGraphs();
+// The low-precision types: dequant, quantize, weight-only GEMMs (test/quant_graphs.cc).
+const std::vector<TestGraph>& QuantTestGraphs();
 // Every list.
 std::vector<TestGraph> AllTestGraphs();
 // The graph of that name in any list (a test failure, and an empty graph, when none is).

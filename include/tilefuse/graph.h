@@ -23,10 +23,14 @@
 
 namespace tilefuse {
 
-// Element types of tensors (storage); arithmetic runs in fp32 for the floating ones.
-enum class DType { kF32, kF16, kBF16, kI32, kBool };
+// Element types of tensors (storage); arithmetic runs in fp32 for the floating ones and in
+// 32-bit ints for the integers. kF8E4M3 is OCP e4m3fn (max 448, no infinity), kF8E5M2 has
+// infinity (max 57344); kI4 holds signed 4-bit integers packed two per byte along the last
+// axis, the even element in the low nibble (ceil(numel / 2) bytes; tilefuse reads i4 tensors
+// and does not write them).
+enum class DType { kF32, kF16, kBF16, kI32, kBool, kF8E4M3, kF8E5M2, kI8, kI4 };
 
-// "f32", "f16", "bf16", "i32", "bool".
+// "f32", "f16", "bf16", "i32", "bool", "f8e4m3", "f8e5m2", "i8", "i4".
 TILEFUSE_API const char* DTypeName(DType dtype);
 
 // A dimension: a size, or the name of a symbol bound at run time from the inputs ("M").

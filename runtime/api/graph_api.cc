@@ -13,7 +13,8 @@
 namespace tilefuse {
 
 static_assert(static_cast<int>(DType::kBool) == static_cast<int>(internal::DType::kBool) &&
-                  static_cast<int>(DType::kBF16) == static_cast<int>(internal::DType::kBF16),
+                  static_cast<int>(DType::kBF16) == static_cast<int>(internal::DType::kBF16) &&
+                  static_cast<int>(DType::kI4) == static_cast<int>(internal::DType::kI4),
               "the public dtypes mirror the internal ones");
 
 const char* DTypeName(DType dtype) {

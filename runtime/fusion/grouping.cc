@@ -120,12 +120,19 @@ struct Work {
       const int gi = out.group_of[v];
       return gi >= 0 && (gi == into || std::find(from.begin(), from.end(), gi) != from.end());
     };
-    // Gathers run in pointwise kernels only, and never beside what computes their input.
+    // Gathers run in pointwise kernels and GEMM hooks only (not in row kernels, whose
+    // leaves are row elements), and never beside what computes their input.
     std::set<int> gathered_bases = gathered[into];
-    bool tiled = tile[into] >= 0 || row[into];
+    const auto tiled_group = [&](int gi) {
+      if (row[gi]) return true;
+      if (tile[gi] < 0) return false;
+      const Node& t = g.node(tile[gi]);
+      return t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul;
+    };
+    bool tiled = tiled_group(into);
     for (int gi : from) {
       gathered_bases.insert(gathered[gi].begin(), gathered[gi].end());
-      tiled |= tile[gi] >= 0 || row[gi];
+      tiled |= tiled_group(gi);
     }
     if (extra >= 0 && g.node(extra).kind == NodeKind::kGather) gathered_bases.insert(views[g.node(extra).inputs[0]].base);
     if (!gathered_bases.empty() && tiled) {
@@ -152,7 +159,7 @@ struct Work {
     lo = std::min(lo, *members[into].begin());
     const auto add_reads = [&](const std::set<int>& s) {
       for (int q : s) {
-        if (!in_merged(q)) reads.insert(q);
+        if (!in_merged(q) && !served.count(q)) reads.insert(q);
       }
     };
     add_reads(outside[into]);
@@ -698,19 +705,29 @@ constexpr int64_t kMaxPrologueRecompute = 64;
 // bf16) is refused as well: its loads go through registers at twice the bytes, and the
 // producer cannot keep the pipeline fed (measured on an H100 at 4096^3: 2300 us fused
 // against 291 us for a cast kernel plus the TMA GEMM).
+//
+// Only reads over the member's whole shape count (a per-row scale is small). A prologue
+// that reads a narrower type over the whole operand (a dequant of int8, int4 or fp8
+// weights) fuses whatever the recompute: reading the narrow weights instead of a bf16 copy
+// is the point of a weight-only GEMM.
 std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, size_t ops,
                                 const std::set<int>& members) {
   if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return "";
+  bool dequant = false;
   for (int m : members) {
     for (int in : g.node(m).inputs) {
-      if (members.count(in) || g.node(in).kind == NodeKind::kConstant) continue;
-      if (DTypeSize(g.node(in).dtype) > DTypeSize(t.dtype)) {
+      // Constants and iotas read no memory; broadcast operands are small.
+      if (members.count(in) || g.node(in).kind == NodeKind::kConstant || g.node(in).kind == NodeKind::kIota) continue;
+      if (!(g.node(in).shape == g.node(m).shape)) continue;
+      if (DTypeBits(g.node(in).dtype) > DTypeBits(t.dtype)) {
         return absl::StrCat("it reads '", g.node(in).name, "' (", DTypeName(g.node(in).dtype),
                             "), wider than the ", DTypeName(t.dtype),
                             " operand; register-staged loads of it would starve the GEMM");
       }
+      dequant |= DTypeBits(g.node(in).dtype) < DTypeBits(t.dtype) && g.node(in).dtype != DType::kBool;
     }
   }
+  if (dequant) return "";
   const Dim& other = input == 0 ? t.shape[1] : t.shape[0];  // N for A, M for B
   const int64_t reloads = other.is_static() ? (other.value + 127) / 128 : 32;
   const int64_t cost = static_cast<int64_t>(ops) * reloads;
@@ -849,8 +866,10 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
   if (fuse && GroupRowTileIntoGemm(w, n)) return;
   const int gi = w.NewGroup(n.id, n.shape, n.id);
   if (!fuse) return;
+  const int nk = GemmTransposedPrologue(g, n);
   for (size_t j = 0; j < n.inputs.size(); ++j) {
-    const int v = n.inputs[j];
+    // B through a transpose: the prologue is the transposed value's kernel.
+    const int v = j == 1 && nk >= 0 ? nk : n.inputs[j];
     const int pg = w.out.group_of[v];
     if (pg < 0 || pg == gi) continue;
     const std::string what = absl::StrCat("prologue '", g.node(v).name, "' into the load of '", n.name, "'");
@@ -884,13 +903,43 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": ", why));
       continue;
     }
-    if (w.TryMerge(gi, {pg}, -1, what)) {
+    std::set<int> through;  // the transpose, which the kernel computes at B's load
+    if (v != n.inputs[j]) through.insert(n.inputs[j]);
+    if (w.TryMerge(gi, {pg}, -1, what, through)) {
       w.out.decisions.push_back(absl::StrCat("prologue: '", g.node(v).name,
-                                             "' fused into the load of input ", j, " of '",
-                                             n.name, "'"));
+                                             "' fused into the load of input ", j, " of '", n.name, "'",
+                                             v != n.inputs[j] ? absl::StrCat(" through the transpose '",
+                                                                             g.node(n.inputs[j]).name,
+                                                                             "', computed over its own ",
+                                                                             g.ShapeText(v))
+                                                              : ""));
     }
   }
 }
+
+}  // namespace
+
+int GemmTransposedPrologue(const Graph& g, const Node& t) {
+  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return -1;
+  const Node& v = g.node(t.inputs[1]);
+  if (v.kind != NodeKind::kView || v.shape.size() != 2) return -1;
+  const bool swap = (v.view == ViewOp::kTranspose && v.attrs.dim0 && v.attrs.dim1 && *v.attrs.dim0 != *v.attrs.dim1) ||
+                    (v.view == ViewOp::kPermute && v.attrs.dims == std::vector<int>{1, 0});
+  const Node& u = g.node(v.inputs[0]);
+  if (!swap || (u.kind != NodeKind::kPointwise && u.kind != NodeKind::kGather)) return -1;
+  // Read by the transpose alone, which the matmul alone reads; neither is an output.
+  for (int o : g.outputs()) {
+    if (o == u.id || o == v.id) return -1;
+  }
+  for (const Node& m : g.nodes()) {
+    for (int in : m.inputs) {
+      if ((in == u.id && m.id != v.id) || (in == v.id && m.id != t.id)) return -1;
+    }
+  }
+  return u.id;
+}
+
+namespace {
 
 // A reduction whose input the epilogue of a tile kernel computes joins that kernel's store
 // site when ReduceIntoStoreRefusal allows; otherwise it is a kernel of its own (the reduce

@@ -113,7 +113,8 @@ struct GemmConfig {
 
 // How the GEMM reads B: through its hook (load_in1), or by cp.async from a contiguous
 // buffer that is [K, N], or [N, K] read as its transpose (a weight used as w.T).
-enum class GemmBLayout { kHook = 0, kRowMajor = 1, kColMajor = 2 };
+// kHookNK: B is the transpose of a prologue computed over [N, K] (kernels/gemm.cuh kBLayout 3).
+enum class GemmBLayout { kHook = 0, kRowMajor = 1, kColMajor = 2, kHookNK = 3 };
 
 // A reduction folded into a tile kernel's store site (kernels/hook_contract.cuh).
 struct StoreReduce {

@@ -88,6 +88,7 @@ class KernelBuilder {
     if (site == kReducedSite && reduced_reader_ != nullptr) return *reduced_reader_;
     if (site == kReducedSite) return g_.node(reduce_).shape;
     if (WindowOfSite(site) >= 0) return (*windows_)[WindowOfSite(site)].shape;
+    if (site == 1 && b_nk_ >= 0) return g_.node(b_nk_).shape;
     return site == kEpilogueSite ? kernel_.index_space : g_.node(g_.node(tile_).inputs[site]).shape;
   }
 
@@ -238,6 +239,8 @@ class KernelBuilder {
   }
   // Reduction node `id` is stage `stage` of the row kernel.
   void SetStage(int id, int stage) { stage_of_[id] = stage; }
+  // The GEMM's B is the transpose of member `id`, computed at site 1 over id's own shape.
+  void SetTransposedB(int id) { b_nk_ = id; }
   // Built-in row tile `id` in a GEMM's row epilogue computes `e`.
   void SetBuiltin(int id, Expr e) { memo_[{id, kEpilogueSite}] = std::move(e); }
 
@@ -253,6 +256,7 @@ class KernelBuilder {
   }
 
   const int tile_;
+  int b_nk_ = -1;
   const int reduce_;
   const int partner_;
   bool row_ = false;
@@ -443,10 +447,14 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
   k.cols = SizeExpr::Of(t.shape.back());
   k.rows = SizeExpr{1, {}};
   for (size_t d = 0; d + 1 < t.shape.size(); ++d) k.rows = k.rows * SizeExpr::Of(t.shape[d]);
+  const int nk = GemmTransposedPrologue(g, t);
+  const bool b_nk = nk >= 0 && std::find(group.nodes.begin(), group.nodes.end(), nk) != group.nodes.end();
+  if (b_nk) kb.SetTransposedB(nk);
   for (size_t j = 0; j < t.inputs.size(); ++j) {
-    TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(t.inputs[j], static_cast<int>(j)));
+    TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(j == 1 && b_nk ? nk : t.inputs[j], static_cast<int>(j)));
     k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[j]).dtype, e});
   }
+  if (b_nk) k.spec.b_layout = GemmBLayout::kHookNK;
   if (t.custom == nullptr && t.tile == TileOp::kMatmul) {
     k.depth = SizeExpr::Of(g.node(t.inputs[0]).shape[1]);
     k.spec.gemm = DefaultGemmConfig(t.shape[0]);
@@ -463,7 +471,7 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     if (const int a = plain(0); a >= 0 && k.spec.operands[a].access == Access::kFull) {
       k.spec.a_async = a;
     }
-    if (const int b = plain(1); b >= 0) {
+    if (const int b = b_nk ? -1 : plain(1); b >= 0) {
       const OperandBinding& bind = k.operands[b];
       const SizeExpr kdim = SizeExpr::Of(g.node(t.inputs[1]).shape[0]);
       if (k.spec.operands[b].access == Access::kFull) {
@@ -740,6 +748,17 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
     plan.decisions.push_back(absl::StrCat("copy: output '", g.node(v).name,
                                           "' is not computed by a kernel, so it is copied"));
     plan.kernels.push_back(std::move(kb.kernel()));
+  }
+  // Packed i4 is read, never written: two threads storing the nibbles of one byte would race.
+  for (const KernelPlan& k : plan.kernels) {
+    for (const OutputBinding& o : k.outputs) {
+      const Node& n = g.node(o.value);
+      if (n.dtype == DType::kI4) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "node '", n.name, "' (", n.OpString(), ", i4 ", g.ShapeText(n.id), ") would be stored: tilefuse reads "
+            "packed i4 tensors but does not write them (expected i4 only as an input, read by a cast or dequant)"));
+      }
+    }
   }
   BindSplitReductions(plan);  // again by Compile once GEMM configs are tuned
   return plan;

@@ -59,6 +59,7 @@ struct Attrs {
   // take `dims`. Written as given; AddView normalizes negative positions. iota: start, step
   // (and shape, dim, dtype).
   std::optional<int64_t> start, end, step, length, index;
+  std::optional<int64_t> group;           // dequant: one scale per `group` elements along the last dim
 };
 
 struct Node {
@@ -129,6 +130,15 @@ class Graph {
   // shape of index (i32, the rank of input, no larger than it on the other axes). Indices
   // outside [0, input.size(dim)) are clamped into it (PyTorch raises instead).
   absl::StatusOr<int> AddGather(std::string name, int input, int dim, int index);
+  // dequant(q, scale[, zero]) = (f32(q) - zero) * scale, rounded to attrs.dtype (default f32;
+  // f16 or bf16). With attrs.group = G, scale and zero hold one value per G elements along
+  // q's last dim ([..., ceil(K / G)], the last group possibly short); without, they broadcast
+  // against q (one value, or one per row as [N, 1]). Lowered to cast, sub, mul (and iota,
+  // gather) nodes named NAME.*.
+  absl::StatusOr<int> AddDequant(std::string name, std::vector<int> inputs, Attrs attrs);
+  // quantize(x, scale) to attrs.dtype (f8e4m3, f8e5m2, i8): x / scale in f32, saturated at the
+  // type's range (integers rounded half to even first), then cast. Lowered like dequant.
+  absl::StatusOr<int> AddQuantize(std::string name, std::vector<int> inputs, Attrs attrs);
   // Any value may be an output, the same one several times, an input too.
   absl::Status AddOutput(int id);
 
@@ -140,6 +150,8 @@ class Graph {
   // logsumexp in f32 under node names NAME.max, NAME.sum, ..., its last node `result_name`.
   absl::StatusOr<int> LogsumexpF32(const std::string& name, int input, const Attrs& attrs, std::string result_name);
   absl::StatusOr<int> AddLogSoftmax(std::string name, int input, Attrs attrs);
+  // Dequant's parameter `param` read per group of q's last dim: a gather at floor(k / group).
+  absl::StatusOr<int> GroupRead(const std::string& name, int param, int q, int64_t group);
   absl::StatusOr<Shape> ViewShape(const std::string& name, ViewOp op, const Node& x, Attrs& attrs) const;
   absl::Status CheckNewNode(const std::string& name, absl::Span<const int> inputs) const;
   int Append(Node n);

@@ -36,9 +36,11 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
   const Node& x = nodes_[inputs[0]];
   Shape shape = x.shape;
   DType dtype = x.dtype;
-  if (!IsFloating(x.dtype)) {
-    return err(absl::StrCat("operand '", x.name, "' is ", DTypeName(x.dtype),
-                            " (expected f32, f16 or bf16)"));
+  if (!IsTileFloat(x.dtype)) {
+    return err(absl::StrCat("operand '", x.name, "' is ", DTypeName(x.dtype), " (expected f32, f16 or bf16",
+                            IsFloating(x.dtype) || x.dtype == DType::kI8 || x.dtype == DType::kI4
+                                ? "; dequant or cast a low-precision operand first)"
+                                : ")"));
   }
   if (op == TileOp::kLogSoftmax) return AddLogSoftmax(std::move(name), inputs[0], std::move(attrs));
   switch (op) {
@@ -51,6 +53,10 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
       if (!(x.shape[1] == w.shape[0])) {
         return err(absl::StrCat("inner dims differ: '", x.name, "' ", ShapeText(x.id), " and '",
                                 w.name, "' ", ShapeText(w.id), " (expected [M, K] x [K, N])"));
+      }
+      if (!IsTileFloat(w.dtype)) {
+        return err(absl::StrCat("operand '", w.name, "' is ", DTypeName(w.dtype),
+                                " (expected f32, f16 or bf16; dequant or cast a low-precision operand first)"));
       }
       if (w.dtype != x.dtype) {
         return err(absl::StrCat("operand dtypes differ: ", DTypeName(x.dtype), " and ",
@@ -69,9 +75,9 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
                                   " (expected ", ShapeString({x.shape.back()}, symbols_),
                                   " to match the last dim of '", x.name, "')"));
         }
-        if (!IsFloating(p.dtype)) {
+        if (!IsTileFloat(p.dtype)) {
           return err(absl::StrCat("parameter '", p.name, "' is ", DTypeName(p.dtype),
-                                  " (expected a floating dtype)"));
+                                  " (expected f32, f16 or bf16)"));
         }
         dtype = PromoteTypes(dtype, p.dtype);
       }

@@ -103,6 +103,8 @@ absl::StatusOr<Attrs> ParseAttrs(Graph& g, const Json& j, absl::string_view wher
       TF_ASSIGN_OR_RETURN(int64_t x, JsonInt(v, -(int64_t{1} << kMaxNumelLog2), int64_t{1} << kMaxNumelLog2, what));
       (key == "start" ? a.start : key == "end" ? a.end : key == "step" ? a.step : key == "length" ? a.length : a.index) =
           x;
+    } else if (key == "group") {
+      TF_ASSIGN_OR_RETURN(a.group, JsonInt(v, 0, int64_t{1} << kMaxNumelLog2, what));
     } else if (key == "correction") {
       TF_ASSIGN_OR_RETURN(int64_t c, JsonInt(v, 0, INT32_MAX, what));
       a.correction = static_cast<int>(c);
@@ -171,6 +173,8 @@ absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const Til
     return g.AddIota(name, *attrs.shape, attrs.dim.value_or(0), attrs.start.value_or(0), attrs.step.value_or(1), dtype)
         .status();
   }
+  if (op == "dequant") return g.AddDequant(name, ins, attrs).status();
+  if (op == "quantize") return g.AddQuantize(name, ins, attrs).status();
   if (op == "gather") {
     if (ins.size() != 2) return Err(where, absl::StrCat("'gather' takes 2 operands (input, index), got ", ins.size()));
     if (!attrs.dim) return Err(where, "'gather' needs 'dim'");
@@ -396,6 +400,7 @@ std::string GraphToJson(const Graph& g) {
     if (a.step) attrs["step"] = *a.step;
     if (a.length) attrs["length"] = *a.length;
     if (a.index) attrs["index"] = *a.index;
+    if (a.group) attrs["group"] = *a.group;
     if (!attrs.empty()) node["attrs"] = attrs;
     j["nodes"].push_back(node);
   }

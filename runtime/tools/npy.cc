@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -10,19 +11,56 @@
 #include "absl/strings/strip.h"
 #include "runtime/graph/read_file.h"
 #include "runtime/graph/shape.h"
+#include "kernels/tf_math.cuh"
 #include "runtime/status_macros.h"
 
 namespace tilefuse::internal {
 namespace {
 
+// What WriteNpy writes: NumPy's own dtypes, so any reader takes the file. bf16 and the f8
+// types widen to f32 (exactly); i4 is written one element per byte.
 std::string Descr(DType t) {
   switch (t) {
-    case DType::kF32: case DType::kBF16: return "<f4";
+    case DType::kF32: case DType::kBF16: case DType::kF8E4M3: case DType::kF8E5M2: return "<f4";
     case DType::kF16: return "<f2";
     case DType::kI32: return "<i4";
     case DType::kBool: return "|b1";
+    case DType::kI8: case DType::kI4: return "|i1";
   }
   return "?";
+}
+
+// The file dtypes ReadNpy takes for a tensor of `want`: the storage layout itself (copied),
+// or a wider one converted element by element (rounded as a store rounds). ml_dtypes writes
+// bfloat16 as '<V2' and its 1-byte types (float8_e4m3fn, float8_e5m2, int4) as '|V1': the
+// graph's dtype says which; an ml_dtypes int4 byte holds one element in its low nibble.
+struct NpyIn {
+  const char* descr;
+  bool raw;
+};
+std::vector<NpyIn> Accepted(DType want) {
+  switch (want) {
+    case DType::kF32: return {{"<f4", true}};
+    case DType::kF16: return {{"<f2", true}};
+    case DType::kBF16: return {{"<V2", true}, {"<f4", false}};
+    case DType::kI32: return {{"<i4", true}};
+    case DType::kBool: return {{"|b1", true}, {"|u1", true}};
+    case DType::kF8E4M3: case DType::kF8E5M2: return {{"|V1", true}, {"<f4", false}};
+    case DType::kI8: return {{"|i1", true}};
+    case DType::kI4: return {{"|i1", false}, {"|V1", false}};
+  }
+  return {};
+}
+
+// Element i of a file body in `descr`, for the conversions Accepted lists.
+double NpyElement(absl::string_view body, absl::string_view descr, int64_t i) {
+  if (descr == "<f4") {
+    float v;
+    std::memcpy(&v, body.data() + i * 4, 4);
+    return v;
+  }
+  if (descr == "|i1") return static_cast<int8_t>(body[i]);
+  return tf::wrap_i4(static_cast<unsigned char>(body[i]));  // '|V1' read as int4
 }
 
 // The value of `key` in the header dict, e.g. "'<f4'" or "(3, 4)"; empty when absent.
@@ -92,29 +130,29 @@ absl::StatusOr<HostTensor> ReadNpy(const std::string& path, DType want) {
     t.shape.push_back(v);
   }
   const absl::string_view body(s.data() + offset + header_len, s.size() - offset - header_len);
-  const bool raw = (descr == Descr(want) && want != DType::kBF16) || (want == DType::kBool && descr == "|u1") ||
-                   (want == DType::kBF16 && descr == "<V2");  // ml_dtypes' bfloat16
-  const bool widened = want == DType::kBF16 && descr == "<f4";
-  if (!raw && !widened) {
-    return bad(absl::StrCat("array dtype '", descr, "' does not fit a ", DTypeName(want), " tensor (expected '",
-                            Descr(want), "'", want == DType::kBF16 ? " or '<V2'" : "", ")"));
+  const std::vector<NpyIn> accepted = Accepted(want);
+  const NpyIn* in = nullptr;
+  for (const NpyIn& a : accepted) {
+    if (descr == a.descr) in = &a;
+  }
+  if (in == nullptr) {
+    std::vector<std::string> names;
+    for (const NpyIn& a : accepted) names.push_back(absl::StrCat("'", a.descr, "'"));
+    return bad(absl::StrCat("array dtype '", descr, "' does not fit a ", DTypeName(want), " tensor (expected ",
+                            absl::StrJoin(names, " or "), ")"));
   }
   // Checked against the file before anything of that size is allocated.
-  const uint64_t item = widened ? 4 : DTypeSize(want);
+  const uint64_t item = descr.back() == '4' ? 4 : descr.back() == '2' ? 2 : 1;
   if (body.size() != static_cast<uint64_t>(n) * item) {
     return bad(absl::StrCat("the data holds ", body.size(), " bytes; shape (", shape_text, ") of '", descr, "' needs ",
                             static_cast<uint64_t>(n) * item));
   }
-  t.bytes.assign(static_cast<size_t>(n) * DTypeSize(want), 0);
-  if (raw) {
+  t.bytes.assign(static_cast<size_t>(StorageBytes(want, n)), 0);
+  if (in->raw) {
     if (n > 0) std::memcpy(t.bytes.data(), body.data(), t.bytes.size());
     return t;
   }
-  for (int64_t i = 0; i < n; ++i) {
-    float v;
-    std::memcpy(&v, body.data() + i * 4, 4);
-    t.Set(i, v);
-  }
+  for (int64_t i = 0; i < n; ++i) t.Set(i, NpyElement(body, descr, i));
   return t;
 }
 
@@ -132,11 +170,13 @@ absl::Status WriteNpy(const std::string& path, const HostTensor& t) {
   out += static_cast<char>(header.size() & 0xff);
   out += static_cast<char>(header.size() >> 8);
   out += header;
-  if (t.dtype == DType::kBF16) {
+  if (t.dtype == DType::kBF16 || IsFloat8(t.dtype)) {
     for (int64_t i = 0; i < t.numel(); ++i) {
       const float v = static_cast<float>(t.Get(i));
       out.append(reinterpret_cast<const char*>(&v), 4);
     }
+  } else if (t.dtype == DType::kI4) {
+    for (int64_t i = 0; i < t.numel(); ++i) out += static_cast<char>(static_cast<int8_t>(t.Get(i)));
   } else {
     out.append(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
   }
