@@ -23,6 +23,7 @@ std::string ConvertKind(const std::string& code, DType from, DType to) {
   if (a == b) return code;
   switch (b) {
     case ComputeKind::kFloat:
+      if (from == DType::kI8 || from == DType::kI4) return absl::StrCat("tf::small_int_to_float(", code, ")");
       return a == ComputeKind::kBool ? absl::StrCat("(", code, " ? 1.0f : 0.0f)")
                                      : absl::StrCat("static_cast<float>(", code, ")");
     case ComputeKind::kInt:

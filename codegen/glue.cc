@@ -67,6 +67,9 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
       case Access::kInner: off = absl::StrCat("tf::mod_index(", index, " + l, p.inner", k, ")"); break;
       case Access::kOuter: off = absl::StrCat("tf::div_index(", index, " + l, p.inner", k, ")"); break;
       case Access::kScalar: off = "0"; break;
+      case Access::kGroup:
+        off = absl::StrCat("tf::group_offset(", index, " + l, p.inner", k, ", ", o.group, "LL, ", o.groups, "LL)");
+        break;
       case Access::kStrided:
         off = absl::StrCat("tf::strided_offset<", o.rank, ">(", index, " + l, p.dims", k, ", p.stride", k, ")");
         break;
@@ -94,6 +97,10 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
     case Access::kStrided:
       e.Line(absl::StrCat("tf::load_strided<W, ", o.rank, ">(", a, ", ", in, ", ", index,
                           ", p.dims", k, ", p.stride", k, ");"));
+      break;
+    case Access::kGroup:
+      e.Line(absl::StrCat("tf::load_group<W>(", a, ", ", in, ", ", index, ", p.inner", k, ", ", o.group, "LL, ",
+                          o.groups, "LL);"));
       break;
   }
 }

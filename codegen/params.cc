@@ -13,7 +13,9 @@ std::vector<ParamField> ParamLayout(const KernelSpec& spec) {
   f.push_back({ParamField::kVectorOk});
   for (int i = 0; i < n_in; ++i) {
     const OperandSpec& o = spec.operands[i];
-    if (o.access == Access::kInner || o.access == Access::kOuter) f.push_back({ParamField::kInner, i});
+    if (o.access == Access::kInner || o.access == Access::kOuter || o.access == Access::kGroup) {
+      f.push_back({ParamField::kInner, i});
+    }
     if (o.access != Access::kStrided) continue;
     for (int d = 0; d < o.rank; ++d) f.push_back({ParamField::kDim, i, d});
     for (int d = 0; d < o.rank; ++d) f.push_back({ParamField::kStride, i, d});

@@ -19,6 +19,7 @@ absl::StatusOr<std::string> KernelFunction(const KernelSpec& spec) {
   if (tile == "layer_norm") return std::string("tf::layer_norm_kernel");
   if (tile == "softmax") return std::string("tf::softmax_kernel");
   if (tile == "matmul") {
+    if (spec.gemm.skinny) return std::string("tf::gemm_skinny_kernel");
     if (!spec.gemm.wgmma) return std::string("tf::gemm_kernel");
     return std::string(GemmLaunchOf(spec).pingpong ? "tf::gemm_sm90_pingpong_kernel" : "tf::gemm_sm90_kernel");
   }
@@ -218,6 +219,7 @@ absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spe
     if (!spec.stages.empty()) files.push_back("rowwise.cuh");  // row_combine
     files.push_back("gemm.cuh");
     if (spec.gemm.wgmma) files.push_back("gemm_sm90.cuh");
+    if (spec.gemm.skinny) files.push_back("gemm_skinny.cuh");
   } else {
     files.push_back("rowwise.cuh");
   }
@@ -243,8 +245,15 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     e.Line("template <int W>");
     e.Open(absl::StrCat("static __device__ __forceinline__ void load_in", j,
                         "(const Params& p, long long i, float (&v)[W]) {"));
-    TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, static_cast<int>(j), "i", "",
-                                              {{"v", spec.tile_inputs[j].expr}}));
+    // A GEMM rounds its operands to their 16-bit type as it stages them: a prologue's last
+    // cast to that type is left to it (the same rounding, done once).
+    Expr value = spec.tile_inputs[j].expr;
+    const DType t = spec.tile_inputs[j].dtype;
+    if (spec.tile == "matmul" && (t == DType::kBF16 || t == DType::kF16) && value->kind == ExprKind::kOp &&
+        value->op == PointwiseOp::kCast && value->dtype == t && ComputeKindOf(value->args[0]->dtype) == ComputeKind::kFloat) {
+      value = value->args[0];
+    }
+    TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, static_cast<int>(j), "i", "", {{"v", value}}));
     e.Close();
   }
   if (spec.tile != "matmul" && spec.tile != "reduce") EmitPrefetchHook(e, spec);
@@ -277,7 +286,9 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
                            "const __grid_constant__ tf::TmaDesc tb"));
     return e.Finish();
   }
-  EmitEntry(e, entry_name, absl::StrCat(ThreadsOf(spec)), absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"),
+  // The skinny kernel: four CTAs per SM (at most 128 registers), for the loads in flight.
+  EmitEntry(e, entry_name, absl::StrCat(ThreadsOf(spec), spec.tile == "matmul" && spec.gemm.skinny ? ", 4" : ""),
+            absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"),
             attrs);
   return e.Finish();
 }

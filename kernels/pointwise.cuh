@@ -225,12 +225,51 @@ TF_DEVICE long long div_index(long long i, long long n) {
 template <int W, class C, class T>
 TF_DEVICE void load_outer(C (&dst)[W], const T* src, long long i, long long n) {
   long long q = div_index(i, n), r = i - q * n;
+  if (W > 1 && r + W <= n) {  // the W elements in one row: one read
+    const C v = read_elem<C>(src, q);
+#pragma unroll
+    for (int k = 0; k < W; ++k) dst[k] = v;
+    return;
+  }
 #pragma unroll
   for (int k = 0; k < W; ++k) {
     dst[k] = read_elem<C>(src, q);
     if (++r == n) {
       r = 0;
       ++q;
+    }
+  }
+}
+
+// Element offset of flat index i of an [.., K] space in an operand holding one value per
+// `group` elements of each row, `groups` per row (Access::kGroup).
+TF_DEVICE long long group_offset(long long i, long long K, long long group, long long groups) {
+  const long long row = div_index(i, K), c = i - row * K;
+  return row * groups + c / group;
+}
+
+// W elements from flat index i of such an operand: one division, then the group steps as
+// the elements cross it (a 16-element load inside one group of 128 reads one value).
+template <int W, class C, class T>
+TF_DEVICE void load_group(C (&dst)[W], const T* src, long long i, long long K, long long group, long long groups) {
+  const long long row = div_index(i, K);
+  long long c = i - row * K, at = row * groups + c / group, in_group = c % group;
+  if (W > 1 && in_group + W <= group && c + W <= K) {  // the W elements in one group: one read
+    const C v = read_elem<C>(src, at);
+#pragma unroll
+    for (int k = 0; k < W; ++k) dst[k] = v;
+    return;
+  }
+#pragma unroll
+  for (int k = 0; k < W; ++k) {
+    dst[k] = read_elem<C>(src, at);
+    if (++c == K) {
+      c = 0;
+      in_group = 0;
+      ++at;
+    } else if (++in_group == group) {
+      in_group = 0;
+      ++at;
     }
   }
 }

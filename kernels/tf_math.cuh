@@ -80,6 +80,16 @@ TF_HD float to_float(f8e4m3_t x) {
 // e5m2 is the high byte of an f16.
 TF_HD float to_float(f8e5m2_t x) { return to_float(half_t{static_cast<unsigned short>(x.bits << 8)}); }
 TF_HD float to_float(int x) { return static_cast<float>(x); }
+// An int of at most 22 bits (i8, i4) as float: added into the mantissa of 1.5 * 2^23, then
+// that subtracted, both exact; two full-rate instructions where the conversion unit takes
+// a quarter-rate one (a weight-only GEMM converts every weight).
+TF_HD float small_int_to_float(int x) {
+#if defined(__CUDA_ARCH__)
+  return __int_as_float(0x4b400000 + x) - 12582912.0f;
+#else
+  return static_cast<float>(x);
+#endif
+}
 TF_HD float to_float(bool x) { return x ? 1.0f : 0.0f; }
 
 // ---- compute -> storage, round to nearest even ----

@@ -190,11 +190,21 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
     if (options.gemm_config) {
       TF_RETURN_IF_ERROR(ValidateGemmConfig(*options.gemm_config));
       // The mma.sync kernel runs any GEMM; the Hopper kernel those whose B TMA can read.
-      if (!options.gemm_config->wgmma || GemmWgmmaCapable(k.spec)) k.spec.gemm = *options.gemm_config;
+      const GemmConfig& c = *options.gemm_config;
+      if (c.skinny) {
+        // The skinny kernel computes 16 rows: it serves M <= 16 (a class of its own when M
+        // is symbolic) of a B computed over [N, K].
+        const Dim& m = graph.node(k.tile_node).shape[0];
+        if (k.spec.b_layout != GemmBLayout::kHookNK || k.spec.reduce.op >= 0 || !k.spec.stages.empty()) continue;
+        if (m.is_static() && m.value <= 16) k.spec.gemm = c;
+        if (!m.is_static()) k.classes = {ShapeClass{16, c}};
+      } else if (!c.wgmma || GemmWgmmaCapable(k.spec)) {
+        k.spec.gemm = c;
+      }
       continue;
     }
     classed.push_back(&k);
-    if (!tuning.enabled()) continue;
+    if (!tuning.enabled() || !GemmTunable(k.spec)) continue;
     // A static M within the class bounds is tuned among its class's candidates.
     const Dim& m = graph.node(k.tile_node).shape[0];
     const int64_t n = k.cols.is_static() ? k.cols.constant : 0, depth = k.depth.is_static() ? k.depth.constant : 0;
@@ -217,7 +227,7 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
     k->classes = GemmShapeClasses(*k, options.m_classes, sms);
     if (k->classes.empty()) continue;
     const std::string name = graph.node(k->tile_node).name;
-    if (tuning.enabled()) {
+    if (tuning.enabled() && GemmTunable(k->spec)) {
       const int64_t n = k->cols.is_static() ? k->cols.constant : 0;
       const int64_t depth = k->depth.is_static() ? k->depth.constant : 0;
       for (ShapeClass& c : k->classes) {

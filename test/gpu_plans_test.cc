@@ -61,6 +61,40 @@ TEST(GpuQuant, QuantGraphsMatchTheReference) {
   }
 }
 
+// Weight-only GEMMs at decode sizes run the skinny kernel (its class of M <= 16): M at 1,
+// 8 (one MMA column tile), 9 and 16 (two), against the reference; then forced splits of K
+// (1, 3: slices of unequal work, 8) at M = 13.
+TEST(GpuQuant, SkinnyWeightOnlyGemmsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  KernelCache cache;
+  std::mt19937_64 rng(23);
+  int skinny = 0;
+  for (const char* name : {"weight_only_i8", "weight_only_i4_groups", "weight_only_f8_silu", "weight_only_i8_odd"}) {
+    const Graph g = ParseTestGraph(NamedTestGraph(name));
+    CompileOptions o = GpuOptions();
+    o.cache = &cache;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+    for (const KernelPlan& k : plan.fusion_plan().kernels) {
+      for (const ShapeClass& c : k.classes) skinny += c.gemm.skinny && c.max_m == 16;
+    }
+    for (int64_t m : {1, 8, 9, 16}) {
+      SCOPED_TRACE(absl::StrCat(name, " M = ", m));
+      EXPECT_TRUE(MatchesReference(plan, {m}, rng));
+      EXPECT_TRUE(MatchesReference(plan, {m}, rng, 4));
+    }
+    for (int split : {1, 3, 8}) {
+      SCOPED_TRACE(absl::StrCat(name, " split ", split));
+      GemmConfig c = SkinnyGemmConfig(0, 0);
+      c.split_k = split;
+      CompileOptions forced = o;
+      forced.gemm_config = c;
+      TF_ASSERT_OK_AND_ASSIGN(Plan p, Compile(g, forced));
+      EXPECT_TRUE(MatchesReference(p, {13}, rng));
+    }
+  }
+  EXPECT_EQ(skinny, 4);
+}
+
 TEST(GpuPointwise, OneBinaryServesManySizes) {
   TF_SKIP_WITHOUT_GPU();
   KernelCache cache;

@@ -275,6 +275,11 @@ class Interpreter {
           case Access::kInner: off = i % b.inner.Eval(syms_); break;
           case Access::kOuter: off = i / b.inner.Eval(syms_); break;
           case Access::kScalar: off = 0; break;
+          case Access::kGroup: {
+            const int64_t kk = b.inner.Eval(syms_);
+            off = i / kk * k.spec.operands[o].groups + i % kk / k.spec.operands[o].group;
+            break;
+          }
           case Access::kStrided: {
             int64_t rest = i;
             for (int d = static_cast<int>(b.dims.size()) - 1; d >= 0; --d) {

@@ -75,6 +75,18 @@ const std::vector<TestGraph>& QuantTestGraphs() {
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
                   {"name": "out", "op": "silu", "inputs": ["y"]}],
         "outputs": ["out"]})", 1, 5, {{"M", 5}}},
+      // K = 200 (not whole 16-element loads: the element path) and N = 72 (a partial tile),
+      // a bias in the accumulators.
+      {"weight_only_i8_odd", R"({"name": "weight_only_i8_odd",
+        "inputs": [{"name": "x", "shape": ["M", 200], "dtype": "bf16"},
+                   {"name": "q", "shape": [72, 200], "dtype": "i8"},
+                   {"name": "s", "shape": [72, 1], "dtype": "f32"},
+                   {"name": "b", "shape": [72], "dtype": "bf16"}],
+        "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "bf16"}},
+                  {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+                  {"name": "out", "op": "add", "inputs": ["y", "b"]}],
+        "outputs": ["out"]})", 1, 5, {{"M", 3}}},
   };
   return *graphs;
 }

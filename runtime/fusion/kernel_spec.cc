@@ -14,6 +14,7 @@ absl::string_view AccessName(Access a) {
     case Access::kOuter: return "outer";
     case Access::kScalar: return "scalar";
     case Access::kStrided: return "strided";
+    case Access::kGroup: return "group";
   }
   return "?";
 }
@@ -29,6 +30,7 @@ int PipelineBytes(const GemmConfig& c) { return c.stages * (c.bm * c.bk + c.bk *
 }  // namespace
 
 int GemmConfig::SmemBytes() const {
+  if (skinny) return bm * (bn + kStagingPad) * 4;  // the epilogue tile only
   const int pipeline = PipelineBytes(*this);
   const int epilogue = bm * (bn + kStagingPad) * 4;
   // The Hopper kernel aligns its stages to 1024 bytes and keeps two mbarriers per stage.
@@ -79,6 +81,7 @@ std::string RowConfig::ToString() const {
 }
 
 std::string GemmConfig::ToString() const {
+  if (skinny) return absl::StrCat("skinny ", bm, "x", bn, " w", warps_n, split_k > 1 ? absl::StrCat(" split ", split_k) : "");
   return absl::StrCat(wgmma ? "wgmma " : "", bm, "x", bn, "x", bk, " w", warps_m, "x", warps_n,
                       " s", stages, split_k > 1 ? absl::StrCat(" split ", split_k) : "");
 }
@@ -127,6 +130,7 @@ std::string SpecText(const KernelSpec& spec) {
     absl::StrAppend(&s, "in", i, " ", DTypeName(o.dtype), " ", AccessName(o.access),
                     " site=", o.site, " rank=", o.rank,
                     o.iota ? absl::StrCat(" iota=", o.iota_start, ",", o.iota_step) : "", o.gathered ? " gathered" : "",
+                    o.access == Access::kGroup ? absl::StrCat(" group=", o.group, "x", o.groups) : "",
                     "\n");
   }
   std::vector<std::string> lines;

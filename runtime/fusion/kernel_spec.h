@@ -51,6 +51,10 @@ enum class Access {
   kScalar,   // one element, broadcast everywhere
   kStrided,  // anything else (transposed views, middle-dim broadcasts): per-dim strides
   kOuter,    // broadcast over trailing dims (a per-row value): element i / inner
+  // One value per `group` elements along the last dim (a dequant's group scales): element
+  // (i / inner) * groups + (i % inner) / group, inner the last dim (OperandSpec::group,
+  // groups).
+  kGroup,
 };
 absl::string_view AccessName(Access a);
 
@@ -66,6 +70,8 @@ struct OperandSpec {
   // Read by a gather (ExprKind::kGather), not loaded at the site's index: kStrided, rank
   // one past the site's, the last dim and stride those of the gathered axis.
   bool gathered = false;
+  // kGroup: elements per group and groups per row (both static).
+  int64_t group = 0, groups = 0;
 };
 
 struct OutputSpec {
@@ -105,6 +111,10 @@ struct GemmConfig {
   // elsewhere each writes an fp32 partial and the tile's last CTA sums them. Both add in
   // split order and run the epilogue (kernels/gemm.cuh).
   int split_k = 1;
+  // The skinny decode kernel (kernels/gemm_skinny.cuh): B computed over [N, K]
+  // (GemmBLayout::kHookNK), 16 rows of C, 16 weight rows per warp, no pipeline stages in
+  // shared memory (bk and stages unused).
+  bool skinny = false;
   // Dynamic shared memory of the mma.sync kernel and the one-tile-per-CTA Hopper kernel:
   // the pipeline stages, or the fp32 epilogue tile if larger (GemmLaunchOf has the rest).
   int SmemBytes() const;

@@ -132,8 +132,13 @@ class KernelBuilder {
     } else if (!in_kernel_[id]) {
       e = MakeLoad(OperandIndex(id, site), n.dtype);
     } else if (n.kind == NodeKind::kGather) {
-      TF_ASSIGN_OR_RETURN(Expr index, ExprOf(n.inputs[1], site));
-      e = MakeGather(GatherOperandIndex(n, site), std::move(index), n.dtype);
+      if (const int64_t group = GroupGatherSize(n); group > 0 && n.shape == SiteShape(site)) {
+        // A dequant's group scale: read by group, without the index's arithmetic.
+        e = MakeLoad(GroupOperandIndex(n, site, group), n.dtype);
+      } else {
+        TF_ASSIGN_OR_RETURN(Expr index, ExprOf(n.inputs[1], site));
+        e = MakeGather(GatherOperandIndex(n, site), std::move(index), n.dtype);
+      }
     } else if (n.kind == NodeKind::kView) {
       // A materialized reshape: its operand's elements in row-major order, the same flat
       // index over either shape, so the operand binds over its own shape.
@@ -185,6 +190,63 @@ class KernelBuilder {
     spec.iota = true;
     spec.iota_start = *b.attrs.start;
     spec.iota_step = *b.attrs.step;
+  }
+
+  // G when gather node `n` reads its input at floor(k / G) along the last dim, k the
+  // position there (an iota from 0 by 1 over n's shape: Graph::GroupRead's pattern), its
+  // input is contiguous and holds ceil(K / G) values per row; else 0.
+  int64_t GroupGatherSize(const Node& n) const {
+    const int rank = static_cast<int>(n.shape.size());
+    const Node& x = g_.node(n.inputs[0]);
+    if (*n.attrs.dim != rank - 1 || !n.shape.back().is_static() || !views_[x.id].contiguous ||
+        static_cast<int>(x.shape.size()) != rank || !x.shape.back().is_static()) {
+      return 0;
+    }
+    const auto op = [&](int id, PointwiseOp o) -> const Node* {
+      const Node& m = g_.node(id);
+      return m.kind == NodeKind::kPointwise && m.pointwise == o ? &m : nullptr;
+    };
+    const Node* cast = op(n.inputs[1], PointwiseOp::kCast);
+    const Node* fl = cast != nullptr ? op(cast->inputs[0], PointwiseOp::kFloor) : nullptr;
+    const Node* div = fl != nullptr ? op(fl->inputs[0], PointwiseOp::kDiv) : nullptr;
+    if (div == nullptr) return 0;
+    const Node& pos = g_.node(div->inputs[0]);
+    const Node& by = g_.node(div->inputs[1]);
+    if (pos.kind != NodeKind::kIota || *pos.attrs.dim != rank - 1 || *pos.attrs.start != 0 || *pos.attrs.step != 1 ||
+        !(pos.shape == n.shape) || by.kind != NodeKind::kConstant || by.constant < 1 ||
+        by.constant != static_cast<double>(static_cast<int64_t>(by.constant))) {
+      return 0;
+    }
+    const int64_t group = static_cast<int64_t>(by.constant), k = n.shape.back().value;
+    for (int d = 0; d + 1 < rank; ++d) {
+      if (!(x.shape[d] == n.shape[d])) return 0;
+    }
+    return x.shape.back().value == (k + group - 1) / group ? group : 0;
+  }
+
+  int GroupOperandIndex(const Node& n, int site, int64_t group) {
+    const int q = n.inputs[0];
+    OperandSpec spec;
+    spec.site = site;
+    spec.dtype = g_.node(q).dtype;
+    spec.access = Access::kGroup;
+    spec.rank = static_cast<int>(n.shape.size());
+    spec.group = group;
+    spec.groups = g_.node(q).shape.back().value;
+    for (size_t i = 0; i < kernel_.operands.size(); ++i) {
+      const OperandSpec& o = kernel_.spec.operands[i];
+      if (kernel_.operands[i].value == q && o.site == site && o.access == Access::kGroup && o.group == group) {
+        return static_cast<int>(i);
+      }
+    }
+    OperandBinding b;
+    b.value = q;
+    b.offset = views_[q].offset;
+    b.buffer = buffers_.at(views_[q].base);
+    b.inner = SizeExpr::Of(n.shape.back());
+    kernel_.spec.operands.push_back(spec);
+    kernel_.operands.push_back(std::move(b));
+    return static_cast<int>(kernel_.operands.size()) - 1;
   }
 
   // The input of gather node `n`, read at the positions its index gives (OperandSpec::
@@ -515,8 +577,8 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
         k.spec.gemm = c;
       }
     } else if (m.is_static() && group.reduce < 0) {
-      if (auto small = SmallMGemmConfig(m.value, n.is_static() ? n.value : 0, kd.is_static() ? kd.value : 0,
-                                        GemmWgmmaCapable(k.spec), options.sm_count)) {
+      if (auto small = ClassGemmConfig(k.spec, m.value, n.is_static() ? n.value : 0, kd.is_static() ? kd.value : 0,
+                                       options.sm_count)) {
         k.spec.gemm = *small;
       }
     }

@@ -47,6 +47,14 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
   const auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("GEMM config ", c.ToString(), ": ", why));
   };
+  if (c.skinny) {
+    if (c.wgmma || c.bm != 16 || c.warps_m != 1 || c.bn != 16 * c.warps_n || (c.warps_n & (c.warps_n - 1)) != 0 ||
+        c.warps_n > 8) {
+      return bad("the skinny kernel's tiles are 16 rows by 16 columns per warp, 1 to 8 warps");
+    }
+    if (c.split_k < 1 || c.split_k > 8) return bad("split-K of 1 to 8 (a portable cluster on sm_90)");
+    return absl::OkStatus();
+  }
   if (c.wgmma) {
     const bool narrow = (c.bm == 64 || c.bm == 128) && (c.bn == 64 || c.bn == 128);
     const bool wide = c.bm == 128 && (c.bn == 192 || c.bn == 256);
@@ -211,6 +219,21 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
   return std::nullopt;  // the planned kernel (the ping-pong one where the Hopper kernel runs)
 }
 
+GemmConfig SkinnyGemmConfig(int64_t n, int64_t k, int sms) {
+  GemmConfig c{16, 64, 64, 1, 4, 2};
+  c.skinny = true;
+  const int64_t tiles = (std::max<int64_t>(n, 1) + 63) / 64;
+  while (c.split_k < 8 && tiles * c.split_k * 2 <= 4 * int64_t{sms} && k / (2 * c.split_k) >= 256) c.split_k *= 2;
+  return c;
+}
+
+std::optional<GemmConfig> ClassGemmConfig(const KernelSpec& spec, int64_t max_m, int64_t n, int64_t k, int sms) {
+  if (spec.b_layout == GemmBLayout::kHookNK && max_m <= 16) return SkinnyGemmConfig(n, k, sms);
+  return SmallMGemmConfig(max_m, n, k, GemmWgmmaCapable(spec), sms);
+}
+
+bool GemmTunable(const KernelSpec& spec) { return spec.b_layout != GemmBLayout::kHookNK; }
+
 std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k, bool hopper, int sms) {
   std::vector<GemmConfig> out;
   const auto add = [&](GemmConfig c, std::initializer_list<int> splits) {
@@ -258,7 +281,7 @@ std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const i
   std::vector<ShapeClass> classes;
   for (int64_t b : bounds) {
     if (b <= 0 || (!classes.empty() && b <= classes.back().max_m)) continue;
-    const GemmConfig c = SmallMGemmConfig(b, n, depth, GemmWgmmaCapable(spec), sms).value_or(spec.gemm);
+    const GemmConfig c = ClassGemmConfig(spec, b, n, depth, sms).value_or(spec.gemm);
     if (!classes.empty() && classes.back().gemm.ToString() == c.ToString()) {
       classes.back().max_m = b;  // the same kernel covers both
     } else {

@@ -72,6 +72,15 @@ inline constexpr int kDefaultSmCount = 132;
 std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, bool hopper,
                                            int sms = kDefaultSmCount);
 
+// The skinny kernel (kernels/gemm_skinny.cuh) for a B computed over [N, K] at M <= 16: 64
+// columns of C (four warps of 16 weight rows) per CTA, K split (up to 8) while the CTAs
+// stay within 4 per SM and each slice keeps 256 of K.
+GemmConfig SkinnyGemmConfig(int64_t n, int64_t k, int sms = kDefaultSmCount);
+// The config of a GEMM kernel's class of M <= max_m: SkinnyGemmConfig where B is computed
+// over [N, K] and max_m <= 16, else SmallMGemmConfig (nullopt: the planned config).
+std::optional<GemmConfig> ClassGemmConfig(const KernelSpec& spec, int64_t max_m, int64_t n, int64_t k,
+                                          int sms = kDefaultSmCount);
+
 // The bounded classes of a GEMM kernel (KernelPlan::classes) for `bounds` (ascending): for
 // a built-in matmul whose M is symbolic and that folds no store-site reduction, one class
 // per bound with a config of its own, neighbours with the same config merged; none else.
@@ -83,6 +92,9 @@ std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const i
 // neighbours: other tiles, stage counts and splits of K.
 std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k, bool hopper,
                                             int sms = kDefaultSmCount);
+// Whether the autotuner can time `spec`'s GEMM on a plain GEMM of its layout (not where B
+// is computed over [N, K], which no plain GEMM reads).
+bool GemmTunable(const KernelSpec& spec);
 
 // Columns a config covers.
 inline int64_t RowCapacity(const RowConfig& c, int vec) {
