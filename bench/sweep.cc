@@ -20,13 +20,12 @@ std::string SweepJson(const std::string& m, int64_t k, int64_t n, bool bias_silu
                                     R"({"name": "w", "shape": [)", n, ", ", k, R"(], "dtype": "bf16"})");
   std::string nodes = R"([{"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},)"
                       R"({"name": "y", "op": "matmul", "inputs": ["x", "wt"]})";
-  std::string out = "y";
   if (bias_silu) {
     absl::StrAppend(&inputs, R"(, {"name": "b", "shape": [)", n, R"(], "dtype": "bf16"})");
     absl::StrAppend(&nodes, R"(, {"name": "z", "op": "add", "inputs": ["y", "b"]})",
                     R"(, {"name": "s", "op": "silu", "inputs": ["z"]})");
-    out = "s";
   }
+  const char* out = bias_silu ? "s" : "y";  // (a std::string assigned here trips GCC 12's -Wrestrict)
   return absl::StrCat(R"({"name": "sweep", "inputs": )", inputs, R"(], "nodes": )", nodes, R"(], "outputs": [")", out,
                       "\"]}");
 }

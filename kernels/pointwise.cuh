@@ -119,12 +119,16 @@ template <class C> TF_DEVICE C read_elem(const i4x2_t* src, long long off) {
   return static_cast<C>(i4_elem(reinterpret_cast<const unsigned char*>(src)[off >> 1], static_cast<int>(off & 1)));
 }
 
+// Element `off` of src in all W values.
 template <int W, class C, class T>
-TF_DEVICE void load_bcast(C (&dst)[W], const T* src) {
-  const C v = read_elem<C>(src, 0);
+TF_DEVICE void load_one(C (&dst)[W], const T* src, long long off) {
+  const C v = read_elem<C>(src, off);
 #pragma unroll
   for (int k = 0; k < W; ++k) dst[k] = v;
 }
+
+template <int W, class C, class T>
+TF_DEVICE void load_bcast(C (&dst)[W], const T* src) { load_one<W>(dst, src, 0); }
 
 // Stores N 32-bit words at dst, in global memory, aligned to min(16, 4 * N) bytes, with
 // the widest accesses. 16 bytes go out through an explicit vector store: in the GEMM
@@ -225,12 +229,7 @@ TF_DEVICE long long div_index(long long i, long long n) {
 template <int W, class C, class T>
 TF_DEVICE void load_outer(C (&dst)[W], const T* src, long long i, long long n) {
   long long q = div_index(i, n), r = i - q * n;
-  if (W > 1 && r + W <= n) {  // the W elements in one row: one read
-    const C v = read_elem<C>(src, q);
-#pragma unroll
-    for (int k = 0; k < W; ++k) dst[k] = v;
-    return;
-  }
+  if (W > 1 && r + W <= n) return load_one<W>(dst, src, q);  // the W elements in one row: one read
 #pragma unroll
   for (int k = 0; k < W; ++k) {
     dst[k] = read_elem<C>(src, q);
@@ -254,12 +253,7 @@ template <int W, class C, class T>
 TF_DEVICE void load_group(C (&dst)[W], const T* src, long long i, long long K, long long group, long long groups) {
   const long long row = div_index(i, K);
   long long c = i - row * K, at = row * groups + c / group, in_group = c % group;
-  if (W > 1 && in_group + W <= group && c + W <= K) {  // the W elements in one group: one read
-    const C v = read_elem<C>(src, at);
-#pragma unroll
-    for (int k = 0; k < W; ++k) dst[k] = v;
-    return;
-  }
+  if (W > 1 && in_group + W <= group && c + W <= K) return load_one<W>(dst, src, at);  // one group: one read
 #pragma unroll
   for (int k = 0; k < W; ++k) {
     dst[k] = read_elem<C>(src, at);

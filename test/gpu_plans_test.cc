@@ -31,11 +31,11 @@ void CheckOnGpu(const Graph& g, const std::vector<int64_t>& syms, KernelCache& c
   EXPECT_TRUE(MatchesReference(plan, syms, rng, misalign)) << (fuse ? "fused" : "unfused") << ", misalign " << misalign;
 }
 
-TEST(GpuPointwise, TestGraphsMatchTheReference) {
-  TF_SKIP_WITHOUT_GPU();
+// Every graph of `graphs`, fused and unfused, aligned and misaligned.
+void CheckGraphsOnGpu(const std::vector<TestGraph>& graphs, uint64_t seed) {
   KernelCache cache;
-  std::mt19937_64 rng(11);
-  for (const TestGraph& t : AllTestGraphs()) {
+  std::mt19937_64 rng(seed);
+  for (const TestGraph& t : graphs) {
     SCOPED_TRACE(t.name);
     const Graph g = ParseTestGraph(t);
     const auto syms = BindSymbols(g, t.symbols);
@@ -45,20 +45,16 @@ TEST(GpuPointwise, TestGraphsMatchTheReference) {
   }
 }
 
+TEST(GpuPointwise, TestGraphsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  CheckGraphsOnGpu(AllTestGraphs(), 11);
+}
+
 // The low-precision graphs alone (they are in AllTestGraphs too): a quick check of the
 // types, dequant in a GEMM's B load, quantize in a norm's store.
 TEST(GpuQuant, QuantGraphsMatchTheReference) {
   TF_SKIP_WITHOUT_GPU();
-  KernelCache cache;
-  std::mt19937_64 rng(21);
-  for (const TestGraph& t : QuantTestGraphs()) {
-    SCOPED_TRACE(t.name);
-    const Graph g = ParseTestGraph(t);
-    const auto syms = BindSymbols(g, t.symbols);
-    for (bool fuse : {true, false}) {
-      for (size_t misalign : {0, 4}) CheckOnGpu(g, syms, cache, rng, fuse, misalign);
-    }
-  }
+  CheckGraphsOnGpu(QuantTestGraphs(), 21);
 }
 
 // Weight-only GEMMs at decode sizes run the skinny kernel (its class of M <= 16): M at 1,

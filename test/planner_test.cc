@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/fusion/planner.h"
+#include "runtime/fusion/tile_config.h"
 #include "runtime/graph/json.h"
 #include "runtime/reference.h"
 #include "test/host_data.h"
@@ -308,6 +309,51 @@ TEST(Planner, GemmOperandsTakeTheAsyncPathWhenTheyCan) {
   bool said = false;
   for (const std::string& d : refused.decisions) said |= d.find("exceed the budget") != std::string::npos;
   EXPECT_TRUE(said);
+}
+
+// A weight-only GEMM (x @ dequant(q, s).T): one kernel whose B prologue runs over the
+// weight's own [N, K] (kHookNK), group scales read by group, the skinny kernel for the
+// class M <= 16 and a static M of 16, mma.sync (no TMA can read a computed B) past it.
+TEST(Planner, WeightOnlyGemmsDequantizeInTheirBLoad) {
+  for (const char* name : {"weight_only_i8", "weight_only_i4_groups", "weight_only_f8_silu"}) {
+    SCOPED_TRACE(name);
+    const Graph g = ParseTestGraph(NamedTestGraph(name));
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));
+    ASSERT_EQ(plan.kernels.size(), 1u);
+    const KernelPlan& k = plan.kernels[0];
+    EXPECT_EQ(k.spec.b_layout, GemmBLayout::kHookNK);
+    EXPECT_FALSE(k.spec.gemm.wgmma);
+    EXPECT_EQ(k.spec.b_async, -1);
+    bool group = false;
+    for (const OperandSpec& o : k.spec.operands) group |= o.access == Access::kGroup;
+    EXPECT_EQ(group, std::string(name) == "weight_only_i4_groups");
+    const std::vector<ShapeClass> classes = GemmShapeClasses(k, kDefaultMClasses, 132);
+    ASSERT_FALSE(classes.empty());
+    EXPECT_TRUE(classes[0].gemm.skinny);
+    EXPECT_EQ(classes[0].max_m, 16);
+    for (size_t c = 1; c < classes.size(); ++c) EXPECT_FALSE(classes[c].gemm.skinny) << classes[c].max_m;
+    bool said = false;
+    for (const std::string& d : plan.decisions) said |= d.find("dequantized in the load") != std::string::npos;
+    EXPECT_TRUE(said);
+  }
+  // A static decode M: the skinny kernel, K split while the CTAs stay within 4 per SM.
+  const Graph g = *GraphFromJson(R"({"name": "d", "inputs": [{"name": "x", "shape": [4, 4096], "dtype": "bf16"},
+      {"name": "q", "shape": [14336, 4096], "dtype": "i8"}, {"name": "s", "shape": [14336, 1], "dtype": "f32"}],
+      "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "bf16"}},
+                {"name": "t", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                {"name": "y", "op": "matmul", "inputs": ["x", "t"]}], "outputs": ["y"]})");
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));
+  ASSERT_EQ(plan.kernels.size(), 1u);
+  EXPECT_EQ(plan.kernels[0].spec.gemm.ToString(), "skinny 16x64 w4 split 2");
+  // Read by something else too, the dequantized weight is stored and read by TMA.
+  const Graph both = *GraphFromJson(R"({"name": "b", "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
+      {"name": "q", "shape": [64, 64], "dtype": "i8"}, {"name": "s", "shape": [64, 1], "dtype": "f32"}],
+      "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "bf16"}},
+                {"name": "t", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                {"name": "y", "op": "matmul", "inputs": ["x", "t"]}], "outputs": ["y", "w"]})");
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan stored, PlanFusion(both, PlanOptions{}));
+  EXPECT_EQ(stored.kernels.size(), 2u);
+  EXPECT_EQ(stored.kernels.back().spec.b_layout, GemmBLayout::kColMajor);
 }
 
 }  // namespace

@@ -67,6 +67,19 @@ def test_kernel_counts_fused_and_unfused():
     assert plan.workspace_bytes({"M": 4096}) >= 0
 
 
+def test_weight_only_gemm_dequantizes_in_its_load():
+    b = tilefuse.GraphBuilder("w4")
+    x = b.input("x", ["M", 256], "bf16")
+    q = b.input("q", [512, 256], "i4")
+    s = b.input("s", [512, 2], "bf16")
+    w = b.op("dequant", [q, s], {"group": 128, "dtype": "bf16"})
+    b.output(b.op("matmul", [x, b.op("transpose", [w], {"dim0": 0, "dim1": 1})], name="y"))
+    plan = tilefuse.compile(b.build(), arch="sm_90", m_classes=[16, 128])
+    assert plan.num_kernels == 1, plan.explain()
+    text = plan.explain()
+    assert "dequantized in the load" in text and "skinny" in text, text
+
+
 def test_errors_raise_with_the_node_named():
     b = tilefuse.GraphBuilder("bad")
     x = b.input("x", [4, 8], "f32")

@@ -710,24 +710,44 @@ constexpr int64_t kMaxPrologueRecompute = 64;
 // that reads a narrower type over the whole operand (a dequant of int8, int4 or fp8
 // weights) fuses whatever the recompute: reading the narrow weights instead of a bf16 copy
 // is the point of a weight-only GEMM.
+// The inputs a prologue's members read over their whole shape (constants and iotas read no
+// memory; broadcast operands are small).
+template <class F>
+void ForEachBulkRead(const Graph& g, const std::set<int>& members, F f) {
+  for (int m : members) {
+    for (int in : g.node(m).inputs) {
+      if (members.count(in) || g.node(in).kind == NodeKind::kConstant || g.node(in).kind == NodeKind::kIota) continue;
+      if (g.node(in).shape == g.node(m).shape) f(g.node(in));
+    }
+  }
+}
+
+// The narrowest type such a prologue reads in bulk (f32 when none).
+DType NarrowestRead(const Graph& g, const std::set<int>& members) {
+  DType t = DType::kF32;
+  ForEachBulkRead(g, members, [&](const Node& in) {
+    if (in.dtype != DType::kBool && DTypeBits(in.dtype) < DTypeBits(t)) t = in.dtype;
+  });
+  return t;
+}
+
+// Whether it reads a type narrower than the GEMM's operands (a dequant of weights).
+bool NarrowPrologueRead(const Graph& g, const Node& t, const std::set<int>& members) {
+  return DTypeBits(NarrowestRead(g, members)) < DTypeBits(t.dtype);
+}
+
 std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, size_t ops,
                                 const std::set<int>& members) {
   if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return "";
-  bool dequant = false;
-  for (int m : members) {
-    for (int in : g.node(m).inputs) {
-      // Constants and iotas read no memory; broadcast operands are small.
-      if (members.count(in) || g.node(in).kind == NodeKind::kConstant || g.node(in).kind == NodeKind::kIota) continue;
-      if (!(g.node(in).shape == g.node(m).shape)) continue;
-      if (DTypeBits(g.node(in).dtype) > DTypeBits(t.dtype)) {
-        return absl::StrCat("it reads '", g.node(in).name, "' (", DTypeName(g.node(in).dtype),
-                            "), wider than the ", DTypeName(t.dtype),
-                            " operand; register-staged loads of it would starve the GEMM");
-      }
-      dequant |= DTypeBits(g.node(in).dtype) < DTypeBits(t.dtype) && g.node(in).dtype != DType::kBool;
+  std::string wider;
+  ForEachBulkRead(g, members, [&](const Node& in) {
+    if (wider.empty() && DTypeBits(in.dtype) > DTypeBits(t.dtype)) {
+      wider = absl::StrCat("it reads '", in.name, "' (", DTypeName(in.dtype), "), wider than the ", DTypeName(t.dtype),
+                           " operand; register-staged loads of it would starve the GEMM");
     }
-  }
-  if (dequant) return "";
+  });
+  if (!wider.empty()) return wider;
+  if (NarrowPrologueRead(g, t, members)) return "";
   const Dim& other = input == 0 ? t.shape[1] : t.shape[0];  // N for A, M for B
   const int64_t reloads = other.is_static() ? (other.value + 127) / 128 : 32;
   const int64_t cost = static_cast<int64_t>(ops) * reloads;
@@ -903,16 +923,17 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": ", why));
       continue;
     }
+    const bool narrow = NarrowPrologueRead(g, n, w.members[pg]);  // before the merge empties pg
+    const DType read = NarrowestRead(g, w.members[pg]);
     std::set<int> through;  // the transpose, which the kernel computes at B's load
     if (v != n.inputs[j]) through.insert(n.inputs[j]);
     if (w.TryMerge(gi, {pg}, -1, what, through)) {
-      w.out.decisions.push_back(absl::StrCat("prologue: '", g.node(v).name,
-                                             "' fused into the load of input ", j, " of '", n.name, "'",
-                                             v != n.inputs[j] ? absl::StrCat(" through the transpose '",
-                                                                             g.node(n.inputs[j]).name,
-                                                                             "', computed over its own ",
-                                                                             g.ShapeText(v))
-                                                              : ""));
+      w.out.decisions.push_back(absl::StrCat(
+          "prologue: '", g.node(v).name, "' fused into the load of input ", j, " of '", n.name, "'",
+          v != n.inputs[j] ? absl::StrCat(" through the transpose '", g.node(n.inputs[j]).name,
+                                          "', computed over its own ", g.ShapeText(v))
+                           : "",
+          narrow ? absl::StrCat("; ", DTypeName(read), " read, dequantized in the load") : ""));
     }
   }
 }
