@@ -709,7 +709,8 @@ constexpr int64_t kMaxPrologueRecompute = 64;
 // Only reads over the member's whole shape count (a per-row scale is small). A prologue
 // that reads a narrower type over the whole operand (a dequant of int8, int4 or fp8
 // weights) fuses whatever the recompute: reading the narrow weights instead of a bf16 copy
-// is the point of a weight-only GEMM.
+// is the point of a weight-only GEMM. (GemmPrologueRefusal, below its helpers.)
+
 // The inputs a prologue's members read over their whole shape (constants and iotas read no
 // memory; broadcast operands are small).
 template <class F>
