@@ -138,6 +138,23 @@ TF_DEVICE float2 gemm_acc_start(const typename H::Params& p, long long n, long l
   return make_float2(v[0], v[1]);
 }
 
+// n elements of row `row` of an operand read through hook kInput (row stride ld) from
+// column col, one at a time, zero past `rows` and past column `end`: the slow path of the
+// register-staged loads (tails and misaligned runs), kept small.
+template <class H, int kInput>
+TF_DEVICE void hook_load_elements(const typename H::Params& p, long long row, long long rows, long long col,
+                                  long long end, long long ld, int n, float* v) {
+#pragma unroll 1
+  for (int e = 0; e < n; ++e) {
+    float one[1] = {0.f};
+    if (row < rows && col + e < end) {
+      if constexpr (kInput == 0) H::template load_in0<1>(p, row * ld + col + e, one);
+      else H::template load_in1<1>(p, row * ld + col + e, one);
+    }
+    v[e] = one[0];
+  }
+}
+
 template <class H>
 struct Gemm {
   static constexpr int BM = H::kBM, BN = H::kBN, BK = H::kBK, ST = H::kStages;
@@ -214,15 +231,7 @@ struct Gemm {
       if constexpr (kInput == 0) H::template load_in0<8>(p, row * cols + col, v);
       else H::template load_in1<8>(p, row * cols + col, v);
     } else {
-#pragma unroll 1  // the slow path stays small: it serves tails and misaligned runs
-      for (int e = 0; e < 8; ++e) {
-        float one[1] = {0.f};
-        if (row < rows && col + e < cols) {
-          if constexpr (kInput == 0) H::template load_in0<1>(p, row * cols + col + e, one);
-          else H::template load_in1<1>(p, row * cols + col + e, one);
-        }
-        v[e] = one[0];
-      }
+      hook_load_elements<H, kInput>(p, row, rows, col, cols, cols, 8, v);
     }
     if constexpr (H::kSplitF32) split_piece(v, lo);
     return pack8<H::kF16>(v);

@@ -30,20 +30,11 @@ TF_DEVICE unsigned pack2(float lo, float hi) {
   return u;
 }
 
-// The slow path of skinny_fetch16 (tails, misaligned runs, rows past the end): element by
-// element, out of line, so that the main loop's code stays small.
+// The slow path of skinny_fetch16, out of line so that the main loop's code stays small.
 template <class H, int kInput>
 __device__ __noinline__ void skinny_fetch16_slow(const typename H::Params& p, long long row, long long rows,
                                                  long long k, long long kend, long long K, float* v) {
-#pragma unroll 1
-  for (int e = 0; e < 16; ++e) {
-    float one[1] = {0.f};
-    if (row < rows && k + e < kend) {
-      if constexpr (kInput == 0) H::template load_in0<1>(p, row * K + k + e, one);
-      else H::template load_in1<1>(p, row * K + k + e, one);
-    }
-    v[e] = one[0];
-  }
+  hook_load_elements<H, kInput>(p, row, rows, k, kend, K, 16, v);
 }
 
 // 16 consecutive elements of row `row` at k of a [rows, K] operand read through hook

@@ -146,6 +146,18 @@ TF_HD unsigned int round_units(unsigned int a, float inv_unit) {
   return q;
 }
 
+// |f| (bits a, finite, below the type's overflow) rounded to nearest even as a 1-byte float
+// of `mant` mantissa bits and exponent bias `bias`: subnormals in units of 2^(1 - bias -
+// mant), normals rebiased and their mantissa cut to `mant` bits.
+TF_HD unsigned int minifloat_bits(unsigned int a, int mant, int bias) {
+  if (a < static_cast<unsigned int>(128 - bias) << 23) {
+    return round_units(a, bits_to_float(static_cast<unsigned int>(126 + bias + mant) << 23));
+  }
+  const int drop = 23 - mant;
+  const unsigned int b = a - (static_cast<unsigned int>(127 - bias) << 23);
+  return (b + (1u << (drop - 1)) - 1u + ((b >> drop) & 1u)) >> drop;
+}
+
 // f32 -> e4m3fn as PyTorch's c10::Float8_e4m3fn: round to nearest even; NaN and whatever
 // rounds past 448 (|f| > 464) become NaN (there is no infinity). The quantize op clamps
 // first, so it saturates.
@@ -161,14 +173,8 @@ TF_HD f8e4m3_t to_f8e4m3(float f) {
   const unsigned int u = float_to_bits(f);
   const unsigned int sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
   f8e4m3_t r;
-  if (a > 0x43e80000u) {  // NaN, infinity, or above 464
-    r.bits = static_cast<unsigned char>(sign | 0x7fu);
-  } else if (a < 0x3c800000u) {  // below 2^-6: subnormal, units of 2^-9 (8 of them make 2^-6)
-    r.bits = static_cast<unsigned char>(sign | round_units(a, 512.0f));
-  } else {
-    const unsigned int b = a - (120u << 23);
-    r.bits = static_cast<unsigned char>(sign | ((b + 0x7ffffu + ((b >> 20) & 1u)) >> 20));
-  }
+  // NaN, infinity, or above 464: NaN.
+  r.bits = static_cast<unsigned char>(sign | (a > 0x43e80000u ? 0x7fu : minifloat_bits(a, 3, 7)));
   return r;
 #endif
 }
@@ -187,16 +193,8 @@ TF_HD f8e5m2_t to_f8e5m2(float f) {
   const unsigned int u = float_to_bits(f);
   const unsigned int sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
   f8e5m2_t r;
-  if (a > 0x7f800000u) {
-    r.bits = static_cast<unsigned char>(sign | 0x7fu);
-  } else if (a >= 0x47700000u) {  // rounds to 65536 or more: infinity
-    r.bits = static_cast<unsigned char>(sign | 0x7cu);
-  } else if (a < 0x38800000u) {  // below 2^-14: subnormal, units of 2^-16
-    r.bits = static_cast<unsigned char>(sign | round_units(a, 65536.0f));
-  } else {
-    const unsigned int b = a - (112u << 23);
-    r.bits = static_cast<unsigned char>(sign | ((b + 0xfffffu + ((b >> 21) & 1u)) >> 21));
-  }
+  // NaN stays NaN; from 61440 on it rounds to 65536 or more: infinity.
+  r.bits = static_cast<unsigned char>(sign | (a > 0x7f800000u ? 0x7fu : a >= 0x47700000u ? 0x7cu : minifloat_bits(a, 2, 15)));
   return r;
 #endif
 }

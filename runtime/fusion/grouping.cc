@@ -106,6 +106,7 @@ struct Work {
   // Per group: nodes of other groups it computes again where it reads them (a norm's
   // pointwise work before its reduction, recomputed in a GEMM's prologue).
   std::vector<std::set<int>> recomputed;
+  std::vector<int> readers;  // per node: operand slots and output positions that read it
 
   std::string FirstName(int gi) const { return g.node(*members[gi].begin()).name; }
 
@@ -882,12 +883,29 @@ bool SplitNormTailIntoPrologue(Work& w, int gi, int pg, int a, std::string& why)
   return true;
 }
 
+// A matmul's B that is the transpose of a pointwise value read by nothing else (w.T of a
+// dequantized weight): that value's node, whose kernel then runs as B's prologue over its
+// own [N, K] (GemmBLayout::kHookNK; the transpose joins the group's served views, which
+// is how the planner knows); -1 otherwise.
+int TransposedPrologue(const Work& w, const Node& t) {
+  const Graph& g = w.g;
+  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return -1;
+  const Node& v = g.node(t.inputs[1]);
+  if (v.kind != NodeKind::kView || v.shape.size() != 2) return -1;
+  const bool swap = (v.view == ViewOp::kTranspose && v.attrs.dim0 && v.attrs.dim1 && *v.attrs.dim0 != *v.attrs.dim1) ||
+                    (v.view == ViewOp::kPermute && v.attrs.dims == std::vector<int>{1, 0});
+  const Node& u = g.node(v.inputs[0]);
+  if (!swap || (u.kind != NodeKind::kPointwise && u.kind != NodeKind::kGather)) return -1;
+  // Read by the transpose alone, which the matmul alone reads (outputs count as readers).
+  return w.readers[u.id] == 1 && w.readers[v.id] == 1 ? u.id : -1;
+}
+
 void GroupTile(Work& w, const Node& n, bool fuse) {
   const Graph& g = w.g;
   if (fuse && GroupRowTileIntoGemm(w, n)) return;
   const int gi = w.NewGroup(n.id, n.shape, n.id);
   if (!fuse) return;
-  const int nk = GemmTransposedPrologue(g, n);
+  const int nk = TransposedPrologue(w, n);
   for (size_t j = 0; j < n.inputs.size(); ++j) {
     // B through a transpose: the prologue is the transposed value's kernel.
     const int v = j == 1 && nk >= 0 ? nk : n.inputs[j];
@@ -938,30 +956,6 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     }
   }
 }
-
-}  // namespace
-
-int GemmTransposedPrologue(const Graph& g, const Node& t) {
-  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return -1;
-  const Node& v = g.node(t.inputs[1]);
-  if (v.kind != NodeKind::kView || v.shape.size() != 2) return -1;
-  const bool swap = (v.view == ViewOp::kTranspose && v.attrs.dim0 && v.attrs.dim1 && *v.attrs.dim0 != *v.attrs.dim1) ||
-                    (v.view == ViewOp::kPermute && v.attrs.dims == std::vector<int>{1, 0});
-  const Node& u = g.node(v.inputs[0]);
-  if (!swap || (u.kind != NodeKind::kPointwise && u.kind != NodeKind::kGather)) return -1;
-  // Read by the transpose alone, which the matmul alone reads; neither is an output.
-  for (int o : g.outputs()) {
-    if (o == u.id || o == v.id) return -1;
-  }
-  for (const Node& m : g.nodes()) {
-    for (int in : m.inputs) {
-      if ((in == u.id && m.id != v.id) || (in == v.id && m.id != t.id)) return -1;
-    }
-  }
-  return u.id;
-}
-
-namespace {
 
 // A reduction whose input the epilogue of a tile kernel computes joins that kernel's store
 // site when ReduceIntoStoreRefusal allows; otherwise it is a kernel of its own (the reduce
@@ -1034,6 +1028,11 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   Reachability reach(g);
   Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, {},
          std::vector<int>(g.nodes().size(), -1), views, {}, {}, gemm_row_epilogues, norm_prologues};
+  w.readers.assign(g.nodes().size(), 0);
+  for (const Node& n : g.nodes()) {
+    for (int in : n.inputs) ++w.readers[in];
+  }
+  for (int o : g.outputs()) ++w.readers[o];
   // Only what an output needs is computed.
   std::vector<bool> live(g.nodes().size(), false);
   for (int o : g.outputs()) live[o] = true;

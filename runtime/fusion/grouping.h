@@ -45,11 +45,6 @@ struct Grouping {
   std::vector<std::string> decisions;
 };
 
-// A matmul's B that is the transpose of a pointwise value read by nothing else (w.T of a
-// dequantized weight): that value's node, whose prologue then runs over its own [N, K]
-// space (GemmBLayout::kHookNK); -1 otherwise.
-int GemmTransposedPrologue(const Graph& graph, const Node& t);
-
 // Groups the compute nodes of `graph` (fusing when `fuse`) and orders the groups so that
 // every group runs after the groups it reads from.
 // `gemm_row_epilogues`: row programs may run in a GEMM's store; `norm_prologues`: a norm's

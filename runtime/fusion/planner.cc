@@ -509,8 +509,12 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
   k.cols = SizeExpr::Of(t.shape.back());
   k.rows = SizeExpr{1, {}};
   for (size_t d = 0; d + 1 < t.shape.size(); ++d) k.rows = k.rows * SizeExpr::Of(t.shape[d]);
-  const int nk = GemmTransposedPrologue(g, t);
-  const bool b_nk = nk >= 0 && std::find(group.nodes.begin(), group.nodes.end(), nk) != group.nodes.end();
+  // B read through a transpose the kernel serves itself (grouping's TransposedPrologue): its
+  // prologue runs over the transposed value's own [N, K].
+  const int b_view = t.custom == nullptr && t.tile == TileOp::kMatmul ? t.inputs[1] : -1;
+  const bool b_nk = b_view >= 0 && std::find(group.served_views.begin(), group.served_views.end(), b_view) !=
+                                       group.served_views.end();
+  const int nk = b_nk ? g.node(b_view).inputs[0] : -1;
   if (b_nk) kb.SetTransposedB(nk);
   for (size_t j = 0; j < t.inputs.size(); ++j) {
     TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(j == 1 && b_nk ? nk : t.inputs[j], static_cast<int>(j)));
