@@ -6,6 +6,7 @@
 #include "codegen/glue.h"
 #include "codegen/row_codegen.h"
 #include "codegen/source.h"
+#include "codegen/weight_read.h"
 #include "runtime/status_macros.h"
 
 namespace tilefuse::internal {
@@ -51,6 +52,19 @@ void EmitAccStartHook(Emitter& e, const KernelSpec& spec) {
   e.Close();
 }
 
+// The skinny kernel's packed weight read (codegen/weight_read.h): its format, the scale's
+// form, and the raw weight and scale (ws_ptr: the first operand where there is none).
+void EmitWeightRead(Emitter& e, const KernelSpec& spec) {
+  const WeightRead w = WeightReadOf(spec);
+  e.Line(absl::StrCat("static constexpr int kWeightRead = ", w.format, ", kWeightScale = ", w.scale, ";"));
+  e.Line(absl::StrCat("static constexpr long long kWeightGroup = ", w.group, ", kWeightGroups = ", w.groups, ";"));
+  if (w.format == 0) return;
+  e.Line(absl::StrCat("static __device__ __forceinline__ const unsigned char* w_ptr(const Params& p) { "
+                      "return reinterpret_cast<const unsigned char*>(p.in", w.q, "); }"));
+  e.Line(absl::StrCat("static __device__ __forceinline__ const unsigned short* ws_ptr(const Params& p) { "
+                      "return reinterpret_cast<const unsigned short*>(p.in", std::max(w.s, 0), "); }"));
+}
+
 void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   EmitAccStartHook(e, spec);
@@ -79,6 +93,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
                       std::max(spec.a_async, 0), "; }"));
   e.Line(absl::StrCat("static __device__ __forceinline__ const auto* b_ptr(const Params& p) { return p.in",
                       std::max(spec.b_async, 0), "; }"));
+  if (c.skinny) EmitWeightRead(e, spec);
 }
 
 // prefetch_in0: the operands load_in0 reads element for element, asked of L2 ahead of a

@@ -12,7 +12,9 @@
 // those of 2q + 8, 2q + 9. Two blocks are in flight (the next one loads while this one
 // multiplies) in at most 128 registers, four CTAs per SM.
 //
-// Hooks beyond gemm_kernel's: kBLayout == 3, kBM == 16, kWarpsM == 1, kBN == 16 * kWarpsN.
+// Hooks beyond gemm_kernel's: kBLayout == 3, kBM == 16, kWarpsM == 1, kBN == 16 * kWarpsN;
+// kWeightRead, kWeightScale, kWeightGroup(s), and with a packed read w_ptr and ws_ptr (the
+// raw weight and scale).
 #ifndef TILEFUSE_KERNELS_GEMM_SKINNY_CUH_
 #define TILEFUSE_KERNELS_GEMM_SKINNY_CUH_
 
@@ -67,19 +69,155 @@ TF_DEVICE void skinny_fetch16(const typename H::Params& p, long long row, long l
   for (int i = 0; i < 8; ++i) out[i] = pack2<H::kF16>(v[2 * i], v[2 * i + 1]);
 }
 
-// One lane's share of a 64-of-K block: 16 k of two weight rows and two x rows.
+// ---- Packed weight reads (H::kWeightRead 1: int8, 2: int4; codegen/weight_read.h) ----
+// The prologue is f32(q) [* scale], the scale in the operand's 16-bit type: the raw bytes
+// become exact 16-bit integers (byte permutes into a float's mantissa for int8; a mask
+// into a 16-bit float's for int4, two at a time), and one paired multiply by the scale
+// rounds as the reference's cast does (the product of an int8 and a 16-bit float is exact
+// in f32). The generic hook took some four times the instructions per weight.
+
+// a * b + c on 16-bit pairs, rounded once.
+template <bool kF16>
+TF_DEVICE unsigned fma2(unsigned a, unsigned b, unsigned c) {
+  unsigned d;
+  if constexpr (kF16) {
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+  } else {
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+  }
+  return d;
+}
+
+// int4 pairs come out as (k, k + 4) of each 8 k; the other operand's (and a hook-read
+// weight's) consecutive pairs are put in that order, so that both agree on each slot's k.
+TF_DEVICE void nibble_order(unsigned (&r)[8]) {
+#pragma unroll
+  for (int j = 0; j < 8; j += 4) {
+    const unsigned a = r[j], b = r[j + 1], c = r[j + 2], d = r[j + 3];
+    r[j] = __byte_perm(a, c, 0x5410), r[j + 1] = __byte_perm(a, c, 0x7632);
+    r[j + 2] = __byte_perm(b, d, 0x5410), r[j + 3] = __byte_perm(b, d, 0x7632);
+  }
+}
+
+// The scale pair of weight row `row` at k (zero past the rows).
+template <class H>
+TF_DEVICE unsigned weight_scale2(const typename H::Params& p, long long row, long long rows, long long k) {
+  if constexpr (H::kWeightScale == 0) {
+    return 0;
+  } else {
+    long long at = 0;
+    if constexpr (H::kWeightScale == 2) at = row;
+    if constexpr (H::kWeightScale == 3) {
+      // K < 2^24 (the dequant's group index is exact in f32): 32-bit division.
+      at = row * H::kWeightGroups + static_cast<unsigned>(k) / static_cast<unsigned>(H::kWeightGroup);
+    }
+    const unsigned s = row < rows ? H::ws_ptr(p)[at] : 0u;
+    return s | (s << 16);
+  }
+}
+
+// 16 weights of row `row` at k as they are stored (no L1 allocation: read once): 16 bytes
+// of int8 in out[0..3], 8 of int4 in out[0..1]. Converted when the block is multiplied
+// (weight_convert), so that the next block's loads stay in flight meanwhile.
+template <class H>
+TF_DEVICE void skinny_weight_raw16(const typename H::Params& p, long long row, long long k, long long K,
+                                   unsigned (&out)[8]) {
+  const unsigned char* src = H::w_ptr(p);
+  if constexpr (H::kWeightRead == 1) {
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(out[0]), "=r"(out[1]), "=r"(out[2]), "=r"(out[3]) : "l"(src + row * K + k));
+  } else {
+    asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];"
+                 : "=r"(out[0]), "=r"(out[1]) : "l"(src + (row * K + k) / 2));
+  }
+}
+
+// skinny_weight_raw16's bytes as 8 registers of the operand type, times the scale pair s2.
+template <class H>
+TF_DEVICE void weight_convert(unsigned (&w)[8], unsigned s2) {
+  constexpr bool f16 = H::kF16;
+  if constexpr (H::kWeightRead == 1) {
+    const unsigned raw[4] = {w[0], w[1], w[2], w[3]};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const unsigned u = raw[i] ^ 0x80808080u;  // q + 128, unsigned
+      float f[4];
+      // 2^23 + (q + 128) as a float, less 2^23 + 128: q, exactly.
+#pragma unroll
+      for (int b = 0; b < 4; ++b) f[b] = __uint_as_float(__byte_perm(u, 0x4B000000u, 0x7440 | b)) - 8388736.0f;
+      w[2 * i] = pack2<f16>(f[0], f[1]);
+      w[2 * i + 1] = pack2<f16>(f[2], f[3]);
+    }
+  } else {
+    const unsigned raw[2] = {w[0], w[1]};
+    // 128 + (q + 8) in bf16 (1024 + (q + 8) in f16), less 136 (1032): q, exactly.
+    const unsigned magic = f16 ? 0x64006400u : 0x43004300u, one = f16 ? 0x3c003c00u : 0x3f803f80u;
+    const unsigned bias = f16 ? 0xe408e408u : 0xc308c308u;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const unsigned u = raw[i] ^ 0x88888888u;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) w[4 * i + j] = fma2<f16>(((u >> (4 * j)) & 0x000f000fu) | magic, one, bias);
+    }
+  }
+  if constexpr (H::kWeightScale != 0) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) w[i] = fma2<f16>(w[i], s2, 0x80008000u);  // + -0 keeps a zero's sign
+  }
+}
+
+// One lane's share of a 64-of-K block: 16 k of two weight rows and two x rows. With a
+// packed read, raw[t] says weight row t holds raw bytes still (and s[t] its scale pair).
 struct SkinnyBlock {
   unsigned w0[8], w1[8];  // weight rows r and r + 8
   unsigned x0[8], x1[8];  // x rows r and r + 8
+  unsigned s[2];
+  bool raw[2];
 };
 
+// 16 weights of row `row` at k: raw where the kernel has a packed read and the 16 lie in
+// the split, else through the hook (in the packed read's k order).
+template <class H>
+TF_DEVICE void skinny_fetch_weight(const typename H::Params& p, long long row, long long rows, long long k,
+                                   long long kend, long long K, bool vec, unsigned s2, unsigned (&out)[8],
+                                   unsigned& s, bool& raw) {
+  raw = false;
+  if constexpr (H::kWeightRead != 0) {
+    if (vec && row < rows && k + 16 <= kend) {
+      if constexpr (H::kWeightScale == 3) s2 = weight_scale2<H>(p, row, rows, k);
+      s = s2;
+      raw = true;
+      skinny_weight_raw16<H>(p, row, k, K, out);
+      return;
+    }
+  }
+  skinny_fetch16<H, 1>(p, row, rows, k, kend, K, vec, out);
+  if constexpr (H::kWeightRead == 2) nibble_order(out);
+}
+
+// Issues a block's loads. s2: the two weight rows' scale pairs (per tensor or per row; a
+// group's is read here).
 template <class H>
 TF_DEVICE void skinny_load(const typename H::Params& p, SkinnyBlock& b, long long n, long long N, long long M,
-                           long long k, long long kend, long long K, bool vec, int r, bool two) {
-  skinny_fetch16<H, 1>(p, n + r, N, k, kend, K, vec, b.w0);
-  skinny_fetch16<H, 1>(p, n + r + 8, N, k, kend, K, vec, b.w1);
+                           long long k, long long kend, long long K, bool vec, int r, bool two,
+                           const unsigned (&s2)[2]) {
+  skinny_fetch_weight<H>(p, n + r, N, k, kend, K, vec, s2[0], b.w0, b.s[0], b.raw[0]);
+  skinny_fetch_weight<H>(p, n + r + 8, N, k, kend, K, vec, s2[1], b.w1, b.s[1], b.raw[1]);
   skinny_fetch16<H, 0>(p, r, M, k, kend, K, vec, b.x0);
   if (two) skinny_fetch16<H, 0>(p, r + 8, M, k, kend, K, vec, b.x1);
+}
+
+// What a block needs once its loads are in: raw weights converted, x in the int4 k order.
+template <class H>
+TF_DEVICE void skinny_finish(SkinnyBlock& b, bool two) {
+  if constexpr (H::kWeightRead != 0) {
+    if (b.raw[0]) weight_convert<H>(b.w0, b.s[0]);
+    if (b.raw[1]) weight_convert<H>(b.w1, b.s[1]);
+  }
+  if constexpr (H::kWeightRead == 2) {
+    nibble_order(b.x0);
+    if (two) nibble_order(b.x1);
+  }
 }
 
 template <class H>
@@ -128,15 +266,26 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p) {
       acc[t][2] = acc[t][3] = hi.x;
     }
   }
-  // One block in flight while the previous one multiplies.
-  SkinnyBlock cur, next;
-  long long kb = kbegin;
-  if (kb < kend) skinny_load<H>(p, cur, n, N, M, kb + 16 * q, kend, K, vec, r, two);
-  for (; kb < kend; kb += 64) {
-    const bool more = kb + 64 < kend;
-    if (more) skinny_load<H>(p, next, n, N, M, kb + 64 + 16 * q, kend, K, vec, r, two);
-    skinny_mma<H>(cur, acc, two);
-    if (more) cur = next;
+  // One block's loads in flight while the other converts and multiplies; two named blocks
+  // (the loop unrolled by two) rather than a copy of the next into the current one, which
+  // took a select per register.
+  SkinnyBlock b0, b1;
+  unsigned s2[2] = {0u, 0u};
+  if constexpr (H::kWeightScale == 1 || H::kWeightScale == 2) {
+    s2[0] = weight_scale2<H>(p, n + r, N, 0);
+    s2[1] = weight_scale2<H>(p, n + r + 8, N, 0);
+  }
+  const long long lane_k = 16 * q;
+  if (kbegin < kend) skinny_load<H>(p, b0, n, N, M, kbegin + lane_k, kend, K, vec, r, two, s2);
+  for (long long kb = kbegin; kb < kend; kb += 128) {
+    const bool second = kb + 64 < kend;
+    if (second) skinny_load<H>(p, b1, n, N, M, kb + 64 + lane_k, kend, K, vec, r, two, s2);
+    skinny_finish<H>(b0, two);
+    skinny_mma<H>(b0, acc, two);
+    if (!second) break;
+    if (kb + 128 < kend) skinny_load<H>(p, b0, n, N, M, kb + 128 + lane_k, kend, K, vec, r, two, s2);
+    skinny_finish<H>(b1, two);
+    skinny_mma<H>(b1, acc, two);
   }
 
   // C^T's fragments into the fp32 tile [16 rows of M][BN columns of N].

@@ -159,6 +159,18 @@ TF_DEVICE unsigned storage_bits(half_t x) { return x.bits; }
 TF_DEVICE unsigned storage_bits(f8e4m3_t x) { return x.bits; }
 TF_DEVICE unsigned storage_bits(f8e5m2_t x) { return x.bits; }
 TF_DEVICE unsigned storage_bits(signed char x) { return static_cast<unsigned char>(x); }
+// Two 1-byte elements (lo in the low byte); the float8 types convert a pair at once.
+template <class T> struct StorePair {
+  template <class C> TF_DEVICE static unsigned bits(C lo, C hi) {
+    return storage_bits(Store<T>::of(lo)) | (storage_bits(Store<T>::of(hi)) << 8);
+  }
+};
+template <> struct StorePair<f8e4m3_t> {
+  TF_DEVICE static unsigned bits(float lo, float hi) { return f8e4m3x2_bits(lo, hi); }
+};
+template <> struct StorePair<f8e5m2_t> {
+  TF_DEVICE static unsigned bits(float lo, float hi) { return f8e5m2x2_bits(lo, hi); }
+};
 
 template <int W, class T, class C>
 TF_DEVICE void store_vec(T* dst, const C (&src)[W]) {
@@ -178,9 +190,7 @@ TF_DEVICE void store_vec(T* dst, const C (&src)[W]) {
     unsigned w[W / 4];
 #pragma unroll
     for (int k = 0; k < W / 4; ++k) {
-      w[k] = 0;
-#pragma unroll
-      for (int b = 0; b < 4; ++b) w[k] |= storage_bits(Store<T>::of(src[4 * k + b])) << (8 * b);
+      w[k] = StorePair<T>::bits(src[4 * k], src[4 * k + 1]) | (StorePair<T>::bits(src[4 * k + 2], src[4 * k + 3]) << 16);
     }
     store_words<W / 4>(dst, w);
   } else {

@@ -146,6 +146,32 @@ TF_HD unsigned int round_units(unsigned int a, float inv_unit) {
   return q;
 }
 
+// IEEE 754-2019 maximum / minimum: NaN if either is NaN (the canonical 0x7fffffff), and
+// -0 < +0. That is sm_80's max.NaN / min.NaN: one instruction where the compare-and-select
+// form took four (clamps, amax, amin in every kernel).
+TF_HD float max_f(float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  float r;
+  asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+#else
+  if (a != a || b != b) return bits_to_float(0x7fffffffu);
+  if (a == b) return bits_to_float(float_to_bits(a) & float_to_bits(b));  // +0 over -0
+  return a > b ? a : b;
+#endif
+}
+TF_HD float min_f(float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  float r;
+  asm("min.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+#else
+  if (a != a || b != b) return bits_to_float(0x7fffffffu);
+  if (a == b) return bits_to_float(float_to_bits(a) | float_to_bits(b));  // -0 under +0
+  return a < b ? a : b;
+#endif
+}
+
 // |f| (bits a, finite, below the type's overflow) rounded to nearest even as a 1-byte float
 // of `mant` mantissa bits and exponent bias `bias`: subnormals in units of 2^(1 - bias -
 // mant), normals rebiased and their mantissa cut to `mant` bits.
@@ -160,43 +186,72 @@ TF_HD unsigned int minifloat_bits(unsigned int a, int mant, int bias) {
 
 // f32 -> e4m3fn as PyTorch's c10::Float8_e4m3fn: round to nearest even; NaN and whatever
 // rounds past 448 (|f| > 464) become NaN (there is no infinity). The quantize op clamps
-// first, so it saturates.
-TF_HD f8e4m3_t to_f8e4m3(float f) {
+// first, so it saturates. Two at a time (lo in the low byte): sm_89+ converts a pair in
+// one instruction.
+TF_HD unsigned int f8e4m3x2_bits(float lo, float hi) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
   // The hardware's conversion saturates where PyTorch's gives NaN: past 464 (or NaN).
   unsigned short h;
-  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(f));
-  f8e4m3_t r;
-  r.bits = static_cast<unsigned char>(fabsf(f) <= 464.0f ? (h & 0xffu) : ((float_to_bits(f) >> 24) & 0x80u) | 0x7fu);
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(h) : "f"(hi), "f"(lo));
+  unsigned int r = h;
+  // One test for the pair (max.NaN passes a NaN on): the fix-ups are rare, and tested one
+  // by one they cost more than the conversion.
+  if (__builtin_expect(!(max_f(fabsf(lo), fabsf(hi)) <= 464.0f), 0)) {
+    if (!(fabsf(lo) <= 464.0f)) r = (r & 0xff00u) | ((float_to_bits(lo) >> 24) & 0x80u) | 0x7fu;
+    if (!(fabsf(hi) <= 464.0f)) r = (r & 0x00ffu) | ((float_to_bits(hi) >> 16) & 0x8000u) | 0x7f00u;
+  }
   return r;
 #else
-  const unsigned int u = float_to_bits(f);
-  const unsigned int sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
-  f8e4m3_t r;
-  // NaN, infinity, or above 464: NaN.
-  r.bits = static_cast<unsigned char>(sign | (a > 0x43e80000u ? 0x7fu : minifloat_bits(a, 3, 7)));
+  unsigned int r = 0;
+  for (int k = 0; k < 2; ++k) {
+    const unsigned int u = float_to_bits(k == 0 ? lo : hi);
+    const unsigned int sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+    // NaN, infinity, or above 464: NaN.
+    r |= (sign | (a > 0x43e80000u ? 0x7fu : minifloat_bits(a, 3, 7))) << (8 * k);
+  }
   return r;
 #endif
 }
 
 // f32 -> e5m2 as PyTorch's c10::Float8_e5m2: round to nearest even, overflow to infinity.
-TF_HD f8e5m2_t to_f8e5m2(float f) {
+TF_HD unsigned int f8e5m2x2_bits(float lo, float hi) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
   // Saturating in hardware; PyTorch rounds past 61440 to infinity and keeps NaN.
   unsigned short h;
-  asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(h) : "f"(0.0f), "f"(f));
-  const unsigned int sign = (float_to_bits(f) >> 24) & 0x80u;
-  f8e5m2_t r;
-  r.bits = static_cast<unsigned char>(f != f ? (sign | 0x7fu) : fabsf(f) >= 61440.0f ? (sign | 0x7cu) : (h & 0xffu));
+  asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(h) : "f"(hi), "f"(lo));
+  unsigned int r = h;
+  if (__builtin_expect(!(max_f(fabsf(lo), fabsf(hi)) < 61440.0f), 0)) {
+    for (int k = 0; k < 2; ++k) {
+      const float f = k == 0 ? lo : hi;
+      if (!(fabsf(f) < 61440.0f)) {
+        const unsigned int code = ((float_to_bits(f) >> 24) & 0x80u) | (f != f ? 0x7fu : 0x7cu);
+        r = (r & (0xff00u >> (8 * k))) | (code << (8 * k));
+      }
+    }
+  }
   return r;
 #else
-  const unsigned int u = float_to_bits(f);
-  const unsigned int sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
-  f8e5m2_t r;
-  // NaN stays NaN; from 61440 on it rounds to 65536 or more: infinity.
-  r.bits = static_cast<unsigned char>(sign | (a > 0x7f800000u ? 0x7fu : a >= 0x47700000u ? 0x7cu : minifloat_bits(a, 2, 15)));
+  unsigned int r = 0;
+  for (int k = 0; k < 2; ++k) {
+    const unsigned int u = float_to_bits(k == 0 ? lo : hi);
+    const unsigned int sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+    // NaN stays NaN; from 61440 on it rounds to 65536 or more: infinity.
+    r |= (sign | (a > 0x7f800000u ? 0x7fu : a >= 0x47700000u ? 0x7cu : minifloat_bits(a, 2, 15))) << (8 * k);
+  }
   return r;
 #endif
+}
+
+TF_HD f8e4m3_t to_f8e4m3(float f) {
+  f8e4m3_t r;
+  r.bits = static_cast<unsigned char>(f8e4m3x2_bits(f, 0.0f) & 0xffu);
+  return r;
+}
+
+TF_HD f8e5m2_t to_f8e5m2(float f) {
+  f8e5m2_t r;
+  r.bits = static_cast<unsigned char>(f8e5m2x2_bits(f, 0.0f) & 0xffu);
+  return r;
 }
 
 // Float to int truncates toward zero and saturates; NaN gives 0 (cvt.rzi.s32.f32).
@@ -219,8 +274,6 @@ TF_HD int wrap_i4(int x) { return ((x & 0xf) ^ 8) - 8; }
 TF_HD int i4_elem(unsigned int byte, int e) { return wrap_i4(static_cast<int>(byte >> (4 * e))); }
 
 // ---- pointwise math, PyTorch's semantics (NaN propagates through max/min/relu/clamp) ----
-TF_HD float max_f(float a, float b) { return (a != a || a > b) ? a : b; }
-TF_HD float min_f(float a, float b) { return (a != a || a < b) ? a : b; }
 TF_HD int max_i(int a, int b) { return a > b ? a : b; }
 TF_HD int min_i(int a, int b) { return a < b ? a : b; }
 TF_HD float relu_f(float x) { return x != x ? x : (x > 0.0f ? x : 0.0f); }

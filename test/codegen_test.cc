@@ -4,10 +4,15 @@
 #include <fstream>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "codegen/pointwise_codegen.h"
 #include "codegen/signature.h"
+#include "codegen/tile_codegen.h"
+#include "codegen/weight_read.h"
 #include "gtest/gtest.h"
 #include "runtime/cuda/nvrtc.h"
+#include "runtime/fusion/planner.h"
+#include "runtime/fusion/tile_config.h"
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
 #include "test/status_matchers.h"
@@ -136,6 +141,41 @@ TEST(Codegen, GlueUsesTheAccessPathOfEachOperand) {
   TF_ASSERT_OK_AND_ASSIGN(std::string again,
                           GeneratePointwiseGlue(plan.fusion_plan().kernels[0].spec, "tf_test"));
   EXPECT_EQ(glue, again);
+}
+
+// The skinny GEMM reads an int8 or int4 weight packed where its prologue is f32(q) times a
+// scale of the operand's type (per tensor, row or group of 16k), through its hook otherwise
+// (a zero point, an f32 scale, an fp8 weight), and says so in its glue.
+TEST(Codegen, SkinnyGemmsReadPackedWeightsWhereTheDequantIsExact) {
+  struct Want {
+    const char* graph;
+    int format, scale;
+    int64_t group;
+  };
+  for (const Want& w : {Want{"weight_only_i8", 1, 2, 0}, Want{"weight_only_i4_groups", 0, 0, 0},
+                        Want{"weight_only_f8_silu", 0, 0, 0}, Want{"weight_only_i8_odd", 0, 0, 0},
+                        Want{"weight_only_i4_g128", 2, 3, 128}, Want{"weight_only_i8_f16_scalar", 1, 1, 0},
+                        Want{"weight_only_i4_f16_groups", 2, 3, 64}}) {
+    SCOPED_TRACE(w.graph);
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(ParseTestGraph(NamedTestGraph(w.graph)), PlanOptions{}));
+    ASSERT_EQ(plan.kernels.size(), 1u);
+    KernelSpec spec = plan.kernels[0].spec;
+    const std::vector<ShapeClass> classes = GemmShapeClasses(plan.kernels[0], kDefaultMClasses, 132);
+    ASSERT_FALSE(classes.empty());
+    spec.gemm = classes[0].gemm;
+    ASSERT_TRUE(spec.gemm.skinny);
+    const WeightRead r = WeightReadOf(spec);
+    EXPECT_EQ(r.format, w.format);
+    EXPECT_EQ(r.scale, w.scale);
+    EXPECT_EQ(r.group, w.group);
+    TF_ASSERT_OK_AND_ASSIGN(std::string glue, GenerateTileGlue(spec, "tf_test"));
+    EXPECT_NE(glue.find(absl::StrCat("kWeightRead = ", w.format, ", kWeightScale = ", w.scale, ";")), std::string::npos)
+        << glue;
+    EXPECT_EQ(glue.find("w_ptr") != std::string::npos, w.format != 0);
+    // Not skinny (a larger M class): no packed read.
+    spec.gemm = GemmConfig{};
+    EXPECT_EQ(WeightReadOf(spec).format, 0);
+  }
 }
 
 TEST(Codegen, CompileErrorQuotesTheGeneratedLine) {
