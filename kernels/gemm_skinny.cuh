@@ -1,16 +1,20 @@
 // The decode GEMM of a weight computed in its load (kBLayout 3: B's prologue runs over
 // [N, K], a dequantized int8, int4 or fp8 weight): M <= 16 rows of x against the weight,
 // which is the MMA's A operand (C^T = W x^T, mma.sync m16n8k16), so that each warp streams
-// 16 weight rows straight from memory into registers with 16-element hook loads, no shared
-// memory, no barrier in the main loop. K is split over the CTAs of a tile as gemm_kernel
-// splits it (a cluster on sm_90), and the epilogue is gemm_kernel's.
+// 16 weight rows straight from memory into registers, with no shared memory between the
+// weight and the MMA. K is split over the CTAs of a tile as gemm_kernel splits it (a
+// cluster on sm_90), and the epilogue is gemm_kernel's.
 //
-// Lane (r, q) = (lane / 4, lane % 4) reads k = kb + 16q .. kb + 16q + 15 of weight rows
+// Lane (r, q) = (lane / 4, lane % 4) takes k = kb + 16q .. kb + 16q + 15 of weight rows
 // n + r and n + r + 8 and of x rows r and r + 8 (a block of 64 of K per warp). The MMA
 // sums over k in any order both operands agree on: step s (of 4) puts the lane's
 // k = kb + 16q + 4s + 0, 1 in the fragment slots of columns 2q, 2q + 1, and + 2, 3 in
-// those of 2q + 8, 2q + 9. Two blocks are in flight (the next one loads while this one
-// multiplies) in at most 128 registers, four CTAs per SM.
+// those of 2q + 8, 2q + 9.
+//
+// x, which every warp reads, is staged once per CTA in shared memory, 256 of K at a time
+// (cp.async, double-buffered), so that the registers go to the weight: each warp keeps
+// the loads of the next kDepth blocks in flight, as the bytes a weight row holds (int8,
+// int4: converted only when the block multiplies) or as the hook computed them.
 //
 // Hooks beyond gemm_kernel's: kBLayout == 3, kBM == 16, kWarpsM == 1, kBN == 16 * kWarpsN;
 // kWeightRead, kWeightScale, kWeightGroup(s), and with a packed read w_ptr and ws_ptr (the
@@ -33,35 +37,23 @@ TF_DEVICE unsigned pack2(float lo, float hi) {
 }
 
 // The slow path of skinny_fetch16, out of line so that the main loop's code stays small.
-template <class H, int kInput>
+template <class H>
 __device__ __noinline__ void skinny_fetch16_slow(const typename H::Params& p, long long row, long long rows,
                                                  long long k, long long kend, long long K, float* v) {
-  hook_load_elements<H, kInput>(p, row, rows, k, kend, K, 16, v);
+  hook_load_elements<H, 1>(p, row, rows, k, kend, K, 16, v);
 }
 
-// 16 consecutive elements of row `row` at k of a [rows, K] operand read through hook
-// kInput, as 8 packed registers; zero past `rows` and past `kend` (the split's end). A
-// plain x (kAsyncA) is read as it is stored: already the operand type.
-template <class H, int kInput>
+// 16 consecutive elements of weight row `row` at k read through the B hook, as 8 packed
+// registers; zero past `rows` and past `kend` (the split's end).
+template <class H>
 TF_DEVICE void skinny_fetch16(const typename H::Params& p, long long row, long long rows, long long k,
                               long long kend, long long K, bool vec, unsigned (&out)[8]) {
-  const bool fast = vec && row < rows && k + 16 <= kend;
-  if constexpr (kInput == 0 && H::kAsyncA) {
-    if (fast) {
-      const uint4* src = reinterpret_cast<const uint4*>(H::a_ptr(p) + row * K + k);
-      const uint4 lo = src[0], hi = src[1];
-      out[0] = lo.x, out[1] = lo.y, out[2] = lo.z, out[3] = lo.w;
-      out[4] = hi.x, out[5] = hi.y, out[6] = hi.z, out[7] = hi.w;
-      return;
-    }
-  }
   float v[16];
-  if (fast) {
-    if constexpr (kInput == 0) H::template load_in0<16>(p, row * K + k, v);
-    else H::template load_in1<16>(p, row * K + k, v);
+  if (vec && row < rows && k + 16 <= kend) {
+    H::template load_in1<16>(p, row * K + k, v);
   } else {
     float slow[16];
-    skinny_fetch16_slow<H, kInput>(p, row, rows, k, kend, K, slow);
+    skinny_fetch16_slow<H>(p, row, rows, k, kend, K, slow);
 #pragma unroll
     for (int e = 0; e < 16; ++e) v[e] = slow[e];
   }
@@ -99,7 +91,24 @@ TF_DEVICE void nibble_order(unsigned (&r)[8]) {
   }
 }
 
-// The scale pair of weight row `row` at k (zero past the rows).
+template <class H>
+struct Skinny {
+  // Registers of one weight row's 16 k as loaded: 16 bytes of int8, 8 of int4, or the
+  // hook's 8 packed pairs.
+  static constexpr int kRaw = H::kWeightRead == 1 ? 4 : H::kWeightRead == 2 ? 2 : 8;
+  // Blocks of 64 k whose weight loads a warp keeps in flight (fewer for the hook's wider
+  // registers).
+  static constexpr int kDepth = H::kWeightRead != 0 ? 4 : 2;
+  // x in shared memory: chunks of 256 k (4 blocks), rows padded by 64 bytes so that the
+  // 16-byte reads of lanes (r, q) and (r + 1, q') fall in different banks (a row 4 chunks
+  // of 16 bytes further round the 8 that share the banks).
+  static constexpr int kChunk = 256, kBlocks = kChunk / 64;
+  static constexpr int kXRow = kChunk * 2 + 64, kXBytes = 16 * kXRow;
+  static_assert(kBlocks % kDepth == 0, "a chunk's blocks cycle through the load buffers");
+};
+
+// The scale of weight row `row` at k, its 16 bits (zero past the rows); weight_convert
+// makes the pair, so that a group scale's load is not waited for when it is issued.
 template <class H>
 TF_DEVICE unsigned weight_scale2(const typename H::Params& p, long long row, long long rows, long long k) {
   if constexpr (H::kWeightScale == 0) {
@@ -111,146 +120,209 @@ TF_DEVICE unsigned weight_scale2(const typename H::Params& p, long long row, lon
       // K < 2^24 (the dequant's group index is exact in f32): 32-bit division.
       at = row * H::kWeightGroups + static_cast<unsigned>(k) / static_cast<unsigned>(H::kWeightGroup);
     }
-    const unsigned s = row < rows ? H::ws_ptr(p)[at] : 0u;
-    return s | (s << 16);
+    return row < rows ? H::ws_ptr(p)[at] : 0u;
   }
 }
 
-// 16 weights of row `row` at k as they are stored (no L1 allocation: read once): 16 bytes
-// of int8 in out[0..3], 8 of int4 in out[0..1]. Converted when the block is multiplied
-// (weight_convert), so that the next block's loads stay in flight meanwhile.
+// A weight row's 16 bytes (int8) or nibbles (int4) at k, byte by byte: zero past the rows
+// and past kend (a zero byte or nibble is the value 0). Out of line: tails and misaligned
+// weights only.
 template <class H>
-TF_DEVICE void skinny_weight_raw16(const typename H::Params& p, long long row, long long k, long long K,
-                                   unsigned (&out)[8]) {
+__device__ __noinline__ void skinny_weight_bytes(const typename H::Params& p, long long row, long long rows,
+                                                 long long k, long long kend, long long K, unsigned* out) {
   const unsigned char* src = H::w_ptr(p);
-  if constexpr (H::kWeightRead == 1) {
-    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(out[0]), "=r"(out[1]), "=r"(out[2]), "=r"(out[3]) : "l"(src + row * K + k));
-  } else {
-    asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];"
-                 : "=r"(out[0]), "=r"(out[1]) : "l"(src + (row * K + k) / 2));
+  for (int i = 0; i < Skinny<H>::kRaw; ++i) out[i] = 0;
+  for (int e = 0; e < 16; ++e) {
+    if (row >= rows || k + e >= kend) continue;
+    const long long at = row * K + k + e;
+    if constexpr (H::kWeightRead == 1) {
+      out[e / 4] |= static_cast<unsigned>(src[at]) << (8 * (e % 4));
+    } else {
+      out[e / 8] |= ((static_cast<unsigned>(src[at / 2]) >> (4 * (at & 1))) & 0xfu) << (4 * (e % 8));
+    }
   }
 }
 
-// skinny_weight_raw16's bytes as 8 registers of the operand type, times the scale pair s2.
+// Issues the loads of weight row `row`'s 16 k at k: raw bytes with a packed read (and its
+// scale pair s), else through the hook. `at` addresses the 16 when `fast` (the row and
+// the 16 k in range, aligned): the kernel keeps a pointer per row rather than computing
+// row * K + k per block, which took more instructions than the conversion.
 template <class H>
-TF_DEVICE void weight_convert(unsigned (&w)[8], unsigned s2) {
+TF_DEVICE void skinny_weight_load(const typename H::Params& p, const unsigned char* at, bool fast, long long row,
+                                  long long rows, long long k, long long kend, long long K, bool vec, unsigned scale,
+                                  unsigned (&w)[Skinny<H>::kRaw], unsigned& s) {
+  if constexpr (H::kWeightRead != 0) {
+    if constexpr (H::kWeightScale == 3) scale = weight_scale2<H>(p, row, rows, k);
+    s = scale;
+    if (fast) {
+      // Read once: no L1 allocation.
+      if constexpr (H::kWeightRead == 1) {
+        asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(w[0]), "=r"(w[1]), "=r"(w[2]), "=r"(w[3]) : "l"(at));
+      } else {
+        asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(w[0]), "=r"(w[1]) : "l"(at));
+      }
+    } else {
+      unsigned bytes[Skinny<H>::kRaw];
+      skinny_weight_bytes<H>(p, row, rows, k, kend, K, bytes);
+#pragma unroll
+      for (int i = 0; i < Skinny<H>::kRaw; ++i) w[i] = bytes[i];
+    }
+  } else {
+    (void)at, (void)fast, (void)scale;
+    s = 0;
+    skinny_fetch16<H>(p, row, rows, k, kend, K, vec, w);
+  }
+}
+
+// A weight row's loaded registers as 8 registers of the operand type (times its scale s,
+// 16 bits).
+template <class H>
+TF_DEVICE void weight_convert(const unsigned (&w)[Skinny<H>::kRaw], unsigned s, unsigned (&out)[8]) {
   constexpr bool f16 = H::kF16;
-  if constexpr (H::kWeightRead == 1) {
-    const unsigned raw[4] = {w[0], w[1], w[2], w[3]};
+  if constexpr (H::kWeightRead == 0) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[i] = w[i];
+    return;
+  } else if constexpr (H::kWeightRead == 1) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const unsigned u = raw[i] ^ 0x80808080u;  // q + 128, unsigned
+      const unsigned u = w[i] ^ 0x80808080u;  // q + 128, unsigned
       float f[4];
       // 2^23 + (q + 128) as a float, less 2^23 + 128: q, exactly.
 #pragma unroll
       for (int b = 0; b < 4; ++b) f[b] = __uint_as_float(__byte_perm(u, 0x4B000000u, 0x7440 | b)) - 8388736.0f;
-      w[2 * i] = pack2<f16>(f[0], f[1]);
-      w[2 * i + 1] = pack2<f16>(f[2], f[3]);
+      out[2 * i] = pack2<f16>(f[0], f[1]);
+      out[2 * i + 1] = pack2<f16>(f[2], f[3]);
     }
   } else {
-    const unsigned raw[2] = {w[0], w[1]};
     // 128 + (q + 8) in bf16 (1024 + (q + 8) in f16), less 136 (1032): q, exactly.
     const unsigned magic = f16 ? 0x64006400u : 0x43004300u, one = f16 ? 0x3c003c00u : 0x3f803f80u;
     const unsigned bias = f16 ? 0xe408e408u : 0xc308c308u;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const unsigned u = raw[i] ^ 0x88888888u;
+      const unsigned u = w[i] ^ 0x88888888u;
 #pragma unroll
-      for (int j = 0; j < 4; ++j) w[4 * i + j] = fma2<f16>(((u >> (4 * j)) & 0x000f000fu) | magic, one, bias);
+      for (int j = 0; j < 4; ++j) out[4 * i + j] = fma2<f16>(((u >> (4 * j)) & 0x000f000fu) | magic, one, bias);
     }
   }
-  if constexpr (H::kWeightScale != 0) {
+  if constexpr (H::kWeightRead != 0 && H::kWeightScale != 0) {
+    const unsigned s2 = __byte_perm(s, 0, 0x1010);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) w[i] = fma2<f16>(w[i], s2, 0x80008000u);  // + -0 keeps a zero's sign
+    for (int i = 0; i < 8; ++i) out[i] = fma2<f16>(out[i], s2, 0x80008000u);  // + -0 keeps a zero's sign
   }
 }
 
-// One lane's share of a 64-of-K block: 16 k of two weight rows and two x rows. With a
-// packed read, raw[t] says weight row t holds raw bytes still (and s[t] its scale pair).
-struct SkinnyBlock {
-  unsigned w0[8], w1[8];  // weight rows r and r + 8
-  unsigned x0[8], x1[8];  // x rows r and r + 8
-  unsigned s[2];
-  bool raw[2];
+// The weight loads of one block in flight: rows r and r + 8.
+template <class H>
+struct SkinnyWeights {
+  unsigned w0[Skinny<H>::kRaw], w1[Skinny<H>::kRaw];
+  unsigned s0, s1;
 };
 
-// 16 weights of row `row` at k: raw where the kernel has a packed read and the 16 lie in
-// the split, else through the hook (in the packed read's k order).
+// A lane's two weight rows: where their 16 k of the split's first block start (packed
+// reads), and whether each row is in range.
+struct SkinnyRows {
+  const unsigned char* at[2];
+  bool ok[2];
+};
+
+// Block b of the split: its weight rows' loads, the 16 k from kbegin + 64b + 16q (scale:
+// the rows' scales when per tensor or per row).
 template <class H>
-TF_DEVICE void skinny_fetch_weight(const typename H::Params& p, long long row, long long rows, long long k,
-                                   long long kend, long long K, bool vec, unsigned s2, unsigned (&out)[8],
-                                   unsigned& s, bool& raw) {
-  raw = false;
-  if constexpr (H::kWeightRead != 0) {
-    if (vec && row < rows && k + 16 <= kend) {
-      if constexpr (H::kWeightScale == 3) s2 = weight_scale2<H>(p, row, rows, k);
-      s = s2;
-      raw = true;
-      skinny_weight_raw16<H>(p, row, k, K, out);
-      return;
+TF_DEVICE void skinny_weights_load(const typename H::Params& p, SkinnyWeights<H>& w, const SkinnyRows& rows,
+                                   long long b, long long n, long long N, long long k, long long kend, long long K,
+                                   bool vec, int r, const unsigned (&scale)[2]) {
+  // Bytes per 64 k of a row: 64 of int8, 32 of int4.
+  constexpr long long kBlockBytes = H::kWeightRead == 2 ? 32 : 64;
+  const bool kfast = vec && k + 16 <= kend;
+  skinny_weight_load<H>(p, rows.at[0] + b * kBlockBytes, kfast && rows.ok[0], n + r, N, k, kend, K, vec, scale[0],
+                        w.w0, w.s0);
+  skinny_weight_load<H>(p, rows.at[1] + b * kBlockBytes, kfast && rows.ok[1], n + r + 8, N, k, kend, K, vec, scale[1],
+                        w.w1, w.s1);
+}
+
+// Fills x's chunk at k0 (16 rows, zero past M and past kend) into shared memory `xs`:
+// cp.async where x is plain and aligned, else through its hook; one commit group.
+template <class H, int kThreads>
+TF_DEVICE void skinny_fill_x(const typename H::Params& p, char* xs, long long k0, long long kend, long long M,
+                             long long K, bool vec) {
+  using S = Skinny<H>;
+  constexpr int kPerRow = S::kChunk / 8;  // 16-byte pieces
+  for (int i = threadIdx.x; i < 16 * kPerRow; i += kThreads) {
+    const int m = i / kPerRow, c = i % kPerRow;
+    const long long k = k0 + 8 * c;
+    char* dst = xs + m * S::kXRow + c * 16;
+    const bool fast = vec && m < M && k + 8 <= kend;
+    if constexpr (H::kAsyncA) {
+      if (fast) {
+        cp_async16(smem_addr(dst), H::a_ptr(p) + m * K + k, true);
+        continue;
+      }
     }
+    float v[8];
+    if (fast) {
+      H::template load_in0<8>(p, m * K + k, v);
+    } else {
+      hook_load_elements<H, 0>(p, m, M, k, kend, K, 8, v);
+    }
+    *reinterpret_cast<uint4*>(dst) = pack8<H::kF16>(v);
   }
-  skinny_fetch16<H, 1>(p, row, rows, k, kend, K, vec, out);
-  if constexpr (H::kWeightRead == 2) nibble_order(out);
+  cp_async_commit();
 }
 
-// Issues a block's loads. s2: the two weight rows' scale pairs (per tensor or per row; a
-// group's is read here).
+// x rows r and r + 8 at local k of a chunk: 16 k each as 8 registers.
 template <class H>
-TF_DEVICE void skinny_load(const typename H::Params& p, SkinnyBlock& b, long long n, long long N, long long M,
-                           long long k, long long kend, long long K, bool vec, int r, bool two,
-                           const unsigned (&s2)[2]) {
-  skinny_fetch_weight<H>(p, n + r, N, k, kend, K, vec, s2[0], b.w0, b.s[0], b.raw[0]);
-  skinny_fetch_weight<H>(p, n + r + 8, N, k, kend, K, vec, s2[1], b.w1, b.s[1], b.raw[1]);
-  skinny_fetch16<H, 0>(p, r, M, k, kend, K, vec, b.x0);
-  if (two) skinny_fetch16<H, 0>(p, r + 8, M, k, kend, K, vec, b.x1);
-}
-
-// What a block needs once its loads are in: raw weights converted, x in the int4 k order.
-template <class H>
-TF_DEVICE void skinny_finish(SkinnyBlock& b, bool two) {
-  if constexpr (H::kWeightRead != 0) {
-    if (b.raw[0]) weight_convert<H>(b.w0, b.s[0]);
-    if (b.raw[1]) weight_convert<H>(b.w1, b.s[1]);
+TF_DEVICE void skinny_x(const char* xs, int r, int k, bool two, unsigned (&x0)[8], unsigned (&x1)[8]) {
+  using S = Skinny<H>;
+  const uint4* a = reinterpret_cast<const uint4*>(xs + r * S::kXRow + 2 * k);
+  uint4 lo = a[0], hi = a[1];
+  x0[0] = lo.x, x0[1] = lo.y, x0[2] = lo.z, x0[3] = lo.w, x0[4] = hi.x, x0[5] = hi.y, x0[6] = hi.z, x0[7] = hi.w;
+  if (two) {
+    const uint4* b = reinterpret_cast<const uint4*>(xs + (r + 8) * S::kXRow + 2 * k);
+    lo = b[0], hi = b[1];
+    x1[0] = lo.x, x1[1] = lo.y, x1[2] = lo.z, x1[3] = lo.w, x1[4] = hi.x, x1[5] = hi.y, x1[6] = hi.z, x1[7] = hi.w;
   }
   if constexpr (H::kWeightRead == 2) {
-    nibble_order(b.x0);
-    if (two) nibble_order(b.x1);
+    nibble_order(x0);
+    if (two) nibble_order(x1);
   }
 }
 
 template <class H>
-TF_DEVICE void skinny_mma(const SkinnyBlock& b, float (&acc)[2][4], bool two) {
+TF_DEVICE void skinny_mma(const unsigned (&w0)[8], const unsigned (&w1)[8], const unsigned (&x0)[8],
+                          const unsigned (&x1)[8], float (&acc)[2][4], bool two) {
 #pragma unroll
   for (int s = 0; s < 4; ++s) {
-    const unsigned a[4] = {b.w0[2 * s], b.w1[2 * s], b.w0[2 * s + 1], b.w1[2 * s + 1]};
-    mma16816<H::kF16>(acc[0], a, b.x0[2 * s], b.x0[2 * s + 1]);
-    if (two) mma16816<H::kF16>(acc[1], a, b.x1[2 * s], b.x1[2 * s + 1]);
+    const unsigned a[4] = {w0[2 * s], w1[2 * s], w0[2 * s + 1], w1[2 * s + 1]};
+    mma16816<H::kF16>(acc[0], a, x0[2 * s], x0[2 * s + 1]);
+    if (two) mma16816<H::kF16>(acc[1], a, x1[2 * s], x1[2 * s + 1]);
   }
 }
 
 template <class H>
 TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p) {
+  using S = Skinny<H>;
   static_assert(H::kBLayout == 3 && H::kBM == 16 && H::kWarpsM == 1 && H::kBN == 16 * H::kWarpsN,
                 "the skinny GEMM: B computed over [N, K], 16 rows of C, 16 weight rows per warp");
   static_assert(!H::kSplitF32 && !H::kRowEpilogue, "bf16 or f16 operands, a plain epilogue");
-  constexpr int BN = H::kBN, kThreads = 32 * H::kWarpsN, S = H::kSplitK;
+  static_assert(H::kSmemBytes >= 2 * S::kXBytes, "two x chunks in shared memory (GemmConfig::SmemBytes)");
+  constexpr int BN = H::kBN, kThreads = 32 * H::kWarpsN, SK = H::kSplitK;
   extern __shared__ __align__(128) char smem[];
   const long long M = p.rows, N = p.cols, K = p.depth;
   const long long tiles = (N + BN - 1) / BN;
-  const long long tile = S == 1 ? blockIdx.x : H::kClusterSplit ? blockIdx.x / S : blockIdx.x % tiles;
-  const int split = S == 1 ? 0 : static_cast<int>(H::kClusterSplit ? blockIdx.x % S : blockIdx.x / tiles);
+  const long long tile = SK == 1 ? blockIdx.x : H::kClusterSplit ? blockIdx.x / SK : blockIdx.x % tiles;
+  const int split = SK == 1 ? 0 : static_cast<int>(H::kClusterSplit ? blockIdx.x % SK : blockIdx.x / tiles);
   const long long n0 = tile * BN;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, r = lane / 4, q = lane % 4;
   const long long n = n0 + warp * 16;
-  // 16-element hook loads: aligned where K is a multiple of 16 (1-byte and packed types).
+  // 16-element loads: aligned where K is a multiple of 16 (1-byte and packed types).
   const bool vec = p.vector_ok && K % 16 == 0;
   const bool two = M > 8;
 
   // K slices of whole 64-blocks; the accumulators' start (a bias) in split 0 only. Row n of
   // the weight is column n of C: fragments 0, 1 are column n + r, 2, 3 column n + r + 8.
-  const long long per = (K + 64LL * S - 1) / (64LL * S) * 64;
+  const long long per = (K + 64LL * SK - 1) / (64LL * SK) * 64;
   const long long kbegin = split * per < K ? split * per : K;
   const long long kend = kbegin + per < K ? kbegin + per : K;
   float acc[2][4];
@@ -266,26 +338,62 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p) {
       acc[t][2] = acc[t][3] = hi.x;
     }
   }
-  // One block's loads in flight while the other converts and multiplies; two named blocks
-  // (the loop unrolled by two) rather than a copy of the next into the current one, which
-  // took a select per register.
-  SkinnyBlock b0, b1;
-  unsigned s2[2] = {0u, 0u};
+  unsigned scale[2] = {0u, 0u};  // per tensor or per row: read once
   if constexpr (H::kWeightScale == 1 || H::kWeightScale == 2) {
-    s2[0] = weight_scale2<H>(p, n + r, N, 0);
-    s2[1] = weight_scale2<H>(p, n + r + 8, N, 0);
+    scale[0] = weight_scale2<H>(p, n + r, N, 0);
+    scale[1] = weight_scale2<H>(p, n + r + 8, N, 0);
   }
+  const long long blocks = (kend - kbegin + 63) / 64, chunks = (kend - kbegin + S::kChunk - 1) / S::kChunk;
   const long long lane_k = 16 * q;
-  if (kbegin < kend) skinny_load<H>(p, b0, n, N, M, kbegin + lane_k, kend, K, vec, r, two, s2);
-  for (long long kb = kbegin; kb < kend; kb += 128) {
-    const bool second = kb + 64 < kend;
-    if (second) skinny_load<H>(p, b1, n, N, M, kb + 64 + lane_k, kend, K, vec, r, two, s2);
-    skinny_finish<H>(b0, two);
-    skinny_mma<H>(b0, acc, two);
-    if (!second) break;
-    if (kb + 128 < kend) skinny_load<H>(p, b0, n, N, M, kb + 128 + lane_k, kend, K, vec, r, two, s2);
-    skinny_finish<H>(b1, two);
-    skinny_mma<H>(b1, acc, two);
+  SkinnyRows rows;
+#pragma unroll
+  for (int t = 0; t < 2; ++t) {
+    const long long row = n + r + 8 * t;
+    rows.ok[t] = row < N;
+    rows.at[t] = nullptr;
+    if constexpr (H::kWeightRead != 0) {
+      const long long first = (rows.ok[t] ? row : 0) * K + kbegin + lane_k;  // even: K % 16 == 0 where used
+      rows.at[t] = H::w_ptr(p) + (H::kWeightRead == 2 ? first / 2 : first);
+    }
+  }
+  // Block b's weights go to buf[b % kDepth], loaded kDepth blocks before they multiply.
+  SkinnyWeights<H> buf[S::kDepth];
+#pragma unroll
+  for (int j = 0; j < S::kDepth; ++j) {
+    if (j < blocks) skinny_weights_load<H>(p, buf[j], rows, j, n, N, kbegin + 64 * j + lane_k, kend, K, vec, r, scale);
+  }
+  if (chunks > 0) skinny_fill_x<H, kThreads>(p, smem, kbegin, kend, M, K, vec);
+  for (long long c = 0; c < chunks; ++c) {
+    // The next chunk's x loads while this one multiplies (an empty group after the last).
+    char* xs = smem + (c & 1) * S::kXBytes;
+    if (c + 1 < chunks) {
+      skinny_fill_x<H, kThreads>(p, smem + ((c + 1) & 1) * S::kXBytes, kbegin + (c + 1) * S::kChunk, kend, M, K, vec);
+    } else {
+      cp_async_commit();
+    }
+    cp_async_wait<1>();
+    __syncthreads();
+    // Unrolled by kDepth only (the buffers' indices are constants): the hook path's loads
+    // are long, and NVRTC's time grows with their copies.
+#pragma unroll 1
+    for (int j0 = 0; j0 < S::kBlocks; j0 += S::kDepth) {
+#pragma unroll
+      for (int d = 0; d < S::kDepth; ++d) {
+        const long long b = c * S::kBlocks + j0 + d;
+        if (b >= blocks) break;
+        SkinnyWeights<H>& wb = buf[d];
+        unsigned w0[8], w1[8], x0[8], x1[8];
+        weight_convert<H>(wb.w0, wb.s0, w0);
+        weight_convert<H>(wb.w1, wb.s1, w1);
+        if (b + S::kDepth < blocks) {
+          skinny_weights_load<H>(p, wb, rows, b + S::kDepth, n, N, kbegin + 64 * (b + S::kDepth) + lane_k, kend, K,
+                                 vec, r, scale);
+        }
+        skinny_x<H>(xs, r, 64 * (j0 + d) + static_cast<int>(lane_k), two, x0, x1);
+        skinny_mma<H>(w0, w1, x0, x1, acc, two);
+      }
+    }
+    __syncthreads();  // every warp is done with xs before it is filled again
   }
 
   // C^T's fragments into the fp32 tile [16 rows of M][BN columns of N].
@@ -303,7 +411,7 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p) {
   if constexpr (H::kClusterSplit) {
     split_k_cluster<H, 16, BN, kThreads>(p, ctile, 0, n0, M, N);
     return;
-  } else if constexpr (S > 1) {
+  } else if constexpr (SK > 1) {
     if (!split_k_combine<H, 16, BN, kThreads>(p, ctile, tile, split, tiles)) return;
   }
   gemm_epilogue<H, 16, BN, kThreads>(p, ctile, 0, n0, M, N, threadIdx.x, 0);

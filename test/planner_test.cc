@@ -345,6 +345,19 @@ TEST(Planner, WeightOnlyGemmsDequantizeInTheirBLoad) {
   TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));
   ASSERT_EQ(plan.kernels.size(), 1u);
   EXPECT_EQ(plan.kernels[0].spec.gemm.ToString(), "skinny 16x64 w4 split 2");
+  // A static M past one row tile: the weight dequantized once by a kernel of its own, the
+  // GEMM reading it by TMA, and the refusal says why.
+  const Graph prefill = *GraphFromJson(R"({"name": "p", "inputs": [{"name": "x", "shape": [4096, 256], "dtype": "bf16"},
+      {"name": "q", "shape": [512, 256], "dtype": "i8"}, {"name": "s", "shape": [512, 1], "dtype": "bf16"}],
+      "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "bf16"}},
+                {"name": "t", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                {"name": "y", "op": "matmul", "inputs": ["x", "t"]}], "outputs": ["y"]})");
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan large, PlanFusion(prefill, PlanOptions{}));
+  ASSERT_EQ(large.kernels.size(), 2u);
+  EXPECT_EQ(large.kernels.back().spec.b_layout, GemmBLayout::kColMajor);
+  bool refused = false;
+  for (const std::string& d : large.decisions) refused |= d.find("M = 4096 rows would dequantize each weight 32 times") != std::string::npos;
+  EXPECT_TRUE(refused);
   // Read by something else too, the dequantized weight is stored and read by TMA.
   const Graph both = *GraphFromJson(R"({"name": "b", "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
       {"name": "q", "shape": [64, 64], "dtype": "i8"}, {"name": "s", "shape": [64, 1], "dtype": "f32"}],

@@ -101,6 +101,16 @@ const std::vector<TestGraph>& QuantTestGraphs() {
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
         "outputs": ["y"]})", 1, 8, {{"M", 2}}},
+      // A static M past one row tile: the weight dequantized by a kernel of its own, the GEMM
+      // reading it by TMA.
+      {"weight_only_i8_prefill", R"({"name": "weight_only_i8_prefill",
+        "inputs": [{"name": "x", "shape": [300, 192], "dtype": "bf16"},
+                   {"name": "q", "shape": [136, 192], "dtype": "i8"},
+                   {"name": "s", "shape": [136, 1], "dtype": "bf16"}],
+        "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "bf16"}},
+                  {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
+        "outputs": ["y"]})", 2, 4, {}},
       // K = 200 (not whole 16-element loads: the element path) and N = 72 (a partial tile),
       // a bias in the accumulators.
       {"weight_only_i8_odd", R"({"name": "weight_only_i8_odd",

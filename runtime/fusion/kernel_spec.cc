@@ -30,7 +30,9 @@ int PipelineBytes(const GemmConfig& c) { return c.stages * (c.bm * c.bk + c.bk *
 }  // namespace
 
 int GemmConfig::SmemBytes() const {
-  if (skinny) return bm * (bn + kStagingPad) * 4;  // the epilogue tile only
+  // The skinny kernel: two chunks of x (16 rows of 256 k, rows padded by 64 bytes;
+  // kernels/gemm_skinny.cuh Skinny), then the epilogue tile.
+  if (skinny) return std::max(2 * 16 * (256 * 2 + 64), bm * (bn + kStagingPad) * 4);
   const int pipeline = PipelineBytes(*this);
   const int epilogue = bm * (bn + kStagingPad) * 4;
   // The Hopper kernel aligns its stages to 1024 bytes and keeps two mbarriers per stage.
