@@ -149,28 +149,25 @@ TF_HD unsigned int round_units(unsigned int a, float inv_unit) {
 // IEEE 754-2019 maximum / minimum: NaN if either is NaN (the canonical 0x7fffffff), and
 // -0 < +0. That is sm_80's max.NaN / min.NaN: one instruction where the compare-and-select
 // form took four (clamps, amax, amin in every kernel).
-TF_HD float max_f(float a, float b) {
+template <bool kMax>
+TF_HD float ieee_max_min(float a, float b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   float r;
-  asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  if constexpr (kMax) {
+    asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  } else {
+    asm("min.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  }
   return r;
 #else
   if (a != a || b != b) return bits_to_float(0x7fffffffu);
-  if (a == b) return bits_to_float(float_to_bits(a) & float_to_bits(b));  // +0 over -0
-  return a > b ? a : b;
+  // Equal: the same bits, or zeros of both signs (+0 the larger).
+  if (a == b) return bits_to_float(kMax ? float_to_bits(a) & float_to_bits(b) : float_to_bits(a) | float_to_bits(b));
+  return (a > b) == kMax ? a : b;
 #endif
 }
-TF_HD float min_f(float a, float b) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  float r;
-  asm("min.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
-  return r;
-#else
-  if (a != a || b != b) return bits_to_float(0x7fffffffu);
-  if (a == b) return bits_to_float(float_to_bits(a) | float_to_bits(b));  // -0 under +0
-  return a < b ? a : b;
-#endif
-}
+TF_HD float max_f(float a, float b) { return ieee_max_min<true>(a, b); }
+TF_HD float min_f(float a, float b) { return ieee_max_min<false>(a, b); }
 
 // |f| (bits a, finite, below the type's overflow) rounded to nearest even as a 1-byte float
 // of `mant` mantissa bits and exponent bias `bias`: subnormals in units of 2^(1 - bias -

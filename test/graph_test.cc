@@ -204,6 +204,26 @@ TEST(Reference, NewPointwiseOpsAtHandWorkedPoints) {
   EXPECT_EQ(ApplyPointwise(PointwiseOp::kLt, {}, DType::kBool, two, DType::kI32)->i, 1);
 }
 
+// maximum and minimum as IEEE 754-2019 (what sm_80's max.NaN / min.NaN compute, which the
+// kernels use): NaN from either side, +0 above -0 in either order.
+TEST(Reference, MaximumAndMinimumOrderSignedZerosAndPassNaN) {
+  const auto f = [](PointwiseOp op, float a, float b) {
+    Scalar two[2];
+    two[0].f = a;
+    two[1].f = b;
+    return ApplyPointwise(op, {}, DType::kF32, two, DType::kF32)->f;
+  };
+  for (const auto& [a, b] : {std::pair{0.0f, -0.0f}, std::pair{-0.0f, 0.0f}}) {
+    EXPECT_FALSE(std::signbit(f(PointwiseOp::kMaximum, a, b)));
+    EXPECT_TRUE(std::signbit(f(PointwiseOp::kMinimum, a, b)));
+  }
+  EXPECT_TRUE(std::isnan(f(PointwiseOp::kMaximum, 1.0f, NAN)));
+  EXPECT_TRUE(std::isnan(f(PointwiseOp::kMaximum, -NAN, 1.0f)));
+  EXPECT_TRUE(std::isnan(f(PointwiseOp::kMinimum, NAN, -INFINITY)));
+  EXPECT_EQ(f(PointwiseOp::kMaximum, -1.0f, -INFINITY), -1.0f);
+  EXPECT_EQ(f(PointwiseOp::kMinimum, 3.0f, 2.0f), 2.0f);
+}
+
 // logsumexp as torch computes it: large values without overflow, a row of -inf gives -inf,
 // an integer input gives f32.
 TEST(Reference, LogsumexpLowersToWhatTorchComputes) {
