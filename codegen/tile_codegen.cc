@@ -234,7 +234,10 @@ absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spe
     if (!spec.stages.empty()) files.push_back("rowwise.cuh");  // row_combine
     files.push_back("gemm.cuh");
     if (spec.gemm.wgmma) files.push_back("gemm_sm90.cuh");
-    if (spec.gemm.skinny) files.push_back("gemm_skinny.cuh");
+    if (spec.gemm.skinny) {
+      files.push_back("packed_weights.cuh");
+      files.push_back("gemm_skinny.cuh");
+    }
   } else {
     files.push_back("rowwise.cuh");
   }

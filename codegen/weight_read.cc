@@ -12,7 +12,7 @@ int WeightOperand(const KernelSpec& spec, const Expr& e) {
   if (!IsCastOf(e, DType::kF32) || e->args[0]->kind != ExprKind::kLoad) return -1;
   const int q = e->args[0]->operand;
   const OperandSpec& o = spec.operands[q];
-  const bool packed = o.dtype == DType::kI8 || o.dtype == DType::kI4;
+  const bool packed = o.dtype == DType::kI8 || o.dtype == DType::kI4 || o.dtype == DType::kF8E4M3;
   return packed && o.access == Access::kFull && o.site == 1 && !o.iota && !o.gathered ? q : -1;
 }
 
@@ -51,7 +51,8 @@ WeightRead WeightReadOf(const KernelSpec& spec) {
     w.q = WeightOperand(spec, e);
   }
   if (w.q < 0) return none;
-  w.format = spec.operands[w.q].dtype == DType::kI8 ? 1 : 2;
+  const DType q = spec.operands[w.q].dtype;
+  w.format = q == DType::kI8 ? 1 : q == DType::kI4 ? 2 : 3;
   return w;
 }
 

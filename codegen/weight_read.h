@@ -1,7 +1,8 @@
 // Packed weight reads of the skinny decode GEMM (kernels/gemm_skinny.cuh): a B prologue
-// that is a dequant of an int8 or int4 weight, f32(q) [* scale] with the scale per
+// that is a dequant of an int8, int4 or e4m3 weight, f32(q) [* scale] with the scale per
 // tensor, per weight row or per group of K, is read as raw bytes and converted with
-// byte permutes and paired 16-bit math instead of through the generic load hook.
+// byte permutes and paired 16-bit math (kernels/packed_weights.cuh) instead of through
+// the generic load hook.
 #ifndef TILEFUSE_CODEGEN_WEIGHT_READ_H_
 #define TILEFUSE_CODEGEN_WEIGHT_READ_H_
 
@@ -12,7 +13,7 @@
 namespace tilefuse::internal {
 
 struct WeightRead {
-  int format = 0;  // 0: the generic hook; 1: i8; 2: i4 (kernels/gemm_skinny.cuh kWeightRead)
+  int format = 0;  // 0: the generic hook; 1: i8; 2: i4; 3: f8e4m3 (gemm_skinny.cuh kWeightRead)
   int scale = 0;   // 0: none; 1: per tensor; 2: per weight row; 3: per group of K
   int q = -1;      // the weight's operand
   int s = -1;      // the scale's operand, or -1
@@ -20,9 +21,9 @@ struct WeightRead {
 };
 
 // The packed read of a skinny GEMM's B prologue, or format 0 where the prologue is
-// anything else. Exact: an int8 or int4 value and a scale of the operand's 16-bit type
-// multiply without rounding in f32, so the one rounding of the paired 16-bit multiply
-// is the reference's cast.
+// anything else. Exact: an int8, int4 or e4m3 value and a scale of the operand's 16-bit
+// type multiply without rounding in f32, so the one rounding of the paired 16-bit
+// multiply is the reference's cast.
 WeightRead WeightReadOf(const KernelSpec& spec);
 
 }  // namespace tilefuse::internal

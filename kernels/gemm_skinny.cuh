@@ -24,18 +24,6 @@
 
 namespace tf {
 
-// Two fp32 values as one register of the operand type, lo in the low half.
-template <bool kF16>
-TF_DEVICE unsigned pack2(float lo, float hi) {
-  unsigned u;
-  if constexpr (kF16) {
-    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(u) : "f"(hi), "f"(lo));
-  } else {
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(u) : "f"(hi), "f"(lo));
-  }
-  return u;
-}
-
 // The slow path of skinny_fetch16, out of line so that the main loop's code stays small.
 template <class H>
 __device__ __noinline__ void skinny_fetch16_slow(const typename H::Params& p, long long row, long long rows,
@@ -61,24 +49,11 @@ TF_DEVICE void skinny_fetch16(const typename H::Params& p, long long row, long l
   for (int i = 0; i < 8; ++i) out[i] = pack2<H::kF16>(v[2 * i], v[2 * i + 1]);
 }
 
-// ---- Packed weight reads (H::kWeightRead 1: int8, 2: int4; codegen/weight_read.h) ----
+// ---- Packed weight reads (H::kWeightRead 1: int8, 2: int4, 3: e4m3; codegen/weight_read.h) ----
 // The prologue is f32(q) [* scale], the scale in the operand's 16-bit type: the raw bytes
-// become exact 16-bit integers (byte permutes into a float's mantissa for int8; a mask
-// into a 16-bit float's for int4, two at a time), and one paired multiply by the scale
-// rounds as the reference's cast does (the product of an int8 and a 16-bit float is exact
-// in f32). The generic hook took some four times the instructions per weight.
-
-// a * b + c on 16-bit pairs, rounded once.
-template <bool kF16>
-TF_DEVICE unsigned fma2(unsigned a, unsigned b, unsigned c) {
-  unsigned d;
-  if constexpr (kF16) {
-    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-  } else {
-    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-  }
-  return d;
-}
+// become exact 16-bit values (kernels/packed_weights.cuh), and one paired multiply by the
+// scale rounds as the reference's cast does (the product of such a q and a 16-bit float
+// is exact in f32). The generic hook took some four times the instructions per weight.
 
 // int4 pairs come out as (k, k + 4) of each 8 k; the other operand's (and a hook-read
 // weight's) consecutive pairs are put in that order, so that both agree on each slot's k.
@@ -93,9 +68,9 @@ TF_DEVICE void nibble_order(unsigned (&r)[8]) {
 
 template <class H>
 struct Skinny {
-  // Registers of one weight row's 16 k as loaded: 16 bytes of int8, 8 of int4, or the
-  // hook's 8 packed pairs.
-  static constexpr int kRaw = H::kWeightRead == 1 ? 4 : H::kWeightRead == 2 ? 2 : 8;
+  // Registers of one weight row's 16 k as loaded: 16 bytes of int8 or e4m3, 8 of int4,
+  // or the hook's 8 packed pairs.
+  static constexpr int kRaw = H::kWeightRead == 1 || H::kWeightRead == 3 ? 4 : H::kWeightRead == 2 ? 2 : 8;
   // Blocks of 64 k whose weight loads a warp keeps in flight (fewer for the hook's wider
   // registers).
   static constexpr int kDepth = H::kWeightRead != 0 ? 4 : 2;
@@ -124,9 +99,9 @@ TF_DEVICE unsigned weight_scale2(const typename H::Params& p, long long row, lon
   }
 }
 
-// A weight row's 16 bytes (int8) or nibbles (int4) at k, byte by byte: zero past the rows
-// and past kend (a zero byte or nibble is the value 0). Out of line: tails and misaligned
-// weights only.
+// A weight row's 16 bytes (int8, e4m3) or nibbles (int4) at k, byte by byte: zero past
+// the rows and past kend (a zero byte or nibble is the value 0). Out of line: tails and
+// misaligned weights only.
 template <class H>
 __device__ __noinline__ void skinny_weight_bytes(const typename H::Params& p, long long row, long long rows,
                                                  long long k, long long kend, long long K, unsigned* out) {
@@ -135,7 +110,7 @@ __device__ __noinline__ void skinny_weight_bytes(const typename H::Params& p, lo
   for (int e = 0; e < 16; ++e) {
     if (row >= rows || k + e >= kend) continue;
     const long long at = row * K + k + e;
-    if constexpr (H::kWeightRead == 1) {
+    if constexpr (H::kWeightRead != 2) {
       out[e / 4] |= static_cast<unsigned>(src[at]) << (8 * (e % 4));
     } else {
       out[e / 8] |= ((static_cast<unsigned>(src[at / 2]) >> (4 * (at & 1))) & 0xfu) << (4 * (e % 8));
@@ -156,7 +131,7 @@ TF_DEVICE void skinny_weight_load(const typename H::Params& p, const unsigned ch
     s = scale;
     if (fast) {
       // Read once: no L1 allocation.
-      if constexpr (H::kWeightRead == 1) {
+      if constexpr (H::kWeightRead != 2) {
         asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
                      : "=r"(w[0]), "=r"(w[1]), "=r"(w[2]), "=r"(w[3]) : "l"(at));
       } else {
@@ -186,24 +161,17 @@ TF_DEVICE void weight_convert(const unsigned (&w)[Skinny<H>::kRaw], unsigned s, 
     return;
   } else if constexpr (H::kWeightRead == 1) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const unsigned u = w[i] ^ 0x80808080u;  // q + 128, unsigned
-      float f[4];
-      // 2^23 + (q + 128) as a float, less 2^23 + 128: q, exactly.
+    for (int i = 0; i < 4; ++i) i8x4_to_pairs<f16>(w[i], out[2 * i], out[2 * i + 1]);
+  } else if constexpr (H::kWeightRead == 3) {
 #pragma unroll
-      for (int b = 0; b < 4; ++b) f[b] = __uint_as_float(__byte_perm(u, 0x4B000000u, 0x7440 | b)) - 8388736.0f;
-      out[2 * i] = pack2<f16>(f[0], f[1]);
-      out[2 * i + 1] = pack2<f16>(f[2], f[3]);
-    }
+    for (int i = 0; i < 4; ++i) e4m3x4_to_pairs<f16>(w[i], out[2 * i], out[2 * i + 1]);
   } else {
-    // 128 + (q + 8) in bf16 (1024 + (q + 8) in f16), less 136 (1032): q, exactly.
-    const unsigned magic = f16 ? 0x64006400u : 0x43004300u, one = f16 ? 0x3c003c00u : 0x3f803f80u;
-    const unsigned bias = f16 ? 0xe408e408u : 0xc308c308u;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      const unsigned u = w[i] ^ 0x88888888u;
+      unsigned pairs[4];
+      i4x8_to_pairs<f16>(w[i], pairs);
 #pragma unroll
-      for (int j = 0; j < 4; ++j) out[4 * i + j] = fma2<f16>(((u >> (4 * j)) & 0x000f000fu) | magic, one, bias);
+      for (int j = 0; j < 4; ++j) out[4 * i + j] = pairs[j];
     }
   }
   if constexpr (H::kWeightRead != 0 && H::kWeightScale != 0) {
@@ -233,7 +201,7 @@ template <class H>
 TF_DEVICE void skinny_weights_load(const typename H::Params& p, SkinnyWeights<H>& w, const SkinnyRows& rows,
                                    long long b, long long n, long long N, long long k, long long kend, long long K,
                                    bool vec, int r, const unsigned (&scale)[2]) {
-  // Bytes per 64 k of a row: 64 of int8, 32 of int4.
+  // Bytes per 64 k of a row: 64 of int8 or e4m3, 32 of int4.
   constexpr long long kBlockBytes = H::kWeightRead == 2 ? 32 : 64;
   const bool kfast = vec && k + 16 <= kend;
   skinny_weight_load<H>(p, rows.at[0] + b * kBlockBytes, kfast && rows.ok[0], n + r, N, k, kend, K, vec, scale[0],

@@ -143,9 +143,9 @@ TEST(Codegen, GlueUsesTheAccessPathOfEachOperand) {
   EXPECT_EQ(glue, again);
 }
 
-// The skinny GEMM reads an int8 or int4 weight packed where its prologue is f32(q) times a
-// scale of the operand's type (per tensor, row or group of 16k), through its hook otherwise
-// (a zero point, an f32 scale, an fp8 weight), and says so in its glue.
+// The skinny GEMM reads an int8, int4 or e4m3 weight packed where its prologue is f32(q)
+// times a scale of the operand's type (per tensor, row or group of 16k), through its hook
+// otherwise (a zero point, an f32 scale), and says so in its glue.
 TEST(Codegen, SkinnyGemmsReadPackedWeightsWhereTheDequantIsExact) {
   struct Want {
     const char* graph;
@@ -155,7 +155,8 @@ TEST(Codegen, SkinnyGemmsReadPackedWeightsWhereTheDequantIsExact) {
   for (const Want& w : {Want{"weight_only_i8", 1, 2, 0}, Want{"weight_only_i4_groups", 0, 0, 0},
                         Want{"weight_only_f8_silu", 0, 0, 0}, Want{"weight_only_i8_odd", 0, 0, 0},
                         Want{"weight_only_i4_g128", 2, 3, 128}, Want{"weight_only_i8_f16_scalar", 1, 1, 0},
-                        Want{"weight_only_i4_f16_groups", 2, 3, 64}}) {
+                        Want{"weight_only_i4_f16_groups", 2, 3, 64}, Want{"weight_only_f8_rows", 3, 2, 0},
+                        Want{"weight_only_f8_f16_groups", 3, 3, 32}}) {
     SCOPED_TRACE(w.graph);
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(ParseTestGraph(NamedTestGraph(w.graph)), PlanOptions{}));
     ASSERT_EQ(plan.kernels.size(), 1u);

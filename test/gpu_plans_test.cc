@@ -66,7 +66,8 @@ TEST(GpuQuant, SkinnyWeightOnlyGemmsMatchTheReference) {
   std::mt19937_64 rng(23);
   int skinny = 0;
   for (const char* name : {"weight_only_i8", "weight_only_i4_groups", "weight_only_f8_silu", "weight_only_i8_odd",
-                           "weight_only_i4_g128", "weight_only_i8_f16_scalar", "weight_only_i4_f16_groups"}) {
+                           "weight_only_i4_g128", "weight_only_i8_f16_scalar", "weight_only_i4_f16_groups",
+                           "weight_only_f8_rows", "weight_only_f8_f16_groups"}) {
     const Graph g = ParseTestGraph(NamedTestGraph(name));
     CompileOptions o = GpuOptions();
     o.cache = &cache;
@@ -89,7 +90,7 @@ TEST(GpuQuant, SkinnyWeightOnlyGemmsMatchTheReference) {
       EXPECT_TRUE(MatchesReference(p, {13}, rng));
     }
   }
-  EXPECT_EQ(skinny, 7);
+  EXPECT_EQ(skinny, 9);
 }
 
 TEST(GpuPointwise, OneBinaryServesManySizes) {

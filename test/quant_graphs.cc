@@ -101,6 +101,23 @@ const std::vector<TestGraph>& QuantTestGraphs() {
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
         "outputs": ["y"]})", 1, 8, {{"M", 2}}},
+      // e4m3 weights read packed: bf16 per-row scales; f16 group scales (groups of 32).
+      {"weight_only_f8_rows", R"({"name": "weight_only_f8_rows",
+        "inputs": [{"name": "x", "shape": ["M", 256], "dtype": "bf16"},
+                   {"name": "q", "shape": [88, 256], "dtype": "f8e4m3"},
+                   {"name": "s", "shape": [88, 1], "dtype": "bf16"}],
+        "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "bf16"}},
+                  {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
+        "outputs": ["y"]})", 1, 4, {{"M", 7}}},
+      {"weight_only_f8_f16_groups", R"({"name": "weight_only_f8_f16_groups",
+        "inputs": [{"name": "x", "shape": ["M", 192], "dtype": "f16"},
+                   {"name": "q", "shape": [64, 192], "dtype": "f8e4m3"},
+                   {"name": "s", "shape": [64, 6], "dtype": "f16"}],
+        "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "f16", "group": 32}},
+                  {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
+        "outputs": ["y"]})", 1, 8, {{"M", 12}}},
       // A static M past one row tile: the weight dequantized by a kernel of its own, the GEMM
       // reading it by TMA.
       {"weight_only_i8_prefill", R"({"name": "weight_only_i8_prefill",
