@@ -14,7 +14,7 @@
 // x, which every warp reads, is staged once per CTA in shared memory, 256 of K at a time
 // (cp.async, double-buffered), so that the registers go to the weight: each warp keeps
 // the loads of the next kDepth blocks in flight, as the bytes a weight row holds (int8,
-// int4: converted only when the block multiplies) or as the hook computed them.
+// int4, e4m3: converted only when the block multiplies) or as the hook computed them.
 //
 // Hooks beyond gemm_kernel's: kBLayout == 3, kBM == 16, kWarpsM == 1, kBN == 16 * kWarpsN;
 // kWeightRead, kWeightScale, kWeightGroup(s), and with a packed read w_ptr and ws_ptr (the
@@ -55,8 +55,8 @@ TF_DEVICE void skinny_fetch16(const typename H::Params& p, long long row, long l
 // scale rounds as the reference's cast does (the product of such a q and a 16-bit float
 // is exact in f32). The generic hook took some four times the instructions per weight.
 
-// int4 pairs come out as (k, k + 4) of each 8 k; the other operand's (and a hook-read
-// weight's) consecutive pairs are put in that order, so that both agree on each slot's k.
+// int4 pairs come out as (k, k + 4) of each 8 k; x's consecutive pairs are put in that
+// order, so that both operands agree on each slot's k.
 TF_DEVICE void nibble_order(unsigned (&r)[8]) {
 #pragma unroll
   for (int j = 0; j < 8; j += 4) {
