@@ -177,6 +177,22 @@ TEST(Codegen, SkinnyGemmsReadPackedWeightsWhereTheDequantIsExact) {
     spec.gemm = GemmConfig{};
     EXPECT_EQ(WeightReadOf(spec).format, 0);
   }
+  // Groups the lanes' 16 k would straddle, and a bf16 scale for f16 operands: the hook.
+  for (const char* dequant : {R"("attrs": {"dtype": "bf16", "group": 8})", R"("attrs": {"dtype": "f16"})"}) {
+    SCOPED_TRACE(dequant);
+    const bool grouped = std::string(dequant).find("group") != std::string::npos;
+    const std::string json = absl::StrCat(
+        R"({"name": "g", "inputs": [{"name": "x", "shape": [4, 64], "dtype": ")", grouped ? "bf16" : "f16",
+        R"("}, {"name": "q", "shape": [32, 64], "dtype": "i8"}, {"name": "s", "shape": [32, )", grouped ? 8 : 1,
+        R"(], "dtype": "bf16"}], "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], )", dequant,
+        R"(}, {"name": "t", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+            {"name": "y", "op": "matmul", "inputs": ["x", "t"]}], "outputs": ["y"]})");
+    TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(json));
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));
+    ASSERT_EQ(plan.kernels.size(), 1u);
+    ASSERT_TRUE(plan.kernels[0].spec.gemm.skinny);
+    EXPECT_EQ(WeightReadOf(plan.kernels[0].spec).format, 0);
+  }
 }
 
 TEST(Codegen, CompileErrorQuotesTheGeneratedLine) {
