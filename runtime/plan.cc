@@ -531,7 +531,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     const Kernel& k = kernels_[ki];
     RunState::PerKernel& ks = st.kernels[ki];
     const int64_t n = k.numel.Eval(syms);
-    if (n == 0) continue;
+    if (n == 0 || !k.plan.RunsAt(syms)) continue;  // empty, or another form's kernel
     const int64_t rows = k.plan.spec.is_pointwise() ? 0 : k.plan.rows.Eval(syms);
     const Variant* cls = ClassFor(k, rows);
     const KernelSpec& spec = cls != nullptr ? cls->spec : k.plan.spec;

@@ -159,7 +159,7 @@ TEST(Codegen, SkinnyGemmsReadPackedWeightsWhereTheDequantIsExact) {
                         Want{"weight_only_f8_f16_groups", 3, 3, 32}}) {
     SCOPED_TRACE(w.graph);
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(ParseTestGraph(NamedTestGraph(w.graph)), PlanOptions{}));
-    ASSERT_EQ(plan.kernels.size(), 1u);
+    ASSERT_EQ(plan.kernels.size(), 3u);  // the fused GEMM up to 128 rows, then dequant + GEMM
     KernelSpec spec = plan.kernels[0].spec;
     const std::vector<ShapeClass> classes = GemmShapeClasses(plan.kernels[0], kDefaultMClasses, 132);
     ASSERT_FALSE(classes.empty());

@@ -58,7 +58,8 @@ TEST(GpuQuant, QuantGraphsMatchTheReference) {
 }
 
 // Weight-only GEMMs at decode sizes run the skinny kernel (its class of M <= 16): M at 1,
-// 8 (one MMA column tile), 9 and 16 (two), against the reference; then forced splits of K
+// 8 (one MMA column tile), 9 and 16 (two), against the reference, and 129 and 300 (the
+// plan's second form: the weight dequantized once, a TMA GEMM); then forced splits of K
 // (1, 3: slices of unequal work, 8) at M = 13.
 TEST(GpuQuant, SkinnyWeightOnlyGemmsMatchTheReference) {
   TF_SKIP_WITHOUT_GPU();
@@ -75,7 +76,7 @@ TEST(GpuQuant, SkinnyWeightOnlyGemmsMatchTheReference) {
     for (const KernelPlan& k : plan.fusion_plan().kernels) {
       for (const ShapeClass& c : k.classes) skinny += c.gemm.skinny && c.max_m == 16;
     }
-    for (int64_t m : {1, 8, 9, 16}) {
+    for (int64_t m : {1, 8, 9, 16, 129, 300}) {  // past 128 rows: the plan's second form
       SCOPED_TRACE(absl::StrCat(name, " M = ", m));
       EXPECT_TRUE(MatchesReference(plan, {m}, rng));
       EXPECT_TRUE(MatchesReference(plan, {m}, rng, 4));

@@ -91,6 +91,7 @@ class Interpreter {
 
   absl::StatusOr<std::vector<HostTensor>> Run() {
     for (const KernelPlan& k : plan_.kernels) {
+      if (!k.RunsAt(syms_)) continue;  // another form's kernel (a range of M)
       if (k.spec.is_pointwise()) {
         TF_RETURN_IF_ERROR(Site(k, kEpilogueSite, Numel(k.index_space).Eval(syms_), nullptr, nullptr));
         continue;

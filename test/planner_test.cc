@@ -56,6 +56,24 @@ TEST(Planner, PlansComputeWhatTheReferenceComputes) {
   }
 }
 
+// A plan with a form per range of M (a weight-only GEMM with a symbolic M) computes the
+// reference's values on both sides of the bound: each form's kernels alone run.
+TEST(Planner, BothFormsOfAWeightOnlyPlanComputeTheReference) {
+  std::mt19937_64 rng(11);
+  for (const char* name : {"weight_only_i8", "weight_only_i4_groups", "weight_only_f8_rows"}) {
+    const Graph g = ParseTestGraph(NamedTestGraph(name));
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));
+    for (int64_t m : {1, 128, 129, 300}) {
+      SCOPED_TRACE(absl::StrCat(name, " M = ", m));
+      const std::vector<int64_t> syms = {m};
+      const std::vector<HostTensor> inputs = RandomInputs(g, syms, rng);
+      TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> ref, EvaluateReference(g, inputs));
+      TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> got, InterpretPlan(g, plan, inputs, syms));
+      for (size_t k = 0; k < ref.size(); ++k) EXPECT_TRUE(AllClose(got[k], ref[k], ToleranceFor(g))) << k;
+    }
+  }
+}
+
 // A decomposed norm whose output only feeds a GEMM's A: with norm prologues on, the row
 // kernel stores r (one value per row) and the GEMM normalizes x in its A prologue; off (the
 // default), the row kernel writes A.
@@ -313,14 +331,26 @@ TEST(Planner, GemmOperandsTakeTheAsyncPathWhenTheyCan) {
 
 // A weight-only GEMM (x @ dequant(q, s).T): one kernel whose B prologue runs over the
 // weight's own [N, K] (kHookNK), group scales read by group, the skinny kernel for the
-// class M <= 16 and a static M of 16, mma.sync (no TMA can read a computed B) past it.
+// class M <= 16 and a static M of 16, mma.sync (no TMA can read a computed B) past it, up
+// to 128 rows; a symbolic M past them runs the plan's second form (the weight dequantized
+// once, a TMA GEMM), its classes from 256 rows on.
 TEST(Planner, WeightOnlyGemmsDequantizeInTheirBLoad) {
   for (const char* name : {"weight_only_i8", "weight_only_i4_groups", "weight_only_f8_silu"}) {
     SCOPED_TRACE(name);
     const Graph g = ParseTestGraph(NamedTestGraph(name));
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));
-    ASSERT_EQ(plan.kernels.size(), 1u);
+    ASSERT_EQ(plan.kernels.size(), 3u);
     const KernelPlan& k = plan.kernels[0];
+    const std::vector<int64_t> m100 = {100}, m129 = {129};
+    EXPECT_TRUE(k.RunsAt(m100));
+    EXPECT_FALSE(k.RunsAt(m129));
+    for (int i : {1, 2}) {
+      EXPECT_FALSE(plan.kernels[i].RunsAt(m100));
+      EXPECT_TRUE(plan.kernels[i].RunsAt(m129));
+    }
+    EXPECT_EQ(plan.kernels[2].spec.b_layout, GemmBLayout::kColMajor);
+    const std::vector<ShapeClass> large = GemmShapeClasses(plan.kernels[2], kDefaultMClasses, 132);
+    for (const ShapeClass& c : large) EXPECT_GT(c.max_m, 128);
     EXPECT_EQ(k.spec.b_layout, GemmBLayout::kHookNK);
     EXPECT_FALSE(k.spec.gemm.wgmma);
     EXPECT_EQ(k.spec.b_async, -1);
@@ -331,6 +361,7 @@ TEST(Planner, WeightOnlyGemmsDequantizeInTheirBLoad) {
     ASSERT_FALSE(classes.empty());
     EXPECT_TRUE(classes[0].gemm.skinny);
     EXPECT_EQ(classes[0].max_m, 16);
+    EXPECT_LE(classes.back().max_m, 128);  // none past the form's range
     for (size_t c = 1; c < classes.size(); ++c) EXPECT_FALSE(classes[c].gemm.skinny) << classes[c].max_m;
     bool said = false;
     for (const std::string& d : plan.decisions) said |= d.find("dequantized in the load") != std::string::npos;

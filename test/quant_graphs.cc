@@ -56,7 +56,7 @@ const std::vector<TestGraph>& QuantTestGraphs() {
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
                   {"name": "out", "op": "add", "inputs": ["y", "b"]}],
-        "outputs": ["out"]})", 1, 5, {{"M", 33}}},
+        "outputs": ["out"]})", 3, 5, {{"M", 33}}},
       {"weight_only_i4_groups", R"({"name": "weight_only_i4_groups",
         "inputs": [{"name": "x", "shape": ["M", 320], "dtype": "f16"},
                    {"name": "q", "shape": [136, 320], "dtype": "i4"},
@@ -65,7 +65,7 @@ const std::vector<TestGraph>& QuantTestGraphs() {
         "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s", "z"], "attrs": {"dtype": "f16", "group": 128}},
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
-        "outputs": ["y"]})", 1, 13, {{"M", 70}}},
+        "outputs": ["y"]})", 3, 13, {{"M", 70}}},
       {"weight_only_f8_silu", R"({"name": "weight_only_f8_silu",
         "inputs": [{"name": "x", "shape": ["M", 192], "dtype": "bf16"},
                    {"name": "q", "shape": [96, 192], "dtype": "f8e4m3"},
@@ -74,7 +74,7 @@ const std::vector<TestGraph>& QuantTestGraphs() {
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
                   {"name": "out", "op": "silu", "inputs": ["y"]}],
-        "outputs": ["out"]})", 1, 5, {{"M", 5}}},
+        "outputs": ["out"]})", 3, 5, {{"M", 5}}},
       // Packed weight reads (codegen/weight_read.h): int4 with bf16 group scales, the last
       // group short (K = 320); int8 with one f16 scale; int4 with f16 group scales.
       {"weight_only_i4_g128", R"({"name": "weight_only_i4_g128",
@@ -84,7 +84,7 @@ const std::vector<TestGraph>& QuantTestGraphs() {
         "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "bf16", "group": 128}},
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
-        "outputs": ["y"]})", 1, 8, {{"M", 11}}},
+        "outputs": ["y"]})", 3, 8, {{"M", 11}}},
       {"weight_only_i8_f16_scalar", R"({"name": "weight_only_i8_f16_scalar",
         "inputs": [{"name": "x", "shape": ["M", 256], "dtype": "f16"},
                    {"name": "q", "shape": [80, 256], "dtype": "i8"},
@@ -92,7 +92,7 @@ const std::vector<TestGraph>& QuantTestGraphs() {
         "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "f16"}},
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
-        "outputs": ["y"]})", 1, 4, {{"M", 16}}},
+        "outputs": ["y"]})", 3, 4, {{"M", 16}}},
       {"weight_only_i4_f16_groups", R"({"name": "weight_only_i4_f16_groups",
         "inputs": [{"name": "x", "shape": ["M", 256], "dtype": "f16"},
                    {"name": "q", "shape": [72, 256], "dtype": "i4"},
@@ -100,7 +100,7 @@ const std::vector<TestGraph>& QuantTestGraphs() {
         "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "f16", "group": 64}},
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
-        "outputs": ["y"]})", 1, 8, {{"M", 2}}},
+        "outputs": ["y"]})", 3, 8, {{"M", 2}}},
       // e4m3 weights read packed: bf16 per-row scales; f16 group scales (groups of 32).
       {"weight_only_f8_rows", R"({"name": "weight_only_f8_rows",
         "inputs": [{"name": "x", "shape": ["M", 256], "dtype": "bf16"},
@@ -109,7 +109,7 @@ const std::vector<TestGraph>& QuantTestGraphs() {
         "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "bf16"}},
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
-        "outputs": ["y"]})", 1, 4, {{"M", 7}}},
+        "outputs": ["y"]})", 3, 4, {{"M", 7}}},
       {"weight_only_f8_f16_groups", R"({"name": "weight_only_f8_f16_groups",
         "inputs": [{"name": "x", "shape": ["M", 192], "dtype": "f16"},
                    {"name": "q", "shape": [64, 192], "dtype": "f8e4m3"},
@@ -117,7 +117,7 @@ const std::vector<TestGraph>& QuantTestGraphs() {
         "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "f16", "group": 32}},
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
-        "outputs": ["y"]})", 1, 8, {{"M", 12}}},
+        "outputs": ["y"]})", 3, 8, {{"M", 12}}},
       // A static M past one row tile: the weight dequantized by a kernel of its own, the GEMM
       // reading it by TMA.
       {"weight_only_i8_prefill", R"({"name": "weight_only_i8_prefill",
@@ -139,7 +139,7 @@ const std::vector<TestGraph>& QuantTestGraphs() {
                   {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
                   {"name": "out", "op": "add", "inputs": ["y", "b"]}],
-        "outputs": ["out"]})", 1, 5, {{"M", 3}}},
+        "outputs": ["out"]})", 3, 5, {{"M", 3}}},
   };
   return *graphs;
 }

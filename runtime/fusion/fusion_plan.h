@@ -3,6 +3,7 @@
 #ifndef TILEFUSE_RUNTIME_FUSION_FUSION_PLAN_H_
 #define TILEFUSE_RUNTIME_FUSION_FUSION_PLAN_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,13 @@ struct ShapeClass {
   GemmConfig gemm;
 };
 
+// The M a kernel runs at, where a plan has a form per range of a symbolic M (PlanFusion:
+// a weight-only GEMM): rows (the GEMM's M) between min and max, max -1 for no bound.
+struct RowRange {
+  SizeExpr rows;
+  int64_t min = 0, max = -1;
+};
+
 struct KernelPlan {
   KernelSpec spec;
   Shape index_space;                     // of the epilogue site (the kernel's output)
@@ -57,6 +65,13 @@ struct KernelPlan {
   // A GEMM with a symbolic M: its bounded classes, ascending (GemmShapeClasses); M past the
   // last bound runs `spec` itself. Empty: one kernel for every M.
   std::vector<ShapeClass> classes;
+  // Set: the kernel runs only at the M of its plan form (RunsAt).
+  std::optional<RowRange> range;
+  bool RunsAt(absl::Span<const int64_t> symbols) const {
+    if (!range) return true;
+    const int64_t m = range->rows.Eval(symbols);
+    return m >= range->min && (range->max < 0 || m <= range->max);
+  }
 };
 
 struct WorkspaceSlot {

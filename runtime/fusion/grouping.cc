@@ -103,6 +103,7 @@ struct Work {
   std::vector<std::set<int>> gathered;
   bool gemm_row_epilogues = true;  // row programs may run in a GEMM's store
   bool norm_prologues = false;  // a norm's tail may run in the load of a GEMM's A
+  int64_t symbolic_min_rows = 0;  // GroupingOptions::symbolic_min_rows
   // Per group: nodes of other groups it computes again where it reads them (a norm's
   // pointwise work before its reduction, recomputed in a GEMM's prologue).
   std::vector<std::set<int>> recomputed;
@@ -713,8 +714,9 @@ constexpr int64_t kMaxPrologueRecompute = 64;
 // (kMaxWeightOnlyRows): reading the narrow weights instead of a bf16 copy is the point of
 // a weight-only GEMM. Past that the weight is dequantized once by a kernel of its own and
 // the GEMM reads it by TMA: at M = 4096 (4096 -> 14336, H200) the fused int8 GEMM took
-// 3315 us, the bf16 GEMM alone 681. (GemmPrologueRefusal, below its helpers.)
-constexpr int64_t kMaxWeightOnlyRows = 128;
+// 3315 us, the bf16 GEMM alone 681. A symbolic M takes both forms, one per range of its
+// value (PlanFusion; the form past kMaxWeightOnlyRows is planned with symbolic_min_rows).
+// (GemmPrologueRefusal, below its helpers.)
 
 // The inputs a prologue's members read over their whole shape (constants and iotas read no
 // memory; broadcast operands are small).
@@ -743,7 +745,7 @@ bool NarrowPrologueRead(const Graph& g, const Node& t, const std::set<int>& memb
 }
 
 std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, size_t ops,
-                                const std::set<int>& members) {
+                                const std::set<int>& members, int64_t symbolic_min_rows) {
   if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return "";
   std::string wider;
   ForEachBulkRead(g, members, [&](const Node& in) {
@@ -755,7 +757,13 @@ std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, siz
   if (!wider.empty()) return wider;
   if (NarrowPrologueRead(g, t, members)) {
     const Dim& m = t.shape[0];
-    if (input != 1 || !m.is_static() || m.value <= kMaxWeightOnlyRows) return "";
+    if (input != 1) return "";
+    if (!m.is_static()) {
+      if (symbolic_min_rows <= kMaxWeightOnlyRows) return "";
+      return absl::StrCat("the plan's form for M past ", kMaxWeightOnlyRows,
+                          " rows dequantizes the weight once and reads it by TMA");
+    }
+    if (m.value <= kMaxWeightOnlyRows) return "";
     return absl::StrCat("M = ", m.value, " rows would dequantize each weight ", (m.value + 127) / 128,
                         " times; past ", kMaxWeightOnlyRows, " rows the weight is dequantized once and read by TMA");
   }
@@ -946,7 +954,7 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     }
     // Row-wise tile kernels read each input element once, so a prologue never recomputes.
     // A GEMM reloads A once per column tile and B once per row tile: see the threshold.
-    if (const std::string why = GemmPrologueRefusal(g, n, j, w.members[pg].size(), w.members[pg]);
+    if (const std::string why = GemmPrologueRefusal(g, n, j, w.members[pg].size(), w.members[pg], w.symbolic_min_rows);
         !why.empty()) {
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": ", why));
       continue;
@@ -956,6 +964,7 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     std::set<int> through;  // the transpose, which the kernel computes at B's load
     if (v != n.inputs[j]) through.insert(n.inputs[j]);
     if (w.TryMerge(gi, {pg}, -1, what, through)) {
+      if (narrow && j == 1 && !n.shape[0].is_static() && w.out.ranged_tile < 0) w.out.ranged_tile = n.id;
       w.out.decisions.push_back(absl::StrCat(
           "prologue: '", g.node(v).name, "' fused into the load of input ", j, " of '", n.name, "'",
           v != n.inputs[j] ? absl::StrCat(" through the transpose '", g.node(n.inputs[j]).name,
@@ -1031,12 +1040,14 @@ void GroupReduce(Work& w, const Node& n, bool fuse) {
 }  // namespace
 
 absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>& views,
-                                    bool fuse, bool gemm_row_epilogues, bool norm_prologues) {
+                                    const GroupingOptions& options) {
+  const bool fuse = options.fuse;
   Grouping out;
   out.group_of.assign(g.nodes().size(), -1);
   Reachability reach(g);
   Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, {},
-         std::vector<int>(g.nodes().size(), -1), views, {}, {}, gemm_row_epilogues, norm_prologues};
+         std::vector<int>(g.nodes().size(), -1), views, {}, {}, options.gemm_row_epilogues,
+         options.norm_prologues, options.symbolic_min_rows};
   w.readers.assign(g.nodes().size(), 0);
   for (const Node& n : g.nodes()) {
     for (int in : n.inputs) ++w.readers[in];

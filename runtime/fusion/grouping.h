@@ -43,14 +43,28 @@ struct Grouping {
   std::vector<Group> groups;        // in launch order
   std::vector<int> group_of;        // per node; -1 for inputs, constants and views
   std::vector<std::string> decisions;
+  // A matmul with a symbolic M whose B load dequantizes a weight (a weight-only GEMM), or
+  // -1: the plan takes another form past a number of rows (PlanFusion).
+  int ranged_tile = -1;
 };
 
-// Groups the compute nodes of `graph` (fusing when `fuse`) and orders the groups so that
-// every group runs after the groups it reads from.
-// `gemm_row_epilogues`: row programs may run in a GEMM's store; `norm_prologues`: a norm's
-// tail may run in the load of a GEMM's A (PlanOptions).
+// A weight-only GEMM dequantizes in its B load while M is at most this many rows (one row
+// tile, so each weight is dequantized once); past it the weight is dequantized by a kernel
+// of its own and read by TMA (grouping.cc, before GemmPrologueRefusal).
+inline constexpr int64_t kMaxWeightOnlyRows = 128;
+
+struct GroupingOptions {
+  bool fuse = true;
+  bool gemm_row_epilogues = true;  // row programs may run in a GEMM's store
+  bool norm_prologues = false;     // a norm's tail may run in the load of a GEMM's A
+  // Treat a symbolic M as at least this many rows (the form of a plan for the larger M).
+  int64_t symbolic_min_rows = 0;
+};
+
+// Groups the compute nodes of `graph` (fusing when options.fuse) and orders the groups so
+// that every group runs after the groups it reads from.
 absl::StatusOr<Grouping> GroupNodes(const Graph& graph, const std::vector<ViewInfo>& views,
-                                    bool fuse, bool gemm_row_epilogues = true, bool norm_prologues = false);
+                                    const GroupingOptions& options);
 
 }  // namespace tilefuse::internal
 

@@ -638,13 +638,18 @@ KernelBuilder CombineKernel(const Graph& g, const Group& group, const KernelPlan
   return cb;
 }
 
-}  // namespace
 
-absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options) {
+// One form of the plan: its kernels for every M when symbolic_min_rows is 0, else the form
+// for a symbolic M of at least that many rows; `ranged` receives Grouping::ranged_tile.
+absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, int64_t symbolic_min_rows,
+                                    int& ranged) {
   if (g.outputs().empty()) return absl::InvalidArgumentError("the graph has no outputs");
   TF_ASSIGN_OR_RETURN(std::vector<ViewInfo> views, ResolveViews(g));
-  TF_ASSIGN_OR_RETURN(Grouping grouping, GroupNodes(g, views, options.fuse, options.gemm_row_epilogues,
-                                                                  options.norm_prologues));
+  TF_ASSIGN_OR_RETURN(Grouping grouping,
+                      GroupNodes(g, views,
+                                 GroupingOptions{options.fuse, options.gemm_row_epilogues, options.norm_prologues,
+                                                 symbolic_min_rows}));
+  ranged = grouping.ranged_tile;
   FusionPlan plan;
   plan.decisions = grouping.decisions;
 
@@ -827,6 +832,48 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options
     }
   }
   BindSplitReductions(plan);  // again by Compile once GEMM configs are tuned
+  return plan;
+}
+
+}  // namespace
+
+absl::StatusOr<FusionPlan> PlanFusion(const Graph& g, const PlanOptions& options) {
+  int ranged = -1;
+  TF_ASSIGN_OR_RETURN(FusionPlan plan, PlanForm(g, options, 0, ranged));
+  if (ranged < 0) return plan;
+  // A weight-only GEMM with a symbolic M: its fused form serves M up to kMaxWeightOnlyRows,
+  // and a second form (the weight dequantized once, read by TMA) the larger M. Both forms'
+  // kernels are in the plan, each marked with its range of M (KernelPlan::RunsAt).
+  int again = -1;
+  TF_ASSIGN_OR_RETURN(FusionPlan large, PlanForm(g, options, kMaxWeightOnlyRows + 1, again));
+  const Dim& m = g.node(ranged).shape[0];
+  const SizeExpr rows = SizeExpr::Of(m);
+  const std::string name = g.symbols()[m.symbol];
+  for (KernelPlan& k : plan.kernels) {
+    k.range = RowRange{rows, 0, kMaxWeightOnlyRows};
+    k.summary = absl::StrCat("(", name, " <= ", kMaxWeightOnlyRows, ") ", k.summary);
+  }
+  const int slots = static_cast<int>(plan.workspace.size()), first = static_cast<int>(plan.kernels.size());
+  const auto remap = [&](BufferRef& b) {
+    if (b.kind == BufferRef::kWorkspace) b.index += slots;
+  };
+  for (KernelPlan& k : large.kernels) {
+    k.range = RowRange{rows, kMaxWeightOnlyRows + 1, -1};
+    k.summary = absl::StrCat("(", name, " > ", kMaxWeightOnlyRows, ") ", k.summary);
+    for (OperandBinding& o : k.operands) remap(o.buffer);
+    for (OutputBinding& o : k.outputs) remap(o.buffer);
+    remap(k.partial);
+    if (k.partial_of >= 0) k.partial_of += first;
+    plan.kernels.push_back(std::move(k));
+  }
+  for (WorkspaceSlot& w : large.workspace) plan.workspace.push_back(std::move(w));
+  plan.decisions.push_back(absl::StrCat("two forms by ", name, ": '", g.node(ranged).name,
+                                        "' dequantizes its weight in its B load while ", name, " <= ",
+                                        kMaxWeightOnlyRows, " (kernels 0-", first - 1, "); past that, kernels ", first,
+                                        "-", plan.kernels.size() - 1, " run:"));
+  for (const std::string& d : large.decisions) {
+    plan.decisions.push_back(absl::StrCat("  ", name, " > ", kMaxWeightOnlyRows, ": ", d));
+  }
   return plan;
 }
 

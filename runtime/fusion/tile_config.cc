@@ -281,6 +281,10 @@ std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const i
   std::vector<ShapeClass> classes;
   for (int64_t b : bounds) {
     if (b <= 0 || (!classes.empty() && b <= classes.back().max_m)) continue;
+    // A kernel of one form of a plan runs only in its range of M: no class below it, and
+    // none past the first that reaches its end.
+    if (k.range && b < k.range->min) continue;
+    if (k.range && k.range->max >= 0 && !classes.empty() && classes.back().max_m >= k.range->max) break;
     const GemmConfig c = ClassGemmConfig(spec, b, n, depth, sms).value_or(spec.gemm);
     if (!classes.empty() && classes.back().gemm.ToString() == c.ToString()) {
       classes.back().max_m = b;  // the same kernel covers both

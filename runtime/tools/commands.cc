@@ -36,11 +36,17 @@ nlohmann::json PlanJson(const Graph& g, const FusionPlan& plan, bool fused) {
       classes.push_back({{"max_m", c.max_m}, {"config", c.gemm.ToString()}});
     }
     if (!classes.empty()) classes.push_back({{"max_m", nullptr}, {"config", k.spec.gemm.ToString()}});
+    // A kernel of one form of the plan: the rows (M) it runs at, max null for no bound.
+    nlohmann::json rows = nullptr;
+    if (k.range) {
+      rows = {{"min", k.range->min}, {"max", k.range->max < 0 ? nlohmann::json(nullptr) : nlohmann::json(k.range->max)}};
+    }
     j["kernels"].push_back({{"tile_kernel", k.spec.tile.empty() ? nlohmann::json(nullptr) : nlohmann::json(k.spec.tile)},
                             {"fused", nodes},
                             {"stores", stores},
                             {"summary", k.summary},
-                            {"classes", classes}});
+                            {"classes", classes},
+                            {"runs_at_rows", rows}});
   }
   j["decisions"] = plan.decisions;
   return j;
