@@ -85,7 +85,7 @@ struct Skinny {
 // The scale of weight row `row` at k, its 16 bits (zero past the rows); weight_convert
 // makes the pair, so that a group scale's load is not waited for when it is issued.
 template <class H>
-TF_DEVICE unsigned weight_scale2(const typename H::Params& p, long long row, long long rows, long long k) {
+TF_DEVICE unsigned weight_scale(const typename H::Params& p, long long row, long long rows, long long k) {
   if constexpr (H::kWeightScale == 0) {
     return 0;
   } else {
@@ -119,7 +119,7 @@ __device__ __noinline__ void skinny_weight_bytes(const typename H::Params& p, lo
 }
 
 // Issues the loads of weight row `row`'s 16 k at k: raw bytes with a packed read (and its
-// scale pair s), else through the hook. `at` addresses the 16 when `fast` (the row and
+// scale s, 16 bits), else through the hook. `at` addresses the 16 when `fast` (the row and
 // the 16 k in range, aligned): the kernel keeps a pointer per row rather than computing
 // row * K + k per block, which took more instructions than the conversion.
 template <class H>
@@ -127,7 +127,7 @@ TF_DEVICE void skinny_weight_load(const typename H::Params& p, const unsigned ch
                                   long long rows, long long k, long long kend, long long K, bool vec, unsigned scale,
                                   unsigned (&w)[Skinny<H>::kRaw], unsigned& s) {
   if constexpr (H::kWeightRead != 0) {
-    if constexpr (H::kWeightScale == 3) scale = weight_scale2<H>(p, row, rows, k);
+    if constexpr (H::kWeightScale == 3) scale = weight_scale<H>(p, row, rows, k);
     s = scale;
     if (fast) {
       // Read once: no L1 allocation.
@@ -308,8 +308,8 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p) {
   }
   unsigned scale[2] = {0u, 0u};  // per tensor or per row: read once
   if constexpr (H::kWeightScale == 1 || H::kWeightScale == 2) {
-    scale[0] = weight_scale2<H>(p, n + r, N, 0);
-    scale[1] = weight_scale2<H>(p, n + r + 8, N, 0);
+    scale[0] = weight_scale<H>(p, n + r, N, 0);
+    scale[1] = weight_scale<H>(p, n + r + 8, N, 0);
   }
   const long long blocks = (kend - kbegin + 63) / 64, chunks = (kend - kbegin + S::kChunk - 1) / S::kChunk;
   const long long lane_k = 16 * q;
