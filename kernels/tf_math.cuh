@@ -181,6 +181,18 @@ TF_HD unsigned int minifloat_bits(unsigned int a, int mant, int bias) {
   return (b + (1u << (drop - 1)) - 1u + ((b >> drop) & 1u)) >> drop;
 }
 
+// One element's code in software (the host, and devices before sm_89). e4m3fn: NaN,
+// infinity, or above 464 give NaN. e5m2: NaN stays NaN; from 61440 on it rounds to 65536
+// or more, infinity.
+TF_HD unsigned int e4m3_code(float f) {
+  const unsigned int u = float_to_bits(f), sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+  return sign | (a > 0x43e80000u ? 0x7fu : minifloat_bits(a, 3, 7));
+}
+TF_HD unsigned int e5m2_code(float f) {
+  const unsigned int u = float_to_bits(f), sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+  return sign | (a > 0x7f800000u ? 0x7fu : a >= 0x47700000u ? 0x7cu : minifloat_bits(a, 2, 15));
+}
+
 // f32 -> e4m3fn as PyTorch's c10::Float8_e4m3fn: round to nearest even; NaN and whatever
 // rounds past 448 (|f| > 464) become NaN (there is no infinity). The quantize op clamps
 // first, so it saturates. Two at a time (lo in the low byte): sm_89+ converts a pair in
@@ -199,14 +211,7 @@ TF_HD unsigned int f8e4m3x2_bits(float lo, float hi) {
   }
   return r;
 #else
-  unsigned int r = 0;
-  for (int k = 0; k < 2; ++k) {
-    const unsigned int u = float_to_bits(k == 0 ? lo : hi);
-    const unsigned int sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
-    // NaN, infinity, or above 464: NaN.
-    r |= (sign | (a > 0x43e80000u ? 0x7fu : minifloat_bits(a, 3, 7))) << (8 * k);
-  }
-  return r;
+  return e4m3_code(lo) | (e4m3_code(hi) << 8);
 #endif
 }
 
@@ -228,14 +233,7 @@ TF_HD unsigned int f8e5m2x2_bits(float lo, float hi) {
   }
   return r;
 #else
-  unsigned int r = 0;
-  for (int k = 0; k < 2; ++k) {
-    const unsigned int u = float_to_bits(k == 0 ? lo : hi);
-    const unsigned int sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
-    // NaN stays NaN; from 61440 on it rounds to 65536 or more: infinity.
-    r |= (sign | (a > 0x7f800000u ? 0x7fu : a >= 0x47700000u ? 0x7cu : minifloat_bits(a, 2, 15))) << (8 * k);
-  }
-  return r;
+  return e5m2_code(lo) | (e5m2_code(hi) << 8);
 #endif
 }
 
