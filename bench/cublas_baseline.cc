@@ -51,9 +51,17 @@ absl::StatusOr<std::unique_ptr<CublasBaseline>> CublasBaseline::Create(const Cat
   }
   if (api.create(&b->handle_) != 0) return absl::FailedPreconditionError("cublasCreate failed");
 
+  const Node& mm0 = g.node(b->matmul_);
+  const auto f8 = FindF8GemmInputs(g, b->matmul_);
+  if (f8 && (mm0.dtype == DType::kBF16 || mm0.dtype == DType::kF16)) {
+    b->f8_inputs_ = *f8;
+    TF_ASSIGN_OR_RETURN(b->f8_, CublasLtF8::Create(g.node(f8->a).dtype, g.node(f8->w).dtype, mm0.dtype,
+                                                   e.Size(mm0.shape[0]), e.Size(mm0.shape[1]),
+                                                   e.Size(g.node(f8->a).shape[1])));
+  }
   // B must be an input or its transpose (a computed B, a dequantized weight, is not).
   const Node& bn = g.node(g.node(b->matmul_).inputs[1]);
-  if (g.node(bn.kind == NodeKind::kView ? bn.inputs[0] : bn.id).kind != NodeKind::kInput) {
+  if (!b->f8_ && g.node(bn.kind == NodeKind::kView ? bn.inputs[0] : bn.id).kind != NodeKind::kInput) {
     return absl::UnimplementedError("the GEMM's B is computed; cuBLAS takes it from memory");
   }
   // Split the graph at the GEMM: `pre` computes its computed operand, `post` (the matmul
@@ -61,7 +69,7 @@ absl::StatusOr<std::unique_ptr<CublasBaseline>> CublasBaseline::Create(const Cat
   const Node& mm = g.node(b->matmul_);
   nlohmann::json j = nlohmann::json::parse(GraphToJson(g));
   const int a = mm.inputs[0];
-  if (g.node(a).kind != NodeKind::kInput) {
+  if (!b->f8_ && g.node(a).kind != NodeKind::kInput) {
     nlohmann::json pre = j;
     pre["outputs"] = {g.node(a).name};
     TF_ASSIGN_OR_RETURN(Graph pg, GraphFromJson(pre.dump()));
@@ -109,6 +117,17 @@ absl::Status CublasBaseline::Run(CUstream stream, const std::vector<TensorArg>& 
     }
     return nullptr;
   };
+  if (f8_) {
+    void* c = post_ ? y_.data() : outputs[0].data;
+    TF_RETURN_IF_ERROR(f8_->Run(stream, input_arg(f8_inputs_.a)->data, input_arg(f8_inputs_.sa)->data,
+                                input_arg(f8_inputs_.w)->data, input_arg(f8_inputs_.sw)->data, c));
+    if (post_) {
+      std::vector<TensorArg> in = inputs;
+      in.push_back(TensorArg::Make(y_.data(), mm.dtype, {entry_->Size(mm.shape[0]), entry_->Size(mm.shape[1])}));
+      TF_RETURN_IF_ERROR(post_->Run(stream, in, outputs));
+    }
+    return absl::OkStatus();
+  }
   void* a = nullptr;
   if (pre_) {
     TensorArg out = TensorArg::Make(a_.data(), mm.dtype, {entry_->Size(mm.shape[0]),

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "bench/catalog.h"
+#include "bench/cublaslt_f8.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/plan.h"
 
@@ -21,7 +22,8 @@ namespace tilefuse::internal {
 class CublasBaseline {
  public:
   // Fails (kFailedPrecondition) where libcublas cannot be loaded, or (kUnimplemented) for a
-  // graph without exactly one matmul of bf16/f16 operands.
+  // graph without exactly one matmul of bf16/f16 operands (or of two fp8 inputs dequantized
+  // by one scale each: cublasLtMatmul's scaled fp8 GEMM).
   static absl::StatusOr<std::unique_ptr<CublasBaseline>> Create(const CatalogEntry& entry);
   ~CublasBaseline();
 
@@ -40,6 +42,9 @@ class CublasBaseline {
   std::optional<Plan> pre_, post_;  // before and after the GEMM
   std::vector<int> pre_outputs_;    // graph node of each pre_ output
   DeviceBuffer a_, y_;              // the GEMM's A when computed, and its output
+  // An fp8 GEMM with per-tensor scales (cublasLtMatmul) and its inputs, in place of GemmEx.
+  std::unique_ptr<CublasLtF8> f8_;
+  F8GemmInputs f8_inputs_;
 };
 
 }  // namespace tilefuse::internal

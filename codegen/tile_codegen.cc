@@ -74,6 +74,12 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
                         ", kSplitK = ", c.split_k, ";"));
     e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));
     e.Line(absl::StrCat("static constexpr bool kF16 = ", spec.tile_inputs[0].dtype == DType::kF16 ? "true" : "false", ";"));
+    // fp8 operands (runtime/fusion/f8_gemm.h): 1 e4m3, 2 e5m2.
+    const auto f8 = [&](int j) {
+      const DType t = spec.tile_inputs[j].dtype;
+      return t == DType::kF8E4M3 ? 1 : t == DType::kF8E5M2 ? 2 : 0;
+    };
+    e.Line(absl::StrCat("static constexpr int kF8A = ", f8(0), ", kF8B = ", f8(1), ";"));
     e.Line("static constexpr bool kSplitF32 = false;");
     e.Line(absl::StrCat("static constexpr bool kAsyncA = ", spec.a_async >= 0 ? "true" : "false", ";"));
     return;

@@ -21,9 +21,11 @@
 // prologue (its register-staged loads need the threads). The host picks the form and the
 // launch (GemmLaunchOf).
 //
-// Hooks: kBM (64 or 128) and kBN (64, 128; 192 or 256 with 128 rows), kStages, kSplitK, kF16, kAsyncA, kSmemBytes,
+// Hooks: kBM (64 or 128) and kBN (64, 128; 192 or 256 with 128 rows), kStages, kSplitK, kF16,
+// kF8A and kF8B (fp8 operands: 1 e4m3, 2 e5m2; 0 for 16-bit ones), kAsyncA, kSmemBytes,
 // load_in0/load_in1/store, and Params rows (M), cols (N), depth (K). The entry passes the
-// two tensor maps, whose boxes are 64 of K by kBM rows (A) and kBN rows (B).
+// two tensor maps, whose boxes are 128 bytes of K (64 elements, or 128 of fp8) by kBM rows
+// (A) and kBN rows (B).
 #ifndef TILEFUSE_KERNELS_GEMM_SM90_CUH_
 #define TILEFUSE_KERNELS_GEMM_SM90_CUH_
 
@@ -62,58 +64,73 @@ TF_DEVICE unsigned long long wgmma_desc(const void* p) {
   "+f"(d[(o) + 24]), "+f"(d[(o) + 25]), "+f"(d[(o) + 26]), "+f"(d[(o) + 27]), \
   "+f"(d[(o) + 28]), "+f"(d[(o) + 29]), "+f"(d[(o) + 30]), "+f"(d[(o) + 31])
 
-// One wgmma of operand type `type` ("f16" or "bf16") with fp32 accumulators d and both
-// operands from shared memory (descriptors desc_a, desc_b).
-#define TF_WGMMA_M64N128K16(type)                                                                        \
+// One wgmma m64nN`kind` (k16 of f16 or bf16, or k32 of e4m3 / e5m2) with fp32
+// accumulators d and both operands from shared memory (descriptors desc_a, desc_b); `tail`
+// the immediates after them (scales, and for 16-bit types the transposes).
+#define TF_WGMMA_M64N128(kind, tail)                                                                        \
   asm volatile("{\n"                                                                                     \
-               "wgmma.mma_async.sync.aligned.m64n128k16.f32." type "." type " "                          \
-               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, 1, 1, 1, 0, 0;\n" \
+               "wgmma.mma_async.sync.aligned.m64n128" kind " "                          \
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, " tail ";\n" \
                "}\n"                                                                                     \
                : TF_WGMMA_ACC32(d, 0), TF_WGMMA_ACC32(d, 32)                                             \
                : "l"(desc_a), "l"(desc_b))
-#define TF_WGMMA_M64N256K16(type) \
+#define TF_WGMMA_M64N256(kind, tail) \
   asm volatile("{\n" \
-               "wgmma.mma_async.sync.aligned.m64n256k16.f32." type "." type " " \
-               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, 0, 0;\n" \
+               "wgmma.mma_async.sync.aligned.m64n256" kind " " \
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, " tail ";\n" \
                "}\n" \
                : TF_WGMMA_ACC32(d, 0), TF_WGMMA_ACC32(d, 32), TF_WGMMA_ACC32(d, 64), TF_WGMMA_ACC32(d, 96) \
                : "l"(desc_a), "l"(desc_b))
-#define TF_WGMMA_M64N192K16(type) \
+#define TF_WGMMA_M64N192(kind, tail) \
   asm volatile("{\n" \
-               "wgmma.mma_async.sync.aligned.m64n192k16.f32." type "." type " " \
-               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95}, %96, %97, 1, 1, 1, 0, 0;\n" \
+               "wgmma.mma_async.sync.aligned.m64n192" kind " " \
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95}, %96, %97, " tail ";\n" \
                "}\n" \
                : TF_WGMMA_ACC32(d, 0), TF_WGMMA_ACC32(d, 32), TF_WGMMA_ACC32(d, 64) \
                : "l"(desc_a), "l"(desc_b))
-#define TF_WGMMA_M64N64K16(type)                                                                         \
+#define TF_WGMMA_M64N64(kind, tail)                                                                         \
   asm volatile("{\n"                                                                                     \
-               "wgmma.mma_async.sync.aligned.m64n64k16.f32." type "." type " "                           \
-               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, 1, 1, 1, 0, 0;\n" \
+               "wgmma.mma_async.sync.aligned.m64n64" kind " "                           \
+               "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, " tail ";\n" \
                "}\n"                                                                                     \
                : TF_WGMMA_ACC32(d, 0)                                                                    \
                : "l"(desc_a), "l"(desc_b))
 
-// One m64nNk16 wgmma, N = 64, 128, 192 or 256 (N / 2 accumulators per thread).
-template <bool kF16, int N>
-TF_DEVICE void wgmma_m64k16(float (&d)[N / 2], unsigned long long desc_a, unsigned long long desc_b) {
-#define TF_WGMMA_BOTH(n)          \
-  if constexpr (kF16) {           \
-    TF_WGMMA_M64N##n##K16("f16"); \
-  } else {                        \
-    TF_WGMMA_M64N##n##K16("bf16");\
+// One wgmma over 32 bytes of K (k16 of a 16-bit type, k32 of fp8), N = 64, 128, 192 or
+// 256 (N / 2 accumulators per thread). kF8A / kF8B: 0 for 16-bit operands (kF16 says
+// which), else the fp8 type of A and of B (1 e4m3, 2 e5m2; wgmma takes any mix).
+#define TF_WGMMA_16(n, t) TF_WGMMA_M64N##n("k16.f32." t "." t, "1, 1, 1, 0, 0")
+#define TF_WGMMA_F8(n, ta, tb) TF_WGMMA_M64N##n("k32.f32." ta "." tb, "1, 1, 1")
+#define TF_WGMMA_ANY(n)                                           \
+  if constexpr (kF8A == 0 && kF16) {                             \
+    TF_WGMMA_16(n, "f16");                                       \
+  } else if constexpr (kF8A == 0) {                              \
+    TF_WGMMA_16(n, "bf16");                                      \
+  } else if constexpr (kF8A == 1 && kF8B == 1) {                 \
+    TF_WGMMA_F8(n, "e4m3", "e4m3");                              \
+  } else if constexpr (kF8A == 1) {                              \
+    TF_WGMMA_F8(n, "e4m3", "e5m2");                              \
+  } else if constexpr (kF8B == 1) {                              \
+    TF_WGMMA_F8(n, "e5m2", "e4m3");                              \
+  } else {                                                       \
+    TF_WGMMA_F8(n, "e5m2", "e5m2");                              \
   }
+template <int kF8A, int kF8B, bool kF16, int N>
+TF_DEVICE void wgmma_m64_slice(float (&d)[N / 2], unsigned long long desc_a, unsigned long long desc_b) {
   if constexpr (N == 256) {
-    TF_WGMMA_BOTH(256)
+    TF_WGMMA_ANY(256)
   } else if constexpr (N == 192) {
-    TF_WGMMA_BOTH(192)
+    TF_WGMMA_ANY(192)
   } else if constexpr (N == 128) {
-    TF_WGMMA_BOTH(128)
+    TF_WGMMA_ANY(128)
   } else {
     static_assert(N == 64, "wgmma tiles of 64, 128, 192 or 256 columns");
-    TF_WGMMA_BOTH(64)
+    TF_WGMMA_ANY(64)
   }
-#undef TF_WGMMA_BOTH
 }
+#undef TF_WGMMA_ANY
+#undef TF_WGMMA_F8
+#undef TF_WGMMA_16
 
 TF_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 // Pins accumulator registers as they are here, so that their start values (the ping-pong
@@ -140,8 +157,11 @@ TF_DEVICE int swizzle128(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); 
 // m64nBN); each consumer thread holds BN / 2 accumulators.
 template <class H>
 struct GemmSm90 {
-  static constexpr int BM = H::kBM, BN = H::kBN, BK = 64, ST = H::kStages;
-  static constexpr int kABytes = BM * BK * 2, kBBytes = BN * BK * 2;
+  // A stage holds 128 bytes of K per row (the swizzle's row): 64 of a 16-bit type, 128 of
+  // fp8 (kF8A set: both operands are fp8, their scales applied by the epilogue hook).
+  static constexpr int kElemBytes = H::kF8A ? 1 : 2;
+  static constexpr int BM = H::kBM, BN = H::kBN, BK = 128 / kElemBytes, ST = H::kStages;
+  static constexpr int kABytes = BM * 128, kBBytes = BN * 128;
   static constexpr int kConsumers = BM / 64 * 128;  // consumer threads
   static constexpr int kProducers = H::kAsyncA ? 32 : 128;
   static constexpr int kThreads = kConsumers + kProducers;  // GemmLaunchOf(spec).threads on the host
@@ -154,11 +174,68 @@ struct GemmSm90 {
 
 // Producers: thread t of GemmSm90<H>::kProducers fills stage `s` with k-tile `kt` through
 // hooks.
+// 16 fp8 codes of type kType (1 e4m3, 2 e5m2) from f32 values that are fp8 values already
+// (the f8 operands' loads): exact.
+template <int kType>
+TF_DEVICE uint4 pack16_f8(const float (&v)[16]) {
+  unsigned int w[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const unsigned int lo = kType == 1 ? f8e4m3x2_bits(v[4 * i], v[4 * i + 1]) : f8e5m2x2_bits(v[4 * i], v[4 * i + 1]);
+    const unsigned int hi =
+        kType == 1 ? f8e4m3x2_bits(v[4 * i + 2], v[4 * i + 3]) : f8e5m2x2_bits(v[4 * i + 2], v[4 * i + 3]);
+    w[i] = lo | (hi << 16);
+  }
+  return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+// The fp8 kernel's producers without TMA (an unaligned run): 16-byte chunks of 16 codes, A
+// [m][k] through load_in0, B [n][k] through load_in1 at its [K, N] index, element by
+// element (a slow path: the aligned runs take TMA).
+template <class H>
+TF_DEVICE void sm90_hook_fill_f8(const typename H::Params& p, char* sa, char* sb, bool a_hook, bool b_hook,
+                                 long long m0, long long n0, long long k0, int t) {
+  using G = GemmSm90<H>;
+  const long long M = p.rows, N = p.cols, K = p.depth;
+  if (a_hook) {
+    for (int q = t; q < G::BM * 8; q += G::kProducers) {
+      const int r = q / 8, c = q % 8;
+      float v[16];
+#pragma unroll 1
+      for (int e = 0; e < 16; ++e) {
+        float one[1] = {0.f};
+        if (m0 + r < M && k0 + c * 16 + e < K) H::template load_in0<1>(p, (m0 + r) * K + k0 + c * 16 + e, one);
+        v[e] = one[0];
+      }
+      *reinterpret_cast<uint4*>(sa + swizzle128(r, c)) = pack16_f8<H::kF8A>(v);
+    }
+  }
+  if (b_hook) {
+    for (int q = t; q < G::BN * 8; q += G::kProducers) {
+      const int r = q / 8, c = q % 8;
+      float v[16];
+#pragma unroll 1
+      for (int e = 0; e < 16; ++e) {
+        float one[1] = {0.f};
+        const long long k = k0 + c * 16 + e;
+        if (n0 + r < N && k < K) H::template load_in1<1>(p, k * N + n0 + r, one);
+        v[e] = one[0];
+      }
+      *reinterpret_cast<uint4*>(sb + swizzle128(r, c)) = pack16_f8<H::kF8B>(v);
+    }
+  }
+  fence_proxy_async();
+}
+
 template <class H>
 TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, bool a_hook, bool b_hook,
                               long long m0, long long n0, long long k0, int t) {
   using G = GemmSm90<H>;
   const long long M = p.rows, N = p.cols, K = p.depth;
+  if constexpr (H::kF8A != 0) {
+    sm90_hook_fill_f8<H>(p, sa, sb, a_hook, b_hook, m0, n0, k0, t);
+    return;
+  }
   if (a_hook) {
     // Eight chunks of this thread are loaded before any is written, so that eight loads
     // are in flight rather than one.
@@ -239,8 +316,8 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
 template <class H>
 TF_DEVICE void sm90_mma_stage(float (&d)[GemmSm90<H>::kAcc], unsigned long long desc_a, unsigned long long desc_b) {
 #pragma unroll
-  for (int kk = 0; kk < GemmSm90<H>::BK / 16; ++kk) {
-    wgmma_m64k16<H::kF16, GemmSm90<H>::BN>(d, desc_a + 2 * kk, desc_b + 2 * kk);
+  for (int kk = 0; kk < 4; ++kk) {  // 32 bytes of K each
+    wgmma_m64_slice<H::kF8A, H::kF8B, H::kF16, GemmSm90<H>::BN>(d, desc_a + 2 * kk, desc_b + 2 * kk);
   }
 }
 

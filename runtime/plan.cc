@@ -555,7 +555,8 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     bool vector_ok = spec.is_pointwise() || cols % vec == 0;
     if (gemm) {
       // 16-byte chunks along K (A, and B read as [N, K]) and along N (B, C).
-      vector_ok &= depth % 8 == 0 && cols % 8 == 0;
+      // fp8 operands (f8_gemm.h): rows of whole 16-byte chunks for TMA.
+      vector_ok &= depth % (IsF8Gemm(spec) ? 16 : 8) == 0 && cols % 8 == 0;
       for (int op : {spec.a_async, spec.b_async}) {
         if (op >= 0) vector_ok &= operand_address(k, op) % 16 == 0;
       }
@@ -606,15 +607,18 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       }
       words[w++] = v;
     }
-    // The Hopper GEMM reads A and B through tensor maps: boxes of 64 of K by the tile's rows
-    // (A) or columns (B), K-major, 128-byte swizzled (kernels/gemm_sm90.cuh). Unused maps
-    // stay zero; the kernel takes its hook path whenever vector_ok is unset.
+    // The Hopper GEMM reads A and B through tensor maps: boxes of 128 bytes of K (64
+    // elements, 128 of fp8) by the tile's rows (A) or columns (B), K-major, 128-byte
+    // swizzled (kernels/gemm_sm90.cuh). Unused maps stay zero; the kernel takes its hook
+    // path whenever vector_ok is unset.
     CUtensorMap maps[2];
     std::memset(maps, 0, sizeof(maps));
     if (gemm && spec.gemm.wgmma && vector_ok) {
-      const CUtensorMapDataType type = spec.tile_inputs[0].dtype == DType::kF16
-                                           ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
-                                           : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+      const bool f8 = IsF8Gemm(spec);
+      const int elem_bytes = f8 ? 1 : 2;
+      const CUtensorMapDataType type = f8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
+                                       : spec.tile_inputs[0].dtype == DType::kF16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+                                                                                  : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
       const auto encode = [&](RunState::TensorMapCache& cached, CUtensorMap* map, uint64_t address, int64_t outer,
                               int box_rows) -> absl::Status {
         if (cached.address == address && cached.depth == depth && cached.outer == outer && cached.box == box_rows) {
@@ -623,8 +627,8 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
         }
         cached.address = 0;  // invalid until the encode succeeds
         const cuuint64_t dims[2] = {static_cast<cuuint64_t>(depth), static_cast<cuuint64_t>(outer)};
-        const cuuint64_t strides[1] = {static_cast<cuuint64_t>(depth) * 2};
-        const cuuint32_t box[2] = {64, static_cast<cuuint32_t>(box_rows)};
+        const cuuint64_t strides[1] = {static_cast<cuuint64_t>(depth) * elem_bytes};
+        const cuuint32_t box[2] = {static_cast<cuuint32_t>(128 / elem_bytes), static_cast<cuuint32_t>(box_rows)};
         const cuuint32_t element_strides[2] = {1, 1};
         TF_RETURN_IF_ERROR(cu->Check(cu->cuTensorMapEncodeTiled(
                              map, type, 2, reinterpret_cast<void*>(address), dims, strides, box,

@@ -69,7 +69,7 @@ absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<H
 }
 
 ::testing::AssertionResult MatchesReference(Plan& plan, const std::vector<int64_t>& symbols, std::mt19937_64& rng,
-                                            size_t misalign_bytes) {
+                                            size_t misalign_bytes, double tolerance) {
   const Graph& g = plan.graph();
   const auto inputs = RandomInputs(g, symbols, rng);
   auto ref = EvaluateReference(g, inputs);
@@ -77,7 +77,7 @@ absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<H
   auto got = RunOnGpu(plan, inputs, symbols, misalign_bytes);
   if (!got.ok()) return ::testing::AssertionFailure() << "run: " << got.status();
   for (size_t k = 0; k < ref->size(); ++k) {
-    ::testing::AssertionResult close = AllClose((*got)[k], (*ref)[k], ToleranceFor(g));
+    ::testing::AssertionResult close = AllClose((*got)[k], (*ref)[k], tolerance > 0 ? tolerance : ToleranceFor(g));
     if (!close) return ::testing::AssertionFailure() << "output " << k << ": " << close.message();
   }
   return ::testing::AssertionSuccess();

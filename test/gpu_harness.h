@@ -34,9 +34,9 @@ absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<H
                                                  size_t misalign_bytes = 0);
 
 // Runs `plan` as RunOnGpu does, on fresh random inputs drawn from `rng`, and compares
-// every output with the CPU reference of its graph at ToleranceFor.
+// every output with the CPU reference of its graph at `tolerance` (0: ToleranceFor).
 ::testing::AssertionResult MatchesReference(Plan& plan, const std::vector<int64_t>& symbols, std::mt19937_64& rng,
-                                            size_t misalign_bytes = 0);
+                                            size_t misalign_bytes = 0, double tolerance = 0);
 
 }  // namespace tilefuse::internal
 

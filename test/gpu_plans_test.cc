@@ -94,6 +94,32 @@ TEST(GpuQuant, SkinnyWeightOnlyGemmsMatchTheReference) {
   EXPECT_EQ(skinny, 9);
 }
 
+// fp8 GEMMs (f8_gemm.h) against the reference at the bounds of Planner.Fp8Gemms...: the
+// codes by TMA (aligned) and through the element path (misaligned by 4 bytes, and K = 200
+// in f8_gemm_casts_odd_k); the symbolic graph at each class of its fp8 form (M 129, 300,
+// 1000) and at 100 (its first form: the dequant in the mma.sync kernel's loads).
+TEST(GpuQuant, Fp8GemmsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  KernelCache cache;
+  std::mt19937_64 rng(29);
+  for (const auto& [name, tol] : std::vector<std::pair<const char*, double>>{
+           {"f8_gemm_rows", 1.0 / 8}, {"f8_gemm_mixed_rowsum", 1.0 / 512}, {"f8_gemm_casts_odd_k", 1.0 / 512}}) {
+    const TestGraph& t = NamedTestGraph(name);
+    const Graph g = ParseTestGraph(t);
+    CompileOptions o = GpuOptions();
+    o.cache = &cache;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+    const bool symbolic = !t.symbols.empty();
+    for (int64_t m : symbolic ? std::vector<int64_t>{100, 129, 300, 1000} : std::vector<int64_t>{0}) {
+      for (size_t misalign : {0, 4}) {
+        SCOPED_TRACE(absl::StrCat(name, " M = ", m, " misaligned by ", misalign));
+        EXPECT_TRUE(MatchesReference(plan, symbolic ? std::vector<int64_t>{m} : std::vector<int64_t>{}, rng,
+                                     misalign, tol));
+      }
+    }
+  }
+}
+
 TEST(GpuPointwise, OneBinaryServesManySizes) {
   TF_SKIP_WITHOUT_GPU();
   KernelCache cache;

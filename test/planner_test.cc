@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/fusion/grouping.h"
 #include "runtime/fusion/planner.h"
 #include "runtime/fusion/tile_config.h"
 #include "runtime/graph/json.h"
@@ -60,7 +61,7 @@ TEST(Planner, PlansComputeWhatTheReferenceComputes) {
 // reference's values on both sides of the bound: each form's kernels alone run.
 TEST(Planner, BothFormsOfAWeightOnlyPlanComputeTheReference) {
   std::mt19937_64 rng(11);
-  for (const char* name : {"weight_only_i8", "weight_only_i4_groups", "weight_only_f8_rows"}) {
+  for (const char* name : {"weight_only_i8", "weight_only_i4_groups", "weight_only_f8_rows", "f8_gemm_rows"}) {
     const Graph g = ParseTestGraph(NamedTestGraph(name));
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));
     for (int64_t m : {1, 128, 129, 300}) {
@@ -71,6 +72,47 @@ TEST(Planner, BothFormsOfAWeightOnlyPlanComputeTheReference) {
       TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> got, InterpretPlan(g, plan, inputs, syms));
       for (size_t k = 0; k < ref.size(); ++k) EXPECT_TRUE(AllClose(got[k], ref[k], ToleranceFor(g))) << k;
     }
+  }
+}
+
+// A GEMM of two dequantized fp8 values past 128 rows multiplies the codes on the Hopper
+// kernel (read by TMA: A [M, K], B the K-major weight) and scales its value in the
+// epilogue. The plan computes the reference's values within the bound f8_gemm.h states:
+// where the dequant rounds to bf16 (which the reference does to each operand and the fp8
+// path does not), a few parts in 2^8 of the products' magnitude; where it is exact (f32
+// dequants, plain casts) only the order of the sums differs. Far tighter than the fp8
+// tolerance of ToleranceFor. Off sm_90 the dequant stays out of the GEMM past 128 rows.
+TEST(Planner, Fp8GemmsMultiplyCodesAndScaleInTheEpilogue) {
+  std::mt19937_64 rng(13);
+  for (const auto& [name, tol] : std::vector<std::pair<const char*, double>>{
+           {"f8_gemm_rows", 1.0 / 8}, {"f8_gemm_mixed_rowsum", 1.0 / 65536}, {"f8_gemm_casts_odd_k", 1.0 / 2048}}) {
+    SCOPED_TRACE(name);
+    const TestGraph& t = NamedTestGraph(name);
+    const Graph g = ParseTestGraph(t);
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));
+    int f8 = 0;
+    for (const KernelPlan& k : plan.kernels) {
+      if (!IsF8Gemm(k.spec)) continue;
+      ++f8;
+      EXPECT_TRUE(k.spec.gemm.wgmma);
+      EXPECT_GE(k.spec.a_async, 0);
+      EXPECT_GE(k.spec.b_async, 0);
+      EXPECT_EQ(k.spec.b_layout, GemmBLayout::kColMajor);
+      EXPECT_FALSE(k.range && k.range->min <= kMaxWeightOnlyRows);
+      for (const OperandSpec& o : k.spec.operands) EXPECT_NE(o.site, kAccStartSite);
+      EXPECT_THAT(k.summary, ::testing::HasSubstr("fp8 codes on wgmma"));
+    }
+    EXPECT_EQ(f8, 1);
+    const std::vector<int64_t> syms = BindSymbols(g, t.symbols);
+    const std::vector<HostTensor> inputs = RandomInputs(g, syms, rng);
+    TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> ref, EvaluateReference(g, inputs));
+    TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> got, InterpretPlan(g, plan, inputs, syms));
+    for (size_t k = 0; k < ref.size(); ++k) EXPECT_TRUE(AllClose(got[k], ref[k], tol)) << k;
+    // sm_80 has no fp8 MMA: the dequant runs in a kernel of its own past 128 rows.
+    PlanOptions ampere;
+    ampere.arch = "sm_80";
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan old, PlanFusion(g, ampere));
+    for (const KernelPlan& k : old.kernels) EXPECT_FALSE(IsF8Gemm(k.spec));
   }
 }
 

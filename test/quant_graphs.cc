@@ -140,6 +140,47 @@ const std::vector<TestGraph>& QuantTestGraphs() {
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
                   {"name": "out", "op": "add", "inputs": ["y", "b"]}],
         "outputs": ["out"]})", 3, 5, {{"M", 3}}},
+      // fp8 GEMMs (f8_gemm.h): both operands fp8 codes with scales per row (A), per output
+      // column (B) or per tensor; past 128 rows the codes go to wgmma and the scales to the
+      // epilogue. A symbolic M run at 300 (the second form; three row tiles, the last
+      // partial), a bias and silu after.
+      {"f8_gemm_rows", R"({"name": "f8_gemm_rows",
+        "inputs": [{"name": "a", "shape": ["M", 256], "dtype": "f8e4m3"},
+                   {"name": "sa", "shape": ["M", 1], "dtype": "f32"},
+                   {"name": "q", "shape": [200, 256], "dtype": "f8e4m3"},
+                   {"name": "sw", "shape": [200, 1], "dtype": "bf16"},
+                   {"name": "b", "shape": [200], "dtype": "bf16"}],
+        "nodes": [{"name": "x", "op": "dequant", "inputs": ["a", "sa"], "attrs": {"dtype": "bf16"}},
+                  {"name": "w", "op": "dequant", "inputs": ["q", "sw"], "attrs": {"dtype": "bf16"}},
+                  {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+                  {"name": "yb", "op": "add", "inputs": ["y", "b"]},
+                  {"name": "out", "op": "silu", "inputs": ["yb"]}],
+        "outputs": ["out"]})", 2, 9, {{"M", 300}}},
+      // e4m3 x e5m2, one scale for A, f32 operands (the GEMM of f32 dequants), K = 320 (a
+      // partial last k-tile), N = 200, M = 260 static, and each row's sum of the output
+      // folded into the store.
+      {"f8_gemm_mixed_rowsum", R"({"name": "f8_gemm_mixed_rowsum",
+        "inputs": [{"name": "a", "shape": [260, 320], "dtype": "f8e4m3"},
+                   {"name": "sa", "shape": [1], "dtype": "f32"},
+                   {"name": "q", "shape": [200, 320], "dtype": "f8e5m2"},
+                   {"name": "sw", "shape": [200, 1], "dtype": "f32"}],
+        "nodes": [{"name": "x", "op": "dequant", "inputs": ["a", "sa"]},
+                  {"name": "w", "op": "dequant", "inputs": ["q", "sw"]},
+                  {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+                  {"name": "r", "op": "sum", "inputs": ["y"], "attrs": {"dim": -1, "keepdim": true}}],
+        "outputs": ["y", "r"]})", 2, 6, {}},
+      // Plain casts of the codes (no scales), K = 200: rows that are not whole 16-byte
+      // chunks take the kernel's element path instead of TMA.
+      {"f8_gemm_casts_odd_k", R"({"name": "f8_gemm_casts_odd_k",
+        "inputs": [{"name": "a", "shape": [150, 200], "dtype": "f8e5m2"},
+                   {"name": "q", "shape": [72, 200], "dtype": "f8e4m3"}],
+        "nodes": [{"name": "x", "op": "cast", "inputs": ["a"], "attrs": {"dtype": "f16"}},
+                  {"name": "w", "op": "cast", "inputs": ["q"], "attrs": {"dtype": "f16"}},
+                  {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}],
+        "outputs": ["y"]})", 1, 3, {}},
   };
   return *graphs;
 }

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/fusion/f8_gemm.h"
 #include "runtime/fusion/reduction.h"
 #include "runtime/fusion/tile_config.h"
 
@@ -104,6 +105,7 @@ struct Work {
   bool gemm_row_epilogues = true;  // row programs may run in a GEMM's store
   bool norm_prologues = false;  // a norm's tail may run in the load of a GEMM's A
   int64_t symbolic_min_rows = 0;  // GroupingOptions::symbolic_min_rows
+  bool f8_gemm = false;           // GroupingOptions::f8_gemm
   // Per group: nodes of other groups it computes again where it reads them (a norm's
   // pointwise work before its reduction, recomputed in a GEMM's prologue).
   std::vector<std::set<int>> recomputed;
@@ -744,8 +746,16 @@ bool NarrowPrologueRead(const Graph& g, const Node& t, const std::set<int>& memb
   return DTypeBits(NarrowestRead(g, members)) < DTypeBits(t.dtype);
 }
 
+// Whether matmul `t` multiplies two dequantized fp8 values (f8_gemm.h), which the fp8 GEMM
+// reads as codes at any M.
+bool F8GemmOperands(const Graph& g, const Node& t) {
+  int b = t.inputs[1];
+  if (g.node(b).kind == NodeKind::kView && g.node(b).view == ViewOp::kTranspose) b = g.node(b).inputs[0];
+  return ScaledF8Value(g, t.inputs[0]) && ScaledF8Value(g, b);
+}
+
 std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, size_t ops,
-                                const std::set<int>& members, int64_t symbolic_min_rows) {
+                                const std::set<int>& members, int64_t symbolic_min_rows, bool f8_gemm) {
   if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return "";
   std::string wider;
   ForEachBulkRead(g, members, [&](const Node& in) {
@@ -757,7 +767,7 @@ std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, siz
   if (!wider.empty()) return wider;
   if (NarrowPrologueRead(g, t, members)) {
     const Dim& m = t.shape[0];
-    if (input != 1) return "";
+    if (input != 1 || (f8_gemm && F8GemmOperands(g, t))) return "";
     if (!m.is_static()) {
       if (symbolic_min_rows <= kMaxWeightOnlyRows) return "";
       return absl::StrCat("the plan's form for M past ", kMaxWeightOnlyRows,
@@ -954,7 +964,8 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     }
     // Row-wise tile kernels read each input element once, so a prologue never recomputes.
     // A GEMM reloads A once per column tile and B once per row tile: see the threshold.
-    if (const std::string why = GemmPrologueRefusal(g, n, j, w.members[pg].size(), w.members[pg], w.symbolic_min_rows);
+    if (const std::string why = GemmPrologueRefusal(g, n, j, w.members[pg].size(), w.members[pg], w.symbolic_min_rows,
+                                                    w.f8_gemm);
         !why.empty()) {
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": ", why));
       continue;
@@ -1047,7 +1058,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   Reachability reach(g);
   Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, {},
          std::vector<int>(g.nodes().size(), -1), views, {}, {}, options.gemm_row_epilogues,
-         options.norm_prologues, options.symbolic_min_rows};
+         options.norm_prologues, options.symbolic_min_rows, options.f8_gemm};
   w.readers.assign(g.nodes().size(), 0);
   for (const Node& n : g.nodes()) {
     for (int in : n.inputs) ++w.readers[in];

@@ -59,6 +59,9 @@ struct GroupingOptions {
   bool norm_prologues = false;     // a norm's tail may run in the load of a GEMM's A
   // Treat a symbolic M as at least this many rows (the form of a plan for the larger M).
   int64_t symbolic_min_rows = 0;
+  // The target runs fp8 GEMMs (sm_90: f8_gemm.h), so a GEMM of two dequantized fp8
+  // operands keeps its weight's dequant in its load at any M.
+  bool f8_gemm = false;
 };
 
 // Groups the compute nodes of `graph` (fusing when options.fuse) and orders the groups so

@@ -48,6 +48,12 @@ bool GemmWgmmaCapable(const KernelSpec& spec) {
   return spec.tile == "matmul" && spec.custom == nullptr && spec.sm90 && spec.b_layout == GemmBLayout::kColMajor;
 }
 
+bool IsF8Gemm(const KernelSpec& spec) {
+  if (spec.tile != "matmul" || spec.custom != nullptr || spec.tile_inputs.empty()) return false;
+  const DType t = spec.tile_inputs[0].dtype;
+  return t == DType::kF8E4M3 || t == DType::kF8E5M2;
+}
+
 bool GemmSplitsF32(const KernelSpec& spec) {
   return spec.tile == "matmul" && spec.custom == nullptr && !spec.tile_inputs.empty() &&
          spec.tile_inputs[0].dtype == DType::kF32;

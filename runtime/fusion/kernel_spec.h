@@ -181,6 +181,10 @@ bool GemmClusterSplit(const KernelSpec& spec);
 // that TMA reads (a weight used as w.T).
 bool GemmWgmmaCapable(const KernelSpec& spec);
 
+// Whether a GEMM multiplies fp8 codes (runtime/fusion/f8_gemm.h): the Hopper kernel's fp8
+// path, its operands read by TMA in rows of 128 codes.
+bool IsF8Gemm(const KernelSpec& spec);
+
 // Whether a GEMM's operands are f32 and run on the bf16 MMA split into hi and lo parts
 // (kernels/gemm.cuh kSplitF32): the mma.sync kernel, both operands through their hooks.
 bool GemmSplitsF32(const KernelSpec& spec);

@@ -3,9 +3,11 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "runtime/fusion/acc_start.h"
+#include "runtime/fusion/f8_gemm.h"
 #include "runtime/fusion/grouping.h"
 #include "runtime/fusion/reduction.h"
 #include "runtime/fusion/tile_config.h"
@@ -497,6 +499,8 @@ absl::Status FillRowSpec(const Graph& g, const Group& group, KernelBuilder& kb) 
   return absl::OkStatus();
 }
 
+void ChooseGemmConfig(const Graph& g, const Group& group, KernelPlan& k, const PlanOptions& options);
+
 absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
                           const PlanOptions& options) {
   const Node& t = g.node(group.tile);
@@ -549,6 +553,16 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
         k.spec.b_layout = GemmBLayout::kColMajor;
       }
     }
+    ChooseGemmConfig(g, group, k, options);
+  }
+  return absl::OkStatus();
+}
+
+// The config of matmul kernel `k` from its operands' layout and its shape (again after the
+// fp8 rewrite, which makes B a K-major buffer).
+void ChooseGemmConfig(const Graph& g, const Group& group, KernelPlan& k, const PlanOptions& options) {
+  const Node& t = g.node(group.tile);
+  {
     // Hopper: TMA + wgmma wherever B is a K-major buffer (weights as w.T) and M is not a
     // decode batch (whose 16 rows would fill a 128-row tile an eighth).
     const Dim& m = t.shape[0];
@@ -587,7 +601,6 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
       }
     }
   }
-  return absl::OkStatus();
 }
 
 // The store-site reduction of `group` on its kernel: operator, axis, the value reduced,
@@ -648,7 +661,7 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
   TF_ASSIGN_OR_RETURN(Grouping grouping,
                       GroupNodes(g, views,
                                  GroupingOptions{options.fuse, options.gemm_row_epilogues, options.norm_prologues,
-                                                 symbolic_min_rows}));
+                                                 symbolic_min_rows, options.arch == "sm_90"}));
   ranged = grouping.ranged_tile;
   FusionPlan plan;
   plan.decisions = grouping.decisions;
@@ -744,6 +757,19 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
       }
     }
     KernelPlan& k = kb.kernel();
+    // A GEMM of two dequantized fp8 values at more rows than one tile (the grouping fused
+    // the weight's dequant only for that) runs on the fp8 path.
+    int f8_form = 0;  // 1: an fp8 GEMM, 2: with scales
+    if (k.spec.tile == "matmul" && k.spec.custom == nullptr) {
+      const Dim& rows = g.node(group.tile).shape[0];
+      const bool large = rows.is_static() ? rows.value > kMaxWeightOnlyRows : symbolic_min_rows > kMaxWeightOnlyRows;
+      if (std::string f8 = large ? UseF8Gemm(g, k) : ""; !f8.empty()) {
+        f8_form = absl::StrContains(f8, "; the scales") ? 2 : 1;
+        plan.decisions.push_back(std::move(f8));
+        k.spec.gemm = DefaultGemmConfig(rows);
+        ChooseGemmConfig(g, group, k, options);
+      }
+    }
     if (std::string fold = FoldColumnAddIntoAccumulators(g, k); !fold.empty()) {
       plan.decisions.push_back(std::move(fold));
     }
@@ -761,6 +787,7 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
                              group.nodes.size() > 1 ? "fused " : "", NodeNames(g, group.nodes),
                              " over ", ShapeString(group.shape, g.symbols()), " -> ",
                              absl::StrJoin(stored, ", "));
+    if (f8_form > 0) absl::StrAppend(&k.summary, "; fp8 codes on wgmma", f8_form == 2 ? ", scales in the epilogue" : "");
     if (group.reduce < 0) {
       plan.kernels.push_back(std::move(k));
       continue;

@@ -229,10 +229,13 @@ GemmConfig SkinnyGemmConfig(int64_t n, int64_t k, int sms) {
 
 std::optional<GemmConfig> ClassGemmConfig(const KernelSpec& spec, int64_t max_m, int64_t n, int64_t k, int sms) {
   if (spec.b_layout == GemmBLayout::kHookNK && max_m <= 16) return SkinnyGemmConfig(n, k, sms);
-  return SmallMGemmConfig(max_m, n, k, GemmWgmmaCapable(spec), sms);
+  std::optional<GemmConfig> c = SmallMGemmConfig(max_m, n, k, GemmWgmmaCapable(spec), sms);
+  if (IsF8Gemm(spec) && c && !c->wgmma) return std::nullopt;  // fp8 codes: the Hopper kernel only
+  return c;
 }
 
-bool GemmTunable(const KernelSpec& spec) { return spec.b_layout != GemmBLayout::kHookNK; }
+// (Nor an fp8 GEMM: the plain GEMM the tuner times has 16-bit operands.)
+bool GemmTunable(const KernelSpec& spec) { return spec.b_layout != GemmBLayout::kHookNK && !IsF8Gemm(spec); }
 
 std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k, bool hopper, int sms) {
   std::vector<GemmConfig> out;
