@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "runtime/fusion/grouping.h"
 #include "runtime/graph/json_value.h"
 #include "runtime/graph/read_file.h"
 #include "runtime/cuda/device_buffer.h"
@@ -220,14 +221,24 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
                                                   int64_t m_size, absl::Span<const GemmConfig> given) {
   const Node& t = graph.node(matmul_node);
   const auto size = [&](const Dim& d) { return d.is_static() ? d.value : m_size; };
-  const int64_t M = size(t.shape[0]), N = size(t.shape[1]), K = size(graph.node(t.inputs[0]).shape[1]);
+  const bool f8 = IsF8Gemm(spec);
+  // An fp8 GEMM runs past kMaxWeightOnlyRows rows only (its plan's form for them).
+  const int64_t M = std::max<int64_t>(size(t.shape[0]), f8 ? 2 * kMaxWeightOnlyRows : 1);
+  const int64_t N = size(t.shape[1]), K = size(graph.node(t.inputs[0]).shape[1]);
   const DType dtype = spec.tile_inputs[0].dtype;
-  // The plain GEMM: the same operand layouts, no prologue, no epilogue.
+  // The plain GEMM: the same operand layouts, no prologue, no epilogue (fp8: the codes cast
+  // to bf16, which plans as the fp8 GEMM without scales).
   Graph g("tune_gemm");
   TF_ASSIGN_OR_RETURN(int a, g.AddInput("a", {Dim::Static(M), Dim::Static(K)}, dtype));
+  if (f8) {
+    TF_ASSIGN_OR_RETURN(a, g.AddPointwise("a16", PointwiseOp::kCast, {a}, Attrs{.dtype = DType::kBF16}));
+  }
   int b;
   if (spec.b_layout == GemmBLayout::kColMajor) {
-    TF_ASSIGN_OR_RETURN(int w, g.AddInput("w", {Dim::Static(N), Dim::Static(K)}, dtype));
+    TF_ASSIGN_OR_RETURN(int w, g.AddInput("w", {Dim::Static(N), Dim::Static(K)}, f8 ? spec.tile_inputs[1].dtype : dtype));
+    if (f8) {
+      TF_ASSIGN_OR_RETURN(w, g.AddPointwise("w16", PointwiseOp::kCast, {w}, Attrs{.dtype = DType::kBF16}));
+    }
     TF_ASSIGN_OR_RETURN(b, g.AddView("wt", ViewOp::kTranspose, w, Attrs{.dim0 = 0, .dim1 = 1}));
   } else {
     TF_ASSIGN_OR_RETURN(b, g.AddInput("w", {Dim::Static(K), Dim::Static(N)}, dtype));
@@ -243,7 +254,8 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
 
   const std::vector<GemmConfig> candidates =
       !given.empty()    ? std::vector<GemmConfig>(given.begin(), given.end())
-      : spec.gemm.wgmma ? std::vector<GemmConfig>{WgmmaGemmConfig(3), WgmmaGemmConfig(4), WgmmaGemmConfig(5)}
+      : spec.gemm.wgmma ? std::vector<GemmConfig>{WgmmaGemmConfig(3), WgmmaGemmConfig(4), WgmmaGemmConfig(5),
+                                                  WgmmaGemmConfig(4, 128, 192), WgmmaGemmConfig(4, 128, 256)}
                         : GemmCandidates(t.shape[0]);
   std::vector<TuningTrial> trials;
   KernelCache cache;

@@ -28,8 +28,16 @@ if [[ $part != bench ]]; then
       [[ $t == *gpu_devices_test && $d -gt 0 ]] && continue
       echo "== $t on device $d"
       # Line-buffered, so that a test cut by the timeout still shows the failures it printed.
-      TILEFUSE_TEST_DEVICE=$d timeout "${GPU_TEST_TIMEOUT:-420}" stdbuf -oL "$t" --gtest_brief=1 \
-        || echo "FAILED: $t on device $d"
+      # gpu_plans_test (past 330 s alone) runs as three shards at once.
+      shards=1
+      [[ $t == *gpu_plans_test ]] && shards=3
+      for ((s = 0; s < shards; s++)); do
+        GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$s TILEFUSE_TEST_DEVICE=$d \
+          timeout "${GPU_TEST_TIMEOUT:-420}" stdbuf -oL "$t" --gtest_brief=1 > "$out/shard_dev${d}_$s.log" 2>&1 \
+          || echo "FAILED: $t on device $d (shard $s of $shards)" >> "$out/shard_dev${d}_$s.log" &
+      done
+      wait
+      for ((s = 0; s < shards; s++)); do cat "$out/shard_dev${d}_$s.log"; done
     done > "$out/gpu_suite_dev$d.log" 2>&1 &
   done
   {
@@ -52,6 +60,13 @@ if [[ $part != bench ]]; then
       --gtest_filter='GpuPlan.CallerWorkspace*:GpuPlan.ContextsRun*' > "$out/memcheck_engine_runs.log" 2>&1 \
       || { echo "FAILED: memcheck engine runs"; status=1; }
     grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/memcheck_engine_runs.log" | tail -3
+    # The fp8 GEMM's TMA and element paths, split-K clusters and tiles (issue 21).
+    echo "== compute-sanitizer memcheck gpu_plans_test (fp8 GEMMs)"
+    timeout "${GPU_MEMCHECK_TIMEOUT:-240}" compute-sanitizer --tool memcheck --error-exitcode 3 \
+      build/test/gpu_plans_test --gtest_brief=1 \
+      --gtest_filter='GpuQuant.Fp8*' > "$out/memcheck_fp8.log" 2>&1 \
+      || { echo "FAILED: memcheck fp8 GEMMs"; status=1; }
+    grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/memcheck_fp8.log" | tail -3
   else
     echo "FAILED: no compute-sanitizer"; status=1
   fi

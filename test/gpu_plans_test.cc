@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/driver.h"
@@ -116,6 +117,28 @@ TEST(GpuQuant, Fp8GemmsMatchTheReference) {
         EXPECT_TRUE(MatchesReference(plan, symbolic ? std::vector<int64_t>{m} : std::vector<int64_t>{}, rng,
                                      misalign, tol));
       }
+    }
+  }
+  // Forced tiles: 64 x 64 (one consumer warpgroup), 128 x 256, and K split over a cluster
+  // of 2 and of 3 (K = 200 or 320 is two or three k-tiles of 128 codes: a split may have
+  // none), through the element path (K = 200) and TMA (K = 320).
+  const TestGraph& casts = NamedTestGraph("f8_gemm_casts_odd_k");
+  const Graph odd = ParseTestGraph(casts);
+  TF_ASSERT_OK_AND_ASSIGN(const Graph whole, GraphFromJson(absl::StrReplaceAll(casts.json, {{"200]", "320]"}})));
+  // e5m2 x e5m2, the fourth mix (the graphs above: e4m3 x e4m3, e4m3 x e5m2, e5m2 x e4m3).
+  TF_ASSERT_OK_AND_ASSIGN(const Graph e5m2, GraphFromJson(absl::StrReplaceAll(casts.json, {{"f8e4m3", "f8e5m2"}})));
+  std::vector<GemmConfig> forced = {WgmmaGemmConfig(8, 64, 64), WgmmaGemmConfig(8, 64, 64), WgmmaGemmConfig(4, 128, 256),
+                                    WgmmaGemmConfig(6)};
+  forced[1].split_k = 3;
+  forced[3].split_k = 2;
+  for (const Graph* g : {&odd, &whole, &e5m2}) {
+    for (const GemmConfig& c : forced) {
+      SCOPED_TRACE(absl::StrCat("forced ", c.ToString(), " K = ", g->node(g->inputs()[0]).shape[1].value));
+      CompileOptions o = GpuOptions();
+      o.cache = &cache;
+      o.gemm_config = c;
+      TF_ASSERT_OK_AND_ASSIGN(Plan p, Compile(*g, o));
+      for (size_t misalign : {0, 4}) EXPECT_TRUE(MatchesReference(p, {}, rng, misalign, 1.0 / 512));
     }
   }
 }

@@ -234,8 +234,7 @@ std::optional<GemmConfig> ClassGemmConfig(const KernelSpec& spec, int64_t max_m,
   return c;
 }
 
-// (Nor an fp8 GEMM: the plain GEMM the tuner times has 16-bit operands.)
-bool GemmTunable(const KernelSpec& spec) { return spec.b_layout != GemmBLayout::kHookNK && !IsF8Gemm(spec); }
+bool GemmTunable(const KernelSpec& spec) { return spec.b_layout != GemmBLayout::kHookNK; }
 
 std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k, bool hopper, int sms) {
   std::vector<GemmConfig> out;
