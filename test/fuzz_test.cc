@@ -34,7 +34,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 // Mutants per parser, and the time each parser's loop may take (whichever ends first).
-constexpr int kMutants = 3000;
+constexpr int kMutants = 4000;
 constexpr auto kTimeBound = std::chrono::seconds(60);
 
 std::vector<std::string> GraphSeeds() {

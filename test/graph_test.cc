@@ -421,5 +421,85 @@ TEST(Reference, ArangeValuesAndGatherClampsIndices) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(out[1].Get(i), want[i]) << i;
 }
 
+// cat: the shape, the promoted dtype, what it refuses (by name), and the reference's values
+// (each input's elements in order along the dim, whatever the lowering).
+TEST(GraphBuilder, CatConcatenatesAlongOneDim) {
+  Graph g("cat");
+  const int m = g.Symbol("M");
+  TF_ASSERT_OK_AND_ASSIGN(int a, g.AddInput("a", {Dim::Sym(m), Dim::Static(2)}, DType::kBF16));
+  TF_ASSERT_OK_AND_ASSIGN(int b, g.AddInput("b", {Dim::Sym(m), Dim::Static(3)}, DType::kF32));
+  TF_ASSERT_OK_AND_ASSIGN(int c, g.AddInput("c", {Dim::Sym(m), Dim::Static(1)}, DType::kI32));
+  TF_ASSERT_OK_AND_ASSIGN(int y, g.AddCat("y", {a, b, c}, -1));
+  EXPECT_EQ(g.ShapeText(y), "[M, 6]");
+  EXPECT_EQ(g.node(y).dtype, DType::kF32);
+  EXPECT_EQ(g.node(y).name, "y");
+  EXPECT_TRUE(StatusIs(g.AddCat("y2", {a, b}, 0), absl::StatusCode::kInvalidArgument,
+                       "node 'y2' (cat): 'b' has shape [M, 3] and 'a' [M, 2] (expected equal sizes but along dim 0)"));
+  EXPECT_TRUE(StatusIs(g.AddCat("y3", {a, a}, 0), absl::StatusCode::kInvalidArgument,
+                       "dim 0 is symbolic (expected static sizes along the concatenated dim)"));
+  EXPECT_TRUE(StatusIs(g.AddCat("y4", {}, 0), absl::StatusCode::kInvalidArgument, "at least 1 operand"));
+  EXPECT_TRUE(StatusIs(g.AddCat("y5", {a, b}, 2), absl::StatusCode::kInvalidArgument, "node 'y5' (cat)"));
+  TF_ASSERT_OK_AND_ASSIGN(int one, g.AddScalar(1.0));
+  EXPECT_TRUE(StatusIs(g.AddCat("y6", {a, one}, 1), absl::StatusCode::kInvalidArgument, "is a constant"));
+
+  TF_ASSERT_OK_AND_ASSIGN(Graph j, GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "p", "shape": [2, 2], "dtype": "f32"}, {"name": "q", "shape": [1, 2], "dtype": "f32"}],
+    "nodes": [{"name": "nq", "op": "neg", "inputs": ["q"]},
+              {"name": "rows", "op": "cat", "inputs": ["p", "nq", "p"], "attrs": {"dim": 0}},
+              {"name": "cols", "op": "cat", "inputs": ["q", "q"], "attrs": {"dim": 1}}],
+    "outputs": ["rows", "cols"]})"));
+  HostTensor p = HostTensor::Zeros(DType::kF32, {2, 2}), q = HostTensor::Zeros(DType::kF32, {1, 2});
+  for (int i = 0; i < 4; ++i) p.Set(i, i + 1);  // [[1, 2], [3, 4]]
+  q.Set(0, 5);
+  q.Set(1, 6);
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> out, EvaluateReference(j, {p, q}));
+  const double rows[10] = {1, 2, 3, 4, -5, -6, 1, 2, 3, 4}, cols[4] = {5, 6, 5, 6};
+  ASSERT_EQ(out[0].numel(), 10);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(out[0].Get(i), rows[i]) << i;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(out[1].Get(i), cols[i]) << i;
+}
+
+// stack, unsqueeze and squeeze (the JSON ops): shapes, values, refusals.
+TEST(GraphBuilder, StackUnsqueezeAndSqueeze) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph j, GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "p", "shape": [2, 3], "dtype": "f32"}, {"name": "q", "shape": [2, 3], "dtype": "bf16"}],
+    "nodes": [{"name": "nq", "op": "neg", "inputs": ["q"]},
+              {"name": "s0", "op": "stack", "inputs": ["p", "nq"], "attrs": {"dim": 0}},
+              {"name": "s2", "op": "stack", "inputs": ["p", "q", "p"], "attrs": {"dim": -1}},
+              {"name": "u", "op": "unsqueeze", "inputs": ["p"], "attrs": {"dim": 1}},
+              {"name": "sq", "op": "squeeze", "inputs": ["u"]},
+              {"name": "keep", "op": "squeeze", "inputs": ["u"], "attrs": {"dim": 0}}],
+    "outputs": ["s0", "s2", "u", "sq", "keep"]})"));
+  const auto shape_of = [&](const char* name) { return j.ShapeText(j.FindNode(name)); };
+  EXPECT_EQ(shape_of("s0"), "[2, 2, 3]");
+  EXPECT_EQ(shape_of("s2"), "[2, 3, 3]");
+  EXPECT_EQ(shape_of("u"), "[2, 1, 3]");
+  EXPECT_EQ(shape_of("sq"), "[2, 3]");
+  EXPECT_EQ(shape_of("keep"), "[2, 1, 3]");
+  EXPECT_EQ(j.node(j.FindNode("s0")).dtype, DType::kF32);
+  HostTensor p = HostTensor::Zeros(DType::kF32, {2, 3}), q = HostTensor::Zeros(DType::kBF16, {2, 3});
+  for (int i = 0; i < 6; ++i) {
+    p.Set(i, i + 1);
+    q.Set(i, 10 * (i + 1));
+  }
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> out, EvaluateReference(j, {p, q}));
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(out[0].Get(i), i + 1) << i;
+    EXPECT_EQ(out[0].Get(6 + i), -10 * (i + 1)) << i;
+    EXPECT_EQ(out[1].Get(3 * i), i + 1) << i;  // [r, c, part]
+    EXPECT_EQ(out[1].Get(3 * i + 1), 10 * (i + 1)) << i;
+    EXPECT_EQ(out[1].Get(3 * i + 2), i + 1) << i;
+    EXPECT_EQ(out[3].Get(i), i + 1) << i;
+  }
+  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "p", "shape": [2, 3], "dtype": "f32"}, {"name": "q", "shape": [3, 2], "dtype": "f32"}],
+    "nodes": [{"name": "s", "op": "stack", "inputs": ["p", "q"]}], "outputs": ["s"]})"),
+                       absl::StatusCode::kInvalidArgument,
+                       "node 's' (stack): 'q' has shape [3, 2] and 'p' [2, 3] (expected equal shapes)"));
+  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j", "inputs": [{"name": "p", "shape": [2], "dtype": "f32"}],
+    "nodes": [{"name": "u", "op": "unsqueeze", "inputs": ["p"]}], "outputs": ["u"]})"),
+                       absl::StatusCode::kInvalidArgument, "'unsqueeze' needs 'dim'"));
+}
+
 }  // namespace
 }  // namespace tilefuse::internal

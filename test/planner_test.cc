@@ -4,6 +4,7 @@
 #include <random>
 
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/fusion/grouping.h"
@@ -223,9 +224,17 @@ TEST(Planner, IntermediateNeededElsewhereIsStoredNotRefused) {
 
 TEST(Planner, RefusalsAndCopiesAreExplained) {
   TF_ASSERT_OK_AND_ASSIGN(FusionPlan two, PlanFusion(ParseTestGraph(NamedTestGraph("two_index_spaces")), {}));
+  ASSERT_EQ(two.kernels.size(), 1u);
   ASSERT_FALSE(two.decisions.empty());
-  EXPECT_NE(two.decisions[0].find("index spaces differ ([3, 4] vs [4])"), std::string::npos)
-      << two.decisions[0];
+  EXPECT_THAT(two.decisions[0], ::testing::HasSubstr("broadcast: 's' ([4]) is computed again per element in the "
+                                                     "kernel of 'o' ([3, 4]), its only reader"));
+  // The same producer also an output: stored once by a kernel of its own, not recomputed.
+  TF_ASSERT_OK_AND_ASSIGN(Graph stored, GraphFromJson(absl::StrReplaceAll(NamedTestGraph("two_index_spaces").json,
+                                                                          {{R"("outputs": ["o"])", R"("outputs": ["o", "s"])"}})));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan apart, PlanFusion(stored, {}));
+  EXPECT_EQ(apart.kernels.size(), 2u);
+  ASSERT_FALSE(apart.decisions.empty());
+  EXPECT_THAT(apart.decisions[0], ::testing::HasSubstr("index spaces differ ([3, 4] vs [4])"));
   TF_ASSERT_OK_AND_ASSIGN(FusionPlan copy, PlanFusion(ParseTestGraph(NamedTestGraph("output_is_input")), {}));
   EXPECT_NE(copy.decisions.back().find("output 'x' is not computed by a kernel"), std::string::npos);
   TF_ASSERT_OK_AND_ASSIGN(FusionPlan dead, PlanFusion(ParseTestGraph(NamedTestGraph("dead_node")), {}));

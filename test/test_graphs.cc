@@ -78,7 +78,7 @@ const std::vector<TestGraph>& PointwiseTestGraphs() {
                    {"name": "big", "shape": [3, 4], "dtype": "f32"}],
         "nodes": [{"name": "s", "op": "mul", "inputs": ["small", 2]},
                   {"name": "o", "op": "add", "inputs": ["big", "s"]}],
-        "outputs": ["o"]})", 2, 2, {}},
+        "outputs": ["o"]})", 1, 2, {}},
       {"transpose_of_computed", R"({"name": "transpose_of_computed",
         "inputs": [{"name": "x", "shape": [8, 16], "dtype": "f32"}],
         "nodes": [{"name": "y", "op": "add", "inputs": ["x", 1]},
@@ -195,7 +195,7 @@ const std::vector<TestGraph>& PointwiseTestGraphs() {
                   {"name": "r2", "op": "add", "inputs": ["r1", "sq"]},
                   {"name": "r", "op": "add", "inputs": ["r2", "fn"]},
                   {"name": "gi", "op": "where", "inputs": ["gt", "n", 7]}],
-        "outputs": ["w", "r", "sel", "gi"]})", 7, 24, {{"M", 77}}},
+        "outputs": ["w", "r", "sel", "gi"]})", 3, 24, {{"M", 77}}},
   };
   return *graphs;
 }

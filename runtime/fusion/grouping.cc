@@ -595,7 +595,77 @@ bool GroupIntoColumnWindow(Work& w, const Node& n) {
   return true;
 }
 
+// Whether `small` broadcasts to `big` (PyTorch's rules, dims aligned on the right) and is
+// not the same shape.
+bool BroadcastsTo(const Shape& small, const Shape& big) {
+  if (small == big || small.size() > big.size()) return false;
+  const size_t lead = big.size() - small.size();
+  for (size_t d = 0; d < small.size(); ++d) {
+    if (!small[d].is_one() && !(small[d] == big[lead + d])) return false;
+  }
+  return true;
+}
+
+// A pointwise kernel of at most this many nodes over a smaller index space than its one
+// reader's (a value per row, [M, 1], scaling [M, N]) is computed again in that reader's
+// kernel, per element, rather than stored and read back by a launch of its own.
+constexpr size_t kMaxRecomputedBroadcast = 8;
+
+// The groups of n's inputs that n's kernel can compute again where it reads them: pointwise
+// (no tile, reduction or gather), over an index space that broadcasts to n's, no member an
+// output or read by anything but the group itself and n.
+std::vector<int> BroadcastProducers(Work& w, const Node& n) {
+  const Graph& g = w.g;
+  std::vector<int> out;
+  for (int in : n.inputs) {
+    const int gi = w.out.group_of[in];
+    if (gi < 0 || std::find(out.begin(), out.end(), gi) != out.end()) continue;
+    if (w.tile[gi] >= 0 || w.row[gi] || w.reduce[gi] >= 0 || !w.gathered[gi].empty() ||
+        w.members[gi].size() > kMaxRecomputedBroadcast || !BroadcastsTo(w.out.groups[gi].shape, n.shape)) {
+      continue;
+    }
+    bool only_n = true;
+    for (int m : w.members[gi]) {
+      const Node& mn = g.node(m);
+      only_n &= mn.kind == NodeKind::kPointwise || mn.kind == NodeKind::kIota;
+      int inside = 0;
+      for (const Node& r : g.nodes()) {
+        for (int q : r.inputs) inside += q == m && (r.id == n.id || w.out.group_of[r.id] == gi);
+      }
+      only_n &= inside == w.readers[m];  // no output position, no other reader
+    }
+    if (only_n) out.push_back(gi);
+  }
+  return out;
+}
+
 void GroupPointwise(Work& w, const Node& n, bool fuse) {
+  // Broadcast producers join n's kernel once n has one (a pointwise one, or a GEMM
+  // epilogue without a row program or reduction).
+  const std::vector<int> producers = fuse ? BroadcastProducers(w, n) : std::vector<int>{};
+  struct Absorb {
+    Work& w;
+    const Node& n;
+    const std::vector<int>& producers;
+    ~Absorb() {
+      const int into = w.out.group_of[n.id];
+      if (producers.empty() || into < 0 || w.row[into] || w.reduce[into] >= 0 || w.reduced[n.id]) return;
+      if (w.tile[into] >= 0) {
+        const Node& t = w.g.node(w.tile[into]);
+        if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return;
+      }
+      for (int gi : producers) {
+        const std::string names = w.FirstName(gi);
+        const Shape shape = w.out.groups[gi].shape;
+        if (w.TryMerge(into, {gi}, -1, absl::StrCat("'", names, "' recomputed in the kernel of '", n.name, "'"))) {
+          w.out.decisions.push_back(absl::StrCat("broadcast: '", names, "' (", ShapeString(shape, w.g.symbols()),
+                                                 ") is computed again per element in the kernel of '", n.name,
+                                                 "' (", ShapeString(n.shape, w.g.symbols()),
+                                                 "), its only reader, instead of being stored"));
+        }
+      }
+    }
+  } absorb{w, n, producers};
   const Graph& g = w.g;
   if (fuse) {
     if (GroupIntoRowKernel(w, n)) return;
@@ -611,6 +681,7 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
       const Shape& space = w.reduced[in] ? g.node(w.reduce[gi]).shape : w.out.groups[gi].shape;
       if (w.reduced[in]) post = gi;
       if (!(space == n.shape)) {
+        if (std::find(producers.begin(), producers.end(), gi) != producers.end()) continue;  // recomputed
         w.out.decisions.push_back(absl::StrCat(
             "refused: '", n.name, "' into the kernel of '", g.node(in).name,
             "': index spaces differ (", ShapeString(n.shape, g.symbols()), " vs ",

@@ -130,6 +130,15 @@ class Graph {
   // shape of index (i32, the rank of input, no larger than it on the other axes). Indices
   // outside [0, input.size(dim)) are clamped into it (PyTorch raises instead).
   absl::StatusOr<int> AddGather(std::string name, int input, int dim, int index);
+  // torch.cat(inputs, dim): the inputs (same rank, equal sizes but along `dim`, static
+  // there; dtypes promoted) one after another along `dim`. Lowered to gathers of each input
+  // at its part of an iota along dim (clamped elsewhere) and wheres that pick the part,
+  // named NAME.*, so that it fuses wherever gathers do.
+  absl::StatusOr<int> AddCat(std::string name, std::vector<int> inputs, int dim);
+  // torch.stack(inputs, dim): equal shapes, a new dim of inputs.size() at `dim`. Lowered to
+  // wheres over an iota along the new dim, each input read through a size-1 reshape that
+  // broadcasts along it: no gathers, so computed inputs fuse with it.
+  absl::StatusOr<int> AddStack(std::string name, std::vector<int> inputs, int dim);
   // dequant(q, scale[, zero]) = (f32(q) - zero) * scale, rounded to attrs.dtype (default f32;
   // f16 or bf16). With attrs.group = G, scale and zero hold one value per G elements along
   // q's last dim ([..., ceil(K / G)], the last group possibly short); without, they broadcast
@@ -152,6 +161,10 @@ class Graph {
   absl::StatusOr<int> AddLogSoftmax(std::string name, int input, Attrs attrs);
   // Dequant's parameter `param` read per group of q's last dim: a gather at floor(k / group).
   absl::StatusOr<int> GroupRead(const std::string& name, int param, int q, int64_t group);
+  // gather(input, dim, index) with unary pointwise ops above stored values applied after the
+  // gather instead (gather(-x) = -gather(x)): a gather's input is stored first, so the
+  // computed value would take a kernel of its own.
+  absl::StatusOr<int> GatherThrough(const std::string& name, int input, int dim, int index);
   absl::StatusOr<Shape> ViewShape(const std::string& name, ViewOp op, const Node& x, Attrs& attrs) const;
   absl::Status CheckNewNode(const std::string& name, absl::Span<const int> inputs) const;
   int Append(Node n);

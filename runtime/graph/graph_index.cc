@@ -1,4 +1,5 @@
-// Index ops: iota / arange (values from positions) and gather (reads at computed positions).
+// Index ops: iota / arange (values from positions), gather (reads at computed positions),
+// and cat (lowered to gathers).
 #include "absl/strings/str_cat.h"
 #include "runtime/graph/graph.h"
 #include "runtime/status_macros.h"
@@ -90,6 +91,118 @@ absl::StatusOr<int> Graph::AddGather(std::string name, int input, int dim, int i
   n.dtype = x.dtype;
   n.attrs.dim = *axis;
   return Append(std::move(n));
+}
+
+absl::StatusOr<int> Graph::AddStack(std::string name, std::vector<int> inputs, int dim) {
+  TF_RETURN_IF_ERROR(CheckNewNode(name, inputs));
+  const auto err = [&](absl::string_view what) { return IndexError(name, "stack", what); };
+  if (inputs.empty()) return err("takes at least 1 operand, got 0");
+  const Shape shape = nodes_[inputs[0]].shape;  // a copy: adding nodes moves nodes_
+  auto axis = NormalizeAxis(dim, static_cast<int>(shape.size()) + 1);
+  if (!axis.ok()) return err(axis.status().message());
+  for (int in : inputs) {
+    if (nodes_[in].kind == NodeKind::kConstant) return err(absl::StrCat("'", nodes_[in].name, "' is a constant (expected a tensor)"));
+    if (!(nodes_[in].shape == shape)) {
+      return err(absl::StrCat("'", nodes_[in].name, "' has shape ", ShapeText(in), " and '", nodes_[inputs[0]].name,
+                              "' ", ShapeText(inputs[0]), " (expected equal shapes)"));
+    }
+  }
+  Shape one = shape;
+  one.insert(one.begin() + *axis, Dim::Static(1));
+  const size_t n = inputs.size();
+  if (n == 1) return AddView(std::move(name), ViewOp::kReshape, inputs[0], Attrs{.shape = one});
+  std::vector<int> parts;
+  for (size_t i = 0; i < n; ++i) {
+    TF_ASSIGN_OR_RETURN(const int u, AddView(absl::StrCat(name, ".in", i), ViewOp::kReshape, inputs[i], Attrs{.shape = one}));
+    parts.push_back(u);
+  }
+  Shape out = shape;
+  out.insert(out.begin() + *axis, Dim::Static(static_cast<int64_t>(n)));
+  TF_ASSIGN_OR_RETURN(const int pos, AddIota(absl::StrCat(name, ".pos"), out, *axis, 0, 1, DType::kI32));
+  int result = parts.back();
+  for (size_t i = n - 1; i-- > 0;) {
+    TF_ASSIGN_OR_RETURN(const int next, AddScalar(static_cast<double>(i + 1), DType::kI32));
+    TF_ASSIGN_OR_RETURN(const int in_part, AddPointwise(absl::StrCat(name, ".is", i), PointwiseOp::kLt, {pos, next}));
+    TF_ASSIGN_OR_RETURN(result, AddPointwise(i == 0 ? name : absl::StrCat(name, ".pick", i), PointwiseOp::kWhere,
+                                             {in_part, parts[i], result}));
+  }
+  return result;
+}
+
+absl::StatusOr<int> Graph::GatherThrough(const std::string& name, int input, int dim, int index) {
+  // Copies: adding nodes moves nodes_.
+  const Node x = nodes_[input];
+  if (x.kind != NodeKind::kPointwise || x.inputs.size() != 1 || !(nodes_[x.inputs[0]].shape == x.shape)) {
+    return AddGather(name, input, dim, index);
+  }
+  TF_ASSIGN_OR_RETURN(const int inner, GatherThrough(absl::StrCat(name, ".", x.name), x.inputs[0], dim, index));
+  return AddPointwise(name, x.pointwise, {inner}, x.attrs);
+}
+
+absl::StatusOr<int> Graph::AddCat(std::string name, std::vector<int> inputs, int dim) {
+  TF_RETURN_IF_ERROR(CheckNewNode(name, inputs));
+  const auto err = [&](absl::string_view what) { return IndexError(name, "cat", what); };
+  if (inputs.empty()) return err("takes at least 1 operand, got 0");
+  // Copies: adding nodes moves nodes_.
+  const Node first = nodes_[inputs[0]];
+  const int rank = static_cast<int>(first.shape.size());
+  if (rank == 0) return err(absl::StrCat("'", first.name, "' is a scalar (expected a tensor of rank >= 1)"));
+  auto axis = NormalizeAxis(dim, rank);
+  if (!axis.ok()) return err(axis.status().message());
+  const int d = *axis;
+  std::vector<int64_t> offsets;
+  int64_t total = 0;
+  DType dtype = first.dtype;
+  for (int in : inputs) {
+    const Node& x = nodes_[in];
+    if (x.kind == NodeKind::kConstant) return err(absl::StrCat("'", x.name, "' is a constant (expected a tensor)"));
+    bool same = static_cast<int>(x.shape.size()) == rank;
+    for (int a = 0; same && a < rank; ++a) same = a == d || x.shape[a] == first.shape[a];
+    if (!same) {
+      return err(absl::StrCat("'", x.name, "' has shape ", ShapeText(in), " and '", first.name, "' ",
+                              ShapeText(inputs[0]), " (expected equal sizes but along dim ", d, ")"));
+    }
+  }
+  for (int in : inputs) {
+    const Node& x = nodes_[in];
+    if (!x.shape[d].is_static()) {
+      return err(absl::StrCat("'", x.name, "' is ", ShapeText(in), ": dim ", d,
+                              " is symbolic (expected static sizes along the concatenated dim)"));
+    }
+    offsets.push_back(total);
+    total += x.shape[d].value;
+    dtype = PromoteTypes(dtype, x.dtype);
+  }
+  if (total > INT32_MAX) return err(absl::StrCat("dim ", d, " totals ", total, " (expected at most 2^31 - 1)"));
+  Shape shape = first.shape;
+  shape[d] = Dim::Static(total);
+  const size_t n = inputs.size();
+  if (n == 1) return AddPointwise(std::move(name), PointwiseOp::kCast, {inputs[0]}, Attrs{.dtype = dtype});
+  TF_ASSIGN_OR_RETURN(const int pos, AddIota(absl::StrCat(name, ".pos"), shape, d, 0, 1, DType::kI32));
+  // Part i read at pos - offset_i (the gather clamps the positions of the other parts).
+  std::vector<int> parts;
+  for (size_t i = 0; i < n; ++i) {
+    int at = pos;
+    if (offsets[i] > 0) {
+      TF_ASSIGN_OR_RETURN(const int off, AddScalar(static_cast<double>(offsets[i]), DType::kI32));
+      TF_ASSIGN_OR_RETURN(at, AddPointwise(absl::StrCat(name, ".at", i), PointwiseOp::kSub, {pos, off}));
+    }
+    TF_ASSIGN_OR_RETURN(int part, GatherThrough(absl::StrCat(name, ".part", i), inputs[i], d, at));
+    if (nodes_[part].dtype != dtype) {
+      TF_ASSIGN_OR_RETURN(part, AddPointwise(absl::StrCat(name, ".part", i, ".", DTypeName(dtype)),
+                                             PointwiseOp::kCast, {part}, Attrs{.dtype = dtype}));
+    }
+    parts.push_back(part);
+  }
+  // The last part, then each earlier one where pos falls before the next part's offset.
+  int result = parts.back();
+  for (size_t i = n - 1; i-- > 0;) {
+    TF_ASSIGN_OR_RETURN(const int off, AddScalar(static_cast<double>(offsets[i + 1]), DType::kI32));
+    TF_ASSIGN_OR_RETURN(const int in_part, AddPointwise(absl::StrCat(name, ".in", i), PointwiseOp::kLt, {pos, off}));
+    TF_ASSIGN_OR_RETURN(result, AddPointwise(i == 0 ? name : absl::StrCat(name, ".pick", i), PointwiseOp::kWhere,
+                                             {in_part, parts[i], result}));
+  }
+  return result;
 }
 
 }  // namespace tilefuse::internal

@@ -147,6 +147,34 @@ absl::StatusOr<int> ParseOperand(Graph& g, const Json& in, absl::string_view whe
   return Err(where, absl::StrCat("operand ", BriefJson(in), " is neither a name nor a number"));
 }
 
+// PyTorch's unsqueeze / squeeze as the reshape view they are: a size-1 dim inserted at
+// `dim` (of the result's rank), or removed at `dim` (every size-1 dim when none is given; a
+// dim whose size is not 1 stays, as in PyTorch).
+absl::StatusOr<int> AddUnsqueeze(Graph& g, const std::string& name, int x, int dim, const std::string& where) {
+  Shape shape = g.node(x).shape;
+  auto axis = NormalizeAxis(dim, static_cast<int>(shape.size()) + 1);
+  if (!axis.ok()) return Err(where, axis.status().message());
+  shape.insert(shape.begin() + *axis, Dim::Static(1));
+  return g.AddView(name, ViewOp::kReshape, x, Attrs{.shape = shape});
+}
+
+absl::StatusOr<int> AddSqueeze(Graph& g, const std::string& name, int x, std::optional<int> dim,
+                               const std::string& where) {
+  const Shape& in = g.node(x).shape;
+  Shape shape;
+  std::optional<int> axis;
+  if (dim) {
+    auto a = NormalizeAxis(*dim, static_cast<int>(in.size()));
+    if (!a.ok()) return Err(where, a.status().message());
+    axis = *a;
+  }
+  for (size_t d = 0; d < in.size(); ++d) {
+    const bool drop = in[d].is_one() && (!axis || *axis == static_cast<int>(d));
+    if (!drop) shape.push_back(in[d]);
+  }
+  return g.AddView(name, ViewOp::kReshape, x, Attrs{.shape = shape});
+}
+
 // Adds one JSON node whose named operands all exist already.
 absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const TileRegistry* registry) {
   const std::string where = absl::StrCat("node ", QuotedName(name));
@@ -173,6 +201,14 @@ absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const Til
     return g.AddIota(name, *attrs.shape, attrs.dim.value_or(0), attrs.start.value_or(0), attrs.step.value_or(1), dtype)
         .status();
   }
+  if (op == "cat" || op == "concat") return g.AddCat(name, ins, attrs.dim.value_or(0)).status();
+  if (op == "unsqueeze" || op == "squeeze") {
+    if (ins.size() != 1) return Err(where, absl::StrCat("'", op, "' takes 1 operand, got ", ins.size()));
+    if (op == "squeeze") return AddSqueeze(g, name, ins[0], attrs.dim, where).status();
+    if (!attrs.dim) return Err(where, "'unsqueeze' needs 'dim'");
+    return AddUnsqueeze(g, name, ins[0], *attrs.dim, where).status();
+  }
+  if (op == "stack") return g.AddStack(name, ins, attrs.dim.value_or(0)).status();
   if (op == "dequant") return g.AddDequant(name, ins, attrs).status();
   if (op == "quantize") return g.AddQuantize(name, ins, attrs).status();
   if (op == "gather") {
