@@ -70,7 +70,9 @@ const std::vector<TestGraph>& IndexTestGraphs() {
                   {"name": "out", "op": "cast", "inputs": ["s"], "attrs": {"dtype": "bf16"}}],
         "outputs": ["out"]})", 2, 11, {{"M", 37}}},
       // The interleaved rotary embedding (pairs (2i, 2i + 1) rotated; torch.stack of the two
-      // rotated halves, then flattened): the GEMM, then one kernel.
+      // rotated halves, then flattened): the GEMM, then one kernel (the stack's inputs are
+      // rebuilt over its new dim and computed in its kernel; the flattening reshape reads
+      // that kernel's elements in order).
       {"rope_interleaved", R"({"name": "rope_interleaved",
         "inputs": [{"name": "x", "shape": ["M", 48], "dtype": "bf16"},
                    {"name": "w", "shape": [64, 48], "dtype": "bf16"},
@@ -90,7 +92,37 @@ const std::vector<TestGraph>& IndexTestGraphs() {
                   {"name": "st", "op": "stack", "inputs": ["o0", "o1"], "attrs": {"dim": -1}},
                   {"name": "flat", "op": "reshape", "inputs": ["st"], "attrs": {"shape": ["M", 64]}},
                   {"name": "out", "op": "cast", "inputs": ["flat"], "attrs": {"dtype": "bf16"}}],
-        "outputs": ["out"]})", 5, 10, {{"M", 21}}},
+        "outputs": ["out"]})", 2, 10, {{"M", 21}}},
+      // A reshape between pointwise ops (x.view(M, 4, 16) in model code): one kernel over
+      // the first value's space, the reader's other operands bound over its own shape (a
+      // full one and one broadcast along its rows).
+      {"reshape_between_pointwise", R"({"name": "reshape_between_pointwise",
+        "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "f32"},
+                   {"name": "r", "shape": ["M", 4, 16], "dtype": "bf16"},
+                   {"name": "b", "shape": [16], "dtype": "f32"}],
+        "nodes": [{"name": "y", "op": "exp", "inputs": ["x"]},
+                  {"name": "z", "op": "reshape", "inputs": ["y"], "attrs": {"shape": ["M", 4, 16]}},
+                  {"name": "p", "op": "mul", "inputs": ["z", "r"]},
+                  {"name": "out", "op": "add", "inputs": ["p", "b"]}],
+        "outputs": ["out"]})", 1, 3, {{"M", 19}}},
+      // A per-row gate computed from a [M, 1] input scales a GEMM's output: the gate is
+      // computed again per element in the GEMM's epilogue; an unsqueeze of a transposed
+      // input is read in place (a strided view, no copy); the gated value, reshaped to
+      // [M, 1, 48], feeds an add that joins the epilogue too (the same elements in order).
+      {"broadcast_gate_and_unsqueeze", R"({"name": "broadcast_gate_and_unsqueeze",
+        "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
+                   {"name": "w", "shape": [48, 64], "dtype": "bf16"},
+                   {"name": "g", "shape": ["M", 1], "dtype": "f32"},
+                   {"name": "t", "shape": [48, "M"], "dtype": "f32"}],
+        "nodes": [{"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+                  {"name": "s", "op": "sigmoid", "inputs": ["g"]},
+                  {"name": "gated", "op": "mul", "inputs": ["y", "s"]},
+                  {"name": "tt", "op": "transpose", "inputs": ["t"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "u", "op": "unsqueeze", "inputs": ["tt"], "attrs": {"dim": 1}},
+                  {"name": "v", "op": "reshape", "inputs": ["gated"], "attrs": {"shape": ["M", 1, 48]}},
+                  {"name": "out", "op": "add", "inputs": ["v", "u"]}],
+        "outputs": ["gated", "out"]})", 1, 4, {{"M", 37}}},
       // Three parts along dim 0 (a symbolic dim elsewhere), dtypes promoted, one kernel.
       {"cat_rows_promoted", R"({"name": "cat_rows_promoted",
         "inputs": [{"name": "a", "shape": [3, "N"], "dtype": "bf16"},

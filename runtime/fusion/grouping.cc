@@ -639,6 +639,14 @@ std::vector<int> BroadcastProducers(Work& w, const Node& n) {
   return out;
 }
 
+// Whether group gi indexes its outputs by flat element (a pointwise kernel, or a GEMM's
+// epilogue over [M, N]), so that a member of another shape of the same elements may join.
+bool FlatKernel(const Work& w, int gi) {
+  if (w.tile[gi] < 0) return true;
+  const Node& t = w.g.node(w.tile[gi]);
+  return t.kind == NodeKind::kTile && !t.custom && t.tile == TileOp::kMatmul && w.windows[gi].empty();
+}
+
 void GroupPointwise(Work& w, const Node& n, bool fuse) {
   // Broadcast producers join n's kernel once n has one (a pointwise one, or a GEMM
   // epilogue without a row program or reduction).
@@ -680,7 +688,11 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
       if (gi < 0 || w.row[gi]) continue;  // GroupIntoRowKernel said why not
       const Shape& space = w.reduced[in] ? g.node(w.reduce[gi]).shape : w.out.groups[gi].shape;
       if (w.reduced[in]) post = gi;
-      if (!(space == n.shape)) {
+      // A kernel over another shape of n's elements (it computes a reshape of its first
+      // value) serves n where n reads a member of n's own shape.
+      const bool flat = !w.reduced[in] && !w.row[gi] && w.reduce[gi] < 0 && g.node(in).shape == n.shape &&
+                        Numel(space) == Numel(n.shape) && FlatKernel(w, gi);
+      if (!(space == n.shape) && !flat) {
         if (std::find(producers.begin(), producers.end(), gi) != producers.end()) continue;  // recomputed
         w.out.decisions.push_back(absl::StrCat(
             "refused: '", n.name, "' into the kernel of '", g.node(in).name,
@@ -733,6 +745,27 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
         return;
       }
       candidates.clear();
+    }
+    // n reads a pointwise kernel's value through a reshape that keeps its elements in
+    // order (the same count, contiguous, from the first): n joins that kernel, which
+    // computes the value where n reads it (a served view), over the kernel's index space.
+    if (candidates.empty()) {
+      for (int in : n.inputs) {
+        const Node& v = g.node(in);
+        if (v.kind != NodeKind::kView || IsMaterializedView(g, w.views, in)) continue;
+        const ViewInfo& vi = w.views[in];
+        const int gi = w.out.group_of[vi.base];
+        if (gi < 0 || !FlatKernel(w, gi) || w.row[gi] || w.reduce[gi] >= 0 || w.reduced[vi.base] || !vi.contiguous ||
+            !vi.offset.empty() || !(Numel(v.shape) == Numel(w.out.groups[gi].shape)) ||
+            !(Numel(n.shape) == Numel(v.shape))) {
+          continue;
+        }
+        if (w.TryMerge(gi, {gi}, n.id, absl::StrCat("'", n.name, "' through the reshape '", v.name, "'"), {in})) {
+          w.out.decisions.push_back(absl::StrCat("reshape: '", n.name, "' joins the kernel of '", g.node(vi.base).name,
+                                                 "', reading it through '", v.name, "' (the same elements in order)"));
+          return;
+        }
+      }
     }
     std::vector<std::vector<int>> tries;
     std::vector<int> all;

@@ -132,6 +132,12 @@ class KernelBuilder {
       if (site != kReducedSite) return absl::InternalError("reduced value read before the reduction");
       e = MakeTileValue(ResultIndex(n), n.dtype);
     } else if (!in_kernel_[id]) {
+      // Read by a member of another shape than the kernel's (the same elements in the same
+      // order: a reshape the kernel computes through): bound over that member's shape, and
+      // not memoized, since another reader may bind it over another.
+      if (site == kEpilogueSite && flat_reader_ != nullptr) {
+        return MakeLoad(OperandIndex(id, site, flat_reader_), n.dtype);
+      }
       e = MakeLoad(OperandIndex(id, site), n.dtype);
     } else if (n.kind == NodeKind::kGather) {
       if (const int64_t group = GroupGatherSize(n); group > 0 && n.shape == SiteShape(site)) {
@@ -153,8 +159,14 @@ class KernelBuilder {
         const Shape*& slot;
         const Shape* saved;
         ~Reader() { slot = saved; }
-      } reader{reduced_reader_, reduced_reader_};
+      } reader{reduced_reader_, reduced_reader_}, flat{flat_reader_, flat_reader_};
       if (row_ && site == kReducedSite) reduced_reader_ = &n.shape;
+      // A pointwise member over another shape of the kernel's elements (its reshape): its
+      // operands bind over its shape; one over a smaller space (a broadcast producer it
+      // reads) keeps its reader's.
+      if (site == kEpilogueSite && !row_ && Numel(n.shape) == Numel(SiteShape(site))) {
+        flat_reader_ = n.shape == SiteShape(site) ? nullptr : &n.shape;
+      }
       for (int in : n.inputs) {
         TF_ASSIGN_OR_RETURN(Expr a, ExprOf(in, site));
         args.push_back(std::move(a));
@@ -326,6 +338,7 @@ class KernelBuilder {
   bool row_ = false;
   std::set<int> row_reduced_;
   std::set<int> served_;
+  const Shape* flat_reader_ = nullptr;  // the member whose operands bind over its own shape (ExprOf)
   const Shape* reduced_reader_ = nullptr;  // the row kernel's member whose operands are bound
   const std::vector<ColumnWindowInfo>* windows_ = nullptr;  // the GEMM's column windows
   std::map<int, int> stage_of_;

@@ -86,15 +86,33 @@ absl::StatusOr<std::vector<ViewInfo>> ResolveViews(const Graph& graph) {
         }
         break;
       }
-      case ViewOp::kReshape:
-        if (!src.contiguous) {
-          // Its elements are not one run in any buffer: the reshape is materialized, a copy
-          // of its operand in row-major order (IsMaterializedView), then read in place.
-          v.base = n.id;
-          v.offset.clear();
+      case ViewOp::kReshape: {
+        if (src.contiguous) {
+          v.strides = ContiguousStrides(n.shape);
+          break;
         }
+        // Size-1 dims inserted or removed (unsqueeze, squeeze) keep the other dims' strides.
+        std::vector<size_t> kept_in, kept_out;
+        for (size_t d = 0; d < in_shape.size(); ++d) {
+          if (!in_shape[d].is_one()) kept_in.push_back(d);
+        }
+        for (size_t d = 0; d < n.shape.size(); ++d) {
+          if (!n.shape[d].is_one()) kept_out.push_back(d);
+        }
+        bool same = kept_in.size() == kept_out.size();
+        for (size_t i = 0; same && i < kept_in.size(); ++i) same = in_shape[kept_in[i]] == n.shape[kept_out[i]];
+        if (same) {
+          v.strides.assign(n.shape.size(), SizeExpr{0, {}});
+          for (size_t i = 0; i < kept_in.size(); ++i) v.strides[kept_out[i]] = src.strides[kept_in[i]];
+          break;
+        }
+        // Its elements are not one run in any buffer: the reshape is materialized, a copy
+        // of its operand in row-major order (IsMaterializedView), then read in place.
+        v.base = n.id;
+        v.offset.clear();
         v.strides = ContiguousStrides(n.shape);
         break;
+      }
     }
     v.contiguous = SameStrides(n.shape, v.strides, ContiguousStrides(n.shape));
   }

@@ -12,13 +12,14 @@
 #ifndef TILEFUSE_RUNTIME_GRAPH_GRAPH_H_
 #define TILEFUSE_RUNTIME_GRAPH_GRAPH_H_
 
-#include "absl/strings/string_view.h"
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "runtime/graph/custom_tile.h"
 #include "runtime/graph/dtype.h"
@@ -139,6 +140,7 @@ class Graph {
   // wheres over an iota along the new dim, each input read through a size-1 reshape that
   // broadcasts along it: no gathers, so computed inputs fuse with it.
   absl::StatusOr<int> AddStack(std::string name, std::vector<int> inputs, int dim);
+  static constexpr int kMaxStackRecompute = 32;
   // dequant(q, scale[, zero]) = (f32(q) - zero) * scale, rounded to attrs.dtype (default f32;
   // f16 or bf16). With attrs.group = G, scale and zero hold one value per G elements along
   // q's last dim ([..., ceil(K / G)], the last group possibly short); without, they broadcast
@@ -165,6 +167,12 @@ class Graph {
   // gather instead (gather(-x) = -gather(x)): a gather's input is stored first, so the
   // computed value would take a kernel of its own.
   absl::StatusOr<int> GatherThrough(const std::string& name, int input, int dim, int index);
+  // v with a size-1 dim inserted before its last `trailing` dims: through the pointwise ops
+  // above it down to the values they read (at most `budget` ops rebuilt), so that a stack
+  // of computed values is computed in the stack's kernel (as broadcast producers) rather
+  // than read through a view of each. `memo` maps the nodes done.
+  absl::StatusOr<int> UnsqueezeThrough(const std::string& name, int v, int trailing, std::map<int, int>& memo,
+                                       int& budget);
   absl::StatusOr<Shape> ViewShape(const std::string& name, ViewOp op, const Node& x, Attrs& attrs) const;
   absl::Status CheckNewNode(const std::string& name, absl::Span<const int> inputs) const;
   int Append(Node n);

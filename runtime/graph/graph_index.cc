@@ -1,5 +1,7 @@
 // Index ops: iota / arange (values from positions), gather (reads at computed positions),
 // and cat (lowered to gathers).
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "runtime/graph/graph.h"
 #include "runtime/status_macros.h"
@@ -93,6 +95,31 @@ absl::StatusOr<int> Graph::AddGather(std::string name, int input, int dim, int i
   return Append(std::move(n));
 }
 
+absl::StatusOr<int> Graph::UnsqueezeThrough(const std::string& name, int v, int trailing, std::map<int, int>& memo,
+                                            int& budget) {
+  if (auto it = memo.find(v); it != memo.end()) return it->second;
+  const Node x = nodes_[v];  // a copy: adding nodes moves nodes_
+  const int k = static_cast<int>(x.shape.size());
+  int r = v;
+  if (x.kind == NodeKind::kConstant || k < trailing) {
+    // Broadcast from the right, it never reaches the new dim.
+  } else if (x.kind == NodeKind::kPointwise && budget > 0) {
+    --budget;
+    std::vector<int> args;
+    for (int in : x.inputs) {
+      TF_ASSIGN_OR_RETURN(const int a, UnsqueezeThrough(name, in, trailing, memo, budget));
+      args.push_back(a);
+    }
+    TF_ASSIGN_OR_RETURN(r, AddPointwise(absl::StrCat(name, ".", x.name), x.pointwise, args, x.attrs));
+  } else {
+    Shape shape = x.shape;
+    shape.insert(shape.begin() + (k - trailing), Dim::Static(1));
+    TF_ASSIGN_OR_RETURN(r, AddView(absl::StrCat(name, ".", x.name), ViewOp::kReshape, v, Attrs{.shape = shape}));
+  }
+  memo[v] = r;
+  return r;
+}
+
 absl::StatusOr<int> Graph::AddStack(std::string name, std::vector<int> inputs, int dim) {
   TF_RETURN_IF_ERROR(CheckNewNode(name, inputs));
   const auto err = [&](absl::string_view what) { return IndexError(name, "stack", what); };
@@ -112,8 +139,11 @@ absl::StatusOr<int> Graph::AddStack(std::string name, std::vector<int> inputs, i
   const size_t n = inputs.size();
   if (n == 1) return AddView(std::move(name), ViewOp::kReshape, inputs[0], Attrs{.shape = one});
   std::vector<int> parts;
+  std::map<int, int> memo;
+  int budget = kMaxStackRecompute;
+  const int trailing = static_cast<int>(shape.size()) - *axis;
   for (size_t i = 0; i < n; ++i) {
-    TF_ASSIGN_OR_RETURN(const int u, AddView(absl::StrCat(name, ".in", i), ViewOp::kReshape, inputs[i], Attrs{.shape = one}));
+    TF_ASSIGN_OR_RETURN(const int u, UnsqueezeThrough(absl::StrCat(name, ".in"), inputs[i], trailing, memo, budget));
     parts.push_back(u);
   }
   Shape out = shape;
