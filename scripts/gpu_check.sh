@@ -45,28 +45,24 @@ if [[ $part != bench ]]; then
   # access of the GEMM kernels' hook and async paths, split-K, odd shapes, misalignment).
   # (on device 0, beside the suites: it is slow on the CPU, not the GPU)
   if command -v compute-sanitizer >/dev/null; then
-    for t in build/test/gpu_gemm_dtypes_test build/test/gpu_rows_test; do
-      echo "== compute-sanitizer memcheck $t"
+    # memcheck LOG WHAT CMD...: the sanitizer's memcheck over CMD, its log in $out/LOG.
+    memcheck() {
+      local log=$1 what=$2
+      shift 2
+      echo "== compute-sanitizer memcheck $what"
       timeout "${GPU_MEMCHECK_TIMEOUT:-240}" compute-sanitizer --tool memcheck --error-exitcode 3 \
-        "$t" --gtest_brief=1 > "$out/memcheck_$(basename "$t").log" 2>&1 \
-        || { echo "FAILED: memcheck $t"; status=1; }
-      grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/memcheck_$(basename "$t").log" | tail -3
+        "$@" --gtest_brief=1 > "$out/$log" 2>&1 || echo "FAILED: memcheck $what"
+      grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/$log" | tail -3
+    }
+    for t in build/test/gpu_gemm_dtypes_test build/test/gpu_rows_test; do
+      memcheck "memcheck_$(basename "$t").log" "$t" "$t"
     done
     # The engine-side runs: a caller's workspace at every size and capture, 8 contexts on
     # 8 streams (issue 19).
-    echo "== compute-sanitizer memcheck gpu_plans_test (workspace, contexts)"
-    timeout "${GPU_MEMCHECK_TIMEOUT:-240}" compute-sanitizer --tool memcheck --error-exitcode 3 \
-      build/test/gpu_plans_test --gtest_brief=1 \
-      --gtest_filter='GpuPlan.CallerWorkspace*:GpuPlan.ContextsRun*' > "$out/memcheck_engine_runs.log" 2>&1 \
-      || { echo "FAILED: memcheck engine runs"; status=1; }
-    grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/memcheck_engine_runs.log" | tail -3
+    memcheck memcheck_engine_runs.log "gpu_plans_test (workspace, contexts)" build/test/gpu_plans_test \
+      --gtest_filter='GpuPlan.CallerWorkspace*:GpuPlan.ContextsRun*'
     # The fp8 GEMM's TMA and element paths, split-K clusters and tiles (issue 21).
-    echo "== compute-sanitizer memcheck gpu_plans_test (fp8 GEMMs)"
-    timeout "${GPU_MEMCHECK_TIMEOUT:-240}" compute-sanitizer --tool memcheck --error-exitcode 3 \
-      build/test/gpu_plans_test --gtest_brief=1 \
-      --gtest_filter='GpuQuant.Fp8*' > "$out/memcheck_fp8.log" 2>&1 \
-      || { echo "FAILED: memcheck fp8 GEMMs"; status=1; }
-    grep -E "ERROR SUMMARY|PASSED|FAILED" "$out/memcheck_fp8.log" | tail -3
+    memcheck memcheck_fp8.log "gpu_plans_test (fp8 GEMMs)" build/test/gpu_plans_test --gtest_filter='GpuQuant.Fp8*'
   else
     echo "FAILED: no compute-sanitizer"; status=1
   fi

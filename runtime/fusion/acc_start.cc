@@ -34,26 +34,6 @@ void FindAdds(const Expr& e, std::vector<Expr>& adds, bool& bare) {
   for (const Expr& a : e->args) FindAdds(a, adds, bare);
 }
 
-// `e` with node `add` replaced by `tile` (nodes are shared: rebuilt along the way only).
-Expr Replace(const Expr& e, const ExprNode* add, const Expr& tile, std::map<const ExprNode*, Expr>& memo) {
-  if (e.get() == add) return tile;
-  if (auto it = memo.find(e.get()); it != memo.end()) return it->second;
-  Expr out = e;
-  std::vector<Expr> args;
-  bool changed = false;
-  for (const Expr& a : e->args) {
-    args.push_back(Replace(a, add, tile, memo));
-    changed |= args.back() != a;
-  }
-  if (changed) {
-    auto n = std::make_shared<ExprNode>(*e);
-    n->args = std::move(args);
-    out = std::move(n);
-  }
-  memo[e.get()] = out;
-  return out;
-}
-
 }  // namespace
 
 std::string FoldColumnAddIntoAccumulators(const Graph& g, KernelPlan& k) {
@@ -80,7 +60,7 @@ std::string FoldColumnAddIntoAccumulators(const Graph& g, KernelPlan& k) {
   std::map<const ExprNode*, Expr> memo;
   std::vector<Expr> rewritten;
   for (const Expr* r : roots) {
-    rewritten.push_back(Replace(*r, add, tile, memo));
+    rewritten.push_back(ReplaceNodes(*r, [&](const Expr& x) { return x.get() == add ? tile : nullptr; }, memo));
     if (ReadsOperand(rewritten.back(), b)) return "";  // b read elsewhere too: left as it is
   }
   for (size_t i = 0; i < roots.size(); ++i) *roots[i] = rewritten[i];

@@ -126,6 +126,26 @@ std::string ExprText(const Expr& e, std::vector<std::string>& lines,
   return "?";
 }
 
+Expr ReplaceNodes(const Expr& e, const std::function<Expr(const Expr&)>& by,
+                  std::map<const ExprNode*, Expr>& memo) {
+  if (Expr r = by(e)) return r;
+  if (auto it = memo.find(e.get()); it != memo.end()) return it->second;
+  Expr out = e;
+  std::vector<Expr> args;
+  bool changed = false;
+  for (const Expr& a : e->args) {
+    args.push_back(ReplaceNodes(a, by, memo));
+    changed |= args.back() != a;
+  }
+  if (changed) {
+    auto n = std::make_shared<ExprNode>(*e);
+    n->args = std::move(args);
+    out = std::move(n);
+  }
+  memo[e.get()] = out;
+  return out;
+}
+
 bool ReadsOperand(const Expr& e, int operand) {
   if ((e->kind == ExprKind::kLoad || e->kind == ExprKind::kGather) && e->operand == operand) return true;
   for (const Expr& a : e->args) {

@@ -11,6 +11,8 @@
 #ifndef TILEFUSE_RUNTIME_FUSION_EXPR_H_
 #define TILEFUSE_RUNTIME_FUSION_EXPR_H_
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +49,11 @@ Expr MakeConstant(double value, DType dtype);
 // torch.gather's read: operand `operand` (OperandSpec::gathered) at the site's index with
 // its gathered axis's position taken from `index` (i32).
 Expr MakeGather(int operand, Expr index, DType dtype);
+// `e` with every node for which `by` returns an expression replaced by it (null: kept);
+// nodes are shared, so only the paths to replaced nodes are rebuilt. `memo` maps the nodes
+// done, so that several roots can share it.
+Expr ReplaceNodes(const Expr& e, const std::function<Expr(const Expr&)>& by,
+                  std::map<const ExprNode*, Expr>& memo);
 // Whether the DAG loads kernel operand `operand` anywhere.
 bool ReadsOperand(const Expr& e, int operand);
 // `dtype` is the op's result dtype as the graph inferred it; checked against the operands.

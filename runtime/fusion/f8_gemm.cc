@@ -76,26 +76,6 @@ std::optional<F8Read> MatchF8Read(const KernelPlan& k, int j) {
   return r;
 }
 
-// `e` with every read of the GEMM's value (tile value 0) replaced by `by`.
-Expr ReplaceTileValue(const Expr& e, const Expr& by, std::map<const ExprNode*, Expr>& memo) {
-  if (e->kind == ExprKind::kTileValue && e->operand == 0) return by;
-  if (auto it = memo.find(e.get()); it != memo.end()) return it->second;
-  Expr out = e;
-  std::vector<Expr> args;
-  bool changed = false;
-  for (const Expr& a : e->args) {
-    args.push_back(ReplaceTileValue(a, by, memo));
-    changed |= args.back() != a;
-  }
-  if (changed) {
-    auto n = std::make_shared<ExprNode>(*e);
-    n->args = std::move(args);
-    out = std::move(n);
-  }
-  memo[e.get()] = out;
-  return out;
-}
-
 // Operand `o` moved to the epilogue site [rows, cols]: a per-tensor scale stays a scalar,
 // one per row of A reads element m, one per row of w (a column of C) element n.
 void MoveScaleToEpilogue(KernelPlan& k, int o, bool by_column) {
@@ -160,12 +140,16 @@ std::string UseF8Gemm(const Graph& g, KernelPlan& k) {
     if (!c.ok()) return "";
     v = *c;
   }
+  // Every read of the GEMM's value (tile value 0 at the epilogue site) becomes v.
   std::map<const ExprNode*, Expr> memo;
+  const auto scaled = [&](const Expr& x) {
+    return x->kind == ExprKind::kTileValue && x->operand == 0 ? v : nullptr;
+  };
   for (OutputSpec& o : spec.outputs) {
-    if (o.site == kEpilogueSite) o.expr = ReplaceTileValue(o.expr, v, memo);
+    if (o.site == kEpilogueSite) o.expr = ReplaceNodes(o.expr, scaled, memo);
   }
-  if (spec.reduce.op >= 0) spec.reduce.input = ReplaceTileValue(spec.reduce.input, v, memo);
-  for (RowStage& st : spec.stages) st.input = ReplaceTileValue(st.input, v, memo);
+  if (spec.reduce.op >= 0) spec.reduce.input = ReplaceNodes(spec.reduce.input, scaled, memo);
+  for (RowStage& st : spec.stages) st.input = ReplaceNodes(st.input, scaled, memo);
   // The codes: A as it is, B as the transpose of its [N, K] buffer (a K-major [K, N]).
   spec.tile_inputs[0] = TileInputSpec{spec.operands[a->q].dtype, MakeLoad(a->q, spec.operands[a->q].dtype)};
   spec.tile_inputs[1] = TileInputSpec{spec.operands[b->q].dtype, MakeLoad(b->q, spec.operands[b->q].dtype)};
