@@ -459,6 +459,30 @@ TEST(GraphBuilder, CatConcatenatesAlongOneDim) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(out[1].Get(i), cols[i]) << i;
 }
 
+// linear (x @ w.T + b, leading dims of x flattened and restored) and std (sqrt of var):
+// shapes, and what linear refuses.
+TEST(GraphBuilder, LinearAndStd) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph j, GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "x", "shape": [2, 3, 8], "dtype": "bf16"}, {"name": "w", "shape": [5, 8], "dtype": "bf16"},
+               {"name": "b", "shape": [5], "dtype": "bf16"}, {"name": "y", "shape": ["M", 8], "dtype": "bf16"}],
+    "nodes": [{"name": "l3", "op": "linear", "inputs": ["x", "w", "b"]},
+              {"name": "l2", "op": "linear", "inputs": ["y", "w"]},
+              {"name": "s", "op": "std", "inputs": ["l3"], "attrs": {"dim": 1, "correction": 0}}],
+    "outputs": ["l3", "l2", "s"]})"));
+  EXPECT_EQ(j.ShapeText(j.FindNode("l3")), "[2, 3, 5]");
+  EXPECT_EQ(j.ShapeText(j.FindNode("l2")), "[M, 5]");
+  EXPECT_EQ(j.ShapeText(j.FindNode("s")), "[2, 5]");
+  EXPECT_EQ(j.node(j.FindNode("l2")).kind, NodeKind::kTile);
+  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "x", "shape": ["B", "S", 8], "dtype": "bf16"}, {"name": "w", "shape": [5, 8], "dtype": "bf16"}],
+    "nodes": [{"name": "l", "op": "linear", "inputs": ["x", "w"]}], "outputs": ["l"]})"),
+                       absl::StatusCode::kInvalidArgument, "expected at most one symbolic leading dim"));
+  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "x", "shape": [8], "dtype": "bf16"}, {"name": "w", "shape": [5, 8], "dtype": "bf16"}],
+    "nodes": [{"name": "l", "op": "linear", "inputs": ["x", "w"]}], "outputs": ["l"]})"),
+                       absl::StatusCode::kInvalidArgument, "(expected rank >= 2)"));
+}
+
 // stack, unsqueeze and squeeze (the JSON ops): shapes, values, refusals.
 TEST(GraphBuilder, StackUnsqueezeAndSqueeze) {
   TF_ASSERT_OK_AND_ASSIGN(Graph j, GraphFromJson(R"({"name": "j",

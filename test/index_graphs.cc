@@ -123,6 +123,18 @@ const std::vector<TestGraph>& IndexTestGraphs() {
                   {"name": "v", "op": "reshape", "inputs": ["gated"], "attrs": {"shape": ["M", 1, 48]}},
                   {"name": "out", "op": "add", "inputs": ["v", "u"]}],
         "outputs": ["gated", "out"]})", 1, 4, {{"M", 37}}},
+      // F.linear on a [1, S, K] input (flattened to the GEMM's M and back), gelu in the
+      // epilogue through that reshape; torch.std along the rows and a division by it run
+      // in a row kernel (a store-site reduction does not take a reshape of the tile).
+      {"linear_batched_std", R"({"name": "linear_batched_std",
+        "inputs": [{"name": "x", "shape": [1, "S", 64], "dtype": "bf16"},
+                   {"name": "w", "shape": [96, 64], "dtype": "bf16"},
+                   {"name": "b", "shape": [96], "dtype": "bf16"}],
+        "nodes": [{"name": "h", "op": "linear", "inputs": ["x", "w", "b"]},
+                  {"name": "a", "op": "gelu", "inputs": ["h"]},
+                  {"name": "sd", "op": "std", "inputs": ["a"], "attrs": {"dim": -1, "keepdim": true}},
+                  {"name": "out", "op": "div", "inputs": ["a", "sd"]}],
+        "outputs": ["out", "sd"]})", 2, 6, {{"S", 50}}},
       // Three parts along dim 0 (a symbolic dim elsewhere), dtypes promoted, one kernel.
       {"cat_rows_promoted", R"({"name": "cat_rows_promoted",
         "inputs": [{"name": "a", "shape": [3, "N"], "dtype": "bf16"},

@@ -287,7 +287,13 @@ bool GemmCoversRows(const Work& w, int gi) {
   const Node& t = w.g.node(w.tile[gi]);
   if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return false;
   const Dim& n = t.shape[1];
-  return n.is_static() && n.value <= kMaxEpilogueRow && w.windows[gi].empty();
+  if (!n.is_static() || n.value > kMaxEpilogueRow || !w.windows[gi].empty()) return false;
+  // Epilogue members over a reshape of the output (GroupPointwise's flat readers) are
+  // indexed by flat element, which a row program's stages are not.
+  for (int m : w.members[gi]) {
+    if (m != t.id && !w.reduced[m] && !(w.g.node(m).shape == t.shape) && w.reach.DependsOn(m, t.id)) return false;
+  }
+  return true;
 }
 
 // v is a value of GEMM group gi's epilogue (not of a prologue, a reduction or a window).
@@ -325,7 +331,8 @@ bool GroupRowStage(Work& w, const Node& n) {
   const int gi = w.out.group_of[v];
   const Shape& x = g.node(v).shape;
   if (gi >= 0 && w.reduce[gi] >= 0) RowizeStoreReduce(w, gi);
-  const bool gemm = GemmCoversRows(w, gi) && w.reduce[gi] < 0 && IsEpilogueValueOf(w, gi, v);
+  const bool gemm = GemmCoversRows(w, gi) && w.reduce[gi] < 0 && IsEpilogueValueOf(w, gi, v) &&
+                    x == g.node(w.tile[gi]).shape;  // not a reshape of the output: its rows are the tile's
   if (gi >= 0 && ((w.tile[gi] < 0 && !w.reduced[v] && w.out.groups[gi].shape == x) || gemm)) {
     const std::string what = absl::StrCat("reduction '", n.name, "' into the row kernel of '", w.FirstName(gi), "'");
     if (w.TryMerge(gi, {gi}, n.id, what)) {
@@ -1119,6 +1126,7 @@ void GroupReduce(Work& w, const Node& n, bool fuse) {
     const Node& t = g.node(w.tile[gi]);
     std::string why = ReduceIntoStoreRefusal(g, t, n);
     if (why.empty() && w.window_of[v] >= 0) why = "its input is a slice of that kernel's output";
+
     if (why.empty() && w.reduce[gi] >= 0 && w.reduce2[gi] < 0 && IsMeanVarPair(g.node(w.reduce[gi]), n)) {
       const std::string what = absl::StrCat("'", n.name, "' beside '", g.node(w.reduce[gi]).name, "'");
       if (w.TryMerge(gi, {gi}, n.id, what)) {
@@ -1136,6 +1144,9 @@ void GroupReduce(Work& w, const Node& n, bool fuse) {
     }
     if (why.empty() && (w.reduced[v] || (v != t.id && !w.reach.DependsOn(v, t.id)))) {
       why = absl::StrCat("its input '", g.node(v).name, "' is not a value of that kernel's epilogue");
+    }
+    if (why.empty() && !(g.node(v).shape == t.shape)) {
+      why = absl::StrCat("its input '", g.node(v).name, "' is a reshape of that kernel's output (its axes are not the tile's)");
     }
     const std::string what = absl::StrCat("reduction '", n.name, "' into the store of '", t.name, "'");
     if (!why.empty()) {

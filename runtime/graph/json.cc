@@ -175,6 +175,50 @@ absl::StatusOr<int> AddSqueeze(Graph& g, const std::string& name, int x, std::op
   return g.AddView(name, ViewOp::kReshape, x, Attrs{.shape = shape});
 }
 
+// torch.nn.functional.linear(x, w[, b]) = x @ w.T (+ b), w [N, K], x [..., K]: the leading
+// dims of x flattened into the GEMM's M (static ones, or one symbolic dim among 1s) and
+// restored after it.
+absl::StatusOr<int> AddLinear(Graph& g, const std::string& name, const std::vector<int>& ins,
+                              const std::string& where) {
+  if (ins.size() != 2 && ins.size() != 3) {
+    return Err(where, absl::StrCat("'linear' takes 2 or 3 operands (x, w[, b]), got ", ins.size()));
+  }
+  const Shape x = g.node(ins[0]).shape;  // copies: adding nodes moves the graph's nodes
+  if (x.size() < 2) return Err(where, absl::StrCat("'linear' input x is ", g.ShapeText(ins[0]), " (expected rank >= 2)"));
+  int a = ins[0];
+  if (x.size() > 2) {
+    int64_t rows = 1;
+    std::optional<Dim> sym;
+    for (size_t d = 0; d + 1 < x.size(); ++d) {
+      if (x[d].is_static()) {
+        rows *= x[d].value;
+      } else if (!sym) {
+        sym = x[d];
+      } else {
+        return Err(where, absl::StrCat("'linear' input x is ", g.ShapeText(ins[0]),
+                                       " (expected at most one symbolic leading dim)"));
+      }
+    }
+    if (sym && rows != 1) {
+      return Err(where, absl::StrCat("'linear' input x is ", g.ShapeText(ins[0]),
+                                     " (a symbolic leading dim flattens only beside dims of 1)"));
+    }
+    TF_ASSIGN_OR_RETURN(a, g.AddView(absl::StrCat(name, ".x2d"), ViewOp::kReshape, ins[0],
+                                     Attrs{.shape = Shape{sym ? *sym : Dim::Static(rows), x.back()}}));
+  }
+  TF_ASSIGN_OR_RETURN(const int wt, g.AddView(absl::StrCat(name, ".wt"), ViewOp::kTranspose, ins[1],
+                                              Attrs{.dim0 = 0, .dim1 = 1}));
+  const bool bias = ins.size() == 3, reshape = x.size() > 2;
+  TF_ASSIGN_OR_RETURN(int y, g.AddTile(bias || reshape ? absl::StrCat(name, ".mm") : name, TileOp::kMatmul, {a, wt}));
+  if (reshape) {
+    Shape out(x.begin(), x.end() - 1);
+    out.push_back(g.node(y).shape.back());
+    TF_ASSIGN_OR_RETURN(y, g.AddView(bias ? absl::StrCat(name, ".y") : name, ViewOp::kReshape, y, Attrs{.shape = out}));
+  }
+  if (!bias) return y;
+  return g.AddPointwise(name, PointwiseOp::kAdd, {y, ins[2]});
+}
+
 // Adds one JSON node whose named operands all exist already.
 absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const TileRegistry* registry) {
   const std::string where = absl::StrCat("node ", QuotedName(name));
@@ -209,6 +253,13 @@ absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const Til
     return AddUnsqueeze(g, name, ins[0], *attrs.dim, where).status();
   }
   if (op == "stack") return g.AddStack(name, ins, attrs.dim.value_or(0)).status();
+  if (op == "linear") return AddLinear(g, name, ins, where).status();
+  if (op == "std") {
+    // torch.std: the square root of var (same dims, keepdim and correction).
+    if (ins.size() != 1) return Err(where, absl::StrCat("'std' takes 1 operand, got ", ins.size()));
+    TF_ASSIGN_OR_RETURN(const int var, g.AddReduce(absl::StrCat(name, ".var"), ReduceOp::kVar, ins[0], attrs));
+    return g.AddPointwise(name, PointwiseOp::kSqrt, {var}).status();
+  }
   if (op == "dequant") return g.AddDequant(name, ins, attrs).status();
   if (op == "quantize") return g.AddQuantize(name, ins, attrs).status();
   if (op == "gather") {
