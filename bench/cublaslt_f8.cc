@@ -6,30 +6,10 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/fusion/f8_gemm.h"
 
 namespace tilefuse::internal {
 namespace {
-
-// v without the casts above it.
-int StripCasts(const Graph& g, int v) {
-  while (g.node(v).kind == NodeKind::kPointwise && g.node(v).pointwise == PointwiseOp::kCast) v = g.node(v).inputs[0];
-  return v;
-}
-
-// (codes, scale) inputs of a dequant by one scale, or nullopt.
-std::optional<std::pair<int, int>> ScaledCodes(const Graph& g, int v) {
-  const Node& mul = g.node(StripCasts(g, v));
-  if (mul.kind != NodeKind::kPointwise || mul.pointwise != PointwiseOp::kMul) return std::nullopt;
-  for (int side = 0; side < 2; ++side) {
-    const Node& q = g.node(StripCasts(g, mul.inputs[side]));
-    const Node& s = g.node(mul.inputs[1 - side]);
-    const bool f8 = q.dtype == DType::kF8E4M3 || q.dtype == DType::kF8E5M2;
-    bool one = s.kind == NodeKind::kInput && s.dtype == DType::kF32;
-    for (const Dim& d : s.shape) one &= d.is_one();
-    if (q.kind == NodeKind::kInput && f8 && one) return std::make_pair(q.id, s.id);
-  }
-  return std::nullopt;
-}
 
 cudaDataType_t LtType(DType t) {
   switch (t) {
@@ -46,9 +26,13 @@ std::optional<F8GemmInputs> FindF8GemmInputs(const Graph& g, int matmul) {
   const Node& mm = g.node(matmul);
   const Node& b = g.node(mm.inputs[1]);
   if (b.kind != NodeKind::kView || b.view != ViewOp::kTranspose) return std::nullopt;
-  const auto a = ScaledCodes(g, mm.inputs[0]), w = ScaledCodes(g, b.inputs[0]);
-  if (!a || !w) return std::nullopt;
-  return F8GemmInputs{a->first, a->second, w->first, w->second};
+  // cuBLASLt's scale pointers hold one f32 each.
+  const auto per_tensor = [&](const std::optional<ScaledF8>& x) {
+    return x && x->s >= 0 && g.node(x->s).dtype == DType::kF32 && Numel(g.node(x->s).shape) == SizeExpr{1, {}};
+  };
+  const auto a = ScaledF8Of(g, mm.inputs[0]), w = ScaledF8Of(g, b.inputs[0]);
+  if (!per_tensor(a) || !per_tensor(w)) return std::nullopt;
+  return F8GemmInputs{a->q, a->s, w->q, w->s};
 }
 
 struct CublasLtF8::Api {

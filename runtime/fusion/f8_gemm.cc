@@ -96,11 +96,11 @@ void MoveScaleToEpilogue(KernelPlan& k, int o, bool by_column) {
 
 }  // namespace
 
-bool ScaledF8Value(const Graph& g, int v) {
+std::optional<ScaledF8> ScaledF8Of(const Graph& g, int v) {
   v = StripCasts(g, v);
-  if (IsF8Input(g, v)) return true;
+  if (IsF8Input(g, v)) return ScaledF8{v, -1};
   const Node& n = g.node(v);
-  if (n.kind != NodeKind::kPointwise || n.pointwise != PointwiseOp::kMul || n.inputs.size() != 2) return false;
+  if (n.kind != NodeKind::kPointwise || n.pointwise != PointwiseOp::kMul || n.inputs.size() != 2) return std::nullopt;
   for (int side = 0; side < 2; ++side) {
     const int q = StripCasts(g, n.inputs[side]);
     const Node& s = g.node(n.inputs[1 - side]);
@@ -110,34 +110,34 @@ bool ScaledF8Value(const Graph& g, int v) {
     bool one = true;
     for (const Dim& d : s.shape) one &= d.is_one();
     const bool per_row = s.shape.size() == 2 && s.shape[0] == qs[0] && s.shape[1].is_one();
-    if (one || per_row) return true;
+    if (one || per_row) return ScaledF8{q, s.id};
   }
-  return false;
+  return std::nullopt;
 }
 
-std::string UseF8Gemm(const Graph& g, KernelPlan& k) {
+F8Rewrite UseF8Gemm(const Graph& g, KernelPlan& k) {
   KernelSpec& spec = k.spec;
   if (spec.tile != "matmul" || spec.custom != nullptr || !spec.sm90 || spec.b_layout != GemmBLayout::kHookNK ||
       spec.tile_inputs.size() != 2 || !spec.windows.empty()) {
-    return "";
+    return {};
   }
   for (const OutputSpec& o : spec.outputs) {
-    if (o.site >= 0) return "";  // a dequantized operand stored from the load: the hook path keeps it
+    if (o.site >= 0) return {};  // a dequantized operand stored from the load: the hook path keeps it
   }
   const std::optional<F8Read> a = MatchF8Read(k, 0), b = MatchF8Read(k, 1);
-  if (!a || !b) return "";
+  if (!a || !b) return {};
   // The GEMM's value as the graph has it (its dtype), from the scaled accumulators.
   const DType t = g.node(k.tile_node).dtype;
   Expr v = MakeTileValue(0, DType::kF32);
   for (int s : {a->s, b->s}) {
     if (s < 0) continue;
     absl::StatusOr<Expr> m = MakeOp(PointwiseOp::kMul, {v, MakeLoad(s, spec.operands[s].dtype)}, {}, DType::kF32);
-    if (!m.ok()) return "";
+    if (!m.ok()) return {};
     v = *m;
   }
   if (t != DType::kF32) {
     absl::StatusOr<Expr> c = MakeOp(PointwiseOp::kCast, {v}, Attrs{.dtype = t}, t);
-    if (!c.ok()) return "";
+    if (!c.ok()) return {};
     v = *c;
   }
   // Every read of the GEMM's value (tile value 0 at the epilogue site) becomes v.
@@ -168,10 +168,11 @@ std::string UseF8Gemm(const Graph& g, KernelPlan& k) {
                              : a->s >= 0           ? absl::StrCat("'", name(a->s), "'")
                              : b->s >= 0           ? absl::StrCat("'", name(b->s), "'")
                                                    : "";
-  return absl::StrCat("fp8 GEMM: '", g.node(k.tile_node).name, "' multiplies the codes of '", name(a->q), "' (",
+  return {absl::StrCat("fp8 GEMM: '", g.node(k.tile_node).name, "' multiplies the codes of '", name(a->q), "' (",
                       DTypeName(spec.operands[a->q].dtype), ") and '", name(b->q), "' (", DTypeName(qb.dtype),
                       ") on wgmma with fp32 accumulation",
-                      scales.empty() ? "" : absl::StrCat("; the scales ", scales, " apply in its epilogue"));
+                       scales.empty() ? "" : absl::StrCat("; the scales ", scales, " apply in its epilogue")),
+          !scales.empty()};
 }
 
 }  // namespace tilefuse::internal

@@ -11,23 +11,33 @@
 #ifndef TILEFUSE_RUNTIME_FUSION_F8_GEMM_H_
 #define TILEFUSE_RUNTIME_FUSION_F8_GEMM_H_
 
+#include <optional>
 #include <string>
 
 #include "runtime/fusion/fusion_plan.h"
 
 namespace tilefuse::internal {
 
-// Whether graph value `v` is an fp8 input, dequantized: casts to float types of q or of
-// q * s, with q a 2-D fp8 graph input and s a float graph input with one value per row of
-// q or one in all. (The grouping asks it of both operands before it fuses a large M's
-// weight dequant into the GEMM's load.)
-bool ScaledF8Value(const Graph& g, int v);
+// Graph value `v` as an fp8 input, dequantized: casts to float types of q or of q * s, with
+// q a 2-D fp8 graph input and s a float graph input with one value per row of q or one in
+// all; nullopt for anything else. (The grouping asks it of both operands before it fuses a
+// large M's weight dequant into the GEMM's load; bench_fusion's cuBLASLt column too.)
+struct ScaledF8 {
+  int q = -1;  // the codes' input
+  int s = -1;  // the scale's input, or -1
+};
+std::optional<ScaledF8> ScaledF8Of(const Graph& g, int v);
 
 // Rewrites matmul kernel `k` (planned for sm_90, B's prologue over [N, K]) into the fp8
 // form when both prologues are such dequants: the codes read by TMA (a_async, b_async), the
 // scales moved to the epilogue site, every read of the GEMM's value there scaled. Returns
-// the plan decision, or "" with `k` unchanged where the kernel does not have that form.
-std::string UseF8Gemm(const Graph& g, KernelPlan& k);
+// the plan decision (empty, `k` unchanged, where the kernel does not have that form) and
+// whether any scale moved.
+struct F8Rewrite {
+  std::string decision;
+  bool scaled = false;
+};
+F8Rewrite UseF8Gemm(const Graph& g, KernelPlan& k);
 
 }  // namespace tilefuse::internal
 

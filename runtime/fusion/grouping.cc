@@ -654,33 +654,30 @@ bool FlatKernel(const Work& w, int gi) {
   return t.kind == NodeKind::kTile && !t.custom && t.tile == TileOp::kMatmul && w.windows[gi].empty();
 }
 
-void GroupPointwise(Work& w, const Node& n, bool fuse) {
-  // Broadcast producers join n's kernel once n has one (a pointwise one, or a GEMM
-  // epilogue without a row program or reduction).
-  const std::vector<int> producers = fuse ? BroadcastProducers(w, n) : std::vector<int>{};
-  struct Absorb {
-    Work& w;
-    const Node& n;
-    const std::vector<int>& producers;
-    ~Absorb() {
-      const int into = w.out.group_of[n.id];
-      if (producers.empty() || into < 0 || w.row[into] || w.reduce[into] >= 0 || w.reduced[n.id]) return;
-      if (w.tile[into] >= 0) {
-        const Node& t = w.g.node(w.tile[into]);
-        if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return;
-      }
-      for (int gi : producers) {
-        const std::string names = w.FirstName(gi);
-        const Shape shape = w.out.groups[gi].shape;
-        if (w.TryMerge(into, {gi}, -1, absl::StrCat("'", names, "' recomputed in the kernel of '", n.name, "'"))) {
-          w.out.decisions.push_back(absl::StrCat("broadcast: '", names, "' (", ShapeString(shape, w.g.symbols()),
-                                                 ") is computed again per element in the kernel of '", n.name,
-                                                 "' (", ShapeString(n.shape, w.g.symbols()),
-                                                 "), its only reader, instead of being stored"));
-        }
-      }
+// Broadcast producers (BroadcastProducers) join n's kernel once n has one: a pointwise one,
+// or a GEMM epilogue without a row program or reduction.
+void AbsorbBroadcastProducers(Work& w, const Node& n, const std::vector<int>& producers) {
+  const int into = w.out.group_of[n.id];
+  if (producers.empty() || into < 0 || w.row[into] || w.reduce[into] >= 0 || w.reduced[n.id]) return;
+  if (w.tile[into] >= 0) {
+    const Node& t = w.g.node(w.tile[into]);
+    if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return;
+  }
+  for (int gi : producers) {
+    const std::string names = w.FirstName(gi);
+    const Shape shape = w.out.groups[gi].shape;
+    if (w.TryMerge(into, {gi}, -1, absl::StrCat("'", names, "' recomputed in the kernel of '", n.name, "'"))) {
+      w.out.decisions.push_back(absl::StrCat("broadcast: '", names, "' (", ShapeString(shape, w.g.symbols()),
+                                             ") is computed again per element in the kernel of '", n.name, "' (",
+                                             ShapeString(n.shape, w.g.symbols()),
+                                             "), its only reader, instead of being stored"));
     }
-  } absorb{w, n, producers};
+  }
+}
+
+// Places pointwise n: into a kernel it reads (the producers in `producers` excepted, which
+// join n's kernel after), else a kernel of its own.
+void PlacePointwise(Work& w, const Node& n, bool fuse, const std::vector<int>& producers) {
   const Graph& g = w.g;
   if (fuse) {
     if (GroupIntoRowKernel(w, n)) return;
@@ -798,6 +795,12 @@ void GroupPointwise(Work& w, const Node& n, bool fuse) {
   w.NewGroup(n.id, n.shape, -1);
 }
 
+void GroupPointwise(Work& w, const Node& n, bool fuse) {
+  const std::vector<int> producers = fuse ? BroadcastProducers(w, n) : std::vector<int>{};
+  PlacePointwise(w, n, fuse, producers);
+  AbsorbBroadcastProducers(w, n, producers);
+}
+
 // A gather joins the pointwise kernel computing its index over its own index space (never
 // the one computing its input: TryMerge refuses); its readers may join it as they would any
 // pointwise kernel.
@@ -862,7 +865,7 @@ bool NarrowPrologueRead(const Graph& g, const Node& t, const std::set<int>& memb
 bool F8GemmOperands(const Graph& g, const Node& t) {
   int b = t.inputs[1];
   if (g.node(b).kind == NodeKind::kView && g.node(b).view == ViewOp::kTranspose) b = g.node(b).inputs[0];
-  return ScaledF8Value(g, t.inputs[0]) && ScaledF8Value(g, b);
+  return ScaledF8Of(g, t.inputs[0]) && ScaledF8Of(g, b);
 }
 
 std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, size_t ops,

@@ -3,7 +3,6 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "runtime/fusion/acc_start.h"
@@ -772,13 +771,13 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
     KernelPlan& k = kb.kernel();
     // A GEMM of two dequantized fp8 values at more rows than one tile (the grouping fused
     // the weight's dequant only for that) runs on the fp8 path.
-    int f8_form = 0;  // 1: an fp8 GEMM, 2: with scales
+    F8Rewrite f8;
     if (k.spec.tile == "matmul" && k.spec.custom == nullptr) {
       const Dim& rows = g.node(group.tile).shape[0];
       const bool large = rows.is_static() ? rows.value > kMaxWeightOnlyRows : symbolic_min_rows > kMaxWeightOnlyRows;
-      if (std::string f8 = large ? UseF8Gemm(g, k) : ""; !f8.empty()) {
-        f8_form = absl::StrContains(f8, "; the scales") ? 2 : 1;
-        plan.decisions.push_back(std::move(f8));
+      if (large) f8 = UseF8Gemm(g, k);
+      if (!f8.decision.empty()) {
+        plan.decisions.push_back(f8.decision);
         k.spec.gemm = DefaultGemmConfig(rows);
         ChooseGemmConfig(g, group, k, options);
       }
@@ -800,7 +799,7 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
                              group.nodes.size() > 1 ? "fused " : "", NodeNames(g, group.nodes),
                              " over ", ShapeString(group.shape, g.symbols()), " -> ",
                              absl::StrJoin(stored, ", "));
-    if (f8_form > 0) absl::StrAppend(&k.summary, "; fp8 codes on wgmma", f8_form == 2 ? ", scales in the epilogue" : "");
+    if (!f8.decision.empty()) absl::StrAppend(&k.summary, "; fp8 codes on wgmma", f8.scaled ? ", scales in the epilogue" : "");
     if (group.reduce < 0) {
       plan.kernels.push_back(std::move(k));
       continue;
