@@ -539,6 +539,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     const int vec = spec.Vec();
     const bool gemm = spec.tile == "matmul";
     const bool reduce = spec.tile == "reduce";
+    const bool f8 = gemm && IsF8Gemm(spec);  // fp8 codes: 1-byte TMA rows (f8_gemm.h)
     const int64_t cols = spec.is_pointwise() ? 0 : (k.plan.cols.Eval(syms) + k.plan.cols_tile - 1) / k.plan.cols_tile;
     const int64_t depth = gemm || reduce ? k.plan.depth.Eval(syms) : 0;
     const int64_t gemm_tiles =
@@ -555,8 +556,8 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     bool vector_ok = spec.is_pointwise() || cols % vec == 0;
     if (gemm) {
       // 16-byte chunks along K (A, and B read as [N, K]) and along N (B, C).
-      // fp8 operands (f8_gemm.h): rows of whole 16-byte chunks for TMA.
-      vector_ok &= depth % (IsF8Gemm(spec) ? 16 : 8) == 0 && cols % 8 == 0;
+      // fp8 operands: rows of whole 16-byte chunks for TMA.
+      vector_ok &= depth % (f8 ? 16 : 8) == 0 && cols % 8 == 0;
       for (int op : {spec.a_async, spec.b_async}) {
         if (op >= 0) vector_ok &= operand_address(k, op) % 16 == 0;
       }
@@ -614,7 +615,6 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     CUtensorMap maps[2];
     std::memset(maps, 0, sizeof(maps));
     if (gemm && spec.gemm.wgmma && vector_ok) {
-      const bool f8 = IsF8Gemm(spec);
       const int elem_bytes = f8 ? 1 : 2;
       const CUtensorMapDataType type = f8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
                                        : spec.tile_inputs[0].dtype == DType::kF16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
