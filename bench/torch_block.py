@@ -1,8 +1,10 @@
 """A transformer block's MLP (bench/blocks/llama_mlp.json: rms_norm -> gate and up GEMMs ->
 silu(gate) * up -> down GEMM + residual, Llama-3-8B sizes, bf16) timed four ways on the
 GPU in one process (issue 20): tilefuse through its Python binding, PyTorch eager,
-torch.compile (default mode), and cuBLAS running the GEMMs alone (gate and up as one
-[28672, 4096] GEMM, then down). CUDA events, L2 flushed before each run, median of 30.
+torch.compile (default mode), cuBLAS running the GEMMs alone (gate and up as one
+[28672, 4096] GEMM, then down), and those GEMMs with separate kernels around them (torch's
+rms_norm, silu and mul, the residual in the down GEMM's addmm). CUDA events, L2 flushed
+before each run, median of 30.
 
     PYTHONPATH=build/python python3 bench/torch_block.py [--m 16 4096]
 """
@@ -39,6 +41,14 @@ def eager(x, w_norm, wg, wu, wd):
     return a @ wd.T + x
 
 
+def separate(x, w_norm, wgu, wd):
+    ffn = wgu.shape[0] // 2
+    h = torch.nn.functional.rms_norm(x, (x.shape[1],), w_norm, 1e-5)
+    gu = h @ wgu.T
+    a = torch.nn.functional.silu(gu[:, :ffn]) * gu[:, ffn:]
+    return torch.addmm(x, a, wd.T)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--m", type=int, nargs="+", default=[16, 4096])
@@ -59,8 +69,9 @@ def main():
     stream = torch.cuda.current_stream().cuda_stream
     print(f"tilefuse {tilefuse.version()}, torch {torch.__version__}, {torch.cuda.get_device_name()}")
     print(f"tilefuse plan: {plan.num_kernels} kernels")
-    print(f"{'M':>6} {'tilefuse':>10} {'eager':>10} {'compile':>10} {'cuBLAS':>10}"
-          f" {'tf/eager':>9} {'tf/compile':>10} {'tf/cuBLAS':>10}   (us; cuBLAS: the GEMMs alone)")
+    print(f"{'M':>6} {'tilefuse':>10} {'eager':>10} {'compile':>10} {'cuBLAS':>10} {'cuBLAS+k':>10}"
+          f" {'tf/eager':>9} {'tf/compile':>10} {'tf/cuBLAS':>10} {'tf/cuBLAS+k':>11}"
+          f"   (us; cuBLAS: the GEMMs alone; +k: with separate kernels)")
     for m in args.m:
         x = torch.randn(m, hidden, device=dev).to(torch.bfloat16)
         y = torch.empty_like(x)
@@ -82,8 +93,9 @@ def main():
         t_eager = timed(lambda: eager(x, w_norm, wg, wu, wd), flush)
         t_comp = timed(lambda: compiled(x, w_norm, wg, wu, wd), flush)
         t_blas = timed(gemms, flush)
-        print(f"{m:>6} {t_tf:>10.1f} {t_eager:>10.1f} {t_comp:>10.1f} {t_blas:>10.1f}"
-              f" {t_tf / t_eager:>9.3f} {t_tf / t_comp:>10.3f} {t_tf / t_blas:>10.3f}")
+        t_sep = timed(lambda: separate(x, w_norm, wgu, wd), flush)
+        print(f"{m:>6} {t_tf:>10.1f} {t_eager:>10.1f} {t_comp:>10.1f} {t_blas:>10.1f} {t_sep:>10.1f}"
+              f" {t_tf / t_eager:>9.3f} {t_tf / t_comp:>10.3f} {t_tf / t_blas:>10.3f} {t_tf / t_sep:>11.3f}")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   EmitAccStartHook(e, spec);
   e.Line(absl::StrCat("static constexpr bool kRowEpilogue = ", spec.stages.empty() ? "false" : "true", ";"));
+  e.Line(absl::StrCat("static constexpr bool kDual = ", spec.dual ? "true" : "false", ";"));
   if (c.wgmma) {
     e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kStages = ", c.stages,
                         ", kSplitK = ", c.split_k, ";"));
@@ -99,6 +100,10 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
                       std::max(spec.a_async, 0), "; }"));
   e.Line(absl::StrCat("static __device__ __forceinline__ const auto* b_ptr(const Params& p) { return p.in",
                       std::max(spec.b_async, 0), "; }"));
+  if (spec.dual) {
+    e.Line(absl::StrCat("static __device__ __forceinline__ const auto* b2_ptr(const Params& p) { return p.in",
+                        spec.b2_async, "; }"));
+  }
   if (c.skinny) EmitWeightRead(e, spec);
 }
 
@@ -286,7 +291,10 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   for (size_t w = 0; w < spec.windows.size(); ++w) TF_RETURN_IF_ERROR(EmitWindowHook(e, spec, static_cast<int>(w)));
   if (spec.tile != "reduce") {  // the reduce kernel stores through store_pair (below)
     e.Line("template <int W>");
-    e.Open("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]) {");
+    // A dual GEMM's second product is the tile value of index 1, named var_v as a
+    // reduction's second result is (EmitSiteStores).
+    e.Open(absl::StrCat("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]",
+                        spec.dual ? ", const float (&var_v)[W]" : "", ") {"));
     TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {}));
     EmitWindowCalls(e, spec);
     e.Close();
@@ -304,10 +312,12 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
       GemmClusterSplit(spec) ? absl::StrCat("__cluster_dims__(", spec.gemm.split_k, ", 1, 1) ") : "";
   if (spec.tile == "matmul" && spec.gemm.wgmma) {
     // The tensor maps travel as __grid_constant__ parameters, which TMA reads in place.
+    // A dual GEMM's second B has a map of its own (the others pass tb in its place).
     EmitEntry(e, entry_name, absl::StrCat(ThreadsOf(spec), ", ", GemmLaunchOf(spec).min_blocks),
-              absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p, ta, tb);"), attrs,
+              absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p, ta, tb, ", spec.dual ? "tb2" : "tb", ");"), attrs,
               absl::StrCat("const __grid_constant__ ", entry_name, "_ns::Params p, const __grid_constant__ tf::TmaDesc ta, ",
-                           "const __grid_constant__ tf::TmaDesc tb"));
+                           "const __grid_constant__ tf::TmaDesc tb",
+                           spec.dual ? ", const __grid_constant__ tf::TmaDesc tb2" : ""));
     return e.Finish();
   }
   // The skinny kernel: four CTAs per SM (at most 128 registers), for the loads in flight.

@@ -15,6 +15,10 @@
 //                view of [N, K] contiguous (a weight used as w.T), cp.async from b_ptr;
 //                3: B is the transpose of a value load_in1 computes over [N, K] (a weight
 //                dequantized in the load): 8 consecutive k per hook call, staged as 2 is
+//   kDual        a dual GEMM (runtime/fusion/dual_gemm.h): B is K-major (kBLayout 2), a second
+//                B comes from b2_ptr (load_in2 on the hook path), and a tile of BN columns
+//                multiplies BN / 2 columns of each; the store hook takes both products
+//                (store(p, i, v, v2)) for the BN / 2 columns of C
 //   kSmemBytes   dynamic shared memory the launch provides
 //   kSplitK      CTAs per tile, each over a slice of K
 //   kClusterSplit  the kSplitK CTAs of a tile are a thread-block cluster and sum their
@@ -90,16 +94,21 @@ TF_DEVICE void split_piece(float (&v)[8], bool lo) {
   }
 }
 
-// 8 consecutive k of column n of B (logical [K, N], read through hook input 1 one element
-// at a time: the staging layout wants k contiguous, the logical index has n contiguous).
-template <class H>
+// 8 consecutive k of column n of B (logical [K, N], read through hook input 1, or 2 for a
+// dual GEMM's second B, one element at a time: the staging layout wants k contiguous, the
+// logical index has n contiguous).
+template <class H, int kInput = 1>
 TF_DEVICE uint4 fetch_b_column8(const typename H::Params& p, long long n, long long k, long long N,
                                 long long K, bool lo) {
   float v[8];
 #pragma unroll 1  // the slow path stays small: it serves layouts without an async copy
   for (int e = 0; e < 8; ++e) {
     float one[1] = {0.f};
-    if (n < N && k + e < K) H::template load_in1<1>(p, (k + e) * N + n, one);
+    if constexpr (kInput == 2) {
+      if (n < N && k + e < K) H::template load_in2<1>(p, (k + e) * N + n, one);
+    } else {
+      if (n < N && k + e < K) H::template load_in1<1>(p, (k + e) * N + n, one);
+    }
     v[e] = one[0];
   }
   if constexpr (H::kSplitF32) split_piece(v, lo);
@@ -163,6 +172,11 @@ struct Gemm {
   static constexpr int MT = WTM / 16, NT = WTN / 8;
   static constexpr bool kBColMajor = H::kBLayout == 2 || H::kBLayout == 3;
   static constexpr bool kAsyncB = H::kBLayout == 1 || H::kBLayout == 2;
+  // Columns of C per tile: a dual GEMM's tile holds BN / 2 of each product.
+  static constexpr int TN = H::kDual ? BN / 2 : BN;
+  static_assert(!H::kDual || (H::kBLayout == 2 && !H::kSplitF32 && !H::kAccInit && !H::kRowEpilogue &&
+                              H::kReduceOp < 0),
+                "dual GEMMs: K-major 16-bit B, no accumulator start, row epilogue or store-site reduction");
   // K pieces: with kSplitF32 the main loop runs K three times (hi x hi, hi x lo, lo x hi).
   static constexpr int kPieces = H::kSplitF32 ? 3 : 1;
   static_assert(!H::kSplitF32 || (!H::kAsyncA && !kAsyncB && !H::kF16),
@@ -203,15 +217,21 @@ struct Gemm {
   }
 
   TF_DEVICE void load_b_async(int stage, long long k0) {
-    char* base = smem + stage * kStageBytes + kABytes;
+    char* stage_b = smem + stage * kStageBytes + kABytes;
 #pragma unroll
     for (int i = 0; i < kBPerThread; ++i) {
       int r, c;
       b_chunk(threadIdx.x + i * kThreads, r, c);
       long long off;
       bool ok;
+      const auto* base = H::b_ptr(p);
       if constexpr (kBColMajor) {  // r: n, c: k chunk; memory [N][K]
-        const long long n = n0 + r, k = k0 + c * 8;
+        // A dual GEMM's rows TN on are the second B's, at the same columns of C.
+        const bool second = H::kDual && r >= TN;
+        if constexpr (H::kDual) {
+          if (second) base = H::b2_ptr(p);
+        }
+        const long long n = n0 + (second ? r - TN : r), k = k0 + c * 8;
         ok = n < N && k < K;
         off = n * K + k;
       } else {  // r: k, c: n chunk; memory [K][N]
@@ -219,7 +239,7 @@ struct Gemm {
         ok = k < K && n < N;
         off = k * N + n;
       }
-      cp_async16(smem_addr(base + swizzle<kBChunks>(r, c)), ok ? H::b_ptr(p) + off : H::b_ptr(p), ok);
+      cp_async16(smem_addr(stage_b + swizzle<kBChunks>(r, c)), ok ? base + off : base, ok);
     }
   }
 
@@ -253,6 +273,9 @@ struct Gemm {
       b_chunk(threadIdx.x + i * kThreads, r, c);
       if constexpr (H::kBLayout == 3) {  // the hook's index space is [N, K]
         rb[i] = fetch8<1>(n0 + r, N, k0 + c * 8, K, piece == 1);
+      } else if constexpr (H::kDual) {  // staged [BN][BK], rows TN on from the second B
+        rb[i] = r >= TN ? fetch_b_column8<H, 2>(p, n0 + r - TN, k0 + c * 8, N, K, false)
+                        : fetch_b_column8<H, 1>(p, n0 + r, k0 + c * 8, N, K, false);
       } else if constexpr (kBColMajor) {  // staged [BN][BK]
         rb[i] = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K, piece == 1);
       } else {  // staged [BK][BN]: rows k, chunks of n
@@ -389,10 +412,12 @@ TF_DEVICE void gemm_tile_welford(const typename H::Params& p, const float* ctile
 // hook hands back goes over those columns in the tile (its reduction along the row, for
 // axis 1). kInterior: the caller knows that the 8 columns are inside C and that vector
 // accesses are allowed, so there is no branch to get in the way of the compiler
-// overlapping one call's loads with another's math (m and n are not used).
+// overlapping one call's loads with another's math (m and n are not used). A dual GEMM's
+// second product for the same 8 columns is staged at src2 and src2_hi.
 template <class H, bool kInterior>
 TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* src, float* src_hi, long long i, long long m,
-                                long long n, long long M, long long N) {
+                                long long n, long long M, long long N, const float* src2 = nullptr,
+                                const float* src2_hi = nullptr) {
   constexpr int kOp = H::kReduceOp;
   float red[8];
   if constexpr (kOp >= 0) {
@@ -404,7 +429,12 @@ TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* src, float* 
       float v[8];
       *reinterpret_cast<float4*>(&v[0]) = *reinterpret_cast<const float4*>(src);
       *reinterpret_cast<float4*>(&v[4]) = *reinterpret_cast<const float4*>(src_hi);
-      if constexpr (kOp >= 0) {
+      if constexpr (H::kDual) {
+        float v2[8];
+        *reinterpret_cast<float4*>(&v2[0]) = *reinterpret_cast<const float4*>(src2);
+        *reinterpret_cast<float4*>(&v2[4]) = *reinterpret_cast<const float4*>(src2_hi);
+        H::template store<8>(p, i, v, v2);
+      } else if constexpr (kOp >= 0) {
         H::template store_reduce<8>(p, i, v, red);
       } else {
         H::template store<8>(p, i, v);
@@ -412,7 +442,10 @@ TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* src, float* 
     } else {
       for (int e = 0; e < 8 && n + e < N; ++e) {
         const float v[1] = {e < 4 ? src[e] : src_hi[e - 4]};
-        if constexpr (kOp >= 0) {
+        if constexpr (H::kDual) {
+          const float v2[1] = {e < 4 ? src2[e] : src2_hi[e - 4]};
+          H::template store<1>(p, i + e, v, v2);
+        } else if constexpr (kOp >= 0) {
           float one[1];
           H::template store_reduce<1>(p, i + e, v, one);
           red[e] = one[0];
@@ -450,14 +483,17 @@ TF_DEVICE void gemm_store_chunk(const typename H::Params& p, float* src, float* 
 // A tile inside C (most of them) takes a loop without bounds checks. In the ping-pong
 // kernel the epilogue's instructions slow the other warpgroup's wgmmas, so fewer is better;
 // unrolling this loop was slower there (H100, docs/NOTES.md).
+//
+// A dual GEMM's tile holds BN / 2 columns of C (kCols): each product's, side by side.
 template <class H, int BM, int BN, int kThreads>
 TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long long m0, long long n0,
                                long long M, long long N, int tid, int bar) {
   constexpr int kOp = H::kReduceOp;
-  constexpr int kChunks = BM * BN / 8, kIters = (kChunks + kThreads - 1) / kThreads;
-  constexpr int kPerRow = BN / 8;
+  constexpr int kCols = H::kDual ? BN / 2 : BN;
+  constexpr int kChunks = BM * kCols / 8, kIters = (kChunks + kThreads - 1) / kThreads;
+  constexpr int kPerRow = kCols / 8;
   static_assert(kThreads % kPerRow == 0, "a thread's chunks lie in one column of chunks");
-  if (p.vector_ok && m0 + BM <= M && n0 + BN <= N) {
+  if (p.vector_ok && m0 + BM <= M && n0 + kCols <= N) {
     // A thread keeps its 8 columns and steps down the rows: the staging pointers and the
     // flat index advance by constants instead of being rebuilt per chunk (a third of the
     // loop's instructions).
@@ -466,20 +502,25 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
     const int c = tid % kPerRow * 8;
     float* src = ctile + staging_at<BN>(r, c);
     float* src_hi = ctile + staging_at<BN>(r, c + 4);
+    const float* src2 = ctile + staging_at<BN>(r, c + kCols);  // dual GEMMs only
+    const float* src2_hi = ctile + staging_at<BN>(r, c + kCols + 4);
     long long i = (m0 + r) * N + n0 + c;
 #pragma unroll 1
     for (int j = 0; j < kIters; ++j) {
-      if (kChunks % kThreads == 0 || r < BM) gemm_store_chunk<H, true>(p, src, src_hi, i, 0, 0, M, N);
+      if (kChunks % kThreads == 0 || r < BM) gemm_store_chunk<H, true>(p, src, src_hi, i, 0, 0, M, N, src2, src2_hi);
       r += kStep;
       src += kStep * kStagingLd<BN>;
       src_hi += kStep * kStagingLd<BN>;
+      src2 += kStep * kStagingLd<BN>;
+      src2_hi += kStep * kStagingLd<BN>;
       i += kStep * N;
     }
   } else {
     for (int q = tid; q < kChunks; q += kThreads) {
       const int r = q / kPerRow, c = (q % kPerRow) * 8;
       gemm_store_chunk<H, false>(p, ctile + staging_at<BN>(r, c), ctile + staging_at<BN>(r, c + 4),
-                                 (m0 + r) * N + n0 + c, m0 + r, n0 + c, M, N);
+                                 (m0 + r) * N + n0 + c, m0 + r, n0 + c, M, N, ctile + staging_at<BN>(r, c + kCols),
+                                 ctile + staging_at<BN>(r, c + kCols + 4));
     }
   }
   if constexpr (kOp == 5) {
@@ -610,7 +651,7 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   g.N = p.cols;
   g.K = p.depth;
   // Tile order: groups of 8 tile rows sweep the columns together, for L2 reuse of B.
-  const long long tiles_m = (g.M + G::BM - 1) / G::BM, tiles_n = (g.N + G::BN - 1) / G::BN;
+  const long long tiles_m = (g.M + G::BM - 1) / G::BM, tiles_n = (g.N + G::TN - 1) / G::TN;
   // Split-K: CTA b works on tile b % tiles over K slice b / tiles; in clusters, on tile
   // b / kSplitK over slice b % kSplitK (a cluster is kSplitK consecutive CTAs).
   const long long tiles = tiles_m * tiles_n, group = 8;
@@ -623,7 +664,7 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
   const long long tm = first_m + (pid % per_group) % rows_in_group;
   const long long tn = (pid % per_group) / rows_in_group;
   g.m0 = tm * G::BM;
-  g.n0 = tn * G::BN;
+  g.n0 = tn * G::TN;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wm = warp / H::kWarpsN, wn = warp % H::kWarpsN;
 
@@ -662,7 +703,7 @@ TF_DEVICE void gemm_kernel(const typename H::Params& p) {
     // The epilogue's operands, asked of L2 while the last k-tiles are in flight.
     if (kt == max(kt_count - G::ST, 0) && threadIdx.x < 32) {
       H::prefetch_tile(p, g.m0, g.n0, min(static_cast<long long>(G::BM), g.M - g.m0),
-                       min(static_cast<long long>(G::BN), g.N - g.n0), static_cast<int>(threadIdx.x));
+                       min(static_cast<long long>(G::TN), g.N - g.n0), static_cast<int>(threadIdx.x));
     }
     cp_async_commit();
     g.compute(kt % G::ST, acc, wm, wn, lane);

@@ -24,8 +24,10 @@
 // Hooks: kBM (64 or 128) and kBN (64, 128; 192 or 256 with 128 rows), kStages, kSplitK, kF16,
 // kF8A and kF8B (fp8 operands: 1 e4m3, 2 e5m2; 0 for 16-bit ones), kAsyncA, kSmemBytes,
 // load_in0/load_in1/store, and Params rows (M), cols (N), depth (K). The entry passes the
-// two tensor maps, whose boxes are 128 bytes of K (64 elements, or 128 of fp8) by kBM rows
-// (A) and kBN rows (B).
+// tensor maps, whose boxes are 128 bytes of K (64 elements, or 128 of fp8) by kBM rows
+// (A) and kBN rows (B). kDual (a dual GEMM, kernels/gemm.cuh): a third map, of the second
+// B; each B map's box is kBN / 2 rows, the tile's first half from the first, its second
+// from the second, at the same columns of C.
 #ifndef TILEFUSE_KERNELS_GEMM_SM90_CUH_
 #define TILEFUSE_KERNELS_GEMM_SM90_CUH_
 
@@ -166,6 +168,9 @@ struct GemmSm90 {
   static constexpr int kProducers = H::kAsyncA ? 32 : 128;
   static constexpr int kThreads = kConsumers + kProducers;  // GemmLaunchOf(spec).threads on the host
   static constexpr int kAcc = BN / 2;
+  static constexpr int TN = H::kDual ? BN / 2 : BN;  // columns of C per tile
+  static_assert(!H::kDual || (H::kF8A == 0 && !H::kAccInit && !H::kRowEpilogue && H::kReduceOp < 0),
+                "dual GEMMs: 16-bit operands, no accumulator start, row epilogue or store-site reduction");
   // 192 and 256 columns with 128 rows only: the epilogue's threads (288 or 384) cover a
   // row of 8-column chunks a whole number of times.
   static_assert((BM == 64 || BM == 128) && (BN == 64 || BN == 128 || (BM == 128 && (BN == 192 || BN == 256))),
@@ -269,7 +274,13 @@ TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, b
   if (b_hook) {
     for (int q = t; q < G::BN * 8; q += G::kProducers) {  // B staged [n][k]: 8 k of column n per chunk
       const int r = q / 8, c = q % 8;
-      *reinterpret_cast<uint4*>(sb + swizzle128(r, c)) = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K, false);
+      uint4 u;
+      if (H::kDual && r >= G::TN) {  // the second B's rows
+        u = fetch_b_column8<H, H::kDual ? 2 : 1>(p, n0 + r - G::TN, k0 + c * 8, N, K, false);
+      } else {
+        u = fetch_b_column8<H>(p, n0 + r, k0 + c * 8, N, K, false);
+      }
+      *reinterpret_cast<uint4*>(sb + swizzle128(r, c)) = u;
     }
   }
   fence_proxy_async();
@@ -290,8 +301,8 @@ TF_DEVICE void sm90_tile_origin(long long pid, long long M, long long N, int bm,
 // Producer thread t's share of filling one stage (a, b) with k-tile kt of the tile at
 // (m0, n0): TMA copies where the operands allow, hook loads otherwise; then its arrival.
 template <class H>
-TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb, char* a, char* b,
-                            unsigned long long* full, int kt, long long m0, long long n0, int t) {
+TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb, const TmaDesc& tb2,
+                            char* a, char* b, unsigned long long* full, int kt, long long m0, long long n0, int t) {
   using G = GemmSm90<H>;
   const bool tma = p.vector_ok != 0;
   const bool a_hook = !(H::kAsyncA && tma), b_hook = !tma;
@@ -302,6 +313,7 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
     mbar_expect_tx(full, tx);
     if (!a_hook) tma_load_2d(a, &ta, full, kt * G::BK, static_cast<int>(m0));
     if (!b_hook) tma_load_2d(b, &tb, full, kt * G::BK, static_cast<int>(n0));
+    if (H::kDual && !b_hook) tma_load_2d(b + G::TN * 128, &tb2, full, kt * G::BK, static_cast<int>(n0));
   }
   if (a_hook || b_hook) sm90_hook_fill<H>(p, a, b, a_hook, b_hook, m0, n0, static_cast<long long>(kt) * G::BK, t);
   mbar_arrive(full);
@@ -360,7 +372,8 @@ TF_DEVICE void sm90_stage_acc(const float (&d)[BN / 2], float* ctile, int row0, 
 // CTA stores it through the pipeline's memory. Serves every fusion, store-site reductions
 // included.
 template <class H>
-TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb) {
+TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb,
+                                const TmaDesc& tb2) {
   using G = GemmSm90<H>;
   extern __shared__ __align__(1024) char smem_raw[];
   char* smem = sm90_align1024(smem_raw);
@@ -375,7 +388,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   constexpr int S = H::kSplitK;
   const int split = S == 1 ? 0 : static_cast<int>(blockIdx.x % S);
   long long m0, n0;
-  sm90_tile_origin(blockIdx.x / S, M, N, G::BM, G::BN, m0, n0);
+  sm90_tile_origin(blockIdx.x / S, M, N, G::BM, G::TN, m0, n0);
   const int kt_total = static_cast<int>((K + G::BK - 1) / G::BK);
   const int kt_per = (kt_total + S - 1) / S;
   const int kt_begin = min(kt_total, split * kt_per);
@@ -395,7 +408,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
     for (int kt = 0; kt < kt_count; ++kt) {
       const int s = kt % G::ST;
       if (kt >= G::ST) mbar_wait(&empty[s], ((kt / G::ST) - 1) & 1);
-      sm90_produce<H>(p, ta, tb, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt_begin + kt, m0, n0,
+      sm90_produce<H>(p, ta, tb, tb2, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt_begin + kt, m0, n0,
                       threadIdx.x - G::kConsumers);
     }
   } else {
@@ -439,7 +452,8 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
 // next tile's stages meanwhile. No A prologue (one producer warp) and no store-site
 // reduction down the columns, which would need both halves (GemmLaunchOf on the host).
 template <class H>
-TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb) {
+TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb,
+                                         const TmaDesc& tb2) {
   using G = GemmSm90<H>;
   static_assert(H::kAsyncA && (H::kReduceOp < 0 || H::kReduceAxis == 1),
                 "ping-pong: no A prologue, no store-site reduction down the columns");
@@ -455,7 +469,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   unsigned long long* order = empty + G::ST;  // order[w]: the other warpgroup's main loop ended
 
   const long long M = p.rows, N = p.cols, K = p.depth;
-  const long long tiles = ((M + G::BM - 1) / G::BM) * ((N + G::BN - 1) / G::BN);
+  const long long tiles = ((M + G::BM - 1) / G::BM) * ((N + G::TN - 1) / G::TN);
   const int kt_count = static_cast<int>((K + G::BK - 1) / G::BK);
 
   if (threadIdx.x == 0) {
@@ -477,10 +491,11 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
     unsigned phase = 0;
     for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
       long long m0, n0;
-      sm90_tile_origin(tile, M, N, G::BM, G::BN, m0, n0);
+      sm90_tile_origin(tile, M, N, G::BM, G::TN, m0, n0);
       for (int kt = 0; kt < kt_count; ++kt, ++g) {
         if (g >= G::ST) mbar_wait(&empty[s], phase ^ 1);
-        sm90_produce<H>(p, ta, tb, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt, m0, n0, threadIdx.x - 256);
+        sm90_produce<H>(p, ta, tb, tb2, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt, m0, n0,
+                        threadIdx.x - 256);
         if (++s == G::ST) {
           s = 0;
           phase ^= 1;
@@ -495,7 +510,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   long long i = 0;  // this warpgroup's tiles so far
   for (long long j = w; blockIdx.x + j * gridDim.x < tiles; j += 2, ++i) {
     long long m0, n0;
-    sm90_tile_origin(blockIdx.x + j * gridDim.x, M, N, G::BM, G::BN, m0, n0);
+    sm90_tile_origin(blockIdx.x + j * gridDim.x, M, N, G::BM, G::TN, m0, n0);
     // The accumulators' start, loaded (if at all) while this warpgroup waits its turn.
     float d0[64], d1[64];
     sm90_acc_start<H>(p, d0, n0, N, t % 32);

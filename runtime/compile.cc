@@ -207,7 +207,8 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
     if (!tuning.enabled() || !GemmTunable(k.spec)) continue;
     // A static M within the class bounds is tuned among its class's candidates.
     const Dim& m = graph.node(k.tile_node).shape[0];
-    const int64_t n = k.cols.is_static() ? k.cols.constant : 0, depth = k.depth.is_static() ? k.depth.constant : 0;
+    const int64_t n = k.cols.is_static() ? k.cols.constant * (k.spec.dual ? 2 : 1) : 0;
+    const int64_t depth = k.depth.is_static() ? k.depth.constant : 0;
     std::vector<GemmConfig> candidates;
     if (m.is_static() && m.value <= kDefaultMClasses[std::size(kDefaultMClasses) - 1]) {
       candidates = GemmClassCandidates(m.value, n, depth, GemmWgmmaCapable(k.spec), sms);
@@ -228,7 +229,7 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
     if (k->classes.empty()) continue;
     const std::string name = graph.node(k->tile_node).name;
     if (tuning.enabled() && GemmTunable(k->spec)) {
-      const int64_t n = k->cols.is_static() ? k->cols.constant : 0;
+      const int64_t n = k->cols.is_static() ? k->cols.constant * (k->spec.dual ? 2 : 1) : 0;
       const int64_t depth = k->depth.is_static() ? k->depth.constant : 0;
       for (ShapeClass& c : k->classes) {
         TF_ASSIGN_OR_RETURN(

@@ -80,7 +80,7 @@ struct Plan::RunState {
   std::vector<size_t> slot_offsets;
   std::vector<std::pair<size_t, size_t>> split_offsets;  // per kernel, in a caller's workspace
   std::vector<CUdeviceptr> retired;  // outgrown scratch, freed with the state
-  // The Hopper GEMM's last tensor maps (A, B): re-encoded only when an operand's address or
+  // The Hopper GEMM's last tensor maps (A, B, a dual GEMM's second B): re-encoded only when an operand's address or
   // sizes change, which keeps cuTensorMapEncodeTiled off the steady path.
   struct TensorMapCache {
     uint64_t address = 0;
@@ -89,7 +89,7 @@ struct Plan::RunState {
     CUtensorMap map;
   };
   struct PerKernel {
-    TensorMapCache maps[2];
+    TensorMapCache maps[3];
     // A split-K GEMM's partials and per-tile arrival counters in the plan's own scratch,
     // sized for split_tiles tiles: zeroed when allocated, left zero by every launch.
     CUdeviceptr split_parts = 0, split_counts = 0;
@@ -276,7 +276,8 @@ std::pair<size_t, int64_t> Plan::SplitNeed(const Kernel& k, const int64_t* symbo
   int64_t tiles = 0;
   const auto add = [&](const KernelSpec& spec, int64_t r) {
     if (spec.gemm.split_k <= 1 || GemmClusterSplit(spec)) return;
-    const int64_t t = ((r + spec.gemm.bm - 1) / spec.gemm.bm) * ((cols + spec.gemm.bn - 1) / spec.gemm.bn);
+    const int64_t tn = GemmTileCols(spec, spec.gemm);
+    const int64_t t = ((r + spec.gemm.bm - 1) / spec.gemm.bm) * ((cols + tn - 1) / tn);
     parts = std::max(parts, static_cast<size_t>(t) * spec.gemm.split_k * spec.gemm.bm * spec.gemm.bn * sizeof(float));
     tiles = std::max(tiles, t);
   };
@@ -542,8 +543,9 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     const bool f8 = gemm && IsF8Gemm(spec);  // fp8 codes: 1-byte TMA rows (f8_gemm.h)
     const int64_t cols = spec.is_pointwise() ? 0 : (k.plan.cols.Eval(syms) + k.plan.cols_tile - 1) / k.plan.cols_tile;
     const int64_t depth = gemm || reduce ? k.plan.depth.Eval(syms) : 0;
+    const int64_t tile_cols = gemm ? GemmTileCols(spec, spec.gemm) : 1;
     const int64_t gemm_tiles =
-        gemm ? ((rows + spec.gemm.bm - 1) / spec.gemm.bm) * ((cols + spec.gemm.bn - 1) / spec.gemm.bn) : 0;
+        gemm ? ((rows + spec.gemm.bm - 1) / spec.gemm.bm) * ((cols + tile_cols - 1) / tile_cols) : 0;
     if (reduce && rows * std::max<int64_t>(cols, 1) == 0) continue;
     if (!spec.is_pointwise() && !gemm && !reduce && cols > RowCapacity(spec.row, vec)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -558,7 +560,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       // 16-byte chunks along K (A, and B read as [N, K]) and along N (B, C).
       // fp8 operands: rows of whole 16-byte chunks for TMA.
       vector_ok &= depth % (f8 ? 16 : 8) == 0 && cols % 8 == 0;
-      for (int op : {spec.a_async, spec.b_async}) {
+      for (int op : {spec.a_async, spec.b_async, spec.b2_async}) {
         if (op >= 0) vector_ok &= operand_address(k, op) % 16 == 0;
       }
     }
@@ -612,7 +614,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     // elements, 128 of fp8) by the tile's rows (A) or columns (B), K-major, 128-byte
     // swizzled (kernels/gemm_sm90.cuh). Unused maps stay zero; the kernel takes its hook
     // path whenever vector_ok is unset.
-    CUtensorMap maps[2];
+    CUtensorMap maps[3];
     std::memset(maps, 0, sizeof(maps));
     if (gemm && spec.gemm.wgmma && vector_ok) {
       const int elem_bytes = f8 ? 1 : 2;
@@ -642,8 +644,13 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
         TF_RETURN_IF_ERROR(
             encode(ks.maps[0], &maps[0], operand_address(k, spec.a_async), rows, spec.gemm.bm));
       }
+      // A dual GEMM's tile takes bn / 2 rows of each B.
       TF_RETURN_IF_ERROR(
-          encode(ks.maps[1], &maps[1], operand_address(k, spec.b_async), cols, spec.gemm.bn));
+          encode(ks.maps[1], &maps[1], operand_address(k, spec.b_async), cols, static_cast<int>(tile_cols)));
+      if (spec.dual) {
+        TF_RETURN_IF_ERROR(
+            encode(ks.maps[2], &maps[2], operand_address(k, spec.b2_async), cols, static_cast<int>(tile_cols)));
+      }
     }
     unsigned blocks, threads, smem = 0;
     if (reduce) {
@@ -666,7 +673,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       threads = spec.row.threads;
       blocks = static_cast<unsigned>((rows + rows_per_cta - 1) / rows_per_cta);
     }
-    void* params[] = {words, &maps[0], &maps[1]};  // pointwise and row kernels take the first
+    void* params[] = {words, &maps[0], &maps[1], &maps[2]};  // pointwise and row kernels take the first
     // The message is built only on failure: Run allocates nothing on its steady path.
     const CUresult launched = cu->cuLaunchKernel(cls != nullptr ? cls->function : k.function, blocks, 1, 1, threads,
                                                  1, 1, smem, stream, params, nullptr);

@@ -302,6 +302,41 @@ TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
   EXPECT_GE(checked, 40);
 }
 
+// Dual GEMMs (two B operands, both products in one tile) against the reference: every dual
+// test graph at the default shape classes' bounds and past them (mma.sync, the Hopper
+// kernel, ping-pong), and forced mma.sync tiles with K split 1 and 3; aligned (cp.async,
+// TMA) and misaligned by 4 bytes (the hooks). WgmmaSplitK... above forces every Hopper tile
+// on wgmma_dual_swiglu.
+TEST(GpuGemm, DualGemmsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(41);
+  KernelCache cache;
+  GemmConfig narrow = DefaultGemmConfig(Dim::Static(16));
+  GemmConfig split = narrow;
+  split.split_k = 3;
+  GemmConfig mma;  // 128 x 128 by 32 of K, the mma.sync kernel's own default
+  for (const TestGraph& t : DualTestGraphs()) {
+    const Graph g = ParseTestGraph(t);
+    for (int forced = -1; forced < 3; ++forced) {
+      CompileOptions o = GpuOptions();
+      o.cache = &cache;
+      if (forced >= 0) o.gemm_config = forced == 0 ? narrow : forced == 1 ? split : mma;
+      SCOPED_TRACE(absl::StrCat(t.name, forced >= 0 ? absl::StrCat(" forced ", o.gemm_config->ToString()) : ""));
+      TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+      bool dual = false;
+      for (const KernelPlan& k : plan.fusion_plan().kernels) dual |= k.spec.dual;
+      ASSERT_TRUE(dual) << plan.Explain();
+      for (int64_t m : {1, 16, 17, 64, 65, 129, 300}) {
+        if (forced >= 0 && m > 65) continue;
+        const auto syms = BindSymbols(g, {{"M", m}});
+        for (size_t misalign : {0, 4}) {
+          EXPECT_TRUE(MatchesReference(plan, syms, rng, misalign)) << "M " << m << " misalign " << misalign;
+        }
+      }
+    }
+  }
+}
+
 // Shape classes past 256 rows take 128 x 192 or 128 x 256 tiles where they leave less work
 // in the busiest SM than the ping-pong kernel's 128 x 128 (here on 8 SMs, so that a small
 // GEMM has several waves): the bias + gelu GEMM at each class bound and one past it,

@@ -103,11 +103,14 @@ class Interpreter {
       // Tile kernel: prologues produce the logical inputs, the op runs on them, the
       // epilogue consumes its value.
       const Node& t = g_.node(k.tile_node);
-      std::vector<std::vector<float>> ins(t.inputs.size());
-      for (size_t j = 0; j < t.inputs.size(); ++j) {
+      // A dual GEMM's tile input 2 is its second matmul's B.
+      std::vector<int> in_nodes(t.inputs.begin(), t.inputs.end());
+      if (k.dual_node >= 0) in_nodes.push_back(g_.node(k.dual_node).inputs[1]);
+      std::vector<std::vector<float>> ins(in_nodes.size());
+      for (size_t j = 0; j < in_nodes.size(); ++j) {
         // A combine kernel reads the partials of a split reduction, not the node's input.
         const int64_t n = k.partial_of >= 0 ? Buffer(k.operands[0].buffer).numel()
-                                            : Numel(g_.node(t.inputs[j]).shape).Eval(syms_);
+                                            : Numel(g_.node(in_nodes[j]).shape).Eval(syms_);
         ins[j].resize(n);
         TF_RETURN_IF_ERROR(Site(k, static_cast<int>(j), n, nullptr, &ins[j]));
       }
@@ -133,7 +136,8 @@ class Interpreter {
           y.push_back(k.spec.reduce_op == 3 ? v / static_cast<float>(k.red_count.Eval(syms_)) : v);
         }
       } else if (k.spec.tile == "matmul") {
-        y = Matmul(k, ins);
+        y = Matmul(k, ins, 1);
+        if (k.spec.dual) y2 = Matmul(k, ins, 2);  // the second product: kTileValue index 1
       } else {
         TF_ASSIGN_OR_RETURN(y, Rowwise(k, ins));
       }
@@ -344,7 +348,8 @@ class Interpreter {
     return Site(k, kReducedSite, outs, &done, nullptr, done2.empty() ? nullptr : &done2);
   }
 
-  std::vector<float> Matmul(const KernelPlan& k, const std::vector<std::vector<float>>& in) {
+  // A x B, B tile input `b` (1, or a dual GEMM's 2).
+  std::vector<float> Matmul(const KernelPlan& k, const std::vector<std::vector<float>>& in, int b) {
     const int64_t m = k.rows.Eval(syms_), n = k.cols.Eval(syms_), kk = k.depth.Eval(syms_);
     const DType t = k.spec.tile_inputs[0].dtype;
     const auto round = [&](float f) {
@@ -368,7 +373,7 @@ class Interpreter {
         // B's site is [K, N], or [N, K] when its prologue runs over the transposed value.
         const bool nk = k.spec.b_layout == GemmBLayout::kHookNK;
         for (int64_t e = 0; e < kk; ++e) {
-          acc += static_cast<double>(round(in[0][r * kk + e])) * round(in[1][nk ? c * kk + e : e * n + c]);
+          acc += static_cast<double>(round(in[0][r * kk + e])) * round(in[b][nk ? c * kk + e : e * n + c]);
         }
         y[r * n + c] = static_cast<float>(acc);
       }

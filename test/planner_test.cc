@@ -122,6 +122,55 @@ TEST(Planner, Fp8GemmsMultiplyCodesAndScaleInTheEpilogue) {
 // default), the row kernel writes A.
 // A row epilogue on sm_90 takes the Hopper tile that covers the row: 192 columns for 160,
 // 256 for 200.
+// Two matmuls of one A meeting in an epilogue are one kernel with two B operands (K-major
+// buffers); its configs are those of a GEMM of 2N columns. A row-major B, another reader
+// between the two, or products that never meet keep two kernels.
+TEST(Planner, DualGemmsShareOneKernel) {
+  const Graph g = ParseTestGraph(NamedTestGraph("wgmma_dual_swiglu"));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{true}));
+  ASSERT_EQ(plan.kernels.size(), 1u);
+  const KernelPlan& k = plan.kernels[0];
+  EXPECT_TRUE(k.spec.dual);
+  EXPECT_EQ(k.spec.b_layout, GemmBLayout::kColMajor);
+  EXPECT_GE(k.spec.b2_async, 0);
+  EXPECT_EQ(k.spec.tile_inputs.size(), 3u);
+  EXPECT_EQ(g.node(k.dual_node).name, "u");
+  EXPECT_THAT(absl::StrJoin(plan.decisions, "\n"), testing::HasSubstr("dual GEMM: 'u' and 'g' multiply the same A 'x'"));
+  EXPECT_TRUE(GemmWgmmaCapable(k.spec));
+  EXPECT_EQ(GemmTileCols(k.spec, k.spec.gemm), k.spec.gemm.bn / 2);
+
+  const auto count = [](const std::string& json) {
+    auto g = GraphFromJson(json);
+    EXPECT_TRUE(g.ok()) << g.status();
+    auto plan = PlanFusion(*g, PlanOptions{true});
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    int duals = 0;
+    for (const KernelPlan& k : plan->kernels) duals += k.spec.dual ? 1 : 0;
+    return std::make_pair(plan->kernels.size(), duals);
+  };
+  const std::string row_major = R"({"name": "rm", "inputs": [{"name": "x", "shape": [32, 64], "dtype": "bf16"},
+      {"name": "wg", "shape": [64, 96], "dtype": "bf16"}, {"name": "wu", "shape": [64, 96], "dtype": "bf16"}],
+    "nodes": [{"name": "g", "op": "matmul", "inputs": ["x", "wg"]}, {"name": "u", "op": "matmul", "inputs": ["x", "wu"]},
+      {"name": "y", "op": "mul", "inputs": ["g", "u"]}], "outputs": ["y"]})";
+  EXPECT_EQ(count(row_major), std::make_pair(size_t{2}, 0));
+  const std::string never_meet = R"({"name": "nm", "inputs": [{"name": "x", "shape": [32, 64], "dtype": "bf16"},
+      {"name": "wg", "shape": [96, 64], "dtype": "bf16"}, {"name": "wu", "shape": [96, 64], "dtype": "bf16"}],
+    "nodes": [{"name": "a", "op": "transpose", "inputs": ["wg"], "attrs": {"dim0": 0, "dim1": 1}},
+      {"name": "b", "op": "transpose", "inputs": ["wu"], "attrs": {"dim0": 0, "dim1": 1}},
+      {"name": "g", "op": "matmul", "inputs": ["x", "a"]}, {"name": "u", "op": "matmul", "inputs": ["x", "b"]},
+      {"name": "gs", "op": "relu", "inputs": ["g"]}], "outputs": ["gs", "u"]})";
+  EXPECT_EQ(count(never_meet), std::make_pair(size_t{2}, 0));
+  // Different A operands.
+  std::string other_a = absl::StrReplaceAll(never_meet, {{R"("inputs": ["x", "b"])", R"("inputs": ["x2", "b"])"},
+                                                         {R"({"name": "gs", "op": "relu", "inputs": ["g"]}], "outputs": ["gs", "u"])",
+                                                          R"({"name": "y", "op": "mul", "inputs": ["g", "u"]}], "outputs": ["y"])"},
+                                                         {R"("inputs": [{"name": "x", "shape": [32, 64], "dtype": "bf16"},)",
+                                                          R"("inputs": [{"name": "x", "shape": [32, 64], "dtype": "bf16"}, {"name": "x2", "shape": [32, 64], "dtype": "bf16"},)"}});
+  EXPECT_EQ(count(other_a), std::make_pair(size_t{2}, 0));
+  std::string same_a = absl::StrReplaceAll(other_a, {{R"("inputs": ["x2", "b"])", R"("inputs": ["x", "b"])"}});
+  EXPECT_EQ(count(same_a), std::make_pair(size_t{1}, 1));
+}
+
 TEST(Planner, WideHopperTilesCarryRowEpilogues) {
   for (const auto& [name, config] : std::vector<std::pair<std::string, std::string>>{
            {"hopper_layer_norm_160", "wgmma 128x192x64 w2x4 s4"}, {"hopper_rms_norm_200", "wgmma 128x256x64 w2x4 s4"}}) {

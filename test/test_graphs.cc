@@ -617,6 +617,7 @@ std::vector<TestGraph> AllTestGraphs() {
   std::vector<TestGraph> all = PointwiseTestGraphs();
   all.insert(all.end(), TileTestGraphs().begin(), TileTestGraphs().end());
   all.insert(all.end(), GemmTestGraphs().begin(), GemmTestGraphs().end());
+  all.insert(all.end(), DualTestGraphs().begin(), DualTestGraphs().end());
   all.insert(all.end(), ReduceTestGraphs().begin(), ReduceTestGraphs().end());
   all.insert(all.end(), StoreReduceTestGraphs().begin(), StoreReduceTestGraphs().end());
   all.insert(all.end(), RowTestGraphs().begin(), RowTestGraphs().end());
@@ -628,7 +629,7 @@ std::vector<TestGraph> AllTestGraphs() {
 const TestGraph& NamedTestGraph(const std::string& name) {
   for (const std::vector<TestGraph>* list : {&PointwiseTestGraphs(), &TileTestGraphs(), &GemmTestGraphs(),
                                              &ReduceTestGraphs(), &StoreReduceTestGraphs(), &RowTestGraphs(),
-                                             &IndexTestGraphs(), &QuantTestGraphs()}) {
+                                             &IndexTestGraphs(), &QuantTestGraphs(), &DualTestGraphs()}) {
     for (const TestGraph& t : *list) {
       if (t.name == name) return t;
     }

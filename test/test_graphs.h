@@ -34,6 +34,8 @@ const std::vector<TestGraph>& RowTestGraphs();
 const std::vector<TestGraph>& IndexTestGraphs();
 // The low-precision types: dequant, quantize, weight-only GEMMs (test/quant_graphs.cc).
 const std::vector<TestGraph>& QuantTestGraphs();
+// Dual GEMMs: two matmuls of one A meeting in one epilogue (test/dual_graphs.cc).
+const std::vector<TestGraph>& DualTestGraphs();
 // Every list.
 std::vector<TestGraph> AllTestGraphs();
 // The graph of that name in any list (a test failure, and an empty graph, when none is).

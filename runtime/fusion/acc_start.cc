@@ -38,7 +38,8 @@ void FindAdds(const Expr& e, std::vector<Expr>& adds, bool& bare) {
 
 std::string FoldColumnAddIntoAccumulators(const Graph& g, KernelPlan& k) {
   KernelSpec& spec = k.spec;
-  if (spec.tile != "matmul" || spec.custom != nullptr) return "";
+  // A dual GEMM's accumulators hold two products: not one column's start.
+  if (spec.tile != "matmul" || spec.custom != nullptr || spec.dual) return "";
   // The epilogue-site expressions: outputs stored there and the value a reduction takes.
   std::vector<Expr*> roots;
   for (OutputSpec& o : spec.outputs) {

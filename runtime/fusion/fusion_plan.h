@@ -52,6 +52,7 @@ struct KernelPlan {
   KernelSpec spec;
   Shape index_space;                     // of the epilogue site (the kernel's output)
   int tile_node = -1;                    // the tile kernel's node, or -1
+  int dual_node = -1;                    // a dual GEMM's second matmul (dual_gemm.h), or -1
   SizeExpr rows, cols;                   // tile kernels: the output as [rows, cols]
   SizeExpr depth;                        // matmul: K; reduce: the elements after the axis
   int64_t cols_tile = 1;                 // cols counts in tiles of this many: ceil(cols / it)

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/fusion/dual_gemm.h"
 #include "runtime/fusion/f8_gemm.h"
 #include "runtime/fusion/reduction.h"
 #include "runtime/fusion/tile_config.h"
@@ -1267,6 +1268,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     if (gi >= 0) gi = renumber[gi];
   }
   out.groups = std::move(groups);
+  if (fuse) FuseDualGemms(g, views, out);
   return out;
 }
 

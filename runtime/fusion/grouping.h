@@ -37,6 +37,9 @@ struct Group {
   // Nodes of other groups this kernel computes again where it reads them (a norm prologue's
   // work before the reduction), never stored by it.
   std::vector<int> recomputed;
+  // A dual GEMM (dual_gemm.h): the second matmul of the same A this kernel computes, whose
+  // value is the tile's second product, or -1.
+  int dual = -1;
 };
 
 struct Grouping {

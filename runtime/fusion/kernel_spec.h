@@ -160,6 +160,11 @@ struct KernelSpec {
   int a_async = -1;  // matmul: the operand A is copied from by cp.async, or -1 (hook)
   int b_async = -1;  // matmul: likewise for B, with b_layout
   GemmBLayout b_layout = GemmBLayout::kHook;
+  // matmul: a dual GEMM (runtime/fusion/dual_gemm.h): tile input 2 is a second B, K-major
+  // as the first, and ExprKind::kTileValue index 1 at the epilogue site its product with
+  // the same A. A tile of bn columns holds bn / 2 columns of each product (GemmTileCols).
+  bool dual = false;
+  int b2_async = -1;  // the second B's operand (cp.async / TMA), or -1
   StoreReduce reduce;  // tile kernels: a store-site reduction, when reduce.op >= 0
   std::vector<RowStage> stages;  // "row": its reductions, in the order they run
   std::vector<ColumnWindow> windows;  // matmul: column windows with outputs of their own
@@ -176,6 +181,9 @@ struct KernelSpec {
 // The mma.sync GEMM's split-K on sm_90 (kernels/gemm.cuh split_k_cluster): partials summed
 // within a thread-block cluster (no partial buffers, an entry with __cluster_dims__).
 bool GemmClusterSplit(const KernelSpec& spec);
+
+// Columns of C a GEMM tile of `c` stores: bn, or bn / 2 for a dual GEMM.
+int GemmTileCols(const KernelSpec& spec, const GemmConfig& c);
 
 // Whether the Hopper kernel can run a GEMM: an sm_90 target and B a K-major 16-bit buffer
 // that TMA reads (a weight used as w.T).

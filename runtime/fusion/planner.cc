@@ -90,6 +90,7 @@ class KernelBuilder {
     if (site == kReducedSite) return g_.node(reduce_).shape;
     if (WindowOfSite(site) >= 0) return (*windows_)[WindowOfSite(site)].shape;
     if (site == 1 && b_nk_ >= 0) return g_.node(b_nk_).shape;
+    if (site == 2 && dual_ >= 0) return g_.node(g_.node(dual_).inputs[1]).shape;
     return site == kEpilogueSite ? kernel_.index_space : g_.node(g_.node(tile_).inputs[site]).shape;
   }
 
@@ -127,6 +128,10 @@ class KernelBuilder {
       // A tile kernel's value; a reduce kernel's result (and that of its mean/var partner).
       if (site != kEpilogueSite) return absl::InternalError("tile value read inside its own prologue");
       e = MakeTileValue(ResultIndex(n), n.dtype);
+    } else if (id == dual_) {
+      // A dual GEMM's second product.
+      if (site != kEpilogueSite) return absl::InternalError("dual GEMM value read inside its own prologue");
+      e = MakeTileValue(1, n.dtype);
     } else if (id == reduce_ || id == partner_) {
       if (site != kReducedSite) return absl::InternalError("reduced value read before the reduction");
       e = MakeTileValue(ResultIndex(n), n.dtype);
@@ -316,6 +321,8 @@ class KernelBuilder {
   void SetStage(int id, int stage) { stage_of_[id] = stage; }
   // The GEMM's B is the transpose of member `id`, computed at site 1 over id's own shape.
   void SetTransposedB(int id) { b_nk_ = id; }
+  // A dual GEMM: matmul `id` of the same A is the tile's second product (dual_gemm.h).
+  void SetDual(int id) { dual_ = id; }
   // Built-in row tile `id` in a GEMM's row epilogue computes `e`.
   void SetBuiltin(int id, Expr e) { memo_[{id, kEpilogueSite}] = std::move(e); }
 
@@ -332,6 +339,7 @@ class KernelBuilder {
 
   const int tile_;
   int b_nk_ = -1;
+  int dual_ = -1;
   const int reduce_;
   const int partner_;
   bool row_ = false;
@@ -513,6 +521,29 @@ absl::Status FillRowSpec(const Graph& g, const Group& group, KernelBuilder& kb) 
 
 void ChooseGemmConfig(const Graph& g, const Group& group, KernelPlan& k, const PlanOptions& options);
 
+// A dual GEMM's second B (tile input 2), read as the first is: a K-major buffer by cp.async
+// or TMA (FuseDualGemms admits no other).
+absl::Status FillDualB(const Graph& g, const Group& group, KernelBuilder& kb) {
+  KernelPlan& k = kb.kernel();
+  const Node& t2 = g.node(group.dual);
+  k.dual_node = t2.id;
+  k.spec.dual = true;
+  TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(t2.inputs[1], 2));
+  k.spec.tile_inputs.push_back(TileInputSpec{g.node(t2.inputs[1]).dtype, e});
+  const SizeExpr kdim = SizeExpr::Of(g.node(t2.inputs[1]).shape[0]);
+  if (e->kind == ExprKind::kLoad && k.spec.operands[e->operand].access == Access::kStrided) {
+    const OperandBinding& bind = k.operands[e->operand];
+    if (bind.strides.size() == 2 && bind.strides[0] == SizeExpr{1, {}} && bind.strides[1] == kdim) {
+      k.spec.b2_async = e->operand;
+    }
+  }
+  if (k.spec.b2_async < 0 || k.spec.b_layout != GemmBLayout::kColMajor) {
+    return absl::InternalError(absl::StrCat("dual GEMM '", g.node(group.tile).name, "' + '", t2.name,
+                                            "': both B operands must be K-major buffers"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
                           const PlanOptions& options) {
   const Node& t = g.node(group.tile);
@@ -532,6 +563,7 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
                                        group.served_views.end();
   const int nk = b_nk ? g.node(b_view).inputs[0] : -1;
   if (b_nk) kb.SetTransposedB(nk);
+  if (group.dual >= 0) kb.SetDual(group.dual);
   for (size_t j = 0; j < t.inputs.size(); ++j) {
     TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(j == 1 && b_nk ? nk : t.inputs[j], static_cast<int>(j)));
     k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[j]).dtype, e});
@@ -565,6 +597,7 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
         k.spec.b_layout = GemmBLayout::kColMajor;
       }
     }
+    if (group.dual >= 0) TF_RETURN_IF_ERROR(FillDualB(g, group, kb));
     ChooseGemmConfig(g, group, k, options);
   }
   return absl::OkStatus();
@@ -607,8 +640,9 @@ void ChooseGemmConfig(const Graph& g, const Group& group, KernelPlan& k, const P
         k.spec.gemm = c;
       }
     } else if (m.is_static() && group.reduce < 0) {
-      if (auto small = ClassGemmConfig(k.spec, m.value, n.is_static() ? n.value : 0, kd.is_static() ? kd.value : 0,
-                                       options.sm_count)) {
+      // A dual GEMM's tiles cover its two products' columns: 2N as one GEMM.
+      const int64_t cols = n.is_static() ? n.value * (k.spec.dual ? 2 : 1) : 0;
+      if (auto small = ClassGemmConfig(k.spec, m.value, cols, kd.is_static() ? kd.value : 0, options.sm_count)) {
         k.spec.gemm = *small;
       }
     }

@@ -279,7 +279,9 @@ std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const i
       k.rows.is_static()) {
     return {};
   }
-  const int64_t n = k.cols.is_static() ? k.cols.constant : 0, depth = k.depth.is_static() ? k.depth.constant : 0;
+  // A dual GEMM's tiles cover both products' columns: 2N as one GEMM.
+  const int64_t n = k.cols.is_static() ? k.cols.constant * (spec.dual ? 2 : 1) : 0;
+  const int64_t depth = k.depth.is_static() ? k.depth.constant : 0;
   std::vector<ShapeClass> classes;
   for (int64_t b : bounds) {
     if (b <= 0 || (!classes.empty() && b <= classes.back().max_m)) continue;

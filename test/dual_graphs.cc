@@ -1,0 +1,63 @@
+// Dual GEMMs (runtime/fusion/dual_gemm.h): two matmuls of one A whose products meet in one
+// epilogue, as a gated MLP writes them.
+#include "test/test_graphs.h"
+
+namespace tilefuse::internal {
+
+const std::vector<TestGraph>& DualTestGraphs() {
+  static const std::vector<TestGraph>* graphs = new std::vector<TestGraph>{
+      // SwiGLU: silu(x @ wg.T) * (x @ wu.T), N = 200 (a part tile) and K = 136 (a part
+      // k-tile). "wgmma_": GpuGemm.WgmmaSplitK... runs it on every Hopper tile and split.
+      {"wgmma_dual_swiglu", R"({"name": "wgmma_dual_swiglu",
+        "inputs": [{"name": "x", "shape": ["M", 136], "dtype": "bf16"},
+                   {"name": "wg", "shape": [200, 136], "dtype": "bf16"},
+                   {"name": "wu", "shape": [200, 136], "dtype": "bf16"}],
+        "nodes": [{"name": "wgt", "op": "transpose", "inputs": ["wg"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "wut", "op": "transpose", "inputs": ["wu"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "g", "op": "matmul", "inputs": ["x", "wgt"]},
+                  {"name": "u", "op": "matmul", "inputs": ["x", "wut"]},
+                  {"name": "s", "op": "silu", "inputs": ["g"]},
+                  {"name": "a", "op": "mul", "inputs": ["s", "u"]},
+                  {"name": "y", "op": "cast", "inputs": ["a"], "attrs": {"dtype": "bf16"}}],
+        "outputs": ["y"]})", 1, 5, {{"M", 45}}},
+      // GeGLU in f16 with an odd N (99: the hook path), a residual, and the second product
+      // stored as well (an output of the merged kernel).
+      {"dual_geglu_odd_n", R"({"name": "dual_geglu_odd_n",
+        "inputs": [{"name": "x", "shape": ["M", 40], "dtype": "f16"},
+                   {"name": "wa", "shape": [99, 40], "dtype": "f16"},
+                   {"name": "wb", "shape": [99, 40], "dtype": "f16"},
+                   {"name": "res", "shape": ["M", 99], "dtype": "f32"}],
+        "nodes": [{"name": "wat", "op": "transpose", "inputs": ["wa"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "wbt", "op": "transpose", "inputs": ["wb"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "a", "op": "matmul", "inputs": ["x", "wat"]},
+                  {"name": "b", "op": "matmul", "inputs": ["x", "wbt"]},
+                  {"name": "ga", "op": "gelu", "inputs": ["a"]},
+                  {"name": "p", "op": "mul", "inputs": ["ga", "b"]},
+                  {"name": "y", "op": "add", "inputs": ["p", "res"]}],
+        "outputs": ["y", "b"]})", 1, 5, {{"M", 37}}},
+      // The Llama MLP, small: rms_norm, the gate and up GEMMs as one, the down GEMM with
+      // the residual.
+      {"dual_mlp_block", R"({"name": "dual_mlp_block",
+        "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
+                   {"name": "w_norm", "shape": [64], "dtype": "bf16"},
+                   {"name": "w_gate", "shape": [160, 64], "dtype": "bf16"},
+                   {"name": "w_up", "shape": [160, 64], "dtype": "bf16"},
+                   {"name": "w_down", "shape": [64, 160], "dtype": "bf16"}],
+        "nodes": [{"name": "h", "op": "rms_norm", "inputs": ["x", "w_norm"], "attrs": {"eps": 1e-5}},
+                  {"name": "wg", "op": "transpose", "inputs": ["w_gate"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "wu", "op": "transpose", "inputs": ["w_up"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "wd", "op": "transpose", "inputs": ["w_down"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "g", "op": "matmul", "inputs": ["h", "wg"]},
+                  {"name": "u", "op": "matmul", "inputs": ["h", "wu"]},
+                  {"name": "s", "op": "silu", "inputs": ["g"]},
+                  {"name": "a", "op": "mul", "inputs": ["s", "u"]},
+                  {"name": "ab", "op": "cast", "inputs": ["a"], "attrs": {"dtype": "bf16"}},
+                  {"name": "d", "op": "matmul", "inputs": ["ab", "wd"]},
+                  {"name": "r", "op": "add", "inputs": ["d", "x"]},
+                  {"name": "y", "op": "cast", "inputs": ["r"], "attrs": {"dtype": "bf16"}}],
+        "outputs": ["y"]})", 3, 9, {{"M", 13}}},
+  };
+  return *graphs;
+}
+
+}  // namespace tilefuse::internal
