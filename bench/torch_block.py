@@ -1,12 +1,20 @@
-"""A transformer block's MLP (bench/blocks/llama_mlp.json: rms_norm -> gate and up GEMMs ->
-silu(gate) * up -> down GEMM + residual, Llama-3-8B sizes, bf16) timed four ways on the
-GPU in one process (issue 20): tilefuse through its Python binding, PyTorch eager,
-torch.compile (default mode), cuBLAS running the GEMMs alone (gate and up as one
-[28672, 4096] GEMM, then down), and those GEMMs with separate kernels around them (torch's
-rms_norm, silu and mul, the residual in the down GEMM's addmm). CUDA events, L2 flushed
-before each run, median of 30.
+"""Transformer blocks (Llama-3-8B sizes, bf16) timed on the GPU in one process (issue 20):
+tilefuse through its Python binding, PyTorch eager, torch.compile (default mode), cuBLAS
+running the block's GEMMs alone (gate and up as one [28672, 4096] GEMM), and those GEMMs
+with separate kernels around them (torch's rms_norm, rope, silu and mul; residuals in the
+GEMMs' addmm). Blocks:
 
-    PYTHONPATH=build/python python3 bench/torch_block.py [--m 16 4096]
+  mlp     bench/blocks/llama_mlp.json: rms_norm -> gate and up GEMMs -> silu(gate) * up ->
+          down GEMM + residual
+  noattn  bench/blocks/llama_block_noattn.json: rms_norm -> QKV GEMM -> RoPE (rotate-half)
+          on q and k, v stored; O projection of a given attention output + residual;
+          rms_norm -> the MLP -> down + residual
+
+Each variant is captured in a CUDA graph and replayed (what an engine does at decode: no
+host time in the figures), L2 flushed before each replay, CUDA events, median of 30. The
+tilefuse column without graphs (host launch included) is printed too.
+
+    PYTHONPATH=build/python python3 bench/torch_block.py [--block mlp noattn] [--m 16 4096]
 """
 import argparse
 import os
@@ -17,6 +25,8 @@ import torch
 import tilefuse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+HIDDEN, FFN, HEADS, KV_HEADS, HEAD_DIM = 4096, 14336, 32, 8, 128
+BF16 = torch.bfloat16
 
 
 def timed(fn, flush, runs=30):
@@ -34,68 +44,176 @@ def timed(fn, flush, runs=30):
     return statistics.median(times)
 
 
-def eager(x, w_norm, wg, wu, wd):
+def graphed(fn):
+    """fn captured in a CUDA graph (after a warm run), returned as its replay."""
+    fn()
+    torch.cuda.synchronize()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        fn()
+    return g.replay
+
+
+def rms(x, w):
     xf = x.float()
-    h = (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-5)).to(torch.bfloat16) * w_norm
-    a = torch.nn.functional.silu(h @ wg.T) * (h @ wu.T)
-    return a @ wd.T + x
+    return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-5)).to(BF16) * w
 
 
-def separate(x, w_norm, wgu, wd):
-    ffn = wgu.shape[0] // 2
-    h = torch.nn.functional.rms_norm(x, (x.shape[1],), w_norm, 1e-5)
-    gu = h @ wgu.T
-    a = torch.nn.functional.silu(gu[:, :ffn]) * gu[:, ffn:]
-    return torch.addmm(x, a, wd.T)
+def mlp_eager(h, wg, wu, wd, res):
+    return torch.nn.functional.silu(h @ wg.T) * (h @ wu.T) @ wd.T + res
+
+
+def rope(qk, cos, sin):
+    x1, x2 = qk[..., :HEAD_DIM // 2], qk[..., HEAD_DIM // 2:]
+    rot = torch.cat([-x2, x1], -1)
+    return (qk.float() * cos + rot.float() * sin).to(BF16)
+
+
+class Mlp:
+    name, file = "mlp", "blocks/llama_mlp.json"
+
+    def __init__(self, m, dev):
+        self.w_norm = (1 + 0.1 * torch.randn(HIDDEN, device=dev)).to(BF16)
+        self.wg = (torch.randn(FFN, HIDDEN, device=dev) / 64).to(BF16)
+        self.wu = (torch.randn(FFN, HIDDEN, device=dev) / 64).to(BF16)
+        self.wd = (torch.randn(HIDDEN, FFN, device=dev) / 120).to(BF16)
+        self.wgu = torch.cat([self.wg, self.wu]).contiguous()
+        self.x = torch.randn(m, HIDDEN, device=dev).to(BF16)
+        self.inputs = [self.x, self.w_norm, self.wg, self.wu, self.wd]
+        self.outputs = [torch.empty_like(self.x)]
+        self.gu = torch.empty(m, 2 * FFN, device=dev, dtype=BF16)
+        self.a = torch.empty(m, FFN, device=dev, dtype=BF16)
+
+    def eager(self):
+        return [mlp_eager(rms(self.x, self.w_norm), self.wg, self.wu, self.wd, self.x)]
+
+    def gemms(self):
+        torch.matmul(self.x, self.wgu.T, out=self.gu)
+        torch.matmul(self.a, self.wd.T, out=self.outputs[0])
+
+    def separate(self):
+        h = torch.nn.functional.rms_norm(self.x, (HIDDEN,), self.w_norm, 1e-5)
+        gu = h @ self.wgu.T
+        a = torch.nn.functional.silu(gu[:, :FFN]) * gu[:, FFN:]
+        return [torch.addmm(self.x, a, self.wd.T)]
+
+
+class NoAttn:
+    name, file = "noattn", "blocks/llama_block_noattn.json"
+
+    def __init__(self, m, dev):
+        qkv = (HEADS + 2 * KV_HEADS) * HEAD_DIM
+        self.x = torch.randn(m, HIDDEN, device=dev).to(BF16)
+        self.attn = torch.randn(m, HIDDEN, device=dev).to(BF16)
+        pos = torch.arange(m, device=dev, dtype=torch.float32)[:, None]
+        inv = 500000.0 ** (-torch.arange(0, HEAD_DIM, 2, device=dev, dtype=torch.float32) / HEAD_DIM)
+        ang = torch.cat([pos * inv, pos * inv], -1)[:, None, :]
+        self.cos, self.sin = ang.cos().contiguous(), ang.sin().contiguous()
+        self.wn1 = (1 + 0.1 * torch.randn(HIDDEN, device=dev)).to(BF16)
+        self.wqkv = (torch.randn(qkv, HIDDEN, device=dev) / 64).to(BF16)
+        self.wo = (torch.randn(HIDDEN, HIDDEN, device=dev) / 64).to(BF16)
+        self.wn2 = (1 + 0.1 * torch.randn(HIDDEN, device=dev)).to(BF16)
+        self.wg = (torch.randn(FFN, HIDDEN, device=dev) / 64).to(BF16)
+        self.wu = (torch.randn(FFN, HIDDEN, device=dev) / 64).to(BF16)
+        self.wd = (torch.randn(HIDDEN, FFN, device=dev) / 120).to(BF16)
+        self.wgu = torch.cat([self.wg, self.wu]).contiguous()
+        self.inputs = [self.x, self.attn, self.cos, self.sin, self.wn1, self.wqkv, self.wo, self.wn2, self.wg,
+                       self.wu, self.wd]
+        self.outputs = [torch.empty(m, HEADS + KV_HEADS, HEAD_DIM, device=dev, dtype=BF16),
+                        torch.empty(m, KV_HEADS, HEAD_DIM, device=dev, dtype=BF16), torch.empty_like(self.x)]
+        self.buf_qkv = torch.empty(m, qkv, device=dev, dtype=BF16)
+        self.buf_gu = torch.empty(m, 2 * FFN, device=dev, dtype=BF16)
+        self.buf_a = torch.empty(m, FFN, device=dev, dtype=BF16)
+        self.buf_h = torch.empty_like(self.x)
+
+    def eager(self):
+        m = self.x.shape[0]
+        heads = (rms(self.x, self.wn1) @ self.wqkv.T).view(m, HEADS + 2 * KV_HEADS, HEAD_DIM)
+        qk_rot = rope(heads[:, :HEADS + KV_HEADS], self.cos, self.sin)
+        h2 = self.attn @ self.wo.T + self.x
+        y = mlp_eager(rms(h2, self.wn2), self.wg, self.wu, self.wd, h2)
+        return [qk_rot, heads[:, HEADS + KV_HEADS:].contiguous(), y]
+
+    def gemms(self):
+        torch.matmul(self.x, self.wqkv.T, out=self.buf_qkv)
+        torch.matmul(self.attn, self.wo.T, out=self.buf_h)
+        torch.matmul(self.buf_h, self.wgu.T, out=self.buf_gu)
+        torch.matmul(self.buf_a, self.wd.T, out=self.outputs[2])
+
+    def separate(self):
+        m = self.x.shape[0]
+        h1 = torch.nn.functional.rms_norm(self.x, (HIDDEN,), self.wn1, 1e-5)
+        heads = (h1 @ self.wqkv.T).view(m, HEADS + 2 * KV_HEADS, HEAD_DIM)
+        qk_rot = rope(heads[:, :HEADS + KV_HEADS], self.cos, self.sin)
+        h2 = torch.addmm(self.x, self.attn, self.wo.T)
+        h3 = torch.nn.functional.rms_norm(h2, (HIDDEN,), self.wn2, 1e-5)
+        gu = h3 @ self.wgu.T
+        a = torch.nn.functional.silu(gu[:, :FFN]) * gu[:, FFN:]
+        return [qk_rot, heads[:, HEADS + KV_HEADS:].contiguous(), torch.addmm(h2, a, self.wd.T)]
+
+
+def profile(title, fn):
+    """The kernels of one run of `fn` in launch order, with their device times (no L2 flush)."""
+    fn()
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    rows = sorted((e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA),
+                  key=lambda e: e.time_range.start)
+    print(f"  {title}: {sum(e.device_time for e in rows):.1f} us in {len(rows)} kernels")
+    for e in rows:
+        print(f"    {e.device_time:9.1f} us  {e.name[:100]}")
 
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--block", nargs="+", default=["mlp", "noattn"])
     ap.add_argument("--m", type=int, nargs="+", default=[16, 4096])
+    ap.add_argument("--profile", action="store_true", help="per-kernel times (torch.profiler) of tilefuse and compile")
     args = ap.parse_args()
     torch.manual_seed(0)
     dev = "cuda"
-    hidden, ffn = 4096, 14336
-    w_norm = (1 + 0.1 * torch.randn(hidden, device=dev)).to(torch.bfloat16)
-    wg = (torch.randn(ffn, hidden, device=dev) / 64).to(torch.bfloat16)
-    wu = (torch.randn(ffn, hidden, device=dev) / 64).to(torch.bfloat16)
-    wd = (torch.randn(hidden, ffn, device=dev) / 120).to(torch.bfloat16)
-    wgu = torch.cat([wg, wu]).contiguous()
     flush = torch.empty(64 << 20, device=dev, dtype=torch.float32)  # 256 MiB: more than L2
-
-    graph = tilefuse.Graph.from_file(os.path.join(HERE, "blocks/llama_mlp.json"))
-    plan = tilefuse.compile(graph)
-    compiled = torch.compile(eager)
-    stream = torch.cuda.current_stream().cuda_stream
     print(f"tilefuse {tilefuse.version()}, torch {torch.__version__}, {torch.cuda.get_device_name()}")
-    print(f"tilefuse plan: {plan.num_kernels} kernels")
-    print(f"{'M':>6} {'tilefuse':>10} {'eager':>10} {'compile':>10} {'cuBLAS':>10} {'cuBLAS+k':>10}"
-          f" {'tf/eager':>9} {'tf/compile':>10} {'tf/cuBLAS':>10} {'tf/cuBLAS+k':>11}"
-          f"   (us; cuBLAS: the GEMMs alone; +k: with separate kernels)")
-    for m in args.m:
-        x = torch.randn(m, hidden, device=dev).to(torch.bfloat16)
-        y = torch.empty_like(x)
-        want = eager(x, w_norm, wg, wu, wd)
-        plan.run([x, w_norm, wg, wu, wd], [y], stream=stream)
-        torch.cuda.synchronize()
-        err = (y.float() - want.float()).abs().max().item()
-        scale = want.float().abs().max().item()
-        assert err <= 0.02 * scale + 0.05, f"M={m}: tilefuse differs from eager by {err} (max |y| {scale})"
-        compiled(x, w_norm, wg, wu, wd)  # compiles here, not in the timing
-        a = torch.empty(m, ffn, device=dev, dtype=torch.bfloat16)
-        gu = torch.empty(m, 2 * ffn, device=dev, dtype=torch.bfloat16)
+    for block in [b for b in (Mlp, NoAttn) if b.name in args.block]:
+        plan = tilefuse.compile(tilefuse.Graph.from_file(os.path.join(HERE, block.file)))
+        print(f"\nblock {block.name}: tilefuse plan of {plan.num_kernels} kernels; us, CUDA graphs replayed"
+              f" (tilefuse launched from Python: 'tf host'); cuBLAS: the GEMMs alone; +k: with separate kernels")
+        print(f"{'M':>6} {'tilefuse':>9} {'tf host':>8} {'eager':>9} {'compile':>9} {'cuBLAS':>9} {'cuBLAS+k':>9}"
+              f" {'tf/compile':>10} {'tf/cuBLAS':>9} {'tf/+k':>7}")
+        for m in args.m:
+            b = block(m, dev)
+            compiled = torch.compile(block.eager)
+            want = b.eager()
+            stream = torch.cuda.current_stream().cuda_stream
+            plan.run(b.inputs, b.outputs, stream=stream)
+            torch.cuda.synchronize()
+            for k, (got, ref) in enumerate(zip(b.outputs, want)):
+                err = (got.float() - ref.float()).abs().max().item()
+                scale = ref.float().abs().max().item()
+                assert err <= 0.02 * scale + 0.05, f"{block.name} M={m} output {k}: differs by {err} (max {scale})"
+            compiled(b)  # compiles here, not in the timing
 
-        def gemms():
-            torch.matmul(x, wgu.T, out=gu)
-            torch.matmul(a, wd.T, out=y)
+            def tf_run():
+                plan.run(b.inputs, b.outputs, stream=torch.cuda.current_stream().cuda_stream)
 
-        t_tf = timed(lambda: plan.run([x, w_norm, wg, wu, wd], [y], stream=stream), flush)
-        t_eager = timed(lambda: eager(x, w_norm, wg, wu, wd), flush)
-        t_comp = timed(lambda: compiled(x, w_norm, wg, wu, wd), flush)
-        t_blas = timed(gemms, flush)
-        t_sep = timed(lambda: separate(x, w_norm, wgu, wd), flush)
-        print(f"{m:>6} {t_tf:>10.1f} {t_eager:>10.1f} {t_comp:>10.1f} {t_blas:>10.1f} {t_sep:>10.1f}"
-              f" {t_tf / t_eager:>9.3f} {t_tf / t_comp:>10.3f} {t_tf / t_blas:>10.3f} {t_tf / t_sep:>11.3f}")
+            if args.profile:
+                profile(f"{block.name} M={m} tilefuse", tf_run)
+                profile(f"{block.name} M={m} torch.compile", lambda: compiled(b))
+            t_host = timed(tf_run, flush)
+            try:
+                t_tf = timed(graphed(tf_run), flush)
+            except RuntimeError as e:  # a capture the binding cannot take part in
+                print(f"  tilefuse in a CUDA graph failed ({e}); its column is the launch from Python")
+                torch.cuda.synchronize()
+                t_tf = t_host
+            t_eager = timed(graphed(b.eager), flush)
+            t_comp = timed(graphed(lambda: compiled(b)), flush)
+            t_blas = timed(graphed(b.gemms), flush)
+            t_sep = timed(graphed(b.separate), flush)
+            print(f"{m:>6} {t_tf:>9.1f} {t_host:>8.1f} {t_eager:>9.1f} {t_comp:>9.1f} {t_blas:>9.1f} {t_sep:>9.1f}"
+                  f" {t_tf / t_comp:>10.3f} {t_tf / t_blas:>9.3f} {t_tf / t_sep:>7.3f}")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
         off = absl::StrCat("tf::group_offset(", index, " + l, p.inner", k, ", ", o.group, "LL, ", o.groups, "LL)");
         break;
       case Access::kStrided:
-        off = absl::StrCat("tf::strided_offset<", o.rank, ">(", index, " + l, p.dims", k, ", p.stride", k, ")");
+        e.Line(absl::StrCat("const tf::StridedRun<", o.rank, "> run", k, "(", index, ", p.dims", k, ", p.stride", k,
+                            ");"));
+        off = absl::StrCat("run", k, ".at(l, p.dims", k, ", p.stride", k, ")");
         break;
     }
     e.Line(absl::StrCat("for (int l = 0; l < W; ++l) ", a, "[l] = tf::iota_elem<", ComputeTypeName(o.dtype), ">(", in,
@@ -130,6 +132,14 @@ absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const 
     if (spec.outputs[j].site != site) continue;
     e.Line(absl::StrCat(ComputeTypeName(spec.outputs[j].dtype), " r", j, "[W];"));
   }
+  // A gather's offsets over the site: its coordinates found once for the W elements.
+  for (size_t k = 0; k < spec.operands.size(); ++k) {
+    const OperandSpec& o = spec.operands[k];
+    if (!o.gathered || o.site != site) continue;
+    e.Line(absl::StrCat("const tf::StridedRun<", o.rank - 1, "> run", k, "(", index, ", p.dims", k, ", p.stride", k,
+                        ");"));
+    e.Line(absl::StrCat("(void)run", k, ";"));
+  }
   e.Line("#pragma unroll");
   e.Open("for (int l = 0; l < W; ++l) {");
   ExprEmitter ex(e, [&](const ExprNode& leaf) {
@@ -143,8 +153,8 @@ absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const 
   ex.SetGather([&](const ExprNode& g, const std::string& at) {
     const OperandSpec& o = spec.operands[g.operand];
     const std::string k = absl::StrCat(g.operand);
-    const std::string off = absl::StrCat("tf::gather_offset<", o.rank - 1, ">(", index, " + l, ", at, ", p.dims", k,
-                                         ", p.stride", k, ")");
+    const std::string off = absl::StrCat("tf::gather_at<", o.rank - 1, ">(run", k, ".at(l, p.dims", k, ", p.stride",
+                                         k, "), ", at, ", p.dims", k, ", p.stride", k, ")");
     if (o.iota) {
       return absl::StrCat("tf::iota_elem<", ComputeTypeName(o.dtype), ">(p.in", k, ", ", o.iota_start, "LL, ",
                           o.iota_step, "LL, ", off, ")");

@@ -278,19 +278,44 @@ TF_DEVICE void load_group(C (&dst)[W], const T* src, long long i, long long K, l
   }
 }
 
-// Element offset of flat output index i for an operand with per-dim strides (0 where the
-// operand is broadcast), over an index space of R dims.
+// Element offset of flat output index i (< the index space's size) for an operand with
+// per-dim strides (0 where the operand is broadcast), over an index space of R dims. The
+// leading coordinate takes no modulo; an index below 2^31 divides in 32 bits (a 64-bit
+// division by a run-time divisor is a slow-path call of about 70 instructions).
 template <int R>
 TF_DEVICE long long strided_offset(long long i, const long long* dims, const long long* strides) {
   long long off = 0;
+  if (static_cast<unsigned long long>(i) < (1ull << 31)) {
+    unsigned j = static_cast<unsigned>(i);
 #pragma unroll
-  for (int d = R - 1; d >= 0; --d) {
+    for (int d = R - 1; d > 0; --d) {
+      const unsigned long long size = static_cast<unsigned long long>(dims[d]);
+      const unsigned q = size > j ? 0u : j / static_cast<unsigned>(size);
+      off += static_cast<long long>(j - q * static_cast<unsigned>(size)) * strides[d];
+      j = q;
+    }
+    return off + static_cast<long long>(j) * strides[0];
+  }
+#pragma unroll
+  for (int d = R - 1; d > 0; --d) {
     const long long c = i % dims[d];
     i /= dims[d];
     off += c * strides[d];
   }
-  return off;
+  return off + i * strides[0];
 }
+
+// Offsets of consecutive flat indices i + l: i's coordinates found once, then stepped along
+// the last dim (recomputed only where a step would cross it).
+template <int R>
+struct StridedRun {
+  long long i, base, last;
+  TF_DEVICE StridedRun(long long i0, const long long* dims, const long long* strides)
+      : i(i0), base(strided_offset<R>(i0, dims, strides)), last(R > 1 ? i0 % dims[R - 1] : i0) {}
+  TF_DEVICE long long at(int l, const long long* dims, const long long* strides) const {
+    return R > 1 && last + l >= dims[R - 1] ? strided_offset<R>(i + l, dims, strides) : base + l * strides[R - 1];
+  }
+};
 
 // An iota's element at offset `off` (OperandSpec::iota): start + step * off, rounded to the
 // storage type T as a stored element would be, then read as compute kind C. `view` is the
@@ -306,20 +331,21 @@ TF_DEVICE C iota_elem(const int* view, long long start, long long step, long lon
   return static_cast<C>(static_cast<int>(start + step * off));
 }
 
-// The element offset a gather reads for flat index i: the strided offset over the R dims of
-// the index space (0 along the gathered axis), plus the index, clamped into the axis
-// (dims[R] long, stride strides[R]).
+// The element offset a gather reads: `site`, the strided offset of its element over the R
+// dims of the index space (0 along the gathered axis; a StridedRun's), plus the index,
+// clamped into the axis (dims[R] long, stride strides[R]).
 template <int R>
-TF_DEVICE long long gather_offset(long long i, int index, const long long* dims, const long long* strides) {
+TF_DEVICE long long gather_at(long long site, int index, const long long* dims, const long long* strides) {
   const long long at = index < 0 ? 0 : index >= dims[R] ? dims[R] - 1 : index;
-  return strided_offset<R>(i, dims, strides) + at * strides[R];
+  return site + at * strides[R];
 }
 
 template <int W, int R, class C, class T>
 TF_DEVICE void load_strided(C (&dst)[W], const T* src, long long i, const long long* dims,
                             const long long* strides) {
+  const StridedRun<R> run(i, dims, strides);
 #pragma unroll
-  for (int k = 0; k < W; ++k) dst[k] = read_elem<C>(src, strided_offset<R>(i + k, dims, strides));
+  for (int k = 0; k < W; ++k) dst[k] = read_elem<C>(src, run.at(k, dims, strides));
 }
 
 template <class Hooks>
