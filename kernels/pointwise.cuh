@@ -279,11 +279,12 @@ TF_DEVICE void load_group(C (&dst)[W], const T* src, long long i, long long K, l
 }
 
 // Element offset of flat output index i (< the index space's size) for an operand with
-// per-dim strides (0 where the operand is broadcast), over an index space of R dims. The
-// leading coordinate takes no modulo; an index below 2^31 divides in 32 bits (a 64-bit
-// division by a run-time divisor is a slow-path call of about 70 instructions).
+// per-dim strides (0 where the operand is broadcast), over an index space of R dims; `last`
+// receives i's coordinate along the last dim. The leading coordinate takes no modulo; an
+// index below 2^31 divides in 32 bits (a 64-bit division by a run-time divisor is a
+// slow-path call of about 70 instructions).
 template <int R>
-TF_DEVICE long long strided_offset(long long i, const long long* dims, const long long* strides) {
+TF_DEVICE long long strided_offset(long long i, const long long* dims, const long long* strides, long long& last) {
   long long off = 0;
   if (static_cast<unsigned long long>(i) < (1ull << 31)) {
     unsigned j = static_cast<unsigned>(i);
@@ -291,18 +292,28 @@ TF_DEVICE long long strided_offset(long long i, const long long* dims, const lon
     for (int d = R - 1; d > 0; --d) {
       const unsigned long long size = static_cast<unsigned long long>(dims[d]);
       const unsigned q = size > j ? 0u : j / static_cast<unsigned>(size);
-      off += static_cast<long long>(j - q * static_cast<unsigned>(size)) * strides[d];
+      const unsigned c = j - q * static_cast<unsigned>(size);
+      if (d == R - 1) last = c;
+      off += static_cast<long long>(c) * strides[d];
       j = q;
     }
+    if (R == 1) last = j;
     return off + static_cast<long long>(j) * strides[0];
   }
 #pragma unroll
   for (int d = R - 1; d > 0; --d) {
     const long long c = i % dims[d];
+    if (d == R - 1) last = c;
     i /= dims[d];
     off += c * strides[d];
   }
+  if (R == 1) last = i;
   return off + i * strides[0];
+}
+template <int R>
+TF_DEVICE long long strided_offset(long long i, const long long* dims, const long long* strides) {
+  long long last;
+  return strided_offset<R>(i, dims, strides, last);
 }
 
 // Offsets of consecutive flat indices i + l: i's coordinates found once, then stepped along
@@ -310,8 +321,9 @@ TF_DEVICE long long strided_offset(long long i, const long long* dims, const lon
 template <int R>
 struct StridedRun {
   long long i, base, last;
-  TF_DEVICE StridedRun(long long i0, const long long* dims, const long long* strides)
-      : i(i0), base(strided_offset<R>(i0, dims, strides)), last(R > 1 ? i0 % dims[R - 1] : i0) {}
+  TF_DEVICE StridedRun(long long i0, const long long* dims, const long long* strides) : i(i0) {
+    base = strided_offset<R>(i0, dims, strides, last);
+  }
   TF_DEVICE long long at(int l, const long long* dims, const long long* strides) const {
     return R > 1 && last + l >= dims[R - 1] ? strided_offset<R>(i + l, dims, strides) : base + l * strides[R - 1];
   }
