@@ -213,7 +213,7 @@ std::string GemmTuningKey(const Graph& g, int matmul_node, const KernelSpec& spe
   }
   return absl::StrCat("matmul ", DTypeName(spec.tile_inputs[0].dtype), GemmWgmmaCapable(spec) ? " wgmma" : "",
                       " b=", static_cast<int>(spec.b_layout), " m=", m_class, " n=", DimKey(t.shape[1]),
-                      spec.dual ? " dual" : "",
+                      spec.dual ? (spec.dual_split ? " dual split" : " dual") : "",
                       " k=", DimKey(g.node(t.inputs[0]).shape[1]), " ", arch);
 }
 
@@ -226,7 +226,8 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
   // An fp8 GEMM runs past kMaxWeightOnlyRows rows only (its plan's form for them).
   const int64_t M = std::max<int64_t>(size(t.shape[0]), f8 ? 2 * kMaxWeightOnlyRows : 1);
   // A dual GEMM is timed as the GEMM of both products' columns, 2N (its tiles and its work).
-  const int64_t N = size(t.shape[1]) * (spec.dual ? 2 : 1), K = size(graph.node(t.inputs[0]).shape[1]);
+  const int64_t N = size(t.shape[1]) * (spec.dual && !spec.dual_split ? 2 : 1);
+  const int64_t K = size(graph.node(t.inputs[0]).shape[1]);
   const DType dtype = spec.tile_inputs[0].dtype;
   // The plain GEMM: the same operand layouts, no prologue, no epilogue (fp8: the codes cast
   // to bf16, which plans as the fp8 GEMM without scales).

@@ -56,6 +56,34 @@ const std::vector<TestGraph>& DualTestGraphs() {
                   {"name": "r", "op": "add", "inputs": ["d", "x"]},
                   {"name": "y", "op": "cast", "inputs": ["r"], "attrs": {"dtype": "bf16"}}],
         "outputs": ["y"]})", 3, 9, {{"M", 13}}},
+      // One concatenated gate/up weight, its product split by two column slices (an
+      // engine's gate_up_proj): one kernel over [M, 200] reading the weight's two row
+      // windows; the matmul's [M, 400] is never stored.
+      {"wgmma_dual_gate_up_cat", R"({"name": "wgmma_dual_gate_up_cat",
+        "inputs": [{"name": "x", "shape": ["M", 136], "dtype": "bf16"},
+                   {"name": "wgu", "shape": [400, 136], "dtype": "bf16"}],
+        "nodes": [{"name": "wt", "op": "transpose", "inputs": ["wgu"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+                  {"name": "g", "op": "slice", "inputs": ["y"], "attrs": {"dim": 1, "start": 0, "end": 200}},
+                  {"name": "u", "op": "slice", "inputs": ["y"], "attrs": {"dim": 1, "start": 200, "end": 400}},
+                  {"name": "s", "op": "silu", "inputs": ["g"]},
+                  {"name": "a", "op": "mul", "inputs": ["s", "u"]},
+                  {"name": "o", "op": "cast", "inputs": ["a"], "attrs": {"dtype": "bf16"}}],
+        "outputs": ["o"]})", 1, 4, {{"M", 45}}},
+      // The same in f16 with slices of odd width (99: the hook path), up first in the
+      // weight, a residual, and the gate's epilogue value also an output.
+      {"dual_gate_up_cat_odd", R"({"name": "dual_gate_up_cat_odd",
+        "inputs": [{"name": "x", "shape": ["M", 40], "dtype": "f16"},
+                   {"name": "wug", "shape": [198, 40], "dtype": "f16"},
+                   {"name": "res", "shape": ["M", 99], "dtype": "f32"}],
+        "nodes": [{"name": "wt", "op": "transpose", "inputs": ["wug"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+                  {"name": "u", "op": "narrow", "inputs": ["y"], "attrs": {"dim": 1, "start": 0, "length": 99}},
+                  {"name": "g", "op": "narrow", "inputs": ["y"], "attrs": {"dim": -1, "start": 99, "length": 99}},
+                  {"name": "ga", "op": "gelu", "inputs": ["g"]},
+                  {"name": "p", "op": "mul", "inputs": ["ga", "u"]},
+                  {"name": "out", "op": "add", "inputs": ["p", "res"]}],
+        "outputs": ["out", "ga"]})", 1, 4, {{"M", 37}}},
   };
   return *graphs;
 }

@@ -104,13 +104,16 @@ class Interpreter {
       // epilogue consumes its value.
       const Node& t = g_.node(k.tile_node);
       // A dual GEMM's tile input 2 is its second matmul's B.
+      // A split dual GEMM's B halves are [K, N] windows of one weight (no node of their own).
       std::vector<int> in_nodes(t.inputs.begin(), t.inputs.end());
       if (k.dual_node >= 0) in_nodes.push_back(g_.node(k.dual_node).inputs[1]);
+      if (k.spec.dual_split) in_nodes.push_back(t.inputs[1]);
       std::vector<std::vector<float>> ins(in_nodes.size());
       for (size_t j = 0; j < in_nodes.size(); ++j) {
         // A combine kernel reads the partials of a split reduction, not the node's input.
-        const int64_t n = k.partial_of >= 0 ? Buffer(k.operands[0].buffer).numel()
-                                            : Numel(g_.node(in_nodes[j]).shape).Eval(syms_);
+        const int64_t n = k.partial_of >= 0                 ? Buffer(k.operands[0].buffer).numel()
+                          : k.spec.dual_split && j > 0 ? k.depth.Eval(syms_) * k.cols.Eval(syms_)
+                                                           : Numel(g_.node(in_nodes[j]).shape).Eval(syms_);
         ins[j].resize(n);
         TF_RETURN_IF_ERROR(Site(k, static_cast<int>(j), n, nullptr, &ins[j]));
       }

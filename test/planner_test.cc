@@ -169,6 +169,21 @@ TEST(Planner, DualGemmsShareOneKernel) {
   EXPECT_EQ(count(other_a), std::make_pair(size_t{2}, 0));
   std::string same_a = absl::StrReplaceAll(other_a, {{R"("inputs": ["x2", "b"])", R"("inputs": ["x", "b"])"}});
   EXPECT_EQ(count(same_a), std::make_pair(size_t{1}, 1));
+
+  // One concatenated weight split by two slices: B halves are its row windows, [K, L] each.
+  const Graph cat = ParseTestGraph(NamedTestGraph("dual_gate_up_cat_odd"));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan split, PlanFusion(cat, PlanOptions{true}));
+  ASSERT_EQ(split.kernels.size(), 1u);
+  const KernelPlan& s = split.kernels[0];
+  EXPECT_TRUE(s.spec.dual && s.spec.dual_split);
+  EXPECT_EQ(s.cols, (SizeExpr{99, {}}));
+  ASSERT_GE(s.spec.b2_async, 0);
+  EXPECT_EQ(s.operands[s.spec.b2_async].dims, (std::vector<SizeExpr>{SizeExpr{40, {}}, SizeExpr{99, {}}}));
+  EXPECT_THAT(absl::StrJoin(split.decisions, "\n"), testing::HasSubstr("'y' is not stored"));
+  // A third reader of the product (here the whole of it, an output) keeps two kernels.
+  std::string also_y = absl::StrReplaceAll(NamedTestGraph("wgmma_dual_gate_up_cat").json,
+                                           {{R"("outputs": ["o"])", R"("outputs": ["o", "y"])"}});
+  EXPECT_EQ(count(also_y).second, 0);
 }
 
 TEST(Planner, WideHopperTilesCarryRowEpilogues) {

@@ -1,6 +1,8 @@
 #include "runtime/fusion/dual_gemm.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -51,7 +53,122 @@ bool Pairable(const Graph& g, const std::vector<ViewInfo>& views, const Node& t1
          KMajorB(g, views, t1) && KMajorB(g, views, t2);
 }
 
+// Columns [a, a + L) of t's [M, N] value that view v reads (a slice along the last dim), if
+// it is one: (a, L).
+std::optional<std::pair<int64_t, int64_t>> ColumnSlice(const Graph& g, const std::vector<ViewInfo>& views, int v,
+                                                       int t) {
+  const ViewInfo& info = views[v];
+  const Shape& bs = g.node(t).shape;
+  const Shape& vs = g.node(v).shape;
+  if (v == t || info.base != t || vs.size() != 2 || !(vs[0] == bs[0]) || !bs[1].is_static() || !vs[1].is_static() ||
+      info.strides.size() != 2 || !(info.strides[0] == SizeExpr::Of(bs[1])) || !(info.strides[1] == SizeExpr{1, {}})) {
+    return std::nullopt;
+  }
+  int64_t a = 0;
+  for (const SizeExpr& o : info.offset) {
+    if (!o.is_static()) return std::nullopt;
+    a += o.constant;
+  }
+  const int64_t len = vs[1].value;
+  if (a < 0 || len <= 0 || a + len > bs[1].value) return std::nullopt;
+  return std::make_pair(a, len);
+}
+
+// The split dual form of GEMM group gi (FuseSplitDualGemms), merged into the one pointwise
+// kernel that reads it; false where its conditions do not hold.
+bool MergeSplitDual(const Graph& g, const std::vector<ViewInfo>& views, Grouping& grouping, int gi) {
+  std::vector<Group>& groups = grouping.groups;
+  const Group& gemm = groups[gi];
+  if (gemm.tile < 0 || gemm.dual >= 0 || gemm.row || gemm.reduce >= 0 || !gemm.recomputed.empty()) return false;
+  const Node& t = g.node(gemm.tile);
+  if (t.kind != NodeKind::kTile || t.tile != TileOp::kMatmul || t.custom != nullptr || t.shape.size() != 2 ||
+      !Narrow(g.node(t.inputs[0]).dtype) || g.node(t.inputs[1]).dtype != g.node(t.inputs[0]).dtype ||
+      !KMajorB(g, views, t)) {
+    return false;
+  }
+  for (int o : g.outputs()) {
+    if (views[o].base == t.id) return false;
+  }
+  // Every read of t's value goes through a column slice; two distinct slices of one width.
+  std::map<std::pair<int64_t, int64_t>, std::set<int>> slices;
+  for (const Node& n : g.nodes()) {
+    if (n.kind == NodeKind::kView) continue;
+    for (int in : n.inputs) {
+      if (views[in].base != t.id) continue;
+      const auto s = ColumnSlice(g, views, in, t.id);
+      if (!s) return false;
+      slices[*s].insert(in);
+    }
+  }
+  if (slices.size() != 2) return false;
+  const auto first = slices.begin()->first, second = std::next(slices.begin())->first;
+  if (first.second != second.second || first.first + first.second > second.first) return false;
+  const int64_t len = first.second;
+  // The GEMM kernel computes nothing over its whole output but the matmul.
+  std::set<int> windowed;
+  for (const auto& [m, w] : gemm.window_members) windowed.insert(m);
+  for (int m : gemm.nodes) {
+    if (m != t.id && (m < t.id || !windowed.count(m))) return false;
+  }
+  // The one kernel reading its values.
+  std::set<int> values(gemm.nodes.begin(), gemm.nodes.end());
+  int reader = -1;
+  for (size_t gj = 0; gj < groups.size(); ++gj) {
+    if (static_cast<int>(gj) == gi) continue;
+    for (int m : groups[gj].nodes) {
+      for (int in : g.node(m).inputs) {
+        if (!values.count(views[in].base)) continue;
+        // Directly, or through one of the slices.
+        if (in != views[in].base && views[in].base != t.id) return false;
+        if (reader >= 0 && reader != static_cast<int>(gj)) return false;
+        reader = static_cast<int>(gj);
+      }
+    }
+  }
+  if (reader < gi) return false;
+  Group& p = groups[reader];
+  const Shape space = {t.shape[0], Dim::Static(len)};
+  if (p.tile >= 0 || p.row || p.reduce >= 0 || !p.windows.empty() || !p.recomputed.empty() || !(p.shape == space)) {
+    return false;
+  }
+  for (int m : p.nodes) {
+    if (!(g.node(m).shape == space)) return false;
+  }
+  for (int m : gemm.nodes) {
+    if (m != t.id && !(g.node(m).shape == space)) return false;
+  }
+  grouping.decisions.push_back(absl::StrCat(
+      "dual GEMM: '", t.name, "' is read only through its columns ", first.first, "..", first.first + len, " and ",
+      second.first, "..", second.first + len, ": one kernel over [", len, "] columns reads the weight's two row "
+      "windows (half of each tile's columns from each) and its epilogue combines their products; '", t.name,
+      "' is not stored"));
+  p.nodes.insert(p.nodes.end(), gemm.nodes.begin(), gemm.nodes.end());
+  std::sort(p.nodes.begin(), p.nodes.end());
+  p.tile = t.id;
+  p.split_rows[0] = first.first;
+  p.split_rows[1] = second.first;
+  p.served_views.clear();
+  for (int product = 0; product < 2; ++product) {
+    for (int v : slices[product == 0 ? first : second]) {
+      p.split_views.emplace_back(v, product);
+      p.served_views.push_back(v);
+    }
+  }
+  groups.erase(groups.begin() + gi);
+  for (int& x : grouping.group_of) {
+    if (x == gi) x = reader;
+    if (x > gi) --x;
+  }
+  return true;
+}
+
 }  // namespace
+
+void FuseSplitDualGemms(const Graph& g, const std::vector<ViewInfo>& views, Grouping& grouping) {
+  for (size_t gi = 0; gi < grouping.groups.size(); ++gi) {
+    if (MergeSplitDual(g, views, grouping, static_cast<int>(gi))) --gi;
+  }
+}
 
 void FuseDualGemms(const Graph& g, const std::vector<ViewInfo>& views, Grouping& grouping) {
   std::vector<Group>& groups = grouping.groups;

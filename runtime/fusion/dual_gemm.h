@@ -27,6 +27,13 @@ namespace tilefuse::internal {
 // The merged kernel takes the later one's place; `decisions` says which pairs merged.
 void FuseDualGemms(const Graph& g, const std::vector<ViewInfo>& views, Grouping& grouping);
 
+// The same over one concatenated weight: a GEMM y = x @ w.T whose value is read only through
+// two column slices of equal width L (gate = y[:, a:a+L], up = y[:, b:b+L]), where one
+// pointwise kernel over [M, L] reads them (directly or through the slices' epilogues): one
+// kernel over [M, L] whose two B operands are w's rows [a, a+L) and [b, b+L)
+// (Group::split_rows); y itself is never stored.
+void FuseSplitDualGemms(const Graph& g, const std::vector<ViewInfo>& views, Grouping& grouping);
+
 }  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_FUSION_DUAL_GEMM_H_

@@ -1268,7 +1268,10 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     if (gi >= 0) gi = renumber[gi];
   }
   out.groups = std::move(groups);
-  if (fuse) FuseDualGemms(g, views, out);
+  if (fuse) {
+    FuseDualGemms(g, views, out);
+    FuseSplitDualGemms(g, views, out);
+  }
   return out;
 }
 

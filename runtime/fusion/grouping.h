@@ -40,6 +40,12 @@ struct Group {
   // A dual GEMM (dual_gemm.h): the second matmul of the same A this kernel computes, whose
   // value is the tile's second product, or -1.
   int dual = -1;
+  // A dual GEMM over one weight's two row windows (a concatenated gate/up weight, its
+  // product split by two column slices): the windows' first rows (their first columns of
+  // the matmul's output), and each slice view with the product it reads (0 or 1). `shape`
+  // is then one window's [M, L].
+  int64_t split_rows[2] = {-1, -1};
+  std::vector<std::pair<int, int>> split_views;
 };
 
 struct Grouping {

@@ -165,6 +165,9 @@ struct KernelSpec {
   // the same A. A tile of bn columns holds bn / 2 columns of each product (GemmTileCols).
   bool dual = false;
   int b2_async = -1;  // the second B's operand (cp.async / TMA), or -1
+  // A dual GEMM over two row windows of one weight (the matmul's node is then [M, 2N]):
+  // codegen reads it as any dual GEMM; tuning times it as the matmul it is.
+  bool dual_split = false;
   StoreReduce reduce;  // tile kernels: a store-site reduction, when reduce.op >= 0
   std::vector<RowStage> stages;  // "row": its reductions, in the order they run
   std::vector<ColumnWindow> windows;  // matmul: column windows with outputs of their own

@@ -91,6 +91,7 @@ class KernelBuilder {
     if (WindowOfSite(site) >= 0) return (*windows_)[WindowOfSite(site)].shape;
     if (site == 1 && b_nk_ >= 0) return g_.node(b_nk_).shape;
     if (site == 2 && dual_ >= 0) return g_.node(g_.node(dual_).inputs[1]).shape;
+    if ((site == 1 || site == 2) && !split_b_.empty()) return split_b_;
     return site == kEpilogueSite ? kernel_.index_space : g_.node(g_.node(tile_).inputs[site]).shape;
   }
 
@@ -101,6 +102,12 @@ class KernelBuilder {
     if (auto it = memo_.find(key); it != memo_.end()) return it->second;
     const Node& n = g_.node(id);
     Expr e;
+    if (auto it = split_value_.find(id); it != split_value_.end()) {
+      // A split dual GEMM's column slice: its product.
+      e = MakeTileValue(it->second, n.dtype);
+      memo_[key] = e;
+      return e;
+    }
     if (served_.count(id)) {
       // A view this kernel computes: a row kernel's per-row value (through a reshape or an
       // expand), or a GEMM's column window (through a slice), read at the same element.
@@ -323,6 +330,31 @@ class KernelBuilder {
   void SetTransposedB(int id) { b_nk_ = id; }
   // A dual GEMM: matmul `id` of the same A is the tile's second product (dual_gemm.h).
   void SetDual(int id) { dual_ = id; }
+  // A split dual GEMM: each slice view and the product it reads; B's halves are [K, L].
+  void SetSplitDual(const std::vector<std::pair<int, int>>& views, Shape b) {
+    for (const auto& [v, product] : views) split_value_[v] = product;
+    split_b_ = std::move(b);
+  }
+  // Rows [row, row + L) of the K-major weight behind view `wt` (a [K, 2N] transpose) as
+  // B operand of tile input `site`: [K, L], strides (1, K), `row` rows further in.
+  int WeightRowsOperand(int wt, int64_t row, int site) {
+    const ViewInfo& view = views_[wt];
+    OperandSpec spec;
+    spec.site = site;
+    spec.dtype = g_.node(wt).dtype;
+    spec.access = Access::kStrided;
+    spec.rank = 2;
+    OperandBinding b;
+    b.value = wt;
+    b.buffer = buffers_.at(view.base);
+    b.offset = view.offset;
+    b.offset.push_back(SizeExpr{row, {}} * view.strides[1]);
+    for (const Dim& d : split_b_) b.dims.push_back(SizeExpr::Of(d));
+    b.strides = view.strides;
+    kernel_.spec.operands.push_back(spec);
+    kernel_.operands.push_back(std::move(b));
+    return static_cast<int>(kernel_.operands.size()) - 1;
+  }
   // Built-in row tile `id` in a GEMM's row epilogue computes `e`.
   void SetBuiltin(int id, Expr e) { memo_[{id, kEpilogueSite}] = std::move(e); }
 
@@ -340,6 +372,8 @@ class KernelBuilder {
   const int tile_;
   int b_nk_ = -1;
   int dual_ = -1;
+  std::map<int, int> split_value_;  // a split dual GEMM's slice views: their product
+  Shape split_b_;                   // and its B halves' [K, L]
   const int reduce_;
   const int partner_;
   bool row_ = false;
@@ -544,6 +578,36 @@ absl::Status FillDualB(const Graph& g, const Group& group, KernelBuilder& kb) {
   return absl::OkStatus();
 }
 
+// A dual GEMM over two row windows of one weight (FuseSplitDualGemms): the kernel's output is
+// one window's [M, L]; A as for any GEMM; its B halves, the weight's rows from
+// group.split_rows[0] and [1], read by cp.async or TMA.
+absl::Status FillSplitDual(const Graph& g, const Group& group, KernelBuilder& kb, const PlanOptions& options) {
+  const Node& t = g.node(group.tile);
+  KernelPlan& k = kb.kernel();
+  const Dim& kd = g.node(t.inputs[0]).shape[1];
+  k.cols = SizeExpr::Of(group.shape.back());
+  k.depth = SizeExpr::Of(kd);
+  kb.SetSplitDual(group.split_views, Shape{kd, group.shape.back()});
+  TF_ASSIGN_OR_RETURN(Expr a, kb.ExprOf(t.inputs[0], 0));
+  k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[0]).dtype, a});
+  for (int j = 1; j <= 2; ++j) {
+    const int b = kb.WeightRowsOperand(t.inputs[1], group.split_rows[j - 1], j);
+    k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[1]).dtype, MakeLoad(b, g.node(t.inputs[1]).dtype)});
+    (j == 1 ? k.spec.b_async : k.spec.b2_async) = b;
+  }
+  k.spec.b_layout = GemmBLayout::kColMajor;
+  k.spec.dual = true;
+  k.spec.dual_split = true;
+  k.spec.gemm = DefaultGemmConfig(t.shape[0]);
+  k.spec.sm90 = options.arch == "sm_90";
+  if (a->kind == ExprKind::kLoad && !k.spec.operands[a->operand].iota &&
+      k.spec.operands[a->operand].access == Access::kFull) {
+    k.spec.a_async = a->operand;
+  }
+  ChooseGemmConfig(g, group, k, options);
+  return absl::OkStatus();
+}
+
 absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
                           const PlanOptions& options) {
   const Node& t = g.node(group.tile);
@@ -564,6 +628,7 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
   const int nk = b_nk ? g.node(b_view).inputs[0] : -1;
   if (b_nk) kb.SetTransposedB(nk);
   if (group.dual >= 0) kb.SetDual(group.dual);
+  if (!group.split_views.empty()) return FillSplitDual(g, group, kb, options);
   for (size_t j = 0; j < t.inputs.size(); ++j) {
     TF_ASSIGN_OR_RETURN(Expr e, kb.ExprOf(j == 1 && b_nk ? nk : t.inputs[j], static_cast<int>(j)));
     k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[j]).dtype, e});
@@ -641,7 +706,7 @@ void ChooseGemmConfig(const Graph& g, const Group& group, KernelPlan& k, const P
       }
     } else if (m.is_static() && group.reduce < 0) {
       // A dual GEMM's tiles cover its two products' columns: 2N as one GEMM.
-      const int64_t cols = n.is_static() ? n.value * (k.spec.dual ? 2 : 1) : 0;
+      const int64_t cols = k.cols.is_static() ? k.cols.constant * (k.spec.dual ? 2 : 1) : 0;
       if (auto small = ClassGemmConfig(k.spec, m.value, cols, kd.is_static() ? kd.value : 0, options.sm_count)) {
         k.spec.gemm = *small;
       }
