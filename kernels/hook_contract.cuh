@@ -18,6 +18,10 @@
 //     // applies the epilogue (activation, bias, residual, casts) and stores every output
 //     // the graph needs. Called exactly once per element.
 //     template <int W> static void store(const Params&, long long i, const float (&v)[W]);
+//     // A dual GEMM (kDual: two B operands, one product each; runtime/fusion/dual_gemm.h)
+//     // hands the store hook both products of the W elements instead:
+//     template <int W> static void store(const Params&, long long i, const float (&v)[W],
+//                                        const float (&v2)[W]);
 //     // A hint (row-wise kernels): the elements [i, i + n) of load_in0 will be loaded
 //     // soon; their operands are asked of L2 now. Loads nothing, may be skipped.
 //     static void prefetch_in0(const Params&, long long i, long long n);
