@@ -84,6 +84,35 @@ const std::vector<TestGraph>& DualTestGraphs() {
                   {"name": "p", "op": "mul", "inputs": ["ga", "u"]},
                   {"name": "out", "op": "add", "inputs": ["p", "res"]}],
         "outputs": ["out", "ga"]})", 1, 4, {{"M", 37}}},
+      // The MLP as PyTorch model code writes it (nn.Linear on [B, S, D]: linear flattens
+      // the leading dims and restores them): the gate and up GEMMs read through those
+      // reshapes are one dual GEMM, and the output, a reshape of the down GEMM's value, is
+      // stored by it (no copy kernel).
+      {"dual_linear_3d", R"({"name": "dual_linear_3d",
+ "inputs": [{"name": "x", "shape": [3, 7, 64], "dtype": "bf16"},
+            {"name": "w1", "shape": [96, 64], "dtype": "bf16"},
+            {"name": "w3", "shape": [96, 64], "dtype": "bf16"},
+            {"name": "w2", "shape": [64, 96], "dtype": "bf16"}],
+ "nodes": [{"name": "h1", "op": "linear", "inputs": ["x", "w1"]},
+           {"name": "h3", "op": "linear", "inputs": ["x", "w3"]},
+           {"name": "s", "op": "silu", "inputs": ["h1"]},
+           {"name": "a", "op": "mul", "inputs": ["s", "h3"]},
+           {"name": "y", "op": "linear", "inputs": ["a", "w2"]}],
+ "outputs": ["y"]})", 2, 5, {}},
+      // The same at decode ([B, 1, D], B symbolic) with biases on gate and up.
+      {"dual_linear_decode_bias", R"({"name": "dual_linear_decode_bias",
+ "inputs": [{"name": "x", "shape": ["B", 1, 64], "dtype": "bf16"},
+            {"name": "w1", "shape": [96, 64], "dtype": "bf16"},
+            {"name": "b1", "shape": [96], "dtype": "bf16"},
+            {"name": "w3", "shape": [96, 64], "dtype": "bf16"},
+            {"name": "b3", "shape": [96], "dtype": "bf16"},
+            {"name": "w2", "shape": [64, 96], "dtype": "bf16"}],
+ "nodes": [{"name": "h1", "op": "linear", "inputs": ["x", "w1", "b1"]},
+           {"name": "h3", "op": "linear", "inputs": ["x", "w3", "b3"]},
+           {"name": "s", "op": "silu", "inputs": ["h1"]},
+           {"name": "a", "op": "mul", "inputs": ["s", "h3"]},
+           {"name": "y", "op": "linear", "inputs": ["a", "w2"]}],
+ "outputs": ["y"]})", 2, 7, {{"B", 13}}},
   };
   return *graphs;
 }

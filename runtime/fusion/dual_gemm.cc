@@ -12,19 +12,37 @@ namespace {
 
 bool Narrow(DType t) { return t == DType::kBF16 || t == DType::kF16; }
 
+// Whether view v reads the whole of value `base` in order (a reshape of it).
+bool WholeReshape(const Graph& g, const std::vector<ViewInfo>& views, int v, int base) {
+  const ViewInfo& info = views[v];
+  if (info.base != base || !info.contiguous || !(Numel(g.node(v).shape) == Numel(g.node(base).shape))) return false;
+  for (const SizeExpr& o : info.offset) {
+    if (!(o == SizeExpr{0, {}})) return false;
+  }
+  return true;
+}
+
 // A plain GEMM kernel: a matmul whose other members are all its epilogue (computed from
 // its value, so after it), without the forms a dual GEMM leaves out.
-bool PlainGemmGroup(const Graph& g, const Group& group) {
-  if (group.tile < 0 || group.row || group.reduce >= 0 || !group.windows.empty() || !group.recomputed.empty() ||
-      !group.served_views.empty()) {
+bool PlainGemmGroup(const Graph& g, const std::vector<ViewInfo>& views, const Group& group) {
+  if (group.tile < 0 || group.row || group.reduce >= 0 || !group.windows.empty() || !group.recomputed.empty()) {
     return false;
+  }
+  // Views it serves itself: only reshapes of its own values (no weight computed in a load).
+  for (int v : group.served_views) {
+    const int base = views[v].base;
+    if (!WholeReshape(g, views, v, base) || std::find(group.nodes.begin(), group.nodes.end(), base) == group.nodes.end()) {
+      return false;
+    }
   }
   const Node& t = g.node(group.tile);
   if (t.kind != NodeKind::kTile || t.tile != TileOp::kMatmul || t.custom != nullptr || t.shape.size() != 2) {
     return false;
   }
+  // Members over a reshape of the output (the same elements in order: a linear's result
+  // restored to x's leading dims) are computed by flat index, as in any GEMM epilogue.
   for (int m : group.nodes) {
-    if (m < group.tile || !(g.node(m).shape == t.shape)) return false;
+    if (m < group.tile || !(Numel(g.node(m).shape) == Numel(t.shape))) return false;
   }
   return true;
 }
@@ -174,10 +192,12 @@ void FuseDualGemms(const Graph& g, const std::vector<ViewInfo>& views, Grouping&
   std::vector<Group>& groups = grouping.groups;
   for (size_t g2 = 0; g2 < groups.size(); ++g2) {
     Group& later = groups[g2];
-    if (later.dual >= 0 || !PlainGemmGroup(g, later)) continue;
-    // The earlier GEMM kernel whose values the epilogue reads directly.
+    if (later.dual >= 0 || !PlainGemmGroup(g, views, later)) continue;
+    // The earlier GEMM kernel whose values the epilogue reads directly or through reshapes
+    // of them (which the merged kernel then serves itself).
     int g1 = -1;
     bool direct = true;
+    std::set<int> reshapes;
     for (int m : later.nodes) {
       for (int in : g.node(m).inputs) {
         const int src = grouping.group_of[views[in].base];
@@ -186,12 +206,15 @@ void FuseDualGemms(const Graph& g, const std::vector<ViewInfo>& views, Grouping&
         const Node& other = g.node(groups[src].tile);
         if (other.kind != NodeKind::kTile || other.tile != TileOp::kMatmul) continue;
         g1 = src;
-        direct &= in == views[in].base;
+        if (in != views[in].base) {
+          direct &= WholeReshape(g, views, in, views[in].base);
+          reshapes.insert(in);
+        }
       }
     }
     if (g1 < 0 || g1 >= static_cast<int>(g2) || !direct) continue;
     Group& earlier = groups[g1];
-    if (earlier.dual >= 0 || !PlainGemmGroup(g, earlier)) continue;
+    if (earlier.dual >= 0 || !PlainGemmGroup(g, views, earlier)) continue;
     const Node& t1 = g.node(earlier.tile);
     const Node& t2 = g.node(later.tile);
     if (!Pairable(g, views, t1, t2)) continue;
@@ -211,6 +234,8 @@ void FuseDualGemms(const Graph& g, const std::vector<ViewInfo>& views, Grouping&
     later.nodes.insert(later.nodes.end(), earlier.nodes.begin(), earlier.nodes.end());
     std::sort(later.nodes.begin(), later.nodes.end());
     later.dual = t1.id;
+    later.served_views.insert(later.served_views.end(), reshapes.begin(), reshapes.end());
+    later.served_views.insert(later.served_views.end(), earlier.served_views.begin(), earlier.served_views.end());
     groups.erase(groups.begin() + g1);
     for (int& gi : grouping.group_of) {
       if (gi == g1) gi = static_cast<int>(g2);

@@ -763,6 +763,23 @@ KernelBuilder CombineKernel(const Graph& g, const Group& group, const KernelPlan
 }
 
 
+// The value a graph output is stored as: the output itself, or, for a reshape of the whole
+// of a value a kernel computes (the same elements in order: a linear's [B * S, N] result
+// restored to [B, S, N]), that value, stored straight into the output's buffer instead of
+// copied there by a kernel of its own.
+int WholeReshapeBase(const Graph& g, const std::vector<ViewInfo>& views, const Grouping& grouping, int o) {
+  const Node& n = g.node(o);
+  const ViewInfo& v = views[o];
+  if (n.kind != NodeKind::kView || v.base == o || grouping.group_of[v.base] < 0 || !v.contiguous ||
+      !(Numel(n.shape) == Numel(g.node(v.base).shape))) {
+    return o;
+  }
+  for (const SizeExpr& off : v.offset) {
+    if (!(off == SizeExpr{0, {}})) return o;
+  }
+  return v.base;
+}
+
 // One form of the plan: its kernels for every M when symbolic_min_rows is 0, else the form
 // for a symbolic M of at least that many rows; `ranged` receives Grouping::ranged_tile.
 absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, int64_t symbolic_min_rows,
@@ -779,7 +796,9 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
 
   // Output positions per value, and which values something outside their kernel reads.
   std::map<int, std::vector<int>> output_positions;
-  for (size_t k = 0; k < g.outputs().size(); ++k) output_positions[g.outputs()[k]].push_back(k);
+  for (size_t k = 0; k < g.outputs().size(); ++k) {
+    output_positions[WholeReshapeBase(g, views, grouping, g.outputs()[k])].push_back(k);
+  }
   // A view read inside the kernel computing its base (a row kernel's per-row values
   // through a reshape) is no read from memory; a view that is an output is (its copy).
   std::set<std::pair<int, int>> served;  // (group, view)
