@@ -64,6 +64,8 @@ def test_kernel_counts_fused_and_unfused():
     plan = tilefuse.compile(mlp(), arch="sm_90", m_classes=[16, 128])
     text = plan.explain()
     assert "class M <= 16" in text and "class M > 128" in text, text
+    # The gate and up GEMMs share their A: one dual GEMM.
+    assert plan.num_kernels == 1 and "dual GEMM" in text, text
     assert plan.workspace_bytes({"M": 4096}) >= 0
 
 
