@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -11,16 +10,6 @@ namespace tilefuse::internal {
 namespace {
 
 bool Narrow(DType t) { return t == DType::kBF16 || t == DType::kF16; }
-
-// Whether view v reads the whole of value `base` in order (a reshape of it).
-bool WholeReshape(const Graph& g, const std::vector<ViewInfo>& views, int v, int base) {
-  const ViewInfo& info = views[v];
-  if (info.base != base || !info.contiguous || !(Numel(g.node(v).shape) == Numel(g.node(base).shape))) return false;
-  for (const SizeExpr& o : info.offset) {
-    if (!(o == SizeExpr{0, {}})) return false;
-  }
-  return true;
-}
 
 // A plain GEMM kernel: a matmul whose other members are all its epilogue (computed from
 // its value, so after it), without the forms a dual GEMM leaves out.
@@ -31,7 +20,7 @@ bool PlainGemmGroup(const Graph& g, const std::vector<ViewInfo>& views, const Gr
   // Views it serves itself: only reshapes of its own values (no weight computed in a load).
   for (int v : group.served_views) {
     const int base = views[v].base;
-    if (!WholeReshape(g, views, v, base) || std::find(group.nodes.begin(), group.nodes.end(), base) == group.nodes.end()) {
+    if (!IsWholeReshape(g, views, v) || std::find(group.nodes.begin(), group.nodes.end(), base) == group.nodes.end()) {
       return false;
     }
   }
@@ -71,27 +60,6 @@ bool Pairable(const Graph& g, const std::vector<ViewInfo>& views, const Node& t1
          KMajorB(g, views, t1) && KMajorB(g, views, t2);
 }
 
-// Columns [a, a + L) of t's [M, N] value that view v reads (a slice along the last dim), if
-// it is one: (a, L).
-std::optional<std::pair<int64_t, int64_t>> ColumnSlice(const Graph& g, const std::vector<ViewInfo>& views, int v,
-                                                       int t) {
-  const ViewInfo& info = views[v];
-  const Shape& bs = g.node(t).shape;
-  const Shape& vs = g.node(v).shape;
-  if (v == t || info.base != t || vs.size() != 2 || !(vs[0] == bs[0]) || !bs[1].is_static() || !vs[1].is_static() ||
-      info.strides.size() != 2 || !(info.strides[0] == SizeExpr::Of(bs[1])) || !(info.strides[1] == SizeExpr{1, {}})) {
-    return std::nullopt;
-  }
-  int64_t a = 0;
-  for (const SizeExpr& o : info.offset) {
-    if (!o.is_static()) return std::nullopt;
-    a += o.constant;
-  }
-  const int64_t len = vs[1].value;
-  if (a < 0 || len <= 0 || a + len > bs[1].value) return std::nullopt;
-  return std::make_pair(a, len);
-}
-
 // The split dual form of GEMM group gi (FuseSplitDualGemms), merged into the one pointwise
 // kernel that reads it; false where its conditions do not hold.
 bool MergeSplitDual(const Graph& g, const std::vector<ViewInfo>& views, Grouping& grouping, int gi) {
@@ -113,7 +81,7 @@ bool MergeSplitDual(const Graph& g, const std::vector<ViewInfo>& views, Grouping
     if (n.kind == NodeKind::kView) continue;
     for (int in : n.inputs) {
       if (views[in].base != t.id) continue;
-      const auto s = ColumnSlice(g, views, in, t.id);
+      const auto s = ColumnSliceOf(g, views, in);
       if (!s) return false;
       slices[*s].insert(in);
     }
@@ -207,7 +175,7 @@ void FuseDualGemms(const Graph& g, const std::vector<ViewInfo>& views, Grouping&
         if (other.kind != NodeKind::kTile || other.tile != TileOp::kMatmul) continue;
         g1 = src;
         if (in != views[in].base) {
-          direct &= WholeReshape(g, views, in, views[in].base);
+          direct &= IsWholeReshape(g, views, in);
           reshapes.insert(in);
         }
       }

@@ -532,22 +532,9 @@ void DemoteSingleStageRowKernels(Work& w) {
 // The window view v reads of its base's last dim, if it is one: same leading dims and
 // strides as the base, an offset of `a` static elements.
 std::optional<ColumnWindowInfo> ColumnWindowOf(const Work& w, int v) {
-  const ViewInfo& info = w.views[v];
-  const Shape& bs = w.g.node(info.base).shape;
-  const Shape& vs = w.g.node(v).shape;
-  if (bs.size() != 2 || vs.size() != 2 || !(vs[0] == bs[0]) || !bs[1].is_static() || !vs[1].is_static()) {
-    return std::nullopt;
-  }
-  const std::vector<SizeExpr> strides = ContiguousStrides(bs);
-  if (!(info.strides[0] == strides[0]) || !(info.strides[1] == SizeExpr{1, {}})) return std::nullopt;
-  int64_t a = 0;
-  for (const SizeExpr& o : info.offset) {
-    if (!o.is_static()) return std::nullopt;
-    a += o.constant;
-  }
-  const int64_t len = vs[1].value;
-  if (a < 0 || a + len > bs[1].value || len == bs[1].value || len == 0) return std::nullopt;
-  return ColumnWindowInfo{a, len, vs};
+  const auto slice = ColumnSliceOf(w.g, w.views, v);
+  if (!slice || slice->second == w.g.node(w.views[v].base).shape[1].value) return std::nullopt;
+  return ColumnWindowInfo{slice->first, slice->second, w.g.node(v).shape};
 }
 
 // Pointwise n joins the GEMM epilogue whose column window it reads (through the slice, or

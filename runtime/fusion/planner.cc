@@ -768,16 +768,7 @@ KernelBuilder CombineKernel(const Graph& g, const Group& group, const KernelPlan
 // restored to [B, S, N]), that value, stored straight into the output's buffer instead of
 // copied there by a kernel of its own.
 int WholeReshapeBase(const Graph& g, const std::vector<ViewInfo>& views, const Grouping& grouping, int o) {
-  const Node& n = g.node(o);
-  const ViewInfo& v = views[o];
-  if (n.kind != NodeKind::kView || v.base == o || grouping.group_of[v.base] < 0 || !v.contiguous ||
-      !(Numel(n.shape) == Numel(g.node(v.base).shape))) {
-    return o;
-  }
-  for (const SizeExpr& off : v.offset) {
-    if (!(off == SizeExpr{0, {}})) return o;
-  }
-  return v.base;
+  return IsWholeReshape(g, views, o) && grouping.group_of[views[o].base] >= 0 ? views[o].base : o;
 }
 
 // One form of the plan: its kernels for every M when symbolic_min_rows is 0, else the form

@@ -20,6 +20,38 @@ bool IsMaterializedView(const Graph& graph, const std::vector<ViewInfo>& views, 
   return graph.node(id).kind == NodeKind::kView && views[id].base == id;
 }
 
+bool IsWholeReshape(const Graph& graph, const std::vector<ViewInfo>& views, int id) {
+  const ViewInfo& v = views[id];
+  if (graph.node(id).kind != NodeKind::kView || v.base == id || !v.contiguous ||
+      !(Numel(graph.node(id).shape) == Numel(graph.node(v.base).shape))) {
+    return false;
+  }
+  for (const SizeExpr& o : v.offset) {
+    if (!(o == SizeExpr{0, {}})) return false;
+  }
+  return true;
+}
+
+std::optional<std::pair<int64_t, int64_t>> ColumnSliceOf(const Graph& graph, const std::vector<ViewInfo>& views,
+                                                         int id) {
+  const ViewInfo& info = views[id];
+  const Shape& bs = graph.node(info.base).shape;
+  const Shape& vs = graph.node(id).shape;
+  if (info.base == id || bs.size() != 2 || vs.size() != 2 || !(vs[0] == bs[0]) || !bs[1].is_static() ||
+      !vs[1].is_static() || info.strides.size() != 2 || !(info.strides[0] == ContiguousStrides(bs)[0]) ||
+      !(info.strides[1] == SizeExpr{1, {}})) {
+    return std::nullopt;
+  }
+  int64_t a = 0;
+  for (const SizeExpr& o : info.offset) {
+    if (!o.is_static()) return std::nullopt;
+    a += o.constant;
+  }
+  const int64_t len = vs[1].value;
+  if (a < 0 || len <= 0 || a + len > bs[1].value) return std::nullopt;
+  return std::make_pair(a, len);
+}
+
 int64_t OffsetValue(absl::Span<const SizeExpr> offset, absl::Span<const int64_t> symbols) {
   int64_t v = 0;
   for (const SizeExpr& t : offset) v += t.Eval(symbols);

@@ -5,6 +5,8 @@
 #ifndef TILEFUSE_RUNTIME_FUSION_VIEWS_H_
 #define TILEFUSE_RUNTIME_FUSION_VIEWS_H_
 
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +32,15 @@ absl::StatusOr<std::vector<ViewInfo>> ResolveViews(const Graph& graph);
 // Whether view node `id` is materialized (a reshape of a non-contiguous view): a kernel
 // writes its elements, its operand's in row-major order.
 bool IsMaterializedView(const Graph& graph, const std::vector<ViewInfo>& views, int id);
+
+// Whether view `id` reads the whole of its base in order (a reshape of it: contiguous, no
+// offset, as many elements), the base being another node.
+bool IsWholeReshape(const Graph& graph, const std::vector<ViewInfo>& views, int id);
+
+// Columns [a, a + len) of its base's [rows, cols] that view `id` reads, as (a, len): a slice
+// along the last dim with the base's row stride and a static offset; nullopt otherwise.
+std::optional<std::pair<int64_t, int64_t>> ColumnSliceOf(const Graph& graph, const std::vector<ViewInfo>& views,
+                                                         int id);
 
 }  // namespace tilefuse::internal
 
