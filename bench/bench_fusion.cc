@@ -2,7 +2,7 @@
 // L2 flush, on fresh random inputs; plus the device's copy bandwidth in the same run.
 //
 //   bench_fusion [--benchmark_filter=...] [--benchmark_out=results.json] [--tuning=PATH]
-//                [--jit_cache=DIR] [--sweep_configs]
+//                [--jit_cache=DIR] [--sweep_configs [--sweep_m=M]]
 //
 // jit/... benchmarks (bench/jit_benchmarks.h) measure the JIT's own costs; they run without
 // a GPU too.
@@ -15,6 +15,7 @@
 // copy bandwidth measured first), kernels (launches per run).
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <random>
@@ -298,11 +299,13 @@ int main(int argc, char** argv) {
   absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
   benchmark::Initialize(&argc, argv);
   bool sweep_configs = false;  // the config grid (bench/sweep_configs.h) instead
+  int64_t sweep_m = 0;         // the grid's points of this M alone (0: all)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--tuning=", 0) == 0) g_tuning = a.substr(9);
     if (a.rfind("--jit_cache=", 0) == 0) g_jit_cache = a.substr(12);
     if (a == "--sweep_configs") sweep_configs = true;
+    if (a.rfind("--sweep_m=", 0) == 0) sweep_m = std::atoll(a.c_str() + 10);
   }
   auto catalog = LoadCatalog();
   if (!catalog.ok()) {
@@ -368,7 +371,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (sweep_configs) {
-    const absl::Status s = RunSweepConfigs(**timer, *sweep);
+    const absl::Status s = RunSweepConfigs(**timer, *sweep, sweep_m);
     if (!s.ok()) std::fprintf(stderr, "bench_fusion: sweep configs: %s\n", std::string(s.message()).c_str());
     return s.ok() ? 0 : 1;
   }

@@ -34,6 +34,17 @@ GemmConfig Split(GemmConfig c, int split) {
 // 128 x 128 tile split (the single-tile kernel), beside the default's ping-pong one.
 std::vector<GemmConfig> Candidates(const SweepPoint& p) {
   std::vector<GemmConfig> c;
+  if (p.m <= 16) {
+    // Decode: the mma.sync tile of 16 rows, 64 or 128 columns, its pipeline 4 to 10
+    // stages deep (bytes in flight), K split 1 to 4 ways.
+    for (int stages : {4, 6, 8, 10}) {
+      for (int split : {1, 2, 4}) {
+        c.push_back(Split(GemmConfig{16, 64, 128, 1, 4, stages}, split));
+        if (stages <= 6) c.push_back(Split(GemmConfig{16, 128, 64, 1, 4, 2 * stages}, split));
+      }
+    }
+    return c;
+  }
   const int bm = p.m <= 64 ? 64 : 128;
   std::vector<std::tuple<int, int, int, std::vector<int>>> grid = {
       {8, bm, 64, {1, 2, 3}}, {12, bm, 64, {1, 2}}, {8, bm, 128, {1, 2, 3}}, {6, 128, 128, {1, 2, 3}}};
@@ -52,10 +63,10 @@ std::vector<GemmConfig> Candidates(const SweepPoint& p) {
 
 }  // namespace
 
-absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points) {
+absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points, int64_t only_m) {
   std::vector<Trial> trials;
   for (const SweepPoint& p : points) {
-    if (p.bias_silu || p.m > 1024 || p.m <= 16) continue;
+    if (p.bias_silu || p.m > 1024 || (only_m > 0 && p.m != only_m)) continue;
     trials.push_back(Trial{.point = &p, .config = std::nullopt, .plan = std::nullopt, .error = {}});
     for (const GemmConfig& c : Candidates(p)) trials.push_back(Trial{.point = &p, .config = c, .plan = std::nullopt, .error = {}});
   }

@@ -1,7 +1,8 @@
 // A grid of forced GEMM configs over the sweep's plain rows of small and mid M: the data
 // behind the untuned defaults (SmallMGemmConfig). Not a benchmark family: a table.
 //
-//   bench_fusion --sweep_configs      the grid instead of the benchmarks
+//   bench_fusion --sweep_configs [--sweep_m=M]   the grid instead of the benchmarks (the
+//                                                 points of that M alone)
 #ifndef TILEFUSE_BENCH_SWEEP_CONFIGS_H_
 #define TILEFUSE_BENCH_SWEEP_CONFIGS_H_
 
@@ -13,12 +14,13 @@
 
 namespace tilefuse::internal {
 
-// For each plain point with 16 < M <= 1024: the candidates of RunSweepConfigs's list
-// (edited per experiment; now the Hopper kernel's tiles of 64 and 128 rows and columns
-// with deep pipelines), each with K split several ways (forced, on the graph with M
+// For each plain point with M <= 1024 (`only_m` > 0: that M alone): the candidates of
+// RunSweepConfigs's list (edited per experiment; now the Hopper kernel's tiles of 64 and
+// 128 rows and columns with deep pipelines past M = 16, the decode tile's pipeline depths
+// and splits to 16), each with K split several ways (forced, on the graph with M
 // symbolic); and the untuned default (M static). Compiles in parallel, then times each
 // (L2 flushed, median of 25) and prints one line per config and the best per point.
-absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points);
+absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points, int64_t only_m = 0);
 
 }  // namespace tilefuse::internal
 

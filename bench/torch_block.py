@@ -11,7 +11,7 @@ GEMMs' addmm). Blocks:
           rms_norm -> the MLP -> down + residual
 
 Each variant is captured in a CUDA graph and replayed (what an engine does at decode: no
-host time in the figures), L2 flushed before each replay, CUDA events, median of 30. The
+host time in the figures), L2 flushed (read) before each replay, CUDA events, median of 30. The
 tilefuse column without graphs (host launch included) is printed too.
 
     PYTHONPATH=build/python python3 bench/torch_block.py [--block mlp noattn] [--m 16 4096]
@@ -29,13 +29,20 @@ HIDDEN, FFN, HEADS, KV_HEADS, HEAD_DIM = 4096, 14336, 32, 8, 128
 BF16 = torch.bfloat16
 
 
+def flush_l2(buf):
+    """Reads `buf` (more than L2): what the block reads next comes from HBM. A read, not a
+    write, so that no dirty lines are left for the next kernel to write back (a write
+    flush of 256 MiB cost the first ~12 us of HBM time after it)."""
+    torch.sum(buf)
+
+
 def timed(fn, flush, runs=30):
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     fn()
     torch.cuda.synchronize()
     times = []
     for _ in range(runs):
-        flush.add_(1)
+        flush_l2(flush)
         start.record()
         fn()
         stop.record()
@@ -152,12 +159,15 @@ class NoAttn:
         return [qk_rot, heads[:, HEADS + KV_HEADS:].contiguous(), torch.addmm(h2, a, self.wd.T)]
 
 
-def profile(title, fn):
-    """The kernels of one run of `fn` in launch order, with their device times (no L2 flush)."""
-    fn()
+def profile(title, fn, flush):
+    """The kernels of one replay of `fn` captured in a CUDA graph, after an L2 flush, in
+    launch order with their device times (what the timed columns run, kernel by kernel)."""
+    replay = graphed(fn)
+    replay()
+    flush_l2(flush)
     torch.cuda.synchronize()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-        fn()
+        replay()
         torch.cuda.synchronize()
     rows = sorted((e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA),
                   key=lambda e: e.time_range.start)
@@ -199,8 +209,8 @@ def main():
                 plan.run(b.inputs, b.outputs, stream=torch.cuda.current_stream().cuda_stream)
 
             if args.profile:
-                profile(f"{block.name} M={m} tilefuse", tf_run)
-                profile(f"{block.name} M={m} torch.compile", lambda: compiled(b))
+                profile(f"{block.name} M={m} tilefuse", tf_run, flush)
+                profile(f"{block.name} M={m} torch.compile", lambda: compiled(b), flush)
             t_host = timed(tf_run, flush)
             try:
                 t_tf = timed(graphed(tf_run), flush)

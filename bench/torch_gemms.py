@@ -1,6 +1,6 @@
 """Decode GEMMs (y = x @ w.T, bf16, Llama-3-8B projection shapes) and the gate/up dual GEMM
 (silu(x @ wg.T) * (x @ wu.T)) timed against torch's cuBLASLt GEMMs on the GPU: each captured
-in a CUDA graph and replayed, L2 flushed before each replay, CUDA events, median of 50.
+in a CUDA graph and replayed, L2 flushed (read) before each replay, CUDA events, median of 50.
 tilefuse plans with M symbolic (its shape classes), as an engine would.
 
     PYTHONPATH=build/python python3 bench/torch_gemms.py [--m 1 16 64]

@@ -1,5 +1,8 @@
 #include "codegen/glue.h"
 
+#include <functional>
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "codegen/expr_codegen.h"
 #include "codegen/params.h"
@@ -55,7 +58,19 @@ void EmitHooksPreamble(Emitter& e, const KernelSpec& spec, const std::string& en
   e.Line(absl::StrCat("static constexpr int kVec = ", spec.Vec(), ";"));
 }
 
-void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::string& index) {
+namespace {
+
+// A strided operand's (or gather's) run over the site: from the site's coordinates where
+// they are declared (`coords`), else found from `index`.
+void EmitRun(Emitter& e, int k, int rank, const std::string& index, const std::string& coords) {
+  e.Line(absl::StrCat("const tf::StridedRun<", rank, "> run", k, "(", index, ", ",
+                      coords.empty() ? absl::StrCat("p.dims", k) : coords, ", p.stride", k, ");"));
+}
+
+}  // namespace
+
+void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::string& index,
+                     const std::string& coords) {
   const OperandSpec& o = spec.operands[k];
   if (o.gathered) return;  // read by its gather (EmitSiteStores)
   const std::string a = absl::StrCat("a", k), in = absl::StrCat("p.in", k);
@@ -71,10 +86,10 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
         off = absl::StrCat("tf::group_offset(", index, " + l, p.inner", k, ", ", o.group, "LL, ", o.groups, "LL)");
         break;
       case Access::kStrided:
-        e.Line(absl::StrCat("const tf::StridedRun<", o.rank, "> run", k, "(", index, ", p.dims", k, ", p.stride", k,
-                            ");"));
-        off = absl::StrCat("run", k, ".at(l, p.dims", k, ", p.stride", k, ")");
-        break;
+        EmitRun(e, k, o.rank, index, coords);
+        e.Line(absl::StrCat("tf::iota_run<W>(", a, ", ", in, ", ", o.iota_start, "LL, ", o.iota_step, "LL, run", k,
+                            ", p.dims", k, ", p.stride", k, ");"));
+        return;
     }
     e.Line(absl::StrCat("for (int l = 0; l < W; ++l) ", a, "[l] = tf::iota_elem<", ComputeTypeName(o.dtype), ">(", in,
                         ", ", o.iota_start, "LL, ", o.iota_step, "LL, ", off, ");"));
@@ -97,8 +112,13 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
       e.Line(absl::StrCat("tf::load_outer<W>(", a, ", ", in, ", ", index, ", p.inner", k, ");"));
       break;
     case Access::kStrided:
-      e.Line(absl::StrCat("tf::load_strided<W, ", o.rank, ">(", a, ", ", in, ", ", index,
-                          ", p.dims", k, ", p.stride", k, ");"));
+      if (coords.empty()) {
+        e.Line(absl::StrCat("tf::load_strided<W, ", o.rank, ">(", a, ", ", in, ", ", index, ", p.dims", k, ", p.stride",
+                            k, ");"));
+      } else {
+        EmitRun(e, k, o.rank, index, coords);
+        e.Line(absl::StrCat("tf::load_run<W>(", a, ", ", in, ", run", k, ", p.dims", k, ", p.stride", k, ");"));
+      }
       break;
     case Access::kGroup:
       e.Line(absl::StrCat("tf::load_group<W>(", a, ", ", in, ", ", index, ", p.inner", k, ", ", o.group, "LL, ",
@@ -117,28 +137,124 @@ const Expr& StoredValue(const OutputSpec& out) {
   return x;
 }
 
+namespace {
+
+// Whether `e` reads only operands loaded before the site's loop (no tile value, no gather).
+bool ReadsOnlyLoads(const Expr& e) {
+  if (e->kind == ExprKind::kTileValue || e->kind == ExprKind::kGather) return false;
+  for (const Expr& a : e->args) {
+    if (!ReadsOnlyLoads(a)) return false;
+  }
+  return true;
+}
+
+// The gathers of a site's values whose positions come from loads alone (an iota plus a
+// constant, cat's and rotate-half's): read W at a time before the loop (load_gather).
+// Iotas and packed i4 stay element by element.
+std::vector<Expr> HoistableGathers(const KernelSpec& spec, int site,
+                                   const std::vector<std::pair<std::string, Expr>>& extra) {
+  std::vector<Expr> found;
+  std::set<const ExprNode*> seen;
+  std::function<void(const Expr&)> walk = [&](const Expr& e) {
+    if (!seen.insert(e.get()).second) return;
+    for (const Expr& a : e->args) walk(a);
+    if (e->kind != ExprKind::kGather) return;
+    const OperandSpec& o = spec.operands[e->operand];
+    if (!o.iota && o.dtype != DType::kI4 && ReadsOnlyLoads(e->args[0])) found.push_back(e);
+  };
+  for (const OutputSpec& out : spec.outputs) {
+    if (out.site == site) walk(StoredValue(out));
+  }
+  for (const auto& [name, expr] : extra) walk(expr);
+  return found;
+}
+
+}  // namespace
+
+namespace {
+
+// The rank of the site's index space that operand `o` is read over by coordinates (strided
+// operands and gathers), else 0.
+int CoordRank(const OperandSpec& o) {
+  if (o.access != Access::kStrided) return 0;
+  return o.gathered ? o.rank - 1 : o.rank;
+}
+
+// Declares `cs<R>`, the coordinates of `index` over the site's index space, once for every
+// rank R that its operands (`gathers_only`: its gathers) read by coordinates: one set of
+// divisions per site instead of one per operand. Returns the ranks declared.
+std::set<int> EmitSiteCoords(Emitter& e, const KernelSpec& spec, int site, const std::string& index,
+                             bool gathers_only) {
+  std::set<int> ranks;
+  for (size_t k = 0; k < spec.operands.size(); ++k) {
+    const OperandSpec& o = spec.operands[k];
+    const int r = CoordRank(o);
+    if (o.site != site || r == 0 || (gathers_only && !o.gathered) || !ranks.insert(r).second) continue;
+    e.Line(absl::StrCat("const tf::Coords<", r, "> cs", r, "(", index, ", p.dims", k, ");"));
+  }
+  return ranks;
+}
+
+std::string CoordsName(const OperandSpec& o) { return absl::StrCat("cs", CoordRank(o)); }
+
+absl::Status EmitSiteStoresAt(Emitter& e, const KernelSpec& spec, int site, const std::string& index,
+                              const std::string& tile_value, const std::vector<std::pair<std::string, Expr>>& extra);
+
+}  // namespace
+
 absl::Status EmitSiteLoadsAndStores(Emitter& e, const KernelSpec& spec, int site,
                                     const std::string& index, const std::string& tile_value,
                                     const std::vector<std::pair<std::string, Expr>>& extra) {
+  EmitSiteCoords(e, spec, site, index, false);
   for (size_t k = 0; k < spec.operands.size(); ++k) {
-    if (spec.operands[k].site == site) EmitOperandLoad(e, spec, static_cast<int>(k), index);
+    const OperandSpec& o = spec.operands[k];
+    if (o.site == site) EmitOperandLoad(e, spec, static_cast<int>(k), index, CoordRank(o) > 0 ? CoordsName(o) : "");
   }
-  return EmitSiteStores(e, spec, site, index, tile_value, extra);
+  return EmitSiteStoresAt(e, spec, site, index, tile_value, extra);
 }
 
 absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const std::string& index,
                             const std::string& tile_value, const std::vector<std::pair<std::string, Expr>>& extra) {
+  EmitSiteCoords(e, spec, site, index, true);
+  return EmitSiteStoresAt(e, spec, site, index, tile_value, extra);
+}
+
+namespace {
+
+// EmitSiteStores with the site's coordinates declared.
+absl::Status EmitSiteStoresAt(Emitter& e, const KernelSpec& spec, int site, const std::string& index,
+                              const std::string& tile_value, const std::vector<std::pair<std::string, Expr>>& extra) {
   for (size_t j = 0; j < spec.outputs.size(); ++j) {
     if (spec.outputs[j].site != site) continue;
     e.Line(absl::StrCat(ComputeTypeName(spec.outputs[j].dtype), " r", j, "[W];"));
   }
-  // A gather's offsets over the site: its coordinates found once for the W elements.
+  // A gather's offsets over the site: from the site's coordinates, once for the W elements.
   for (size_t k = 0; k < spec.operands.size(); ++k) {
     const OperandSpec& o = spec.operands[k];
     if (!o.gathered || o.site != site) continue;
-    e.Line(absl::StrCat("const tf::StridedRun<", o.rank - 1, "> run", k, "(", index, ", p.dims", k, ", p.stride", k,
-                        ");"));
+    EmitRun(e, static_cast<int>(k), o.rank - 1, index, CoordsName(o));
     e.Line(absl::StrCat("(void)run", k, ";"));
+  }
+  const std::vector<Expr> hoisted = HoistableGathers(spec, site, extra);
+  if (!hoisted.empty()) {
+    // Their positions first, for all W elements; then each gather's W reads at once.
+    for (size_t h = 0; h < hoisted.size(); ++h) e.Line(absl::StrCat("int gi", h, "[W];"));
+    e.Line("#pragma unroll");
+    e.Open("for (int l = 0; l < W; ++l) {");
+    ExprEmitter pos(e, [](const ExprNode& leaf) { return absl::StrCat("a", leaf.operand, "[l]"); });
+    for (size_t h = 0; h < hoisted.size(); ++h) {
+      const Expr& at = hoisted[h]->args[0];
+      TF_ASSIGN_OR_RETURN(std::string v, pos.Emit(at));
+      e.Line(absl::StrCat("gi", h, "[l] = ", ConvertKind(v, at->dtype, DType::kI32), ";"));
+    }
+    e.Close();
+    for (size_t h = 0; h < hoisted.size(); ++h) {
+      const OperandSpec& o = spec.operands[hoisted[h]->operand];
+      const std::string k = absl::StrCat(hoisted[h]->operand);
+      e.Line(absl::StrCat(ComputeTypeName(o.dtype), " g", h, "[W];"));
+      e.Line(absl::StrCat("tf::load_gather<W, ", o.rank - 1, ">(g", h, ", p.in", k, ", run", k, ", gi", h, ", p.dims",
+                          k, ", p.stride", k, ");"));
+    }
   }
   e.Line("#pragma unroll");
   e.Open("for (int l = 0; l < W; ++l) {");
@@ -161,6 +277,7 @@ absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const 
     }
     return absl::StrCat("tf::read_elem<", ComputeTypeName(o.dtype), ">(p.in", k, ", ", off, ")");
   });
+  for (size_t h = 0; h < hoisted.size(); ++h) ex.Define(hoisted[h].get(), absl::StrCat("g", h, "[l]"));
   for (size_t j = 0; j < spec.outputs.size(); ++j) {
     if (spec.outputs[j].site != site) continue;
     const Expr& value = StoredValue(spec.outputs[j]);
@@ -178,6 +295,8 @@ absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const 
   }
   return absl::OkStatus();
 }
+
+}  // namespace
 
 void EmitEntry(Emitter& e, const std::string& entry_name, const std::string& bounds, const std::string& call,
                const std::string& attrs, const std::string& params) {

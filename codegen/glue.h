@@ -18,8 +18,10 @@ void EmitHooksPreamble(Emitter& e, const KernelSpec& spec, const std::string& en
 // struct Params { ... }; in ParamLayout order.
 void EmitParams(Emitter& e, const KernelSpec& spec);
 
-// Declares `C a<k>[W]` and loads operand k at flat index `index` of its site.
-void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::string& index);
+// Declares `C a<k>[W]` and loads operand k at flat index `index` of its site; a strided
+// one from `coords`, the name of the site's tf::Coords where declared.
+void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::string& index,
+                     const std::string& coords = "");
 
 // What an output's store writes. A final cast to the output's own 16-bit float type is left
 // to the store, which rounds the same way: the cast's round trip through bf16 would cost two

@@ -278,37 +278,49 @@ TF_DEVICE void load_group(C (&dst)[W], const T* src, long long i, long long K, l
   }
 }
 
-// Element offset of flat output index i (< the index space's size) for an operand with
-// per-dim strides (0 where the operand is broadcast), over an index space of R dims; `last`
-// receives i's coordinate along the last dim. The leading coordinate takes no modulo; an
-// index below 2^31 divides in 32 bits (a 64-bit division by a run-time divisor is a
-// slow-path call of about 70 instructions).
+// The coordinates of flat index i (< the index space's size) over an index space of R
+// dims. The leading coordinate takes no modulo; an index below 2^31 divides in 32 bits (a
+// 64-bit division by a run-time divisor is a slow-path call of about 70 instructions).
+// Every strided operand of a site indexes the site's space, so one Coords serves them all.
 template <int R>
-TF_DEVICE long long strided_offset(long long i, const long long* dims, const long long* strides, long long& last) {
-  long long off = 0;
-  if (static_cast<unsigned long long>(i) < (1ull << 31)) {
-    unsigned j = static_cast<unsigned>(i);
+struct Coords {
+  long long c[R];
+  TF_DEVICE Coords(long long i, const long long* dims) {
+    if (static_cast<unsigned long long>(i) < (1ull << 31)) {
+      unsigned j = static_cast<unsigned>(i);
+#pragma unroll
+      for (int d = R - 1; d > 0; --d) {
+        const unsigned long long size = static_cast<unsigned long long>(dims[d]);
+        const unsigned q = size > j ? 0u : j / static_cast<unsigned>(size);
+        c[d] = j - q * static_cast<unsigned>(size);
+        j = q;
+      }
+      c[0] = j;
+      return;
+    }
 #pragma unroll
     for (int d = R - 1; d > 0; --d) {
-      const unsigned long long size = static_cast<unsigned long long>(dims[d]);
-      const unsigned q = size > j ? 0u : j / static_cast<unsigned>(size);
-      const unsigned c = j - q * static_cast<unsigned>(size);
-      if (d == R - 1) last = c;
-      off += static_cast<long long>(c) * strides[d];
-      j = q;
+      c[d] = i % dims[d];
+      i /= dims[d];
     }
-    if (R == 1) last = j;
-    return off + static_cast<long long>(j) * strides[0];
+    c[0] = i;
   }
+  TF_DEVICE long long offset(const long long* strides) const {
+    long long off = 0;
 #pragma unroll
-  for (int d = R - 1; d > 0; --d) {
-    const long long c = i % dims[d];
-    if (d == R - 1) last = c;
-    i /= dims[d];
-    off += c * strides[d];
+    for (int d = 0; d < R; ++d) off += c[d] * strides[d];
+    return off;
   }
-  if (R == 1) last = i;
-  return off + i * strides[0];
+};
+
+// Element offset of flat index i for an operand with per-dim strides (0 where the operand
+// is broadcast) over an index space of R dims; `last` receives i's coordinate along the
+// last dim.
+template <int R>
+TF_DEVICE long long strided_offset(long long i, const long long* dims, const long long* strides, long long& last) {
+  const Coords<R> at(i, dims);
+  last = at.c[R - 1];
+  return at.offset(strides);
 }
 template <int R>
 TF_DEVICE long long strided_offset(long long i, const long long* dims, const long long* strides) {
@@ -324,6 +336,9 @@ struct StridedRun {
   TF_DEVICE StridedRun(long long i0, const long long* dims, const long long* strides) : i(i0) {
     base = strided_offset<R>(i0, dims, strides, last);
   }
+  // From i0's coordinates, found once for the site.
+  TF_DEVICE StridedRun(long long i0, const Coords<R>& at, const long long* strides)
+      : i(i0), base(at.offset(strides)), last(at.c[R - 1]) {}
   TF_DEVICE long long at(int l, const long long* dims, const long long* strides) const {
     return R > 1 && last + l >= dims[R - 1] ? strided_offset<R>(i + l, dims, strides) : base + l * strides[R - 1];
   }
@@ -343,6 +358,20 @@ TF_DEVICE C iota_elem(const int* view, long long start, long long step, long lon
   return static_cast<C>(static_cast<int>(start + step * off));
 }
 
+// A strided iota's W elements from its run: straight-line where the run stays in one row
+// (the common case), element by element where it crosses one.
+template <int W, int R, class C, class T>
+TF_DEVICE void iota_run(C (&dst)[W], const T* view, long long start, long long step, const StridedRun<R>& run,
+                        const long long* dims, const long long* strides) {
+  if (R == 1 || run.last + W <= dims[R - 1]) {
+#pragma unroll
+    for (int k = 0; k < W; ++k) dst[k] = iota_elem<C>(view, start, step, run.base + k * strides[R - 1]);
+    return;
+  }
+#pragma unroll
+  for (int k = 0; k < W; ++k) dst[k] = iota_elem<C>(view, start, step, run.at(k, dims, strides));
+}
+
 // The element offset a gather reads: `site`, the strided offset of its element over the R
 // dims of the index space (0 along the gathered axis; a StridedRun's), plus the index,
 // clamped into the axis (dims[R] long, stride strides[R]).
@@ -352,12 +381,63 @@ TF_DEVICE long long gather_at(long long site, int index, const long long* dims, 
   return site + at * strides[R];
 }
 
+// True where the W elements from src + off are one aligned vector access (load_vec's
+// alignment: 16 bytes, or the whole access where it is narrower). Never for packed i4.
+template <int W, class T>
+TF_DEVICE bool vector_at(const T* src, long long off) {
+  constexpr unsigned long long kBytes = W * sizeof(T);
+  constexpr unsigned long long kAlign = kBytes % 16 == 0 ? 16 : kBytes;
+  return W > 1 && (kBytes % 16 == 0 || kBytes == 8 || kBytes == 4) &&
+         reinterpret_cast<unsigned long long>(src + off) % kAlign == 0;
+}
+template <int W>
+TF_DEVICE bool vector_at(const i4x2_t*, long long) { return false; }
+
+// A strided operand's W elements from flat index i: one vector access where the run is
+// contiguous within one last-dim row and aligned (a slice or a permute that keeps the
+// last dim: the common case), one read where it is broadcast along that row, else element
+// by element.
+template <int W, int R, class C, class T>
+TF_DEVICE void load_run(C (&dst)[W], const T* src, const StridedRun<R>& run, const long long* dims,
+                        const long long* strides) {
+  if (W > 1 && (R == 1 || run.last + W <= dims[R - 1])) {
+    if (strides[R - 1] == 1 && vector_at<W>(src, run.base)) return load_vec<W>(dst, src + run.base);
+    if (strides[R - 1] == 0) return load_one<W>(dst, src, run.base);
+  }
+#pragma unroll
+  for (int k = 0; k < W; ++k) dst[k] = read_elem<C>(src, run.at(k, dims, strides));
+}
 template <int W, int R, class C, class T>
 TF_DEVICE void load_strided(C (&dst)[W], const T* src, long long i, const long long* dims,
                             const long long* strides) {
-  const StridedRun<R> run(i, dims, strides);
+  load_run<W>(dst, src, StridedRun<R>(i, dims, strides), dims, strides);
+}
+
+// A gather's W elements, at positions idx along its axis (dims[R] long, stride strides[R])
+// from the sites of `run` (0 along the axis): one vector access where the sites are one
+// (the axis is the last dim) and the positions consecutive, inside the axis and aligned
+// (cat's parts and rotations: positions at an iota plus a constant), one read where all
+// clamp to the same end, else element by element with the positions clamped.
+template <int W, int R, class C, class T>
+TF_DEVICE void load_gather(C (&dst)[W], const T* src, const StridedRun<R>& run, const int (&idx)[W],
+                           const long long* dims, const long long* strides) {
+  if (W > 1 && strides[R - 1] == 0 && run.last + W <= dims[R - 1]) {
+    bool consecutive = true, below = true, above = true;
 #pragma unroll
-  for (int k = 0; k < W; ++k) dst[k] = read_elem<C>(src, run.at(k, dims, strides));
+    for (int k = 0; k < W; ++k) {
+      consecutive &= idx[k] == idx[0] + k;
+      below &= idx[k] <= 0;
+      above &= idx[k] >= dims[R] - 1;
+    }
+    // All clamped to one end (the lanes of another part of a cat): one read.
+    if (below || above) return load_one<W>(dst, src, run.base + (below ? 0 : (dims[R] - 1) * strides[R]));
+    if (consecutive && strides[R] == 1 && idx[0] >= 0 && idx[0] + W <= dims[R] &&
+        vector_at<W>(src, run.base + idx[0])) {
+      return load_vec<W>(dst, src + run.base + idx[0]);
+    }
+  }
+#pragma unroll
+  for (int k = 0; k < W; ++k) dst[k] = read_elem<C>(src, gather_at<R>(run.at(k, dims, strides), idx[k], dims, strides));
 }
 
 template <class Hooks>

@@ -18,6 +18,7 @@ namespace {
 TEST(GpuGemmDtypes, EveryDtypeMatchesTheReference) {
   TF_SKIP_WITHOUT_GPU();
   KernelCache cache;
+  PrecompileGraphs(GemmDtypeTestGraphs(), cache);
   std::mt19937_64 rng(41);
   for (const TestGraph& t : GemmDtypeTestGraphs()) {
     const Graph g = ParseTestGraph(t);

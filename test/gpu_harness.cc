@@ -1,6 +1,8 @@
 #include "test/gpu_harness.h"
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/cuda/device_buffer.h"
@@ -21,6 +23,25 @@ CompileOptions GpuOptions() {
   CompileOptions o;
   o.device = TestDevice();
   return o;
+}
+
+void PrecompileGraphs(const std::vector<TestGraph>& graphs, KernelCache& cache) {
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < graphs.size();) {
+      const Graph g = ParseTestGraph(graphs[i]);
+      for (bool fuse : {true, false}) {
+        CompileOptions o = GpuOptions();
+        o.fuse = fuse;
+        o.cache = &cache;
+        (void)Compile(g, o);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned w = 1; w < std::max(1u, std::thread::hardware_concurrency()); ++w) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
 }
 
 absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<HostTensor>& inputs,

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "runtime/plan.h"
 #include "runtime/reference.h"
+#include "test/test_graphs.h"
 
 namespace tilefuse::internal {
 
@@ -37,6 +38,11 @@ absl::StatusOr<std::vector<HostTensor>> RunOnGpu(Plan& plan, const std::vector<H
 // every output with the CPU reference of its graph at `tolerance` (0: ToleranceFor).
 ::testing::AssertionResult MatchesReference(Plan& plan, const std::vector<int64_t>& symbols, std::mt19937_64& rng,
                                             size_t misalign_bytes = 0, double tolerance = 0);
+
+// Compiles every graph of `graphs`, fused and unfused, into `cache` on all cores and
+// drops the plans: NVRTC is most of a GPU suite's time, and a check compiling the same
+// graph afterwards hits the cache. Failures are left to that check to report.
+void PrecompileGraphs(const std::vector<TestGraph>& graphs, KernelCache& cache);
 
 }  // namespace tilefuse::internal
 

@@ -35,6 +35,7 @@ void CheckOnGpu(const Graph& g, const std::vector<int64_t>& syms, KernelCache& c
 // Every graph of `graphs`, fused and unfused, aligned and misaligned.
 void CheckGraphsOnGpu(const std::vector<TestGraph>& graphs, uint64_t seed) {
   KernelCache cache;
+  PrecompileGraphs(graphs, cache);
   std::mt19937_64 rng(seed);
   for (const TestGraph& t : graphs) {
     SCOPED_TRACE(t.name);
