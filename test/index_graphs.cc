@@ -69,6 +69,21 @@ const std::vector<TestGraph>& IndexTestGraphs() {
                   {"name": "s", "op": "add", "inputs": ["a", "b"]},
                   {"name": "out", "op": "cast", "inputs": ["s"], "attrs": {"dtype": "bf16"}}],
         "outputs": ["out"]})", 2, 11, {{"M", 37}}},
+      // cat along the last dim with parts that straddle 8-element vectors: vectors wholly in
+      // one part (read as one vector where aligned), wholly past a part (one clamped read),
+      // and across a boundary (element by element); rows of 24, two parts sliced from a
+      // reshaped input at odd offsets.
+      {"cat_last_dim_straddled", R"({"name": "cat_last_dim_straddled",
+        "inputs": [{"name": "a", "shape": ["M", 8], "dtype": "f32"},
+                   {"name": "x", "shape": ["M", 2, 16], "dtype": "bf16"},
+                   {"name": "s", "shape": [24], "dtype": "f32"}],
+        "nodes": [{"name": "na", "op": "neg", "inputs": ["a"]},
+                  {"name": "xf", "op": "reshape", "inputs": ["x"], "attrs": {"shape": ["M", 32]}},
+                  {"name": "b", "op": "slice", "inputs": ["xf"], "attrs": {"dim": -1, "start": 16, "end": 21}},
+                  {"name": "c", "op": "slice", "inputs": ["xf"], "attrs": {"dim": -1, "start": 5, "end": 16}},
+                  {"name": "y", "op": "cat", "inputs": ["na", "b", "c"], "attrs": {"dim": -1}},
+                  {"name": "out", "op": "mul", "inputs": ["y", "s"]}],
+        "outputs": ["out"]})", 1, 13, {{"M", 29}}},
       // The interleaved rotary embedding (pairs (2i, 2i + 1) rotated; torch.stack of the two
       // rotated halves, then flattened): the GEMM, then one kernel (the stack's inputs are
       // rebuilt over its new dim and computed in its kernel; the flattening reshape reads

@@ -286,6 +286,25 @@ TEST(Planner, IntermediateNeededElsewhereIsStoredNotRefused) {
   EXPECT_NE(plan.decisions[0].find("also stores 'h'"), std::string::npos) << plan.decisions[0];
 }
 
+// Slices of a GEMM's value returned as they are (q, k, v = qkv.split(...), and as heads)
+// are stored by the GEMM through its column windows: no copy kernels, and the whole value
+// is stored only where another kernel reads it.
+TEST(Planner, OutputSlicesOfAGemmAreStoredThroughItsWindows) {
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan split, PlanFusion(ParseTestGraph(NamedTestGraph("qkv_split_outputs")), {}));
+  ASSERT_EQ(split.kernels.size(), 1u);
+  EXPECT_EQ(split.kernels[0].spec.windows.size(), 3u);
+  EXPECT_EQ(split.kernels[0].outputs.size(), 4u);  // q, k (twice), v
+  EXPECT_TRUE(split.workspace.empty());             // the GEMM's [M, 200] is not stored
+  EXPECT_THAT(absl::StrJoin(split.decisions, "\n"),
+              ::testing::HasSubstr("output: 'k' (slice) stored by the epilogue of 'y' over its columns 128..164"));
+  TF_ASSERT_OK_AND_ASSIGN(FusionPlan heads, PlanFusion(ParseTestGraph(NamedTestGraph("qkv_heads_outputs")), {}));
+  ASSERT_FALSE(heads.kernels.empty());
+  ASSERT_EQ(heads.kernels[0].spec.windows.size(), 1u);
+  EXPECT_EQ(heads.kernels[0].spec.windows[0].start, 64);
+  EXPECT_EQ(heads.kernels[0].spec.windows[0].len, 32);
+  for (const std::string& d : heads.decisions) EXPECT_EQ(d.find("copy: output 'v'"), std::string::npos) << d;
+}
+
 TEST(Planner, RefusalsAndCopiesAreExplained) {
   TF_ASSERT_OK_AND_ASSIGN(FusionPlan two, PlanFusion(ParseTestGraph(NamedTestGraph("two_index_spaces")), {}));
   ASSERT_EQ(two.kernels.size(), 1u);

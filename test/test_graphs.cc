@@ -366,6 +366,35 @@ const std::vector<TestGraph>& GemmTestGraphs() {
                   {"name": "ks", "op": "mul", "inputs": ["k", "kscale"]},
                   {"name": "vr", "op": "add", "inputs": ["v", "res"]}],
         "outputs": ["qs", "ks", "vr", "z"]})", 1, 5, {{"M", 300}}},
+      // A fused QKV GEMM (bias, bf16) whose three slices are returned as they are (q, k, v =
+      // qkv.split(...)), k twice: one kernel storing each through its window, the GEMM's
+      // value itself not stored.
+      {"qkv_split_outputs", R"({"name": "qkv_split_outputs",
+        "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
+                   {"name": "w", "shape": [200, 64], "dtype": "bf16"},
+                   {"name": "bias", "shape": [200], "dtype": "bf16"}],
+        "nodes": [{"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+                  {"name": "z", "op": "add", "inputs": ["y", "bias"]},
+                  {"name": "zb", "op": "cast", "inputs": ["z"], "attrs": {"dtype": "bf16"}},
+                  {"name": "q", "op": "slice", "inputs": ["zb"], "attrs": {"dim": 1, "start": 0, "end": 128}},
+                  {"name": "k", "op": "slice", "inputs": ["zb"], "attrs": {"dim": 1, "start": 128, "end": 164}},
+                  {"name": "v", "op": "narrow", "inputs": ["zb"], "attrs": {"dim": -1, "start": 164, "length": 36}}],
+        "outputs": ["q", "k", "v", "k"]})", 1, 6, {{"M", 67}}},
+      // Slices of the GEMM's value viewed as heads: v, heads 4..6, stored by the GEMM through
+      // its window (a [M, 2, 16] run of columns); q and k read by a kernel of their own and
+      // returned transposed (copied).
+      {"qkv_heads_outputs", R"({"name": "qkv_heads_outputs",
+        "inputs": [{"name": "x", "shape": ["M", 32], "dtype": "bf16"},
+                   {"name": "w", "shape": [96, 32], "dtype": "bf16"}],
+        "nodes": [{"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+                  {"name": "h", "op": "reshape", "inputs": ["y"], "attrs": {"shape": ["M", 6, 16]}},
+                  {"name": "qk", "op": "slice", "inputs": ["h"], "attrs": {"dim": 1, "start": 0, "end": 4}},
+                  {"name": "v", "op": "slice", "inputs": ["h"], "attrs": {"dim": 1, "start": 4, "end": 6}},
+                  {"name": "qkt", "op": "transpose", "inputs": ["qk"], "attrs": {"dim0": 1, "dim1": 2}},
+                  {"name": "s", "op": "mul", "inputs": ["qk", 0.25]}],
+        "outputs": ["s", "v", "qkt"]})", 3, 4, {{"M", 33}}},
       // Windows whose bounds are not whole vectors (element stores at their edges), on the
       // mma.sync kernel with B as [K, N].
       {"gemm_odd_windows", R"({"name": "gemm_odd_windows",

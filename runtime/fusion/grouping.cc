@@ -531,8 +531,8 @@ void DemoteSingleStageRowKernels(Work& w) {
 
 // The window view v reads of its base's last dim, if it is one: same leading dims and
 // strides as the base, an offset of `a` static elements.
-std::optional<ColumnWindowInfo> ColumnWindowOf(const Work& w, int v) {
-  const auto slice = ColumnSliceOf(w.g, w.views, v);
+std::optional<ColumnWindowInfo> ColumnWindowOf(const Work& w, int v, bool trailing_dims = false) {
+  const auto slice = ColumnSliceOf(w.g, w.views, v, trailing_dims);
   if (!slice || slice->second == w.g.node(w.views[v].base).shape[1].value) return std::nullopt;
   return ColumnWindowInfo{slice->first, slice->second, w.g.node(v).shape};
 }
@@ -588,6 +588,42 @@ bool GroupIntoColumnWindow(Work& w, const Node& n) {
                                          g.node(w.tile[gi]).name, "' over its columns ", win->start, "..",
                                          win->start + win->len, " (a slice of its output)"));
   return true;
+}
+
+// Graph outputs that are column windows of a GEMM's epilogue value (q, k and v sliced from
+// a fused QKV projection and returned, as [M, cols] or viewed as heads): stored by that
+// GEMM through the window, instead of copied from the stored value by a kernel each.
+void StoreOutputWindows(Work& w) {
+  const Graph& g = w.g;
+  for (int o : g.outputs()) {
+    const Node& n = g.node(o);
+    if (n.kind != NodeKind::kView || w.out.group_of[o] >= 0) continue;
+    const int base = w.views[o].base;
+    const int gi = w.out.group_of[base];
+    if (gi < 0 || w.tile[gi] < 0 || w.row[gi] || w.window_of[base] >= 0 || w.reduced[base]) continue;
+    const Node& t = g.node(w.tile[gi]);
+    if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) continue;
+    if (base != t.id && !w.reach.DependsOn(base, t.id)) continue;  // a prologue value
+    const std::optional<ColumnWindowInfo> win = ColumnWindowOf(w, o, /*trailing_dims=*/true);
+    if (!win) continue;
+    const std::string what = absl::StrCat("output '", n.name, "' into the epilogue of '", t.name, "' over columns ",
+                                          win->start, "..", win->start + win->len);
+    std::set<int> chain;  // o and the views between it and its base (a reshape to heads)
+    for (int v = o; v != base && g.node(v).kind == NodeKind::kView; v = g.node(v).inputs[0]) chain.insert(v);
+    if (!w.TryMerge(gi, {gi}, o, what, chain)) continue;
+    int index = -1;
+    for (size_t k = 0; k < w.windows[gi].size(); ++k) {
+      if (w.windows[gi][k].start == win->start && w.windows[gi][k].len == win->len) index = static_cast<int>(k);
+    }
+    if (index < 0) {
+      index = static_cast<int>(w.windows[gi].size());
+      w.windows[gi].push_back(*win);
+    }
+    w.window_of[o] = index;
+    w.out.decisions.push_back(absl::StrCat("output: '", n.name, "' (", n.OpString(), ") stored by the epilogue of '",
+                                           t.name, "' over its columns ", win->start, "..", win->start + win->len,
+                                           " (a slice of its output), not copied"));
+  }
 }
 
 // Whether `small` broadcasts to `big` (PyTorch's rules, dims aligned on the right) and is
@@ -1202,6 +1238,7 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
     }
   }
   DemoteSingleStageRowKernels(w);
+  if (fuse) StoreOutputWindows(w);
   // Drop emptied groups and order the rest topologically (Kahn, smallest first node first).
   const size_t ng = w.members.size();
   std::vector<std::set<int>> consumers(ng);

@@ -798,7 +798,12 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
   }
   std::vector<bool> read_outside(g.nodes().size(), false);
   for (int o : g.outputs()) {
-    if (g.node(o).kind == NodeKind::kView && grouping.group_of[views[o].base] >= 0) read_outside[views[o].base] = true;
+    // An output view is copied from its base, unless the base's kernel stores it (a column
+    // window of a GEMM, StoreOutputWindows).
+    const int base = views[o].base;
+    if (g.node(o).kind == NodeKind::kView && grouping.group_of[base] >= 0 && grouping.group_of[o] < 0) {
+      read_outside[base] = true;
+    }
   }
   for (const Node& n : g.nodes()) {
     // A view's readers read its base; a materialized one is read by its own copy kernel.

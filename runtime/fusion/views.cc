@@ -33,21 +33,26 @@ bool IsWholeReshape(const Graph& graph, const std::vector<ViewInfo>& views, int 
 }
 
 std::optional<std::pair<int64_t, int64_t>> ColumnSliceOf(const Graph& graph, const std::vector<ViewInfo>& views,
-                                                         int id) {
+                                                         int id, bool trailing_dims) {
   const ViewInfo& info = views[id];
   const Shape& bs = graph.node(info.base).shape;
   const Shape& vs = graph.node(id).shape;
-  if (info.base == id || bs.size() != 2 || vs.size() != 2 || !(vs[0] == bs[0]) || !bs[1].is_static() ||
-      !vs[1].is_static() || info.strides.size() != 2 || !(info.strides[0] == ContiguousStrides(bs)[0]) ||
-      !(info.strides[1] == SizeExpr{1, {}})) {
+  const size_t rank = vs.size();
+  if (info.base == id || bs.size() != 2 || rank < 2 || (rank > 2 && !trailing_dims) || !(vs[0] == bs[0]) ||
+      !bs[1].is_static() || info.strides.size() != rank || !(info.strides[0] == ContiguousStrides(bs)[0])) {
     return std::nullopt;
+  }
+  // The dims after the first: static, row-major among themselves (one run of columns).
+  int64_t len = 1;
+  for (size_t d = rank; d-- > 1;) {
+    if (!vs[d].is_static() || !(info.strides[d] == SizeExpr{len, {}})) return std::nullopt;
+    len *= vs[d].value;
   }
   int64_t a = 0;
   for (const SizeExpr& o : info.offset) {
     if (!o.is_static()) return std::nullopt;
     a += o.constant;
   }
-  const int64_t len = vs[1].value;
   if (a < 0 || len <= 0 || a + len > bs[1].value) return std::nullopt;
   return std::make_pair(a, len);
 }

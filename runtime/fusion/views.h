@@ -39,8 +39,10 @@ bool IsWholeReshape(const Graph& graph, const std::vector<ViewInfo>& views, int 
 
 // Columns [a, a + len) of its base's [rows, cols] that view `id` reads, as (a, len): a slice
 // along the last dim with the base's row stride and a static offset; nullopt otherwise.
+// `trailing_dims`: also a view of higher rank whose dims after the first are one run of
+// columns (a slice of the base viewed as heads: [M, 8, 128] of [M, 6144]).
 std::optional<std::pair<int64_t, int64_t>> ColumnSliceOf(const Graph& graph, const std::vector<ViewInfo>& views,
-                                                         int id);
+                                                         int id, bool trailing_dims = false);
 
 }  // namespace tilefuse::internal
 
