@@ -537,6 +537,30 @@ std::optional<ColumnWindowInfo> ColumnWindowOf(const Work& w, int v, bool traili
   return ColumnWindowInfo{slice->first, slice->second, w.g.node(v).shape};
 }
 
+// The GEMM group whose epilogue computes `base` (not a prologue value, not already over a
+// window, no row epilogue): the kernel a window view of it can join; -1 if none.
+int WindowedGemmGroup(const Work& w, int base) {
+  const int gi = w.out.group_of[base];
+  if (gi < 0 || w.tile[gi] < 0 || w.row[gi] || w.window_of[base] >= 0 || w.reduced[base]) return -1;
+  const Node& t = w.g.node(w.tile[gi]);
+  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return -1;
+  return base == t.id || w.reach.DependsOn(base, t.id) ? gi : -1;
+}
+
+// Node `id`, merged into GEMM group gi, is computed (and stored) over window `win`: the
+// group's window of those columns, added if new.
+void JoinWindow(Work& w, int gi, int id, const ColumnWindowInfo& win) {
+  int index = -1;
+  for (size_t k = 0; k < w.windows[gi].size(); ++k) {
+    if (w.windows[gi][k].start == win.start && w.windows[gi][k].len == win.len) index = static_cast<int>(k);
+  }
+  if (index < 0) {
+    index = static_cast<int>(w.windows[gi].size());
+    w.windows[gi].push_back(win);
+  }
+  w.window_of[id] = index;
+}
+
 // Pointwise n joins the GEMM epilogue whose column window it reads (through the slice, or
 // a member already over that window): every value of that kernel it reads is of one window.
 bool GroupIntoColumnWindow(Work& w, const Node& n) {
@@ -548,12 +572,8 @@ bool GroupIntoColumnWindow(Work& w, const Node& n) {
     int g_in = -1;
     std::optional<ColumnWindowInfo> w_in;
     if (g.node(in).kind == NodeKind::kView) {
-      const int base = w.views[in].base;
-      const int bg = w.out.group_of[base];
-      if (bg < 0 || w.tile[bg] < 0 || w.row[bg] || w.window_of[base] >= 0 || w.reduced[base]) continue;
-      const Node& t = g.node(w.tile[bg]);
-      if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) continue;
-      if (base != t.id && !w.reach.DependsOn(base, t.id)) continue;  // a prologue value
+      const int bg = WindowedGemmGroup(w, w.views[in].base);
+      if (bg < 0) continue;
       w_in = ColumnWindowOf(w, in);
       if (!w_in) continue;
       g_in = bg;
@@ -575,15 +595,7 @@ bool GroupIntoColumnWindow(Work& w, const Node& n) {
   const std::string what = absl::StrCat("'", n.name, "' into the epilogue of '", g.node(w.tile[gi]).name,
                                         "' over columns ", win->start, "..", win->start + win->len);
   if (!w.TryMerge(gi, {gi}, n.id, what, served)) return false;
-  int index = -1;
-  for (size_t k = 0; k < w.windows[gi].size(); ++k) {
-    if (w.windows[gi][k].start == win->start && w.windows[gi][k].len == win->len) index = static_cast<int>(k);
-  }
-  if (index < 0) {
-    index = static_cast<int>(w.windows[gi].size());
-    w.windows[gi].push_back(*win);
-  }
-  w.window_of[n.id] = index;
+  JoinWindow(w, gi, n.id, *win);
   w.out.decisions.push_back(absl::StrCat("epilogue: '", n.name, "' (", n.OpString(), ") fused into the store of '",
                                          g.node(w.tile[gi]).name, "' over its columns ", win->start, "..",
                                          win->start + win->len, " (a slice of its output)"));
@@ -599,11 +611,9 @@ void StoreOutputWindows(Work& w) {
     const Node& n = g.node(o);
     if (n.kind != NodeKind::kView || w.out.group_of[o] >= 0) continue;
     const int base = w.views[o].base;
-    const int gi = w.out.group_of[base];
-    if (gi < 0 || w.tile[gi] < 0 || w.row[gi] || w.window_of[base] >= 0 || w.reduced[base]) continue;
+    const int gi = WindowedGemmGroup(w, base);
+    if (gi < 0) continue;
     const Node& t = g.node(w.tile[gi]);
-    if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) continue;
-    if (base != t.id && !w.reach.DependsOn(base, t.id)) continue;  // a prologue value
     const std::optional<ColumnWindowInfo> win = ColumnWindowOf(w, o, /*trailing_dims=*/true);
     if (!win) continue;
     const std::string what = absl::StrCat("output '", n.name, "' into the epilogue of '", t.name, "' over columns ",
@@ -611,15 +621,7 @@ void StoreOutputWindows(Work& w) {
     std::set<int> chain;  // o and the views between it and its base (a reshape to heads)
     for (int v = o; v != base && g.node(v).kind == NodeKind::kView; v = g.node(v).inputs[0]) chain.insert(v);
     if (!w.TryMerge(gi, {gi}, o, what, chain)) continue;
-    int index = -1;
-    for (size_t k = 0; k < w.windows[gi].size(); ++k) {
-      if (w.windows[gi][k].start == win->start && w.windows[gi][k].len == win->len) index = static_cast<int>(k);
-    }
-    if (index < 0) {
-      index = static_cast<int>(w.windows[gi].size());
-      w.windows[gi].push_back(*win);
-    }
-    w.window_of[o] = index;
+    JoinWindow(w, gi, o, *win);
     w.out.decisions.push_back(absl::StrCat("output: '", n.name, "' (", n.OpString(), ") stored by the epilogue of '",
                                            t.name, "' over its columns ", win->start, "..", win->start + win->len,
                                            " (a slice of its output), not copied"));
