@@ -395,6 +395,26 @@ const std::vector<TestGraph>& GemmTestGraphs() {
                   {"name": "qkt", "op": "transpose", "inputs": ["qk"], "attrs": {"dim0": 1, "dim1": 2}},
                   {"name": "s", "op": "mul", "inputs": ["qk", 0.25]}],
         "outputs": ["s", "v", "qkt"]})", 3, 4, {{"M", 33}}},
+      // An output slice beside a store-site reduction of the same GEMM: both in its store.
+      {"gemm_rowsum_output_slice", R"({"name": "gemm_rowsum_output_slice",
+        "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
+                   {"name": "w", "shape": [64, 96], "dtype": "bf16"}],
+        "nodes": [{"name": "y", "op": "matmul", "inputs": ["x", "w"]},
+                  {"name": "r", "op": "sum", "inputs": ["y"], "attrs": {"dim": 1}},
+                  {"name": "s", "op": "slice", "inputs": ["y"], "attrs": {"dim": 1, "start": 10, "end": 20}}],
+        "outputs": ["r", "s"]})", 1, 3, {{"M", 45}}},
+      // Output slices of a weight-only GEMM at decode M (the skinny kernel's class; past 128
+      // rows the plan's second form): stored through its windows in both forms.
+      {"weight_only_output_slices", R"({"name": "weight_only_output_slices",
+        "inputs": [{"name": "x", "shape": ["M", 256], "dtype": "bf16"},
+                   {"name": "q", "shape": [192, 256], "dtype": "i8"},
+                   {"name": "sc", "shape": [192, 1], "dtype": "bf16"}],
+        "nodes": [{"name": "wd", "op": "dequant", "inputs": ["q", "sc"], "attrs": {"dtype": "bf16"}},
+                  {"name": "wt", "op": "transpose", "inputs": ["wd"], "attrs": {"dim0": 0, "dim1": 1}},
+                  {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+                  {"name": "a", "op": "slice", "inputs": ["y"], "attrs": {"dim": 1, "start": 0, "end": 64}},
+                  {"name": "b", "op": "slice", "inputs": ["y"], "attrs": {"dim": 1, "start": 64, "end": 192}}],
+        "outputs": ["a", "b"]})", 3, 6, {{"M", 13}}},
       // Windows whose bounds are not whole vectors (element stores at their edges), on the
       // mma.sync kernel with B as [K, N].
       {"gemm_odd_windows", R"({"name": "gemm_odd_windows",
