@@ -457,6 +457,33 @@ TEST(GraphBuilder, CatConcatenatesAlongOneDim) {
   ASSERT_EQ(out[0].numel(), 10);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(out[0].Get(i), rows[i]) << i;
   for (int i = 0; i < 4; ++i) EXPECT_EQ(out[1].Get(i), cols[i]) << i;
+
+  // Parts that all slice one tensor along the cat's dim (rotate_half; three parts out of
+  // order, one narrowed, one through two unary ops): one gather of it, the values PyTorch's.
+  TF_ASSERT_OK_AND_ASSIGN(Graph r, GraphFromJson(R"({"name": "r",
+    "inputs": [{"name": "x", "shape": [2, 4], "dtype": "f32"}],
+    "nodes": [{"name": "x1", "op": "slice", "inputs": ["x"], "attrs": {"dim": -1, "end": 2}},
+              {"name": "x2", "op": "slice", "inputs": ["x"], "attrs": {"dim": 1, "start": 2}},
+              {"name": "n2", "op": "neg", "inputs": ["x2"]},
+              {"name": "half", "op": "cat", "inputs": ["n2", "x1"], "attrs": {"dim": -1}},
+              {"name": "a", "op": "narrow", "inputs": ["x"], "attrs": {"dim": 1, "start": 3, "length": 1}},
+              {"name": "b", "op": "slice", "inputs": ["x"], "attrs": {"dim": 1, "start": 1}},
+              {"name": "nb", "op": "neg", "inputs": ["b"]},
+              {"name": "rb", "op": "relu", "inputs": ["nb"]},
+              {"name": "three", "op": "cat", "inputs": ["a", "x1", "rb"], "attrs": {"dim": 1}}],
+    "outputs": ["half", "three"]})"));
+  int gathers = 0;
+  for (const Node& n : r.nodes()) gathers += n.kind == NodeKind::kGather;
+  EXPECT_EQ(gathers, 2);  // one per cat
+  HostTensor x = HostTensor::Zeros(DType::kF32, {2, 4});
+  for (int i = 0; i < 8; ++i) x.Set(i, i % 2 == 0 ? i + 1 : -(i + 1));  // [[1, -2, 3, -4], [5, -6, 7, -8]]
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> rot, EvaluateReference(r, {x}));
+  const double half[8] = {-3, 4, 1, -2, -7, 8, 5, -6};
+  const double three[12] = {-4, 1, -2, 2, 0, 4, -8, 5, -6, 6, 0, 8};
+  ASSERT_EQ(rot[0].numel(), 8);
+  ASSERT_EQ(rot[1].numel(), 12);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(rot[0].Get(i), half[i]) << i;
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(rot[1].Get(i), three[i]) << i;
 }
 
 // linear (x @ w.T + b, leading dims of x flattened and restored) and std (sqrt of var):

@@ -50,8 +50,8 @@ const std::vector<TestGraph>& IndexTestGraphs() {
                   {"name": "out", "op": "add", "inputs": ["g", "r"]}],
         "outputs": ["out"]})", 1, 2, {{"N", 70}}},
       // The rotary embedding as model code writes it (rotate_half: cat(-x2, x1)) on a GEMM's
-      // output viewed as heads: the GEMM, then one kernel (the negation moves after the
-      // gather of the stored value, so it takes no kernel of its own).
+      // output viewed as heads: the GEMM, then one kernel (both halves slice one value: one
+      // gather of it at a position picked per half, the negation after it).
       {"rope_rotate_half", R"({"name": "rope_rotate_half",
         "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
                    {"name": "w", "shape": [256, 64], "dtype": "bf16"},
@@ -68,7 +68,7 @@ const std::vector<TestGraph>& IndexTestGraphs() {
                   {"name": "b", "op": "mul", "inputs": ["rot", "sin"]},
                   {"name": "s", "op": "add", "inputs": ["a", "b"]},
                   {"name": "out", "op": "cast", "inputs": ["s"], "attrs": {"dtype": "bf16"}}],
-        "outputs": ["out"]})", 2, 11, {{"M", 37}}},
+        "outputs": ["out"]})", 2, 12, {{"M", 37}}},
       // cat along the last dim with parts that straddle 8-element vectors: vectors wholly in
       // one part (read as one vector where aligned), wholly past a part (one clamped read),
       // and across a boundary (element by element); rows of 24, two parts sliced from a

@@ -134,7 +134,8 @@ class Graph {
   // torch.cat(inputs, dim): the inputs (same rank, equal sizes but along `dim`, static
   // there; dtypes promoted) one after another along `dim`. Lowered to gathers of each input
   // at its part of an iota along dim (clamped elsewhere) and wheres that pick the part,
-  // named NAME.*, so that it fuses wherever gathers do.
+  // named NAME.*, so that it fuses wherever gathers do; parts that all slice one tensor
+  // along dim (through unary ops: rotate_half) are one gather of it at a picked position.
   absl::StatusOr<int> AddCat(std::string name, std::vector<int> inputs, int dim);
   // torch.stack(inputs, dim): equal shapes, a new dim of inputs.size() at `dim`. Lowered to
   // wheres over an iota along the new dim, each input read through a size-1 reshape that

@@ -1,5 +1,6 @@
 // Index ops: iota / arange (values from positions), gather (reads at computed positions),
 // and cat (lowered to gathers).
+#include <functional>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -209,6 +210,72 @@ absl::StatusOr<int> Graph::AddCat(std::string name, std::vector<int> inputs, int
   const size_t n = inputs.size();
   if (n == 1) return AddPointwise(std::move(name), PointwiseOp::kCast, {inputs[0]}, Attrs{.dtype = dtype});
   TF_ASSIGN_OR_RETURN(const int pos, AddIota(absl::StrCat(name, ".pos"), shape, d, 0, 1, DType::kI32));
+  // Part i is in the result where pos < offset_{i + 1}.
+  std::vector<int> in_part(n, -1);
+  for (size_t i = 0; i + 1 < n; ++i) {
+    TF_ASSIGN_OR_RETURN(const int off, AddScalar(static_cast<double>(offsets[i + 1]), DType::kI32));
+    TF_ASSIGN_OR_RETURN(in_part[i], AddPointwise(absl::StrCat(name, ".in", i), PointwiseOp::kLt, {pos, off}));
+  }
+  const auto pick = [&](const std::vector<int>& values, const std::string& last_name) -> absl::StatusOr<int> {
+    int r = values.back();
+    for (size_t i = n - 1; i-- > 0;) {
+      TF_ASSIGN_OR_RETURN(r, AddPointwise(i == 0 ? last_name : absl::StrCat(last_name, ".pick", i),
+                                          PointwiseOp::kWhere, {in_part[i], values[i], r}));
+    }
+    return r;
+  };
+  // Every part a slice along d of one tensor, through unary ops (rotate_half's
+  // cat(-x[..., h:], x[..., :h])): one gather of that tensor at a position picked per part
+  // (all inside it), then each part's unary ops over it, instead of a gather per part.
+  int source = -1;
+  std::vector<int64_t> starts;
+  for (int in : inputs) {
+    int v = in;
+    while (nodes_[v].kind == NodeKind::kPointwise && nodes_[v].inputs.size() == 1 &&
+           nodes_[nodes_[v].inputs[0]].shape == nodes_[v].shape) {
+      v = nodes_[v].inputs[0];
+    }
+    const Node& x = nodes_[v];
+    const bool slice = x.kind == NodeKind::kView && (x.view == ViewOp::kSlice || x.view == ViewOp::kNarrow) &&
+                       x.attrs.dim == d && x.attrs.start && x.attrs.step.value_or(1) == 1;
+    if (!slice || (source >= 0 && x.inputs[0] != source)) {
+      source = -1;
+      break;
+    }
+    source = x.inputs[0];
+    starts.push_back(*x.attrs.start);
+  }
+  if (source >= 0) {
+    std::vector<int> at;
+    for (size_t i = 0; i < n; ++i) {
+      int a = pos;
+      if (starts[i] != offsets[i]) {
+        TF_ASSIGN_OR_RETURN(const int shift, AddScalar(static_cast<double>(starts[i] - offsets[i]), DType::kI32));
+        TF_ASSIGN_OR_RETURN(a, AddPointwise(absl::StrCat(name, ".at", i), PointwiseOp::kAdd, {pos, shift}));
+      }
+      at.push_back(a);
+    }
+    TF_ASSIGN_OR_RETURN(const int index, pick(at, absl::StrCat(name, ".at")));
+    TF_ASSIGN_OR_RETURN(const int read, AddGather(absl::StrCat(name, ".read"), source, d, index));
+    // Part i's unary ops, rebuilt over the read (GatherThrough's order: innermost first).
+    std::function<absl::StatusOr<int>(const std::string&, int)> over_read =
+        [&](const std::string& part, int v) -> absl::StatusOr<int> {
+      const Node x = nodes_[v];  // a copy: adding nodes moves nodes_
+      if (x.kind != NodeKind::kPointwise) return read;
+      TF_ASSIGN_OR_RETURN(const int inner, over_read(part, x.inputs[0]));
+      return AddPointwise(absl::StrCat(part, ".", x.name), x.pointwise, {inner}, x.attrs);
+    };
+    std::vector<int> parts;
+    for (size_t i = 0; i < n; ++i) {
+      TF_ASSIGN_OR_RETURN(int part, over_read(absl::StrCat(name, ".part", i), inputs[i]));
+      if (nodes_[part].dtype != dtype) {
+        TF_ASSIGN_OR_RETURN(part, AddPointwise(absl::StrCat(name, ".part", i, ".", DTypeName(dtype)),
+                                               PointwiseOp::kCast, {part}, Attrs{.dtype = dtype}));
+      }
+      parts.push_back(part);
+    }
+    return pick(parts, name);
+  }
   // Part i read at pos - offset_i (the gather clamps the positions of the other parts).
   std::vector<int> parts;
   for (size_t i = 0; i < n; ++i) {
@@ -225,14 +292,7 @@ absl::StatusOr<int> Graph::AddCat(std::string name, std::vector<int> inputs, int
     parts.push_back(part);
   }
   // The last part, then each earlier one where pos falls before the next part's offset.
-  int result = parts.back();
-  for (size_t i = n - 1; i-- > 0;) {
-    TF_ASSIGN_OR_RETURN(const int off, AddScalar(static_cast<double>(offsets[i + 1]), DType::kI32));
-    TF_ASSIGN_OR_RETURN(const int in_part, AddPointwise(absl::StrCat(name, ".in", i), PointwiseOp::kLt, {pos, off}));
-    TF_ASSIGN_OR_RETURN(result, AddPointwise(i == 0 ? name : absl::StrCat(name, ".pick", i), PointwiseOp::kWhere,
-                                             {in_part, parts[i], result}));
-  }
-  return result;
+  return pick(parts, name);
 }
 
 }  // namespace tilefuse::internal
