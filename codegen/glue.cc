@@ -169,10 +169,6 @@ std::vector<Expr> HoistableGathers(const KernelSpec& spec, int site,
   return found;
 }
 
-}  // namespace
-
-namespace {
-
 // The rank of the site's index space that operand `o` is read over by coordinates (strided
 // operands and gathers), else 0.
 int CoordRank(const OperandSpec& o) {
@@ -182,9 +178,8 @@ int CoordRank(const OperandSpec& o) {
 
 // Declares `cs<R>`, the coordinates of `index` over the site's index space, once for every
 // rank R that its operands (`gathers_only`: its gathers) read by coordinates: one set of
-// divisions per site instead of one per operand. Returns the ranks declared.
-std::set<int> EmitSiteCoords(Emitter& e, const KernelSpec& spec, int site, const std::string& index,
-                             bool gathers_only) {
+// divisions per site instead of one per operand.
+void EmitSiteCoords(Emitter& e, const KernelSpec& spec, int site, const std::string& index, bool gathers_only) {
   std::set<int> ranks;
   for (size_t k = 0; k < spec.operands.size(); ++k) {
     const OperandSpec& o = spec.operands[k];
@@ -192,7 +187,6 @@ std::set<int> EmitSiteCoords(Emitter& e, const KernelSpec& spec, int site, const
     if (o.site != site || r == 0 || (gathers_only && !o.gathered) || !ranks.insert(r).second) continue;
     e.Line(absl::StrCat("const tf::Coords<", r, "> cs", r, "(", index, ", p.dims", k, ");"));
   }
-  return ranks;
 }
 
 std::string CoordsName(const OperandSpec& o) { return absl::StrCat("cs", CoordRank(o)); }
