@@ -395,6 +395,15 @@ const std::vector<TestGraph>& GemmTestGraphs() {
                   {"name": "qkt", "op": "transpose", "inputs": ["qk"], "attrs": {"dim0": 1, "dim1": 2}},
                   {"name": "s", "op": "mul", "inputs": ["qk", 0.25]}],
         "outputs": ["s", "v", "qkt"]})", 3, 4, {{"M", 33}}},
+      // A slice returned as it is and read by an epilogue over the same window: one window,
+      // both stored through it, the GEMM's value itself not stored.
+      {"gemm_window_output_and_epilogue", R"({"name": "gemm_window_output_and_epilogue",
+        "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
+                   {"name": "w", "shape": [64, 96], "dtype": "bf16"}],
+        "nodes": [{"name": "y", "op": "matmul", "inputs": ["x", "w"]},
+                  {"name": "k", "op": "slice", "inputs": ["y"], "attrs": {"dim": 1, "start": 32, "end": 64}},
+                  {"name": "rk", "op": "relu", "inputs": ["k"]}],
+        "outputs": ["rk", "k"]})", 1, 3, {{"M", 50}}},
       // An output slice beside a store-site reduction of the same GEMM: both in its store.
       {"gemm_rowsum_output_slice", R"({"name": "gemm_rowsum_output_slice",
         "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
