@@ -166,8 +166,11 @@ class Graph {
   absl::StatusOr<int> GroupRead(const std::string& name, int param, int q, int64_t group);
   // gather(input, dim, index) with unary pointwise ops above stored values applied after the
   // gather instead (gather(-x) = -gather(x)): a gather's input is stored first, so the
-  // computed value would take a kernel of its own.
-  absl::StatusOr<int> GatherThrough(const std::string& name, int input, int dim, int index);
+  // computed value would take a kernel of its own. `read` >= 0: that gather, made already,
+  // stands for the one under the unary ops.
+  absl::StatusOr<int> GatherThrough(const std::string& name, int input, int dim, int index, int read = -1);
+  // Whether v is a unary pointwise op over a value of its shape (what GatherThrough moves).
+  bool IsUnaryOver(int v) const;
   // v with a size-1 dim inserted before its last `trailing` dims: through the pointwise ops
   // above it down to the values they read (at most `budget` ops rebuilt), so that a stack
   // of computed values is computed in the stack's kernel (as broadcast producers) rather

@@ -1,6 +1,5 @@
 // Index ops: iota / arange (values from positions), gather (reads at computed positions),
 // and cat (lowered to gathers).
-#include <functional>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -160,13 +159,16 @@ absl::StatusOr<int> Graph::AddStack(std::string name, std::vector<int> inputs, i
   return result;
 }
 
-absl::StatusOr<int> Graph::GatherThrough(const std::string& name, int input, int dim, int index) {
+bool Graph::IsUnaryOver(int v) const {
+  const Node& x = nodes_[v];
+  return x.kind == NodeKind::kPointwise && x.inputs.size() == 1 && nodes_[x.inputs[0]].shape == x.shape;
+}
+
+absl::StatusOr<int> Graph::GatherThrough(const std::string& name, int input, int dim, int index, int read) {
   // Copies: adding nodes moves nodes_.
   const Node x = nodes_[input];
-  if (x.kind != NodeKind::kPointwise || x.inputs.size() != 1 || !(nodes_[x.inputs[0]].shape == x.shape)) {
-    return AddGather(name, input, dim, index);
-  }
-  TF_ASSIGN_OR_RETURN(const int inner, GatherThrough(absl::StrCat(name, ".", x.name), x.inputs[0], dim, index));
+  if (!IsUnaryOver(input)) return read >= 0 ? read : AddGather(name, input, dim, index);
+  TF_ASSIGN_OR_RETURN(const int inner, GatherThrough(absl::StrCat(name, ".", x.name), x.inputs[0], dim, index, read));
   return AddPointwise(name, x.pointwise, {inner}, x.attrs);
 }
 
@@ -231,10 +233,7 @@ absl::StatusOr<int> Graph::AddCat(std::string name, std::vector<int> inputs, int
   std::vector<int64_t> starts;
   for (int in : inputs) {
     int v = in;
-    while (nodes_[v].kind == NodeKind::kPointwise && nodes_[v].inputs.size() == 1 &&
-           nodes_[nodes_[v].inputs[0]].shape == nodes_[v].shape) {
-      v = nodes_[v].inputs[0];
-    }
+    while (IsUnaryOver(v)) v = nodes_[v].inputs[0];
     const Node& x = nodes_[v];
     const bool slice = x.kind == NodeKind::kView && (x.view == ViewOp::kSlice || x.view == ViewOp::kNarrow) &&
                        x.attrs.dim == d && x.attrs.start && x.attrs.step.value_or(1) == 1;
@@ -257,17 +256,10 @@ absl::StatusOr<int> Graph::AddCat(std::string name, std::vector<int> inputs, int
     }
     TF_ASSIGN_OR_RETURN(const int index, pick(at, absl::StrCat(name, ".at")));
     TF_ASSIGN_OR_RETURN(const int read, AddGather(absl::StrCat(name, ".read"), source, d, index));
-    // Part i's unary ops, rebuilt over the read (GatherThrough's order: innermost first).
-    std::function<absl::StatusOr<int>(const std::string&, int)> over_read =
-        [&](const std::string& part, int v) -> absl::StatusOr<int> {
-      const Node x = nodes_[v];  // a copy: adding nodes moves nodes_
-      if (x.kind != NodeKind::kPointwise) return read;
-      TF_ASSIGN_OR_RETURN(const int inner, over_read(part, x.inputs[0]));
-      return AddPointwise(absl::StrCat(part, ".", x.name), x.pointwise, {inner}, x.attrs);
-    };
     std::vector<int> parts;
     for (size_t i = 0; i < n; ++i) {
-      TF_ASSIGN_OR_RETURN(int part, over_read(absl::StrCat(name, ".part", i), inputs[i]));
+      // Part i's unary ops, rebuilt over the one read.
+      TF_ASSIGN_OR_RETURN(int part, GatherThrough(absl::StrCat(name, ".part", i), inputs[i], d, index, read));
       if (nodes_[part].dtype != dtype) {
         TF_ASSIGN_OR_RETURN(part, AddPointwise(absl::StrCat(name, ".part", i, ".", DTypeName(dtype)),
                                                PointwiseOp::kCast, {part}, Attrs{.dtype = dtype}));
