@@ -31,8 +31,8 @@ BF16 = torch.bfloat16
 
 def flush_l2(buf):
     """Reads `buf` (more than L2): what the block reads next comes from HBM. A read, not a
-    write, so that no dirty lines are left for the next kernel to write back (a write
-    flush of 256 MiB cost the first ~12 us of HBM time after it)."""
+    write, so that no dirty lines are left for the next kernel to write back (after a
+    write flush, up to L2's 50 MB of them: some 12 us of HBM time by arithmetic)."""
     torch.sum(buf)
 
 
