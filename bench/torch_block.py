@@ -11,7 +11,8 @@ GEMMs' addmm). Blocks:
           rms_norm -> the MLP -> down + residual
 
 Each variant is captured in a CUDA graph and replayed (what an engine does at decode: no
-host time in the figures), L2 flushed (read) before each replay, CUDA events, median of 30. The
+host time in the figures), L2 flushed (read) before each replay, CUDA events, median of 30, the variants timed in
+turns. The
 tilefuse column without graphs (host launch included) is printed too.
 
     PYTHONPATH=build/python python3 bench/torch_block.py [--block mlp noattn] [--m 16 4096]
@@ -37,18 +38,26 @@ def flush_l2(buf):
 
 
 def timed(fn, flush, runs=30):
+    return timed_all([fn], flush, runs)[0]
+
+
+def timed_all(fns, flush, runs=30):
+    """Median device time of each of `fns`, timed in turns (one run of each per round), so
+    that the card's clock and temperature drift over the rounds touches every variant alike."""
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        flush_l2(flush)
-        start.record()
+    for fn in fns:
         fn()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop) * 1e3)
-    return statistics.median(times)
+    torch.cuda.synchronize()
+    times = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, t in zip(fns, times):
+            flush_l2(flush)
+            start.record()
+            fn()
+            stop.record()
+            stop.synchronize()
+            t.append(start.elapsed_time(stop) * 1e3)
+    return [statistics.median(t) for t in times]
 
 
 def graphed(fn):
@@ -211,17 +220,15 @@ def main():
             if args.profile:
                 profile(f"{block.name} M={m} tilefuse", tf_run, flush)
                 profile(f"{block.name} M={m} torch.compile", lambda: compiled(b), flush)
-            t_host = timed(tf_run, flush)
             try:
-                t_tf = timed(graphed(tf_run), flush)
+                tf_graph = graphed(tf_run)
             except RuntimeError as e:  # a capture the binding cannot take part in
                 print(f"  tilefuse in a CUDA graph failed ({e}); its column is the launch from Python")
                 torch.cuda.synchronize()
-                t_tf = t_host
-            t_eager = timed(graphed(b.eager), flush)
-            t_comp = timed(graphed(lambda: compiled(b)), flush)
-            t_blas = timed(graphed(b.gemms), flush)
-            t_sep = timed(graphed(b.separate), flush)
+                tf_graph = tf_run
+            t_tf, t_host, t_eager, t_comp, t_blas, t_sep = timed_all(
+                [tf_graph, tf_run, graphed(b.eager), graphed(lambda: compiled(b)), graphed(b.gemms),
+                 graphed(b.separate)], flush)
             print(f"{m:>6} {t_tf:>9.1f} {t_host:>8.1f} {t_eager:>9.1f} {t_comp:>9.1f} {t_blas:>9.1f} {t_sep:>9.1f}"
                   f" {t_tf / t_comp:>10.3f} {t_tf / t_blas:>9.3f} {t_tf / t_sep:>7.3f}")
 

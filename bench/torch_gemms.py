@@ -11,7 +11,7 @@ import json
 import torch
 
 import tilefuse
-from torch_block import graphed, timed
+from torch_block import graphed, timed, timed_all
 
 BF16 = torch.bfloat16
 
@@ -62,8 +62,7 @@ def main():
             def tf_run():
                 plan.run([x] + weights, [y], stream=torch.cuda.current_stream().cuda_stream)
 
-            t_tf = timed(graphed(tf_run), flush, 50)
-            t_torch = timed(graphed(lambda: torch.matmul(x, wcat.T, out=yt)), flush, 50)
+            t_tf, t_torch = timed_all([graphed(tf_run), graphed(lambda: torch.matmul(x, wcat.T, out=yt))], flush, 50)
             gb = wcat.numel() * 2 / 1e3
             print(f"  {kind:>6} K={k:<6} N={n:<6} M={m:<4} {t_tf:8.1f} {t_torch:8.1f}  ratio {t_tf / t_torch:5.3f}"
                   f"  weights {gb / t_tf / 1e3 / copy_bw * 100:5.1f}% / {gb / t_torch / 1e3 / copy_bw * 100:5.1f}%")

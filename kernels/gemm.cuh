@@ -165,6 +165,19 @@ TF_DEVICE void hook_load_elements(const typename H::Params& p, long long row, lo
 }
 
 template <class H>
+struct Gemm;
+
+// issue()'s path for cp.async operands whose rows are not whole 16-byte chunks (vector_ok
+// unset): the hook loads, staged through registers. Out of line: inlined at each of
+// issue()'s call sites (the prologue's stages and the main loop) it made up two thirds of
+// the decode kernel's 158 KB of code, which each launch fetched cold (4.5 us of 19 at
+// M = 16 after another kernel had run; docs/NOTES.md).
+template <class H>
+__device__ __noinline__ void gemm_issue_hooked(const typename H::Params& p, char* smem, long long M, long long N,
+                                               long long K, long long m0, long long n0, int stage, long long k0,
+                                               int piece);
+
+template <class H>
 struct Gemm {
   static constexpr int BM = H::kBM, BN = H::kBN, BK = H::kBK, ST = H::kStages;
   static constexpr int kThreads = 32 * H::kWarpsM * H::kWarpsN;
@@ -308,6 +321,15 @@ struct Gemm {
   TF_DEVICE void issue(int stage, int kt) {
     const int piece = kPieces == 1 ? 0 : kt / k_tiles;
     const long long k0 = static_cast<long long>(kPieces == 1 ? kt : kt % k_tiles) * BK;
+    if constexpr (H::kAsyncA && kAsyncB) {
+      if (p.vector_ok) {
+        load_a_async(stage, k0);
+        load_b_async(stage, k0);
+      } else {
+        gemm_issue_hooked<H>(p, smem, M, N, K, m0, n0, stage, k0, piece);
+      }
+      return;
+    }
     if constexpr (H::kAsyncA) {
       if (p.vector_ok) {
         load_a_async(stage, k0);
@@ -637,6 +659,22 @@ TF_DEVICE void split_k_cluster(const typename H::Params& p, float* ctile, long l
   __syncthreads();
   if (mine) gemm_epilogue<H, kRows, BN, kThreads>(p, rows, m0 + r0, n0, M, N, threadIdx.x, 0);
   cluster_wait();
+}
+
+template <class H>
+__device__ __noinline__ void gemm_issue_hooked(const typename H::Params& p, char* smem, long long M, long long N,
+                                               long long K, long long m0, long long n0, int stage, long long k0,
+                                               int piece) {
+  Gemm<H> g{p, smem};
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.m0 = m0;
+  g.n0 = n0;
+  g.fetch_a(k0, piece);
+  g.put_a(stage);
+  g.fetch_b(k0, piece);
+  g.put_b(stage);
 }
 
 template <class H>

@@ -282,6 +282,11 @@ TF_DEVICE void load_group(C (&dst)[W], const T* src, long long i, long long K, l
 // dims. The leading coordinate takes no modulo; an index below 2^31 divides in 32 bits (a
 // 64-bit division by a run-time divisor is a slow-path call of about 70 instructions).
 // Every strided operand of a site indexes the site's space, so one Coords serves them all.
+// a / b of an index past 2^31, out of line: element loops that decompose several indices
+// each keep one call instead of the 64-bit division's inlined setup (RoPE's loop body held
+// 96 of them). Values only, so that no coordinate goes through local memory.
+__device__ __noinline__ long long div_wide(long long a, long long b) { return a / b; }
+
 template <int R>
 struct Coords {
   long long c[R];
@@ -300,8 +305,9 @@ struct Coords {
     }
 #pragma unroll
     for (int d = R - 1; d > 0; --d) {
-      c[d] = i % dims[d];
-      i /= dims[d];
+      const long long q = div_wide(i, dims[d]);
+      c[d] = i - q * dims[d];
+      i = q;
     }
     c[0] = i;
   }
