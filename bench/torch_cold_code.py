@@ -22,7 +22,7 @@ def stream():
 
 
 def row_sum_flush(src):
-    """bench_fusion's L2 flush: tilefuse's row sum over 256 MiB (a kernel of little code)."""
+    """bench_fusion's L2 flush before session 8: tilefuse's row sum over 256 MiB (little code)."""
     g = {"name": "flush", "inputs": [{"name": "f", "shape": list(src.shape), "dtype": "f32"}],
          "nodes": [{"name": "s", "op": "sum", "inputs": ["f"], "attrs": {"dim": 1}}], "outputs": ["s"]}
     plan = tilefuse.compile(tilefuse.Graph.from_json(json.dumps(g)))
@@ -60,7 +60,7 @@ def main():
     blas = graphed(lambda: torch.matmul(x, w.T, out=yt))
     before = {
         "torch.sum of 256 MiB (the scripts' flush)": lambda: torch.sum(flush),
-        "tilefuse's row-sum flush (bench_fusion's)": tf_flush,
+        "tilefuse's row-sum flush (small code)": tf_flush,
         "row-sum flush, then a 64 KB torch.sum": lambda: (tf_flush(), torch.sum(small)),
         "torch.sum, then this GEMM on another weight": lambda: (torch.sum(flush),
                                                                 plan.run([x, w2], [y2], stream=stream())),
