@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "codegen/expr_codegen.h"
 #include "codegen/params.h"
 #include "codegen/source.h"
@@ -48,10 +49,59 @@ void EmitParams(Emitter& e, const KernelSpec& spec) {
   e.Close("};");
 }
 
+namespace {
+
+// Whether operand k's extents are all constants where its kernel reads them: every dim but
+// the first (which only a gather over a one-dim space reads), and the strides.
+bool StaticDims(const OperandSpec& o) {
+  if (o.static_dims.empty()) return false;
+  const size_t first = o.gathered && o.rank <= 2 ? 0 : 1;
+  for (size_t d = first; d < o.static_dims.size(); ++d) {
+    if (o.static_dims[d] <= 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string DimsRef(const KernelSpec& spec, int k) {
+  return StaticDims(spec.operands[k]) ? absl::StrCat("kDims", k) : absl::StrCat("p.dims", k);
+}
+std::string StridesRef(const KernelSpec& spec, int k) {
+  return spec.operands[k].static_strides.empty() ? absl::StrCat("p.stride", k) : absl::StrCat("kStrides", k);
+}
+std::string InnerRef(const KernelSpec& spec, int k) {
+  return spec.operands[k].static_inner > 0 ? absl::StrCat("kInner", k) : absl::StrCat("p.inner", k);
+}
+
+// The extents the spec fixes, as constants of the kernel's namespace (the launch still
+// passes them in Params): divisions by them become multiplies, tests of a unit or zero
+// stride fold away. Maybe unused: a tile's own operands are read by the tile's code.
+void EmitStaticExtents(Emitter& e, const KernelSpec& spec) {
+  const auto list = [](const std::vector<int64_t>& v) {
+    return absl::StrJoin(v, ", ", [](std::string* out, int64_t x) { absl::StrAppend(out, x, "LL"); });
+  };
+  for (size_t k = 0; k < spec.operands.size(); ++k) {
+    const OperandSpec& o = spec.operands[k];
+    if (StaticDims(o)) {
+      e.Line(absl::StrCat("[[maybe_unused]] __device__ constexpr long long kDims", k, "[", o.static_dims.size(), "] = {",
+                          list(o.static_dims), "};"));
+    }
+    if (!o.static_strides.empty()) {
+      e.Line(absl::StrCat("[[maybe_unused]] __device__ constexpr long long kStrides", k, "[", o.static_strides.size(), "] = {",
+                          list(o.static_strides), "};"));
+    }
+    if (o.static_inner > 0) {
+      e.Line(absl::StrCat("[[maybe_unused]] __device__ constexpr long long kInner", k, " = ", o.static_inner, "LL;"));
+    }
+  }
+}
+
 void EmitHooksPreamble(Emitter& e, const KernelSpec& spec, const std::string& entry_name) {
   e.Line(kGlueMarker);
   e.Open(absl::StrCat("namespace ", entry_name, "_ns {"));
   EmitParams(e, spec);
+  EmitStaticExtents(e, spec);
   e.Blank();
   e.Open("struct Hooks {");
   e.Line("using Params = " + entry_name + "_ns::Params;");
@@ -62,9 +112,10 @@ namespace {
 
 // A strided operand's (or gather's) run over the site: from the site's coordinates where
 // they are declared (`coords`), else found from `index`.
-void EmitRun(Emitter& e, int k, int rank, const std::string& index, const std::string& coords) {
+void EmitRun(Emitter& e, const KernelSpec& spec, int k, int rank, const std::string& index,
+             const std::string& coords) {
   e.Line(absl::StrCat("const tf::StridedRun<", rank, "> run", k, "(", index, ", ",
-                      coords.empty() ? absl::StrCat("p.dims", k) : coords, ", p.stride", k, ");"));
+                      coords.empty() ? DimsRef(spec, k) : coords, ", ", StridesRef(spec, k), ");"));
 }
 
 }  // namespace
@@ -79,16 +130,16 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
     std::string off;
     switch (o.access) {
       case Access::kFull: off = absl::StrCat(index, " + l"); break;
-      case Access::kInner: off = absl::StrCat("tf::mod_index(", index, " + l, p.inner", k, ")"); break;
-      case Access::kOuter: off = absl::StrCat("tf::div_index(", index, " + l, p.inner", k, ")"); break;
+      case Access::kInner: off = absl::StrCat("tf::mod_index(", index, " + l, ", InnerRef(spec, k), ")"); break;
+      case Access::kOuter: off = absl::StrCat("tf::div_index(", index, " + l, ", InnerRef(spec, k), ")"); break;
       case Access::kScalar: off = "0"; break;
       case Access::kGroup:
-        off = absl::StrCat("tf::group_offset(", index, " + l, p.inner", k, ", ", o.group, "LL, ", o.groups, "LL)");
+        off = absl::StrCat("tf::group_offset(", index, " + l, ", InnerRef(spec, k), ", ", o.group, "LL, ", o.groups, "LL)");
         break;
       case Access::kStrided:
-        EmitRun(e, k, o.rank, index, coords);
+        EmitRun(e, spec, k, o.rank, index, coords);
         e.Line(absl::StrCat("tf::iota_run<W>(", a, ", ", in, ", ", o.iota_start, "LL, ", o.iota_step, "LL, run", k,
-                            ", p.dims", k, ", p.stride", k, ");"));
+                            ", ", DimsRef(spec, k), ", ", StridesRef(spec, k), ");"));
         return;
     }
     e.Line(absl::StrCat("for (int l = 0; l < W; ++l) ", a, "[l] = tf::iota_elem<", ComputeTypeName(o.dtype), ">(", in,
@@ -98,30 +149,30 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
   if (o.dtype == DType::kI4 && (o.access == Access::kFull || o.access == Access::kInner)) {
     // Packed two per byte: the helper takes the element index, not a pointer to it.
     const std::string at = o.access == Access::kFull ? index
-                                                     : absl::StrCat("tf::mod_index(", index, ", p.inner", k, ")");
+                                                     : absl::StrCat("tf::mod_index(", index, ", ", InnerRef(spec, k), ")");
     e.Line(absl::StrCat("tf::load_i4<W>(", a, ", ", in, ", ", at, ");"));
     return;
   }
   switch (o.access) {
     case Access::kFull: e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + ", index, ");")); break;
     case Access::kInner:
-      e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + tf::mod_index(", index, ", p.inner", k, "));"));
+      e.Line(absl::StrCat("tf::load_vec<W>(", a, ", ", in, " + tf::mod_index(", index, ", ", InnerRef(spec, k), "));"));
       break;
     case Access::kScalar: e.Line(absl::StrCat("tf::load_bcast<W>(", a, ", ", in, ");")); break;
     case Access::kOuter:
-      e.Line(absl::StrCat("tf::load_outer<W>(", a, ", ", in, ", ", index, ", p.inner", k, ");"));
+      e.Line(absl::StrCat("tf::load_outer<W>(", a, ", ", in, ", ", index, ", ", InnerRef(spec, k), ");"));
       break;
     case Access::kStrided:
       if (coords.empty()) {
-        e.Line(absl::StrCat("tf::load_strided<W, ", o.rank, ">(", a, ", ", in, ", ", index, ", p.dims", k, ", p.stride",
-                            k, ");"));
+        e.Line(absl::StrCat("tf::load_strided<W, ", o.rank, ">(", a, ", ", in, ", ", index, ", ", DimsRef(spec, k), ", ", 
+                            StridesRef(spec, k), ");"));
       } else {
-        EmitRun(e, k, o.rank, index, coords);
-        e.Line(absl::StrCat("tf::load_run<W>(", a, ", ", in, ", run", k, ", p.dims", k, ", p.stride", k, ");"));
+        EmitRun(e, spec, k, o.rank, index, coords);
+        e.Line(absl::StrCat("tf::load_run<W>(", a, ", ", in, ", run", k, ", ", DimsRef(spec, k), ", ", StridesRef(spec, k), ");"));
       }
       break;
     case Access::kGroup:
-      e.Line(absl::StrCat("tf::load_group<W>(", a, ", ", in, ", ", index, ", p.inner", k, ", ", o.group, "LL, ",
+      e.Line(absl::StrCat("tf::load_group<W>(", a, ", ", in, ", ", index, ", ", InnerRef(spec, k), ", ", o.group, "LL, ",
                           o.groups, "LL);"));
       break;
   }
@@ -185,7 +236,7 @@ void EmitSiteCoords(Emitter& e, const KernelSpec& spec, int site, const std::str
     const OperandSpec& o = spec.operands[k];
     const int r = CoordRank(o);
     if (o.site != site || r == 0 || (gathers_only && !o.gathered) || !ranks.insert(r).second) continue;
-    e.Line(absl::StrCat("const tf::Coords<", r, "> cs", r, "(", index, ", p.dims", k, ");"));
+    e.Line(absl::StrCat("const tf::Coords<", r, "> cs", r, "(", index, ", ", DimsRef(spec, static_cast<int>(k)), ");"));
   }
 }
 
@@ -226,7 +277,7 @@ absl::Status EmitSiteStoresAt(Emitter& e, const KernelSpec& spec, int site, cons
   for (size_t k = 0; k < spec.operands.size(); ++k) {
     const OperandSpec& o = spec.operands[k];
     if (!o.gathered || o.site != site) continue;
-    EmitRun(e, static_cast<int>(k), o.rank - 1, index, CoordsName(o));
+    EmitRun(e, spec, static_cast<int>(k), o.rank - 1, index, CoordsName(o));
     e.Line(absl::StrCat("(void)run", k, ";"));
   }
   const std::vector<Expr> hoisted = HoistableGathers(spec, site, extra);
@@ -246,8 +297,9 @@ absl::Status EmitSiteStoresAt(Emitter& e, const KernelSpec& spec, int site, cons
       const OperandSpec& o = spec.operands[hoisted[h]->operand];
       const std::string k = absl::StrCat(hoisted[h]->operand);
       e.Line(absl::StrCat(ComputeTypeName(o.dtype), " g", h, "[W];"));
-      e.Line(absl::StrCat("tf::load_gather<W, ", o.rank - 1, ">(g", h, ", p.in", k, ", run", k, ", gi", h, ", p.dims",
-                          k, ", p.stride", k, ");"));
+      const int q = hoisted[h]->operand;
+      e.Line(absl::StrCat("tf::load_gather<W, ", o.rank - 1, ">(g", h, ", p.in", k, ", run", k, ", gi", h, ", ",
+                          DimsRef(spec, q), ", ", StridesRef(spec, q), ");"));
     }
   }
   e.Line("#pragma unroll");
@@ -263,8 +315,9 @@ absl::Status EmitSiteStoresAt(Emitter& e, const KernelSpec& spec, int site, cons
   ex.SetGather([&](const ExprNode& g, const std::string& at) {
     const OperandSpec& o = spec.operands[g.operand];
     const std::string k = absl::StrCat(g.operand);
-    const std::string off = absl::StrCat("tf::gather_at<", o.rank - 1, ">(run", k, ".at(l, p.dims", k, ", p.stride",
-                                         k, "), ", at, ", p.dims", k, ", p.stride", k, ")");
+    const std::string dims = DimsRef(spec, g.operand), strides = StridesRef(spec, g.operand);
+    const std::string off = absl::StrCat("tf::gather_at<", o.rank - 1, ">(run", k, ".at(l, ", dims, ", ", strides,
+                                         "), ", at, ", ", dims, ", ", strides, ")");
     if (o.iota) {
       return absl::StrCat("tf::iota_elem<", ComputeTypeName(o.dtype), ">(p.in", k, ", ", o.iota_start, "LL, ",
                           o.iota_step, "LL, ", off, ")");

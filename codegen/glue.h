@@ -15,6 +15,12 @@ namespace tilefuse::internal {
 // `struct Hooks {` with its Params alias and kVec; the caller adds hooks and closes it.
 void EmitHooksPreamble(Emitter& e, const KernelSpec& spec, const std::string& entry_name);
 
+// How the glue names operand k's extents: the constants EmitHooksPreamble declares where
+// the spec fixes them (OperandSpec::static_dims), else the launch's Params fields.
+std::string DimsRef(const KernelSpec& spec, int k);
+std::string StridesRef(const KernelSpec& spec, int k);
+std::string InnerRef(const KernelSpec& spec, int k);
+
 // struct Params { ... }; in ParamLayout order.
 void EmitParams(Emitter& e, const KernelSpec& spec);
 

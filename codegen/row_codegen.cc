@@ -312,8 +312,9 @@ class RowGen {
       return;
     }
     e_.Line(absl::StrCat(ComputeTypeName(spec_.operands[k].dtype), " a", k, "[W];"));
-    e_.Line(absl::StrCat("tf::load_vec<W>(a", k, ", p.in", k, " + (p.inner", k, " == s.cols ? c + e0 : tf::mod_index(i, p.inner",
-                         k, ")));"));
+    const std::string inner = InnerRef(spec_, k);
+    e_.Line(absl::StrCat("tf::load_vec<W>(a", k, ", p.in", k, " + (", inner, " == s.cols ? c + e0 : tf::mod_index(i, ",
+                         inner, ")));"));
   }
 
   std::string ElementLeaf(const ExprNode& leaf) const {

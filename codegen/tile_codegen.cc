@@ -135,8 +135,9 @@ void EmitTilePrefetchHook(Emitter& e, const KernelSpec& spec) {
                           " + (m0 + r) * p.cols + n0, cols);"));
     } else if (o.access == Access::kInner) {
       e.Open("if (lane == 0) {");
-      e.Line(absl::StrCat("const long long s = (m0 * p.cols + n0) % p.inner", k, ";"));
-      e.Line(absl::StrCat("tf::prefetch_l2(p.in", k, " + s, cols < p.inner", k, " - s ? cols : p.inner", k, " - s);"));
+      const std::string inner = InnerRef(spec, static_cast<int>(k));
+      e.Line(absl::StrCat("const long long s = (m0 * p.cols + n0) % ", inner, ";"));
+      e.Line(absl::StrCat("tf::prefetch_l2(p.in", k, " + s, cols < ", inner, " - s ? cols : ", inner, " - s);"));
       e.Close();
     }
   }

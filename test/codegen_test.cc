@@ -134,13 +134,34 @@ TEST(Codegen, GlueUsesTheAccessPathOfEachOperand) {
   TF_ASSERT_OK_AND_ASSIGN(std::string glue,
                           GeneratePointwiseGlue(plan.fusion_plan().kernels[0].spec, "tf_test"));
   EXPECT_NE(glue.find("tf::load_vec<W>(a0, p.in0 + i);"), std::string::npos) << glue;
-  EXPECT_NE(glue.find("p.in1 + tf::mod_index(i, p.inner1)"), std::string::npos) << glue;
+  // The bias repeats every 4096 elements, a constant of the kernel (the graph fixes it).
+  EXPECT_NE(glue.find("__device__ constexpr long long kInner1 = 4096LL;"), std::string::npos) << glue;
+  EXPECT_NE(glue.find("p.in1 + tf::mod_index(i, kInner1)"), std::string::npos) << glue;
   EXPECT_NE(glue.find("tf::relu_f("), std::string::npos) << glue;
   EXPECT_NE(glue.find("static constexpr int kVec = 8;"), std::string::npos) << glue;
   // Same spec, same bytes.
   TF_ASSERT_OK_AND_ASSIGN(std::string again,
                           GeneratePointwiseGlue(plan.fusion_plan().kernels[0].spec, "tf_test"));
   EXPECT_EQ(glue, again);
+
+  // A symbolic extent stays the launch's; a strided operand's fixed ones become constants,
+  // all but the leading dim, which may be symbolic.
+  TF_ASSERT_OK_AND_ASSIGN(Graph sym, GraphFromJson(R"({"name": "sym_bias",
+      "inputs": [{"name": "x", "shape": ["M", "N"], "dtype": "f32"}, {"name": "b", "shape": ["N"], "dtype": "f32"},
+                 {"name": "t", "shape": ["M", 8, 64], "dtype": "f32"}, {"name": "c", "shape": [8, 1], "dtype": "f32"}],
+      "nodes": [{"name": "y", "op": "add", "inputs": ["x", "b"]}, {"name": "u", "op": "mul", "inputs": ["t", "c"]}],
+      "outputs": ["y", "u"]})"));
+  TF_ASSERT_OK_AND_ASSIGN(Plan sym_plan, Compile(sym, o));
+  ASSERT_EQ(sym_plan.fusion_plan().kernels.size(), 2u);
+  std::string both;
+  for (const KernelPlan& k : sym_plan.fusion_plan().kernels) {
+    TF_ASSERT_OK_AND_ASSIGN(std::string g, GeneratePointwiseGlue(k.spec, "tf_sym"));
+    both += g;
+  }
+  EXPECT_NE(both.find("tf::mod_index(i, p.inner"), std::string::npos) << both;
+  EXPECT_EQ(both.find("kInner"), std::string::npos) << both;
+  EXPECT_NE(both.find("constexpr long long kDims1[3] = {0LL, 8LL, 64LL};"), std::string::npos) << both;
+  EXPECT_NE(both.find("constexpr long long kStrides1[3] = {0LL, 1LL, 0LL};"), std::string::npos) << both;
 }
 
 // The skinny GEMM reads an int8, int4 or e4m3 weight packed where its prologue is f32(q)

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "runtime/graph/stable_hash.h"
 
 namespace tilefuse::internal {
@@ -143,7 +144,9 @@ std::string SpecText(const KernelSpec& spec) {
                     " site=", o.site, " rank=", o.rank,
                     o.iota ? absl::StrCat(" iota=", o.iota_start, ",", o.iota_step) : "", o.gathered ? " gathered" : "",
                     o.access == Access::kGroup ? absl::StrCat(" group=", o.group, "x", o.groups) : "",
-                    "\n");
+                    o.static_dims.empty() ? "" : absl::StrCat(" dims=", absl::StrJoin(o.static_dims, ",")),
+                    o.static_strides.empty() ? "" : absl::StrCat(" strides=", absl::StrJoin(o.static_strides, ",")),
+                    o.static_inner > 0 ? absl::StrCat(" inner=", o.static_inner) : "", "\n");
   }
   std::vector<std::string> lines;
   std::vector<std::pair<const ExprNode*, std::string>> names;

@@ -72,6 +72,12 @@ struct OperandSpec {
   bool gathered = false;
   // kGroup: elements per group and groups per row (both static).
   int64_t group = 0, groups = 0;
+  // The binding's extents where the graph fixes them, baked into the kernel as constants
+  // (divisions by constants; a unit or zero stride decided at compile time): kStrided's
+  // dims (0 where symbolic) and strides (empty unless all are static); kInner, kOuter and
+  // kGroup's inner extent (0: symbolic). Filled by the planner's last step (PlanFusion).
+  std::vector<int64_t> static_dims, static_strides;
+  int64_t static_inner = 0;
 };
 
 struct OutputSpec {

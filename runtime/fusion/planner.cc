@@ -72,6 +72,30 @@ OperandBinding BindOperand(const Graph& g, int q, const ViewInfo& view, const Sh
   return b;
 }
 
+// Records in each operand's spec the extents its binding fixes (OperandSpec::static_dims):
+// the kernels then divide by constants. Last, once no binding changes.
+void BakeStaticExtents(FusionPlan& plan) {
+  for (KernelPlan& k : plan.kernels) {
+    for (size_t i = 0; i < k.operands.size(); ++i) {
+      OperandSpec& o = k.spec.operands[i];
+      const OperandBinding& b = k.operands[i];
+      o.static_dims.clear();
+      o.static_strides.clear();
+      o.static_inner = 0;
+      if (o.access == Access::kStrided) {
+        bool strides = !b.strides.empty();
+        for (const SizeExpr& d : b.dims) o.static_dims.push_back(d.is_static() ? d.constant : 0);
+        for (const SizeExpr& s : b.strides) strides &= s.is_static();
+        for (const SizeExpr& s : b.strides) {
+          if (strides) o.static_strides.push_back(s.constant);
+        }
+      } else if (o.access == Access::kInner || o.access == Access::kOuter || o.access == Access::kGroup) {
+        if (b.inner.is_static()) o.static_inner = b.inner.constant;
+      }
+    }
+  }
+}
+
 // Builds one kernel's spec: expressions per site, operands bound per site.
 class KernelBuilder {
  public:
@@ -985,6 +1009,7 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
     }
   }
   BindSplitReductions(plan);  // again by Compile once GEMM configs are tuned
+  BakeStaticExtents(plan);
   return plan;
 }
 
