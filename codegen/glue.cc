@@ -84,12 +84,12 @@ void EmitStaticExtents(Emitter& e, const KernelSpec& spec) {
   for (size_t k = 0; k < spec.operands.size(); ++k) {
     const OperandSpec& o = spec.operands[k];
     if (StaticDims(o)) {
-      e.Line(absl::StrCat("[[maybe_unused]] __device__ constexpr long long kDims", k, "[", o.static_dims.size(), "] = {",
-                          list(o.static_dims), "};"));
+      e.Line(absl::StrCat("[[maybe_unused]] __device__ constexpr long long kDims", k, "[", o.static_dims.size(),
+                          "] = {", list(o.static_dims), "};"));
     }
     if (!o.static_strides.empty()) {
-      e.Line(absl::StrCat("[[maybe_unused]] __device__ constexpr long long kStrides", k, "[", o.static_strides.size(), "] = {",
-                          list(o.static_strides), "};"));
+      e.Line(absl::StrCat("[[maybe_unused]] __device__ constexpr long long kStrides", k, "[",
+                          o.static_strides.size(), "] = {", list(o.static_strides), "};"));
     }
     if (o.static_inner > 0) {
       e.Line(absl::StrCat("[[maybe_unused]] __device__ constexpr long long kInner", k, " = ", o.static_inner, "LL;"));
@@ -134,7 +134,8 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
       case Access::kOuter: off = absl::StrCat("tf::div_index(", index, " + l, ", InnerRef(spec, k), ")"); break;
       case Access::kScalar: off = "0"; break;
       case Access::kGroup:
-        off = absl::StrCat("tf::group_offset(", index, " + l, ", InnerRef(spec, k), ", ", o.group, "LL, ", o.groups, "LL)");
+        off = absl::StrCat("tf::group_offset(", index, " + l, ", InnerRef(spec, k), ", ", o.group, "LL, ", o.groups,
+                           "LL)");
         break;
       case Access::kStrided:
         EmitRun(e, spec, k, o.rank, index, coords);
@@ -149,7 +150,8 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
   if (o.dtype == DType::kI4 && (o.access == Access::kFull || o.access == Access::kInner)) {
     // Packed two per byte: the helper takes the element index, not a pointer to it.
     const std::string at = o.access == Access::kFull ? index
-                                                     : absl::StrCat("tf::mod_index(", index, ", ", InnerRef(spec, k), ")");
+                                                     : absl::StrCat("tf::mod_index(", index, ", ", InnerRef(spec, k),
+                                                                    ")");
     e.Line(absl::StrCat("tf::load_i4<W>(", a, ", ", in, ", ", at, ");"));
     return;
   }
@@ -164,16 +166,17 @@ void EmitOperandLoad(Emitter& e, const KernelSpec& spec, int k, const std::strin
       break;
     case Access::kStrided:
       if (coords.empty()) {
-        e.Line(absl::StrCat("tf::load_strided<W, ", o.rank, ">(", a, ", ", in, ", ", index, ", ", DimsRef(spec, k), ", ", 
-                            StridesRef(spec, k), ");"));
+        e.Line(absl::StrCat("tf::load_strided<W, ", o.rank, ">(", a, ", ", in, ", ", index, ", ", DimsRef(spec, k),
+                            ", ", StridesRef(spec, k), ");"));
       } else {
         EmitRun(e, spec, k, o.rank, index, coords);
-        e.Line(absl::StrCat("tf::load_run<W>(", a, ", ", in, ", run", k, ", ", DimsRef(spec, k), ", ", StridesRef(spec, k), ");"));
+        e.Line(absl::StrCat("tf::load_run<W>(", a, ", ", in, ", run", k, ", ", DimsRef(spec, k), ", ",
+                            StridesRef(spec, k), ");"));
       }
       break;
     case Access::kGroup:
-      e.Line(absl::StrCat("tf::load_group<W>(", a, ", ", in, ", ", index, ", ", InnerRef(spec, k), ", ", o.group, "LL, ",
-                          o.groups, "LL);"));
+      e.Line(absl::StrCat("tf::load_group<W>(", a, ", ", in, ", ", index, ", ", InnerRef(spec, k), ", ", o.group,
+                          "LL, ", o.groups, "LL);"));
       break;
   }
 }
