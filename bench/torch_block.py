@@ -43,7 +43,9 @@ def timed(fn, flush, runs=30):
 
 def timed_all(fns, flush, runs=30):
     """Median device time of each of `fns`, timed in turns (one run of each per round), so
-    that the card's clock and temperature drift over the rounds touches every variant alike."""
+    that the card's clock and temperature drift over the rounds touches every variant alike.
+    Before each run: `flush` read (flush_l2), or called where it is a function."""
+    before = flush if callable(flush) else lambda: flush_l2(flush)
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     for fn in fns:
         fn()
@@ -51,7 +53,7 @@ def timed_all(fns, flush, runs=30):
     times = [[] for _ in fns]
     for _ in range(runs):
         for fn, t in zip(fns, times):
-            flush_l2(flush)
+            before()
             start.record()
             fn()
             stop.record()

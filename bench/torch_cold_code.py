@@ -6,12 +6,11 @@ timed with events after the named work, median of 50, twice.
     PYTHONPATH=build/python python3 bench/torch_cold_code.py
 """
 import json
-import statistics
 
 import torch
 
 import tilefuse
-from torch_block import graphed
+from torch_block import graphed, timed
 from torch_gemms import linear_graph
 
 DEV = "cuda"
@@ -28,19 +27,6 @@ def row_sum_flush(src):
     plan = tilefuse.compile(tilefuse.Graph.from_json(json.dumps(g)))
     dst = torch.empty(src.shape[0], device=DEV)
     return lambda: plan.run([src], [dst], stream=stream())
-
-
-def median_after(fn, before, runs=50):
-    pairs = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(runs)]
-    fn()
-    torch.cuda.synchronize()
-    for a, b in pairs:
-        before()
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-    return statistics.median(a.elapsed_time(b) * 1e3 for a, b in pairs)
 
 
 def main():
@@ -69,7 +55,8 @@ def main():
     }
     print("us, median of 50 (twice): tilefuse | cuBLASLt; decode GEMM M=16, 4096 -> 4096")
     for name, work in before.items():
-        t = [(median_after(ours, work), median_after(blas, work)) for _ in range(2)]
+        # Apart, not in turns: "nothing" means the same GEMM ran just before.
+        t = [(timed(ours, work, 50), timed(blas, work, 50)) for _ in range(2)]
         print(f"  {name:<46} {t[0][0]:6.1f} {t[1][0]:6.1f} | {t[0][1]:6.1f} {t[1][1]:6.1f}")
 
 
