@@ -198,10 +198,14 @@ def main():
     flush = torch.empty(64 << 20, device=dev, dtype=torch.float32)  # 256 MiB: more than L2
     print(f"tilefuse {tilefuse.version()}, torch {torch.__version__}, {torch.cuda.get_device_name()}")
     for block in [b for b in (Mlp, NoAttn) if b.name in args.block]:
-        plan = tilefuse.compile(tilefuse.Graph.from_file(os.path.join(HERE, block.file)))
+        graph = tilefuse.Graph.from_file(os.path.join(HERE, block.file))
+        plan = tilefuse.compile(graph)
+        serial = tilefuse.compile(graph, overlap_launches=False)  # the same kernels, one after another
         print(f"\nblock {block.name}: tilefuse plan of {plan.num_kernels} kernels; us, CUDA graphs replayed"
-              f" (tilefuse launched from Python: 'tf host'); cuBLAS: the GEMMs alone; +k: with separate kernels")
-        print(f"{'M':>6} {'tilefuse':>9} {'tf host':>8} {'eager':>9} {'compile':>9} {'cuBLAS':>9} {'cuBLAS+k':>9}"
+              f" (tilefuse launched from Python: 'tf host'; without overlapped launches: 'tf serial');"
+              f" cuBLAS: the GEMMs alone; +k: with separate kernels")
+        print(f"{'M':>6} {'tilefuse':>9} {'tf host':>8} {'tf serial':>9} {'eager':>9} {'compile':>9} {'cuBLAS':>9}"
+              f" {'cuBLAS+k':>9}"
               f" {'tf/compile':>10} {'tf/cuBLAS':>9} {'tf/+k':>7}")
         for m in args.m:
             b = block(m, dev)
@@ -219,8 +223,12 @@ def main():
             def tf_run():
                 plan.run(b.inputs, b.outputs, stream=torch.cuda.current_stream().cuda_stream)
 
+            def tf_serial():
+                serial.run(b.inputs, b.outputs, stream=torch.cuda.current_stream().cuda_stream)
+
             if args.profile:
                 profile(f"{block.name} M={m} tilefuse", tf_run, flush)
+                profile(f"{block.name} M={m} tilefuse serial", tf_serial, flush)
                 profile(f"{block.name} M={m} torch.compile", lambda: compiled(b), flush)
             try:
                 tf_graph = graphed(tf_run)
@@ -228,10 +236,12 @@ def main():
                 print(f"  tilefuse in a CUDA graph failed ({e}); its column is the launch from Python")
                 torch.cuda.synchronize()
                 tf_graph = tf_run
-            t_tf, t_host, t_eager, t_comp, t_blas, t_sep = timed_all(
-                [tf_graph, tf_run, graphed(b.eager), graphed(lambda: compiled(b)), graphed(b.gemms),
-                 graphed(b.separate)], flush)
-            print(f"{m:>6} {t_tf:>9.1f} {t_host:>8.1f} {t_eager:>9.1f} {t_comp:>9.1f} {t_blas:>9.1f} {t_sep:>9.1f}"
+            tf_serial()
+            t_tf, t_host, t_serial, t_eager, t_comp, t_blas, t_sep = timed_all(
+                [tf_graph, tf_run, graphed(tf_serial), graphed(b.eager), graphed(lambda: compiled(b)),
+                 graphed(b.gemms), graphed(b.separate)], flush)
+            print(f"{m:>6} {t_tf:>9.1f} {t_host:>8.1f} {t_serial:>9.1f} {t_eager:>9.1f} {t_comp:>9.1f}"
+                  f" {t_blas:>9.1f} {t_sep:>9.1f}"
                   f" {t_tf / t_comp:>10.3f} {t_tf / t_blas:>9.3f} {t_tf / t_sep:>7.3f}")
 
 

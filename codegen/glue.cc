@@ -354,6 +354,7 @@ void EmitEntry(Emitter& e, const std::string& entry_name, const std::string& bou
   e.Blank();
   e.Open(absl::StrCat("extern \"C\" __global__ void ", attrs, "__launch_bounds__(", bounds, ") ", entry_name, "(",
                       params.empty() ? absl::StrCat("const ", entry_name, "_ns::Params p") : params, ") {"));
+  e.Line("tf::grid_dependency_wait();");
   e.Line(call);
   e.Close();
 }

@@ -48,7 +48,8 @@ absl::Status EmitSiteStores(Emitter& e, const KernelSpec& spec, int site, const 
 
 // Closes the per-kernel namespace and emits the extern "C" entry calling `call`: `attrs`,
 // then __launch_bounds__(`bounds`), then the parameters, `params` or by default the
-// Params block alone.
+// Params block alone. The entry first waits for the kernels before it (Plan::Run's
+// overlapped launches, kernels/pointwise.cuh grid_dependency_wait).
 void EmitEntry(Emitter& e, const std::string& entry_name, const std::string& bounds, const std::string& call,
                const std::string& attrs = "", const std::string& params = "");
 

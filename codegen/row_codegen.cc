@@ -451,6 +451,7 @@ absl::StatusOr<std::string> GenerateRowGlue(const KernelSpec& spec, const std::s
   e.Open(absl::StrCat("extern \"C\" __global__ void __launch_bounds__(", spec.row.threads, ") ", entry_name,
                       "(const ", entry_name, "_ns::Params p) {"));
   e.Line(absl::StrCat("using namespace ", entry_name, "_ns;"));
+  e.Line("tf::grid_dependency_wait();  // Plan::Run's overlapped launches");
   RowGen gen(e, spec);
   TF_RETURN_IF_ERROR(gen.Body(false));
   e.Close();

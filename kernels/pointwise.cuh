@@ -219,6 +219,18 @@ TF_DEVICE void prefetch_l2(const T* src, long long n) {
 #endif
 }
 
+// Programmatic dependent launch (sm_90; Plan::Run launches a plan's later kernels with
+// it): the kernel may be launched before its predecessor in the stream has finished, so
+// every entry calls this first; it returns once the predecessors completed and their
+// writes are visible (a no-op for a kernel launched without the attribute). Nothing here
+// triggers the next kernel early (griddepcontrol.launch_dependents): measured on the
+// H200, CTAs waiting beside a running kernel slowed it (docs/NOTES.md).
+TF_DEVICE void grid_dependency_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 // i % n, in 32 bits when both fit: a 64-bit remainder costs several times more, and
 // broadcast operands (a bias over the columns) take one per access. A power of two (most
 // hidden sizes) is a mask: one instruction instead of some twenty, one of them on the

@@ -141,7 +141,7 @@ NB_MODULE(_tilefuse, m) {
 
   m.def("compile",
         [](const tilefuse::Graph& g, std::string arch, bool fuse, int device, std::string cache_dir,
-           std::optional<std::vector<int64_t>> m_classes, int sm_count) {
+           std::optional<std::vector<int64_t>> m_classes, int sm_count, bool overlap_launches) {
           tilefuse::CompileOptions o;
           o.arch = std::move(arch);
           o.fuse = fuse;
@@ -149,6 +149,7 @@ NB_MODULE(_tilefuse, m) {
           o.cache_dir = std::move(cache_dir);
           o.m_classes = std::move(m_classes);
           o.sm_count = sm_count;
+          o.overlap_launches = overlap_launches;
           std::optional<tilefuse::Result<tilefuse::Plan>> plan;
           {
             nb::gil_scoped_release release;  // NVRTC takes a while; other threads run
@@ -158,5 +159,6 @@ NB_MODULE(_tilefuse, m) {
         },
         nb::arg("graph"), nb::arg("arch") = "", nb::arg("fuse") = true, nb::arg("device") = 0,
         nb::arg("cache_dir") = "", nb::arg("m_classes") = nb::none(), nb::arg("sm_count") = 0,
+        nb::arg("overlap_launches") = true,
         "Plans the graph and compiles its kernels (NVRTC; no GPU needed with `arch`).");
 }

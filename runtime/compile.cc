@@ -10,6 +10,8 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "codegen/generate.h"
@@ -324,6 +326,14 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     auto arch = DeviceArch(options.device);
     plan.arch_ = arch.ok() ? *arch : "sm_90";
   }
+  // Overlapped launches need the kernels' grid_dependency_wait, which sm_90 on compiles.
+  int arch_number = 0;
+  if (absl::StartsWith(plan.arch_, "sm_")) {
+    for (size_t i = 3; i < plan.arch_.size() && absl::ascii_isdigit(plan.arch_[i]); ++i) {
+      arch_number = arch_number * 10 + (plan.arch_[i] - '0');
+    }
+  }
+  plan.overlap_ = options.overlap_launches && arch_number >= 90;
   int sms = options.sm_count;
   if (sms <= 0) {
     auto device_sms = DeviceSmCount(options.device);

@@ -140,6 +140,7 @@ Plan& Plan::operator=(Plan&& o) noexcept {
   loaded_ = o.loaded_;
   load_mu_ = std::move(o.load_mu_);
   sm_count_ = o.sm_count_;
+  overlap_ = o.overlap_;
   own_ = std::move(o.own_);
   o.loaded_ = false;
   return *this;
@@ -180,7 +181,9 @@ const CompiledKernel& Plan::compiled_kernel_for(int i, int64_t rows) const {
 
 std::string Plan::Explain() const {
   std::string s = absl::StrCat("plan '", graph_.name(), "': ", kernels_.size(), " kernel",
-                               kernels_.size() == 1 ? "" : "s", " for ", arch_, "\n");
+                               kernels_.size() == 1 ? "" : "s", " for ", arch_,
+                               overlap_ && kernels_.size() > 1 ? ", each after the first launched overlapped" : "",
+                               "\n");
   for (size_t i = 0; i < kernels_.size(); ++i) {
     absl::StrAppend(&s, "  kernel ", i, ": ", kernels_[i].plan.summary, "\n");
     for (const Variant& v : kernels_[i].classes) {
@@ -528,6 +531,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     return base + static_cast<uint64_t>(OffsetValue(b.offset, syms) * DTypeSize(k.plan.spec.operands[i].dtype));
   };
   uint64_t words[kMaxParamWords];
+  bool launched_before = false;
   for (size_t ki = 0; ki < kernels_.size(); ++ki) {
     const Kernel& k = kernels_[ki];
     RunState::PerKernel& ks = st.kernels[ki];
@@ -674,11 +678,26 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       blocks = static_cast<unsigned>((rows + rows_per_cta - 1) / rows_per_cta);
     }
     void* params[] = {words, &maps[0], &maps[1], &maps[2]};  // pointwise and row kernels take the first
+    // After the run's first kernel, overlapped (CompileOptions::overlap_launches): a kernel
+    // is launched while the one before finishes, and waits in its code for its results. The
+    // first waits for the caller's work as any launch does.
+    CUlaunchAttribute overlap;
+    overlap.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    overlap.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config{};
+    config.gridDimX = blocks;
+    config.gridDimY = config.gridDimZ = 1;
+    config.blockDimX = threads;
+    config.blockDimY = config.blockDimZ = 1;
+    config.sharedMemBytes = smem;
+    config.hStream = stream;
+    config.attrs = &overlap;
+    config.numAttrs = overlap_ && launched_before ? 1 : 0;
+    launched_before = true;
     // The message is built only on failure: Run allocates nothing on its steady path.
-    const CUresult launched = cu->cuLaunchKernel(cls != nullptr ? cls->function : k.function, blocks, 1, 1, threads,
-                                                 1, 1, smem, stream, params, nullptr);
+    const CUresult launched = cu->cuLaunchKernelEx(&config, cls != nullptr ? cls->function : k.function, params, nullptr);
     if (launched != CUDA_SUCCESS) {
-      return cu->Check(launched, absl::StrCat("cuLaunchKernel(", (cls != nullptr ? cls->compiled : k.compiled)->entry_name(), ")"));
+      return cu->Check(launched, absl::StrCat("cuLaunchKernelEx(", (cls != nullptr ? cls->compiled : k.compiled)->entry_name(), ")"));
     }
   }
   return absl::OkStatus();

@@ -54,6 +54,11 @@ struct CompileOptions {
   // H200 at 4096 x 4096 x 4096 the register-staged A prologue makes the GEMM 10x slower
   // than the norm kernel + the TMA GEMM (2175 us against 215, docs/NOTES.md).
   bool norm_prologues = false;
+  // Each kernel of a run after its first is launched overlapped with the one before (sm_90
+  // programmatic dependent launch): its launch is under way while that one finishes, and
+  // its code waits for that one's results before it reads or writes anything
+  // (kernels/pointwise.cuh grid_dependency_wait). About 1 us per block at M = 16 on the H200.
+  bool overlap_launches = true;
   KernelCache* cache = nullptr;  // null: the plan gets a cache of its own
   // Binaries that outlive the process (runtime/cache/disk_cache.h): looked up before
   // NVRTC runs, written after. Null: memory only. GEMM tuning records then default to
@@ -244,6 +249,7 @@ class Plan {
   bool loaded_ = false;
   std::unique_ptr<std::mutex> load_mu_;  // Load, from CreateContext on several threads
   int sm_count_ = 0;
+  bool overlap_ = false;  // CompileOptions::overlap_launches, where the arch has it
   std::unique_ptr<RunState> own_;  // the plain Run's context, made at its first run
 };
 

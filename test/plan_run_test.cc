@@ -61,6 +61,31 @@ TEST_F(PlanRunTest, ExplainCountsKernels) {
   EXPECT_NE(plan_->Explain().find("1 kernel for sm_90"), std::string::npos) << plan_->Explain();
 }
 
+// Overlapped launches need the kernels' wait (sm_90 on) and more than one kernel; the
+// option turns them off.
+TEST(PlanOverlap, LaunchesOverlapOnSm90PlansOfSeveralKernels) {
+  auto g = GraphFromJson(R"({"name": "two",
+    "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "f32"}, {"name": "b", "shape": [64], "dtype": "f32"}],
+    "nodes": [{"name": "a", "op": "add", "inputs": ["x", "b"]}, {"name": "c", "op": "mul", "inputs": ["a", "a"]}],
+    "outputs": ["c"]})");
+  ASSERT_TRUE(g.ok()) << g.status();
+  const auto explain = [&](const std::string& arch, bool overlap) {
+    CompileOptions o;
+    o.arch = arch;
+    o.overlap_launches = overlap;
+    o.fuse = false;  // a kernel per op
+    auto plan = Compile(*g, o);
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    EXPECT_GT(plan.ok() ? plan->num_kernels() : 0, 1);
+    return plan.ok() ? plan->Explain() : std::string();
+  };
+  constexpr const char* kSays = "each after the first launched overlapped";
+  EXPECT_NE(explain("sm_90", true).find(kSays), std::string::npos) << explain("sm_90", true);
+  EXPECT_EQ(explain("sm_90", false).find(kSays), std::string::npos);
+  EXPECT_EQ(explain("sm_80", true).find(kSays), std::string::npos);
+  EXPECT_NE(explain("sm_100", true).find(kSays), std::string::npos);
+}
+
 TEST(DLPack, ConvertsCompactCudaTensorsAndRejectsOthers) {
   int64_t shape[2] = {3, 4};
   int64_t strides[2] = {4, 1};

@@ -99,6 +99,11 @@ struct CompileOptions {
   // A norm whose output only feeds a GEMM's A normalizes in the GEMM's loads (measured
   // slower on the H200: off).
   bool norm_prologues = false;
+  // A run's kernels after its first are launched while the one before finishes (sm_90 and
+  // later, programmatic dependent launch; in CUDA graphs too); each waits for its
+  // predecessors' results before it reads or writes anything. False: each kernel is
+  // launched once the one before has ended.
+  bool overlap_launches = true;
 };
 
 // A tensor as Run takes it: device memory, row-major and contiguous.

@@ -122,6 +122,7 @@ Result<Plan> Plan::Compile(const Graph& graph, const CompileOptions& options) {
   if (options.m_classes) o.m_classes = *options.m_classes;
   o.gemm_row_epilogues = options.gemm_row_epilogues;
   o.norm_prologues = options.norm_prologues;
+  o.overlap_launches = options.overlap_launches;
   auto plan = internal::Compile(graph.impl().graph, o);
   if (!plan.ok()) return api::FromAbsl(plan.status());
   return Plan(std::unique_ptr<Impl>(new Impl{*std::move(plan), graph, std::move(disk), {}, {}}));

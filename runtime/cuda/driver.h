@@ -41,6 +41,7 @@ namespace tilefuse::internal {
   X(cuFuncSetAttribute)                  \
   X(cuFuncGetAttribute)                  \
   X(cuLaunchKernel)                      \
+  X(cuLaunchKernelEx)                    \
   X(cuMemAlloc)                          \
   X(cuMemFree)                           \
   X(cuMemcpyHtoD)                        \
