@@ -381,13 +381,15 @@ TF_DEVICE C iota_elem(const int* view, long long start, long long step, long lon
 template <int W, int R, class C, class T>
 TF_DEVICE void iota_run(C (&dst)[W], const T* view, long long start, long long step, const StridedRun<R>& run,
                         const long long* dims, const long long* strides) {
-  if (R == 1 || run.last + W <= dims[R - 1]) {
+  if constexpr (R > 1) {  // (a branch of its own: with one dim the run never wraps)
+    if (run.last + W > dims[R - 1]) {
 #pragma unroll
-    for (int k = 0; k < W; ++k) dst[k] = iota_elem<C>(view, start, step, run.base + k * strides[R - 1]);
-    return;
+      for (int k = 0; k < W; ++k) dst[k] = iota_elem<C>(view, start, step, run.at(k, dims, strides));
+      return;
+    }
   }
 #pragma unroll
-  for (int k = 0; k < W; ++k) dst[k] = iota_elem<C>(view, start, step, run.at(k, dims, strides));
+  for (int k = 0; k < W; ++k) dst[k] = iota_elem<C>(view, start, step, run.base + k * strides[R - 1]);
 }
 
 // The element offset a gather reads: `site`, the strided offset of its element over the R
