@@ -43,6 +43,15 @@ std::vector<GemmConfig> Candidates(const SweepPoint& p) {
         if (stages <= 6) c.push_back(Split(GemmConfig{16, 128, 64, 1, 4, 2 * stages}, split));
       }
     }
+    // The Hopper tile of 64 rows whose stages hold A's first 16 (GemmConfig::a_rows): the
+    // pipeline's memory for the weight, by TMA.
+    for (const auto& [stages, cols] : std::vector<std::pair<int, int>>{{8, 128}, {12, 128}, {10, 64}, {16, 64}}) {
+      for (int split : {1, 2, 4}) {
+        GemmConfig w = Split(WgmmaGemmConfig(stages, 64, cols), split);
+        w.a_rows = 16;
+        c.push_back(w);
+      }
+    }
     return c;
   }
   const int bm = p.m <= 64 ? 64 : 128;
@@ -84,8 +93,11 @@ absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& poi
         o.arch = arch;
         o.cache = &cache;
         o.gemm_config = t.config;
-        // Forced configs on the symbolic graph: one binary serves every M of a shape.
-        auto plan = Compile(t.config ? t.point->symbolic.graph : t.point->fixed.graph, o);
+        // Forced configs on the symbolic graph: one binary serves every M of a shape; those
+        // of 16-row A stages serve M <= 16 alone (a class of the symbolic graph), so they
+        // take the static one.
+        const bool symbolic = t.config && t.config->a_rows == 0;
+        auto plan = Compile(symbolic ? t.point->symbolic.graph : t.point->fixed.graph, o);
         if (!plan.ok()) {
           t.error = std::string(plan.status().message());
           continue;

@@ -73,6 +73,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   if (c.wgmma) {
     e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kStages = ", c.stages,
                         ", kSplitK = ", c.split_k, ";"));
+    e.Line(absl::StrCat("static constexpr int kARows = ", c.ARows(), ";  // A rows per stage (GemmConfig::a_rows)"));
     e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));
     e.Line(absl::StrCat("static constexpr bool kF16 = ", spec.tile_inputs[0].dtype == DType::kF16 ? "true" : "false", ";"));
     // fp8 operands (runtime/fusion/f8_gemm.h): 1 e4m3, 2 e5m2.

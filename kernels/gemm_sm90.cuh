@@ -163,7 +163,15 @@ struct GemmSm90 {
   // fp8 (kF8A set: both operands are fp8, their scales applied by the epilogue hook).
   static constexpr int kElemBytes = H::kF8A ? 1 : 2;
   static constexpr int BM = H::kBM, BN = H::kBN, BK = 128 / kElemBytes, ST = H::kStages;
-  static constexpr int kABytes = BM * 128, kBBytes = BN * 128;
+  // A stage holds kARows rows of A (GemmConfig::a_rows: 16 of a 64-row tile at M <= 16);
+  // the wgmmas read 64 from there, the rest being the next stages' (or B's) bytes, whose
+  // products land in rows the epilogue never stores. The window past the last stage is
+  // kAOverhang bytes of the pipeline.
+  static constexpr int kARows = H::kARows;
+  static constexpr int kABytes = kARows * 128, kBBytes = BN * 128;
+  static constexpr int kAOverhang = (BM - kARows) * 128;
+  static_assert(kARows == BM || (kARows == 16 && BM == 64 && H::kF8A == 0),
+                "A stages of 16 rows: 64-row tiles of 16-bit operands");
   static constexpr int kConsumers = BM / 64 * 128;  // consumer threads
   static constexpr int kProducers = H::kAsyncA ? 32 : 128;
   static constexpr int kThreads = kConsumers + kProducers;  // GemmLaunchOf(spec).threads on the host
@@ -244,7 +252,7 @@ TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, b
   if (a_hook) {
     // Eight chunks of this thread are loaded before any is written, so that eight loads
     // are in flight rather than one.
-    constexpr int kPerThread = G::BM * 8 / G::kProducers;
+    constexpr int kPerThread = G::kARows * 8 / G::kProducers;
     constexpr int kBatch = kPerThread < 8 ? kPerThread : 8;
 #pragma unroll 1
     for (int b = 0; b < kPerThread; b += kBatch) {
@@ -378,7 +386,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   extern __shared__ __align__(1024) char smem_raw[];
   char* smem = sm90_align1024(smem_raw);
   char* sa = smem;
-  char* sb = smem + G::ST * G::kABytes;
+  char* sb = smem + G::ST * G::kABytes + G::kAOverhang;
   unsigned long long* full = reinterpret_cast<unsigned long long*>(sb + G::ST * G::kBBytes);
   unsigned long long* empty = full + G::ST;
 
@@ -457,7 +465,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   using G = GemmSm90<H>;
   static_assert(H::kAsyncA && (H::kReduceOp < 0 || H::kReduceAxis == 1),
                 "ping-pong: no A prologue, no store-site reduction down the columns");
-  static_assert(G::BM == 128 && G::BN == 128, "ping-pong: 128 x 128 tiles");
+  static_assert(G::BM == 128 && G::BN == 128 && G::kARows == G::BM, "ping-pong: 128 x 128 tiles");
   constexpr int LDC = kStagingLd<G::BN>;
   extern __shared__ __align__(1024) char smem_raw[];
   char* smem = sm90_align1024(smem_raw);

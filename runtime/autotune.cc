@@ -26,7 +26,8 @@ constexpr int kFormatVersion = 1;
 
 Json ConfigJson(const GemmConfig& c) {
   return {{"bm", c.bm}, {"bn", c.bn}, {"bk", c.bk}, {"warps_m", c.warps_m},
-          {"warps_n", c.warps_n}, {"stages", c.stages}, {"wgmma", c.wgmma}, {"split_k", c.split_k}};
+          {"warps_n", c.warps_n}, {"stages", c.stages}, {"wgmma", c.wgmma}, {"split_k", c.split_k},
+          {"a_rows", c.a_rows}};
 }
 
 absl::StatusOr<int> ConfigInt(const Json& j, absl::string_view key, int fallback = -1) {
@@ -49,6 +50,7 @@ absl::StatusOr<GemmConfig> ConfigFromJson(const Json& j) {
   TF_ASSIGN_OR_RETURN(c.warps_n, ConfigInt(j, "warps_n"));
   TF_ASSIGN_OR_RETURN(c.stages, ConfigInt(j, "stages"));
   TF_ASSIGN_OR_RETURN(c.split_k, ConfigInt(j, "split_k", 1));  // records written before split-K have none
+  TF_ASSIGN_OR_RETURN(c.a_rows, ConfigInt(j, "a_rows", 0));
   const Json* wgmma = JsonMember(j, "wgmma");
   if (wgmma == nullptr) return absl::InvalidArgumentError("no 'wgmma'");
   TF_ASSIGN_OR_RETURN(c.wgmma, JsonBool(*wgmma, "'wgmma'"));

@@ -149,6 +149,16 @@ class TuningFile {
   bool dirty_ = false;
 };
 
+// The tuner's candidates for a GEMM at M <= max_m (GemmClassCandidates), less 16-row A
+// stages where the GEMM cannot take them.
+std::vector<GemmConfig> ClassCandidates(const KernelSpec& spec, int64_t max_m, int64_t n, int64_t depth, int sms) {
+  std::vector<GemmConfig> c = GemmClassCandidates(max_m, n, depth, GemmWgmmaCapable(spec), sms);
+  if (!GemmA16Capable(spec)) {
+    c.erase(std::remove_if(c.begin(), c.end(), [](const GemmConfig& g) { return g.a_rows > 0; }), c.end());
+  }
+  return c;
+}
+
 // The config recorded under `key`, else one tuned now (with `autotune` and a device: every
 // candidate timed on the plain GEMM at M = m_size), else nullopt. `what` names the kernel
 // or class in the decisions.
@@ -159,7 +169,9 @@ absl::StatusOr<std::optional<GemmConfig>> RecordedOrTuned(const Graph& graph, co
                                                           const std::string& what, FusionPlan& plan,
                                                           TuningFile& tuning) {
   TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records(plan.decisions));
-  if (auto r = records->Find(key); r && (!r->config.wgmma || GemmWgmmaCapable(k.spec))) {
+  // (a record of 16-row A stages serves only a GEMM that may take them, at M <= 16)
+  if (auto r = records->Find(key); r && (!r->config.wgmma || GemmWgmmaCapable(k.spec)) &&
+                                   (r->config.a_rows == 0 || (GemmA16Capable(k.spec) && m_size <= r->config.a_rows))) {
     plan.decisions.push_back(
         absl::StrCat("tuned: ", what, " uses ", r->config.ToString(), " (recorded, ", r->us, " us)"));
     return r->config;
@@ -200,6 +212,12 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
         if (k.spec.b_layout != GemmBLayout::kHookNK || k.spec.reduce.op >= 0 || !k.spec.stages.empty()) continue;
         if (m.is_static() && m.value <= 16) k.spec.gemm = c;
         if (!m.is_static()) k.classes = {ShapeClass{16, c}};
+      } else if (c.a_rows > 0) {
+        // A stages of 16 rows (the Hopper kernel at M <= 16): likewise M <= 16 only.
+        const Dim& m = graph.node(k.tile_node).shape[0];
+        if (!GemmA16Capable(k.spec)) continue;
+        if (m.is_static() && m.value <= 16) k.spec.gemm = c;
+        if (!m.is_static()) k.classes = {ShapeClass{16, c}};
       } else if (!c.wgmma || GemmWgmmaCapable(k.spec)) {
         k.spec.gemm = c;
       }
@@ -213,7 +231,7 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
     const int64_t depth = k.depth.is_static() ? k.depth.constant : 0;
     std::vector<GemmConfig> candidates;
     if (m.is_static() && m.value <= kDefaultMClasses[std::size(kDefaultMClasses) - 1]) {
-      candidates = GemmClassCandidates(m.value, n, depth, GemmWgmmaCapable(k.spec), sms);
+      candidates = ClassCandidates(k.spec, m.value, n, depth, sms);
     }
     TF_ASSIGN_OR_RETURN(std::optional<GemmConfig> tuned,
                         RecordedOrTuned(graph, options, arch, k, GemmTuningKey(graph, k.tile_node, k.spec, arch),
@@ -237,7 +255,7 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
         TF_ASSIGN_OR_RETURN(
             std::optional<GemmConfig> tuned,
             RecordedOrTuned(graph, options, arch, *k, GemmTuningKey(graph, k->tile_node, k->spec, arch, c.max_m),
-                            c.max_m, GemmClassCandidates(c.max_m, n, depth, GemmWgmmaCapable(k->spec), sms),
+                            c.max_m, ClassCandidates(k->spec, c.max_m, n, depth, sms),
                             absl::StrCat("'", name, "' class M <= ", c.max_m), plan, tuning));
         if (tuned) c.gemm = *tuned;
       }

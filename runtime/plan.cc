@@ -550,6 +550,10 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     const int64_t tile_cols = gemm ? GemmTileCols(spec, spec.gemm) : 1;
     const int64_t gemm_tiles =
         gemm ? ((rows + spec.gemm.bm - 1) / spec.gemm.bm) * ((cols + tile_cols - 1) / tile_cols) : 0;
+    if (gemm && spec.gemm.a_rows > 0 && rows > spec.gemm.a_rows) {  // its classes and the planner keep it so
+      return absl::InternalError(absl::StrCat("GEMM config ", spec.gemm.ToString(), " takes at most ", spec.gemm.a_rows,
+                                              " rows; this run has ", rows));
+    }
     if (reduce && rows * std::max<int64_t>(cols, 1) == 0) continue;
     if (!spec.is_pointwise() && !gemm && !reduce && cols > RowCapacity(spec.row, vec)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -646,7 +650,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       };
       if (spec.a_async >= 0) {
         TF_RETURN_IF_ERROR(
-            encode(ks.maps[0], &maps[0], operand_address(k, spec.a_async), rows, spec.gemm.bm));
+            encode(ks.maps[0], &maps[0], operand_address(k, spec.a_async), rows, spec.gemm.ARows()));
       }
       // A dual GEMM's tile takes bn / 2 rows of each B.
       TF_RETURN_IF_ERROR(

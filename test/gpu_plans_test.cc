@@ -263,6 +263,21 @@ TEST(GpuGemm, WgmmaStageCountsMatchTheReference) {
   EXPECT_GE(checked, 8);
 }
 
+// `plan` at each M of `rows`: against the reference aligned and misaligned by 4 bytes, and
+// run twice on the same inputs with the same bits in its last output.
+void CheckRowsRepeatingBits(Plan& plan, const Graph& g, std::initializer_list<int64_t> rows, std::mt19937_64& rng) {
+  for (int64_t m : rows) {
+    const auto syms = BindSymbols(g, {{"M", m}});
+    for (size_t misalign : {0, 4}) {
+      EXPECT_TRUE(MatchesReference(plan, syms, rng, misalign)) << "M " << m << " misalign " << misalign;
+    }
+    const auto inputs = RandomInputs(g, syms, rng);
+    TF_ASSERT_OK_AND_ASSIGN(auto a, RunOnGpu(plan, inputs, syms));
+    TF_ASSERT_OK_AND_ASSIGN(auto b, RunOnGpu(plan, inputs, syms));
+    EXPECT_EQ(a.back().bytes, b.back().bytes) << "M " << m;
+  }
+}
+
 // The Hopper kernel with K split over a cluster and with tiles of 64 rows or columns, or of
 // 192 or 256 columns: every
 // wgmma test graph (A prologues, N and K tails, f16), aligned and through the hooks, at M of
@@ -287,20 +302,41 @@ TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
       const KernelSpec& spec = plan.fusion_plan().kernels.back().spec;
       ASSERT_TRUE(spec.gemm.wgmma) << plan.Explain();
       ASSERT_EQ(spec.gemm.split_k, split);
-      for (int64_t m : {int64_t{1}, int64_t{128}, int64_t{129}}) {
-        const auto syms = BindSymbols(g, {{"M", m}});
-        for (size_t misalign : {0, 4}) {
-          EXPECT_TRUE(MatchesReference(plan, syms, rng, misalign)) << "M " << m << " misalign " << misalign;
-        }
-        const auto inputs = RandomInputs(g, syms, rng);
-        TF_ASSERT_OK_AND_ASSIGN(auto a, RunOnGpu(plan, inputs, syms));
-        TF_ASSERT_OK_AND_ASSIGN(auto b, RunOnGpu(plan, inputs, syms));
-        EXPECT_EQ(a.back().bytes, b.back().bytes) << "M " << m;
-      }
+      CheckRowsRepeatingBits(plan, g, {1, 128, 129}, rng);
       ++checked;
     }
   }
   EXPECT_GE(checked, 40);
+}
+
+// 64-row Hopper tiles whose stages hold 16 rows of A (GemmConfig::a_rows; the wgmmas read
+// the rest of a 64-row window from whatever follows, rows the epilogue never stores): every
+// wgmma test graph (A prologues, the dual GEMM, f16, tails) with the class forced, at M 1,
+// 7 and 16 (the class) and 17 (the planned config past it), aligned (TMA) and misaligned
+// (the producers' hooks), repeated bit for bit.
+TEST(GpuGemm, SixteenRowAStagesMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(47);
+  int checked = 0;
+  for (const TestGraph& t : AllTestGraphs()) {
+    if (t.name.rfind("wgmma_", 0) != 0) continue;
+    const Graph g = ParseTestGraph(t);
+    for (const auto& [stages, bn, split] : std::vector<std::array<int, 3>>{{12, 128, 1}, {8, 128, 2}, {10, 64, 3}}) {
+      CompileOptions o = GpuOptions();
+      o.gemm_config = WgmmaGemmConfig(stages, 64, bn);
+      o.gemm_config->split_k = split;
+      o.gemm_config->a_rows = 16;
+      SCOPED_TRACE(absl::StrCat(t.name, " ", o.gemm_config->ToString()));
+      TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+      const KernelPlan& k = plan.fusion_plan().kernels.back();
+      if (k.spec.tile != "matmul" || !GemmWgmmaCapable(k.spec) || IsF8Gemm(k.spec)) continue;
+      ASSERT_EQ(k.classes.size(), 1u) << plan.Explain();
+      ASSERT_EQ(k.classes[0].gemm.a_rows, 16);
+      CheckRowsRepeatingBits(plan, g, {1, 7, 16, 17}, rng);
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 12);
 }
 
 // Dual GEMMs (two B operands, both products in one tile) against the reference: every dual

@@ -275,6 +275,49 @@ TEST(HopperTiles, NarrowTilesCompileWithTheirLaunch) {
   EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(16, 128, 128)).ok());  // 512 KiB of stages
 }
 
+// 64-row Hopper tiles whose stages hold 16 rows of A (GemmConfig::a_rows): forced, they
+// serve M <= 16 only (a class of a symbolic M, a static M up to 16), with and without an
+// A prologue; NVRTC compiles each; the pipeline's bytes count 16-row A stages.
+TEST(HopperTiles, SixteenRowAStagesServeSixteenRowsOnly) {
+  const TestGraph& prologue = NamedTestGraph("wgmma_cast_prologue");
+  for (const auto& [stages, bn, split] : std::vector<std::array<int, 3>>{{8, 128, 1}, {12, 128, 2}, {16, 64, 1}, {10, 64, 4}}) {
+    GemmConfig c = WgmmaGemmConfig(stages, 64, bn);
+    c.split_k = split;
+    c.a_rows = 16;
+    SCOPED_TRACE(c.ToString());
+    TF_ASSERT_OK(ValidateGemmConfig(c));
+    EXPECT_EQ(c.SmemBytes(), 1024 + stages * (16 + bn) * 128 + 48 * 128 + 16 * stages);
+    for (const std::string& json : {Gemm("\"M\""), prologue.json}) {
+      CompileOptions o;
+      o.gemm_config = c;
+      const Plan plan = MustCompile(json, o);
+      const KernelPlan& k = plan.fusion_plan().kernels.back();
+      ASSERT_EQ(k.classes.size(), 1u) << plan.Explain();
+      EXPECT_EQ(k.classes[0].max_m, 16);
+      EXPECT_EQ(k.classes[0].gemm.ToString(), c.ToString());
+      EXPECT_EQ(k.spec.gemm.a_rows, 0);  // past 16 rows: the planned config
+      KernelSpec spec = k.spec;
+      spec.gemm = c;
+      TF_ASSERT_OK_AND_ASSIGN(std::string source, GenerateSource(spec, "k"));
+      EXPECT_NE(source.find(absl::StrCat("kStages = ", stages, ", kSplitK = ", split, ";")), std::string::npos);
+      EXPECT_NE(source.find("kARows = 16;"), std::string::npos);
+    }
+    CompileOptions o;
+    o.gemm_config = c;
+    EXPECT_EQ(MustCompile(Gemm("16"), o).fusion_plan().kernels[0].spec.gemm.ToString(), c.ToString());
+    EXPECT_EQ(MustCompile(Gemm("17"), o).fusion_plan().kernels[0].spec.gemm.a_rows, 0);
+  }
+  GemmConfig wide = WgmmaGemmConfig(4, 128, 128);
+  wide.a_rows = 16;
+  EXPECT_FALSE(ValidateGemmConfig(wide).ok());
+  GemmConfig odd = WgmmaGemmConfig(8, 64, 128);
+  odd.a_rows = 32;
+  EXPECT_FALSE(ValidateGemmConfig(odd).ok());
+  GemmConfig mma{16, 64, 128, 1, 4, 4};
+  mma.a_rows = 16;
+  EXPECT_FALSE(ValidateGemmConfig(mma).ok());
+}
+
 // Warmup compiles every class into the disk cache; a later compile runs no NVRTC.
 TEST(ShapeClasses, WarmupCoversEveryClass) {
   const std::string dir = absl::StrCat(::testing::TempDir(), "/tf_classes_", ::getpid());

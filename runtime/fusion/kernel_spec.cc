@@ -26,7 +26,11 @@ namespace {
 constexpr int kStagingPad = 8;
 
 // The A and B stages of a GEMM's pipeline, in bytes.
-int PipelineBytes(const GemmConfig& c) { return c.stages * (c.bm * c.bk + c.bk * c.bn) * 2; }
+// Stages of A (ARows rows) and B, and past the last A stage the rest of a bm-row window
+// that the wgmmas read.
+int PipelineBytes(const GemmConfig& c) {
+  return c.stages * (c.ARows() * c.bk + c.bk * c.bn) * 2 + (c.bm - c.ARows()) * c.bk * 2;
+}
 
 }  // namespace
 
@@ -50,6 +54,10 @@ int GemmTileCols(const KernelSpec& spec, const GemmConfig& c) { return spec.dual
 bool GemmWgmmaCapable(const KernelSpec& spec) {
   return spec.tile == "matmul" && spec.custom == nullptr && spec.sm90 && spec.b_layout == GemmBLayout::kColMajor &&
          (!spec.dual || spec.b2_async >= 0);
+}
+
+bool GemmA16Capable(const KernelSpec& spec) {
+  return GemmWgmmaCapable(spec) && !IsF8Gemm(spec) && spec.reduce.op < 0 && spec.stages.empty();
 }
 
 bool IsF8Gemm(const KernelSpec& spec) {
@@ -95,7 +103,8 @@ std::string RowConfig::ToString() const {
 std::string GemmConfig::ToString() const {
   if (skinny) return absl::StrCat("skinny ", bm, "x", bn, " w", warps_n, split_k > 1 ? absl::StrCat(" split ", split_k) : "");
   return absl::StrCat(wgmma ? "wgmma " : "", bm, "x", bn, "x", bk, " w", warps_m, "x", warps_n,
-                      " s", stages, split_k > 1 ? absl::StrCat(" split ", split_k) : "");
+                      " s", stages, split_k > 1 ? absl::StrCat(" split ", split_k) : "",
+                      a_rows > 0 ? absl::StrCat(" a", a_rows) : "");
 }
 
 int KernelSpec::Vec() const {

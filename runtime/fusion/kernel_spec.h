@@ -121,6 +121,12 @@ struct GemmConfig {
   // (GemmBLayout::kHookNK), 16 rows of C, 16 weight rows per warp, no pipeline stages in
   // shared memory (bk and stages unused).
   bool skinny = false;
+  // The Hopper kernel's 64-row tile at M <= 16 (a_rows 16): each stage holds A's first 16
+  // rows only, so that the pipeline's memory goes to the weight's bytes in flight; the
+  // wgmmas still multiply 64 rows, 48 of them whatever the neighbouring bytes hold, and the
+  // epilogue stores none of those. 0: stages of bm rows.
+  int a_rows = 0;
+  int ARows() const { return a_rows > 0 ? a_rows : bm; }
   // Dynamic shared memory of the mma.sync kernel and the one-tile-per-CTA Hopper kernel:
   // the pipeline stages, or the fp32 epilogue tile if larger (GemmLaunchOf has the rest).
   int SmemBytes() const;
@@ -197,6 +203,10 @@ int GemmTileCols(const KernelSpec& spec, const GemmConfig& c);
 // Whether the Hopper kernel can run a GEMM: an sm_90 target and B a K-major 16-bit buffer
 // that TMA reads (a weight used as w.T).
 bool GemmWgmmaCapable(const KernelSpec& spec);
+
+// Whether the Hopper kernel may hold 16 rows of A per stage (GemmConfig::a_rows; M <= 16):
+// 16-bit operands, no store-site reduction or row epilogue.
+bool GemmA16Capable(const KernelSpec& spec);
 
 // Whether a GEMM multiplies fp8 codes (runtime/fusion/f8_gemm.h): the Hopper kernel's fp8
 // path, its operands read by TMA in rows of 128 codes.

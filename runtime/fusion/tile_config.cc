@@ -47,6 +47,7 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
   const auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("GEMM config ", c.ToString(), ": ", why));
   };
+  if (c.a_rows != 0 && !c.wgmma) return bad("A stages of 16 rows are the Hopper kernel's");
   if (c.skinny) {
     if (c.wgmma || c.bm != 16 || c.warps_m != 1 || c.bn != 16 * c.warps_n || (c.warps_n & (c.warps_n - 1)) != 0 ||
         c.warps_n > 8) {
@@ -67,6 +68,7 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
       return bad(absl::StrCat("the Hopper kernel's warps follow its tile (", w.ToString(), ")"));
     }
     if (c.stages < 3 || c.stages > 16) return bad("the Hopper kernel takes 3 to 16 stages");
+    if (c.a_rows != 0 && !(c.a_rows == 16 && c.bm == 64)) return bad("A stages of 16 rows go with 64-row tiles");
     if (c.split_k < 1 || c.split_k > 8) return bad("split-K of 1 to 8 (a portable cluster)");
     if (c.SmemBytes() > 227 * 1024) return bad(absl::StrCat(c.SmemBytes(), " bytes of shared memory (at most 232448)"));
     return absl::OkStatus();
@@ -174,7 +176,27 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
   // Decode: mma.sync tiles of 16 rows, 64 columns, 128 of K per stage (256-byte weight
   // rows per copy), four warps (H200: 13.9 us at 4096 -> 4096, M = 1, against 17.9 for the
   // best Hopper tile, whose 64 rows are mostly empty there).
-  if (max_m <= 16) return mma(GemmConfig{16, 64, 128, 1, 4, 4});
+  if (max_m <= 16) {
+    // Long K over few column tiles (a down projection): the Hopper kernel's 64 x 64 tile
+    // whose 16 stages hold 16 rows of A each (most of the pipeline's memory for the weight,
+    // by TMA), K split over a cluster of 2 to 4 with slices of at least 4096, where that
+    // fills at least three quarters of the SMs one CTA each (H200 grid, bench_fusion
+    // --sweep_configs --sweep_m=16: 14336 -> 4096 34.4 us against 36.6 for mma.sync; at
+    // 4096 -> 4096 a tie, at 4096 -> 6144 and 28672, with more tiles, slower).
+    if (hopper && n > 0 && k > 0) {
+      const int64_t column_tiles = (n + 63) / 64;
+      for (int split = 4; split >= 2; --split) {
+        const int64_t ctas = column_tiles * split;
+        if (ctas > sms || k / split < 4096) continue;
+        if (4 * ctas < 3 * int64_t{sms}) break;
+        GemmConfig c = WgmmaGemmConfig(16, 64, 64);
+        c.split_k = split;
+        c.a_rows = 16;
+        return c;
+      }
+    }
+    return mma(GemmConfig{16, 64, 128, 1, 4, 4});
+  }
   if (max_m > 256) return hopper && n > 0 ? WideTileConfig(max_m, n, sms) : std::nullopt;
   if (!hopper && max_m > 64) return std::nullopt;
   if (hopper && n > 0 && k > 0) {
@@ -229,7 +251,9 @@ GemmConfig SkinnyGemmConfig(int64_t n, int64_t k, int sms) {
 
 std::optional<GemmConfig> ClassGemmConfig(const KernelSpec& spec, int64_t max_m, int64_t n, int64_t k, int sms) {
   if (spec.b_layout == GemmBLayout::kHookNK && max_m <= 16) return SkinnyGemmConfig(n, k, sms);
-  std::optional<GemmConfig> c = SmallMGemmConfig(max_m, n, k, GemmWgmmaCapable(spec), sms);
+  // At M <= 16 the Hopper kernel's one tile holds 16 rows of A per stage.
+  std::optional<GemmConfig> c =
+      SmallMGemmConfig(max_m, n, k, max_m > 16 ? GemmWgmmaCapable(spec) : GemmA16Capable(spec), sms);
   if (IsF8Gemm(spec) && c && !c->wgmma) return std::nullopt;  // fp8 codes: the Hopper kernel only
   return c;
 }
