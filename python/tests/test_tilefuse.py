@@ -61,6 +61,11 @@ def test_kernel_counts_fused_and_unfused():
     unfused = tilefuse.compile(g, arch="sm_90", fuse=False)
     assert fused.num_kernels == 1, fused.explain()
     assert unfused.num_kernels > 1
+    # Kernels after the first launch overlapped on sm_90 unless the option says otherwise.
+    assert "launched overlapped" in unfused.explain()
+    serial = tilefuse.compile(g, arch="sm_90", fuse=False, overlap_launches=False)
+    assert "launched overlapped" not in serial.explain()
+    assert serial.num_kernels == unfused.num_kernels
     plan = tilefuse.compile(mlp(), arch="sm_90", m_classes=[16, 128])
     text = plan.explain()
     assert "class M <= 16" in text and "class M > 128" in text, text
