@@ -170,8 +170,10 @@ absl::StatusOr<std::optional<GemmConfig>> RecordedOrTuned(const Graph& graph, co
                                                           TuningFile& tuning) {
   TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records(plan.decisions));
   // (a record of 16-row A stages serves only a GEMM that may take them, at M <= 16)
+  const Dim& m = graph.node(k.tile_node).shape[0];
+  const int64_t rows = m.is_static() ? m.value : m_size;
   if (auto r = records->Find(key); r && (!r->config.wgmma || GemmWgmmaCapable(k.spec)) &&
-                                   (r->config.a_rows == 0 || (GemmA16Capable(k.spec) && m_size <= r->config.a_rows))) {
+                                   (r->config.a_rows == 0 || (GemmA16Capable(k.spec) && rows <= r->config.a_rows))) {
     plan.decisions.push_back(
         absl::StrCat("tuned: ", what, " uses ", r->config.ToString(), " (recorded, ", r->us, " us)"));
     return r->config;

@@ -107,6 +107,35 @@ TEST(TuningRecords, RecordedConfigReachesTheFusedKernel) {
   EXPECT_NE(plan.Explain().find("(recorded, 1 us)"), std::string::npos) << plan.Explain();
 }
 
+// A record of 16-row A stages (GemmConfig::a_rows) round-trips and serves the class of
+// M <= 16 it was made for, never a larger one (whose runs would have rows it never loads).
+TEST(TuningRecords, SixteenRowARecordsServeOnlySixteenRows) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(NamedTestGraph("wgmma_bias_gelu").json));
+  CompileOptions o;
+  o.arch = "sm_90";
+  o.m_classes = std::vector<int64_t>{16, 32};
+  TF_ASSERT_OK_AND_ASSIGN(Plan first, Compile(g, o));
+  const KernelPlan& k = first.fusion_plan().kernels[0];
+  ASSERT_EQ(k.classes.size(), 2u) << first.Explain();
+  GemmConfig a16 = WgmmaGemmConfig(12, 64, 64);
+  a16.split_k = 2;
+  a16.a_rows = 16;
+  TuningRecords r;
+  r.Put(GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 16), TuningRecord{a16, 1.0});
+  r.Put(GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 32), TuningRecord{a16, 1.0});
+  const std::string path = ::testing::TempDir() + "/tuning_a16.json";
+  TF_ASSERT_OK(r.Save(path));
+  TF_ASSERT_OK_AND_ASSIGN(TuningRecords back, TuningRecords::Load(path));
+  ASSERT_TRUE(back.Find(GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 16)).has_value());
+  EXPECT_EQ(back.Find(GemmTuningKey(g, k.tile_node, k.spec, "sm_90", 16))->config.ToString(), a16.ToString());
+  o.tuning_path = path;
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+  const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
+  ASSERT_EQ(classes.size(), 2u) << plan.Explain();
+  EXPECT_EQ(classes[0].gemm.ToString(), a16.ToString());
+  EXPECT_EQ(classes[1].gemm.a_rows, 0) << plan.Explain();
+}
+
 // Split-K configs: recorded and read back; every decode candidate that splits K reaches
 // the fused kernel (its partials in the parameter block) and compiles; a GEMM with a
 // store-site reduction keeps one CTA per tile whatever it is given.
