@@ -149,6 +149,14 @@ class TuningFile {
   bool dirty_ = false;
 };
 
+// 90 for "sm_90" or "sm_90a", 100 for "sm_100"; 0 for anything else.
+int ArchVersion(const std::string& arch) {
+  int version = 0;
+  if (!absl::StartsWith(arch, "sm_")) return 0;
+  for (size_t i = 3; i < arch.size() && absl::ascii_isdigit(arch[i]); ++i) version = version * 10 + (arch[i] - '0');
+  return version;
+}
+
 // The tuner's candidates for a GEMM at M <= max_m (GemmClassCandidates), less 16-row A
 // stages where the GEMM cannot take them.
 std::vector<GemmConfig> ClassCandidates(const KernelSpec& spec, int64_t max_m, int64_t n, int64_t depth, int sms) {
@@ -347,13 +355,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     plan.arch_ = arch.ok() ? *arch : "sm_90";
   }
   // Overlapped launches need the kernels' grid_dependency_wait, which sm_90 on compiles.
-  int arch_number = 0;
-  if (absl::StartsWith(plan.arch_, "sm_")) {
-    for (size_t i = 3; i < plan.arch_.size() && absl::ascii_isdigit(plan.arch_[i]); ++i) {
-      arch_number = arch_number * 10 + (plan.arch_[i] - '0');
-    }
-  }
-  plan.overlap_ = options.overlap_launches && arch_number >= 90;
+  plan.overlap_ = options.overlap_launches && ArchVersion(plan.arch_) >= 90;
   int sms = options.sm_count;
   if (sms <= 0) {
     auto device_sms = DeviceSmCount(options.device);
