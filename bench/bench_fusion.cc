@@ -2,7 +2,7 @@
 // L2 flush, on fresh random inputs; plus the device's copy bandwidth in the same run.
 //
 //   bench_fusion [--benchmark_filter=...] [--benchmark_out=results.json] [--tuning=PATH]
-//                [--jit_cache=DIR] [--sweep_configs [--sweep_m=M]]
+//                [--jit_cache=DIR] [--sweep_configs [--sweep_m=M] [--sweep_only=TEXT]]
 //
 // jit/... benchmarks (bench/jit_benchmarks.h) measure the JIT's own costs; they run without
 // a GPU too.
@@ -50,52 +50,6 @@ std::string g_tuning = "/tmp/tilefuse_bench_tuning.json";  // --tuning=PATH
 std::string g_jit_cache = "/tmp/tilefuse_bench_jit_cache";   // --jit_cache=DIR (emptied first)
 double g_copy_tbps = 0;
 std::map<std::string, Result> g_results;
-
-// Random device tensors for `e` at its benchmark sizes: floats in [-2, 2], never zeros.
-struct DeviceTensors {
-  std::vector<DeviceBuffer> buffers;
-  std::vector<TensorArg> inputs, outputs;
-};
-
-absl::StatusOr<DeviceTensors> MakeTensors(const CatalogEntry& e, uint64_t seed) {
-  DeviceTensors t;
-  std::mt19937_64 rng(seed);
-  const Graph& g = e.graph;
-  const auto add = [&](int id, bool fill, std::vector<TensorArg>& list) -> absl::Status {
-    const Node& n = g.node(id);
-    std::vector<int64_t> shape;
-    for (const Dim& d : n.shape) shape.push_back(d.is_static() ? d.value : e.sizes.at(g.symbols()[d.symbol]));
-    HostTensor h = HostTensor::Zeros(n.dtype, shape);
-    if (fill) {
-      // A cheap generator: 2^26-element inputs are common here.
-      std::uniform_real_distribution<float> u(-2.f, 2.f);
-      for (int64_t i = 0; i < h.numel(); ++i) h.Set(i, ComputeKindOf(n.dtype) == ComputeKind::kFloat ? u(rng) : (rng() % 7) - 3);
-    }
-    auto b = DeviceBuffer::Allocate(h.bytes.size());
-    if (!b.ok()) return b.status();
-    if (fill) {
-      absl::Status s = b->Upload(h.bytes.data(), h.bytes.size());
-      if (!s.ok()) return s;
-    }
-    TensorArg a;
-    a.data = b->data();
-    a.dtype = n.dtype;
-    a.rank = static_cast<int>(shape.size());
-    for (size_t d = 0; d < shape.size(); ++d) a.shape[d] = shape[d];
-    list.push_back(a);
-    t.buffers.push_back(*std::move(b));
-    return absl::OkStatus();
-  };
-  for (int id : g.inputs()) {
-    absl::Status s = add(id, true, t.inputs);
-    if (!s.ok()) return s;
-  }
-  for (int id : g.outputs()) {
-    absl::Status s = add(id, false, t.outputs);
-    if (!s.ok()) return s;
-  }
-  return t;
-}
 
 // Three warm-up runs, then one event-timed sample per benchmark iteration (after an L2
 // flush); returns the median in microseconds, or -1 after reporting an error.
@@ -300,12 +254,14 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   bool sweep_configs = false;  // the config grid (bench/sweep_configs.h) instead
   int64_t sweep_m = 0;         // the grid's points of this M alone (0: all)
+  std::string sweep_only;      // the grid's rows whose name holds this
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--tuning=", 0) == 0) g_tuning = a.substr(9);
     if (a.rfind("--jit_cache=", 0) == 0) g_jit_cache = a.substr(12);
     if (a == "--sweep_configs") sweep_configs = true;
     if (a.rfind("--sweep_m=", 0) == 0) sweep_m = std::atoll(a.c_str() + 10);
+    if (a.rfind("--sweep_only=", 0) == 0) sweep_only = a.substr(13);
   }
   auto catalog = LoadCatalog();
   if (!catalog.ok()) {
@@ -371,7 +327,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (sweep_configs) {
-    const absl::Status s = RunSweepConfigs(**timer, *sweep, sweep_m);
+    const absl::Status s = RunSweepConfigs(**timer, *sweep, sweep_m, &*catalog, sweep_only);
     if (!s.ok()) std::fprintf(stderr, "bench_fusion: sweep configs: %s\n", std::string(s.message()).c_str());
     return s.ok() ? 0 : 1;
   }

@@ -1,8 +1,11 @@
 #include "bench/catalog.h"
 
+#include <random>
+
 #include "absl/strings/str_cat.h"
 #include "kernels/embedded.h"
 #include "runtime/graph/json.h"
+#include "runtime/reference.h"
 
 namespace tilefuse::internal {
 namespace {
@@ -62,6 +65,46 @@ absl::StatusOr<std::vector<CatalogEntry>> LoadCatalog() {
     entries.push_back(std::move(e));
   }
   return entries;
+}
+
+absl::StatusOr<DeviceTensors> MakeTensors(const CatalogEntry& e, uint64_t seed) {
+  DeviceTensors t;
+  std::mt19937_64 rng(seed);
+  const Graph& g = e.graph;
+  const auto add = [&](int id, bool fill, std::vector<TensorArg>& list) -> absl::Status {
+    const Node& n = g.node(id);
+    std::vector<int64_t> shape;
+    for (const Dim& d : n.shape) shape.push_back(d.is_static() ? d.value : e.sizes.at(g.symbols()[d.symbol]));
+    HostTensor h = HostTensor::Zeros(n.dtype, shape);
+    if (fill) {
+      // A cheap generator: 2^26-element inputs are common here.
+      std::uniform_real_distribution<float> u(-2.f, 2.f);
+      for (int64_t i = 0; i < h.numel(); ++i) h.Set(i, ComputeKindOf(n.dtype) == ComputeKind::kFloat ? u(rng) : (rng() % 7) - 3);
+    }
+    auto b = DeviceBuffer::Allocate(h.bytes.size());
+    if (!b.ok()) return b.status();
+    if (fill) {
+      absl::Status s = b->Upload(h.bytes.data(), h.bytes.size());
+      if (!s.ok()) return s;
+    }
+    TensorArg a;
+    a.data = b->data();
+    a.dtype = n.dtype;
+    a.rank = static_cast<int>(shape.size());
+    for (size_t d = 0; d < shape.size(); ++d) a.shape[d] = shape[d];
+    list.push_back(a);
+    t.buffers.push_back(*std::move(b));
+    return absl::OkStatus();
+  };
+  for (int id : g.inputs()) {
+    absl::Status s = add(id, true, t.inputs);
+    if (!s.ok()) return s;
+  }
+  for (int id : g.outputs()) {
+    absl::Status s = add(id, false, t.outputs);
+    if (!s.ok()) return s;
+  }
+  return t;
 }
 
 }  // namespace tilefuse::internal

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/cuda/device_buffer.h"
 #include "runtime/graph/graph.h"
+#include "runtime/plan.h"
 
 namespace tilefuse::internal {
 
@@ -27,6 +29,14 @@ struct CatalogEntry {
 
 // Every catalog graph, parsed, sorted by file name.
 absl::StatusOr<std::vector<CatalogEntry>> LoadCatalog();
+
+// Random device tensors for `e` at its benchmark sizes: floats in [-2, 2], never zeros
+// (integer codes in [-3, 3]); outputs allocated, not filled.
+struct DeviceTensors {
+  std::vector<DeviceBuffer> buffers;
+  std::vector<TensorArg> inputs, outputs;
+};
+absl::StatusOr<DeviceTensors> MakeTensors(const CatalogEntry& e, uint64_t seed);
 
 }  // namespace tilefuse::internal
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <map>
 #include <cstdio>
 #include <optional>
 #include <thread>
@@ -16,8 +18,18 @@
 namespace tilefuse::internal {
 namespace {
 
+// What a row of the grid times: a sweep point, or a catalog graph (the weight-only decode
+// GEMMs, M static).
+struct Subject {
+  std::string name;
+  const Graph* symbolic;  // forced configs run this graph (nullptr: `fixed`)
+  const Graph* fixed;     // the default config runs this one
+  std::function<absl::Status(std::vector<TensorArg>&, std::vector<TensorArg>&)> tensors;
+  std::vector<GemmConfig> candidates;
+};
+
 struct Trial {
-  const SweepPoint* point;
+  const Subject* subject;
   std::optional<GemmConfig> config;  // none: the untuned default, M static
   std::optional<Plan> plan;
   std::string error;
@@ -70,14 +82,62 @@ std::vector<GemmConfig> Candidates(const SweepPoint& p) {
   return c;
 }
 
+// The skinny kernel (the weight-only decode GEMM): 4 or 8 warps, its TMA form's stages of
+// 128 to 512 bytes of each weight row, 2 to 6 deep, K split 1 to 4 ways.
+std::vector<GemmConfig> SkinnyCandidates() {
+  std::vector<GemmConfig> c;
+  for (int warps : {4, 8}) {
+    for (int bk : {128, 256, 512}) {
+      for (int stages : {2, 3, 4, 6}) {
+        for (int split : {1, 2, 4}) {
+          GemmConfig g{16, 16 * warps, bk, 1, warps, stages};
+          g.skinny = true;
+          g.split_k = split;
+          if (ValidateGemmConfig(g).ok()) c.push_back(g);
+        }
+      }
+    }
+  }
+  return c;
+}
+
 }  // namespace
 
-absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points, int64_t only_m) {
-  std::vector<Trial> trials;
+absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& points, int64_t only_m,
+                             const std::vector<CatalogEntry>* catalog, const std::string& only) {
+  std::vector<Subject> subjects;
   for (const SweepPoint& p : points) {
     if (p.bias_silu || p.m > 1024 || (only_m > 0 && p.m != only_m)) continue;
-    trials.push_back(Trial{.point = &p, .config = std::nullopt, .plan = std::nullopt, .error = {}});
-    for (const GemmConfig& c : Candidates(p)) trials.push_back(Trial{.point = &p, .config = c, .plan = std::nullopt, .error = {}});
+    subjects.push_back(Subject{p.name, &p.symbolic.graph, &p.fixed.graph,
+                               [&p](std::vector<TensorArg>& in, std::vector<TensorArg>& out) {
+                                 return SweepTensors(p, in, out);
+                               },
+                               Candidates(p)});
+  }
+  std::map<std::string, DeviceTensors> held;  // the catalog graphs' tensors, made once
+  if (catalog != nullptr && (only_m <= 0 || only_m == 16)) {
+    for (const CatalogEntry& e : *catalog) {
+      if (e.file.find("a16_decode") == std::string::npos) continue;
+      subjects.push_back(Subject{e.file, nullptr, &e.graph,
+                                 [&e, &held](std::vector<TensorArg>& in, std::vector<TensorArg>& out) -> absl::Status {
+                                   if (!held.count(e.file)) {
+                                     TF_ASSIGN_OR_RETURN(DeviceTensors t, MakeTensors(e, 1234));
+                                     held.emplace(e.file, std::move(t));
+                                   }
+                                   in = held.at(e.file).inputs;
+                                   out = held.at(e.file).outputs;
+                                   return absl::OkStatus();
+                                 },
+                                 SkinnyCandidates()});
+    }
+  }
+  std::vector<Trial> trials;
+  for (const Subject& s : subjects) {
+    if (!only.empty() && s.name.find(only) == std::string::npos) continue;
+    trials.push_back(Trial{.subject = &s, .config = std::nullopt, .plan = std::nullopt, .error = {}});
+    for (const GemmConfig& c : s.candidates) {
+      trials.push_back(Trial{.subject = &s, .config = c, .plan = std::nullopt, .error = {}});
+    }
   }
   // Compiles first, in parallel: one plan per trial, one binary per signature.
   KernelCache cache;
@@ -96,8 +156,8 @@ absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& poi
         // Forced configs on the symbolic graph: one binary serves every M of a shape; those
         // of 16-row A stages serve M <= 16 alone (a class of the symbolic graph), so they
         // take the static one.
-        const bool symbolic = t.config && t.config->a_rows == 0;
-        auto plan = Compile(symbolic ? t.point->symbolic.graph : t.point->fixed.graph, o);
+        const bool symbolic = t.config && t.config->a_rows == 0 && t.subject->symbolic != nullptr;
+        auto plan = Compile(symbolic ? *t.subject->symbolic : *t.subject->fixed, o);
         if (!plan.ok()) {
           t.error = std::string(plan.status().message());
           continue;
@@ -114,25 +174,25 @@ absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& poi
   for (std::thread& w : workers) w.join();
 
   std::printf("\n%-36s %-32s %10s\n", "sweep config grid (plain)", "config", "median us");
-  const SweepPoint* current = nullptr;
+  const Subject* current = nullptr;
   double best_us = 0;
   std::string best;
   const auto finish = [&] {
     if (current != nullptr) std::printf("%-36s best %-27s %10.2f\n", current->name.c_str(), best.c_str(), best_us);
   };
   for (Trial& t : trials) {
-    if (t.point != current) {
+    if (t.subject != current) {
       finish();
-      current = t.point;
+      current = t.subject;
       best_us = 0;
     }
     const std::string name = t.config ? t.config->ToString() : "default (static M)";
     if (!t.plan) {
-      std::printf("%-36s %-32s %10s  %s\n", t.point->name.c_str(), name.c_str(), "-", t.error.c_str());
+      std::printf("%-36s %-32s %10s  %s\n", t.subject->name.c_str(), name.c_str(), "-", t.error.c_str());
       continue;
     }
     std::vector<TensorArg> in, out;
-    TF_RETURN_IF_ERROR(SweepTensors(*t.point, in, out));
+    TF_RETURN_IF_ERROR(t.subject->tensors(in, out));
     std::vector<double> us;
     absl::Status failed;
     for (int i = 0; i < 28 && failed.ok(); ++i) {
@@ -141,11 +201,11 @@ absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& poi
       else if (i >= 3) us.push_back(*ms * 1e3);
     }
     if (!failed.ok()) {
-      std::printf("%-36s %-32s %10s  %s\n", t.point->name.c_str(), name.c_str(), "-", std::string(failed.message()).c_str());
+      std::printf("%-36s %-32s %10s  %s\n", t.subject->name.c_str(), name.c_str(), "-", std::string(failed.message()).c_str());
       continue;
     }
     t.us = Median(us);
-    std::printf("%-36s %-32s %10.2f\n", t.point->name.c_str(), name.c_str(), t.us);
+    std::printf("%-36s %-32s %10.2f\n", t.subject->name.c_str(), name.c_str(), t.us);
     if (t.config && (best_us == 0 || t.us < best_us)) {
       best_us = t.us;
       best = name;

@@ -6,7 +6,7 @@
 #include "codegen/glue.h"
 #include "codegen/row_codegen.h"
 #include "codegen/source.h"
-#include "codegen/weight_read.h"
+#include "runtime/fusion/weight_read.h"
 #include "runtime/status_macros.h"
 
 namespace tilefuse::internal {
@@ -52,12 +52,15 @@ void EmitAccStartHook(Emitter& e, const KernelSpec& spec) {
   e.Close();
 }
 
-// The skinny kernel's packed weight read (codegen/weight_read.h): its format, the scale's
+// The skinny kernel's packed weight read (runtime/fusion/weight_read.h): its format, the scale's
 // form, and the raw weight and scale (ws_ptr: the first operand where there is none).
 void EmitWeightRead(Emitter& e, const KernelSpec& spec) {
   const WeightRead w = WeightReadOf(spec);
   e.Line(absl::StrCat("static constexpr int kWeightRead = ", w.format, ", kWeightScale = ", w.scale, ";"));
   e.Line(absl::StrCat("static constexpr long long kWeightGroup = ", w.group, ", kWeightGroups = ", w.groups, ";"));
+  // The TMA form (SkinnyWeightTma): its stages, and the maps the entry passes.
+  e.Line(absl::StrCat("static constexpr bool kWeightTma = ", SkinnyWeightTma(spec) ? "true" : "false",
+                      "; static constexpr int kWeightStages = ", spec.gemm.stages, ";"));
   if (w.format == 0) return;
   e.Line(absl::StrCat("static __device__ __forceinline__ const unsigned char* w_ptr(const Params& p) { "
                       "return reinterpret_cast<const unsigned char*>(p.in", w.q, "); }"));
@@ -89,7 +92,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kBK = ", c.bk, ";"));
   e.Line(absl::StrCat("static constexpr int kWarpsM = ", c.warps_m, ", kWarpsN = ", c.warps_n,
                       ", kStages = ", c.stages, ", kSplitK = ", c.split_k, ";"));
-  e.Line(absl::StrCat("static constexpr int kSmemBytes = ", c.SmemBytes(), ";"));
+  e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));
   const bool f16 = spec.tile_inputs[0].dtype == DType::kF16;
   e.Line(absl::StrCat("static constexpr bool kF16 = ", f16 ? "true" : "false", ";"));
   e.Line(absl::StrCat("static constexpr bool kSplitF32 = ", GemmSplitsF32(spec) ? "true" : "false", ";"));
@@ -322,7 +325,15 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
                            spec.dual ? ", const __grid_constant__ tf::TmaDesc tb2" : ""));
     return e.Finish();
   }
-  // The skinny kernel: four CTAs per SM (at most 128 registers), for the loads in flight.
+  // The skinny kernel: four CTAs per SM (at most 128 registers), for the loads in flight;
+  // its TMA form takes the maps of x and of the raw weight.
+  if (SkinnyWeightTma(spec)) {
+    EmitEntry(e, entry_name, absl::StrCat(ThreadsOf(spec), ", 4"),
+              absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p, &tx, &tw);"), attrs,
+              absl::StrCat("const __grid_constant__ ", entry_name, "_ns::Params p, ",
+                           "const __grid_constant__ tf::TmaDesc tx, const __grid_constant__ tf::TmaDesc tw"));
+    return e.Finish();
+  }
   EmitEntry(e, entry_name, absl::StrCat(ThreadsOf(spec), spec.tile == "matmul" && spec.gemm.skinny ? ", 4" : ""),
             absl::StrCat(function, "<", entry_name, "_ns::Hooks>(p);"),
             attrs);

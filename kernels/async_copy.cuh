@@ -40,6 +40,26 @@ TF_DEVICE void mbar_expect_tx(unsigned long long* bar, unsigned bytes) {
   asm volatile("mbarrier.expect_tx.shared::cta.b64 [%0], %1;\n" ::"r"(smem_addr(bar)), "r"(bytes) : "memory");
 }
 
+// The bulk tensor copy engine (TMA, sm_90). A CUtensorMap, opaque to device code; passed as a
+// __grid_constant__ parameter.
+struct alignas(64) TmaDesc {
+  unsigned long long v[16];
+};
+
+// A box of the 2-D tensor map at (inner, outer) into shared memory, completing on `bar`.
+TF_DEVICE void tma_load_2d(void* dst, const TmaDesc* map, unsigned long long* bar, int inner, int outer) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n"
+      ::"r"(smem_addr(dst)), "l"(reinterpret_cast<unsigned long long>(map)), "r"(smem_addr(bar)), "r"(inner), "r"(outer)
+      : "memory");
+}
+// The first 1024-byte boundary at or after p (128-byte swizzle atoms repeat every 1024
+// bytes). Pointer arithmetic, not an integer round trip, so that the compiler still knows
+// the result is shared memory and emits LDS/STS with 32-bit addresses, not generic ones.
+TF_DEVICE char* align1024(char* p) { return p + ((1024u - (smem_addr(p) & 1023u)) & 1023u); }
+// mbarrier inits made visible to the other threads and to the async proxy (the TMA).
+TF_DEVICE void fence_mbarrier_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+
 // Thread-block clusters: the CTA's rank, the cluster-wide barrier in two halves (arrive
 // releases this thread's memory operations, wait acquires everyone's), and 16-byte loads
 // from another CTA's shared memory at the offset of a local address.

@@ -1,24 +1,24 @@
 // The decode GEMM of a weight computed in its load (kBLayout 3: B's prologue runs over
 // [N, K], a dequantized int8, int4 or fp8 weight): M <= 16 rows of x against the weight,
-// which is the MMA's A operand (C^T = W x^T, mma.sync m16n8k16), so that each warp streams
-// 16 weight rows straight from memory into registers, with no shared memory between the
-// weight and the MMA. K is split over the CTAs of a tile as gemm_kernel splits it (a
-// cluster on sm_90), and the epilogue is gemm_kernel's.
+// which is the MMA's A operand (C^T = W x^T, mma.sync m16n8k16), each warp taking 16 weight
+// rows. K is split over the CTAs of a tile as gemm_kernel splits it (a cluster on sm_90),
+// and the epilogue is gemm_kernel's. Two forms of the main loop:
+// - the TMA form (kWeightTma: sm_90, a packed weight read, x plain; the host makes the maps
+//   where the operands are aligned): the weight's raw bytes and x come by TMA into a ring of
+//   shared memory stages (SkinnyTma below);
+// - the register form (any prologue, any alignment): each warp streams its weight rows
+//   from memory into registers, several blocks ahead, and x is staged per CTA by cp.async.
 //
 // Lane (r, q) = (lane / 4, lane % 4) takes k = kb + 16q .. kb + 16q + 15 of weight rows
-// n + r and n + r + 8 and of x rows r and r + 8 (a block of 64 of K per warp). The MMA
-// sums over k in any order both operands agree on: step s (of 4) puts the lane's
-// k = kb + 16q + 4s + 0, 1 in the fragment slots of columns 2q, 2q + 1, and + 2, 3 in
-// those of 2q + 8, 2q + 9.
-//
-// x, which every warp reads, is staged once per CTA in shared memory, 256 of K at a time
-// (cp.async, double-buffered), so that the registers go to the weight: each warp keeps
-// the loads of the next kDepth blocks in flight, as the bytes a weight row holds (int8,
-// int4, e4m3: converted only when the block multiplies) or as the hook computed them.
+// skinny_row(r) and skinny_row(r) + 8 of its warp's 16 and of x rows r and r + 8 (a block
+// of 64 of K per warp). The MMA sums over k in any order both operands agree on: step s (of
+// 4) puts the lane's k = kb + 16q + 4s + 0, 1 in the fragment slots of columns 2q, 2q + 1,
+// and + 2, 3 in those of 2q + 8, 2q + 9.
 //
 // Hooks beyond gemm_kernel's: kBLayout == 3, kBM == 16, kWarpsM == 1, kBN == 16 * kWarpsN;
-// kWeightRead, kWeightScale, kWeightGroup(s), and with a packed read w_ptr and ws_ptr (the
-// raw weight and scale).
+// kWeightRead, kWeightScale, kWeightGroup(s), kWeightTma, kWeightStages (kBK: bytes of a
+// weight row per stage), and with a packed read w_ptr and ws_ptr (the raw weight and
+// scale).
 #ifndef TILEFUSE_KERNELS_GEMM_SKINNY_CUH_
 #define TILEFUSE_KERNELS_GEMM_SKINNY_CUH_
 
@@ -49,7 +49,7 @@ TF_DEVICE void skinny_fetch16(const typename H::Params& p, long long row, long l
   for (int i = 0; i < 8; ++i) out[i] = pack2<H::kF16>(v[2 * i], v[2 * i + 1]);
 }
 
-// ---- Packed weight reads (H::kWeightRead 1: int8, 2: int4, 3: e4m3; codegen/weight_read.h) ----
+// ---- Packed weight reads (H::kWeightRead 1: int8, 2: int4, 3: e4m3; runtime/fusion/weight_read.h) ----
 // The prologue is f32(q) [* scale], the scale in the operand's 16-bit type: the raw bytes
 // become exact 16-bit values (kernels/packed_weights.cuh), and one paired multiply by the
 // scale rounds as the reference's cast does (the product of such a q and a 16-bit float
@@ -66,6 +66,7 @@ TF_DEVICE void nibble_order(unsigned (&r)[8]) {
   }
 }
 
+// The register form's constants.
 template <class H>
 struct Skinny {
   // Registers of one weight row's 16 k as loaded: 16 bytes of int8 or e4m3, 8 of int4,
@@ -268,55 +269,31 @@ TF_DEVICE void skinny_mma(const unsigned (&w0)[8], const unsigned (&w1)[8], cons
   }
 }
 
+// The weight row of fragment row r (0..7) in its warp's 16: rows whose lanes read shared
+// memory in one phase of the TMA form (16-byte reads: r and r ^ 1; 8-byte reads of int4:
+// r .. r + 3 of each 4) differ in the 128-byte swizzle's row bits, so that their reads fall
+// in different banks. Both forms order rows this way; the epilogue puts them back.
 template <class H>
-TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p) {
-  using S = Skinny<H>;
-  static_assert(H::kBLayout == 3 && H::kBM == 16 && H::kWarpsM == 1 && H::kBN == 16 * H::kWarpsN,
-                "the skinny GEMM: B computed over [N, K], 16 rows of C, 16 weight rows per warp");
-  static_assert(!H::kSplitF32 && !H::kRowEpilogue, "bf16 or f16 operands, a plain epilogue");
-  static_assert(H::kSmemBytes >= 2 * S::kXBytes, "two x chunks in shared memory (GemmConfig::SmemBytes)");
-  constexpr int BN = H::kBN, kThreads = 32 * H::kWarpsN, SK = H::kSplitK;
-  extern __shared__ __align__(128) char smem[];
-  const long long M = p.rows, N = p.cols, K = p.depth;
-  const long long tiles = (N + BN - 1) / BN;
-  const long long tile = SK == 1 ? blockIdx.x : H::kClusterSplit ? blockIdx.x / SK : blockIdx.x % tiles;
-  const int split = SK == 1 ? 0 : static_cast<int>(H::kClusterSplit ? blockIdx.x % SK : blockIdx.x / tiles);
-  const long long n0 = tile * BN;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, r = lane / 4, q = lane % 4;
-  const long long n = n0 + warp * 16;
-  // 16-element loads: aligned where K is a multiple of 16 (1-byte and packed types).
-  const bool vec = p.vector_ok && K % 16 == 0;
-  const bool two = M > 8;
+TF_DEVICE int skinny_row(int r) {
+  if constexpr (H::kWeightRead == 2) return ((r & 3) << 1) | (r >> 2);
+  return (r >> 1) | ((r & 1) << 2);
+}
 
-  // K slices of whole 64-blocks; the accumulators' start (a bias) in split 0 only. Row n of
-  // the weight is column n of C: fragments 0, 1 are column n + r, 2, 3 column n + r + 8.
-  const long long per = (K + 64LL * SK - 1) / (64LL * SK) * 64;
-  const long long kbegin = split * per < K ? split * per : K;
-  const long long kend = kbegin + per < K ? kbegin + per : K;
-  float acc[2][4];
-  {
-    float2 lo = make_float2(0.f, 0.f), hi = make_float2(0.f, 0.f);
-    if (split == 0) {
-      lo = gemm_acc_start<H>(p, n + r, N);
-      hi = gemm_acc_start<H>(p, n + r + 8, N);
-    }
-#pragma unroll
-    for (int t = 0; t < 2; ++t) {
-      acc[t][0] = acc[t][1] = lo.x;
-      acc[t][2] = acc[t][3] = hi.x;
-    }
-  }
-  unsigned scale[2] = {0u, 0u};  // per tensor or per row: read once
-  if constexpr (H::kWeightScale == 1 || H::kWeightScale == 2) {
-    scale[0] = weight_scale<H>(p, n + r, N, 0);
-    scale[1] = weight_scale<H>(p, n + r + 8, N, 0);
-  }
+// The register form's main loop: x through shared memory in chunks of 256 k, each warp's
+// weight loads kDepth blocks ahead in registers.
+template <class H>
+TF_DEVICE void skinny_register_loop(const typename H::Params& p, char* smem, long long n, int rr, int q,
+                                    long long kbegin, long long kend, bool vec, bool two,
+                                    const unsigned (&scale)[2], float (&acc)[2][4]) {
+  using S = Skinny<H>;
+  constexpr int kThreads = 32 * H::kWarpsN;
+  const long long M = p.rows, N = p.cols, K = p.depth;
   const long long blocks = (kend - kbegin + 63) / 64, chunks = (kend - kbegin + S::kChunk - 1) / S::kChunk;
   const long long lane_k = 16 * q;
   SkinnyRows rows;
 #pragma unroll
   for (int t = 0; t < 2; ++t) {
-    const long long row = n + r + 8 * t;
+    const long long row = n + rr + 8 * t;
     rows.ok[t] = row < N;
     rows.at[t] = nullptr;
     if constexpr (H::kWeightRead != 0) {
@@ -328,7 +305,7 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p) {
   SkinnyWeights<H> buf[S::kDepth];
 #pragma unroll
   for (int j = 0; j < S::kDepth; ++j) {
-    if (j < blocks) skinny_weights_load<H>(p, buf[j], rows, j, n, N, kbegin + 64 * j + lane_k, kend, K, vec, r, scale);
+    if (j < blocks) skinny_weights_load<H>(p, buf[j], rows, j, n, N, kbegin + 64 * j + lane_k, kend, K, vec, rr, scale);
   }
   if (chunks > 0) skinny_fill_x<H, kThreads>(p, smem, kbegin, kend, M, K, vec);
   for (long long c = 0; c < chunks; ++c) {
@@ -355,18 +332,213 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p) {
         weight_convert<H>(wb.w1, wb.s1, w1);
         if (b + S::kDepth < blocks) {
           skinny_weights_load<H>(p, wb, rows, b + S::kDepth, n, N, kbegin + 64 * (b + S::kDepth) + lane_k, kend, K,
-                                 vec, r, scale);
+                                 vec, rr, scale);
         }
-        skinny_x<H>(xs, r, 64 * (j0 + d) + static_cast<int>(lane_k), two, x0, x1);
+        skinny_x<H>(xs, threadIdx.x % 32 / 4, 64 * (j0 + d) + static_cast<int>(lane_k), two, x0, x1);
         skinny_mma<H>(w0, w1, x0, x1, acc, two);
       }
     }
     __syncthreads();  // every warp is done with xs before it is filled again
   }
+}
+
+// ---- The TMA form (H::kWeightTma: sm_90, a packed read, x plain; SkinnyWeightTma) ----
+// Stage s holds chunk c (s = c % kStages) of the CTA's K slice: kBK bytes of each of its kBN
+// weight rows (kChunk = kBK k of int8 or e4m3, 2 kBK of int4) as boxes of 128 bytes by kBN
+// rows, then x's same k as boxes of 64 k by 16 rows, all 128-byte swizzled (16-byte unit u
+// of row R at u ^ (R % 8)). Thread 0 issues the copies; each warp releases a stage on its
+// "empty" mbarrier once it has read it, and thread 0, a chunk later (so that it rarely
+// waits), refills it kStages chunks ahead. Bytes in flight cost shared memory, not
+// registers; several boxes of a row per stage keep each row's requests together in DRAM.
+template <class H>
+struct SkinnyTma {
+  static constexpr int kRowBytes = H::kBK, kChunk = H::kWeightRead == 2 ? 2 * kRowBytes : kRowBytes;
+  static constexpr int kBlocks = kChunk / 64, kBlocksPerBox = H::kWeightRead == 2 ? 4 : 2;
+  static constexpr int kStages = H::kWeightStages;
+  static constexpr int kBoxBytes = H::kBN * 128, kWBytes = H::kBN * kRowBytes, kXBytes = kBlocks * 2048;
+  static constexpr int kStageBytes = kWBytes + kXBytes;
+};
+
+template <class H>
+TF_DEVICE void skinny_tma_issue(const TmaDesc* tx, const TmaDesc* tw, char* stage, unsigned long long* full,
+                                long long k, long long kend, long long n0) {
+  using T = SkinnyTma<H>;
+  // Boxes whose k start past the slice are not copied (the consumers skip their blocks).
+  const int blocks = kend - k >= T::kChunk ? T::kBlocks : static_cast<int>((kend - k + 63) / 64);
+  const int wboxes = (blocks + T::kBlocksPerBox - 1) / T::kBlocksPerBox;
+  mbar_expect_tx(full, wboxes * T::kBoxBytes + blocks * 2048);
+  const long long byte = H::kWeightRead == 2 ? k / 2 : k;
+  for (int j = 0; j < wboxes; ++j) {
+    tma_load_2d(stage + j * T::kBoxBytes, tw, full, static_cast<int>(byte + 128 * j), static_cast<int>(n0));
+  }
+  for (int b = 0; b < blocks; ++b) tma_load_2d(stage + T::kWBytes + b * 2048, tx, full, static_cast<int>(k + 64 * b), 0);
+  mbar_arrive(full);
+}
+
+// Lane (r, q)'s 16 k of weight rows R and R + 8 in block b of a stage, as loaded (raw).
+template <class H>
+TF_DEVICE void skinny_tma_weights(const char* stage, int R, int q, int b, unsigned (&w0)[Skinny<H>::kRaw],
+                                  unsigned (&w1)[Skinny<H>::kRaw]) {
+  using T = SkinnyTma<H>;
+  const char* w = stage + (b / T::kBlocksPerBox) * T::kBoxBytes;
+  const int bb = b % T::kBlocksPerBox;
+  if constexpr (H::kWeightRead == 2) {  // 32 bytes a block: unit 2bb + q / 2, its half q % 2
+    const int u = 2 * bb + q / 2, half = 8 * (q % 2);
+    const uint2 a = *reinterpret_cast<const uint2*>(w + R * 128 + ((u ^ (R & 7)) << 4) + half);
+    const uint2 c = *reinterpret_cast<const uint2*>(w + (R + 8) * 128 + ((u ^ (R & 7)) << 4) + half);
+    w0[0] = a.x, w0[1] = a.y, w1[0] = c.x, w1[1] = c.y;
+  } else {  // 64 bytes a block: unit 4bb + q
+    const int u = 4 * bb + q;
+    const uint4 a = *reinterpret_cast<const uint4*>(w + R * 128 + ((u ^ (R & 7)) << 4));
+    const uint4 c = *reinterpret_cast<const uint4*>(w + (R + 8) * 128 + ((u ^ (R & 7)) << 4));
+    w0[0] = a.x, w0[1] = a.y, w0[2] = a.z, w0[3] = a.w;
+    w1[0] = c.x, w1[1] = c.y, w1[2] = c.z, w1[3] = c.w;
+  }
+}
+
+// x rows r and r + 8 at k 16q .. 16q + 15 of a 64-k box: units 2q and 2q + 1 of the rows.
+template <class H>
+TF_DEVICE void skinny_tma_x(const char* xb, int r, int q, bool two, unsigned (&x0)[8], unsigned (&x1)[8]) {
+  const int u0 = ((2 * q) ^ (r & 7)) << 4, u1 = ((2 * q + 1) ^ (r & 7)) << 4;
+  uint4 lo = *reinterpret_cast<const uint4*>(xb + r * 128 + u0), hi = *reinterpret_cast<const uint4*>(xb + r * 128 + u1);
+  x0[0] = lo.x, x0[1] = lo.y, x0[2] = lo.z, x0[3] = lo.w, x0[4] = hi.x, x0[5] = hi.y, x0[6] = hi.z, x0[7] = hi.w;
+  if (two) {
+    const char* row = xb + (r + 8) * 128;
+    lo = *reinterpret_cast<const uint4*>(row + u0), hi = *reinterpret_cast<const uint4*>(row + u1);
+    x1[0] = lo.x, x1[1] = lo.y, x1[2] = lo.z, x1[3] = lo.w, x1[4] = hi.x, x1[5] = hi.y, x1[6] = hi.z, x1[7] = hi.w;
+  }
+  if constexpr (H::kWeightRead == 2) {
+    nibble_order(x0);
+    if (two) nibble_order(x1);
+  }
+}
+
+template <class H>
+TF_DEVICE void skinny_tma_loop(const typename H::Params& p, const TmaDesc* tx, const TmaDesc* tw, char* smem,
+                               long long n0, long long n, int rr, int q, long long kbegin, long long kend, bool two,
+                               const unsigned (&scale)[2], float (&acc)[2][4]) {
+  using T = SkinnyTma<H>;
+  constexpr int ST = T::kStages;
+  char* stages = align1024(smem);
+  unsigned long long* full = reinterpret_cast<unsigned long long*>(stages + ST * T::kStageBytes);
+  unsigned long long* empty = full + ST;
+  const long long N = p.cols;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, r = lane / 4;
+  const int R = warp * 16 + rr;  // the lane's first weight row in the stage
+  const long long chunks = (kend - kbegin + T::kChunk - 1) / T::kChunk;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < ST; ++s) {
+      mbar_init(&full[s], 1);
+      mbar_init(&empty[s], H::kWarpsN);
+    }
+    fence_mbarrier_init();
+    for (int s = 0; s < ST && s < chunks; ++s) {
+      skinny_tma_issue<H>(tx, tw, stages + s * T::kStageBytes, &full[s], kbegin + s * T::kChunk, kend, n0);
+    }
+  }
+  __syncthreads();
+  for (long long c = 0; c < chunks; ++c) {
+    const int s = static_cast<int>(c % ST);
+    const long long k0 = kbegin + c * T::kChunk;
+    // Group scales a block ahead (the first before the wait, which hides its latency);
+    // none past the slice. Per tensor or per row: `scale`.
+    unsigned gs[2][2];
+    const auto group_scales = [&](int b, unsigned (&g)[2]) {
+#pragma unroll
+      for (int t = 0; t < 2; ++t) {
+        g[t] = scale[t];
+        const long long k = k0 + 64 * b + 16 * q;
+        if constexpr (H::kWeightScale == 3) g[t] = k < kend ? weight_scale<H>(p, n + rr + 8 * t, N, k) : 0u;
+      }
+    };
+    group_scales(0, gs[0]);
+    mbar_wait(&full[s], static_cast<unsigned>(c / ST) & 1);
+    const char* stage = stages + s * T::kStageBytes;
+#pragma unroll
+    for (int b = 0; b < T::kBlocks; ++b) {
+      if (k0 + 64 * b >= kend) break;  // past the slice: its boxes were not copied
+      if (b + 1 < T::kBlocks) group_scales(b + 1, gs[(b + 1) & 1]);
+      unsigned raw0[Skinny<H>::kRaw], raw1[Skinny<H>::kRaw], w0[8], w1[8], x0[8], x1[8];
+      skinny_tma_weights<H>(stage, R, q, b, raw0, raw1);
+      skinny_tma_x<H>(stage + T::kWBytes + b * 2048, r, q, two, x0, x1);
+      weight_convert<H>(raw0, gs[b & 1][0], w0);
+      weight_convert<H>(raw1, gs[b & 1][1], w1);
+      skinny_mma<H>(w0, w1, x0, x1, acc, two);
+    }
+    __syncwarp();
+    if (lane == 0) mbar_arrive(&empty[s]);
+    // The stage of the chunk before: every warp is done with it, or nearly.
+    if (threadIdx.x == 0 && c >= 1 && c - 1 + ST < chunks) {
+      const int sp = static_cast<int>((c - 1) % ST);
+      mbar_wait(&empty[sp], static_cast<unsigned>((c - 1) / ST) & 1);
+      skinny_tma_issue<H>(tx, tw, stages + sp * T::kStageBytes, &full[sp], kbegin + (c - 1 + ST) * T::kChunk, kend,
+                          n0);
+    }
+    __syncwarp();
+  }
+  __syncthreads();  // every stage read: the epilogue's tile takes their memory
+}
+
+template <class H>
+TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p, const TmaDesc* tx = nullptr,
+                                  const TmaDesc* tw = nullptr) {
+  using S = Skinny<H>;
+  static_assert(H::kBLayout == 3 && H::kBM == 16 && H::kWarpsM == 1 && H::kBN == 16 * H::kWarpsN,
+                "the skinny GEMM: B computed over [N, K], 16 rows of C, 16 weight rows per warp");
+  static_assert(!H::kSplitF32 && !H::kRowEpilogue, "bf16 or f16 operands, a plain epilogue");
+  static_assert(H::kSmemBytes >= 2 * S::kXBytes, "two x chunks in shared memory (GemmConfig::SmemBytes)");
+  constexpr int BN = H::kBN, kThreads = 32 * H::kWarpsN, SK = H::kSplitK;
+  extern __shared__ __align__(128) char smem[];
+  const long long M = p.rows, N = p.cols, K = p.depth;
+  const long long tiles = (N + BN - 1) / BN;
+  const long long tile = SK == 1 ? blockIdx.x : H::kClusterSplit ? blockIdx.x / SK : blockIdx.x % tiles;
+  const int split = SK == 1 ? 0 : static_cast<int>(H::kClusterSplit ? blockIdx.x % SK : blockIdx.x / tiles);
+  const long long n0 = tile * BN;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
+  const int rr = skinny_row<H>(lane / 4);
+  const long long n = n0 + warp * 16;
+  // 16-element loads: aligned where K is a multiple of 16 (1-byte and packed types).
+  const bool vec = p.vector_ok && K % 16 == 0;
+  const bool two = M > 8;
+  // The TMA form where the host made the maps (plan.cc): weight rows of whole 16-byte
+  // chunks, operands aligned.
+  bool tma = false;
+  if constexpr (H::kWeightTma) tma = vec && (H::kWeightRead != 2 || K % 32 == 0);
+  // Its chunks, 128 or 256 k; the register form's blocks, 64.
+  const long long unit = tma ? SkinnyTma<H>::kChunk : 64;
+
+  // K slices of whole units; the accumulators' start (a bias) in split 0 only. Row n + rr
+  // of the weight is column n + rr of C: fragments 0, 1 are column n + rr, 2, 3 column
+  // n + rr + 8.
+  const long long per = (K + unit * SK - 1) / (unit * SK) * unit;
+  const long long kbegin = split * per < K ? split * per : K;
+  const long long kend = kbegin + per < K ? kbegin + per : K;
+  float acc[2][4];
+  {
+    float2 lo = make_float2(0.f, 0.f), hi = make_float2(0.f, 0.f);
+    if (split == 0) {
+      lo = gemm_acc_start<H>(p, n + rr, N);
+      hi = gemm_acc_start<H>(p, n + rr + 8, N);
+    }
+#pragma unroll
+    for (int t = 0; t < 2; ++t) {
+      acc[t][0] = acc[t][1] = lo.x;
+      acc[t][2] = acc[t][3] = hi.x;
+    }
+  }
+  unsigned scale[2] = {0u, 0u};  // per tensor or per row: read once
+  if constexpr (H::kWeightScale == 1 || H::kWeightScale == 2) {
+    scale[0] = weight_scale<H>(p, n + rr, N, 0);
+    scale[1] = weight_scale<H>(p, n + rr + 8, N, 0);
+  }
+  if constexpr (H::kWeightTma) {
+    if (tma) skinny_tma_loop<H>(p, tx, tw, smem, n0, n, rr, q, kbegin, kend, two, scale, acc);
+  }
+  if (!tma) skinny_register_loop<H>(p, smem, n, rr, q, kbegin, kend, vec, two, scale, acc);
 
   // C^T's fragments into the fp32 tile [16 rows of M][BN columns of N].
   float* ctile = reinterpret_cast<float*>(smem);
-  const int c0 = warp * 16 + r;
+  const int c0 = warp * 16 + rr;
 #pragma unroll
   for (int t = 0; t < 2; ++t) {
     const int m = 8 * t + 2 * q;

@@ -33,18 +33,6 @@
 
 namespace tf {
 
-// A CUtensorMap, opaque to device code; passed as a __grid_constant__ parameter.
-struct alignas(64) TmaDesc {
-  unsigned long long v[16];
-};
-
-// A box of the 2-D tensor map at (inner, outer) into shared memory, completing on `bar`.
-TF_DEVICE void tma_load_2d(void* dst, const TmaDesc* map, unsigned long long* bar, int inner, int outer) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n"
-      ::"r"(smem_addr(dst)), "l"(reinterpret_cast<unsigned long long>(map)), "r"(smem_addr(bar)), "r"(inner), "r"(outer)
-      : "memory");
-}
 // Generic-proxy writes to shared memory become visible to wgmma (the async proxy).
 TF_DEVICE void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
@@ -147,10 +135,6 @@ TF_DEVICE void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n
 template <int N>
 TF_DEVICE void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
 
-// The first 1024-byte boundary at or after p (128-byte swizzle atoms repeat every 1024
-// bytes). Pointer arithmetic, not an integer round trip, so that the compiler still knows
-// the result is shared memory and emits LDS/STS with 32-bit addresses, not generic ones.
-TF_DEVICE char* sm90_align1024(char* p) { return p + ((1024u - (smem_addr(p) & 1023u)) & 1023u); }
 
 // Byte offset of 16-byte chunk c of row r in a 128-byte-swizzled tile (what TMA writes).
 TF_DEVICE int swizzle128(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
@@ -384,7 +368,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
                                 const TmaDesc& tb2) {
   using G = GemmSm90<H>;
   extern __shared__ __align__(1024) char smem_raw[];
-  char* smem = sm90_align1024(smem_raw);
+  char* smem = align1024(smem_raw);
   char* sa = smem;
   char* sb = smem + G::ST * G::kABytes + G::kAOverhang;
   unsigned long long* full = reinterpret_cast<unsigned long long*>(sb + G::ST * G::kBBytes);
@@ -407,7 +391,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
       mbar_init(&full[s], G::kProducers);
       mbar_init(&empty[s], G::kConsumers);
     }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    fence_mbarrier_init();
   }
   __syncthreads();
 
@@ -468,7 +452,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   static_assert(G::BM == 128 && G::BN == 128 && G::kARows == G::BM, "ping-pong: 128 x 128 tiles");
   constexpr int LDC = kStagingLd<G::BN>;
   extern __shared__ __align__(1024) char smem_raw[];
-  char* smem = sm90_align1024(smem_raw);
+  char* smem = align1024(smem_raw);
   char* sa = smem;
   char* sb = smem + G::ST * G::kABytes;
   float* staging = reinterpret_cast<float*>(sb + G::ST * G::kBBytes);  // [2][32][LDC]
@@ -487,7 +471,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
     }
     mbar_init(&order[0], 128);
     mbar_init(&order[1], 128);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    fence_mbarrier_init();
   }
   __syncthreads();  // the last CTA-wide barrier: the roles part here
 

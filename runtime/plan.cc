@@ -8,6 +8,7 @@
 #include "codegen/tile_codegen.h"
 #include "runtime/fusion/tile_config.h"
 #include "runtime/fusion/views.h"
+#include "runtime/fusion/weight_read.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/status_macros.h"
 
@@ -80,12 +81,13 @@ struct Plan::RunState {
   std::vector<size_t> slot_offsets;
   std::vector<std::pair<size_t, size_t>> split_offsets;  // per kernel, in a caller's workspace
   std::vector<CUdeviceptr> retired;  // outgrown scratch, freed with the state
-  // The Hopper GEMM's last tensor maps (A, B, a dual GEMM's second B): re-encoded only when an operand's address or
-  // sizes change, which keeps cuTensorMapEncodeTiled off the steady path.
+  // A GEMM's last tensor maps (the Hopper kernel's A, B and a dual GEMM's second B; the
+  // skinny kernel's x and weight): re-encoded only when an operand's address or sizes
+  // change, which keeps cuTensorMapEncodeTiled off the steady path.
   struct TensorMapCache {
     uint64_t address = 0;
-    int64_t depth = -1, outer = -1;
-    int box = 0;  // rows per box: the tile's rows (A) or columns (B)
+    int64_t depth = -1, outer = -1;   // elements per row, rows
+    int box_inner = 0, box = 0;       // a box's elements per row and rows
     CUtensorMap map;
   };
   struct PerKernel {
@@ -620,44 +622,58 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     }
     // The Hopper GEMM reads A and B through tensor maps: boxes of 128 bytes of K (64
     // elements, 128 of fp8) by the tile's rows (A) or columns (B), K-major, 128-byte
-    // swizzled (kernels/gemm_sm90.cuh). Unused maps stay zero; the kernel takes its hook
-    // path whenever vector_ok is unset.
+    // swizzled (kernels/gemm_sm90.cuh). The skinny kernel's TMA form reads x in boxes of 64
+    // k by 16 rows and the raw weight in boxes of 128 bytes by its tile's columns
+    // (kernels/gemm_skinny.cuh SkinnyTma). Unused maps stay zero; the kernels take their
+    // hook or register paths whenever vector_ok is unset.
     CUtensorMap maps[3];
     std::memset(maps, 0, sizeof(maps));
+    const auto encode = [&](RunState::TensorMapCache& cached, CUtensorMap* map, CUtensorMapDataType type,
+                            int elem_bytes, uint64_t address, int64_t inner, int64_t outer, int box_inner,
+                            int box_rows) -> absl::Status {
+      if (cached.address == address && cached.depth == inner && cached.outer == outer &&
+          cached.box_inner == box_inner && cached.box == box_rows) {
+        *map = cached.map;
+        return absl::OkStatus();
+      }
+      cached.address = 0;  // invalid until the encode succeeds
+      const cuuint64_t dims[2] = {static_cast<cuuint64_t>(inner), static_cast<cuuint64_t>(outer)};
+      const cuuint64_t strides[1] = {static_cast<cuuint64_t>(inner) * elem_bytes};
+      const cuuint32_t box[2] = {static_cast<cuuint32_t>(box_inner), static_cast<cuuint32_t>(box_rows)};
+      const cuuint32_t element_strides[2] = {1, 1};
+      TF_RETURN_IF_ERROR(cu->Check(cu->cuTensorMapEncodeTiled(
+                           map, type, 2, reinterpret_cast<void*>(address), dims, strides, box,
+                           element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                           CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+                       "cuTensorMapEncodeTiled"));
+      cached = RunState::TensorMapCache{address, inner, outer, box_inner, box_rows, *map};
+      return absl::OkStatus();
+    };
+    const CUtensorMapDataType half_type = !gemm || spec.tile_inputs[0].dtype != DType::kF16
+                                              ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                              : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
     if (gemm && spec.gemm.wgmma && vector_ok) {
       const int elem_bytes = f8 ? 1 : 2;
-      const CUtensorMapDataType type = f8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
-                                       : spec.tile_inputs[0].dtype == DType::kF16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
-                                                                                  : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-      const auto encode = [&](RunState::TensorMapCache& cached, CUtensorMap* map, uint64_t address, int64_t outer,
-                              int box_rows) -> absl::Status {
-        if (cached.address == address && cached.depth == depth && cached.outer == outer && cached.box == box_rows) {
-          *map = cached.map;
-          return absl::OkStatus();
-        }
-        cached.address = 0;  // invalid until the encode succeeds
-        const cuuint64_t dims[2] = {static_cast<cuuint64_t>(depth), static_cast<cuuint64_t>(outer)};
-        const cuuint64_t strides[1] = {static_cast<cuuint64_t>(depth) * elem_bytes};
-        const cuuint32_t box[2] = {static_cast<cuuint32_t>(128 / elem_bytes), static_cast<cuuint32_t>(box_rows)};
-        const cuuint32_t element_strides[2] = {1, 1};
-        TF_RETURN_IF_ERROR(cu->Check(cu->cuTensorMapEncodeTiled(
-                             map, type, 2, reinterpret_cast<void*>(address), dims, strides, box,
-                             element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
-                         "cuTensorMapEncodeTiled"));
-        cached = RunState::TensorMapCache{address, depth, outer, box_rows, *map};
-        return absl::OkStatus();
-      };
+      const CUtensorMapDataType type = f8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : half_type;
       if (spec.a_async >= 0) {
-        TF_RETURN_IF_ERROR(
-            encode(ks.maps[0], &maps[0], operand_address(k, spec.a_async), rows, spec.gemm.ARows()));
+        TF_RETURN_IF_ERROR(encode(ks.maps[0], &maps[0], type, elem_bytes, operand_address(k, spec.a_async), depth,
+                                  rows, 128 / elem_bytes, spec.gemm.ARows()));
       }
       // A dual GEMM's tile takes bn / 2 rows of each B.
-      TF_RETURN_IF_ERROR(
-          encode(ks.maps[1], &maps[1], operand_address(k, spec.b_async), cols, static_cast<int>(tile_cols)));
+      TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], type, elem_bytes, operand_address(k, spec.b_async), depth,
+                                cols, 128 / elem_bytes, static_cast<int>(tile_cols)));
       if (spec.dual) {
+        TF_RETURN_IF_ERROR(encode(ks.maps[2], &maps[2], type, elem_bytes, operand_address(k, spec.b2_async), depth,
+                                  cols, 128 / elem_bytes, static_cast<int>(tile_cols)));
+      }
+    } else if (gemm && vector_ok && SkinnyWeightTma(spec)) {
+      // The kernel's own test of its weight rows (gemm_skinny.cuh gemm_skinny_kernel).
+      const WeightRead w = WeightReadOf(spec);
+      if (depth % (w.format == 2 ? 32 : 16) == 0) {
         TF_RETURN_IF_ERROR(
-            encode(ks.maps[2], &maps[2], operand_address(k, spec.b2_async), cols, static_cast<int>(tile_cols)));
+            encode(ks.maps[0], &maps[0], half_type, 2, operand_address(k, spec.a_async), depth, rows, 64, 16));
+        TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, operand_address(k, w.q),
+                                  w.format == 2 ? depth / 2 : depth, cols, 128, spec.gemm.bn));
       }
     }
     unsigned blocks, threads, smem = 0;

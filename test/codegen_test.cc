@@ -8,7 +8,7 @@
 #include "codegen/pointwise_codegen.h"
 #include "codegen/signature.h"
 #include "codegen/tile_codegen.h"
-#include "codegen/weight_read.h"
+#include "runtime/fusion/weight_read.h"
 #include "gtest/gtest.h"
 #include "runtime/cuda/nvrtc.h"
 #include "runtime/fusion/planner.h"
@@ -194,6 +194,23 @@ TEST(Codegen, SkinnyGemmsReadPackedWeightsWhereTheDequantIsExact) {
     EXPECT_NE(glue.find(absl::StrCat("kWeightRead = ", w.format, ", kWeightScale = ", w.scale, ";")), std::string::npos)
         << glue;
     EXPECT_EQ(glue.find("w_ptr") != std::string::npos, w.format != 0);
+    // The TMA form (sm_90, a packed read, x plain): its stages (2 of int4 weights, else 4)
+    // in the launch's shared memory, the maps in the entry; none before sm_90.
+    EXPECT_EQ(spec.gemm.stages, std::string(w.graph).find("_i4") != std::string::npos ? 2 : 4);
+    spec.sm90 = false;
+    EXPECT_FALSE(SkinnyWeightTma(spec));
+    TF_ASSERT_OK_AND_ASSIGN(std::string ampere, GenerateTileGlue(spec, "tf_test"));
+    EXPECT_NE(ampere.find("kWeightTma = false"), std::string::npos);
+    spec.sm90 = true;
+    EXPECT_EQ(SkinnyWeightTma(spec), w.format != 0 && spec.a_async >= 0);
+    TF_ASSERT_OK_AND_ASSIGN(std::string hopper, GenerateTileGlue(spec, "tf_test"));
+    EXPECT_EQ(hopper.find("const __grid_constant__ tf::TmaDesc tw") != std::string::npos, SkinnyWeightTma(spec));
+    if (SkinnyWeightTma(spec)) {
+      EXPECT_NE(hopper.find("kWeightTma = true; static constexpr int kWeightStages = "), std::string::npos);
+      EXPECT_EQ(GemmLaunchOf(spec).smem, SkinnyTmaSmemBytes(spec.gemm, w.format == 2));
+      const int x_bytes = (w.format == 2 ? 256 : 128) * 32;  // x's k of a stage, 16 rows of 2 bytes
+      EXPECT_EQ(SkinnyTmaSmemBytes(spec.gemm, w.format == 2), 1024 + spec.gemm.stages * (64 * 128 + x_bytes + 16));
+    }
     // Not skinny (a larger M class): no packed read.
     spec.gemm = GemmConfig{};
     EXPECT_EQ(WeightReadOf(spec).format, 0);
@@ -214,6 +231,30 @@ TEST(Codegen, SkinnyGemmsReadPackedWeightsWhereTheDequantIsExact) {
     ASSERT_TRUE(plan.kernels[0].spec.gemm.skinny);
     EXPECT_EQ(WeightReadOf(plan.kernels[0].spec).format, 0);
   }
+}
+
+// The skinny kernel's configs: 16 rows, 16 weight rows per warp, 128 to 512 bytes of a
+// weight row per TMA stage, the stages (sized for int4, whose stages hold the most x) within
+// 227 KiB; the ones gpu_plans_test forces among them.
+TEST(Codegen, SkinnyConfigsKeepTheirStagesInSharedMemory) {
+  const auto config = [](int warps, int bk, int stages, int split) {
+    GemmConfig c{16, 16 * warps, bk, 1, warps, stages};
+    c.skinny = true;
+    c.split_k = split;
+    return c;
+  };
+  for (const GemmConfig& c : {config(4, 128, 2, 1), config(8, 256, 4, 3), config(1, 512, 5, 8), config(2, 512, 2, 2),
+                              config(4, 256, 3, 1), SkinnyGemmConfig(14336, 4096),
+                              SkinnyGemmConfig(14336, 4096, 132, true)}) {
+    SCOPED_TRACE(c.ToString());
+    TF_EXPECT_OK(ValidateGemmConfig(c));
+    EXPECT_LE(SkinnyTmaSmemBytes(c, true), 227 * 1024);
+  }
+  EXPECT_EQ(SkinnyGemmConfig(14336, 4096).ToString(), "skinny 16x64x128 w4 s4 split 2");
+  EXPECT_EQ(SkinnyGemmConfig(14336, 4096, 132, true).ToString(), "skinny 16x64x128 w4 s2 split 2");
+  EXPECT_TRUE(StatusIs(ValidateGemmConfig(config(8, 256, 5, 3)), absl::StatusCode::kInvalidArgument, "246864 bytes"));
+  EXPECT_TRUE(StatusIs(ValidateGemmConfig(config(4, 64, 4, 1)), absl::StatusCode::kInvalidArgument, "128, 256 or 512"));
+  EXPECT_TRUE(StatusIs(ValidateGemmConfig(config(4, 128, 1, 1)), absl::StatusCode::kInvalidArgument, "2 to 16 stages"));
 }
 
 TEST(Codegen, CompileErrorQuotesTheGeneratedLine) {

@@ -61,8 +61,8 @@ TEST(GpuQuant, QuantGraphsMatchTheReference) {
 
 // Weight-only GEMMs at decode sizes run the skinny kernel (its class of M <= 16): M at 1,
 // 8 (one MMA column tile), 9 and 16 (two), against the reference, and 129 and 300 (the
-// plan's second form: the weight dequantized once, a TMA GEMM); then forced splits of K
-// (1, 3: slices of unequal work, 8) at M = 13.
+// plan's second form: the weight dequantized once, a TMA GEMM); then forced tiles, TMA
+// stages and splits of K (1, 3: slices of unequal work, 8) at M = 13 and, misaligned, 5.
 TEST(GpuQuant, SkinnyWeightOnlyGemmsMatchTheReference) {
   TF_SKIP_WITHOUT_GPU();
   KernelCache cache;
@@ -83,14 +83,21 @@ TEST(GpuQuant, SkinnyWeightOnlyGemmsMatchTheReference) {
       EXPECT_TRUE(MatchesReference(plan, {m}, rng));
       EXPECT_TRUE(MatchesReference(plan, {m}, rng, 4));
     }
-    for (int split : {1, 3, 8}) {
-      SCOPED_TRACE(absl::StrCat(name, " split ", split));
-      GemmConfig c = SkinnyGemmConfig(0, 0);
+    // (warps, bytes of a row per stage, stages, split): the TMA form's ring of 2 to 5
+    // stages wrapping round, stages of 1 to 4 boxes (chunks past K's end, slices ending in
+    // a chunk's middle), 1 to 8 warps; aligned (TMA where K allows) and misaligned (the
+    // register form).
+    for (const auto& [warps, bk, stages, split] :
+         std::vector<std::array<int, 4>>{{4, 128, 2, 1}, {8, 256, 4, 3}, {1, 512, 5, 8}, {2, 512, 2, 2}, {4, 256, 3, 1}}) {
+      GemmConfig c{16, 16 * warps, bk, 1, warps, stages};
+      c.skinny = true;
       c.split_k = split;
+      SCOPED_TRACE(absl::StrCat(name, " ", c.ToString()));
       CompileOptions forced = o;
       forced.gemm_config = c;
       TF_ASSERT_OK_AND_ASSIGN(Plan p, Compile(g, forced));
       EXPECT_TRUE(MatchesReference(p, {13}, rng));
+      EXPECT_TRUE(MatchesReference(p, {5}, rng, 4));
     }
   }
   EXPECT_EQ(skinny, 9);
@@ -337,6 +344,35 @@ TEST(GpuGemm, SixteenRowAStagesMatchTheReference) {
     }
   }
   EXPECT_GE(checked, 12);
+}
+
+// A Llama-3-8B decode layer's shapes at their default configs, M symbolic: the down
+// projection (14336 -> 4096, bf16: at M <= 16 the 64-row Hopper tile with 16-row A stages
+// and K split), and the int8 and int4 (groups of 128) weight-only up projections (4096 ->
+// 14336: the skinny kernel, its weights by TMA). M = 1 and 16 (the class's bounds).
+TEST(GpuGemm, DecodeLayerShapesAtTheirDefaultsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(53);
+  const std::string bf16 = R"({"inputs": [{"name": "x", "shape": ["M", 14336], "dtype": "bf16"},
+                                          {"name": "w", "shape": [4096, 14336], "dtype": "bf16"}],
+    "nodes": [{"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+              {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}], "outputs": ["y"]})";
+  const auto weight_only = [](const char* q, int64_t scales, const char* group) {
+    return absl::StrCat(R"({"inputs": [{"name": "x", "shape": ["M", 4096], "dtype": "bf16"},
+                                       {"name": "q", "shape": [14336, 4096], "dtype": ")", q, R"("},
+                                       {"name": "s", "shape": [14336, )", scales, R"(], "dtype": "bf16"}],
+      "nodes": [{"name": "w", "op": "dequant", "inputs": ["q", "s"], "attrs": {"dtype": "bf16")", group, R"(}},
+                {"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                {"name": "y", "op": "matmul", "inputs": ["x", "wt"]}], "outputs": ["y"]})");
+  };
+  for (const std::string& json : {bf16, weight_only("i8", 1, ""), weight_only("i4", 32, R"(, "group": 128)")}) {
+    TF_ASSERT_OK_AND_ASSIGN(const Graph g, GraphFromJson(json));
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, GpuOptions()));
+    for (int64_t m : {1, 16}) {
+      SCOPED_TRACE(absl::StrCat(g.node(g.inputs()[1]).name, " ", DTypeName(g.node(g.inputs()[1]).dtype), " M = ", m));
+      EXPECT_TRUE(MatchesReference(plan, {m}, rng)) << plan.Explain();
+    }
+  }
 }
 
 // Dual GEMMs (two B operands, both products in one tile) against the reference: every dual

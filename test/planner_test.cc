@@ -509,7 +509,7 @@ TEST(Planner, WeightOnlyGemmsDequantizeInTheirBLoad) {
                 {"name": "y", "op": "matmul", "inputs": ["x", "t"]}], "outputs": ["y"]})");
   TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));
   ASSERT_EQ(plan.kernels.size(), 1u);
-  EXPECT_EQ(plan.kernels[0].spec.gemm.ToString(), "skinny 16x64 w4 split 2");
+  EXPECT_EQ(plan.kernels[0].spec.gemm.ToString(), "skinny 16x64x128 w4 s4 split 2");
   // A static M past one row tile: the weight dequantized once by a kernel of its own, the
   // GEMM reading it by TMA, and the refusal says why.
   const Graph prefill = *GraphFromJson(R"({"name": "p", "inputs": [{"name": "x", "shape": [4096, 256], "dtype": "bf16"},

@@ -75,7 +75,7 @@ const std::vector<TestGraph>& QuantTestGraphs() {
                   {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
                   {"name": "out", "op": "silu", "inputs": ["y"]}],
         "outputs": ["out"]})", 3, 5, {{"M", 5}}},
-      // Packed weight reads (codegen/weight_read.h): int4 with bf16 group scales, the last
+      // Packed weight reads (runtime/fusion/weight_read.h): int4 with bf16 group scales, the last
       // group short (K = 320); int8 with one f16 scale; int4 with f16 group scales.
       {"weight_only_i4_g128", R"({"name": "weight_only_i4_g128",
         "inputs": [{"name": "x", "shape": ["M", 320], "dtype": "bf16"},

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/fusion/weight_read.h"
 #include "runtime/graph/stable_hash.h"
 
 namespace tilefuse::internal {
@@ -75,6 +76,7 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   GemmLaunch l;
   l.smem = c.SmemBytes();
+  if (SkinnyWeightTma(spec)) l.smem = std::max(l.smem, SkinnyTmaSmemBytes(c, WeightReadOf(spec).format == 2));
   if (!c.wgmma) {
     l.threads = 32 * c.warps_m * c.warps_n;
     return l;
@@ -101,7 +103,10 @@ std::string RowConfig::ToString() const {
 }
 
 std::string GemmConfig::ToString() const {
-  if (skinny) return absl::StrCat("skinny ", bm, "x", bn, " w", warps_n, split_k > 1 ? absl::StrCat(" split ", split_k) : "");
+  if (skinny) {
+    return absl::StrCat("skinny ", bm, "x", bn, "x", bk, " w", warps_n, " s", stages,
+                        split_k > 1 ? absl::StrCat(" split ", split_k) : "");
+  }
   return absl::StrCat(wgmma ? "wgmma " : "", bm, "x", bn, "x", bk, " w", warps_m, "x", warps_n,
                       " s", stages, split_k > 1 ? absl::StrCat(" split ", split_k) : "",
                       a_rows > 0 ? absl::StrCat(" a", a_rows) : "");

@@ -118,8 +118,9 @@ struct GemmConfig {
   // split order and run the epilogue (kernels/gemm.cuh).
   int split_k = 1;
   // The skinny decode kernel (kernels/gemm_skinny.cuh): B computed over [N, K]
-  // (GemmBLayout::kHookNK), 16 rows of C, 16 weight rows per warp, no pipeline stages in
-  // shared memory (bk and stages unused).
+  // (GemmBLayout::kHookNK), 16 rows of C, 16 weight rows per warp; bk and stages: the
+  // bytes of each weight row per stage of its TMA form (SkinnyWeightTma) and their depth,
+  // unused by its register form.
   bool skinny = false;
   // The Hopper kernel's 64-row tile at M <= 16 (a_rows 16): each stage holds A's first 16
   // rows only, so that the pipeline's memory goes to the weight's bytes in flight; the

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/fusion/weight_read.h"
 
 namespace tilefuse::internal {
 
@@ -54,6 +55,13 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
       return bad("the skinny kernel's tiles are 16 rows by 16 columns per warp, 1 to 8 warps");
     }
     if (c.split_k < 1 || c.split_k > 8) return bad("split-K of 1 to 8 (a portable cluster on sm_90)");
+    if (c.bk != 128 && c.bk != 256 && c.bk != 512) {
+      return bad("the skinny kernel's stages take 128, 256 or 512 bytes of a row");
+    }
+    if (c.stages < 2 || c.stages > 16 || SkinnyTmaSmemBytes(c, /*int4=*/true) > 227 * 1024) {
+      return bad(absl::StrCat("the skinny kernel's TMA form takes 2 to 16 stages of bn * bk + 64 * bk bytes, in ",
+                              "227 KiB (", SkinnyTmaSmemBytes(c, true), " bytes)"));
+    }
     return absl::OkStatus();
   }
   if (c.wgmma) {
@@ -241,8 +249,8 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
   return std::nullopt;  // the planned kernel (the ping-pong one where the Hopper kernel runs)
 }
 
-GemmConfig SkinnyGemmConfig(int64_t n, int64_t k, int sms) {
-  GemmConfig c{16, 64, 64, 1, 4, 2};
+GemmConfig SkinnyGemmConfig(int64_t n, int64_t k, int sms, bool int4) {
+  GemmConfig c{16, 64, 128, 1, 4, int4 ? 2 : 4};
   c.skinny = true;
   const int64_t tiles = (std::max<int64_t>(n, 1) + 63) / 64;
   while (c.split_k < 8 && tiles * c.split_k * 2 <= 4 * int64_t{sms} && k / (2 * c.split_k) >= 256) c.split_k *= 2;
@@ -250,7 +258,12 @@ GemmConfig SkinnyGemmConfig(int64_t n, int64_t k, int sms) {
 }
 
 std::optional<GemmConfig> ClassGemmConfig(const KernelSpec& spec, int64_t max_m, int64_t n, int64_t k, int sms) {
-  if (spec.b_layout == GemmBLayout::kHookNK && max_m <= 16) return SkinnyGemmConfig(n, k, sms);
+  if (spec.b_layout == GemmBLayout::kHookNK && max_m <= 16) {
+    // int4 weights (the planner may not have folded the dequant into a packed read yet).
+    const bool int4 = std::any_of(spec.operands.begin(), spec.operands.end(),
+                                  [](const OperandSpec& o) { return o.site == 1 && o.dtype == DType::kI4; });
+    return SkinnyGemmConfig(n, k, sms, int4);
+  }
   // At M <= 16 the Hopper kernel's one tile holds 16 rows of A per stage.
   std::optional<GemmConfig> c =
       SmallMGemmConfig(max_m, n, k, max_m > 16 ? GemmWgmmaCapable(spec) : GemmA16Capable(spec), sms);

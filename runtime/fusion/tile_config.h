@@ -74,8 +74,10 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
 
 // The skinny kernel (kernels/gemm_skinny.cuh) for a B computed over [N, K] at M <= 16: 64
 // columns of C (four warps of 16 weight rows) per CTA, K split (up to 8) while the CTAs
-// stay within 4 per SM and each slice keeps 256 of K.
-GemmConfig SkinnyGemmConfig(int64_t n, int64_t k, int sms = kDefaultSmCount);
+// stay within 4 per SM and each slice keeps 256 of K; its TMA form's stages 128 bytes of
+// each weight row, 4 deep (2 for int4 weights, whose stages hold twice the k of x: about
+// 48 KiB either way, four CTAs per SM).
+GemmConfig SkinnyGemmConfig(int64_t n, int64_t k, int sms = kDefaultSmCount, bool int4 = false);
 // The config of a GEMM kernel's class of M <= max_m: SkinnyGemmConfig where B is computed
 // over [N, K] and max_m <= 16, else SmallMGemmConfig (nullopt: the planned config).
 std::optional<GemmConfig> ClassGemmConfig(const KernelSpec& spec, int64_t max_m, int64_t n, int64_t k,

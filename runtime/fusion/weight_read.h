@@ -3,8 +3,8 @@
 // tensor, per weight row or per group of K, is read as raw bytes and converted with
 // byte permutes and paired 16-bit math (kernels/packed_weights.cuh) instead of through
 // the generic load hook.
-#ifndef TILEFUSE_CODEGEN_WEIGHT_READ_H_
-#define TILEFUSE_CODEGEN_WEIGHT_READ_H_
+#ifndef TILEFUSE_RUNTIME_FUSION_WEIGHT_READ_H_
+#define TILEFUSE_RUNTIME_FUSION_WEIGHT_READ_H_
 
 #include <cstdint>
 
@@ -26,6 +26,17 @@ struct WeightRead {
 // multiply is the reference's cast.
 WeightRead WeightReadOf(const KernelSpec& spec);
 
+// The skinny kernel's TMA form (sm_90, a packed read, x read plain): the weight rows and x
+// come by TMA into GemmConfig::stages stages of shared memory, so that the bytes in flight
+// cost no registers. A run whose operands are misaligned, or whose weight rows are not
+// whole 16-byte chunks, takes the register form of the same kernel.
+bool SkinnyWeightTma(const KernelSpec& spec);
+
+// Shared memory of the TMA form's stages: per stage bk bytes of K (128, 256 or 512: bk k of
+// int8 or e4m3, 2 bk of int4) by bn weight rows, x's same k by 16 rows (2 bytes each), and
+// a full and an empty mbarrier; 1024 bytes for the stages' alignment.
+int SkinnyTmaSmemBytes(const GemmConfig& c, bool int4);
+
 }  // namespace tilefuse::internal
 
-#endif  // TILEFUSE_CODEGEN_WEIGHT_READ_H_
+#endif  // TILEFUSE_RUNTIME_FUSION_WEIGHT_READ_H_

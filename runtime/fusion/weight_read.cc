@@ -1,4 +1,4 @@
-#include "codegen/weight_read.h"
+#include "runtime/fusion/weight_read.h"
 
 namespace tilefuse::internal {
 namespace {
@@ -54,6 +54,15 @@ WeightRead WeightReadOf(const KernelSpec& spec) {
   const DType q = spec.operands[w.q].dtype;
   w.format = q == DType::kI8 ? 1 : q == DType::kI4 ? 2 : 3;
   return w;
+}
+
+bool SkinnyWeightTma(const KernelSpec& spec) {
+  return spec.tile == "matmul" && spec.gemm.skinny && spec.sm90 && spec.a_async >= 0 && WeightReadOf(spec).format != 0;
+}
+
+int SkinnyTmaSmemBytes(const GemmConfig& c, bool int4) {
+  const int k = int4 ? 2 * c.bk : c.bk;  // the k of a stage
+  return 1024 + c.stages * (c.bn * c.bk + k * 32 + 16);
 }
 
 }  // namespace tilefuse::internal
