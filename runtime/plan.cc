@@ -15,6 +15,12 @@
 namespace tilefuse::internal {
 namespace {
 
+// A GEMM variant's config as Explain prints it, with the skinny kernel's TMA form where the
+// variant has one (it runs where the operands are aligned).
+std::string GemmConfigText(const KernelSpec& spec) {
+  return absl::StrCat(spec.gemm.ToString(), SkinnyWeightTma(spec) ? ", weight and x by TMA where aligned" : "");
+}
+
 constexpr size_t kWorkspaceAlign = 256;
 
 absl::Status CheckTensor(const Graph& g, int id, const TensorArg& t, absl::string_view role,
@@ -188,11 +194,14 @@ std::string Plan::Explain() const {
                                "\n");
   for (size_t i = 0; i < kernels_.size(); ++i) {
     absl::StrAppend(&s, "  kernel ", i, ": ", kernels_[i].plan.summary, "\n");
+    if (kernels_[i].classes.empty() && kernels_[i].plan.spec.tile == "matmul") {
+      absl::StrAppend(&s, "    config: ", GemmConfigText(kernels_[i].plan.spec), "\n");
+    }
     for (const Variant& v : kernels_[i].classes) {
-      absl::StrAppend(&s, "    class M <= ", v.max_m, ": ", v.spec.gemm.ToString(), " (", v.compiled->entry_name(), ")\n");
+      absl::StrAppend(&s, "    class M <= ", v.max_m, ": ", GemmConfigText(v.spec), " (", v.compiled->entry_name(), ")\n");
     }
     if (!kernels_[i].classes.empty()) {
-      absl::StrAppend(&s, "    class M > ", kernels_[i].classes.back().max_m, ": ", kernels_[i].plan.spec.gemm.ToString(),
+      absl::StrAppend(&s, "    class M > ", kernels_[i].classes.back().max_m, ": ", GemmConfigText(kernels_[i].plan.spec),
                       " (", kernels_[i].compiled->entry_name(), ")\n");
     }
   }

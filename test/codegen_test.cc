@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "codegen/pointwise_codegen.h"
@@ -275,6 +276,32 @@ TEST(Codegen, SkinnyConfigsKeepTheirStagesInSharedMemory) {
       EXPECT_TRUE(skinny) << plan.Explain();
     }
   }
+}
+
+// Explain names each GEMM variant's config, and the skinny kernel's TMA form where the
+// variant has one: sm_90 with a packed read; not sm_80, not the generic hook.
+TEST(Codegen, ExplainSaysWhereTheSkinnyKernelReadsByTma) {
+  for (const auto& [name, arch, tma] : std::vector<std::tuple<const char*, const char*, bool>>{
+           {"weight_only_i8", "sm_90", true}, {"weight_only_i8", "sm_80", false}, {"weight_only_i4_groups", "sm_90", false}}) {
+    SCOPED_TRACE(absl::StrCat(name, " ", arch));
+    CompileOptions o;
+    o.arch = arch;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(ParseTestGraph(NamedTestGraph(name)), o));
+    const std::string explain = plan.Explain();
+    EXPECT_NE(explain.find("class M <= 16: skinny 16x64x128 w4"), std::string::npos) << explain;
+    EXPECT_EQ(explain.find("weight and x by TMA where aligned") != std::string::npos, tma) << explain;
+  }
+  // A static M: the one config.
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"inputs": [{"name": "x", "shape": [16, 64], "dtype": "bf16"},
+                                                              {"name": "w", "shape": [64, 64], "dtype": "bf16"}],
+      "nodes": [{"name": "t", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                {"name": "y", "op": "matmul", "inputs": ["x", "t"]}], "outputs": ["y"]})"));
+  CompileOptions o;
+  o.arch = "sm_90";
+  TF_ASSERT_OK_AND_ASSIGN(Plan fixed, Compile(g, o));
+  EXPECT_NE(fixed.Explain().find("    config: " + fixed.fusion_plan().kernels[0].spec.gemm.ToString() + "\n"),
+            std::string::npos)
+      << fixed.Explain();
 }
 
 TEST(Codegen, CompileErrorQuotesTheGeneratedLine) {
