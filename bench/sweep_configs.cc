@@ -82,20 +82,18 @@ std::vector<GemmConfig> Candidates(const SweepPoint& p) {
   return c;
 }
 
-// The skinny kernel (the weight-only decode GEMM): 4 or 8 warps of 16 or 32 weight rows, its
-// TMA form's stages of 128 or 256 bytes of each weight row, 2 to 6 deep, K split 1 to 4 ways.
+// The skinny kernel (the weight-only decode GEMM): 4 or 8 warps, its TMA form's stages of
+// 128 to 512 bytes of each weight row, 2 to 6 deep, K split 1 to 4 ways.
 std::vector<GemmConfig> SkinnyCandidates() {
   std::vector<GemmConfig> c;
   for (int warps : {4, 8}) {
-    for (int rows : {16, 32}) {
-      for (int bk : {128, 256}) {
-        for (int stages : {2, 3, 4, 6}) {
-          for (int split : {1, 2, 4}) {
-            GemmConfig g{16, rows * warps, bk, 1, warps, stages};
-            g.skinny = true;
-            g.split_k = split;
-            if (ValidateGemmConfig(g).ok()) c.push_back(g);
-          }
+    for (int bk : {128, 256, 512}) {
+      for (int stages : {2, 3, 4, 6}) {
+        for (int split : {1, 2, 4}) {
+          GemmConfig g{16, 16 * warps, bk, 1, warps, stages};
+          g.skinny = true;
+          g.split_k = split;
+          if (ValidateGemmConfig(g).ok()) c.push_back(g);
         }
       }
     }

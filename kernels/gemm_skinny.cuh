@@ -15,8 +15,7 @@
 // 4) puts the lane's k = kb + 16q + 4s + 0, 1 in the fragment slots of columns 2q, 2q + 1,
 // and + 2, 3 in those of 2q + 8, 2q + 9.
 //
-// Hooks beyond gemm_kernel's: kBLayout == 3, kBM == 16, kWarpsM == 1, kBN == 16 * kWarpsN
-// or 32 * kWarpsN (two row tiles per warp);
+// Hooks beyond gemm_kernel's: kBLayout == 3, kBM == 16, kWarpsM == 1, kBN == 16 * kWarpsN;
 // kWeightRead, kWeightScale, kWeightGroup(s), kWeightTma, kWeightStages (kBK: bytes of a
 // weight row per stage), and with a packed read w_ptr and ws_ptr (the raw weight and
 // scale).
@@ -350,7 +349,7 @@ TF_DEVICE void skinny_register_loop(const typename H::Params& p, char* smem, lon
 // of row R at u ^ (R % 8)). Thread 0 issues the copies; each warp releases a stage on its
 // "empty" mbarrier once it has read it, and thread 0, a chunk later (so that it rarely
 // waits), refills it kStages chunks ahead. Bytes in flight cost shared memory, not
-// registers; several boxes of a row per stage keep each row's requests together in DRAM.
+// registers. (Stages of 2 or 4 boxes of a row, kBK 256 or 512, timed no faster than one.)
 template <class H>
 struct SkinnyTma {
   static constexpr int kRowBytes = H::kBK, kChunk = H::kWeightRead == 2 ? 2 * kRowBytes : kRowBytes;
@@ -376,63 +375,36 @@ TF_DEVICE void skinny_tma_issue(const TmaDesc* tx, const TmaDesc* tw, char* stag
   mbar_arrive(full);
 }
 
-// Where lane (r, q) reads in a stage, made once per lane (the main loop adds the stage's
-// address): its 16 k of weight rows R and R + 8 of each row tile in each block of a box
-// (int8 and e4m3: 64 bytes a block, unit 4bb + q; int4: 32 bytes, unit 2bb + q / 2, its half
-// q % 2), and its x rows r and r + 8 (units 2q and 2q + 1 of a box's 128-byte rows).
-template <class H, int RT>
-struct SkinnyTmaLane {
-  static constexpr int kBlocksPerBox = SkinnyTma<H>::kBlocksPerBox;
-  int w[RT][2][kBlocksPerBox];
-  int x[2][2];
-  TF_DEVICE SkinnyTmaLane(int R0, int r, int q) {
-#pragma unroll
-    for (int j = 0; j < RT; ++j) {
-#pragma unroll
-      for (int t = 0; t < 2; ++t) {
-        const int R = R0 + 16 * j + 8 * t;
-#pragma unroll
-        for (int bb = 0; bb < kBlocksPerBox; ++bb) {
-          const int u = H::kWeightRead == 2 ? 2 * bb + q / 2 : 4 * bb + q;
-          w[j][t][bb] = R * 128 + ((u ^ (R & 7)) << 4) + (H::kWeightRead == 2 ? 8 * (q % 2) : 0);
-        }
-      }
-    }
-#pragma unroll
-    for (int t = 0; t < 2; ++t) {
-      const int row = r + 8 * t;
-      x[t][0] = row * 128 + (((2 * q) ^ (row & 7)) << 4);
-      x[t][1] = row * 128 + (((2 * q + 1) ^ (row & 7)) << 4);
-    }
-  }
-};
-
-// The lane's raw weight registers of row tile j, rows R and R + 8, block b of a stage.
-template <class H, int RT>
-TF_DEVICE void skinny_tma_weights(const char* stage, const SkinnyTmaLane<H, RT>& at, int j, int b,
-                                  unsigned (&w0)[Skinny<H>::kRaw], unsigned (&w1)[Skinny<H>::kRaw]) {
-  constexpr int kBPB = SkinnyTmaLane<H, RT>::kBlocksPerBox;
-  const char* box = stage + (b / kBPB) * (H::kBN * 128);
-  if constexpr (H::kWeightRead == 2) {
-    const uint2 a = *reinterpret_cast<const uint2*>(box + at.w[j][0][b % kBPB]);
-    const uint2 c = *reinterpret_cast<const uint2*>(box + at.w[j][1][b % kBPB]);
+// Lane (r, q)'s 16 k of weight rows R and R + 8 in block b of a stage, as loaded (raw).
+template <class H>
+TF_DEVICE void skinny_tma_weights(const char* stage, int R, int q, int b, unsigned (&w0)[Skinny<H>::kRaw],
+                                  unsigned (&w1)[Skinny<H>::kRaw]) {
+  using T = SkinnyTma<H>;
+  const char* w = stage + (b / T::kBlocksPerBox) * T::kBoxBytes;
+  const int bb = b % T::kBlocksPerBox;
+  if constexpr (H::kWeightRead == 2) {  // 32 bytes a block: unit 2bb + q / 2, its half q % 2
+    const int u = 2 * bb + q / 2, half = 8 * (q % 2);
+    const uint2 a = *reinterpret_cast<const uint2*>(w + R * 128 + ((u ^ (R & 7)) << 4) + half);
+    const uint2 c = *reinterpret_cast<const uint2*>(w + (R + 8) * 128 + ((u ^ (R & 7)) << 4) + half);
     w0[0] = a.x, w0[1] = a.y, w1[0] = c.x, w1[1] = c.y;
-  } else {
-    const uint4 a = *reinterpret_cast<const uint4*>(box + at.w[j][0][b % kBPB]);
-    const uint4 c = *reinterpret_cast<const uint4*>(box + at.w[j][1][b % kBPB]);
+  } else {  // 64 bytes a block: unit 4bb + q
+    const int u = 4 * bb + q;
+    const uint4 a = *reinterpret_cast<const uint4*>(w + R * 128 + ((u ^ (R & 7)) << 4));
+    const uint4 c = *reinterpret_cast<const uint4*>(w + (R + 8) * 128 + ((u ^ (R & 7)) << 4));
     w0[0] = a.x, w0[1] = a.y, w0[2] = a.z, w0[3] = a.w;
     w1[0] = c.x, w1[1] = c.y, w1[2] = c.z, w1[3] = c.w;
   }
 }
 
-// x rows r and r + 8 at k 16q .. 16q + 15 of a 64-k box.
-template <class H, int RT>
-TF_DEVICE void skinny_tma_x(const char* xb, const SkinnyTmaLane<H, RT>& at, bool two, unsigned (&x0)[8],
-                            unsigned (&x1)[8]) {
-  uint4 lo = *reinterpret_cast<const uint4*>(xb + at.x[0][0]), hi = *reinterpret_cast<const uint4*>(xb + at.x[0][1]);
+// x rows r and r + 8 at k 16q .. 16q + 15 of a 64-k box: units 2q and 2q + 1 of the rows.
+template <class H>
+TF_DEVICE void skinny_tma_x(const char* xb, int r, int q, bool two, unsigned (&x0)[8], unsigned (&x1)[8]) {
+  const int u0 = ((2 * q) ^ (r & 7)) << 4, u1 = ((2 * q + 1) ^ (r & 7)) << 4;
+  uint4 lo = *reinterpret_cast<const uint4*>(xb + r * 128 + u0), hi = *reinterpret_cast<const uint4*>(xb + r * 128 + u1);
   x0[0] = lo.x, x0[1] = lo.y, x0[2] = lo.z, x0[3] = lo.w, x0[4] = hi.x, x0[5] = hi.y, x0[6] = hi.z, x0[7] = hi.w;
   if (two) {
-    lo = *reinterpret_cast<const uint4*>(xb + at.x[1][0]), hi = *reinterpret_cast<const uint4*>(xb + at.x[1][1]);
+    const char* row = xb + (r + 8) * 128;
+    lo = *reinterpret_cast<const uint4*>(row + u0), hi = *reinterpret_cast<const uint4*>(row + u1);
     x1[0] = lo.x, x1[1] = lo.y, x1[2] = lo.z, x1[3] = lo.w, x1[4] = hi.x, x1[5] = hi.y, x1[6] = hi.z, x1[7] = hi.w;
   }
   if constexpr (H::kWeightRead == 2) {
@@ -441,25 +413,19 @@ TF_DEVICE void skinny_tma_x(const char* xb, const SkinnyTmaLane<H, RT>& at, bool
   }
 }
 
-// Weight row tiles of 16 per warp (kBN = 16 kWarpsN kRowTiles): each x fragment read from
-// shared memory multiplies them all.
-template <class H>
-inline constexpr int kSkinnyRowTiles = H::kBN / (16 * H::kWarpsN);
-
 template <class H>
 TF_DEVICE void skinny_tma_loop(const typename H::Params& p, const TmaDesc* tx, const TmaDesc* tw, char* smem,
-                               long long n0, int rr, int q, long long kbegin, long long kend, bool two,
-                               const unsigned (&scale)[kSkinnyRowTiles<H>][2],
-                               float (&acc)[kSkinnyRowTiles<H>][2][4]) {
+                               long long n0, long long n, int rr, int q, long long kbegin, long long kend, bool two,
+                               const unsigned (&scale)[2], float (&acc)[2][4]) {
   using T = SkinnyTma<H>;
-  constexpr int ST = T::kStages, RT = kSkinnyRowTiles<H>;
+  constexpr int ST = T::kStages;
   char* stages = align1024(smem);
   unsigned long long* full = reinterpret_cast<unsigned long long*>(stages + ST * T::kStageBytes);
   unsigned long long* empty = full + ST;
   const long long N = p.cols;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, r = lane / 4;
+  const int R = warp * 16 + rr;  // the lane's first weight row in the stage
   const long long chunks = (kend - kbegin + T::kChunk - 1) / T::kChunk;
-  const SkinnyTmaLane<H, RT> at(warp * RT * 16 + rr, r, q);
   if (threadIdx.x == 0) {
     for (int s = 0; s < ST; ++s) {
       mbar_init(&full[s], 1);
@@ -476,16 +442,13 @@ TF_DEVICE void skinny_tma_loop(const typename H::Params& p, const TmaDesc* tx, c
     const long long k0 = kbegin + c * T::kChunk;
     // Group scales a block ahead (the first before the wait, which hides its latency);
     // none past the slice. Per tensor or per row: `scale`.
-    unsigned gs[2][RT][2];
-    const auto group_scales = [&](int b, unsigned (&g)[RT][2]) {
+    unsigned gs[2][2];
+    const auto group_scales = [&](int b, unsigned (&g)[2]) {
 #pragma unroll
-      for (int j = 0; j < RT; ++j) {
-#pragma unroll
-        for (int t = 0; t < 2; ++t) {
-          g[j][t] = scale[j][t];
-          const long long k = k0 + 64 * b + 16 * q, row = n0 + (warp * RT + j) * 16 + rr + 8 * t;
-          if constexpr (H::kWeightScale == 3) g[j][t] = k < kend ? weight_scale<H>(p, row, N, k) : 0u;
-        }
+      for (int t = 0; t < 2; ++t) {
+        g[t] = scale[t];
+        const long long k = k0 + 64 * b + 16 * q;
+        if constexpr (H::kWeightScale == 3) g[t] = k < kend ? weight_scale<H>(p, n + rr + 8 * t, N, k) : 0u;
       }
     };
     group_scales(0, gs[0]);
@@ -495,16 +458,12 @@ TF_DEVICE void skinny_tma_loop(const typename H::Params& p, const TmaDesc* tx, c
     for (int b = 0; b < T::kBlocks; ++b) {
       if (k0 + 64 * b >= kend) break;  // past the slice: its boxes were not copied
       if (b + 1 < T::kBlocks) group_scales(b + 1, gs[(b + 1) & 1]);
-      unsigned x0[8], x1[8];
-      skinny_tma_x<H, RT>(stage + T::kWBytes + b * 2048, at, two, x0, x1);
-#pragma unroll
-      for (int j = 0; j < RT; ++j) {
-        unsigned raw0[Skinny<H>::kRaw], raw1[Skinny<H>::kRaw], w0[8], w1[8];
-        skinny_tma_weights<H, RT>(stage, at, j, b, raw0, raw1);
-        weight_convert<H>(raw0, gs[b & 1][j][0], w0);
-        weight_convert<H>(raw1, gs[b & 1][j][1], w1);
-        skinny_mma<H>(w0, w1, x0, x1, acc[j], two);
-      }
+      unsigned raw0[Skinny<H>::kRaw], raw1[Skinny<H>::kRaw], w0[8], w1[8], x0[8], x1[8];
+      skinny_tma_weights<H>(stage, R, q, b, raw0, raw1);
+      skinny_tma_x<H>(stage + T::kWBytes + b * 2048, r, q, two, x0, x1);
+      weight_convert<H>(raw0, gs[b & 1][0], w0);
+      weight_convert<H>(raw1, gs[b & 1][1], w1);
+      skinny_mma<H>(w0, w1, x0, x1, acc, two);
     }
     __syncwarp();
     if (lane == 0) mbar_arrive(&empty[s]);
@@ -524,10 +483,8 @@ template <class H>
 TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p, const TmaDesc* tx = nullptr,
                                   const TmaDesc* tw = nullptr) {
   using S = Skinny<H>;
-  constexpr int RT = kSkinnyRowTiles<H>;
-  static_assert(H::kBLayout == 3 && H::kBM == 16 && H::kWarpsM == 1 && (RT == 1 || RT == 2) &&
-                    H::kBN == 16 * H::kWarpsN * RT,
-                "the skinny GEMM: B computed over [N, K], 16 rows of C, 16 or 32 weight rows per warp");
+  static_assert(H::kBLayout == 3 && H::kBM == 16 && H::kWarpsM == 1 && H::kBN == 16 * H::kWarpsN,
+                "the skinny GEMM: B computed over [N, K], 16 rows of C, 16 weight rows per warp");
   static_assert(!H::kSplitF32 && !H::kRowEpilogue, "bf16 or f16 operands, a plain epilogue");
   static_assert(H::kSmemBytes >= 2 * S::kXBytes, "two x chunks in shared memory (GemmConfig::SmemBytes)");
   constexpr int BN = H::kBN, kThreads = 32 * H::kWarpsN, SK = H::kSplitK;
@@ -539,6 +496,7 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p, const TmaDesc* tx
   const long long n0 = tile * BN;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q = lane % 4;
   const int rr = skinny_row<H>(lane / 4);
+  const long long n = n0 + warp * 16;
   // 16-element loads: aligned where K is a multiple of 16 (1-byte and packed types).
   const bool vec = p.vector_ok && K % 16 == 0;
   const bool two = M > 8;
@@ -546,20 +504,17 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p, const TmaDesc* tx
   // chunks, operands aligned.
   bool tma = false;
   if constexpr (H::kWeightTma) tma = vec && (H::kWeightRead != 2 || K % 32 == 0);
-  // Its chunks, 128 to 1024 k; the register form's blocks, 64.
+  // Its chunks, 128 or 256 k; the register form's blocks, 64.
   const long long unit = tma ? SkinnyTma<H>::kChunk : 64;
 
-  // K slices of whole units; the accumulators' start (a bias) in split 0 only. Row tile j of
-  // the warp starts at weight row n(j) = n0 + (warp RT + j) 16; its row n(j) + rr is column
-  // n(j) + rr of C: fragments 0, 1 are column n(j) + rr, 2, 3 column n(j) + rr + 8.
+  // K slices of whole units; the accumulators' start (a bias) in split 0 only. Row n + rr
+  // of the weight is column n + rr of C: fragments 0, 1 are column n + rr, 2, 3 column
+  // n + rr + 8.
   const long long per = (K + unit * SK - 1) / (unit * SK) * unit;
   const long long kbegin = split * per < K ? split * per : K;
   const long long kend = kbegin + per < K ? kbegin + per : K;
-  float acc[RT][2][4];
-  unsigned scale[RT][2] = {};  // per tensor or per row: read once
-#pragma unroll
-  for (int j = 0; j < RT; ++j) {
-    const long long n = n0 + (warp * RT + j) * 16;
+  float acc[2][4];
+  {
     float2 lo = make_float2(0.f, 0.f), hi = make_float2(0.f, 0.f);
     if (split == 0) {
       lo = gemm_acc_start<H>(p, n + rr, N);
@@ -567,38 +522,30 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p, const TmaDesc* tx
     }
 #pragma unroll
     for (int t = 0; t < 2; ++t) {
-      acc[j][t][0] = acc[j][t][1] = lo.x;
-      acc[j][t][2] = acc[j][t][3] = hi.x;
+      acc[t][0] = acc[t][1] = lo.x;
+      acc[t][2] = acc[t][3] = hi.x;
     }
-    if constexpr (H::kWeightScale == 1 || H::kWeightScale == 2) {
-      scale[j][0] = weight_scale<H>(p, n + rr, N, 0);
-      scale[j][1] = weight_scale<H>(p, n + rr + 8, N, 0);
-    }
+  }
+  unsigned scale[2] = {0u, 0u};  // per tensor or per row: read once
+  if constexpr (H::kWeightScale == 1 || H::kWeightScale == 2) {
+    scale[0] = weight_scale<H>(p, n + rr, N, 0);
+    scale[1] = weight_scale<H>(p, n + rr + 8, N, 0);
   }
   if constexpr (H::kWeightTma) {
-    if (tma) skinny_tma_loop<H>(p, tx, tw, smem, n0, rr, q, kbegin, kend, two, scale, acc);
+    if (tma) skinny_tma_loop<H>(p, tx, tw, smem, n0, n, rr, q, kbegin, kend, two, scale, acc);
   }
-  if (!tma) {
-    // One row tile after the other (each restages x: the form of misaligned runs).
-#pragma unroll 1
-    for (int j = 0; j < RT; ++j) {
-      skinny_register_loop<H>(p, smem, n0 + (warp * RT + j) * 16, rr, q, kbegin, kend, vec, two, scale[j], acc[j]);
-    }
-  }
+  if (!tma) skinny_register_loop<H>(p, smem, n, rr, q, kbegin, kend, vec, two, scale, acc);
 
   // C^T's fragments into the fp32 tile [16 rows of M][BN columns of N].
   float* ctile = reinterpret_cast<float*>(smem);
+  const int c0 = warp * 16 + rr;
 #pragma unroll
-  for (int j = 0; j < RT; ++j) {
-    const int c0 = (warp * RT + j) * 16 + rr;
-#pragma unroll
-    for (int t = 0; t < 2; ++t) {
-      const int m = 8 * t + 2 * q;
-      ctile[staging_at<BN>(m, c0)] = acc[j][t][0];
-      ctile[staging_at<BN>(m + 1, c0)] = acc[j][t][1];
-      ctile[staging_at<BN>(m, c0 + 8)] = acc[j][t][2];
-      ctile[staging_at<BN>(m + 1, c0 + 8)] = acc[j][t][3];
-    }
+  for (int t = 0; t < 2; ++t) {
+    const int m = 8 * t + 2 * q;
+    ctile[staging_at<BN>(m, c0)] = acc[t][0];
+    ctile[staging_at<BN>(m + 1, c0)] = acc[t][1];
+    ctile[staging_at<BN>(m, c0 + 8)] = acc[t][2];
+    ctile[staging_at<BN>(m + 1, c0 + 8)] = acc[t][3];
   }
   __syncthreads();
   if constexpr (H::kClusterSplit) {

@@ -9,11 +9,11 @@
 #include "codegen/pointwise_codegen.h"
 #include "codegen/signature.h"
 #include "codegen/tile_codegen.h"
+#include "runtime/fusion/weight_read.h"
 #include "gtest/gtest.h"
 #include "runtime/cuda/nvrtc.h"
 #include "runtime/fusion/planner.h"
 #include "runtime/fusion/tile_config.h"
-#include "runtime/fusion/weight_read.h"
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
 #include "test/status_matchers.h"
@@ -234,19 +234,18 @@ TEST(Codegen, SkinnyGemmsReadPackedWeightsWhereTheDequantIsExact) {
   }
 }
 
-// The skinny kernel's configs: 16 rows, 16 or 32 weight rows per warp, 128 to 512 bytes of
-// a weight row per TMA stage, the stages (sized for int4, whose stages hold the most x)
-// within 227 KiB; the ones gpu_plans_test forces among them.
+// The skinny kernel's configs: 16 rows, 16 weight rows per warp, 128 to 512 bytes of a
+// weight row per TMA stage, the stages (sized for int4, whose stages hold the most x) within
+// 227 KiB; the ones gpu_plans_test forces among them.
 TEST(Codegen, SkinnyConfigsKeepTheirStagesInSharedMemory) {
-  const auto config = [](int warps, int bk, int stages, int split, int rows = 16) {
-    GemmConfig c{16, rows * warps, bk, 1, warps, stages};
+  const auto config = [](int warps, int bk, int stages, int split) {
+    GemmConfig c{16, 16 * warps, bk, 1, warps, stages};
     c.skinny = true;
     c.split_k = split;
     return c;
   };
   for (const GemmConfig& c : {config(4, 128, 2, 1), config(8, 256, 4, 3), config(1, 512, 5, 8), config(2, 512, 2, 2),
-                              config(4, 256, 3, 1), config(4, 128, 3, 2, 32), config(8, 128, 2, 1, 32),
-                              config(1, 256, 2, 3, 32), SkinnyGemmConfig(14336, 4096),
+                              config(4, 256, 3, 1), SkinnyGemmConfig(14336, 4096),
                               SkinnyGemmConfig(14336, 4096, 132, true)}) {
     SCOPED_TRACE(c.ToString());
     TF_EXPECT_OK(ValidateGemmConfig(c));
@@ -257,23 +256,21 @@ TEST(Codegen, SkinnyConfigsKeepTheirStagesInSharedMemory) {
   EXPECT_TRUE(StatusIs(ValidateGemmConfig(config(8, 256, 5, 3)), absl::StatusCode::kInvalidArgument, "246864 bytes"));
   EXPECT_TRUE(StatusIs(ValidateGemmConfig(config(4, 64, 4, 1)), absl::StatusCode::kInvalidArgument, "128, 256 or 512"));
   EXPECT_TRUE(StatusIs(ValidateGemmConfig(config(4, 128, 1, 1)), absl::StatusCode::kInvalidArgument, "2 to 16 stages"));
-  EXPECT_TRUE(StatusIs(ValidateGemmConfig(config(4, 128, 2, 1, 48)), absl::StatusCode::kInvalidArgument,
-                       "16 or 32 columns per warp"));
-  // Two row tiles per warp and several boxes per stage compile (NVRTC, sm_90) for each packed
-  // read and for the hook, each form's kernel holding both loops.
+  // Several boxes per stage compile (NVRTC, sm_90) for each packed read and for the hook,
+  // each kernel holding both forms' loops.
   for (const char* name : {"weight_only_i8", "weight_only_i4_g128", "weight_only_f8_rows", "weight_only_i4_groups"}) {
-    for (const GemmConfig& c : {config(4, 256, 3, 2, 32), config(2, 512, 2, 1)}) {
+    for (const GemmConfig& c : {config(4, 256, 3, 2), config(2, 512, 2, 1)}) {
       SCOPED_TRACE(absl::StrCat(name, " ", c.ToString()));
       CompileOptions o;
       o.arch = "sm_90";
       o.gemm_config = c;
       TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(ParseTestGraph(NamedTestGraph(name)), o));
-      bool skinny = false;
+      bool forced = false;
       for (const KernelPlan& k : plan.fusion_plan().kernels) {
-        for (const ShapeClass& sc : k.classes) skinny |= sc.gemm.ToString() == c.ToString();
-        skinny |= k.spec.gemm.ToString() == c.ToString();
+        for (const ShapeClass& sc : k.classes) forced |= sc.gemm.ToString() == c.ToString();
+        forced |= k.spec.gemm.ToString() == c.ToString();
       }
-      EXPECT_TRUE(skinny) << plan.Explain();
+      EXPECT_TRUE(forced) << plan.Explain();
     }
   }
 }

@@ -118,7 +118,7 @@ struct GemmConfig {
   // split order and run the epilogue (kernels/gemm.cuh).
   int split_k = 1;
   // The skinny decode kernel (kernels/gemm_skinny.cuh): B computed over [N, K]
-  // (GemmBLayout::kHookNK), 16 rows of C, 16 or 32 weight rows per warp; bk and stages: the
+  // (GemmBLayout::kHookNK), 16 rows of C, 16 weight rows per warp; bk and stages: the
   // bytes of each weight row per stage of its TMA form (SkinnyWeightTma) and their depth,
   // unused by its register form.
   bool skinny = false;

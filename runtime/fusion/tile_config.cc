@@ -50,9 +50,9 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
   };
   if (c.a_rows != 0 && !c.wgmma) return bad("A stages of 16 rows are the Hopper kernel's");
   if (c.skinny) {
-    if (c.wgmma || c.bm != 16 || c.warps_m != 1 || (c.bn != 16 * c.warps_n && c.bn != 32 * c.warps_n) ||
-        (c.warps_n & (c.warps_n - 1)) != 0 || c.warps_n > 8) {
-      return bad("the skinny kernel's tiles are 16 rows by 16 or 32 columns per warp, 1 to 8 warps");
+    if (c.wgmma || c.bm != 16 || c.warps_m != 1 || c.bn != 16 * c.warps_n || (c.warps_n & (c.warps_n - 1)) != 0 ||
+        c.warps_n > 8) {
+      return bad("the skinny kernel's tiles are 16 rows by 16 columns per warp, 1 to 8 warps");
     }
     if (c.split_k < 1 || c.split_k > 8) return bad("split-K of 1 to 8 (a portable cluster on sm_90)");
     if (c.bk != 128 && c.bk != 256 && c.bk != 512) {
