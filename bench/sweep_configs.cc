@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <functional>
 #include <map>
-#include <cstdio>
 #include <optional>
 #include <thread>
 #include <tuple>

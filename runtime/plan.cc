@@ -675,10 +675,11 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
         TF_RETURN_IF_ERROR(encode(ks.maps[2], &maps[2], type, elem_bytes, operand_address(k, spec.b2_async), depth,
                                   cols, 128 / elem_bytes, static_cast<int>(tile_cols)));
       }
-    } else if (gemm && vector_ok && SkinnyWeightTma(spec)) {
-      // The kernel's own test of its weight rows (gemm_skinny.cuh gemm_skinny_kernel).
-      const WeightRead w = WeightReadOf(spec);
-      if (depth % (w.format == 2 ? 32 : 16) == 0) {
+    } else if (gemm && vector_ok && spec.gemm.skinny) {
+      // The TMA form, where the kernel's own test of its weight rows holds (gemm_skinny.cuh
+      // gemm_skinny_kernel).
+      const WeightRead w = SkinnyTmaWeightRead(spec);
+      if (w.format != 0 && depth % (w.format == 2 ? 32 : 16) == 0) {
         TF_RETURN_IF_ERROR(
             encode(ks.maps[0], &maps[0], half_type, 2, operand_address(k, spec.a_async), depth, rows, 64, 16));
         TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, operand_address(k, w.q),

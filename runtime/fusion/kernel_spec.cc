@@ -76,7 +76,9 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   GemmLaunch l;
   l.smem = c.SmemBytes();
-  if (SkinnyWeightTma(spec)) l.smem = std::max(l.smem, SkinnyTmaSmemBytes(c, WeightReadOf(spec).format == 2));
+  if (const WeightRead w = SkinnyTmaWeightRead(spec); w.format != 0) {
+    l.smem = std::max(l.smem, SkinnyTmaSmemBytes(c, w.format == 2));
+  }
   if (!c.wgmma) {
     l.threads = 32 * c.warps_m * c.warps_n;
     return l;

@@ -56,9 +56,12 @@ WeightRead WeightReadOf(const KernelSpec& spec) {
   return w;
 }
 
-bool SkinnyWeightTma(const KernelSpec& spec) {
-  return spec.tile == "matmul" && spec.gemm.skinny && spec.sm90 && spec.a_async >= 0 && WeightReadOf(spec).format != 0;
+WeightRead SkinnyTmaWeightRead(const KernelSpec& spec) {
+  if (spec.tile != "matmul" || !spec.gemm.skinny || !spec.sm90 || spec.a_async < 0) return WeightRead{};
+  return WeightReadOf(spec);
 }
+
+bool SkinnyWeightTma(const KernelSpec& spec) { return SkinnyTmaWeightRead(spec).format != 0; }
 
 int SkinnyTmaSmemBytes(const GemmConfig& c, bool int4) {
   const int k = int4 ? 2 * c.bk : c.bk;  // the k of a stage

@@ -31,6 +31,9 @@ WeightRead WeightReadOf(const KernelSpec& spec);
 // cost no registers. A run whose operands are misaligned, or whose weight rows are not
 // whole 16-byte chunks, takes the register form of the same kernel.
 bool SkinnyWeightTma(const KernelSpec& spec);
+// The packed read of the TMA form, or format 0 where the kernel has none: one walk of the
+// prologue for the launch paths that need both answers.
+WeightRead SkinnyTmaWeightRead(const KernelSpec& spec);
 
 // Shared memory of the TMA form's stages: per stage bk bytes of K (128, 256 or 512: bk k of
 // int8 or e4m3, 2 bk of int4) by bn weight rows, x's same k by 16 rows (2 bytes each), and
