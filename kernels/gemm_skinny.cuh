@@ -151,9 +151,33 @@ TF_DEVICE void skinny_weight_load(const typename H::Params& p, const unsigned ch
   }
 }
 
-// A weight row's loaded registers as 8 registers of the operand type (times its scale s,
-// 16 bits).
+// Where a packed read's scale applies (kernels' choice; the reference rounds each q * scale
+// to the operand type, these sum in f32 first, well inside the GEMM's rounding):
+// 0: in the conversion, a 16-bit multiply per weight pair; 1 (per tensor or per row, the
+// same for a column's whole sum): to the f32 sum after the K loop; 2 (groups of a multiple
+// of 64 k, the TMA form): to each 64-k block's f32 sum (a block's 16 k per lane share a
+// group). 1 and 2 take a fraction of the multiplies of 0.
 template <class H>
+inline constexpr int kSkinnyScaleAt = H::kWeightRead == 0 || H::kWeightScale == 0 ? 0
+                                      : H::kWeightScale != 3                       ? 1
+                                      : H::kWeightGroup % 64 == 0                  ? 2
+                                                                                   : 0;
+
+// A scale's 16 bits (the operand type) as f32.
+template <bool kF16>
+TF_DEVICE float scale_f32(unsigned s) {
+  if constexpr (kF16) {
+    float f;
+    asm("{.reg .b16 h;\n cvt.u16.u32 h, %1;\n cvt.f32.f16 %0, h;\n}" : "=f"(f) : "r"(s));
+    return f;
+  } else {
+    return __uint_as_float(s << 16);
+  }
+}
+
+// A weight row's loaded registers as 8 registers of the operand type (times its scale s,
+// 16 bits, with kScale).
+template <class H, bool kScale = true>
 TF_DEVICE void weight_convert(const unsigned (&w)[Skinny<H>::kRaw], unsigned s, unsigned (&out)[8]) {
   constexpr bool f16 = H::kF16;
   if constexpr (H::kWeightRead == 0) {
@@ -164,8 +188,19 @@ TF_DEVICE void weight_convert(const unsigned (&w)[Skinny<H>::kRaw], unsigned s, 
 #pragma unroll
     for (int i = 0; i < 4; ++i) i8x4_to_pairs<f16>(w[i], out[2 * i], out[2 * i + 1]);
   } else if constexpr (H::kWeightRead == 3) {
+    // One test of the 16 codes for NaN, one branch.
+    unsigned nan = 0;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) e4m3x4_to_pairs<f16>(w[i], out[2 * i], out[2 * i + 1]);
+    for (int i = 0; i < 4; ++i) {
+      e4m3x4_to_pairs_finite<f16>(w[i], out[2 * i], out[2 * i + 1]);
+      nan |= e4m3x4_has_nan(w[i]);
+    }
+    if constexpr (!f16) {
+      if (__builtin_expect(nan != 0, 0)) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) e4m3x4_mend_nan(w[i], out[2 * i], out[2 * i + 1]);
+      }
+    }
   } else {
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
@@ -175,7 +210,7 @@ TF_DEVICE void weight_convert(const unsigned (&w)[Skinny<H>::kRaw], unsigned s, 
       for (int j = 0; j < 4; ++j) out[4 * i + j] = pairs[j];
     }
   }
-  if constexpr (H::kWeightRead != 0 && H::kWeightScale != 0) {
+  if constexpr (kScale && H::kWeightRead != 0 && H::kWeightScale != 0) {
     const unsigned s2 = __byte_perm(s, 0, 0x1010);
 #pragma unroll
     for (int i = 0; i < 8; ++i) out[i] = fma2<f16>(out[i], s2, 0x80008000u);  // + -0 keeps a zero's sign
@@ -328,8 +363,8 @@ TF_DEVICE void skinny_register_loop(const typename H::Params& p, char* smem, lon
         if (b >= blocks) break;
         SkinnyWeights<H>& wb = buf[d];
         unsigned w0[8], w1[8], x0[8], x1[8];
-        weight_convert<H>(wb.w0, wb.s0, w0);
-        weight_convert<H>(wb.w1, wb.s1, w1);
+        weight_convert<H, kSkinnyScaleAt<H> != 1>(wb.w0, wb.s0, w0);
+        weight_convert<H, kSkinnyScaleAt<H> != 1>(wb.w1, wb.s1, w1);
         if (b + S::kDepth < blocks) {
           skinny_weights_load<H>(p, wb, rows, b + S::kDepth, n, N, kbegin + 64 * (b + S::kDepth) + lane_k, kend, K,
                                  vec, rr, scale);
@@ -461,9 +496,21 @@ TF_DEVICE void skinny_tma_loop(const typename H::Params& p, const TmaDesc* tx, c
       unsigned raw0[Skinny<H>::kRaw], raw1[Skinny<H>::kRaw], w0[8], w1[8], x0[8], x1[8];
       skinny_tma_weights<H>(stage, R, q, b, raw0, raw1);
       skinny_tma_x<H>(stage + T::kWBytes + b * 2048, r, q, two, x0, x1);
-      weight_convert<H>(raw0, gs[b & 1][0], w0);
-      weight_convert<H>(raw1, gs[b & 1][1], w1);
-      skinny_mma<H>(w0, w1, x0, x1, acc, two);
+      weight_convert<H, kSkinnyScaleAt<H> == 0>(raw0, gs[b & 1][0], w0);
+      weight_convert<H, kSkinnyScaleAt<H> == 0>(raw1, gs[b & 1][1], w1);
+      if constexpr (kSkinnyScaleAt<H> == 2) {
+        // The block's sum from zero, then times each row's group scale into acc.
+        float part[2][4] = {};
+        skinny_mma<H>(w0, w1, x0, x1, part, two);
+        const float s0 = scale_f32<H::kF16>(gs[b & 1][0]), s1 = scale_f32<H::kF16>(gs[b & 1][1]);
+#pragma unroll
+        for (int t = 0; t < 2; ++t) {
+          acc[t][0] = fmaf(part[t][0], s0, acc[t][0]), acc[t][1] = fmaf(part[t][1], s0, acc[t][1]);
+          acc[t][2] = fmaf(part[t][2], s1, acc[t][2]), acc[t][3] = fmaf(part[t][3], s1, acc[t][3]);
+        }
+      } else {
+        skinny_mma<H>(w0, w1, x0, x1, acc, two);
+      }
     }
     __syncwarp();
     if (lane == 0) mbar_arrive(&empty[s]);
@@ -513,18 +560,18 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p, const TmaDesc* tx
   const long long per = (K + unit * SK - 1) / (unit * SK) * unit;
   const long long kbegin = split * per < K ? split * per : K;
   const long long kend = kbegin + per < K ? kbegin + per : K;
+  // With the scale after the K loop (kSkinnyScaleAt 1) the sums start at zero and the start
+  // is added then.
   float acc[2][4];
-  {
-    float2 lo = make_float2(0.f, 0.f), hi = make_float2(0.f, 0.f);
-    if (split == 0) {
-      lo = gemm_acc_start<H>(p, n + rr, N);
-      hi = gemm_acc_start<H>(p, n + rr + 8, N);
-    }
+  float2 lo = make_float2(0.f, 0.f), hi = make_float2(0.f, 0.f);
+  if (split == 0) {
+    lo = gemm_acc_start<H>(p, n + rr, N);
+    hi = gemm_acc_start<H>(p, n + rr + 8, N);
+  }
 #pragma unroll
-    for (int t = 0; t < 2; ++t) {
-      acc[t][0] = acc[t][1] = lo.x;
-      acc[t][2] = acc[t][3] = hi.x;
-    }
+  for (int t = 0; t < 2; ++t) {
+    acc[t][0] = acc[t][1] = kSkinnyScaleAt<H> == 1 ? 0.f : lo.x;
+    acc[t][2] = acc[t][3] = kSkinnyScaleAt<H> == 1 ? 0.f : hi.x;
   }
   unsigned scale[2] = {0u, 0u};  // per tensor or per row: read once
   if constexpr (H::kWeightScale == 1 || H::kWeightScale == 2) {
@@ -535,6 +582,14 @@ TF_DEVICE void gemm_skinny_kernel(const typename H::Params& p, const TmaDesc* tx
     if (tma) skinny_tma_loop<H>(p, tx, tw, smem, n0, n, rr, q, kbegin, kend, two, scale, acc);
   }
   if (!tma) skinny_register_loop<H>(p, smem, n, rr, q, kbegin, kend, vec, two, scale, acc);
+  if constexpr (kSkinnyScaleAt<H> == 1) {
+    const float s0 = scale_f32<H::kF16>(scale[0]), s1 = scale_f32<H::kF16>(scale[1]);
+#pragma unroll
+    for (int t = 0; t < 2; ++t) {
+      acc[t][0] = fmaf(acc[t][0], s0, lo.x), acc[t][1] = fmaf(acc[t][1], s0, lo.x);
+      acc[t][2] = fmaf(acc[t][2], s1, hi.x), acc[t][3] = fmaf(acc[t][3], s1, hi.x);
+    }
+  }
 
   // C^T's fragments into the fp32 tile [16 rows of M][BN columns of N].
   float* ctile = reinterpret_cast<float*>(smem);

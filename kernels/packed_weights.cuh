@@ -57,10 +57,11 @@ TF_DEVICE void i4x8_to_pairs(unsigned w, unsigned (&out)[4]) {
 
 // Four e4m3 (OCP e4m3fn). f16: the hardware's conversion. bf16: each byte's sign to bit 15
 // and its 7 exponent and mantissa bits to bits 4-10, a bf16 of the value times 2^-120
-// (subnormals included), then one multiply by 2^120; the codes of NaN (|b| = 0x7f) would
-// come out as 480, so a word holding one is mended (rare: weights are finite).
+// (subnormals included), then one multiply by 2^120; the codes of NaN (|b| = 0x7f) come
+// out as 480 here: e4m3x4_has_nan says where e4m3x4_mend_nan must mend them (rare: weights
+// are finite, so a caller tests many words at once).
 template <bool kF16>
-TF_DEVICE void e4m3x4_to_pairs(unsigned w, unsigned& lo, unsigned& hi) {
+TF_DEVICE void e4m3x4_to_pairs_finite(unsigned w, unsigned& lo, unsigned& hi) {
   if constexpr (kF16) {
     unsigned short a = static_cast<unsigned short>(w), b = static_cast<unsigned short>(w >> 16);
     asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(lo) : "h"(a));
@@ -71,18 +72,33 @@ TF_DEVICE void e4m3x4_to_pairs(unsigned w, unsigned& lo, unsigned& hi) {
     // [0, b0, 0, b1]: the signs at bits 15 and 31; [m0, 0, m1, 0] << 4: the rest.
     lo = fma2<false>((__byte_perm(w, 0, 0x1404) & 0x80008000u) | (__byte_perm(mag, 0, 0x4140) << 4), two120, zero);
     hi = fma2<false>((__byte_perm(w, 0, 0x3424) & 0x80008000u) | (__byte_perm(mag, 0, 0x4342) << 4), two120, zero);
-    if (__builtin_expect(((mag + 0x01010101u) & 0x80808080u) != 0, 0)) {
+  }
+}
+
+// Nonzero where a byte of w is a NaN code for e4m3x4_to_pairs_finite's bf16 path (an OR of
+// several words' results tests them all).
+TF_DEVICE unsigned e4m3x4_has_nan(unsigned w) { return ((w & 0x7f7f7f7fu) + 0x01010101u) & 0x80808080u; }
+
+// The bf16 pairs of e4m3x4_to_pairs_finite with each NaN code's half made a NaN.
+TF_DEVICE void e4m3x4_mend_nan(unsigned w, unsigned& lo, unsigned& hi) {
 #pragma unroll
-      for (int b = 0; b < 4; ++b) {
-        if (((mag >> (8 * b)) & 0x7fu) != 0x7fu) continue;
-        const unsigned keep = 0xffff0000u >> (16 * (b & 1)), nan = 0x7fc0u << (16 * (b & 1));
-        if (b < 2) {
-          lo = (lo & keep) | nan;
-        } else {
-          hi = (hi & keep) | nan;
-        }
-      }
+  for (int b = 0; b < 4; ++b) {
+    if (((w >> (8 * b)) & 0x7fu) != 0x7fu) continue;
+    const unsigned keep = 0xffff0000u >> (16 * (b & 1)), nan = 0x7fc0u << (16 * (b & 1));
+    if (b < 2) {
+      lo = (lo & keep) | nan;
+    } else {
+      hi = (hi & keep) | nan;
     }
+  }
+}
+
+// Four e4m3 as two pairs, NaN codes included.
+template <bool kF16>
+TF_DEVICE void e4m3x4_to_pairs(unsigned w, unsigned& lo, unsigned& hi) {
+  e4m3x4_to_pairs_finite<kF16>(w, lo, hi);
+  if constexpr (!kF16) {
+    if (__builtin_expect(e4m3x4_has_nan(w) != 0, 0)) e4m3x4_mend_nan(w, lo, hi);
   }
 }
 
