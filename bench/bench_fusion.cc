@@ -1,5 +1,6 @@
 // bench_fusion: every catalog graph, fused against unfused, timed with CUDA events after an
-// L2 flush, on fresh random inputs; plus the device's copy bandwidth in the same run.
+// L2 flush, on fresh random inputs; plus the device's copy bandwidth and the launch floor (one
+// tiny kernel timed the same way) in the same run.
 //
 //   bench_fusion [--benchmark_filter=...] [--benchmark_out=results.json] [--tuning=PATH]
 //                [--jit_cache=DIR] [--sweep_configs [--sweep_m=M] [--sweep_only=TEXT]]
