@@ -121,14 +121,16 @@ void BM_LaunchFloor(benchmark::State& state) {
 
 // How a graph is planned: the defaults fused or unfused; fused with no tile kernel taking
 // another's work (no GEMM row epilogue or norm prologue: the kernels those fusions merge);
-// fused with norm prologues (off by default).
-enum class Variant { kFused, kUnfused, kApart, kNormPrologue };
+// fused with norm prologues, or with row epilogues over rows wider than a tile (both off
+// by default).
+enum class Variant { kFused, kUnfused, kApart, kNormPrologue, kWideRows };
 
 void BM_Graph(benchmark::State& state, const CatalogEntry* e, Variant v) {
   CompileOptions options;
   options.fuse = v != Variant::kUnfused;
   if (v == Variant::kApart) options.gemm_row_epilogues = false;
   options.norm_prologues = v == Variant::kNormPrologue;
+  options.wide_row_epilogues = v == Variant::kWideRows;
   // GEMMs use their tuned tile config (tuned here on first use, on the plain GEMM).
   options.autotune = true;
   options.tuning_path = g_tuning;
@@ -163,6 +165,7 @@ void BM_Graph(benchmark::State& state, const CatalogEntry* e, Variant v) {
   }
   const char* variant = v == Variant::kApart         ? "apart"
                         : v == Variant::kNormPrologue ? "norm_prologue"
+                        : v == Variant::kWideRows     ? "wide_rows"
                         : v == Variant::kFused        ? "fused"
                                                       : "unfused";
   state.SetLabel(absl::StrCat(variant, ", ", plan->num_kernels(), " kernels", configs));
@@ -240,6 +243,11 @@ void PrintSummary() {
     if (apart != g_results.end()) {
       std::printf("tiles   %-36s %.2fx fused (%d kernels) over the tiles apart (%d kernels)\n", base.c_str(),
                   apart->second.median_us / r.median_us, r.kernels, apart->second.kernels);
+    }
+    auto wide = g_results.find(base + " wide_rows");
+    if (wide != g_results.end()) {
+      std::printf("wide    %-36s %.2fx the wide row epilogue (%d kernels) over fused (%d kernels)\n", base.c_str(),
+                  r.median_us / wide->second.median_us, wide->second.kernels, r.kernels);
     }
     auto prologue = g_results.find(base + " norm_prologue");
     if (prologue != g_results.end()) {
@@ -332,6 +340,18 @@ int main(int argc, char** argv) {
         })) {
       benchmark::RegisterBenchmark(absl::StrCat("graph/", e.file, "/norm_prologue").c_str(), BM_Graph, &e,
                                    Variant::kNormPrologue)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond)
+          ->MinTime(0.3);
+    }
+    // A GEMM whose norm fuses only with wide row epilogues (sm_90): that one kernel too.
+    PlanOptions wide;
+    wide.wide_row_epilogues = true;
+    auto widened = PlanFusion(e.graph, wide);
+    auto plain = PlanFusion(e.graph, PlanOptions{});
+    if (widened.ok() && plain.ok() && widened->kernels.size() < plain->kernels.size()) {
+      benchmark::RegisterBenchmark(absl::StrCat("graph/", e.file, "/wide_rows").c_str(), BM_Graph, &e,
+                                   Variant::kWideRows)
           ->UseManualTime()
           ->Unit(benchmark::kMicrosecond)
           ->MinTime(0.3);

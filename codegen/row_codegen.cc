@@ -32,39 +32,11 @@ class RowGen {
   // `gemm`: the body of a GEMM's row_epilogue hook (a warp per row of the staged tile, the
   // GEMM's value a leaf); else the body of a row kernel's entry.
   absl::Status Body(bool gemm) {
-    // The DAGs: each stage's input, then the outputs of the epilogue site.
-    for (const RowStage& st : spec_.stages) {
-      TF_ASSIGN_OR_RETURN(Expr x, Rewrite(st.input));
-      stage_inputs_.push_back(x);
-    }
-    for (const OutputSpec& o : spec_.outputs) {
-      TF_ASSIGN_OR_RETURN(Expr x, Rewrite(o.site == kEpilogueSite ? StoredValue(o) : o.expr));
-      outputs_.push_back(x);
-    }
+    TF_RETURN_IF_ERROR(RewriteDags());
     gemm_ = gemm;
     ChooseCached();
     if (gemm) {
-      // A row's 32 lanes take its columns lane, lane + 32, ...: no vectors, no shared memory.
-      e_.Open("struct Span {");
-      e_.Line("long long row, cols;");
-      e_.Line("int t;");
-      e_.Line("bool active, vec_ok;");
-      e_.Line("__device__ long long col(int it) const { return static_cast<long long>(it) * 32 + t; }");
-      e_.Close("};");
-      e_.Line("constexpr int V = 1, I = (BN + 31) / 32;");
-      e_.Line("float* smem = nullptr;");
-      e_.Line("(void)smem;");
-      e_.Line("#pragma unroll 1");
-      e_.Open("for (int rl = tid / 32; rl < BM; rl += kThreads / 32) {");
-      e_.Line("const Span s{m0 + rl, N, tid % 32, m0 + rl < M, false};");
-      e_.Line("const long long base = s.row * s.cols;");
-      e_.Line("(void)base;");
-      e_.Line("float tv[I][V];");
-      e_.Line("#pragma unroll");
-      e_.Open("for (int it = 0; it < I; ++it) {");
-      e_.Line("const long long c = s.col(it);");
-      e_.Line("tv[it][0] = s.active && c < s.cols ? ctile[tf::staging_at<BN>(rl, static_cast<int>(c))] : 0.f;");
-      e_.Close();
+      EmitGemmRowLoop();
     } else {
       e_.Line("using H = Hooks;");
       e_.Line("constexpr int V = H::kVec, I = H::kVecs;");
@@ -86,7 +58,89 @@ class RowGen {
     return absl::OkStatus();
   }
 
+  // Phase `phase` of a row epilogue whose rows span a cluster of column tiles
+  // (GemmConfig::row_cluster): each phase walks the CTA's rows of the staged tile again.
+  // Phase j < stages computes stage j's partial over this CTA's columns into rpart[j][row].
+  // Phase j > 0 first combines stage j - 1's partials of the cluster's CTAs, in rank order
+  // (the same bits in every CTA and every run), a thread per row, into rfull. A cluster
+  // barrier follows each partial phase, so that the partials are written before they are
+  // read; the last phase arrives once its reads are done and waits before leaving, so that
+  // no CTA leaves while a peer may read its shared memory.
+  absl::Status ClusterPhase(int phase) {
+    TF_RETURN_IF_ERROR(RewriteDags());
+    gemm_ = cluster_ = true;
+    per_ = (spec_.gemm.bn + 31) / 32;  // nothing is cached or kept: each phase reads what it uses
+    const int stages = static_cast<int>(spec_.stages.size());
+    if (phase > 0) {
+      const int j = phase - 1;
+      e_.Open("for (int r = tid; r < BM; r += kThreads) {");
+      e_.Line(absl::StrCat("const unsigned at = tf::smem_addr(&rpart[", j, "][r]);"));
+      e_.Line("float a = tf::cluster_load1(at, 0);");
+      e_.Line("#pragma unroll");
+      e_.Line(absl::StrCat("for (unsigned q = 1; q < ", spec_.gemm.row_cluster, "; ++q) a = tf::reduce_apply<",
+                           CombineOp(spec_.stages[j].op), ">(a, tf::cluster_load1(at, q));"));
+      e_.Line(absl::StrCat("rfull[", j, "][r] = a;"));
+      e_.Close();
+      e_.Line("__syncthreads();");
+    }
+    if (phase == stages) e_.Line("tf::cluster_arrive();  // the peers' partials are read");
+    EmitGemmRowLoop();
+    EmitRowOperands();
+    for (int j = 0; j < phase; ++j) {
+      e_.Line(absl::StrCat("const float r", j, " = ", StageValue(spec_.stages[j], absl::StrCat("rfull[", j, "][rl]")),
+                           ";"));
+    }
+    ExprEmitter row(e_, [this](const ExprNode& leaf) { return RowLeaf(leaf); });
+    if (phase < stages) {
+      TF_RETURN_IF_ERROR(EmitStage(row, phase));
+    } else {
+      TF_RETURN_IF_ERROR(EmitRowOutputs(row));
+      TF_RETURN_IF_ERROR(EmitElementOutputs(row));
+    }
+    e_.Close();
+    if (phase < stages) e_.Line("tf::cluster_arrive();");
+    e_.Line("tf::cluster_wait();");
+    return absl::OkStatus();
+  }
+
  private:
+  // The DAGs: each stage's input, then the outputs of the epilogue site (Rewrite).
+  absl::Status RewriteDags() {
+    for (const RowStage& st : spec_.stages) {
+      TF_ASSIGN_OR_RETURN(Expr x, Rewrite(st.input));
+      stage_inputs_.push_back(x);
+    }
+    for (const OutputSpec& o : spec_.outputs) {
+      TF_ASSIGN_OR_RETURN(Expr x, Rewrite(o.site == kEpilogueSite ? StoredValue(o) : o.expr));
+      outputs_.push_back(x);
+    }
+    return absl::OkStatus();
+  }
+
+  // A GEMM's row epilogue: the loop over the staged tile's rows, a warp per row, and the
+  // row's values of the tile (tv) in this lane's columns: n0 + lane, + 32, ... (no vectors,
+  // no shared memory). Opens the loop.
+  void EmitGemmRowLoop() {
+    e_.Line("#pragma unroll 1");
+    e_.Open("for (int rl = tid / 32; rl < BM; rl += kThreads / 32) {");
+    e_.Line("const Span s{m0 + rl, N, n0, tid % 32, m0 + rl < M, p.vector_ok != 0};");
+    e_.Line("const long long base = s.row * s.cols;");
+    e_.Line("(void)base;");
+    e_.Line("float tv[I][V];  // past N: zeros, never read");
+    e_.Line("#pragma unroll");
+    e_.Open("for (int it = 0; it < I; ++it) {  // tile it / IT of the row's T, the last in ctile");
+    e_.Line("const float* tile = it / IT == T - 1 ? ctile : extra + it / IT * BM * tf::kStagingLd<BN>;");
+    e_.Line("tf::staging_load<BN, V>(tile, rl, static_cast<int>(s.col(it) - s.n0) - it / IT * BN, tv[it]);");
+    e_.Close();
+  }
+
+  // Stage st's value from its combined accumulator: a mean or a variance divides.
+  static std::string StageValue(const RowStage& st, const std::string& acc) {
+    if (st.op == 3) return absl::StrCat(acc, " / static_cast<float>(s.cols)");
+    if (st.op == 5) return absl::StrCat(acc, " / static_cast<float>(s.cols - ", st.correction, ")");
+    return acc;
+  }
+
   // Operands kept in registers: full ones that a stage reads (the outputs read them too,
   // or the next stage), in operand order while the budget lasts.
   void ChooseCached() {
@@ -175,6 +229,7 @@ class RowGen {
   // The largest such values of each stage's DAG, while the budget lasts; never a per-row
   // value (hoisted) or a cast of a leaf (as cheap as reading the registers).
   std::vector<Expr> Shared(int j) {
+    if (cluster_) return {};  // the next stage runs in the next phase, where nothing is kept
     const auto stop_row = [this](const Expr& x) { return RowLevel(x); };
     std::set<const ExprNode*> later;
     for (size_t k = j + 1; k < stage_inputs_.size(); ++k) Collect(stage_inputs_[k], later, stop_row);
@@ -361,10 +416,11 @@ class RowGen {
     }));
     e_.Line(absl::StrCat(acc, " = tf::row_combine<", gemm_ ? "32" : "H::kRowThreads", ">(", acc,
                          ", smem, [](float a, float b) { return tf::reduce_apply<", op, ">(a, b); });"));
-    std::string value = acc;
-    if (st.op == 3) value = absl::StrCat(acc, " / static_cast<float>(s.cols)");
-    if (st.op == 5) value = absl::StrCat(acc, " / static_cast<float>(s.cols - ", st.correction, ")");
-    e_.Line(absl::StrCat("const float r", j, " = ", value, ";"));
+    if (cluster_) {  // this CTA's partial, combined over the cluster in the next phase
+      e_.Line(absl::StrCat("if (s.t == 0) rpart[", j, "][rl] = ", acc, ";"));
+      return absl::OkStatus();
+    }
+    e_.Line(absl::StrCat("const float r", j, " = ", StageValue(st, acc), ";"));
     for (auto& [node, name] : arrays) kept_[node.get()] = name;
     return absl::OkStatus();
   }
@@ -378,7 +434,7 @@ class RowGen {
       values.emplace_back(j, ConvertKind(v, outputs_[j]->dtype, spec_.outputs[j].dtype));
     }
     if (values.empty()) return absl::OkStatus();
-    e_.Open("if (s.active && s.t == 0) {");
+    e_.Open(cluster_ ? "if (s.active && s.t == 0 && tf::cluster_rank() == 0) {" : "if (s.active && s.t == 0) {");
     for (const auto& [j, v] : values) {
       e_.Line(absl::StrCat("const ", ComputeTypeName(spec_.outputs[j].dtype), " o", j, "[1] = {", v, "};"));
       e_.Line(absl::StrCat("tf::store_vec<1>(p.out", j, " + s.row, o", j, ");"));
@@ -429,6 +485,7 @@ class RowGen {
   int cached_floats_ = 0;           // registers they and kept_ take per thread
   int per_ = 0;                     // registers one held array takes per thread
   bool gemm_ = false;               // a GEMM's row epilogue (Body)
+  bool cluster_ = false;            // one phase of a row cluster's epilogue (ClusterPhase)
   std::map<const ExprNode*, std::string> kept_;  // values held in registers: array names
   std::map<const ExprNode*, Expr> rewritten_;
   std::map<const ExprNode*, bool> row_level_;
@@ -460,10 +517,37 @@ absl::StatusOr<std::string> GenerateRowGlue(const KernelSpec& spec, const std::s
 
 absl::Status EmitGemmRowEpilogue(Emitter& e, const KernelSpec& spec) {
   e.Line("template <int BM, int BN, int kThreads>");
-  e.Open("static __device__ __forceinline__ void row_epilogue(const Params& p, const float* ctile, long long m0, "
-         "long long M, long long N, int tid) {");
-  RowGen gen(e, spec);
-  TF_RETURN_IF_ERROR(gen.Body(true));
+  e.Open("static __device__ __forceinline__ void row_epilogue(const Params& p, const float* ctile, const float* extra, "
+         "long long m0, long long n0, long long M, long long N, int tid) {");
+  // A row's 32 lanes take its columns in vectors of V: lane t columns n0 + t V .. + V - 1,
+  // then 32 V on, ... (V: the widest the tile's columns split into evenly, at most the
+  // kernel's vector; vectors where Params::vector_ok holds, else element by element), over
+  // the CTA's T tiles of BN columns (GemmConfig::row_tiles), IT iterations each.
+  int v = 1;
+  while (2 * v <= spec.Vec() && spec.gemm.bn % (64 * v) == 0) v *= 2;
+  e.Line(absl::StrCat("constexpr int V = ", v, ", T = ", spec.gemm.row_tiles, ", IT = BN / (32 * V), I = T * IT;"));
+  e.Line("(void)extra;");
+  e.Open("struct Span {");
+  e.Line("long long row, cols, n0;");
+  e.Line("int t;");
+  e.Line("bool active, vec_ok;");
+  e.Line("__device__ long long col(int it) const { return n0 + (static_cast<long long>(it) * 32 + t) * V; }");
+  e.Close("};");
+  e.Line("static_assert(BN % (32 * V) == 0, \"a warp's vectors cover the tile's columns\");");
+  e.Line("float* smem = nullptr;");
+  e.Line("(void)smem;");
+  if (spec.gemm.row_cluster <= 1) {
+    RowGen gen(e, spec);
+    TF_RETURN_IF_ERROR(gen.Body(true));
+  } else {
+    // Each stage's partial per row of this CTA's columns, read by the cluster's CTAs, and
+    // its value over the whole row.
+    e.Line(absl::StrCat("__shared__ float rpart[", spec.stages.size(), "][BM], rfull[", spec.stages.size(), "][BM];"));
+    for (size_t phase = 0; phase <= spec.stages.size(); ++phase) {
+      RowGen gen(e, spec);
+      TF_RETURN_IF_ERROR(gen.ClusterPhase(static_cast<int>(phase)));
+    }
+  }
   e.Close();
   return absl::OkStatus();
 }

@@ -76,6 +76,8 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   if (c.wgmma) {
     e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kStages = ", c.stages,
                         ", kSplitK = ", c.split_k, ";"));
+    e.Line(absl::StrCat("static constexpr int kRowTiles = ", c.row_tiles, ", kRowCluster = ", c.row_cluster,
+                        ";  // a row epilogue's tiles per CTA and CTAs per cluster"));
     e.Line(absl::StrCat("static constexpr int kARows = ", c.ARows(), ";  // A rows per stage (GemmConfig::a_rows)"));
     e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));
     e.Line(absl::StrCat("static constexpr bool kF16 = ", spec.tile_inputs[0].dtype == DType::kF16 ? "true" : "false", ";"));
@@ -312,9 +314,12 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     e.Close();
   }
   e.Close("};");
-  // A split-K tile's CTAs form one cluster (kernels/gemm.cuh split_k_cluster).
-  const std::string attrs =
-      GemmClusterSplit(spec) ? absl::StrCat("__cluster_dims__(", spec.gemm.split_k, ", 1, 1) ") : "";
+  // A split-K tile's CTAs form one cluster (kernels/gemm.cuh split_k_cluster), as do the
+  // column tiles of a row band under a row epilogue (GemmConfig::row_cluster).
+  const int cluster = GemmClusterSplit(spec) ? spec.gemm.split_k
+                      : spec.tile == "matmul" && spec.gemm.wgmma ? spec.gemm.row_cluster
+                                                                 : 1;
+  const std::string attrs = cluster > 1 ? absl::StrCat("__cluster_dims__(", cluster, ", 1, 1) ") : "";
   if (spec.tile == "matmul" && spec.gemm.wgmma) {
     // The tensor maps travel as __grid_constant__ parameters, which TMA reads in place.
     // A dual GEMM's second B has a map of its own (the others pass tb in its place).

@@ -61,8 +61,8 @@ TF_DEVICE char* align1024(char* p) { return p + ((1024u - (smem_addr(p) & 1023u)
 TF_DEVICE void fence_mbarrier_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
 
 // Thread-block clusters: the CTA's rank, the cluster-wide barrier in two halves (arrive
-// releases this thread's memory operations, wait acquires everyone's), and 16-byte loads
-// from another CTA's shared memory at the offset of a local address.
+// releases this thread's memory operations, wait acquires everyone's), and 16- or 4-byte
+// loads from another CTA's shared memory at the offset of a local address.
 TF_DEVICE unsigned cluster_rank() {
   unsigned r;
   asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
@@ -76,6 +76,13 @@ TF_DEVICE float4 cluster_load4(unsigned local, unsigned rank) {
   float4 v;
   asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
                : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(remote) : "memory");
+  return v;
+}
+TF_DEVICE float cluster_load1(unsigned local, unsigned rank) {
+  unsigned remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(local), "r"(rank));
+  float v;
+  asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(remote) : "memory");
   return v;
 }
 

@@ -21,7 +21,8 @@
 // prologue (its register-staged loads need the threads). The host picks the form and the
 // launch (GemmLaunchOf).
 //
-// Hooks: kBM (64 or 128) and kBN (64, 128; 192 or 256 with 128 rows), kStages, kSplitK, kF16,
+// Hooks: kBM (64 or 128) and kBN (64, 128; 192 or 256 with 128 rows), kStages, kSplitK,
+// kRowTiles and kRowCluster (the one-tile form's column tiles of a row band, kernel above), kF16,
 // kF8A and kF8B (fp8 operands: 1 e4m3, 2 e5m2; 0 for 16-bit ones), kAsyncA, kSmemBytes,
 // load_in0/load_in1/store, and Params rows (M), cols (N), depth (K). The entry passes the
 // tensor maps, whose boxes are 128 bytes of K (64 elements, or 128 of fp8) by kBM rows
@@ -165,8 +166,10 @@ struct GemmSm90 {
                 "dual GEMMs: 16-bit operands, no accumulator start, row epilogue or store-site reduction");
   // 192 and 256 columns with 128 rows only: the epilogue's threads (288 or 384) cover a
   // row of 8-column chunks a whole number of times.
-  static_assert((BM == 64 || BM == 128) && (BN == 64 || BN == 128 || (BM == 128 && (BN == 192 || BN == 256))),
-                "tiles of 64 or 128 rows by 64 or 128 columns, or 128 rows by 192 or 256");
+  // A row epilogue stores no 8-column chunks: 64 rows by 192 or 256 too.
+  static_assert((BM == 64 || BM == 128) &&
+                    (BN == 64 || BN == 128 || ((BM == 128 || H::kRowEpilogue) && (BN == 192 || BN == 256))),
+                "tiles of 64 or 128 rows by 64 or 128 columns, or 128 rows (any with a row epilogue) by 192 or 256");
 };
 
 // Producers: thread t of GemmSm90<H>::kProducers fills stage `s` with k-tile `kt` through
@@ -373,14 +376,31 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   char* sb = smem + G::ST * G::kABytes + G::kAOverhang;
   unsigned long long* full = reinterpret_cast<unsigned long long*>(sb + G::ST * G::kBBytes);
   unsigned long long* empty = full + G::ST;
+  // The fp32 tiles of all but the last of a row epilogue's kRowTiles (below).
+  float* extra = reinterpret_cast<float*>(empty + G::ST);
 
   const long long M = p.rows, N = p.cols, K = p.depth;
   // Split-K: the kSplitK CTAs of a tile are one cluster (consecutive CTAs, rank = split),
   // each over its slice of the k-tiles.
   constexpr int S = H::kSplitK;
+  // A row epilogue over rows wider than a tile: the CTA computes kRowTiles column tiles
+  // one after the other (the producer runs on into the next tile's stages), and the
+  // kRowCluster CTAs of a band of rows, each kRowTiles tiles wide, are one cluster
+  // (consecutive CTAs, rank = position along the row), which combines each row's values
+  // in the epilogue (the hook row_epilogue).
+  constexpr int C = H::kRowCluster, T = H::kRowTiles;
+  static_assert((C == 1 && T == 1) || (S == 1 && H::kRowEpilogue), "row tiles and clusters: a row epilogue, no split-K");
+  static_assert(1024 + G::ST * (G::kABytes + G::kBBytes) + G::kAOverhang + 16 * G::ST +
+                        (T - 1) * G::BM * kStagingLd<G::BN> * 4 <= H::kSmemBytes,
+                "kSmemBytes covers the stages, their mbarriers and the row tiles kept");
   const int split = S == 1 ? 0 : static_cast<int>(blockIdx.x % S);
   long long m0, n0;
-  sm90_tile_origin(blockIdx.x / S, M, N, G::BM, G::TN, m0, n0);
+  if constexpr (C > 1 || T > 1) {
+    m0 = static_cast<long long>(blockIdx.x / C) * G::BM;
+    n0 = static_cast<long long>(blockIdx.x % C) * G::TN * T;
+  } else {
+    sm90_tile_origin(blockIdx.x / S, M, N, G::BM, G::TN, m0, n0);
+  }
   const int kt_total = static_cast<int>((K + G::BK - 1) / G::BK);
   const int kt_per = (kt_total + S - 1) / S;
   const int kt_begin = min(kt_total, split * kt_per);
@@ -397,32 +417,43 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
 
   float d[G::kAcc];
   if (threadIdx.x >= G::kConsumers) {
-    for (int kt = 0; kt < kt_count; ++kt) {
-      const int s = kt % G::ST;
-      if (kt >= G::ST) mbar_wait(&empty[s], ((kt / G::ST) - 1) & 1);
-      sm90_produce<H>(p, ta, tb, tb2, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt_begin + kt, m0, n0,
-                      threadIdx.x - G::kConsumers);
+    // Fill g (over the CTA's tiles in turn) goes to stage g % ST.
+    for (int t = 0; t < T; ++t) {
+      for (int kt = 0; kt < kt_count; ++kt) {
+        const int g = t * kt_count + kt, s = g % G::ST;
+        if (g >= G::ST) mbar_wait(&empty[s], ((g / G::ST) - 1) & 1);
+        sm90_produce<H>(p, ta, tb, tb2, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt_begin + kt, m0,
+                        n0 + t * G::TN, threadIdx.x - G::kConsumers);
+      }
     }
   } else {
     const int cw = warp_uniform(threadIdx.x / 128);  // consumer 0 or 1: rows cw * 64 .. + 63
     const unsigned long long da = wgmma_desc(sa + cw * 64 * 128), db = wgmma_desc(sb);
-    // The accumulators' start, in one split only. A select, not a branch: the two paths'
-    // values merged inside the pipeline serialized every wgmma of the main loop (ptxas
-    // C7515 in the bias-started split kernels).
-    sm90_acc_start<H>(p, d, n0, N, threadIdx.x % 32);
+    for (int t = 0; t < T; ++t) {
+      // The accumulators' start, in one split only. A select, not a branch: the two paths'
+      // values merged inside the pipeline serialized every wgmma of the main loop (ptxas
+      // C7515 in the bias-started split kernels).
+      sm90_acc_start<H>(p, d, n0 + t * G::TN, N, threadIdx.x % 32);
 #pragma unroll
-    for (int e = 0; e < G::kAcc; ++e) d[e] = split == 0 ? d[e] : 0.f;
-    wgmma_fence_operand(d);
-    for (int kt = 0; kt < kt_count; ++kt) {
-      const int s = kt % G::ST;
-      mbar_wait(&full[s], (kt / G::ST) & 1);
-      wgmma_fence();
-      sm90_mma_stage<H>(d, da + s * (G::kABytes >> 4), db + s * (G::kBBytes >> 4));
-      wgmma_commit();
-      wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
-      if (kt > 0) mbar_arrive(&empty[(kt - 1) % G::ST]);
+      for (int e = 0; e < G::kAcc; ++e) d[e] = split == 0 ? d[e] : 0.f;
+      wgmma_fence_operand(d);
+      for (int kt = 0; kt < kt_count; ++kt) {
+        const int g = t * kt_count + kt, s = g % G::ST;
+        mbar_wait(&full[s], (g / G::ST) & 1);
+        wgmma_fence();
+        sm90_mma_stage<H>(d, da + s * (G::kABytes >> 4), db + s * (G::kBBytes >> 4));
+        wgmma_commit();
+        wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
+        if (kt > 0) mbar_arrive(&empty[(g - 1) % G::ST]);
+      }
+      wgmma_wait<0>();
+      if constexpr (T > 1) {
+        if (t + 1 < T) {  // the next tile's stages: this one's last released, its values kept
+          if (kt_count > 0) mbar_arrive(&empty[((t + 1) * kt_count - 1) % G::ST]);
+          sm90_stage_acc<G::BN>(d, extra + t * G::BM * kStagingLd<G::BN>, threadIdx.x / 32 * 16, threadIdx.x % 32);
+        }
+      }
     }
-    wgmma_wait<0>();
   }
   __syncthreads();  // every stage consumed: the pipeline memory holds the epilogue tile now
 
@@ -433,7 +464,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   if constexpr (S > 1) {
     split_k_cluster<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N);
   } else {
-    gemm_epilogue<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N, threadIdx.x, 0);
+    gemm_epilogue<H, G::BM, G::BN, G::kThreads>(p, ctile, m0, n0, M, N, threadIdx.x, 0, extra);
   }
 }
 

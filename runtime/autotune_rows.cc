@@ -34,6 +34,7 @@ absl::StatusOr<std::vector<RowTrial>> TuneRowwise(const Graph& graph, int kernel
     o.cache = &cache;
     o.fuse = base.fuse;
     o.gemm_row_epilogues = base.gemm_row_epilogues;
+    o.wide_row_epilogues = base.wide_row_epilogues;
     o.norm_prologues = base.norm_prologues;
     o.row_config = cand;
     TF_ASSIGN_OR_RETURN(Plan plan, Compile(graph, o));

@@ -362,7 +362,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     sms = device_sms.ok() && *device_sms > 0 ? *device_sms : kDefaultSmCount;
   }
   TF_ASSIGN_OR_RETURN(plan.fusion_, PlanFusion(graph, PlanOptions{options.fuse, plan.arch_, sms, options.gemm_row_epilogues,
-                                                                         options.norm_prologues}));
+                                                                         options.norm_prologues, options.wide_row_epilogues}));
   TuningFile tuning(TuningPathOf(options));
   TF_RETURN_IF_ERROR(ChooseGemmConfigs(graph, options, plan.arch_, sms, plan.fusion_, tuning));
   TF_RETURN_IF_ERROR(ChooseRowConfigs(graph, options, plan.arch_, plan.fusion_, tuning));

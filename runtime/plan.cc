@@ -560,7 +560,9 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     const int64_t depth = gemm || reduce ? k.plan.depth.Eval(syms) : 0;
     const int64_t tile_cols = gemm ? GemmTileCols(spec, spec.gemm) : 1;
     const int64_t gemm_tiles =
-        gemm ? ((rows + spec.gemm.bm - 1) / spec.gemm.bm) * ((cols + tile_cols - 1) / tile_cols) : 0;
+        gemm ? ((rows + spec.gemm.bm - 1) / spec.gemm.bm) *
+                   ((cols + tile_cols * spec.gemm.row_tiles - 1) / (tile_cols * spec.gemm.row_tiles))
+             : 0;  // a CTA's row_tiles tiles of a row epilogue as one
     if (gemm && spec.gemm.a_rows > 0 && rows > spec.gemm.a_rows) {  // its classes and the planner keep it so
       return absl::InternalError(absl::StrCat("GEMM config ", spec.gemm.ToString(), " takes at most ", spec.gemm.a_rows,
                                               " rows; this run has ", rows));

@@ -45,9 +45,15 @@ struct CompileOptions {
   int sm_count = 0;          // SMs small-M GEMM configs are sized for; 0: the device's, or 132
   // A GEMM whose tile covers its output's rows (N <= 256) runs rms_norm, layer_norm,
   // softmax and row reductions broadcast back over its rows in its store: one kernel
-  // where two would run. On the H200 that one kernel is still the slower of the two at
-  // 4096 x 128 x 1024 (docs/NOTES.md): false keeps them apart.
+  // where two would run (on the H200 at 4096 x 128 x 1024: 13.9 us against 15.2 for the
+  // two, docs/NOTES.md). False keeps them apart.
   bool gemm_row_epilogues = true;
+  // With gemm_row_epilogues, on sm_90 also rows of 257 to 2048 columns: the row spans
+  // column tiles, each CTA's (GemmConfig::row_tiles) and a cluster's (row_cluster), which
+  // combine each row's reductions through distributed shared memory. Off by default: on the
+  // H200 at 4096 x 1024 x 1024 the one kernel took 30.1 us against 21.8 for the GEMM and
+  // the norm apart (docs/NOTES.md).
+  bool wide_row_epilogues = false;
   // A decomposed rms_norm / layer_norm whose output is only a GEMM's A runs as a row kernel
   // that stores its per-row values and the GEMM's A prologue that normalizes x as it loads
   // it (grouping.cc, SplitNormTailIntoPrologue): A is never written. Off by default: on the

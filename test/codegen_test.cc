@@ -275,6 +275,31 @@ TEST(Codegen, SkinnyConfigsKeepTheirStagesInSharedMemory) {
   }
 }
 
+// Rows wider than a tile: with wide_row_epilogues on sm_90 the norm runs in the GEMM's store
+// over column tiles of a CTA and a cluster, and that kernel compiles (NVRTC); by default,
+// and on sm_80, the norm is a kernel of its own.
+TEST(Codegen, WideRowEpiloguesCompileAsRowTilesAndClusters) {
+  for (const char* name : {"hopper_rms_norm_1024", "hopper_layer_norm_600", "hopper_softmax_decomposed_1000",
+                           "hopper_rms_norm_decomposed_2048"}) {
+    SCOPED_TRACE(name);
+    const Graph g = ParseTestGraph(NamedTestGraph(name));
+    CompileOptions o;
+    o.arch = "sm_90";
+    o.wide_row_epilogues = true;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+    ASSERT_EQ(plan.num_kernels(), 1);
+    EXPECT_GT(plan.fusion_plan().kernels[0].spec.gemm.row_cluster, 1);
+    EXPECT_NE(plan.Explain().find("row_cluster"), std::string::npos) << plan.Explain();
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan apart, PlanFusion(g, PlanOptions{}));
+    EXPECT_GE(apart.kernels.size(), 2u);
+    PlanOptions sm80;
+    sm80.arch = "sm_80";
+    sm80.wide_row_epilogues = true;
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan old, PlanFusion(g, sm80));
+    EXPECT_EQ(old.kernels.size(), apart.kernels.size());
+  }
+}
+
 // Explain names each GEMM variant's config, and the skinny kernel's TMA form where the
 // variant has one: sm_90 with a packed read; not sm_80, not the generic hook.
 TEST(Codegen, ExplainSaysWhereTheSkinnyKernelReadsByTma) {

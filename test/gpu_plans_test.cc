@@ -219,6 +219,38 @@ TEST(GpuTile, RunsAreBitIdentical) {
   }
 }
 
+// A GEMM's row epilogue over rows wider than a tile (CompileOptions::wide_row_epilogues):
+// on sm_90 column tiles, two per CTA and over a cluster, that combine each row's
+// reductions (GemmConfig::row_tiles, row_cluster). Each row-cluster graph at
+// M of one row, one whole band, a band and one row, several bands with the last partial,
+// against the reference, and run twice on the same inputs with the same bits.
+TEST(GpuRow, RowClustersMatchTheReferenceAndRepeatTheirBits) {
+  TF_SKIP_WITHOUT_GPU();
+  KernelCache cache;
+  std::mt19937_64 rng(23);
+  for (const char* name : {"hopper_rms_norm_1024", "hopper_layer_norm_600", "hopper_softmax_decomposed_1000",
+                           "hopper_rms_norm_decomposed_2048"}) {
+    SCOPED_TRACE(name);
+    const Graph g = ParseTestGraph(NamedTestGraph(name));
+    CompileOptions o = GpuOptions();
+    o.cache = &cache;
+    o.wide_row_epilogues = true;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+    ASSERT_EQ(plan.num_kernels(), 1);
+    const std::string explain = plan.Explain();
+    if (explain.find("for sm_90") != std::string::npos) EXPECT_NE(explain.find("row_cluster"), std::string::npos) << explain;
+    for (int64_t m : {1, 128, 129, 300}) {
+      SCOPED_TRACE(absl::StrCat("M ", m));
+      const std::vector<int64_t> syms = {m};
+      EXPECT_TRUE(MatchesReference(plan, syms, rng, 0));
+      const auto inputs = RandomInputs(g, syms, rng);
+      TF_ASSERT_OK_AND_ASSIGN(auto a, RunOnGpu(plan, inputs, syms));
+      TF_ASSERT_OK_AND_ASSIGN(auto b, RunOnGpu(plan, inputs, syms));
+      for (size_t k = 0; k < a.size(); ++k) EXPECT_EQ(a[k].bytes, b[k].bytes);
+    }
+  }
+}
+
 // The GEMM test graph that takes the TMA + wgmma kernel, with an epilogue.
 const TestGraph* WgmmaBiasGelu() { return &NamedTestGraph("wgmma_bias_gelu"); }
 

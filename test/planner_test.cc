@@ -188,11 +188,63 @@ TEST(Planner, DualGemmsShareOneKernel) {
 
 TEST(Planner, WideHopperTilesCarryRowEpilogues) {
   for (const auto& [name, config] : std::vector<std::pair<std::string, std::string>>{
-           {"hopper_layer_norm_160", "wgmma 128x192x64 w2x4 s4"}, {"hopper_rms_norm_200", "wgmma 128x256x64 w2x4 s4"}}) {
+           {"hopper_layer_norm_160", "wgmma 128x192x64 w2x4 s4"},
+           {"hopper_rms_norm_200", "wgmma 128x256x64 w2x4 s4"},
+           {"hopper_layer_norm_600", "wgmma 64x192x64 w1x4 s3 row_tiles 2 row_cluster 2"},
+           {"hopper_softmax_decomposed_1000", "wgmma 64x256x64 w1x4 s3 row_tiles 2 row_cluster 2"},
+           {"hopper_rms_norm_1024", "wgmma 64x256x64 w1x4 s3 row_tiles 2 row_cluster 2"},
+           {"hopper_rms_norm_decomposed_2048", "wgmma 128x256x64 w2x4 s4 row_cluster 8"}}) {
     const Graph g = ParseTestGraph(NamedTestGraph(name));
-    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{}));  // sm_90
+    PlanOptions wide;  // sm_90
+    wide.wide_row_epilogues = true;
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, wide));
     ASSERT_EQ(plan.kernels.size(), 1u) << name;
     EXPECT_EQ(plan.kernels[0].spec.gemm.ToString(), config) << name;
+    TF_EXPECT_OK(ValidateGemmConfig(plan.kernels[0].spec.gemm)) << name;
+  }
+}
+
+// Rows wider than a tile need the Hopper kernel's row clusters and the option: on sm_80,
+// with B read as [K, N], past 2048 columns, or by default, the norm runs as a kernel of its
+// own.
+TEST(Planner, RowClustersNeedTheHopperKernel) {
+  const auto graph = [](int n, bool transposed) {
+    return absl::StrCat(R"({"name": "g", "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},)",
+                        transposed ? absl::StrCat(R"({"name": "w", "shape": [)", n, R"(, 64], "dtype": "bf16"},)")
+                                   : absl::StrCat(R"({"name": "w", "shape": [64, )", n, R"(], "dtype": "bf16"},)"),
+                        R"({"name": "g", "shape": [)", n, R"(], "dtype": "bf16"}], "nodes": [)",
+                        transposed ? R"({"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+                                       {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},)"
+                                   : R"({"name": "y", "op": "matmul", "inputs": ["x", "w"]},)",
+                        R"({"name": "out", "op": "rms_norm", "inputs": ["y", "g"], "attrs": {"eps": 1e-6}}],
+                           "outputs": ["out"]})");
+  };
+  PlanOptions sm90, sm80;
+  sm90.wide_row_epilogues = sm80.wide_row_epilogues = true;
+  sm80.arch = "sm_80";
+  struct Case {
+    int n;
+    bool transposed;
+    const PlanOptions options;
+    size_t kernels;
+  };
+  for (const Case& c : {Case{1024, true, sm90, 1}, Case{1024, true, sm80, 2}, Case{1024, false, sm90, 2},
+                        Case{2048, true, sm90, 1}, Case{2056, true, sm90, 2}, Case{256, false, sm80, 1},
+                        Case{300, true, sm90, 1}, Case{1024, true, PlanOptions{}, 2}}) {
+    SCOPED_TRACE(absl::StrCat("N ", c.n, c.transposed ? " w.T " : " w ", c.options.arch));
+    TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(graph(c.n, c.transposed)));
+    TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, c.options));
+    EXPECT_EQ(plan.kernels.size(), c.kernels);
+    // Where only the option keeps the norm apart, Explain's decisions say so.
+    bool noted = false;
+    for (const std::string& d : plan.decisions) noted |= d.find("wide_row_epilogues runs it") != std::string::npos;
+    EXPECT_EQ(noted, !c.options.wide_row_epilogues && c.transposed && c.n > 256 && c.n <= 2048) << c.n;
+    const GemmConfig& gemm = plan.kernels[0].spec.gemm;
+    if (c.kernels == 1) {  // the row epilogue's tiles cover the row, with less than a tile to spare
+      const int64_t covered = int64_t{gemm.bn} * gemm.row_tiles * gemm.row_cluster;
+      EXPECT_GE(covered, c.n) << gemm.ToString();
+      EXPECT_LT(covered - c.n, gemm.bn) << gemm.ToString();
+    }
   }
 }
 

@@ -96,6 +96,10 @@ struct CompileOptions {
   std::optional<std::vector<int64_t>> m_classes;
   // A GEMM whose tile covers its rows runs a row-wise epilogue (rms_norm, softmax, ...).
   bool gemm_row_epilogues = true;
+  // On sm_90, also over rows wider than a tile (to 2048 columns: column tiles over a
+  // thread-block cluster). Measured slower on the H200 than the GEMM and the norm apart at
+  // 4096 x 1024 x 1024 (docs/NOTES.md): off.
+  bool wide_row_epilogues = false;
   // A norm whose output only feeds a GEMM's A normalizes in the GEMM's loads (measured
   // slower on the H200: off).
   bool norm_prologues = false;

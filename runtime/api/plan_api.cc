@@ -121,6 +121,7 @@ Result<Plan> Plan::Compile(const Graph& graph, const CompileOptions& options) {
   o.tune_m = options.tune_m;
   if (options.m_classes) o.m_classes = *options.m_classes;
   o.gemm_row_epilogues = options.gemm_row_epilogues;
+  o.wide_row_epilogues = options.wide_row_epilogues;
   o.norm_prologues = options.norm_prologues;
   o.overlap_launches = options.overlap_launches;
   auto plan = internal::Compile(graph.impl().graph, o);

@@ -99,6 +99,7 @@ struct PlanOptions {
   int sm_count = 132;          // the target's SMs, which small-M GEMM configs are sized for
   bool gemm_row_epilogues = true;  // CompileOptions::gemm_row_epilogues
   bool norm_prologues = false;     // CompileOptions::norm_prologues
+  bool wide_row_epilogues = false;  // CompileOptions::wide_row_epilogues
 };
 
 }  // namespace tilefuse::internal

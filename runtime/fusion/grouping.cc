@@ -106,7 +106,8 @@ struct Work {
   bool gemm_row_epilogues = true;  // row programs may run in a GEMM's store
   bool norm_prologues = false;  // a norm's tail may run in the load of a GEMM's A
   int64_t symbolic_min_rows = 0;  // GroupingOptions::symbolic_min_rows
-  bool f8_gemm = false;           // GroupingOptions::f8_gemm
+  bool sm90 = false;              // GroupingOptions::sm90
+  bool wide_row_epilogues = false;  // GroupingOptions::wide_row_epilogues
   // Per group: nodes of other groups it computes again where it reads them (a norm's
   // pointwise work before its reduction, recomputed in a GEMM's prologue).
   std::vector<std::set<int>> recomputed;
@@ -280,21 +281,59 @@ std::string RowStageRefusal(const Graph& g, const Node& n) {
 // ---- Row programs in a GEMM's epilogue -------------------------------------------------
 // A GEMM whose tile covers whole rows of its output (N static, at most kMaxEpilogueRow)
 // runs a row program over its staged tile (kernels/gemm.cuh gemm_epilogue): rms_norm,
-// layer_norm and softmax of its output, built-in or written op by op, fuse into it.
+// layer_norm and softmax of its output, built-in or written op by op, fuse into it. On
+// sm_90, where the Hopper kernel reads B by TMA, and with wide_row_epilogues, rows up to
+// kMaxClusterRow span column tiles over a cluster (GemmConfig::row_tiles, row_cluster),
+// which combines each row's reductions.
 constexpr int64_t kMaxEpilogueRow = 256;
+constexpr int64_t kMaxClusterRow = 8 * 256;  // a portable cluster of 256-column tiles
+
+// Whether GEMM node t takes the Hopper kernel (planner.cc GemmWgmmaCapable) on sm_90:
+// 16-bit operands, B the transpose of a [N, K] input (a weight used as w.T).
+bool GemmTakesHopperTiles(const Work& w, const Node& t) {
+  if (!w.sm90 || (t.dtype != DType::kBF16 && t.dtype != DType::kF16)) return false;
+  const Node& a = w.g.node(t.inputs[0]);
+  const Node& b = w.g.node(t.inputs[1]);
+  if (a.dtype != t.dtype || b.dtype != t.dtype || b.shape.size() != 2) return false;
+  const ViewInfo& v = w.views[t.inputs[1]];
+  if (v.base < 0 || w.g.node(v.base).kind != NodeKind::kInput || v.strides.size() != 2) return false;
+  for (const SizeExpr& o : v.offset) {
+    if (!(o == SizeExpr{0, {}})) return false;
+  }
+  return v.strides[0] == SizeExpr{1, {}} && v.strides[1] == SizeExpr::Of(b.shape[0]);
+}
 
 bool GemmCoversRows(const Work& w, int gi) {
   if (!w.gemm_row_epilogues || gi < 0 || w.tile[gi] < 0) return false;
   const Node& t = w.g.node(w.tile[gi]);
   if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return false;
   const Dim& n = t.shape[1];
-  if (!n.is_static() || n.value > kMaxEpilogueRow || !w.windows[gi].empty()) return false;
+  if (!n.is_static() || !w.windows[gi].empty()) return false;
+  if (n.value > kMaxEpilogueRow &&
+      (!w.wide_row_epilogues || n.value > kMaxClusterRow || !GemmTakesHopperTiles(w, t))) {
+    return false;
+  }
   // Epilogue members over a reshape of the output (GroupPointwise's flat readers) are
   // indexed by flat element, which a row program's stages are not.
   for (int m : w.members[gi]) {
     if (m != t.id && !w.reduced[m] && !(w.g.node(m).shape == t.shape) && w.reach.DependsOn(m, t.id)) return false;
   }
   return true;
+}
+
+// Why row program `n` over GEMM group gi's output stays a kernel of its own when only the
+// width keeps it from the GEMM's store and wide_row_epilogues would take it; "" otherwise.
+std::string WideRowsNote(const Work& w, int gi, const Node& n) {
+  if (!w.gemm_row_epilogues || w.wide_row_epilogues || gi < 0 || w.tile[gi] < 0) return "";
+  const Node& t = w.g.node(w.tile[gi]);
+  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul || !w.windows[gi].empty()) return "";
+  const Dim& cols = t.shape[1];
+  if (!cols.is_static() || cols.value <= kMaxEpilogueRow || cols.value > kMaxClusterRow || !GemmTakesHopperTiles(w, t)) {
+    return "";
+  }
+  return absl::StrCat("kept apart: '", n.name, "' over ", cols.value, " columns, wider than a tile of '", t.name,
+                      "' (", kMaxEpilogueRow, "); CompileOptions::wide_row_epilogues runs it in that GEMM's store ",
+                      "(off: slower than two kernels on the H200, docs/NOTES.md)");
 }
 
 // v is a value of GEMM group gi's epilogue (not of a prologue, a reduction or a window).
@@ -935,7 +974,12 @@ bool GroupRowTileIntoGemm(Work& w, const Node& n) {
   const int v = n.inputs[0];
   const int gi = w.out.group_of[v];
   if (gi >= 0 && w.reduce[gi] >= 0) RowizeStoreReduce(w, gi);
-  if (!GemmCoversRows(w, gi) || w.reduce[gi] >= 0 || !IsEpilogueValueOf(w, gi, v)) return false;
+  if (!GemmCoversRows(w, gi) || w.reduce[gi] >= 0 || !IsEpilogueValueOf(w, gi, v)) {
+    if (std::string note = WideRowsNote(w, gi, n); !note.empty() && w.reduce[gi] < 0 && IsEpilogueValueOf(w, gi, v)) {
+      w.out.decisions.push_back(std::move(note));
+    }
+    return false;
+  }
   const std::string what = absl::StrCat("'", n.name, "' into the store of '", w.g.node(w.tile[gi]).name, "'");
   if (!w.TryMerge(gi, {gi}, n.id, what)) return false;
   w.row[gi] = true;
@@ -1105,7 +1149,7 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     // Row-wise tile kernels read each input element once, so a prologue never recomputes.
     // A GEMM reloads A once per column tile and B once per row tile: see the threshold.
     if (const std::string why = GemmPrologueRefusal(g, n, j, w.members[pg].size(), w.members[pg], w.symbolic_min_rows,
-                                                    w.f8_gemm);
+                                                    w.sm90);
         !why.empty()) {
       w.out.decisions.push_back(absl::StrCat("refused: ", what, ": ", why));
       continue;
@@ -1202,7 +1246,8 @@ absl::StatusOr<Grouping> GroupNodes(const Graph& g, const std::vector<ViewInfo>&
   Reachability reach(g);
   Work w{g, reach, out, {}, {}, {}, {}, std::vector<bool>(g.nodes().size(), false), {}, {}, {}, {},
          std::vector<int>(g.nodes().size(), -1), views, {}, {}, options.gemm_row_epilogues,
-         options.norm_prologues, options.symbolic_min_rows, options.f8_gemm};
+         options.norm_prologues, options.symbolic_min_rows, options.sm90,
+         options.wide_row_epilogues};
   w.readers.assign(g.nodes().size(), 0);
   for (const Node& n : g.nodes()) {
     for (int in : n.inputs) ++w.readers[in];

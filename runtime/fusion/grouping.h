@@ -68,9 +68,11 @@ struct GroupingOptions {
   bool norm_prologues = false;     // a norm's tail may run in the load of a GEMM's A
   // Treat a symbolic M as at least this many rows (the form of a plan for the larger M).
   int64_t symbolic_min_rows = 0;
-  // The target runs fp8 GEMMs (sm_90: f8_gemm.h), so a GEMM of two dequantized fp8
-  // operands keeps its weight's dequant in its load at any M.
-  bool f8_gemm = false;
+  // The target is sm_90: it runs fp8 GEMMs (f8_gemm.h), so a GEMM of two dequantized fp8
+  // operands keeps its weight's dequant in its load at any M; and the Hopper kernel's
+  // row clusters, so a GEMM's row epilogue covers rows of up to 2048 columns.
+  bool sm90 = false;
+  bool wide_row_epilogues = false;  // CompileOptions::wide_row_epilogues (with sm90)
 };
 
 // Groups the compute nodes of `graph` (fusing when options.fuse) and orders the groups so

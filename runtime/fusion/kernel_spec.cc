@@ -41,8 +41,9 @@ int GemmConfig::SmemBytes() const {
   if (skinny) return std::max(2 * 16 * (256 * 2 + 64), bm * (bn + kStagingPad) * 4);
   const int pipeline = PipelineBytes(*this);
   const int epilogue = bm * (bn + kStagingPad) * 4;
-  // The Hopper kernel aligns its stages to 1024 bytes and keeps two mbarriers per stage.
-  if (wgmma) return 1024 + std::max(pipeline + 16 * stages, epilogue);
+  // The Hopper kernel aligns its stages to 1024 bytes and keeps two mbarriers per stage,
+  // then the fp32 tiles of a row epilogue's column tiles but the last (row_tiles).
+  if (wgmma) return 1024 + std::max(pipeline + 16 * stages + (row_tiles - 1) * epilogue, epilogue);
   return std::max(pipeline, epilogue);
 }
 
@@ -90,7 +91,7 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
   l.threads = 128 * (c.bm / 64) + (a_prologue ? 128 : 32);
   const int pingpong_smem = 1024 + PipelineBytes(c) + 16 * c.stages + kStagingBytes + 16;
   const bool column_reduce = spec.reduce.op >= 0 && spec.reduce.axis != 1;
-  if (!a_prologue && !column_reduce && c.split_k == 1 && c.bm == 128 && c.bn == 128 && pingpong_smem <= kSmemPerCta) {
+  if (!a_prologue && !column_reduce && c.split_k == 1 && c.row_cluster == 1 && c.row_tiles == 1 && c.bm == 128 && c.bn == 128 && pingpong_smem <= kSmemPerCta) {
     l.pingpong = true;
     l.smem = pingpong_smem;
     return l;
@@ -111,7 +112,9 @@ std::string GemmConfig::ToString() const {
   }
   return absl::StrCat(wgmma ? "wgmma " : "", bm, "x", bn, "x", bk, " w", warps_m, "x", warps_n,
                       " s", stages, split_k > 1 ? absl::StrCat(" split ", split_k) : "",
-                      a_rows > 0 ? absl::StrCat(" a", a_rows) : "");
+                      a_rows > 0 ? absl::StrCat(" a", a_rows) : "",
+                      row_tiles > 1 ? absl::StrCat(" row_tiles ", row_tiles) : "",
+                      row_cluster > 1 ? absl::StrCat(" row_cluster ", row_cluster) : "");
 }
 
 int KernelSpec::Vec() const {

@@ -128,6 +128,13 @@ struct GemmConfig {
   // epilogue stores none of those. 0: stages of bm rows.
   int a_rows = 0;
   int ARows() const { return a_rows > 0 ? a_rows : bm; }
+  // A row epilogue over rows wider than one tile (the Hopper kernel): each CTA computes
+  // row_tiles column tiles of its bm rows one after the other, keeping all in shared
+  // memory, and the row_cluster CTAs of a band of rows are one thread-block cluster, which
+  // combines each row's reductions through distributed shared memory
+  // (codegen/row_codegen.cc). A row spans row_tiles x row_cluster x bn columns.
+  int row_tiles = 1;
+  int row_cluster = 1;
   // Dynamic shared memory of the mma.sync kernel and the one-tile-per-CTA Hopper kernel:
   // the pipeline stages, or the fp32 epilogue tile if larger (GemmLaunchOf has the rest).
   int SmemBytes() const;

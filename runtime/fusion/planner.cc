@@ -688,6 +688,11 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     }
     if (group.dual >= 0) TF_RETURN_IF_ERROR(FillDualB(g, group, kb));
     ChooseGemmConfig(g, group, k, options);
+    if (group.row && !k.spec.gemm.wgmma && t.shape[1].value > 256) {
+      return absl::InternalError(absl::StrCat("matmul '", t.name, "': a row epilogue over ", t.shape[1].value,
+                                              " columns needs the Hopper kernel's row cluster (a K-major B on sm_90), ",
+                                              "which this GEMM cannot take (", k.spec.gemm.ToString(), ")"));
+    }
   }
   return absl::OkStatus();
 }
@@ -716,10 +721,31 @@ void ChooseGemmConfig(const Graph& g, const Group& group, KernelPlan& k, const P
       // next to its rows' count, and 128-row tiles of the ping-pong kernel left one
       // warpgroup of each CTA idle on a quarter of the SMs (4096 x 128 x 1024: 22.5 us in
       // ncu, 32 CTAs, DRAM at 8%).
+      // Past 256 columns (sm_90, grouping's GemmTakesHopperTiles) a row spans column tiles
+      // of 192 or 256 (the fewest that cover it) over the CTAs of a cluster, which combine
+      // each row's reductions (GemmConfig::row_cluster), and to 1024 columns two per CTA
+      // (row_tiles): clusters of 2 fill all 132 SMs of an H200 (66 at a time), where those
+      // of 4 fill 120 (30) and a band count past it takes a second round (4096 x 1024 in
+      // 128 x 256 tiles, clusters of 4: 41 us against 22.6 for the GEMM and the norm apart).
+      // So 64-row bands (twice the CTAs of 128) of 2 tiles to 512 columns, of 2 x 2 to 1024
+      // (three stages, the first tile's values kept beside them), and past it 128 rows x up
+      // to 8 tiles.
       const int64_t cols = n.value;
+      const auto fit = [&](int tiles) { return (cols + tiles - 1) / tiles <= 192 ? 192 : 256; };
       if (GemmWgmmaCapable(k.spec) && cols <= 256) {
         const int bn = cols <= 64 ? 64 : cols <= 128 ? 128 : cols <= 192 ? 192 : 256;
         k.spec.gemm = bn <= 128 ? WgmmaGemmConfig(4, 64, bn) : WgmmaGemmConfig(4, 128, bn);
+      } else if (GemmWgmmaCapable(k.spec) && cols <= 512) {
+        k.spec.gemm = WgmmaGemmConfig(4, 64, fit(2));
+        k.spec.gemm.row_cluster = 2;
+      } else if (GemmWgmmaCapable(k.spec) && cols <= 1024) {
+        k.spec.gemm = WgmmaGemmConfig(3, 64, fit(4));
+        k.spec.gemm.row_tiles = 2;
+        k.spec.gemm.row_cluster = 2;
+      } else if (GemmWgmmaCapable(k.spec)) {
+        const int64_t tiles = (cols + 255) / 256;
+        k.spec.gemm = WgmmaGemmConfig(4, 128, fit(static_cast<int>(tiles)));
+        k.spec.gemm.row_cluster = static_cast<int>(tiles);
       } else {
         GemmConfig c;
         c.bm = 64;
@@ -807,7 +833,8 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
   TF_ASSIGN_OR_RETURN(Grouping grouping,
                       GroupNodes(g, views,
                                  GroupingOptions{options.fuse, options.gemm_row_epilogues, options.norm_prologues,
-                                                 symbolic_min_rows, options.arch == "sm_90"}));
+                                                 symbolic_min_rows, options.arch == "sm_90",
+                                                 options.wide_row_epilogues}));
   ranged = grouping.ranged_tile;
   FusionPlan plan;
   plan.decisions = grouping.decisions;

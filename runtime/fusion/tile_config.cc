@@ -49,6 +49,7 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
     return absl::InvalidArgumentError(absl::StrCat("GEMM config ", c.ToString(), ": ", why));
   };
   if (c.a_rows != 0 && !c.wgmma) return bad("A stages of 16 rows are the Hopper kernel's");
+  if ((c.row_cluster != 1 || c.row_tiles != 1) && !c.wgmma) return bad("row tiles and clusters are the Hopper kernel's");
   if (c.skinny) {
     if (c.wgmma || c.bm != 16 || c.warps_m != 1 || c.bn != 16 * c.warps_n || (c.warps_n & (c.warps_n - 1)) != 0 ||
         c.warps_n > 8) {
@@ -65,8 +66,10 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
     return absl::OkStatus();
   }
   if (c.wgmma) {
+    // A row epilogue's tiles (row_tiles or row_cluster past 1) may be 64 rows by 192 or 256.
+    const bool rows = c.row_tiles > 1 || c.row_cluster > 1;
     const bool narrow = (c.bm == 64 || c.bm == 128) && (c.bn == 64 || c.bn == 128);
-    const bool wide = c.bm == 128 && (c.bn == 192 || c.bn == 256);
+    const bool wide = (c.bm == 128 || (c.bm == 64 && rows)) && (c.bn == 192 || c.bn == 256);
     if (!(narrow || wide) || c.bk != 64) {
       return bad("the Hopper kernel's tiles are 64 or 128 rows by 64 or 128 columns, or 128 rows by 192 or 256, "
                  "64 of K");
@@ -78,6 +81,10 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
     if (c.stages < 3 || c.stages > 16) return bad("the Hopper kernel takes 3 to 16 stages");
     if (c.a_rows != 0 && !(c.a_rows == 16 && c.bm == 64)) return bad("A stages of 16 rows go with 64-row tiles");
     if (c.split_k < 1 || c.split_k > 8) return bad("split-K of 1 to 8 (a portable cluster)");
+    if (c.row_cluster < 1 || c.row_cluster > 8 || c.row_tiles < 1 || c.row_tiles > 4 ||
+        (rows && c.split_k > 1)) {
+      return bad("row tiles of 1 to 4 per CTA and a row cluster of 1 to 8 CTAs (a portable cluster), without split-K");
+    }
     if (c.SmemBytes() > 227 * 1024) return bad(absl::StrCat(c.SmemBytes(), " bytes of shared memory (at most 232448)"));
     return absl::OkStatus();
   }
