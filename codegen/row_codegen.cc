@@ -36,6 +36,7 @@ class RowGen {
     gemm_ = gemm;
     ChooseCached();
     if (gemm) {
+      EmitColumnOperands();
       EmitGemmRowLoop();
     } else {
       e_.Line("using H = Hooks;");
@@ -84,6 +85,7 @@ class RowGen {
       e_.Line("__syncthreads();");
     }
     if (phase == stages) e_.Line("tf::cluster_arrive();  // the peers' partials are read");
+    EmitColumnOperands();
     EmitGemmRowLoop();
     EmitRowOperands();
     for (int j = 0; j < phase; ++j) {
@@ -115,6 +117,50 @@ class RowGen {
       outputs_.push_back(x);
     }
     return absl::OkStatus();
+  }
+
+  // A GEMM's row epilogue: operands over the columns alone (a norm's weight, Access::kInner)
+  // read once for this lane's columns, before the loop over the rows, rather than once per
+  // row. Over the GEMM's 2D output their inner extent divides N, so that row 0's index is
+  // every row's.
+  void EmitColumnOperands() {
+    for (size_t k = 0; k < spec_.operands.size(); ++k) {
+      const OperandSpec& o = spec_.operands[k];
+      if (o.site != kEpilogueSite || o.access != Access::kInner) continue;
+      const int ki = static_cast<int>(k);
+      columns_.insert(ki);
+      const std::string t(ComputeTypeName(o.dtype)), h = absl::StrCat("h", k), a = absl::StrCat("a", k);
+      e_.Line(absl::StrCat(t, " ", h, "[I][V];"));
+      e_.Open("{");
+      e_.Line("const Span s{0, N, n0, tid % 32, true, p.vector_ok != 0};");
+      e_.Line("#pragma unroll");
+      e_.Open("for (int it = 0; it < I; ++it) {");
+      e_.Line("const long long c = s.col(it);");
+      e_.Line("#pragma unroll");
+      e_.Line(absl::StrCat("for (int e = 0; e < V; ++e) ", h, "[it][e] = 0;"));
+      e_.Open("if (s.vec_ok && c < s.cols) {");
+      e_.Line("constexpr int W = V;");
+      e_.Line("const int e0 = 0;");
+      e_.Line("const long long i = c;");
+      e_.Line("(void)e0; (void)i;");
+      EmitLoad(ki);
+      e_.Line("#pragma unroll");
+      e_.Line(absl::StrCat("for (int l = 0; l < W; ++l) ", h, "[it][l] = ", a, "[l];"));
+      e_.Reopen("} else if (!s.vec_ok) {");
+      e_.Line("#pragma unroll");
+      e_.Open("for (int e = 0; e < V; ++e) {");
+      e_.Line("if (!(c + e < s.cols)) break;");
+      e_.Line("constexpr int W = 1;");
+      e_.Line("const int e0 = e;");
+      e_.Line("const long long i = c + e;");
+      e_.Line("(void)e0; (void)i;");
+      EmitLoad(ki);
+      e_.Line(absl::StrCat(h, "[it][e] = ", a, "[0];"));
+      e_.Close();
+      e_.Close();
+      e_.Close();
+      e_.Close();
+    }
   }
 
   // A GEMM's row epilogue: the loop over the staged tile's rows, a warp per row, and the
@@ -315,9 +361,10 @@ class RowGen {
   // an ExprEmitter whose leaves are those elements' operand values (cached or loaded).
   template <class Body>
   absl::Status ForEachElement(const std::vector<Expr>& exprs, Body body) {
-    std::set<int> loads;  // uncached operands of the epilogue site these expressions read
+    std::set<int> loads;  // operands of the epilogue site these expressions read, not held
     for (size_t k = 0; k < spec_.operands.size(); ++k) {
-      if (spec_.operands[k].site != kEpilogueSite || cached_.count(static_cast<int>(k))) continue;
+      const int ki = static_cast<int>(k);
+      if (spec_.operands[k].site != kEpilogueSite || cached_.count(ki) || columns_.count(ki)) continue;
       for (const Expr& x : exprs) {
         if (ReadsOperand(x, static_cast<int>(k))) loads.insert(static_cast<int>(k));
       }
@@ -378,6 +425,7 @@ class RowGen {
     }
     if (leaf.kind == ExprKind::kTileValue || spec_.operands[leaf.operand].site == kReducedSite) return RowLeaf(leaf);
     if (cached_.count(leaf.operand)) return absl::StrCat("c", leaf.operand, "[it][e0 + l]");
+    if (columns_.count(leaf.operand)) return absl::StrCat("h", leaf.operand, "[it][e0 + l]");
     return absl::StrCat("a", leaf.operand, "[l]");
   }
 
@@ -482,6 +530,7 @@ class RowGen {
   std::vector<Expr> stage_inputs_;  // rewritten (Rewrite), per stage
   std::vector<Expr> outputs_;       // rewritten, per output
   std::set<int> cached_;            // operands held in registers
+  std::set<int> columns_;           // a GEMM row epilogue's operands over columns, read once
   int cached_floats_ = 0;           // registers they and kept_ take per thread
   int per_ = 0;                     // registers one held array takes per thread
   bool gemm_ = false;               // a GEMM's row epilogue (Body)
@@ -544,8 +593,10 @@ absl::Status EmitGemmRowEpilogue(Emitter& e, const KernelSpec& spec) {
     // its value over the whole row.
     e.Line(absl::StrCat("__shared__ float rpart[", spec.stages.size(), "][BM], rfull[", spec.stages.size(), "][BM];"));
     for (size_t phase = 0; phase <= spec.stages.size(); ++phase) {
+      e.Open("{  // a phase's names are its own");
       RowGen gen(e, spec);
       TF_RETURN_IF_ERROR(gen.ClusterPhase(static_cast<int>(phase)));
+      e.Close();
     }
   }
   e.Close();
