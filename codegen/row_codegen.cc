@@ -164,8 +164,9 @@ class RowGen {
   }
 
   // A GEMM's row epilogue: the loop over the staged tile's rows, a warp per row, and the
-  // row's values of the tile (tv) in this lane's columns: n0 + lane, + 32, ... (no vectors,
-  // no shared memory). Opens the loop.
+  // row's values of the tile (tv) in this lane's vectors of columns (Span::col), read from
+  // the staged tile that holds them (the CTA's last in ctile, the others at extra). Opens
+  // the loop.
   void EmitGemmRowLoop() {
     e_.Line("#pragma unroll 1");
     e_.Open("for (int rl = tid / 32; rl < BM; rl += kThreads / 32) {");
