@@ -503,8 +503,16 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   for (std::thread& t : threads) t.join();
   for (const absl::Status& s : status) TF_RETURN_IF_ERROR(s);
   if (!options.manifest_path.empty()) {
-    TF_RETURN_IF_ERROR(AppendToManifest(options.manifest_path,
-                                        ManifestEntry{graph, options.fuse, plan.arch_, TuningPathOf(options)}));
+    ManifestEntry entry{graph, options.fuse, plan.arch_, TuningPathOf(options)};
+    if (!std::equal(options.m_classes.begin(), options.m_classes.end(), std::begin(kDefaultMClasses),
+                    std::end(kDefaultMClasses))) {
+      entry.m_classes = options.m_classes;
+    }
+    entry.sm_count = sms;
+    entry.gemm_row_epilogues = options.gemm_row_epilogues;
+    entry.norm_prologues = options.norm_prologues;
+    entry.wide_row_epilogues = options.wide_row_epilogues;
+    TF_RETURN_IF_ERROR(AppendToManifest(options.manifest_path, entry));
   }
   return plan;
 }

@@ -23,6 +23,11 @@ absl::StatusOr<std::string> EntryLine(const ManifestEntry& e) {
   j["fuse"] = e.fuse;
   TF_ASSIGN_OR_RETURN(j["graph"], ParseJson(GraphToJson(e.graph), "graph"));
   if (!e.tuning_path.empty()) j["tuning"] = e.tuning_path;
+  if (e.m_classes) j["m_classes"] = *e.m_classes;
+  if (e.sm_count > 0) j["sm_count"] = e.sm_count;
+  if (!e.gemm_row_epilogues) j["gemm_row_epilogues"] = false;
+  if (e.norm_prologues) j["norm_prologues"] = true;
+  if (e.wide_row_epilogues) j["wide_row_epilogues"] = true;
   // One line: dump() without indent escapes newlines.
   return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
@@ -42,6 +47,27 @@ absl::StatusOr<ManifestEntry> ParseEntry(absl::string_view line) {
   if (const Json* tuning = JsonMember(j, "tuning")) {
     TF_ASSIGN_OR_RETURN(e.tuning_path, JsonString(*tuning, "\"tuning\""));
   }
+  if (const Json* classes = JsonMember(j, "m_classes")) {
+    if (!classes->is_array()) return absl::InvalidArgumentError("\"m_classes\" is not an array of row counts");
+    e.m_classes.emplace();
+    for (const Json& b : *classes) {
+      TF_ASSIGN_OR_RETURN(int64_t m, JsonInt(b, 1, int64_t{1} << 40, "a bound of \"m_classes\""));
+      e.m_classes->push_back(m);
+    }
+  }
+  if (const Json* sms = JsonMember(j, "sm_count")) {
+    TF_ASSIGN_OR_RETURN(int64_t n, JsonInt(*sms, 1, 100000, "\"sm_count\""));
+    e.sm_count = static_cast<int>(n);
+  }
+  const auto flag = [&](const char* key, bool& out) -> absl::Status {
+    const Json* v = JsonMember(j, key);
+    if (v == nullptr) return absl::OkStatus();
+    TF_ASSIGN_OR_RETURN(out, JsonBool(*v, absl::StrCat("\"", key, "\"")));
+    return absl::OkStatus();
+  };
+  TF_RETURN_IF_ERROR(flag("gemm_row_epilogues", e.gemm_row_epilogues));
+  TF_RETURN_IF_ERROR(flag("norm_prologues", e.norm_prologues));
+  TF_RETURN_IF_ERROR(flag("wide_row_epilogues", e.wide_row_epilogues));
   TF_ASSIGN_OR_RETURN(e.graph, GraphFromJson(graph->dump(-1, ' ', false, Json::error_handler_t::replace)));
   return e;
 }

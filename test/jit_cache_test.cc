@@ -332,6 +332,59 @@ TEST(JitCache, WarmupFailsWhenNothingCanBeStored) {
 }
 
 // Constants JSON has no number for (inf, NaN) are written so that they read back.
+// The options that choose a plan's kernels travel in the manifest: a GEMM of symbolic M
+// compiled for an engine's batch sizes on a GPU of 100 SMs, and a norm over 384 columns
+// in a GEMM's store (wide row epilogues). Warmup from that manifest builds exactly those
+// kernels: the engine's next start finds every one on disk.
+TEST(JitCache, ManifestKeepsThePlanOptionsAndWarmupBuildsTheirKernels) {
+  const std::string dir = FreshDir("options");
+  const std::string manifest = dir + "/kernels.manifest";
+  TF_ASSERT_OK_AND_ASSIGN(Graph gemm, GraphFromJson(R"({"name": "gemm", "inputs": [
+      {"name": "x", "shape": ["M", 64], "dtype": "bf16"}, {"name": "w", "shape": [64, 96], "dtype": "bf16"}],
+    "nodes": [{"name": "y", "op": "matmul", "inputs": ["x", "w"]}], "outputs": ["y"]})"));
+  TF_ASSERT_OK_AND_ASSIGN(Graph wide, GraphFromJson(R"({"name": "wide", "inputs": [
+      {"name": "x", "shape": ["M", 64], "dtype": "bf16"}, {"name": "w", "shape": [384, 64], "dtype": "bf16"},
+      {"name": "g", "shape": [384], "dtype": "bf16"}],
+    "nodes": [{"name": "wt", "op": "transpose", "inputs": ["w"], "attrs": {"dim0": 0, "dim1": 1}},
+              {"name": "y", "op": "matmul", "inputs": ["x", "wt"]},
+              {"name": "out", "op": "rms_norm", "inputs": ["y", "g"], "attrs": {"eps": 1e-6}}],
+    "outputs": ["out"]})"));
+  CompileOptions o;
+  o.arch = "sm_90";
+  o.manifest_path = manifest;
+  o.m_classes = {8, 64};
+  o.sm_count = 100;
+  o.wide_row_epilogues = true;
+  {
+    KernelCache memory;  // no disk cache: only warmup fills it
+    o.cache = &memory;
+    TF_ASSERT_OK(Compile(gemm, o).status());
+    TF_ASSERT_OK_AND_ASSIGN(Plan p, Compile(wide, o));
+    ASSERT_EQ(p.num_kernels(), 1);
+  }
+  TF_ASSERT_OK_AND_ASSIGN(Manifest m, ReadManifest(manifest));
+  ASSERT_EQ(m.entries.size(), 2u) << (m.skipped.empty() ? "" : m.skipped[0]);
+  for (const ManifestEntry& e : m.entries) {
+    EXPECT_EQ(e.m_classes, std::optional<std::vector<int64_t>>(std::vector<int64_t>{8, 64}));
+    EXPECT_EQ(e.sm_count, 100);
+    EXPECT_TRUE(e.wide_row_epilogues);
+    EXPECT_TRUE(e.gemm_row_epilogues);
+    EXPECT_FALSE(e.norm_prologues);
+  }
+  auto [rc, out] = Shell(absl::StrCat(Cli(), " warmup --cache-dir ", dir, "/cache ", manifest));
+  ASSERT_EQ(rc, 0) << out;
+  KernelCache memory;
+  DiskCache disk(DiskCacheOptions{dir + "/cache"});
+  o.cache = &memory;
+  o.disk_cache = &disk;
+  o.manifest_path.clear();
+  for (const Graph* g : {&gemm, &wide}) {
+    TF_ASSERT_OK_AND_ASSIGN(Plan p, Compile(*g, o));
+    EXPECT_GE(p.reports().size(), g == &gemm ? 3u : 1u) << p.Explain();  // <= 8, <= 64, more
+    for (const KernelReport& r : p.reports()) EXPECT_TRUE(r.disk_hit) << g->name() << ": " << r.entry_name;
+  }
+}
+
 TEST(JitCache, ManifestKeepsNonFiniteConstants) {
   const std::string dir = FreshDir("inf");
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "inf", "inputs": [{"name": "x", "shape": [4], "dtype": "f32"}],

@@ -83,7 +83,8 @@ struct CompileOptions {
   // Non-empty (else $TILEFUSE_DUMP_DIR): every kernel of the plan is written there as
   // source, PTX, cubin, signature and a line of index.txt, on cache hits too.
   std::string dump_dir;
-  // Non-empty: the graph is appended (once) to this manifest for `tilefuse warmup`.
+  // Non-empty: the graph is appended (once) to this manifest for `tilefuse warmup`, with
+  // the options that choose its kernels (m_classes, sm_count, the fusion switches).
   std::string manifest_path;
   // Tuning: recorded configs are read from `tuning_path` (default: tuning.json in
   // cache_dir); with `autotune` and a GPU, missing ones are timed and recorded.

@@ -97,6 +97,12 @@ int WarmupCommand(const std::vector<std::string>& args) {
       o.fuse = job.entry.fuse;
       o.arch = !arch.empty() ? arch : job.entry.arch;
       o.tuning_path = job.entry.tuning_path;  // empty: the records beside the cache
+      // The plan the manifest's process made: its classes, SM count and fusions.
+      if (job.entry.m_classes) o.m_classes = *job.entry.m_classes;
+      o.sm_count = job.entry.sm_count;  // 0 (a manifest from before it was kept): this machine's
+      o.gemm_row_epilogues = job.entry.gemm_row_epilogues;
+      o.norm_prologues = job.entry.norm_prologues;
+      o.wide_row_epilogues = job.entry.wide_row_epilogues;
       auto plan = Compile(job.entry.graph, o);
       std::lock_guard<std::mutex> lock(mu);
       if (!plan.ok()) {
