@@ -430,6 +430,27 @@ TEST(JitCache, EveryCommandTakesHelpAndTheToolItsVersion) {
   EXPECT_EQ(out.rfind("tilefuse ", 0), 0u) << out;
 }
 
+// The fusion switches of the command line reach the plan: a norm over 1024 columns after a
+// GEMM is a kernel of its own by default and with --no-row-epilogues, in the GEMM's store
+// with --wide-row-epilogues; warmup of the graph file takes them too.
+TEST(JitCache, FusionSwitchesReachThePlan) {
+  const std::string dir = FreshDir("switches");
+  const std::string graph = absl::StrCat(TILEFUSE_SOURCE_DIR, "/bench/graphs/gemm_rms_norm_1024.json");
+  for (const auto& [flags, kernels] : std::vector<std::pair<std::string, std::string>>{
+           {"", "2 kernels"}, {"--wide-row-epilogues", "1 kernel\n"},
+           {"--wide-row-epilogues --no-row-epilogues", "2 kernels"}, {"--no-fusion", "2 kernels"}}) {
+    auto [rc, out] = Shell(absl::StrCat(Cli(), " plan ", graph, " ", flags));
+    EXPECT_EQ(rc, 0) << flags << ": " << out;
+    EXPECT_NE(out.find(kernels), std::string::npos) << flags << ": " << out;
+  }
+  auto [rc, out] = Shell(absl::StrCat(Cli(), " warmup --arch sm_90 --wide-row-epilogues --cache-dir ", dir, " ", graph));
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("compiled 1, cached 0, failed 0"), std::string::npos) << out;
+  auto [rc2, out2] = Shell(absl::StrCat(Cli(), " plan ", graph, " --wide-rows 2>&1"));
+  EXPECT_NE(rc2, 0);
+  EXPECT_NE(out2.find("unknown flag --wide-rows"), std::string::npos) << out2;
+}
+
 // `tilefuse run` checks its names and reads its inputs before it compiles or needs a GPU.
 TEST(JitCache, RunChecksNamesAndInputsBeforeCompiling) {
   const std::string dir = FreshDir("run");

@@ -84,13 +84,19 @@ absl::StatusOr<std::map<std::string, std::string>> NamedFiles(const std::vector<
 }  // namespace
 
 int PlanCommand(const std::vector<std::string>& args) {
-  auto flags = ParseFlags(args, {}, {"no-fusion", "json"});
+  auto flags = ParseFlags(args, {}, WithFusionSwitches({"json"}));
   if (!flags.ok()) return Fail(flags.status());
   if (flags->positional.size() != 1) return Fail(absl::InvalidArgumentError("plan takes one GRAPH"));
   auto g = GraphFromJsonFile(flags->positional[0]);
   if (!g.ok()) return Fail(g.status());
-  const bool fuse = !flags->switches["no-fusion"];
-  auto plan = PlanFusion(*g, PlanOptions{fuse});
+  const FusionSwitches s = FusionSwitchesOf(*flags);
+  const bool fuse = s.fuse;
+  PlanOptions options;
+  options.fuse = s.fuse;
+  options.gemm_row_epilogues = s.gemm_row_epilogues;
+  options.wide_row_epilogues = s.wide_row_epilogues;
+  options.norm_prologues = s.norm_prologues;
+  auto plan = PlanFusion(*g, options);
   if (!plan.ok()) return Fail(WithPath(flags->positional[0], plan.status()));
   if (flags->switches["json"]) {
     std::printf("%s\n", PlanJson(*g, *plan, fuse).dump(2).c_str());
@@ -106,7 +112,7 @@ int PlanCommand(const std::vector<std::string>& args) {
 }
 
 int CompileCommand(const std::vector<std::string>& args) {
-  auto flags = ParseFlags(args, {"arch", "dump", "cache-dir"}, {"no-fusion", "no-disk-cache"});
+  auto flags = ParseFlags(args, {"arch", "dump", "cache-dir"}, WithFusionSwitches({"no-disk-cache"}));
   if (!flags.ok()) return Fail(flags.status());
   if (flags->positional.empty()) return Fail(absl::InvalidArgumentError("compile takes GRAPH..."));
   KernelCache cache;
@@ -114,7 +120,7 @@ int CompileCommand(const std::vector<std::string>& args) {
   CompileOptions options;
   options.cache = &cache;
   options.disk_cache = disk.get();
-  options.fuse = !flags->switches["no-fusion"];
+  ApplyFusionSwitches(FusionSwitchesOf(*flags), options);
   if (flags->values.count("arch")) options.arch = flags->values["arch"].back();
   if (flags->values.count("dump")) options.dump_dir = flags->values["dump"].back();
   int failed = 0, kernels = 0, hits = 0, disk_hits = 0;
@@ -148,7 +154,7 @@ int CompileCommand(const std::vector<std::string>& args) {
 }
 
 int RunCommand(const std::vector<std::string>& args) {
-  auto flags = ParseFlags(args, {"input", "output", "repeat", "cache-dir"}, {"no-fusion", "no-disk-cache"});
+  auto flags = ParseFlags(args, {"input", "output", "repeat", "cache-dir"}, WithFusionSwitches({"no-disk-cache"}));
   if (!flags.ok()) return Fail(flags.status());
   if (flags->positional.size() != 1) return Fail(absl::InvalidArgumentError("run takes one GRAPH"));
   auto g = GraphFromJsonFile(flags->positional[0]);
@@ -180,7 +186,7 @@ int RunCommand(const std::vector<std::string>& args) {
   }
   std::unique_ptr<DiskCache> disk = DiskCacheFromFlags(*flags);
   CompileOptions options;
-  options.fuse = !flags->switches["no-fusion"];
+  ApplyFusionSwitches(FusionSwitchesOf(*flags), options);
   options.disk_cache = disk.get();
   auto plan = Compile(*g, options);
   if (!plan.ok()) return Fail(WithPath(flags->positional[0], plan.status()));

@@ -44,6 +44,27 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
+std::vector<std::string> WithFusionSwitches(std::vector<std::string> switches) {
+  for (const char* s : {"no-fusion", "no-row-epilogues", "wide-row-epilogues", "norm-prologues"}) switches.push_back(s);
+  return switches;
+}
+
+FusionSwitches FusionSwitchesOf(const Flags& flags) {
+  FusionSwitches s;
+  s.fuse = !flags.switches.count("no-fusion");
+  s.gemm_row_epilogues = !flags.switches.count("no-row-epilogues");
+  s.wide_row_epilogues = flags.switches.count("wide-row-epilogues") > 0;
+  s.norm_prologues = flags.switches.count("norm-prologues") > 0;
+  return s;
+}
+
+void ApplyFusionSwitches(const FusionSwitches& s, CompileOptions& o) {
+  o.fuse = s.fuse;
+  o.gemm_row_epilogues = s.gemm_row_epilogues;
+  o.wide_row_epilogues = s.wide_row_epilogues;
+  o.norm_prologues = s.norm_prologues;
+}
+
 std::unique_ptr<DiskCache> DiskCacheFromFlags(const Flags& flags) {
   if (flags.switches.count("no-disk-cache")) return nullptr;
   DiskCacheOptions o;

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/cache/disk_cache.h"
+#include "runtime/plan.h"
 
 namespace tilefuse::internal {
 
@@ -29,6 +30,20 @@ int Fail(const absl::Status& s);
 // The disk cache the flags ask for: --cache-dir DIR, else the default folder
 // (DefaultDiskCacheDir); null with --no-disk-cache.
 std::unique_ptr<DiskCache> DiskCacheFromFlags(const Flags& flags);
+
+// The fusion switches of plan, compile, run and warmup: --no-fusion, --no-row-epilogues,
+// --wide-row-epilogues, --norm-prologues (CompileOptions' fuse, gemm_row_epilogues,
+// wide_row_epilogues, norm_prologues).
+struct FusionSwitches {
+  bool fuse = true;
+  bool gemm_row_epilogues = true;
+  bool wide_row_epilogues = false;
+  bool norm_prologues = false;
+};
+// `switches` and the fusion switches, for ParseFlags.
+std::vector<std::string> WithFusionSwitches(std::vector<std::string> switches);
+FusionSwitches FusionSwitchesOf(const Flags& flags);
+void ApplyFusionSwitches(const FusionSwitches& s, CompileOptions& o);
 
 }  // namespace tilefuse::internal
 

@@ -10,15 +10,17 @@ namespace {
 
 constexpr char kUsage[] =
     "usage:\n"
-    "  tilefuse plan GRAPH [--no-fusion] [--json]\n"
-    "  tilefuse compile GRAPH... [--arch sm_90] [--no-fusion] [--dump DIR]\n"
+    "  tilefuse plan GRAPH [FUSION] [--json]\n"
+    "  tilefuse compile GRAPH... [--arch sm_90] [FUSION] [--dump DIR]\n"
     "               [--cache-dir DIR | --no-disk-cache]\n"
     "  tilefuse run GRAPH --input NAME=FILE.npy ... --output NAME=FILE.npy ...\n"
-    "               [--no-fusion] [--repeat N] [--cache-dir DIR | --no-disk-cache]\n"
-    "  tilefuse warmup MANIFEST|GRAPH... [--arch sm_90] [--jobs N] [--no-fusion]\n"
+    "               [FUSION] [--repeat N] [--cache-dir DIR | --no-disk-cache]\n"
+    "  tilefuse warmup MANIFEST|GRAPH... [--arch sm_90] [--jobs N] [FUSION]\n"
     "               [--cache-dir DIR]\n"
     "  tilefuse cache stat|ls|clear [--cache-dir DIR]\n"
     "  tilefuse --version\n"
+    "FUSION (CompileOptions' switches; a manifest's entries carry their own):\n"
+    "  --no-fusion  --no-row-epilogues  --wide-row-epilogues  --norm-prologues\n"
     "The disk cache defaults to $TILEFUSE_CACHE_DIR, else $XDG_CACHE_HOME/tilefuse, else\n"
     "~/.cache/tilefuse; README.md says more.\n";
 

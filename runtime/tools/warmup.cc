@@ -25,9 +25,16 @@ struct Job {
 
 // The jobs of one positional argument: a graph file, or a manifest (one entry per line).
 // A manifest's bad lines go to `skipped` (the rest still compiles).
-absl::StatusOr<std::vector<Job>> JobsOf(const std::string& path, bool fuse, std::vector<std::string>& skipped) {
+absl::StatusOr<std::vector<Job>> JobsOf(const std::string& path, const FusionSwitches& s,
+                                        std::vector<std::string>& skipped) {
   auto g = GraphFromJsonFile(path);
-  if (g.ok()) return std::vector<Job>{Job{path, ManifestEntry{*std::move(g), fuse, "", ""}}};
+  if (g.ok()) {
+    ManifestEntry e{*std::move(g), s.fuse, "", ""};
+    e.gemm_row_epilogues = s.gemm_row_epilogues;
+    e.wide_row_epilogues = s.wide_row_epilogues;
+    e.norm_prologues = s.norm_prologues;
+    return std::vector<Job>{Job{path, std::move(e)}};
+  }
   auto m = ReadManifest(path);
   if (!m.ok() || m->entries.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -55,7 +62,7 @@ void DrawProgress(size_t done, size_t total) {
 }  // namespace
 
 int WarmupCommand(const std::vector<std::string>& args) {
-  auto flags = ParseFlags(args, {"arch", "jobs", "cache-dir"}, {"no-fusion"});
+  auto flags = ParseFlags(args, {"arch", "jobs", "cache-dir"}, WithFusionSwitches({}));
   if (!flags.ok()) return Fail(flags.status());
   if (flags->positional.empty()) return Fail(absl::InvalidArgumentError("warmup takes MANIFEST|GRAPH..."));
   int jobs_n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -74,7 +81,7 @@ int WarmupCommand(const std::vector<std::string>& args) {
   std::vector<Job> jobs;
   std::vector<std::string> failures;
   for (const std::string& path : flags->positional) {
-    auto j = JobsOf(path, !flags->switches["no-fusion"], failures);
+    auto j = JobsOf(path, FusionSwitchesOf(*flags), failures);
     if (!j.ok()) {
       failures.push_back(std::string(j.status().message()));
       continue;
