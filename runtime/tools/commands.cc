@@ -89,13 +89,9 @@ int PlanCommand(const std::vector<std::string>& args) {
   if (flags->positional.size() != 1) return Fail(absl::InvalidArgumentError("plan takes one GRAPH"));
   auto g = GraphFromJsonFile(flags->positional[0]);
   if (!g.ok()) return Fail(g.status());
-  const FusionSwitches s = FusionSwitchesOf(*flags);
-  const bool fuse = s.fuse;
   PlanOptions options;
-  options.fuse = s.fuse;
-  options.gemm_row_epilogues = s.gemm_row_epilogues;
-  options.wide_row_epilogues = s.wide_row_epilogues;
-  options.norm_prologues = s.norm_prologues;
+  ApplyFusionSwitches(FusionSwitchesOf(*flags), options);
+  const bool fuse = options.fuse;
   auto plan = PlanFusion(*g, options);
   if (!plan.ok()) return Fail(WithPath(flags->positional[0], plan.status()));
   if (flags->switches["json"]) {

@@ -58,13 +58,6 @@ FusionSwitches FusionSwitchesOf(const Flags& flags) {
   return s;
 }
 
-void ApplyFusionSwitches(const FusionSwitches& s, CompileOptions& o) {
-  o.fuse = s.fuse;
-  o.gemm_row_epilogues = s.gemm_row_epilogues;
-  o.wide_row_epilogues = s.wide_row_epilogues;
-  o.norm_prologues = s.norm_prologues;
-}
-
 std::unique_ptr<DiskCache> DiskCacheFromFlags(const Flags& flags) {
   if (flags.switches.count("no-disk-cache")) return nullptr;
   DiskCacheOptions o;

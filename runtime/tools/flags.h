@@ -9,7 +9,6 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/cache/disk_cache.h"
-#include "runtime/plan.h"
 
 namespace tilefuse::internal {
 
@@ -43,7 +42,14 @@ struct FusionSwitches {
 // `switches` and the fusion switches, for ParseFlags.
 std::vector<std::string> WithFusionSwitches(std::vector<std::string> switches);
 FusionSwitches FusionSwitchesOf(const Flags& flags);
-void ApplyFusionSwitches(const FusionSwitches& s, CompileOptions& o);
+// Sets the fields of the same names in CompileOptions, PlanOptions or a ManifestEntry.
+template <class Options>
+void ApplyFusionSwitches(const FusionSwitches& s, Options& o) {
+  o.fuse = s.fuse;
+  o.gemm_row_epilogues = s.gemm_row_epilogues;
+  o.wide_row_epilogues = s.wide_row_epilogues;
+  o.norm_prologues = s.norm_prologues;
+}
 
 }  // namespace tilefuse::internal
 

@@ -29,10 +29,8 @@ absl::StatusOr<std::vector<Job>> JobsOf(const std::string& path, const FusionSwi
                                         std::vector<std::string>& skipped) {
   auto g = GraphFromJsonFile(path);
   if (g.ok()) {
-    ManifestEntry e{*std::move(g), s.fuse, "", ""};
-    e.gemm_row_epilogues = s.gemm_row_epilogues;
-    e.wide_row_epilogues = s.wide_row_epilogues;
-    e.norm_prologues = s.norm_prologues;
+    ManifestEntry e{*std::move(g)};
+    ApplyFusionSwitches(s, e);
     return std::vector<Job>{Job{path, std::move(e)}};
   }
   auto m = ReadManifest(path);
