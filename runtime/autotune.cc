@@ -25,9 +25,11 @@ namespace {
 constexpr int kFormatVersion = 1;
 
 Json ConfigJson(const GemmConfig& c) {
-  return {{"bm", c.bm}, {"bn", c.bn}, {"bk", c.bk}, {"warps_m", c.warps_m},
-          {"warps_n", c.warps_n}, {"stages", c.stages}, {"wgmma", c.wgmma}, {"split_k", c.split_k},
-          {"a_rows", c.a_rows}};
+  Json j = {{"bm", c.bm}, {"bn", c.bn}, {"bk", c.bk}, {"warps_m", c.warps_m},
+            {"warps_n", c.warps_n}, {"stages", c.stages}, {"wgmma", c.wgmma}, {"split_k", c.split_k},
+            {"a_rows", c.a_rows}};
+  if (c.skinny) j["skinny"] = true;
+  return j;
 }
 
 absl::StatusOr<int> ConfigInt(const Json& j, absl::string_view key, int fallback = -1) {
@@ -54,6 +56,9 @@ absl::StatusOr<GemmConfig> ConfigFromJson(const Json& j) {
   const Json* wgmma = JsonMember(j, "wgmma");
   if (wgmma == nullptr) return absl::InvalidArgumentError("no 'wgmma'");
   TF_ASSIGN_OR_RETURN(c.wgmma, JsonBool(*wgmma, "'wgmma'"));
+  if (const Json* skinny = JsonMember(j, "skinny")) {
+    TF_ASSIGN_OR_RETURN(c.skinny, JsonBool(*skinny, "'skinny'"));
+  }
   TF_RETURN_IF_ERROR(ValidateGemmConfig(c));
   return c;
 }
@@ -282,6 +287,13 @@ absl::StatusOr<std::vector<TuningTrial>> TuneGemm(const Graph& graph, int matmul
   if (trials.empty()) return absl::InternalError(absl::StrCat("no GEMM candidate config ran; the last: ", last.message()));
   std::sort(trials.begin(), trials.end(), [](const TuningTrial& x, const TuningTrial& y) { return x.us < y.us; });
   return trials;
+}
+
+absl::StatusOr<GemmConfig> GemmConfigFromJsonText(absl::string_view text) {
+  TF_ASSIGN_OR_RETURN(Json j, ParseJson(text, "GEMM config"));
+  absl::StatusOr<GemmConfig> c = ConfigFromJson(j);
+  if (!c.ok()) return absl::InvalidArgumentError(absl::StrCat("GEMM config ", text, ": ", c.status().message()));
+  return c;
 }
 
 }  // namespace tilefuse::internal

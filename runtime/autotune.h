@@ -56,6 +56,11 @@ class TuningRecords {
 std::string GemmTuningKey(const Graph& graph, int matmul_node, const KernelSpec& spec,
                           const std::string& arch, int64_t class_max_m = 0);
 
+// A GEMM config written as a tuning record's "config" object ({"bm": 16, "bn": 64, "bk": 128,
+// "warps_m": 1, "warps_n": 4, "stages": 4, "wgmma": false, "skinny": true, "split_k": 2}),
+// validated: what `tilefuse compile` and `run` take as --gemm-config.
+absl::StatusOr<GemmConfig> GemmConfigFromJsonText(absl::string_view text);
+
 // One timed candidate, for reports and tests.
 struct TuningTrial {
   std::string spec_text;  // the tuned kernel's spec: a plain GEMM, no fusion

@@ -451,6 +451,26 @@ TEST(JitCache, FusionSwitchesReachThePlan) {
   EXPECT_NE(out2.find("unknown flag --wide-rows"), std::string::npos) << out2;
 }
 
+// `tilefuse compile --gemm-config JSON` forces a GEMM tile config (what scripts/ncu_graph.sh
+// profiles): the skinny kernel with a split on the weight-only decode GEMM, Explain saying
+// so; a config the kernels do not take, or text that is not one, is an error naming it.
+TEST(JitCache, GemmConfigFlagForcesTheConfig) {
+  const std::string dir = FreshDir("gemm_config");
+  const std::string compile = absl::StrCat(Cli(), " compile ", TILEFUSE_SOURCE_DIR,
+                                           "/bench/graphs/gemm_w8a16_decode.json --arch sm_90 --cache-dir ", dir, " ");
+  auto [rc, out] = Shell(absl::StrCat(compile, R"(--gemm-config '{"bm": 16, "bn": 128, "bk": 256, "warps_m": 1, )",
+                                      R"("warps_n": 8, "stages": 2, "wgmma": false, "skinny": true, "split_k": 2}')"));
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("config: skinny 16x128x256 w8 s2 split 2"), std::string::npos) << out;
+  auto [rc2, out2] = Shell(absl::StrCat(compile, R"(--gemm-config '{"bm": 16, "bn": 64, "bk": 64, "warps_m": 1, )",
+                                        R"("warps_n": 4, "stages": 2, "wgmma": false, "skinny": true}' 2>&1)"));
+  EXPECT_EQ(rc2, 1);
+  EXPECT_NE(out2.find("128, 256 or 512 bytes of a row"), std::string::npos) << out2;
+  auto [rc3, out3] = Shell(absl::StrCat(compile, "--gemm-config '{\"bm\": 16' 2>&1"));
+  EXPECT_EQ(rc3, 1);
+  EXPECT_NE(out3.find("GEMM config"), std::string::npos) << out3;
+}
+
 // `tilefuse run` checks its names and reads its inputs before it compiles or needs a GPU.
 TEST(JitCache, RunChecksNamesAndInputsBeforeCompiling) {
   const std::string dir = FreshDir("run");

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
+#include "runtime/autotune.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/fusion/planner.h"
@@ -81,6 +82,15 @@ absl::StatusOr<std::map<std::string, std::string>> NamedFiles(const std::vector<
   return files;
 }
 
+// --gemm-config JSON: every GEMM the config can run takes it (CompileOptions::gemm_config).
+absl::Status ApplyGemmConfigFlag(const Flags& flags, CompileOptions& options) {
+  auto it = flags.values.find("gemm-config");
+  if (it == flags.values.end()) return absl::OkStatus();
+  TF_ASSIGN_OR_RETURN(GemmConfig c, GemmConfigFromJsonText(it->second.back()));
+  options.gemm_config = c;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int PlanCommand(const std::vector<std::string>& args) {
@@ -108,7 +118,7 @@ int PlanCommand(const std::vector<std::string>& args) {
 }
 
 int CompileCommand(const std::vector<std::string>& args) {
-  auto flags = ParseFlags(args, {"arch", "dump", "cache-dir"}, WithFusionSwitches({"no-disk-cache"}));
+  auto flags = ParseFlags(args, {"arch", "dump", "cache-dir", "gemm-config"}, WithFusionSwitches({"no-disk-cache"}));
   if (!flags.ok()) return Fail(flags.status());
   if (flags->positional.empty()) return Fail(absl::InvalidArgumentError("compile takes GRAPH..."));
   KernelCache cache;
@@ -119,6 +129,7 @@ int CompileCommand(const std::vector<std::string>& args) {
   ApplyFusionSwitches(FusionSwitchesOf(*flags), options);
   if (flags->values.count("arch")) options.arch = flags->values["arch"].back();
   if (flags->values.count("dump")) options.dump_dir = flags->values["dump"].back();
+  if (absl::Status s = ApplyGemmConfigFlag(*flags, options); !s.ok()) return Fail(s);
   int failed = 0, kernels = 0, hits = 0, disk_hits = 0;
   double total_ms = 0;
   for (const std::string& path : flags->positional) {
@@ -150,7 +161,8 @@ int CompileCommand(const std::vector<std::string>& args) {
 }
 
 int RunCommand(const std::vector<std::string>& args) {
-  auto flags = ParseFlags(args, {"input", "output", "repeat", "cache-dir"}, WithFusionSwitches({"no-disk-cache"}));
+  auto flags =
+      ParseFlags(args, {"input", "output", "repeat", "cache-dir", "gemm-config"}, WithFusionSwitches({"no-disk-cache"}));
   if (!flags.ok()) return Fail(flags.status());
   if (flags->positional.size() != 1) return Fail(absl::InvalidArgumentError("run takes one GRAPH"));
   auto g = GraphFromJsonFile(flags->positional[0]);
@@ -184,6 +196,7 @@ int RunCommand(const std::vector<std::string>& args) {
   CompileOptions options;
   ApplyFusionSwitches(FusionSwitchesOf(*flags), options);
   options.disk_cache = disk.get();
+  if (absl::Status s = ApplyGemmConfigFlag(*flags, options); !s.ok()) return Fail(s);
   auto plan = Compile(*g, options);
   if (!plan.ok()) return Fail(WithPath(flags->positional[0], plan.status()));
   std::printf("%s", plan->Explain().c_str());
