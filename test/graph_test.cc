@@ -510,6 +510,56 @@ TEST(GraphBuilder, LinearAndStd) {
                        absl::StatusCode::kInvalidArgument, "(expected rank >= 2)"));
 }
 
+// matmul as torch.matmul: vectors (dot, mv as a row reduction, vm), leading dims that
+// flatten into one GEMM, static batches broadcast and run one GEMM each, linear over a
+// static batch beside a symbolic dim; softmax over any dim; and what is refused.
+TEST(GraphBuilder, MatmulFollowsTorchMatmul) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph j, GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "v", "shape": [8], "dtype": "f32"}, {"name": "m", "shape": ["M", 8], "dtype": "f32"},
+               {"name": "w", "shape": [8, 5], "dtype": "f32"}, {"name": "x", "shape": [3, 4, 8], "dtype": "f32"},
+               {"name": "a", "shape": [2, 1, "M", 8], "dtype": "f32"}, {"name": "b", "shape": [3, 8, 5], "dtype": "f32"},
+               {"name": "s", "shape": [2, "S", 8], "dtype": "f32"}, {"name": "l", "shape": [5, 8], "dtype": "f32"}],
+    "nodes": [{"name": "dot", "op": "matmul", "inputs": ["v", "v"]},
+              {"name": "mv", "op": "matmul", "inputs": ["m", "v"]},
+              {"name": "vm", "op": "matmul", "inputs": ["v", "w"]},
+              {"name": "flat", "op": "matmul", "inputs": ["x", "w"]},
+              {"name": "bmm", "op": "matmul", "inputs": ["a", "b"]},
+              {"name": "per_batch", "op": "matmul", "inputs": ["s", "w"]},
+              {"name": "lin", "op": "linear", "inputs": ["s", "l"]},
+              {"name": "sm0", "op": "softmax", "inputs": ["x"], "attrs": {"dim": 0}}],
+    "outputs": ["dot", "mv", "vm", "flat", "bmm", "per_batch", "lin", "sm0"]})"));
+  const std::vector<std::pair<const char*, const char*>> shapes = {
+      {"dot", "[]"}, {"mv", "[M]"}, {"vm", "[5]"}, {"flat", "[3, 4, 5]"}, {"bmm", "[2, 3, M, 5]"},
+      {"per_batch", "[2, S, 5]"}, {"lin", "[2, S, 5]"}, {"sm0", "[3, 4, 8]"}};
+  for (const auto& [name, shape] : shapes) EXPECT_EQ(j.ShapeText(j.FindNode(name)), shape) << name;
+  EXPECT_EQ(j.node(j.FindNode("mv")).kind, NodeKind::kReduce);
+  int gemms = 0;
+  for (const Node& n : j.nodes()) gemms += n.kind == NodeKind::kTile && n.tile == TileOp::kMatmul;
+  // vm 1, flat 1, bmm 6, per_batch 2, lin 2.
+  EXPECT_EQ(gemms, 12);
+  const auto refused = [](const std::string& a, const std::string& b, const std::string& why) {
+    EXPECT_TRUE(StatusIs(GraphFromJson(absl::StrCat(R"({"name": "j", "inputs": [{"name": "a", "shape": )", a,
+                                                    R"(, "dtype": "f32"}, {"name": "b", "shape": )", b,
+                                                    R"(, "dtype": "f32"}], "nodes": [{"name": "y", "op": "matmul",
+                                                    "inputs": ["a", "b"]}], "outputs": ["y"]})")),
+                         absl::StatusCode::kInvalidArgument, why))
+        << a << " x " << b;
+  };
+  refused(R"(["B", 4, 8])", "[8, 5]", "batch dims must be static");
+  refused("[2, 4, 8]", "[3, 8, 5]", "do not broadcast");
+  refused("[33, 4, 8]", "[33, 8, 5]", "33 batches; at most 32");
+  refused("[4, 8]", "[7]", "inner dims differ");
+  refused("[8]", "[2, 8, 5]", "unsqueeze the vector");
+  // torch.bmm and torch.mm: the same, of 3-D and 2-D operands only.
+  TF_ASSERT_OK_AND_ASSIGN(Graph bmm, GraphFromJson(R"({"name": "j", "inputs": [{"name": "a", "shape": [2, "M", 8],
+    "dtype": "f16"}, {"name": "b", "shape": [2, 8, 5], "dtype": "f16"}], "nodes": [{"name": "y", "op": "bmm",
+    "inputs": ["a", "b"]}], "outputs": ["y"]})"));
+  EXPECT_EQ(bmm.ShapeText(bmm.FindNode("y")), "[2, M, 5]");
+  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j", "inputs": [{"name": "a", "shape": [4, 8], "dtype": "f16"},
+    {"name": "b", "shape": [2, 8, 5], "dtype": "f16"}], "nodes": [{"name": "y", "op": "bmm", "inputs": ["a", "b"]}],
+    "outputs": ["y"]})"), absl::StatusCode::kInvalidArgument, "'bmm' operands must be 3-D, got [4, 8] and [2, 8, 5]"));
+}
+
 // stack, unsqueeze and squeeze (the JSON ops): shapes, values, refusals.
 TEST(GraphBuilder, StackUnsqueezeAndSqueeze) {
   TF_ASSERT_OK_AND_ASSIGN(Graph j, GraphFromJson(R"({"name": "j",

@@ -297,6 +297,16 @@ const std::vector<TestGraph>& TileTestGraphs() {
         "nodes": [{"name": "y", "op": "log_softmax", "inputs": ["x"]},
                   {"name": "z", "op": "log_softmax", "inputs": ["x"], "attrs": {"dim": 0}}],
         "outputs": ["y", "z"]})", 4, 24, {{"M", 37}}},
+      // softmax down the columns (dim 0): exp(x - logsumexp), reductions down dim 0.
+      {"softmax_dim0", R"({"name": "softmax_dim0",
+        "inputs": [{"name": "x", "shape": ["M", 77], "dtype": "bf16"}],
+        "nodes": [{"name": "s", "op": "softmax", "inputs": ["x"], "attrs": {"dim": 0}}],
+        "outputs": ["s"]})", 3, 13, {{"M", 45}}},
+      // softmax over the middle dim of [4, M, 33].
+      {"softmax_middle_dim", R"({"name": "softmax_middle_dim",
+        "inputs": [{"name": "x", "shape": [4, "M", 33], "dtype": "f32"}],
+        "nodes": [{"name": "s", "op": "softmax", "inputs": ["x"], "attrs": {"dim": 1}}],
+        "outputs": ["s"]})", 3, 11, {{"M", 9}}},
   };
   return *graphs;
 }
@@ -592,6 +602,46 @@ const std::vector<TestGraph>& GemmTestGraphs() {
                   {"name": "e", "op": "cast", "inputs": ["d"], "attrs": {"dtype": "bf16"}},
                   {"name": "y", "op": "matmul", "inputs": ["e", "w"]}],
         "outputs": ["y"]})", 2, 6, {{"M", 20}}},
+      // torch.matmul of [2, 1, M, 32] and [3, 32, 48]: batch dims broadcast, one GEMM per batch, stacked into the relu.
+      {"matmul_batched_broadcast", R"({"name": "matmul_batched_broadcast",
+        "inputs": [{"name": "a", "shape": [2, 1, "M", 32], "dtype": "bf16"},
+                   {"name": "b", "shape": [3, 32, 48], "dtype": "bf16"}],
+        "nodes": [{"name": "y", "op": "matmul", "inputs": ["a", "b"]},
+                  {"name": "o", "op": "relu", "inputs": ["y"]}],
+        "outputs": ["o"]})", 7, 17, {{"M", 13}}},
+      // q @ k.transpose(-2, -1) over two static batches, scaled, softmax over the keys.
+      {"matmul_attention_scores", R"({"name": "matmul_attention_scores",
+        "inputs": [{"name": "q", "shape": [2, "S", 64], "dtype": "f16"},
+                   {"name": "k", "shape": [2, "S", 64], "dtype": "f16"}],
+        "nodes": [{"name": "kt", "op": "transpose", "inputs": ["k"], "attrs": {"dim0": -2, "dim1": -1}},
+                  {"name": "s", "op": "matmul", "inputs": ["q", "kt"]},
+                  {"name": "sc", "op": "mul", "inputs": ["s", 0.125]},
+                  {"name": "p", "op": "softmax", "inputs": ["sc"], "attrs": {"dim": -1}}],
+        "outputs": ["p"]})", 3, 6, {{"S", 37}}},
+      // torch.matmul with vectors: mv (a row reduction), vm (a one-row GEMM), dot.
+      {"matmul_vectors", R"({"name": "matmul_vectors",
+        "inputs": [{"name": "x", "shape": ["M", 128], "dtype": "f32"},
+                   {"name": "v", "shape": [128], "dtype": "f32"},
+                   {"name": "w", "shape": [128, 50], "dtype": "f32"}],
+        "nodes": [{"name": "mv", "op": "matmul", "inputs": ["x", "v"]},
+                  {"name": "vm", "op": "matmul", "inputs": ["v", "w"]},
+                  {"name": "dot", "op": "matmul", "inputs": ["v", "v"]}],
+        "outputs": ["mv", "vm", "dot"]})", 3, 5, {{"M", 19}}},
+      // F.linear of [2, S, 96]: the static batch beside a symbolic S, one GEMM per batch.
+      {"linear_batches_3d", R"({"name": "linear_batches_3d",
+        "inputs": [{"name": "x", "shape": [2, "S", 96], "dtype": "bf16"},
+                   {"name": "w", "shape": [80, 96], "dtype": "bf16"},
+                   {"name": "b", "shape": [80], "dtype": "bf16"}],
+        "nodes": [{"name": "y", "op": "linear", "inputs": ["x", "w", "b"]},
+                  {"name": "o", "op": "gelu", "inputs": ["y"]}],
+        "outputs": ["o"]})", 3, 6, {{"S", 21}}},
+      // [3, 5, 64] @ [64, 72]: static leading dims flatten into one GEMM.
+      {"matmul_flattens_3d", R"({"name": "matmul_flattens_3d",
+        "inputs": [{"name": "x", "shape": [3, 5, 64], "dtype": "bf16"},
+                   {"name": "w", "shape": [64, 72], "dtype": "bf16"}],
+        "nodes": [{"name": "y", "op": "matmul", "inputs": ["x", "w"]},
+                  {"name": "o", "op": "mul", "inputs": ["y", 2.0]}],
+        "outputs": ["o"]})", 1, 2, {}},
   };
   return *graphs;
 }

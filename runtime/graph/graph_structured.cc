@@ -90,8 +90,16 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
       auto axis = NormalizeAxis(attrs.dim.value_or(-1), static_cast<int>(x.shape.size()));
       if (!axis.ok()) return err(axis.status().message());
       if (*axis != static_cast<int>(x.shape.size()) - 1) {
-        return err(absl::StrCat("dim ", *attrs.dim, " is not the last dim (only softmax over "
-                                "the last dim is supported; transpose first)"));
+        // Over another dim: exp(x - logsumexp(x)) in f32 (log_softmax's lowering, then exp),
+        // reductions down that dim instead of a row-wise tile.
+        const DType type = x.dtype;
+        const int in = inputs[0];
+        TF_ASSIGN_OR_RETURN(const int lse, LogsumexpF32(absl::StrCat(name, ".lse"), in,
+                                                        Attrs{.dim = *axis, .keepdim = true}, absl::StrCat(name, ".lse")));
+        TF_ASSIGN_OR_RETURN(const int d, AddPointwise(absl::StrCat(name, ".shifted"), PointwiseOp::kSub, {in, lse}));
+        if (type == DType::kF32) return AddPointwise(std::move(name), PointwiseOp::kExp, {d});
+        TF_ASSIGN_OR_RETURN(const int e, AddPointwise(absl::StrCat(name, ".f32"), PointwiseOp::kExp, {d}));
+        return AddPointwise(std::move(name), PointwiseOp::kCast, {e}, Attrs{.dtype = type});
       }
       attrs.dim = *axis;
       break;

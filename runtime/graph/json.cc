@@ -175,6 +175,133 @@ absl::StatusOr<int> AddSqueeze(Graph& g, const std::string& name, int x, std::op
   return g.AddView(name, ViewOp::kReshape, x, Attrs{.shape = shape});
 }
 
+// Batches a lowered matmul may split into: one 2-D matmul kernel each, then a stack.
+constexpr int64_t kMaxMatmulBatches = 32;
+
+// The 2-D matmul of `a` and `b` for every index of the batch dims `batch` (torch.matmul's
+// broadcast of both operands' leading dims), in row-major order: each selects its slice of
+// an operand that has the dim (index 0 where the operand's dim is 1; an operand of fewer
+// dims is shared), and one stack of the results is reshaped to [batch..., M, N].
+absl::StatusOr<int> AddBatchedMatmul(Graph& g, const std::string& name, int a, int b, const Shape& batch) {
+  int64_t total = 1;
+  for (const Dim& d : batch) total *= d.value;
+  std::vector<int> parts;
+  for (int64_t flat = 0; flat < total; ++flat) {
+    std::vector<int64_t> index(batch.size());
+    for (size_t d = batch.size(), rest = flat; d-- > 0;) {
+      index[d] = static_cast<int64_t>(rest % batch[d].value);
+      rest /= batch[d].value;
+    }
+    const auto slice = [&](int x, const std::string& tag) -> absl::StatusOr<int> {
+      const size_t lead = batch.size() + 2 - g.node(x).shape.size();  // batch dims x lacks
+      for (size_t d = lead; d < batch.size(); ++d) {
+        const bool one = g.node(x).shape[0].is_one();
+        TF_ASSIGN_OR_RETURN(x, g.AddView(absl::StrCat(name, ".", tag, flat, "_", d), ViewOp::kSelect, x,
+                                         Attrs{.dim = 0, .index = one ? 0 : index[d]}));
+      }
+      return x;
+    };
+    TF_ASSIGN_OR_RETURN(const int ai, slice(a, "a"));
+    TF_ASSIGN_OR_RETURN(const int bi, slice(b, "b"));
+    TF_ASSIGN_OR_RETURN(const int y, g.AddTile(absl::StrCat(name, ".", flat), TileOp::kMatmul, {ai, bi}));
+    parts.push_back(y);
+  }
+  if (batch.size() == 1) return g.AddStack(name, parts, 0);
+  TF_ASSIGN_OR_RETURN(const int stacked, g.AddStack(absl::StrCat(name, ".stack"), parts, 0));
+  Shape out = batch;
+  const Shape& mn = g.node(parts[0]).shape;
+  out.insert(out.end(), mn.begin(), mn.end());
+  return g.AddView(name, ViewOp::kReshape, stacked, Attrs{.shape = out});
+}
+
+// torch.matmul: 2-D x 2-D is the matmul tile; a vector operand is a dot, a row reduction
+// (mv: sum(a * v, -1)) or a one-row GEMM (vm); an N-D A times a 2-D B flattens A's leading
+// dims where they allow it (static, or one symbolic dim beside dims of 1) and else runs one
+// GEMM per static batch; N-D x N-D broadcasts the batch dims (static, at most
+// kMaxMatmulBatches in all) and runs one GEMM per batch, stacked.
+absl::StatusOr<int> AddMatmul(Graph& g, const std::string& name, const std::vector<int>& ins,
+                              const std::string& where) {
+  if (ins.size() != 2) return Err(where, absl::StrCat("'matmul' takes 2 operands, got ", ins.size()));
+  const Shape a = g.node(ins[0]).shape, b = g.node(ins[1]).shape;  // copies: adding nodes moves the graph's nodes
+  const auto shapes = [&] { return absl::StrCat(g.ShapeText(ins[0]), " and ", g.ShapeText(ins[1])); };
+  if (a.empty() || b.empty()) return Err(where, absl::StrCat("'matmul' operands must have rank >= 1, got ", shapes()));
+  if (a.size() == 2 && b.size() == 2) return g.AddTile(name, TileOp::kMatmul, ins);
+  const Dim& k = a.back();
+  const Dim& kb = b.size() == 1 ? b[0] : b[b.size() - 2];
+  if (!(k == kb)) {
+    return Err(where, absl::StrCat("'matmul' inner dims differ: ", shapes(), " (expected [..., K] and [..., K, N] or [K])"));
+  }
+  if (b.size() == 1) {
+    // A vector B: each row of A times it, summed (a dot product for a vector A).
+    TF_ASSIGN_OR_RETURN(const int prod, g.AddPointwise(absl::StrCat(name, ".prod"), PointwiseOp::kMul, ins));
+    return g.AddReduce(name, ReduceOp::kSum, prod, Attrs{.dim = -1});
+  }
+  if (a.size() == 1) {
+    if (b.size() != 2) {
+      return Err(where, absl::StrCat("'matmul' of a vector and a batch of matrices (", shapes(),
+                                     ") is not supported; unsqueeze the vector to [1, K] and broadcast it"));
+    }
+    TF_ASSIGN_OR_RETURN(const int row, g.AddView(absl::StrCat(name, ".row"), ViewOp::kReshape, ins[0],
+                                                 Attrs{.shape = Shape{Dim::Static(1), k}}));
+    TF_ASSIGN_OR_RETURN(const int y, g.AddTile(absl::StrCat(name, ".mm"), TileOp::kMatmul, {row, ins[1]}));
+    return g.AddView(name, ViewOp::kReshape, y, Attrs{.shape = Shape{b.back()}});
+  }
+  if (b.size() == 2) {
+    // [..., M, K] x [K, N]: one GEMM over the flattened rows where a reshape can say so.
+    int64_t rows = 1;
+    int symbolic = 0;
+    std::optional<Dim> sym;
+    for (size_t d = 0; d + 1 < a.size(); ++d) {
+      if (a[d].is_static()) {
+        rows *= a[d].value;
+      } else {
+        ++symbolic;
+        sym = a[d];
+      }
+    }
+    if (symbolic == 0 || (symbolic == 1 && rows == 1)) {
+      TF_ASSIGN_OR_RETURN(const int a2, g.AddView(absl::StrCat(name, ".a2d"), ViewOp::kReshape, ins[0],
+                                                  Attrs{.shape = Shape{sym ? *sym : Dim::Static(rows), k}}));
+      TF_ASSIGN_OR_RETURN(const int y, g.AddTile(absl::StrCat(name, ".mm"), TileOp::kMatmul, {a2, ins[1]}));
+      Shape out(a.begin(), a.end() - 1);
+      out.push_back(b.back());
+      return g.AddView(name, ViewOp::kReshape, y, Attrs{.shape = out});
+    }
+  }
+  // Batched: the broadcast of both operands' leading dims, all static.
+  const size_t rank = std::max(a.size(), b.size());
+  Shape batch(rank - 2, Dim::Static(1));
+  int64_t batches = 1;
+  for (size_t d = 0; d + 2 < rank; ++d) {
+    const auto at = [&](const Shape& s) -> std::optional<Dim> {
+      const size_t lead = rank - s.size();
+      return d >= lead ? std::optional<Dim>(s[d - lead]) : std::nullopt;
+    };
+    const std::optional<Dim> da = at(a), db = at(b);
+    Dim dim = Dim::Static(1);
+    for (const std::optional<Dim>& x : {da, db}) {
+      if (!x || x->is_one()) continue;
+      if (!x->is_static()) {
+        return Err(where, absl::StrCat("'matmul' of ", shapes(), ": batch dims must be static (one symbolic ",
+                                       "leading dim of A is allowed where B is 2-D and A's other leading dims are 1)"));
+      }
+      if (!dim.is_one() && !(dim == *x)) {
+        return Err(where, absl::StrCat("'matmul' batch dims of ", shapes(), " do not broadcast"));
+      }
+      dim = *x;
+    }
+    batch[d] = dim;
+    batches *= dim.value;
+  }
+  if (batches > kMaxMatmulBatches) {
+    return Err(where, absl::StrCat("'matmul' of ", shapes(), " has ", batches, " batches; at most ", kMaxMatmulBatches,
+                                   " run as one GEMM each (fold the batch into M where B is shared)"));
+  }
+  // Operands of fewer dims than the batch broadcast over the missing leading ones; an
+  // operand's dim of 1 is selected at index 0 (AddBatchedMatmul).
+  return AddBatchedMatmul(g, name, ins[0], ins[1], batch);
+}
+
 // torch.nn.functional.linear(x, w[, b]) = x @ w.T (+ b), w [N, K], x [..., K]: the leading
 // dims of x flattened into the GEMM's M (static ones, or one symbolic dim among 1s) and
 // restored after it.
@@ -200,8 +327,13 @@ absl::StatusOr<int> AddLinear(Graph& g, const std::string& name, const std::vect
       }
     }
     if (sym && rows != 1) {
-      return Err(where, absl::StrCat("'linear' input x is ", g.ShapeText(ins[0]),
-                                     " (a symbolic leading dim flattens only beside dims of 1)"));
+      // Leading dims that do not flatten ([2, S, K]): one GEMM per static batch (AddMatmul).
+      TF_ASSIGN_OR_RETURN(const int wt, g.AddView(absl::StrCat(name, ".wt"), ViewOp::kTranspose, ins[1],
+                                                  Attrs{.dim0 = 0, .dim1 = 1}));
+      const bool bias = ins.size() == 3;
+      TF_ASSIGN_OR_RETURN(const int y, AddMatmul(g, bias ? absl::StrCat(name, ".mm") : name, {ins[0], wt}, where));
+      if (!bias) return y;
+      return g.AddPointwise(name, PointwiseOp::kAdd, {y, ins[2]});
     }
     TF_ASSIGN_OR_RETURN(a, g.AddView(absl::StrCat(name, ".x2d"), ViewOp::kReshape, ins[0],
                                      Attrs{.shape = Shape{sym ? *sym : Dim::Static(rows), x.back()}}));
@@ -219,7 +351,7 @@ absl::StatusOr<int> AddLinear(Graph& g, const std::string& name, const std::vect
   return g.AddPointwise(name, PointwiseOp::kAdd, {y, ins[2]});
 }
 
-// Adds one JSON node whose named operands all exist already.
+// Adds one JSON node whose named operands all exist already.// Adds one JSON node whose named operands all exist already.
 absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const TileRegistry* registry) {
   const std::string where = absl::StrCat("node ", QuotedName(name));
   TF_RETURN_IF_ERROR(OnlyKeys(n, {"name", "op", "inputs", "attrs"}, where));
@@ -254,6 +386,17 @@ absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const Til
   }
   if (op == "stack") return g.AddStack(name, ins, attrs.dim.value_or(0)).status();
   if (op == "linear") return AddLinear(g, name, ins, where).status();
+  if (op == "matmul") return AddMatmul(g, name, ins, where).status();
+  if (op == "mm" || op == "bmm") {
+    // torch.mm and torch.bmm: matmul of 2-D or 3-D operands only.
+    const size_t rank = op == "mm" ? 2 : 3;
+    if (ins.size() != 2) return Err(where, absl::StrCat("'", op, "' takes 2 operands, got ", ins.size()));
+    if (g.node(ins[0]).shape.size() != rank || g.node(ins[1]).shape.size() != rank) {
+      return Err(where, absl::StrCat("'", op, "' operands must be ", rank, "-D, got ", g.ShapeText(ins[0]), " and ",
+                                     g.ShapeText(ins[1])));
+    }
+    return AddMatmul(g, name, ins, where).status();
+  }
   if (op == "std") {
     // torch.std: the square root of var (same dims, keepdim and correction).
     if (ins.size() != 1) return Err(where, absl::StrCat("'std' takes 1 operand, got ", ins.size()));
