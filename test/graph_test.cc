@@ -560,6 +560,34 @@ TEST(GraphBuilder, MatmulFollowsTorchMatmul) {
     "outputs": ["y"]})"), absl::StatusCode::kInvalidArgument, "'bmm' operands must be 3-D, got [4, 8] and [2, 8, 5]"));
 }
 
+// rms_norm and layer_norm take PyTorch's default eps (F.rms_norm: the input type's machine
+// epsilon; F.layer_norm: 1e-5); with fewer parameters than the tile's they are written op by
+// op, in the promoted type.
+TEST(GraphBuilder, NormsTakePyTorchDefaultsAndOptionalParameters) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "x", "shape": ["M", 8], "dtype": "bf16"}, {"name": "h", "shape": ["M", 8], "dtype": "f16"},
+               {"name": "f", "shape": ["M", 8], "dtype": "f32"}, {"name": "w", "shape": [8], "dtype": "f32"},
+               {"name": "b", "shape": [8], "dtype": "bf16"}, {"name": "hw", "shape": [8], "dtype": "f16"}],
+    "nodes": [{"name": "r16", "op": "rms_norm", "inputs": ["x", "b"]}, {"name": "rh", "op": "rms_norm", "inputs": ["h", "hw"]},
+              {"name": "rf", "op": "rms_norm", "inputs": ["f", "w"]}, {"name": "ln", "op": "layer_norm", "inputs": ["x", "b", "b"]},
+              {"name": "bare", "op": "layer_norm", "inputs": ["x"]}, {"name": "weighted", "op": "layer_norm", "inputs": ["x", "w"]},
+              {"name": "plain", "op": "rms_norm", "inputs": ["f"], "attrs": {"eps": 0.5}}],
+    "outputs": ["r16", "rh", "rf", "ln", "bare", "weighted", "plain"]})"));
+  EXPECT_EQ(*g.node(g.FindNode("r16")).attrs.eps, 0x1p-7);
+  EXPECT_EQ(*g.node(g.FindNode("rh")).attrs.eps, 0x1p-10);
+  EXPECT_EQ(*g.node(g.FindNode("rf")).attrs.eps, 0x1p-23);
+  EXPECT_EQ(*g.node(g.FindNode("ln")).attrs.eps, 1e-5);
+  EXPECT_EQ(g.node(g.FindNode("bare")).kind, NodeKind::kPointwise);  // the final cast to bf16
+  EXPECT_EQ(g.node(g.FindNode("bare")).dtype, DType::kBF16);
+  EXPECT_EQ(g.node(g.FindNode("weighted")).dtype, DType::kF32);  // promoted with the f32 weight
+  EXPECT_EQ(g.ShapeText(g.FindNode("plain")), "[M, 8]");
+  EXPECT_EQ(g.node(g.node(g.FindNode("bare.eps")).inputs[1]).constant, 1e-5);
+  EXPECT_EQ(g.node(g.node(g.FindNode("plain.eps")).inputs[1]).constant, 0.5);
+  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j", "inputs": [{"name": "x", "shape": ["M", 8], "dtype": "bf16"},
+    {"name": "w", "shape": [7], "dtype": "bf16"}], "nodes": [{"name": "y", "op": "layer_norm", "inputs": ["x", "w"]}],
+    "outputs": ["y"]})"), absl::StatusCode::kInvalidArgument, "parameter 'w' is bf16 [7] (expected f32, f16 or bf16 [8])"));
+}
+
 // stack, unsqueeze and squeeze (the JSON ops): shapes, values, refusals.
 TEST(GraphBuilder, StackUnsqueezeAndSqueeze) {
   TF_ASSERT_OK_AND_ASSIGN(Graph j, GraphFromJson(R"({"name": "j",

@@ -307,6 +307,14 @@ const std::vector<TestGraph>& TileTestGraphs() {
         "inputs": [{"name": "x", "shape": [4, "M", 33], "dtype": "f32"}],
         "nodes": [{"name": "s", "op": "softmax", "inputs": ["x"], "attrs": {"dim": 1}}],
         "outputs": ["s"]})", 3, 11, {{"M", 9}}},
+      // F.layer_norm without affine parameters and with a weight alone, F.rms_norm without
+      // a weight (PyTorch's default eps for bf16): each written op by op, one row kernel.
+      {"norms_without_affine", R"({"name": "norms_without_affine",
+        "inputs": [{"name": "x", "shape": ["M", 300], "dtype": "bf16"}, {"name": "w", "shape": [300], "dtype": "f32"}],
+        "nodes": [{"name": "ln", "op": "layer_norm", "inputs": ["x"]},
+                  {"name": "lw", "op": "layer_norm", "inputs": ["x", "w"], "attrs": {"eps": 0.001}},
+                  {"name": "rn", "op": "rms_norm", "inputs": ["x"]}],
+        "outputs": ["ln", "lw", "rn"]})", 3, 25, {{"M", 29}}},
   };
   return *graphs;
 }

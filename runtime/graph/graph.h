@@ -160,6 +160,8 @@ class Graph {
   absl::StatusOr<int> AddMultiAxisReduce(std::string name, ReduceOp op, int input, Attrs attrs);
   absl::StatusOr<int> AddLogsumexp(std::string name, int input, Attrs attrs);
   // logsumexp in f32 under node names NAME.max, NAME.sum, ..., its last node `result_name`.
+  // rms_norm or layer_norm with fewer parameters than the tile's, written op by op in f32.
+  absl::StatusOr<int> AddNormOpByOp(std::string name, TileOp op, std::vector<int> inputs, Attrs attrs);
   absl::StatusOr<int> LogsumexpF32(const std::string& name, int input, const Attrs& attrs, std::string result_name);
   absl::StatusOr<int> AddLogSoftmax(std::string name, int input, Attrs attrs);
   // Dequant's parameter `param` read per group of q's last dim: a gather at floor(k / group).

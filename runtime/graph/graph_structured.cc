@@ -20,7 +20,60 @@ absl::Status NotAConstant(const Node& x, absl::string_view name, absl::string_vi
                                           " (expected a tensor; use the scalar directly)"));
 }
 
+// PyTorch's defaults: F.layer_norm's 1e-5; F.rms_norm's (eps=None) the input type's
+// machine epsilon.
+double DefaultNormEps(TileOp op, DType t) {
+  if (op == TileOp::kLayerNorm) return 1e-5;
+  return t == DType::kBF16 ? 0x1p-7 : t == DType::kF16 ? 0x1p-10 : 0x1p-23;
+}
+
 }  // namespace
+
+absl::StatusOr<int> Graph::AddNormOpByOp(std::string name, TileOp op, std::vector<int> inputs, Attrs attrs) {
+  const std::string kind(OpName(op));
+  const Node& x = nodes_[inputs[0]];
+  if (x.shape.empty()) return NodeError(name, kind, "operand must have rank >= 1");
+  if (!IsTileFloat(x.dtype)) {
+    return NodeError(name, kind, absl::StrCat("operand '", x.name, "' is ", DTypeName(x.dtype), " (expected f32, f16 or bf16)"));
+  }
+  DType dtype = x.dtype;
+  const Dim last = x.shape.back();
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const Node& p = nodes_[inputs[i]];
+    if (p.shape.size() != 1 || !(p.shape[0] == last) || !IsTileFloat(p.dtype)) {
+      return NodeError(name, kind, absl::StrCat("parameter '", p.name, "' is ", DTypeName(p.dtype), " ", ShapeText(p.id),
+                                                " (expected f32, f16 or bf16 ", ShapeString({last}, symbols_), ")"));
+    }
+    dtype = PromoteTypes(dtype, p.dtype);
+  }
+  const double eps = attrs.eps.value_or(DefaultNormEps(op, x.dtype));
+  if (!(eps >= 0)) return NodeError(name, kind, absl::StrCat("eps ", eps, " is negative"));
+  const auto at = [&](absl::string_view part) { return absl::StrCat(name, ".", part); };
+  const Attrs rows{.dim = -1, .keepdim = true};
+  int f = inputs[0];
+  if (x.dtype != DType::kF32) {
+    TF_ASSIGN_OR_RETURN(f, AddPointwise(at("f32"), PointwiseOp::kCast, {f}, Attrs{.dtype = DType::kF32}));
+  }
+  int centered = f;
+  if (op == TileOp::kLayerNorm) {
+    TF_ASSIGN_OR_RETURN(const int mean, AddReduce(at("mean"), ReduceOp::kMean, f, rows));
+    TF_ASSIGN_OR_RETURN(centered, AddPointwise(at("centered"), PointwiseOp::kSub, {f, mean}));
+  }
+  TF_ASSIGN_OR_RETURN(const int sq, AddPointwise(at("square"), PointwiseOp::kMul, {centered, centered}));
+  TF_ASSIGN_OR_RETURN(const int ms, AddReduce(at("meansq"), ReduceOp::kMean, sq, rows));
+  TF_ASSIGN_OR_RETURN(const int e, AddScalar(eps));
+  TF_ASSIGN_OR_RETURN(const int shifted, AddPointwise(at("eps"), PointwiseOp::kAdd, {ms, e}));
+  TF_ASSIGN_OR_RETURN(const int r, AddPointwise(at("rsqrt"), PointwiseOp::kRsqrt, {shifted}));
+  const bool last_step = inputs.size() == 1 && dtype == DType::kF32;
+  TF_ASSIGN_OR_RETURN(int y, AddPointwise(last_step ? name : at("normed"), PointwiseOp::kMul, {centered, r}));
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const bool final = i + 1 == inputs.size() && dtype == DType::kF32;
+    const std::string step = final ? name : at(i == 1 ? "weighted" : "biased");
+    TF_ASSIGN_OR_RETURN(y, AddPointwise(step, i == 1 ? PointwiseOp::kMul : PointwiseOp::kAdd, {y, inputs[i]}));
+  }
+  if (dtype == DType::kF32) return y;
+  return AddPointwise(std::move(name), PointwiseOp::kCast, {y}, Attrs{.dtype = dtype});
+}
 
 absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int> inputs,
                                    Attrs attrs) {
@@ -30,8 +83,13 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
                       : op == TileOp::kLayerNorm ? 3
                       : op == TileOp::kRmsNorm   ? 2
                                                  : 1;
+  // rms_norm without its weight, layer_norm without its bias or both parameters
+  // (F.layer_norm(x, shape, w) and elementwise_affine=False): the norm written op by op.
+  const bool norm = op == TileOp::kRmsNorm || op == TileOp::kLayerNorm;
+  if (norm && !inputs.empty() && inputs.size() < want) return AddNormOpByOp(std::move(name), op, inputs, attrs);
   if (inputs.size() != want) {
-    return err(absl::StrCat("takes ", want, " operands, got ", inputs.size()));
+    return err(absl::StrCat("takes ", want, " operands, got ", inputs.size(),
+                            norm ? absl::StrCat(" (x then ", op == TileOp::kRmsNorm ? "an optional weight" : "an optional weight and bias", ")") : ""));
   }
   const Node& x = nodes_[inputs[0]];
   Shape shape = x.shape;
@@ -81,7 +139,7 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
         }
         dtype = PromoteTypes(dtype, p.dtype);
       }
-      if (!attrs.eps) attrs.eps = 1e-6;
+      if (!attrs.eps) attrs.eps = DefaultNormEps(op, x.dtype);
       if (!(*attrs.eps >= 0)) return err(absl::StrCat("eps ", *attrs.eps, " is negative"));
       break;
     }
