@@ -315,6 +315,15 @@ const std::vector<TestGraph>& TileTestGraphs() {
                   {"name": "lw", "op": "layer_norm", "inputs": ["x", "w"], "attrs": {"eps": 0.001}},
                   {"name": "rn", "op": "rms_norm", "inputs": ["x"]}],
         "outputs": ["ln", "lw", "rn"]})", 3, 25, {{"M", 29}}},
+      // A softmax over a vocabulary (32000) and norms over rows of 20000, wider than a row
+      // kernel holds: written op by op, their reductions as reduce kernels.
+      {"rows_wider_than_a_row_kernel", R"({"name": "rows_wider_than_a_row_kernel",
+        "inputs": [{"name": "x", "shape": ["M", 32000], "dtype": "bf16"}, {"name": "h", "shape": ["M", 20000], "dtype": "f16"},
+                   {"name": "w", "shape": [20000], "dtype": "f16"}, {"name": "b", "shape": [20000], "dtype": "f16"}],
+        "nodes": [{"name": "p", "op": "softmax", "inputs": ["x"], "attrs": {"dim": -1}},
+                  {"name": "r", "op": "rms_norm", "inputs": ["h", "w"]},
+                  {"name": "l", "op": "layer_norm", "inputs": ["h", "w", "b"], "attrs": {"eps": 0.001}}],
+        "outputs": ["p", "r", "l"]})", 8, 32, {{"M", 5}}},
   };
   return *graphs;
 }

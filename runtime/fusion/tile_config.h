@@ -8,12 +8,10 @@
 #include "absl/status/statusor.h"
 #include "runtime/fusion/fusion_plan.h"
 #include "runtime/fusion/kernel_spec.h"
+#include "runtime/graph/ops.h"
 #include "runtime/graph/shape.h"
 
 namespace tilefuse::internal {
-
-// The widest row a row-wise kernel takes.
-inline constexpr int64_t kMaxRowWidth = 16384;
 
 // A static width gets a config sized for it: about two vectors per thread, a warp per row
 // for short rows (several rows per CTA), up to 512 threads per row. A symbolic width gets

@@ -87,6 +87,10 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
   // (F.layer_norm(x, shape, w) and elementwise_affine=False): the norm written op by op.
   const bool norm = op == TileOp::kRmsNorm || op == TileOp::kLayerNorm;
   if (norm && !inputs.empty() && inputs.size() < want) return AddNormOpByOp(std::move(name), op, inputs, attrs);
+  // Rows wider than a row kernel holds: the norm op by op (its reductions as reduce kernels).
+  const bool wide = !inputs.empty() && !nodes_[inputs[0]].shape.empty() &&
+                    nodes_[inputs[0]].shape.back().is_static() && nodes_[inputs[0]].shape.back().value > kMaxRowWidth;
+  if (norm && wide && inputs.size() == want) return AddNormOpByOp(std::move(name), op, inputs, attrs);
   if (inputs.size() != want) {
     return err(absl::StrCat("takes ", want, " operands, got ", inputs.size(),
                             norm ? absl::StrCat(" (x then ", op == TileOp::kRmsNorm ? "an optional weight" : "an optional weight and bias", ")") : ""));
@@ -147,9 +151,10 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
       if (x.shape.empty()) return err("operand must have rank >= 1");
       auto axis = NormalizeAxis(attrs.dim.value_or(-1), static_cast<int>(x.shape.size()));
       if (!axis.ok()) return err(axis.status().message());
-      if (*axis != static_cast<int>(x.shape.size()) - 1) {
-        // Over another dim: exp(x - logsumexp(x)) in f32 (log_softmax's lowering, then exp),
-        // reductions down that dim instead of a row-wise tile.
+      if (*axis != static_cast<int>(x.shape.size()) - 1 || wide) {
+        // Over another dim, or rows wider than a row kernel holds: exp(x - logsumexp(x)) in
+        // f32 (log_softmax's lowering, then exp), reductions down that dim instead of a
+        // row-wise tile.
         const DType type = x.dtype;
         const int in = inputs[0];
         TF_ASSIGN_OR_RETURN(const int lse, LogsumexpF32(absl::StrCat(name, ".lse"), in,

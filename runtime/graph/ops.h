@@ -5,6 +5,7 @@
 #define TILEFUSE_RUNTIME_GRAPH_OPS_H_
 
 #include "absl/strings/string_view.h"
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -71,6 +72,11 @@ namespace tilefuse::internal {
 
 // Tile kernels: X(enum, "name"). log_softmax (dim, default the last) is lowered when added
 // (Graph::AddLogSoftmax: x - logsumexp) and never reaches a kernel.
+// The widest row a row-wise kernel (a tile's or a generated one) holds. A built-in norm or
+// softmax over a wider static row is written op by op when it is added (Graph::AddTile),
+// so that its reductions run as reduce kernels.
+inline constexpr int64_t kMaxRowWidth = 16384;
+
 #define TILEFUSE_FOR_EACH_TILE_OP(X) \
   X(kMatmul, "matmul")               \
   X(kRmsNorm, "rms_norm")            \
