@@ -138,13 +138,16 @@ const std::vector<TestGraph>& StoreReduceTestGraphs() {
         "nodes": [{"name": "y", "op": "rms_norm", "inputs": ["x", "w"]},
                   {"name": "s", "op": "sum", "inputs": ["y"], "attrs": {"dim": 0}}],
         "outputs": ["s"]})", 2, 2, {}},
+      // (The divisor is kept away from zero: a row's sum of normalized values may nearly
+      // cancel, which no summation order survives.)
       {"sum_then_rescale_refused", R"({"name": "sum_then_rescale_refused",
         "inputs": [{"name": "x", "shape": ["M", 128], "dtype": "f32"},
                    {"name": "w", "shape": [128], "dtype": "f32"}],
         "nodes": [{"name": "y", "op": "rms_norm", "inputs": ["x", "w"]},
                   {"name": "s", "op": "sum", "inputs": ["y"], "attrs": {"dim": 1, "keepdim": true}},
-                  {"name": "z", "op": "div", "inputs": ["y", "s"]}],
-        "outputs": ["z"]})", 2, 3, {{"M", 9}}},
+                  {"name": "d", "op": "add", "inputs": ["s", 1000.0]},
+                  {"name": "z", "op": "div", "inputs": ["y", "d"]}],
+        "outputs": ["z"]})", 2, 4, {{"M", 9}}},
   };
   return *graphs;
 }
