@@ -86,6 +86,15 @@ absl::StatusOr<std::string> OpText(const ExprNode& n, const std::vector<std::str
     case PointwiseOp::kErf: return absl::StrCat("erff(", a[0], ")");
     case PointwiseOp::kSin: return absl::StrCat("sinf(", a[0], ")");
     case PointwiseOp::kCos: return absl::StrCat("cosf(", a[0], ")");
+    case PointwiseOp::kExp2: return absl::StrCat("exp2f(", a[0], ")");
+    case PointwiseOp::kLog2: return absl::StrCat("log2f(", a[0], ")");
+    case PointwiseOp::kLog10: return absl::StrCat("log10f(", a[0], ")");
+    case PointwiseOp::kTan: return absl::StrCat("tanf(", a[0], ")");
+    case PointwiseOp::kAtan: return absl::StrCat("atanf(", a[0], ")");
+    case PointwiseOp::kAsin: return absl::StrCat("asinf(", a[0], ")");
+    case PointwiseOp::kAcos: return absl::StrCat("acosf(", a[0], ")");
+    case PointwiseOp::kSinh: return absl::StrCat("sinhf(", a[0], ")");
+    case PointwiseOp::kCosh: return absl::StrCat("coshf(", a[0], ")");
     case PointwiseOp::kReciprocal: return absl::StrCat("(1.0f / ", a[0], ")");
     case PointwiseOp::kSoftplus:
       return absl::StrCat("tf::softplus_f(", a[0], ", ", Literal(n.attrs.beta.value_or(1.0), DType::kF32), ", ",
@@ -101,6 +110,7 @@ absl::StatusOr<std::string> OpText(const ExprNode& n, const std::vector<std::str
     case PointwiseOp::kFloor: return is_int ? a[0] : absl::StrCat("floorf(", a[0], ")");
     case PointwiseOp::kCeil: return is_int ? a[0] : absl::StrCat("ceilf(", a[0], ")");
     case PointwiseOp::kRound: return is_int ? a[0] : absl::StrCat("rintf(", a[0], ")");
+    case PointwiseOp::kTrunc: return is_int ? a[0] : absl::StrCat("truncf(", a[0], ")");
     case PointwiseOp::kSign: return call("tf::sign_f", "tf::sign_i");
     case PointwiseOp::kSquare:
       return is_int ? absl::StrCat("tf::mul_i(", a[0], ", ", a[0], ")") : absl::StrCat("(", a[0], " * ", a[0], ")");

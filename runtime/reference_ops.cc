@@ -56,6 +56,15 @@ absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType 
     case PointwiseOp::kErf: f = erff(a[0].f); break;
     case PointwiseOp::kSin: f = sinf(a[0].f); break;
     case PointwiseOp::kCos: f = cosf(a[0].f); break;
+    case PointwiseOp::kExp2: f = exp2f(a[0].f); break;
+    case PointwiseOp::kLog2: f = log2f(a[0].f); break;
+    case PointwiseOp::kLog10: f = log10f(a[0].f); break;
+    case PointwiseOp::kTan: f = tanf(a[0].f); break;
+    case PointwiseOp::kAtan: f = atanf(a[0].f); break;
+    case PointwiseOp::kAsin: f = asinf(a[0].f); break;
+    case PointwiseOp::kAcos: f = acosf(a[0].f); break;
+    case PointwiseOp::kSinh: f = sinhf(a[0].f); break;
+    case PointwiseOp::kCosh: f = coshf(a[0].f); break;
     case PointwiseOp::kReciprocal: f = 1.0f / a[0].f; break;
     case PointwiseOp::kSoftplus:
       f = tf::softplus_f(a[0].f, static_cast<float>(attrs.beta.value_or(1.0)),
@@ -69,6 +78,7 @@ absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType 
     case PointwiseOp::kFloor: if (is_int) i = a[0].i; else f = floorf(a[0].f); break;
     case PointwiseOp::kCeil: if (is_int) i = a[0].i; else f = ceilf(a[0].f); break;
     case PointwiseOp::kRound: if (is_int) i = a[0].i; else f = rintf(a[0].f); break;
+    case PointwiseOp::kTrunc: if (is_int) i = a[0].i; else f = truncf(a[0].f); break;
     case PointwiseOp::kSign: if (is_int) i = tf::sign_i(a[0].i); else f = tf::sign_f(a[0].f); break;
     case PointwiseOp::kSquare: if (is_int) i = tf::mul_i(a[0].i, a[0].i); else f = a[0].f * a[0].f; break;
     case PointwiseOp::kLogicalNot: i = !a[0].i; break;

@@ -194,6 +194,20 @@ TEST(Reference, NewPointwiseOpsAtHandWorkedPoints) {
   EXPECT_TRUE(std::isnan(f(PointwiseOp::kSign, NAN)));
   EXPECT_TRUE(std::isnan(f(PointwiseOp::kHardsigmoid, NAN)));
   EXPECT_EQ(f(PointwiseOp::kReciprocal, 4.0f), 0.25f);
+  EXPECT_EQ(f(PointwiseOp::kExp2, 3.0f), 8.0f);
+  EXPECT_EQ(f(PointwiseOp::kLog2, 0.25f), -2.0f);
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kLog10, 1000.0f), 3.0f);
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kTan, 0.5f), std::tan(0.5f));
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kAtan, 1.0f), 0.78539819f);
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kAsin, 1.0f), 1.5707964f);
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kAcos, -1.0f), 3.1415927f);
+  EXPECT_TRUE(std::isnan(f(PointwiseOp::kAsin, 1.5f)));
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kSinh, 1.0f), std::sinh(1.0f));
+  EXPECT_FLOAT_EQ(f(PointwiseOp::kCosh, -1.0f), std::cosh(1.0f));
+  EXPECT_EQ(f(PointwiseOp::kTrunc, -2.7f), -2.0f);
+  EXPECT_TRUE(std::signbit(f(PointwiseOp::kTrunc, -0.5f)));  // -0, as torch.trunc
+  EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kLog2, DType::kI32), DType::kF32);
+  EXPECT_EQ(*PointwiseResultDType(PointwiseOp::kTrunc, DType::kI32), DType::kI32);
   Scalar two[2];
   two[0].f = NAN;
   two[1].f = NAN;
@@ -550,6 +564,17 @@ TEST(GraphBuilder, MatmulFollowsTorchMatmul) {
   refused("[33, 4, 8]", "[33, 8, 5]", "33 batches; at most 32");
   refused("[4, 8]", "[7]", "inner dims differ");
   refused("[8]", "[2, 8, 5]", "unsqueeze the vector");
+  // index_select and embedding: gathers through broadcast index views.
+  TF_ASSERT_OK_AND_ASSIGN(Graph e, GraphFromJson(R"({"name": "j", "inputs": [{"name": "w", "shape": [100, 8],
+    "dtype": "bf16"}, {"name": "ids", "shape": [2, "S"], "dtype": "i32"}, {"name": "v", "shape": [5], "dtype": "i32"}],
+    "nodes": [{"name": "t", "op": "embedding", "inputs": ["ids", "w"]},
+              {"name": "c", "op": "index_select", "inputs": ["w", "v"], "attrs": {"dim": -1}}], "outputs": ["t", "c"]})"));
+  EXPECT_EQ(e.ShapeText(e.FindNode("t")), "[2, S, 8]");
+  EXPECT_EQ(e.ShapeText(e.FindNode("c")), "[100, 5]");
+  EXPECT_EQ(e.node(e.FindNode("t")).kind, NodeKind::kGather);
+  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j", "inputs": [{"name": "w", "shape": [100, 8], "dtype": "bf16"},
+    {"name": "v", "shape": [5, 2], "dtype": "i32"}], "nodes": [{"name": "c", "op": "index_select", "inputs": ["w", "v"],
+    "attrs": {"dim": 0}}], "outputs": ["c"]})"), absl::StatusCode::kInvalidArgument, "index is [5, 2] (expected 1-D)"));
   // torch.bmm and torch.mm: the same, of 3-D and 2-D operands only.
   TF_ASSERT_OK_AND_ASSIGN(Graph bmm, GraphFromJson(R"({"name": "j", "inputs": [{"name": "a", "shape": [2, "M", 8],
     "dtype": "f16"}, {"name": "b", "shape": [2, 8, 5], "dtype": "f16"}], "nodes": [{"name": "y", "op": "bmm",

@@ -182,6 +182,20 @@ const std::vector<TestGraph>& IndexTestGraphs() {
         "nodes": [{"name": "a", "op": "arange", "inputs": [], "attrs": {"start": 10, "end": 110, "dtype": "f32"}},
                   {"name": "g", "op": "gather", "inputs": ["a", "idx"], "attrs": {"dim": 0}}],
         "outputs": ["g"]})", 1, 1, {{"K", 200}}},
+      // F.embedding of 1-D and 2-D ids (the table broadcast over the batch), and
+      // torch.index_select along the columns: gathers through broadcast index views.
+      {"embedding_lookups", R"({"name": "embedding_lookups",
+        "inputs": [{"name": "w", "shape": [1000, 64], "dtype": "bf16"},
+                   {"name": "ids", "shape": ["M"], "dtype": "i32"},
+                   {"name": "tok", "shape": [2, "S"], "dtype": "i32"},
+                   {"name": "x", "shape": ["M", 40], "dtype": "f32"},
+                   {"name": "cols", "shape": [7], "dtype": "i32"}],
+        "nodes": [{"name": "e", "op": "embedding", "inputs": ["ids", "w"]},
+                  {"name": "o", "op": "mul", "inputs": ["e", 2.0]},
+                  {"name": "t", "op": "embedding", "inputs": ["tok", "w"]},
+                  {"name": "c", "op": "index_select", "inputs": ["x", "cols"], "attrs": {"dim": 1}},
+                  {"name": "ce", "op": "exp", "inputs": ["c"]}],
+        "outputs": ["o", "t", "ce"]})", 3, 5, {{"M", 17}, {"S", 9}}},
   };
   return *graphs;
 }

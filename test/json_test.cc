@@ -76,7 +76,7 @@ TEST(Json, SchemaFileMatchesTheReader) {
   const std::vector<std::string> reader = {TILEFUSE_FOR_EACH_POINTWISE_OP(TILEFUSE_NAME_) TILEFUSE_FOR_EACH_TILE_OP(
       TILEFUSE_NAME_) TILEFUSE_FOR_EACH_REDUCE_OP(TILEFUSE_NAME_) TILEFUSE_FOR_EACH_VIEW_OP(TILEFUSE_NAME_) "iota",
                                            "arange", "gather", "cat", "concat", "stack", "unsqueeze", "squeeze", "linear",
-                                           "mm", "bmm", "std", "dequant", "quantize"};
+                                           "mm", "bmm", "index_select", "embedding", "std", "dequant", "quantize"};
 #undef TILEFUSE_NAME_
   EXPECT_EQ(ops, std::set<std::string>(reader.begin(), reader.end()));
   std::set<std::string> dtypes;

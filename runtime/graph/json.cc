@@ -304,7 +304,7 @@ absl::StatusOr<int> AddMatmul(Graph& g, const std::string& name, const std::vect
 
 // torch.nn.functional.linear(x, w[, b]) = x @ w.T (+ b), w [N, K], x [..., K]: the leading
 // dims of x flattened into the GEMM's M (static ones, or one symbolic dim among 1s) and
-// restored after it.
+// restored after it; other leading dims take AddMatmul's GEMM per static batch.
 absl::StatusOr<int> AddLinear(Graph& g, const std::string& name, const std::vector<int>& ins,
                               const std::string& where) {
   if (ins.size() != 2 && ins.size() != 3) {
@@ -351,7 +351,49 @@ absl::StatusOr<int> AddLinear(Graph& g, const std::string& name, const std::vect
   return g.AddPointwise(name, PointwiseOp::kAdd, {y, ins[2]});
 }
 
-// Adds one JSON node whose named operands all exist already.// Adds one JSON node whose named operands all exist already.
+// torch.index_select(x, dim, index) with a 1-D i32 index, and F.embedding(ids, weight): a
+// gather whose index is the given one broadcast over the other dims (a reshape and an
+// expand: views), and for embedding the weight broadcast over the ids' leading dims.
+absl::StatusOr<int> AddIndexSelect(Graph& g, const std::string& name, int x, int dim, int index,
+                                   const std::string& where) {
+  const Shape xs = g.node(x).shape, is = g.node(index).shape;
+  if (is.size() != 1) {
+    return Err(where, absl::StrCat("'index_select' index is ", g.ShapeText(index), " (expected 1-D)"));
+  }
+  if (xs.empty()) return Err(where, "'index_select' input must have rank >= 1");
+  const int rank = static_cast<int>(xs.size());
+  const int axis = dim < 0 ? dim + rank : dim;
+  if (axis < 0 || axis >= rank) {
+    return Err(where, absl::StrCat("'index_select' dim ", dim, " is out of range for rank ", rank));
+  }
+  Shape lifted(rank, Dim::Static(1)), out = xs;
+  lifted[axis] = is[0];
+  out[axis] = is[0];
+  TF_ASSIGN_OR_RETURN(const int r, g.AddView(absl::StrCat(name, ".index"), ViewOp::kReshape, index, Attrs{.shape = lifted}));
+  TF_ASSIGN_OR_RETURN(const int e, g.AddView(absl::StrCat(name, ".indices"), ViewOp::kExpand, r, Attrs{.shape = out}));
+  return g.AddGather(name, x, axis, e);
+}
+
+absl::StatusOr<int> AddEmbedding(Graph& g, const std::string& name, int ids, int weight, const std::string& where) {
+  const Shape is = g.node(ids).shape, ws = g.node(weight).shape;
+  if (ws.size() != 2) return Err(where, absl::StrCat("'embedding' weight is ", g.ShapeText(weight), " (expected [V, H])"));
+  if (is.empty()) return Err(where, "'embedding' ids must have rank >= 1");
+  if (is.size() == 1) return AddIndexSelect(g, name, weight, 0, ids, where);
+  // ids [..., S]: the weight as [1.., V, H] broadcast to [.., V, H], gathered along V.
+  Shape lead(is.begin(), is.end() - 1), ones(is.size() - 1, Dim::Static(1));
+  Shape w_shape = ones, w_out = lead, i_shape = is, i_out = is;
+  w_shape.insert(w_shape.end(), ws.begin(), ws.end());
+  w_out.insert(w_out.end(), ws.begin(), ws.end());
+  i_shape.push_back(Dim::Static(1));
+  i_out.push_back(ws[1]);
+  TF_ASSIGN_OR_RETURN(const int w1, g.AddView(absl::StrCat(name, ".w"), ViewOp::kReshape, weight, Attrs{.shape = w_shape}));
+  TF_ASSIGN_OR_RETURN(const int we, g.AddView(absl::StrCat(name, ".table"), ViewOp::kExpand, w1, Attrs{.shape = w_out}));
+  TF_ASSIGN_OR_RETURN(const int i1, g.AddView(absl::StrCat(name, ".ids"), ViewOp::kReshape, ids, Attrs{.shape = i_shape}));
+  TF_ASSIGN_OR_RETURN(const int ie, g.AddView(absl::StrCat(name, ".indices"), ViewOp::kExpand, i1, Attrs{.shape = i_out}));
+  return g.AddGather(name, we, static_cast<int>(is.size()) - 1, ie);
+}
+
+// Adds one JSON node whose named operands all exist already.
 absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const TileRegistry* registry) {
   const std::string where = absl::StrCat("node ", QuotedName(name));
   TF_RETURN_IF_ERROR(OnlyKeys(n, {"name", "op", "inputs", "attrs"}, where));
@@ -405,6 +447,15 @@ absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const Til
   }
   if (op == "dequant") return g.AddDequant(name, ins, attrs).status();
   if (op == "quantize") return g.AddQuantize(name, ins, attrs).status();
+  if (op == "index_select") {
+    if (ins.size() != 2) return Err(where, absl::StrCat("'index_select' takes 2 operands (input, index), got ", ins.size()));
+    if (!attrs.dim) return Err(where, "'index_select' needs 'dim'");
+    return AddIndexSelect(g, name, ins[0], *attrs.dim, ins[1], where).status();
+  }
+  if (op == "embedding") {
+    if (ins.size() != 2) return Err(where, absl::StrCat("'embedding' takes 2 operands (ids, weight), got ", ins.size()));
+    return AddEmbedding(g, name, ins[0], ins[1], where).status();
+  }
   if (op == "gather") {
     if (ins.size() != 2) return Err(where, absl::StrCat("'gather' takes 2 operands (input, index), got ", ins.size()));
     if (!attrs.dim) return Err(where, "'gather' needs 'dim'");

@@ -38,6 +38,15 @@ namespace tilefuse::internal {
   X(kErf, "erf", 1, kFloat)               \
   X(kSin, "sin", 1, kFloat)               \
   X(kCos, "cos", 1, kFloat)               \
+  X(kExp2, "exp2", 1, kFloat)             \
+  X(kLog2, "log2", 1, kFloat)             \
+  X(kLog10, "log10", 1, kFloat)           \
+  X(kTan, "tan", 1, kFloat)               \
+  X(kAtan, "atan", 1, kFloat)             \
+  X(kAsin, "asin", 1, kFloat)             \
+  X(kAcos, "acos", 1, kFloat)             \
+  X(kSinh, "sinh", 1, kFloat)             \
+  X(kCosh, "cosh", 1, kFloat)             \
   X(kReciprocal, "reciprocal", 1, kFloat) \
   X(kSoftplus, "softplus", 1, kFloat)     \
   X(kLeakyRelu, "leaky_relu", 1, kFloat)  \
@@ -48,6 +57,7 @@ namespace tilefuse::internal {
   X(kFloor, "floor", 1, kSame)            \
   X(kCeil, "ceil", 1, kSame)              \
   X(kRound, "round", 1, kSame)            \
+  X(kTrunc, "trunc", 1, kSame)            \
   X(kSign, "sign", 1, kSame)              \
   X(kSquare, "square", 1, kSame)          \
   X(kLogicalNot, "logical_not", 1, kLogical) \
