@@ -302,9 +302,9 @@ absl::StatusOr<int> AddMatmul(Graph& g, const std::string& name, const std::vect
   return AddBatchedMatmul(g, name, ins[0], ins[1], batch);
 }
 
-// torch.nn.functional.linear(x, w[, b]) = x @ w.T (+ b), w [N, K], x [..., K]: the leading
-// dims of x flattened into the GEMM's M (static ones, or one symbolic dim among 1s) and
-// restored after it; other leading dims take AddMatmul's GEMM per static batch.
+// torch.nn.functional.linear(x, w[, b]) = x @ w.T (+ b), w [N, K], x [..., K]: AddMatmul of
+// x and w's transpose (x's leading dims flattened into M where a reshape can, else a GEMM
+// per static batch), then the bias. At most one of x's leading dims may be symbolic.
 absl::StatusOr<int> AddLinear(Graph& g, const std::string& name, const std::vector<int>& ins,
                               const std::string& where) {
   if (ins.size() != 2 && ins.size() != 3) {
@@ -312,41 +312,13 @@ absl::StatusOr<int> AddLinear(Graph& g, const std::string& name, const std::vect
   }
   const Shape x = g.node(ins[0]).shape;  // copies: adding nodes moves the graph's nodes
   if (x.size() < 2) return Err(where, absl::StrCat("'linear' input x is ", g.ShapeText(ins[0]), " (expected rank >= 2)"));
-  int a = ins[0];
-  if (x.size() > 2) {
-    int64_t rows = 1;
-    std::optional<Dim> sym;
-    for (size_t d = 0; d + 1 < x.size(); ++d) {
-      if (x[d].is_static()) {
-        rows *= x[d].value;
-      } else if (!sym) {
-        sym = x[d];
-      } else {
-        return Err(where, absl::StrCat("'linear' input x is ", g.ShapeText(ins[0]),
-                                       " (expected at most one symbolic leading dim)"));
-      }
-    }
-    if (sym && rows != 1) {
-      // Leading dims that do not flatten ([2, S, K]): one GEMM per static batch (AddMatmul).
-      TF_ASSIGN_OR_RETURN(const int wt, g.AddView(absl::StrCat(name, ".wt"), ViewOp::kTranspose, ins[1],
-                                                  Attrs{.dim0 = 0, .dim1 = 1}));
-      const bool bias = ins.size() == 3;
-      TF_ASSIGN_OR_RETURN(const int y, AddMatmul(g, bias ? absl::StrCat(name, ".mm") : name, {ins[0], wt}, where));
-      if (!bias) return y;
-      return g.AddPointwise(name, PointwiseOp::kAdd, {y, ins[2]});
-    }
-    TF_ASSIGN_OR_RETURN(a, g.AddView(absl::StrCat(name, ".x2d"), ViewOp::kReshape, ins[0],
-                                     Attrs{.shape = Shape{sym ? *sym : Dim::Static(rows), x.back()}}));
+  if (std::count_if(x.begin(), x.end() - 1, [](const Dim& d) { return !d.is_static(); }) > 1) {
+    return Err(where, absl::StrCat("'linear' input x is ", g.ShapeText(ins[0]), " (expected at most one symbolic leading dim)"));
   }
   TF_ASSIGN_OR_RETURN(const int wt, g.AddView(absl::StrCat(name, ".wt"), ViewOp::kTranspose, ins[1],
                                               Attrs{.dim0 = 0, .dim1 = 1}));
-  const bool bias = ins.size() == 3, reshape = x.size() > 2;
-  TF_ASSIGN_OR_RETURN(int y, g.AddTile(bias || reshape ? absl::StrCat(name, ".mm") : name, TileOp::kMatmul, {a, wt}));
-  if (reshape) {
-    Shape out(x.begin(), x.end() - 1);
-    out.push_back(g.node(y).shape.back());
-    TF_ASSIGN_OR_RETURN(y, g.AddView(bias ? absl::StrCat(name, ".y") : name, ViewOp::kReshape, y, Attrs{.shape = out}));
-  }
+  const bool bias = ins.size() == 3;
+  TF_ASSIGN_OR_RETURN(const int y, AddMatmul(g, bias ? absl::StrCat(name, ".mm") : name, {ins[0], wt}, where));
   if (!bias) return y;
   return g.AddPointwise(name, PointwiseOp::kAdd, {y, ins[2]});
 }
