@@ -68,6 +68,14 @@ void EmitWeightRead(Emitter& e, const KernelSpec& spec) {
                       "return reinterpret_cast<const unsigned short*>(p.in", std::max(w.s, 0), "); }"));
 }
 
+// A batched GEMM's offset (grid y walks the batches) into what tile input 0 or 1 or the
+// output (2) holds per batch: [M, K], [K, N] or [M, N]; "" for any other kernel.
+std::string BatchOffset(const KernelSpec& spec, int of) {
+  if (!spec.batched) return "";
+  static constexpr const char* kExtents[] = {"p.rows * p.depth", "p.depth * p.cols", "p.rows * p.cols"};
+  return absl::StrCat(" + static_cast<long long>(blockIdx.y) * ", kExtents[of]);
+}
+
 void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   EmitAccStartHook(e, spec);
@@ -101,11 +109,12 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   e.Line(absl::StrCat("static constexpr bool kAsyncA = ", spec.a_async >= 0 ? "true" : "false", ";"));
   e.Line(absl::StrCat("static constexpr int kBLayout = ", static_cast<int>(spec.b_layout), ";"));
   e.Line(absl::StrCat("static constexpr bool kClusterSplit = ", GemmClusterSplit(spec) ? "true" : "false", ";"));
-  // The raw operands cp.async reads (the first operand when there is none, never used).
+  // The raw operands cp.async reads (the first operand when there is none, never used),
+  // from the batch's [M, K] and [K, N] in a batched GEMM.
   e.Line(absl::StrCat("static __device__ __forceinline__ const auto* a_ptr(const Params& p) { return p.in",
-                      std::max(spec.a_async, 0), "; }"));
+                      std::max(spec.a_async, 0), BatchOffset(spec, 0), "; }"));
   e.Line(absl::StrCat("static __device__ __forceinline__ const auto* b_ptr(const Params& p) { return p.in",
-                      std::max(spec.b_async, 0), "; }"));
+                      std::max(spec.b_async, 0), BatchOffset(spec, 1), "; }"));
   if (spec.dual) {
     e.Line(absl::StrCat("static __device__ __forceinline__ const auto* b2_ptr(const Params& p) { return p.in",
                         spec.b2_async, "; }"));
@@ -138,11 +147,11 @@ void EmitTilePrefetchHook(Emitter& e, const KernelSpec& spec) {
     if (o.site != kEpilogueSite) continue;
     if (o.access == Access::kFull) {
       e.Line(absl::StrCat("for (long long r = lane; r < rows; r += 32) tf::prefetch_l2(p.in", k,
-                          " + (m0 + r) * p.cols + n0, cols);"));
+                          " + (m0 + r) * p.cols + n0", BatchOffset(spec, 2), ", cols);"));
     } else if (o.access == Access::kInner) {
       e.Open("if (lane == 0) {");
       const std::string inner = InnerRef(spec, static_cast<int>(k));
-      e.Line(absl::StrCat("const long long s = (m0 * p.cols + n0) % ", inner, ";"));
+      e.Line(absl::StrCat("const long long s = (m0 * p.cols + n0", BatchOffset(spec, 2), ") % ", inner, ";"));
       e.Line(absl::StrCat("tf::prefetch_l2(p.in", k, " + s, cols < ", inner, " - s ? cols : ", inner, " - s);"));
       e.Close();
     }
@@ -281,6 +290,7 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     e.Line("template <int W>");
     e.Open(absl::StrCat("static __device__ __forceinline__ void load_in", j,
                         "(const Params& p, long long i, float (&v)[W]) {"));
+    if (spec.batched) e.Line(absl::StrCat("i = i", BatchOffset(spec, static_cast<int>(j)), ";"));
     // A GEMM rounds its operands to their 16-bit type as it stages them: a prologue's last
     // cast to that type is left to it (the same rounding, done once).
     Expr value = spec.tile_inputs[j].expr;
@@ -302,6 +312,7 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     // reduction's second result is (EmitSiteStores).
     e.Open(absl::StrCat("static __device__ __forceinline__ void store(const Params& p, long long i, const float (&v)[W]",
                         spec.dual ? ", const float (&var_v)[W]" : "", ") {"));
+    if (spec.batched) e.Line(absl::StrCat("i = i", BatchOffset(spec, 2), ";"));
     TF_RETURN_IF_ERROR(EmitSiteLoadsAndStores(e, spec, kEpilogueSite, "i", "v[l]", {}));
     EmitWindowCalls(e, spec);
     e.Close();

@@ -211,6 +211,7 @@ absl::Status ChooseGemmConfigs(const Graph& graph, const CompileOptions& options
     // keeps the planned config.
     if (k.spec.reduce.op >= 0 && !k.spec.reduce.split) continue;
     if (!k.spec.stages.empty()) continue;  // a row epilogue: likewise, its tile covers the rows
+    if (k.spec.batched) continue;          // the planner's mma.sync config (BatchedGemmConfig)
     if (options.gemm_config) {
       TF_RETURN_IF_ERROR(ValidateGemmConfig(*options.gemm_config));
       // The mma.sync kernel runs any GEMM; the Hopper kernel those whose B TMA can read.

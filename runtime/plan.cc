@@ -568,6 +568,12 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
                                               " rows; this run has ", rows));
     }
     if (reduce && rows * std::max<int64_t>(cols, 1) == 0) continue;
+    // A batched GEMM's batches are grid y, at most 65535 (CUDA's limit).
+    const int64_t batches = gemm ? k.plan.batches.Eval(syms) : 1;
+    if (batches > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("matmul '", graph_.node(k.plan.tile_node).name, "': ", batches,
+                                                     " batches exceed the 65535 one launch takes"));
+    }
     if (!spec.is_pointwise() && !gemm && !reduce && cols > RowCapacity(spec.row, vec)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "tile kernel '", graph_.node(k.plan.tile_node >= 0 ? k.plan.tile_node : k.plan.nodes.back()).name,
@@ -718,7 +724,8 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     overlap.value.programmaticStreamSerializationAllowed = 1;
     CUlaunchConfig config{};
     config.gridDimX = blocks;
-    config.gridDimY = config.gridDimZ = 1;
+    config.gridDimY = static_cast<unsigned>(batches);
+    config.gridDimZ = 1;
     config.blockDimX = threads;
     config.blockDimY = config.blockDimZ = 1;
     config.sharedMemBytes = smem;

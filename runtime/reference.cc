@@ -259,26 +259,33 @@ Value EvalGather(const Node& n, const Value& x, const Value& index) {
 Value EvalMatmul(const Node& n, const std::vector<Value>& vals) {
   const Value& a = vals[n.inputs[0]];
   const Value& b = vals[n.inputs[1]];
-  const int64_t m = a.shape[0], k = a.shape[1], nn = b.shape[1];
+  const size_t rank = a.shape.size();
+  const int64_t m = a.shape[rank - 2], k = a.shape[rank - 1], nn = b.shape[rank - 1];
+  int64_t batches = 1;  // a batched matmul's leading dims (equal on both operands)
+  for (size_t d = 0; d + 2 < rank; ++d) batches *= a.shape[d];
   const DType t = n.dtype;
   const auto rounded = [&](const Value& v, int64_t i) {
     const float f = Convert(v.data[i], v.dtype, DType::kF32).f;
     return t == DType::kBF16 ? tf::round_bf16(f) : t == DType::kF16 ? tf::round_half(f) : f;
   };
-  std::vector<float> bt(k * nn);  // B as [N, K]: each output walks contiguous memory
-  for (int64_t i = 0; i < k * nn; ++i) bt[(i % nn) * k + i / nn] = rounded(b, i);
   Value out;
   out.dtype = t;
-  out.shape = {m, nn};
-  out.data.resize(m * nn);
+  out.shape = a.shape;
+  out.shape.back() = nn;
+  out.data.resize(batches * m * nn);
+  std::vector<float> bt(k * nn);  // B as [N, K]: each output walks contiguous memory
   std::vector<float> row(k);
-  for (int64_t r = 0; r < m; ++r) {
-    for (int64_t c = 0; c < k; ++c) row[c] = rounded(a, r * k + c);
-    for (int64_t c = 0; c < nn; ++c) {
-      double acc = 0;
-      const float* col = &bt[c * k];
-      for (int64_t e = 0; e < k; ++e) acc += static_cast<double>(row[e]) * col[e];
-      out.data[r * nn + c].f = static_cast<float>(acc);
+  for (int64_t z = 0; z < batches; ++z) {
+    const int64_t a0 = z * m * k, b0 = z * k * nn, c0 = z * m * nn;
+    for (int64_t i = 0; i < k * nn; ++i) bt[(i % nn) * k + i / nn] = rounded(b, b0 + i);
+    for (int64_t r = 0; r < m; ++r) {
+      for (int64_t c = 0; c < k; ++c) row[c] = rounded(a, a0 + r * k + c);
+      for (int64_t c = 0; c < nn; ++c) {
+        double acc = 0;
+        const float* col = &bt[c * k];
+        for (int64_t e = 0; e < k; ++e) acc += static_cast<double>(row[e]) * col[e];
+        out.data[c0 + r * nn + c].f = static_cast<float>(acc);
+      }
     }
   }
   return out;

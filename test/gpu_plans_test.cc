@@ -52,6 +52,12 @@ TEST(GpuPointwise, TestGraphsMatchTheReference) {
   CheckGraphsOnGpu(AllTestGraphs(), 11);
 }
 
+// The batched GEMMs alone (in AllTestGraphs too): a quick check, and memcheck's target.
+TEST(GpuGemm, BatchedGraphsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  CheckGraphsOnGpu(BatchedTestGraphs(), 13);
+}
+
 // The low-precision graphs alone (they are in AllTestGraphs too): a quick check of the
 // types, dequant in a GEMM's B load, quantize in a norm's store.
 TEST(GpuQuant, QuantGraphsMatchTheReference) {

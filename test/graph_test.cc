@@ -514,10 +514,12 @@ TEST(GraphBuilder, LinearAndStd) {
   EXPECT_EQ(j.ShapeText(j.FindNode("l2")), "[M, 5]");
   EXPECT_EQ(j.ShapeText(j.FindNode("s")), "[2, 5]");
   EXPECT_EQ(j.node(j.FindNode("l2")).kind, NodeKind::kTile);
-  EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j",
+  // Two symbolic leading dims: a batched GEMM over the first.
+  TF_ASSERT_OK_AND_ASSIGN(Graph bs, GraphFromJson(R"({"name": "j",
     "inputs": [{"name": "x", "shape": ["B", "S", 8], "dtype": "bf16"}, {"name": "w", "shape": [5, 8], "dtype": "bf16"}],
-    "nodes": [{"name": "l", "op": "linear", "inputs": ["x", "w"]}], "outputs": ["l"]})"),
-                       absl::StatusCode::kInvalidArgument, "expected at most one symbolic leading dim"));
+    "nodes": [{"name": "l", "op": "linear", "inputs": ["x", "w"]}], "outputs": ["l"]})"));
+  EXPECT_EQ(bs.ShapeText(bs.FindNode("l")), "[B, S, 5]");
+  EXPECT_TRUE(IsBatchedMatmul(bs.node(bs.FindNode("l"))));
   EXPECT_TRUE(StatusIs(GraphFromJson(R"({"name": "j",
     "inputs": [{"name": "x", "shape": [8], "dtype": "bf16"}, {"name": "w", "shape": [5, 8], "dtype": "bf16"}],
     "nodes": [{"name": "l", "op": "linear", "inputs": ["x", "w"]}], "outputs": ["l"]})"),
@@ -549,8 +551,9 @@ TEST(GraphBuilder, MatmulFollowsTorchMatmul) {
   EXPECT_EQ(j.node(j.FindNode("mv")).kind, NodeKind::kReduce);
   int gemms = 0;
   for (const Node& n : j.nodes()) gemms += n.kind == NodeKind::kTile && n.tile == TileOp::kMatmul;
-  // vm 1, flat 1, bmm 6, per_batch 2, lin 2.
-  EXPECT_EQ(gemms, 12);
+  // vm 1, flat 1, and one batched GEMM each for bmm, per_batch and lin.
+  EXPECT_EQ(gemms, 5);
+  for (const char* name : {"bmm", "per_batch", "lin"}) EXPECT_TRUE(IsBatchedMatmul(j.node(j.FindNode(name)))) << name;
   const auto refused = [](const std::string& a, const std::string& b, const std::string& why) {
     EXPECT_TRUE(StatusIs(GraphFromJson(absl::StrCat(R"({"name": "j", "inputs": [{"name": "a", "shape": )", a,
                                                     R"(, "dtype": "f32"}, {"name": "b", "shape": )", b,
@@ -559,9 +562,16 @@ TEST(GraphBuilder, MatmulFollowsTorchMatmul) {
                          absl::StatusCode::kInvalidArgument, why))
         << a << " x " << b;
   };
-  refused(R"(["B", 4, 8])", "[8, 5]", "batch dims must be static");
   refused("[2, 4, 8]", "[3, 8, 5]", "do not broadcast");
-  refused("[33, 4, 8]", "[33, 8, 5]", "33 batches; at most 32");
+  refused(R"(["B", 4, 8])", R"(["C", 8, 5])", "do not broadcast");
+  // Symbolic and many batches: one batched GEMM, B broadcast over A's batch by an expand.
+  TF_ASSERT_OK_AND_ASSIGN(Graph many, GraphFromJson(R"({"name": "j", "inputs": [{"name": "a", "shape": ["B", 4, 8],
+    "dtype": "f32"}, {"name": "b", "shape": [8, 5], "dtype": "f32"}, {"name": "c", "shape": [33, 4, 8], "dtype": "f32"},
+    {"name": "d", "shape": [33, 8, 5], "dtype": "f32"}], "nodes": [{"name": "y", "op": "matmul", "inputs": ["a", "b"]},
+    {"name": "z", "op": "matmul", "inputs": ["c", "d"]}], "outputs": ["y", "z"]})"));
+  EXPECT_EQ(many.ShapeText(many.FindNode("y")), "[B, 4, 5]");
+  EXPECT_EQ(many.ShapeText(many.FindNode("z")), "[33, 4, 5]");
+  EXPECT_EQ(many.ShapeText(many.node(many.FindNode("y")).inputs[1]), "[B, 8, 5]");
   refused("[4, 8]", "[7]", "inner dims differ");
   refused("[8]", "[2, 8, 5]", "unsqueeze the vector");
   // index_select and embedding: gathers through broadcast index views.

@@ -369,16 +369,22 @@ class Interpreter {
                               k.spec.operands[o].dtype).f;
       }
     }
-    std::vector<float> y(m * n);
-    for (int64_t r = 0; r < m; ++r) {
-      for (int64_t c = 0; c < n; ++c) {
-        double acc = start[c];
-        // B's site is [K, N], or [N, K] when its prologue runs over the transposed value.
-        const bool nk = k.spec.b_layout == GemmBLayout::kHookNK;
-        for (int64_t e = 0; e < kk; ++e) {
-          acc += static_cast<double>(round(in[0][r * kk + e])) * round(in[b][nk ? c * kk + e : e * n + c]);
+    // A batched GEMM: batch z reads A at z * m * kk, B at z * kk * n and writes z * m * n on.
+    const int64_t batches = k.batches.Eval(syms_);
+    std::vector<float> y(batches * m * n);
+    for (int64_t z = 0; z < batches; ++z) {
+      const float* a = in[0].data() + z * m * kk;
+      const float* bz = in[b].data() + z * kk * n;
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t c = 0; c < n; ++c) {
+          double acc = start[c];
+          // B's site is [K, N], or [N, K] when its prologue runs over the transposed value.
+          const bool nk = k.spec.b_layout == GemmBLayout::kHookNK;
+          for (int64_t e = 0; e < kk; ++e) {
+            acc += static_cast<double>(round(a[r * kk + e])) * round(bz[nk ? c * kk + e : e * n + c]);
+          }
+          y[z * m * n + r * n + c] = static_cast<float>(acc);
         }
-        y[r * n + c] = static_cast<float>(acc);
       }
     }
     return y;

@@ -36,6 +36,8 @@ const std::vector<TestGraph>& IndexTestGraphs();
 const std::vector<TestGraph>& QuantTestGraphs();
 // Dual GEMMs: two matmuls of one A meeting in one epilogue (test/dual_graphs.cc).
 const std::vector<TestGraph>& DualTestGraphs();
+// Batched GEMMs: one launch over static or symbolic batch dims (test/batched_graphs.cc).
+const std::vector<TestGraph>& BatchedTestGraphs();
 // Every list.
 std::vector<TestGraph> AllTestGraphs();
 // The graph of that name in any list (a test failure, and an empty graph, when none is).

@@ -55,6 +55,7 @@ struct KernelPlan {
   int dual_node = -1;                    // a dual GEMM's second matmul (dual_gemm.h), or -1
   SizeExpr rows, cols;                   // tile kernels: the output as [rows, cols]
   SizeExpr depth;                        // matmul: K; reduce: the elements after the axis
+  SizeExpr batches{1, {}};               // a batched matmul: its batches (grid y)
   int64_t cols_tile = 1;                 // cols counts in tiles of this many: ceil(cols / it)
   SizeExpr red_count;                    // reductions: what a mean divides by
   BufferRef partial;                     // split store-site reduction: its partials

@@ -306,7 +306,7 @@ bool GemmTakesHopperTiles(const Work& w, const Node& t) {
 bool GemmCoversRows(const Work& w, int gi) {
   if (!w.gemm_row_epilogues || gi < 0 || w.tile[gi] < 0) return false;
   const Node& t = w.g.node(w.tile[gi]);
-  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return false;
+  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul || IsBatchedMatmul(t)) return false;
   const Dim& n = t.shape[1];
   if (!n.is_static() || !w.windows[gi].empty()) return false;
   if (n.value > kMaxEpilogueRow &&
@@ -326,7 +326,10 @@ bool GemmCoversRows(const Work& w, int gi) {
 std::string WideRowsNote(const Work& w, int gi, const Node& n) {
   if (!w.gemm_row_epilogues || w.wide_row_epilogues || gi < 0 || w.tile[gi] < 0) return "";
   const Node& t = w.g.node(w.tile[gi]);
-  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul || !w.windows[gi].empty()) return "";
+  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul || IsBatchedMatmul(t) ||
+      !w.windows[gi].empty()) {
+    return "";
+  }
   const Dim& cols = t.shape[1];
   if (!cols.is_static() || cols.value <= kMaxEpilogueRow || cols.value > kMaxClusterRow || !GemmTakesHopperTiles(w, t)) {
     return "";
@@ -582,7 +585,7 @@ int WindowedGemmGroup(const Work& w, int base) {
   const int gi = w.out.group_of[base];
   if (gi < 0 || w.tile[gi] < 0 || w.row[gi] || w.window_of[base] >= 0 || w.reduced[base]) return -1;
   const Node& t = w.g.node(w.tile[gi]);
-  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul) return -1;
+  if (t.kind != NodeKind::kTile || t.custom || t.tile != TileOp::kMatmul || IsBatchedMatmul(t)) return -1;
   return base == t.id || w.reach.DependsOn(base, t.id) ? gi : -1;
 }
 
@@ -944,11 +947,12 @@ std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, siz
     }
   });
   if (!wider.empty()) return wider;
+  const size_t rank = t.shape.size();  // a batched matmul: [..., M, N]
   if (NarrowPrologueRead(g, t, members)) {
-    const Dim& m = t.shape[0];
+    const Dim& m = t.shape[rank - 2];
     if (input != 1 || (f8_gemm && F8GemmOperands(g, t))) return "";
-    if (!m.is_static()) {
-      if (symbolic_min_rows <= kMaxWeightOnlyRows) return "";
+    if (!m.is_static() || rank > 2) {  // a batched matmul has no TMA form: fused at any M
+      if (symbolic_min_rows <= kMaxWeightOnlyRows || rank > 2) return "";
       return absl::StrCat("the plan's form for M past ", kMaxWeightOnlyRows,
                           " rows dequantizes the weight once and reads it by TMA");
     }
@@ -956,7 +960,7 @@ std::string GemmPrologueRefusal(const Graph& g, const Node& t, size_t input, siz
     return absl::StrCat("M = ", m.value, " rows would dequantize each weight ", (m.value + 127) / 128,
                         " times; past ", kMaxWeightOnlyRows, " rows the weight is dequantized once and read by TMA");
   }
-  const Dim& other = input == 0 ? t.shape[1] : t.shape[0];  // N for A, M for B
+  const Dim& other = input == 0 ? t.shape[rank - 1] : t.shape[rank - 2];  // N for A, M for B
   const int64_t reloads = other.is_static() ? (other.value + 127) / 128 : 32;
   const int64_t cost = static_cast<int64_t>(ops) * reloads;
   if (cost <= kMaxPrologueRecompute) return "";
@@ -1003,7 +1007,7 @@ constexpr size_t kMaxNormPrologueOps = 8;
 bool SplitNormTailIntoPrologue(Work& w, int gi, int pg, int a, std::string& why) {
   const Graph& g = w.g;
   const Node& t = g.node(w.tile[gi]);
-  if (!w.norm_prologues || t.custom || t.tile != TileOp::kMatmul || w.tile[pg] >= 0) return false;
+  if (!w.norm_prologues || t.custom || t.tile != TileOp::kMatmul || IsBatchedMatmul(t) || w.tile[pg] >= 0) return false;
   if (t.inputs[1] == a || (t.dtype != DType::kBF16 && t.dtype != DType::kF16)) return false;
   const std::vector<int>& st = w.stages[pg];
   const auto per_row = [&](int q) {
@@ -1159,7 +1163,7 @@ void GroupTile(Work& w, const Node& n, bool fuse) {
     std::set<int> through;  // the transpose, which the kernel computes at B's load
     if (v != n.inputs[j]) through.insert(n.inputs[j]);
     if (w.TryMerge(gi, {pg}, -1, what, through)) {
-      if (narrow && j == 1 && !n.shape[0].is_static() && w.out.ranged_tile < 0) w.out.ranged_tile = n.id;
+      if (narrow && j == 1 && n.shape.size() == 2 && !n.shape[0].is_static() && w.out.ranged_tile < 0) w.out.ranged_tile = n.id;
       w.out.decisions.push_back(absl::StrCat(
           "prologue: '", g.node(v).name, "' fused into the load of input ", j, " of '", n.name, "'",
           v != n.inputs[j] ? absl::StrCat(" through the transpose '", g.node(n.inputs[j]).name,

@@ -55,7 +55,7 @@ int GemmTileCols(const KernelSpec& spec, const GemmConfig& c) { return spec.dual
 
 bool GemmWgmmaCapable(const KernelSpec& spec) {
   return spec.tile == "matmul" && spec.custom == nullptr && spec.sm90 && spec.b_layout == GemmBLayout::kColMajor &&
-         (!spec.dual || spec.b2_async >= 0);
+         (!spec.dual || spec.b2_async >= 0) && !spec.batched;
 }
 
 bool GemmA16Capable(const KernelSpec& spec) {
@@ -142,7 +142,7 @@ std::string SpecText(const KernelSpec& spec) {
   if (spec.tile == "matmul") {
     absl::StrAppend(&s, "gemm ", spec.gemm.ToString(), " a_async=", spec.a_async, " b_async=",
                     spec.b_async, " b_layout=", static_cast<int>(spec.b_layout),
-                    spec.dual ? absl::StrCat(" dual b2_async=", spec.b2_async) : "",
+                    spec.dual ? absl::StrCat(" dual b2_async=", spec.b2_async) : "", spec.batched ? " batched" : "",
                     GemmClusterSplit(spec) ? " cluster_split" : "", "\n");
   }
   if (spec.tile == "reduce") absl::StrAppend(&s, "reduce op=", spec.reduce_op, "\n");

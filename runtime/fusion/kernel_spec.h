@@ -188,6 +188,9 @@ struct KernelSpec {
   // A dual GEMM over two row windows of one weight (the matmul's node is then [M, 2N]):
   // codegen reads it as any dual GEMM; tuning times it as the matmul it is.
   bool dual_split = false;
+  // matmul: a batched GEMM ([..., M, K] x [..., K, N], graph.h IsBatchedMatmul): grid y walks
+  // the batches, and each hook offsets its flat index by the batch's [M, K], [K, N] or [M, N].
+  bool batched = false;
   StoreReduce reduce;  // tile kernels: a store-site reduction, when reduce.op >= 0
   std::vector<RowStage> stages;  // "row": its reductions, in the order they run
   std::vector<ColumnWindow> windows;  // matmul: column windows with outputs of their own

@@ -643,7 +643,13 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
   k.spec.eps = t.attrs.eps.value_or(0);
   k.cols = SizeExpr::Of(t.shape.back());
   k.rows = SizeExpr{1, {}};
-  for (size_t d = 0; d + 1 < t.shape.size(); ++d) k.rows = k.rows * SizeExpr::Of(t.shape[d]);
+  // A batched matmul: rows are one batch's M, its leading dims the batches.
+  const bool batched = IsBatchedMatmul(t);
+  for (size_t d = 0; d + 1 < t.shape.size(); ++d) {
+    SizeExpr& into = batched && d + 2 < t.shape.size() ? k.batches : k.rows;
+    into = into * SizeExpr::Of(t.shape[d]);
+  }
+  k.spec.batched = batched;
   // B read through a transpose the kernel serves itself (grouping's TransposedPrologue): its
   // prologue runs over the transposed value's own [N, K].
   const int b_view = t.custom == nullptr && t.tile == TileOp::kMatmul ? t.inputs[1] : -1;
@@ -658,6 +664,23 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     k.spec.tile_inputs.push_back(TileInputSpec{g.node(t.inputs[j]).dtype, e});
   }
   if (b_nk) k.spec.b_layout = GemmBLayout::kHookNK;
+  if (batched) {
+    // The mma.sync kernel, operands through their hooks or cp.async where contiguous (the
+    // hooks' a_ptr and b_ptr add the batch's offset); one config by M.
+    k.depth = SizeExpr::Of(g.node(t.inputs[0]).shape.back());
+    k.spec.gemm = BatchedGemmConfig(t.shape[t.shape.size() - 2]);
+    const bool narrow = t.dtype == DType::kBF16 || t.dtype == DType::kF16;
+    for (int j : {0, 1}) {
+      const Expr& e = k.spec.tile_inputs[j].expr;
+      if (!narrow || e->kind != ExprKind::kLoad || k.spec.operands[e->operand].iota ||
+          k.spec.operands[e->operand].access != Access::kFull) {
+        continue;
+      }
+      (j == 0 ? k.spec.a_async : k.spec.b_async) = e->operand;
+      if (j == 1) k.spec.b_layout = GemmBLayout::kRowMajor;
+    }
+    return absl::OkStatus();
+  }
   if (t.custom == nullptr && t.tile == TileOp::kMatmul) {
     k.depth = SizeExpr::Of(g.node(t.inputs[0]).shape[1]);
     k.spec.gemm = DefaultGemmConfig(t.shape[0]);
@@ -940,7 +963,7 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
     // A GEMM of two dequantized fp8 values at more rows than one tile (the grouping fused
     // the weight's dequant only for that) runs on the fp8 path.
     F8Rewrite f8;
-    if (k.spec.tile == "matmul" && k.spec.custom == nullptr) {
+    if (k.spec.tile == "matmul" && k.spec.custom == nullptr && !k.spec.batched) {
       const Dim& rows = g.node(group.tile).shape[0];
       const bool large = rows.is_static() ? rows.value > kMaxWeightOnlyRows : symbolic_min_rows > kMaxWeightOnlyRows;
       if (large) f8 = UseF8Gemm(g, k);
@@ -968,6 +991,7 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
                              " over ", ShapeString(group.shape, g.symbols()), " -> ",
                              absl::StrJoin(stored, ", "));
     if (!f8.decision.empty()) absl::StrAppend(&k.summary, "; fp8 codes on wgmma", f8.scaled ? ", scales in the epilogue" : "");
+    if (k.spec.batched) absl::StrAppend(&k.summary, "; batched: one GEMM per index of its leading dims, in one launch");
     if (group.reduce < 0) {
       plan.kernels.push_back(std::move(k));
       continue;

@@ -20,6 +20,7 @@ std::string ReduceIntoStoreRefusal(const Graph& g, const Node& tile, const Node&
   if (tile.custom != nullptr) return "registered kernels take no store-site reduction";
   const int rank = static_cast<int>(g.node(r.inputs[0]).shape.size());
   const int dim = *r.attrs.dim < 0 ? *r.attrs.dim + rank : *r.attrs.dim;
+  if (IsBatchedMatmul(tile)) return "a batched matmul's store takes no reduction (each batch is CTAs of its own)";
   if (tile.tile == TileOp::kMatmul) return "";
   if (dim != rank - 1) {
     return absl::StrCat("it reduces dim ", dim, ", but row-wise kernels spread that axis over CTAs "

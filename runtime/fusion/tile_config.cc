@@ -122,6 +122,13 @@ GemmConfig DefaultGemmConfig(const Dim& m) {
   return GemmConfig{128, 128, 32, 2, 4, 4};
 }
 
+GemmConfig BatchedGemmConfig(const Dim& m) {
+  // Batches are CTAs of their own: no split-K. Tiles of 16, 64 or 128 rows by M.
+  if (m.is_static() && m.value <= 16) return GemmConfig{16, 32, 128, 1, 2, 6};
+  if (m.is_static() && m.value <= 64) return GemmConfig{64, 64, 32, 2, 2, 4};
+  return GemmConfig{128, 128, 32, 2, 4, 4};
+}
+
 GemmConfig WgmmaGemmConfig(int stages, int bm, int bn) {
   GemmConfig c{bm, bn, 64, bm / 64, 4, stages};
   c.wgmma = true;
@@ -320,7 +327,7 @@ std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k,
 std::vector<ShapeClass> GemmShapeClasses(const KernelPlan& k, absl::Span<const int64_t> bounds, int sms) {
   const KernelSpec& spec = k.spec;
   if (spec.tile != "matmul" || spec.custom != nullptr || spec.reduce.op >= 0 || !spec.stages.empty() ||
-      k.rows.is_static()) {
+      spec.batched || k.rows.is_static()) {
     return {};
   }
   // A dual GEMM's tiles cover both products' columns: 2N as one GEMM.

@@ -23,6 +23,9 @@ absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec);
 // with several copies in flight each. (On sm_90 with a K-major B the planner picks the TMA +
 // wgmma kernel instead: WgmmaGemmConfig.)
 GemmConfig DefaultGemmConfig(const Dim& m);
+// A batched matmul's config (the mma.sync kernel, no split-K): by M, tiles of 16, 64 or
+// 128 rows.
+GemmConfig BatchedGemmConfig(const Dim& m);
 // OK when the kernels can be built with `c` (the layout contracts their static_asserts
 // state, the shared memory a CTA may have); else kInvalidArgument saying which rule fails.
 // Tuning records and forced configs are checked with them before anything reaches NVRTC.

@@ -87,6 +87,12 @@ struct Node {
   std::string OpString() const;
 };
 
+// A built-in matmul over batch dims: [..., M, K] x [..., K, N] -> [..., M, N], the leading
+// dims equal on all three (one GEMM per batch index, all in one launch).
+inline bool IsBatchedMatmul(const Node& n) {
+  return n.kind == NodeKind::kTile && n.custom == nullptr && n.tile == TileOp::kMatmul && n.shape.size() > 2;
+}
+
 class Graph {
  public:
   explicit Graph(std::string name = "graph") : name_(std::move(name)) {}

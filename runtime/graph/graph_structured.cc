@@ -108,13 +108,16 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
   switch (op) {
     case TileOp::kMatmul: {
       const Node& w = nodes_[inputs[1]];
-      if (x.shape.size() != 2 || w.shape.size() != 2) {
-        return err(absl::StrCat("operands must be 2-D, got ", ShapeText(x.id), " and ",
-                                ShapeText(w.id)));
+      // 2-D, or batched: equal leading dims (a broadcast batch is an expand view first).
+      const size_t rank = x.shape.size();
+      const bool batch_equal = rank == w.shape.size() && std::equal(x.shape.begin(), x.shape.end() - 2, w.shape.begin());
+      if (rank < 2 || w.shape.size() < 2 || (rank > 2 && !batch_equal)) {
+        return err(absl::StrCat("operands must be 2-D, or batched with equal leading dims, got ", ShapeText(x.id),
+                                " and ", ShapeText(w.id), " (expected [M, K] x [K, N] or [..., M, K] x [..., K, N])"));
       }
-      if (!(x.shape[1] == w.shape[0])) {
+      if (!(x.shape[rank - 1] == w.shape[rank - 2])) {
         return err(absl::StrCat("inner dims differ: '", x.name, "' ", ShapeText(x.id), " and '",
-                                w.name, "' ", ShapeText(w.id), " (expected [M, K] x [K, N])"));
+                                w.name, "' ", ShapeText(w.id), " (expected [..., M, K] x [..., K, N])"));
       }
       if (!IsTileFloat(w.dtype)) {
         return err(absl::StrCat("operand '", w.name, "' is ", DTypeName(w.dtype),
@@ -124,7 +127,8 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
         return err(absl::StrCat("operand dtypes differ: ", DTypeName(x.dtype), " and ",
                                 DTypeName(w.dtype), " (expected equal; insert a cast)"));
       }
-      shape = {x.shape[0], w.shape[1]};
+      shape = x.shape;
+      shape.back() = w.shape.back();
       break;
     }
     case TileOp::kRmsNorm:

@@ -175,50 +175,11 @@ absl::StatusOr<int> AddSqueeze(Graph& g, const std::string& name, int x, std::op
   return g.AddView(name, ViewOp::kReshape, x, Attrs{.shape = shape});
 }
 
-// Batches a lowered matmul may split into: one 2-D matmul kernel each, then a stack.
-constexpr int64_t kMaxMatmulBatches = 32;
-
-// The 2-D matmul of `a` and `b` for every index of the batch dims `batch` (torch.matmul's
-// broadcast of both operands' leading dims), in row-major order: each selects its slice of
-// an operand that has the dim (index 0 where the operand's dim is 1; an operand of fewer
-// dims is shared), and one stack of the results is reshaped to [batch..., M, N].
-absl::StatusOr<int> AddBatchedMatmul(Graph& g, const std::string& name, int a, int b, const Shape& batch) {
-  int64_t total = 1;
-  for (const Dim& d : batch) total *= d.value;
-  std::vector<int> parts;
-  for (int64_t flat = 0; flat < total; ++flat) {
-    std::vector<int64_t> index(batch.size());
-    for (size_t d = batch.size(), rest = flat; d-- > 0;) {
-      index[d] = static_cast<int64_t>(rest % batch[d].value);
-      rest /= batch[d].value;
-    }
-    const auto slice = [&](int x, const std::string& tag) -> absl::StatusOr<int> {
-      const size_t lead = batch.size() + 2 - g.node(x).shape.size();  // batch dims x lacks
-      for (size_t d = lead; d < batch.size(); ++d) {
-        const bool one = g.node(x).shape[0].is_one();
-        TF_ASSIGN_OR_RETURN(x, g.AddView(absl::StrCat(name, ".", tag, flat, "_", d), ViewOp::kSelect, x,
-                                         Attrs{.dim = 0, .index = one ? 0 : index[d]}));
-      }
-      return x;
-    };
-    TF_ASSIGN_OR_RETURN(const int ai, slice(a, "a"));
-    TF_ASSIGN_OR_RETURN(const int bi, slice(b, "b"));
-    TF_ASSIGN_OR_RETURN(const int y, g.AddTile(absl::StrCat(name, ".", flat), TileOp::kMatmul, {ai, bi}));
-    parts.push_back(y);
-  }
-  if (batch.size() == 1) return g.AddStack(name, parts, 0);
-  TF_ASSIGN_OR_RETURN(const int stacked, g.AddStack(absl::StrCat(name, ".stack"), parts, 0));
-  Shape out = batch;
-  const Shape& mn = g.node(parts[0]).shape;
-  out.insert(out.end(), mn.begin(), mn.end());
-  return g.AddView(name, ViewOp::kReshape, stacked, Attrs{.shape = out});
-}
-
 // torch.matmul: 2-D x 2-D is the matmul tile; a vector operand is a dot, a row reduction
 // (mv: sum(a * v, -1)) or a one-row GEMM (vm); an N-D A times a 2-D B flattens A's leading
-// dims where they allow it (static, or one symbolic dim beside dims of 1) and else runs one
-// GEMM per static batch; N-D x N-D broadcasts the batch dims (static, at most
-// kMaxMatmulBatches in all) and runs one GEMM per batch, stacked.
+// dims where they allow it (static, or one symbolic dim beside dims of 1); otherwise the
+// batch dims broadcast (static or symbolic), each operand is expanded to them where it
+// lacks them, and one batched matmul tile runs every batch in one launch.
 absl::StatusOr<int> AddMatmul(Graph& g, const std::string& name, const std::vector<int>& ins,
                               const std::string& where) {
   if (ins.size() != 2) return Err(where, absl::StrCat("'matmul' takes 2 operands, got ", ins.size()));
@@ -268,43 +229,36 @@ absl::StatusOr<int> AddMatmul(Graph& g, const std::string& name, const std::vect
       return g.AddView(name, ViewOp::kReshape, y, Attrs{.shape = out});
     }
   }
-  // Batched: the broadcast of both operands' leading dims, all static.
+  // Batched: the broadcast of both operands' leading dims.
   const size_t rank = std::max(a.size(), b.size());
   Shape batch(rank - 2, Dim::Static(1));
-  int64_t batches = 1;
   for (size_t d = 0; d + 2 < rank; ++d) {
-    const auto at = [&](const Shape& s) -> std::optional<Dim> {
-      const size_t lead = rank - s.size();
-      return d >= lead ? std::optional<Dim>(s[d - lead]) : std::nullopt;
-    };
-    const std::optional<Dim> da = at(a), db = at(b);
-    Dim dim = Dim::Static(1);
-    for (const std::optional<Dim>& x : {da, db}) {
-      if (!x || x->is_one()) continue;
-      if (!x->is_static()) {
-        return Err(where, absl::StrCat("'matmul' of ", shapes(), ": batch dims must be static (one symbolic ",
-                                       "leading dim of A is allowed where B is 2-D and A's other leading dims are 1)"));
-      }
-      if (!dim.is_one() && !(dim == *x)) {
+    for (const Shape* s : {&a, &b}) {
+      const size_t lead = rank - s->size();
+      if (d < lead || (*s)[d - lead].is_one()) continue;
+      const Dim& x = (*s)[d - lead];
+      if (!batch[d].is_one() && !(batch[d] == x)) {
         return Err(where, absl::StrCat("'matmul' batch dims of ", shapes(), " do not broadcast"));
       }
-      dim = *x;
+      batch[d] = x;
     }
-    batch[d] = dim;
-    batches *= dim.value;
   }
-  if (batches > kMaxMatmulBatches) {
-    return Err(where, absl::StrCat("'matmul' of ", shapes(), " has ", batches, " batches; at most ", kMaxMatmulBatches,
-                                   " run as one GEMM each (fold the batch into M where B is shared)"));
-  }
-  // Operands of fewer dims than the batch broadcast over the missing leading ones; an
-  // operand's dim of 1 is selected at index 0 (AddBatchedMatmul).
-  return AddBatchedMatmul(g, name, ins[0], ins[1], batch);
+  // Each operand as [batch..., rows, cols]: expanded where its batch dims differ (a view).
+  const auto batched = [&](int x, const std::string& tag) -> absl::StatusOr<int> {
+    const Shape& s = g.node(x).shape;
+    Shape full = batch;
+    full.insert(full.end(), s.end() - 2, s.end());
+    if (s == full) return x;
+    return g.AddView(absl::StrCat(name, ".", tag), ViewOp::kExpand, x, Attrs{.shape = full});
+  };
+  TF_ASSIGN_OR_RETURN(const int ab, batched(ins[0], "a"));
+  TF_ASSIGN_OR_RETURN(const int bb, batched(ins[1], "b"));
+  return g.AddTile(name, TileOp::kMatmul, {ab, bb});
 }
 
 // torch.nn.functional.linear(x, w[, b]) = x @ w.T (+ b), w [N, K], x [..., K]: AddMatmul of
-// x and w's transpose (x's leading dims flattened into M where a reshape can, else a GEMM
-// per static batch), then the bias. At most one of x's leading dims may be symbolic.
+// x and w's transpose (x's leading dims flattened into M where a reshape can, else a
+// batched GEMM over them), then the bias.
 absl::StatusOr<int> AddLinear(Graph& g, const std::string& name, const std::vector<int>& ins,
                               const std::string& where) {
   if (ins.size() != 2 && ins.size() != 3) {
@@ -312,9 +266,6 @@ absl::StatusOr<int> AddLinear(Graph& g, const std::string& name, const std::vect
   }
   const Shape x = g.node(ins[0]).shape;  // copies: adding nodes moves the graph's nodes
   if (x.size() < 2) return Err(where, absl::StrCat("'linear' input x is ", g.ShapeText(ins[0]), " (expected rank >= 2)"));
-  if (std::count_if(x.begin(), x.end() - 1, [](const Dim& d) { return !d.is_static(); }) > 1) {
-    return Err(where, absl::StrCat("'linear' input x is ", g.ShapeText(ins[0]), " (expected at most one symbolic leading dim)"));
-  }
   TF_ASSIGN_OR_RETURN(const int wt, g.AddView(absl::StrCat(name, ".wt"), ViewOp::kTranspose, ins[1],
                                               Attrs{.dim0 = 0, .dim1 = 1}));
   const bool bias = ins.size() == 3;
