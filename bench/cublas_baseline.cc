@@ -17,6 +17,9 @@ struct CublasBaseline::Api {
   int (*set_stream)(void*, CUstream) = nullptr;
   int (*gemm_ex)(void*, int, int, int, int, int, const void*, const void*, int, int, const void*,
                  int, int, const void*, void*, int, int, int, int) = nullptr;
+  // cublasGemmStridedBatchedEx: a batched matmul's GEMMs, one call.
+  int (*gemm_batched)(void*, int, int, int, int, int, const void*, const void*, int, int, long long, const void*, int,
+                      int, long long, const void*, void*, int, int, long long, int, int, int) = nullptr;
 };
 
 namespace {
@@ -46,12 +49,17 @@ absl::StatusOr<std::unique_ptr<CublasBaseline>> CublasBaseline::Create(const Cat
   api.destroy = reinterpret_cast<decltype(api.destroy)>(dlsym(api.lib, "cublasDestroy_v2"));
   api.set_stream = reinterpret_cast<decltype(api.set_stream)>(dlsym(api.lib, "cublasSetStream_v2"));
   api.gemm_ex = reinterpret_cast<decltype(api.gemm_ex)>(dlsym(api.lib, "cublasGemmEx"));
-  if (!api.create || !api.destroy || !api.set_stream || !api.gemm_ex) {
+  api.gemm_batched = reinterpret_cast<decltype(api.gemm_batched)>(dlsym(api.lib, "cublasGemmStridedBatchedEx"));
+  if (!api.create || !api.destroy || !api.set_stream || !api.gemm_ex || !api.gemm_batched) {
     return absl::FailedPreconditionError("libcublas lacks cublasGemmEx");
   }
   if (api.create(&b->handle_) != 0) return absl::FailedPreconditionError("cublasCreate failed");
 
   const Node& mm0 = g.node(b->matmul_);
+  // A batched matmul: [batch, M, K] operands read from memory (cublasGemmStridedBatchedEx).
+  if (IsBatchedMatmul(mm0) && (mm0.shape.size() != 3 || g.node(mm0.inputs[0]).kind != NodeKind::kInput)) {
+    return absl::UnimplementedError("a batched matmul other than [batch, M, K] inputs");
+  }
   const auto f8 = FindF8GemmInputs(g, b->matmul_);
   if (f8 && (mm0.dtype == DType::kBF16 || mm0.dtype == DType::kF16)) {
     b->f8_inputs_ = *f8;
@@ -80,7 +88,8 @@ absl::StatusOr<std::unique_ptr<CublasBaseline>> CublasBaseline::Create(const Cat
   }
   const bool only_output = g.outputs().size() == 1 && g.outputs()[0] == b->matmul_ &&
                            g.node(g.outputs()[0]).kind == NodeKind::kTile;
-  const int64_t y_bytes = Size(e, mm.shape[0]) * Size(e, mm.shape[1]) * 2;
+  int64_t y_bytes = 2;
+  for (const Dim& d : mm.shape) y_bytes *= Size(e, d);
   TF_ASSIGN_OR_RETURN(b->y_, DeviceBuffer::Allocate(y_bytes));
   if (!only_output) {
     nlohmann::json post = j;
@@ -141,20 +150,27 @@ absl::Status CublasBaseline::Run(CUstream stream, const std::vector<TensorArg>& 
   const Node& bn = g.node(mm.inputs[1]);
   const bool transposed = bn.kind == NodeKind::kView;
   const void* w = input_arg(transposed ? bn.inputs[0] : bn.id)->data;
-  const int M = static_cast<int>(entry_->Size(mm.shape[0])), N = static_cast<int>(entry_->Size(mm.shape[1]));
-  const int K = static_cast<int>(entry_->Size(g.node(mm.inputs[0]).shape[1]));
+  const size_t rank = mm.shape.size();  // 3 for a batched matmul
+  const int M = static_cast<int>(entry_->Size(mm.shape[rank - 2])), N = static_cast<int>(entry_->Size(mm.shape[rank - 1]));
+  const int K = static_cast<int>(entry_->Size(g.node(mm.inputs[0]).shape[rank - 1]));
   const int type = mm.dtype == DType::kF16 ? kR16F : kR16BF;
   const float alpha = 1.f, beta = 0.f;
   const bool direct = !post_;
   void* c = direct ? outputs[0].data : y_.data();
   api_->set_stream(handle_, stream);
   // Row-major C = A x B is column-major C^T = B^T A^T.
-  const int r = api_->gemm_ex(handle_, transposed ? kOpT : kOpN, kOpN, N, M, K, &alpha, w, type,
-                              transposed ? K : N, a, type, K, &beta, c, type, N, kCompute32F, kGemmDefault);
-  if (r != 0) return absl::InternalError(absl::StrCat("cublasGemmEx returned ", r));
+  const long long mk = int64_t{M} * K, kn = int64_t{K} * N, mn = int64_t{M} * N;
+  const int r = rank == 3 ? api_->gemm_batched(handle_, transposed ? kOpT : kOpN, kOpN, N, M, K, &alpha, w, type,
+                                               transposed ? K : N, kn, a, type, K, mk, &beta, c, type, N, mn,
+                                               static_cast<int>(entry_->Size(mm.shape[0])), kCompute32F, kGemmDefault)
+                          : api_->gemm_ex(handle_, transposed ? kOpT : kOpN, kOpN, N, M, K, &alpha, w, type,
+                                          transposed ? K : N, a, type, K, &beta, c, type, N, kCompute32F, kGemmDefault);
+  if (r != 0) return absl::InternalError(absl::StrCat("cuBLAS GEMM returned ", r));
   if (post_) {
+    TensorArg y = TensorArg::Make(y_.data(), mm.dtype, {});
+    for (const Dim& d : mm.shape) y.shape[y.rank++] = entry_->Size(d);
     std::vector<TensorArg> in = inputs;
-    in.push_back(TensorArg::Make(y_.data(), mm.dtype, {M, N}));
+    in.push_back(y);
     TF_RETURN_IF_ERROR(post_->Run(stream, in, outputs));
   }
   return absl::OkStatus();

@@ -80,6 +80,7 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   EmitAccStartHook(e, spec);
   e.Line(absl::StrCat("static constexpr bool kRowEpilogue = ", spec.stages.empty() ? "false" : "true", ";"));
+  if (c.wgmma) e.Line(absl::StrCat("static constexpr bool kBatched = ", spec.batched ? "true" : "false", ";"));
   e.Line(absl::StrCat("static constexpr bool kDual = ", spec.dual ? "true" : "false", ";"));
   if (c.wgmma) {
     e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kStages = ", c.stages,

@@ -306,8 +306,12 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
   // both the copies and every thread's hook writes are in.
   if (t == 0 && tx > 0) {
     mbar_expect_tx(full, tx);
-    if (!a_hook) tma_load_2d(a, &ta, full, kt * G::BK, static_cast<int>(m0));
-    if (!b_hook) tma_load_2d(b, &tb, full, kt * G::BK, static_cast<int>(n0));
+    // A batched GEMM's maps hold every batch's rows: batch blockIdx.y's start there. A tile
+    // past its batch's M or N reads the next batch's rows, which the store leaves out.
+    const long long ma = H::kBatched ? m0 + static_cast<long long>(blockIdx.y) * p.rows : m0;
+    const long long nb = H::kBatched ? n0 + static_cast<long long>(blockIdx.y) * p.cols : n0;
+    if (!a_hook) tma_load_2d(a, &ta, full, kt * G::BK, static_cast<int>(ma));
+    if (!b_hook) tma_load_2d(b, &tb, full, kt * G::BK, static_cast<int>(nb));
     if (H::kDual && !b_hook) tma_load_2d(b + G::TN * 128, &tb2, full, kt * G::BK, static_cast<int>(n0));
   }
   if (a_hook || b_hook) sm90_hook_fill<H>(p, a, b, a_hook, b_hook, m0, n0, static_cast<long long>(kt) * G::BK, t);

@@ -673,12 +673,13 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       const int elem_bytes = f8 ? 1 : 2;
       const CUtensorMapDataType type = f8 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : half_type;
       if (spec.a_async >= 0) {
+        // A batched GEMM's maps span every batch's rows ([batches * M, K], [batches * N, K]).
         TF_RETURN_IF_ERROR(encode(ks.maps[0], &maps[0], type, elem_bytes, operand_address(k, spec.a_async), depth,
-                                  rows, 128 / elem_bytes, spec.gemm.ARows()));
+                                  rows * batches, 128 / elem_bytes, spec.gemm.ARows()));
       }
       // A dual GEMM's tile takes bn / 2 rows of each B.
       TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], type, elem_bytes, operand_address(k, spec.b_async), depth,
-                                cols, 128 / elem_bytes, static_cast<int>(tile_cols)));
+                                cols * batches, 128 / elem_bytes, static_cast<int>(tile_cols)));
       if (spec.dual) {
         TF_RETURN_IF_ERROR(encode(ks.maps[2], &maps[2], type, elem_bytes, operand_address(k, spec.b2_async), depth,
                                   cols, 128 / elem_bytes, static_cast<int>(tile_cols)));

@@ -55,7 +55,7 @@ int GemmTileCols(const KernelSpec& spec, const GemmConfig& c) { return spec.dual
 
 bool GemmWgmmaCapable(const KernelSpec& spec) {
   return spec.tile == "matmul" && spec.custom == nullptr && spec.sm90 && spec.b_layout == GemmBLayout::kColMajor &&
-         (!spec.dual || spec.b2_async >= 0) && !spec.batched;
+         (!spec.dual || spec.b2_async >= 0);
 }
 
 bool GemmA16Capable(const KernelSpec& spec) {
@@ -91,7 +91,9 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
   l.threads = 128 * (c.bm / 64) + (a_prologue ? 128 : 32);
   const int pingpong_smem = 1024 + PipelineBytes(c) + 16 * c.stages + kStagingBytes + 16;
   const bool column_reduce = spec.reduce.op >= 0 && spec.reduce.axis != 1;
-  if (!a_prologue && !column_reduce && c.split_k == 1 && c.row_cluster == 1 && c.row_tiles == 1 && c.bm == 128 && c.bn == 128 && pingpong_smem <= kSmemPerCta) {
+  // (A batched GEMM's batches are grid y, which the persistent kernel does not walk.)
+  if (!a_prologue && !column_reduce && !spec.batched && c.split_k == 1 && c.row_cluster == 1 && c.row_tiles == 1 &&
+      c.bm == 128 && c.bn == 128 && pingpong_smem <= kSmemPerCta) {
     l.pingpong = true;
     l.smem = pingpong_smem;
     return l;

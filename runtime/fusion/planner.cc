@@ -632,6 +632,20 @@ absl::Status FillSplitDual(const Graph& g, const Group& group, KernelBuilder& kb
   return absl::OkStatus();
 }
 
+// Whether a batched GEMM's B, bound as [batches..., K, N] with strides, is the transpose of
+// a contiguous [batches..., N, K]: strides 1 along K, K along N, and each batch dim's the
+// size of what follows it.
+bool KMajorBatches(const OperandBinding& b, const SizeExpr& k, const SizeExpr& n) {
+  const size_t r = b.strides.size();
+  if (r < 3 || b.dims.size() != r || !(b.strides[r - 2] == SizeExpr{1, {}}) || !(b.strides[r - 1] == k)) return false;
+  SizeExpr next = k * n;
+  for (size_t d = r - 2; d-- > 0;) {
+    if (!(b.strides[d] == next)) return false;
+    next = next * b.dims[d];
+  }
+  return true;
+}
+
 absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
                           const PlanOptions& options) {
   const Node& t = g.node(group.tile);
@@ -668,17 +682,26 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
     // The mma.sync kernel, operands through their hooks or cp.async where contiguous (the
     // hooks' a_ptr and b_ptr add the batch's offset); one config by M.
     k.depth = SizeExpr::Of(g.node(t.inputs[0]).shape.back());
-    k.spec.gemm = BatchedGemmConfig(t.shape[t.shape.size() - 2]);
+    const Dim& m = t.shape[t.shape.size() - 2];
+    k.spec.sm90 = options.arch == "sm_90";
     const bool narrow = t.dtype == DType::kBF16 || t.dtype == DType::kF16;
     for (int j : {0, 1}) {
       const Expr& e = k.spec.tile_inputs[j].expr;
-      if (!narrow || e->kind != ExprKind::kLoad || k.spec.operands[e->operand].iota ||
-          k.spec.operands[e->operand].access != Access::kFull) {
-        continue;
+      if (!narrow || e->kind != ExprKind::kLoad || k.spec.operands[e->operand].iota) continue;
+      const OperandBinding& bind = k.operands[e->operand];
+      const Access access = k.spec.operands[e->operand].access;
+      if (access == Access::kFull) {
+        (j == 0 ? k.spec.a_async : k.spec.b_async) = e->operand;
+        if (j == 1) k.spec.b_layout = GemmBLayout::kRowMajor;
+      } else if (j == 1 && access == Access::kStrided && KMajorBatches(bind, k.depth, k.cols)) {
+        // The transpose of a contiguous [batches..., N, K] (k.transpose(-2, -1)): K-major.
+        k.spec.b_async = e->operand;
+        k.spec.b_layout = GemmBLayout::kColMajor;
       }
-      (j == 0 ? k.spec.a_async : k.spec.b_async) = e->operand;
-      if (j == 1) k.spec.b_layout = GemmBLayout::kRowMajor;
     }
+    // Hopper's TMA + wgmma kernel (not the persistent one) where B is K-major.
+    const bool small = m.is_static() && m.value <= 64;
+    k.spec.gemm = GemmWgmmaCapable(k.spec) ? WgmmaGemmConfig(4, small ? 64 : 128, 128) : BatchedGemmConfig(m);
     return absl::OkStatus();
   }
   if (t.custom == nullptr && t.tile == TileOp::kMatmul) {
