@@ -80,7 +80,11 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   const GemmConfig& c = spec.gemm;
   EmitAccStartHook(e, spec);
   e.Line(absl::StrCat("static constexpr bool kRowEpilogue = ", spec.stages.empty() ? "false" : "true", ";"));
-  if (c.wgmma) e.Line(absl::StrCat("static constexpr bool kBatched = ", spec.batched ? "true" : "false", ";"));
+  if (c.wgmma) {
+    e.Line(absl::StrCat("static constexpr bool kBatched = ", spec.batched ? "true" : "false", ";"));
+    e.Line(absl::StrCat("static constexpr bool kNMajorB = ", GemmNMajorB(spec) ? "true" : "false",
+                        ";  // B row-major [K, N] (TMA boxes of 64 columns)"));
+  }
   e.Line(absl::StrCat("static constexpr bool kDual = ", spec.dual ? "true" : "false", ";"));
   if (c.wgmma) {
     e.Line(absl::StrCat("static constexpr int kBM = ", c.bm, ", kBN = ", c.bn, ", kStages = ", c.stages,

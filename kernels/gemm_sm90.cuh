@@ -43,6 +43,15 @@ TF_DEVICE unsigned long long wgmma_desc(const void* p) {
   return ((addr & 0x3FFFF) >> 4) | (1ull << 16) | ((1024ull >> 4) << 32) | (1ull << 62);
 }
 
+// wgmma descriptor of an N-major B stage (a row-major [K, N] B): panels of 64 columns
+// (128-byte rows, one per k, 128-byte swizzle), `panel_bytes` apart (the descriptor's
+// leading offset); groups of 8 rows of k 1024 bytes apart (its stride offset).
+TF_DEVICE unsigned long long wgmma_desc_nmajor(const void* p, unsigned panel_bytes) {
+  const unsigned long long addr = smem_addr(p);
+  return ((addr & 0x3FFFF) >> 4) | (static_cast<unsigned long long>(panel_bytes >> 4) << 16) |
+         ((1024ull >> 4) << 32) | (1ull << 62);
+}
+
 // The "+f" constraints of 32 consecutive wgmma accumulators from d[o]: the operand lists of
 // the m64nN instructions below take N / 64 of them.
 #define TF_WGMMA_ACC32(d, o) \
@@ -90,7 +99,13 @@ TF_DEVICE unsigned long long wgmma_desc(const void* p) {
 // One wgmma over 32 bytes of K (k16 of a 16-bit type, k32 of fp8), N = 64, 128, 192 or
 // 256 (N / 2 accumulators per thread). kF8A / kF8B: 0 for 16-bit operands (kF16 says
 // which), else the fp8 type of A and of B (1 e4m3, 2 e5m2; wgmma takes any mix).
-#define TF_WGMMA_16(n, t) TF_WGMMA_M64N##n("k16.f32." t "." t, "1, 1, 1, 0, 0")
+// kTransB: B N-major (imm-trans-b), 16-bit types only.
+#define TF_WGMMA_16(n, t)                                         \
+  if constexpr (kTransB) {                                        \
+    TF_WGMMA_M64N##n("k16.f32." t "." t, "1, 1, 1, 0, 1");        \
+  } else {                                                        \
+    TF_WGMMA_M64N##n("k16.f32." t "." t, "1, 1, 1, 0, 0");        \
+  }
 #define TF_WGMMA_F8(n, ta, tb) TF_WGMMA_M64N##n("k32.f32." ta "." tb, "1, 1, 1")
 #define TF_WGMMA_ANY(n)                                           \
   if constexpr (kF8A == 0 && kF16) {                             \
@@ -106,8 +121,9 @@ TF_DEVICE unsigned long long wgmma_desc(const void* p) {
   } else {                                                       \
     TF_WGMMA_F8(n, "e5m2", "e5m2");                              \
   }
-template <int kF8A, int kF8B, bool kF16, int N>
+template <int kF8A, int kF8B, bool kF16, int N, bool kTransB = false>
 TF_DEVICE void wgmma_m64_slice(float (&d)[N / 2], unsigned long long desc_a, unsigned long long desc_b) {
+  static_assert(!kTransB || kF8A == 0, "an N-major B is 16-bit");
   if constexpr (N == 256) {
     TF_WGMMA_ANY(256)
   } else if constexpr (N == 192) {
@@ -162,6 +178,14 @@ struct GemmSm90 {
   static constexpr int kThreads = kConsumers + kProducers;  // GemmLaunchOf(spec).threads on the host
   static constexpr int kAcc = BN / 2;
   static constexpr int TN = H::kDual ? BN / 2 : BN;  // columns of C per tile
+  // B's stage: K-major, [BN rows of n][128 bytes of k]; or N-major (kNMajorB: a row-major
+  // [K, N] B, 16-bit), [BN / 64 panels][BK rows of k][128 bytes of n], by BN / 64 TMA boxes
+  // of 64 columns. A wgmma's k16 slice starts 32 bytes on (K-major) or 16 rows on (N-major):
+  // kBStep in descriptor units.
+  static constexpr bool kNMajorB = H::kNMajorB;
+  static constexpr int kBPanelBytes = BK * 128;
+  static constexpr int kBStep = kNMajorB ? 16 * 128 >> 4 : 2;
+  static_assert(!kNMajorB || (H::kF8A == 0 && !H::kDual && BN % 64 == 0), "an N-major B: 16-bit, not dual");
   static_assert(!H::kDual || (H::kF8A == 0 && !H::kAccInit && !H::kRowEpilogue && H::kReduceOp < 0),
                 "dual GEMMs: 16-bit operands, no accumulator start, row epilogue or store-site reduction");
   // 192 and 256 columns with 128 rows only: the epilogue's threads (288 or 384) cover a
@@ -266,7 +290,25 @@ TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, b
       }
     }
   }
-  if (b_hook) {
+  if (G::kNMajorB && b_hook) {
+    // B staged [panel][k][n]: 8 columns of row k per chunk, the row's run of B.
+    for (int q = t; q < G::BN * G::BK / 8; q += G::kProducers) {
+      const int panel = q / (G::BK * 8), r = q / 8 % G::BK, c = q % 8;
+      const long long k = k0 + r, n = n0 + panel * 64 + c * 8;
+      float v[8];
+      if (k < K && n + 8 <= N && p.vector_ok) {
+        H::template load_in1<8>(p, k * N + n, v);
+      } else {
+#pragma unroll 1
+        for (int e = 0; e < 8; ++e) {
+          float one[1] = {0.f};
+          if (k < K && n + e < N) H::template load_in1<1>(p, k * N + n + e, one);
+          v[e] = one[0];
+        }
+      }
+      *reinterpret_cast<uint4*>(sb + panel * G::kBPanelBytes + swizzle128(r, c)) = pack8<H::kF16>(v);
+    }
+  } else if (b_hook) {
     for (int q = t; q < G::BN * 8; q += G::kProducers) {  // B staged [n][k]: 8 k of column n per chunk
       const int r = q / 8, c = q % 8;
       uint4 u;
@@ -311,11 +353,27 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
     const long long ma = H::kBatched ? m0 + static_cast<long long>(blockIdx.y) * p.rows : m0;
     const long long nb = H::kBatched ? n0 + static_cast<long long>(blockIdx.y) * p.cols : n0;
     if (!a_hook) tma_load_2d(a, &ta, full, kt * G::BK, static_cast<int>(ma));
-    if (!b_hook) tma_load_2d(b, &tb, full, kt * G::BK, static_cast<int>(nb));
+    if constexpr (G::kNMajorB) {
+      // Boxes of 64 columns by BK rows of k; a batched GEMM's rows of k follow its batch's.
+      const long long kb = (H::kBatched ? static_cast<long long>(blockIdx.y) * p.depth : 0) + kt * G::BK;
+#pragma unroll
+      for (int panel = 0; panel < G::BN / 64 && !b_hook; ++panel) {
+        tma_load_2d(b + panel * G::kBPanelBytes, &tb, full, static_cast<int>(n0 + panel * 64), static_cast<int>(kb));
+      }
+    } else if (!b_hook) {
+      tma_load_2d(b, &tb, full, kt * G::BK, static_cast<int>(nb));
+    }
     if (H::kDual && !b_hook) tma_load_2d(b + G::TN * 128, &tb2, full, kt * G::BK, static_cast<int>(n0));
   }
   if (a_hook || b_hook) sm90_hook_fill<H>(p, a, b, a_hook, b_hook, m0, n0, static_cast<long long>(kt) * G::BK, t);
   mbar_arrive(full);
+}
+
+// The descriptor of B's stage at `sb` (GemmSm90::kNMajorB says which layout).
+template <class H>
+TF_DEVICE unsigned long long sm90_desc_b(const void* sb) {
+  if constexpr (GemmSm90<H>::kNMajorB) return wgmma_desc_nmajor(sb, GemmSm90<H>::kBPanelBytes);
+  return wgmma_desc(sb);
 }
 
 // One stage's wgmmas for 64 rows of A against the stage's B, given the descriptors of their
@@ -328,7 +386,8 @@ template <class H>
 TF_DEVICE void sm90_mma_stage(float (&d)[GemmSm90<H>::kAcc], unsigned long long desc_a, unsigned long long desc_b) {
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk) {  // 32 bytes of K each
-    wgmma_m64_slice<H::kF8A, H::kF8B, H::kF16, GemmSm90<H>::BN>(d, desc_a + 2 * kk, desc_b + 2 * kk);
+    wgmma_m64_slice<H::kF8A, H::kF8B, H::kF16, GemmSm90<H>::BN, GemmSm90<H>::kNMajorB>(
+        d, desc_a + 2 * kk, desc_b + GemmSm90<H>::kBStep * kk);
   }
 }
 
@@ -432,7 +491,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
     }
   } else {
     const int cw = warp_uniform(threadIdx.x / 128);  // consumer 0 or 1: rows cw * 64 .. + 63
-    const unsigned long long da = wgmma_desc(sa + cw * 64 * 128), db = wgmma_desc(sb);
+    const unsigned long long da = wgmma_desc(sa + cw * 64 * 128), db = sm90_desc_b<H>(sb);
     for (int t = 0; t < T; ++t) {
       // The accumulators' start, in one split only. A select, not a branch: the two paths'
       // values merged inside the pipeline serialized every wgmma of the main loop (ptxas
@@ -533,7 +592,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   }
   const int w = warp_uniform(threadIdx.x / 128), t = threadIdx.x % 128;
   float* mine = staging + w * 32 * LDC;
-  const unsigned long long da = wgmma_desc(sa), db = wgmma_desc(sb);
+  const unsigned long long da = wgmma_desc(sa), db = sm90_desc_b<H>(sb);
   long long i = 0;  // this warpgroup's tiles so far
   for (long long j = w; blockIdx.x + j * gridDim.x < tiles; j += 2, ++i) {
     long long m0, n0;

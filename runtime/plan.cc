@@ -587,6 +587,9 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       // 16-byte chunks along K (A, and B read as [N, K]) and along N (B, C).
       // fp8 operands: rows of whole 16-byte chunks for TMA.
       vector_ok &= depth % (f8 ? 16 : 8) == 0 && cols % 8 == 0;
+      // A batched GEMM's N-major B map runs on into the next batch's rows of k: a k-tile
+      // past K would read them, so a K of part tiles takes the hooks (which stop at K).
+      if (spec.batched && spec.gemm.wgmma && GemmNMajorB(spec)) vector_ok &= depth % 64 == 0;
       for (int op : {spec.a_async, spec.b_async, spec.b2_async}) {
         if (op >= 0) vector_ok &= operand_address(k, op) % 16 == 0;
       }
@@ -678,8 +681,14 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
                                   rows * batches, 128 / elem_bytes, spec.gemm.ARows()));
       }
       // A dual GEMM's tile takes bn / 2 rows of each B.
-      TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], type, elem_bytes, operand_address(k, spec.b_async), depth,
-                                cols * batches, 128 / elem_bytes, static_cast<int>(tile_cols)));
+      if (GemmNMajorB(spec)) {
+        // A row-major [K, N] B (every batch's K rows): boxes of 64 columns by a k-tile's rows.
+        TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], type, elem_bytes, operand_address(k, spec.b_async), cols,
+                                  depth * batches, 64, 64));
+      } else {
+        TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], type, elem_bytes, operand_address(k, spec.b_async), depth,
+                                  cols * batches, 128 / elem_bytes, static_cast<int>(tile_cols)));
+      }
       if (spec.dual) {
         TF_RETURN_IF_ERROR(encode(ks.maps[2], &maps[2], type, elem_bytes, operand_address(k, spec.b2_async), depth,
                                   cols, 128 / elem_bytes, static_cast<int>(tile_cols)));

@@ -494,7 +494,9 @@ TEST(Planner, GemmOperandsTakeTheAsyncPathWhenTheyCan) {
   const KernelSpec wt = plan_of("gemm_weight_transposed").kernels[0].spec;
   EXPECT_EQ(wt.b_layout, GemmBLayout::kColMajor);
   EXPECT_TRUE(wt.gemm.wgmma);  // sm_90 and a K-major B: the TMA + wgmma kernel
-  EXPECT_FALSE(plain.gemm.wgmma);
+  EXPECT_TRUE(plain.gemm.wgmma);  // a row-major 16-bit B too, N-major in its stages
+  EXPECT_TRUE(GemmNMajorB(plain));
+  EXPECT_FALSE(GemmNMajorB(wt));
   EXPECT_FALSE(plan_of("gemm_decode_bias_silu").kernels[0].spec.gemm.wgmma);
   const KernelSpec at = plan_of("gemm_a_transposed").kernels[0].spec;
   EXPECT_EQ(at.a_async, -1);  // a strided A goes through its hook

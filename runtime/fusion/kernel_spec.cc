@@ -53,9 +53,17 @@ bool GemmClusterSplit(const KernelSpec& spec) {
 
 int GemmTileCols(const KernelSpec& spec, const GemmConfig& c) { return spec.dual ? c.bn / 2 : c.bn; }
 
+bool GemmNMajorB(const KernelSpec& spec) {
+  if (spec.tile != "matmul" || spec.b_layout != GemmBLayout::kRowMajor || spec.dual || spec.tile_inputs.size() < 2) {
+    return false;
+  }
+  const DType t = spec.tile_inputs[1].dtype;
+  return t == DType::kBF16 || t == DType::kF16;
+}
+
 bool GemmWgmmaCapable(const KernelSpec& spec) {
-  return spec.tile == "matmul" && spec.custom == nullptr && spec.sm90 && spec.b_layout == GemmBLayout::kColMajor &&
-         (!spec.dual || spec.b2_async >= 0);
+  return spec.tile == "matmul" && spec.custom == nullptr && spec.sm90 &&
+         ((spec.b_layout == GemmBLayout::kColMajor && (!spec.dual || spec.b2_async >= 0)) || GemmNMajorB(spec));
 }
 
 bool GemmA16Capable(const KernelSpec& spec) {

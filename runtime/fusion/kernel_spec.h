@@ -211,9 +211,12 @@ bool GemmClusterSplit(const KernelSpec& spec);
 // Columns of C a GEMM tile of `c` stores: bn, or bn / 2 for a dual GEMM.
 int GemmTileCols(const KernelSpec& spec, const GemmConfig& c);
 
-// Whether the Hopper kernel can run a GEMM: an sm_90 target and B a K-major 16-bit buffer
-// that TMA reads (a weight used as w.T).
+// Whether the Hopper kernel can run a GEMM: an sm_90 target and B a 16-bit buffer that TMA
+// reads, K-major (a weight used as w.T) or row-major [K, N] (GemmNMajorB).
 bool GemmWgmmaCapable(const KernelSpec& spec);
+// Whether the Hopper kernel reads B N-major: a row-major [K, N] B of a 16-bit type (cp.async
+// or TMA), not a dual GEMM's.
+bool GemmNMajorB(const KernelSpec& spec);
 
 // Whether the Hopper kernel may hold 16 rows of A per stage (GemmConfig::a_rows; M <= 16):
 // 16-bit operands, no store-site reduction or row epilogue.
