@@ -71,7 +71,7 @@ void EmitWeightRead(Emitter& e, const KernelSpec& spec) {
 // A batched GEMM's offset (grid y walks the batches) into what tile input 0 or 1 or the
 // output (2) holds per batch: [M, K], [K, N] or [M, N]; "" for any other kernel.
 std::string BatchOffset(const KernelSpec& spec, int of) {
-  if (!spec.batched) return "";
+  if (!spec.batched || (of == 1 && spec.b_shared)) return "";
   static constexpr const char* kExtents[] = {"p.rows * p.depth", "p.depth * p.cols", "p.rows * p.cols"};
   return absl::StrCat(" + static_cast<long long>(blockIdx.y) * ", kExtents[of]);
 }
@@ -81,7 +81,8 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
   EmitAccStartHook(e, spec);
   e.Line(absl::StrCat("static constexpr bool kRowEpilogue = ", spec.stages.empty() ? "false" : "true", ";"));
   if (c.wgmma) {
-    e.Line(absl::StrCat("static constexpr bool kBatched = ", spec.batched ? "true" : "false", ";"));
+    e.Line(absl::StrCat("static constexpr bool kBatched = ", spec.batched ? "true" : "false",
+                        ", kBShared = ", spec.b_shared ? "true" : "false", ";"));
     e.Line(absl::StrCat("static constexpr bool kNMajorB = ", GemmNMajorB(spec) ? "true" : "false",
                         ";  // B row-major [K, N] (TMA boxes of 64 columns)"));
   }
@@ -295,7 +296,9 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     e.Line("template <int W>");
     e.Open(absl::StrCat("static __device__ __forceinline__ void load_in", j,
                         "(const Params& p, long long i, float (&v)[W]) {"));
-    if (spec.batched) e.Line(absl::StrCat("i = i", BatchOffset(spec, static_cast<int>(j)), ";"));
+    if (const std::string offset = BatchOffset(spec, static_cast<int>(j)); !offset.empty()) {
+      e.Line(absl::StrCat("i = i", offset, ";"));
+    }
     // A GEMM rounds its operands to their 16-bit type as it stages them: a prologue's last
     // cast to that type is left to it (the same rounding, done once).
     Expr value = spec.tile_inputs[j].expr;

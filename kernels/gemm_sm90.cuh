@@ -351,11 +351,13 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
     // A batched GEMM's maps hold every batch's rows: batch blockIdx.y's start there. A tile
     // past its batch's M or N reads the next batch's rows, which the store leaves out.
     const long long ma = H::kBatched ? m0 + static_cast<long long>(blockIdx.y) * p.rows : m0;
-    const long long nb = H::kBatched ? n0 + static_cast<long long>(blockIdx.y) * p.cols : n0;
+    // (kBShared: one B for every batch, read at its own rows.)
+    constexpr bool kBBatched = H::kBatched && !H::kBShared;
+    const long long nb = kBBatched ? n0 + static_cast<long long>(blockIdx.y) * p.cols : n0;
     if (!a_hook) tma_load_2d(a, &ta, full, kt * G::BK, static_cast<int>(ma));
     if constexpr (G::kNMajorB) {
       // Boxes of 64 columns by BK rows of k; a batched GEMM's rows of k follow its batch's.
-      const long long kb = (H::kBatched ? static_cast<long long>(blockIdx.y) * p.depth : 0) + kt * G::BK;
+      const long long kb = (kBBatched ? static_cast<long long>(blockIdx.y) * p.depth : 0) + kt * G::BK;
 #pragma unroll
       for (int panel = 0; panel < G::BN / 64 && !b_hook; ++panel) {
         tma_load_2d(b + panel * G::kBPanelBytes, &tb, full, static_cast<int>(n0 + panel * 64), static_cast<int>(kb));

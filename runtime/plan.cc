@@ -570,6 +570,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     if (reduce && rows * std::max<int64_t>(cols, 1) == 0) continue;
     // A batched GEMM's batches are grid y, at most 65535 (CUDA's limit).
     const int64_t batches = gemm ? k.plan.batches.Eval(syms) : 1;
+    const int64_t b_batches = spec.b_shared ? 1 : batches;  // the batches B's map spans
     if (batches > 65535) {
       return absl::InvalidArgumentError(absl::StrCat("matmul '", graph_.node(k.plan.tile_node).name, "': ", batches,
                                                      " batches exceed the 65535 one launch takes"));
@@ -589,7 +590,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       vector_ok &= depth % (f8 ? 16 : 8) == 0 && cols % 8 == 0;
       // A batched GEMM's N-major B map runs on into the next batch's rows of k: a k-tile
       // past K would read them, so a K of part tiles takes the hooks (which stop at K).
-      if (spec.batched && spec.gemm.wgmma && GemmNMajorB(spec)) vector_ok &= depth % 64 == 0;
+      if (spec.batched && !spec.b_shared && spec.gemm.wgmma && GemmNMajorB(spec)) vector_ok &= depth % 64 == 0;
       for (int op : {spec.a_async, spec.b_async, spec.b2_async}) {
         if (op >= 0) vector_ok &= operand_address(k, op) % 16 == 0;
       }
@@ -684,10 +685,10 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       if (GemmNMajorB(spec)) {
         // A row-major [K, N] B (every batch's K rows): boxes of 64 columns by a k-tile's rows.
         TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], type, elem_bytes, operand_address(k, spec.b_async), cols,
-                                  depth * batches, 64, 64));
+                                  depth * b_batches, 64, 64));
       } else {
         TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], type, elem_bytes, operand_address(k, spec.b_async), depth,
-                                  cols * batches, 128 / elem_bytes, static_cast<int>(tile_cols)));
+                                  cols * b_batches, 128 / elem_bytes, static_cast<int>(tile_cols)));
       }
       if (spec.dual) {
         TF_RETURN_IF_ERROR(encode(ks.maps[2], &maps[2], type, elem_bytes, operand_address(k, spec.b2_async), depth,

@@ -58,6 +58,27 @@ const std::vector<TestGraph>& BatchedTestGraphs() {
                    {"name": "b", "shape": ["B", 128, 264], "dtype": "bf16"}],
         "nodes": [{"name": "y", "op": "bmm", "inputs": ["a", "b"]}],
         "outputs": ["y"]})", 1, 1, {{"B", 5}, {"M", 300}}},
+      // One B for every batch (a [K, N] weight under [2, S, K]): read by TMA as it is, no
+      // batch offset; K = 72 (a part k-tile).
+      {"bmm_shared_row_major_b", R"({"name": "bmm_shared_row_major_b",
+        "inputs": [{"name": "x", "shape": [2, "S", 72], "dtype": "bf16"},
+                   {"name": "w", "shape": [72, 136], "dtype": "bf16"}],
+        "nodes": [{"name": "y", "op": "matmul", "inputs": ["x", "w"]},
+                  {"name": "o", "op": "silu", "inputs": ["y"]}],
+        "outputs": ["o"]})", 1, 2, {{"S", 67}}},
+      // torch.addmm and torch.baddbmm with alpha and beta: the scaled product and bias in
+      // the epilogue; addmm's B through t() of a [N, K] weight.
+      {"addmm_baddbmm_scaled", R"({"name": "addmm_baddbmm_scaled",
+        "inputs": [{"name": "bias", "shape": [48], "dtype": "bf16"},
+                   {"name": "a", "shape": ["M", 40], "dtype": "bf16"},
+                   {"name": "w", "shape": [48, 40], "dtype": "bf16"},
+                   {"name": "c", "shape": [3, 20, 24], "dtype": "f16"},
+                   {"name": "p", "shape": [3, 20, 32], "dtype": "f16"},
+                   {"name": "q", "shape": [3, 32, 24], "dtype": "f16"}],
+        "nodes": [{"name": "wt", "op": "t", "inputs": ["w"]},
+                  {"name": "y", "op": "addmm", "inputs": ["bias", "a", "wt"], "attrs": {"alpha": 0.5, "beta": 2.0}},
+                  {"name": "z", "op": "baddbmm", "inputs": ["c", "p", "q"], "attrs": {"alpha": 0.25}}],
+        "outputs": ["y", "z"]})", 2, 7, {{"M", 23}}},
   };
   return *graphs;
 }

@@ -41,7 +41,9 @@ std::vector<std::string> CompileNames(const std::string& json, const std::string
 }
 
 // Every graph fused; every other one unfused too (the unfused kernels are one op each, the
-// same few over and over; the GPU suites compile all of them).
+// same few over and over; the GPU suites compile all of them), and the others' fused GEMMs
+// with their shape classes of a symbolic M (Hopper kernels take NVRTC seconds each; every
+// class config compiles in shape_class_test and the GPU suites).
 TEST(Codegen, EveryTestGraphCompilesWithNvrtcFusedAndUnfused) {
   KernelCache cache;
   int index = 0;
@@ -54,8 +56,8 @@ TEST(Codegen, EveryTestGraphCompilesWithNvrtcFusedAndUnfused) {
       o.arch = "sm_90";
       o.fuse = fuse;
       o.cache = &cache;
-      // The fused pass compiles each GEMM's shape classes; the unfused one the kernels alone.
-      if (!fuse) o.m_classes.clear();
+      // Shape classes in the fused pass of the graphs not compiled unfused.
+      if (!fuse || unfused_too) o.m_classes.clear();
       TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(ParseTestGraph(t), o));
       EXPECT_EQ(plan.num_kernels(), fuse ? t.fused_kernels : t.unfused_kernels);
       for (const KernelReport& r : plan.reports()) EXPECT_GT(r.cubin_bytes, 0u);
@@ -74,6 +76,7 @@ TEST(Codegen, EveryGemmDtypeCompilesAndF32SplitsThroughItsHooks) {
     CompileOptions o;
     o.arch = "sm_90";
     o.cache = &cache;
+    o.m_classes.clear();  // each kernel once (the GPU dtype suite compiles the classes)
     TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(ParseTestGraph(t), o));
     for (const KernelPlan& k : plan.fusion_plan().kernels) {
       if (k.spec.tile != "matmul") continue;

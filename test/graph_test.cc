@@ -595,6 +595,58 @@ TEST(GraphBuilder, MatmulFollowsTorchMatmul) {
     "outputs": ["y"]})"), absl::StatusCode::kInvalidArgument, "'bmm' operands must be 3-D, got [4, 8] and [2, 8, 5]"));
 }
 
+// PyTorch spellings load as the ops they name (runtime/graph/torch_aliases.h), and their
+// misuse says which operand and what was expected.
+TEST(GraphBuilder, TorchAliasesLowerToTheirOps) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "x", "shape": ["M", 8], "dtype": "bf16"}, {"name": "w", "shape": [5, 8], "dtype": "bf16"},
+               {"name": "b", "shape": [5], "dtype": "bf16"}, {"name": "p", "shape": [2, 3, 8], "dtype": "bf16"},
+               {"name": "q", "shape": [2, 8, 4], "dtype": "bf16"}, {"name": "c", "shape": [2, 3, 4], "dtype": "bf16"}],
+    "nodes": [{"name": "wt", "op": "t", "inputs": ["w"]},
+              {"name": "mm", "op": "addmm", "inputs": ["b", "x", "wt"], "attrs": {"alpha": 2.0}},
+              {"name": "bmm", "op": "baddbmm", "inputs": ["c", "p", "q"]},
+              {"name": "v", "op": "view", "inputs": ["x"], "attrs": {"shape": ["M", 2, 4]}},
+              {"name": "cl", "op": "clone", "inputs": ["x"]},
+              {"name": "f", "op": "to", "inputs": ["x"], "attrs": {"dtype": "f32"}},
+              {"name": "mx", "op": "max", "inputs": ["x", "cl"]},
+              {"name": "rmax", "op": "max", "inputs": ["x"], "attrs": {"dim": 1}},
+              {"name": "amin", "op": "min", "inputs": ["x"]},
+              {"name": "r6", "op": "relu6", "inputs": ["x"]},
+              {"name": "rs", "op": "rsub", "inputs": ["x", 1.0]},
+              {"name": "mask", "op": "lt", "inputs": ["x", 0.0]},
+              {"name": "mf", "op": "masked_fill", "inputs": ["x", "mask", {"value": "-inf"}]},
+              {"name": "ea", "op": "expand_as", "inputs": ["b", "mm"]}],
+    "outputs": ["mm", "bmm", "v", "f", "mx", "rmax", "amin", "r6", "rs", "mf", "ea"]})"));
+  const std::vector<std::pair<const char*, const char*>> shapes = {
+      {"wt", "[8, 5]"}, {"mm", "[M, 5]"}, {"bmm", "[2, 3, 4]"}, {"v", "[M, 2, 4]"}, {"f", "[M, 8]"},
+      {"rmax", "[M]"}, {"amin", "[]"}, {"mf", "[M, 8]"}, {"ea", "[M, 5]"}};
+  for (const auto& [name, shape] : shapes) EXPECT_EQ(g.ShapeText(g.FindNode(name)), shape) << name;
+  const auto node = [&](const char* name) -> const Node& { return g.node(g.FindNode(name)); };
+  EXPECT_EQ(node("wt").view, ViewOp::kTranspose);
+  EXPECT_EQ(node("f").dtype, DType::kF32);
+  EXPECT_EQ(node("mx").pointwise, PointwiseOp::kMaximum);
+  EXPECT_EQ(node("rmax").reduce, ReduceOp::kAmax);
+  EXPECT_EQ(node("amin").reduce, ReduceOp::kAmin);
+  EXPECT_EQ(node("r6").pointwise, PointwiseOp::kClamp);
+  EXPECT_EQ(*node("r6").attrs.max, 6.0);
+  EXPECT_EQ(node("rs").inputs[1], g.FindNode("x"));  // 1 - x
+  EXPECT_EQ(node("mf").pointwise, PointwiseOp::kWhere);
+  EXPECT_EQ(node("mf").dtype, DType::kBF16);
+  EXPECT_TRUE(IsBatchedMatmul(node("bmm.mm")));
+  EXPECT_EQ(node("mm").pointwise, PointwiseOp::kAdd);
+  EXPECT_EQ(node("mm.alpha").pointwise, PointwiseOp::kMul);
+  const auto refused = [](const std::string& nodes, const std::string& why) {
+    EXPECT_TRUE(StatusIs(GraphFromJson(absl::StrCat(R"({"name": "j", "inputs": [{"name": "x", "shape": [2, 3, 4],
+      "dtype": "f32"}, {"name": "m", "shape": [2, 3, 4], "dtype": "f32"}], "nodes": [)", nodes, R"(], "outputs": ["y"]})")),
+                         absl::StatusCode::kInvalidArgument, why))
+        << nodes;
+  };
+  refused(R"({"name": "y", "op": "t", "inputs": ["x"]})", "'t' takes a value of rank <= 2, got [2, 3, 4]");
+  refused(R"({"name": "y", "op": "masked_fill", "inputs": ["x", "m", 0.0]})", "mask 'm' is f32 (expected bool)");
+  refused(R"({"name": "y", "op": "rsub", "inputs": ["x"]})", "'rsub' takes 2 operands (a, b: b - a), got 1");
+  refused(R"({"name": "y", "op": "addmm", "inputs": ["x", "x", "x"]})", "'addmm' operands a and b must be 2-D");
+}
+
 // rms_norm and layer_norm take PyTorch's default eps (F.rms_norm: the input type's machine
 // epsilon; F.layer_norm: 1e-5); with fewer parameters than the tile's they are written op by
 // op, in the promoted type.

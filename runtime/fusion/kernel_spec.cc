@@ -152,7 +152,7 @@ std::string SpecText(const KernelSpec& spec) {
   if (spec.tile == "matmul") {
     absl::StrAppend(&s, "gemm ", spec.gemm.ToString(), " a_async=", spec.a_async, " b_async=",
                     spec.b_async, " b_layout=", static_cast<int>(spec.b_layout),
-                    spec.dual ? absl::StrCat(" dual b2_async=", spec.b2_async) : "", spec.batched ? " batched" : "",
+                    spec.dual ? absl::StrCat(" dual b2_async=", spec.b2_async) : "", spec.batched ? " batched" : "", spec.b_shared ? " b_shared" : "",
                     GemmClusterSplit(spec) ? " cluster_split" : "", "\n");
   }
   if (spec.tile == "reduce") absl::StrAppend(&s, "reduce op=", spec.reduce_op, "\n");

@@ -191,6 +191,7 @@ struct KernelSpec {
   // matmul: a batched GEMM ([..., M, K] x [..., K, N], graph.h IsBatchedMatmul): grid y walks
   // the batches, and each hook offsets its flat index by the batch's [M, K], [K, N] or [M, N].
   bool batched = false;
+  bool b_shared = false;  // a batched GEMM whose B is one buffer for every batch (no offset)
   StoreReduce reduce;  // tile kernels: a store-site reduction, when reduce.op >= 0
   std::vector<RowStage> stages;  // "row": its reductions, in the order they run
   std::vector<ColumnWindow> windows;  // matmul: column windows with outputs of their own

@@ -646,6 +646,17 @@ bool KMajorBatches(const OperandBinding& b, const SizeExpr& k, const SizeExpr& n
   return true;
 }
 
+// Whether a batched GEMM's B, bound as [batches..., K, N] with strides, is one [N, K]
+// buffer's transpose for every batch: strides 0 along the batch dims, 1 along K, K along N.
+bool SharedKMajor(const OperandBinding& b, const SizeExpr& k) {
+  const size_t r = b.strides.size();
+  if (r < 3 || !(b.strides[r - 2] == SizeExpr{1, {}}) || !(b.strides[r - 1] == k)) return false;
+  for (size_t d = 0; d + 2 < r; ++d) {
+    if (!(b.strides[d] == SizeExpr{0, {}})) return false;
+  }
+  return true;
+}
+
 absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
                           const PlanOptions& options) {
   const Node& t = g.node(group.tile);
@@ -697,9 +708,19 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
         // The transpose of a contiguous [batches..., N, K] (k.transpose(-2, -1)): K-major.
         k.spec.b_async = e->operand;
         k.spec.b_layout = GemmBLayout::kColMajor;
+      } else if (j == 1 && access == Access::kInner && bind.inner == k.depth * k.cols) {
+        // One [K, N] for every batch (a weight expanded over them): row-major, shared.
+        k.spec.b_async = e->operand;
+        k.spec.b_layout = GemmBLayout::kRowMajor;
+        k.spec.b_shared = true;
+      } else if (j == 1 && access == Access::kStrided && SharedKMajor(bind, k.depth)) {
+        // One w.T for every batch (F.linear over [B, S, K]): K-major, shared.
+        k.spec.b_async = e->operand;
+        k.spec.b_layout = GemmBLayout::kColMajor;
+        k.spec.b_shared = true;
       }
     }
-    // Hopper's TMA + wgmma kernel (not the persistent one) where B is K-major.
+    // Hopper's TMA + wgmma kernel (not the persistent one) where B is read as it is.
     const bool small = m.is_static() && m.value <= 64;
     k.spec.gemm = GemmWgmmaCapable(k.spec) ? WgmmaGemmConfig(4, small ? 64 : 128, 128) : BatchedGemmConfig(m);
     return absl::OkStatus();

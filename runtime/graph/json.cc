@@ -12,6 +12,7 @@
 #include "runtime/graph/json_value.h"
 #include "runtime/graph/names.h"
 #include "runtime/graph/read_file.h"
+#include "runtime/graph/torch_aliases.h"
 #include "runtime/status_macros.h"
 
 namespace tilefuse::internal {
@@ -362,6 +363,26 @@ absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const Til
     }
     return AddMatmul(g, name, ins, where).status();
   }
+  if (op == "addmm" || op == "baddbmm") {
+    // torch.addmm(bias, a, b, beta=, alpha=) and baddbmm: beta * bias + alpha * (a @ b).
+    if (ins.size() != 3) return Err(where, absl::StrCat("'", op, "' takes 3 operands (bias, a, b), got ", ins.size()));
+    const size_t rank = op == "addmm" ? 2 : 3;
+    if (g.node(ins[1]).shape.size() != rank || g.node(ins[2]).shape.size() != rank) {
+      return Err(where, absl::StrCat("'", op, "' operands a and b must be ", rank, "-D, got ", g.ShapeText(ins[1]),
+                                     " and ", g.ShapeText(ins[2])));
+    }
+    const double alpha = attrs.alpha.value_or(1.0), beta = attrs.beta.value_or(1.0);
+    TF_ASSIGN_OR_RETURN(int y, AddMatmul(g, absl::StrCat(name, ".mm"), {ins[1], ins[2]}, where));
+    int bias = ins[0];
+    const auto scaled = [&](int x, double s, const char* tag) -> absl::StatusOr<int> {
+      if (s == 1.0) return x;
+      TF_ASSIGN_OR_RETURN(const int c, g.AddScalar(s));
+      return g.AddPointwise(absl::StrCat(name, ".", tag), PointwiseOp::kMul, {x, c});
+    };
+    TF_ASSIGN_OR_RETURN(y, scaled(y, alpha, "alpha"));
+    TF_ASSIGN_OR_RETURN(bias, scaled(bias, beta, "beta"));
+    return g.AddPointwise(name, PointwiseOp::kAdd, {y, bias}).status();
+  }
   if (op == "std") {
     // torch.std: the square root of var (same dims, keepdim and correction).
     if (ins.size() != 1) return Err(where, absl::StrCat("'std' takes 1 operand, got ", ins.size()));
@@ -384,6 +405,8 @@ absl::Status AddNode(Graph& g, const Json& n, const std::string& name, const Til
     if (!attrs.dim) return Err(where, "'gather' needs 'dim'");
     return g.AddGather(name, ins[0], *attrs.dim, ins[1]).status();
   }
+  TF_ASSIGN_OR_RETURN(const std::optional<int> alias, AddTorchAlias(g, op, name, ins, attrs, where));
+  if (alias) return absl::OkStatus();
   if (auto p = ParsePointwiseOp(op)) return g.AddPointwise(name, *p, ins, attrs).status();
   if (auto t = ParseTileOp(op)) return g.AddTile(name, *t, ins, attrs).status();
   if (auto r = ParseReduceOp(op); r || ParseViewOp(op)) {

@@ -1,0 +1,109 @@
+#include "runtime/graph/torch_aliases.h"
+
+#include "absl/strings/str_cat.h"
+#include "runtime/status_macros.h"
+
+namespace tilefuse::internal {
+namespace {
+
+absl::Status Arity(const std::string& op, const std::vector<int>& ins, size_t want, const std::string& where,
+                   const char* operands) {
+  if (ins.size() == want) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": '", op, "' takes ", want, " operand", want == 1 ? "" : "s", " (", operands, "), got ",
+                   ins.size()));
+}
+
+}  // namespace
+
+const std::vector<std::string>& TorchAliasNames() {
+  static const std::vector<std::string>* names = new std::vector<std::string>{
+      "view", "to", "multiply", "subtract", "divide", "true_divide", "broadcast_to", "expand_as", "t", "contiguous", "clone", "detach", "relu6", "hardtanh", "max", "min", "rsub", "masked_fill"};
+  return *names;
+}
+
+absl::StatusOr<std::optional<int>> AddTorchAlias(Graph& g, const std::string& op, const std::string& name,
+                                                 const std::vector<int>& ins, const Attrs& attrs,
+                                                 const std::string& where) {
+  // Renames: the op under its tilefuse name, operands and attributes as they are.
+  static const std::pair<const char*, PointwiseOp> kPointwise[] = {{"multiply", PointwiseOp::kMul},
+                                                                   {"subtract", PointwiseOp::kSub},
+                                                                   {"divide", PointwiseOp::kDiv},
+                                                                   {"true_divide", PointwiseOp::kDiv},
+                                                                   {"to", PointwiseOp::kCast}};
+  for (const auto& [alias, p] : kPointwise) {
+    if (op != alias) continue;
+    TF_ASSIGN_OR_RETURN(const int v, g.AddPointwise(name, p, ins, attrs));
+    return std::optional<int>(v);
+  }
+  const auto one = [&](const char* what) { return Arity(op, ins, 1, where, what); };
+  if (op == "view" || op == "broadcast_to") {
+    TF_RETURN_IF_ERROR(one("x"));
+    TF_ASSIGN_OR_RETURN(const int v, g.AddView(name, op == "view" ? ViewOp::kReshape : ViewOp::kExpand, ins[0], attrs));
+    return std::optional<int>(v);
+  }
+  if (op == "contiguous" || op == "clone" || op == "detach") {
+    // The value itself: a reshape to its own shape, which no kernel computes.
+    TF_RETURN_IF_ERROR(one("x"));
+    TF_ASSIGN_OR_RETURN(const int v, g.AddView(name, ViewOp::kReshape, ins[0], Attrs{.shape = g.node(ins[0]).shape}));
+    return std::optional<int>(v);
+  }
+  if (op == "t") {
+    TF_RETURN_IF_ERROR(one("x"));
+    if (g.node(ins[0]).shape.size() > 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": 't' takes a value of rank <= 2, got ", g.ShapeText(ins[0]), " (use transpose)"));
+    }
+    if (g.node(ins[0]).shape.size() < 2) {
+      TF_ASSIGN_OR_RETURN(const int v, g.AddView(name, ViewOp::kReshape, ins[0], Attrs{.shape = g.node(ins[0]).shape}));
+      return std::optional<int>(v);
+    }
+    TF_ASSIGN_OR_RETURN(const int v, g.AddView(name, ViewOp::kTranspose, ins[0], Attrs{.dim0 = 0, .dim1 = 1}));
+    return std::optional<int>(v);
+  }
+  if (op == "expand_as") {
+    TF_RETURN_IF_ERROR(Arity(op, ins, 2, where, "x, other"));
+    TF_ASSIGN_OR_RETURN(const int v, g.AddView(name, ViewOp::kExpand, ins[0], Attrs{.shape = g.node(ins[1]).shape}));
+    return std::optional<int>(v);
+  }
+  if (op == "relu6" || op == "hardtanh") {
+    TF_RETURN_IF_ERROR(one("x"));
+    Attrs c;
+    c.min = op == "relu6" ? 0.0 : attrs.min.value_or(-1.0);
+    c.max = op == "relu6" ? 6.0 : attrs.max.value_or(1.0);
+    TF_ASSIGN_OR_RETURN(const int v, g.AddPointwise(name, PointwiseOp::kClamp, ins, c));
+    return std::optional<int>(v);
+  }
+  if (op == "max" || op == "min") {
+    // torch.max(a, b) and torch.max(x[, dim, keepdim]) (its values).
+    const bool max = op == "max";
+    if (ins.size() == 2) {
+      TF_ASSIGN_OR_RETURN(const int v,
+                          g.AddPointwise(name, max ? PointwiseOp::kMaximum : PointwiseOp::kMinimum, ins, attrs));
+      return std::optional<int>(v);
+    }
+    TF_RETURN_IF_ERROR(one("x, or a and b"));
+    TF_ASSIGN_OR_RETURN(const int v, g.AddReduce(name, max ? ReduceOp::kAmax : ReduceOp::kAmin, ins[0], attrs));
+    return std::optional<int>(v);
+  }
+  if (op == "rsub") {
+    TF_RETURN_IF_ERROR(Arity(op, ins, 2, where, "a, b: b - a"));
+    TF_ASSIGN_OR_RETURN(const int v, g.AddPointwise(name, PointwiseOp::kSub, {ins[1], ins[0]}, attrs));
+    return std::optional<int>(v);
+  }
+  if (op == "masked_fill") {
+    TF_RETURN_IF_ERROR(Arity(op, ins, 3, where, "x, mask, value"));
+    if (g.node(ins[1]).dtype != DType::kBool) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": 'masked_fill' mask '", g.node(ins[1]).name, "' is ",
+                                                     DTypeName(g.node(ins[1]).dtype), " (expected bool)"));
+    }
+    // The fill takes x's type (torch casts the value to it).
+    TF_ASSIGN_OR_RETURN(const int fill, g.AddPointwise(absl::StrCat(name, ".value"), PointwiseOp::kCast, {ins[2]},
+                                                       Attrs{.dtype = g.node(ins[0]).dtype}));
+    TF_ASSIGN_OR_RETURN(const int v, g.AddPointwise(name, PointwiseOp::kWhere, {ins[1], fill, ins[0]}));
+    return std::optional<int>(v);
+  }
+  return std::optional<int>();
+}
+
+}  // namespace tilefuse::internal
