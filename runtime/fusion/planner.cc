@@ -632,29 +632,22 @@ absl::Status FillSplitDual(const Graph& g, const Group& group, KernelBuilder& kb
   return absl::OkStatus();
 }
 
-// Whether a batched GEMM's B, bound as [batches..., K, N] with strides, is the transpose of
-// a contiguous [batches..., N, K]: strides 1 along K, K along N, and each batch dim's the
-// size of what follows it.
-bool KMajorBatches(const OperandBinding& b, const SizeExpr& k, const SizeExpr& n) {
+// Whether a batched GEMM's B, bound as [batches..., K, N] with strides 1 along K and K
+// along N, is K-major buffers TMA can read: the transpose of a contiguous [batches..., N, K]
+// (each batch dim's stride the size of what follows it), or of one [N, K] for every batch
+// (strides 0 along the batch dims: *shared set).
+bool KMajorBatches(const OperandBinding& b, const SizeExpr& k, const SizeExpr& n, bool* shared) {
   const size_t r = b.strides.size();
   if (r < 3 || b.dims.size() != r || !(b.strides[r - 2] == SizeExpr{1, {}}) || !(b.strides[r - 1] == k)) return false;
+  bool contiguous = true;
+  *shared = true;
   SizeExpr next = k * n;
   for (size_t d = r - 2; d-- > 0;) {
-    if (!(b.strides[d] == next)) return false;
+    contiguous &= b.strides[d] == next;
+    *shared &= b.strides[d] == SizeExpr{0, {}};
     next = next * b.dims[d];
   }
-  return true;
-}
-
-// Whether a batched GEMM's B, bound as [batches..., K, N] with strides, is one [N, K]
-// buffer's transpose for every batch: strides 0 along the batch dims, 1 along K, K along N.
-bool SharedKMajor(const OperandBinding& b, const SizeExpr& k) {
-  const size_t r = b.strides.size();
-  if (r < 3 || !(b.strides[r - 2] == SizeExpr{1, {}}) || !(b.strides[r - 1] == k)) return false;
-  for (size_t d = 0; d + 2 < r; ++d) {
-    if (!(b.strides[d] == SizeExpr{0, {}})) return false;
-  }
-  return true;
+  return contiguous || *shared;
 }
 
 absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
@@ -690,8 +683,9 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
   }
   if (b_nk) k.spec.b_layout = GemmBLayout::kHookNK;
   if (batched) {
-    // The mma.sync kernel, operands through their hooks or cp.async where contiguous (the
-    // hooks' a_ptr and b_ptr add the batch's offset); one config by M.
+    // Operands read as they are where their layout allows (a_ptr and b_ptr add the batch's
+    // offset, but for a B shared by every batch); the Hopper kernel where B is such, else
+    // mma.sync; one config by M.
     k.depth = SizeExpr::Of(g.node(t.inputs[0]).shape.back());
     const Dim& m = t.shape[t.shape.size() - 2];
     k.spec.sm90 = options.arch == "sm_90";
@@ -704,19 +698,17 @@ absl::Status FillTileSpec(const Graph& g, const Group& group, KernelBuilder& kb,
       if (access == Access::kFull) {
         (j == 0 ? k.spec.a_async : k.spec.b_async) = e->operand;
         if (j == 1) k.spec.b_layout = GemmBLayout::kRowMajor;
-      } else if (j == 1 && access == Access::kStrided && KMajorBatches(bind, k.depth, k.cols)) {
-        // The transpose of a contiguous [batches..., N, K] (k.transpose(-2, -1)): K-major.
+      } else if (bool shared = false;
+                 j == 1 && access == Access::kStrided && KMajorBatches(bind, k.depth, k.cols, &shared)) {
+        // k.transpose(-2, -1) of a contiguous [batches..., N, K], or F.linear's w.T under
+        // [B, S, K] (one for every batch).
         k.spec.b_async = e->operand;
         k.spec.b_layout = GemmBLayout::kColMajor;
+        k.spec.b_shared = shared;
       } else if (j == 1 && access == Access::kInner && bind.inner == k.depth * k.cols) {
         // One [K, N] for every batch (a weight expanded over them): row-major, shared.
         k.spec.b_async = e->operand;
         k.spec.b_layout = GemmBLayout::kRowMajor;
-        k.spec.b_shared = true;
-      } else if (j == 1 && access == Access::kStrided && SharedKMajor(bind, k.depth)) {
-        // One w.T for every batch (F.linear over [B, S, K]): K-major, shared.
-        k.spec.b_async = e->operand;
-        k.spec.b_layout = GemmBLayout::kColMajor;
         k.spec.b_shared = true;
       }
     }
