@@ -357,6 +357,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   }
   // Overlapped launches need the kernels' grid_dependency_wait, which sm_90 on compiles.
   plan.overlap_ = options.overlap_launches && ArchVersion(plan.arch_) >= 90;
+  plan.check_only_ = options.check_only;
   int sms = options.sm_count;
   if (sms <= 0) {
     auto device_sms = DeviceSmCount(options.device);
@@ -386,6 +387,8 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   if (const char* li = std::getenv("TILEFUSE_LINEINFO"); li != nullptr && *li != '\0' && std::string(li) != "0") {
     nvrtc.extra_options.push_back("-lineinfo");
   }
+  // Part of each signature, so that a check's stub never serves a real plan from a cache.
+  if (options.check_only) nvrtc.extra_options.push_back("-fdevice-syntax-only");
   // What NVRTC builds: each kernel, and each shape class of a GEMM (a spec with the class's
   // config). Each signature covers the template files its spec is built from.
   struct Job {
@@ -420,7 +423,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   }
 
   const size_t n = jobs.size();
-  const std::string dump_dir = RequestedDumpDir(options);
+  const std::string dump_dir = options.check_only ? "" : RequestedDumpDir(options);
   plan.kernels_.resize(plan.fusion_.kernels.size());
   for (size_t i = 0; i < plan.kernels_.size(); ++i) plan.kernels_[i].classes.resize(plan.fusion_.kernels[i].classes.size());
   plan.reports_.resize(n);
@@ -433,7 +436,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
     bool hit = false, disk_hit = false;
     std::string store_error;
     auto compiled = cache->GetOrBuild(sig.text, [&]() -> absl::StatusOr<KernelCache::Built> {
-      if (options.disk_cache == nullptr) return BuildKernel(spec, sig, NvrtcFor(spec, nvrtc), options);
+      if (options.disk_cache == nullptr || options.check_only) return BuildKernel(spec, sig, NvrtcFor(spec, nvrtc), options);
       DiskCache& disk = *options.disk_cache;
       const DiskCacheKey key{sig.text, sig.hash, job.context.arch, job.context.nvrtc_version,
                              absl::StrJoin(job.context.options, " "), job.context.template_hash};
@@ -503,7 +506,7 @@ absl::StatusOr<Plan> Compile(const Graph& graph, const CompileOptions& options) 
   for (size_t i; (i = next.fetch_add(1)) < n;) compile_one(i);
   for (std::thread& t : threads) t.join();
   for (const absl::Status& s : status) TF_RETURN_IF_ERROR(s);
-  if (!options.manifest_path.empty()) {
+  if (!options.manifest_path.empty() && !options.check_only) {
     ManifestEntry entry{graph, options.fuse, plan.arch_, TuningPathOf(options)};
     if (!std::equal(options.m_classes.begin(), options.m_classes.end(), std::begin(kDefaultMClasses),
                     std::end(kDefaultMClasses))) {

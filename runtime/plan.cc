@@ -149,6 +149,7 @@ Plan& Plan::operator=(Plan&& o) noexcept {
   load_mu_ = std::move(o.load_mu_);
   sm_count_ = o.sm_count_;
   overlap_ = o.overlap_;
+  check_only_ = o.check_only_;
   own_ = std::move(o.own_);
   o.loaded_ = false;
   return *this;
@@ -212,6 +213,10 @@ std::string Plan::Explain() const {
 absl::Status Plan::Load() {
   std::lock_guard<std::mutex> lock(*load_mu_);
   if (loaded_) return absl::OkStatus();
+  if (check_only_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plan of graph '", graph_.name(), "' was compiled with CompileOptions::check_only: it has no binaries to run"));
+  }
   TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
   TF_ASSIGN_OR_RETURN(DeviceInfo info, GetDeviceInfo(device_));
   if (info.Arch() != arch_) {

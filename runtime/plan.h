@@ -106,6 +106,12 @@ struct CompileOptions {
   // bound M without compiling or allocating. The defaults: runtime/fusion/tile_config.h
   // (kDefaultMClasses, SmallMGemmConfig). Empty: one kernel for every M.
   std::vector<int64_t> m_classes{std::begin(kDefaultMClasses), std::end(kDefaultMClasses)};
+  // NVRTC's front end only (-fdevice-syntax-only): every kernel's source is checked as C++
+  // (names, types, each template instantiated) at about an eighth of a build's time, but
+  // nothing reaches ptxas, so the inline PTX is not checked and the plan has no binary to
+  // load or run. The disk cache, the manifest and dumps are not used. For the CPU suites,
+  // whose time is NVRTC's (test/codegen_test.cc builds a sample through ptxas).
+  bool check_only = false;
 };
 
 // What compiling one kernel cost, for reports and the command-line tool.
@@ -256,6 +262,7 @@ class Plan {
   std::unique_ptr<std::mutex> load_mu_;  // Load, from CreateContext on several threads
   int sm_count_ = 0;
   bool overlap_ = false;  // CompileOptions::overlap_launches, where the arch has it
+  bool check_only_ = false;  // CompileOptions::check_only: no binaries
   std::unique_ptr<RunState> own_;  // the plain Run's context, made at its first run
 };
 

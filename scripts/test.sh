@@ -17,9 +17,10 @@ bash scripts/check_install.sh build
 sanitized_build() {  # DIR CMAKE_FLAGS...
   local dir=$1
   shift
-  # -O1 -g1: line tables for the reports' stacks, cheaper to compile than -O2 -g.
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-    -DTILEFUSE_BUILD_BENCH=OFF -DTILEFUSE_BUILD_EXAMPLES=OFF "$@" >/dev/null
+  # -Og -g1: line tables for the reports' stacks; -Og compiles in about half the time of
+  # -O1 (and runs the tests about as fast). Unity builds, as build.sh's.
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-Og -g1" \
+    -DCMAKE_UNITY_BUILD=ON -DTILEFUSE_BUILD_BENCH=OFF -DTILEFUSE_BUILD_EXAMPLES=OFF "$@" >/dev/null
 }
 sanitized_build build-asan -DTILEFUSE_SANITIZE=ON
 # Leak checks are off: NVRTC keeps process-lifetime allocations of its own. codegen_test

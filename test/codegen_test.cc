@@ -40,42 +40,47 @@ std::vector<std::string> CompileNames(const std::string& json, const std::string
   return plan.ok() ? EntryNames(*plan) : std::vector<std::string>{};
 }
 
-// Every graph fused; one in three unfused too (the unfused kernels are one op each, the
-// same few over and over; the GPU suites compile all of them), and another one in three
-// with the shape classes of a symbolic M (Hopper kernels take NVRTC seconds each; every
-// class config compiles in shape_class_test and the GPU suites).
+// Every graph fused with the shape classes of a symbolic M and unfused, checked by NVRTC's
+// front end (CompileOptions::check_only: each template instantiated, the glue type-checked);
+// one graph in five also built through ptxas, fused, which checks the inline PTX of its
+// tile (every class config builds in shape_class_test, every kernel in the GPU suites).
 TEST(Codegen, EveryTestGraphCompilesWithNvrtcFusedAndUnfused) {
   KernelCache cache;
-  int index = 0;
+  int index = 0, built = 0;
   for (const TestGraph& t : AllTestGraphs()) {
-    const bool unfused_too = index % 3 == 0, classes = index % 3 == 1;
-    ++index;
-    for (bool fuse : {true, false}) {
-      if (!fuse && !unfused_too) continue;
-      SCOPED_TRACE(t.name + (fuse ? " fused" : " unfused"));
+    const bool build = index++ % 5 == 0;
+    for (int pass = 0; pass < (build ? 3 : 2); ++pass) {
+      const bool fuse = pass != 1, check_only = pass < 2;
+      SCOPED_TRACE(t.name + (fuse ? " fused" : " unfused") + (check_only ? " (checked)" : " (built)"));
       CompileOptions o;
       o.arch = "sm_90";
       o.fuse = fuse;
       o.cache = &cache;
-      if (!fuse || !classes) o.m_classes.clear();
+      o.check_only = check_only;
+      if (!check_only) o.m_classes.clear();
       TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(ParseTestGraph(t), o));
       EXPECT_EQ(plan.num_kernels(), fuse ? t.fused_kernels : t.unfused_kernels);
+      if (check_only) continue;
+      ++built;
       for (const KernelReport& r : plan.reports()) EXPECT_GT(r.cubin_bytes, 0u);
     }
   }
+  EXPECT_GT(built, 20);
   EXPECT_GT(cache.stats().compiles, 0);
 }
 
 // f32 operands never reach the MMA as raw bytes: they split into bf16 parts through
-// their hooks (no cp.async, no TMA); f16 and bf16 keep the async paths.
+// their hooks (no cp.async, no TMA); f16 and bf16 keep the async paths. One graph in three
+// is built through ptxas, the others checked by NVRTC's front end.
 TEST(Codegen, EveryGemmDtypeCompilesAndF32SplitsThroughItsHooks) {
   KernelCache cache;
-  int split = 0;
+  int split = 0, index = 0;
   for (const TestGraph& t : GemmDtypeTestGraphs()) {
     SCOPED_TRACE(t.name);
     CompileOptions o;
     o.arch = "sm_90";
     o.cache = &cache;
+    o.check_only = index++ % 3 != 0;
     o.m_classes.clear();  // each kernel once (the GPU dtype suite compiles the classes)
     TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(ParseTestGraph(t), o));
     for (const KernelPlan& k : plan.fusion_plan().kernels) {
@@ -279,8 +284,9 @@ TEST(Codegen, SkinnyConfigsKeepTheirStagesInSharedMemory) {
 }
 
 // Rows wider than a tile: with wide_row_epilogues on sm_90 the norm runs in the GEMM's store
-// over column tiles of a CTA and a cluster, and that kernel compiles (NVRTC); by default,
-// and on sm_80, the norm is a kernel of its own.
+// over column tiles of a CTA and a cluster, and that kernel compiles (NVRTC: the first
+// built through ptxas, the others checked by its front end); by default, and on sm_80, the
+// norm is a kernel of its own.
 TEST(Codegen, WideRowEpiloguesCompileAsRowTilesAndClusters) {
   for (const char* name : {"hopper_rms_norm_1024", "hopper_layer_norm_600", "hopper_softmax_decomposed_1000",
                            "hopper_rms_norm_decomposed_2048"}) {
@@ -289,6 +295,7 @@ TEST(Codegen, WideRowEpiloguesCompileAsRowTilesAndClusters) {
     CompileOptions o;
     o.arch = "sm_90";
     o.wide_row_epilogues = true;
+    o.check_only = std::string(name) != "hopper_rms_norm_1024";
     TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
     ASSERT_EQ(plan.num_kernels(), 1);
     EXPECT_GT(plan.fusion_plan().kernels[0].spec.gemm.row_cluster, 1);
@@ -311,6 +318,7 @@ TEST(Codegen, ExplainSaysWhereTheSkinnyKernelReadsByTma) {
     SCOPED_TRACE(absl::StrCat(name, " ", arch));
     CompileOptions o;
     o.arch = arch;
+    o.check_only = true;  // a plan's text: NVRTC's front end is enough
     TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(ParseTestGraph(NamedTestGraph(name)), o));
     const std::string explain = plan.Explain();
     EXPECT_NE(explain.find("class M <= 16: skinny 16x64x128 w4"), std::string::npos) << explain;
@@ -323,6 +331,7 @@ TEST(Codegen, ExplainSaysWhereTheSkinnyKernelReadsByTma) {
                 {"name": "y", "op": "matmul", "inputs": ["x", "t"]}], "outputs": ["y"]})"));
   CompileOptions o;
   o.arch = "sm_90";
+  o.check_only = true;
   TF_ASSERT_OK_AND_ASSIGN(Plan fixed, Compile(g, o));
   EXPECT_NE(fixed.Explain().find("    config: " + fixed.fusion_plan().kernels[0].spec.gemm.ToString() + "\n"),
             std::string::npos)
@@ -340,10 +349,47 @@ TEST(Codegen, CompileErrorQuotesTheGeneratedLine) {
   EXPECT_TRUE(StatusIs(r, absl::StatusCode::kInternal, "> " "  p[0] = undeclared_thing + 1.0f;"));
 }
 
+// The front-end check (CompileOptions::check_only) rejects what a build would: an error
+// in the body of a template, seen only when the kernel instantiates it.
+TEST(Codegen, CheckOnlyRejectsErrorsInInstantiatedTemplates) {
+  const std::string source =
+      "template <int W> __device__ void store(float* p, const float (&v)[W]) { p[0] = v; }\n"
+      "extern \"C\" __global__ void k(float* p) {\n"
+      "  float v[4] = {};\n"
+      "  store<4>(p, v);\n"
+      "}\n";
+  NvrtcOptions check;
+  check.extra_options = {"-fdevice-syntax-only"};
+  EXPECT_TRUE(StatusIs(CompileToCubin(source, "tf_template.cu", check), absl::StatusCode::kInternal,
+                       "tf_template.cu(1)"));
+  EXPECT_TRUE(StatusIs(CompileToCubin(source, "tf_template.cu", NvrtcOptions{}), absl::StatusCode::kInternal,
+                       "tf_template.cu(1)"));
+}
+
 constexpr char kBase[] = R"({"name": "sig",
   "inputs": [{"name": "x", "shape": ["M", 64], "dtype": "bf16"},
              {"name": "y", "shape": ["M", 64], "dtype": "bf16"}],
   "nodes": [{"name": "o", "op": "add", "inputs": ["x", "y"]}], "outputs": ["o"]})";
+
+// A checked plan shares no cache entry with a built one (its NVRTC options are part of
+// the signature) and refuses to load.
+TEST(Codegen, CheckOnlyPlansAreNeverRunOrServedAsBuilt) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(kBase));
+  KernelCache cache;
+  CompileOptions o;
+  o.arch = "sm_90";
+  o.cache = &cache;
+  o.check_only = true;
+  TF_ASSERT_OK_AND_ASSIGN(Plan checked, Compile(g, o));
+  o.check_only = false;
+  TF_ASSERT_OK_AND_ASSIGN(Plan built, Compile(g, o));
+  ASSERT_EQ(checked.reports().size(), 1u);
+  ASSERT_EQ(built.reports().size(), 1u);
+  EXPECT_NE(checked.reports()[0].entry_name, built.reports()[0].entry_name);
+  EXPECT_FALSE(built.reports()[0].cache_hit);
+  EXPECT_EQ(cache.stats().compiles, 2);
+  EXPECT_TRUE(StatusIs(checked.Load(), absl::StatusCode::kFailedPrecondition, "check_only"));
+}
 
 // Replaces every occurrence of `from`.
 std::string Replace(std::string s, const std::string& from, const std::string& to) {

@@ -49,6 +49,8 @@ TEST(RandomGraphs, PlansAgreeWithTheReference) {
   EXPECT_LT(fused_kernels, unfused_kernels);  // fusion happened somewhere
 }
 
+// NVRTC's front end checks every kernel (CompileOptions::check_only); one graph in ten is
+// built through ptxas.
 TEST(RandomGraphs, EveryKernelCompiles) {
   KernelCache cache;
   for (int seed = 0; seed < (kUnderSanitizer ? kGraphs / 10 : kGraphs); ++seed) {
@@ -58,6 +60,7 @@ TEST(RandomGraphs, EveryKernelCompiles) {
       o.arch = "sm_90";
       o.fuse = fuse;
       o.cache = &cache;
+      o.check_only = seed % 10 != 0;
       auto plan = Compile(r.graph, o);
       ASSERT_TRUE(plan.ok()) << GraphToJson(r.graph) << "\n" << plan.status();
     }
@@ -72,21 +75,22 @@ TEST(RandomGraphs, RowProgramsAgreeWithTheReference) {
   std::mt19937_64 rng(77);
   KernelCache cache;
   int with_row_kernels = 0;
-  for (int seed = 0; seed < 200; ++seed) {
+  for (int seed = 0; seed < 200; seed += kUnderSanitizer ? 3 : 1) {  // the interpreter's time under a sanitizer
     RandomGraph r = MakeRandomRowGraph(seed);
     std::vector<FusionPlan> plans;
     CheckPlans(r, rng, plans);
     if (HasFatalFailure()) return;
     with_row_kernels += std::any_of(plans[0].kernels.begin(), plans[0].kernels.end(),
                                     [](const KernelPlan& k) { return k.spec.tile == "row"; });
-    if (seed % (kUnderSanitizer ? 50 : 10) != 0) continue;  // NVRTC for one in ten (CI's time: seconds each)
+    if (seed % 2 != 0) continue;  // NVRTC's front end for a sample, one in five built
     CompileOptions o;
     o.arch = "sm_90";
     o.cache = &cache;
+    o.check_only = seed % 10 != 0;
     auto plan = Compile(r.graph, o);
     ASSERT_TRUE(plan.ok()) << plan.status();
   }
-  EXPECT_GT(with_row_kernels, 60);  // the generator writes row programs, not just reductions
+  EXPECT_GT(with_row_kernels, kUnderSanitizer ? 15 : 60);  // the generator writes row programs, not just reductions
 }
 
 }  // namespace

@@ -44,8 +44,15 @@ Plan MustCompile(const std::string& json, CompileOptions o = {}) {
   return *std::move(p);
 }
 
+// The plan and NVRTC's front end (CompileOptions::check_only): for what a plan holds. The
+// tile configs' builds through ptxas are the Hopper tests' below.
+Plan MustPlan(const std::string& json, CompileOptions o = {}) {
+  o.check_only = true;
+  return MustCompile(json, o);
+}
+
 TEST(ShapeClasses, SymbolicMGetsTheDefaultClasses) {
-  const Plan plan = MustCompile(Gemm("\"M\""));
+  const Plan plan = MustPlan(Gemm("\"M\""));
   const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
   // N = K = 4096 on 132 SMs: the decode mma.sync tile over 64 column tiles, K split in two;
   // then the Hopper kernel, 128 CTAs each: 64 x 64 tiles split in two (12 stages up to 32
@@ -83,7 +90,7 @@ TEST(ShapeClasses, SymbolicMGetsTheDefaultClasses) {
 TEST(ShapeClasses, TheSmCountSizesTheSplits) {
   CompileOptions o;
   o.sm_count = 66;
-  const Plan plan = MustCompile(Gemm("\"M\""), o);
+  const Plan plan = MustPlan(Gemm("\"M\""), o);
   const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
   ASSERT_GE(classes.size(), 3u) << plan.Explain();
   EXPECT_EQ(classes[0].gemm.ToString(), "16x64x128 w1x4 s4");  // 64 tiles fill 66 SMs
@@ -109,7 +116,7 @@ TEST(ShapeClasses, WideTilesWhereTheyLeaveTheLeastWork) {
   EXPECT_EQ(config(300, 6144), "wgmma 128x192x64 w2x4 s4");
 
   const Plan plan =
-      MustCompile(absl::StrReplaceAll(Gemm("\"M\""), {{"[4096, 4096]", "[6144, 4096]"}, {"[4096]", "[6144]"}}));
+      MustPlan(absl::StrReplaceAll(Gemm("\"M\""), {{"[4096, 4096]", "[6144, 4096]"}, {"[4096]", "[6144]"}}));
   const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
   ASSERT_FALSE(classes.empty()) << plan.Explain();
   EXPECT_EQ(classes.back().max_m, 512) << plan.Explain();
@@ -126,7 +133,7 @@ TEST(ShapeClasses, TheGpuTestsLongKGraphsSplitInBothKernels) {
   for (const TestGraph& t : GemmDtypeTestGraphs()) {
     if (t.name.find("_k4104_") == std::string::npos) continue;
     SCOPED_TRACE(t.name);
-    const Plan plan = MustCompile(t.json);
+    const Plan plan = MustPlan(t.json);
     const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
     // Every tile of the Hopper kernel's small-M classes, split in two.
     ASSERT_EQ(classes.size(), 4u) << plan.Explain();
@@ -141,7 +148,7 @@ TEST(ShapeClasses, TheGpuTestsLongKGraphsSplitInBothKernels) {
 }
 
 TEST(ShapeClasses, RunPicksTheClassAtItsBounds) {
-  const Plan plan = MustCompile(Gemm("\"M\""));
+  const Plan plan = MustPlan(Gemm("\"M\""));
   const auto entry = [&](int64_t m) { return plan.compiled_kernel_for(0, m).entry_name(); };
   EXPECT_EQ(entry(1), entry(16));
   EXPECT_NE(entry(16), entry(17));
@@ -158,20 +165,20 @@ TEST(ShapeClasses, RunPicksTheClassAtItsBounds) {
 }
 
 TEST(ShapeClasses, NoneWhereOneKernelServesEveryM) {
-  EXPECT_TRUE(MustCompile(Gemm("16")).fusion_plan().kernels[0].classes.empty());   // M static
-  EXPECT_TRUE(MustCompile(Gemm("\"M\"", true)).fusion_plan().kernels[0].classes.empty());  // a row sum
+  EXPECT_TRUE(MustPlan(Gemm("16")).fusion_plan().kernels[0].classes.empty());   // M static
+  EXPECT_TRUE(MustPlan(Gemm("\"M\"", true)).fusion_plan().kernels[0].classes.empty());  // a row sum
   CompileOptions none;
   none.m_classes.clear();
-  EXPECT_TRUE(MustCompile(Gemm("\"M\""), none).fusion_plan().kernels[0].classes.empty());
+  EXPECT_TRUE(MustPlan(Gemm("\"M\""), none).fusion_plan().kernels[0].classes.empty());
   CompileOptions forced;
   forced.gemm_config = WgmmaGemmConfig(4);
-  EXPECT_TRUE(MustCompile(Gemm("\"M\""), forced).fusion_plan().kernels[0].classes.empty());
+  EXPECT_TRUE(MustPlan(Gemm("\"M\""), forced).fusion_plan().kernels[0].classes.empty());
 }
 
 TEST(ShapeClasses, AnEnginesBoundsMergeWhereTheConfigIsTheSame) {
   CompileOptions o;
   o.m_classes = {1, 2, 4, 8, 16, 32, 48, 64, 128, 4096};
-  const Plan plan = MustCompile(Gemm("\"M\""), o);
+  const Plan plan = MustPlan(Gemm("\"M\""), o);
   const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
   // 1 to 16 share the decode config, 48 and 64 theirs; 4096 takes the planned one.
   ASSERT_EQ(classes.size(), 4u) << plan.Explain();
@@ -186,7 +193,7 @@ TEST(ShapeClasses, AnEnginesBoundsMergeWhereTheConfigIsTheSame) {
 // of the class that holds it): recorded configs replace the defaults, neighbours that come
 // out the same merge, and the decisions say so.
 TEST(ShapeClasses, EachClassTakesItsOwnTuningRecord) {
-  const Plan planned = MustCompile(Gemm("\"M\""));
+  const Plan planned = MustPlan(Gemm("\"M\""));
   const KernelPlan& k = planned.fusion_plan().kernels[0];
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(Gemm("\"M\"")));
   TF_ASSERT_OK_AND_ASSIGN(Graph g20, GraphFromJson(Gemm("20")));
@@ -205,7 +212,7 @@ TEST(ShapeClasses, EachClassTakesItsOwnTuningRecord) {
   TF_ASSERT_OK(r.Save(path));
   CompileOptions o;
   o.tuning_path = path;
-  const Plan plan = MustCompile(Gemm("\"M\""), o);
+  const Plan plan = MustPlan(Gemm("\"M\""), o);
   const std::vector<ShapeClass>& classes = plan.fusion_plan().kernels[0].classes;
   ASSERT_EQ(classes.size(), 4u) << plan.Explain();
   EXPECT_EQ(classes[0].max_m, 32);  // 16 and 32 recorded alike: one binary
