@@ -10,6 +10,7 @@
 #include "runtime/fusion/planner.h"
 #include "runtime/graph/json.h"
 #include "runtime/plan.h"
+#include "test/sanitizer.h"
 #include "test/status_matchers.h"
 
 namespace tilefuse::internal {
@@ -151,14 +152,16 @@ std::string Chain(int n, bool reversed) {
                       nodes, R"(], "outputs": ["n)", n - 1, "\"]}");
 }
 
+// 100000 nodes; 30000 under a sanitizer (its time there is the instrumented walk's).
 TEST(HostileGraph, LongChainsLoadAndPlanInEitherOrder) {
+  const size_t n = kUnderSanitizer ? 30000 : 100000;
   for (bool reversed : {false, true}) {
-    TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(Chain(100000, reversed)));
+    TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(Chain(static_cast<int>(n), reversed)));
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan plan, PlanFusion(g, PlanOptions{true, "sm_90"}));
-    EXPECT_GE(plan.kernels.size(), 98u);
-    EXPECT_LE(plan.kernels.size(), 200u);
+    EXPECT_GE(plan.kernels.size(), n / 1000 - 2);
+    EXPECT_LE(plan.kernels.size(), n / 500);
     TF_ASSERT_OK_AND_ASSIGN(FusionPlan unfused, PlanFusion(g, PlanOptions{false, "sm_90"}));
-    EXPECT_EQ(unfused.kernels.size(), 100000u);
+    EXPECT_EQ(unfused.kernels.size(), n);
   }
 }
 
