@@ -37,18 +37,13 @@ namespace tf {
 // Generic-proxy writes to shared memory become visible to wgmma (the async proxy).
 TF_DEVICE void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
-// wgmma descriptor of a K-major tile with 128-byte rows, 128-byte swizzle, 8-row groups.
-TF_DEVICE unsigned long long wgmma_desc(const void* p) {
+// wgmma descriptor of a tile with 128-byte rows, 128-byte swizzle, groups of 8 rows 1024
+// bytes apart (the stride offset). K-major (A, a [N, K] B): the leading offset is unused
+// (16). N-major (a row-major [K, N] B): rows of k of 64 columns, panels of 64 columns
+// `lead_bytes` apart.
+TF_DEVICE unsigned long long wgmma_desc(const void* p, unsigned lead_bytes = 16) {
   const unsigned long long addr = smem_addr(p);
-  return ((addr & 0x3FFFF) >> 4) | (1ull << 16) | ((1024ull >> 4) << 32) | (1ull << 62);
-}
-
-// wgmma descriptor of an N-major B stage (a row-major [K, N] B): panels of 64 columns
-// (128-byte rows, one per k, 128-byte swizzle), `panel_bytes` apart (the descriptor's
-// leading offset); groups of 8 rows of k 1024 bytes apart (its stride offset).
-TF_DEVICE unsigned long long wgmma_desc_nmajor(const void* p, unsigned panel_bytes) {
-  const unsigned long long addr = smem_addr(p);
-  return ((addr & 0x3FFFF) >> 4) | (static_cast<unsigned long long>(panel_bytes >> 4) << 16) |
+  return ((addr & 0x3FFFF) >> 4) | (static_cast<unsigned long long>(lead_bytes >> 4) << 16) |
          ((1024ull >> 4) << 32) | (1ull << 62);
 }
 
@@ -353,7 +348,6 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
     const long long ma = H::kBatched ? m0 + static_cast<long long>(blockIdx.y) * p.rows : m0;
     // (kBShared: one B for every batch, read at its own rows.)
     constexpr bool kBBatched = H::kBatched && !H::kBShared;
-    const long long nb = kBBatched ? n0 + static_cast<long long>(blockIdx.y) * p.cols : n0;
     if (!a_hook) tma_load_2d(a, &ta, full, kt * G::BK, static_cast<int>(ma));
     if constexpr (G::kNMajorB) {
       // Boxes of 64 columns by BK rows of k; a batched GEMM's rows of k follow its batch's.
@@ -363,6 +357,7 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
         tma_load_2d(b + panel * G::kBPanelBytes, &tb, full, static_cast<int>(n0 + panel * 64), static_cast<int>(kb));
       }
     } else if (!b_hook) {
+      const long long nb = kBBatched ? n0 + static_cast<long long>(blockIdx.y) * p.cols : n0;
       tma_load_2d(b, &tb, full, kt * G::BK, static_cast<int>(nb));
     }
     if (H::kDual && !b_hook) tma_load_2d(b + G::TN * 128, &tb2, full, kt * G::BK, static_cast<int>(n0));
@@ -374,7 +369,7 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
 // The descriptor of B's stage at `sb` (GemmSm90::kNMajorB says which layout).
 template <class H>
 TF_DEVICE unsigned long long sm90_desc_b(const void* sb) {
-  if constexpr (GemmSm90<H>::kNMajorB) return wgmma_desc_nmajor(sb, GemmSm90<H>::kBPanelBytes);
+  if constexpr (GemmSm90<H>::kNMajorB) return wgmma_desc(sb, GemmSm90<H>::kBPanelBytes);
   return wgmma_desc(sb);
 }
 
