@@ -91,6 +91,13 @@ if [[ $part != bench ]]; then
   fi
   echo "== tilefuse run (CLI against NumPy)"
   python3 scripts/check_cli_run.py build/runtime/tools/tilefuse "$out" || status=1
+  echo "== graphs written as PyTorch code writes them, against PyTorch"
+  if python3 -c "import torch" 2>/dev/null; then
+    mkdir -p /tmp/tf_torch_graphs
+    python3 scripts/check_torch_graphs.py build/runtime/tools/tilefuse /tmp/tf_torch_graphs || status=1
+  else
+    echo "skipped: no PyTorch"
+  fi
 } 2>&1 | tee "$out/gpu_tests.log"
 [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
 grep -qE "FAILED|Failure" "$out/gpu_tests.log" && status=1
