@@ -286,6 +286,7 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
     EmitGemmConstants(e, spec);
   } else if (spec.tile == "reduce") {
     e.Line(absl::StrCat("static constexpr int kOp = ", spec.reduce_op, ", kThreads = ", kReduceThreads, ";"));
+    e.Line(absl::StrCat("static constexpr long long kWideCols = ", kReduceWideCols, ";"));
   } else {
     e.Line(absl::StrCat("static constexpr int kThreads = ", spec.row.threads, ";"));
     e.Line(absl::StrCat("static constexpr int kRowThreads = ", spec.row.row_threads, ";"));

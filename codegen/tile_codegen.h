@@ -15,8 +15,11 @@ namespace tilefuse::internal {
 // Template files a tile kernel of `spec.tile` needs, in include order.
 absl::StatusOr<std::vector<std::string>> TileTemplateFiles(const KernelSpec& spec);
 
-// Threads per CTA of the reduction kernel: a warp per output.
+// Threads per CTA of the reduction kernel: a warp per output, or the CTA for one output
+// where the axis is contiguous (inner 1) and at least kReduceWideCols long
+// (kernels/reduce.cuh reduce_wide; Plan::Run sizes the grid by the same test).
 inline constexpr int kReduceThreads = 256;
+inline constexpr int64_t kReduceWideCols = 4096;
 
 // Threads per CTA of a tile kernel.
 int ThreadsOf(const KernelSpec& spec);

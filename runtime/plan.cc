@@ -713,7 +713,8 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     unsigned blocks, threads, smem = 0;
     if (reduce) {
       threads = kReduceThreads;
-      blocks = static_cast<unsigned>((rows + kReduceThreads / 32 - 1) / (kReduceThreads / 32));
+      const bool wide = depth == 1 && cols >= kReduceWideCols;  // a CTA per output (reduce.cuh)
+      blocks = static_cast<unsigned>(wide ? rows : (rows + kReduceThreads / 32 - 1) / (kReduceThreads / 32));
     } else if (gemm) {
       const GemmLaunch launch = GemmLaunchOf(spec);
       threads = launch.threads;

@@ -786,6 +786,23 @@ const std::vector<TestGraph>& ReduceTestGraphs() {
         "inputs": [{"name": "x", "shape": [40, 50], "dtype": "f32"}],
         "nodes": [{"name": "s", "op": "sum", "inputs": ["x"]}],
         "outputs": ["s"]})", 1, 1, {}},
+      // Contiguous axes of 4096 and more: a CTA per output (kernels/reduce.cuh); unfused,
+      // every op its own reduction kernel.
+      {"wide_last_dim_reductions", R"({"name": "wide_last_dim_reductions",
+        "inputs": [{"name": "x", "shape": ["M", 5000], "dtype": "bf16"}],
+        "nodes": [{"name": "d", "op": "mul", "inputs": ["x", 2.0]},
+                  {"name": "s", "op": "sum", "inputs": ["d"], "attrs": {"dim": 1}},
+                  {"name": "mx", "op": "amax", "inputs": ["x"], "attrs": {"dim": -1, "keepdim": true}},
+                  {"name": "ai", "op": "argmin", "inputs": ["x"], "attrs": {"dim": 1}},
+                  {"name": "mn", "op": "mean", "inputs": ["x"], "attrs": {"dim": 1}},
+                  {"name": "v", "op": "var", "inputs": ["x"], "attrs": {"dim": 1}},
+                  {"name": "r", "op": "relu", "inputs": ["v"]}],
+        "outputs": ["s", "mx", "ai", "mn", "r"]})", 3, 7, {{"M", 6}}},
+      {"full_sum_wide", R"({"name": "full_sum_wide",
+        "inputs": [{"name": "x", "shape": [70, 100], "dtype": "f32"}],
+        "nodes": [{"name": "s", "op": "sum", "inputs": ["x"]},
+                  {"name": "a", "op": "argmax", "inputs": ["x"], "attrs": {"dim": 1}}],
+        "outputs": ["s", "a"]})", 2, 2, {}},
   };
   return *graphs;
 }
