@@ -43,10 +43,22 @@ TF_DEVICE bool reduce_wide(const typename H::Params& p) {
 }
 
 // Calls f(x, r) for this thread's elements r = first, first + step, ... of the output at
-// `base`, in that order, four loads in flight at a time.
+// `base`, in that order, four loads in flight at a time. A wide output whose operands are
+// whole aligned vectors (vector_ok: R a multiple of kVec, 16-byte operands) is read a
+// vector at a time: thread t takes vectors t, t + kThreads, ...
 template <class H, class F>
 TF_DEVICE void reduce_walk(const typename H::Params& p, long long base, long long first, long long step, F f) {
   const long long R = p.cols, inner = p.depth;
+  if (reduce_wide<H>(p) && p.vector_ok) {
+    constexpr int W = H::kVec;
+    for (long long r = first * W; r < R; r += step * W) {
+      float x[W];
+      H::template load_in0<W>(p, base + r, x);
+#pragma unroll
+      for (int l = 0; l < W; ++l) f(x[l], r + l);
+    }
+    return;
+  }
   long long r = first;
   for (; r + 3 * step < R; r += 4 * step) {
     float x[4][1];
