@@ -15,6 +15,7 @@ std::map<std::string, int64_t> SizesFor(const std::string& file) {
   if (file == "pointwise_scale_add_gelu.json") return {{"N", int64_t{1} << 26}};
   if (file.rfind("gemm_", 0) == 0) return {{"M", 4096}};
   if (file.rfind("rope_", 0) == 0) return {{"M", 4096}};  // Llama-3-8B's q and k heads, 4096 tokens
+  if (file == "softmax_vocab.json") return {{"M", 1024}};  // Llama-3's vocabulary, 1024 tokens
   return {{"M", 16384}, {"N", int64_t{1} << 26}};
 }
 
