@@ -79,6 +79,16 @@ const std::vector<TestGraph>& BatchedTestGraphs() {
                   {"name": "y", "op": "addmm", "inputs": ["bias", "a", "wt"], "attrs": {"alpha": 0.5, "beta": 2.0}},
                   {"name": "z", "op": "baddbmm", "inputs": ["c", "p", "q"], "attrs": {"alpha": 0.25}}],
         "outputs": ["y", "z"]})", 2, 7, {{"M", 23}}},
+      // Grouped-query attention's scores: k's 2 heads repeated for q's 8
+      // (repeat_interleave, Llama's repeat_kv), copied by a kernel, then the batched GEMM.
+      {"gqa_scores_repeat_interleave", R"({"name": "gqa_scores_repeat_interleave",
+        "inputs": [{"name": "q", "shape": [2, 8, "S", 64], "dtype": "bf16"},
+                   {"name": "k", "shape": [2, 2, "S", 64], "dtype": "bf16"}],
+        "nodes": [{"name": "kr", "op": "repeat_interleave", "inputs": ["k", 4], "attrs": {"dim": 1}},
+                  {"name": "kt", "op": "transpose", "inputs": ["kr"], "attrs": {"dim0": -2, "dim1": -1}},
+                  {"name": "s", "op": "matmul", "inputs": ["q", "kt"]},
+                  {"name": "o", "op": "mul", "inputs": ["s", 0.125]}],
+        "outputs": ["o"]})", 2, 3, {{"S", 40}}},
   };
   return *graphs;
 }

@@ -9,6 +9,7 @@
 #include "runtime/graph/promotion.h"
 #include "runtime/reference.h"
 #include "runtime/reference_ops.h"
+#include "test/host_data.h"
 #include "test/status_matchers.h"
 
 namespace tilefuse::internal {
@@ -597,6 +598,36 @@ TEST(GraphBuilder, MatmulFollowsTorchMatmul) {
 
 // PyTorch spellings load as the ops they name (runtime/graph/torch_aliases.h), and their
 // misuse says which operand and what was expected.
+// x.repeat_interleave(n, dim) repeats each element of dim in place (Llama's repeat_kv of
+// grouped-query attention); type_as casts to the other's dtype. The reference of the
+// lowered graph holds r[b, j, s, d] = k[b, j / 2, s, d].
+TEST(GraphBuilder, RepeatInterleaveRepeatsEachElementInPlace) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "kv",
+    "inputs": [{"name": "k", "shape": [2, 3, "S", 4], "dtype": "f32"}, {"name": "h", "shape": [2], "dtype": "bf16"}],
+    "nodes": [{"name": "r", "op": "repeat_interleave", "inputs": ["k", 2], "attrs": {"dim": -3}},
+              {"name": "c", "op": "type_as", "inputs": ["r", "h"]}],
+    "outputs": ["r", "c"]})"));
+  EXPECT_EQ(g.ShapeText(g.FindNode("r")), "[2, 6, S, 4]");
+  EXPECT_EQ(g.node(g.FindNode("c")).dtype, DType::kBF16);
+  std::mt19937_64 rng(3);
+  const std::vector<int64_t> syms = BindSymbols(g, {{"S", 5}});
+  const std::vector<HostTensor> in = RandomInputs(g, syms, rng);
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> out, EvaluateReference(g, in));
+  ASSERT_EQ(out[0].shape, (std::vector<int64_t>{2, 6, 5, 4}));
+  for (int64_t i = 0; i < out[0].numel(); ++i) {
+    const int64_t d = i % 4, s = i / 4 % 5, j = i / 20 % 6, b = i / 120;
+    ASSERT_EQ(out[0].Get(i), in[0].Get(((b * 3 + j / 2) * 5 + s) * 4 + d)) << i;
+  }
+  const auto refused = [](const std::string& node, const char* message) {
+    EXPECT_TRUE(StatusIs(GraphFromJson(absl::StrCat(R"({"name": "r", "inputs": [{"name": "x", "shape": ["M", 4], "dtype": "f32"}],
+      "nodes": [)", node, R"(], "outputs": ["y"]})")), absl::StatusCode::kInvalidArgument, message)) << node;
+  };
+  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x", 2]})", "needs 'dim'");
+  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x", 1.5], "attrs": {"dim": 1}})", "whole number");
+  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x", "x"], "attrs": {"dim": 1}})", "whole number");
+  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x", 2], "attrs": {"dim": 0}})", "must be static");
+}
+
 TEST(GraphBuilder, TorchAliasesLowerToTheirOps) {
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "j",
     "inputs": [{"name": "x", "shape": ["M", 8], "dtype": "bf16"}, {"name": "w", "shape": [5, 8], "dtype": "bf16"},

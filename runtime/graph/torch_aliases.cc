@@ -1,6 +1,9 @@
 #include "runtime/graph/torch_aliases.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
+#include "runtime/graph/shape.h"
 #include "runtime/status_macros.h"
 
 namespace tilefuse::internal {
@@ -18,7 +21,7 @@ absl::Status Arity(const std::string& op, const std::vector<int>& ins, size_t wa
 
 const std::vector<std::string>& TorchAliasNames() {
   static const std::vector<std::string>* names = new std::vector<std::string>{
-      "view", "to", "multiply", "subtract", "divide", "true_divide", "broadcast_to", "expand_as", "t", "contiguous", "clone", "detach", "relu6", "hardtanh", "max", "min", "rsub", "masked_fill"};
+      "view", "to", "multiply", "subtract", "divide", "true_divide", "broadcast_to", "expand_as", "t", "contiguous", "clone", "detach", "relu6", "hardtanh", "max", "min", "rsub", "masked_fill", "type_as", "repeat_interleave"};
   return *names;
 }
 
@@ -101,6 +104,40 @@ absl::StatusOr<std::optional<int>> AddTorchAlias(Graph& g, const std::string& op
     TF_ASSIGN_OR_RETURN(const int fill, g.AddPointwise(absl::StrCat(name, ".value"), PointwiseOp::kCast, {ins[2]},
                                                        Attrs{.dtype = g.node(ins[0]).dtype}));
     TF_ASSIGN_OR_RETURN(const int v, g.AddPointwise(name, PointwiseOp::kWhere, {ins[1], fill, ins[0]}));
+    return std::optional<int>(v);
+  }
+  if (op == "type_as") {
+    TF_RETURN_IF_ERROR(Arity(op, ins, 2, where, "x, other: x cast to other's dtype"));
+    TF_ASSIGN_OR_RETURN(const int v,
+                        g.AddPointwise(name, PointwiseOp::kCast, {ins[0]}, Attrs{.dtype = g.node(ins[1]).dtype}));
+    return std::optional<int>(v);
+  }
+  if (op == "repeat_interleave") {
+    // x.repeat_interleave(repeats, dim) with an integer `repeats` (a literal operand): x
+    // unsqueezed after `dim`, expanded there and the two dims merged, as Llama's repeat_kv
+    // writes it (each element of `dim` repeated, in place).
+    TF_RETURN_IF_ERROR(Arity(op, ins, 2, where, "x, repeats"));
+    const Node& r = g.node(ins[1]);
+    if (r.kind != NodeKind::kConstant || r.constant < 1 || r.constant != std::floor(r.constant)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": 'repeat_interleave' repeats must be a whole number >= 1 written as a literal, got '", r.name, "'"));
+    }
+    if (!attrs.dim) return absl::InvalidArgumentError(absl::StrCat(where, ": 'repeat_interleave' needs 'dim'"));
+    const Shape x = g.node(ins[0]).shape;
+    TF_ASSIGN_OR_RETURN(const int d, NormalizeAxis(*attrs.dim, static_cast<int>(x.size())));
+    if (!x[d].is_static()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": 'repeat_interleave' along dim ", d, " of ",
+                                                     g.ShapeText(ins[0]), ": the dim must be static"));
+    }
+    const int64_t n = static_cast<int64_t>(r.constant);
+    Shape one = x, wide = x, merged = x;
+    one.insert(one.begin() + d + 1, Dim::Static(1));
+    wide.insert(wide.begin() + d + 1, Dim::Static(n));
+    merged[d] = Dim::Static(x[d].value * n);
+    TF_ASSIGN_OR_RETURN(const int u, g.AddView(absl::StrCat(name, ".unsqueezed"), ViewOp::kReshape, ins[0],
+                                               Attrs{.shape = one}));
+    TF_ASSIGN_OR_RETURN(const int e, g.AddView(absl::StrCat(name, ".expanded"), ViewOp::kExpand, u, Attrs{.shape = wide}));
+    TF_ASSIGN_OR_RETURN(const int v, g.AddView(name, ViewOp::kReshape, e, Attrs{.shape = merged}));
     return std::optional<int>(v);
   }
   return std::optional<int>();
