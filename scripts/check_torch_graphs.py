@@ -237,6 +237,18 @@ def permute_reshape_and_sum():
     return g, {"x": x}, {"o": r / r.sum(-1, keepdim=True)}
 
 
+@case
+def gqa_scores_repeat_interleave():
+    g = graph("gqa", [("q", [2, 8, "S", 64], "bf16"), ("k", [2, 2, "S", 64], "bf16")], [
+        node("kr", "repeat_interleave", ["k", 4], dim=1),
+        node("kt", "transpose", ["kr"], dim0=-2, dim1=-1),
+        node("s", "matmul", ["q", "kt"]),
+        node("o", "mul", ["s", 0.125])], ["o"])
+    q, k = bf16(torch.randn(2, 8, 33, 64)), bf16(torch.randn(2, 2, 33, 64))
+    s = bf16(q @ k.repeat_interleave(4, dim=1).transpose(-2, -1))
+    return g, {"q": q, "k": k}, {"o": bf16(s * 0.125)}
+
+
 NPY = {"f32": np.float32, "bf16": np.float32, "f16": np.float16, "i32": np.int32}
 
 
