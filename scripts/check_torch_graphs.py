@@ -240,7 +240,7 @@ def permute_reshape_and_sum():
 @case
 def gqa_scores_repeat_interleave():
     g = graph("gqa", [("q", [2, 8, "S", 64], "bf16"), ("k", [2, 2, "S", 64], "bf16")], [
-        node("kr", "repeat_interleave", ["k", 4], dim=1),
+        node("kr", "repeat_interleave", ["k"], repeats=4, dim=1),
         node("kt", "transpose", ["kr"], dim0=-2, dim1=-1),
         node("s", "matmul", ["q", "kt"]),
         node("o", "mul", ["s", 0.125])], ["o"])

@@ -84,7 +84,7 @@ const std::vector<TestGraph>& BatchedTestGraphs() {
       {"gqa_scores_repeat_interleave", R"({"name": "gqa_scores_repeat_interleave",
         "inputs": [{"name": "q", "shape": [2, 8, "S", 64], "dtype": "bf16"},
                    {"name": "k", "shape": [2, 2, "S", 64], "dtype": "bf16"}],
-        "nodes": [{"name": "kr", "op": "repeat_interleave", "inputs": ["k", 4], "attrs": {"dim": 1}},
+        "nodes": [{"name": "kr", "op": "repeat_interleave", "inputs": ["k"], "attrs": {"repeats": 4, "dim": 1}},
                   {"name": "kt", "op": "transpose", "inputs": ["kr"], "attrs": {"dim0": -2, "dim1": -1}},
                   {"name": "s", "op": "matmul", "inputs": ["q", "kt"]},
                   {"name": "o", "op": "mul", "inputs": ["s", 0.125]}],

@@ -604,7 +604,7 @@ TEST(GraphBuilder, MatmulFollowsTorchMatmul) {
 TEST(GraphBuilder, RepeatInterleaveRepeatsEachElementInPlace) {
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "kv",
     "inputs": [{"name": "k", "shape": [2, 3, "S", 4], "dtype": "f32"}, {"name": "h", "shape": [2], "dtype": "bf16"}],
-    "nodes": [{"name": "r", "op": "repeat_interleave", "inputs": ["k", 2], "attrs": {"dim": -3}},
+    "nodes": [{"name": "r", "op": "repeat_interleave", "inputs": ["k"], "attrs": {"repeats": 2, "dim": -3}},
               {"name": "c", "op": "type_as", "inputs": ["r", "h"]}],
     "outputs": ["r", "c"]})"));
   EXPECT_EQ(g.ShapeText(g.FindNode("r")), "[2, 6, S, 4]");
@@ -622,10 +622,10 @@ TEST(GraphBuilder, RepeatInterleaveRepeatsEachElementInPlace) {
     EXPECT_TRUE(StatusIs(GraphFromJson(absl::StrCat(R"({"name": "r", "inputs": [{"name": "x", "shape": ["M", 4], "dtype": "f32"}],
       "nodes": [)", node, R"(], "outputs": ["y"]})")), absl::StatusCode::kInvalidArgument, message)) << node;
   };
-  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x", 2]})", "needs 'dim'");
-  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x", 1.5], "attrs": {"dim": 1}})", "whole number");
-  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x", "x"], "attrs": {"dim": 1}})", "whole number");
-  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x", 2], "attrs": {"dim": 0}})", "must be static");
+  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x"], "attrs": {"repeats": 2}})", "needs 'repeats' and 'dim'");
+  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x"], "attrs": {"repeats": 0, "dim": 1}})", "repeats");
+  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x", 2], "attrs": {"repeats": 2, "dim": 1}})", "takes 1 operand");
+  refused(R"({"name": "y", "op": "repeat_interleave", "inputs": ["x"], "attrs": {"repeats": 2, "dim": 0}})", "must be static");
 }
 
 TEST(GraphBuilder, TorchAliasesLowerToTheirOps) {

@@ -61,6 +61,7 @@ struct Attrs {
   // (and shape, dim, dtype).
   std::optional<int64_t> start, end, step, length, index;
   std::optional<int64_t> group;           // dequant: one scale per `group` elements along the last dim
+  std::optional<int64_t> repeats;         // repeat_interleave: copies of each element (>= 1)
 };
 
 struct Node {

@@ -1,7 +1,5 @@
 #include "runtime/graph/torch_aliases.h"
 
-#include <cmath>
-
 #include "absl/strings/str_cat.h"
 #include "runtime/graph/shape.h"
 #include "runtime/status_macros.h"
@@ -113,23 +111,20 @@ absl::StatusOr<std::optional<int>> AddTorchAlias(Graph& g, const std::string& op
     return std::optional<int>(v);
   }
   if (op == "repeat_interleave") {
-    // x.repeat_interleave(repeats, dim) with an integer `repeats` (a literal operand): x
-    // unsqueezed after `dim`, expanded there and the two dims merged, as Llama's repeat_kv
-    // writes it (each element of `dim` repeated, in place).
-    TF_RETURN_IF_ERROR(Arity(op, ins, 2, where, "x, repeats"));
-    const Node& r = g.node(ins[1]);
-    if (r.kind != NodeKind::kConstant || r.constant < 1 || r.constant != std::floor(r.constant)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": 'repeat_interleave' repeats must be a whole number >= 1 written as a literal, got '", r.name, "'"));
+    // x.repeat_interleave(repeats, dim): x unsqueezed after `dim`, expanded there and the
+    // two dims merged, as Llama's repeat_kv writes it (each element of `dim` repeated, in
+    // place).
+    TF_RETURN_IF_ERROR(one("x"));
+    if (!attrs.repeats || !attrs.dim) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": 'repeat_interleave' needs 'repeats' and 'dim'"));
     }
-    if (!attrs.dim) return absl::InvalidArgumentError(absl::StrCat(where, ": 'repeat_interleave' needs 'dim'"));
     const Shape x = g.node(ins[0]).shape;
     TF_ASSIGN_OR_RETURN(const int d, NormalizeAxis(*attrs.dim, static_cast<int>(x.size())));
     if (!x[d].is_static()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": 'repeat_interleave' along dim ", d, " of ",
                                                      g.ShapeText(ins[0]), ": the dim must be static"));
     }
-    const int64_t n = static_cast<int64_t>(r.constant);
+    const int64_t n = *attrs.repeats;
     Shape one = x, wide = x, merged = x;
     one.insert(one.begin() + d + 1, Dim::Static(1));
     wide.insert(wide.begin() + d + 1, Dim::Static(n));
