@@ -23,11 +23,12 @@ sanitized_build() {  # DIR CMAKE_FLAGS...
     -DCMAKE_UNITY_BUILD=ON -DTILEFUSE_BUILD_BENCH=OFF -DTILEFUSE_BUILD_EXAMPLES=OFF "$@" >/dev/null
 }
 sanitized_build build-asan -DTILEFUSE_SANITIZE=ON
-# Leak checks are off: NVRTC keeps process-lifetime allocations of its own. codegen_test
-# and shape_class_test (label nvrtc) are left to the first pass: their time is NVRTC's,
-# and the code they reach of ours runs here under the other tests (fuzz, jit cache, ...).
+# Leak checks are off: NVRTC keeps process-lifetime allocations of its own. codegen_test,
+# shape_class_test and jit_cache_test (label nvrtc) are left to the first pass: their time
+# is NVRTC's, and the code they reach of ours runs here under the other tests (fuzz,
+# planner, disk cache, ...).
 mapfile -t asan_tests < <(ctest --test-dir build-asan -L cpu -LE nvrtc -N | awk '/Test +#/ {print $3}')
-cmake --build build-asan -j"$(nproc)" --target "${asan_tests[@]}" tilefuse_cli
+cmake --build build-asan -j"$(nproc)" --target "${asan_tests[@]}"
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L cpu -LE nvrtc --output-on-failure -j"$(nproc)"
 
