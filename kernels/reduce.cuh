@@ -8,12 +8,13 @@
 // every run); a CTA holds kThreads / 32 outputs. Where the axis is contiguous and long
 // (inner 1, R >= kWideCols: a vocabulary's logits), a CTA reduces one output, its warps'
 // results combined in warp order: a warp per output kept too few loads in flight (softmax
-// over 1024 x 128256 took 1.6 ms on the H200 in three such kernels). Hooks: kOp (0 sum, 1 amax, 2 amin, 3 mean,
-// 4 argmax, 5 var, 6 merge of Welford triples (n, mean, m2) that a split store-site
-// reduction left, element r at 3 * index, 7 argmin), kCorrection (var), kThreads; Params rows
-// (outputs), cols (R), depth (inner), red_n (what a mean divides by: R, or the original
-// axis length when the input holds partials of a split store-site reduction). Results go
-// out through store_pair(p, o, value, second): the mean and the variance for 5 and 6.
+// over 1024 x 128256 took 1.6 ms on the H200 in three such kernels). Hooks: kOp (0 sum,
+// 1 amax, 2 amin, 3 mean, 4 argmax, 5 var, 6 merge of Welford triples (n, mean, m2) that a
+// split store-site reduction left, element r at 3 * index, 7 argmin), kCorrection (var),
+// kThreads, kVec, kWideCols; Params rows (outputs), cols (R), depth (inner), red_n (what a
+// mean divides by: R, or the original axis length when the input holds partials of a split
+// store-site reduction). Results go out through store_pair(p, o, value, second): the mean
+// and the variance for 5 and 6.
 #ifndef TILEFUSE_KERNELS_REDUCE_CUH_
 #define TILEFUSE_KERNELS_REDUCE_CUH_
 
