@@ -34,6 +34,7 @@ class RowGen {
   absl::Status Body(bool gemm) {
     TF_RETURN_IF_ERROR(RewriteDags());
     gemm_ = gemm;
+    chunked_ = !gemm && spec_.row.chunked;
     ChooseCached();
     if (gemm) {
       EmitColumnOperands();
@@ -48,9 +49,10 @@ class RowGen {
       e_.Line("const tf::RowSpan<H> s(p, g);");
       e_.Line("const long long base = s.row * s.cols;");
       e_.Line("(void)base;");
+      if (chunked_) e_.Line("constexpr long long kChunk = static_cast<long long>(H::kRowThreads) * I * V;");
     }
     EmitRowOperands();
-    EmitCachedLoads();
+    EmitCachedLoads(cached_, "s.col(it)");
     ExprEmitter row(e_, [this](const ExprNode& leaf) { return RowLeaf(leaf); });
     for (size_t j = 0; j < spec_.stages.size(); ++j) TF_RETURN_IF_ERROR(EmitStage(row, static_cast<int>(j)));
     TF_RETURN_IF_ERROR(EmitRowOutputs(row));
@@ -194,6 +196,7 @@ class RowGen {
     // A GEMM's row epilogue: up to 8 columns per lane (rows up to 256), its value held.
     per_ = gemm_ ? (spec_.gemm.bn + 31) / 32 : spec_.row.vecs * spec_.Vec();
     if (gemm_) cached_floats_ += per_;
+    if (chunked_) return;  // each pass reads its chunk's operands (ForEachElement)
     for (size_t k = 0; k < spec_.operands.size(); ++k) {
       const OperandSpec& o = spec_.operands[k];
       if (o.site != kEpilogueSite || o.access != Access::kFull) continue;
@@ -219,13 +222,16 @@ class RowGen {
     }
   }
 
-  void EmitCachedLoads() {
-    for (int k : cached_) {
+  // Full operands `ks` into registers c<k>[I][V] for this thread's vectors at columns
+  // `col` (an expression of `it`); zeros past the row. All of a thread's loads are issued
+  // before any is used.
+  void EmitCachedLoads(const std::set<int>& ks, const std::string& col) {
+    for (int k : ks) {
       const std::string c = absl::StrCat("c", k), in = absl::StrCat("p.in", k);
       e_.Line(absl::StrCat(ComputeTypeName(spec_.operands[k].dtype), " ", c, "[I][V];"));
       e_.Line("#pragma unroll");
       e_.Open("for (int it = 0; it < I; ++it) {");
-      e_.Line("const long long c = s.col(it);");
+      e_.Line(absl::StrCat("const long long c = ", col, ";"));
       e_.Open("if (s.vec_ok) {");
       e_.Open("if (s.active && c < s.cols) {");
       e_.Line(absl::StrCat("tf::load_vec<V>(", c, "[it], ", in, " + base + c);"));
@@ -276,7 +282,7 @@ class RowGen {
   // The largest such values of each stage's DAG, while the budget lasts; never a per-row
   // value (hoisted) or a cast of a leaf (as cheap as reading the registers).
   std::vector<Expr> Shared(int j) {
-    if (cluster_) return {};  // the next stage runs in the next phase, where nothing is kept
+    if (cluster_ || chunked_) return {};  // the next stage runs in the next phase or pass: nothing kept
     const auto stop_row = [this](const Expr& x) { return RowLevel(x); };
     std::set<const ExprNode*> later;
     for (size_t k = j + 1; k < stage_inputs_.size(); ++k) Collect(stage_inputs_[k], later, stop_row);
@@ -370,6 +376,18 @@ class RowGen {
         if (ReadsOperand(x, static_cast<int>(k))) loads.insert(static_cast<int>(k));
       }
     }
+    // A chunked row: a loop over its chunks, whose full operands are read into registers
+    // first (every load of the chunk in flight at once) and used from there.
+    std::set<int> chunk_full;
+    if (chunked_) {
+      for (int k : loads) {
+        if (spec_.operands[k].access == Access::kFull) chunk_full.insert(k);
+      }
+      for (int k : chunk_full) loads.erase(k);
+      e_.Open("for (long long at = 0; at < s.cols; at += kChunk) {  // the row's chunks");
+      EmitCachedLoads(chunk_full, "at + s.col(it)");
+      cached_.insert(chunk_full.begin(), chunk_full.end());
+    }
     const auto block = [&](const std::string& width, const std::string& first) -> absl::Status {
       e_.Line(absl::StrCat("constexpr int W = ", width, ";"));
       e_.Line(absl::StrCat("const int e0 = ", first, ";"));
@@ -391,7 +409,7 @@ class RowGen {
     };
     e_.Line("#pragma unroll");
     e_.Open("for (int it = 0; it < I; ++it) {");
-    e_.Line("const long long c = s.col(it);");
+    e_.Line(chunked_ ? "const long long c = at + s.col(it);" : "const long long c = s.col(it);");
     e_.Open("if (s.vec_ok) {");
     e_.Open("if (s.active && c < s.cols) {");
     TF_RETURN_IF_ERROR(block("V", "0"));
@@ -404,6 +422,10 @@ class RowGen {
     e_.Close();
     e_.Close();
     e_.Close();
+    if (chunked_) {
+      for (int k : chunk_full) cached_.erase(k);
+      e_.Close();
+    }
     return absl::OkStatus();
   }
 
@@ -430,11 +452,53 @@ class RowGen {
     return absl::StrCat("a", leaf.operand, "[l]");
   }
 
+  // Whether a chunked row's stage j + 1, sum(exp(a - b)) with a the input of stage j,
+  // amax(a) (or a's cast to f32), and b one value per row, can be folded into stage j's
+  // pass (a softmax's or logsumexp's max and sum): each thread keeps a running sum of
+  // exp(a - pivot), its pivot its running max (0 while that is infinite), rescaled when
+  // the pivot moves, and scales it to b once b is known; one read of the row, not two.
+  bool OnlineSum(int j) {
+    if (!chunked_ || j + 1 >= static_cast<int>(spec_.stages.size())) return false;
+    if (spec_.stages[j].op != 1 || spec_.stages[j + 1].op != 0) return false;
+    const Expr& x = stage_inputs_[j];
+    const Expr& e = stage_inputs_[j + 1];
+    if (e->kind != ExprKind::kOp || e->op != PointwiseOp::kExp || e->dtype != DType::kF32) return false;
+    const Expr& d = e->args[0];
+    if (d->kind != ExprKind::kOp || d->op != PointwiseOp::kSub || d->dtype != DType::kF32) return false;
+    const Expr& a = d->args[0];
+    const bool same = a == x || (a->kind == ExprKind::kOp && a->op == PointwiseOp::kCast && a->args[0] == x &&
+                                 ComputeKindOf(x->dtype) == ComputeKind::kFloat);
+    return same && d->args[1]->dtype == DType::kF32 && RowLevel(d->args[1]);
+  }
+
+  // Stage j + 1 of an OnlineSum pair: each thread's running sum scaled from its pivot to
+  // b, then combined over the row (a thread with nothing but -inf adds 0 where b is finite).
+  absl::Status EmitOnlineSum(ExprEmitter& row, int j) {
+    const Expr& b = stage_inputs_[j]->args[0]->args[1];
+    std::set<const ExprNode*> seen;
+    TF_RETURN_IF_ERROR(Hoist(row, b, seen));  // b alone: exp(a - b) is never computed here
+    TF_ASSIGN_OR_RETURN(std::string bv, row.Emit(b));
+    const std::string acc = absl::StrCat("acc", j), sum = absl::StrCat("osum", j - 1),
+                      piv = absl::StrCat("opiv", j - 1);
+    e_.Line(absl::StrCat("float ", acc, " = ", sum, " == 0.f && isfinite(", bv, ") ? 0.f : ", sum, " * exp2f((",
+                         piv, " - ", bv, ") * 1.4426950408889634f);"));
+    e_.Line(absl::StrCat(acc, " = tf::row_combine<H::kRowThreads>(", acc,
+                         ", smem, [](float a, float b) { return tf::reduce_apply<0>(a, b); });"));
+    e_.Line(absl::StrCat("const float r", j, " = ", acc, ";"));
+    return absl::OkStatus();
+  }
+
   absl::Status EmitStage(ExprEmitter& row, int j) {
+    if (j > 0 && OnlineSum(j - 1)) return EmitOnlineSum(row, j);
     const RowStage& st = spec_.stages[j];
     const Expr& input = stage_inputs_[j];
     std::set<const ExprNode*> seen;
     TF_RETURN_IF_ERROR(Hoist(row, input, seen));
+    const bool online = OnlineSum(j);
+    const std::string osum = absl::StrCat("osum", j), opiv = absl::StrCat("opiv", j), onpl = absl::StrCat("onpl", j);
+    if (online) {  // the running sum of exp(a - pivot), the pivot, and -pivot * log2(e)
+      e_.Line(absl::StrCat("float ", osum, " = 0.f, ", opiv, " = 0.f, ", onpl, " = 0.f;"));
+    }
     std::vector<std::pair<Expr, std::string>> arrays;  // Shared(j), each in an array
     for (const Expr& n : Shared(j)) {
       const std::string name = absl::StrCat("t", kept_.size() + arrays.size());
@@ -445,6 +509,7 @@ class RowGen {
     const std::string acc = absl::StrCat("acc", j);
     e_.Line(absl::StrCat("float ", acc, " = tf::reduce_identity<", op, ">();"));
     TF_RETURN_IF_ERROR(ForEachElement({input}, [&](const auto& define) -> absl::Status {
+      if (online) e_.Line("float ov[W];  // the max's inputs, then the sum's");
       e_.Line("#pragma unroll");
       e_.Open("for (int l = 0; l < W; ++l) {");
       ExprEmitter x(e_, [this](const ExprNode& leaf) { return ElementLeaf(leaf); });
@@ -460,7 +525,19 @@ class RowGen {
         f = "d * d";
       }
       e_.Line(absl::StrCat(acc, " = tf::reduce_apply<", op, ">(", acc, ", ", f, ");"));
+      if (online) e_.Line(absl::StrCat("ov[l] = ", f, ";"));
       e_.Close();
+      if (online) {  // a pivot check per vector
+        e_.Line(absl::StrCat("const float pn = isinf(", acc, ") ? 0.f : ", acc, ";"));
+        e_.Open(absl::StrCat("if (pn != ", opiv, ") {  // the pivot moves (rarely): rescale the sum"));
+        e_.Line(absl::StrCat("if (", osum, " != 0.f) ", osum, " *= exp2f((", opiv, " - pn) * 1.4426950408889634f);"));
+        e_.Line(absl::StrCat(opiv, " = pn;"));
+        e_.Line(absl::StrCat(onpl, " = -pn * 1.4426950408889634f;"));
+        e_.Close();
+        e_.Line("#pragma unroll");
+        e_.Line(absl::StrCat("for (int l = 0; l < W; ++l) ", osum, " += exp2f(fmaf(ov[l], 1.4426950408889634f, ", onpl,
+                             "));"));
+      }
       return absl::OkStatus();
     }));
     e_.Line(absl::StrCat(acc, " = tf::row_combine<", gemm_ ? "32" : "H::kRowThreads", ">(", acc,
@@ -536,6 +613,7 @@ class RowGen {
   int per_ = 0;                     // registers one held array takes per thread
   bool gemm_ = false;               // a GEMM's row epilogue (Body)
   bool cluster_ = false;            // one phase of a row cluster's epilogue (ClusterPhase)
+  bool chunked_ = false;            // a row kernel walking its rows in chunks (RowConfig::chunked)
   std::map<const ExprNode*, std::string> kept_;  // values held in registers: array names
   std::map<const ExprNode*, Expr> rewritten_;
   std::map<const ExprNode*, bool> row_level_;

@@ -70,6 +70,9 @@ absl::StatusOr<RowConfig> RowFromJson(const Json& j) {
   TF_ASSIGN_OR_RETURN(c.row_threads, ConfigInt(j, "row_threads"));
   TF_ASSIGN_OR_RETURN(c.vecs, ConfigInt(j, "vecs"));
   TF_ASSIGN_OR_RETURN(c.loop, ConfigInt(j, "loop", 1));
+  if (const Json* chunked = JsonMember(j, "chunked")) {
+    TF_ASSIGN_OR_RETURN(c.chunked, JsonBool(*chunked, "'chunked'"));
+  }
   TF_RETURN_IF_ERROR(ValidateRowConfig(c));
   return c;
 }
@@ -123,9 +126,10 @@ absl::Status TuningRecords::Save(const std::string& path) const {
   j["records"] = Json::object();
   for (const auto& [key, r] : records_) {
     if (r.row) {
-      j["records"][key] = {{"row", {{"threads", r.row->threads}, {"row_threads", r.row->row_threads},
-                                    {"vecs", r.row->vecs}, {"loop", r.row->loop}}},
-                           {"us", r.us}};
+      Json row = {{"threads", r.row->threads}, {"row_threads", r.row->row_threads}, {"vecs", r.row->vecs},
+                  {"loop", r.row->loop}};
+      if (r.row->chunked) row["chunked"] = true;
+      j["records"][key] = {{"row", std::move(row)}, {"us", r.us}};
     } else {
       j["records"][key] = {{"config", ConfigJson(r.config)}, {"us", r.us}};
     }

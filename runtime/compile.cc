@@ -309,10 +309,15 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
     if (options.row_config) {
       const RowConfig& c = *options.row_config;
       const int64_t width = k.cols.is_static() ? k.cols.constant : kMaxRowWidth;
-      if (c.row_threads < 32 || c.threads % c.row_threads != 0 || c.loop < 1 || RowCapacity(c, k.spec.Vec()) < width) {
+      if (c.row_threads < 32 || c.threads % c.row_threads != 0 || c.loop < 1 || !RowCovers(c, k.spec.Vec(), width)) {
         return absl::InvalidArgumentError(absl::StrCat(
             "row config ", c.ToString(), " cannot run '", name, "': it covers ", RowCapacity(c, k.spec.Vec()),
             " columns of ", width, " (and needs at least 32 threads per row and a loop of at least 1)"));
+      }
+      if (c.chunked && k.spec.tile != "row") {
+        return absl::InvalidArgumentError(absl::StrCat("row config ", c.ToString(), " cannot run '", name,
+                                                       "': only generated row kernels walk rows in chunks, not ",
+                                                       k.spec.tile));
       }
       k.spec.row = c;
       continue;
@@ -321,7 +326,8 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
     TF_ASSIGN_OR_RETURN(TuningRecords* records, tuning.Records(plan.decisions));
     const std::string key = RowTuningKey(k.spec, arch);
     const int64_t width = k.cols.is_static() ? k.cols.constant : kMaxRowWidth;
-    if (auto r = records->Find(key); r && r->row && RowCapacity(*r->row, k.spec.Vec()) >= width) {
+    if (auto r = records->Find(key);
+        r && r->row && RowCovers(*r->row, k.spec.Vec(), width) && (!r->row->chunked || k.spec.tile == "row")) {
       k.spec.row = *r->row;
       plan.decisions.push_back(absl::StrCat("tuned: '", name, "' uses row config ", r->row->ToString(),
                                             " (recorded, ", r->us, " us)"));

@@ -580,7 +580,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       return absl::InvalidArgumentError(absl::StrCat("matmul '", graph_.node(k.plan.tile_node).name, "': ", batches,
                                                      " batches exceed the 65535 one launch takes"));
     }
-    if (!spec.is_pointwise() && !gemm && !reduce && cols > RowCapacity(spec.row, vec)) {
+    if (!spec.is_pointwise() && !gemm && !reduce && !RowCovers(spec.row, vec, cols)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "tile kernel '", graph_.node(k.plan.tile_node >= 0 ? k.plan.tile_node : k.plan.nodes.back()).name,
           "': rows of ", cols,

@@ -249,6 +249,43 @@ def gqa_scores_repeat_interleave():
     return g, {"q": q, "k": k}, {"o": bf16(s * 0.125)}
 
 
+
+@case
+def multi_axis_stats():
+    g = graph("inorm", [("x", ["N", 6, 7, 9], "f32")], [
+        node("m", "mean", ["x"], dim=[-2, -1], keepdim=True),
+        node("v", "var", ["x"], dim=[2, 3], keepdim=True, correction=0),
+        node("d", "sub", ["x", "m"]),
+        node("ve", "add", ["v", 1e-5]),
+        node("r", "rsqrt", ["ve"]),
+        node("y", "mul", ["d", "r"]),
+        node("s", "std", ["x"], dim=[1, 3]),
+        node("a", "amax", ["x"], dim=[1, 2, 3])], ["y", "s", "a"])
+    x = torch.randn(3, 6, 7, 9) * 3 + 1
+    m = x.mean(dim=(-2, -1), keepdim=True)
+    v = x.var(dim=(2, 3), keepdim=True, correction=0)
+    return g, {"x": x}, {"y": (x - m) * torch.rsqrt(v + 1e-5), "s": x.std(dim=(1, 3)), "a": x.amax(dim=(1, 2, 3))}
+
+
+@case
+def norm_spellings():
+    g = graph("norms", [("x", ["N", 6, 5, 7], "f32"), ("w", [6], "f32"), ("b", [6], "f32"),
+                        ("rm", [6], "f32"), ("rv", [6], "f32"), ("h", ["M", 64], "f32"), ("w2", [5, 7], "f32")], [
+        node("gn", "group_norm", ["x", "w", "b"], num_groups=3),
+        node("in", "instance_norm", ["x"]),
+        node("bn", "batch_norm", ["x", "rm", "rv", "w", "b"], eps=1e-3),
+        node("nz", "normalize", ["h"], dim=-1),
+        node("n1", "vector_norm", ["h"], ord=1, dim=-1),
+        node("n3", "norm", ["h"], p=3),
+        node("ln", "layer_norm", ["x", "w2"])], ["gn", "in", "bn", "nz", "n1", "n3", "ln"])
+    x, h = torch.randn(2, 6, 5, 7) * 2 + 0.5, torch.randn(5, 64)
+    w, b, rm, rv, w2 = torch.rand(6) + 0.5, torch.randn(6), torch.randn(6), torch.rand(6) + 0.1, torch.randn(5, 7)
+    return g, {"x": x, "w": w, "b": b, "rm": rm, "rv": rv, "h": h, "w2": w2}, {
+        "gn": F.group_norm(x, 3, w, b), "in": F.instance_norm(x),
+        "bn": F.batch_norm(x, rm, rv, w, b, training=False, eps=1e-3), "nz": F.normalize(h, dim=-1),
+        "n1": torch.linalg.vector_norm(h, ord=1, dim=-1), "n3": h.norm(p=3),
+        "ln": F.layer_norm(x, (5, 7), w2)}
+
 NPY = {"f32": np.float32, "bf16": np.float32, "f16": np.float16, "i32": np.int32}
 
 

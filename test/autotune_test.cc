@@ -60,7 +60,7 @@ TEST(TuningRecords, EveryCandidateAndDefaultConfigIsValid) {
     for (const GemmConfig& c : GemmCandidates(m)) TF_EXPECT_OK(ValidateGemmConfig(c));
   }
   for (int stages : {3, 4, 5}) TF_EXPECT_OK(ValidateGemmConfig(WgmmaGemmConfig(stages)));
-  for (int64_t width : {64, 700, 4096, 16384}) {
+  for (int64_t width : {64, 700, 4096, 16384, 16385, 128256}) {
     for (int vec : {4, 8}) {
       for (const RowConfig& c : RowCandidates(width, vec)) TF_EXPECT_OK(ValidateRowConfig(c));
     }
@@ -193,12 +193,17 @@ TEST(GemmSplitK, CandidatesRoundTripCompileAndStayOffReductions) {
 }
 
 TEST(RowTuning, CandidatesCoverTheWidthWithinTheRegisterBudget) {
-  for (const auto& [width, vec] : std::vector<std::pair<int64_t, int>>{{4096, 8}, {1000, 4}, {16384, 8}, {37, 8}}) {
+  for (const auto& [width, vec] :
+       std::vector<std::pair<int64_t, int>>{{4096, 8}, {1000, 4}, {16384, 8}, {37, 8}, {16385, 8}, {128256, 4}}) {
     SCOPED_TRACE(width);
     const std::vector<RowConfig> c = RowCandidates(width, vec);
     ASSERT_FALSE(c.empty());
+    // Rows a config holds are held; wider ones are walked in chunks (and only those), the
+    // default config first.
+    if (width > kMaxRowWidth) EXPECT_EQ(c.front().ToString(), ChooseRowConfig(Dim::Static(width), vec)->ToString());
     for (const RowConfig& r : c) {
-      EXPECT_GE(RowCapacity(r, vec), width);
+      EXPECT_TRUE(RowCovers(r, vec, width));
+      EXPECT_EQ(r.chunked, width > kMaxRowWidth);
       EXPECT_LE(r.vecs, 8);
       EXPECT_EQ(r.threads % r.row_threads, 0);
       EXPECT_TRUE(r.loop == 1 || r.loop == 2 || r.loop == 4 || r.loop == 8);
@@ -238,6 +243,52 @@ TEST(RowTuning, ForcedAndRecordedConfigsReachTheFusedKernel) {
   EXPECT_EQ(recorded.fusion_plan().kernels[0].spec.row.vecs, 8);
   EXPECT_NE(recorded.Explain().find("uses row config 64x8 (recorded, 2.5 us)"), std::string::npos)
       << recorded.Explain();
+  // The built-in tile holds its rows: a chunked config is refused for it.
+  o.tuning_path.clear();
+  o.row_config = ChunkedRowConfig();
+  EXPECT_TRUE(StatusIs(Compile(g, o).status(), absl::StatusCode::kInvalidArgument, "walk rows in chunks"));
+}
+
+// A softmax over a vocabulary is one generated row kernel walking its rows in chunks (its
+// reductions were reduce kernels of their own); a chunked config may also be forced on a
+// narrow generated row kernel, and a recorded one round-trips through the tuning file.
+TEST(RowTuning, WideRowsRunChunkedAndChunkedConfigsAreRecorded) {
+  const std::string json = R"({"name": "vocab", "inputs": [{"name": "x", "shape": ["M", 128256], "dtype": "bf16"}],
+    "nodes": [{"name": "p", "op": "softmax", "inputs": ["x"]}], "outputs": ["p"]})";
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(json));
+  CompileOptions o;
+  o.arch = "sm_90";
+  o.check_only = true;
+  TF_ASSERT_OK_AND_ASSIGN(Plan planned, Compile(g, o));
+  ASSERT_EQ(planned.fusion_plan().kernels.size(), 1u);
+  const KernelSpec spec = planned.fusion_plan().kernels[0].spec;
+  EXPECT_EQ(spec.tile, "row");
+  EXPECT_EQ(spec.row.ToString(), ChunkedRowConfig().ToString());
+  EXPECT_NE(spec.row.ToString().find("chunked"), std::string::npos);
+  TuningRecords r;
+  r.Put(RowTuningKey(spec, "sm_90"), TuningRecord{GemmConfig{}, 250.0, RowConfig{1024, 1024, 2, 1, true}});
+  const std::string path = ::testing::TempDir() + "/tuning_chunked.json";
+  TF_ASSERT_OK(r.Save(path));
+  TF_ASSERT_OK_AND_ASSIGN(TuningRecords loaded, TuningRecords::Load(path));
+  ASSERT_TRUE(loaded.Find(RowTuningKey(spec, "sm_90")).has_value());
+  EXPECT_TRUE(loaded.Find(RowTuningKey(spec, "sm_90"))->row->chunked);
+  o.tuning_path = path;
+  TF_ASSERT_OK_AND_ASSIGN(Plan recorded, Compile(g, o));
+  EXPECT_NE(recorded.Explain().find("uses row config 1024x2 chunked (recorded"), std::string::npos)
+      << recorded.Explain();
+  // A held config cannot run rows this wide; a chunked one runs a narrow generated kernel.
+  o.tuning_path.clear();
+  o.row_config = RowConfig{512, 512, 4};
+  EXPECT_TRUE(StatusIs(Compile(g, o).status(), absl::StatusCode::kInvalidArgument, "cannot run"));
+  TF_ASSERT_OK_AND_ASSIGN(Graph ng, GraphFromJson(NamedTestGraph("norms_without_affine").json));
+  o.row_config = RowConfig{256, 256, 1, 1, true};
+  TF_ASSERT_OK_AND_ASSIGN(Plan chunked, Compile(ng, o));
+  int rows = 0;
+  for (const KernelPlan& k : chunked.fusion_plan().kernels) {
+    rows += k.spec.tile == "row";
+    EXPECT_TRUE(k.spec.row.chunked);
+  }
+  EXPECT_EQ(rows, 3);
 }
 
 // Every candidate the tuner may pick (looping over row groups included) compiles with

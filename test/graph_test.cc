@@ -1,6 +1,8 @@
 // Graph IR: validation errors that name the node, broadcasting, PyTorch promotion, and the
 // CPU reference of single ops at hand-worked points.
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -102,7 +104,7 @@ TEST(GraphValidation, BadGraphsFailWithMessagesNamingTheNode) {
       {"repeated axis", WithNodes(R"([{"name": "o", "op": "sum", "inputs": ["x"], "attrs": {"dim": [1, -1]}}])"),
        "node 'o' (sum): dim 1 appears twice"},
       {"argmax over two axes", WithNodes(R"([{"name": "o", "op": "argmax", "inputs": ["x"], "attrs": {"dim": [0, 1]}}])"),
-       "node 'o' (argmax): reduces 2 axes (argmax takes one dim here"},
+       "node 'o' (argmax): reduces 2 axes (argmax takes one dim, as in PyTorch)"},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.what);
@@ -259,6 +261,143 @@ TEST(Reference, LogsumexpLowersToWhatTorchComputes) {
   EXPECT_EQ(out[0].Get(1), -INFINITY);
   EXPECT_NEAR(out[0].Get(2), 1000 + std::log(2.0), 1e-3);
   EXPECT_NEAR(out[1].Get(0), std::log(1 + std::exp(1.0) + std::exp(2.0)), 1e-5);
+}
+
+// Reductions over several axes as torch computes them: adjacent static axes merged into one
+// (mean, var), others one axis at a time (var as squared deviations from the mean over
+// every axis), against sums written out here.
+TEST(Reference, MultiAxisReductionsComputeWhatTorchComputes) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "m",
+    "inputs": [{"name": "x", "shape": [2, 3, 4, 5], "dtype": "f32"}],
+    "nodes": [{"name": "mn", "op": "mean", "inputs": ["x"], "attrs": {"dim": [-2, -1], "keepdim": true}},
+              {"name": "v", "op": "var", "inputs": ["x"], "attrs": {"dim": [2, 3], "correction": 0}},
+              {"name": "vs", "op": "var", "inputs": ["x"], "attrs": {"dim": [1, 3]}},
+              {"name": "sd", "op": "std", "inputs": ["x"], "attrs": {"dim": [0, 2], "keepdim": true}},
+              {"name": "a", "op": "amax", "inputs": ["x"], "attrs": {"dim": [1, 3]}}],
+    "outputs": ["mn", "v", "vs", "sd", "a"]})"));
+  EXPECT_EQ(g.ShapeText(g.FindNode("mn")), "[2, 3, 1, 1]");
+  EXPECT_EQ(g.ShapeText(g.FindNode("v")), "[2, 3]");
+  EXPECT_EQ(g.ShapeText(g.FindNode("vs")), "[2, 4]");
+  EXPECT_EQ(g.ShapeText(g.FindNode("sd")), "[1, 3, 1, 5]");
+  EXPECT_GE(g.FindNode("mn.merged"), 0);  // adjacent static axes: one reduction
+  EXPECT_LT(g.FindNode("vs.merged"), 0);  // axes 1 and 3: one at a time
+  HostTensor x = HostTensor::Zeros(DType::kF32, {2, 3, 4, 5});
+  const auto at = [](int i, int j, int k, int l) { return ((i * 3 + j) * 4 + k) * 5 + l; };
+  const auto value = [](int i, int j, int k, int l) { return std::sin(1.0 + i + 2.0 * j + 0.7 * k * k - 0.3 * l); };
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 4; ++k)
+        for (int l = 0; l < 5; ++l) x.Set(at(i, j, k, l), value(i, j, k, l));
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> out, EvaluateReference(g, {x}));
+  // The mean and variance of the values f(i, j, k, l) picks out, dividing by n - correction.
+  const auto stats = [&](auto pick, int n, int correction) {
+    double sum = 0, sq = 0;
+    for (int e = 0; e < n; ++e) sum += pick(e);
+    const double mean = sum / n;
+    for (int e = 0; e < n; ++e) sq += (pick(e) - mean) * (pick(e) - mean);
+    return std::pair<double, double>{mean, sq / (n - correction)};
+  };
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      const auto [mean, var] = stats([&](int e) { return value(i, j, e / 5, e % 5); }, 20, 0);
+      EXPECT_NEAR(out[0].Get(i * 3 + j), mean, 1e-5);
+      EXPECT_NEAR(out[1].Get(i * 3 + j), var, 1e-5);
+    }
+    for (int k = 0; k < 4; ++k) {
+      const auto [mean, var] = stats([&](int e) { return value(i, e / 5, k, e % 5); }, 15, 1);
+      EXPECT_NEAR(out[2].Get(i * 4 + k), var, 1e-5);
+      double mx = -INFINITY;
+      for (int e = 0; e < 15; ++e) mx = std::max(mx, value(i, e / 5, k, e % 5));
+      EXPECT_NEAR(out[4].Get(i * 4 + k), mx, 1e-6);
+    }
+  }
+  for (int j = 0; j < 3; ++j) {
+    for (int l = 0; l < 5; ++l) {
+      const auto [mean, var] = stats([&](int e) { return value(e / 4, j, e % 4, l); }, 8, 1);
+      EXPECT_NEAR(out[3].Get(j * 5 + l), std::sqrt(var), 1e-5);
+    }
+  }
+}
+
+// PyTorch's norm spellings against sums written out here: group_norm and instance_norm
+// (biased variance per group of channels), batch_norm with running statistics, normalize
+// and vector_norm, and layer_norm over the last two dims.
+TEST(Reference, NormSpellingsComputeWhatTorchComputes) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "n",
+    "inputs": [{"name": "x", "shape": [2, 4, 3], "dtype": "f32"}, {"name": "w", "shape": [4], "dtype": "f32"},
+               {"name": "b", "shape": [4], "dtype": "f32"}, {"name": "w2", "shape": [4, 3], "dtype": "f32"}],
+    "nodes": [{"name": "gn", "op": "group_norm", "inputs": ["x", "w", "b"], "attrs": {"num_groups": 2, "eps": 0.01}},
+              {"name": "in", "op": "instance_norm", "inputs": ["x"]},
+              {"name": "bn", "op": "batch_norm", "inputs": ["x", "b", "w", "w", "b"]},
+              {"name": "nz", "op": "normalize", "inputs": ["x"]},
+              {"name": "n1", "op": "vector_norm", "inputs": ["x"], "attrs": {"ord": 1, "dim": [0, 2]}},
+              {"name": "ln", "op": "layer_norm", "inputs": ["x", "w2", "w2"]}],
+    "outputs": ["gn", "in", "bn", "nz", "n1", "ln"]})"));
+  for (const char* out : {"gn", "in", "bn", "nz", "ln"}) EXPECT_EQ(g.ShapeText(g.FindNode(out)), "[2, 4, 3]") << out;
+  EXPECT_EQ(g.ShapeText(g.FindNode("n1")), "[4]");
+  const auto value = [](int i, int c, int k) { return std::cos(0.3 + i - 0.9 * c + 0.5 * k * c); };
+  const auto param = [](int c) { return 0.5 + 0.25 * c; };  // w; b is param(c) - 1
+  HostTensor x = HostTensor::Zeros(DType::kF32, {2, 4, 3}), w = HostTensor::Zeros(DType::kF32, {4}),
+             b = HostTensor::Zeros(DType::kF32, {4}), w2 = HostTensor::Zeros(DType::kF32, {4, 3});
+  for (int i = 0; i < 2; ++i)
+    for (int c = 0; c < 4; ++c)
+      for (int k = 0; k < 3; ++k) x.Set((i * 4 + c) * 3 + k, value(i, c, k));
+  for (int c = 0; c < 4; ++c) {
+    w.Set(c, param(c));
+    b.Set(c, param(c) - 1);
+    for (int k = 0; k < 3; ++k) w2.Set(c * 3 + k, 1 + 0.1 * (c * 3 + k));
+  }
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> out, EvaluateReference(g, {x, w, b, w2}));
+  // Mean and biased variance of the values over channels [c0, c1) of sample i.
+  const auto stats = [&](int i, int c0, int c1) {
+    double s = 0, q = 0;
+    const int n = (c1 - c0) * 3;
+    for (int c = c0; c < c1; ++c)
+      for (int k = 0; k < 3; ++k) s += value(i, c, k);
+    for (int c = c0; c < c1; ++c)
+      for (int k = 0; k < 3; ++k) q += (value(i, c, k) - s / n) * (value(i, c, k) - s / n);
+    return std::pair<double, double>{s / n, q / n};
+  };
+  for (int i = 0; i < 2; ++i) {
+    for (int c = 0; c < 4; ++c) {
+      const auto [gm, gv] = stats(i, c / 2 * 2, c / 2 * 2 + 2);
+      const auto [im, iv] = stats(i, c, c + 1);
+      const auto [lm, lv] = stats(i, 0, 4);
+      double norm2 = 0;
+      for (int d = 0; d < 4; ++d) norm2 += value(i, d, 0) * value(i, d, 0);  // over dim 1 at k = 0
+      for (int k = 0; k < 3; ++k) {
+        const int e = (i * 4 + c) * 3 + k;
+        const double v = value(i, c, k);
+        EXPECT_NEAR(out[0].Get(e), (v - gm) / std::sqrt(gv + 0.01) * param(c) + param(c) - 1, 1e-5) << e;
+        EXPECT_NEAR(out[1].Get(e), (v - im) / std::sqrt(iv + 1e-5), 1e-4) << e;
+        // running mean b, running var w, weight w, bias b
+        EXPECT_NEAR(out[2].Get(e), (v - param(c) + 1) / std::sqrt(param(c) + 1e-5) * param(c) + param(c) - 1, 1e-4)
+            << e;
+        if (k == 0) EXPECT_NEAR(out[3].Get(e), v / std::sqrt(norm2), 1e-5) << e;
+        const double lw = 1 + 0.1 * (c * 3 + k);
+        EXPECT_NEAR(out[5].Get(e), (v - lm) / std::sqrt(lv + 1e-5) * lw + lw, 1e-4) << e;
+      }
+    }
+  }
+  for (int c = 0; c < 4; ++c) {
+    double n1 = 0;
+    for (int i = 0; i < 2; ++i)
+      for (int k = 0; k < 3; ++k) n1 += std::fabs(value(i, c, k));
+    EXPECT_NEAR(out[4].Get(c), n1, 1e-5) << c;
+  }
+  // What the spellings refuse, by name.
+  const auto bad = [](const std::string& nodes) {
+    return GraphFromJson(absl::StrCat(R"({"name": "n", "inputs": [{"name": "x", "shape": [2, 4, 3], "dtype": "f32"}],
+      "nodes": )", nodes, R"(, "outputs": ["y"]})")).status();
+  };
+  EXPECT_TRUE(StatusIs(bad(R"([{"name": "y", "op": "group_norm", "inputs": ["x"], "attrs": {"num_groups": 3}}])"),
+                       absl::StatusCode::kInvalidArgument, "num_groups 3 does not divide the 4 channels"));
+  EXPECT_TRUE(StatusIs(bad(R"([{"name": "y", "op": "group_norm", "inputs": ["x"]}])"),
+                       absl::StatusCode::kInvalidArgument, "needs 'num_groups'"));
+  EXPECT_TRUE(StatusIs(bad(R"([{"name": "y", "op": "batch_norm", "inputs": ["x", "x", "x"]}])"),
+                       absl::StatusCode::kInvalidArgument, "expected [C], C = dim 1"));
+  EXPECT_TRUE(StatusIs(bad(R"([{"name": "y", "op": "norm", "inputs": ["x"], "attrs": {"p": -1}}])"),
+                       absl::StatusCode::kInvalidArgument, "norm order p = -1"));
 }
 
 // log_softmax as torch computes it, over any dim, with the input's dtype.

@@ -368,14 +368,47 @@ const std::vector<TestGraph>& TileTestGraphs() {
                   {"name": "rn", "op": "rms_norm", "inputs": ["x"]}],
         "outputs": ["ln", "lw", "rn"]})", 3, 25, {{"M", 29}}},
       // A softmax over a vocabulary (32000) and norms over rows of 20000, wider than a row
-      // kernel holds: written op by op, their reductions as reduce kernels.
+      // kernel holds: written op by op, each a row kernel walking its rows in chunks.
       {"rows_wider_than_a_row_kernel", R"({"name": "rows_wider_than_a_row_kernel",
         "inputs": [{"name": "x", "shape": ["M", 32000], "dtype": "bf16"}, {"name": "h", "shape": ["M", 20000], "dtype": "f16"},
                    {"name": "w", "shape": [20000], "dtype": "f16"}, {"name": "b", "shape": [20000], "dtype": "f16"}],
         "nodes": [{"name": "p", "op": "softmax", "inputs": ["x"], "attrs": {"dim": -1}},
                   {"name": "r", "op": "rms_norm", "inputs": ["h", "w"]},
                   {"name": "l", "op": "layer_norm", "inputs": ["h", "w", "b"], "attrs": {"eps": 0.001}}],
-        "outputs": ["p", "r", "l"]})", 8, 32, {{"M", 5}}},
+        "outputs": ["p", "r", "l"]})", 3, 32, {{"M", 5}}},
+      // Chunked rows of an odd width (element by element, a partial last chunk): a layer
+      // norm written as model code writes it with a row max also returned (one row kernel),
+      // and a log_softmax of the same rows cast to f16 (another).
+      {"chunked_rows_odd_width", R"({"name": "chunked_rows_odd_width",
+        "inputs": [{"name": "x", "shape": ["M", 17001], "dtype": "f32"}, {"name": "w", "shape": [17001], "dtype": "f32"}],
+        "nodes": [{"name": "m", "op": "mean", "inputs": ["x"], "attrs": {"dim": -1, "keepdim": true}},
+                  {"name": "d", "op": "sub", "inputs": ["x", "m"]},
+                  {"name": "d2", "op": "mul", "inputs": ["d", "d"]},
+                  {"name": "v", "op": "mean", "inputs": ["d2"], "attrs": {"dim": -1, "keepdim": true}},
+                  {"name": "ve", "op": "add", "inputs": ["v", 1e-5]},
+                  {"name": "rs", "op": "rsqrt", "inputs": ["ve"]},
+                  {"name": "n", "op": "mul", "inputs": ["d", "rs"]},
+                  {"name": "y", "op": "mul", "inputs": ["n", "w"]},
+                  {"name": "mx", "op": "amax", "inputs": ["x"], "attrs": {"dim": 1}},
+                  {"name": "h", "op": "cast", "inputs": ["x"], "attrs": {"dtype": "f16"}},
+                  {"name": "ls", "op": "log_softmax", "inputs": ["h"], "attrs": {"dim": -1}}],
+        "outputs": ["y", "mx", "ls"]})", 2, 22, {{"M", 3}}},
+      // PyTorch's norm spellings: group_norm (a row kernel over the groups, then the
+      // affine), instance_norm, batch_norm with running statistics, normalize, vector_norm
+      // of orders 1 and 3, layer_norm over the last two dims.
+      {"torch_norm_spellings", R"({"name": "torch_norm_spellings",
+        "inputs": [{"name": "x", "shape": ["N", 6, 5, 7], "dtype": "bf16"}, {"name": "w", "shape": [6], "dtype": "bf16"},
+                   {"name": "b", "shape": [6], "dtype": "bf16"}, {"name": "rm", "shape": [6], "dtype": "f32"},
+                   {"name": "rv", "shape": [6], "dtype": "f32"}, {"name": "h", "shape": ["M", 64], "dtype": "f32"},
+                   {"name": "w2", "shape": [5, 7], "dtype": "bf16"}],
+        "nodes": [{"name": "gn", "op": "group_norm", "inputs": ["x", "w", "b"], "attrs": {"num_groups": 3}},
+                  {"name": "in", "op": "instance_norm", "inputs": ["x"]},
+                  {"name": "bn", "op": "batch_norm", "inputs": ["x", "rm", "rv", "w", "b"], "attrs": {"eps": 1e-3}},
+                  {"name": "nz", "op": "normalize", "inputs": ["h"], "attrs": {"dim": -1}},
+                  {"name": "n1", "op": "vector_norm", "inputs": ["h"], "attrs": {"ord": 1, "dim": -1}},
+                  {"name": "n3", "op": "norm", "inputs": ["h"], "attrs": {"p": 3}},
+                  {"name": "ln", "op": "layer_norm", "inputs": ["x", "w2"]}],
+        "outputs": ["gn", "in", "bn", "nz", "n1", "n3", "ln"]})", 8, 49, {{"N", 2}, {"M", 5}}},
   };
   return *graphs;
 }
@@ -803,6 +836,20 @@ const std::vector<TestGraph>& ReduceTestGraphs() {
         "nodes": [{"name": "s", "op": "sum", "inputs": ["x"]},
                   {"name": "a", "op": "argmax", "inputs": ["x"], "attrs": {"dim": 1}}],
         "outputs": ["s", "a"]})", 2, 2, {}},
+      // Reductions over several axes, as an instance norm and torch's stats write them:
+      // adjacent static axes merged into one reduction (mean, var), others one at a time
+      // (std over axes 1 and 3 as the squared deviations from their mean).
+      {"multi_axis_stats", R"({"name": "multi_axis_stats",
+        "inputs": [{"name": "x", "shape": ["N", 6, 7, 9], "dtype": "bf16"}],
+        "nodes": [{"name": "m", "op": "mean", "inputs": ["x"], "attrs": {"dim": [-2, -1], "keepdim": true}},
+                  {"name": "v", "op": "var", "inputs": ["x"], "attrs": {"dim": [2, 3], "keepdim": true, "correction": 0}},
+                  {"name": "d", "op": "sub", "inputs": ["x", "m"]},
+                  {"name": "ve", "op": "add", "inputs": ["v", 1e-5]},
+                  {"name": "r", "op": "rsqrt", "inputs": ["ve"]},
+                  {"name": "y", "op": "mul", "inputs": ["d", "r"]},
+                  {"name": "s", "op": "std", "inputs": ["x"], "attrs": {"dim": [1, 3]}},
+                  {"name": "a", "op": "amax", "inputs": ["x"], "attrs": {"dim": [1, 2, 3]}}],
+        "outputs": ["y", "s", "a"]})", 8, 17, {{"N", 3}}},
   };
   return *graphs;
 }

@@ -112,7 +112,7 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
 
 std::string RowConfig::ToString() const {
   return absl::StrCat(row_threads, "x", vecs, threads != std::max(row_threads, 256) ? absl::StrCat(" cta ", threads) : "",
-                      loop > 1 ? absl::StrCat(" loop ", loop) : "");
+                      loop > 1 ? absl::StrCat(" loop ", loop) : "", chunked ? " chunked" : "");
 }
 
 std::string GemmConfig::ToString() const {
@@ -148,7 +148,8 @@ std::string SpecText(const KernelSpec& spec) {
                       : absl::StrCat("tile ", spec.tile, " vec=", spec.Vec(), " eps=",
                                      HexFloat(spec.eps), " threads=", spec.row.threads,
                                      " row_threads=", spec.row.row_threads,
-                                     " vecs=", spec.row.vecs, " loop=", spec.row.loop, "\n");
+                                     " vecs=", spec.row.vecs, " loop=", spec.row.loop,
+                                     spec.row.chunked ? " chunked" : "", "\n");
   if (spec.tile == "matmul") {
     absl::StrAppend(&s, "gemm ", spec.gemm.ToString(), " a_async=", spec.a_async, " b_async=",
                     spec.b_async, " b_layout=", static_cast<int>(spec.b_layout),

@@ -94,12 +94,16 @@ struct TileInputSpec {
 // Launch shape of row-wise tile kernels: a CTA of `threads` threads handles
 // threads / row_threads rows at a time, `loop` times over (asking L2 for the next rows
 // before reducing the current ones); each thread holds up to `vecs` vectors of a row.
+// `chunked` (generated row kernels over rows wider than any config holds): the row is
+// walked in chunks of row_threads * vecs vectors, one pass over it per reduction stage and
+// one for the outputs, nothing held between passes.
 struct RowConfig {
   int threads = 256;
   int row_threads = 256;
   int vecs = 2;
   int loop = 1;
-  std::string ToString() const;  // "256x2" or "128x4 loop 2": threads per row x vectors
+  bool chunked = false;
+  std::string ToString() const;  // "256x2", "128x4 loop 2", "1024x4 chunked"
 };
 
 // Tile config of the GEMM kernel (kernels/gemm.cuh).

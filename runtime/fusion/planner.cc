@@ -1014,6 +1014,11 @@ absl::StatusOr<FusionPlan> PlanForm(const Graph& g, const PlanOptions& options, 
     }
     if (group.tile >= 0 && k.spec.tile != "matmul" && k.spec.tile != "reduce") {
       TF_ASSIGN_OR_RETURN(k.spec.row, ChooseRowConfig(g.node(group.tile).shape.back(), k.spec.Vec()));
+      if (k.spec.row.chunked) {  // Graph::AddTile writes wider norms op by op
+        return absl::InternalError(absl::StrCat("tile '", g.node(group.tile).name, "': rows of ",
+                                                g.node(group.tile).shape.back().value, " exceed the ", kMaxRowWidth,
+                                                " a built-in row tile holds"));
+      }
     }
     if (group.row && group.tile < 0) {
       TF_ASSIGN_OR_RETURN(k.spec.row, ChooseRowConfig(group.shape.back(), k.spec.Vec()));

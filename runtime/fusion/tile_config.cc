@@ -9,10 +9,7 @@ namespace tilefuse::internal {
 
 absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec) {
   const int64_t cols = width.is_static() ? width.value : kMaxRowWidth;
-  if (cols > kMaxRowWidth) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "row width ", cols, " exceeds the ", kMaxRowWidth, " that row-wise kernels support"));
-  }
+  if (cols > kMaxRowWidth) return ChunkedRowConfig();
   const int64_t vectors = (std::max<int64_t>(cols, 1) + vec - 1) / vec;
   RowConfig c;
   c.row_threads = 32;
@@ -23,9 +20,17 @@ absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec) {
   return c;
 }
 
+RowConfig ChunkedRowConfig() { return RowConfig{512, 512, 4, 1, true}; }
+
 std::vector<RowConfig> RowCandidates(int64_t width, int vec) {
   const int64_t vectors = (std::max<int64_t>(width, 1) + vec - 1) / vec;
   std::vector<RowConfig> out;
+  if (width > kMaxRowWidth) {  // chunked: a CTA per row, 2 to 8 vectors in flight per thread
+    for (const auto& [threads, vecs] : {std::pair{512, 4}, {1024, 2}, {1024, 4}, {512, 8}, {256, 8}}) {
+      out.push_back(RowConfig{threads, threads, vecs, 1, true});
+    }
+    return out;
+  }
   for (int rt = 32; rt <= 512; rt *= 2) {
     const int64_t vecs = (vectors + rt - 1) / rt;
     if (vecs > 8 || (rt > 32 && rt / 2 >= vectors)) continue;  // too many registers, or idle threads

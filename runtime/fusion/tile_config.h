@@ -14,9 +14,13 @@
 namespace tilefuse::internal {
 
 // A static width gets a config sized for it: about two vectors per thread, a warp per row
-// for short rows (several rows per CTA), up to 512 threads per row. A symbolic width gets
-// the config for kMaxRowWidth, and Run checks the bound width against it.
+// for short rows (several rows per CTA), up to 512 threads per row; past kMaxRowWidth the
+// chunked config (generated row kernels only). A symbolic width gets the config for
+// kMaxRowWidth, and Run checks the bound width against it.
 absl::StatusOr<RowConfig> ChooseRowConfig(const Dim& width, int vec);
+// The config of rows wider than kMaxRowWidth: a CTA of 512 threads per row, walking it in
+// chunks of 4 vectors per thread (each thread's loads of a chunk in flight together).
+RowConfig ChunkedRowConfig();
 
 // The GEMM config used without tuning: 128x128x32 tiles, 8 warps, 4 stages; for a static
 // M <= 16 (decode) 16x32x128 tiles, 2 warps, 6 stages, so that many CTAs stream the weights
@@ -42,7 +46,8 @@ std::vector<GemmConfig> GemmCandidates(const Dim& m);
 
 // Candidates the row tuner times for a static width: 32 to 512 threads per row with at
 // most 8 vectors each (the default among them), and each again with the CTA looping over
-// 2, 4 or 8 row groups (the next groups' rows prefetched into L2).
+// 2, 4 or 8 row groups (the next groups' rows prefetched into L2). Past kMaxRowWidth,
+// chunked configs of 256 to 1024 threads (the default first).
 std::vector<RowConfig> RowCandidates(int64_t width, int vec);
 
 // The M classes a GEMM with a symbolic M is compiled for when CompileOptions gives none:
@@ -99,9 +104,13 @@ std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k,
 // is computed over [N, K], which no plain GEMM reads).
 bool GemmTunable(const KernelSpec& spec);
 
-// Columns a config covers.
+// Columns a config holds at once (a chunked config's chunk).
 inline int64_t RowCapacity(const RowConfig& c, int vec) {
   return int64_t{c.row_threads} * c.vecs * vec;
+}
+// Whether a config runs rows of `width` columns: a chunked one runs any.
+inline bool RowCovers(const RowConfig& c, int vec, int64_t width) {
+  return c.chunked || RowCapacity(c, vec) >= width;
 }
 
 }  // namespace tilefuse::internal

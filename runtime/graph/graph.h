@@ -62,6 +62,8 @@ struct Attrs {
   std::optional<int64_t> start, end, step, length, index;
   std::optional<int64_t> group;           // dequant: one scale per `group` elements along the last dim
   std::optional<int64_t> repeats;         // repeat_interleave: copies of each element (>= 1)
+  std::optional<int64_t> num_groups;      // group_norm: groups of channels (divides C)
+  std::optional<double> p;                // normalize, vector_norm: the norm's order (default 2)
 };
 
 struct Node {
@@ -169,6 +171,9 @@ class Graph {
   // logsumexp in f32 under node names NAME.max, NAME.sum, ..., its last node `result_name`.
   // rms_norm or layer_norm with fewer parameters than the tile's, written op by op in f32.
   absl::StatusOr<int> AddNormOpByOp(std::string name, TileOp op, std::vector<int> inputs, Attrs attrs);
+  // rms_norm or layer_norm whose parameters span x's last k dims (F.layer_norm(x, (H, W),
+  // w, b)): over those dims merged into one (static), the result reshaped back.
+  absl::StatusOr<int> AddNormOverTrailingDims(std::string name, TileOp op, std::vector<int> inputs, Attrs attrs);
   absl::StatusOr<int> LogsumexpF32(const std::string& name, int input, const Attrs& attrs, std::string result_name);
   absl::StatusOr<int> AddLogSoftmax(std::string name, int input, Attrs attrs);
   // Dequant's parameter `param` read per group of q's last dim: a gather at floor(k / group).

@@ -86,8 +86,11 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
   // rms_norm without its weight, layer_norm without its bias or both parameters
   // (F.layer_norm(x, shape, w) and elementwise_affine=False): the norm written op by op.
   const bool norm = op == TileOp::kRmsNorm || op == TileOp::kLayerNorm;
+  if (norm && inputs.size() >= 2 && nodes_[inputs[1]].shape.size() > 1) {
+    return AddNormOverTrailingDims(std::move(name), op, std::move(inputs), std::move(attrs));
+  }
   if (norm && !inputs.empty() && inputs.size() < want) return AddNormOpByOp(std::move(name), op, inputs, attrs);
-  // Rows wider than a row kernel holds: the norm op by op (its reductions as reduce kernels).
+  // Rows wider than a row kernel holds: the norm op by op (a row kernel walking them in chunks).
   const bool wide = !inputs.empty() && !nodes_[inputs[0]].shape.empty() &&
                     nodes_[inputs[0]].shape.back().is_static() && nodes_[inputs[0]].shape.back().value > kMaxRowWidth;
   if (norm && wide && inputs.size() == want) return AddNormOpByOp(std::move(name), op, inputs, attrs);
@@ -217,20 +220,65 @@ absl::StatusOr<int> Graph::AddCustomTile(std::string name,
   return Append(std::move(n));
 }
 
-// A reduction over several axes becomes one single-axis reduction per axis, last axis
-// first (so that the others keep their positions), in fp32 between casts from and back to
-// a narrower float input: one rounding, as PyTorch rounds once. A mean of equal-sized
-// means is the mean. Each runs as its own kernel (the first may fold into a tile kernel's
-// store); the intermediate nodes are named NAME.dimD.
+absl::StatusOr<int> Graph::AddNormOverTrailingDims(std::string name, TileOp op, std::vector<int> inputs, Attrs attrs) {
+  TF_RETURN_IF_ERROR(CheckNewNode(name, inputs));
+  const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
+  const Shape x = nodes_[inputs[0]].shape;
+  const Shape p = nodes_[inputs[1]].shape;
+  const size_t k = p.size();
+  if (x.size() < k) {
+    return err(absl::StrCat("parameter '", nodes_[inputs[1]].name, "' has shape ", ShapeText(inputs[1]),
+                            ", more dims than '", nodes_[inputs[0]].name, "' ", ShapeText(inputs[0])));
+  }
+  int64_t n = 1;
+  for (size_t i = 0; i < k; ++i) {
+    const Dim& d = x[x.size() - k + i];
+    if (!d.is_static() || !(d == p[i])) {
+      return err(absl::StrCat("parameter '", nodes_[inputs[1]].name, "' has shape ", ShapeText(inputs[1]),
+                              " (expected the last ", k, " dims of '", nodes_[inputs[0]].name, "' ",
+                              ShapeText(inputs[0]), ", static)"));
+    }
+    n *= d.value;
+  }
+  Shape flat(x.begin(), x.end() - static_cast<std::ptrdiff_t>(k));
+  flat.push_back(Dim::Static(n));
+  std::vector<int> merged;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const int in = inputs[i];
+    if (i > 0 && !(nodes_[in].shape == p)) {
+      return err(absl::StrCat("parameter '", nodes_[in].name, "' has shape ", ShapeText(in), " (expected ",
+                              ShapeText(inputs[1]), ", as '", nodes_[inputs[1]].name, "')"));
+    }
+    TF_ASSIGN_OR_RETURN(const int v, AddView(absl::StrCat(name, ".flat", i), ViewOp::kReshape, in,
+                                             Attrs{.shape = i == 0 ? flat : Shape{Dim::Static(n)}}));
+    merged.push_back(v);
+  }
+  TF_ASSIGN_OR_RETURN(const int y, AddTile(absl::StrCat(name, ".rows"), op, merged, attrs));
+  return AddView(std::move(name), ViewOp::kReshape, y, Attrs{.shape = x});
+}
+
+// A reduction over several axes. Axes that are adjacent and static, of a value that is not
+// a view, merge into one (a reshape, free for a computed value or an input): one kernel,
+// any reduction. Otherwise one single-axis reduction per axis, last axis first (so that the
+// others keep their positions), in fp32 between casts from and back to a narrower float
+// input: one rounding, as PyTorch rounds once; a mean of equal-sized means is the mean, and
+// var is the sum of squared deviations from the mean over every axis, divided by
+// n - correction. Each runs as its own kernel (the first may fold into a tile kernel's
+// store); the intermediate nodes are named NAME.dimD (NAME.merged and NAME.reduced where the
+// axes merge, NAME.mean and NAME.ss for var).
 absl::StatusOr<int> Graph::AddMultiAxisReduce(std::string name, ReduceOp op, int input, Attrs attrs) {
   TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
   const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
   TF_RETURN_IF_ERROR(NotAConstant(nodes_[input], name, OpName(op)));
-  if (op == ReduceOp::kArgmax || op == ReduceOp::kArgmin || op == ReduceOp::kVar) {
-    return err(absl::StrCat("reduces ", attrs.dims.size(), " axes (", OpName(op),
-                            " takes one dim here; reduce one axis at a time)"));
+  if (op == ReduceOp::kArgmax || op == ReduceOp::kArgmin) {
+    return err(absl::StrCat("reduces ", attrs.dims.size(), " axes (", OpName(op), " takes one dim, as in PyTorch)"));
   }
-  const int rank = static_cast<int>(nodes_[input].shape.size());
+  if (op == ReduceOp::kVar && !IsFloating(nodes_[input].dtype)) {
+    return err(absl::StrCat("operand '", nodes_[input].name, "' is ", DTypeName(nodes_[input].dtype),
+                            " (expected a floating dtype, as torch.var does)"));
+  }
+  const Shape x = nodes_[input].shape;
+  const int rank = static_cast<int>(x.size());
   std::vector<int> axes;
   for (int d : attrs.dims) {
     auto a = NormalizeAxis(d, rank);
@@ -238,7 +286,29 @@ absl::StatusOr<int> Graph::AddMultiAxisReduce(std::string name, ReduceOp op, int
     if (std::find(axes.begin(), axes.end(), *a) != axes.end()) return err(absl::StrCat("dim ", *a, " appears twice"));
     axes.push_back(*a);
   }
-  std::sort(axes.rbegin(), axes.rend());
+  std::sort(axes.begin(), axes.end());
+  Shape kept = x;  // the result with keepdim
+  int64_t n = 1;   // elements per output, where every reduced axis is static
+  bool all_static = true;
+  for (int a : axes) {
+    kept[a] = Dim::Static(1);
+    all_static &= x[a].is_static();
+    if (x[a].is_static()) n *= x[a].value;
+  }
+  Attrs one = attrs;
+  one.dims.clear();
+  if (axes.back() - axes.front() + 1 == static_cast<int>(axes.size()) && all_static &&
+      nodes_[input].kind != NodeKind::kView) {
+    Shape merged(x.begin(), x.begin() + axes.front());
+    merged.push_back(Dim::Static(n));
+    merged.insert(merged.end(), x.begin() + axes.back() + 1, x.end());
+    TF_ASSIGN_OR_RETURN(const int m, AddView(absl::StrCat(name, ".merged"), ViewOp::kReshape, input,
+                                             Attrs{.shape = merged}));
+    one.dim = axes.front();
+    if (!attrs.keepdim) return AddReduce(std::move(name), op, m, one);
+    TF_ASSIGN_OR_RETURN(const int r, AddReduce(absl::StrCat(name, ".reduced"), op, m, one));
+    return AddView(std::move(name), ViewOp::kReshape, r, Attrs{.shape = kept});
+  }
   const DType dtype = nodes_[input].dtype;
   const bool widen = IsFloating(dtype) && dtype != DType::kF32;
   int cur = input;
@@ -246,12 +316,35 @@ absl::StatusOr<int> Graph::AddMultiAxisReduce(std::string name, ReduceOp op, int
     TF_ASSIGN_OR_RETURN(cur, AddPointwise(absl::StrCat(name, ".f32"), PointwiseOp::kCast, {cur},
                                           Attrs{.dtype = DType::kF32}));
   }
+  if (op == ReduceOp::kVar) {
+    const int64_t correction = attrs.correction.value_or(1);
+    if (!all_static) {
+      return err(absl::StrCat("var over axes of ", ShapeText(input),
+                              " that are not adjacent and static: its count must be known (reduce fewer axes, or "
+                              "make them adjacent)"));
+    }
+    Attrs mean;
+    mean.dims = axes;
+    mean.keepdim = true;
+    TF_ASSIGN_OR_RETURN(const int m, AddMultiAxisReduce(absl::StrCat(name, ".mean"), ReduceOp::kMean, cur, mean));
+    TF_ASSIGN_OR_RETURN(const int d, AddPointwise(absl::StrCat(name, ".dev"), PointwiseOp::kSub, {cur, m}));
+    TF_ASSIGN_OR_RETURN(const int d2, AddPointwise(absl::StrCat(name, ".dev2"), PointwiseOp::kMul, {d, d}));
+    Attrs sum = mean;
+    sum.keepdim = attrs.keepdim;
+    TF_ASSIGN_OR_RETURN(const int ss, AddMultiAxisReduce(absl::StrCat(name, ".ss"), ReduceOp::kSum, d2, sum));
+    // PyTorch: n - correction <= 0 divides by zero (inf or nan), as here.
+    TF_ASSIGN_OR_RETURN(const int c, AddScalar(1.0 / static_cast<double>(n - correction)));
+    if (!widen) return AddPointwise(std::move(name), PointwiseOp::kMul, {ss, c});
+    TF_ASSIGN_OR_RETURN(cur, AddPointwise(absl::StrCat(name, ".var"), PointwiseOp::kMul, {ss, c}));
+    return AddPointwise(std::move(name), PointwiseOp::kCast, {cur}, Attrs{.dtype = dtype});
+  }
   for (size_t i = 0; i < axes.size(); ++i) {
-    Attrs one;
-    one.dim = axes[i];
-    one.keepdim = attrs.keepdim;
+    const int a = axes[axes.size() - 1 - i];  // last axis first
+    Attrs single;
+    single.dim = a;
+    single.keepdim = attrs.keepdim;
     const bool last = i + 1 == axes.size() && !widen;
-    TF_ASSIGN_OR_RETURN(cur, AddReduce(last ? name : absl::StrCat(name, ".dim", axes[i]), op, cur, one));
+    TF_ASSIGN_OR_RETURN(cur, AddReduce(last ? name : absl::StrCat(name, ".dim", a), op, cur, single));
   }
   if (widen) {
     TF_ASSIGN_OR_RETURN(cur, AddPointwise(name, PointwiseOp::kCast, {cur}, Attrs{.dtype = dtype}));

@@ -108,6 +108,10 @@ absl::StatusOr<Attrs> ParseAttrs(Graph& g, const Json& j, absl::string_view wher
       TF_ASSIGN_OR_RETURN(a.group, JsonInt(v, 0, int64_t{1} << kMaxNumelLog2, what));
     } else if (key == "repeats") {
       TF_ASSIGN_OR_RETURN(a.repeats, JsonInt(v, 1, int64_t{1} << kMaxNumelLog2, what));
+    } else if (key == "num_groups") {
+      TF_ASSIGN_OR_RETURN(a.num_groups, JsonInt(v, 1, int64_t{1} << kMaxNumelLog2, what));
+    } else if (key == "p" || key == "ord") {
+      TF_ASSIGN_OR_RETURN(a.p, JsonReal(v, what));
     } else if (key == "correction") {
       TF_ASSIGN_OR_RETURN(int64_t c, JsonInt(v, 0, INT32_MAX, what));
       a.correction = static_cast<int>(c);

@@ -83,8 +83,8 @@ namespace tilefuse::internal {
 // Tile kernels: X(enum, "name"). log_softmax (dim, default the last) is lowered when added
 // (Graph::AddLogSoftmax: x - logsumexp) and never reaches a kernel.
 // The widest row a row-wise kernel (a tile's or a generated one) holds. A built-in norm or
-// softmax over a wider static row is written op by op when it is added (Graph::AddTile),
-// so that its reductions run as reduce kernels.
+// softmax over a wider static row is written op by op when it is added (Graph::AddTile):
+// a generated row kernel walking its rows in chunks (RowConfig::chunked).
 inline constexpr int64_t kMaxRowWidth = 16384;
 
 #define TILEFUSE_FOR_EACH_TILE_OP(X) \

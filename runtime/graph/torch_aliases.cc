@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/graph/shape.h"
+#include "runtime/graph/torch_norms.h"
 #include "runtime/status_macros.h"
 
 namespace tilefuse::internal {
@@ -19,7 +20,8 @@ absl::Status Arity(const std::string& op, const std::vector<int>& ins, size_t wa
 
 const std::vector<std::string>& TorchAliasNames() {
   static const std::vector<std::string>* names = new std::vector<std::string>{
-      "view", "to", "multiply", "subtract", "divide", "true_divide", "broadcast_to", "expand_as", "t", "contiguous", "clone", "detach", "relu6", "hardtanh", "max", "min", "rsub", "masked_fill", "type_as", "repeat_interleave"};
+      "view", "to", "multiply", "subtract", "divide", "true_divide", "broadcast_to", "expand_as", "t", "contiguous", "clone", "detach", "relu6", "hardtanh", "max", "min", "rsub", "masked_fill", "type_as", "repeat_interleave",
+      "group_norm", "instance_norm", "batch_norm", "normalize", "vector_norm", "norm"};
   return *names;
 }
 
@@ -135,7 +137,7 @@ absl::StatusOr<std::optional<int>> AddTorchAlias(Graph& g, const std::string& op
     TF_ASSIGN_OR_RETURN(const int v, g.AddView(name, ViewOp::kReshape, e, Attrs{.shape = merged}));
     return std::optional<int>(v);
   }
-  return std::optional<int>();
+  return AddTorchNorm(g, op, name, ins, attrs, where);
 }
 
 }  // namespace tilefuse::internal
