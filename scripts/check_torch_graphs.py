@@ -286,6 +286,21 @@ def norm_spellings():
         "n1": torch.linalg.vector_norm(h, ord=1, dim=-1), "n3": h.norm(p=3),
         "ln": F.layer_norm(x, (5, 7), w2)}
 
+
+@case
+def more_spellings():
+    g = graph("more", [("x", ["M", 96], "bf16"), ("y", ["M", 96], "bf16")], [
+        node("a", "add", ["x", "y"], alpha=2.0),
+        node("lo", "clamp_min", ["a"], min=-1.0),
+        node("ls", "logsigmoid", ["lo"]),
+        node("gl", "glu", ["x"]),
+        node("p", "softmax", ["y"], dim=-1, dtype="f32"),
+        node("s", "sum", ["x"], dim=-1, dtype="f32")], ["ls", "gl", "p", "s"])
+    x, y = bf16(torch.randn(7, 96) * 3), bf16(torch.randn(7, 96))
+    lo = bf16(torch.add(x, y, alpha=2)).clamp_min(-1)
+    return g, {"x": x, "y": y}, {"ls": bf16(F.logsigmoid(lo)), "gl": bf16(F.glu(x)),
+                                 "p": F.softmax(y, -1, dtype=torch.float32), "s": x.sum(-1, dtype=torch.float32)}
+
 NPY = {"f32": np.float32, "bf16": np.float32, "f16": np.float16, "i32": np.int32}
 
 

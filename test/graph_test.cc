@@ -103,6 +103,10 @@ TEST(GraphValidation, BadGraphsFailWithMessagesNamingTheNode) {
        "attribute 'correction' is -1 (expected an integer in [0, 2147483647])"},
       {"repeated axis", WithNodes(R"([{"name": "o", "op": "sum", "inputs": ["x"], "attrs": {"dim": [1, -1]}}])"),
        "node 'o' (sum): dim 1 appears twice"},
+      {"amax with a dtype", WithNodes(R"([{"name": "o", "op": "amax", "inputs": ["x"], "attrs": {"dim": 1, "dtype": "f32"}}])"),
+       "node 'o' (amax): only sum, mean and prod take 'dtype'"},
+      {"rms_norm with a dtype", WithNodes(R"([{"name": "o", "op": "rms_norm", "inputs": ["x"], "attrs": {"dtype": "f32"}}])"),
+       "node 'o' (rms_norm): only softmax and log_softmax take 'dtype'"},
       {"argmax over two axes", WithNodes(R"([{"name": "o", "op": "argmax", "inputs": ["x"], "attrs": {"dim": [0, 1]}}])"),
        "node 'o' (argmax): reduces 2 axes (argmax takes one dim, as in PyTorch)"},
   };
@@ -261,6 +265,23 @@ TEST(Reference, LogsumexpLowersToWhatTorchComputes) {
   EXPECT_EQ(out[0].Get(1), -INFINITY);
   EXPECT_NEAR(out[0].Get(2), 1000 + std::log(2.0), 1e-3);
   EXPECT_NEAR(out[1].Get(0), std::log(1 + std::exp(1.0) + std::exp(2.0)), 1e-5);
+}
+
+// F.softmax(x, dim, dtype), log_softmax and torch.sum / mean / prod with a dtype cast x to
+// it first: the result is in that dtype.
+TEST(Graph, DtypeArgumentsCastTheInputFirst) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "d", "inputs": [{"name": "x", "shape": [3, 8], "dtype": "bf16"}],
+    "nodes": [{"name": "p", "op": "softmax", "inputs": ["x"], "attrs": {"dim": -1, "dtype": "f32"}},
+              {"name": "l", "op": "log_softmax", "inputs": ["x"], "attrs": {"dim": 0, "dtype": "f32"}},
+              {"name": "s", "op": "sum", "inputs": ["x"], "attrs": {"dim": [0, 1], "dtype": "f32"}},
+              {"name": "m", "op": "mean", "inputs": ["x"], "attrs": {"dtype": "f16"}}],
+    "outputs": ["p", "l", "s", "m"]})"));
+  EXPECT_EQ(g.node(g.FindNode("p")).dtype, DType::kF32);
+  EXPECT_EQ(g.node(g.FindNode("l")).dtype, DType::kF32);
+  EXPECT_EQ(g.node(g.FindNode("s")).dtype, DType::kF32);
+  EXPECT_EQ(g.node(g.FindNode("m")).dtype, DType::kF16);
+  EXPECT_EQ(g.node(g.FindNode("p.in")).dtype, DType::kF32);
+  EXPECT_EQ(g.ShapeText(g.FindNode("s")), "[]");
 }
 
 // Reductions over several axes as torch computes them: adjacent static axes merged into one
@@ -815,6 +836,56 @@ TEST(GraphBuilder, TorchAliasesLowerToTheirOps) {
   refused(R"({"name": "y", "op": "masked_fill", "inputs": ["x", "m", 0.0]})", "mask 'm' is f32 (expected bool)");
   refused(R"({"name": "y", "op": "rsub", "inputs": ["x"]})", "'rsub' takes 2 operands (a, b: b - a), got 1");
   refused(R"({"name": "y", "op": "addmm", "inputs": ["x", "x", "x"]})", "'addmm' operands a and b must be 2-D");
+}
+
+// torch.add / sub with alpha, clamp_min / clamp_max, the dtype methods, F.logsigmoid and
+// F.glu, against values computed here.
+TEST(Reference, MoreTorchSpellingsComputeWhatTorchComputes) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(R"({"name": "j",
+    "inputs": [{"name": "x", "shape": [2, 4], "dtype": "f32"}, {"name": "y", "shape": [2, 4], "dtype": "f32"}],
+    "nodes": [{"name": "a", "op": "add", "inputs": ["x", "y"], "attrs": {"alpha": 2.0}},
+              {"name": "s", "op": "sub", "inputs": ["x", "y"], "attrs": {"alpha": 0.5}},
+              {"name": "lo", "op": "clamp_min", "inputs": ["x"], "attrs": {"min": 0.25}},
+              {"name": "hi", "op": "clamp_max", "inputs": ["x"], "attrs": {"max": -0.5}},
+              {"name": "h", "op": "half", "inputs": ["x"]}, {"name": "bf", "op": "bfloat16", "inputs": ["x"]},
+              {"name": "fl", "op": "float", "inputs": ["h"]},
+              {"name": "ls", "op": "logsigmoid", "inputs": ["x"]},
+              {"name": "gl", "op": "glu", "inputs": ["x"]}],
+    "outputs": ["a", "s", "lo", "hi", "fl", "bf", "ls", "gl"]})"));
+  EXPECT_EQ(g.node(g.FindNode("h")).dtype, DType::kF16);
+  EXPECT_EQ(g.node(g.FindNode("bf")).dtype, DType::kBF16);
+  EXPECT_EQ(g.node(g.FindNode("fl")).dtype, DType::kF32);
+  EXPECT_EQ(g.ShapeText(g.FindNode("gl")), "[2, 2]");
+  HostTensor x = HostTensor::Zeros(DType::kF32, {2, 4}), y = HostTensor::Zeros(DType::kF32, {2, 4});
+  const double xv[8] = {-3, -0.75, 0, 0.5, 2, 30, -40, 1.25}, yv[8] = {1, 2, 3, 4, -1, -2, 0.5, 8};
+  for (int i = 0; i < 8; ++i) {
+    x.Set(i, xv[i]);
+    y.Set(i, yv[i]);
+  }
+  TF_ASSERT_OK_AND_ASSIGN(std::vector<HostTensor> out, EvaluateReference(g, {x, y}));
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_NEAR(out[0].Get(i), xv[i] + 2 * yv[i], 1e-6) << i;
+    EXPECT_NEAR(out[1].Get(i), xv[i] - 0.5 * yv[i], 1e-6) << i;
+    EXPECT_EQ(out[2].Get(i), std::max(xv[i], 0.25)) << i;
+    EXPECT_EQ(out[3].Get(i), std::min(xv[i], -0.5)) << i;
+    EXPECT_EQ(out[4].Get(i), xv[i]) << i;  // exact in f16
+    EXPECT_NEAR(out[6].Get(i), -std::log1p(std::exp(-xv[i])), 1e-5) << i;
+  }
+  for (int r = 0; r < 2; ++r) {
+    for (int c = 0; c < 2; ++c) {
+      const double a = xv[r * 4 + c], b = xv[r * 4 + c + 2];
+      EXPECT_NEAR(out[7].Get(r * 2 + c), a / (1 + std::exp(-b)), 1e-5) << r << c;
+    }
+  }
+  const auto refused = [](const std::string& nodes, const std::string& why) {
+    EXPECT_TRUE(StatusIs(GraphFromJson(absl::StrCat(R"({"name": "j", "inputs": [{"name": "x", "shape": [2, 3],
+      "dtype": "f32"}], "nodes": [)", nodes, R"(], "outputs": ["o"]})")),
+                         absl::StatusCode::kInvalidArgument, why))
+        << nodes;
+  };
+  refused(R"({"name": "o", "op": "glu", "inputs": ["x"]})", "'glu' halves dim 1 of [2, 3], which must be static and even");
+  refused(R"({"name": "o", "op": "clamp_min", "inputs": ["x"]})", "'clamp_min' needs 'min'");
+  refused(R"({"name": "o", "op": "relu", "inputs": ["x"], "attrs": {"alpha": 2.0}})", "only elu takes 'alpha'");
 }
 
 // rms_norm and layer_norm take PyTorch's default eps (F.rms_norm: the input type's machine

@@ -409,6 +409,16 @@ const std::vector<TestGraph>& TileTestGraphs() {
                   {"name": "n3", "op": "norm", "inputs": ["h"], "attrs": {"p": 3}},
                   {"name": "ln", "op": "layer_norm", "inputs": ["x", "w2"]}],
         "outputs": ["gn", "in", "bn", "nz", "n1", "n3", "ln"]})", 8, 49, {{"N", 2}, {"M", 5}}},
+      // add with alpha, clamp_min, logsigmoid, glu, softmax and sum with a dtype.
+      {"more_torch_spellings", R"({"name": "more_torch_spellings",
+        "inputs": [{"name": "x", "shape": ["M", 96], "dtype": "bf16"}, {"name": "y", "shape": ["M", 96], "dtype": "bf16"}],
+        "nodes": [{"name": "a", "op": "add", "inputs": ["x", "y"], "attrs": {"alpha": 2.0}},
+                  {"name": "lo", "op": "clamp_min", "inputs": ["a"], "attrs": {"min": -1.0}},
+                  {"name": "ls", "op": "logsigmoid", "inputs": ["lo"]},
+                  {"name": "gl", "op": "glu", "inputs": ["x"]},
+                  {"name": "p", "op": "softmax", "inputs": ["y"], "attrs": {"dim": -1, "dtype": "f32"}},
+                  {"name": "s", "op": "sum", "inputs": ["x"], "attrs": {"dim": -1, "dtype": "f32"}}],
+        "outputs": ["ls", "gl", "p", "s"]})", 4, 12, {{"M", 7}}},
   };
   return *graphs;
 }

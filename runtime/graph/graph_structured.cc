@@ -79,6 +79,16 @@ absl::StatusOr<int> Graph::AddTile(std::string name, TileOp op, std::vector<int>
                                    Attrs attrs) {
   TF_RETURN_IF_ERROR(CheckNewNode(name, inputs));
   const auto err = [&](absl::string_view what) { return NodeError(name, OpName(op), what); };
+  if (attrs.dtype) {
+    // F.softmax(x, dim, dtype) and log_softmax: x cast to dtype first, as PyTorch does.
+    if ((op != TileOp::kSoftmax && op != TileOp::kLogSoftmax) || inputs.size() != 1) {
+      return err("only softmax and log_softmax take 'dtype' (x is cast to it first)");
+    }
+    TF_ASSIGN_OR_RETURN(const int x, AddPointwise(absl::StrCat(name, ".in"), PointwiseOp::kCast, inputs,
+                                                  Attrs{.dtype = attrs.dtype}));
+    attrs.dtype.reset();
+    return AddTile(std::move(name), op, {x}, std::move(attrs));
+  }
   const size_t want = op == TileOp::kMatmul      ? 2
                       : op == TileOp::kLayerNorm ? 3
                       : op == TileOp::kRmsNorm   ? 2
@@ -410,6 +420,17 @@ absl::StatusOr<int> Graph::AddLogSoftmax(std::string name, int input, Attrs attr
 }
 
 absl::StatusOr<int> Graph::AddReduce(std::string name, ReduceOp op, int input, Attrs attrs) {
+  if (attrs.dtype) {
+    // torch.sum / mean / prod(x, dim, dtype=...): x cast to dtype first, as PyTorch does.
+    if (op != ReduceOp::kSum && op != ReduceOp::kMean && op != ReduceOp::kProd) {
+      return NodeError(name, OpName(op), "only sum, mean and prod take 'dtype' (x is cast to it first)");
+    }
+    TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));
+    TF_ASSIGN_OR_RETURN(const int x, AddPointwise(absl::StrCat(name, ".in"), PointwiseOp::kCast, {input},
+                                                  Attrs{.dtype = attrs.dtype}));
+    attrs.dtype.reset();
+    return AddReduce(std::move(name), op, x, std::move(attrs));
+  }
   if (op == ReduceOp::kLogsumexp) return AddLogsumexp(std::move(name), input, std::move(attrs));
   if (attrs.dims.size() > 1) return AddMultiAxisReduce(std::move(name), op, input, std::move(attrs));
   TF_RETURN_IF_ERROR(CheckNewNode(name, {input}));

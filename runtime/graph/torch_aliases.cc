@@ -20,7 +20,7 @@ absl::Status Arity(const std::string& op, const std::vector<int>& ins, size_t wa
 
 const std::vector<std::string>& TorchAliasNames() {
   static const std::vector<std::string>* names = new std::vector<std::string>{
-      "view", "to", "multiply", "subtract", "divide", "true_divide", "broadcast_to", "expand_as", "t", "contiguous", "clone", "detach", "relu6", "hardtanh", "max", "min", "rsub", "masked_fill", "type_as", "repeat_interleave",
+      "view", "to", "multiply", "subtract", "divide", "true_divide", "broadcast_to", "expand_as", "t", "contiguous", "clone", "detach", "relu6", "hardtanh", "max", "min", "rsub", "masked_fill", "type_as", "repeat_interleave", "clamp_min", "clamp_max", "float", "half", "bfloat16", "logsigmoid", "glu",
       "group_norm", "instance_norm", "batch_norm", "normalize", "vector_norm", "norm"};
   return *names;
 }
@@ -135,6 +135,60 @@ absl::StatusOr<std::optional<int>> AddTorchAlias(Graph& g, const std::string& op
                                                Attrs{.shape = one}));
     TF_ASSIGN_OR_RETURN(const int e, g.AddView(absl::StrCat(name, ".expanded"), ViewOp::kExpand, u, Attrs{.shape = wide}));
     TF_ASSIGN_OR_RETURN(const int v, g.AddView(name, ViewOp::kReshape, e, Attrs{.shape = merged}));
+    return std::optional<int>(v);
+  }
+  if ((op == "add" || op == "sub") && attrs.alpha) {
+    // torch.add(a, b, alpha=k): a + k * b (sub likewise).
+    TF_RETURN_IF_ERROR(Arity(op, ins, 2, where, "a, b"));
+    Attrs rest = attrs;
+    rest.alpha.reset();
+    TF_ASSIGN_OR_RETURN(const int k, g.AddScalar(*attrs.alpha));
+    TF_ASSIGN_OR_RETURN(const int scaled, g.AddPointwise(absl::StrCat(name, ".scaled"), PointwiseOp::kMul, {ins[1], k}));
+    TF_ASSIGN_OR_RETURN(const int v, g.AddPointwise(name, op == "add" ? PointwiseOp::kAdd : PointwiseOp::kSub,
+                                                    {ins[0], scaled}, rest));
+    return std::optional<int>(v);
+  }
+  if (op == "clamp_min" || op == "clamp_max") {
+    TF_RETURN_IF_ERROR(one("x"));
+    const bool lower = op == "clamp_min";
+    if (!(lower ? attrs.min : attrs.max)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": '", op, "' needs '", lower ? "min" : "max", "'"));
+    }
+    Attrs c;
+    (lower ? c.min : c.max) = lower ? attrs.min : attrs.max;
+    TF_ASSIGN_OR_RETURN(const int v, g.AddPointwise(name, PointwiseOp::kClamp, ins, c));
+    return std::optional<int>(v);
+  }
+  if (op == "float" || op == "half" || op == "bfloat16") {
+    TF_RETURN_IF_ERROR(one("x"));
+    const DType to = op == "float" ? DType::kF32 : op == "half" ? DType::kF16 : DType::kBF16;
+    TF_ASSIGN_OR_RETURN(const int v, g.AddPointwise(name, PointwiseOp::kCast, ins, Attrs{.dtype = to}));
+    return std::optional<int>(v);
+  }
+  if (op == "logsigmoid") {
+    // F.logsigmoid(x) = -softplus(-x): exact where exp(-x) overflows (softplus is linear there).
+    TF_RETURN_IF_ERROR(one("x"));
+    TF_ASSIGN_OR_RETURN(const int nx, g.AddPointwise(absl::StrCat(name, ".neg"), PointwiseOp::kNeg, ins));
+    TF_ASSIGN_OR_RETURN(const int sp, g.AddPointwise(absl::StrCat(name, ".softplus"), PointwiseOp::kSoftplus, {nx}));
+    TF_ASSIGN_OR_RETURN(const int v, g.AddPointwise(name, PointwiseOp::kNeg, {sp}));
+    return std::optional<int>(v);
+  }
+  if (op == "glu") {
+    // F.glu(x, dim=-1): a * sigmoid(b), a and b the halves of x along dim.
+    TF_RETURN_IF_ERROR(one("x"));
+    const Shape& x = g.node(ins[0]).shape;
+    TF_ASSIGN_OR_RETURN(const int d, NormalizeAxis(attrs.dim.value_or(-1), static_cast<int>(x.size())));
+    if (!x[d].is_static() || x[d].value % 2 != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": 'glu' halves dim ", d, " of ", g.ShapeText(ins[0]),
+                                                     ", which must be static and even"));
+    }
+    const int64_t half = x[d].value / 2;
+    TF_ASSIGN_OR_RETURN(const int a, g.AddView(absl::StrCat(name, ".a"), ViewOp::kSlice, ins[0],
+                                               Attrs{.dim = d, .start = 0, .end = half}));
+    TF_ASSIGN_OR_RETURN(const int b, g.AddView(absl::StrCat(name, ".b"), ViewOp::kSlice, ins[0],
+                                               Attrs{.dim = d, .start = half, .end = 2 * half}));
+    TF_ASSIGN_OR_RETURN(const int sb, g.AddPointwise(absl::StrCat(name, ".gate"), PointwiseOp::kSigmoid, {b}));
+    TF_ASSIGN_OR_RETURN(const int v, g.AddPointwise(name, PointwiseOp::kMul, {a, sb}));
     return std::optional<int>(v);
   }
   return AddTorchNorm(g, op, name, ins, attrs, where);

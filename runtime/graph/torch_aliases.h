@@ -17,8 +17,9 @@ namespace tilefuse::internal {
 // operand's shape), t (transpose of a 2-D value), contiguous, clone, detach (the value
 // itself, as a view), relu6 and hardtanh (clamp), max and min (two operands: maximum and
 // minimum; one: amax and amin, over `dim` or every axis), rsub (b - a), masked_fill
-// (where(mask, value, x)), type_as, repeat_interleave, and the norm spellings of
-// torch_norms.h. nullopt when `op` is none of them.
+// (where(mask, value, x)), type_as, repeat_interleave, clamp_min and clamp_max, float /
+// half / bfloat16 (casts), logsigmoid, glu, add and sub with alpha, and the norm spellings
+// of torch_norms.h. nullopt when `op` is none of them.
 // The ops AddTorchAlias takes (for the schema's list).
 const std::vector<std::string>& TorchAliasNames();
 
