@@ -296,6 +296,10 @@ bool IsBuiltinRowwise(const KernelSpec& s) {
          (s.tile == "rms_norm" || s.tile == "layer_norm" || s.tile == "softmax" || s.tile == "row");
 }
 
+// Whether kernel `spec` can take config `c`'s form: only generated row kernels walk rows in
+// chunks (the built-in tiles hold theirs).
+bool RowFormFits(const RowConfig& c, const KernelSpec& spec) { return !c.chunked || spec.tile == "row"; }
+
 // Sets each row-wise kernel's launch config: forced, recorded, tuned now (when it is the
 // graph's only row-wise kernel and its width is static), or the planner's (kept).
 absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options, const std::string& arch,
@@ -314,7 +318,7 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
             "row config ", c.ToString(), " cannot run '", name, "': it covers ", RowCapacity(c, k.spec.Vec()),
             " columns of ", width, " (and needs at least 32 threads per row and a loop of at least 1)"));
       }
-      if (c.chunked && k.spec.tile != "row") {
+      if (!RowFormFits(c, k.spec)) {
         return absl::InvalidArgumentError(absl::StrCat("row config ", c.ToString(), " cannot run '", name,
                                                        "': only generated row kernels walk rows in chunks, not ",
                                                        k.spec.tile));
@@ -327,7 +331,7 @@ absl::Status ChooseRowConfigs(const Graph& graph, const CompileOptions& options,
     const std::string key = RowTuningKey(k.spec, arch);
     const int64_t width = k.cols.is_static() ? k.cols.constant : kMaxRowWidth;
     if (auto r = records->Find(key);
-        r && r->row && RowCovers(*r->row, k.spec.Vec(), width) && (!r->row->chunked || k.spec.tile == "row")) {
+        r && r->row && RowCovers(*r->row, k.spec.Vec(), width) && RowFormFits(*r->row, k.spec)) {
       k.spec.row = *r->row;
       plan.decisions.push_back(absl::StrCat("tuned: '", name, "' uses row config ", r->row->ToString(),
                                             " (recorded, ", r->us, " us)"));

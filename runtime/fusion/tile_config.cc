@@ -26,7 +26,8 @@ std::vector<RowConfig> RowCandidates(int64_t width, int vec) {
   const int64_t vectors = (std::max<int64_t>(width, 1) + vec - 1) / vec;
   std::vector<RowConfig> out;
   if (width > kMaxRowWidth) {  // chunked: a CTA per row, 2 to 8 vectors in flight per thread
-    for (const auto& [threads, vecs] : {std::pair{512, 4}, {1024, 2}, {1024, 4}, {512, 8}, {256, 8}}) {
+    out.push_back(ChunkedRowConfig());  // the default first
+    for (const auto& [threads, vecs] : {std::pair{1024, 2}, {1024, 4}, {512, 8}, {256, 8}}) {
       out.push_back(RowConfig{threads, threads, vecs, 1, true});
     }
     return out;
