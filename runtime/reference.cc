@@ -281,10 +281,7 @@ Value EvalMatmul(const Node& n, const std::vector<Value>& vals) {
     for (int64_t r = 0; r < m; ++r) {
       for (int64_t c = 0; c < k; ++c) row[c] = rounded(a, a0 + r * k + c);
       for (int64_t c = 0; c < nn; ++c) {
-        double acc = 0;
-        const float* col = &bt[c * k];
-        for (int64_t e = 0; e < k; ++e) acc += static_cast<double>(row[e]) * col[e];
-        out.data[c0 + r * nn + c].f = static_cast<float>(acc);
+        out.data[c0 + r * nn + c].f = static_cast<float>(Dot(row.data(), &bt[c * k], k));
       }
     }
   }

@@ -160,4 +160,17 @@ float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at, i
   return static_cast<float>(op == 3 ? acc / static_cast<double>(n) : acc);
 }
 
+double Dot(const float* a, const float* b, int64_t n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t e = 0;
+  for (; e + 4 <= n; e += 4) {
+    s0 += static_cast<double>(a[e]) * b[e];
+    s1 += static_cast<double>(a[e + 1]) * b[e + 1];
+    s2 += static_cast<double>(a[e + 2]) * b[e + 2];
+    s3 += static_cast<double>(a[e + 3]) * b[e + 3];
+  }
+  for (; e < n; ++e) s0 += static_cast<double>(a[e]) * b[e];
+  return (s0 + s1) + (s2 + s3);
+}
+
 }  // namespace tilefuse::internal

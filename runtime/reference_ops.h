@@ -31,6 +31,11 @@ absl::StatusOr<Scalar> ApplyPointwise(PointwiseOp op, const Attrs& attrs, DType 
 // n - correction, two passes in double): the reduction kernel's semantics.
 float ReduceValues(int op, int64_t n, const std::function<float(int64_t)>& at, int correction = 1);
 
+// The dot product of `n` floats from `a` and `b` summed in double: each product of two
+// floats is exact in double, so the order of the sums moves only double rounding (four
+// running sums: the reference GEMMs are most of the CPU suites' time).
+double Dot(const float* a, const float* b, int64_t n);
+
 }  // namespace tilefuse::internal
 
 #endif  // TILEFUSE_RUNTIME_REFERENCE_OPS_H_

@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <map>
+#include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "kernels/tf_math.cuh"
 #include "runtime/fusion/views.h"
@@ -32,13 +33,17 @@ struct ElementEval {
   const std::vector<Scalar>* loads;
   float tile_value;
   float tile_value2;  // a Welford reduction's variance (ExprKind::kTileValue index 1)
-  std::map<const ExprNode*, Scalar> memo;
+  // Each node's value once per element (a flat list: the expressions are small, and the
+  // interpreter's time over a million elements was the map's allocations).
+  absl::InlinedVector<std::pair<const ExprNode*, Scalar>, 16> memo;
   const std::vector<float>* stages = nullptr;  // a row kernel's results (kTileValue index k)
   // A gather's read of its operand at the given position of its gathered axis.
   std::function<Scalar(int operand, int index)> gather;
 
   absl::StatusOr<Scalar> Eval(const Expr& e) {
-    if (auto it = memo.find(e.get()); it != memo.end()) return it->second;
+    for (const auto& [node, value] : memo) {
+      if (node == e.get()) return value;
+    }
     Scalar r;
     switch (e->kind) {
       case ExprKind::kLoad: r = (*loads)[e->operand]; break;
@@ -57,21 +62,19 @@ struct ElementEval {
         break;
       }
       case ExprKind::kOp: {
-        std::vector<Scalar> args;
+        absl::InlinedVector<DType, 4> arg_dtypes;
+        for (const Expr& x : e->args) arg_dtypes.push_back(x->dtype);
+        absl::InlinedVector<Scalar, 4> args;
         for (size_t i = 0; i < e->args.size(); ++i) {
           TF_ASSIGN_OR_RETURN(Scalar a, Eval(e->args[i]));
-          std::vector<DType> arg_dtypes;
-          for (const Expr& x : e->args) arg_dtypes.push_back(x->dtype);
           args.push_back(Convert(a, e->args[i]->dtype, OperandDType(e->op, e->dtype, arg_dtypes, i)));
         }
-        std::vector<DType> arg_dtypes;
-        for (const Expr& x : e->args) arg_dtypes.push_back(x->dtype);
         TF_ASSIGN_OR_RETURN(r, ApplyPointwise(e->op, e->attrs, e->dtype, args.data(),
                                               OperandDType(e->op, e->dtype, arg_dtypes, 0)));
         break;
       }
     }
-    memo[e.get()] = r;
+    memo.emplace_back(e.get(), r);
     return r;
   }
 };
@@ -372,18 +375,18 @@ class Interpreter {
     // A batched GEMM: batch z reads A at z * m * kk, B at z * kk * n and writes z * m * n on.
     const int64_t batches = k.batches.Eval(syms_);
     std::vector<float> y(batches * m * n);
+    // Rounded to the MMA's type once; B as [N, K] so that each output walks contiguous memory.
+    // B's site is [K, N], or [N, K] when its prologue runs over the transposed value.
+    const bool nk = k.spec.b_layout == GemmBLayout::kHookNK;
+    std::vector<float> bt(kk * n), row(kk);
     for (int64_t z = 0; z < batches; ++z) {
       const float* a = in[0].data() + z * m * kk;
       const float* bz = in[b].data() + z * kk * n;
+      for (int64_t i = 0; i < kk * n; ++i) bt[nk ? i : (i % n) * kk + i / n] = round(bz[i]);
       for (int64_t r = 0; r < m; ++r) {
+        for (int64_t e = 0; e < kk; ++e) row[e] = round(a[r * kk + e]);
         for (int64_t c = 0; c < n; ++c) {
-          double acc = start[c];
-          // B's site is [K, N], or [N, K] when its prologue runs over the transposed value.
-          const bool nk = k.spec.b_layout == GemmBLayout::kHookNK;
-          for (int64_t e = 0; e < kk; ++e) {
-            acc += static_cast<double>(round(a[r * kk + e])) * round(bz[nk ? c * kk + e : e * n + c]);
-          }
-          y[z * m * n + r * n + c] = static_cast<float>(acc);
+          y[z * m * n + r * n + c] = static_cast<float>(start[c] + Dot(row.data(), &bt[c * kk], kk));
         }
       }
     }

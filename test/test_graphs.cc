@@ -2,6 +2,7 @@
 
 #include "gtest/gtest.h"
 #include "runtime/graph/json.h"
+#include "runtime/graph/stable_hash.h"
 
 namespace tilefuse::internal {
 
@@ -890,6 +891,10 @@ const TestGraph& NamedTestGraph(const std::string& name) {
   ADD_FAILURE() << "no test graph named " << name;
   static const TestGraph none{};
   return none;
+}
+
+bool InSample(const TestGraph& t, int n, const std::string& salt) {
+  return StableHash(salt + "/" + t.name) % static_cast<uint64_t>(n) == 0;
 }
 
 Graph ParseTestGraph(const TestGraph& t) {

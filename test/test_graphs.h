@@ -42,6 +42,9 @@ const std::vector<TestGraph>& BatchedTestGraphs();
 std::vector<TestGraph> AllTestGraphs();
 // The graph of that name in any list (a test failure, and an empty graph, when none is).
 const TestGraph& NamedTestGraph(const std::string& name);
+// Whether `t` is in a one-in-`n` sample (`salt` tells samples of one test apart): chosen by
+// a hash of the name, so that graphs added to a list move no other graph in or out.
+bool InSample(const TestGraph& t, int n, const std::string& salt = "");
 // Parses `t.json`; aborts the test on failure.
 Graph ParseTestGraph(const TestGraph& t);
 
