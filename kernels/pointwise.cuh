@@ -357,10 +357,33 @@ struct StridedRun {
   // From i0's coordinates, found once for the site.
   TF_DEVICE StridedRun(long long i0, const Coords<R>& at, const long long* strides)
       : i(i0), base(at.offset(strides)), last(at.c[R - 1]) {}
-  TF_DEVICE long long at(int l, const long long* dims, const long long* strides) const {
-    return R > 1 && last + l >= dims[R - 1] ? strided_offset<R>(i + l, dims, strides) : base + l * strides[R - 1];
-  }
+  TF_DEVICE long long at(int l, const long long* dims, const long long* strides) const;
 };
+
+// A run's element past its last-dim row: its coordinates found again, out of line. Inlined,
+// each of a W-element loop's steps held R - 1 divisions, and a GEMM's unrolled loads many
+// such loops (a batched GEMM over broadcast operands: 25k lines of PTX, 10 s of NVRTC).
+// The extents travel by value, so that no parameter or coordinate goes through memory.
+template <int R>
+struct Extents {
+  long long v[R];
+};
+template <int R>
+TF_DEVICE Extents<R> extents_of(const long long* p) {
+  Extents<R> e;
+#pragma unroll
+  for (int d = 0; d < R; ++d) e.v[d] = p[d];
+  return e;
+}
+template <int R>
+__device__ __noinline__ long long offset_past_row(long long i, Extents<R> dims, Extents<R> strides) {
+  return strided_offset<R>(i, dims.v, strides.v);
+}
+template <int R>
+TF_DEVICE long long StridedRun<R>::at(int l, const long long* dims, const long long* strides) const {
+  if (R > 1 && last + l >= dims[R - 1]) return offset_past_row<R>(i + l, extents_of<R>(dims), extents_of<R>(strides));
+  return base + l * strides[R - 1];
+}
 
 // An iota's element at offset `off` (OperandSpec::iota): start + step * off, rounded to the
 // storage type T as a stored element would be, then read as compute kind C. `view` is the
