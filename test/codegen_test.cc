@@ -45,8 +45,9 @@ std::vector<std::string> CompileNames(const std::string& json, const std::string
 // one graph in five (a sample by name) also built through ptxas, fused, which checks the
 // inline PTX of its tile (every class config builds in shape_class_test, every kernel in
 // the GPU suites).
-// Graphs with a batched GEMM are not in the built sample: NVRTC takes 20-35 s over one
-// (linear_two_symbolic_dims, matmul_batched_broadcast), and the GPU suite builds them all.
+// Graphs with a batched GEMM are not in the built sample: their kernels are the longest
+// builds (2-2.5 s each since strided reads' row crossings went out of line; 20-35 s
+// before), and the GPU suite builds them all.
 // Unfused plans (one op a kernel, the same few kernel forms) are checked for one graph in
 // two: each pass over all of them took 44 s of this test's 118.
 TEST(Codegen, EveryTestGraphCompilesWithNvrtcFusedAndUnfused) {
