@@ -79,6 +79,11 @@ std::vector<GemmConfig> Candidates(const SweepPoint& p) {
   for (const auto& [stages, rows, cols, splits] : grid) {
     for (int split : splits) c.push_back(Split(WgmmaGemmConfig(stages, rows, cols), split));
   }
+  // The ping-pong kernel alone and in clusters sharing B (GemmConfig::multicast).
+  if (bm == 128) {
+    c.push_back(WgmmaGemmConfig(5));
+    c.push_back(MulticastGemmConfig());
+  }
   return c;
 }
 

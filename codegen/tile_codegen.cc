@@ -93,6 +93,8 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
     e.Line(absl::StrCat("static constexpr int kRowTiles = ", c.row_tiles, ", kRowCluster = ", c.row_cluster,
                         ";  // a row epilogue's tiles per CTA and CTAs per cluster"));
     e.Line(absl::StrCat("static constexpr int kARows = ", c.ARows(), ";  // A rows per stage (GemmConfig::a_rows)"));
+    e.Line(absl::StrCat("static constexpr int kMulticast = ", GemmLaunchOf(spec).multicast,
+                        ";  // ping-pong CTAs per cluster sharing B (GemmConfig::multicast)"));
     e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));
     e.Line(absl::StrCat("static constexpr bool kF16 = ", spec.tile_inputs[0].dtype == DType::kF16 ? "true" : "false", ";"));
     // fp8 operands (runtime/fusion/f8_gemm.h): 1 e4m3, 2 e5m2.
@@ -336,9 +338,12 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   e.Close("};");
   // A split-K tile's CTAs form one cluster (kernels/gemm.cuh split_k_cluster), as do the
   // column tiles of a row band under a row epilogue (GemmConfig::row_cluster).
-  const int cluster = GemmClusterSplit(spec) ? spec.gemm.split_k
-                      : spec.tile == "matmul" && spec.gemm.wgmma ? spec.gemm.row_cluster
-                                                                 : 1;
+  // So are the ping-pong kernel's CTAs that share B tiles (GemmConfig::multicast).
+  const bool hopper = spec.tile == "matmul" && spec.gemm.wgmma;
+  const int cluster = GemmClusterSplit(spec)                  ? spec.gemm.split_k
+                      : hopper && GemmLaunchOf(spec).multicast > 1 ? GemmLaunchOf(spec).multicast
+                      : hopper                                ? spec.gemm.row_cluster
+                                                              : 1;
   const std::string attrs = cluster > 1 ? absl::StrCat("__cluster_dims__(", cluster, ", 1, 1) ") : "";
   if (spec.tile == "matmul" && spec.gemm.wgmma) {
     // The tensor maps travel as __grid_constant__ parameters, which TMA reads in place.

@@ -53,6 +53,31 @@ TF_DEVICE void tma_load_2d(void* dst, const TmaDesc* map, unsigned long long* ba
       ::"r"(smem_addr(dst)), "l"(reinterpret_cast<unsigned long long>(map)), "r"(smem_addr(bar)), "r"(inner), "r"(outer)
       : "memory");
 }
+// The same box into the shared memory of every CTA of the cluster in `ctas` (a bit per
+// rank), at dst's offset in each, completing on the barrier at bar's offset in each.
+TF_DEVICE void tma_load_2d_multicast(void* dst, const TmaDesc* map, unsigned long long* bar, int inner, int outer,
+                                     unsigned short ctas) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster"
+      " [%0], [%1, {%3, %4}], [%2], %5;\n"
+      ::"r"(smem_addr(dst)), "l"(reinterpret_cast<unsigned long long>(map)), "r"(smem_addr(bar)), "r"(inner), "r"(outer),
+      "h"(ctas)
+      : "memory");
+}
+// An arrival on the barrier at bar's offset in the shared memory of cluster CTA `rank`,
+// relaxed: it orders no memory access (a release costs a fence per arrival, which made the
+// multicast GEMM's main loop 3x slower); what it says is that this warp's wgmmas have read
+// a stage, which they have when it is made.
+TF_DEVICE void mbar_arrive_cluster(unsigned long long* bar, unsigned rank) {
+  asm volatile(
+      "{\n"
+      ".reg .b32 remote;\n"
+      "mapa.shared::cluster.u32 remote, %0, %1;\n"
+      "mbarrier.arrive.relaxed.cluster.shared::cluster.b64 _, [remote];\n"
+      "}\n" ::"r"(smem_addr(bar)),
+      "r"(rank)
+      : "memory");
+}
 // The first 1024-byte boundary at or after p (128-byte swizzle atoms repeat every 1024
 // bytes). Pointer arithmetic, not an integer round trip, so that the compiler still knows
 // the result is shared memory and emits LDS/STS with 32-bit addresses, not generic ones.

@@ -332,9 +332,13 @@ TF_DEVICE void sm90_tile_origin(long long pid, long long M, long long N, int bm,
 
 // Producer thread t's share of filling one stage (a, b) with k-tile kt of the tile at
 // (m0, n0): TMA copies where the operands allow, hook loads otherwise; then its arrival.
+// kMulticast 2 (the ping-pong kernel in clusters of two): B's map boxes are half a tile's
+// columns; `share` (the cluster's two tiles have the same columns) sends each CTA's half to
+// both CTAs, else each CTA copies both halves for itself.
 template <class H>
 TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb, const TmaDesc& tb2,
-                            char* a, char* b, unsigned long long* full, int kt, long long m0, long long n0, int t) {
+                            char* a, char* b, unsigned long long* full, int kt, long long m0, long long n0, int t,
+                            bool share = false) {
   using G = GemmSm90<H>;
   const bool tma = p.vector_ok != 0;
   const bool a_hook = !(H::kAsyncA && tma), b_hook = !tma;
@@ -355,6 +359,15 @@ TF_DEVICE void sm90_produce(const typename H::Params& p, const TmaDesc& ta, cons
 #pragma unroll
       for (int panel = 0; panel < G::BN / 64 && !b_hook; ++panel) {
         tma_load_2d(b + panel * G::kBPanelBytes, &tb, full, static_cast<int>(n0 + panel * 64), static_cast<int>(kb));
+      }
+    } else if (!b_hook && H::kMulticast > 1) {
+      constexpr int kHalf = G::BN / 2;
+      if (share) {
+        const int r = static_cast<int>(cluster_rank());
+        tma_load_2d_multicast(b + r * kHalf * 128, &tb, full, kt * G::BK, static_cast<int>(n0 + r * kHalf), 3);
+      } else {
+        tma_load_2d(b, &tb, full, kt * G::BK, static_cast<int>(n0));
+        tma_load_2d(b + kHalf * 128, &tb, full, kt * G::BK, static_cast<int>(n0 + kHalf));
       }
     } else if (!b_hook) {
       const long long nb = kBBatched ? n0 + static_cast<long long>(blockIdx.y) * p.cols : n0;
@@ -450,6 +463,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
   // in the epilogue (the hook row_epilogue).
   constexpr int C = H::kRowCluster, T = H::kRowTiles;
   static_assert((C == 1 && T == 1) || (S == 1 && H::kRowEpilogue), "row tiles and clusters: a row epilogue, no split-K");
+  static_assert(H::kMulticast == 1, "multicast clusters: the ping-pong kernel");
   static_assert(1024 + G::ST * (G::kABytes + G::kBBytes) + G::kAOverhang + 16 * G::ST +
                         (T - 1) * G::BM * kStagingLd<G::BN> * 4 <= H::kSmemBytes,
                 "kSmemBytes covers the stages, their mbarriers and the row tiles kept");
@@ -534,6 +548,16 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
 // runs while the other's wgmmas keep the tensor cores busy, and the producer fills the
 // next tile's stages meanwhile. No A prologue (one producer warp) and no store-site
 // reduction down the columns, which would need both halves (GemmLaunchOf on the host).
+//
+// kMulticast 2: the CTAs are clusters of two (consecutive, rank = blockIdx.x % 2) that walk
+// pairs of tiles, 2u and 2u + 1 of the tile order, rank r taking 2u + r. The order's pairs
+// are two row bands of the same columns (except in a last group of one band): there each
+// CTA copies half of the B tile into both CTAs' stages (TMA multicast), so that B comes from
+// L2 once per pair. A stage is refilled when both CTAs' consumers have released it: each
+// consumer thread arrives on its own CTA's barrier, and each consumer warp once on the
+// partner's. A pair past the last tile
+// repeats its first tile and stores nothing, so that both CTAs fill and release the same
+// stages.
 template <class H>
 TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb,
                                          const TmaDesc& tb2) {
@@ -541,6 +565,9 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   static_assert(H::kAsyncA && (H::kReduceOp < 0 || H::kReduceAxis == 1),
                 "ping-pong: no A prologue, no store-site reduction down the columns");
   static_assert(G::BM == 128 && G::BN == 128 && G::kARows == G::BM, "ping-pong: 128 x 128 tiles");
+  constexpr int MC = H::kMulticast;
+  static_assert(MC == 1 || (MC == 2 && !H::kDual && !G::kNMajorB && !H::kBatched),
+                "multicast clusters of two, a K-major B of one GEMM");
   constexpr int LDC = kStagingLd<G::BN>;
   extern __shared__ __align__(1024) char smem_raw[];
   char* smem = align1024(smem_raw);
@@ -554,17 +581,35 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   const long long M = p.rows, N = p.cols, K = p.depth;
   const long long tiles = ((M + G::BM - 1) / G::BM) * ((N + G::TN - 1) / G::TN);
   const int kt_count = static_cast<int>((K + G::BK - 1) / G::BK);
+  // Units of work: tiles, or pairs of tiles (MC 2), this CTA's first and their stride.
+  const long long units = (tiles + MC - 1) / MC;
+  const long long first = blockIdx.x / MC, stride = gridDim.x / MC;
+  const int rank = MC == 1 ? 0 : static_cast<int>(blockIdx.x % MC);
+  // Unit u's tile for this CTA (the pair's first where this rank's is past the last tile).
+  const auto tile_of = [&](long long u) {
+    const long long tile = u * MC + rank;
+    return tile < tiles ? tile : u * MC;
+  };
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < G::ST; ++s) {
       mbar_init(&full[s], G::kProducers);
-      mbar_init(&empty[s], 128);  // one warpgroup consumes a stage
+      // One warpgroup consumes a stage: its threads arrive, and (MC 2) each warp of the
+      // partner's once.
+      mbar_init(&empty[s], 128 + 4 * (MC - 1));
     }
     mbar_init(&order[0], 128);
     mbar_init(&order[1], 128);
     fence_mbarrier_init();
   }
-  __syncthreads();  // the last CTA-wide barrier: the roles part here
+  // The last CTA-wide barrier: the roles part here (with MC 2 the partner's barriers are
+  // ready too before any copy or arrival reaches them).
+  if constexpr (MC > 1) {
+    cluster_arrive();
+    cluster_wait();
+  } else {
+    __syncthreads();
+  }
 
   if (threadIdx.x >= 256) {
     // Fill number g (over this CTA's tiles in order) goes to stage s in its phase-th use;
@@ -572,82 +617,105 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
     long long g = 0;
     int s = 0;
     unsigned phase = 0;
-    for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    for (long long u = first; u < units; u += stride) {
       long long m0, n0;
-      sm90_tile_origin(tile, M, N, G::BM, G::TN, m0, n0);
+      sm90_tile_origin(tile_of(u), M, N, G::BM, G::TN, m0, n0);
+      bool share = false;
+      if constexpr (MC > 1) {
+        long long m_first, n_first, m_second, n_second;  // the pair's tiles (a repeat past the last)
+        sm90_tile_origin(u * MC, M, N, G::BM, G::TN, m_first, n_first);
+        sm90_tile_origin(u * MC + 1 < tiles ? u * MC + 1 : u * MC, M, N, G::BM, G::TN, m_second, n_second);
+        share = n_first == n_second;
+      }
       for (int kt = 0; kt < kt_count; ++kt, ++g) {
         if (g >= G::ST) mbar_wait(&empty[s], phase ^ 1);
         sm90_produce<H>(p, ta, tb, tb2, sa + s * G::kABytes, sb + s * G::kBBytes, &full[s], kt, m0, n0,
-                        threadIdx.x - 256);
+                        threadIdx.x - 256, share);
         if (++s == G::ST) {
           s = 0;
           phase ^= 1;
         }
       }
     }
-    return;
-  }
-  const int w = warp_uniform(threadIdx.x / 128), t = threadIdx.x % 128;
-  float* mine = staging + w * 32 * LDC;
-  const unsigned long long da = wgmma_desc(sa), db = sm90_desc_b<H>(sb);
-  long long i = 0;  // this warpgroup's tiles so far
-  for (long long j = w; blockIdx.x + j * gridDim.x < tiles; j += 2, ++i) {
-    long long m0, n0;
-    sm90_tile_origin(blockIdx.x + j * gridDim.x, M, N, G::BM, G::TN, m0, n0);
-    // The accumulators' start, loaded (if at all) while this warpgroup waits its turn.
-    float d0[64], d1[64];
-    sm90_acc_start<H>(p, d0, n0, N, t % 32);
-#pragma unroll
-    for (int e = 0; e < 64; ++e) d1[e] = d0[e];
-    wgmma_fence_operand(d0);
-    wgmma_fence_operand(d1);
-    // Main loops alternate: warpgroup 1's i-th waits for warpgroup 0's i-th, warpgroup 0's
-    // i-th for warpgroup 1's (i - 1)-th. So stages are consumed in the order they are
-    // filled, and no stage barrier is ever two phases from what its waiter expects.
-    if (w == 1) mbar_wait(&order[1], static_cast<unsigned>(i & 1));
-    if (w == 0 && i > 0) mbar_wait(&order[0], static_cast<unsigned>((i - 1) & 1));
-    // The pipeline position of this tile's first k-tile: stage s, in its phase-th use.
-    const unsigned long long g0 = static_cast<unsigned long long>(j) * kt_count;
-    int s = static_cast<int>(g0 % G::ST), prev = 0;
-    unsigned phase = static_cast<unsigned>(g0 / G::ST) & 1;
-#pragma unroll 1  // compile time: the compiler would copy the loop per stage
-    for (int kt = 0; kt < kt_count; ++kt) {
-      mbar_wait(&full[s], phase);
-      const unsigned long long a = da + s * (G::kABytes >> 4), b = db + s * (G::kBBytes >> 4);
-      wgmma_fence();
-      sm90_mma_stage<H>(d0, a, b);
-      sm90_mma_stage<H>(d1, a + (64 * 128 >> 4), b);
-      wgmma_commit();
-      wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
-      if (kt > 0) mbar_arrive(&empty[prev]);
-      prev = s;
-      if (++s == G::ST) {
-        s = 0;
-        phase ^= 1;
+  } else {
+    const int w = warp_uniform(threadIdx.x / 128), t = threadIdx.x % 128;
+    float* mine = staging + w * 32 * LDC;
+    const unsigned long long da = wgmma_desc(sa), db = sm90_desc_b<H>(sb);
+    // The release of stage `st` by this thread, and (MC 2) by its warp in the partner.
+    const auto release = [&](int st) {
+      mbar_arrive(&empty[st]);
+      if constexpr (MC > 1) {
+        __syncwarp();
+        if (t % 32 == 0) mbar_arrive_cluster(&empty[st], rank ^ 1);
       }
-    }
-    wgmma_wait<0>();
-    if (kt_count > 0) mbar_arrive(&empty[prev]);
-    mbar_arrive(&order[1 - w]);
-    // The epilogue, 32 rows at a time (a small buffer leaves room for a fifth stage, which
-    // made the plain GEMM 5% faster), two warps staging each; the named barrier holds this
-    // warpgroup only. Not unrolled: both halves are live in its first two passes anyway,
-    // and four copies of the store loop cost registers and compile time.
-#pragma unroll 1
-    for (int q = 0; q < 4; ++q) {
-      epilogue_sync<128>(1 + w);  // the previous stores are done reading the buffer
-      const int warp = t / 32 - 2 * (q % 2);  // rows 16 warp .. + 15 of the quarter
-      if (warp == 0 || warp == 1) {
-        if (q < 2) {
-          sm90_stage_acc<G::BN>(d0, mine, warp * 16, t % 32);
-        } else {
-          sm90_stage_acc<G::BN>(d1, mine, warp * 16, t % 32);
+    };
+    long long i = 0;  // this warpgroup's tiles so far
+    for (long long j = w; first + j * stride < units; j += 2, ++i) {
+      const long long u = first + j * stride;
+      long long m0, n0;
+      sm90_tile_origin(tile_of(u), M, N, G::BM, G::TN, m0, n0);
+      const bool stores = u * MC + rank < tiles;
+      // The accumulators' start, loaded (if at all) while this warpgroup waits its turn.
+      float d0[64], d1[64];
+      sm90_acc_start<H>(p, d0, n0, N, t % 32);
+#pragma unroll
+      for (int e = 0; e < 64; ++e) d1[e] = d0[e];
+      wgmma_fence_operand(d0);
+      wgmma_fence_operand(d1);
+      // Main loops alternate: warpgroup 1's i-th waits for warpgroup 0's i-th, warpgroup 0's
+      // i-th for warpgroup 1's (i - 1)-th. So stages are consumed in the order they are
+      // filled, and no stage barrier is ever two phases from what its waiter expects.
+      if (w == 1) mbar_wait(&order[1], static_cast<unsigned>(i & 1));
+      if (w == 0 && i > 0) mbar_wait(&order[0], static_cast<unsigned>((i - 1) & 1));
+      // The pipeline position of this tile's first k-tile: stage s, in its phase-th use.
+      const unsigned long long g0 = static_cast<unsigned long long>(j) * kt_count;
+      int s = static_cast<int>(g0 % G::ST), prev = 0;
+      unsigned phase = static_cast<unsigned>(g0 / G::ST) & 1;
+#pragma unroll 1  // compile time: the compiler would copy the loop per stage
+      for (int kt = 0; kt < kt_count; ++kt) {
+        mbar_wait(&full[s], phase);
+        const unsigned long long a = da + s * (G::kABytes >> 4), b = db + s * (G::kBBytes >> 4);
+        wgmma_fence();
+        sm90_mma_stage<H>(d0, a, b);
+        sm90_mma_stage<H>(d1, a + (64 * 128 >> 4), b);
+        wgmma_commit();
+        wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
+        if (kt > 0) release(prev);
+        prev = s;
+        if (++s == G::ST) {
+          s = 0;
+          phase ^= 1;
         }
       }
-      epilogue_sync<128>(1 + w);
-      // Each quarter holds whole rows of the tile: a reduction along them needs no other.
-      gemm_epilogue<H, 32, G::BN, 128>(p, mine, m0 + q * 32, n0, M, N, t, 1 + w);
+      wgmma_wait<0>();
+      if (kt_count > 0) release(prev);
+      mbar_arrive(&order[1 - w]);
+      // The epilogue, 32 rows at a time (a small buffer leaves room for a fifth stage, which
+      // made the plain GEMM 5% faster), two warps staging each; the named barrier holds this
+      // warpgroup only. Not unrolled: both halves are live in its first two passes anyway,
+      // and four copies of the store loop cost registers and compile time.
+      if (!stores) continue;
+#pragma unroll 1
+      for (int q = 0; q < 4; ++q) {
+        epilogue_sync<128>(1 + w);  // the previous stores are done reading the buffer
+        const int warp = t / 32 - 2 * (q % 2);  // rows 16 warp .. + 15 of the quarter
+        if (warp == 0 || warp == 1) {
+          if (q < 2) {
+            sm90_stage_acc<G::BN>(d0, mine, warp * 16, t % 32);
+          } else {
+            sm90_stage_acc<G::BN>(d1, mine, warp * 16, t % 32);
+          }
+        }
+        epilogue_sync<128>(1 + w);
+        // Each quarter holds whole rows of the tile: a reduction along them needs no other.
+        gemm_epilogue<H, 32, G::BN, 128>(p, mine, m0 + q * 32, n0, M, N, t, 1 + w);
+      }
     }
+  }
+  // MC 2: the partner's consumers still arrive on this CTA's barriers until its last stage.
+  if constexpr (MC > 1) {
+    cluster_arrive();
+    cluster_wait();
   }
 }
 

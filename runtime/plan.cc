@@ -692,8 +692,10 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
         TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], type, elem_bytes, operand_address(k, spec.b_async), cols,
                                   depth * b_batches, 64, 64));
       } else {
+        // Ping-pong CTAs sharing B tiles copy half a tile each (GemmConfig::multicast).
         TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], type, elem_bytes, operand_address(k, spec.b_async), depth,
-                                  cols * b_batches, 128 / elem_bytes, static_cast<int>(tile_cols)));
+                                  cols * b_batches, 128 / elem_bytes,
+                                  static_cast<int>(tile_cols / GemmLaunchOf(spec).multicast)));
       }
       if (spec.dual) {
         TF_RETURN_IF_ERROR(encode(ks.maps[2], &maps[2], type, elem_bytes, operand_address(k, spec.b2_async), depth,
@@ -718,9 +720,12 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     } else if (gemm) {
       const GemmLaunch launch = GemmLaunchOf(spec);
       threads = launch.threads;
-      // The ping-pong kernel is persistent: a CTA per SM walks the tiles.
-      blocks = static_cast<unsigned>(launch.pingpong ? std::max<int64_t>(1, std::min<int64_t>(gemm_tiles, sm_count_))
-                                                     : gemm_tiles * spec.gemm.split_k);
+      // The ping-pong kernel is persistent: a CTA per SM walks the tiles (or a cluster of
+      // launch.multicast CTAs per that many SMs, pairs of tiles).
+      const int64_t mc = launch.multicast;
+      blocks = static_cast<unsigned>(
+          launch.pingpong ? mc * std::max<int64_t>(1, std::min<int64_t>((gemm_tiles + mc - 1) / mc, sm_count_ / mc))
+                          : gemm_tiles * spec.gemm.split_k);
       smem = launch.smem;
     } else if (spec.is_pointwise()) {
       const int64_t items = vector_ok ? (n + vec - 1) / vec : n;

@@ -139,6 +139,28 @@ TEST(TuningRecords, SixteenRowARecordsServeOnlySixteenRows) {
   EXPECT_EQ(classes[1].gemm.a_rows, 0) << plan.Explain();
 }
 
+// A record of the multicast ping-pong config (GemmConfig::multicast) round-trips and is
+// used as recorded.
+TEST(TuningRecords, MulticastRecordsRoundTrip) {
+  TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(NamedTestGraph("wgmma_bias_gelu").json));
+  CompileOptions o;
+  o.arch = "sm_90";
+  o.check_only = true;
+  TF_ASSERT_OK_AND_ASSIGN(Plan first, Compile(g, o));
+  const KernelPlan& k = first.fusion_plan().kernels[0];
+  TuningRecords r;
+  r.Put(GemmTuningKey(g, k.tile_node, k.spec, "sm_90"), TuningRecord{MulticastGemmConfig(), 1.0});
+  const std::string path = ::testing::TempDir() + "/tuning_multicast.json";
+  TF_ASSERT_OK(r.Save(path));
+  TF_ASSERT_OK_AND_ASSIGN(TuningRecords back, TuningRecords::Load(path));
+  const auto found = back.Find(GemmTuningKey(g, k.tile_node, k.spec, "sm_90"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->config.multicast, 2);
+  o.tuning_path = path;
+  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+  EXPECT_EQ(plan.fusion_plan().kernels[0].spec.gemm.ToString(), MulticastGemmConfig().ToString()) << plan.Explain();
+}
+
 // Split-K configs: recorded and read back; every decode candidate that splits K reaches
 // the fused kernel (its partials in the parameter block) and compiles; a GEMM with a
 // store-site reduction keeps one CTA per tile whatever it is given.

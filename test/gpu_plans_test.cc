@@ -133,8 +133,8 @@ TEST(GpuQuant, Fp8GemmsMatchTheReference) {
       }
     }
   }
-  // Forced tiles: 64 x 64 (one consumer warpgroup), 128 x 256, and K split over a cluster
-  // of 2 and of 3 (K = 200 or 320 is two or three k-tiles of 128 codes: a split may have
+  // Forced tiles: 64 x 64 (one consumer warpgroup), 128 x 256, the ping-pong kernel's
+  // multicast pairs, and K split over a cluster of 2 and of 3 (K = 200 or 320 is two or three k-tiles of 128 codes: a split may have
   // none), through the element path (K = 200) and TMA (K = 320).
   const TestGraph& casts = NamedTestGraph("f8_gemm_casts_odd_k");
   const Graph odd = ParseTestGraph(casts);
@@ -142,7 +142,7 @@ TEST(GpuQuant, Fp8GemmsMatchTheReference) {
   // e5m2 x e5m2, the fourth mix (the graphs above: e4m3 x e4m3, e4m3 x e5m2, e5m2 x e4m3).
   TF_ASSERT_OK_AND_ASSIGN(const Graph e5m2, GraphFromJson(absl::StrReplaceAll(casts.json, {{"f8e4m3", "f8e5m2"}})));
   std::vector<GemmConfig> forced = {WgmmaGemmConfig(8, 64, 64), WgmmaGemmConfig(8, 64, 64), WgmmaGemmConfig(4, 128, 256),
-                                    WgmmaGemmConfig(6)};
+                                    WgmmaGemmConfig(6), MulticastGemmConfig()};
   forced[1].split_k = 3;
   forced[3].split_k = 2;
   for (const Graph* g : {&odd, &whole, &e5m2}) {
@@ -352,6 +352,37 @@ TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
     }
   }
   EXPECT_GE(checked, 40);
+}
+
+// The ping-pong kernel in clusters of two sharing B tiles (GemmConfig::multicast): every
+// wgmma test graph (bias, epilogues, odd N, K tails, f16; A prologues and dual GEMMs take
+// the one-tile kernel or no multicast), on all SMs and on 4 (each cluster walks many
+// pairs, the ping-pong turns and the stages wrap), at M of one row (an odd tile count: a
+// pair's second tile past the last), one band, one past it, 3 bands (pairs of different
+// columns) and 8, aligned (TMA, multicast) and misaligned (the hooks), bit for bit again.
+TEST(GpuGemm, MulticastPairsMatchTheReferenceAndRepeatTheirBits) {
+  TF_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(37);
+  int multicast = 0;
+  for (const TestGraph& t : AllTestGraphs()) {
+    if (t.name.rfind("wgmma_", 0) != 0) continue;
+    const Graph g = ParseTestGraph(t);
+    for (int sms : {0, 4}) {
+      CompileOptions o = GpuOptions();
+      o.gemm_config = MulticastGemmConfig();
+      o.sm_count = sms;
+      SCOPED_TRACE(absl::StrCat(t.name, " on ", sms, " SMs"));
+      TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+      const KernelSpec& spec = plan.fusion_plan().kernels.back().spec;
+      const GemmLaunch launch = GemmLaunchOf(spec);
+      if (spec.a_async >= 0 && !spec.dual) {
+        ASSERT_TRUE(launch.pingpong && launch.multicast == 2) << plan.Explain();
+        ++multicast;
+      }
+      CheckRowsRepeatingBits(plan, g, {1, 128, 129, 300, 1000}, rng);
+    }
+  }
+  EXPECT_GE(multicast, 8);
 }
 
 // 64-row Hopper tiles whose stages hold 16 rows of A (GemmConfig::a_rows; the wgmmas read

@@ -251,6 +251,46 @@ TEST(HopperSplitK, ForcedSplitsCompileAsClusters) {
   EXPECT_FALSE(ValidateGemmConfig(nine).ok());
 }
 
+// The ping-pong kernel in clusters of two sharing B tiles (GemmConfig::multicast), forced:
+// a cluster of 2 in the entry and half-tile B boxes, a signature of its own, the row sum
+// along the tile's rows kept; a dual GEMM (two B maps of half tiles) takes no clusters; the
+// rules refuse it off 128 x 128 unsplit tiles and off the Hopper kernel. NVRTC builds it.
+TEST(HopperMulticast, PairsCompileAsClustersWhereThePingPongKernelRuns) {
+  for (bool rowsum : {false, true}) {
+    CompileOptions o;
+    o.gemm_config = MulticastGemmConfig();
+    const Plan plan = MustCompile(Gemm("\"M\"", rowsum), o);
+    const KernelSpec& spec = plan.fusion_plan().kernels[0].spec;
+    ASSERT_TRUE(GemmLaunchOf(spec).pingpong) << plan.Explain();
+    EXPECT_EQ(GemmLaunchOf(spec).multicast, 2);
+    EXPECT_NE(SpecText(spec).find("multicast 2"), std::string::npos);
+    EXPECT_EQ(rowsum, spec.reduce.op >= 0);
+    TF_ASSERT_OK_AND_ASSIGN(std::string source, GenerateSource(spec, "k"));
+    EXPECT_NE(source.find("__cluster_dims__(2, 1, 1)"), std::string::npos);
+    EXPECT_NE(source.find("kMulticast = 2;"), std::string::npos);
+  }
+  CompileOptions o;
+  o.gemm_config = MulticastGemmConfig();
+  const Plan dual = MustCompile(NamedTestGraph("wgmma_dual_swiglu").json, o);
+  const KernelSpec& spec = dual.fusion_plan().kernels.back().spec;
+  ASSERT_TRUE(spec.gemm.wgmma && spec.dual) << dual.Explain();
+  EXPECT_EQ(GemmLaunchOf(spec).multicast, 1);
+  TF_ASSERT_OK_AND_ASSIGN(std::string source, GenerateSource(spec, "k"));
+  EXPECT_EQ(source.find("__cluster_dims__(2, 1, 1)"), std::string::npos);
+  EXPECT_NE(source.find("kMulticast = 1;"), std::string::npos);
+
+  GemmConfig narrow = WgmmaGemmConfig(8, 128, 64), split = MulticastGemmConfig(), three = MulticastGemmConfig(),
+             mma;
+  narrow.multicast = 2;
+  split.split_k = 2;
+  three.multicast = 3;
+  mma.multicast = 2;
+  for (const GemmConfig& bad : {narrow, split, three, mma}) {
+    EXPECT_FALSE(ValidateGemmConfig(bad).ok()) << bad.ToString();
+  }
+  TF_EXPECT_OK(ValidateGemmConfig(MulticastGemmConfig()));
+}
+
 // Tiles of 64 rows or columns, and 128 rows by 192 or 256 columns: a consumer warpgroup
 // per 64 rows, m64nBN wgmma, deep pipelines; with and without an A prologue (whose producer warpgroup fills
 // a 64-row A tile in one batch), split and not. NVRTC compiles each.

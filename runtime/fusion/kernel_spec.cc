@@ -104,6 +104,7 @@ GemmLaunch GemmLaunchOf(const KernelSpec& spec) {
       c.bm == 128 && c.bn == 128 && pingpong_smem <= kSmemPerCta) {
     l.pingpong = true;
     l.smem = pingpong_smem;
+    l.multicast = c.multicast > 1 && !spec.dual && !GemmNMajorB(spec) ? c.multicast : 1;
     return l;
   }
   l.min_blocks = !a_prologue && 2 * (l.smem + kReservedPerCta) <= kSmemPerSm ? 2 : 1;
@@ -124,7 +125,8 @@ std::string GemmConfig::ToString() const {
                       " s", stages, split_k > 1 ? absl::StrCat(" split ", split_k) : "",
                       a_rows > 0 ? absl::StrCat(" a", a_rows) : "",
                       row_tiles > 1 ? absl::StrCat(" row_tiles ", row_tiles) : "",
-                      row_cluster > 1 ? absl::StrCat(" row_cluster ", row_cluster) : "");
+                      row_cluster > 1 ? absl::StrCat(" row_cluster ", row_cluster) : "",
+                      multicast > 1 ? absl::StrCat(" multicast ", multicast) : "");
 }
 
 int KernelSpec::Vec() const {

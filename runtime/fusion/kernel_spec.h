@@ -139,6 +139,11 @@ struct GemmConfig {
   // (codegen/row_codegen.cc). A row spans row_tiles x row_cluster x bn columns.
   int row_tiles = 1;
   int row_cluster = 1;
+  // The ping-pong Hopper kernel in thread-block clusters of this many CTAs (1 or 2) whose
+  // tiles share their columns: each CTA copies half of the B tile into both by TMA
+  // multicast, so that B comes from L2 once per pair (kernels/gemm_sm90.cuh). Ignored
+  // where the kernel is not the ping-pong one or B is not one K-major map (GemmLaunchOf).
+  int multicast = 1;
   // Dynamic shared memory of the mma.sync kernel and the one-tile-per-CTA Hopper kernel:
   // the pipeline stages, or the fp32 epilogue tile if larger (GemmLaunchOf has the rest).
   int SmemBytes() const;
@@ -244,6 +249,7 @@ bool GemmSplitsF32(const KernelSpec& spec);
 // warpgroup when A has a prologue.
 struct GemmLaunch {
   bool pingpong = false;
+  int multicast = 1;  // the ping-pong kernel's cluster (GemmConfig::multicast), where it applies
   int threads = 0;
   int min_blocks = 1;  // CTAs per SM the kernel is compiled for (__launch_bounds__)
   int smem = 0;        // dynamic shared memory bytes

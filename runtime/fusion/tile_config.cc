@@ -91,9 +91,13 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
         (rows && c.split_k > 1)) {
       return bad("row tiles of 1 to 4 per CTA and a row cluster of 1 to 8 CTAs (a portable cluster), without split-K");
     }
+    if (c.multicast != 1 && !(c.multicast == 2 && c.bm == 128 && c.bn == 128 && c.split_k == 1 && !rows)) {
+      return bad("multicast clusters of 2 go with 128 x 128 tiles, no split-K or row tiles (the ping-pong kernel)");
+    }
     if (c.SmemBytes() > 227 * 1024) return bad(absl::StrCat(c.SmemBytes(), " bytes of shared memory (at most 232448)"));
     return absl::OkStatus();
   }
+  if (c.multicast != 1) return bad("multicast clusters are the Hopper kernel's");
   const auto pow2 = [](int v, int lo, int hi) { return v >= lo && v <= hi && (v & (v - 1)) == 0; };
   if (!pow2(c.bm, 16, 256) || !pow2(c.bn, 16, 256) || !pow2(c.bk, 16, 256)) {
     return bad("tile sides are powers of two: bm and bn in [16, 256], bk in [16, 256]");
@@ -138,6 +142,12 @@ GemmConfig BatchedGemmConfig(const Dim& m) {
 GemmConfig WgmmaGemmConfig(int stages, int bm, int bn) {
   GemmConfig c{bm, bn, 64, bm / 64, 4, stages};
   c.wgmma = true;
+  return c;
+}
+
+GemmConfig MulticastGemmConfig() {
+  GemmConfig c = WgmmaGemmConfig();
+  c.multicast = 2;
   return c;
 }
 

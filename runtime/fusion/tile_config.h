@@ -41,6 +41,11 @@ absl::Status ValidateRowConfig(const RowConfig& c);
 // also takes tiles of 64 rows or columns (a consumer warpgroup per 64 rows: warps bm / 64
 // by 4).
 GemmConfig WgmmaGemmConfig(int stages = 5, int bm = 128, int bn = 128);
+// The ping-pong kernel's 128 x 128 tiles, five stages, in clusters of two that share B
+// tiles (GemmConfig::multicast). Opt-in (a forced config or a tuning record), not planned
+// or tuned: on the H200 it ran 11-17% slower than the same kernel unclustered (NOTES,
+// session 19).
+GemmConfig MulticastGemmConfig();
 // Candidates the autotuner times for a GEMM of this M.
 std::vector<GemmConfig> GemmCandidates(const Dim& m);
 
