@@ -587,6 +587,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   const int rank = MC == 1 ? 0 : static_cast<int>(blockIdx.x % MC);
   // Unit u's tile for this CTA (the pair's first where this rank's is past the last tile).
   const auto tile_of = [&](long long u) {
+    if constexpr (MC == 1) return u;
     const long long tile = u * MC + rank;
     return tile < tiles ? tile : u * MC;
   };
@@ -637,79 +638,84 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
         }
       }
     }
-  } else {
-    const int w = warp_uniform(threadIdx.x / 128), t = threadIdx.x % 128;
-    float* mine = staging + w * 32 * LDC;
-    const unsigned long long da = wgmma_desc(sa), db = sm90_desc_b<H>(sb);
-    // The release of stage `st` by this thread, and (MC 2) by its warp in the partner.
-    const auto release = [&](int st) {
-      mbar_arrive(&empty[st]);
-      if constexpr (MC > 1) {
-        __syncwarp();
-        if (t % 32 == 0) mbar_arrive_cluster(&empty[st], rank ^ 1);
-      }
-    };
-    long long i = 0;  // this warpgroup's tiles so far
-    for (long long j = w; first + j * stride < units; j += 2, ++i) {
-      const long long u = first + j * stride;
-      long long m0, n0;
-      sm90_tile_origin(tile_of(u), M, N, G::BM, G::TN, m0, n0);
-      const bool stores = u * MC + rank < tiles;
-      // The accumulators' start, loaded (if at all) while this warpgroup waits its turn.
-      float d0[64], d1[64];
-      sm90_acc_start<H>(p, d0, n0, N, t % 32);
+    // MC 2: the cluster barrier the consumers end with (their partner's arrivals end first).
+    if constexpr (MC > 1) {
+      cluster_arrive();
+      cluster_wait();
+    }
+    return;
+  }
+  const int w = warp_uniform(threadIdx.x / 128), t = threadIdx.x % 128;
+  float* mine = staging + w * 32 * LDC;
+  const unsigned long long da = wgmma_desc(sa), db = sm90_desc_b<H>(sb);
+  // The release of stage `st` by this thread, and (MC 2) by its warp in the partner.
+  const auto release = [&](int st) {
+    mbar_arrive(&empty[st]);
+    if constexpr (MC > 1) {
+      __syncwarp();
+      if (t % 32 == 0) mbar_arrive_cluster(&empty[st], rank ^ 1);
+    }
+  };
+  long long i = 0;  // this warpgroup's tiles so far
+  for (long long j = w; first + j * stride < units; j += 2, ++i) {
+    const long long u = first + j * stride;
+    long long m0, n0;
+    sm90_tile_origin(tile_of(u), M, N, G::BM, G::TN, m0, n0);
+    const bool stores = MC == 1 || u * MC + rank < tiles;
+    // The accumulators' start, loaded (if at all) while this warpgroup waits its turn.
+    float d0[64], d1[64];
+    sm90_acc_start<H>(p, d0, n0, N, t % 32);
 #pragma unroll
-      for (int e = 0; e < 64; ++e) d1[e] = d0[e];
-      wgmma_fence_operand(d0);
-      wgmma_fence_operand(d1);
-      // Main loops alternate: warpgroup 1's i-th waits for warpgroup 0's i-th, warpgroup 0's
-      // i-th for warpgroup 1's (i - 1)-th. So stages are consumed in the order they are
-      // filled, and no stage barrier is ever two phases from what its waiter expects.
-      if (w == 1) mbar_wait(&order[1], static_cast<unsigned>(i & 1));
-      if (w == 0 && i > 0) mbar_wait(&order[0], static_cast<unsigned>((i - 1) & 1));
-      // The pipeline position of this tile's first k-tile: stage s, in its phase-th use.
-      const unsigned long long g0 = static_cast<unsigned long long>(j) * kt_count;
-      int s = static_cast<int>(g0 % G::ST), prev = 0;
-      unsigned phase = static_cast<unsigned>(g0 / G::ST) & 1;
+    for (int e = 0; e < 64; ++e) d1[e] = d0[e];
+    wgmma_fence_operand(d0);
+    wgmma_fence_operand(d1);
+    // Main loops alternate: warpgroup 1's i-th waits for warpgroup 0's i-th, warpgroup 0's
+    // i-th for warpgroup 1's (i - 1)-th. So stages are consumed in the order they are
+    // filled, and no stage barrier is ever two phases from what its waiter expects.
+    if (w == 1) mbar_wait(&order[1], static_cast<unsigned>(i & 1));
+    if (w == 0 && i > 0) mbar_wait(&order[0], static_cast<unsigned>((i - 1) & 1));
+    // The pipeline position of this tile's first k-tile: stage s, in its phase-th use.
+    const unsigned long long g0 = static_cast<unsigned long long>(j) * kt_count;
+    int s = static_cast<int>(g0 % G::ST), prev = 0;
+    unsigned phase = static_cast<unsigned>(g0 / G::ST) & 1;
 #pragma unroll 1  // compile time: the compiler would copy the loop per stage
-      for (int kt = 0; kt < kt_count; ++kt) {
-        mbar_wait(&full[s], phase);
-        const unsigned long long a = da + s * (G::kABytes >> 4), b = db + s * (G::kBBytes >> 4);
-        wgmma_fence();
-        sm90_mma_stage<H>(d0, a, b);
-        sm90_mma_stage<H>(d1, a + (64 * 128 >> 4), b);
-        wgmma_commit();
-        wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
-        if (kt > 0) release(prev);
-        prev = s;
-        if (++s == G::ST) {
-          s = 0;
-          phase ^= 1;
-        }
+    for (int kt = 0; kt < kt_count; ++kt) {
+      mbar_wait(&full[s], phase);
+      const unsigned long long a = da + s * (G::kABytes >> 4), b = db + s * (G::kBBytes >> 4);
+      wgmma_fence();
+      sm90_mma_stage<H>(d0, a, b);
+      sm90_mma_stage<H>(d1, a + (64 * 128 >> 4), b);
+      wgmma_commit();
+      wgmma_wait<1>();  // the previous k-tile's group is done: release its stage
+      if (kt > 0) release(prev);
+      prev = s;
+      if (++s == G::ST) {
+        s = 0;
+        phase ^= 1;
       }
-      wgmma_wait<0>();
-      if (kt_count > 0) release(prev);
-      mbar_arrive(&order[1 - w]);
-      // The epilogue, 32 rows at a time (a small buffer leaves room for a fifth stage, which
-      // made the plain GEMM 5% faster), two warps staging each; the named barrier holds this
-      // warpgroup only. Not unrolled: both halves are live in its first two passes anyway,
-      // and four copies of the store loop cost registers and compile time.
-      if (!stores) continue;
+    }
+    wgmma_wait<0>();
+    if (kt_count > 0) release(prev);
+    mbar_arrive(&order[1 - w]);
+    // The epilogue, 32 rows at a time (a small buffer leaves room for a fifth stage, which
+    // made the plain GEMM 5% faster), two warps staging each; the named barrier holds this
+    // warpgroup only. Not unrolled: both halves are live in its first two passes anyway,
+    // and four copies of the store loop cost registers and compile time.
+    if (!stores) continue;
 #pragma unroll 1
-      for (int q = 0; q < 4; ++q) {
-        epilogue_sync<128>(1 + w);  // the previous stores are done reading the buffer
-        const int warp = t / 32 - 2 * (q % 2);  // rows 16 warp .. + 15 of the quarter
-        if (warp == 0 || warp == 1) {
-          if (q < 2) {
-            sm90_stage_acc<G::BN>(d0, mine, warp * 16, t % 32);
-          } else {
-            sm90_stage_acc<G::BN>(d1, mine, warp * 16, t % 32);
-          }
+    for (int q = 0; q < 4; ++q) {
+      epilogue_sync<128>(1 + w);  // the previous stores are done reading the buffer
+      const int warp = t / 32 - 2 * (q % 2);  // rows 16 warp .. + 15 of the quarter
+      if (warp == 0 || warp == 1) {
+        if (q < 2) {
+          sm90_stage_acc<G::BN>(d0, mine, warp * 16, t % 32);
+        } else {
+          sm90_stage_acc<G::BN>(d1, mine, warp * 16, t % 32);
         }
-        epilogue_sync<128>(1 + w);
-        // Each quarter holds whole rows of the tile: a reduction along them needs no other.
-        gemm_epilogue<H, 32, G::BN, 128>(p, mine, m0 + q * 32, n0, M, N, t, 1 + w);
       }
+      epilogue_sync<128>(1 + w);
+      // Each quarter holds whole rows of the tile: a reduction along them needs no other.
+      gemm_epilogue<H, 32, G::BN, 128>(p, mine, m0 + q * 32, n0, M, N, t, 1 + w);
     }
   }
   // MC 2: the partner's consumers still arrive on this CTA's barriers until its last stage.
