@@ -652,6 +652,8 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
     // k by 16 rows and the raw weight in boxes of 128 bytes by its tile's columns
     // (kernels/gemm_skinny.cuh SkinnyTma). Unused maps stay zero; the kernels take their
     // hook or register paths whenever vector_ok is unset.
+    // (the GEMM's launch form: its B map's box and its grid)
+    const GemmLaunch launch = gemm ? GemmLaunchOf(spec) : GemmLaunch{};
     CUtensorMap maps[3];
     std::memset(maps, 0, sizeof(maps));
     const auto encode = [&](RunState::TensorMapCache& cached, CUtensorMap* map, CUtensorMapDataType type,
@@ -695,7 +697,7 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
         // Ping-pong CTAs sharing B tiles copy half a tile each (GemmConfig::multicast).
         TF_RETURN_IF_ERROR(encode(ks.maps[1], &maps[1], type, elem_bytes, operand_address(k, spec.b_async), depth,
                                   cols * b_batches, 128 / elem_bytes,
-                                  static_cast<int>(tile_cols / GemmLaunchOf(spec).multicast)));
+                                  static_cast<int>(tile_cols / launch.multicast)));
       }
       if (spec.dual) {
         TF_RETURN_IF_ERROR(encode(ks.maps[2], &maps[2], type, elem_bytes, operand_address(k, spec.b2_async), depth,
@@ -718,7 +720,6 @@ absl::Status Plan::RunWith(RunState& st, CUstream stream, absl::Span<const Tenso
       const bool wide = depth == 1 && cols >= kReduceWideCols;  // a CTA per output (reduce.cuh)
       blocks = static_cast<unsigned>(wide ? rows : (rows + kReduceThreads / 32 - 1) / (kReduceThreads / 32));
     } else if (gemm) {
-      const GemmLaunch launch = GemmLaunchOf(spec);
       threads = launch.threads;
       // The ping-pong kernel is persistent: a CTA per SM walks the tiles (or a cluster of
       // launch.multicast CTAs per that many SMs, pairs of tiles).
