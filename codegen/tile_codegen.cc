@@ -340,10 +340,11 @@ absl::StatusOr<std::string> GenerateTileGlue(const KernelSpec& spec, const std::
   // column tiles of a row band under a row epilogue (GemmConfig::row_cluster).
   // So are the ping-pong kernel's CTAs that share B tiles (GemmConfig::multicast).
   const bool hopper = spec.tile == "matmul" && spec.gemm.wgmma;
-  const int cluster = GemmClusterSplit(spec)                  ? spec.gemm.split_k
-                      : hopper && GemmLaunchOf(spec).multicast > 1 ? GemmLaunchOf(spec).multicast
-                      : hopper                                ? spec.gemm.row_cluster
-                                                              : 1;
+  const int multicast = hopper ? GemmLaunchOf(spec).multicast : 1;
+  const int cluster = GemmClusterSplit(spec) ? spec.gemm.split_k
+                      : multicast > 1        ? multicast
+                      : hopper               ? spec.gemm.row_cluster
+                                             : 1;
   const std::string attrs = cluster > 1 ? absl::StrCat("__cluster_dims__(", cluster, ", 1, 1) ") : "";
   if (spec.tile == "matmul" && spec.gemm.wgmma) {
     // The tensor maps travel as __grid_constant__ parameters, which TMA reads in place.

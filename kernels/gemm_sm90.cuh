@@ -555,9 +555,8 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
 // CTA copies half of the B tile into both CTAs' stages (TMA multicast), so that B comes from
 // L2 once per pair. A stage is refilled when both CTAs' consumers have released it: each
 // consumer thread arrives on its own CTA's barrier, and each consumer warp once on the
-// partner's. A pair past the last tile
-// repeats its first tile and stores nothing, so that both CTAs fill and release the same
-// stages.
+// partner's. A pair past the last tile repeats its first tile and stores nothing, so that
+// both CTAs fill and release the same stages.
 template <class H>
 TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaDesc& ta, const TmaDesc& tb,
                                          const TmaDesc& tb2) {
@@ -623,10 +622,11 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
       sm90_tile_origin(tile_of(u), M, N, G::BM, G::TN, m0, n0);
       bool share = false;
       if constexpr (MC > 1) {
-        long long m_first, n_first, m_second, n_second;  // the pair's tiles (a repeat past the last)
-        sm90_tile_origin(u * MC, M, N, G::BM, G::TN, m_first, n_first);
-        sm90_tile_origin(u * MC + 1 < tiles ? u * MC + 1 : u * MC, M, N, G::BM, G::TN, m_second, n_second);
-        share = n_first == n_second;
+        // The partner's tile (the pair's first where either is past the last tile).
+        const long long other = u * MC + (rank ^ 1) < tiles ? u * MC + (rank ^ 1) : u * MC;
+        long long m1, n1;
+        sm90_tile_origin(other, M, N, G::BM, G::TN, m1, n1);
+        share = n1 == n0;
       }
       for (int kt = 0; kt < kt_count; ++kt, ++g) {
         if (g >= G::ST) mbar_wait(&empty[s], phase ^ 1);
