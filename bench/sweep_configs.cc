@@ -42,7 +42,7 @@ GemmConfig Split(GemmConfig c, int split) {
 }
 
 // The Hopper kernel's tiles for the point's M (64 rows to M = 64, 128 past it, and 64-row
-// tiles at 128 too), 64 to 256 columns, deep pipelines, each unsplit and split; the
+// tiles to 256 too), 64 to 256 columns, deep pipelines, each unsplit and split; the
 // 128 x 128 tile split (the single-tile kernel), beside the default's ping-pong one.
 std::vector<GemmConfig> Candidates(const SweepPoint& p) {
   std::vector<GemmConfig> c;
@@ -70,8 +70,15 @@ std::vector<GemmConfig> Candidates(const SweepPoint& p) {
   std::vector<std::tuple<int, int, int, std::vector<int>>> grid = {
       {8, bm, 64, {1, 2, 3}}, {12, bm, 64, {1, 2}}, {8, bm, 128, {1, 2, 3}}, {6, 128, 128, {1, 2, 3}}};
   if (bm == 128 && p.m <= 256) grid.push_back({8, 64, 128, {1, 2}});
+  // 64-row tiles of 192 and 256 columns, K split up to 4 ways (N = 6144: 32 or 24 column
+  // tiles, 128 or 96 CTAs split 4).
+  if (p.m <= 256) {
+    grid.push_back({5, 64, 192, {1, 2, 3, 4}});
+    grid.push_back({4, 64, 256, {1, 2, 4}});
+    grid.push_back({8, 64, 128, {4}});
+  }
   if (bm == 128) {
-    grid.push_back({5, 128, 192, {1, 2}});
+    grid.push_back({5, 128, 192, {1, 2, 4}});
     grid.push_back({4, 128, 192, {1}});
     grid.push_back({4, 128, 256, {1, 2}});
     grid.push_back({3, 128, 256, {1}});

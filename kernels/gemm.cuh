@@ -533,15 +533,18 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
                                long long M, long long N, int tid, int bar) {
   constexpr int kOp = H::kReduceOp;
   constexpr int kCols = H::kDual ? BN / 2 : BN;
-  constexpr int kChunks = BM * kCols / 8, kIters = (kChunks + kThreads - 1) / kThreads;
+  constexpr int kChunks = BM * kCols / 8;
   constexpr int kPerRow = kCols / 8;
-  static_assert(kThreads % kPerRow == 0, "a thread's chunks lie in one column of chunks");
+  // Rows per step: the threads that cover whole rows of chunks (all but 16 where a 64-row
+  // tile's 160 threads take 192 columns, 24 chunks a row).
+  constexpr int kStep = kThreads / kPerRow, kIters = (BM + kStep - 1) / kStep;
+  static_assert(kStep >= 1, "a row of chunks takes at most the CTA's threads");
   if (p.vector_ok && m0 + BM <= M && n0 + kCols <= N) {
     // A thread keeps its 8 columns and steps down the rows: the staging pointers and the
     // flat index advance by constants instead of being rebuilt per chunk (a third of the
     // loop's instructions).
-    constexpr int kStep = kThreads / kPerRow;
-    int r = tid / kPerRow;
+    // Threads past the whole rows (kStep * kPerRow) start past the tile's last row.
+    int r = kThreads % kPerRow == 0 || tid < kStep * kPerRow ? tid / kPerRow : BM;
     const int c = tid % kPerRow * 8;
     float* src = ctile + staging_at<BN>(r, c);
     float* src_hi = ctile + staging_at<BN>(r, c + 4);
@@ -550,7 +553,9 @@ TF_DEVICE void gemm_store_tile(const typename H::Params& p, float* ctile, long l
     long long i = (m0 + r) * N + n0 + c;
 #pragma unroll 1
     for (int j = 0; j < kIters; ++j) {
-      if (kChunks % kThreads == 0 || r < BM) gemm_store_chunk<H, true>(p, src, src_hi, i, 0, 0, M, N, src2, src2_hi);
+      if ((BM % kStep == 0 && kThreads % kPerRow == 0) || r < BM) {
+        gemm_store_chunk<H, true>(p, src, src_hi, i, 0, 0, M, N, src2, src2_hi);
+      }
       r += kStep;
       src += kStep * kStagingLd<BN>;
       src_hi += kStep * kStagingLd<BN>;

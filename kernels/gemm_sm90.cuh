@@ -21,7 +21,7 @@
 // prologue (its register-staged loads need the threads). The host picks the form and the
 // launch (GemmLaunchOf).
 //
-// Hooks: kBM (64 or 128) and kBN (64, 128; 192 or 256 with 128 rows), kStages, kSplitK,
+// Hooks: kBM (64 or 128) and kBN (64, 128, 192 or 256), kStages, kSplitK,
 // kRowTiles and kRowCluster (the one-tile form's column tiles of a row band, kernel above), kF16,
 // kF8A and kF8B (fp8 operands: 1 e4m3, 2 e5m2; 0 for 16-bit ones), kAsyncA, kSmemBytes,
 // load_in0/load_in1/store, and Params rows (M), cols (N), depth (K). The entry passes the
@@ -183,12 +183,8 @@ struct GemmSm90 {
   static_assert(!kNMajorB || (H::kF8A == 0 && !H::kDual && BN % 64 == 0), "an N-major B: 16-bit, not dual");
   static_assert(!H::kDual || (H::kF8A == 0 && !H::kAccInit && !H::kRowEpilogue && H::kReduceOp < 0),
                 "dual GEMMs: 16-bit operands, no accumulator start, row epilogue or store-site reduction");
-  // 192 and 256 columns with 128 rows only: the epilogue's threads (288 or 384) cover a
-  // row of 8-column chunks a whole number of times.
-  // A row epilogue stores no 8-column chunks: 64 rows by 192 or 256 too.
-  static_assert((BM == 64 || BM == 128) &&
-                    (BN == 64 || BN == 128 || ((BM == 128 || H::kRowEpilogue) && (BN == 192 || BN == 256))),
-                "tiles of 64 or 128 rows by 64 or 128 columns, or 128 rows (any with a row epilogue) by 192 or 256");
+  static_assert((BM == 64 || BM == 128) && (BN == 64 || BN == 128 || BN == 192 || BN == 256),
+                "tiles of 64 or 128 rows by 64, 128, 192 or 256 columns");
 };
 
 // Producers: thread t of GemmSm90<H>::kProducers fills stage `s` with k-tile `kt` through

@@ -324,7 +324,7 @@ void CheckRowsRepeatingBits(Plan& plan, const Graph& g, std::initializer_list<in
 }
 
 // The Hopper kernel with K split over a cluster and with tiles of 64 rows or columns, or of
-// 192 or 256 columns: every
+// 192 or 256 columns (64-row ones: the store's threads past whole rows of chunks idle): every
 // wgmma test graph (A prologues, N and K tails, f16), aligned and through the hooks, at M of
 // one row, one tile and one past it; splits of 2, 3 (a tile's rows not divisible: rank 0
 // stores) and 8 (slices past the k-tiles are empty); two runs of one input give the same
@@ -338,7 +338,8 @@ TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
     const Graph g = ParseTestGraph(t);
     for (const auto& [stages, bm, bn, split] : std::vector<std::array<int, 4>>{
              {3, 128, 128, 2}, {4, 128, 128, 3}, {3, 128, 128, 8}, {8, 64, 64, 1}, {12, 64, 64, 2},
-             {8, 128, 64, 3}, {6, 64, 128, 1}, {5, 128, 192, 1}, {4, 128, 192, 2}, {4, 128, 256, 1}}) {
+             {8, 128, 64, 3}, {6, 64, 128, 1}, {5, 128, 192, 1}, {4, 128, 192, 2}, {4, 128, 256, 1},
+             {5, 64, 192, 1}, {5, 64, 192, 4}, {4, 64, 256, 2}}) {
       CompileOptions o = GpuOptions();
       o.gemm_config = WgmmaGemmConfig(stages, bm, bn);
       o.gemm_config->split_k = split;
@@ -351,7 +352,7 @@ TEST(GpuGemm, WgmmaSplitKMatchesTheReferenceAndRepeatsItsBits) {
       ++checked;
     }
   }
-  EXPECT_GE(checked, 40);
+  EXPECT_GE(checked, 52);
 }
 
 // The ping-pong kernel in clusters of two sharing B tiles (GemmConfig::multicast): every

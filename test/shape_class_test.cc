@@ -121,9 +121,26 @@ TEST(ShapeClasses, WideTilesWhereTheyLeaveTheLeastWork) {
   ASSERT_FALSE(classes.empty()) << plan.Explain();
   EXPECT_EQ(classes.back().max_m, 512) << plan.Explain();
   EXPECT_EQ(classes.back().gemm.ToString(), "wgmma 128x192x64 w2x4 s4");
-  // 256 keeps the ping-pong config as a class of its own, below the wide one.
-  EXPECT_EQ(classes[classes.size() - 2].gemm.ToString(), plan.fusion_plan().kernels[0].spec.gemm.ToString());
+  // 256: two bands of 32 wide tiles, K split in two, fill 128 SMs (128 x 128 tiles 96).
+  EXPECT_EQ(classes[classes.size() - 2].max_m, 256);
+  EXPECT_EQ(classes[classes.size() - 2].gemm.ToString(), "wgmma 128x192x64 w2x4 s4 split 2");
   EXPECT_NE(plan.Explain().find("class M <= 512: wgmma 128x192x64 w2x4 s4"), std::string::npos) << plan.Explain();
+}
+
+// Between 17 and 256 rows: the most CTAs up to one per SM, narrow tiles split up to 3
+// ways first; 192- or 256-column tiles split up to 2 ways only where they fill more.
+TEST(ShapeClasses, MidMTilesFillTheSms) {
+  const auto config = [](int64_t m, int64_t n, int64_t k) {
+    const std::optional<GemmConfig> c = SmallMGemmConfig(m, n, k, /*hopper=*/true, 132);
+    if (c) TF_EXPECT_OK(ValidateGemmConfig(*c));
+    return c ? c->ToString() : std::string("ping-pong");
+  };
+  EXPECT_EQ(config(64, 6144, 4096), "wgmma 64x128x64 w1x4 s8 split 2");    // 96; 32 x 2 wide: 64
+  EXPECT_EQ(config(256, 6144, 4096), "wgmma 128x192x64 w2x4 s4 split 2");  // 64 x 2 against 96
+  EXPECT_EQ(config(64, 28672, 4096), "wgmma 64x256x64 w1x4 s4");           // 112; 128 columns: 224
+  EXPECT_EQ(config(40, 1000, 4096), "wgmma 64x64x64 w1x4 s8 split 2");     // 16 x 2; no split past 3
+  EXPECT_EQ(config(64, 4096, 4096), "wgmma 64x64x64 w1x4 s8 split 2");
+  EXPECT_EQ(config(128, 4096, 14336), "wgmma 128x64x64 w2x4 s8 split 2");
 }
 
 // The GPU dtype tests' long-K graphs reach split-K in both kernels through the classes, so
@@ -291,14 +308,14 @@ TEST(HopperMulticast, PairsCompileAsClustersWhereThePingPongKernelRuns) {
   TF_EXPECT_OK(ValidateGemmConfig(MulticastGemmConfig()));
 }
 
-// Tiles of 64 rows or columns, and 128 rows by 192 or 256 columns: a consumer warpgroup
+// Tiles of 64 or 128 rows by 64 to 256 columns: a consumer warpgroup
 // per 64 rows, m64nBN wgmma, deep pipelines; with and without an A prologue (whose producer warpgroup fills
 // a 64-row A tile in one batch), split and not. NVRTC compiles each.
 TEST(HopperTiles, NarrowTilesCompileWithTheirLaunch) {
   const TestGraph& prologue = NamedTestGraph("wgmma_cast_prologue");
   for (const auto& [stages, bm, bn, split] : std::vector<std::array<int, 4>>{
            {8, 64, 64, 1}, {12, 64, 64, 2}, {8, 128, 64, 3}, {6, 64, 128, 1}, {5, 128, 192, 1}, {4, 128, 192, 2},
-           {4, 128, 256, 1}}) {
+           {4, 128, 256, 1}, {5, 64, 192, 4}, {4, 64, 256, 2}}) {
     GemmConfig c = WgmmaGemmConfig(stages, bm, bn);
     c.split_k = split;
     SCOPED_TRACE(c.ToString());
@@ -317,7 +334,6 @@ TEST(HopperTiles, NarrowTilesCompileWithTheirLaunch) {
     }
   }
   EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(4, 96, 128)).ok());
-  EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(4, 64, 192)).ok());  // 160 threads, 24 chunks a row
   EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(4, 128, 320)).ok());
   EXPECT_FALSE(ValidateGemmConfig(WgmmaGemmConfig(16, 128, 128)).ok());  // 512 KiB of stages
 }

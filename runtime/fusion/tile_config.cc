@@ -72,13 +72,9 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
     return absl::OkStatus();
   }
   if (c.wgmma) {
-    // A row epilogue's tiles (row_tiles or row_cluster past 1) may be 64 rows by 192 or 256.
     const bool rows = c.row_tiles > 1 || c.row_cluster > 1;
-    const bool narrow = (c.bm == 64 || c.bm == 128) && (c.bn == 64 || c.bn == 128);
-    const bool wide = (c.bm == 128 || (c.bm == 64 && rows)) && (c.bn == 192 || c.bn == 256);
-    if (!(narrow || wide) || c.bk != 64) {
-      return bad("the Hopper kernel's tiles are 64 or 128 rows by 64 or 128 columns, or 128 rows by 192 or 256, "
-                 "64 of K");
+    if ((c.bm != 64 && c.bm != 128) || (c.bn != 64 && c.bn != 128 && c.bn != 192 && c.bn != 256) || c.bk != 64) {
+      return bad("the Hopper kernel's tiles are 64 or 128 rows by 64, 128, 192 or 256 columns, 64 of K");
     }
     const GemmConfig w = WgmmaGemmConfig(c.stages, c.bm, c.bn);
     if (c.warps_m != w.warps_m || c.warps_n != w.warps_n) {
@@ -243,25 +239,37 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
     // most CTAs that still fit one per SM, ties to the wider tile and the smaller split
     // (H200 grid, bench_fusion --sweep_configs: 4096 -> 4096 at M = 64 takes 64 x 64 split
     // 2, 14.1 us against cuBLAS's 14.5; at M = 128 128 x 64 split 2, 15.0 against 17.1).
+    // Then 192 and 256 columns, K split up to 2 ways, where they fill more SMs (H200 grid:
+    // 4096 -> 28672 at M = 64, whose 224 tiles of 128 columns pass 132 SMs, 64 x 256 62.1
+    // us against 68.7 for 64 x 128; 4096 -> 6144 at M = 256, 128 x 192 split 2 26.4 against
+    // 27.8 for 96 tiles of 128 x 128). Clusters of 3 or 4 CTAs fit fewer per wave than the
+    // SMs suggest (a cluster is placed within one GPC): 32 tiles of 64 x 192 split 4, 128
+    // CTAs, took 26.5 us there against 21.1 for 24 tiles of 64 x 256 split 4.
     const int bm = max_m <= 64 ? 64 : 128;
     int best_bn = 0, best_split = 0;
     int64_t best_ctas = 0;
-    for (int bn : {128, 64}) {
-      for (int split = 1; split <= 3; ++split) {
-        if (split > 1 && k / split < 2048) continue;
-        const int64_t ctas = tiles(bm, bn) * split;
-        if (ctas <= sms && ctas > best_ctas) {
-          best_ctas = ctas;
-          best_bn = bn;
-          best_split = split;
-        }
+    const auto consider = [&](int bn, int split) {
+      if (split > 1 && k / split < 2048) return;
+      const int64_t ctas = tiles(bm, bn) * split;
+      if (ctas <= sms && ctas > best_ctas) {
+        best_ctas = ctas;
+        best_bn = bn;
+        best_split = split;
       }
+    };
+    for (int bn : {128, 64}) {
+      for (int split = 1; split <= 3; ++split) consider(bn, split);
+    }
+    for (int bn : {192, 256}) {
+      for (int split = 1; split <= 2; ++split) consider(bn, split);
     }
     if (best_ctas > 0) {
       if (bm == 128 && best_bn == 128 && best_split == 1) return std::nullopt;  // the planned ping-pong kernel
       // Stages: the most of 16 to 32 KB that leave the epilogue room, fewer where more
-      // measured slower (64 x 64 at M = 64: 8 stages 14.1 us, 12 14.3; at M = 32 12 faster).
-      const int stages = bm == 128 && best_bn == 128 ? 6 : bm == 64 && best_bn == 64 && max_m <= 32 ? 12 : 8;
+      // measured slower (64 x 64 at M = 64: 8 stages 14.1 us, 12 14.3; at M = 32 12 faster);
+      // wide tiles 4 (5 of 64 x 192), the grid's.
+      int stages = bm == 128 && best_bn == 128 ? 6 : bm == 64 && best_bn == 64 && max_m <= 32 ? 12 : 8;
+      if (best_bn > 128) stages = bm == 64 && best_bn == 192 ? 5 : 4;
       GemmConfig c = WgmmaGemmConfig(stages, bm, best_bn);
       c.split_k = best_split;
       return c;
@@ -332,6 +340,10 @@ std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k,
     add(WgmmaGemmConfig(8, bm, 128), {1, 2, 3});
     add(WgmmaGemmConfig(6), {1, 2, 3});
     add(WgmmaGemmConfig(5), {1});
+    if (max_m <= 256) {
+      add(WgmmaGemmConfig(5, 64, 192), {1, 2, 4});
+      add(WgmmaGemmConfig(4, 64, 256), {1, 2, 4});
+    }
     if (max_m > 64) {
       add(WgmmaGemmConfig(4, 128, 192), {1, 2});
       add(WgmmaGemmConfig(4, 128, 256), {1});
