@@ -242,7 +242,8 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
     // Then 192 and 256 columns, K split up to 2 ways, where they fill more SMs (H200 grid:
     // 4096 -> 28672 at M = 64, whose 224 tiles of 128 columns pass 132 SMs, 64 x 256 62.1
     // us against 68.7 for 64 x 128; 4096 -> 6144 at M = 256, 128 x 192 split 2 26.4 against
-    // 27.8 for 96 tiles of 128 x 128). Clusters of 3 or 4 CTAs fit fewer per wave than the
+    // 27.8 for 96 tiles of 128 x 128; 4096 -> 28672 at M = 128, 128 x 256 66.2 against the
+    // ping-pong kernel's 71.0). Clusters of 3 or 4 CTAs fit fewer per wave than the
     // SMs suggest (a cluster is placed within one GPC): 32 tiles of 64 x 192 split 4, 128
     // CTAs, took 26.5 us there against 21.1 for 24 tiles of 64 x 256 split 4.
     const int bm = max_m <= 64 ? 64 : 128;
@@ -274,9 +275,9 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
       c.split_k = best_split;
       return c;
     }
-    // Tiles past one per SM: the 64 x 128 Hopper tile at M <= 64 (4096 -> 28672, M = 64:
-    // 64.7 us against 80.9 for 64 x 128 mma.sync), the 32-row mma.sync tile at M <= 32 (65.2
-    // against 67.7), 128-row tiles past 64.
+    // Tiles past one per SM even at 256 columns: the 64 x 128 Hopper tile at M <= 64 (4096
+    // -> 28672, M = 64, before the wide tiles: 64.7 us against 80.9 for 64 x 128 mma.sync),
+    // the 32-row mma.sync tile at M <= 32 (65.2 against 67.7), 128-row tiles past 64.
     if (max_m <= 32) return mma(GemmConfig{32, 64, 128, 1, 4, 4});
     if (max_m <= 64) return WgmmaGemmConfig(8, 64, 128);
     return WideTileConfig(max_m, n, sms);
@@ -341,7 +342,8 @@ std::vector<GemmConfig> GemmClassCandidates(int64_t max_m, int64_t n, int64_t k,
     add(WgmmaGemmConfig(6), {1, 2, 3});
     add(WgmmaGemmConfig(5), {1});
     if (max_m <= 256) {
-      add(WgmmaGemmConfig(5, 64, 192), {1, 2, 4});
+      // (64 x 192 split 4, 32 clusters of 4 at N = 6144, took two waves: not a candidate)
+      add(WgmmaGemmConfig(5, 64, 192), {1, 2});
       add(WgmmaGemmConfig(4, 64, 256), {1, 2, 4});
     }
     if (max_m > 64) {
