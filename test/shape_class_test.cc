@@ -141,6 +141,11 @@ TEST(ShapeClasses, MidMTilesFillTheSms) {
   EXPECT_EQ(config(40, 1000, 4096), "wgmma 64x64x64 w1x4 s8 split 2");     // 16 x 2; no split past 3
   EXPECT_EQ(config(64, 4096, 4096), "wgmma 64x64x64 w1x4 s8 split 2");
   EXPECT_EQ(config(128, 4096, 14336), "wgmma 128x64x64 w2x4 s8 split 2");
+  // Past one CTA per SM: the least work in the busiest SM, ties to the widest tile at two
+  // row bands (448 tiles of 128 columns, 4 waves of 128, against 224 of 256, 2 of 256)
+  // and to the ping-pong kernel past them.
+  EXPECT_EQ(config(256, 28672, 4096), "wgmma 128x256x64 w2x4 s4");
+  EXPECT_EQ(config(1024, 4096, 14336), "ping-pong");      // 256 tiles of 128, 128 of 256
 }
 
 // The GPU dtype tests' long-K graphs reach split-K in both kernels through the classes, so

@@ -186,14 +186,18 @@ int MmaSplit(int64_t tiles, int64_t k, int sms) {
 // its busiest SM (waves of tiles times a tile's columns), ties to the ping-pong kernel
 // (H200 grid: 4096 -> 6144 at M = 512, 128 x 192 36.2 us against 45.7; 4096 -> 4096 at
 // M = 1024 a tie, 46.1 against 46.8; 14336 -> 4096 at M = 1024 a tie, 159 against 152).
+// At most two row bands (M <= 256) ties go to the widest tile: each B tile then feeds every
+// row of M from one CTA, where the ping-pong kernel reads B twice as often per flop (4096
+// -> 28672 at M = 256: 128 x 256, 224 CTAs, 97.4 us against the ping-pong kernel's 103.0).
 std::optional<GemmConfig> WideTileConfig(int64_t max_m, int64_t n, int sms) {
   const auto work = [&](int bn) {
     const int64_t tiles = (max_m + 127) / 128 * ((n + bn - 1) / bn);
     return (tiles + sms - 1) / sms * bn;
   };
+  const bool ties_to_wide = max_m <= 256;
   int best = 128;
   for (int bn : {192, 256}) {
-    if (work(bn) < work(best)) best = bn;
+    if (work(bn) < work(best) || (ties_to_wide && work(bn) == work(best))) best = bn;
   }
   if (best == 128) return std::nullopt;
   return WgmmaGemmConfig(4, 128, best);
