@@ -204,9 +204,18 @@ void BM_SweepTilefuse(benchmark::State& state, const SweepPoint* p, bool symboli
   if (us < 0) return;
   state.counters["median_us"] = us;
   state.counters["TFLOPs"] = 2.0 * p->m * p->n * p->k / (us * 1e-6) / 1e12;
+  // The config that runs at this M: its shape class's (ascending bounds), else the kernel's.
   std::string configs;
   for (const KernelPlan& k : plan->fusion_plan().kernels) {
-    if (k.spec.tile == "matmul") absl::StrAppend(&configs, k.spec.gemm.ToString());
+    if (k.spec.tile != "matmul") continue;
+    const GemmConfig* c = &k.spec.gemm;
+    for (const ShapeClass& s : k.classes) {
+      if (p->m <= s.max_m) {
+        c = &s.gemm;
+        break;
+      }
+    }
+    absl::StrAppend(&configs, c->ToString());
   }
   state.SetLabel(absl::StrCat(plan->num_kernels(), " kernels, ", configs));
   g_sweep_us[absl::StrCat(p->name, symbolic ? "/symbolic" : "/static")] = us;
