@@ -204,18 +204,12 @@ void BM_SweepTilefuse(benchmark::State& state, const SweepPoint* p, bool symboli
   if (us < 0) return;
   state.counters["median_us"] = us;
   state.counters["TFLOPs"] = 2.0 * p->m * p->n * p->k / (us * 1e-6) / 1e12;
-  // The config that runs at this M: its shape class's (ascending bounds), else the kernel's.
+  // The config that runs at this M (its shape class's, where M is symbolic).
   std::string configs;
-  for (const KernelPlan& k : plan->fusion_plan().kernels) {
-    if (k.spec.tile != "matmul") continue;
-    const GemmConfig* c = &k.spec.gemm;
-    for (const ShapeClass& s : k.classes) {
-      if (p->m <= s.max_m) {
-        c = &s.gemm;
-        break;
-      }
+  for (int i = 0; i < plan->num_kernels(); ++i) {
+    if (plan->fusion_plan().kernels[i].spec.tile == "matmul") {
+      absl::StrAppend(&configs, plan->gemm_config_for(i, p->m).ToString());
     }
-    absl::StrAppend(&configs, c->ToString());
   }
   state.SetLabel(absl::StrCat(plan->num_kernels(), " kernels, ", configs));
   g_sweep_us[absl::StrCat(p->name, symbolic ? "/symbolic" : "/static")] = us;

@@ -188,6 +188,11 @@ const CompiledKernel& Plan::compiled_kernel_for(int i, int64_t rows) const {
   return v != nullptr ? *v->compiled : *kernels_[i].compiled;
 }
 
+const GemmConfig& Plan::gemm_config_for(int i, int64_t rows) const {
+  const Variant* v = ClassFor(kernels_[i], rows);
+  return v != nullptr ? v->spec.gemm : kernels_[i].plan.spec.gemm;
+}
+
 std::string Plan::Explain() const {
   std::string s = absl::StrCat("plan '", graph_.name(), "': ", kernels_.size(), " kernel",
                                kernels_.size() == 1 ? "" : "s", " for ", arch_,

@@ -147,6 +147,8 @@ class Plan {
   // The binary Run launches for kernel `i` when its output has `rows` rows (M): its shape
   // class's, or compiled_kernel(i).
   const CompiledKernel& compiled_kernel_for(int i, int64_t rows) const;
+  // The GEMM tile config kernel `i` runs with at `rows` rows (M), chosen as above.
+  const GemmConfig& gemm_config_for(int i, int64_t rows) const;
 
   int device() const { return device_; }
 

@@ -184,6 +184,11 @@ TEST(ShapeClasses, RunPicksTheClassAtItsBounds) {
   EXPECT_NE(entry(256), entry(257));
   EXPECT_EQ(entry(257), plan.compiled_kernel(0).entry_name());
   EXPECT_EQ(entry(100000), plan.compiled_kernel(0).entry_name());
+  // The config of the binary that runs: the class's, past the classes the kernel's.
+  const KernelPlan& k = plan.fusion_plan().kernels[0];
+  EXPECT_EQ(plan.gemm_config_for(0, 16).ToString(), k.classes.front().gemm.ToString());
+  EXPECT_EQ(plan.gemm_config_for(0, 256).ToString(), k.classes.back().gemm.ToString());
+  EXPECT_EQ(plan.gemm_config_for(0, 257).ToString(), k.spec.gemm.ToString());
 }
 
 TEST(ShapeClasses, NoneWhereOneKernelServesEveryM) {
