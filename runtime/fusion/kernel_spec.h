@@ -143,6 +143,8 @@ struct GemmConfig {
   // tiles share their columns: each CTA copies half of the B tile into both by TMA
   // multicast, so that B comes from L2 once per pair (kernels/gemm_sm90.cuh). Ignored
   // where the kernel is not the ping-pong one or B is not one K-major map (GemmLaunchOf).
+  // Opt-in: on the H200 the cluster launch and the multicast copies each cost more than
+  // the L2 traffic saved (docs/NOTES.md, session 22).
   int multicast = 1;
   // Dynamic shared memory of the mma.sync kernel and the one-tile-per-CTA Hopper kernel:
   // the pipeline stages, or the fp32 epilogue tile if larger (GemmLaunchOf has the rest).
