@@ -86,10 +86,16 @@ std::vector<GemmConfig> Candidates(const SweepPoint& p) {
   for (const auto& [stages, rows, cols, splits] : grid) {
     for (int split : splits) c.push_back(Split(WgmmaGemmConfig(stages, rows, cols), split));
   }
-  // The ping-pong kernel alone and in clusters sharing B (GemmConfig::multicast).
+  // The ping-pong kernel alone and in clusters sharing B (GemmConfig::multicast), and with
+  // other tile walks (GemmConfig::group: 8 rows of tiles by default).
   if (bm == 128) {
     c.push_back(WgmmaGemmConfig(5));
     c.push_back(MulticastGemmConfig());
+    for (int group : {1, 2, 4, 16, 32}) {
+      GemmConfig g = WgmmaGemmConfig(5);
+      g.group = group;
+      c.push_back(g);
+    }
   }
   return c;
 }

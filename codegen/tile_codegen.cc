@@ -95,6 +95,8 @@ void EmitGemmConstants(Emitter& e, const KernelSpec& spec) {
     e.Line(absl::StrCat("static constexpr int kARows = ", c.ARows(), ";  // A rows per stage (GemmConfig::a_rows)"));
     e.Line(absl::StrCat("static constexpr int kMulticast = ", GemmLaunchOf(spec).multicast,
                         ";  // ping-pong CTAs per cluster sharing B (GemmConfig::multicast)"));
+    e.Line(absl::StrCat("static constexpr int kGroup = ", c.Group(),
+                        ";  // rows of tiles walking the columns together (GemmConfig::group)"));
     e.Line(absl::StrCat("static constexpr int kSmemBytes = ", GemmLaunchOf(spec).smem, ";"));
     e.Line(absl::StrCat("static constexpr bool kF16 = ", spec.tile_inputs[0].dtype == DType::kF16 ? "true" : "false", ";"));
     // fp8 operands (runtime/fusion/f8_gemm.h): 1 e4m3, 2 e5m2.

@@ -24,6 +24,7 @@
 // Hooks: kBM (64 or 128) and kBN (64, 128, 192 or 256), kStages, kSplitK,
 // kRowTiles and kRowCluster (the one-tile form's column tiles of a row band, kernel above), kF16,
 // kF8A and kF8B (fp8 operands: 1 e4m3, 2 e5m2; 0 for 16-bit ones), kAsyncA, kSmemBytes,
+// kGroup (the tile walk's rows of tiles, sm90_tile_origin),
 // load_in0/load_in1/store, and Params rows (M), cols (N), depth (K). The entry passes the
 // tensor maps, whose boxes are 128 bytes of K (64 elements, or 128 of fp8) by kBM rows
 // (A) and kBN rows (B). kDual (a dual GEMM, kernels/gemm.cuh): a third map, of the second
@@ -314,12 +315,13 @@ TF_DEVICE void sm90_hook_fill(const typename H::Params& p, char* sa, char* sb, b
   fence_proxy_async();
 }
 
-// Origin (m0, n0) of tile `pid`, in groups of eight tile rows that walk the columns
-// together, so that CTAs running at once share their A and B tiles in L2.
-TF_DEVICE void sm90_tile_origin(long long pid, long long M, long long N, int bm, int bn, long long& m0,
-                                long long& n0) {
+// Origin (m0, n0) of tile `pid`, in groups of `group` tile rows (H::kGroup, 8 unless a
+// config says) that walk the columns together, so that CTAs running at once share their A
+// and B tiles in L2.
+TF_DEVICE void sm90_tile_origin(long long pid, long long M, long long N, int bm, int bn, long long group,
+                                long long& m0, long long& n0) {
   const long long tiles_m = (M + bm - 1) / bm, tiles_n = (N + bn - 1) / bn;
-  const long long group = 8, per_group = group * tiles_n;
+  const long long per_group = group * tiles_n;
   const long long first_m = pid / per_group * group;
   const long long rows_in_group = tiles_m - first_m < group ? tiles_m - first_m : group;
   m0 = (first_m + (pid % per_group) % rows_in_group) * bm;
@@ -469,7 +471,7 @@ TF_DEVICE void gemm_sm90_kernel(const typename H::Params& p, const TmaDesc& ta, 
     m0 = static_cast<long long>(blockIdx.x / C) * G::BM;
     n0 = static_cast<long long>(blockIdx.x % C) * G::TN * T;
   } else {
-    sm90_tile_origin(blockIdx.x / S, M, N, G::BM, G::TN, m0, n0);
+    sm90_tile_origin(blockIdx.x / S, M, N, G::BM, G::TN, H::kGroup, m0, n0);
   }
   const int kt_total = static_cast<int>((K + G::BK - 1) / G::BK);
   const int kt_per = (kt_total + S - 1) / S;
@@ -618,13 +620,13 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
     unsigned phase = 0;
     for (long long u = first(); u < units; u += stride()) {
       long long m0, n0;
-      sm90_tile_origin(tile_of(u), M, N, G::BM, G::TN, m0, n0);
+      sm90_tile_origin(tile_of(u), M, N, G::BM, G::TN, H::kGroup, m0, n0);
       bool share = false;
       if constexpr (MC > 1) {
         // The partner's tile (the pair's first where either is past the last tile).
         const long long other = u * MC + (rank ^ 1) < tiles ? u * MC + (rank ^ 1) : u * MC;
         long long m1, n1;
-        sm90_tile_origin(other, M, N, G::BM, G::TN, m1, n1);
+        sm90_tile_origin(other, M, N, G::BM, G::TN, H::kGroup, m1, n1);
         share = n1 == n0;
       }
       for (int kt = 0; kt < kt_count; ++kt, ++g) {
@@ -659,7 +661,7 @@ TF_DEVICE void gemm_sm90_pingpong_kernel(const typename H::Params& p, const TmaD
   for (long long j = w; first() + j * stride() < units; j += 2, ++i) {
     const long long u = first() + j * stride();
     long long m0, n0;
-    sm90_tile_origin(tile_of(u), M, N, G::BM, G::TN, m0, n0);
+    sm90_tile_origin(tile_of(u), M, N, G::BM, G::TN, H::kGroup, m0, n0);
     const bool stores = MC == 1 || u * MC + rank < tiles;
     // The accumulators' start, loaded (if at all) while this warpgroup waits its turn.
     float d0[64], d1[64];

@@ -30,6 +30,7 @@ Json ConfigJson(const GemmConfig& c) {
             {"a_rows", c.a_rows}};
   if (c.skinny) j["skinny"] = true;
   if (c.multicast > 1) j["multicast"] = c.multicast;
+  if (c.group > 0) j["group"] = c.group;
   return j;
 }
 
@@ -55,6 +56,7 @@ absl::StatusOr<GemmConfig> ConfigFromJson(const Json& j) {
   TF_ASSIGN_OR_RETURN(c.split_k, ConfigInt(j, "split_k", 1));  // records written before split-K have none
   TF_ASSIGN_OR_RETURN(c.a_rows, ConfigInt(j, "a_rows", 0));
   TF_ASSIGN_OR_RETURN(c.multicast, ConfigInt(j, "multicast", 1));
+  TF_ASSIGN_OR_RETURN(c.group, ConfigInt(j, "group", 0));
   const Json* wgmma = JsonMember(j, "wgmma");
   if (wgmma == nullptr) return absl::InvalidArgumentError("no 'wgmma'");
   TF_ASSIGN_OR_RETURN(c.wgmma, JsonBool(*wgmma, "'wgmma'"));

@@ -141,24 +141,32 @@ TEST(TuningRecords, SixteenRowARecordsServeOnlySixteenRows) {
 
 // A record of the multicast ping-pong config (GemmConfig::multicast) round-trips and is
 // used as recorded.
-TEST(TuningRecords, MulticastRecordsRoundTrip) {
+// Multicast pairs and tile walk groups (GemmConfig::group): recorded, read back and
+// planned as recorded.
+TEST(TuningRecords, MulticastAndGroupRecordsRoundTrip) {
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(NamedTestGraph("wgmma_bias_gelu").json));
-  CompileOptions o;
-  o.arch = "sm_90";
-  o.check_only = true;
-  TF_ASSERT_OK_AND_ASSIGN(Plan first, Compile(g, o));
-  const KernelPlan& k = first.fusion_plan().kernels[0];
-  TuningRecords r;
-  r.Put(GemmTuningKey(g, k.tile_node, k.spec, "sm_90"), TuningRecord{MulticastGemmConfig(), 1.0});
-  const std::string path = ::testing::TempDir() + "/tuning_multicast.json";
-  TF_ASSERT_OK(r.Save(path));
-  TF_ASSERT_OK_AND_ASSIGN(TuningRecords back, TuningRecords::Load(path));
-  const auto found = back.Find(GemmTuningKey(g, k.tile_node, k.spec, "sm_90"));
-  ASSERT_TRUE(found.has_value());
-  EXPECT_EQ(found->config.multicast, 2);
-  o.tuning_path = path;
-  TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
-  EXPECT_EQ(plan.fusion_plan().kernels[0].spec.gemm.ToString(), MulticastGemmConfig().ToString()) << plan.Explain();
+  GemmConfig grouped = WgmmaGemmConfig(5);
+  grouped.group = 3;
+  EXPECT_EQ(grouped.ToString(), "wgmma 128x128x64 w2x4 s5 group 3");
+  for (const GemmConfig& c : {MulticastGemmConfig(), grouped}) {
+    CompileOptions o;
+    o.arch = "sm_90";
+    o.check_only = true;
+    TF_ASSERT_OK_AND_ASSIGN(Plan first, Compile(g, o));
+    const KernelPlan& k = first.fusion_plan().kernels[0];
+    TuningRecords r;
+    r.Put(GemmTuningKey(g, k.tile_node, k.spec, "sm_90"), TuningRecord{c, 1.0});
+    const std::string path = ::testing::TempDir() + "/tuning_multicast.json";
+    TF_ASSERT_OK(r.Save(path));
+    TF_ASSERT_OK_AND_ASSIGN(TuningRecords back, TuningRecords::Load(path));
+    const auto found = back.Find(GemmTuningKey(g, k.tile_node, k.spec, "sm_90"));
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->config.multicast, c.multicast);
+    EXPECT_EQ(found->config.group, c.group);
+    o.tuning_path = path;
+    TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+    EXPECT_EQ(plan.fusion_plan().kernels[0].spec.gemm.ToString(), c.ToString()) << plan.Explain();
+  }
 }
 
 // Split-K configs: recorded and read back; every decode candidate that splits K reaches

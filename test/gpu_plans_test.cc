@@ -386,6 +386,37 @@ TEST(GpuGemm, MulticastPairsMatchTheReferenceAndRepeatTheirBits) {
   EXPECT_GE(multicast, 8);
 }
 
+// Other tile walks (GemmConfig::group): rows of tiles one at a time and three at a time (a
+// last group of fewer rows at M = 1000: 8 bands) in the ping-pong kernel, on all SMs and on
+// 4 (each CTA walks many tiles), and three in the one-tile 128 x 192 kernel; every wgmma
+// test graph, aligned and misaligned, bit for bit again.
+TEST(GpuGemm, TileWalkGroupsMatchTheReference) {
+  TF_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(41);
+  GemmConfig one = WgmmaGemmConfig(5), three = WgmmaGemmConfig(5), wide = WgmmaGemmConfig(5, 128, 192);
+  one.group = 1;
+  three.group = 3;
+  wide.group = 3;
+  int checked = 0;
+  for (const TestGraph& t : AllTestGraphs()) {
+    if (t.name.rfind("wgmma_", 0) != 0) continue;
+    const Graph g = ParseTestGraph(t);
+    for (const GemmConfig& c : {one, three, wide}) {
+      for (int sms : {0, 4}) {
+        CompileOptions o = GpuOptions();
+        o.gemm_config = c;
+        o.sm_count = sms;
+        SCOPED_TRACE(absl::StrCat(t.name, " ", c.ToString(), " on ", sms, " SMs"));
+        TF_ASSERT_OK_AND_ASSIGN(Plan plan, Compile(g, o));
+        // (A GEMM that cannot run the config, e.g. a dual GEMM's, keeps its own.)
+        checked += plan.fusion_plan().kernels.back().spec.gemm.ToString() == c.ToString();
+        CheckRowsRepeatingBits(plan, g, {1, 300, 1000}, rng);
+      }
+    }
+  }
+  EXPECT_GE(checked, 24);
+}
+
 // 64-row Hopper tiles whose stages hold 16 rows of A (GemmConfig::a_rows; the wgmmas read
 // the rest of a 64-row window from whatever follows, rows the epilogue never stores): every
 // wgmma test graph (A prologues, the dual GEMM, f16, tails) with the class forced, at M 1,

@@ -318,6 +318,36 @@ TEST(HopperMulticast, PairsCompileAsClustersWhereThePingPongKernelRuns) {
   TF_EXPECT_OK(ValidateGemmConfig(MulticastGemmConfig()));
 }
 
+// The Hopper kernel's tile walk (GemmConfig::group): the generated hooks carry it (8 by
+// default), the signature tells configs apart, NVRTC compiles the ping-pong and one-tile
+// forms with it; groups past 64 rows, below 0 or on the mma.sync kernel are refused.
+TEST(HopperTiles, TileWalkGroupsReachTheKernel) {
+  GemmConfig wide = WgmmaGemmConfig(5, 128, 192);
+  wide.group = 3;
+  GemmConfig rows = WgmmaGemmConfig(5);
+  rows.group = 1;
+  std::set<std::string> signatures;
+  for (const GemmConfig& c : {WgmmaGemmConfig(5), rows, wide}) {
+    SCOPED_TRACE(c.ToString());
+    TF_ASSERT_OK(ValidateGemmConfig(c));
+    CompileOptions o;
+    o.gemm_config = c;
+    const Plan plan = MustCompile(Gemm("\"M\""), o);
+    const KernelSpec& spec = plan.fusion_plan().kernels[0].spec;
+    ASSERT_EQ(spec.gemm.ToString(), c.ToString());
+    EXPECT_EQ(GemmLaunchOf(spec).pingpong, c.bn == 128);
+    TF_ASSERT_OK_AND_ASSIGN(std::string source, GenerateSource(spec, "k"));
+    EXPECT_NE(source.find(absl::StrCat("kGroup = ", c.Group(), ";")), std::string::npos);
+    signatures.insert(SpecText(spec));
+  }
+  EXPECT_EQ(signatures.size(), 3u);
+  GemmConfig deep = WgmmaGemmConfig(5), negative = WgmmaGemmConfig(5), mma;
+  deep.group = 65;
+  negative.group = -1;
+  mma.group = 4;
+  for (const GemmConfig& bad : {deep, negative, mma}) EXPECT_FALSE(ValidateGemmConfig(bad).ok()) << bad.ToString();
+}
+
 // Tiles of 64 or 128 rows by 64 to 256 columns: a consumer warpgroup
 // per 64 rows, m64nBN wgmma, deep pipelines; with and without an A prologue (whose producer warpgroup fills
 // a 64-row A tile in one batch), split and not. NVRTC compiles each.

@@ -126,7 +126,8 @@ std::string GemmConfig::ToString() const {
                       a_rows > 0 ? absl::StrCat(" a", a_rows) : "",
                       row_tiles > 1 ? absl::StrCat(" row_tiles ", row_tiles) : "",
                       row_cluster > 1 ? absl::StrCat(" row_cluster ", row_cluster) : "",
-                      multicast > 1 ? absl::StrCat(" multicast ", multicast) : "");
+                      multicast > 1 ? absl::StrCat(" multicast ", multicast) : "",
+                      group > 0 ? absl::StrCat(" group ", group) : "");
 }
 
 int KernelSpec::Vec() const {

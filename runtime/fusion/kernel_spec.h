@@ -146,6 +146,12 @@ struct GemmConfig {
   // Opt-in: on the H200 the cluster launch and the multicast copies each cost more than
   // the L2 traffic saved (docs/NOTES.md, session 22).
   int multicast = 1;
+  // The Hopper kernel's tile walk: groups of this many rows of tiles walk the columns
+  // together (sm90_tile_origin), so that the CTAs running at once share their A and B
+  // tiles in L2. 0: the default, 8; 1 walks row by row. Which CTAs run on which SMs
+  // changes the L2 traffic for the same tiles (docs/NOTES.md, session 22): a knob to time.
+  int group = 0;
+  int Group() const { return group > 0 ? group : 8; }
   // Dynamic shared memory of the mma.sync kernel and the one-tile-per-CTA Hopper kernel:
   // the pipeline stages, or the fp32 epilogue tile if larger (GemmLaunchOf has the rest).
   int SmemBytes() const;
