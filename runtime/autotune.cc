@@ -30,7 +30,7 @@ Json ConfigJson(const GemmConfig& c) {
             {"a_rows", c.a_rows}};
   if (c.skinny) j["skinny"] = true;
   if (c.multicast > 1) j["multicast"] = c.multicast;
-  if (c.group > 0) j["group"] = c.group;
+  if (c.Group() != 8) j["group"] = c.group;
   return j;
 }
 

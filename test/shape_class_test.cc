@@ -341,11 +341,19 @@ TEST(HopperTiles, TileWalkGroupsReachTheKernel) {
     signatures.insert(SpecText(spec));
   }
   EXPECT_EQ(signatures.size(), 3u);
-  GemmConfig deep = WgmmaGemmConfig(5), negative = WgmmaGemmConfig(5), mma;
+  GemmConfig eight = WgmmaGemmConfig(5);
+  eight.group = 8;
+  EXPECT_EQ(eight.ToString(), WgmmaGemmConfig(5).ToString());  // the default, one signature
+  GemmConfig deep = WgmmaGemmConfig(5), negative = WgmmaGemmConfig(5), mma, skinny{16, 64, 128, 1, 4, 4};
   deep.group = 65;
   negative.group = -1;
   mma.group = 4;
-  for (const GemmConfig& bad : {deep, negative, mma}) EXPECT_FALSE(ValidateGemmConfig(bad).ok()) << bad.ToString();
+  skinny.skinny = true;
+  TF_EXPECT_OK(ValidateGemmConfig(skinny));
+  skinny.group = 4;
+  for (const GemmConfig& bad : {deep, negative, mma, skinny}) {
+    EXPECT_FALSE(ValidateGemmConfig(bad).ok()) << bad.ToString();
+  }
 }
 
 // Tiles of 64 or 128 rows by 64 to 256 columns: a consumer warpgroup

@@ -127,7 +127,7 @@ std::string GemmConfig::ToString() const {
                       row_tiles > 1 ? absl::StrCat(" row_tiles ", row_tiles) : "",
                       row_cluster > 1 ? absl::StrCat(" row_cluster ", row_cluster) : "",
                       multicast > 1 ? absl::StrCat(" multicast ", multicast) : "",
-                      group > 0 ? absl::StrCat(" group ", group) : "");
+                      Group() != 8 ? absl::StrCat(" group ", group) : "");
 }
 
 int KernelSpec::Vec() const {

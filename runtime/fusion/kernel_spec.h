@@ -148,7 +148,7 @@ struct GemmConfig {
   int multicast = 1;
   // The Hopper kernel's tile walk: groups of this many rows of tiles walk the columns
   // together (sm90_tile_origin), so that the CTAs running at once share their A and B
-  // tiles in L2. 0: the default, 8; 1 walks row by row. Which CTAs run on which SMs
+  // tiles in L2. 0 (or 8): the default; 1 walks row by row. Which CTAs run on which SMs
   // changes the L2 traffic for the same tiles (docs/NOTES.md, session 22): a knob to time.
   int group = 0;
   int Group() const { return group > 0 ? group : 8; }

@@ -56,6 +56,8 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
   };
   if (c.a_rows != 0 && !c.wgmma) return bad("A stages of 16 rows are the Hopper kernel's");
   if ((c.row_cluster != 1 || c.row_tiles != 1) && !c.wgmma) return bad("row tiles and clusters are the Hopper kernel's");
+  if (c.group != 0 && !c.wgmma) return bad("tile walk groups are the Hopper kernel's");
+  if (c.group < 0 || c.group > 64) return bad("tile walk groups of 1 to 64 rows of tiles (0: the default)");
   if (c.skinny) {
     if (c.wgmma || c.bm != 16 || c.warps_m != 1 || c.bn != 16 * c.warps_n || (c.warps_n & (c.warps_n - 1)) != 0 ||
         c.warps_n > 8) {
@@ -90,12 +92,10 @@ absl::Status ValidateGemmConfig(const GemmConfig& c) {
     if (c.multicast != 1 && !(c.multicast == 2 && c.bm == 128 && c.bn == 128 && c.split_k == 1 && !rows)) {
       return bad("multicast clusters of 2 go with 128 x 128 tiles, no split-K or row tiles (the ping-pong kernel)");
     }
-    if (c.group < 0 || c.group > 64) return bad("tile walk groups of 1 to 64 rows of tiles (0: the default)");
     if (c.SmemBytes() > 227 * 1024) return bad(absl::StrCat(c.SmemBytes(), " bytes of shared memory (at most 232448)"));
     return absl::OkStatus();
   }
   if (c.multicast != 1) return bad("multicast clusters are the Hopper kernel's");
-  if (c.group != 0) return bad("tile walk groups are the Hopper kernel's");
   const auto pow2 = [](int v, int lo, int hi) { return v >= lo && v <= hi && (v & (v - 1)) == 0; };
   if (!pow2(c.bm, 16, 256) || !pow2(c.bn, 16, 256) || !pow2(c.bk, 16, 256)) {
     return bad("tile sides are powers of two: bm and bn in [16, 256], bk in [16, 256]");
