@@ -394,7 +394,9 @@ TEST(Reference, NormSpellingsComputeWhatTorchComputes) {
         // running mean b, running var w, weight w, bias b
         EXPECT_NEAR(out[2].Get(e), (v - param(c) + 1) / std::sqrt(param(c) + 1e-5) * param(c) + param(c) - 1, 1e-4)
             << e;
-        if (k == 0) EXPECT_NEAR(out[3].Get(e), v / std::sqrt(norm2), 1e-5) << e;
+        if (k == 0) {
+          EXPECT_NEAR(out[3].Get(e), v / std::sqrt(norm2), 1e-5) << e;
+        }
         const double lw = 1 + 0.1 * (c * 3 + k);
         EXPECT_NEAR(out[5].Get(e), (v - lm) / std::sqrt(lv + 1e-5) * lw + lw, 1e-4) << e;
       }
