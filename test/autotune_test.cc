@@ -139,10 +139,8 @@ TEST(TuningRecords, SixteenRowARecordsServeOnlySixteenRows) {
   EXPECT_EQ(classes[1].gemm.a_rows, 0) << plan.Explain();
 }
 
-// A record of the multicast ping-pong config (GemmConfig::multicast) round-trips and is
-// used as recorded.
-// Multicast pairs and tile walk groups (GemmConfig::group): recorded, read back and
-// planned as recorded.
+// Records of the multicast ping-pong config (GemmConfig::multicast) and of a tile walk
+// group (GemmConfig::group) round-trip and are planned as recorded.
 TEST(TuningRecords, MulticastAndGroupRecordsRoundTrip) {
   TF_ASSERT_OK_AND_ASSIGN(Graph g, GraphFromJson(NamedTestGraph("wgmma_bias_gelu").json));
   GemmConfig grouped = WgmmaGemmConfig(5);
