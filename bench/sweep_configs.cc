@@ -125,7 +125,7 @@ absl::Status RunSweepConfigs(GpuTimer& timer, const std::vector<SweepPoint>& poi
                              const std::vector<CatalogEntry>* catalog, const std::string& only) {
   std::vector<Subject> subjects;
   for (const SweepPoint& p : points) {
-    if (p.bias_silu || p.m > 1024 || (only_m > 0 && p.m != only_m)) continue;
+    if (p.bias_silu || (only_m > 0 && p.m != only_m) || (only_m <= 0 && p.m > 1024)) continue;
     subjects.push_back(Subject{p.name, &p.symbolic.graph, &p.fixed.graph,
                                [&p](std::vector<TensorArg>& in, std::vector<TensorArg>& out) {
                                  return SweepTensors(p, in, out);
