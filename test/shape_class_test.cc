@@ -127,6 +127,42 @@ TEST(ShapeClasses, WideTilesWhereTheyLeaveTheLeastWork) {
   EXPECT_NE(plan.Explain().find("class M <= 512: wgmma 128x192x64 w2x4 s4"), std::string::npos) << plan.Explain();
 }
 
+// fp8 GEMMs past 256 rows keep the ping-pong kernel where a bf16 one of the same shape
+// takes the wide one-tile kernel (8192^3: 21 waves of 128 x 192 against 32 of 128 x 128).
+TEST(ShapeClasses, Fp8GemmsKeepThePingPongKernelPastTheNarrowTiles) {
+  // y = x @ w.T over [M, 8192] by [N, 8192]: bf16, or fp8 codes cast to bf16 (the fp8 GEMM).
+  const auto gemm = [](const std::string& m, const std::string& n, bool f8) {
+    const std::string casts = f8 ? R"({"name": "x", "op": "cast", "inputs": ["a"], "attrs": {"dtype": "bf16"}},
+                {"name": "v", "op": "cast", "inputs": ["w"], "attrs": {"dtype": "bf16"}},)"
+                                 : "";
+    return absl::StrReplaceAll(R"({"name": "g", "inputs": [{"name": "A", "shape": [M, 8192], "dtype": "T"},
+        {"name": "W", "shape": [N, 8192], "dtype": "T"}],
+      "nodes": [CASTS {"name": "wt", "op": "transpose", "inputs": ["V"], "attrs": {"dim0": 0, "dim1": 1}},
+                {"name": "y", "op": "matmul", "inputs": ["X", "wt"]}], "outputs": ["y"]})",
+                               {{"[M,", absl::StrCat("[", m, ",")},
+                                {"[N,", absl::StrCat("[", n, ",")},
+                                {"\"T\"", f8 ? "\"f8e4m3\"" : "\"bf16\""},
+                                {"CASTS", casts},
+                                {"\"A\"", f8 ? "\"a\"" : "\"x\""},
+                                {"\"W\"", f8 ? "\"w\"" : "\"v\""},
+                                {"\"X\"", "\"x\""},
+                                {"\"V\"", "\"v\""}});
+  };
+  const auto planned = [](const Plan& plan) { return plan.fusion_plan().kernels[0].spec.gemm.ToString(); };
+  EXPECT_EQ(planned(MustPlan(gemm("8192", "8192", false))), "wgmma 128x192x64 w2x4 s4");
+  const Plan f8 = MustPlan(gemm("8192", "8192", true));
+  ASSERT_NE(f8.Explain().find("fp8 codes on wgmma"), std::string::npos) << f8.Explain();
+  EXPECT_EQ(planned(f8), "wgmma 128x128x64 w2x4 s5");
+  // Symbolic M: the bf16 GEMM's class at 512 (N = 6144) is wide, the fp8 one's is not.
+  const Plan bf16_classes = MustPlan(gemm("\"M\"", "6144", false));
+  const Plan f8_classes = MustPlan(gemm("\"M\"", "6144", true));
+  EXPECT_EQ(bf16_classes.gemm_config_for(0, 512).ToString(), "wgmma 128x192x64 w2x4 s4") << bf16_classes.Explain();
+  // (The fp8 plan's second kernel: past 128 rows, kernel 0 being the weight-only form.)
+  ASSERT_EQ(f8_classes.fusion_plan().kernels.size(), 2u) << f8_classes.Explain();
+  EXPECT_EQ(f8_classes.gemm_config_for(1, 512).ToString(), "wgmma 128x128x64 w2x4 s5") << f8_classes.Explain();
+  EXPECT_EQ(f8_classes.gemm_config_for(1, 8192).ToString(), "wgmma 128x128x64 w2x4 s5") << f8_classes.Explain();
+}
+
 // Between 17 and 256 rows: the most CTAs up to one per SM, narrow tiles split up to 3
 // ways first; 192- or 256-column tiles split up to 2 ways only where they fill more.
 TEST(ShapeClasses, MidMTilesFillTheSms) {

@@ -90,7 +90,8 @@ std::optional<GemmConfig> SmallMGemmConfig(int64_t max_m, int64_t n, int64_t k, 
 // 48 KiB either way, four CTAs per SM).
 GemmConfig SkinnyGemmConfig(int64_t n, int64_t k, int sms = kDefaultSmCount, bool int4 = false);
 // The config of a GEMM kernel's class of M <= max_m: SkinnyGemmConfig where B is computed
-// over [N, K] and max_m <= 16, else SmallMGemmConfig (nullopt: the planned config).
+// over [N, K] and max_m <= 16, else SmallMGemmConfig (nullopt: the planned config), except
+// that fp8 GEMMs past 256 rows keep the planned ping-pong kernel.
 std::optional<GemmConfig> ClassGemmConfig(const KernelSpec& spec, int64_t max_m, int64_t n, int64_t k,
                                           int sms = kDefaultSmCount);
 
