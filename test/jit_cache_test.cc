@@ -494,6 +494,13 @@ TEST(JitCache, RunChecksNamesAndInputsBeforeCompiling) {
   auto [rc2, out2] = Shell(absl::StrCat(run, "--input x=", dir, "/x.npy --output z=", dir, "/o.npy 2>&1"));
   EXPECT_EQ(rc2, 1);
   EXPECT_NE(out2.find("x.npy: not a .npy file"), std::string::npos) << out2;
+  // --flush (each run timed alone after an L2 flush) is one of run's switches; a misspelling is not.
+  auto [rc3, out3] = Shell(absl::StrCat(run, "--repeat 3 --flush --input x=", dir, "/x.npy --output z=", dir, "/o.npy 2>&1"));
+  EXPECT_EQ(rc3, 1);
+  EXPECT_NE(out3.find("x.npy: not a .npy file"), std::string::npos) << out3;
+  auto [rc4, out4] = Shell(absl::StrCat(run, "--flushh --input x=", dir, "/x.npy --output z=", dir, "/o.npy 2>&1"));
+  EXPECT_EQ(rc4, 1);
+  EXPECT_NE(out4.find("unknown flag --flushh"), std::string::npos) << out4;
   EXPECT_FALSE(fs::exists(dir + "/cache")) << "compiled before reading its inputs";
 }
 

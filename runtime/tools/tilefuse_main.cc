@@ -14,7 +14,7 @@ constexpr char kUsage[] =
     "  tilefuse compile GRAPH... [--arch sm_90] [FUSION] [--dump DIR]\n"
     "               [--gemm-config JSON] [--cache-dir DIR | --no-disk-cache]\n"
     "  tilefuse run GRAPH --input NAME=FILE.npy ... --output NAME=FILE.npy ...\n"
-    "               [FUSION] [--gemm-config JSON] [--repeat N]\n"
+    "               [FUSION] [--gemm-config JSON] [--repeat N [--flush]]\n"
     "               [--cache-dir DIR | --no-disk-cache]\n"
     "  tilefuse warmup MANIFEST|GRAPH... [--arch sm_90] [--jobs N] [FUSION]\n"
     "               [--cache-dir DIR]\n"
