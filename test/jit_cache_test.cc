@@ -487,20 +487,18 @@ TEST(JitCache, RunChecksNamesAndInputsBeforeCompiling) {
   const std::string dir = FreshDir("run");
   std::ofstream(dir + "/g.json") << ScaleGraph(10);
   std::ofstream(dir + "/x.npy") << "not numpy";
-  const std::string run = absl::StrCat(Cli(), " run ", dir, "/g.json --cache-dir ", dir, "/cache ");
-  auto [rc1, out1] = Shell(absl::StrCat(run, "--input x=", dir, "/x.npy --output bogus=", dir, "/o.npy 2>&1"));
-  EXPECT_EQ(rc1, 1);
-  EXPECT_NE(out1.find("--output 'bogus' is not an output of graph 'scale10' (outputs: z)"), std::string::npos) << out1;
-  auto [rc2, out2] = Shell(absl::StrCat(run, "--input x=", dir, "/x.npy --output z=", dir, "/o.npy 2>&1"));
-  EXPECT_EQ(rc2, 1);
-  EXPECT_NE(out2.find("x.npy: not a .npy file"), std::string::npos) << out2;
+  // `tilefuse run` with `flags`, input x and output `out`: fails (1) with `error`.
+  const auto fails_with = [&](const std::string& flags, const std::string& out, const std::string& error) {
+    auto [rc, text] = Shell(absl::StrCat(Cli(), " run ", dir, "/g.json --cache-dir ", dir, "/cache ", flags,
+                                         " --input x=", dir, "/x.npy --output ", out, "=", dir, "/o.npy 2>&1"));
+    EXPECT_EQ(rc, 1) << flags;
+    EXPECT_NE(text.find(error), std::string::npos) << text;
+  };
+  fails_with("", "bogus", "--output 'bogus' is not an output of graph 'scale10' (outputs: z)");
+  fails_with("", "z", "x.npy: not a .npy file");
   // --flush (each run timed alone after an L2 flush) is one of run's switches; a misspelling is not.
-  auto [rc3, out3] = Shell(absl::StrCat(run, "--repeat 3 --flush --input x=", dir, "/x.npy --output z=", dir, "/o.npy 2>&1"));
-  EXPECT_EQ(rc3, 1);
-  EXPECT_NE(out3.find("x.npy: not a .npy file"), std::string::npos) << out3;
-  auto [rc4, out4] = Shell(absl::StrCat(run, "--flushh --input x=", dir, "/x.npy --output z=", dir, "/o.npy 2>&1"));
-  EXPECT_EQ(rc4, 1);
-  EXPECT_NE(out4.find("unknown flag --flushh"), std::string::npos) << out4;
+  fails_with("--repeat 3 --flush", "z", "x.npy: not a .npy file");
+  fails_with("--flushh", "z", "unknown flag --flushh");
   EXPECT_FALSE(fs::exists(dir + "/cache")) << "compiled before reading its inputs";
 }
 
