@@ -32,8 +32,11 @@ def main():
         run = subprocess.run([cli, "run", "bench/graphs/pointwise_scale_add_gelu.json",
                               f"--input=x={work}/x.npy", f"--input=y={work}/y.npy",
                               f"--output=out={work}/out.npy", "--repeat", "10"] + timing,
-                             check=True, capture_output=True, text=True)
+                             capture_output=True, text=True)
         print(run.stdout, end="")
+        if run.returncode != 0:
+            print(f"tilefuse run {' '.join(timing)}: exit {run.returncode}: {run.stderr}")
+            sys.exit(1)
         out = np.load(f"{work}/out.npy")
         err = np.linalg.norm(out - ref) / np.linalg.norm(ref)
         print(f"tilefuse run {' '.join(timing)}: {n} elements, relative error {err:.2e} against NumPy")
