@@ -17,7 +17,7 @@
 
 namespace tilefuse::internal {
 
-// For each plain point with M <= 1024 (`only_m` > 0: that M alone, any M): the candidates of
+// For each plain point with M <= 1024 (`only_m` > 0: the points of that M, any M): the candidates of
 // RunSweepConfigs's list (edited per experiment; now the Hopper kernel's tiles of 64 and
 // 128 rows and columns with deep pipelines past M = 16, the decode tile's pipeline depths
 // and splits to 16), each with K split several ways (forced, on the graph with M

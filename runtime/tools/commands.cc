@@ -1,9 +1,7 @@
 #include "runtime/tools/commands.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <map>
-#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -15,7 +13,6 @@
 #include "runtime/fusion/planner.h"
 #include "runtime/fusion/tile_config.h"
 #include "runtime/graph/json.h"
-#include "runtime/l2_flush.h"
 #include "runtime/plan.h"
 #include "runtime/status_macros.h"
 #include "runtime/tools/flags.h"
@@ -229,40 +226,29 @@ int RunCommand(const std::vector<std::string>& args) {
       buffers.push_back(std::move(b));
       host_outs.push_back(std::move(t));
     }
-    TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
-    CUevent start, stop;
-    TF_RETURN_IF_ERROR(cu->Check(cu->cuEventCreate(&start, 0), "cuEventCreate"));
-    TF_RETURN_IF_ERROR(cu->Check(cu->cuEventCreate(&stop, 0), "cuEventCreate"));
     TF_RETURN_IF_ERROR(plan->Run(nullptr, ins, outs));  // warm-up: loads, sizes the workspace
     if (flags->switches.count("flush")) {
-      // Each run alone after an L2 flush (runtime/l2_flush.h), as bench_fusion times: the
+      // Each run alone after an L2 flush, as the tuner and bench_fusion time (TimePlan): the
       // median, which back-to-back runs (below) hide behind their mean.
-      std::vector<float> us;
-      for (int r = 0; r < repeat; ++r) {
-        TF_RETURN_IF_ERROR(FlushL2(nullptr));
-        TF_RETURN_IF_ERROR(cu->Check(cu->cuEventRecord(start, nullptr), "cuEventRecord"));
-        TF_RETURN_IF_ERROR(plan->Run(nullptr, ins, outs));
-        TF_RETURN_IF_ERROR(cu->Check(cu->cuEventRecord(stop, nullptr), "cuEventRecord"));
-        TF_RETURN_IF_ERROR(cu->Check(cu->cuEventSynchronize(stop), "cuEventSynchronize"));
-        float ms = 0;
-        TF_RETURN_IF_ERROR(cu->Check(cu->cuEventElapsedTime(&ms, start, stop), "cuEventElapsedTime"));
-        us.push_back(1000.0f * ms);
-      }
-      std::sort(us.begin(), us.end());
-      std::printf("ran %d time%s, L2 flushed before each: median %.2f us (min %.2f, max %.2f; %d kernels)\n", repeat,
-                  repeat == 1 ? "" : "s", us[us.size() / 2], us.front(), us.back(), plan->num_kernels());
+      TF_ASSIGN_OR_RETURN(const double us, TimePlan(*plan, ins, outs, repeat));
+      std::printf("ran %d time%s, L2 flushed before each: median %.2f us (%d kernels)\n", repeat,
+                  repeat == 1 ? "" : "s", us, plan->num_kernels());
     } else {
+      TF_ASSIGN_OR_RETURN(const Driver* cu, Driver::Get());
+      CUevent start, stop;
+      TF_RETURN_IF_ERROR(cu->Check(cu->cuEventCreate(&start, 0), "cuEventCreate"));
+      TF_RETURN_IF_ERROR(cu->Check(cu->cuEventCreate(&stop, 0), "cuEventCreate"));
       TF_RETURN_IF_ERROR(cu->Check(cu->cuEventRecord(start, nullptr), "cuEventRecord"));
       for (int r = 0; r < repeat; ++r) TF_RETURN_IF_ERROR(plan->Run(nullptr, ins, outs));
       TF_RETURN_IF_ERROR(cu->Check(cu->cuEventRecord(stop, nullptr), "cuEventRecord"));
       TF_RETURN_IF_ERROR(cu->Check(cu->cuEventSynchronize(stop), "cuEventSynchronize"));
       float ms = 0;
       TF_RETURN_IF_ERROR(cu->Check(cu->cuEventElapsedTime(&ms, start, stop), "cuEventElapsedTime"));
+      cu->cuEventDestroy(start);
+      cu->cuEventDestroy(stop);
       std::printf("ran %d time%s: %.2f us per run (%d kernels)\n", repeat, repeat == 1 ? "" : "s",
                   1000.0 * ms / repeat, plan->num_kernels());
     }
-    cu->cuEventDestroy(start);
-    cu->cuEventDestroy(stop);
     for (size_t k = 0; k < host_outs.size(); ++k) {
       const Node& n = g->node(g->outputs()[k]);
       TF_RETURN_IF_ERROR(buffers[ins.size() + k].Download(host_outs[k].bytes.data(), host_outs[k].bytes.size()));
